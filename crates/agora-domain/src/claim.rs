@@ -1,0 +1,226 @@
+//! Warranty claims (reference 2.5): `WarrantyClaim` with its sections, the
+//! result of a submission and the claim tracking answer.
+
+use crate::codes::{ClaimStatus, MessageType};
+use crate::mandate::InterventionId;
+use crate::money::Money;
+use crate::tables::{CountryCode, ManufacturerId, Title};
+use crate::time::WireDateTime;
+use crate::wire::wire_model;
+
+/// `ClaimID`: a claim's identifier in AgoraPlus.
+pub type ClaimId = i64;
+
+wire_model! {
+    /// `WarrantyClaim`: a request for reimbursement, sent by
+    /// `CreateWarrantyClaims` and `UpdateWarrantyClaim`. `ClaimID` names the
+    /// claim in an update (docs/wire-notes.md).
+    pub struct WarrantyClaim {
+        /// The claim, in an update.
+        claim_id: ClaimId = "ClaimID",
+        /// Appliance and file.
+        claim_type: WarrantyClaimType = "ClaimType",
+        /// Exceptional delivery address for parts ordered under warranty.
+        claim_deliv: WarrantyClaimDeliv = "ClaimDeliv",
+        /// Dealer.
+        claim_resal: WarrantyClaimResal = "ClaimResal",
+        /// Consumer.
+        claim_conso: WarrantyClaimConso = "ClaimConso",
+        /// Intervention description.
+        claim_infos: WarrantyClaimInfos = "ClaimInfos",
+        /// Labor, package and travel.
+        claim_lab: WarrantyClaimLab = "ClaimLab",
+        /// Parts used or to be refunded.
+        claim_parts: Vec<WarrantyClaimPart> = "ClaimParts",
+    }
+}
+
+wire_model! {
+    /// `WarrantyClaimType`: the appliance and the repair file.
+    pub struct WarrantyClaimType {
+        /// The repair file the claim is for (docs/wire-notes.md).
+        intervention_id: InterventionId = "InterventionId",
+        /// The OEM.
+        manufacturer_id: ManufacturerId = "ManufacturerId",
+        /// Commercial reference.
+        commercial_ref: String = "CommercialRef",
+        /// Technical reference.
+        technical_ref: String = "TechnicalRef",
+        /// Serial number.
+        serial_number: String = "SerialNumber",
+    }
+}
+
+wire_model! {
+    /// `WarrantyClaimDeliv`: an exceptional delivery address. The reference
+    /// lists none of its fields; these follow `WarrantyClaimResal`.
+    pub struct WarrantyClaimDeliv {
+        /// Company name.
+        company_name: String = "CompanyName",
+        /// Address line 1.
+        address1: String = "Address1",
+        /// Zip code.
+        zip: String = "Zip",
+        /// City.
+        city: String = "City",
+        /// Country (ISO 3166 numeric).
+        country: CountryCode = "Country",
+    }
+}
+
+wire_model! {
+    /// `WarrantyClaimResal`: the dealer of the finished product.
+    pub struct WarrantyClaimResal {
+        /// Company name.
+        company_name: String = "CompanyName",
+        /// Zip code.
+        zip: String = "Zip",
+        /// City.
+        city: String = "City",
+        /// State.
+        state: String = "State",
+        /// Country (ISO 3166 numeric).
+        country: CountryCode = "Country",
+        /// Work order number at the retailer.
+        distributor_file_number: String = "DistributorFileNumber",
+    }
+}
+
+wire_model! {
+    /// `WarrantyClaimConso`: the consumer. `Zip`, `City`, `Country`,
+    /// `MobilePhone` and `Email` are read from the reference's validation
+    /// sample (`ConsumerDto.Zip`, `ConsumerDto.MobilePhone`).
+    pub struct WarrantyClaimConso {
+        /// Title.
+        title: Title = "Title",
+        /// Last name.
+        last_name: String = "LastName",
+        /// First name.
+        first_name: String = "FirstName",
+        /// Street number.
+        street_number: String = "StreetNumber",
+        /// Address line 1.
+        address1: String = "Address1",
+        /// Address line 2.
+        address2: String = "Address2",
+        /// Zip code.
+        zip: String = "Zip",
+        /// City.
+        city: String = "City",
+        /// Country (ISO 3166 numeric).
+        country: CountryCode = "Country",
+        /// Mobile phone.
+        mobile_phone: String = "MobilePhone",
+        /// Email.
+        email: String = "Email",
+    }
+}
+
+wire_model! {
+    /// `WarrantyClaimInfos`: the intervention.
+    pub struct WarrantyClaimInfos {
+        /// Call date.
+        call_date: WireDateTime = "CallDate",
+        /// First appointment start.
+        intervention_start_date_time: WireDateTime = "InterventionStartDateTime",
+        /// First appointment end.
+        intervention_end_date_time: WireDateTime = "InterventionEndDateTime",
+        /// Origin part reference.
+        default_part_ref: String = "DefaultPartRef",
+        /// IRIS condition.
+        iris_condition: String = "IRISCondition",
+        /// IRIS extended condition.
+        iris_condition_ex: String = "IRISConditionEX",
+        /// IRIS symptom.
+        iris_symptom: String = "IRISSymptom",
+        /// IRIS section.
+        iris_section: String = "IRISSection",
+    }
+}
+
+wire_model! {
+    /// `WarrantyClaimLab`: the OEM's participation (package, labor, travel).
+    pub struct WarrantyClaimLab {
+        /// Repayment plan or intervention condition code.
+        origin_code: String = "OriginCode",
+        /// Labor hours.
+        labor_hours: i64 = "LaborHours",
+        /// Labor minutes.
+        labor_minutes: i64 = "LaborMinutes",
+        /// Labor cost valued by the repairer.
+        labor_cost: Money = "LaborCost",
+        /// Kilometers travelled.
+        travel_kilometers: i64 = "TravelKilometers",
+    }
+}
+
+wire_model! {
+    /// `WarrantyClaimPart`: a part used, or whose refund is requested.
+    pub struct WarrantyClaimPart {
+        /// Part reference.
+        part_reference: String = "PartReference",
+        /// Quantity.
+        quantity: i64 = "Quantity",
+        /// Comment or countermark.
+        comments: String = "Comments",
+        /// Bill number (claims with a refund request only).
+        bill_number: String = "BillNumber",
+    }
+}
+
+wire_model! {
+    /// `WarrantyClaimResult`: AgoraPlus's verdict on a submitted claim.
+    pub struct WarrantyClaimResult {
+        /// Report number.
+        report_number: String = "ReportNumber",
+        /// The claim.
+        claim_id: ClaimId = "ClaimID",
+        /// Whether the claim is valid.
+        is_valid: bool = "IsValid",
+        /// What the OEM's rules found, to be shown verbatim.
+        validation_errors: Vec<ValidationResult> = "ValidationErrors",
+        /// Error message.
+        error_message: String = "ErrorMessage",
+    }
+}
+
+wire_model! {
+    /// `ValidationResult`: one finding of the OEM's rules on a field.
+    pub struct ValidationResult {
+        /// The field, as AgoraPlus names it.
+        field: String = "Field",
+        /// The message, in the language asked for.
+        error_message: String = "ErrorMessage",
+        /// E (error) or W (warning).
+        message_type: MessageType = "MessageType",
+    }
+}
+
+impl ValidationResult {
+    /// A finding.
+    pub fn new(field: impl Into<String>, message: impl Into<String>, kind: MessageType) -> Self {
+        Self {
+            field: Some(field.into()),
+            error_message: Some(message.into()),
+            message_type: Some(kind),
+            ..Self::default()
+        }
+    }
+
+    /// Whether this finding is an error (not a warning).
+    pub fn is_error(&self) -> bool {
+        self.message_type != Some(MessageType::Warning)
+    }
+}
+
+wire_model! {
+    /// The claim tracking answer: `{"ClaimID", "LastStatus", "Comment"}`.
+    pub struct ClaimTracking {
+        /// The claim.
+        claim_id: ClaimId = "ClaimID",
+        /// Its status.
+        last_status: ClaimStatus = "LastStatus",
+        /// The OEM's comment.
+        comment: String = "Comment",
+    }
+}

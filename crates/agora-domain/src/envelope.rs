@@ -1,0 +1,279 @@
+//! The response envelope every AgoraPlus service answers with (reference
+//! 5.3.4): `ResponseStatus`, `IsValid`, `ResponseMessage`,
+//! `ResponseErrorMessage` and `ResponseData`.
+
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::de::{DeserializeOwned, MapAccess, Visitor};
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::codes::ResponseStatus;
+use crate::wire::{DecodeError, Extra, decode_json};
+
+/// The generic response envelope, `ResponseData` typed as `T`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Envelope<T> {
+    /// `ResponseStatus`: S, E or W.
+    pub response_status: Option<ResponseStatus>,
+    /// `IsValid`: false when the response contains an error.
+    pub is_valid: Option<bool>,
+    /// `ResponseMessage`: a summary.
+    pub response_message: Option<String>,
+    /// `ResponseErrorMessage`: the error, when not valid.
+    pub response_error_message: Option<String>,
+    /// `ResponseData`: the content.
+    pub response_data: Option<T>,
+    /// Fields this version does not know.
+    pub extra: Extra,
+}
+
+impl<T> Default for Envelope<T> {
+    fn default() -> Self {
+        Self {
+            response_status: None,
+            is_valid: None,
+            response_message: None,
+            response_error_message: None,
+            response_data: None,
+            extra: Extra::new(),
+        }
+    }
+}
+
+/// How the envelope judged the call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// `S` (or no status) and not marked invalid.
+    Success,
+    /// `W`: the data is there, with warnings.
+    Warning,
+    /// `E`, or `IsValid` false.
+    Error,
+}
+
+impl<T> Envelope<T> {
+    /// A successful envelope around data.
+    pub fn success(data: T) -> Self {
+        Self {
+            response_status: Some(ResponseStatus::Success),
+            is_valid: Some(true),
+            response_message: None,
+            response_error_message: None,
+            response_data: Some(data),
+            extra: Extra::new(),
+        }
+    }
+
+    /// An error envelope: `ResponseStatus` E, `IsValid` false and a message.
+    pub fn error(message: impl Into<String>) -> Self {
+        Self {
+            response_status: Some(ResponseStatus::Error),
+            is_valid: Some(false),
+            response_message: None,
+            response_error_message: Some(message.into()),
+            response_data: None,
+            extra: Extra::new(),
+        }
+    }
+
+    /// The envelope's verdict: an `E` status or `IsValid == false` is an
+    /// error; `W` a warning; anything else a success. An unknown status with
+    /// `IsValid` not false counts as a success.
+    pub fn verdict(&self) -> Verdict {
+        match (&self.response_status, self.is_valid) {
+            (Some(ResponseStatus::Error), _) | (_, Some(false)) => Verdict::Error,
+            (Some(ResponseStatus::Warning), _) => Verdict::Warning,
+            _ => Verdict::Success,
+        }
+    }
+
+    /// The most telling message of the envelope: the error message, else the summary.
+    pub fn message(&self) -> Option<&str> {
+        self.response_error_message
+            .as_deref()
+            .filter(|m| !m.trim().is_empty())
+            .or(self
+                .response_message
+                .as_deref()
+                .filter(|m| !m.trim().is_empty()))
+    }
+
+    /// The same envelope with its data mapped.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Envelope<U> {
+        Envelope {
+            response_status: self.response_status,
+            is_valid: self.is_valid,
+            response_message: self.response_message,
+            response_error_message: self.response_error_message,
+            response_data: self.response_data.map(f),
+            extra: self.extra,
+        }
+    }
+}
+
+impl<T: DeserializeOwned> Envelope<T> {
+    /// Decodes an envelope from bytes, naming the failing field on error.
+    pub fn from_slice(bytes: &[u8]) -> Result<Self, DecodeError> {
+        decode_json(bytes)
+    }
+}
+
+const ENVELOPE_FIELDS: [&str; 5] = [
+    "ResponseStatus",
+    "IsValid",
+    "ResponseMessage",
+    "ResponseErrorMessage",
+    "ResponseData",
+];
+
+impl<T: Serialize> Serialize for Envelope<T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        if let Some(v) = &self.response_status {
+            map.serialize_entry("ResponseStatus", v)?;
+        }
+        if let Some(v) = &self.is_valid {
+            map.serialize_entry("IsValid", v)?;
+        }
+        if let Some(v) = &self.response_message {
+            map.serialize_entry("ResponseMessage", v)?;
+        }
+        if let Some(v) = &self.response_error_message {
+            map.serialize_entry("ResponseErrorMessage", v)?;
+        }
+        if let Some(v) = &self.response_data {
+            map.serialize_entry("ResponseData", v)?;
+        }
+        for (k, v) in &self.extra {
+            if !ENVELOPE_FIELDS.contains(&k.as_str()) {
+                map.serialize_entry(k, v)?;
+            }
+        }
+        map.end()
+    }
+}
+
+/// The envelope's field names, matched without allocating.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EnvelopeField {
+    /// `ResponseStatus`.
+    ResponseStatus,
+    /// `IsValid`.
+    IsValid,
+    /// `ResponseMessage`.
+    ResponseMessage,
+    /// `ResponseErrorMessage`.
+    ResponseErrorMessage,
+    /// `ResponseData`.
+    ResponseData,
+    /// Any other field.
+    Other(String),
+}
+
+impl<'de> Deserialize<'de> for EnvelopeField {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = EnvelopeField;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an envelope field name")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<EnvelopeField, E> {
+                Ok(match v {
+                    "ResponseStatus" => EnvelopeField::ResponseStatus,
+                    "IsValid" => EnvelopeField::IsValid,
+                    "ResponseMessage" => EnvelopeField::ResponseMessage,
+                    "ResponseErrorMessage" => EnvelopeField::ResponseErrorMessage,
+                    "ResponseData" => EnvelopeField::ResponseData,
+                    other => EnvelopeField::Other(other.to_owned()),
+                })
+            }
+        }
+        d.deserialize_identifier(V)
+    }
+}
+
+/// Reads the envelope fields other than `ResponseData` into `env`; the
+/// caller decides what to do with `ResponseData`. Shared by the whole-body
+/// decoder here and the streaming decoder of the HTTP adapter.
+pub fn read_envelope_field<'de, A: MapAccess<'de>, T>(
+    env: &mut Envelope<T>,
+    key: EnvelopeField,
+    map: &mut A,
+) -> Result<(), A::Error> {
+    match key {
+        EnvelopeField::ResponseStatus => env.response_status = map.next_value()?,
+        EnvelopeField::IsValid => env.is_valid = map.next_value()?,
+        EnvelopeField::ResponseMessage => env.response_message = map.next_value()?,
+        EnvelopeField::ResponseErrorMessage => env.response_error_message = map.next_value()?,
+        EnvelopeField::ResponseData => {
+            return Err(serde::de::Error::custom(
+                "ResponseData handled by the caller",
+            ));
+        }
+        EnvelopeField::Other(k) => {
+            let v: serde_json::Value = map.next_value()?;
+            env.extra.insert(k, v);
+        }
+    }
+    Ok(())
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Envelope<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<T>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+            type Value = Envelope<T>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an AgoraPlus response envelope (a JSON object)")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Envelope<T>, A::Error> {
+                let mut env = Envelope::default();
+                while let Some(key) = map.next_key::<EnvelopeField>()? {
+                    if key == EnvelopeField::ResponseData {
+                        env.response_data = map.next_value()?;
+                    } else {
+                        read_envelope_field(&mut env, key, &mut map)?;
+                    }
+                }
+                Ok(env)
+            }
+        }
+        d.deserialize_map(V(PhantomData))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verdicts() {
+        let ok: Envelope<()> =
+            Envelope::from_slice(br#"{"ResponseStatus":"S","IsValid":true}"#).unwrap();
+        assert_eq!(ok.verdict(), Verdict::Success);
+        let warn: Envelope<()> =
+            Envelope::from_slice(br#"{"ResponseStatus":"W","IsValid":true}"#).unwrap();
+        assert_eq!(warn.verdict(), Verdict::Warning);
+        let invalid: Envelope<()> = Envelope::from_slice(
+            br#"{"ResponseStatus":"S","IsValid":false,"ResponseErrorMessage":"x"}"#,
+        )
+        .unwrap();
+        assert_eq!(invalid.verdict(), Verdict::Error);
+        assert_eq!(invalid.message(), Some("x"));
+    }
+
+    #[test]
+    fn wrong_types_name_the_field() {
+        let err = Envelope::<Vec<u32>>::from_slice(br#"{"IsValid":"yes"}"#).unwrap_err();
+        assert_eq!(err.path, "IsValid");
+        let err = Envelope::<Vec<u32>>::from_slice(br#"{"ResponseData":[1,"x"]}"#).unwrap_err();
+        assert_eq!(err.path, "ResponseData[1]");
+        let err = Envelope::<Vec<u32>>::from_slice(br#"{"ResponseData":[1,2"#).unwrap_err();
+        assert!(err.is_truncated());
+        let err = Envelope::<Vec<u32>>::from_slice(b"<html>").unwrap_err();
+        assert!(err.is_syntax());
+    }
+}

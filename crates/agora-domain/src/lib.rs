@@ -1,0 +1,55 @@
+//! # agora-domain
+//!
+//! The AgoraPlus vocabulary as typed values: the wire models (work orders,
+//! the repair file, warranty claims, master data, the response envelope),
+//! every status code and enum of the reference, the reference tables
+//! (OEMs, repair types, countries, languages), the repair lifecycle state
+//! machine and the OEM claim rule engine.
+//!
+//! It is **pure**: no I/O, no async runtime, no HTTP, no clock (time is
+//! passed in). It knows nothing of how AgoraPlus is reached; the ports, the
+//! HTTP client and the simulator all speak through these types, and the
+//! simulator and the client share its rules.
+//!
+//! Wire models carry the reference's names exactly, keep unknown fields in
+//! `extra` and write them back unchanged; unknown codes decode into explicit
+//! `Unknown` variants that keep the raw value.
+
+pub mod catalog;
+pub mod claim;
+pub mod codes;
+pub mod envelope;
+pub mod lifecycle;
+pub mod mandate;
+pub mod money;
+pub mod repair;
+pub mod rules;
+pub mod status;
+pub mod tables;
+pub mod time;
+pub mod wire;
+
+pub use catalog::{
+    BomLine, CreateRepairResult, InvoiceReference, PartOrderLine, Product, ProductSearchHit,
+    SparePart,
+};
+pub use claim::{
+    ClaimId, ClaimTracking, ValidationResult, WarrantyClaim, WarrantyClaimConso,
+    WarrantyClaimDeliv, WarrantyClaimInfos, WarrantyClaimLab, WarrantyClaimPart,
+    WarrantyClaimResal, WarrantyClaimResult, WarrantyClaimType,
+};
+pub use codes::{
+    ClaimStatus, LogisticStatus, MandateStatus, MessageType, RepairOriginCode, ResponseStatus,
+    WarrantyCondition,
+};
+pub use envelope::{Envelope, Verdict};
+pub use mandate::{
+    ConsumerLight, InterventionId, InterventionTypeLight, MandateId, MandateLightResponse,
+    NewMandateResponseData, ResellerLight, SuggestedPartLight,
+};
+pub use money::Money;
+pub use repair::{CompleteRepairState, Consumer, Intervention, Part, Reseller, StateNature};
+pub use status::{Requirement, StatusCode, StatusFamily};
+pub use tables::{CountryCode, InterventionTypeId, Lcid, ManufacturerId, Title};
+pub use time::WireDateTime;
+pub use wire::{DecodeError, Extra, OneOrMany, UnknownValue, decode_json};

@@ -1,0 +1,116 @@
+//! Work orders (mandates, reference 2.1): what `GetNewMandates` and
+//! `GetAcceptedMandates` return.
+
+use crate::codes::ResponseStatus;
+use crate::tables::{InterventionTypeId, ManufacturerId, TitleText};
+use crate::wire::wire_model;
+
+/// `MandateId`: a work order's identifier in AgoraPlus.
+pub type MandateId = i64;
+/// `InterventionId`: a repair file's identifier in AgoraPlus.
+pub type InterventionId = i64;
+
+wire_model! {
+    /// `NewMandateResponseData`: a work order and, once accepted, its repair
+    /// file's `InterventionId`. With `autoAccept=true` the per-item status
+    /// fields say whether the repair file was created.
+    pub struct NewMandateResponseData {
+        /// Whether this item's acceptance succeeded.
+        is_valid: bool = "IsValid",
+        /// This item's status.
+        response_status: ResponseStatus = "ResponseStatus",
+        /// This item's message.
+        response_message: String = "ResponseMessage",
+        /// This item's error message.
+        response_error_message: String = "ResponseErrorMessage",
+        /// The work order.
+        mandate: MandateLightResponse = "Mandate",
+        /// The repair file created on acceptance.
+        intervention_id: InterventionId = "InterventionId",
+    }
+}
+
+wire_model! {
+    /// `MandateLightResponse`: the work order as the consumer described it.
+    /// The reference elides most of its fields; the nested objects' field
+    /// names (`InterventionType`, `Reseller`, `Consumer`, `SuggestedParts`)
+    /// are this project's assumption (docs/wire-notes.md).
+    pub struct MandateLightResponse {
+        /// Work-order identifier.
+        mandate_id: MandateId = "MandateId",
+        /// Originator identifier.
+        manufacturer_id: ManufacturerId = "ManufacturerId",
+        /// Manufacturer identifier.
+        oem_id: ManufacturerId = "OEMId",
+        /// Client code.
+        client_code: String = "ClientCode",
+        /// Mission order.
+        order_mission: String = "OrderMission",
+        /// Repair type.
+        intervention_type_id: InterventionTypeId = "InterventionTypeId",
+        /// The repair type in detail.
+        intervention_type: InterventionTypeLight = "InterventionType",
+        /// Where the appliance was bought.
+        reseller: ResellerLight = "Reseller",
+        /// The end consumer.
+        consumer: ConsumerLight = "Consumer",
+        /// Parts the OEM suggests (not all OEMs).
+        suggested_parts: Vec<SuggestedPartLight> = "SuggestedParts",
+    }
+}
+
+wire_model! {
+    /// `InterventionTypeLight`: the type of repair (see the repair-type table).
+    pub struct InterventionTypeLight {
+        /// Repair type.
+        intervention_type_id: InterventionTypeId = "InterventionTypeId",
+        /// Label.
+        label: String = "Label",
+        /// Description.
+        short_description: String = "ShortDescription",
+        /// Whether the product is under warranty.
+        is_under_warranty: bool = "IsUnderWarranty",
+    }
+}
+
+wire_model! {
+    /// `ResellerLight`: the reseller the appliance was bought from.
+    pub struct ResellerLight {
+        /// Reseller identifier.
+        reseller_id: i64 = "ResellerId",
+        /// Reseller code.
+        reseller_code: String = "ResellerCode",
+        /// The reseller's file number.
+        reseller_file_number: String = "ResellerFileNumber",
+        /// Address, first line.
+        reseller_address1: String = "ResellerAddress1",
+    }
+}
+
+wire_model! {
+    /// `ConsumerLight`: the end consumer as the work order carries it.
+    pub struct ConsumerLight {
+        /// Title, as a numeric string.
+        title: TitleText = "Title",
+        /// Last name.
+        last_name: String = "LastName",
+        /// First name.
+        first_name: String = "FirstName",
+        /// Address, first line.
+        address1: String = "Address1",
+    }
+}
+
+wire_model! {
+    /// `SuggestedPartLight`: a part the OEM suggests for the repair.
+    pub struct SuggestedPartLight {
+        /// Part reference.
+        suggested_part_ref: String = "SuggestedPartRef",
+        /// Quantity.
+        quantity: i64 = "Quantity",
+        /// Comment.
+        comment: String = "Comment",
+        /// Label.
+        label: String = "Label",
+    }
+}

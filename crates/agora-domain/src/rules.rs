@@ -1,0 +1,1 @@
+//! Claim rules (in progress).
