@@ -1,1 +1,468 @@
-//! Lifecycle (in progress).
+//! The repair lifecycle as a state machine over the repair file.
+//!
+//! The common path: work order NEW → ACCEPTED (the repair file exists) →
+//! in progress → finished or not possible → closed with warranty
+//! intervention (601, once a claim exists) → claim NOTVALID / VALID →
+//! transferred → NOTCONFORM (fix, resubmit) or CLOSEDACCEPTED → invoiced.
+//!
+//! The reference says the life cycle is not fixed, so progress statuses are
+//! accepted in any order while the file is open. The hard rules always hold:
+//! a work order is unalterable; nothing is updated once the file is closed;
+//! every status carries what its code requires; a claim only for a repair
+//! type its OEM covers; claim statuses move only along real edges; only
+//! CLOSEDACCEPTED claims are invoiced. A refused event is a
+//! [`TransitionError`] that says why; the state is then unchanged.
+
+use crate::codes::{ClaimStatus, MandateStatus};
+use crate::repair::StateNature;
+use crate::status::{StatusCode, StatusError, StatusFamily, check_status};
+use crate::tables::{Coverage, InterventionTypeId, ManufacturerId, coverage};
+
+/// Where the repair itself stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RepairPhase {
+    /// The file exists; no status reported yet.
+    Open,
+    /// Work in progress (appointments, parts, diagnosis, consumer…).
+    InProgress,
+    /// The repair is finished (303, 305).
+    Finished,
+    /// The repair is not possible (901–909).
+    NotPossible,
+    /// Closed with warranty intervention (601): a claim exists. Final.
+    Closed,
+}
+
+/// Where the warranty claim stands, as the service center sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ClaimState {
+    /// The rules found errors: fix and resubmit.
+    NotValid,
+    /// The rules passed; `transferred` once sent on to the OEM.
+    Valid {
+        /// Whether the claim has been transferred to the OEM.
+        transferred: bool,
+    },
+    /// The OEM rejected it as non-compliant: fix and resubmit.
+    NotConform,
+    /// The OEM accepted and closed it: invoiceable.
+    ClosedAccepted,
+}
+
+impl ClaimState {
+    /// The `LastStatus` AgoraPlus reports for this state.
+    pub fn last_status(self) -> ClaimStatus {
+        match self {
+            Self::NotValid => ClaimStatus::NotValid,
+            Self::Valid { .. } => ClaimStatus::Valid,
+            Self::NotConform => ClaimStatus::NotConform,
+            Self::ClosedAccepted => ClaimStatus::ClosedAccepted,
+        }
+    }
+
+    /// Whether the claim may be corrected and resubmitted.
+    pub fn is_correctable(self) -> bool {
+        matches!(
+            self,
+            Self::NotValid | Self::Valid { transferred: false } | Self::NotConform
+        )
+    }
+
+    fn after_submission(valid: bool, transfer_if_valid: bool) -> Self {
+        if valid {
+            Self::Valid {
+                transferred: transfer_if_valid,
+            }
+        } else {
+            Self::NotValid
+        }
+    }
+}
+
+/// Something that happens to a repair file.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RepairEvent {
+    /// The work order is accepted (manually or by `autoAccept`).
+    MandateAccepted,
+    /// The work order is refused.
+    MandateRefused,
+    /// A status is reported through `UpdateRepair`.
+    StatusReported(StateNature),
+    /// The file's information (appliance, consumer, parts…) is updated.
+    InformationUpdated,
+    /// A claim is created (`CreateWarrantyClaims`); the rules judged it.
+    ClaimCreated {
+        /// Whether the OEM's rules found it valid.
+        valid: bool,
+        /// `transferIfValid` of the submission.
+        transfer_if_valid: bool,
+    },
+    /// The claim is corrected (`UpdateWarrantyClaim`); the rules judged it.
+    ClaimUpdated {
+        /// Whether the OEM's rules found it valid.
+        valid: bool,
+        /// `transferIfValid` of the submission.
+        transfer_if_valid: bool,
+    },
+    /// A valid claim is transferred to the OEM.
+    ClaimTransferred,
+    /// The OEM decides on a transferred claim: NOTCONFORM or CLOSEDACCEPTED.
+    OemDecision(ClaimStatus),
+    /// The claim's amount is invoiced (`CreateeInvoice`).
+    Invoiced,
+}
+
+/// Why an event was refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TransitionError {
+    /// The work order was already accepted or refused: it cannot change.
+    #[error("the work order is {0} and unalterable")]
+    WorkOrderUnalterable(MandateStatus),
+    /// The work order is not accepted: there is no repair file to update.
+    #[error("the work order is {0}: it has no repair file until it is accepted")]
+    WorkOrderNotAccepted(MandateStatus),
+    /// The file is closed (601): nothing more is updated.
+    #[error("the repair file is closed (601): it cannot be updated")]
+    FileClosed,
+    /// The status does not carry what its code requires.
+    #[error(transparent)]
+    Status(#[from] StatusError),
+    /// The OEM does not cover this repair type: no claim.
+    #[error("no claim: OEM {manufacturer} does not cover repair type {repair_type} ({coverage:?})")]
+    NotClaimable {
+        /// The OEM.
+        manufacturer: ManufacturerId,
+        /// The repair type.
+        repair_type: InterventionTypeId,
+        /// What the repair-type table says.
+        coverage: Coverage,
+    },
+    /// The file lacks the OEM or the repair type needed to judge coverage.
+    #[error("no claim: the repair file has no {0}")]
+    MissingForClaim(&'static str),
+    /// A claim already exists for this file.
+    #[error("a claim already exists for this repair file")]
+    ClaimExists,
+    /// The event needs a claim and there is none.
+    #[error("there is no claim for this repair file")]
+    NoClaim,
+    /// The claim cannot take this step from where it stands.
+    #[error("the claim is {from:?}: {event} is not possible")]
+    ClaimStep {
+        /// Where the claim stands.
+        from: ClaimState,
+        /// What was attempted.
+        event: &'static str,
+    },
+    /// An OEM decision other than NOTCONFORM or CLOSEDACCEPTED.
+    #[error("the OEM can only decide NOTCONFORM or CLOSEDACCEPTED, not {0}")]
+    NotADecision(ClaimStatus),
+    /// The claim was already invoiced.
+    #[error("the claim is already invoiced")]
+    AlreadyInvoiced,
+}
+
+/// The lifecycle state of one repair file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepairLifecycle {
+    /// The work order's status; `None` for a file created directly (`CreateRepair`).
+    pub mandate: Option<MandateStatus>,
+    /// Where the repair stands.
+    pub phase: RepairPhase,
+    /// The OEM, needed to judge claims.
+    pub manufacturer: Option<ManufacturerId>,
+    /// The repair type, needed to judge claims.
+    pub repair_type: Option<InterventionTypeId>,
+    /// The claim, once created.
+    pub claim: Option<ClaimState>,
+    /// Whether the claim has been invoiced.
+    pub invoiced: bool,
+}
+
+impl RepairLifecycle {
+    /// A work order just received (NEW): no repair file yet.
+    pub fn from_work_order(
+        manufacturer: Option<ManufacturerId>,
+        repair_type: Option<InterventionTypeId>,
+    ) -> Self {
+        Self {
+            mandate: Some(MandateStatus::New),
+            phase: RepairPhase::Open,
+            manufacturer,
+            repair_type,
+            claim: None,
+            invoiced: false,
+        }
+    }
+
+    /// A repair file created directly by the service center (`CreateRepair`).
+    pub fn direct(
+        manufacturer: Option<ManufacturerId>,
+        repair_type: Option<InterventionTypeId>,
+    ) -> Self {
+        Self {
+            mandate: None,
+            ..Self::from_work_order(manufacturer, repair_type)
+        }
+    }
+
+    /// Whether the repair file exists (direct, or its work order accepted).
+    pub fn has_file(&self) -> bool {
+        matches!(self.mandate, None | Some(MandateStatus::Accepted))
+    }
+
+    /// The last status AgoraPlus shows for the file: 601 once closed.
+    pub fn closure_code(&self) -> Option<StatusCode> {
+        (self.phase == RepairPhase::Closed).then_some(StatusCode::ClosedWithWarrantyIntervention)
+    }
+
+    /// Applies an event, returning the new state or why it is refused.
+    pub fn apply(&self, event: &RepairEvent) -> Result<Self, TransitionError> {
+        let mut next = self.clone();
+        match event {
+            RepairEvent::MandateAccepted | RepairEvent::MandateRefused => {
+                match &self.mandate {
+                    Some(MandateStatus::New) => {}
+                    Some(other) => {
+                        return Err(TransitionError::WorkOrderUnalterable(other.clone()));
+                    }
+                    None => {
+                        return Err(TransitionError::WorkOrderUnalterable(
+                            MandateStatus::Accepted,
+                        ));
+                    }
+                }
+                next.mandate = Some(if *event == RepairEvent::MandateAccepted {
+                    MandateStatus::Accepted
+                } else {
+                    MandateStatus::Refused
+                });
+            }
+            RepairEvent::StatusReported(status) => {
+                self.require_open_file()?;
+                check_status(status)?;
+                next.phase = match status.code.as_ref().and_then(StatusCode::family) {
+                    Some(StatusFamily::NotPossible) => RepairPhase::NotPossible,
+                    _ if matches!(
+                        status.code,
+                        Some(StatusCode::RepairFinished | StatusCode::DeviceWorksAsNew)
+                    ) =>
+                    {
+                        RepairPhase::Finished
+                    }
+                    _ => RepairPhase::InProgress,
+                };
+            }
+            RepairEvent::InformationUpdated => self.require_open_file()?,
+            RepairEvent::ClaimCreated {
+                valid,
+                transfer_if_valid,
+            } => {
+                if self.claim.is_some() {
+                    return Err(TransitionError::ClaimExists);
+                }
+                self.require_open_file()?;
+                self.require_claimable()?;
+                next.claim = Some(ClaimState::after_submission(*valid, *transfer_if_valid));
+                next.phase = RepairPhase::Closed;
+            }
+            RepairEvent::ClaimUpdated {
+                valid,
+                transfer_if_valid,
+            } => {
+                let claim = self.claim.ok_or(TransitionError::NoClaim)?;
+                if !claim.is_correctable() {
+                    return Err(TransitionError::ClaimStep {
+                        from: claim,
+                        event: "a correction",
+                    });
+                }
+                next.claim = Some(ClaimState::after_submission(*valid, *transfer_if_valid));
+            }
+            RepairEvent::ClaimTransferred => match self.claim {
+                None => return Err(TransitionError::NoClaim),
+                Some(ClaimState::Valid { transferred: false }) => {
+                    next.claim = Some(ClaimState::Valid { transferred: true });
+                }
+                Some(from) => {
+                    return Err(TransitionError::ClaimStep {
+                        from,
+                        event: "a transfer",
+                    });
+                }
+            },
+            RepairEvent::OemDecision(decision) => {
+                let to = match decision {
+                    ClaimStatus::NotConform => ClaimState::NotConform,
+                    ClaimStatus::ClosedAccepted => ClaimState::ClosedAccepted,
+                    other => return Err(TransitionError::NotADecision(other.clone())),
+                };
+                match self.claim {
+                    None => return Err(TransitionError::NoClaim),
+                    Some(ClaimState::Valid { transferred: true }) => next.claim = Some(to),
+                    Some(from) => {
+                        return Err(TransitionError::ClaimStep {
+                            from,
+                            event: "an OEM decision",
+                        });
+                    }
+                }
+            }
+            RepairEvent::Invoiced => {
+                if self.invoiced {
+                    return Err(TransitionError::AlreadyInvoiced);
+                }
+                match self.claim {
+                    None => return Err(TransitionError::NoClaim),
+                    Some(ClaimState::ClosedAccepted) => next.invoiced = true,
+                    Some(from) => {
+                        return Err(TransitionError::ClaimStep {
+                            from,
+                            event: "invoicing",
+                        });
+                    }
+                }
+            }
+        }
+        Ok(next)
+    }
+
+    fn require_open_file(&self) -> Result<(), TransitionError> {
+        if let Some(status) = &self.mandate {
+            if *status != MandateStatus::Accepted {
+                return Err(TransitionError::WorkOrderNotAccepted(status.clone()));
+            }
+        }
+        if self.phase == RepairPhase::Closed {
+            return Err(TransitionError::FileClosed);
+        }
+        Ok(())
+    }
+
+    fn require_claimable(&self) -> Result<(), TransitionError> {
+        let manufacturer = self
+            .manufacturer
+            .ok_or(TransitionError::MissingForClaim("ManufacturerId"))?;
+        let repair_type = self
+            .repair_type
+            .ok_or(TransitionError::MissingForClaim("repair type"))?;
+        match coverage(manufacturer, repair_type) {
+            Coverage::Covered(_) => Ok(()),
+            coverage => Err(TransitionError::NotClaimable {
+                manufacturer,
+                repair_type,
+                coverage,
+            }),
+        }
+    }
+}
+
+/// Whether a claim may move from one state to another in one step (the
+/// edges of the claim life cycle; `None` is "no claim yet"). A submission
+/// (create or correction) leads to NOTVALID or VALID; a transfer is
+/// VALID → VALID (transferred); the OEM decides only on a transferred claim.
+pub fn is_claim_edge(from: Option<ClaimState>, to: ClaimState) -> bool {
+    use ClaimState::{ClosedAccepted, NotConform, NotValid, Valid};
+    match (from, to) {
+        (
+            None | Some(NotValid | NotConform | Valid { transferred: false }),
+            NotValid | Valid { .. },
+        ) => true,
+        (Some(Valid { transferred: true }), NotConform | ClosedAccepted) => true,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::time::WireDateTime;
+
+    fn accepted() -> RepairLifecycle {
+        RepairLifecycle::from_work_order(Some(ManufacturerId(19)), Some(InterventionTypeId(1)))
+            .apply(&RepairEvent::MandateAccepted)
+            .unwrap()
+    }
+
+    #[test]
+    fn the_common_path() {
+        let mut s = accepted();
+        let mut appointment = StateNature::new(StatusCode::AppointmentConfirmed, "ok");
+        appointment.appointment_date =
+            Some(WireDateTime::parse("2022-05-02T08:00:00.000Z").unwrap());
+        appointment.appointment_end_date =
+            Some(WireDateTime::parse("2022-05-02T09:00:00.000Z").unwrap());
+        for e in [
+            RepairEvent::StatusReported(appointment),
+            RepairEvent::StatusReported(StateNature::new(StatusCode::RepairFinished, "done")),
+            RepairEvent::ClaimCreated {
+                valid: false,
+                transfer_if_valid: true,
+            },
+            RepairEvent::ClaimUpdated {
+                valid: true,
+                transfer_if_valid: true,
+            },
+            RepairEvent::OemDecision(ClaimStatus::ClosedAccepted),
+            RepairEvent::Invoiced,
+        ] {
+            s = s.apply(&e).unwrap();
+        }
+        assert_eq!(s.phase, RepairPhase::Closed);
+        assert!(s.invoiced);
+    }
+
+    #[test]
+    fn hard_rules_refuse_with_a_reason() {
+        let s = accepted();
+        assert_eq!(
+            s.apply(&RepairEvent::MandateRefused),
+            Err(TransitionError::WorkOrderUnalterable(
+                MandateStatus::Accepted
+            ))
+        );
+        let no_dates = StateNature::new(StatusCode::AppointmentConfirmed, "");
+        assert!(matches!(
+            s.apply(&RepairEvent::StatusReported(no_dates)),
+            Err(TransitionError::Status(
+                StatusError::MissingAppointmentDate { .. }
+            ))
+        ));
+        let closed = s
+            .apply(&RepairEvent::ClaimCreated {
+                valid: true,
+                transfer_if_valid: false,
+            })
+            .unwrap();
+        assert_eq!(
+            closed.apply(&RepairEvent::StatusReported(StateNature::new(
+                StatusCode::Diagnosis,
+                ""
+            ))),
+            Err(TransitionError::FileClosed)
+        );
+        assert!(matches!(
+            closed.apply(&RepairEvent::Invoiced),
+            Err(TransitionError::ClaimStep { .. })
+        ));
+        let type7 = RepairLifecycle::direct(Some(ManufacturerId(2)), Some(InterventionTypeId(7)));
+        assert!(matches!(
+            type7.apply(&RepairEvent::ClaimCreated {
+                valid: true,
+                transfer_if_valid: true
+            }),
+            Err(TransitionError::NotClaimable {
+                coverage: Coverage::NotCovered,
+                ..
+            })
+        ));
+        let reserved = StateNature::new(StatusCode::ClosedWithWarrantyIntervention, "");
+        assert!(matches!(
+            s.apply(&RepairEvent::StatusReported(reserved)),
+            Err(TransitionError::Status(StatusError::ReservedForAgoraPlus(
+                _
+            )))
+        ));
+    }
+}
