@@ -101,9 +101,9 @@ macro_rules! status_codes {
                 }
             }
 
-            /// Lenient parse: an unknown code becomes `Unknown`. Surrounding blanks are ignored.
+            /// Lenient parse: an unknown code becomes `Unknown`, kept exactly as it arrived.
             pub fn lenient(s: &str) -> Self {
-                match s.trim() {
+                match s {
                     $(stringify!($code) => StatusCode::$variant,)*
                     _ => StatusCode::Unknown(s.to_owned()),
                 }

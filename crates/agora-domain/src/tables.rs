@@ -303,6 +303,7 @@ repair_types! {
     15002 "GS ARGENTINA" 1 "1 - Sous-garantie" War,
     15002 "GS ARGENTINA" 8 "8 - Hors garantie avec prise en charge totale" OutOfWar,
     15003 "GS TURKEY" 1 "1 - Sous-garantie" War,
+    15003 "GS TURKEY" 8 "8 - Hors garantie avec prise en charge totale" OutOfWar,
 }
 
 /// `Country`: an ISO 3166-1 numeric code (250 for France). Any number is

@@ -1,0 +1,256 @@
+//! Property tests of the wire: every model round-trips, unknown extra
+//! fields included (at every nesting level); status codes parse and format
+//! back; arbitrary bytes never panic the decoders.
+
+mod common;
+
+use agora_domain::{
+    BomLine, ClaimStatus, ClaimTracking, CompleteRepairState, CreateRepairResult, Envelope,
+    InvoiceReference, LogisticStatus, NewMandateResponseData, OneOrMany, PartOrderLine, Product,
+    ProductSearchHit, SparePart, StatusCode, WarrantyClaim, WarrantyClaimResult,
+};
+use common::assert_lossless;
+use proptest::prelude::*;
+use serde_json::{Map, Value};
+
+/// Keys whose string values must stay numeric strings (the work order's
+/// `Title`); every other string field of the models keeps any text.
+const KEEP_STRING: &[&str] = &["Title"];
+
+fn full(name: &str) -> Value {
+    let path = format!("{}/tests/fixtures/full/{name}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+fn arb_extra_value() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::from),
+        (-1.0e6f64..1.0e6).prop_map(Value::from),
+        ".{0,12}".prop_map(Value::String),
+    ];
+    leaf.prop_recursive(3, 16, 4, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            prop::collection::btree_map("[A-Za-z]{1,8}", inner, 0..4)
+                .prop_map(|m| Value::Object(m.into_iter().collect::<Map<_, _>>())),
+        ]
+    })
+}
+
+/// A random edit of a document: drop known fields, change string values,
+/// add unknown fields (prefixed `X_` so they never collide with a known one).
+#[derive(Debug, Clone)]
+struct Edit {
+    drops: Vec<bool>,
+    strings: Vec<String>,
+    extras: Vec<(String, Value)>,
+}
+
+fn arb_edit() -> impl Strategy<Value = Edit> {
+    (
+        prop::collection::vec(prop::bool::weighted(0.2), 64),
+        prop::collection::vec(".{0,16}", 64),
+        prop::collection::vec(("X_[A-Za-z]{1,10}", arb_extra_value()), 0..6),
+    )
+        .prop_map(|(drops, strings, extras)| Edit {
+            drops,
+            strings,
+            extras,
+        })
+}
+
+fn apply(doc: &Value, edit: &Edit, counter: &mut usize) -> Value {
+    match doc {
+        Value::Object(map) => {
+            let mut out = Map::new();
+            for (k, v) in map {
+                *counter += 1;
+                let i = *counter % 64;
+                if edit.drops[i] {
+                    continue;
+                }
+                let v = match v {
+                    Value::String(_) if !KEEP_STRING.contains(&k.as_str()) && *counter % 3 == 0 => {
+                        Value::String(edit.strings[i].clone())
+                    }
+                    other => apply(other, edit, counter),
+                };
+                out.insert(k.clone(), v);
+            }
+            // Extras go on the objects at a few levels, not only the top.
+            let (name, value) = &edit.extras[*counter % edit.extras.len().max(1)..]
+                .first()
+                .cloned()
+                .unwrap_or_default();
+            if !name.is_empty() {
+                out.insert(name.clone(), value.clone());
+            }
+            Value::Object(out)
+        }
+        Value::Array(items) => {
+            Value::Array(items.iter().map(|v| apply(v, edit, counter)).collect())
+        }
+        other => other.clone(),
+    }
+}
+
+fn edited(doc: &Value, edit: &Edit) -> Value {
+    let mut counter = 0;
+    let mut out = apply(doc, edit, &mut counter);
+    if let Value::Object(map) = &mut out {
+        for (k, v) in &edit.extras {
+            map.insert(k.clone(), v.clone());
+        }
+    }
+    out
+}
+
+fn envelope_of(data: Value) -> Value {
+    serde_json::json!({
+        "ResponseStatus": "S", "IsValid": true, "ResponseMessage": "m",
+        "ResponseErrorMessage": "", "ResponseData": data, "X_Envelope": {"a": [1, 2]}
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn every_model_round_trips_with_unknown_fields(edit in arb_edit()) {
+        assert_lossless::<CompleteRepairState>(&edited(&full("repair-file.json"), &edit));
+        assert_lossless::<NewMandateResponseData>(&edited(&full("work-order.json"), &edit));
+        assert_lossless::<WarrantyClaim>(&edited(&full("claim.json"), &edit));
+        assert_lossless::<WarrantyClaimResult>(&edited(&full("claim-result.json"), &edit));
+        assert_lossless::<ClaimTracking>(&edited(&full("claim-tracking.json"), &edit));
+        assert_lossless::<SparePart>(&edited(&full("spare-part.json"), &edit));
+        assert_lossless::<Product>(&edited(&full("product.json"), &edit));
+        assert_lossless::<ProductSearchHit>(&edited(&full("product-search-hit.json"), &edit));
+        assert_lossless::<BomLine>(&edited(&full("bom-line.json"), &edit));
+        assert_lossless::<PartOrderLine>(&edited(&full("part-order-line.json"), &edit));
+        assert_lossless::<InvoiceReference>(&edited(&full("invoice-reference.json"), &edit));
+        assert_lossless::<CreateRepairResult>(&edited(&full("create-repair-result.json"), &edit));
+        let many = Value::Array(vec![edited(&full("work-order.json"), &edit)]);
+        assert_lossless::<Envelope<Vec<NewMandateResponseData>>>(&envelope_of(many));
+        let one = edited(&full("claim-result.json"), &edit);
+        assert_lossless::<Envelope<OneOrMany<WarrantyClaimResult>>>(&envelope_of(one));
+    }
+
+    #[test]
+    fn status_codes_format_back_to_what_was_parsed(s in ".{0,6}") {
+        let code = StatusCode::lenient(&s);
+        prop_assert_eq!(code.as_str(), s.as_str());
+        let json = serde_json::to_string(&code).unwrap();
+        prop_assert_eq!(serde_json::from_str::<StatusCode>(&json).unwrap(), code);
+    }
+
+    #[test]
+    fn numeric_codes_are_known_exactly_when_in_the_reference(n in 0u16..1000) {
+        let code = StatusCode::lenient(&n.to_string());
+        let listed = [101..=111, 200..=207, 300..=305, 400..=406, 500..=503, 601..=602, 901..=909]
+            .iter()
+            .any(|r| r.contains(&n));
+        prop_assert_eq!(code.is_known(), listed);
+        prop_assert_eq!(StatusCode::parse_known(&n.to_string()).is_ok(), listed);
+        if listed {
+            prop_assert_eq!(code.number(), Some(n));
+            prop_assert!(code.family().is_some() && code.description().is_some());
+        }
+    }
+
+    #[test]
+    fn string_enums_keep_unknown_values(s in "[A-Z0-9]{0,16}") {
+        let claim = ClaimStatus::lenient(&s);
+        prop_assert_eq!(claim.as_str(), s.as_str());
+        prop_assert_eq!(claim.is_known(), ClaimStatus::KNOWN.iter().any(|k| k.as_str() == s));
+        let logistic: LogisticStatus = serde_json::from_value(Value::String(s.clone())).unwrap();
+        prop_assert_eq!(serde_json::to_value(&logistic).unwrap(), Value::String(s));
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic_the_decoders(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
+        let _ = Envelope::<Vec<NewMandateResponseData>>::from_slice(&bytes);
+        let _ = Envelope::<OneOrMany<WarrantyClaimResult>>::from_slice(&bytes);
+        let _ = agora_domain::decode_json::<CompleteRepairState>(&bytes);
+    }
+
+    #[test]
+    fn truncated_documents_are_typed_errors(cut in 1usize..400) {
+        let doc = envelope_of(Value::Array(vec![full("work-order.json")])).to_string();
+        let cut = cut.min(doc.len() - 1);
+        let err = Envelope::<Vec<NewMandateResponseData>>::from_slice(&doc.as_bytes()[..cut]).unwrap_err();
+        prop_assert!(err.is_syntax(), "{}", err);
+    }
+}
+
+#[test]
+fn display_and_serde_agree() {
+    // Display (used in messages and tables) and serde (the wire) must say
+    // the same for every known value.
+    for code in StatusCode::KNOWN {
+        assert_eq!(code.to_string(), code.as_str());
+        assert_eq!(
+            serde_json::to_value(code).unwrap(),
+            Value::String(code.as_str().into())
+        );
+    }
+    for status in ClaimStatus::KNOWN {
+        assert_eq!(
+            serde_json::to_value(status).unwrap(),
+            Value::String(status.to_string())
+        );
+        assert_eq!(
+            ClaimStatus::parse_known(status.as_str()).as_ref(),
+            Ok(status)
+        );
+    }
+}
+
+#[test]
+fn wrong_types_name_the_field() {
+    let mut doc = full("repair-file.json");
+    doc["Consumer"]["Country"] = Value::String("France".into());
+    let err =
+        agora_domain::decode_json::<CompleteRepairState>(doc.to_string().as_bytes()).unwrap_err();
+    assert_eq!(err.path, "Consumer.Country");
+    let mut doc = full("repair-file.json");
+    doc["Parts"][0]["Quantity"] = serde_json::json!(-1.5);
+    let err =
+        agora_domain::decode_json::<CompleteRepairState>(doc.to_string().as_bytes()).unwrap_err();
+    assert_eq!(err.path, "Parts[0].Quantity");
+    let mut doc = full("claim.json");
+    doc["ClaimType"]["ManufacturerId"] = serde_json::json!(-19);
+    let err = agora_domain::decode_json::<WarrantyClaim>(doc.to_string().as_bytes()).unwrap_err();
+    assert_eq!(err.path, "ClaimType.ManufacturerId");
+    assert!(
+        err.to_string().contains("ClaimType.ManufacturerId"),
+        "{err}"
+    );
+}
+
+#[test]
+fn unknown_codes_do_not_fail_a_response() {
+    let doc = serde_json::json!({
+        "StateNatures": [{"Code": "777", "Comment": "new code"}, {"Code": "102"}],
+        "ManufacturerId": 4242,
+        "Intervention": {"RepairOriginCode": "WEBSHOP"}
+    });
+    let file: CompleteRepairState = serde_json::from_value(doc).unwrap();
+    assert_eq!(
+        file.state_natures.as_ref().unwrap()[0].code,
+        Some(StatusCode::Unknown("777".into()))
+    );
+    assert!(matches!(
+        file.manufacturer_id.unwrap().resolve(),
+        agora_domain::tables::OemRef::Unknown(_)
+    ));
+    assert_eq!(
+        file.intervention
+            .unwrap()
+            .repair_origin_code
+            .unwrap()
+            .as_str(),
+        "WEBSHOP"
+    );
+}
