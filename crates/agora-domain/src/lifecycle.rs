@@ -364,14 +364,16 @@ impl RepairLifecycle {
 /// VALID → VALID (transferred); the OEM decides only on a transferred claim.
 pub fn is_claim_edge(from: Option<ClaimState>, to: ClaimState) -> bool {
     use ClaimState::{ClosedAccepted, NotConform, NotValid, Valid};
-    match (from, to) {
+    matches!(
+        (from, to),
         (
             None | Some(NotValid | NotConform | Valid { transferred: false }),
             NotValid | Valid { .. },
-        ) => true,
-        (Some(Valid { transferred: true }), NotConform | ClosedAccepted) => true,
-        _ => false,
-    }
+        ) | (
+            Some(Valid { transferred: true }),
+            NotConform | ClosedAccepted
+        )
+    )
 }
 
 #[cfg(test)]

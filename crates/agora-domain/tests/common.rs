@@ -1,5 +1,6 @@
 //! Helpers shared by the domain's integration tests.
 #![allow(dead_code, unreachable_pub)]
+#![allow(clippy::unwrap_used)]
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;

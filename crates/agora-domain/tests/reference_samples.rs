@@ -2,6 +2,8 @@
 //! equivalent JSON value; the reference tables match the code row for row.
 //! The samples are fragments: how each was mended is in docs/wire-notes.md.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use agora_domain::tables::{

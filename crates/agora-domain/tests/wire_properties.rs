@@ -2,6 +2,8 @@
 //! fields included (at every nesting level); status codes parse and format
 //! back; arbitrary bytes never panic the decoders.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use agora_domain::{
