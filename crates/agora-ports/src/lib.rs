@@ -1,0 +1,33 @@
+//! # agora-ports
+//!
+//! The ports of agora's hexagon: the async traits through which the use
+//! cases reach AgoraPlus ([`Mandates`], [`Repairs`], [`PartOrders`],
+//! [`Claims`], [`Invoices`], [`Catalog`]) and keep local state
+//! ([`RepairFiles`], [`SyncCursors`], [`Outbox`], [`CatalogStore`]), a
+//! [`Clock`], and the one error type they share, [`AgoraError`], which says
+//! whether a failure is worth retrying and whether a call is *in doubt*.
+//!
+//! It holds contracts, not implementations: the HTTP client
+//! (`agora-http`), the in-memory simulator (`agora-mock`) and the SQLite
+//! store implement them. With the `mock` feature, every trait has a mockall
+//! mock (`MockMandates`, …) for tests where the order of calls is the point.
+
+mod agora;
+mod error;
+mod local;
+
+pub use agora::{
+    AgoraPlus, BomLookup, Catalog, ClaimSubmission, Claims, DeltaQuery, DeltaSummary, Invoices,
+    Mandates, PartOrders, RecordStream, Records, Repairs, Reply, VecRecords, bom_by_reference,
+    collect_records,
+};
+pub use error::{AgoraError, Reach, ServiceMessage};
+pub use local::{
+    CatalogStore, Clock, LocalRepair, Operation, Outbox, OutboxEntry, OutboxState, RepairFiles,
+    SyncCursors, SystemClock,
+};
+
+#[cfg(feature = "mock")]
+pub use agora::{MockCatalog, MockClaims, MockInvoices, MockMandates, MockPartOrders, MockRepairs};
+#[cfg(feature = "mock")]
+pub use local::{MockCatalogStore, MockClock, MockOutbox, MockRepairFiles, MockSyncCursors};
