@@ -23,6 +23,7 @@ pub mod lifecycle;
 pub mod mandate;
 pub mod money;
 pub mod repair;
+pub mod routes;
 pub mod rules;
 pub mod status;
 pub mod tables;

@@ -1,0 +1,260 @@
+//! The route table: every AgoraPlus endpoint this project speaks, with its
+//! method, path and whether it is idempotent. The reference names most
+//! endpoints without a path; the paths here are the project's choice
+//! (docs/wire-notes.md). The HTTP client and the simulator both read this
+//! one table.
+
+/// An HTTP method of the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Method {
+    /// GET.
+    Get,
+    /// POST.
+    Post,
+}
+
+impl Method {
+    /// The method's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Get => "GET",
+            Self::Post => "POST",
+        }
+    }
+}
+
+/// An AgoraPlus endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Route {
+    /// New work orders (`?autoAccept=true|false`).
+    GetNewMandates,
+    /// Accepted work orders.
+    GetAcceptedMandates,
+    /// Create a repair file.
+    CreateRepair,
+    /// Update a whole repair file.
+    UpdateRepair,
+    /// Order the parts of a repair (`?interventionId=N`).
+    PlaceRepairSparepartOrder,
+    /// Logistic tracking of a repair's orders (`?interventionId=N`).
+    GetSparepartOrderTracking,
+    /// Create a claim (`?language=LCID&transferIfValid=bool`).
+    CreateWarrantyClaims,
+    /// Correct a claim (`?language=LCID&transferIfValid=bool`).
+    UpdateWarrantyClaim,
+    /// A claim's `LastStatus` (`?claimId=N`).
+    GetWarrantyClaimStatus,
+    /// Send an invoice reference.
+    CreateeInvoice,
+    /// Spare-parts delta (`/{ManufacturerId}/{MM-DD-YYYY}/{Language}`).
+    PrintManufacturerSpareParts,
+    /// Products delta (`/{ManufacturerId}/{MM-DD-YYYY}/{Language}`).
+    PrintManufacturerProducts,
+    /// Product search (`?manufacturerId=&keyWord=&countryCode=`).
+    SearchProductByRef,
+    /// Bill of materials (`?productKey=`).
+    PrintBomData,
+}
+
+impl Route {
+    /// Every route.
+    pub const ALL: &'static [Route] = &[
+        Route::GetNewMandates,
+        Route::GetAcceptedMandates,
+        Route::CreateRepair,
+        Route::UpdateRepair,
+        Route::PlaceRepairSparepartOrder,
+        Route::GetSparepartOrderTracking,
+        Route::CreateWarrantyClaims,
+        Route::UpdateWarrantyClaim,
+        Route::GetWarrantyClaimStatus,
+        Route::CreateeInvoice,
+        Route::PrintManufacturerSpareParts,
+        Route::PrintManufacturerProducts,
+        Route::SearchProductByRef,
+        Route::PrintBomData,
+    ];
+
+    /// The operation's AgoraPlus name (`GetNewMandates`, `PrintBOMData`…).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::GetNewMandates => "GetNewMandates",
+            Self::GetAcceptedMandates => "GetAcceptedMandates",
+            Self::CreateRepair => "CreateRepair",
+            Self::UpdateRepair => "UpdateRepair",
+            Self::PlaceRepairSparepartOrder => "PlaceRepairSparepartOrder",
+            Self::GetSparepartOrderTracking => "GetSparepartOrderTracking",
+            Self::CreateWarrantyClaims => "CreateWarrantyClaims",
+            Self::UpdateWarrantyClaim => "UpdateWarrantyClaim",
+            Self::GetWarrantyClaimStatus => "GetWarrantyClaimStatus",
+            Self::CreateeInvoice => "CreateeInvoice",
+            Self::PrintManufacturerSpareParts => "PrintManufacturerSpareParts",
+            Self::PrintManufacturerProducts => "PrintManufacturerProducts",
+            Self::SearchProductByRef => "SearchProductByRef",
+            Self::PrintBomData => "PrintBOMData",
+        }
+    }
+
+    /// The HTTP method.
+    pub fn method(self) -> Method {
+        match self {
+            Self::CreateRepair
+            | Self::UpdateRepair
+            | Self::PlaceRepairSparepartOrder
+            | Self::CreateWarrantyClaims
+            | Self::UpdateWarrantyClaim
+            | Self::CreateeInvoice => Method::Post,
+            _ => Method::Get,
+        }
+    }
+
+    /// The path, with `{ManufacturerId}`, `{Date}` and `{Language}`
+    /// placeholders for the two delta routes.
+    pub fn path(self) -> &'static str {
+        match self {
+            Self::GetNewMandates => "/api/Repair/GetNewMandates",
+            Self::GetAcceptedMandates => "/api/Repair/GetAcceptedMandates",
+            Self::CreateRepair => "/api/Repair/CreateRepair",
+            Self::UpdateRepair => "/api/Repair/UpdateRepair",
+            Self::PlaceRepairSparepartOrder => "/api/Repair/PlaceRepairSparepartOrder",
+            Self::GetSparepartOrderTracking => "/api/Repair/GetSparepartOrderTracking",
+            Self::CreateWarrantyClaims => "/api/Repair/CreateWarrantyClaims",
+            Self::UpdateWarrantyClaim => "/api/Repair/UpdateWarrantyClaim",
+            Self::GetWarrantyClaimStatus => "/api/Repair/GetWarrantyClaimStatus",
+            Self::CreateeInvoice => "/api/Repair/CreateeInvoice",
+            Self::PrintManufacturerSpareParts => {
+                "/api/Product/PrintManufacturerSpareParts/{ManufacturerId}/{Date}/{Language}"
+            }
+            Self::PrintManufacturerProducts => {
+                "/api/Product/PrintManufacturerProducts/{ManufacturerId}/{Date}/{Language}"
+            }
+            Self::SearchProductByRef => "/api/Product/SearchProductByRef",
+            Self::PrintBomData => "/api/Product/PrintBOMData",
+        }
+    }
+
+    /// Whether sending the request twice has the effect of sending it once:
+    /// the GETs, `UpdateRepair` (a whole-state update) and
+    /// `UpdateWarrantyClaim` (a whole-claim correction). `GetNewMandates`
+    /// with `autoAccept=true` changes state but converges: a repeat returns
+    /// no order twice, and what it accepted is recovered through
+    /// `GetAcceptedMandates`.
+    pub fn is_idempotent(self) -> bool {
+        !matches!(
+            self,
+            Self::CreateRepair
+                | Self::PlaceRepairSparepartOrder
+                | Self::CreateWarrantyClaims
+                | Self::CreateeInvoice
+        )
+    }
+
+    /// Whether the answer's data carries its own verdict (claims: the
+    /// `ValidationErrors` come back as data, not as an error).
+    pub fn data_carries_verdict(self) -> bool {
+        matches!(self, Self::CreateWarrantyClaims | Self::UpdateWarrantyClaim)
+    }
+
+    /// The route of a method and path, matched case-insensitively as the
+    /// reference's own examples do; delta paths match with their three
+    /// parameters.
+    pub fn match_path(method: Method, path: &str) -> Option<Route> {
+        let path = path.trim_end_matches('/');
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|r| r.method() == method && r.matches(path))
+    }
+
+    /// Whether a path is this route's, whatever the method.
+    pub fn matches(self, path: &str) -> bool {
+        let template = self.path();
+        match template.find("/{") {
+            None => template.eq_ignore_ascii_case(path),
+            Some(prefix_len) => {
+                let prefix = &template[..prefix_len];
+                path.len() > prefix_len
+                    && path.is_char_boundary(prefix_len)
+                    && path[..prefix_len].eq_ignore_ascii_case(prefix)
+                    && path.as_bytes()[prefix_len] == b'/'
+                    && path[prefix_len + 1..].split('/').count() == 3
+                    && path[prefix_len + 1..].split('/').all(|s| !s.is_empty())
+            }
+        }
+    }
+}
+
+/// Formats the date of a delta path: month-day-year (`01-01-2020`).
+pub fn delta_path_date(date: jiff::civil::Date) -> String {
+    format!("{:02}-{:02}-{:04}", date.month(), date.day(), date.year())
+}
+
+/// Parses the date of a delta path (`MM-DD-YYYY`).
+pub fn parse_delta_path_date(s: &str) -> Option<jiff::civil::Date> {
+    let mut it = s.split('-');
+    let month: i8 = it.next()?.parse().ok()?;
+    let day: i8 = it.next()?.parse().ok()?;
+    let year: i16 = it.next()?.parse().ok()?;
+    if it.next().is_some() {
+        return None;
+    }
+    jiff::civil::Date::new(year, month, day).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_match_case_insensitively() {
+        assert_eq!(
+            Route::match_path(
+                Method::Get,
+                "/api/product/printmanufacturerproducts/19/01-01-2020/English"
+            ),
+            Some(Route::PrintManufacturerProducts)
+        );
+        assert_eq!(
+            Route::match_path(Method::Get, "/Api/Repair/GetNewMandates"),
+            Some(Route::GetNewMandates)
+        );
+        assert_eq!(
+            Route::match_path(Method::Post, "/api/Repair/GetNewMandates"),
+            None
+        );
+        assert!(Route::GetNewMandates.matches("/api/repair/getnewmandates"));
+        assert_eq!(
+            Route::match_path(Method::Get, "/api/Product/PrintManufacturerProducts/19"),
+            None
+        );
+        assert_eq!(Route::match_path(Method::Get, "/nope"), None);
+    }
+
+    #[test]
+    fn delta_dates_are_month_day_year() {
+        let d = jiff::civil::date(2020, 1, 31);
+        assert_eq!(delta_path_date(d), "01-31-2020");
+        assert_eq!(parse_delta_path_date("01-31-2020"), Some(d));
+        assert_eq!(parse_delta_path_date("31-01-2020"), None);
+        assert_eq!(parse_delta_path_date("01-31-2020-1"), None);
+    }
+
+    #[test]
+    fn the_non_idempotent_posts() {
+        let posts: Vec<_> = Route::ALL
+            .iter()
+            .filter(|r| !r.is_idempotent())
+            .map(|r| r.name())
+            .collect();
+        assert_eq!(
+            posts,
+            [
+                "CreateRepair",
+                "PlaceRepairSparepartOrder",
+                "CreateWarrantyClaims",
+                "CreateeInvoice"
+            ]
+        );
+    }
+}

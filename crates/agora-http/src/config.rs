@@ -1,0 +1,283 @@
+//! Client configuration: environment, api_key (a secret), timeouts, retry
+//! policy and user agent; readable from environment variables.
+
+use std::fmt;
+use std::time::Duration;
+
+use agora_ports::AgoraError;
+use secrecy::{ExposeSecret, SecretString};
+
+/// The pre-production base URL.
+pub const PREPRODUCTION_URL: &str = "https://preprod-api.agoraplus.com";
+/// The production base URL.
+pub const PRODUCTION_URL: &str = "https://api.agoraplus.com";
+
+/// Which AgoraPlus to talk to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Environment {
+    /// Pre-production (`https://preprod-api.agoraplus.com`): development and tests.
+    PreProduction,
+    /// Production (`https://api.agoraplus.com`).
+    Production,
+    /// Any base URL, such as a local simulator (`http://127.0.0.1:8787`).
+    Custom(String),
+}
+
+impl Environment {
+    /// The base URL.
+    pub fn base_url(&self) -> &str {
+        match self {
+            Self::PreProduction => PREPRODUCTION_URL,
+            Self::Production => PRODUCTION_URL,
+            Self::Custom(url) => url,
+        }
+    }
+
+    /// Reads `preprod` / `pre-production`, `prod` / `production`, or a URL.
+    pub fn parse(s: &str) -> Result<Self, AgoraError> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "preprod" | "pre-production" | "preproduction" | "test" => Ok(Self::PreProduction),
+            "prod" | "production" => Ok(Self::Production),
+            other if other.starts_with("http://") || other.starts_with("https://") => {
+                Ok(Self::Custom(s.trim().to_owned()))
+            }
+            _ => Err(AgoraError::Config(format!(
+                "unknown environment `{s}`: expected preprod, production or a URL"
+            ))),
+        }
+    }
+}
+
+impl fmt::Display for Environment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::PreProduction => write!(f, "pre-production ({PREPRODUCTION_URL})"),
+            Self::Production => write!(f, "production ({PRODUCTION_URL})"),
+            Self::Custom(url) => f.write_str(url),
+        }
+    }
+}
+
+/// The api_key of a service-partner account. Never shown: its `Debug`
+/// prints a redacted form and it has no `Display`.
+#[derive(Clone)]
+pub struct ApiKey(SecretString);
+
+impl ApiKey {
+    /// Wraps a key.
+    pub fn new(key: impl Into<String>) -> Self {
+        Self(SecretString::from(key.into()))
+    }
+
+    /// The key itself, for the one header that carries it.
+    pub fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+
+    /// A hint that identifies the key without revealing it: its length and
+    /// last two characters (`…k3 (24 chars)`), for error messages.
+    pub fn hint(&self) -> String {
+        let key = self.expose();
+        let n = key.chars().count();
+        if n < 8 {
+            return format!("({n} chars)");
+        }
+        let tail: String = key.chars().skip(n - 2).collect();
+        format!("…{tail} ({n} chars)")
+    }
+}
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiKey([REDACTED])")
+    }
+}
+
+/// When and how often to retry a call that may succeed later.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included (default 4). 1 disables retries.
+    pub max_attempts: u32,
+    /// Backoff before the second attempt (default 200 ms); doubles each time.
+    pub initial_backoff: Duration,
+    /// Backoff ceiling (default 10 s).
+    pub max_backoff: Duration,
+    /// Total waiting allowed across retries (default 30 s); a `Retry-After`
+    /// that would pass it ends the retries.
+    pub max_elapsed: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: 4,
+            initial_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(10),
+            max_elapsed: Duration::from_secs(30),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// No retries.
+    pub fn none() -> Self {
+        Self {
+            max_attempts: 1,
+            ..Self::default()
+        }
+    }
+
+    /// The backoff before attempt `next` (2 for the first retry), with
+    /// jitter: a uniformly drawn value between half and all of the
+    /// exponential backoff. `unit` is a draw from [0, 1).
+    pub fn backoff(&self, next: u32, unit: f64) -> Duration {
+        let exp = next.saturating_sub(2).min(20);
+        let full = self
+            .initial_backoff
+            .saturating_mul(1 << exp)
+            .min(self.max_backoff);
+        full.mul_f64(0.5 + 0.5 * unit.clamp(0.0, 1.0))
+    }
+}
+
+/// Everything the client needs.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// Which AgoraPlus.
+    pub environment: Environment,
+    /// The account's key.
+    pub api_key: ApiKey,
+    /// Limit to establish a connection (default 10 s).
+    pub connect_timeout: Duration,
+    /// Limit for a whole call, answer included (default 60 s). Master-data
+    /// deltas are not bounded by it, only by `read_timeout`.
+    pub request_timeout: Duration,
+    /// Limit between two reads of an answer (default 60 s).
+    pub read_timeout: Duration,
+    /// Retries.
+    pub retry: RetryPolicy,
+    /// `User-Agent` header.
+    pub user_agent: String,
+    /// Records per batch of a delta stream (default 1000).
+    pub delta_batch_size: usize,
+}
+
+impl ClientConfig {
+    /// A configuration with the documented defaults.
+    pub fn new(environment: Environment, api_key: ApiKey) -> Self {
+        Self {
+            environment,
+            api_key,
+            connect_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(60),
+            read_timeout: Duration::from_secs(60),
+            retry: RetryPolicy::default(),
+            user_agent: format!("agora/{}", env!("CARGO_PKG_VERSION")),
+            delta_batch_size: 1000,
+        }
+    }
+
+    /// Reads `AGORA_API_KEY` (or a file named by `AGORA_API_KEY_FILE`), and
+    /// `AGORA_BASE_URL` or `AGORA_ENV` (`preprod`, `production`); without
+    /// either, pre-production.
+    pub fn from_env() -> Result<Self, AgoraError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// As [`ClientConfig::from_env`], reading variables through `lookup`.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, AgoraError> {
+        let key = match (lookup("AGORA_API_KEY"), lookup("AGORA_API_KEY_FILE")) {
+            (Some(key), _) if !key.trim().is_empty() => key.trim().to_owned(),
+            (_, Some(path)) => std::fs::read_to_string(&path)
+                .map_err(|e| {
+                    AgoraError::Config(format!("cannot read AGORA_API_KEY_FILE {path}: {e}"))
+                })?
+                .trim()
+                .to_owned(),
+            _ => {
+                return Err(AgoraError::Config(
+                    "no api_key: set AGORA_API_KEY or AGORA_API_KEY_FILE".to_owned(),
+                ));
+            }
+        };
+        if key.is_empty() {
+            return Err(AgoraError::Config("the api_key is empty".to_owned()));
+        }
+        let environment = match (lookup("AGORA_BASE_URL"), lookup("AGORA_ENV")) {
+            (Some(url), _) if !url.trim().is_empty() => Environment::Custom(url.trim().to_owned()),
+            (_, Some(env)) => Environment::parse(&env)?,
+            _ => Environment::PreProduction,
+        };
+        Ok(Self::new(environment, ApiKey::new(key)))
+    }
+
+    /// Sets the retry policy.
+    #[must_use]
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// Sets the connect, request and read timeouts.
+    #[must_use]
+    pub fn with_timeouts(mut self, connect: Duration, request: Duration, read: Duration) -> Self {
+        self.connect_timeout = connect;
+        self.request_timeout = request;
+        self.read_timeout = read;
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_key_never_shows() {
+        let cfg = ClientConfig::new(Environment::Production, ApiKey::new("s3cr3t-key-value-123"));
+        let debug = format!("{cfg:?}");
+        assert!(!debug.contains("s3cr3t"), "{debug}");
+        assert!(debug.contains("REDACTED"));
+        assert_eq!(cfg.api_key.hint(), "…23 (20 chars)");
+    }
+
+    #[test]
+    fn reads_the_environment() {
+        let vars = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| (*v).to_owned())
+            }
+        };
+        let cfg =
+            ClientConfig::from_lookup(vars(&[("AGORA_API_KEY", "k"), ("AGORA_ENV", "production")]))
+                .unwrap();
+        assert_eq!(cfg.environment, Environment::Production);
+        let cfg = ClientConfig::from_lookup(vars(&[
+            ("AGORA_API_KEY", "k"),
+            ("AGORA_BASE_URL", "http://127.0.0.1:8787"),
+            ("AGORA_ENV", "production"),
+        ]))
+        .unwrap();
+        assert_eq!(cfg.environment.base_url(), "http://127.0.0.1:8787");
+        let cfg = ClientConfig::from_lookup(vars(&[("AGORA_API_KEY", "k")])).unwrap();
+        assert_eq!(cfg.environment, Environment::PreProduction);
+        assert!(ClientConfig::from_lookup(vars(&[])).is_err());
+        assert!(
+            ClientConfig::from_lookup(vars(&[("AGORA_API_KEY", "k"), ("AGORA_ENV", "moon")]))
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn backoff_doubles_with_jitter_and_a_ceiling() {
+        let p = RetryPolicy::default();
+        assert_eq!(p.backoff(2, 1.0), Duration::from_millis(200));
+        assert_eq!(p.backoff(2, 0.0), Duration::from_millis(100));
+        assert_eq!(p.backoff(3, 1.0), Duration::from_millis(400));
+        assert_eq!(p.backoff(4, 1.0), Duration::from_millis(800));
+        assert_eq!(p.backoff(30, 1.0), Duration::from_secs(10));
+    }
+}

@@ -1,0 +1,47 @@
+//! # agora-http
+//!
+//! The AgoraPlus HTTP client: [`AgoraClient`] implements every port of
+//! `agora-ports` over reqwest (rustls, no OpenSSL), through the one route
+//! table of `agora_domain::routes`.
+//!
+//! - Sends `api_key`, `Accept: application/json` and, on bodies,
+//!   `Content-Type: application/json`. The key is a secret: never in
+//!   `Debug`, logs or errors.
+//! - HTTP 400, 401, 403, 404, 405, 500 and 503 map to distinct
+//!   [`AgoraError`](agora_ports::AgoraError) variants carrying what the
+//!   envelope said; a 200 whose envelope says `E` (or `IsValid=false`) is
+//!   `Rejected`, except for claims, whose `ValidationErrors` come back as
+//!   data; `W` returns the data with its warning.
+//! - Retries idempotent calls on 500, 503, timeouts and connection failures
+//!   with exponential backoff and jitter, honouring `Retry-After`, bounded
+//!   in attempts and total time. Non-idempotent POSTs are retried only when
+//!   the request certainly never reached the server; otherwise they fail as
+//!   `InDoubt`, never silently resent.
+//! - Master-data deltas are decoded while they arrive and handed over in
+//!   batches: memory stays bounded whatever their size.
+//! - A `tracing` span per call: route, attempt, status, duration.
+//!
+//! It is not a store, a use case or a simulator: see `agora-app` and
+//! `agora-sim`.
+//!
+//! ```no_run
+//! use agora_http::{AgoraClient, ApiKey, ClientConfig, Environment};
+//! use agora_ports::Mandates;
+//!
+//! # async fn run() -> Result<(), agora_ports::AgoraError> {
+//! let config = ClientConfig::new(Environment::PreProduction, ApiKey::new("…"));
+//! let client = AgoraClient::new(config)?;
+//! let orders = client.new_mandates(false).await?.data;
+//! println!("{} new work orders", orders.len());
+//! # Ok(()) }
+//! ```
+
+mod client;
+mod config;
+mod ports;
+mod stream;
+
+pub use client::{AgoraClient, Sleeper, TokioSleeper};
+pub use config::{
+    ApiKey, ClientConfig, Environment, PREPRODUCTION_URL, PRODUCTION_URL, RetryPolicy,
+};

@@ -1,0 +1,224 @@
+//! The ports of `agora-ports`, implemented over HTTP through the route table.
+
+use agora_domain::routes::Route;
+use agora_domain::{
+    BomLine, ClaimId, ClaimTracking, CompleteRepairState, CountryCode, CreateRepairResult,
+    InterventionId, InvoiceReference, ManufacturerId, NewMandateResponseData, OneOrMany,
+    PartOrderLine, Product, ProductSearchHit, SparePart, WarrantyClaim, WarrantyClaimResult,
+};
+use agora_ports::{
+    AgoraError, Catalog, ClaimSubmission, Claims, DeltaQuery, Invoices, Mandates, PartOrders,
+    Records, Repairs, Reply, ServiceMessage,
+};
+use async_trait::async_trait;
+use serde::Serialize;
+
+use crate::client::{AgoraClient, Call};
+
+impl AgoraClient {
+    fn post<B: Serialize>(
+        &self,
+        route: Route,
+        query: &[(&str, String)],
+        body: &B,
+    ) -> Result<Call, AgoraError> {
+        let bytes = serde_json::to_vec(body).map_err(|e| {
+            AgoraError::Invalid(format!("cannot encode the {} body: {e}", route.name()))
+        })?;
+        Ok(Call {
+            body: Some(bytes),
+            ..self.call(route, query)
+        })
+    }
+
+    async fn submit_claim(
+        &self,
+        route: Route,
+        claim: &WarrantyClaim,
+        how: ClaimSubmission,
+    ) -> Result<Reply<WarrantyClaimResult>, AgoraError> {
+        let query = [
+            ("language", how.language.to_string()),
+            ("transferIfValid", how.transfer_if_valid.to_string()),
+        ];
+        let reply: Reply<OneOrMany<WarrantyClaimResult>> =
+            self.send(self.post(route, &query, claim)?).await?;
+        let mut results = reply.data.into_vec();
+        if results.len() != 1 {
+            return Err(AgoraError::Rejected(ServiceMessage {
+                message: Some(format!(
+                    "{} answered {} claim results for one claim",
+                    route.name(),
+                    results.len()
+                )),
+                status: None,
+            }));
+        }
+        Ok(Reply {
+            data: results.remove(0),
+            warning: reply.warning,
+        })
+    }
+}
+
+#[async_trait]
+impl Mandates for AgoraClient {
+    async fn new_mandates(
+        &self,
+        auto_accept: bool,
+    ) -> Result<Reply<Vec<NewMandateResponseData>>, AgoraError> {
+        let query = [("autoAccept", auto_accept.to_string())];
+        self.send(self.call(Route::GetNewMandates, &query)).await
+    }
+
+    async fn accepted_mandates(&self) -> Result<Reply<Vec<NewMandateResponseData>>, AgoraError> {
+        self.send(self.call(Route::GetAcceptedMandates, &[])).await
+    }
+}
+
+#[async_trait]
+impl Repairs for AgoraClient {
+    async fn create_repair(
+        &self,
+        file: &CompleteRepairState,
+    ) -> Result<Reply<InterventionId>, AgoraError> {
+        let reply: Reply<CreateRepairResult> = self
+            .send(self.post(Route::CreateRepair, &[], file)?)
+            .await?;
+        let id = reply
+            .data
+            .intervention_id
+            .ok_or_else(|| AgoraError::InDoubt {
+                operation: Route::CreateRepair.name(),
+                cause: Box::new(AgoraError::Rejected(ServiceMessage {
+                    message: Some("CreateRepair answered without InterventionId".to_owned()),
+                    status: None,
+                })),
+            })?;
+        Ok(Reply {
+            data: id,
+            warning: reply.warning,
+        })
+    }
+
+    async fn update_repair(&self, file: &CompleteRepairState) -> Result<Reply<()>, AgoraError> {
+        if file.intervention_id.is_none() {
+            return Err(AgoraError::Invalid(
+                "UpdateRepair needs the file's InterventionId".to_owned(),
+            ));
+        }
+        self.send_unit(self.post(Route::UpdateRepair, &[], file)?)
+            .await
+    }
+}
+
+#[async_trait]
+impl PartOrders for AgoraClient {
+    async fn place_order(
+        &self,
+        intervention: InterventionId,
+    ) -> Result<Reply<Vec<PartOrderLine>>, AgoraError> {
+        let query = [("interventionId", intervention.to_string())];
+        let call = Call {
+            body: Some(b"{}".to_vec()),
+            ..self.call(Route::PlaceRepairSparepartOrder, &query)
+        };
+        self.send(call).await
+    }
+
+    async fn order_tracking(
+        &self,
+        intervention: InterventionId,
+    ) -> Result<Reply<Vec<PartOrderLine>>, AgoraError> {
+        let query = [("interventionId", intervention.to_string())];
+        self.send(self.call(Route::GetSparepartOrderTracking, &query))
+            .await
+    }
+}
+
+#[async_trait]
+impl Claims for AgoraClient {
+    async fn create_claim(
+        &self,
+        claim: &WarrantyClaim,
+        how: ClaimSubmission,
+    ) -> Result<Reply<WarrantyClaimResult>, AgoraError> {
+        self.submit_claim(Route::CreateWarrantyClaims, claim, how)
+            .await
+    }
+
+    async fn update_claim(
+        &self,
+        claim: &WarrantyClaim,
+        how: ClaimSubmission,
+    ) -> Result<Reply<WarrantyClaimResult>, AgoraError> {
+        if claim.claim_id.is_none() {
+            return Err(AgoraError::Invalid(
+                "UpdateWarrantyClaim needs the claim's ClaimID".to_owned(),
+            ));
+        }
+        self.submit_claim(Route::UpdateWarrantyClaim, claim, how)
+            .await
+    }
+
+    async fn claim_status(&self, claim: ClaimId) -> Result<Reply<ClaimTracking>, AgoraError> {
+        let query = [("claimId", claim.to_string())];
+        self.send(self.call(Route::GetWarrantyClaimStatus, &query))
+            .await
+    }
+}
+
+#[async_trait]
+impl Invoices for AgoraClient {
+    async fn send_invoice_reference(
+        &self,
+        reference: &InvoiceReference,
+    ) -> Result<Reply<()>, AgoraError> {
+        if reference
+            .invoice_number
+            .as_deref()
+            .is_none_or(str::is_empty)
+            || reference
+                .draft_invoice_number
+                .as_deref()
+                .is_none_or(str::is_empty)
+        {
+            return Err(AgoraError::Invalid(
+                "CreateeInvoice needs an InvoiceNumber and a DraftInvoiceNumber".to_owned(),
+            ));
+        }
+        self.send_unit(self.post(Route::CreateeInvoice, &[], reference)?)
+            .await
+    }
+}
+
+#[async_trait]
+impl Catalog for AgoraClient {
+    async fn spare_parts_delta(&self, query: DeltaQuery) -> Result<Records<SparePart>, AgoraError> {
+        self.delta(Route::PrintManufacturerSpareParts, query).await
+    }
+
+    async fn products_delta(&self, query: DeltaQuery) -> Result<Records<Product>, AgoraError> {
+        self.delta(Route::PrintManufacturerProducts, query).await
+    }
+
+    async fn search_products(
+        &self,
+        manufacturer: ManufacturerId,
+        keyword: &str,
+        country: CountryCode,
+    ) -> Result<Reply<Vec<ProductSearchHit>>, AgoraError> {
+        let query = [
+            ("manufacturerId", manufacturer.to_string()),
+            ("keyWord", keyword.to_owned()),
+            ("countryCode", country.0.to_string()),
+        ];
+        self.send(self.call(Route::SearchProductByRef, &query))
+            .await
+    }
+
+    async fn bom(&self, product_key: &str) -> Result<Reply<Vec<BomLine>>, AgoraError> {
+        let query = [("productKey", product_key.to_owned())];
+        self.send(self.call(Route::PrintBomData, &query)).await
+    }
+}
