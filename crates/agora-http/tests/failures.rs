@@ -1,0 +1,329 @@
+//! Failures: each HTTP error code, envelope E and W, undecodable bodies,
+//! retries with backoff (recorded, not slept), Retry-After, and no retry of
+//! a state-changing call that may have reached the server.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use agora_domain::CompleteRepairState;
+use agora_http::RetryPolicy;
+use agora_ports::{AgoraError, Mandates, Reach, Repairs};
+use serde_json::json;
+use support::{KEY, client_for, client_with, fixture, ok, raw_server};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, ResponseTemplate};
+
+fn envelope_error(message: &str) -> serde_json::Value {
+    json!({"ResponseStatus": "E", "IsValid": false, "ResponseErrorMessage": message, "ResponseData": null})
+}
+
+#[tokio::test]
+async fn each_http_error_code_is_its_own_typed_error() {
+    for code in [400u16, 401, 403, 404, 405, 500, 503] {
+        let server = support::server().await;
+        Mock::given(method("GET"))
+            .and(path("/api/Repair/GetAcceptedMandates"))
+            .respond_with(ResponseTemplate::new(code).set_body_json(envelope_error("told you")))
+            .mount(&server)
+            .await;
+        let (client, _) = client_with(&server.uri(), RetryPolicy::none());
+        let err = client.accepted_mandates().await.unwrap_err();
+        let ok = match (code, &err) {
+            (400, AgoraError::BadRequest(m))
+            | (401, AgoraError::Unauthorized(m))
+            | (403, AgoraError::Forbidden(m))
+            | (404, AgoraError::NotFound(m))
+            | (405, AgoraError::MethodNotAllowed(m))
+            | (500, AgoraError::ServerError(m))
+            | (503, AgoraError::Unavailable { message: m, .. }) => {
+                m.message.as_deref() == Some("told you")
+            }
+            _ => false,
+        };
+        assert!(ok, "{code} gave {err:?}");
+        assert!(err.to_string().contains(&code.to_string()), "{err}");
+    }
+}
+
+#[tokio::test]
+async fn an_error_envelope_in_a_200_is_an_error_and_a_warning_is_data() {
+    let server = support::server().await;
+    Mock::given(method("GET"))
+        .and(path("/api/Repair/GetAcceptedMandates"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(envelope_error("account suspended")))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/Repair/GetNewMandates"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "ResponseStatus": "W", "IsValid": true, "ResponseMessage": "1 order could not be accepted",
+            "ResponseData": [fixture("full/work-order.json")]
+        })))
+        .mount(&server)
+        .await;
+    let (client, _) = client_for(&server.uri());
+    let err = client.accepted_mandates().await.unwrap_err();
+    assert!(
+        matches!(err, AgoraError::Rejected(ref m) if m.message.as_deref() == Some("account suspended"))
+    );
+    assert_eq!(err.reach(), Reach::Refused);
+    let reply = client.new_mandates(true).await.unwrap();
+    assert_eq!(reply.data.len(), 1);
+    assert_eq!(
+        reply.warning.as_deref(),
+        Some("1 order could not be accepted")
+    );
+}
+
+#[tokio::test]
+async fn undecodable_bodies_are_decode_errors_with_a_short_snippet() {
+    let server = support::server().await;
+    Mock::given(method("GET"))
+        .and(path("/api/Repair/GetAcceptedMandates"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(
+            format!(
+                "<html><body>Gateway says hello {KEY} {}</body></html>",
+                "x".repeat(500)
+            ),
+            "text/html",
+        ))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/Repair/GetNewMandates"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(
+            r#"{"ResponseStatus":"S","IsValid":true,"ResponseData":[{"Mandate":{"MandateId":"#,
+            "application/json",
+        ))
+        .mount(&server)
+        .await;
+    let (client, _) = client_for(&server.uri());
+    let err = client.accepted_mandates().await.unwrap_err();
+    let AgoraError::Decode { error, snippet } = &err else {
+        panic!("{err:?}")
+    };
+    assert!(error.is_syntax());
+    assert!(snippet.starts_with("<html>"));
+    assert!(snippet.chars().count() <= 120);
+    assert!(
+        !err.to_string().contains(KEY) && !snippet.contains(KEY),
+        "{err}"
+    );
+    let err = client.new_mandates(false).await.unwrap_err();
+    let AgoraError::Decode { error, .. } = &err else {
+        panic!("{err:?}")
+    };
+    assert!(error.is_truncated(), "{err}");
+    // Wrong types name the field.
+    let server = support::server().await;
+    Mock::given(method("GET"))
+        .and(path("/api/Repair/GetAcceptedMandates"))
+        .respond_with(ok(json!([{"Mandate": {"MandateId": "seven"}}])))
+        .mount(&server)
+        .await;
+    let (client, _) = client_for(&server.uri());
+    let err = client.accepted_mandates().await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("ResponseData[0].Mandate.MandateId"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn gets_retry_503_and_500_with_growing_jittered_backoff() {
+    let server = support::server().await;
+    Mock::given(method("GET"))
+        .and(path("/api/Repair/GetAcceptedMandates"))
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(2)
+        .expect(2)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/Repair/GetAcceptedMandates"))
+        .respond_with(ok(json!([])))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let (client, sleeps) = client_for(&server.uri());
+    client.accepted_mandates().await.unwrap();
+    let d = sleeps.delays();
+    assert_eq!(d.len(), 2);
+    // 200 ms then 400 ms, each jittered down to no less than half.
+    assert!(
+        d[0] >= Duration::from_millis(100) && d[0] <= Duration::from_millis(200),
+        "{d:?}"
+    );
+    assert!(
+        d[1] >= Duration::from_millis(200) && d[1] <= Duration::from_millis(400),
+        "{d:?}"
+    );
+
+    // Attempts are bounded: 4 in all, then the last error.
+    let server = support::server().await;
+    Mock::given(method("GET"))
+        .and(path("/api/Repair/GetAcceptedMandates"))
+        .respond_with(ResponseTemplate::new(500))
+        .expect(4)
+        .mount(&server)
+        .await;
+    let (client, sleeps) = client_for(&server.uri());
+    let err = client.accepted_mandates().await.unwrap_err();
+    assert!(matches!(err, AgoraError::ServerError(_)));
+    assert_eq!(sleeps.delays().len(), 3);
+}
+
+#[tokio::test]
+async fn retry_after_is_honoured_and_bounded_by_the_time_budget() {
+    let server = support::server().await;
+    Mock::given(method("GET"))
+        .and(path("/api/Repair/GetAcceptedMandates"))
+        .respond_with(ResponseTemplate::new(503).insert_header("Retry-After", "7"))
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/Repair/GetAcceptedMandates"))
+        .respond_with(ok(json!([])))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let (client, sleeps) = client_for(&server.uri());
+    client.accepted_mandates().await.unwrap();
+    assert_eq!(sleeps.delays(), [Duration::from_secs(7)]);
+
+    // A Retry-After beyond the budget (30 s) ends the retries at once.
+    let server = support::server().await;
+    Mock::given(method("GET"))
+        .and(path("/api/Repair/GetAcceptedMandates"))
+        .respond_with(ResponseTemplate::new(503).insert_header("Retry-After", "120"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let (client, sleeps) = client_for(&server.uri());
+    let err = client.accepted_mandates().await.unwrap_err();
+    assert_eq!(err.retry_after(), Some(Duration::from_secs(120)));
+    assert!(sleeps.delays().is_empty());
+}
+
+fn new_file() -> CompleteRepairState {
+    let mut file: CompleteRepairState =
+        serde_json::from_value(fixture("full/repair-file.json")).unwrap();
+    file.intervention_id = None;
+    file
+}
+
+#[tokio::test]
+async fn a_create_that_failed_on_the_server_is_in_doubt_and_not_resent() {
+    let server = support::server().await;
+    Mock::given(method("POST"))
+        .and(path("/api/Repair/CreateRepair"))
+        .respond_with(ResponseTemplate::new(500))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let (client, sleeps) = client_for(&server.uri());
+    let err = client.create_repair(&new_file()).await.unwrap_err();
+    assert!(err.is_in_doubt(), "{err:?}");
+    assert!(sleeps.delays().is_empty());
+
+    // A 503 is a refusal: not in doubt, not resent either.
+    let server = support::server().await;
+    Mock::given(method("POST"))
+        .and(path("/api/Repair/CreateRepair"))
+        .respond_with(ResponseTemplate::new(503))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let (client, _) = client_for(&server.uri());
+    let err = client.create_repair(&new_file()).await.unwrap_err();
+    assert!(matches!(err, AgoraError::Unavailable { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_dropped_connection_leaves_a_create_in_doubt_and_retries_a_get() {
+    // The server reads the request, then closes without answering.
+    let (base, requests) = raw_server(|_| None).await;
+    let (client, _) = client_for(&base);
+    let err = client.create_repair(&new_file()).await.unwrap_err();
+    assert!(err.is_in_doubt(), "{err:?}");
+    assert_eq!(requests.load(Ordering::SeqCst), 1, "never resent");
+
+    let (base, requests) = raw_server(|n| {
+        (n >= 2).then(|| {
+            let body = r#"{"ResponseStatus":"S","IsValid":true,"ResponseData":[]}"#;
+            format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            )
+            .into_bytes()
+        })
+    })
+    .await;
+    let (client, sleeps) = client_for(&base);
+    client.accepted_mandates().await.unwrap();
+    assert_eq!(requests.load(Ordering::SeqCst), 3);
+    assert_eq!(sleeps.delays().len(), 2);
+}
+
+#[tokio::test]
+async fn a_body_cut_short_on_a_create_is_in_doubt() {
+    let (base, requests) = raw_server(|_| {
+        Some(
+            b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 200\r\n\r\n{\"ResponseStatus\":\"S\""
+                .to_vec(),
+        )
+    })
+    .await;
+    let (client, _) = client_for(&base);
+    let err = client.create_repair(&new_file()).await.unwrap_err();
+    assert!(err.is_in_doubt(), "{err:?}");
+    assert_eq!(requests.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn connection_refused_is_retried_even_for_a_create() {
+    // Bind then drop a listener: nothing listens on that port.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let (client, sleeps) = client_for(&format!("http://127.0.0.1:{port}"));
+    let err = client.create_repair(&new_file()).await.unwrap_err();
+    assert!(matches!(err, AgoraError::Connect { .. }), "{err:?}");
+    assert_eq!(err.reach(), Reach::NotSent);
+    assert_eq!(
+        sleeps.delays().len(),
+        3,
+        "4 attempts: the request never left"
+    );
+}
+
+#[tokio::test]
+async fn a_slow_server_times_out() {
+    let server = support::server().await;
+    Mock::given(method("GET"))
+        .and(path("/api/Repair/GetAcceptedMandates"))
+        .respond_with(ok(json!([])).set_delay(Duration::from_secs(10)))
+        .mount(&server)
+        .await;
+    let config = agora_http::ClientConfig::new(
+        agora_http::Environment::Custom(server.uri()),
+        agora_http::ApiKey::new(KEY),
+    )
+    .with_retry(RetryPolicy::none())
+    .with_timeouts(
+        Duration::from_secs(1),
+        Duration::from_millis(300),
+        Duration::from_millis(300),
+    );
+    let client = agora_http::AgoraClient::new(config).unwrap();
+    let err = client.accepted_mandates().await.unwrap_err();
+    assert!(matches!(err, AgoraError::Timeout(_)), "{err:?}");
+}
