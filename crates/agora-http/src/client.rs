@@ -228,7 +228,13 @@ impl AgoraClient {
         }
         let retry_after = retry_after(resp.headers());
         let body = read_body(resp).await.unwrap_or_default();
-        Err(status_error(call.route, status, &body, retry_after))
+        Err(status_error(
+            call.route,
+            status,
+            &body,
+            retry_after,
+            &self.config.api_key,
+        ))
     }
 
     /// Maps a reqwest failure, never showing the URL's query or the key.
@@ -321,28 +327,29 @@ pub(crate) fn snippet(body: &[u8], key: &ApiKey) -> String {
         .take(SNIPPET_CHARS)
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect();
+    redact(&cut, key)
+}
+
+/// Removes the key from a text the server sent (a careless gateway may echo it).
+pub(crate) fn redact(text: &str, key: &ApiKey) -> String {
     let secret = key.expose();
     if secret.is_empty() {
-        cut
+        text.to_owned()
     } else {
-        cut.replace(secret, "[REDACTED]")
+        text.replace(secret, "[REDACTED]")
     }
 }
 
-fn message_of(body: &[u8]) -> ServiceMessage {
+fn message_of(body: &[u8], key: &ApiKey) -> ServiceMessage {
     match Envelope::<serde_json::Value>::from_slice(body) {
         Ok(env) => ServiceMessage {
-            message: env.message().map(str::to_owned),
+            message: env.message().map(|m| redact(m, key)),
             status: env.response_status,
         },
         Err(_) => ServiceMessage {
             status: None,
             message: (!body.is_empty())
-                .then(|| {
-                    String::from_utf8_lossy(&body[..body.len().min(200)])
-                        .trim()
-                        .to_owned()
-                })
+                .then(|| snippet(body, key).trim().to_owned())
                 .filter(|m| !m.is_empty()),
         },
     }
@@ -354,8 +361,9 @@ pub(crate) fn status_error(
     status: StatusCode,
     body: &[u8],
     retry_after: Option<Duration>,
+    key: &ApiKey,
 ) -> AgoraError {
-    let message = message_of(body);
+    let message = message_of(body, key);
     match status.as_u16() {
         400 => AgoraError::BadRequest(message),
         401 => AgoraError::Unauthorized(message),
@@ -392,10 +400,14 @@ pub(crate) fn decode_error(error: DecodeError, body: &[u8], key: &ApiKey) -> Ago
 
 /// Judges a decoded envelope: an error verdict fails the call, except on
 /// routes whose data carries its own verdict (claims) when data came back.
-pub(crate) fn judge<T>(route: Route, env: Envelope<T>) -> Result<Reply<T>, AgoraError> {
+pub(crate) fn judge<T>(
+    route: Route,
+    env: Envelope<T>,
+    key: &ApiKey,
+) -> Result<Reply<T>, AgoraError> {
     let verdict = env.verdict();
     let message = ServiceMessage {
-        message: env.message().map(str::to_owned),
+        message: env.message().map(|m| redact(m, key)),
         status: env.response_status.clone(),
     };
     match (verdict, env.response_data) {
@@ -432,7 +444,7 @@ fn into_reply<T: DeserializeOwned>(
     key: &ApiKey,
 ) -> Result<Reply<T>, AgoraError> {
     let env = Envelope::<T>::from_slice(bytes).map_err(|e| decode_error(e, bytes, key))?;
-    judge(route, env)
+    judge(route, env, key)
 }
 
 /// The answer of a route whose data is nothing in particular: the envelope
@@ -460,6 +472,6 @@ impl AgoraClient {
             response_data: Some(env.response_data.unwrap_or(serde_json::Value::Null)),
             ..env
         };
-        unit_reply(judge(route, env))
+        unit_reply(judge(route, env, &self.config.api_key))
     }
 }

@@ -19,7 +19,8 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::io::{StreamReader, SyncIoBridge};
 
-use crate::client::{AgoraClient, Call};
+use crate::client::{AgoraClient, Call, redact};
+use crate::config::ApiKey;
 
 /// Batches in flight between the decoding thread and the consumer.
 const CHANNEL_BATCHES: usize = 4;
@@ -76,6 +77,7 @@ impl AgoraClient {
         let handle = tokio::task::spawn_blocking(move || decode_stream::<T, _>(reader, &tx, batch));
         Ok(Box::new(HttpRecords {
             route,
+            key: self.config.api_key.clone(),
             rx,
             handle: Some(handle),
             summary: DeltaSummary::default(),
@@ -201,6 +203,7 @@ impl<'de, T: DeserializeOwned> Visitor<'de> for ArraySeed<'_, T> {
 /// The records of a delta arriving over HTTP.
 struct HttpRecords<T> {
     route: Route,
+    key: ApiKey,
     rx: mpsc::Receiver<Vec<T>>,
     handle: Option<JoinHandle<Result<Head, Stop>>>,
     summary: DeltaSummary,
@@ -237,7 +240,7 @@ impl<T: Send + 'static> RecordStream<T> for HttpRecords<T> {
             }
         };
         let env = head.envelope;
-        let message = env.message().map(str::to_owned);
+        let message = env.message().map(|m| redact(m, &self.key));
         match env.verdict() {
             Verdict::Error => Err(AgoraError::Rejected(ServiceMessage {
                 message,
@@ -246,7 +249,10 @@ impl<T: Send + 'static> RecordStream<T> for HttpRecords<T> {
             verdict => {
                 self.summary = DeltaSummary {
                     records: head.records,
-                    message: env.response_message.clone(),
+                    message: env
+                        .response_message
+                        .as_deref()
+                        .map(|m| redact(m, &self.key)),
                     warning: if verdict == Verdict::Warning {
                         message
                     } else {
@@ -260,5 +266,63 @@ impl<T: Send + 'static> RecordStream<T> for HttpRecords<T> {
 
     fn summary(&self) -> DeltaSummary {
         self.summary.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use agora_domain::SparePart;
+
+    fn run(bytes: &[u8], batch: usize) -> (Vec<SparePart>, Result<Head, Stop>) {
+        let (tx, mut rx) = mpsc::channel(1024);
+        let out = decode_stream::<SparePart, _>(bytes, &tx, batch);
+        drop(tx);
+        let mut all = Vec::new();
+        while let Ok(b) = rx.try_recv() {
+            all.extend(b);
+        }
+        (all, out)
+    }
+
+    #[test]
+    fn decodes_in_batches_whatever_the_field_order() {
+        let body = br#"{"ResponseData":[{"Reference":"A"},{"Reference":"B"},{"Reference":"C"}],"ResponseStatus":"W","IsValid":true,"ResponseMessage":"late","Extra":1}"#;
+        let (all, out) = run(body, 2);
+        assert_eq!(all.len(), 3);
+        let head = out.ok().unwrap();
+        assert_eq!(head.records, 3);
+        assert_eq!(head.envelope.verdict(), Verdict::Warning);
+        let (all, out) = run(br#"{"ResponseStatus":"S","ResponseData":null}"#, 2);
+        assert!(all.is_empty() && out.is_ok());
+    }
+
+    #[test]
+    fn wrong_types_name_the_record() {
+        let (_, out) = run(
+            br#"{"ResponseData":[{"Reference":"A"},{"Reference":7}]}"#,
+            10,
+        );
+        let Err(Stop::Decode(e)) = out else {
+            panic!("expected a decode error")
+        };
+        assert_eq!(e.path, "ResponseData[1].Reference");
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..600)) {
+            let _ = run(&bytes, 1 << 20);
+        }
+
+        #[test]
+        fn any_cut_of_a_valid_body_is_an_error_not_a_panic(cut in 0usize..120) {
+            let body = br#"{"ResponseStatus":"S","IsValid":true,"ResponseData":[{"Reference":"A","Label":"x"},{"Reference":"B"}]}"#;
+            let cut = cut.min(body.len() - 1);
+            let (_, out) = run(&body[..cut], 1 << 20);
+            prop_assert!(out.is_err());
+        }
     }
 }

@@ -29,6 +29,7 @@ impl Sleeper for Recorder {
 }
 
 impl Recorder {
+    /// The delays recorded so far.
     pub fn delays(&self) -> Vec<Duration> {
         self.0.lock().unwrap().clone()
     }
