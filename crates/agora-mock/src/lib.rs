@@ -1,0 +1,27 @@
+//! # agora-mock
+//!
+//! An in-memory AgoraPlus. [`Simulator`] holds the state of every account
+//! (tenant): work orders, repair files, part orders, claims and draft
+//! invoices, plus the OEMs' generated and published catalog. It runs the
+//! rules of `agora-domain` server-side: the repair lifecycle, what each
+//! status requires, the OEMs' claim rule sets. It also plays the OEM
+//! (publish a work order, decide on a claim, ship a part, issue a draft
+//! invoice) and injects faults.
+//!
+//! [`Simulator::client`] gives one account's view implementing every
+//! AgoraPlus port of `agora-ports`, for fast use-case tests without HTTP.
+//! `agora-sim` serves the same simulator over HTTP.
+//!
+//! It is not a server (no server crate here) and not a client.
+
+mod catalog;
+mod error;
+mod faults;
+mod ports;
+mod sim;
+
+pub use catalog::GeneratedCatalog;
+pub use error::{Answer, SimError};
+pub use faults::{Faults, Roll};
+pub use ports::SimClient;
+pub use sim::{Delta, SimConfig, SimConfigFile, Simulator, changes_state};

@@ -1,0 +1,1273 @@
+//! The simulated AgoraPlus: accounts (tenants), their work orders, repair
+//! files, part orders, claims and draft invoices, the OEMs' catalog, and
+//! the OEM-side actions. Every rule comes from `agora-domain`: the repair
+//! lifecycle, the status requirements, the claim rule engine.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use agora_domain::lifecycle::{ClaimState, RepairEvent, RepairLifecycle};
+use agora_domain::routes::Route;
+use agora_domain::rules::{RuleBook, RuleSet, is_valid};
+use agora_domain::{
+    BomLine, ClaimId, ClaimStatus, ClaimTracking, CompleteRepairState, Consumer, CountryCode,
+    CreateRepairResult, Intervention, InterventionId, InvoiceReference, Lcid, LogisticStatus,
+    MandateId, MandateLightResponse, MandateStatus, ManufacturerId, NewMandateResponseData,
+    PartOrderLine, Product, ProductSearchHit, ResponseStatus, SparePart, StateNature, StatusCode,
+    ValidationResult, WarrantyClaim, WarrantyClaimResult, WireDateTime,
+};
+use agora_ports::{Clock, SystemClock};
+use jiff::Timestamp;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::catalog::GeneratedCatalog;
+use crate::error::{Answer, SimError};
+use crate::faults::{Faults, Roll};
+
+/// How a simulator is set up.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    /// The api_keys of the accounts (one service partner each).
+    pub tenants: Vec<String>,
+    /// Keys of accounts that authenticate but are locked (403).
+    pub locked: Vec<String>,
+    /// Seed of every generated value (catalog, ids of keys, fault dice).
+    pub seed: u64,
+    /// Spare parts generated per OEM (products: a tenth).
+    pub catalog_size: u64,
+    /// How long a product search's temporary key lives.
+    pub product_key_ttl: Duration,
+    /// The OEMs' claim rules.
+    pub rules: RuleBook,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        Self {
+            tenants: vec!["demo".to_owned()],
+            locked: Vec::new(),
+            seed: 0,
+            catalog_size: 1000,
+            product_key_ttl: Duration::from_secs(600),
+            rules: RuleBook::defaults(),
+        }
+    }
+}
+
+/// The settings of a configuration file (JSON); unknown keys (such as the
+/// server's `listen`) are left to their readers.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub struct SimConfigFile {
+    /// Account keys.
+    #[serde(default)]
+    pub tenants: Vec<String>,
+    /// Locked account keys.
+    #[serde(default)]
+    pub locked: Vec<String>,
+    /// Seed.
+    pub seed: Option<u64>,
+    /// Spare parts per OEM.
+    pub catalog_size: Option<u64>,
+    /// Product key lifetime, in seconds.
+    pub product_key_ttl_seconds: Option<u64>,
+    /// Rule sets replacing the defaults of their OEMs.
+    #[serde(default)]
+    pub rules: Vec<RuleSet>,
+}
+
+impl SimConfigFile {
+    /// Reads a configuration file's text.
+    pub fn from_json(text: &str) -> Result<Self, String> {
+        serde_json::from_str(text).map_err(|e| format!("configuration file: {e}"))
+    }
+
+    /// Lays the file's settings over `base`.
+    pub fn apply(self, mut base: SimConfig) -> Result<SimConfig, String> {
+        base.tenants.extend(self.tenants);
+        base.locked.extend(self.locked);
+        if let Some(seed) = self.seed {
+            base.seed = seed;
+        }
+        if let Some(size) = self.catalog_size {
+            base.catalog_size = size;
+        }
+        if let Some(ttl) = self.product_key_ttl_seconds {
+            base.product_key_ttl = Duration::from_secs(ttl);
+        }
+        for set in self.rules {
+            base.rules.replace(set).map_err(|e| e.to_string())?;
+        }
+        Ok(base)
+    }
+}
+
+#[derive(Debug, Clone)]
+struct MandateRecord {
+    mandate: MandateLightResponse,
+    status: MandateStatus,
+    intervention_id: Option<InterventionId>,
+}
+
+#[derive(Debug, Clone)]
+struct RepairRecord {
+    file: CompleteRepairState,
+    lifecycle: RepairLifecycle,
+    claim_id: Option<ClaimId>,
+}
+
+#[derive(Debug, Clone)]
+struct OrderRecord {
+    intervention_id: InterventionId,
+    line: PartOrderLine,
+}
+
+#[derive(Debug, Clone)]
+struct ClaimRecord {
+    claim: WarrantyClaim,
+    intervention_id: InterventionId,
+    manufacturer: Option<ManufacturerId>,
+    comment: Option<String>,
+    findings: Vec<ValidationResult>,
+    draft: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+struct DraftRecord {
+    manufacturer: ManufacturerId,
+    claims: Vec<ClaimId>,
+    invoice_number: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+struct KeyRecord {
+    tenant: String,
+    manufacturer: ManufacturerId,
+    product: KeyTarget,
+    expires: Timestamp,
+}
+
+#[derive(Debug, Clone)]
+enum KeyTarget {
+    Generated(u64),
+    Published(String),
+}
+
+#[derive(Debug, Default)]
+struct Tenant {
+    locked: bool,
+    mandates: BTreeMap<MandateId, MandateRecord>,
+    repairs: BTreeMap<InterventionId, RepairRecord>,
+    orders: BTreeMap<String, OrderRecord>,
+    claims: BTreeMap<ClaimId, ClaimRecord>,
+    drafts: BTreeMap<String, DraftRecord>,
+}
+
+struct World {
+    tenants: BTreeMap<String, Tenant>,
+    next_mandate: MandateId,
+    next_intervention: InterventionId,
+    next_claim: ClaimId,
+    next_order: u64,
+    next_draft: u64,
+    rng: fastrand::Rng,
+    published_parts: BTreeMap<ManufacturerId, BTreeMap<String, (SparePart, Timestamp)>>,
+    published_products: BTreeMap<ManufacturerId, BTreeMap<String, (Product, Timestamp)>>,
+    keys: HashMap<String, KeyRecord>,
+    faults: Faults,
+    fault_rng: fastrand::Rng,
+}
+
+struct Inner {
+    world: Mutex<World>,
+    catalog: GeneratedCatalog,
+    rules: RuleBook,
+    key_ttl: Duration,
+    clock: Arc<dyn Clock>,
+}
+
+/// The simulated AgoraPlus. Cheap to clone: clones share one state.
+#[derive(Clone)]
+pub struct Simulator {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Simulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Simulator")
+            .field("catalog", &self.inner.catalog)
+            .finish_non_exhaustive()
+    }
+}
+
+fn now_wire(ts: Timestamp) -> WireDateTime {
+    WireDateTime::from_timestamp(ts)
+}
+
+fn mandatory(what: &str) -> SimError {
+    SimError::Rejected(format!("{what}: Data is mandatory"))
+}
+
+impl Simulator {
+    /// A simulator on the system clock.
+    pub fn new(config: SimConfig) -> Self {
+        Self::with_clock(config, Arc::new(SystemClock))
+    }
+
+    /// A simulator reading time from `clock`.
+    pub fn with_clock(config: SimConfig, clock: Arc<dyn Clock>) -> Self {
+        let mut tenants = BTreeMap::new();
+        let mut keys = config.tenants.clone();
+        if keys.is_empty() && config.locked.is_empty() {
+            keys.push("demo".to_owned());
+        }
+        for key in keys {
+            tenants.insert(key, Tenant::default());
+        }
+        for key in &config.locked {
+            tenants.insert(
+                key.clone(),
+                Tenant {
+                    locked: true,
+                    ..Tenant::default()
+                },
+            );
+        }
+        let world = World {
+            tenants,
+            next_mandate: 100_001,
+            next_intervention: 500_001,
+            next_claim: 5_000_001,
+            next_order: 1,
+            next_draft: 1,
+            rng: fastrand::Rng::with_seed(config.seed),
+            published_parts: BTreeMap::new(),
+            published_products: BTreeMap::new(),
+            keys: HashMap::new(),
+            faults: Faults::default(),
+            fault_rng: fastrand::Rng::with_seed(config.seed ^ 0xFA17),
+        };
+        Self {
+            inner: Arc::new(Inner {
+                world: Mutex::new(world),
+                catalog: GeneratedCatalog {
+                    seed: config.seed,
+                    size: config.catalog_size,
+                },
+                rules: config.rules,
+                key_ttl: config.product_key_ttl,
+                clock,
+            }),
+        }
+    }
+
+    fn world(&self) -> MutexGuard<'_, World> {
+        // A panic while holding the lock cannot leave a half-applied change:
+        // every operation computes on copies and commits at its end.
+        self.inner
+            .world
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn now(&self) -> Timestamp {
+        self.inner.clock.now()
+    }
+
+    /// The generated catalog.
+    pub fn catalog(&self) -> GeneratedCatalog {
+        self.inner.catalog
+    }
+
+    /// Checks an api_key: 401 when unknown, 403 when locked.
+    pub fn authenticate(&self, key: &str) -> Result<(), SimError> {
+        match self.world().tenants.get(key) {
+            None => Err(SimError::Unauthorized),
+            Some(t) if t.locked => Err(SimError::Locked),
+            Some(_) => Ok(()),
+        }
+    }
+
+    fn with_tenant<R>(
+        &self,
+        key: &str,
+        f: impl FnOnce(&mut Tenant, &mut Counters<'_>, Timestamp) -> Result<R, SimError>,
+    ) -> Result<R, SimError> {
+        let now = self.now();
+        let mut world = self.world();
+        let World {
+            tenants,
+            next_intervention,
+            next_claim,
+            next_order,
+            ..
+        } = &mut *world;
+        let tenant = match tenants.get_mut(key) {
+            None => return Err(SimError::Unauthorized),
+            Some(t) if t.locked => return Err(SimError::Locked),
+            Some(t) => t,
+        };
+        let mut counters = Counters {
+            intervention: next_intervention,
+            claim: next_claim,
+            order: next_order,
+        };
+        f(tenant, &mut counters, now)
+    }
+
+    // ----- the current faults -----
+
+    /// Sets the faults to inject.
+    pub fn set_faults(&self, faults: Faults) -> Result<(), SimError> {
+        faults.validate()?;
+        self.world().faults = faults;
+        Ok(())
+    }
+
+    /// The faults in force.
+    pub fn faults(&self) -> Faults {
+        self.world().faults.clone()
+    }
+
+    /// Draws the fate of one AgoraPlus call.
+    pub fn roll_fault(&self) -> Roll {
+        let mut world = self.world();
+        let World {
+            faults, fault_rng, ..
+        } = &mut *world;
+        faults.roll(fault_rng)
+    }
+
+    // ----- work orders -----
+
+    /// `GetNewMandates`.
+    pub fn new_mandates(
+        &self,
+        key: &str,
+        auto_accept: bool,
+    ) -> Result<Answer<Vec<NewMandateResponseData>>, SimError> {
+        self.with_tenant(key, |t, ids, now| {
+            let new: Vec<MandateId> = t
+                .mandates
+                .iter()
+                .filter(|(_, m)| m.status == MandateStatus::New)
+                .map(|(id, _)| *id)
+                .collect();
+            let mut out = Vec::with_capacity(new.len());
+            for id in new {
+                let record = t.mandates.get_mut(&id).ok_or(SimError::Internal)?;
+                if !auto_accept {
+                    out.push(NewMandateResponseData {
+                        mandate: Some(record.mandate.clone()),
+                        ..NewMandateResponseData::default()
+                    });
+                    continue;
+                }
+                let lifecycle = RepairLifecycle::from_work_order(
+                    record.mandate.manufacturer_id,
+                    record.mandate.intervention_type_id,
+                )
+                .apply(&RepairEvent::MandateAccepted)
+                .map_err(|e| SimError::Rejected(e.to_string()))?;
+                let intervention_id = ids.next_intervention();
+                let file = file_from_mandate(&record.mandate, intervention_id, now);
+                record.status = MandateStatus::Accepted;
+                record.intervention_id = Some(intervention_id);
+                t.repairs.insert(
+                    intervention_id,
+                    RepairRecord {
+                        file,
+                        lifecycle,
+                        claim_id: None,
+                    },
+                );
+                out.push(NewMandateResponseData {
+                    is_valid: Some(true),
+                    response_status: Some(ResponseStatus::Success),
+                    response_message: Some(format!("Repair file {intervention_id} created")),
+                    mandate: Some(record.mandate.clone()),
+                    intervention_id: Some(intervention_id),
+                    ..NewMandateResponseData::default()
+                });
+            }
+            let n = out.len();
+            Ok(Answer::with_message(out, format!("{n} new work order(s)")))
+        })
+    }
+
+    /// `GetAcceptedMandates`.
+    pub fn accepted_mandates(
+        &self,
+        key: &str,
+    ) -> Result<Answer<Vec<NewMandateResponseData>>, SimError> {
+        self.with_tenant(key, |t, _, _| {
+            let out: Vec<_> = t
+                .mandates
+                .values()
+                .filter(|m| m.status == MandateStatus::Accepted)
+                .map(|m| NewMandateResponseData {
+                    mandate: Some(m.mandate.clone()),
+                    intervention_id: m.intervention_id,
+                    ..NewMandateResponseData::default()
+                })
+                .collect();
+            let n = out.len();
+            Ok(Answer::with_message(
+                out,
+                format!("{n} accepted work order(s)"),
+            ))
+        })
+    }
+
+    // ----- repair files -----
+
+    /// `CreateRepair`.
+    pub fn create_repair(
+        &self,
+        key: &str,
+        file: CompleteRepairState,
+    ) -> Result<Answer<CreateRepairResult>, SimError> {
+        self.with_tenant(key, |t, ids, _| {
+            let manufacturer = file
+                .manufacturer_id
+                .ok_or_else(|| mandatory("ManufacturerId"))?;
+            if file
+                .commercial_ref
+                .as_deref()
+                .is_none_or(|s| s.trim().is_empty())
+            {
+                return Err(mandatory("CommercialRef"));
+            }
+            let repair_type = file
+                .intervention_type()
+                .ok_or_else(|| mandatory("Intervention.InterventionType"))?;
+            let mut lifecycle = RepairLifecycle::direct(Some(manufacturer), Some(repair_type));
+            for status in file.state_natures.iter().flatten() {
+                lifecycle = lifecycle
+                    .apply(&RepairEvent::StatusReported(status.clone()))
+                    .map_err(|e| SimError::Rejected(e.to_string()))?;
+            }
+            let id = ids.next_intervention();
+            let mut file = file;
+            file.intervention_id = Some(id);
+            t.repairs.insert(
+                id,
+                RepairRecord {
+                    file,
+                    lifecycle,
+                    claim_id: None,
+                },
+            );
+            Ok(Answer::with_message(
+                CreateRepairResult {
+                    intervention_id: Some(id),
+                    ..CreateRepairResult::default()
+                },
+                format!("Repair file {id} created"),
+            ))
+        })
+    }
+
+    /// `UpdateRepair`: the whole file; statuses not seen before are judged
+    /// by the lifecycle and appended to the history.
+    pub fn update_repair(
+        &self,
+        key: &str,
+        file: CompleteRepairState,
+    ) -> Result<Answer<()>, SimError> {
+        self.with_tenant(key, |t, _, _| {
+            let id = file
+                .intervention_id
+                .ok_or_else(|| SimError::BadRequest("InterventionId is required".to_owned()))?;
+            let record = t
+                .repairs
+                .get_mut(&id)
+                .ok_or_else(|| SimError::NotFound(format!("no repair file {id}")))?;
+            let stored = record.file.state_natures.clone().unwrap_or_default();
+            let incoming = file.state_natures.clone().unwrap_or_default();
+            let new: Vec<StateNature> = if incoming.starts_with(&stored) {
+                incoming[stored.len()..].to_vec()
+            } else {
+                incoming
+                    .into_iter()
+                    .filter(|s| !stored.contains(s))
+                    .collect()
+            };
+            let mut lifecycle = record
+                .lifecycle
+                .apply(&RepairEvent::InformationUpdated)
+                .map_err(|e| SimError::Rejected(e.to_string()))?;
+            for status in &new {
+                lifecycle = lifecycle
+                    .apply(&RepairEvent::StatusReported(status.clone()))
+                    .map_err(|e| SimError::Rejected(e.to_string()))?;
+            }
+            let mut history = stored;
+            history.extend(new);
+            let mut file = file;
+            file.state_natures = Some(history);
+            file.mandate_id = record.file.mandate_id.or(file.mandate_id);
+            file.manufacturer_id = record.file.manufacturer_id.or(file.manufacturer_id);
+            lifecycle.repair_type = file.intervention_type().or(lifecycle.repair_type);
+            record.file = file;
+            record.lifecycle = lifecycle;
+            Ok(Answer::with_message(
+                (),
+                format!("Repair file {id} updated"),
+            ))
+        })
+    }
+
+    // ----- part orders -----
+
+    /// `PlaceRepairSparepartOrder`: orders the parts marked `ToBeOrdered`.
+    pub fn place_order(
+        &self,
+        key: &str,
+        intervention: InterventionId,
+    ) -> Result<Answer<Vec<PartOrderLine>>, SimError> {
+        self.with_tenant(key, |t, ids, _| {
+            let record = t
+                .repairs
+                .get_mut(&intervention)
+                .ok_or_else(|| SimError::NotFound(format!("no repair file {intervention}")))?;
+            record
+                .lifecycle
+                .apply(&RepairEvent::InformationUpdated)
+                .map_err(|e| SimError::Rejected(e.to_string()))?;
+            let mut lines = Vec::new();
+            for part in record.file.parts.iter_mut().flatten() {
+                if part.to_be_ordered == Some(true) && part.order_number.is_none() {
+                    let number = format!("ORD-{:06}", ids.next_order());
+                    part.order_number = Some(number.clone());
+                    part.to_be_ordered = Some(false);
+                    lines.push(PartOrderLine {
+                        order_number: Some(number),
+                        reference: part.reference.clone(),
+                        quantity: part.quantity.or(Some(1)),
+                        ..PartOrderLine::default()
+                    });
+                }
+            }
+            for line in &lines {
+                t.orders.insert(
+                    line.order_number.clone().unwrap_or_default(),
+                    OrderRecord {
+                        intervention_id: intervention,
+                        line: line.clone(),
+                    },
+                );
+            }
+            let message = if lines.is_empty() {
+                "No part to be ordered".to_owned()
+            } else {
+                format!("{} part(s) ordered", lines.len())
+            };
+            Ok(Answer::with_message(lines, message))
+        })
+    }
+
+    /// The logistic status of a file's order lines.
+    pub fn order_tracking(
+        &self,
+        key: &str,
+        intervention: InterventionId,
+    ) -> Result<Answer<Vec<PartOrderLine>>, SimError> {
+        self.with_tenant(key, |t, _, _| {
+            if !t.repairs.contains_key(&intervention) {
+                return Err(SimError::NotFound(format!("no repair file {intervention}")));
+            }
+            Ok(Answer::ok(
+                t.orders
+                    .values()
+                    .filter(|o| o.intervention_id == intervention)
+                    .map(|o| o.line.clone())
+                    .collect(),
+            ))
+        })
+    }
+
+    // ----- claims -----
+
+    /// `CreateWarrantyClaims`.
+    pub fn create_claim(
+        &self,
+        key: &str,
+        claim: WarrantyClaim,
+        language: Lcid,
+        transfer_if_valid: bool,
+    ) -> Result<Answer<WarrantyClaimResult>, SimError> {
+        let rules = &self.inner.rules;
+        self.with_tenant(key, |t, ids, now| {
+            let intervention = claim
+                .claim_type
+                .as_ref()
+                .and_then(|c| c.intervention_id)
+                .ok_or_else(|| {
+                    SimError::BadRequest("ClaimType.InterventionId is required".to_owned())
+                })?;
+            let record = t
+                .repairs
+                .get_mut(&intervention)
+                .ok_or_else(|| SimError::NotFound(format!("no repair file {intervention}")))?;
+            let findings = rules.check(&claim, language);
+            let valid = is_valid(&findings);
+            let lifecycle = record
+                .lifecycle
+                .apply(&RepairEvent::ClaimCreated {
+                    valid,
+                    transfer_if_valid,
+                })
+                .map_err(|e| SimError::Rejected(e.to_string()))?;
+            let id = ids.next_claim();
+            record.lifecycle = lifecycle;
+            record.claim_id = Some(id);
+            let mut closure = StateNature::new(
+                StatusCode::ClosedWithWarrantyIntervention,
+                format!("Closed with warranty intervention (claim {id})"),
+            );
+            closure.appointment_date = None;
+            closure
+                .extra
+                .insert("StatusDate".into(), json!(now_wire(now)));
+            record
+                .file
+                .state_natures
+                .get_or_insert_with(Vec::new)
+                .push(closure);
+            let manufacturer = record.lifecycle.manufacturer;
+            let mut claim = claim;
+            claim.claim_id = Some(id);
+            t.claims.insert(
+                id,
+                ClaimRecord {
+                    claim,
+                    intervention_id: intervention,
+                    manufacturer,
+                    comment: None,
+                    findings: findings.clone(),
+                    draft: None,
+                },
+            );
+            Ok(Answer::ok(claim_result(id, valid, findings)))
+        })
+    }
+
+    /// `UpdateWarrantyClaim`.
+    pub fn update_claim(
+        &self,
+        key: &str,
+        claim: WarrantyClaim,
+        language: Lcid,
+        transfer_if_valid: bool,
+    ) -> Result<Answer<WarrantyClaimResult>, SimError> {
+        let rules = &self.inner.rules;
+        self.with_tenant(key, |t, _, _| {
+            let id = claim
+                .claim_id
+                .ok_or_else(|| SimError::BadRequest("ClaimID is required".to_owned()))?;
+            let stored = t
+                .claims
+                .get_mut(&id)
+                .ok_or_else(|| SimError::NotFound(format!("no claim {id}")))?;
+            let record = t
+                .repairs
+                .get_mut(&stored.intervention_id)
+                .ok_or(SimError::Internal)?;
+            let findings = rules.check(&claim, language);
+            let valid = is_valid(&findings);
+            let lifecycle = record
+                .lifecycle
+                .apply(&RepairEvent::ClaimUpdated {
+                    valid,
+                    transfer_if_valid,
+                })
+                .map_err(|e| SimError::Rejected(e.to_string()))?;
+            record.lifecycle = lifecycle;
+            let mut claim = claim;
+            if let Some(ct) = claim.claim_type.as_mut() {
+                ct.intervention_id = Some(stored.intervention_id);
+            }
+            stored.claim = claim;
+            stored.findings = findings.clone();
+            Ok(Answer::ok(claim_result(id, valid, findings)))
+        })
+    }
+
+    /// The claim's `LastStatus`.
+    pub fn claim_status(&self, key: &str, id: ClaimId) -> Result<Answer<ClaimTracking>, SimError> {
+        self.with_tenant(key, |t, _, _| {
+            let claim = t
+                .claims
+                .get(&id)
+                .ok_or_else(|| SimError::NotFound(format!("no claim {id}")))?;
+            let state = t
+                .repairs
+                .get(&claim.intervention_id)
+                .and_then(|r| r.lifecycle.claim)
+                .ok_or(SimError::Internal)?;
+            Ok(Answer::ok(ClaimTracking {
+                claim_id: Some(id),
+                last_status: Some(state.last_status()),
+                comment: claim.comment.clone(),
+                ..ClaimTracking::default()
+            }))
+        })
+    }
+
+    // ----- invoicing -----
+
+    /// `CreateeInvoice`: links the invoice number to a draft, once.
+    pub fn create_invoice(
+        &self,
+        key: &str,
+        reference: InvoiceReference,
+    ) -> Result<Answer<()>, SimError> {
+        self.with_tenant(key, |t, _, _| {
+            let number = reference
+                .invoice_number
+                .filter(|s| !s.trim().is_empty())
+                .ok_or_else(|| mandatory("InvoiceNumber"))?;
+            let draft_number = reference
+                .draft_invoice_number
+                .filter(|s| !s.trim().is_empty())
+                .ok_or_else(|| mandatory("DraftInvoiceNumber"))?;
+            let draft = t
+                .drafts
+                .get_mut(&draft_number)
+                .ok_or_else(|| SimError::NotFound(format!("no draft invoice {draft_number}")))?;
+            if let Some(existing) = &draft.invoice_number {
+                return Err(SimError::Rejected(format!(
+                    "draft invoice {draft_number} is already linked to invoice {existing}"
+                )));
+            }
+            let mut updated = Vec::new();
+            for claim_id in &draft.claims {
+                let intervention = t
+                    .claims
+                    .get(claim_id)
+                    .ok_or(SimError::Internal)?
+                    .intervention_id;
+                let record = t.repairs.get(&intervention).ok_or(SimError::Internal)?;
+                let lifecycle = record
+                    .lifecycle
+                    .apply(&RepairEvent::Invoiced)
+                    .map_err(|e| SimError::Rejected(e.to_string()))?;
+                updated.push((intervention, lifecycle));
+            }
+            for (intervention, lifecycle) in updated {
+                if let Some(r) = t.repairs.get_mut(&intervention) {
+                    r.lifecycle = lifecycle;
+                }
+            }
+            draft.invoice_number = Some(number.clone());
+            Ok(Answer::with_message(
+                (),
+                format!("Invoice {number} linked to draft {draft_number}"),
+            ))
+        })
+    }
+
+    // ----- master data -----
+
+    /// The spare parts of `m` changed since `since`, as a lazy iterator.
+    pub fn spare_parts_delta(
+        &self,
+        key: &str,
+        m: ManufacturerId,
+        since: jiff::civil::Date,
+        language: Lcid,
+    ) -> Result<Delta<SparePart>, SimError> {
+        self.authenticate(key)?;
+        let since = day_start(since);
+        let world = self.world();
+        let published = world.published_parts.get(&m);
+        let overridden: HashSet<String> = published
+            .map(|p| p.keys().cloned().collect())
+            .unwrap_or_default();
+        let changed: Vec<SparePart> = published
+            .map(|p| {
+                p.values()
+                    .filter(|(_, at)| *at >= since)
+                    .map(|(r, _)| r.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(Delta {
+            catalog: self.inner.catalog,
+            m,
+            language,
+            since,
+            next: 0,
+            end: self.inner.catalog.size,
+            overridden,
+            published: changed.into_iter(),
+            make: |c, m, i, lang, since| {
+                (c.part_changed_at(m, i) >= since).then(|| c.part(m, i, lang))
+            },
+            key_of: |p: &SparePart| p.reference.clone().unwrap_or_default(),
+        })
+    }
+
+    /// The products of `m` changed since `since`, as a lazy iterator.
+    pub fn products_delta(
+        &self,
+        key: &str,
+        m: ManufacturerId,
+        since: jiff::civil::Date,
+        language: Lcid,
+    ) -> Result<Delta<Product>, SimError> {
+        self.authenticate(key)?;
+        let since = day_start(since);
+        let world = self.world();
+        let published = world.published_products.get(&m);
+        let overridden: HashSet<String> = published
+            .map(|p| p.keys().cloned().collect())
+            .unwrap_or_default();
+        let changed: Vec<Product> = published
+            .map(|p| {
+                p.values()
+                    .filter(|(_, at)| *at >= since)
+                    .map(|(r, _)| r.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(Delta {
+            catalog: self.inner.catalog,
+            m,
+            language,
+            since,
+            next: 0,
+            end: self.inner.catalog.products(),
+            overridden,
+            published: changed.into_iter(),
+            make: |c, m, j, lang, since| {
+                (c.product_changed_at(m, j) >= since).then(|| c.product(m, j, lang))
+            },
+            key_of: |p: &Product| p.commercial_ref.clone().unwrap_or_default(),
+        })
+    }
+
+    /// `SearchProductByRef`: products whose commercial or technical
+    /// reference is `keyword`, each with a new temporary key.
+    pub fn search_products(
+        &self,
+        key: &str,
+        m: ManufacturerId,
+        keyword: &str,
+        _country: CountryCode,
+    ) -> Result<Answer<Vec<ProductSearchHit>>, SimError> {
+        self.authenticate(key)?;
+        if keyword.trim().is_empty() {
+            return Err(SimError::BadRequest("keyWord is required".to_owned()));
+        }
+        let expires = self.now() + self.inner.key_ttl;
+        let catalog = self.inner.catalog;
+        let mut world = self.world();
+        let mut found: Vec<(ProductSearchHit, KeyTarget)> = Vec::new();
+        if let Some(products) = world.published_products.get(&m) {
+            for (commercial, (p, _)) in products {
+                if p.commercial_ref.as_deref() == Some(keyword)
+                    || p.technical_ref.as_deref() == Some(keyword)
+                {
+                    found.push((
+                        ProductSearchHit {
+                            commercial_ref: p.commercial_ref.clone(),
+                            technical_ref: p.technical_ref.clone(),
+                            label: p.label.clone(),
+                            ..ProductSearchHit::default()
+                        },
+                        KeyTarget::Published(commercial.clone()),
+                    ));
+                }
+            }
+        }
+        if found.is_empty() {
+            if let Some(j) = catalog.product_index(m, keyword) {
+                found.push((catalog.hit(m, j), KeyTarget::Generated(j)));
+            }
+        }
+        let mut hits = Vec::with_capacity(found.len());
+        for (mut hit, target) in found {
+            let token = format!("PK-{:016x}", world.rng.u64(..));
+            world.keys.insert(
+                token.clone(),
+                KeyRecord {
+                    tenant: key.to_owned(),
+                    manufacturer: m,
+                    product: target,
+                    expires,
+                },
+            );
+            hit.product_key = Some(token);
+            hits.push(hit);
+        }
+        Ok(Answer::ok(hits))
+    }
+
+    /// `PrintBOMData` for a temporary key.
+    pub fn bom(&self, key: &str, product_key: &str) -> Result<Answer<Vec<BomLine>>, SimError> {
+        self.authenticate(key)?;
+        let now = self.now();
+        let world = self.world();
+        let record = world
+            .keys
+            .get(product_key)
+            .filter(|r| r.tenant == key)
+            .ok_or_else(|| SimError::NotFound(format!("no product key {product_key}")))?;
+        if record.expires <= now {
+            return Err(SimError::KeyExpired);
+        }
+        let lines = match &record.product {
+            KeyTarget::Generated(j) => self.inner.catalog.bom(record.manufacturer, *j),
+            KeyTarget::Published(commercial) => {
+                let h = crate::catalog::mix(
+                    commercial
+                        .bytes()
+                        .fold(0u64, |a, b| a.wrapping_mul(31) ^ u64::from(b)),
+                );
+                self.inner.catalog.bom(
+                    record.manufacturer,
+                    h % self.inner.catalog.products().max(1),
+                )
+            }
+        };
+        Ok(Answer::ok(lines))
+    }
+
+    // ----- the OEM side -----
+
+    /// Publishes a work order to an account (NEW until accepted).
+    pub fn publish_mandate(
+        &self,
+        api_key: &str,
+        mandate: MandateLightResponse,
+    ) -> Result<MandateId, SimError> {
+        let mut world = self.world();
+        let id = world.next_mandate;
+        let tenant = world
+            .tenants
+            .get_mut(api_key)
+            .ok_or_else(|| SimError::NotFound(format!("no account with key {}", hint(api_key))))?;
+        let mut mandate = mandate;
+        mandate.mandate_id = Some(id);
+        tenant.mandates.insert(
+            id,
+            MandateRecord {
+                mandate,
+                status: MandateStatus::New,
+                intervention_id: None,
+            },
+        );
+        world.next_mandate += 1;
+        Ok(id)
+    }
+
+    /// The OEM decides on a transferred claim: NOTCONFORM or CLOSEDACCEPTED.
+    pub fn decide_claim(
+        &self,
+        claim_id: ClaimId,
+        decision: ClaimStatus,
+        comment: Option<String>,
+    ) -> Result<ClaimStatus, SimError> {
+        let mut world = self.world();
+        for tenant in world.tenants.values_mut() {
+            let Some(claim) = tenant.claims.get_mut(&claim_id) else {
+                continue;
+            };
+            let record = tenant
+                .repairs
+                .get_mut(&claim.intervention_id)
+                .ok_or(SimError::Internal)?;
+            record.lifecycle = record
+                .lifecycle
+                .apply(&RepairEvent::OemDecision(decision.clone()))
+                .map_err(|e| SimError::Conflict(e.to_string()))?;
+            claim.comment = comment;
+            return Ok(decision);
+        }
+        Err(SimError::NotFound(format!("no claim {claim_id}")))
+    }
+
+    /// The OEM sets the logistic status of an order line (202, 207, 208).
+    pub fn set_logistic(&self, order_number: &str, code: &str) -> Result<(), SimError> {
+        let status = LogisticStatus::parse_known(code)
+            .map_err(|e| SimError::BadRequest(format!("{e}: expected 202, 207 or 208")))?;
+        let now = self.now();
+        let mut world = self.world();
+        for tenant in world.tenants.values_mut() {
+            if let Some(order) = tenant.orders.get_mut(order_number) {
+                order.line.status_code = Some(status);
+                order.line.status_date = Some(now_wire(now));
+                return Ok(());
+            }
+        }
+        Err(SimError::NotFound(format!("no order {order_number}")))
+    }
+
+    /// The OEM issues a draft invoice gathering an account's CLOSEDACCEPTED
+    /// claims of one OEM that no draft holds yet.
+    pub fn draft_invoice(
+        &self,
+        api_key: &str,
+        manufacturer: ManufacturerId,
+    ) -> Result<(String, Vec<ClaimId>), SimError> {
+        let mut world = self.world();
+        let seq = world.next_draft;
+        let tenant = world
+            .tenants
+            .get_mut(api_key)
+            .ok_or_else(|| SimError::NotFound(format!("no account with key {}", hint(api_key))))?;
+        let claims: Vec<ClaimId> = tenant
+            .claims
+            .iter()
+            .filter(|(_, c)| c.draft.is_none() && c.manufacturer == Some(manufacturer))
+            .filter(|(_, c)| {
+                tenant
+                    .repairs
+                    .get(&c.intervention_id)
+                    .is_some_and(|r| r.lifecycle.claim == Some(ClaimState::ClosedAccepted))
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        if claims.is_empty() {
+            return Err(SimError::Conflict(format!(
+                "no CLOSEDACCEPTED claim of OEM {manufacturer} to invoice"
+            )));
+        }
+        let number = format!("DR-{}-{seq:05}", manufacturer.0);
+        for id in &claims {
+            if let Some(c) = tenant.claims.get_mut(id) {
+                c.draft = Some(number.clone());
+            }
+        }
+        tenant.drafts.insert(
+            number.clone(),
+            DraftRecord {
+                manufacturer,
+                claims: claims.clone(),
+                invoice_number: None,
+            },
+        );
+        world.next_draft += 1;
+        Ok((number, claims))
+    }
+
+    /// The OEM publishes or changes spare parts (their change date is now).
+    pub fn publish_spare_parts(
+        &self,
+        m: ManufacturerId,
+        parts: Vec<SparePart>,
+    ) -> Result<usize, SimError> {
+        let now = self.now();
+        let mut world = self.world();
+        let target = world.published_parts.entry(m).or_default();
+        let n = parts.len();
+        for part in parts {
+            let reference = part
+                .reference
+                .clone()
+                .filter(|r| !r.is_empty())
+                .ok_or_else(|| {
+                    SimError::BadRequest("every spare part needs a Reference".to_owned())
+                })?;
+            target.insert(reference, (part, now));
+        }
+        Ok(n)
+    }
+
+    /// The OEM publishes or changes products (their change date is now).
+    pub fn publish_products(
+        &self,
+        m: ManufacturerId,
+        products: Vec<Product>,
+    ) -> Result<usize, SimError> {
+        let now = self.now();
+        let mut world = self.world();
+        let target = world.published_products.entry(m).or_default();
+        let n = products.len();
+        for product in products {
+            let reference = product
+                .commercial_ref
+                .clone()
+                .filter(|r| !r.is_empty())
+                .ok_or_else(|| {
+                    SimError::BadRequest("every product needs a CommercialRef".to_owned())
+                })?;
+            target.insert(reference, (product, now));
+        }
+        Ok(n)
+    }
+
+    /// An account's whole state as JSON.
+    pub fn state(&self, api_key: &str) -> Result<Value, SimError> {
+        let world = self.world();
+        let t = world
+            .tenants
+            .get(api_key)
+            .ok_or_else(|| SimError::NotFound(format!("no account with key {}", hint(api_key))))?;
+        let mandates: Vec<Value> = t
+            .mandates
+            .values()
+            .map(|m| json!({"Status": m.status, "InterventionId": m.intervention_id, "Mandate": m.mandate}))
+            .collect();
+        let repairs: Vec<Value> = t
+            .repairs
+            .values()
+            .map(|r| {
+                json!({
+                    "File": r.file,
+                    "Phase": format!("{:?}", r.lifecycle.phase),
+                    "ClaimID": r.claim_id,
+                    "Invoiced": r.lifecycle.invoiced,
+                })
+            })
+            .collect();
+        let orders: Vec<Value> = t
+            .orders
+            .values()
+            .map(|o| json!({"InterventionId": o.intervention_id, "Line": o.line}))
+            .collect();
+        let claims: Vec<Value> = t
+            .claims
+            .iter()
+            .map(|(id, c)| {
+                let status = t
+                    .repairs
+                    .get(&c.intervention_id)
+                    .and_then(|r| r.lifecycle.claim)
+                    .map(ClaimState::last_status);
+                json!({
+                    "ClaimID": id, "InterventionId": c.intervention_id, "LastStatus": status,
+                    "Comment": c.comment, "DraftInvoiceNumber": c.draft,
+                    "ValidationErrors": c.findings, "Claim": c.claim,
+                })
+            })
+            .collect();
+        let drafts: Vec<Value> = t
+            .drafts
+            .iter()
+            .map(|(n, d)| json!({"DraftInvoiceNumber": n, "ManufacturerId": d.manufacturer, "ClaimIDs": d.claims, "InvoiceNumber": d.invoice_number}))
+            .collect();
+        Ok(json!({
+            "Locked": t.locked, "Mandates": mandates, "Repairs": repairs, "Orders": orders,
+            "Claims": claims, "DraftInvoices": drafts,
+        }))
+    }
+}
+
+/// A key shown without revealing it.
+fn hint(key: &str) -> String {
+    format!("({} chars)", key.chars().count())
+}
+
+fn day_start(date: jiff::civil::Date) -> Timestamp {
+    jiff::tz::TimeZone::UTC
+        .to_timestamp(date.to_datetime(jiff::civil::Time::midnight()))
+        .unwrap_or(Timestamp::UNIX_EPOCH)
+}
+
+fn claim_result(id: ClaimId, valid: bool, findings: Vec<ValidationResult>) -> WarrantyClaimResult {
+    WarrantyClaimResult {
+        report_number: Some(format!("RPT-{id}")),
+        claim_id: Some(id),
+        is_valid: Some(valid),
+        validation_errors: Some(findings),
+        error_message: None,
+        ..WarrantyClaimResult::default()
+    }
+}
+
+/// The repair file AgoraPlus creates when a work order is accepted.
+fn file_from_mandate(
+    m: &MandateLightResponse,
+    intervention_id: InterventionId,
+    now: Timestamp,
+) -> CompleteRepairState {
+    let consumer = m.consumer.as_ref().map(|c| Consumer {
+        title: c.title.map(|t| t.0),
+        last_name: c.last_name.clone(),
+        first_name: c.first_name.clone(),
+        address1: c.address1.clone(),
+        ..Consumer::default()
+    });
+    let mut file = CompleteRepairState {
+        intervention_id: Some(intervention_id),
+        mandate_id: m.mandate_id,
+        manufacturer_id: m.manufacturer_id,
+        consumer,
+        intervention: Some(Intervention {
+            intervention_type: m.intervention_type_id,
+            ..Intervention::default()
+        }),
+        ..CompleteRepairState::default()
+    };
+    file.extra
+        .insert("CreationDate".into(), json!(now_wire(now)));
+    file
+}
+
+/// Id counters and the seeded generator, lent to an operation.
+struct Counters<'a> {
+    intervention: &'a mut InterventionId,
+    claim: &'a mut ClaimId,
+    order: &'a mut u64,
+}
+
+impl Counters<'_> {
+    fn next_intervention(&mut self) -> InterventionId {
+        let id = *self.intervention;
+        *self.intervention += 1;
+        id
+    }
+    fn next_claim(&mut self) -> ClaimId {
+        let id = *self.claim;
+        *self.claim += 1;
+        id
+    }
+    fn next_order(&mut self) -> u64 {
+        let id = *self.order;
+        *self.order += 1;
+        id
+    }
+}
+
+/// A master-data delta produced lazily: generated records whose change
+/// date is on or after `since` (unless the OEM republished them), then the
+/// OEM's published records changed since then.
+pub struct Delta<T> {
+    catalog: GeneratedCatalog,
+    m: ManufacturerId,
+    language: Lcid,
+    since: Timestamp,
+    next: u64,
+    end: u64,
+    overridden: HashSet<String>,
+    published: std::vec::IntoIter<T>,
+    make: fn(GeneratedCatalog, ManufacturerId, u64, Lcid, Timestamp) -> Option<T>,
+    key_of: fn(&T) -> String,
+}
+
+impl<T> Iterator for Delta<T> {
+    type Item = T;
+    fn next(&mut self) -> Option<T> {
+        while self.next < self.end {
+            let i = self.next;
+            self.next += 1;
+            if let Some(record) = (self.make)(self.catalog, self.m, i, self.language, self.since) {
+                if self.overridden.is_empty() || !self.overridden.contains(&(self.key_of)(&record))
+                {
+                    return Some(record);
+                }
+            }
+        }
+        self.published.next()
+    }
+}
+
+/// Which routes change state when called (drop-after-commit matters there).
+pub fn changes_state(route: Route) -> bool {
+    !matches!(route.method(), agora_domain::routes::Method::Get) || route == Route::GetNewMandates
+}
