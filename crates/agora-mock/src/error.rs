@@ -51,6 +51,9 @@ pub enum SimError {
     /// 404 with a message saying so: the temporary product key has expired.
     #[error("ProductKey expired: search the product again")]
     KeyExpired,
+    /// 405: a known route called with another method.
+    #[error("{0}")]
+    MethodNotAllowed(String),
     /// 400: malformed request.
     #[error("{0}")]
     BadRequest(String),
@@ -79,6 +82,7 @@ impl SimError {
             Self::Locked => 403,
             Self::NotFound(_) | Self::KeyExpired => 404,
             Self::BadRequest(_) => 400,
+            Self::MethodNotAllowed(_) => 405,
             Self::Rejected(_) => 200,
             Self::Conflict(_) => 409,
             Self::Unavailable { .. } => 503,
@@ -98,6 +102,7 @@ impl From<SimError> for AgoraError {
             SimError::Locked => Self::Forbidden(message),
             SimError::NotFound(_) => Self::NotFound(message),
             SimError::BadRequest(_) => Self::BadRequest(message),
+            SimError::MethodNotAllowed(_) => Self::MethodNotAllowed(message),
             SimError::KeyExpired => Self::ProductKeyExpired(message),
             SimError::Rejected(_) => Self::Rejected(message),
             SimError::Conflict(_) => Self::UnexpectedStatus {

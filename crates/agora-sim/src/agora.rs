@@ -1,0 +1,251 @@
+//! The AgoraPlus routes: dispatched through the shared route table
+//! (case-insensitively), authenticated by `api_key`, with faults applied.
+
+use std::convert::Infallible;
+
+use agora_domain::routes::{Method, Route, delta_path_date, parse_delta_path_date};
+use agora_domain::{
+    CompleteRepairState, CountryCode, InvoiceReference, Lcid, ManufacturerId, WarrantyClaim,
+};
+use agora_mock::{Delta, SimError, Simulator};
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::response::Response;
+use bytes::Bytes;
+use serde::Serialize;
+
+use crate::wire::{Query, body, error_response, respond};
+
+/// Raised to abort a connection without answering (drop-after-commit).
+/// Carried by `resume_unwind`, which does not run the panic hook: the
+/// connection's task ends and the socket closes, silently.
+pub(crate) struct DropConnection;
+
+/// Every request that is not a `/_sim` route.
+pub(crate) async fn handle(
+    State(sim): State<Simulator>,
+    method: axum::http::Method,
+    uri: Uri,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Response {
+    let path = uri.path();
+    let Some(method) = (match method {
+        axum::http::Method::GET => Some(Method::Get),
+        axum::http::Method::POST => Some(Method::Post),
+        _ => None,
+    }) else {
+        return not_routed(path);
+    };
+    let Some(route) = Route::match_path(method, path) else {
+        return not_routed(path);
+    };
+    let key = headers
+        .get("api_key")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    if let Err(e) = sim.authenticate(&key) {
+        return error_response(&e);
+    }
+    let roll = sim.roll_fault();
+    if roll.delay_ms > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(roll.delay_ms)).await;
+    }
+    if let Some(refusal) = roll.refuse {
+        return error_response(&refusal);
+    }
+    let query = Query::parse(uri.query());
+    let response = dispatch(&sim, route, &key, path, &query, &bytes);
+    if roll.drop_after_commit {
+        std::panic::resume_unwind(Box::new(DropConnection));
+    }
+    response
+}
+
+/// 405 for a known path with another method, 404 otherwise.
+fn not_routed(path: &str) -> Response {
+    let known = Route::ALL
+        .iter()
+        .any(|r| r.matches(path.trim_end_matches('/')));
+    if known {
+        error_response(&SimError::MethodNotAllowed(format!(
+            "{path} does not take this method"
+        )))
+    } else {
+        error_response(&SimError::NotFound(format!("no route {path}")))
+    }
+}
+
+fn dispatch(
+    sim: &Simulator,
+    route: Route,
+    key: &str,
+    path: &str,
+    q: &Query,
+    bytes: &[u8],
+) -> Response {
+    match run(sim, route, key, path, q, bytes) {
+        Ok(response) => response,
+        Err(e) => error_response(&e),
+    }
+}
+
+fn language(q: &Query) -> Result<Lcid, SimError> {
+    match q.optional("language") {
+        None => Ok(Lcid::ENGLISH),
+        Some(raw) => raw
+            .parse::<u32>()
+            .map(Lcid)
+            .map_err(|_| SimError::BadRequest(format!("language `{raw}` is not an LCID"))),
+    }
+}
+
+fn run(
+    sim: &Simulator,
+    route: Route,
+    key: &str,
+    path: &str,
+    q: &Query,
+    bytes: &[u8],
+) -> Result<Response, SimError> {
+    Ok(match route {
+        Route::GetNewMandates => respond(sim.new_mandates(key, q.flag("autoAccept", false)?)),
+        Route::GetAcceptedMandates => respond(sim.accepted_mandates(key)),
+        Route::CreateRepair => respond(sim.create_repair(key, body::<CompleteRepairState>(bytes)?)),
+        Route::UpdateRepair => respond(sim.update_repair(key, body::<CompleteRepairState>(bytes)?)),
+        Route::PlaceRepairSparepartOrder => {
+            respond(sim.place_order(key, q.parsed("interventionId")?))
+        }
+        Route::GetSparepartOrderTracking => {
+            respond(sim.order_tracking(key, q.parsed("interventionId")?))
+        }
+        Route::CreateWarrantyClaims => respond(sim.create_claim(
+            key,
+            body::<WarrantyClaim>(bytes)?,
+            language(q)?,
+            q.flag("transferIfValid", false)?,
+        )),
+        Route::UpdateWarrantyClaim => respond(sim.update_claim(
+            key,
+            body::<WarrantyClaim>(bytes)?,
+            language(q)?,
+            q.flag("transferIfValid", false)?,
+        )),
+        Route::GetWarrantyClaimStatus => respond(sim.claim_status(key, q.parsed("claimId")?)),
+        Route::CreateeInvoice => respond(sim.create_invoice(key, body::<InvoiceReference>(bytes)?)),
+        Route::PrintManufacturerSpareParts => {
+            let (m, since, lang) = delta_params(path)?;
+            let delta = sim.spare_parts_delta(key, m, since, lang)?;
+            stream_delta(delta, "spare parts", since)
+        }
+        Route::PrintManufacturerProducts => {
+            let (m, since, lang) = delta_params(path)?;
+            let delta = sim.products_delta(key, m, since, lang)?;
+            stream_delta(delta, "products", since)
+        }
+        Route::SearchProductByRef => respond(sim.search_products(
+            key,
+            ManufacturerId(q.parsed("manufacturerId")?),
+            q.required("keyWord")?,
+            CountryCode(q.parsed("countryCode")?),
+        )),
+        Route::PrintBomData => respond(sim.bom(key, q.required("productKey")?)),
+        _ => {
+            return Err(SimError::NotFound(format!(
+                "{} is not served",
+                route.name()
+            )));
+        }
+    })
+}
+
+fn delta_params(path: &str) -> Result<(ManufacturerId, jiff::civil::Date, Lcid), SimError> {
+    let mut segments = path.trim_end_matches('/').rsplit('/');
+    let language = segments.next().unwrap_or_default();
+    let date = segments.next().unwrap_or_default();
+    let manufacturer = segments.next().unwrap_or_default();
+    let m = manufacturer
+        .parse::<u32>()
+        .map(ManufacturerId)
+        .map_err(|_| SimError::BadRequest(format!("`{manufacturer}` is not a ManufacturerId")))?;
+    let since = parse_delta_path_date(date)
+        .ok_or_else(|| SimError::BadRequest(format!("`{date}` is not a date (MM-DD-YYYY)")))?;
+    let lang = Lcid::from_path_name(language)
+        .ok_or_else(|| SimError::BadRequest(format!("`{language}` is not a language name")))?;
+    Ok((m, since, lang))
+}
+
+/// Bytes per chunk of a streamed delta.
+const CHUNK: usize = 64 * 1024;
+
+/// Streams a delta as an envelope: the status first, the records as they
+/// are generated, the summary message last. Memory stays at one chunk.
+fn stream_delta<T: Serialize + Send + 'static>(
+    delta: Delta<T>,
+    what: &'static str,
+    since: jiff::civil::Date,
+) -> Response {
+    struct Chunks<T> {
+        delta: Delta<T>,
+        count: u64,
+        state: u8,
+        what: &'static str,
+        since: String,
+    }
+    impl<T: Serialize> Iterator for Chunks<T> {
+        type Item = Result<Bytes, Infallible>;
+        fn next(&mut self) -> Option<Self::Item> {
+            let mut buf = Vec::with_capacity(CHUNK + 1024);
+            if self.state == 0 {
+                buf.extend_from_slice(
+                    br#"{"ResponseStatus":"S","IsValid":true,"ResponseErrorMessage":"","ResponseData":["#,
+                );
+                self.state = 1;
+            }
+            if self.state == 1 {
+                while buf.len() < CHUNK {
+                    let Some(record) = self.delta.next() else {
+                        self.state = 2;
+                        break;
+                    };
+                    if self.count > 0 {
+                        buf.push(b',');
+                    }
+                    if serde_json::to_writer(&mut buf, &record).is_err() {
+                        buf.extend_from_slice(b"null");
+                    }
+                    self.count += 1;
+                }
+            }
+            if self.state == 2 {
+                let message = format!(
+                    "{} created or updated {} found since {}",
+                    self.count, self.what, self.since
+                );
+                buf.extend_from_slice(b"],\"ResponseMessage\":");
+                if serde_json::to_writer(&mut buf, &message).is_err() {
+                    buf.extend_from_slice(b"null");
+                }
+                buf.push(b'}');
+                self.state = 3;
+            } else if self.state == 3 {
+                return None;
+            }
+            Some(Ok(Bytes::from(buf)))
+        }
+    }
+    let chunks = Chunks {
+        delta,
+        count: 0,
+        state: 0,
+        what,
+        since: delta_path_date(since).replace('-', "/"),
+    };
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "application/json; charset=utf-8")
+        .body(Body::from_stream(futures_util::stream::iter(chunks)))
+        .unwrap_or_else(|_| error_response(&SimError::Internal))
+}

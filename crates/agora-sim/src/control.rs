@@ -1,0 +1,179 @@
+//! The `/_sim` control endpoints: the OEM's side of AgoraPlus (publish work
+//! orders, decide on claims, ship parts, issue draft invoices, publish
+//! catalog records), fault injection and state inspection. Not AgoraPlus:
+//! no api_key.
+
+use agora_domain::{
+    ClaimId, ClaimStatus, MandateLightResponse, ManufacturerId, Product, SparePart,
+};
+use agora_mock::{Faults, SimError, Simulator};
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, Uri};
+use axum::response::Response;
+use axum::routing::{get, post};
+use bytes::Bytes;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::wire::{Query, body, error_response, json_response};
+
+/// The control routes: (method, path). The router and the OpenAPI check
+/// both read this list.
+pub const CONTROL_ROUTES: &[(&str, &str)] = &[
+    ("POST", "/_sim/mandates"),
+    ("POST", "/_sim/claims/{ClaimID}/decision"),
+    ("POST", "/_sim/orders/{OrderNumber}/logistic"),
+    ("POST", "/_sim/invoices/draft"),
+    ("POST", "/_sim/catalog/{ManufacturerId}/spareparts"),
+    ("POST", "/_sim/catalog/{ManufacturerId}/products"),
+    ("POST", "/_sim/faults"),
+    ("GET", "/_sim/faults"),
+    ("GET", "/_sim/state"),
+];
+
+/// The control routes on a router.
+pub(crate) fn routes() -> axum::Router<Simulator> {
+    axum::Router::new()
+        .route("/_sim/mandates", post(publish_mandate))
+        .route("/_sim/claims/{claim_id}/decision", post(decide_claim))
+        .route("/_sim/orders/{order_number}/logistic", post(set_logistic))
+        .route("/_sim/invoices/draft", post(draft_invoice))
+        .route(
+            "/_sim/catalog/{manufacturer}/spareparts",
+            post(publish_parts),
+        )
+        .route(
+            "/_sim/catalog/{manufacturer}/products",
+            post(publish_products),
+        )
+        .route("/_sim/faults", post(set_faults).get(get_faults))
+        .route("/_sim/state", get(state))
+}
+
+fn reply(result: Result<serde_json::Value, SimError>) -> Response {
+    match result {
+        Ok(v) => json_response(StatusCode::OK, &v),
+        Err(e) => error_response(&e),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+struct MandateRequest {
+    api_key: String,
+    mandate: MandateLightResponse,
+}
+
+async fn publish_mandate(State(sim): State<Simulator>, bytes: Bytes) -> Response {
+    reply(body::<MandateRequest>(&bytes).and_then(|r| {
+        let id = sim.publish_mandate(&r.api_key, r.mandate)?;
+        Ok(json!({ "MandateId": id }))
+    }))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+struct DecisionRequest {
+    last_status: ClaimStatus,
+    #[serde(default)]
+    comment: Option<String>,
+}
+
+async fn decide_claim(
+    State(sim): State<Simulator>,
+    Path(claim_id): Path<String>,
+    bytes: Bytes,
+) -> Response {
+    reply((|| {
+        let id: ClaimId = claim_id
+            .parse()
+            .map_err(|_| SimError::BadRequest(format!("`{claim_id}` is not a ClaimID")))?;
+        let r = body::<DecisionRequest>(&bytes)?;
+        if !matches!(
+            r.last_status,
+            ClaimStatus::NotConform | ClaimStatus::ClosedAccepted
+        ) {
+            return Err(SimError::BadRequest(format!(
+                "LastStatus must be NOTCONFORM or CLOSEDACCEPTED, not {}",
+                r.last_status
+            )));
+        }
+        let status = sim.decide_claim(id, r.last_status, r.comment)?;
+        Ok(json!({ "ClaimID": id, "LastStatus": status }))
+    })())
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+struct LogisticRequest {
+    status_code: String,
+}
+
+async fn set_logistic(
+    State(sim): State<Simulator>,
+    Path(order): Path<String>,
+    bytes: Bytes,
+) -> Response {
+    reply(body::<LogisticRequest>(&bytes).and_then(|r| {
+        sim.set_logistic(&order, &r.status_code)?;
+        Ok(json!({ "OrderNumber": order, "StatusCode": r.status_code }))
+    }))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+struct DraftRequest {
+    api_key: String,
+    manufacturer_id: ManufacturerId,
+}
+
+async fn draft_invoice(State(sim): State<Simulator>, bytes: Bytes) -> Response {
+    reply(body::<DraftRequest>(&bytes).and_then(|r| {
+        let (number, claims) = sim.draft_invoice(&r.api_key, r.manufacturer_id)?;
+        Ok(json!({ "DraftInvoiceNumber": number, "ClaimIDs": claims }))
+    }))
+}
+
+fn manufacturer(raw: &str) -> Result<ManufacturerId, SimError> {
+    raw.parse()
+        .map(ManufacturerId)
+        .map_err(|_| SimError::BadRequest(format!("`{raw}` is not a ManufacturerId")))
+}
+
+async fn publish_parts(
+    State(sim): State<Simulator>,
+    Path(m): Path<String>,
+    bytes: Bytes,
+) -> Response {
+    reply(manufacturer(&m).and_then(|m| {
+        let n = sim.publish_spare_parts(m, body::<Vec<SparePart>>(&bytes)?)?;
+        Ok(json!({ "Published": n }))
+    }))
+}
+
+async fn publish_products(
+    State(sim): State<Simulator>,
+    Path(m): Path<String>,
+    bytes: Bytes,
+) -> Response {
+    reply(manufacturer(&m).and_then(|m| {
+        let n = sim.publish_products(m, body::<Vec<Product>>(&bytes)?)?;
+        Ok(json!({ "Published": n }))
+    }))
+}
+
+async fn set_faults(State(sim): State<Simulator>, bytes: Bytes) -> Response {
+    reply(body::<Faults>(&bytes).and_then(|f| {
+        sim.set_faults(f.clone())?;
+        serde_json::to_value(f).map_err(|e| SimError::BadRequest(e.to_string()))
+    }))
+}
+
+async fn get_faults(State(sim): State<Simulator>) -> Response {
+    reply(serde_json::to_value(sim.faults()).map_err(|e| SimError::BadRequest(e.to_string())))
+}
+
+async fn state(State(sim): State<Simulator>, uri: Uri) -> Response {
+    let q = Query::parse(uri.query());
+    reply(q.required("apiKey").and_then(|key| sim.state(key)))
+}

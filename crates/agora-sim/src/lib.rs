@@ -1,0 +1,110 @@
+//! # agora-sim
+//!
+//! The AgoraPlus simulator server: the in-memory AgoraPlus of `agora-mock`
+//! on the real wire protocol (the route table of `agora_domain::routes`,
+//! matched case-insensitively; `api_key` authentication; the envelope; the
+//! HTTP status codes of the reference), plus `/_sim` control endpoints for
+//! the OEM's side, fault injection and state inspection.
+//!
+//! A library, so the CLI and the tests start it in-process
+//! ([`SimServer::start`]), and the `agora-sim` binary. It is not a client
+//! and holds no use case.
+//!
+//! Known differences from the real AgoraPlus are listed in
+//! `crates/agora-sim/README.md`.
+
+mod agora;
+mod control;
+mod wire;
+
+use std::net::SocketAddr;
+
+use agora_mock::{SimError, Simulator};
+use axum::Router;
+use axum::response::Response;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub use control::CONTROL_ROUTES;
+
+/// The router of a simulator: AgoraPlus routes and `/_sim` control routes;
+/// every error body is an AgoraPlus envelope.
+pub fn router(sim: Simulator) -> Router {
+    control::routes()
+        .method_not_allowed_fallback(method_not_allowed)
+        .fallback(agora::handle)
+        .with_state(sim)
+}
+
+async fn method_not_allowed() -> Response {
+    wire::error_response(&SimError::MethodNotAllowed(
+        "this route does not take this method".to_owned(),
+    ))
+}
+
+/// A simulator served on a loopback (or any) address.
+#[derive(Debug)]
+pub struct SimServer {
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+    sim: Simulator,
+}
+
+impl SimServer {
+    /// Binds `addr` (port 0 for a free port) and serves `sim` until stopped.
+    pub async fn start(sim: Simulator, addr: SocketAddr) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let (stop, stopped) = oneshot::channel::<()>();
+        let app = router(sim.clone());
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await
+        });
+        Ok(Self {
+            addr,
+            stop: Some(stop),
+            task: Some(task),
+            sim,
+        })
+    }
+
+    /// The base URL (`http://127.0.0.1:PORT`).
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The simulator being served (for OEM-side actions in-process).
+    pub fn simulator(&self) -> &Simulator {
+        &self.sim
+    }
+
+    /// Stops accepting connections, lets in-flight calls finish, and waits.
+    pub async fn shutdown(mut self) -> std::io::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        match self.task.take() {
+            Some(task) => task.await.unwrap_or(Ok(())),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for SimServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}

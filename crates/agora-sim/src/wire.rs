@@ -1,0 +1,180 @@
+//! Answers on the wire: envelopes for data and errors, decoding of bodies
+//! and queries with messages that name the problem.
+
+use std::collections::HashMap;
+
+use agora_domain::{Envelope, ResponseStatus};
+use agora_mock::{Answer, SimError};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// A JSON response.
+pub(crate) fn json_response<T: Serialize>(status: StatusCode, body: &T) -> Response {
+    match serde_json::to_vec(body) {
+        Ok(bytes) => (
+            status,
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json; charset=utf-8"),
+            )],
+            bytes,
+        )
+            .into_response(),
+        Err(e) => error_response(&SimError::BadRequest(format!(
+            "cannot encode the answer: {e}"
+        ))),
+    }
+}
+
+/// The envelope of a successful answer.
+pub(crate) fn answer_response<T: Serialize>(answer: Answer<T>) -> Response {
+    let mut env = Envelope::success(answer.data);
+    env.response_message = answer.message;
+    env.response_error_message = Some(String::new());
+    if answer.warning {
+        env.response_status = Some(ResponseStatus::Warning);
+    }
+    json_response(StatusCode::OK, &env)
+}
+
+/// The envelope of an error, with the status AgoraPlus uses for it.
+pub(crate) fn error_response(error: &SimError) -> Response {
+    let status =
+        StatusCode::from_u16(error.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let env: Envelope<()> = Envelope::error(error.to_string());
+    let mut response = json_response(status, &env);
+    if let SimError::Unavailable {
+        retry_after: Some(secs),
+    } = error
+    {
+        if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+            response.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+    }
+    response
+}
+
+/// Either outcome of an operation, on the wire.
+pub(crate) fn respond<T: Serialize>(result: Result<Answer<T>, SimError>) -> Response {
+    match result {
+        Ok(answer) => answer_response(answer),
+        Err(e) => error_response(&e),
+    }
+}
+
+/// Decodes a JSON body; a 400 naming the problem otherwise.
+pub(crate) fn body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, SimError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(SimError::BadRequest(
+            "the request has no JSON body".to_owned(),
+        ));
+    }
+    agora_domain::decode_json(bytes).map_err(|e| SimError::BadRequest(e.to_string()))
+}
+
+/// Query parameters by lower-cased name (AgoraPlus matches them case-insensitively).
+pub(crate) struct Query(HashMap<String, String>);
+
+impl Query {
+    pub(crate) fn parse(query: Option<&str>) -> Self {
+        let pairs = query
+            .map(|q| {
+                url_pairs(q)
+                    .map(|(k, v)| (k.to_ascii_lowercase(), v))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Self(pairs)
+    }
+
+    /// A required parameter.
+    pub(crate) fn required(&self, name: &str) -> Result<&str, SimError> {
+        self.0
+            .get(&name.to_ascii_lowercase())
+            .map(String::as_str)
+            .ok_or_else(|| {
+                SimError::BadRequest(format!("the query parameter `{name}` is required"))
+            })
+    }
+
+    /// An optional parameter.
+    pub(crate) fn optional(&self, name: &str) -> Option<&str> {
+        self.0.get(&name.to_ascii_lowercase()).map(String::as_str)
+    }
+
+    /// A required parameter parsed as `T`.
+    pub(crate) fn parsed<T: std::str::FromStr>(&self, name: &str) -> Result<T, SimError> {
+        let raw = self.required(name)?;
+        raw.parse().map_err(|_| {
+            SimError::BadRequest(format!(
+                "the query parameter `{name}` has an invalid value `{raw}`"
+            ))
+        })
+    }
+
+    /// A boolean parameter, `default` when absent.
+    pub(crate) fn flag(&self, name: &str, default: bool) -> Result<bool, SimError> {
+        match self.optional(name) {
+            None => Ok(default),
+            Some(v) if v.eq_ignore_ascii_case("true") => Ok(true),
+            Some(v) if v.eq_ignore_ascii_case("false") => Ok(false),
+            Some(v) => Err(SimError::BadRequest(format!(
+                "the query parameter `{name}` must be true or false, not `{v}`"
+            ))),
+        }
+    }
+}
+
+fn url_pairs(q: &str) -> impl Iterator<Item = (String, String)> + '_ {
+    q.split('&').filter(|p| !p.is_empty()).map(|pair| {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        (percent_decode(k), percent_decode(v))
+    })
+}
+
+fn percent_decode(s: &str) -> String {
+    fn hex(b: u8) -> Option<u8> {
+        match b {
+            b'0'..=b'9' => Some(b - b'0'),
+            b'a'..=b'f' => Some(b - b'a' + 10),
+            b'A'..=b'F' => Some(b - b'A' + 10),
+            _ => None,
+        }
+    }
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push(h * 16 + l);
+                    i += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queries_decode_and_ignore_case() {
+        let q = Query::parse(Some("keyWord=ECAM%2022&AUTOACCEPT=true&x=%zz&y=a+b&z=%e9%"));
+        assert_eq!(q.required("keyword").unwrap(), "ECAM 22");
+        assert!(q.flag("autoAccept", false).unwrap());
+        assert_eq!(q.optional("x"), Some("%zz"));
+        assert_eq!(q.optional("y"), Some("a b"));
+        assert_eq!(q.optional("z"), Some("\u{fffd}%"));
+        assert!(q.required("nope").is_err());
+    }
+}
