@@ -81,7 +81,7 @@ pub struct SimConfigFile {
 impl SimConfigFile {
     /// Reads a configuration file's text.
     pub fn from_json(text: &str) -> Result<Self, String> {
-        serde_json::from_str(text).map_err(|e| format!("configuration file: {e}"))
+        agora_domain::decode_json(text.as_bytes()).map_err(|e| format!("configuration file: {e}"))
     }
 
     /// Lays the file's settings over `base`.
