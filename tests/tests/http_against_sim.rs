@@ -1,0 +1,283 @@
+//! agora-http against agora-sim over loopback: every port end to end, the
+//! errors as the client sees them, retries over injected faults, in-doubt
+//! creates, streamed deltas and expiring product keys.
+#![allow(clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use agora_domain::{
+    ClaimStatus, CompleteRepairState, CountryCode, Intervention, InterventionTypeId,
+    InvoiceReference, Lcid, LogisticStatus, MandateLightResponse, ManufacturerId, Part,
+    StateNature, StatusCode, WarrantyClaim, WireDateTime,
+};
+use agora_mock::{Faults, SimConfig};
+use agora_ports::{
+    AgoraError, Catalog, ClaimSubmission, Claims, DeltaQuery, Invoices, Mandates, PartOrders,
+    Repairs, bom_by_reference, collect_records,
+};
+use agora_tests::{client, serve};
+use serde_json::json;
+
+fn config(size: u64) -> SimConfig {
+    SimConfig {
+        tenants: vec!["a".into(), "b".into()],
+        locked: vec!["locked".into()],
+        seed: 3,
+        catalog_size: size,
+        ..SimConfig::default()
+    }
+}
+
+fn work_order() -> MandateLightResponse {
+    serde_json::from_value(json!({
+        "ManufacturerId": 19, "OEMId": 19, "InterventionTypeId": 1,
+        "Consumer": {"Title": "3", "LastName": "Durand", "FirstName": "Paul", "Address1": "3 place Bellecour"}
+    }))
+    .unwrap()
+}
+
+fn claim(intervention: i64, serial: &str) -> WarrantyClaim {
+    serde_json::from_value(json!({
+        "ClaimType": {"InterventionId": intervention, "ManufacturerId": 19,
+                      "CommercialRef": "ECAM22.110.B", "SerialNumber": serial},
+        "ClaimConso": {"LastName": "Durand", "Address1": "3 place Bellecour", "Zip": "69002",
+                       "City": "Lyon", "MobilePhone": "0612345678"},
+        "ClaimInfos": {"CallDate": "2024-02-28T10:00:00Z"},
+        "ClaimLab": {"OriginCode": "WAR", "LaborHours": 1, "LaborCost": 45.5}
+    }))
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_whole_repair_over_http() {
+    let (server, _) = serve(config(100)).await;
+    let sim = server.simulator().clone();
+    let api = client(&server, "a");
+    sim.publish_mandate("a", work_order()).unwrap();
+
+    let orders = api.new_mandates(true).await.unwrap().data;
+    let intervention = orders[0].intervention_id.unwrap();
+    assert_eq!(api.accepted_mandates().await.unwrap().data.len(), 1);
+
+    let mut file = CompleteRepairState {
+        intervention_id: Some(intervention),
+        commercial_ref: Some("ECAM22.110.B".into()),
+        intervention: Some(Intervention {
+            intervention_type: Some(InterventionTypeId(1)),
+            ..Intervention::default()
+        }),
+        parts: Some(vec![Part {
+            reference: Some("00019-00000007".into()),
+            quantity: Some(1),
+            to_be_ordered: Some(true),
+            ..Part::default()
+        }]),
+        ..CompleteRepairState::default()
+    };
+    let mut appointment = StateNature::new(StatusCode::AppointmentConfirmed, "RDV");
+    appointment.appointment_date = Some(WireDateTime::parse("2024-03-02T08:00:00.000Z").unwrap());
+    appointment.appointment_end_date =
+        Some(WireDateTime::parse("2024-03-02T09:00:00.000Z").unwrap());
+    file.state_natures = Some(vec![
+        appointment,
+        StateNature::new(StatusCode::Diagnosis, "diag"),
+    ]);
+    api.update_repair(&file).await.unwrap();
+
+    let lines = api.place_order(intervention).await.unwrap().data;
+    let order = lines[0].order_number.clone().unwrap();
+    sim.set_logistic(&order, "208").unwrap();
+    let tracked = api.order_tracking(intervention).await.unwrap().data;
+    assert_eq!(tracked[0].status_code, Some(LogisticStatus::Shipped));
+    assert!(tracked[0].status_date.is_some());
+
+    let mut received = StateNature::new(StatusCode::PartsReceived, "received");
+    received.parts = Some(vec![Part {
+        reference: Some("00019-00000007".into()),
+        order_number: Some(order),
+        ..Part::default()
+    }]);
+    file.state_natures.as_mut().unwrap().push(received);
+    file.state_natures
+        .as_mut()
+        .unwrap()
+        .push(StateNature::new(StatusCode::RepairFinished, "done"));
+    api.update_repair(&file).await.unwrap();
+
+    let english = ClaimSubmission {
+        language: Lcid::ENGLISH,
+        transfer_if_valid: true,
+    };
+    let first = api
+        .create_claim(&claim(intervention, "12345"), english)
+        .await
+        .unwrap()
+        .data;
+    assert_eq!(first.is_valid, Some(false));
+    let message = first.validation_errors.unwrap()[0]
+        .error_message
+        .clone()
+        .unwrap();
+    assert_eq!(message, "The size of the field should be 19 character(s)");
+    let id = first.claim_id.unwrap();
+    // The file is closed (601): the client sees AgoraPlus's refusal.
+    let err = api.update_repair(&file).await.unwrap_err();
+    assert!(matches!(err, AgoraError::Rejected(_)), "{err:?}");
+
+    let mut fixed = claim(intervention, "1234567890123456789");
+    fixed.claim_id = Some(id);
+    assert_eq!(
+        api.update_claim(&fixed, english)
+            .await
+            .unwrap()
+            .data
+            .is_valid,
+        Some(true)
+    );
+    assert_eq!(
+        api.claim_status(id).await.unwrap().data.last_status,
+        Some(ClaimStatus::Valid)
+    );
+    sim.decide_claim(id, ClaimStatus::ClosedAccepted, None)
+        .unwrap();
+    assert_eq!(
+        api.claim_status(id).await.unwrap().data.last_status,
+        Some(ClaimStatus::ClosedAccepted)
+    );
+    let (draft, _) = sim.draft_invoice("a", ManufacturerId(19)).unwrap();
+    let reference = InvoiceReference {
+        invoice_number: Some("F-1".into()),
+        draft_invoice_number: Some(draft),
+        ..InvoiceReference::default()
+    };
+    api.send_invoice_reference(&reference).await.unwrap();
+    assert!(matches!(
+        api.send_invoice_reference(&reference).await,
+        Err(AgoraError::Rejected(_))
+    ));
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_client_sees_each_error_as_its_type() {
+    let (server, _) = serve(config(10)).await;
+    assert!(matches!(
+        client(&server, "nobody").accepted_mandates().await,
+        Err(AgoraError::Unauthorized(_))
+    ));
+    assert!(matches!(
+        client(&server, "locked").accepted_mandates().await,
+        Err(AgoraError::Forbidden(_))
+    ));
+    let api = client(&server, "a");
+    assert!(matches!(
+        api.order_tracking(42).await,
+        Err(AgoraError::NotFound(_))
+    ));
+    assert!(matches!(
+        api.claim_status(42).await,
+        Err(AgoraError::NotFound(_))
+    ));
+    let err = api
+        .create_repair(&CompleteRepairState::default())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, AgoraError::Rejected(ref m) if m.message.as_deref().unwrap().contains("ManufacturerId")),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn retries_ride_over_injected_faults_and_creates_end_in_doubt() {
+    let (server, _) = serve(config(10)).await;
+    let sim = server.simulator().clone();
+    let api = client(&server, "a");
+    sim.set_faults(Faults {
+        status503_rate: 0.4,
+        ..Faults::default()
+    })
+    .unwrap();
+    let mut ok = 0;
+    for _ in 0..50 {
+        if api.accepted_mandates().await.is_ok() {
+            ok += 1;
+        }
+    }
+    // 6 attempts at 40% failure: a call fails only when all six do (0.4^6 = 0.4%).
+    assert!(ok >= 48, "{ok}/50");
+
+    sim.set_faults(Faults {
+        drop_after_commit_rate: 1.0,
+        ..Faults::default()
+    })
+    .unwrap();
+    let file: CompleteRepairState = serde_json::from_value(json!({
+        "ManufacturerId": 19, "CommercialRef": "X", "Intervention": {"InterventionType": 1}
+    }))
+    .unwrap();
+    let err = api.create_repair(&file).await.unwrap_err();
+    assert!(err.is_in_doubt(), "{err:?}");
+    sim.set_faults(Faults::default()).unwrap();
+    let state = sim.state("a").unwrap();
+    assert_eq!(
+        state["Repairs"].as_array().unwrap().len(),
+        1,
+        "created exactly once"
+    );
+}
+
+#[tokio::test]
+async fn a_large_delta_streams_through_the_client() {
+    let (server, _) = serve(config(100_000)).await;
+    let api = client(&server, "a");
+    let query = DeltaQuery {
+        manufacturer: ManufacturerId(4),
+        since: jiff::civil::date(2000, 1, 1),
+        language: Lcid::FRENCH,
+    };
+    let mut stream = api.spare_parts_delta(query).await.unwrap();
+    let mut n = 0;
+    let mut max_batch = 0;
+    while let Some(batch) = stream.next_batch().await.unwrap() {
+        n += batch.len();
+        max_batch = max_batch.max(batch.len());
+    }
+    assert_eq!(n, 100_000);
+    assert_eq!(max_batch, 1000);
+    assert_eq!(stream.summary().records, 100_000);
+    assert!(
+        stream
+            .summary()
+            .message
+            .unwrap()
+            .starts_with("100000 created or updated")
+    );
+    let products = collect_records(api.products_delta(query).await.unwrap())
+        .await
+        .unwrap();
+    assert_eq!(products.len(), 10_000);
+}
+
+#[tokio::test]
+async fn bom_lookup_survives_an_expired_key() {
+    let (server, clock) = serve(config(100)).await;
+    let api = client(&server, "a");
+    let hits = api
+        .search_products(ManufacturerId(19), "P19-000002", CountryCode(250))
+        .await
+        .unwrap()
+        .data;
+    let key = hits[0].product_key.clone().unwrap();
+    assert!(!api.bom(&key).await.unwrap().data.is_empty());
+    clock.advance(Duration::from_secs(3600));
+    assert!(matches!(
+        api.bom(&key).await,
+        Err(AgoraError::ProductKeyExpired(_))
+    ));
+    let found = bom_by_reference(&api, ManufacturerId(19), "P19-000002", CountryCode(250))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!found.lines.is_empty());
+}
