@@ -397,6 +397,17 @@ async fn fault_rates_hold_within_tolerance() {
 }
 
 #[tokio::test]
+async fn injected_delay_holds_the_answer() {
+    let server = start(config(&["a"], &[], 3)).await;
+    let http = Http::new(&server);
+    http.call("POST", "/_sim/faults", None, Some(r#"{"DelayMs": 300}"#)).await;
+    let started = std::time::Instant::now();
+    let (status, _) = http.call("GET", "/api/Repair/GetAcceptedMandates", Some("a"), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(started.elapsed() >= std::time::Duration::from_millis(300));
+}
+
+#[tokio::test]
 async fn drop_after_commit_applies_then_closes_without_answering() {
     let server = start(config(&["a"], &[], 3)).await;
     let http = Http::new(&server);
