@@ -19,7 +19,7 @@ use crate::status::{StatusCode, StatusError, StatusFamily, check_status};
 use crate::tables::{Coverage, InterventionTypeId, ManufacturerId, coverage};
 
 /// Where the repair itself stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum RepairPhase {
     /// The file exists; no status reported yet.
     Open,
@@ -34,7 +34,7 @@ pub enum RepairPhase {
 }
 
 /// Where the warranty claim stands, as the service center sees it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum ClaimState {
     /// The rules found errors: fix and resubmit.
     NotValid,
@@ -163,8 +163,8 @@ pub enum TransitionError {
     AlreadyInvoiced,
 }
 
-/// The lifecycle state of one repair file.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The lifecycle state of one repair file (serializable, for local stores).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RepairLifecycle {
     /// The work order's status; `None` for a file created directly (`CreateRepair`).
     pub mandate: Option<MandateStatus>,

@@ -204,6 +204,39 @@ impl StateNature {
 }
 
 impl CompleteRepairState {
+    /// The repair file AgoraPlus creates when it accepts a work order: the
+    /// ids, the OEM, the repair type and the consumer the work order names.
+    /// The simulator creates it so, and a client that has no other copy
+    /// starts from it.
+    pub fn from_work_order(
+        mandate: &crate::mandate::MandateLightResponse,
+        intervention_id: InterventionId,
+    ) -> Self {
+        let consumer = mandate.consumer.as_ref().map(|c| Consumer {
+            title: c.title.map(|t| t.0),
+            last_name: c.last_name.clone(),
+            first_name: c.first_name.clone(),
+            address1: c.address1.clone(),
+            ..Consumer::default()
+        });
+        Self {
+            intervention_id: Some(intervention_id),
+            mandate_id: mandate.mandate_id,
+            manufacturer_id: mandate.manufacturer_id.or(mandate.oem_id),
+            consumer,
+            intervention: Some(Intervention {
+                intervention_type: mandate.intervention_type_id.or_else(|| {
+                    mandate
+                        .intervention_type
+                        .as_ref()
+                        .and_then(|t| t.intervention_type_id)
+                }),
+                ..Intervention::default()
+            }),
+            ..Self::default()
+        }
+    }
+
     /// The latest status of the file, when it has any.
     pub fn last_status(&self) -> Option<&StatusCode> {
         self.state_natures

@@ -11,8 +11,8 @@ use agora_domain::lifecycle::{ClaimState, RepairEvent, RepairLifecycle};
 use agora_domain::routes::Route;
 use agora_domain::rules::{RuleBook, RuleSet, is_valid};
 use agora_domain::{
-    BomLine, ClaimId, ClaimStatus, ClaimTracking, CompleteRepairState, Consumer, CountryCode,
-    CreateRepairResult, Intervention, InterventionId, InvoiceReference, Lcid, LogisticStatus,
+    BomLine, ClaimId, ClaimStatus, ClaimTracking, CompleteRepairState, CountryCode,
+    CreateRepairResult, InterventionId, InvoiceReference, Lcid, LogisticStatus,
     MandateId, MandateLightResponse, MandateStatus, ManufacturerId, NewMandateResponseData,
     PartOrderLine, Product, ProductSearchHit, ResponseStatus, SparePart, StateNature, StatusCode,
     ValidationResult, WarrantyClaim, WarrantyClaimResult, WireDateTime,
@@ -1186,26 +1186,8 @@ fn file_from_mandate(
     intervention_id: InterventionId,
     now: Timestamp,
 ) -> CompleteRepairState {
-    let consumer = m.consumer.as_ref().map(|c| Consumer {
-        title: c.title.map(|t| t.0),
-        last_name: c.last_name.clone(),
-        first_name: c.first_name.clone(),
-        address1: c.address1.clone(),
-        ..Consumer::default()
-    });
-    let mut file = CompleteRepairState {
-        intervention_id: Some(intervention_id),
-        mandate_id: m.mandate_id,
-        manufacturer_id: m.manufacturer_id,
-        consumer,
-        intervention: Some(Intervention {
-            intervention_type: m.intervention_type_id,
-            ..Intervention::default()
-        }),
-        ..CompleteRepairState::default()
-    };
-    file.extra
-        .insert("CreationDate".into(), json!(now_wire(now)));
+    let mut file = CompleteRepairState::from_work_order(m, intervention_id);
+    file.extra.insert("CreationDate".into(), json!(now_wire(now)));
     file
 }
 

@@ -5,7 +5,7 @@
 use agora_domain::lifecycle::RepairLifecycle;
 use agora_domain::{
     ClaimId, CompleteRepairState, InterventionId, InvoiceReference, Lcid, MandateId,
-    ManufacturerId, Product, SparePart, WarrantyClaim,
+    ManufacturerId, PartOrderLine, Product, SparePart, WarrantyClaim,
 };
 use async_trait::async_trait;
 use jiff::Timestamp;
@@ -45,6 +45,8 @@ pub struct LocalRepair {
     pub lifecycle: RepairLifecycle,
     /// The claim, once created.
     pub claim_id: Option<ClaimId>,
+    /// The file's spare-part order lines, with their logistic status.
+    pub orders: Vec<PartOrderLine>,
     /// Why a person should look at it (a NOTCONFORM comment…), if so.
     pub attention: Option<String>,
 }
@@ -63,6 +65,14 @@ pub trait RepairFiles: Send + Sync {
     async fn repair_by_claim(&self, id: ClaimId) -> Result<Option<LocalRepair>, AgoraError>;
     /// Every file, by id.
     async fn repairs(&self) -> Result<Vec<LocalRepair>, AgoraError>;
+    /// Saves the file and, in the same transaction, enqueues an operation
+    /// (due at once): either both are kept or neither. Returns the entry's id.
+    async fn save_with_operation(
+        &self,
+        repair: &LocalRepair,
+        operation: Option<Operation>,
+        now: Timestamp,
+    ) -> Result<Option<u64>, AgoraError>;
 }
 
 /// Durable cursors of incremental syncs, by key (`spareparts/19/1033`).
@@ -131,6 +141,9 @@ impl Operation {
 pub enum OutboxState {
     /// Waiting for delivery (first try or a retry).
     Pending,
+    /// An attempt is under way. Found so after a crash, a non-idempotent
+    /// operation is in doubt (it may have reached AgoraPlus).
+    Sending,
     /// Delivered.
     Delivered,
     /// May have been applied: never resent automatically; a person resolves it.
@@ -177,7 +190,8 @@ pub trait Outbox: Send + Sync {
     async fn entries(&self, state: OutboxState) -> Result<Vec<OutboxEntry>, AgoraError>;
     /// One entry.
     async fn entry(&self, id: u64) -> Result<Option<OutboxEntry>, AgoraError>;
-    /// Records an attempt's outcome: the new state, when to try next, the error.
+    /// Moves an entry to a state: `Sending` before an attempt (counting it),
+    /// then the outcome, with when to try next and the error.
     async fn record_attempt(
         &self,
         id: u64,
@@ -185,6 +199,9 @@ pub trait Outbox: Send + Sync {
         next_attempt_at: Timestamp,
         error: Option<String>,
     ) -> Result<(), AgoraError>;
+    /// After a crash: entries left `Sending` become `Pending` when
+    /// idempotent, `InDoubt` otherwise. Returns the ids put in doubt.
+    async fn recover_interrupted(&self) -> Result<Vec<u64>, AgoraError>;
 }
 
 /// The local catalog: upserts by key, in batches.
