@@ -12,9 +12,9 @@ use agora_domain::routes::Route;
 use agora_domain::rules::{RuleBook, RuleSet, is_valid};
 use agora_domain::{
     BomLine, ClaimId, ClaimStatus, ClaimTracking, CompleteRepairState, CountryCode,
-    CreateRepairResult, InterventionId, InvoiceReference, Lcid, LogisticStatus,
-    MandateId, MandateLightResponse, MandateStatus, ManufacturerId, NewMandateResponseData,
-    PartOrderLine, Product, ProductSearchHit, ResponseStatus, SparePart, StateNature, StatusCode,
+    CreateRepairResult, InterventionId, InvoiceReference, Lcid, LogisticStatus, MandateId,
+    MandateLightResponse, MandateStatus, ManufacturerId, NewMandateResponseData, PartOrderLine,
+    Product, ProductSearchHit, ResponseStatus, SparePart, StateNature, StatusCode,
     ValidationResult, WarrantyClaim, WarrantyClaimResult, WireDateTime,
 };
 use agora_ports::{Clock, SystemClock};
@@ -1187,7 +1187,8 @@ fn file_from_mandate(
     now: Timestamp,
 ) -> CompleteRepairState {
     let mut file = CompleteRepairState::from_work_order(m, intervention_id);
-    file.extra.insert("CreationDate".into(), json!(now_wire(now)));
+    file.extra
+        .insert("CreationDate".into(), json!(now_wire(now)));
     file
 }
 

@@ -400,9 +400,12 @@ async fn fault_rates_hold_within_tolerance() {
 async fn injected_delay_holds_the_answer() {
     let server = start(config(&["a"], &[], 3)).await;
     let http = Http::new(&server);
-    http.call("POST", "/_sim/faults", None, Some(r#"{"DelayMs": 300}"#)).await;
+    http.call("POST", "/_sim/faults", None, Some(r#"{"DelayMs": 300}"#))
+        .await;
     let started = std::time::Instant::now();
-    let (status, _) = http.call("GET", "/api/Repair/GetAcceptedMandates", Some("a"), None).await;
+    let (status, _) = http
+        .call("GET", "/api/Repair/GetAcceptedMandates", Some("a"), None)
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert!(started.elapsed() >= std::time::Duration::from_millis(300));
 }
