@@ -1,0 +1,651 @@
+//! # agora-store-sqlite
+//!
+//! agora's durable local state on SQLite (bundled: no system library),
+//! implementing the store ports of `agora-ports`: [`RepairFiles`],
+//! [`SyncCursors`], [`Outbox`] and [`CatalogStore`].
+//!
+//! - WAL journal; the state tables are written with `synchronous=FULL` (an
+//!   outbox entry survives a power cut once `enqueue` returns), the catalog
+//!   through its own connection with `synchronous=NORMAL` (a crash of the
+//!   process loses nothing committed; a power cut may lose the last batches,
+//!   which the next sync fetches again).
+//! - Migrations are embedded and applied on open (`PRAGMA user_version`).
+//! - Every change is one transaction: a process killed at any instant
+//!   leaves a consistent store that the next run resumes from.
+//!
+//! It is not a cache of AgoraPlus and holds no rule: the use cases of
+//! `agora-app` decide what to write.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use agora_domain::lifecycle::RepairLifecycle;
+use agora_domain::{
+    ClaimId, CompleteRepairState, InterventionId, Lcid, MandateId, ManufacturerId, PartOrderLine,
+    Product, SparePart,
+};
+use agora_ports::{
+    AgoraError, CatalogStore, LocalRepair, Operation, Outbox, OutboxEntry, OutboxState,
+    RepairFiles, SyncCursors,
+};
+use async_trait::async_trait;
+use jiff::Timestamp;
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+/// The schema, one step per version; applied in order on open.
+const MIGRATIONS: &[&str] = &[
+    // 1: the first schema.
+    "CREATE TABLE repairs (
+        intervention_id INTEGER PRIMARY KEY,
+        mandate_id INTEGER UNIQUE,
+        claim_id INTEGER UNIQUE,
+        file TEXT NOT NULL,
+        lifecycle TEXT NOT NULL,
+        orders TEXT NOT NULL DEFAULT '[]',
+        attention TEXT
+    );
+    CREATE TABLE cursors (key TEXT PRIMARY KEY, at_ms INTEGER NOT NULL);
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        intervention_id INTEGER,
+        operation TEXT NOT NULL,
+        idempotent INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_ms INTEGER NOT NULL,
+        last_error TEXT,
+        created_ms INTEGER NOT NULL
+    );
+    CREATE INDEX outbox_due ON outbox (state, next_attempt_ms);
+    CREATE TABLE spare_parts (
+        manufacturer INTEGER NOT NULL,
+        language INTEGER NOT NULL,
+        reference TEXT NOT NULL,
+        record TEXT NOT NULL,
+        PRIMARY KEY (manufacturer, language, reference)
+    ) WITHOUT ROWID;
+    CREATE TABLE products (
+        manufacturer INTEGER NOT NULL,
+        language INTEGER NOT NULL,
+        commercial_ref TEXT NOT NULL,
+        record TEXT NOT NULL,
+        PRIMARY KEY (manufacturer, language, commercial_ref)
+    ) WITHOUT ROWID;",
+];
+
+fn store_error(e: impl std::fmt::Display) -> AgoraError {
+    AgoraError::Store(e.to_string())
+}
+
+fn ms(ts: Timestamp) -> i64 {
+    ts.as_millisecond()
+}
+
+fn from_ms(v: i64) -> Timestamp {
+    Timestamp::from_millisecond(v).unwrap_or(Timestamp::UNIX_EPOCH)
+}
+
+fn state_name(s: OutboxState) -> &'static str {
+    match s {
+        OutboxState::Pending => "pending",
+        OutboxState::Sending => "sending",
+        OutboxState::Delivered => "delivered",
+        OutboxState::InDoubt => "in_doubt",
+        OutboxState::Failed => "failed",
+    }
+}
+
+fn parse_state(s: &str) -> OutboxState {
+    match s {
+        "sending" => OutboxState::Sending,
+        "delivered" => OutboxState::Delivered,
+        "in_doubt" => OutboxState::InDoubt,
+        "failed" => OutboxState::Failed,
+        _ => OutboxState::Pending,
+    }
+}
+
+fn open_connection(path: &Path, synchronous: &str) -> Result<Connection, AgoraError> {
+    let conn = Connection::open(path)
+        .map_err(|e| AgoraError::Store(format!("cannot open {}: {e}", path.display())))?;
+    conn.busy_timeout(std::time::Duration::from_secs(30))
+        .map_err(store_error)?;
+    conn.execute_batch(&format!(
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous={synchronous}; PRAGMA foreign_keys=ON;"
+    ))
+    .map_err(store_error)?;
+    Ok(conn)
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), AgoraError> {
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(store_error)?;
+    let known = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
+    if version > known {
+        return Err(AgoraError::Store(format!(
+            "the store is at schema version {version}, newer than this agora ({known})"
+        )));
+    }
+    for (i, step) in MIGRATIONS
+        .iter()
+        .enumerate()
+        .skip(usize::try_from(version).unwrap_or(0))
+    {
+        let tx = conn.transaction().map_err(store_error)?;
+        tx.execute_batch(step).map_err(store_error)?;
+        tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))
+            .map_err(store_error)?;
+        tx.commit().map_err(store_error)?;
+    }
+    Ok(())
+}
+
+/// The SQLite store. Cheap to clone: clones share the connections.
+#[derive(Clone)]
+pub struct SqliteStore {
+    state: Arc<Mutex<Connection>>,
+    catalog: Arc<Mutex<Connection>>,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock(m: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
+    // A panic mid-transaction rolls the transaction back when it drops, so
+    // the connection behind a poisoned lock is consistent.
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl SqliteStore {
+    /// Opens (or creates) the store at `path`, applying migrations.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, AgoraError> {
+        let path = path.as_ref().to_path_buf();
+        let mut state = open_connection(&path, "FULL")?;
+        migrate(&mut state)?;
+        let catalog = open_connection(&path, "NORMAL")?;
+        Ok(Self {
+            state: Arc::new(Mutex::new(state)),
+            catalog: Arc::new(Mutex::new(catalog)),
+            path,
+        })
+    }
+
+    /// Where the store lives.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    async fn with_state<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<R, AgoraError> + Send + 'static,
+    ) -> Result<R, AgoraError> {
+        let conn = self.state.clone();
+        tokio::task::spawn_blocking(move || f(&mut lock(&conn)))
+            .await
+            .map_err(|e| AgoraError::Store(format!("store task failed: {e}")))?
+    }
+
+    async fn with_catalog<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<R, AgoraError> + Send + 'static,
+    ) -> Result<R, AgoraError> {
+        let conn = self.catalog.clone();
+        tokio::task::spawn_blocking(move || f(&mut lock(&conn)))
+            .await
+            .map_err(|e| AgoraError::Store(format!("store task failed: {e}")))?
+    }
+}
+
+fn repair_from_row(
+    row: &Row<'_>,
+) -> rusqlite::Result<(
+    i64,
+    Option<i64>,
+    Option<i64>,
+    String,
+    String,
+    String,
+    Option<String>,
+)> {
+    Ok((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+        row.get(5)?,
+        row.get(6)?,
+    ))
+}
+
+type RepairRow = (
+    i64,
+    Option<i64>,
+    Option<i64>,
+    String,
+    String,
+    String,
+    Option<String>,
+);
+
+fn decode_repair(row: RepairRow) -> Result<LocalRepair, AgoraError> {
+    let (id, mandate, claim, file, lifecycle, orders, attention) = row;
+    let file: CompleteRepairState = serde_json::from_str(&file)
+        .map_err(|e| AgoraError::Store(format!("repair {id}: unreadable file: {e}")))?;
+    let lifecycle: RepairLifecycle = serde_json::from_str(&lifecycle)
+        .map_err(|e| AgoraError::Store(format!("repair {id}: unreadable lifecycle: {e}")))?;
+    let orders: Vec<PartOrderLine> = serde_json::from_str(&orders)
+        .map_err(|e| AgoraError::Store(format!("repair {id}: unreadable orders: {e}")))?;
+    Ok(LocalRepair {
+        intervention_id: id,
+        mandate_id: mandate,
+        file,
+        lifecycle,
+        claim_id: claim,
+        orders,
+        attention,
+    })
+}
+
+const REPAIR_COLUMNS: &str =
+    "intervention_id, mandate_id, claim_id, file, lifecycle, orders, attention";
+
+fn one_repair(
+    conn: &Connection,
+    filter: &str,
+    value: i64,
+) -> Result<Option<LocalRepair>, AgoraError> {
+    conn.query_row(
+        &format!("SELECT {REPAIR_COLUMNS} FROM repairs WHERE {filter} = ?1"),
+        [value],
+        repair_from_row,
+    )
+    .optional()
+    .map_err(store_error)?
+    .map(decode_repair)
+    .transpose()
+}
+
+fn upsert_repair_in(conn: &Connection, r: &LocalRepair) -> Result<(), AgoraError> {
+    let file = serde_json::to_string(&r.file).map_err(store_error)?;
+    let lifecycle = serde_json::to_string(&r.lifecycle).map_err(store_error)?;
+    let orders = serde_json::to_string(&r.orders).map_err(store_error)?;
+    conn.execute(
+        "INSERT INTO repairs (intervention_id, mandate_id, claim_id, file, lifecycle, orders, attention)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT (intervention_id) DO UPDATE SET mandate_id = excluded.mandate_id,
+           claim_id = excluded.claim_id, file = excluded.file, lifecycle = excluded.lifecycle,
+           orders = excluded.orders, attention = excluded.attention",
+        params![r.intervention_id, r.mandate_id, r.claim_id, file, lifecycle, orders, r.attention],
+    )
+    .map_err(store_error)?;
+    Ok(())
+}
+
+fn enqueue_in(
+    conn: &Connection,
+    intervention_id: Option<InterventionId>,
+    operation: &Operation,
+    now: Timestamp,
+) -> Result<u64, AgoraError> {
+    let op = serde_json::to_string(operation).map_err(store_error)?;
+    conn.execute(
+        "INSERT INTO outbox (intervention_id, operation, idempotent, state, attempts, next_attempt_ms, created_ms)
+         VALUES (?1, ?2, ?3, 'pending', 0, ?4, ?4)",
+        params![intervention_id, op, operation.is_idempotent(), ms(now)],
+    )
+    .map_err(store_error)?;
+    u64::try_from(conn.last_insert_rowid()).map_err(store_error)
+}
+
+#[async_trait]
+impl RepairFiles for SqliteStore {
+    async fn upsert_repair(&self, repair: &LocalRepair) -> Result<(), AgoraError> {
+        let repair = repair.clone();
+        self.with_state(move |c| upsert_repair_in(c, &repair)).await
+    }
+
+    async fn repair(&self, id: InterventionId) -> Result<Option<LocalRepair>, AgoraError> {
+        self.with_state(move |c| one_repair(c, "intervention_id", id))
+            .await
+    }
+
+    async fn repair_by_mandate(&self, id: MandateId) -> Result<Option<LocalRepair>, AgoraError> {
+        self.with_state(move |c| one_repair(c, "mandate_id", id))
+            .await
+    }
+
+    async fn repair_by_claim(&self, id: ClaimId) -> Result<Option<LocalRepair>, AgoraError> {
+        self.with_state(move |c| one_repair(c, "claim_id", id))
+            .await
+    }
+
+    async fn repairs(&self) -> Result<Vec<LocalRepair>, AgoraError> {
+        self.with_state(|c| {
+            let mut stmt = c
+                .prepare_cached(&format!(
+                    "SELECT {REPAIR_COLUMNS} FROM repairs ORDER BY intervention_id"
+                ))
+                .map_err(store_error)?;
+            let rows = stmt
+                .query_map([], repair_from_row)
+                .map_err(store_error)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(store_error)?;
+            rows.into_iter().map(decode_repair).collect()
+        })
+        .await
+    }
+
+    async fn save_with_operation(
+        &self,
+        repair: &LocalRepair,
+        operation: Option<Operation>,
+        now: Timestamp,
+    ) -> Result<Option<u64>, AgoraError> {
+        let repair = repair.clone();
+        self.with_state(move |c| {
+            let tx = c.transaction().map_err(store_error)?;
+            upsert_repair_in(&tx, &repair)?;
+            let id = operation
+                .map(|op| enqueue_in(&tx, Some(repair.intervention_id), &op, now))
+                .transpose()?;
+            tx.commit().map_err(store_error)?;
+            Ok(id)
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl SyncCursors for SqliteStore {
+    async fn cursor(&self, key: &str) -> Result<Option<Timestamp>, AgoraError> {
+        let key = key.to_owned();
+        self.with_state(move |c| {
+            c.query_row("SELECT at_ms FROM cursors WHERE key = ?1", [key], |r| {
+                r.get::<_, i64>(0)
+            })
+            .optional()
+            .map(|v| v.map(from_ms))
+            .map_err(store_error)
+        })
+        .await
+    }
+
+    async fn set_cursor(&self, key: &str, at: Timestamp) -> Result<(), AgoraError> {
+        let key = key.to_owned();
+        self.with_state(move |c| {
+            c.execute(
+                "INSERT INTO cursors (key, at_ms) VALUES (?1, ?2)
+                 ON CONFLICT (key) DO UPDATE SET at_ms = excluded.at_ms",
+                params![key, ms(at)],
+            )
+            .map(|_| ())
+            .map_err(store_error)
+        })
+        .await
+    }
+}
+
+const OUTBOX_COLUMNS: &str =
+    "id, intervention_id, operation, state, attempts, next_attempt_ms, last_error, created_ms";
+
+fn entry_from_row(
+    row: &Row<'_>,
+) -> rusqlite::Result<(
+    i64,
+    Option<i64>,
+    String,
+    String,
+    i64,
+    i64,
+    Option<String>,
+    i64,
+)> {
+    Ok((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+        row.get(5)?,
+        row.get(6)?,
+        row.get(7)?,
+    ))
+}
+
+type EntryRow = (
+    i64,
+    Option<i64>,
+    String,
+    String,
+    i64,
+    i64,
+    Option<String>,
+    i64,
+);
+
+fn decode_entry(row: EntryRow) -> Result<OutboxEntry, AgoraError> {
+    let (id, intervention_id, operation, state, attempts, next, error, created) = row;
+    let operation: Operation = serde_json::from_str(&operation)
+        .map_err(|e| AgoraError::Store(format!("outbox entry {id}: unreadable operation: {e}")))?;
+    Ok(OutboxEntry {
+        id: u64::try_from(id).map_err(store_error)?,
+        intervention_id,
+        operation,
+        state: parse_state(&state),
+        attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+        next_attempt_at: from_ms(next),
+        last_error: error,
+        created_at: from_ms(created),
+    })
+}
+
+fn entries_where(
+    c: &Connection,
+    filter: &str,
+    args: impl rusqlite::Params,
+) -> Result<Vec<OutboxEntry>, AgoraError> {
+    let mut stmt = c
+        .prepare_cached(&format!(
+            "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE {filter}"
+        ))
+        .map_err(store_error)?;
+    let rows = stmt
+        .query_map(args, entry_from_row)
+        .map_err(store_error)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(store_error)?;
+    rows.into_iter().map(decode_entry).collect()
+}
+
+#[async_trait]
+impl Outbox for SqliteStore {
+    async fn enqueue(
+        &self,
+        intervention_id: Option<InterventionId>,
+        operation: &Operation,
+        now: Timestamp,
+    ) -> Result<u64, AgoraError> {
+        let operation = operation.clone();
+        self.with_state(move |c| enqueue_in(c, intervention_id, &operation, now))
+            .await
+    }
+
+    async fn due(&self, now: Timestamp, limit: usize) -> Result<Vec<OutboxEntry>, AgoraError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.with_state(move |c| {
+            entries_where(
+                c,
+                "state = 'pending' AND next_attempt_ms <= ?1 ORDER BY id LIMIT ?2",
+                params![ms(now), limit],
+            )
+        })
+        .await
+    }
+
+    async fn entries(&self, state: OutboxState) -> Result<Vec<OutboxEntry>, AgoraError> {
+        self.with_state(move |c| entries_where(c, "state = ?1 ORDER BY id", [state_name(state)]))
+            .await
+    }
+
+    async fn entry(&self, id: u64) -> Result<Option<OutboxEntry>, AgoraError> {
+        let id = i64::try_from(id).map_err(store_error)?;
+        self.with_state(move |c| Ok(entries_where(c, "id = ?1", [id])?.into_iter().next()))
+            .await
+    }
+
+    async fn record_attempt(
+        &self,
+        id: u64,
+        state: OutboxState,
+        next_attempt_at: Timestamp,
+        error: Option<String>,
+    ) -> Result<(), AgoraError> {
+        let id = i64::try_from(id).map_err(store_error)?;
+        self.with_state(move |c| {
+            let bump = i64::from(state == OutboxState::Sending);
+            let n = c
+                .execute(
+                    "UPDATE outbox SET state = ?2, attempts = attempts + ?3, next_attempt_ms = ?4,
+                       last_error = COALESCE(?5, last_error) WHERE id = ?1",
+                    params![id, state_name(state), bump, ms(next_attempt_at), error],
+                )
+                .map_err(store_error)?;
+            if n == 0 {
+                return Err(AgoraError::Missing(format!("outbox entry {id}")));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn recover_interrupted(&self) -> Result<Vec<u64>, AgoraError> {
+        self.with_state(|c| {
+            let tx = c.transaction().map_err(store_error)?;
+            let doubtful: Vec<i64> = {
+                let mut stmt = tx
+                    .prepare("SELECT id FROM outbox WHERE state = 'sending' AND idempotent = 0 ORDER BY id")
+                    .map_err(store_error)?;
+                stmt.query_map([], |r| r.get(0))
+                    .map_err(store_error)?
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(store_error)?
+            };
+            tx.execute(
+                "UPDATE outbox SET state = 'in_doubt',
+                   last_error = 'interrupted while sending: it may have reached AgoraPlus'
+                 WHERE state = 'sending' AND idempotent = 0",
+                [],
+            )
+            .map_err(store_error)?;
+            tx.execute("UPDATE outbox SET state = 'pending' WHERE state = 'sending' AND idempotent = 1", [])
+                .map_err(store_error)?;
+            tx.commit().map_err(store_error)?;
+            Ok(doubtful.into_iter().filter_map(|i| u64::try_from(i).ok()).collect())
+        })
+        .await
+    }
+}
+
+fn upsert_records<T: serde::Serialize>(
+    c: &mut Connection,
+    table: &str,
+    key_column: &str,
+    manufacturer: ManufacturerId,
+    language: Lcid,
+    records: &[T],
+    key: impl Fn(&T) -> Option<&str>,
+) -> Result<u64, AgoraError> {
+    let tx = c.transaction().map_err(store_error)?;
+    let mut n = 0;
+    {
+        let mut stmt = tx
+            .prepare_cached(&format!(
+                "INSERT INTO {table} (manufacturer, language, {key_column}, record) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (manufacturer, language, {key_column}) DO UPDATE SET record = excluded.record"
+            ))
+            .map_err(store_error)?;
+        let mut buf = Vec::with_capacity(256);
+        for record in records {
+            let Some(k) = key(record) else { continue };
+            buf.clear();
+            serde_json::to_writer(&mut buf, record).map_err(store_error)?;
+            let text = std::str::from_utf8(&buf).map_err(store_error)?;
+            stmt.execute(params![manufacturer.0, language.0, k, text])
+                .map_err(store_error)?;
+            n += 1;
+        }
+    }
+    tx.commit().map_err(store_error)?;
+    Ok(n)
+}
+
+#[async_trait]
+impl CatalogStore for SqliteStore {
+    async fn upsert_spare_parts(
+        &self,
+        manufacturer: ManufacturerId,
+        language: Lcid,
+        batch: &[SparePart],
+    ) -> Result<u64, AgoraError> {
+        let batch = batch.to_vec();
+        self.with_catalog(move |c| {
+            upsert_records(
+                c,
+                "spare_parts",
+                "reference",
+                manufacturer,
+                language,
+                &batch,
+                |p| p.reference.as_deref(),
+            )
+        })
+        .await
+    }
+
+    async fn upsert_products(
+        &self,
+        manufacturer: ManufacturerId,
+        language: Lcid,
+        batch: &[Product],
+    ) -> Result<u64, AgoraError> {
+        let batch = batch.to_vec();
+        self.with_catalog(move |c| {
+            upsert_records(
+                c,
+                "products",
+                "commercial_ref",
+                manufacturer,
+                language,
+                &batch,
+                |p| p.commercial_ref.as_deref(),
+            )
+        })
+        .await
+    }
+
+    async fn count_spare_parts(
+        &self,
+        manufacturer: ManufacturerId,
+        language: Lcid,
+    ) -> Result<u64, AgoraError> {
+        self.with_catalog(move |c| {
+            c.query_row(
+                "SELECT COUNT(*) FROM spare_parts WHERE manufacturer = ?1 AND language = ?2",
+                params![manufacturer.0, language.0],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| u64::try_from(n).unwrap_or(0))
+            .map_err(store_error)
+        })
+        .await
+    }
+}

@@ -1,0 +1,287 @@
+//! The SQLite store: every port, persistence across reopen, atomic
+//! save-with-operation, crash recovery of the outbox, and a writer killed
+//! with SIGKILL leaving a consistent store.
+#![allow(clippy::unwrap_used)]
+
+use agora_domain::lifecycle::{ClaimState, RepairLifecycle};
+use agora_domain::{
+    CompleteRepairState, InvoiceReference, Lcid, ManufacturerId, PartOrderLine, Product, SparePart,
+};
+use agora_ports::{
+    CatalogStore, LocalRepair, Operation, Outbox, OutboxState, RepairFiles, SyncCursors,
+};
+use agora_store_sqlite::SqliteStore;
+use jiff::Timestamp;
+
+fn temp_db(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("agora-store-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join("agora.db")
+}
+
+fn repair(id: i64) -> LocalRepair {
+    let mut file = CompleteRepairState {
+        intervention_id: Some(id),
+        mandate_id: Some(id + 1000),
+        ..CompleteRepairState::default()
+    };
+    file.extra
+        .insert("Kept".into(), serde_json::json!({"x": [1, 2]}));
+    LocalRepair {
+        intervention_id: id,
+        mandate_id: Some(id + 1000),
+        file,
+        lifecycle: RepairLifecycle::direct(Some(ManufacturerId(19)), None),
+        claim_id: None,
+        orders: vec![],
+        attention: None,
+    }
+}
+
+fn t(s: i64) -> Timestamp {
+    Timestamp::from_second(1_700_000_000 + s).unwrap()
+}
+
+#[tokio::test]
+async fn repairs_cursors_and_outbox_persist_across_reopen() {
+    let path = temp_db("persist");
+    {
+        let store = SqliteStore::open(&path).unwrap();
+        let mut r = repair(1);
+        r.claim_id = Some(77);
+        r.lifecycle.claim = Some(ClaimState::Valid { transferred: true });
+        r.orders = vec![PartOrderLine {
+            order_number: Some("ORD-1".into()),
+            ..PartOrderLine::default()
+        }];
+        store.upsert_repair(&r).await.unwrap();
+        store.set_cursor("spareparts/19/1033", t(5)).await.unwrap();
+        let op = Operation::SendInvoiceReference(InvoiceReference::default());
+        assert_eq!(store.enqueue(None, &op, t(0)).await.unwrap(), 1);
+    }
+    let store = SqliteStore::open(&path).unwrap();
+    let r = store.repair(1).await.unwrap().unwrap();
+    assert_eq!(r, {
+        let mut e = repair(1);
+        e.claim_id = Some(77);
+        e.lifecycle.claim = Some(ClaimState::Valid { transferred: true });
+        e.orders = r.orders.clone();
+        e
+    });
+    assert_eq!(r.file.extra["Kept"], serde_json::json!({"x": [1, 2]}));
+    assert_eq!(
+        store
+            .repair_by_mandate(1001)
+            .await
+            .unwrap()
+            .unwrap()
+            .intervention_id,
+        1
+    );
+    assert_eq!(
+        store
+            .repair_by_claim(77)
+            .await
+            .unwrap()
+            .unwrap()
+            .intervention_id,
+        1
+    );
+    assert!(store.repair(2).await.unwrap().is_none());
+    assert_eq!(
+        store.cursor("spareparts/19/1033").await.unwrap(),
+        Some(t(5))
+    );
+    assert_eq!(store.cursor("other").await.unwrap(), None);
+    assert_eq!(store.entries(OutboxState::Pending).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn the_outbox_delivers_in_order_with_backoff_and_recovers_interrupted_sends() {
+    let store = SqliteStore::open(temp_db("outbox")).unwrap();
+    let update = Operation::UpdateRepair(CompleteRepairState::default());
+    let create = Operation::CreateRepair(CompleteRepairState::default());
+    let a = store.enqueue(Some(1), &update, t(0)).await.unwrap();
+    let b = store.enqueue(Some(2), &create, t(0)).await.unwrap();
+    let c = store.enqueue(Some(3), &update, t(0)).await.unwrap();
+    let due: Vec<u64> = store
+        .due(t(0), 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(due, [a, b, c]);
+    // a is retried later; b and c are being sent when the process dies.
+    store
+        .record_attempt(a, OutboxState::Sending, t(0), None)
+        .await
+        .unwrap();
+    store
+        .record_attempt(a, OutboxState::Pending, t(30), Some("503".into()))
+        .await
+        .unwrap();
+    store
+        .record_attempt(b, OutboxState::Sending, t(0), None)
+        .await
+        .unwrap();
+    store
+        .record_attempt(c, OutboxState::Sending, t(0), None)
+        .await
+        .unwrap();
+    assert!(store.due(t(10), 10).await.unwrap().is_empty());
+    let a_entry = store.entry(a).await.unwrap().unwrap();
+    assert_eq!(
+        (a_entry.attempts, a_entry.last_error.as_deref()),
+        (1, Some("503"))
+    );
+    // Restart: the create may have reached AgoraPlus; the update is resent.
+    let parked = store.recover_interrupted().await.unwrap();
+    assert_eq!(parked, [b]);
+    assert_eq!(
+        store.entry(b).await.unwrap().unwrap().state,
+        OutboxState::InDoubt
+    );
+    let due: Vec<u64> = store
+        .due(t(30), 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(due, [a, c]);
+    assert!(
+        store
+            .record_attempt(999, OutboxState::Failed, t(0), None)
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test]
+async fn save_with_operation_is_one_transaction() {
+    let store = SqliteStore::open(temp_db("atomic")).unwrap();
+    let r = repair(5);
+    let id = store
+        .save_with_operation(&r, Some(Operation::UpdateRepair(r.file.clone())), t(0))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        store.entry(id).await.unwrap().unwrap().intervention_id,
+        Some(5)
+    );
+    // A file that violates a constraint (a claim id another file holds)
+    // keeps neither the file nor the operation.
+    let mut other = repair(6);
+    other.claim_id = Some(1);
+    store.upsert_repair(&other).await.unwrap();
+    let mut clash = repair(7);
+    clash.claim_id = Some(1);
+    assert!(
+        store
+            .save_with_operation(&clash, Some(Operation::PlaceOrder(7)), t(0))
+            .await
+            .is_err()
+    );
+    assert!(store.repair(7).await.unwrap().is_none());
+    assert_eq!(store.entries(OutboxState::Pending).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn catalog_upserts_by_key() {
+    let store = SqliteStore::open(temp_db("catalog")).unwrap();
+    let part = |r: &str, l: &str| SparePart {
+        reference: Some(r.into()),
+        label: Some(l.into()),
+        ..SparePart::default()
+    };
+    let m = ManufacturerId(19);
+    let batch: Vec<SparePart> = (0..2500).map(|i| part(&format!("R{i}"), "v1")).collect();
+    assert_eq!(
+        store
+            .upsert_spare_parts(m, Lcid::ENGLISH, &batch)
+            .await
+            .unwrap(),
+        2500
+    );
+    store
+        .upsert_spare_parts(m, Lcid::ENGLISH, &[part("R1", "v2"), part("R9999", "v1")])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.count_spare_parts(m, Lcid::ENGLISH).await.unwrap(),
+        2501
+    );
+    assert_eq!(store.count_spare_parts(m, Lcid::FRENCH).await.unwrap(), 0);
+    let product = Product {
+        commercial_ref: Some("P1".into()),
+        ..Product::default()
+    };
+    assert_eq!(
+        store
+            .upsert_products(m, Lcid::ENGLISH, &[product.clone(), product])
+            .await
+            .unwrap(),
+        2
+    );
+}
+
+/// Child mode: write file+operation pairs until killed.
+#[tokio::test]
+async fn writer_child() {
+    let Ok(path) = std::env::var("AGORA_STORE_CHILD") else {
+        return;
+    };
+    let store = SqliteStore::open(&path).unwrap();
+    let start = i64::try_from(store.repairs().await.unwrap().len()).unwrap();
+    for i in start.. {
+        let r = repair(i);
+        store
+            .save_with_operation(&r, Some(Operation::UpdateRepair(r.file.clone())), t(i))
+            .await
+            .unwrap();
+        let parts: Vec<SparePart> = (0..200)
+            .map(|k| SparePart {
+                reference: Some(format!("R{i}-{k}")),
+                ..SparePart::default()
+            })
+            .collect();
+        store
+            .upsert_spare_parts(ManufacturerId(1), Lcid::ENGLISH, &parts)
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_writer_killed_at_any_instant_leaves_a_consistent_store() {
+    let path = temp_db("kill");
+    for round in 0..3u64 {
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "writer_child", "--nocapture"])
+            .env("AGORA_STORE_CHILD", &path)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(300 + 150 * round));
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        let store = SqliteStore::open(&path).unwrap();
+        let repairs = store.repairs().await.unwrap();
+        let entries = store.entries(OutboxState::Pending).await.unwrap();
+        assert!(
+            !repairs.is_empty(),
+            "round {round}: the writer wrote nothing"
+        );
+        // Each file came with its operation: neither without the other.
+        assert_eq!(repairs.len(), entries.len(), "round {round}");
+        let parts = store
+            .count_spare_parts(ManufacturerId(1), Lcid::ENGLISH)
+            .await
+            .unwrap();
+        assert_eq!(parts % 200, 0, "batches are whole: {parts}");
+    }
+}
