@@ -203,17 +203,7 @@ impl SqliteStore {
     }
 }
 
-fn repair_from_row(
-    row: &Row<'_>,
-) -> rusqlite::Result<(
-    i64,
-    Option<i64>,
-    Option<i64>,
-    String,
-    String,
-    String,
-    Option<String>,
-)> {
+fn repair_from_row(row: &Row<'_>) -> rusqlite::Result<RepairRow> {
     Ok((
         row.get(0)?,
         row.get(1)?,
@@ -397,18 +387,7 @@ impl SyncCursors for SqliteStore {
 const OUTBOX_COLUMNS: &str =
     "id, intervention_id, operation, state, attempts, next_attempt_ms, last_error, created_ms";
 
-fn entry_from_row(
-    row: &Row<'_>,
-) -> rusqlite::Result<(
-    i64,
-    Option<i64>,
-    String,
-    String,
-    i64,
-    i64,
-    Option<String>,
-    i64,
-)> {
+fn entry_from_row(row: &Row<'_>) -> rusqlite::Result<EntryRow> {
     Ok((
         row.get(0)?,
         row.get(1)?,
