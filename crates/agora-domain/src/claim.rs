@@ -35,6 +35,81 @@ wire_model! {
     }
 }
 
+impl WarrantyClaim {
+    /// A claim drafted from a repair file: the appliance and file ids, the
+    /// consumer, the first appointment as the intervention times, the
+    /// warranty condition of the OEM's repair type as `OriginCode`, and the
+    /// file's ordered parts. What the file does not hold (the call date,
+    /// labor) is left for the caller to fill.
+    pub fn from_repair_file(file: &crate::repair::CompleteRepairState) -> Self {
+        let consumer = file.consumer.as_ref();
+        let appointment = file
+            .state_natures
+            .iter()
+            .flatten()
+            .find(|s| s.appointment_date.is_some());
+        let origin = file
+            .manufacturer_id
+            .zip(file.intervention_type())
+            .and_then(|(m, t)| crate::tables::warranty_condition(m, t))
+            .map(|c| c.as_str().to_owned());
+        let parts: Vec<WarrantyClaimPart> = file
+            .parts
+            .iter()
+            .flatten()
+            .filter(|p| p.order_number.is_some())
+            .map(|p| WarrantyClaimPart {
+                part_reference: p.reference.clone(),
+                quantity: p.quantity,
+                ..WarrantyClaimPart::default()
+            })
+            .collect();
+        Self {
+            claim_type: Some(WarrantyClaimType {
+                intervention_id: file.intervention_id,
+                manufacturer_id: file.manufacturer_id,
+                commercial_ref: file.commercial_ref.clone(),
+                technical_ref: file.technical_ref.clone(),
+                serial_number: file.serial_number.clone(),
+                ..WarrantyClaimType::default()
+            }),
+            claim_conso: consumer.map(|c| WarrantyClaimConso {
+                title: c.title,
+                last_name: c.last_name.clone(),
+                first_name: c.first_name.clone(),
+                address1: c.address1.clone(),
+                address2: c.address2.clone(),
+                zip: c.zip.clone(),
+                city: c.town.clone(),
+                country: c.country,
+                mobile_phone: c.sms_code.clone().or_else(|| c.phone.clone()),
+                email: c.email.clone(),
+                ..WarrantyClaimConso::default()
+            }),
+            claim_infos: Some(WarrantyClaimInfos {
+                intervention_start_date_time: appointment.and_then(|a| a.appointment_date.clone()),
+                intervention_end_date_time: appointment
+                    .and_then(|a| a.appointment_end_date.clone()),
+                iris_condition: file
+                    .intervention
+                    .as_ref()
+                    .and_then(|i| i.iris_condition.clone()),
+                iris_symptom: file
+                    .intervention
+                    .as_ref()
+                    .and_then(|i| i.iris_symptom.clone()),
+                ..WarrantyClaimInfos::default()
+            }),
+            claim_lab: Some(WarrantyClaimLab {
+                origin_code: origin,
+                ..WarrantyClaimLab::default()
+            }),
+            claim_parts: (!parts.is_empty()).then_some(parts),
+            ..Self::default()
+        }
+    }
+}
+
 wire_model! {
     /// `WarrantyClaimType`: the appliance and the repair file.
     pub struct WarrantyClaimType {

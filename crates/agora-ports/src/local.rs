@@ -113,8 +113,13 @@ pub enum Operation {
         /// `transferIfValid`.
         transfer_if_valid: bool,
     },
-    /// `CreateeInvoice` (not idempotent).
-    SendInvoiceReference(InvoiceReference),
+    /// `CreateeInvoice` (not idempotent), with the claims the draft pays.
+    SendInvoiceReference {
+        /// The invoice number and the draft it answers.
+        reference: InvoiceReference,
+        /// The claims of the draft (to mark them invoiced once sent).
+        claims: Vec<ClaimId>,
+    },
 }
 
 impl Operation {
@@ -126,7 +131,7 @@ impl Operation {
             Self::PlaceOrder(_) => "PlaceRepairSparepartOrder",
             Self::CreateClaim { .. } => "CreateWarrantyClaims",
             Self::UpdateClaim { .. } => "UpdateWarrantyClaim",
-            Self::SendInvoiceReference(_) => "CreateeInvoice",
+            Self::SendInvoiceReference { .. } => "CreateeInvoice",
         }
     }
 

@@ -57,7 +57,10 @@ async fn repairs_cursors_and_outbox_persist_across_reopen() {
         }];
         store.upsert_repair(&r).await.unwrap();
         store.set_cursor("spareparts/19/1033", t(5)).await.unwrap();
-        let op = Operation::SendInvoiceReference(InvoiceReference::default());
+        let op = Operation::SendInvoiceReference {
+            reference: InvoiceReference::default(),
+            claims: vec![77],
+        };
         assert_eq!(store.enqueue(None, &op, t(0)).await.unwrap(), 1);
     }
     let store = SqliteStore::open(&path).unwrap();

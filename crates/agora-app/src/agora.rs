@@ -1,0 +1,112 @@
+//! The use-case hub: the ports it runs on and its settings.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use agora_domain::Lcid;
+use agora_domain::rules::RuleBook;
+use agora_ports::{AgoraError, CatalogStore, Clock, LocalRepair, Outbox, RepairFiles, SyncCursors};
+
+/// Every store port: what the use cases keep their state in.
+pub trait LocalStore: RepairFiles + SyncCursors + Outbox + CatalogStore {}
+
+impl<T: RepairFiles + SyncCursors + Outbox + CatalogStore> LocalStore for T {}
+
+/// Settings of the use cases, with documented defaults.
+#[derive(Debug, Clone)]
+pub struct AppConfig {
+    /// Accept new work orders as they are pulled (default true).
+    pub auto_accept: bool,
+    /// Language of AgoraPlus's validation messages (default English, 1033).
+    pub language: Lcid,
+    /// Transfer a claim to the OEM at once when it is VALID (default true).
+    pub transfer_if_valid: bool,
+    /// How far before the cursor a catalog delta starts again (default one day).
+    pub delta_overlap: Duration,
+    /// First retry delay of an outbox entry (default 2 s); doubles per attempt.
+    pub retry_base: Duration,
+    /// Longest retry delay (default 5 min).
+    pub retry_max: Duration,
+    /// Attempts after which a retryable entry is given up as failed (default 20).
+    pub max_attempts: u32,
+}
+
+impl Default for AppConfig {
+    fn default() -> Self {
+        Self {
+            auto_accept: true,
+            language: Lcid::ENGLISH,
+            transfer_if_valid: true,
+            delta_overlap: Duration::from_secs(86_400),
+            retry_base: Duration::from_secs(2),
+            retry_max: Duration::from_secs(300),
+            max_attempts: 20,
+        }
+    }
+}
+
+/// The use cases over an AgoraPlus `A` and a local store `S`.
+#[derive(Clone)]
+pub struct Agora<A, S> {
+    pub(crate) api: A,
+    pub(crate) store: S,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) config: AppConfig,
+    pub(crate) rules: Arc<RuleBook>,
+}
+
+impl<A, S> std::fmt::Debug for Agora<A, S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Agora")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<A, S> Agora<A, S> {
+    /// The use cases over `api` and `store`, reading time from `clock`.
+    pub fn new(api: A, store: S, clock: Arc<dyn Clock>, config: AppConfig) -> Self {
+        Self {
+            api,
+            store,
+            clock,
+            config,
+            rules: Arc::new(RuleBook::defaults()),
+        }
+    }
+
+    /// Replaces the rule book of the optional local claim pre-check.
+    #[must_use]
+    pub fn with_rules(mut self, rules: RuleBook) -> Self {
+        self.rules = Arc::new(rules);
+        self
+    }
+
+    /// The AgoraPlus the use cases talk to.
+    pub fn api(&self) -> &A {
+        &self.api
+    }
+
+    /// The local store.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &AppConfig {
+        &self.config
+    }
+}
+
+impl<A, S: RepairFiles> Agora<A, S> {
+    /// A local repair file, or `Missing`.
+    pub async fn repair(
+        &self,
+        id: agora_domain::InterventionId,
+    ) -> Result<LocalRepair, AgoraError> {
+        self.store
+            .repair(id)
+            .await?
+            .ok_or_else(|| AgoraError::Missing(format!("repair file {id}")))
+    }
+}

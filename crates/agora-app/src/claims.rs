@@ -1,0 +1,287 @@
+//! Use cases 4, 5 and 6: submit a claim (with an optional local
+//! pre-check), track claims, and register the invoice of a draft.
+
+use agora_domain::lifecycle::{ClaimState, RepairEvent};
+use agora_domain::rules::is_valid;
+use agora_domain::{
+    ClaimId, ClaimStatus, InterventionId, InvoiceReference, ValidationResult, WarrantyClaim,
+};
+use agora_ports::{
+    AgoraError, Claims, Invoices, Operation, Outbox, OutboxState, PartOrders, RepairFiles, Repairs,
+};
+
+use crate::agora::Agora;
+use crate::outbox::{Answer, Delivery};
+
+/// What a claim submission came to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClaimOutcome {
+    /// The local pre-check found errors: nothing was sent.
+    PrecheckFailed(Vec<ValidationResult>),
+    /// AgoraPlus judged it; its `ValidationErrors` are to be shown verbatim.
+    Judged(agora_domain::WarrantyClaimResult),
+    /// Not sent yet (AgoraPlus unreachable): the dispatcher will.
+    Queued {
+        /// The outbox entry.
+        entry: u64,
+        /// Why.
+        error: String,
+    },
+    /// The submission may have been applied: parked for a person, never resent.
+    InDoubt {
+        /// The outbox entry.
+        entry: u64,
+        /// What happened.
+        error: String,
+    },
+    /// Refused by AgoraPlus before judging.
+    Refused(String),
+}
+
+/// A change of a claim's status seen by tracking.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClaimUpdate {
+    /// The claim.
+    pub claim_id: ClaimId,
+    /// Its repair file.
+    pub intervention_id: InterventionId,
+    /// Its new `LastStatus`.
+    pub status: ClaimStatus,
+    /// The OEM's comment.
+    pub comment: Option<String>,
+}
+
+impl<A, S> Agora<A, S>
+where
+    A: Repairs + PartOrders + Claims + Invoices,
+    S: RepairFiles + Outbox,
+{
+    /// A claim drafted from the local repair file.
+    pub async fn draft_claim(
+        &self,
+        intervention: InterventionId,
+    ) -> Result<WarrantyClaim, AgoraError> {
+        let repair = self.repair(intervention).await?;
+        let mut claim = WarrantyClaim::from_repair_file(&repair.file);
+        claim.claim_id = repair.claim_id;
+        Ok(claim)
+    }
+
+    /// Submits the file's claim: a creation the first time, a correction
+    /// after. With `precheck`, the domain's rules run first and a claim they
+    /// find in error is not sent.
+    pub async fn submit_claim(
+        &self,
+        intervention: InterventionId,
+        mut claim: WarrantyClaim,
+        precheck: bool,
+    ) -> Result<ClaimOutcome, AgoraError> {
+        let repair = self.repair(intervention).await?;
+        let ct = claim.claim_type.get_or_insert_with(Default::default);
+        ct.intervention_id = Some(intervention);
+        if ct.manufacturer_id.is_none() {
+            ct.manufacturer_id = repair.file.manufacturer_id;
+        }
+        if precheck {
+            let findings = self.rules.check(&claim, self.config.language);
+            if !is_valid(&findings) {
+                return Ok(ClaimOutcome::PrecheckFailed(findings));
+            }
+        }
+        let open = self
+            .store
+            .entries(OutboxState::Pending)
+            .await?
+            .into_iter()
+            .chain(self.store.entries(OutboxState::InDoubt).await?);
+        for entry in open {
+            if entry.intervention_id == Some(intervention)
+                && matches!(
+                    entry.operation,
+                    Operation::CreateClaim { .. } | Operation::UpdateClaim { .. }
+                )
+            {
+                return Err(AgoraError::Invalid(format!(
+                    "a claim submission for repair file {intervention} is already {:?} (entry {}): settle it first",
+                    entry.state, entry.id
+                )));
+            }
+        }
+        let language = self.config.language;
+        let transfer_if_valid = self.config.transfer_if_valid;
+        let operation = match repair.claim_id {
+            Some(id) => {
+                let state = repair.lifecycle.claim;
+                if !state.is_some_and(ClaimState::is_correctable) {
+                    return Err(AgoraError::Invalid(format!(
+                        "claim {id} is {state:?}: it can no longer be corrected"
+                    )));
+                }
+                claim.claim_id = Some(id);
+                Operation::UpdateClaim {
+                    claim,
+                    language,
+                    transfer_if_valid,
+                }
+            }
+            None => {
+                repair
+                    .lifecycle
+                    .apply(&RepairEvent::ClaimCreated {
+                        valid: false,
+                        transfer_if_valid,
+                    })
+                    .map_err(|e| AgoraError::Invalid(e.to_string()))?;
+                claim.claim_id = None;
+                Operation::CreateClaim {
+                    claim,
+                    language,
+                    transfer_if_valid,
+                }
+            }
+        };
+        Ok(match self.save_and_send(&repair, operation).await? {
+            Delivery::Delivered {
+                answer: Answer::Claim(result),
+                ..
+            } => ClaimOutcome::Judged(result),
+            Delivery::Delivered { entry, .. } => {
+                ClaimOutcome::Refused(format!("entry {entry}: no verdict"))
+            }
+            Delivery::Queued { entry, error } => ClaimOutcome::Queued { entry, error },
+            Delivery::InDoubt { entry, error } => ClaimOutcome::InDoubt { entry, error },
+            Delivery::Failed { error, .. } => ClaimOutcome::Refused(error),
+        })
+    }
+
+    /// Polls the status of every claim not yet closed; NOTCONFORM files are
+    /// flagged for correction; CLOSEDACCEPTED ones become invoiceable.
+    pub async fn track_claims(&self) -> Result<Vec<ClaimUpdate>, AgoraError> {
+        let mut updates = Vec::new();
+        for mut repair in self.store.repairs().await? {
+            let Some(claim_id) = repair.claim_id else {
+                continue;
+            };
+            if matches!(repair.lifecycle.claim, Some(ClaimState::ClosedAccepted)) {
+                continue;
+            }
+            let tracking = self.api.claim_status(claim_id).await?.data;
+            let Some(status) = tracking.last_status.clone() else {
+                continue;
+            };
+            let local = repair.lifecycle.claim.map(ClaimState::last_status);
+            if local.as_ref() == Some(&status) {
+                continue;
+            }
+            let next = match &status {
+                ClaimStatus::NotConform => Some(ClaimState::NotConform),
+                ClaimStatus::ClosedAccepted => Some(ClaimState::ClosedAccepted),
+                ClaimStatus::NotValid => Some(ClaimState::NotValid),
+                ClaimStatus::Valid => Some(ClaimState::Valid {
+                    transferred: self.config.transfer_if_valid,
+                }),
+                _ => None,
+            };
+            let Some(next) = next else { continue };
+            // AgoraPlus is the source of truth for a claim's status.
+            match repair
+                .lifecycle
+                .apply(&RepairEvent::OemDecision(status.clone()))
+            {
+                Ok(applied) => repair.lifecycle = applied,
+                Err(_) => repair.lifecycle.claim = Some(next),
+            }
+            repair.attention = match next {
+                ClaimState::NotConform => Some(format!(
+                    "claim {claim_id} NOTCONFORM: {}",
+                    tracking
+                        .comment
+                        .as_deref()
+                        .unwrap_or("correct and resubmit")
+                )),
+                ClaimState::NotValid => {
+                    Some(format!("claim {claim_id} NOTVALID: correct and resubmit"))
+                }
+                _ => None,
+            };
+            self.store.upsert_repair(&repair).await?;
+            updates.push(ClaimUpdate {
+                claim_id,
+                intervention_id: repair.intervention_id,
+                status,
+                comment: tracking.comment,
+            });
+        }
+        Ok(updates)
+    }
+
+    /// Sends the invoice reference of a draft invoice, once: every claim of
+    /// the draft must be CLOSEDACCEPTED here and not yet invoiced, and no
+    /// earlier attempt for the draft may exist.
+    pub async fn register_invoice(
+        &self,
+        draft: &str,
+        invoice_number: &str,
+        claims: &[ClaimId],
+    ) -> Result<Delivery, AgoraError> {
+        if draft.trim().is_empty() || invoice_number.trim().is_empty() {
+            return Err(AgoraError::Invalid(
+                "a draft number and an invoice number are needed".to_owned(),
+            ));
+        }
+        if claims.is_empty() {
+            return Err(AgoraError::Invalid(format!(
+                "draft {draft}: no claim to match"
+            )));
+        }
+        let mut intervention = None;
+        for claim in claims {
+            let repair = self
+                .store
+                .repair_by_claim(*claim)
+                .await?
+                .ok_or_else(|| AgoraError::Missing(format!("claim {claim}")))?;
+            if repair.lifecycle.claim != Some(ClaimState::ClosedAccepted)
+                || repair.lifecycle.invoiced
+            {
+                return Err(AgoraError::Invalid(format!(
+                    "claim {claim} is not an accepted, uninvoiced claim (it is {:?}{})",
+                    repair.lifecycle.claim,
+                    if repair.lifecycle.invoiced {
+                        ", invoiced"
+                    } else {
+                        ""
+                    }
+                )));
+            }
+            intervention.get_or_insert(repair);
+        }
+        for state in [
+            OutboxState::Pending,
+            OutboxState::Sending,
+            OutboxState::InDoubt,
+            OutboxState::Delivered,
+        ] {
+            for entry in self.store.entries(state).await? {
+                if let Operation::SendInvoiceReference { reference, .. } = &entry.operation {
+                    if reference.draft_invoice_number.as_deref() == Some(draft) {
+                        return Err(AgoraError::Invalid(format!(
+                            "draft {draft} already has an invoice reference (entry {}, {:?})",
+                            entry.id, entry.state
+                        )));
+                    }
+                }
+            }
+        }
+        let repair = intervention.ok_or_else(|| AgoraError::Invalid("no claim".to_owned()))?;
+        let operation = Operation::SendInvoiceReference {
+            reference: InvoiceReference {
+                invoice_number: Some(invoice_number.to_owned()),
+                draft_invoice_number: Some(draft.to_owned()),
+                ..InvoiceReference::default()
+            },
+            claims: claims.to_vec(),
+        };
+        self.save_and_send(&repair, operation).await
+    }
+}

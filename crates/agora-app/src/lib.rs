@@ -1,0 +1,29 @@
+//! # agora-app
+//!
+//! The use cases in-house products link, generic over the ports of
+//! `agora-ports`: sync work orders, report progress, order and track parts,
+//! submit and track claims, register invoices, sync the catalog, look up a
+//! BOM, and the outbox dispatcher that delivers what they write.
+//!
+//! Its promise: whatever the network does, no work order, status update or
+//! claim is lost, and none is sent twice. Every change is written to the
+//! local store (with its outbox entry, in one transaction) before it is
+//! sent; idempotent operations are retried with backoff; a state-changing
+//! operation whose outcome is unknown is parked *in doubt* for a person,
+//! never resent on its own.
+//!
+//! It holds no adapter: the HTTP client, the simulator and the SQLite store
+//! plug in from outside.
+
+mod agora;
+mod catalog;
+mod claims;
+mod outbox;
+mod progress;
+mod work_orders;
+
+pub use agora::{Agora, AppConfig, LocalStore};
+pub use catalog::{CatalogKind, CatalogSync};
+pub use claims::{ClaimOutcome, ClaimUpdate};
+pub use outbox::{Answer, Delivery, FlushReport, Resolution};
+pub use work_orders::WorkOrderSync;

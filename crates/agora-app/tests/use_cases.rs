@@ -1,0 +1,435 @@
+//! The use cases against the in-memory simulator and a real SQLite store,
+//! and with mockall where the order of calls is the point.
+#![allow(clippy::unwrap_used)]
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use agora_app::{Agora, AppConfig, CatalogKind, ClaimOutcome, Delivery, Resolution};
+use agora_domain::lifecycle::ClaimState;
+use agora_domain::{
+    ClaimStatus, CountryCode, Lcid, MandateLightResponse, ManufacturerId, NewMandateResponseData,
+    Part, StateNature, StatusCode, WireDateTime,
+};
+use agora_mock::{Faults, SimClient, SimConfig, Simulator};
+use agora_ports::{
+    AgoraError, CatalogStore, Clock, MockMandates, OutboxState, RepairFiles, Reply, SyncCursors,
+};
+use agora_store_sqlite::SqliteStore;
+use jiff::Timestamp;
+use serde_json::json;
+
+struct ManualClock(Mutex<Timestamp>);
+
+impl Clock for ManualClock {
+    fn now(&self) -> Timestamp {
+        *self.0.lock().unwrap()
+    }
+}
+
+impl ManualClock {
+    fn advance(&self, d: Duration) {
+        *self.0.lock().unwrap() += d;
+    }
+}
+
+fn store(name: &str) -> SqliteStore {
+    let dir = std::env::temp_dir().join(format!("agora-app-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    SqliteStore::open(dir.join("agora.db")).unwrap()
+}
+
+fn setup(name: &str) -> (Simulator, Agora<SimClient, SqliteStore>, Arc<ManualClock>) {
+    let clock = Arc::new(ManualClock(Mutex::new(
+        "2024-03-01T09:00:00Z".parse().unwrap(),
+    )));
+    let config = SimConfig {
+        tenants: vec!["a".into()],
+        seed: 5,
+        catalog_size: 3000,
+        ..SimConfig::default()
+    };
+    let sim = Simulator::with_clock(config, clock.clone());
+    let app = Agora::new(
+        sim.client("a"),
+        store(name),
+        clock.clone(),
+        AppConfig::default(),
+    );
+    (sim, app, clock)
+}
+
+fn work_order(oem: u32) -> MandateLightResponse {
+    serde_json::from_value(json!({
+        "ManufacturerId": oem, "InterventionTypeId": 1,
+        "Consumer": {"Title": "1", "LastName": "Martin", "FirstName": "Claire", "Address1": "12 rue des Lilas"}
+    }))
+    .unwrap()
+}
+
+fn appointment() -> StateNature {
+    let mut s = StateNature::new(StatusCode::AppointmentConfirmed, "RDV");
+    s.appointment_date = Some(WireDateTime::parse("2024-03-02T08:00:00.000Z").unwrap());
+    s.appointment_end_date = Some(WireDateTime::parse("2024-03-02T09:00:00.000Z").unwrap());
+    s
+}
+
+#[tokio::test]
+async fn work_orders_sync_once_and_recover_what_was_accepted_but_not_saved() {
+    let (sim, app, _) = setup("sync");
+    sim.publish_mandate("a", work_order(19)).unwrap();
+    sim.publish_mandate("a", work_order(4)).unwrap();
+    let report = app.sync_work_orders().await.unwrap();
+    assert_eq!(report.accepted.len(), 2);
+    let again = app.sync_work_orders().await.unwrap();
+    assert!(again.accepted.is_empty() && again.recovered.is_empty());
+    assert_eq!(app.store().repairs().await.unwrap().len(), 2);
+
+    // A crash between AgoraPlus's accept and the local save: the answer is lost.
+    sim.publish_mandate("a", work_order(19)).unwrap();
+    sim.set_faults(Faults {
+        drop_after_commit_rate: 1.0,
+        ..Faults::default()
+    })
+    .unwrap();
+    assert!(app.sync_work_orders().await.is_err());
+    sim.set_faults(Faults::default()).unwrap();
+    let report = app.sync_work_orders().await.unwrap();
+    assert_eq!(report.recovered.len(), 1, "{report:?}");
+    assert_eq!(app.store().repairs().await.unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn the_reconciliation_runs_even_when_pulling_fails() {
+    // The order of calls is the point: mockall.
+    let mut api = MockMandates::new();
+    let mut seq = mockall::Sequence::new();
+    api.expect_new_mandates()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Err(AgoraError::Transport("reset".into())));
+    api.expect_accepted_mandates()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|| {
+            Ok(Reply::ok(vec![NewMandateResponseData {
+                mandate: Some(work_order(19)),
+                intervention_id: Some(900),
+                ..NewMandateResponseData::default()
+            }]))
+        });
+    let clock = Arc::new(ManualClock(Mutex::new(Timestamp::UNIX_EPOCH)));
+    let app = Agora::new(api, store("mock"), clock, AppConfig::default());
+    let report = app.sync_work_orders().await.unwrap();
+    assert_eq!(report.recovered, [900]);
+    assert!(report.new_mandates_error.unwrap().contains("reset"));
+}
+
+#[tokio::test]
+async fn a_repair_from_progress_to_invoice() {
+    let (sim, app, _) = setup("flow");
+    sim.publish_mandate("a", work_order(19)).unwrap();
+    let id = app.sync_work_orders().await.unwrap().accepted[0];
+
+    // A status that lacks what its code requires never leaves.
+    let err = app
+        .report_status(
+            id,
+            StateNature::new(StatusCode::AppointmentConfirmed, "no dates"),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AgoraError::Invalid(_)), "{err}");
+    assert!(matches!(
+        app.report_status(id, appointment()).await.unwrap(),
+        Delivery::Delivered { .. }
+    ));
+    app.report_status(id, StateNature::new(StatusCode::Diagnosis, "diag"))
+        .await
+        .unwrap();
+
+    app.update_file(id, |f| {
+        f.commercial_ref = Some("ECAM22.110.B".into());
+        f.serial_number = Some("1234567890123456789".into());
+        f.parts = Some(vec![Part {
+            reference: Some("00019-00000012".into()),
+            quantity: Some(1),
+            to_be_ordered: Some(true),
+            ..Part::default()
+        }]);
+    })
+    .await
+    .unwrap();
+    let ordered = app.order_parts(id).await.unwrap();
+    let Delivery::Delivered {
+        answer: agora_app::Answer::Ordered(lines),
+        ..
+    } = ordered
+    else {
+        panic!("{ordered:?}")
+    };
+    let order = lines[0].order_number.clone().unwrap();
+    assert!(app.order_parts(id).await.is_err(), "nothing left to order");
+    sim.set_logistic(&order, "208").unwrap();
+    let tracked = app.track_part_orders(id).await.unwrap();
+    assert_eq!(tracked[0].status_code.as_ref().unwrap().as_str(), "208");
+    let local = app.repair(id).await.unwrap();
+    assert_eq!(local.orders[0].status_code, tracked[0].status_code);
+    assert_eq!(
+        local.file.parts.as_ref().unwrap()[0]
+            .order_number
+            .as_deref(),
+        Some(order.as_str())
+    );
+
+    let mut received = StateNature::new(StatusCode::PartsReceived, "received");
+    received.parts = Some(vec![Part {
+        reference: Some("00019-00000012".into()),
+        order_number: Some(order),
+        ..Part::default()
+    }]);
+    app.report_status(id, received).await.unwrap();
+    app.report_status(id, StateNature::new(StatusCode::RepairFinished, "done"))
+        .await
+        .unwrap();
+
+    // The claim drafted from the file, with a mistake; the local pre-check
+    // sees it and sends nothing.
+    let mut claim = app.draft_claim(id).await.unwrap();
+    assert_eq!(
+        claim.claim_lab.as_ref().unwrap().origin_code.as_deref(),
+        Some("WAR")
+    );
+    claim.claim_type.as_mut().unwrap().serial_number = Some("123".into());
+    let conso = claim.claim_conso.get_or_insert_with(Default::default);
+    conso.zip = Some("69003".into());
+    conso.mobile_phone = Some("0612345678".into());
+    claim.claim_infos.as_mut().unwrap().call_date =
+        Some(WireDateTime::parse("2024-02-28T10:00:00Z").unwrap());
+    let outcome = app.submit_claim(id, claim.clone(), true).await.unwrap();
+    let ClaimOutcome::PrecheckFailed(findings) = outcome else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!(findings[0].field.as_deref(), Some("Serial Number"));
+    assert!(
+        app.repair(id).await.unwrap().claim_id.is_none(),
+        "nothing sent"
+    );
+
+    // Sent anyway: AgoraPlus's own messages come back verbatim.
+    let ClaimOutcome::Judged(result) = app.submit_claim(id, claim.clone(), false).await.unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(result.is_valid, Some(false));
+    assert_eq!(
+        result.validation_errors.unwrap()[0]
+            .error_message
+            .as_deref(),
+        Some("The size of the field should be 19 character(s)")
+    );
+    let local = app.repair(id).await.unwrap();
+    let claim_id = local.claim_id.unwrap();
+    assert_eq!(local.lifecycle.claim, Some(ClaimState::NotValid));
+    assert!(local.attention.is_some());
+    assert_eq!(
+        local.file.last_status(),
+        Some(&StatusCode::ClosedWithWarrantyIntervention)
+    );
+
+    claim.claim_type.as_mut().unwrap().serial_number = Some("1234567890123456789".into());
+    let ClaimOutcome::Judged(result) = app.submit_claim(id, claim, true).await.unwrap() else {
+        panic!()
+    };
+    assert_eq!(result.is_valid, Some(true));
+    assert_eq!(
+        app.repair(id).await.unwrap().lifecycle.claim,
+        Some(ClaimState::Valid { transferred: true })
+    );
+
+    // Invoicing before acceptance is refused locally.
+    assert!(
+        app.register_invoice("DR-X", "F-1", &[claim_id])
+            .await
+            .is_err()
+    );
+    sim.decide_claim(claim_id, ClaimStatus::ClosedAccepted, None)
+        .unwrap();
+    let updates = app.track_claims().await.unwrap();
+    assert_eq!(updates[0].status, ClaimStatus::ClosedAccepted);
+    assert!(app.track_claims().await.unwrap().is_empty());
+
+    let (draft, claims) = sim.draft_invoice("a", ManufacturerId(19)).unwrap();
+    let sent = app
+        .register_invoice(&draft, "F-2024-77", &claims)
+        .await
+        .unwrap();
+    assert!(matches!(sent, Delivery::Delivered { .. }), "{sent:?}");
+    assert!(app.repair(id).await.unwrap().lifecycle.invoiced);
+    assert!(
+        app.register_invoice(&draft, "F-2024-77", &claims)
+            .await
+            .is_err(),
+        "once"
+    );
+}
+
+#[tokio::test]
+async fn transient_failures_are_retried_later_and_in_doubt_creates_are_parked() {
+    let (sim, app, clock) = setup("outbox");
+    sim.publish_mandate("a", work_order(19)).unwrap();
+    let id = app.sync_work_orders().await.unwrap().accepted[0];
+    sim.set_faults(Faults {
+        status503_rate: 1.0,
+        ..Faults::default()
+    })
+    .unwrap();
+    let queued = app.report_status(id, appointment()).await.unwrap();
+    assert!(matches!(queued, Delivery::Queued { .. }), "{queued:?}");
+    assert_eq!(
+        app.flush_outbox().await.unwrap().delivered,
+        0,
+        "not due yet"
+    );
+    sim.set_faults(Faults::default()).unwrap();
+    clock.advance(Duration::from_secs(5));
+    assert_eq!(app.flush_outbox().await.unwrap().delivered, 1);
+    let state = sim.state("a").unwrap();
+    assert_eq!(
+        state["Repairs"][0]["File"]["StateNatures"][0]["Code"],
+        "102"
+    );
+
+    // A claim whose answer is lost is in doubt: never resent by the dispatcher.
+    app.report_status(id, StateNature::new(StatusCode::RepairFinished, "done"))
+        .await
+        .unwrap();
+    sim.set_faults(Faults {
+        drop_after_commit_rate: 1.0,
+        ..Faults::default()
+    })
+    .unwrap();
+    let claim = app.draft_claim(id).await.unwrap();
+    let outcome = app.submit_claim(id, claim.clone(), false).await.unwrap();
+    let ClaimOutcome::InDoubt { entry, .. } = outcome else {
+        panic!("{outcome:?}")
+    };
+    sim.set_faults(Faults::default()).unwrap();
+    clock.advance(Duration::from_secs(3600));
+    assert_eq!(app.flush_outbox().await.unwrap().delivered, 0);
+    assert_eq!(app.outbox(OutboxState::InDoubt).await.unwrap()[0].id, entry);
+    assert!(
+        app.submit_claim(id, claim, false).await.is_err(),
+        "settle the doubt first"
+    );
+    assert_eq!(
+        sim.state("a").unwrap()["Claims"].as_array().unwrap().len(),
+        1,
+        "sent once"
+    );
+    // A person checks AgoraPlus and settles it.
+    assert_eq!(
+        app.resolve(entry, Resolution::Delivered).await.unwrap(),
+        OutboxState::Delivered
+    );
+    assert!(app.resolve(entry, Resolution::Resend).await.is_err());
+}
+
+#[tokio::test]
+async fn catalog_sync_uses_a_durable_cursor_with_overlap() {
+    let (sim, app, clock) = setup("catalog");
+    let mut seen = Vec::new();
+    let first = app
+        .sync_catalog(
+            ManufacturerId(19),
+            Lcid::ENGLISH,
+            CatalogKind::SpareParts,
+            &mut |n| seen.push(n),
+        )
+        .await
+        .unwrap();
+    assert_eq!(first.records, 3000);
+    assert_eq!(seen, [1000, 2000, 3000]);
+    assert_eq!(
+        app.store()
+            .count_spare_parts(ManufacturerId(19), Lcid::ENGLISH)
+            .await
+            .unwrap(),
+        3000
+    );
+    let cursor = app
+        .store()
+        .cursor("spareparts/19/1033")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(cursor, "2024-03-01T09:00:00Z".parse::<Timestamp>().unwrap());
+
+    // Next day: only what changed since the cursor (minus a day of overlap).
+    clock.advance(Duration::from_secs(86_400));
+    sim.publish_spare_parts(
+        ManufacturerId(19),
+        vec![agora_domain::SparePart {
+            reference: Some("NEW-1".into()),
+            ..Default::default()
+        }],
+    )
+    .unwrap();
+    let second = app
+        .sync_catalog(
+            ManufacturerId(19),
+            Lcid::ENGLISH,
+            CatalogKind::SpareParts,
+            &mut |_| {},
+        )
+        .await
+        .unwrap();
+    assert_eq!(second.since, jiff::civil::date(2024, 2, 29));
+    assert_eq!(second.records, 1);
+    assert_eq!(
+        app.store()
+            .count_spare_parts(ManufacturerId(19), Lcid::ENGLISH)
+            .await
+            .unwrap(),
+        3001
+    );
+
+    // A failure mid-delta leaves the cursor where it was.
+    sim.set_faults(Faults {
+        status503_rate: 1.0,
+        ..Faults::default()
+    })
+    .unwrap();
+    assert!(
+        app.sync_catalog(
+            ManufacturerId(19),
+            Lcid::ENGLISH,
+            CatalogKind::SpareParts,
+            &mut |_| {}
+        )
+        .await
+        .is_err()
+    );
+    assert_eq!(
+        app.store().cursor("spareparts/19/1033").await.unwrap(),
+        Some(second.cursor)
+    );
+    sim.set_faults(Faults::default()).unwrap();
+    let products = app
+        .sync_catalog(
+            ManufacturerId(19),
+            Lcid::FRENCH,
+            CatalogKind::Products,
+            &mut |_| {},
+        )
+        .await
+        .unwrap();
+    assert_eq!(products.records, 300);
+    let bom = app
+        .bom(ManufacturerId(19), "P19-000007", CountryCode(250))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!bom.lines.is_empty());
+}
