@@ -48,7 +48,7 @@ pub use mandate::{
     ConsumerLight, InterventionId, InterventionTypeLight, MandateId, MandateLightResponse,
     NewMandateResponseData, ResellerLight, SuggestedPartLight,
 };
-pub use money::Money;
+pub use money::{Money, money_from_cents};
 pub use repair::{CompleteRepairState, Consumer, Intervention, Part, Reseller, StateNature};
 pub use status::{Requirement, StatusCode, StatusFamily};
 pub use tables::{CountryCode, InterventionTypeId, Lcid, ManufacturerId, Title};

@@ -21,6 +21,11 @@ impl Money {
     }
 }
 
+/// An amount from a number of cents (`5250` → 52.50).
+pub fn money_from_cents(cents: i64) -> Decimal {
+    Decimal::new(cents, 2)
+}
+
 impl From<Decimal> for Money {
     fn from(d: Decimal) -> Self {
         Self(d)

@@ -1,0 +1,446 @@
+//! `agora demo`: one complete repair against the embedded AgoraPlus
+//! simulator, through the HTTP client over real loopback HTTP and the
+//! SQLite store; a readable timeline, each step with the AgoraPlus code or
+//! status it produced, then a summary.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use agora_app::{Agora, Answer, AppConfig, CatalogKind, ClaimOutcome, Delivery};
+use agora_domain::{
+    ClaimStatus, CountryCode, Lcid, MandateLightResponse, ManufacturerId, Part, StateNature,
+    StatusCode, Title, WireDateTime,
+};
+use agora_http::{AgoraClient, ApiKey, ClientConfig, Environment};
+use agora_mock::{SimConfig, Simulator};
+use agora_ports::{AgoraError, OutboxState, SystemClock};
+use agora_sim::SimServer;
+use agora_store_sqlite::SqliteStore;
+use jiff::{SignedDuration, Timestamp};
+use serde_json::{Value, json};
+
+use crate::DemoArgs;
+use crate::commands::catalog_sync;
+use crate::failure;
+use crate::output::Out;
+
+/// The demo account's key (the simulator's, not a real one).
+const KEY: &str = "demo-service-center";
+const DELONGHI: ManufacturerId = ManufacturerId(19);
+
+struct Timeline {
+    out: Out,
+    n: usize,
+    steps: Vec<Value>,
+}
+
+impl Timeline {
+    fn step(&mut self, code: &str, text: &str) {
+        self.n += 1;
+        if !self.out.json {
+            self.out.line(&format!("{:>3}. {code:<16} {text}", self.n));
+        }
+        self.steps
+            .push(json!({"step": self.n, "code": code, "what": text}));
+    }
+
+    fn detail(&self, text: &str) {
+        if !self.out.json {
+            self.out.line(&format!("{:>21}{text}", ""));
+        }
+    }
+}
+
+pub(crate) async fn run(args: DemoArgs, out: Out) -> ExitCode {
+    let db = std::env::temp_dir().join(format!("agora-demo-{}.db", std::process::id()));
+    let result = demo(&args, out, &db).await;
+    if !args.keep {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+        }
+    } else if !out.json {
+        out.line(&format!("local store kept at {}", db.display()));
+    }
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => failure::report(&e, None),
+    }
+}
+
+fn ts(at: Timestamp) -> WireDateTime {
+    WireDateTime::from_timestamp(at)
+}
+
+fn expect_delivered(d: Delivery, what: &str) -> Result<(Answer, Option<String>), AgoraError> {
+    match d {
+        Delivery::Delivered {
+            answer, warning, ..
+        } => Ok((answer, warning)),
+        other => Err(AgoraError::Invalid(format!(
+            "{what} was not delivered: {other:?}"
+        ))),
+    }
+}
+
+async fn demo(args: &DemoArgs, out: Out, db: &std::path::Path) -> Result<(), AgoraError> {
+    let started = Instant::now();
+    let sim_config = SimConfig {
+        tenants: vec![KEY.to_owned()],
+        seed: 2024,
+        catalog_size: args.catalog_size,
+        ..SimConfig::default()
+    };
+    let server = SimServer::start(Simulator::new(sim_config), ([127, 0, 0, 1], 0).into())
+        .await
+        .map_err(|e| AgoraError::Config(format!("cannot start the embedded simulator: {e}")))?;
+    let sim = server.simulator().clone();
+    let client = AgoraClient::new(ClientConfig::new(
+        Environment::Custom(server.url()),
+        ApiKey::new(KEY),
+    ))?;
+    let store = SqliteStore::open(db)?;
+    let app = Agora::new(client, store, Arc::new(SystemClock), AppConfig::default());
+    let mut t = Timeline {
+        out,
+        n: 0,
+        steps: Vec::new(),
+    };
+    if !out.json {
+        out.line(&format!(
+            "agora demo: one repair, start to finish, against the embedded AgoraPlus simulator at {}",
+            server.url()
+        ));
+        out.line(&format!(
+            "           (HTTP over loopback; local store {})\n",
+            db.display()
+        ));
+    }
+
+    // The OEM's call center assigns a work order to the service center.
+    let mandate: MandateLightResponse = serde_json::from_value(json!({
+        "ManufacturerId": DELONGHI.0, "OEMId": DELONGHI.0, "ClientCode": "SC-LYON-03",
+        "OrderMission": "Coffee machine: no hot water", "InterventionTypeId": 1,
+        "InterventionType": {"InterventionTypeId": 1, "Label": "Sous-garantie",
+                              "ShortDescription": "1 - Sous-garantie", "IsUnderWarranty": true},
+        "Consumer": {"Title": "2", "LastName": "Martin", "FirstName": "Claire", "Address1": "12 rue des Lilas"},
+        "SuggestedParts": [{"SuggestedPartRef": "00019-00000042", "Quantity": 1, "Label": "Water pump"}]
+    }))
+    .map_err(|e| AgoraError::Invalid(e.to_string()))?;
+    let mandate_id = sim
+        .publish_mandate(KEY, mandate)
+        .map_err(|e| AgoraError::Invalid(e.to_string()))?;
+    t.step("NEW", &format!("DeLonghi sends work order {mandate_id}: coffee machine, no hot water (repair type 1, under warranty)"));
+
+    let sync = app.sync_work_orders().await?;
+    let id = *sync
+        .accepted
+        .first()
+        .ok_or_else(|| AgoraError::Invalid("the work order was not accepted".to_owned()))?;
+    t.step("ACCEPTED", &format!("GetNewMandates?autoAccept=true: work order {mandate_id} accepted, repair file {id} saved locally"));
+
+    let now = Timestamp::now_for_demo();
+    let call = now - SignedDuration::from_hours(48);
+    let start = now - SignedDuration::from_hours(24);
+    let end = start + SignedDuration::from_hours(1);
+    let serial = "DL2211B0000458812AB";
+    expect_delivered(
+        app.update_file(id, |f| {
+            f.brand = Some("DeLonghi".into());
+            f.family = Some("Coffee machine".into());
+            f.commercial_ref = Some("ECAM22.110.B".into());
+            f.technical_ref = Some("0132213089".into());
+            f.serial_number = Some(serial.into());
+            f.manufacturing_code = Some("2141".into());
+            let c = f.consumer.get_or_insert_with(Default::default);
+            c.title = Some(Title::Ms);
+            c.zip = Some("69003".into());
+            c.town = Some("Lyon".into());
+            c.country = Some(CountryCode(250));
+            c.phone = Some("0472000000".into());
+            c.sms_code = Some("0612345678".into());
+            c.lng_id = Some(Lcid::FRENCH);
+        })
+        .await?,
+        "the file update",
+    )?;
+    t.step(
+        "UpdateRepair",
+        "appliance and consumer details completed in the repair file",
+    );
+
+    let mut appointment = StateNature::new(
+        StatusCode::AppointmentConfirmed,
+        "Appointment confirmed by phone",
+    );
+    appointment.appointment_number = Some(1);
+    appointment.appointment_date = Some(ts(start));
+    appointment.appointment_end_date = Some(ts(end));
+    expect_delivered(app.report_status(id, appointment).await?, "status 102")?;
+    t.step(
+        "102",
+        &format!("APPOINTMENT CONFIRMED  {} to {}", ts(start), ts(end)),
+    );
+
+    expect_delivered(
+        app.report_status(
+            id,
+            StateNature::new(StatusCode::Diagnosis, "Pump blocked; replace"),
+        )
+        .await?,
+        "status 406",
+    )?;
+    t.step("406", "DIAGNOSIS  water pump blocked");
+
+    let part_ref = "00019-00000042";
+    expect_delivered(
+        app.update_file(id, |f| {
+            f.parts.get_or_insert_with(Vec::new).push(Part {
+                reference: Some(part_ref.into()),
+                quantity: Some(1),
+                note: Some("Key spare part for the repair".into()),
+                to_be_ordered: Some(true),
+                ..Part::default()
+            });
+        })
+        .await?,
+        "the part",
+    )?;
+    let mut ordered = StateNature::new(StatusCode::PartsOrdered, "Spare part ordered");
+    ordered.parts = Some(vec![Part {
+        reference: Some(part_ref.into()),
+        quantity: Some(1),
+        to_be_ordered: Some(true),
+        ..Part::default()
+    }]);
+    expect_delivered(app.report_status(id, ordered).await?, "status 205")?;
+    t.step(
+        "205",
+        &format!("SPAREPARTS ORDERED  {part_ref} marked to be ordered"),
+    );
+
+    let (answer, _) = expect_delivered(app.order_parts(id).await?, "the part order")?;
+    let Answer::Ordered(lines) = answer else {
+        return Err(AgoraError::Invalid("the order returned no line".to_owned()));
+    };
+    let order = lines
+        .first()
+        .and_then(|l| l.order_number.clone())
+        .ok_or_else(|| AgoraError::Invalid("the order returned no order number".to_owned()))?;
+    t.step(
+        "order",
+        &format!("PlaceRepairSparepartOrder: order {order} for {part_ref}"),
+    );
+
+    sim.set_logistic(&order, "208")
+        .map_err(|e| AgoraError::Invalid(e.to_string()))?;
+    let tracked = app.track_part_orders(id).await?;
+    let status = tracked
+        .iter()
+        .find(|l| l.order_number.as_deref() == Some(order.as_str()))
+        .and_then(|l| l.status_code.clone())
+        .map_or_else(
+            || "in transit".to_owned(),
+            |s| format!("{s} {}", s.description().unwrap_or("")),
+        );
+    t.step(
+        "208",
+        &format!("DeLonghi ships it; logistic tracking of {order}: {status}"),
+    );
+
+    let mut received = StateNature::new(StatusCode::PartsReceived, "Spare part received");
+    received.parts = Some(vec![Part {
+        reference: Some(part_ref.into()),
+        quantity: Some(1),
+        order_number: Some(order.clone()),
+        ..Part::default()
+    }]);
+    expect_delivered(app.report_status(id, received).await?, "status 201")?;
+    t.step(
+        "201",
+        &format!("SPAREPARTS RECEIVED  {part_ref}, order {order}"),
+    );
+
+    expect_delivered(
+        app.report_status(
+            id,
+            StateNature::new(StatusCode::RepairFinished, "Repair completed"),
+        )
+        .await?,
+        "status 305",
+    )?;
+    t.step("305", "REPAIR FINISHED");
+
+    // The claim, first with the technician's typo and no mobile phone.
+    let mut claim = app.draft_claim(id).await?;
+    claim
+        .claim_infos
+        .get_or_insert_with(Default::default)
+        .call_date = Some(ts(call));
+    let lab = claim.claim_lab.get_or_insert_with(Default::default);
+    lab.labor_hours = Some(1);
+    lab.labor_minutes = Some(15);
+    lab.labor_cost = Some(agora_domain::Money(agora_domain::money_from_cents(5250)));
+    let mut mistaken = claim.clone();
+    mistaken
+        .claim_type
+        .get_or_insert_with(Default::default)
+        .serial_number = Some("DL2211B000045".into());
+    mistaken
+        .claim_conso
+        .get_or_insert_with(Default::default)
+        .mobile_phone = None;
+    let first = app.submit_claim(id, mistaken, false).await?;
+    let ClaimOutcome::Judged(result) = first else {
+        return Err(AgoraError::Invalid(format!(
+            "the claim was not judged: {first:?}"
+        )));
+    };
+    let claim_id = result.claim_id.unwrap_or_default();
+    t.step(
+        "NOTVALID",
+        &format!(
+            "CreateWarrantyClaims: claim {claim_id} rejected by DeLonghi's rules, AgoraPlus says:"
+        ),
+    );
+    for finding in result.validation_errors.iter().flatten() {
+        t.detail(&format!(
+            "- {}: {}",
+            finding.field.as_deref().unwrap_or("?"),
+            finding.error_message.as_deref().unwrap_or("?")
+        ));
+    }
+    t.step(
+        "601",
+        "CLOSED WITH WARRANTY INTERVENTION  set by AgoraPlus once the claim exists",
+    );
+
+    let second = app.submit_claim(id, claim, true).await?;
+    let ClaimOutcome::Judged(result) = second else {
+        return Err(AgoraError::Invalid(format!(
+            "the corrected claim was not judged: {second:?}"
+        )));
+    };
+    if result.is_valid != Some(true) {
+        return Err(AgoraError::Invalid(format!(
+            "the corrected claim is still not valid: {result:?}"
+        )));
+    }
+    t.step("VALID", &format!("UpdateWarrantyClaim: claim {claim_id} corrected (serial {serial}, mobile phone), VALID and transferred"));
+
+    sim.decide_claim(
+        claim_id,
+        ClaimStatus::ClosedAccepted,
+        Some("Accepted for reimbursement".into()),
+    )
+    .map_err(|e| AgoraError::Invalid(e.to_string()))?;
+    let updates = app.track_claims().await?;
+    let last = updates
+        .iter()
+        .find(|u| u.claim_id == claim_id)
+        .map_or_else(|| "unchanged".to_owned(), |u| u.status.to_string());
+    t.step(
+        &last,
+        &format!("GetWarrantyClaimStatus: DeLonghi accepted claim {claim_id}"),
+    );
+
+    let (draft, claims) = sim
+        .draft_invoice(KEY, DELONGHI)
+        .map_err(|e| AgoraError::Invalid(e.to_string()))?;
+    let invoice = "F-2026-000731";
+    expect_delivered(
+        app.register_invoice(&draft, invoice, &claims).await?,
+        "the invoice reference",
+    )?;
+    t.step(
+        "CreateeInvoice",
+        &format!(
+            "draft invoice {draft} ({} claim) matched; invoice reference {invoice} sent",
+            claims.len()
+        ),
+    );
+
+    let sync = catalog_sync(&app, DELONGHI, CatalogKind::SpareParts, !out.json).await?;
+    t.step(
+        "catalog",
+        &format!(
+            "PrintManufacturerSpareParts: {} DeLonghi spare parts streamed into the local store",
+            sync.records
+        ),
+    );
+
+    // The simulator and the local store agree.
+    let state = sim
+        .state(KEY)
+        .map_err(|e| AgoraError::Invalid(e.to_string()))?;
+    let local = app.repair(id).await?;
+    let in_doubt = app.outbox(OutboxState::InDoubt).await?.len();
+    let delivered = app.outbox(OutboxState::Delivered).await?.len();
+    let invoiced_remote = state["Repairs"][0]["Invoiced"] == json!(true);
+    if !(local.lifecycle.invoiced && invoiced_remote) || in_doubt > 0 {
+        return Err(AgoraError::Invalid(
+            "the simulator and the local store disagree".to_owned(),
+        ));
+    }
+    let summary = json!({
+        "work_order": mandate_id, "repair_file": id, "order": order, "claim": claim_id,
+        "claim_status": last, "draft_invoice": draft, "invoice": invoice,
+        "statuses_sent": ["102", "406", "205", "201", "305"],
+        "outbox": {"delivered": delivered, "in_doubt": in_doubt},
+        "catalog_records": sync.records, "seconds": started.elapsed().as_secs_f64(),
+    });
+    if out.json {
+        out.json(&json!({"timeline": t.steps, "summary": summary}));
+    } else {
+        out.line("");
+        out.table(
+            &["summary", ""],
+            vec![
+                vec![
+                    "work order → repair file".into(),
+                    format!("{mandate_id} → {id}"),
+                ],
+                vec![
+                    "statuses sent".into(),
+                    "102, 406, 205, 201, 305 (601 set by AgoraPlus)".into(),
+                ],
+                vec![
+                    "part order".into(),
+                    format!("{order} (208 shipped, 201 received)"),
+                ],
+                vec![
+                    "claim".into(),
+                    format!("{claim_id}: NOTVALID → VALID → {last}"),
+                ],
+                vec!["invoice".into(), format!("{invoice} for draft {draft}")],
+                vec![
+                    "outbox".into(),
+                    format!("{delivered} delivered, {in_doubt} in doubt"),
+                ],
+                vec!["catalog".into(), format!("{} spare parts", sync.records)],
+                vec![
+                    "time".into(),
+                    format!("{:.1} s", started.elapsed().as_secs_f64()),
+                ],
+            ],
+            &summary,
+        );
+    }
+    server
+        .shutdown()
+        .await
+        .map_err(|e| AgoraError::Invalid(e.to_string()))?;
+    Ok(())
+}
+
+/// The demo reads the wall clock for its dates (the one place it may).
+trait DemoNow {
+    fn now_for_demo() -> Timestamp;
+}
+
+impl DemoNow for Timestamp {
+    #[allow(clippy::disallowed_methods)]
+    fn now_for_demo() -> Timestamp {
+        Timestamp::now()
+    }
+}

@@ -1,0 +1,84 @@
+//! Errors as one clear sentence with a hint, and the documented exit codes.
+
+use std::process::ExitCode;
+
+use agora_http::ClientConfig;
+use agora_ports::AgoraError;
+
+/// Exit codes of `agora` (documented in the README and `agora --help`).
+pub(crate) mod code {
+    /// Success.
+    pub(crate) const OK: u8 = 0;
+    /// AgoraPlus or a local rule refused the request.
+    pub(crate) const REFUSED: u8 = 1;
+    /// Wrong usage (clap's own).
+    #[allow(dead_code)]
+    pub(crate) const USAGE: u8 = 2;
+    /// Configuration or authentication (no key, 401, 403, bad URL).
+    pub(crate) const CONFIG: u8 = 3;
+    /// AgoraPlus unreachable or unavailable (after retries).
+    pub(crate) const UNREACHABLE: u8 = 4;
+    /// An operation is in doubt: see `agora outbox list --state in-doubt`.
+    pub(crate) const IN_DOUBT: u8 = 5;
+    /// The local store failed.
+    pub(crate) const STORE: u8 = 6;
+}
+
+/// Prints an error and its hint on stderr; returns the exit code.
+pub(crate) fn report(error: &AgoraError, client: Option<&ClientConfig>) -> ExitCode {
+    eprintln!("error: {error}");
+    let (hint, exit) = hint(error, client);
+    if let Some(hint) = hint {
+        eprintln!("hint: {hint}");
+    }
+    ExitCode::from(exit)
+}
+
+fn hint(error: &AgoraError, client: Option<&ClientConfig>) -> (Option<String>, u8) {
+    let who = client.map(|c| format!("the api_key {} on {}", c.api_key.hint(), c.environment));
+    match error {
+        AgoraError::Unauthorized(_) => (
+            Some(format!(
+                "{} was refused; check AGORA_API_KEY (or the key file) and AGORA_ENV / AGORA_BASE_URL: pre-production and production keys differ",
+                who.unwrap_or_else(|| "the api_key".to_owned())
+            )),
+            code::CONFIG,
+        ),
+        AgoraError::Forbidden(_) => (
+            Some(format!(
+                "{} authenticates but the account may not do this or is locked; ask AgoraPlus support",
+                who.unwrap_or_else(|| "the api_key".to_owned())
+            )),
+            code::CONFIG,
+        ),
+        AgoraError::Config(_) => (
+            Some("see `agora --help` for the settings and their environment variables".to_owned()),
+            code::CONFIG,
+        ),
+        AgoraError::Connect { .. } | AgoraError::Timeout(_) | AgoraError::Transport(_) => (
+            Some("AgoraPlus could not be reached; state changes wait in the outbox: `agora outbox flush` later".to_owned()),
+            code::UNREACHABLE,
+        ),
+        AgoraError::ServerError(_) | AgoraError::Unavailable { .. } => (
+            Some("AgoraPlus is failing or unavailable; try again later (`agora outbox flush`)".to_owned()),
+            code::UNREACHABLE,
+        ),
+        AgoraError::InDoubt { .. } => (
+            Some("check in AgoraPlus whether it was applied, then `agora outbox resolve ID --as applied|resend|abandon`".to_owned()),
+            code::IN_DOUBT,
+        ),
+        AgoraError::Store(_) => (
+            Some("the local store (--db / AGORA_DB) is unreadable or locked by another process".to_owned()),
+            code::STORE,
+        ),
+        AgoraError::Missing(_) => (
+            Some("`agora repairs list` shows the repair files known here; `agora work-orders sync` pulls new ones".to_owned()),
+            code::REFUSED,
+        ),
+        AgoraError::Decode { .. } => (
+            Some("AgoraPlus answered something this version cannot read; set AGORA_LOG=debug and report it".to_owned()),
+            code::UNREACHABLE,
+        ),
+        _ => (None, code::REFUSED),
+    }
+}

@@ -1,0 +1,133 @@
+//! Settings from flags, the environment and a configuration file, in that
+//! order of precedence. The api_key comes from the environment or a file,
+//! never from a flag's value or the configuration file, and is never printed.
+
+use std::path::PathBuf;
+
+use agora_domain::Lcid;
+use agora_http::{ApiKey, ClientConfig, Environment};
+use agora_ports::AgoraError;
+use serde::Deserialize;
+
+/// The configuration file (JSON); every key optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ConfigFile {
+    /// Base URL of AgoraPlus (or a simulator).
+    pub base_url: Option<String>,
+    /// `preprod` or `production`.
+    pub env: Option<String>,
+    /// A file holding the api_key.
+    pub api_key_file: Option<PathBuf>,
+    /// The local store.
+    pub db: Option<PathBuf>,
+    /// LCID of AgoraPlus's messages.
+    pub language: Option<u32>,
+    /// Accept work orders as they are pulled.
+    pub auto_accept: Option<bool>,
+    /// Transfer VALID claims at once.
+    pub transfer_if_valid: Option<bool>,
+}
+
+/// Flags that name settings.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Flags {
+    pub config: Option<PathBuf>,
+    pub base_url: Option<String>,
+    pub env: Option<String>,
+    pub api_key_file: Option<PathBuf>,
+    pub db: Option<PathBuf>,
+    pub language: Option<u32>,
+}
+
+/// The resolved settings.
+#[derive(Debug)]
+pub(crate) struct Settings {
+    pub client: ClientConfig,
+    pub db: PathBuf,
+    pub language: Lcid,
+    pub auto_accept: bool,
+    pub transfer_if_valid: bool,
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+pub(crate) fn load_file(path: &std::path::Path) -> Result<ConfigFile, AgoraError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| AgoraError::Config(format!("cannot read {}: {e}", path.display())))?;
+    agora_domain::decode_json(text.as_bytes())
+        .map_err(|e| AgoraError::Config(format!("{}: {e}", path.display())))
+}
+
+fn read_key(path: &std::path::Path) -> Result<ApiKey, AgoraError> {
+    let key = std::fs::read_to_string(path).map_err(|e| {
+        AgoraError::Config(format!(
+            "cannot read the api_key file {}: {e}",
+            path.display()
+        ))
+    })?;
+    let key = key.trim();
+    if key.is_empty() {
+        return Err(AgoraError::Config(format!(
+            "the api_key file {} is empty",
+            path.display()
+        )));
+    }
+    Ok(ApiKey::new(key))
+}
+
+impl Settings {
+    /// Resolves the settings; the api_key is required only when `need_key`.
+    pub(crate) fn resolve(flags: &Flags) -> Result<Self, AgoraError> {
+        let file_path = flags
+            .config
+            .clone()
+            .or_else(|| env("AGORA_CONFIG").map(PathBuf::from));
+        let file = match &file_path {
+            Some(p) => load_file(p)?,
+            None => ConfigFile::default(),
+        };
+        let environment = match (
+            flags
+                .base_url
+                .clone()
+                .or_else(|| env("AGORA_BASE_URL"))
+                .or(file.base_url),
+            flags.env.clone().or_else(|| env("AGORA_ENV")).or(file.env),
+        ) {
+            (Some(url), _) => Environment::Custom(url),
+            (None, Some(name)) => Environment::parse(&name)?,
+            (None, None) => Environment::PreProduction,
+        };
+        let key = if let Some(path) = &flags.api_key_file {
+            read_key(path)?
+        } else if let Some(key) = env("AGORA_API_KEY") {
+            ApiKey::new(key.trim())
+        } else if let Some(path) = env("AGORA_API_KEY_FILE")
+            .map(PathBuf::from)
+            .or(file.api_key_file)
+        {
+            read_key(&path)?
+        } else {
+            return Err(AgoraError::Config(
+                "no api_key: set AGORA_API_KEY, or name a file with --api-key-file, AGORA_API_KEY_FILE or api_key_file in the configuration".to_owned(),
+            ));
+        };
+        let db = flags
+            .db
+            .clone()
+            .or_else(|| env("AGORA_DB").map(PathBuf::from))
+            .or(file.db)
+            .unwrap_or_else(|| PathBuf::from("agora.db"));
+        let language = Lcid(flags.language.or(file.language).unwrap_or(1033));
+        Ok(Self {
+            client: ClientConfig::new(environment, key),
+            db,
+            language,
+            auto_accept: file.auto_accept.unwrap_or(true),
+            transfer_if_valid: file.transfer_if_valid.unwrap_or(true),
+        })
+    }
+}
