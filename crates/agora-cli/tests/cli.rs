@@ -1,0 +1,404 @@
+//! The `agora` binary against the simulator over loopback: every use case
+//! from the command line, errors and exit codes, the demo, and runs killed
+//! with SIGKILL mid-sync that resume without loss or duplicates.
+//!
+//! (These live in agora-cli's tests because cargo gives the path of a
+//! binary only to its own package's tests.)
+#![allow(clippy::unwrap_used)]
+
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use agora_domain::{ClaimStatus, MandateLightResponse, ManufacturerId};
+use agora_mock::{Faults, SimConfig, Simulator};
+use agora_sim::SimServer;
+use serde_json::{Value, json};
+
+const KEY: &str = "cli-test-key-123";
+
+struct Env {
+    server: SimServer,
+    db: PathBuf,
+}
+
+impl Env {
+    async fn new(name: &str, catalog_size: u64) -> Self {
+        let config = SimConfig {
+            tenants: vec![KEY.into()],
+            seed: 8,
+            catalog_size,
+            ..SimConfig::default()
+        };
+        let server = SimServer::start(Simulator::new(config), ([127, 0, 0, 1], 0).into())
+            .await
+            .unwrap();
+        let dir = std::env::temp_dir().join(format!("agora-cli-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Self {
+            server,
+            db: dir.join("agora.db"),
+        }
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_agora"));
+        c.args(args)
+            .env("AGORA_BASE_URL", self.server.url())
+            .env("AGORA_API_KEY", KEY)
+            .env("AGORA_DB", &self.db)
+            .env_remove("AGORA_CONFIG")
+            .env_remove("AGORA_ENV");
+        c
+    }
+
+    async fn run(&self, args: &[&str]) -> Output {
+        let mut c = self.command(args);
+        tokio::task::spawn_blocking(move || c.output().unwrap())
+            .await
+            .unwrap()
+    }
+
+    async fn json(&self, args: &[&str]) -> Value {
+        let mut full = vec!["--json"];
+        full.extend_from_slice(args);
+        let out = self.run(&full).await;
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", String::from_utf8_lossy(&out.stdout)))
+    }
+
+    fn sim(&self) -> &Simulator {
+        self.server.simulator()
+    }
+}
+
+fn mandate(oem: u32) -> MandateLightResponse {
+    serde_json::from_value(json!({
+        "ManufacturerId": oem, "InterventionTypeId": 1,
+        "Consumer": {"Title": "3", "LastName": "Durand", "FirstName": "Paul", "Address1": "3 place Bellecour"}
+    }))
+    .unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_use_case_from_the_command_line() {
+    let env = Env::new("all", 2000).await;
+    let codes = env.json(&["ref", "status-codes"]).await;
+    assert_eq!(codes.as_array().unwrap().len(), 47);
+    assert_eq!(
+        env.json(&["ref", "repair-types", "--oem", "2"])
+            .await
+            .as_array()
+            .unwrap()
+            .len(),
+        7
+    );
+
+    env.sim().publish_mandate(KEY, mandate(1)).unwrap();
+    let sync = env.json(&["work-orders", "sync"]).await;
+    let id = sync["accepted"][0].as_i64().unwrap();
+    assert_eq!(
+        env.json(&["work-orders", "sync"]).await["accepted"],
+        json!([])
+    );
+    let ids = id.to_string();
+    let ids = ids.as_str();
+    assert_eq!(
+        env.json(&["repairs", "list"]).await[0]["InterventionId"],
+        id
+    );
+
+    // A status missing what its code requires: refused locally, exit 1.
+    let out = env.run(&["status", "report", ids, "102"]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("AppointmentDate"), "{}", text(&out));
+    let out = env
+        .run(&[
+            "status",
+            "report",
+            ids,
+            "102",
+            "--start",
+            "2026-11-20T08:00:00Z",
+            "--end",
+            "2026-11-20T09:00:00Z",
+        ])
+        .await;
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("APPOINTMENT CONFIRMED"));
+    let out = env.run(&["status", "report", ids, "999"]).await;
+    assert_eq!(out.status.code(), Some(1));
+
+    assert!(
+        env.run(&["parts", "add", ids, "00001-00000009"])
+            .await
+            .status
+            .success()
+    );
+    let lines = env.json(&["parts", "order", ids]).await;
+    let order = lines[0]["OrderNumber"].as_str().unwrap().to_owned();
+    env.sim().set_logistic(&order, "208").unwrap();
+    let tracked = env.json(&["parts", "track", ids]).await;
+    assert_eq!(tracked[0]["StatusCode"], "208");
+    let part = format!("00001-00000009:{order}");
+    assert!(
+        env.run(&["status", "report", ids, "201", "--part", &part])
+            .await
+            .status
+            .success()
+    );
+    assert!(
+        env.run(&["status", "report", ids, "305"])
+            .await
+            .status
+            .success()
+    );
+
+    // A claim from a file, with a mistake: AgoraPlus's message verbatim, exit 1.
+    let claim = |serial: &str| {
+        json!({
+            "ClaimType": {"ManufacturerId": 1, "CommercialRef": "CR-1", "SerialNumber": serial},
+            "ClaimConso": {"LastName": "Durand", "Address1": "3 place Bellecour", "Zip": "69002"},
+            "ClaimInfos": {"CallDate": "2026-11-19T10:00:00Z"}
+        })
+    };
+    let file = env.db.with_file_name("claim.json");
+    std::fs::write(&file, claim("").to_string()).unwrap();
+    let out = env
+        .run(&[
+            "--language",
+            "1036",
+            "claims",
+            "submit",
+            ids,
+            "--file",
+            file.to_str().unwrap(),
+        ])
+        .await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("Donnée obligatoire"), "{}", text(&out));
+    std::fs::write(&file, claim("SN-0001").to_string()).unwrap();
+    let result = env
+        .json(&[
+            "claims",
+            "submit",
+            ids,
+            "--file",
+            file.to_str().unwrap(),
+            "--precheck",
+        ])
+        .await;
+    assert_eq!(result["IsValid"], true, "{result}");
+    let claim_id = result["ClaimID"].as_i64().unwrap();
+
+    env.sim()
+        .decide_claim(claim_id, ClaimStatus::ClosedAccepted, None)
+        .unwrap();
+    let updates = env.json(&["claims", "track"]).await;
+    assert_eq!(updates[0]["LastStatus"], "CLOSEDACCEPTED");
+    let (draft, _) = env.sim().draft_invoice(KEY, ManufacturerId(1)).unwrap();
+    let c = claim_id.to_string();
+    let out = env
+        .run(&[
+            "invoices",
+            "register",
+            "--draft",
+            &draft,
+            "--invoice",
+            "F-9",
+            "--claim",
+            &c,
+        ])
+        .await;
+    assert!(out.status.success(), "{}", text(&out));
+    let out = env
+        .run(&[
+            "invoices",
+            "register",
+            "--draft",
+            &draft,
+            "--invoice",
+            "F-9",
+            "--claim",
+            &c,
+        ])
+        .await;
+    assert_eq!(out.status.code(), Some(1), "once: {}", text(&out));
+
+    let sync = env.json(&["catalog", "sync", "--oem", "1"]).await;
+    assert_eq!(sync["records"], 2000);
+    assert_eq!(
+        env.json(&["catalog", "sync", "--oem", "1", "--products"])
+            .await["records"],
+        200
+    );
+    assert!(
+        !env.json(&["bom", "--oem", "1", "--ref", "P1-000003"])
+            .await
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    let outbox = env.json(&["outbox", "list"]).await;
+    assert!(
+        outbox
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["state"] == "Delivered"),
+        "{outbox}"
+    );
+    assert_eq!(env.json(&["outbox", "flush"]).await["delivered"], 0);
+    let state = env.sim().state(KEY).unwrap();
+    assert_eq!(state["Repairs"][0]["Invoiced"], true);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_are_one_sentence_with_a_hint_and_an_exit_code() {
+    let env = Env::new("errors", 10).await;
+    let out = env.run(&["repairs", "list"]).await;
+    assert!(out.status.success());
+    let mut c = env.command(&["work-orders", "sync"]);
+    c.env("AGORA_API_KEY", "wrong-key-abcdef-XY");
+    let out = tokio::task::spawn_blocking(move || c.output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(
+        err.contains("401") && err.contains("hint:") && err.contains("…XY (19 chars)"),
+        "{err}"
+    );
+    assert!(!err.contains("wrong-key-abcdef-XY"), "{err}");
+    let mut c = env.command(&["work-orders", "sync"]);
+    c.env_remove("AGORA_API_KEY");
+    let out = tokio::task::spawn_blocking(move || c.output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("AGORA_API_KEY"));
+    let mut c = env.command(&["work-orders", "sync"]);
+    c.env("AGORA_BASE_URL", "http://127.0.0.1:9");
+    let out = tokio::task::spawn_blocking(move || c.output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    let out = env.run(&["status", "report", "12345", "406"]).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).contains("repair file 12345"), "{}", text(&out));
+    let out = env.run(&["nonsense"]).await;
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_runs_and_exits_zero() {
+    let out = tokio::task::spawn_blocking(|| {
+        Command::new(env!("CARGO_BIN_EXE_agora"))
+            .args(["demo", "--catalog-size", "3000"])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    for code in [
+        "102",
+        "406",
+        "205",
+        "208",
+        "201",
+        "305",
+        "601",
+        "NOTVALID",
+        "VALID",
+        "CLOSEDACCEPTED",
+        "CreateeInvoice",
+    ] {
+        assert!(t.contains(code), "{code} missing from the timeline:\n{t}");
+    }
+    assert!(
+        t.contains("The size of the field should be 19 character(s)"),
+        "{t}"
+    );
+    assert!(t.contains("3000 spare parts"), "{t}");
+}
+
+fn kill_after(mut child: std::process::Child, after: Duration) {
+    std::thread::sleep(after);
+    let _ = child.kill(); // SIGKILL
+    let _ = child.wait();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_mid_sync_then_restarted_nothing_lost_nothing_twice() {
+    let env = Env::new("crash", 300_000).await;
+    for _ in 0..60 {
+        env.sim().publish_mandate(KEY, mandate(19)).unwrap();
+    }
+    // Slow answers, so the kill lands while the sync is under way.
+    env.sim()
+        .set_faults(Faults {
+            delay_ms: 150,
+            ..Faults::default()
+        })
+        .unwrap();
+    for (args, after) in [
+        (vec!["work-orders", "sync"], 170u64),
+        (vec!["catalog", "sync", "--oem", "19"], 400),
+        (vec!["catalog", "sync", "--oem", "19"], 900),
+    ] {
+        let child = env
+            .command(&args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        tokio::task::spawn_blocking(move || kill_after(child, Duration::from_millis(after)))
+            .await
+            .unwrap();
+    }
+    env.sim().set_faults(Faults::default()).unwrap();
+    // Restarted: complete, no duplicates.
+    let sync = env.json(&["work-orders", "sync"]).await;
+    let repairs = env.json(&["repairs", "list"]).await;
+    assert_eq!(repairs.as_array().unwrap().len(), 60, "{sync}");
+    let mut ids: Vec<i64> = repairs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["MandateId"].as_i64().unwrap())
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 60, "one repair file per work order");
+    let state = env.sim().state(KEY).unwrap();
+    assert_eq!(state["Repairs"].as_array().unwrap().len(), 60);
+    let catalog = env.json(&["catalog", "sync", "--oem", "19"]).await;
+    assert!(catalog["records"].as_u64().unwrap() > 0);
+    // The store holds each part once: a fresh full count equals the catalog size.
+    assert_eq!(stored_parts(&env.db).await, 300_000);
+}
+
+async fn stored_parts(db: &std::path::Path) -> u64 {
+    use agora_ports::CatalogStore;
+    agora_store_sqlite::SqliteStore::open(db)
+        .unwrap()
+        .count_spare_parts(ManufacturerId(19), agora_domain::Lcid::ENGLISH)
+        .await
+        .unwrap()
+}
