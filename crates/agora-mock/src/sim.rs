@@ -781,34 +781,16 @@ impl Simulator {
         language: Lcid,
     ) -> Result<Delta<SparePart>, SimError> {
         self.authenticate(key)?;
-        let since = day_start(since);
         let world = self.world();
-        let published = world.published_parts.get(&m);
-        let overridden: HashSet<String> = published
-            .map(|p| p.keys().cloned().collect())
-            .unwrap_or_default();
-        let changed: Vec<SparePart> = published
-            .map(|p| {
-                p.values()
-                    .filter(|(_, at)| *at >= since)
-                    .map(|(r, _)| r.clone())
-                    .collect()
-            })
-            .unwrap_or_default();
-        Ok(Delta {
-            catalog: self.inner.catalog,
+        Ok(self.delta(
+            world.published_parts.get(&m),
             m,
-            language,
             since,
-            next: 0,
-            end: self.inner.catalog.size,
-            overridden,
-            published: changed.into_iter(),
-            make: |c, m, i, lang, since| {
-                (c.part_changed_at(m, i) >= since).then(|| c.part(m, i, lang))
-            },
-            key_of: |p: &SparePart| p.reference.clone().unwrap_or_default(),
-        })
+            language,
+            self.inner.catalog.size,
+            |c, m, i, lang, since| (c.part_changed_at(m, i) >= since).then(|| c.part(m, i, lang)),
+            |p: &SparePart| p.reference.clone().unwrap_or_default(),
+        ))
     }
 
     /// The products of `m` changed since `since`, as a lazy iterator.
@@ -820,13 +802,37 @@ impl Simulator {
         language: Lcid,
     ) -> Result<Delta<Product>, SimError> {
         self.authenticate(key)?;
-        let since = day_start(since);
         let world = self.world();
-        let published = world.published_products.get(&m);
+        Ok(self.delta(
+            world.published_products.get(&m),
+            m,
+            since,
+            language,
+            self.inner.catalog.products(),
+            |c, m, j, lang, since| {
+                (c.product_changed_at(m, j) >= since).then(|| c.product(m, j, lang))
+            },
+            |p: &Product| p.commercial_ref.clone().unwrap_or_default(),
+        ))
+    }
+
+    /// A delta over `end` generated records and the OEM's published ones.
+    #[allow(clippy::too_many_arguments)]
+    fn delta<T: Clone>(
+        &self,
+        published: Option<&BTreeMap<String, (T, Timestamp)>>,
+        m: ManufacturerId,
+        since: jiff::civil::Date,
+        language: Lcid,
+        end: u64,
+        make: fn(GeneratedCatalog, ManufacturerId, u64, Lcid, Timestamp) -> Option<T>,
+        key_of: fn(&T) -> String,
+    ) -> Delta<T> {
+        let since = day_start(since);
         let overridden: HashSet<String> = published
             .map(|p| p.keys().cloned().collect())
             .unwrap_or_default();
-        let changed: Vec<Product> = published
+        let changed: Vec<T> = published
             .map(|p| {
                 p.values()
                     .filter(|(_, at)| *at >= since)
@@ -834,20 +840,18 @@ impl Simulator {
                     .collect()
             })
             .unwrap_or_default();
-        Ok(Delta {
+        Delta {
             catalog: self.inner.catalog,
             m,
             language,
             since,
             next: 0,
-            end: self.inner.catalog.products(),
+            end,
             overridden,
             published: changed.into_iter(),
-            make: |c, m, j, lang, since| {
-                (c.product_changed_at(m, j) >= since).then(|| c.product(m, j, lang))
-            },
-            key_of: |p: &Product| p.commercial_ref.clone().unwrap_or_default(),
-        })
+            make,
+            key_of,
+        }
     }
 
     /// `SearchProductByRef`: products whose commercial or technical
