@@ -1,8 +1,10 @@
 //! Project automation for the agora workspace.
 //!
 //! `cargo xtask ci` runs what CI runs: formatting check, clippy with
-//! warnings denied, and the test suite. It uses only the standard library,
-//! so it builds in seconds.
+//! warnings denied, and the test suite. `cargo xtask bench` builds the
+//! benchmark harness (`agora-bench`) in release and runs it, writing
+//! docs/benchmarks.md. It uses only the standard library, so it builds in
+//! seconds.
 
 use std::process::{Command, ExitCode};
 

@@ -1,0 +1,82 @@
+//! # agora-bench
+//!
+//! The benchmark harness behind `cargo xtask bench`. Every figure is a
+//! median of several runs measured in one session, and the targets are
+//! ratios between figures of that session, because this machine is shared
+//! and absolute times vary from run to run.
+//!
+//! Each measurement that reports memory runs in a child process of its own
+//! (`agora-bench <mode> …`), so its peak RSS (`VmHWM`) is its own; the
+//! simulator serves from another child process.
+//!
+//! It is a tool of this repository, not a library: nothing links it.
+
+mod measure;
+mod micro;
+mod report;
+
+use std::process::ExitCode;
+
+fn usage() -> ExitCode {
+    eprintln!(
+        "usage: agora-bench all [--quick] [--out FILE]\n\
+         modes used by `all`: serve SIZE | sync URL N | parse URL N | store URL N | naive URL N |\n\
+         overhead URL N CONCURRENCY | load URL N CONCURRENCY | micro"
+    );
+    ExitCode::from(2)
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some(mode) = args.first() else {
+        return usage();
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("agora-bench: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let arg = |i: usize| args.get(i).cloned().unwrap_or_default();
+    let num = |i: usize| arg(i).parse::<u64>().unwrap_or(0);
+    let result = rt.block_on(async {
+        match mode.as_str() {
+            "serve" => measure::serve(num(1)).await,
+            "sync" => measure::sync(&arg(1), num(2)).await,
+            "parse" => measure::parse(&arg(1), num(2)).await,
+            "store" => measure::store(&arg(1), num(2)).await,
+            "naive" => measure::naive(&arg(1), num(2)).await,
+            "overhead" => measure::overhead(&arg(1), num(2), num(3)).await,
+            "load" => measure::load(&arg(1), num(2), num(3)).await,
+            "micro" => micro::run(args.iter().any(|a| a == "--quick")).map(|v| println_json(&v)),
+            "all" => {
+                let quick = args.iter().any(|a| a == "--quick");
+                let out = args
+                    .iter()
+                    .position(|a| a == "--out")
+                    .and_then(|i| args.get(i + 1))
+                    .cloned();
+                report::all(quick, out.as_deref()).await
+            }
+            _ => Err("unknown mode".to_owned()),
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("agora-bench {mode}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Prints one JSON result line on stdout (the parent reads it).
+#[allow(clippy::print_stdout)]
+pub(crate) fn println_json(v: &serde_json::Value) {
+    println!("{v}");
+}

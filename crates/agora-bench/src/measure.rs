@@ -1,0 +1,376 @@
+//! The measurements that run in child processes, one JSON line each.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use agora_app::{Agora, AppConfig, CatalogKind};
+use agora_domain::{CompleteRepairState, Envelope, Lcid, ManufacturerId, SparePart};
+use agora_http::{AgoraClient, ApiKey, ClientConfig, Environment};
+use agora_mock::{SimConfig, Simulator};
+use agora_ports::{CatalogStore, Repairs, SystemClock};
+use agora_store_sqlite::SqliteStore;
+use serde_json::json;
+
+use crate::println_json;
+
+/// The benchmark account's key.
+pub(crate) const KEY: &str = "bench-key-000001";
+const OEM: ManufacturerId = ManufacturerId(19);
+const STATIC_BODY: &str = r#"{"ResponseStatus":"S","IsValid":true,"ResponseMessage":null,"ResponseErrorMessage":"","ResponseData":[]}"#;
+
+/// Peak resident set size of this process, in kB.
+pub(crate) fn peak_rss_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn temp_store(tag: &str) -> Result<(SqliteStore, std::path::PathBuf), String> {
+    let dir = std::env::temp_dir().join(format!("agora-bench-{}-{tag}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let store = SqliteStore::open(dir.join("bench.db")).map_err(|e| e.to_string())?;
+    Ok((store, dir))
+}
+
+fn http() -> Result<reqwest::Client, String> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .pool_max_idle_per_host(64)
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+fn delta_url(url: &str) -> String {
+    format!("{url}/api/Product/PrintManufacturerSpareParts/19/01-01-2000/English")
+}
+
+async fn fetch(url: &str) -> Result<Vec<u8>, String> {
+    let resp = http()?
+        .get(delta_url(url))
+        .header("api_key", KEY)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    resp.bytes()
+        .await
+        .map(|b| b.to_vec())
+        .map_err(|e| e.to_string())
+}
+
+fn client(url: &str) -> Result<AgoraClient, String> {
+    AgoraClient::new(ClientConfig::new(
+        Environment::Custom(url.to_owned()),
+        ApiKey::new(KEY),
+    ))
+    .map_err(|e| e.to_string())
+}
+
+/// Serves the simulator (catalog of `size` parts per OEM) and a minimal
+/// static handler on the same server stack, until killed.
+pub(crate) async fn serve(size: u64) -> Result<(), String> {
+    let sim = Simulator::new(SimConfig {
+        tenants: vec![KEY.to_owned()],
+        catalog_size: size,
+        seed: 1,
+        ..SimConfig::default()
+    });
+    let app = agora_sim::router(sim).route("/static", axum::routing::get(|| async { STATIC_BODY }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| e.to_string())?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    println_json(&json!({"url": format!("http://{addr}")}));
+    axum::serve(listener, app).await.map_err(|e| e.to_string())
+}
+
+/// The catalog sync through agora-app into a fresh store.
+pub(crate) async fn sync(url: &str, records: u64) -> Result<(), String> {
+    let (store, dir) = temp_store("sync")?;
+    let app = Agora::new(
+        client(url)?,
+        store,
+        Arc::new(SystemClock),
+        AppConfig::default(),
+    );
+    let started = Instant::now();
+    let done = app
+        .sync_catalog(OEM, Lcid::ENGLISH, CatalogKind::SpareParts, &mut |_| {})
+        .await
+        .map_err(|e| e.to_string())?;
+    let secs = started.elapsed().as_secs_f64();
+    let _ = std::fs::remove_dir_all(dir);
+    if done.records != records {
+        return Err(format!(
+            "synced {} records, expected {records}",
+            done.records
+        ));
+    }
+    println_json(&json!({"secs": secs, "records": done.records, "rss_kb": peak_rss_kb()}));
+    Ok(())
+}
+
+/// P: typed decoding of the whole body from memory.
+pub(crate) async fn parse(url: &str, records: u64) -> Result<(), String> {
+    let body = fetch(url).await?;
+    let started = Instant::now();
+    let env = Envelope::<Vec<SparePart>>::from_slice(&body).map_err(|e| e.to_string())?;
+    let secs = started.elapsed().as_secs_f64();
+    let n = env.response_data.map_or(0, |d| d.len());
+    if n as u64 != records {
+        return Err(format!("decoded {n} records, expected {records}"));
+    }
+    println_json(
+        &json!({"secs": secs, "records": n, "bytes": body.len(), "rss_kb": peak_rss_kb()}),
+    );
+    Ok(())
+}
+
+/// W: upserting the already-decoded records into a fresh store.
+pub(crate) async fn store(url: &str, records: u64) -> Result<(), String> {
+    let body = fetch(url).await?;
+    let parts = Envelope::<Vec<SparePart>>::from_slice(&body)
+        .map_err(|e| e.to_string())?
+        .response_data
+        .unwrap_or_default();
+    drop(body);
+    let (store, dir) = temp_store("store")?;
+    let started = Instant::now();
+    let mut n = 0;
+    for batch in parts.chunks(1000) {
+        n += store
+            .upsert_spare_parts(OEM, Lcid::ENGLISH, batch)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let _ = std::fs::remove_dir_all(dir);
+    if n != records {
+        return Err(format!("stored {n} records, expected {records}"));
+    }
+    println_json(&json!({"secs": secs, "records": n, "rss_kb": peak_rss_kb()}));
+    Ok(())
+}
+
+/// Naive: the whole body, the whole envelope decoded, then inserted.
+pub(crate) async fn naive(url: &str, records: u64) -> Result<(), String> {
+    let (store, dir) = temp_store("naive")?;
+    let started = Instant::now();
+    let body = fetch(url).await?;
+    let parts = Envelope::<Vec<SparePart>>::from_slice(&body)
+        .map_err(|e| e.to_string())?
+        .response_data
+        .unwrap_or_default();
+    let mut n = 0;
+    for batch in parts.chunks(1000) {
+        n += store
+            .upsert_spare_parts(OEM, Lcid::ENGLISH, batch)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let _ = std::fs::remove_dir_all(dir);
+    if n != records {
+        return Err(format!("stored {n} records, expected {records}"));
+    }
+    println_json(&json!({"secs": secs, "records": n, "rss_kb": peak_rss_kb()}));
+    Ok(())
+}
+
+/// A repair file of the benchmark account to update again and again.
+async fn repair_file(url: &str) -> Result<CompleteRepairState, String> {
+    let http = http()?;
+    http.post(format!("{url}/_sim/mandates"))
+        .header("content-type", "application/json")
+        .body(
+            json!({"ApiKey": KEY, "Mandate": {"ManufacturerId": 19, "InterventionTypeId": 1}})
+                .to_string(),
+        )
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let reply = agora_ports::Mandates::new_mandates(&client(url)?, true)
+        .await
+        .map_err(|e| e.to_string())?;
+    let id = reply
+        .data
+        .iter()
+        .find_map(|m| m.intervention_id)
+        .ok_or("no repair file")?;
+    let mut file = CompleteRepairState::from_work_order(
+        reply.data[0].mandate.as_ref().ok_or("no work order")?,
+        id,
+    );
+    file.commercial_ref = Some("ECAM22.110.B".into());
+    file.state_natures = Some(vec![agora_domain::StateNature::new(
+        agora_domain::StatusCode::Diagnosis,
+        "benchmark",
+    )]);
+    Ok(file)
+}
+
+async fn run_concurrently<F, Fut>(
+    n: u64,
+    concurrency: u64,
+    f: F,
+) -> Result<(f64, Vec<Duration>), String>
+where
+    F: Fn() -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<(), String>> + Send,
+{
+    let f = Arc::new(f);
+    let next = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency.max(1) {
+        let f = f.clone();
+        let next = next.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            while next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < n {
+                let t = Instant::now();
+                f().await?;
+                latencies.push(t.elapsed());
+            }
+            Ok::<_, String>(latencies)
+        }));
+    }
+    let mut all = Vec::with_capacity(usize::try_from(n).unwrap_or(0));
+    for t in tasks {
+        all.extend(t.await.map_err(|e| e.to_string())??);
+    }
+    Ok((started.elapsed().as_secs_f64(), all))
+}
+
+/// Client overhead: `UpdateRepair` through agora-http against a bare
+/// reqwest loop posting the same bytes.
+pub(crate) async fn overhead(url: &str, n: u64, concurrency: u64) -> Result<(), String> {
+    let file = repair_file(url).await?;
+    let body = serde_json::to_vec(&file).map_err(|e| e.to_string())?;
+    let bare = http()?;
+    let target = format!("{url}/api/Repair/UpdateRepair");
+    let bare_run = {
+        let body = body.clone();
+        move || {
+            let bare = bare.clone();
+            let target = target.clone();
+            let body = body.clone();
+            async move {
+                let resp = bare
+                    .post(&target)
+                    .header("api_key", KEY)
+                    .header("accept", "application/json")
+                    .header("content-type", "application/json")
+                    .body(body)
+                    .send()
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let status = resp.status();
+                resp.bytes().await.map_err(|e| e.to_string())?;
+                if status.is_success() {
+                    Ok(())
+                } else {
+                    Err(format!("status {status}"))
+                }
+            }
+        }
+    };
+    let agora = client(url)?;
+    let file = Arc::new(file);
+    let agora_run = move || {
+        let agora = agora.clone();
+        let file = file.clone();
+        async move {
+            agora
+                .update_repair(&file)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        }
+    };
+    // Warm both, then measure both.
+    run_concurrently(500, concurrency, bare_run.clone()).await?;
+    run_concurrently(500, concurrency, agora_run.clone()).await?;
+    let (bare_secs, _) = run_concurrently(n, concurrency, bare_run).await?;
+    let (agora_secs, _) = run_concurrently(n, concurrency, agora_run).await?;
+    println_json(&json!({
+        "bare_rps": n as f64 / bare_secs, "agora_rps": n as f64 / agora_secs,
+    }));
+    Ok(())
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() - 1) as f64 * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)].as_secs_f64() * 1000.0
+}
+
+/// Simulator throughput: `GetNewMandates`, `UpdateRepair` and the static
+/// handler, each under the same concurrent load.
+pub(crate) async fn load(url: &str, n: u64, concurrency: u64) -> Result<(), String> {
+    let file = repair_file(url).await?;
+    let body = serde_json::to_vec(&file).map_err(|e| e.to_string())?;
+    let http = http()?;
+    let mut out = serde_json::Map::new();
+    for (name, method, path, payload) in [
+        ("static", "GET", "/static".to_owned(), None),
+        (
+            "GetNewMandates",
+            "GET",
+            "/api/Repair/GetNewMandates?autoAccept=false".to_owned(),
+            None,
+        ),
+        (
+            "UpdateRepair",
+            "POST",
+            "/api/Repair/UpdateRepair".to_owned(),
+            Some(body.clone()),
+        ),
+    ] {
+        let http = http.clone();
+        let target = format!("{url}{path}");
+        let run = move || {
+            let http = http.clone();
+            let target = target.clone();
+            let payload = payload.clone();
+            async move {
+                let req = if method == "GET" {
+                    http.get(&target)
+                } else {
+                    http.post(&target)
+                };
+                let req = req
+                    .header("api_key", KEY)
+                    .header("accept", "application/json");
+                let req = match payload {
+                    Some(b) => req.header("content-type", "application/json").body(b),
+                    None => req,
+                };
+                let resp = req.send().await.map_err(|e| e.to_string())?;
+                let status = resp.status();
+                resp.bytes().await.map_err(|e| e.to_string())?;
+                if status.is_success() {
+                    Ok(())
+                } else {
+                    Err(format!("status {status}"))
+                }
+            }
+        };
+        run_concurrently(300, concurrency, run.clone()).await?;
+        let (secs, mut latencies) = run_concurrently(n, concurrency, run).await?;
+        latencies.sort_unstable();
+        out.insert(
+            name.to_owned(),
+            json!({"rps": n as f64 / secs, "p50_ms": percentile(&latencies, 0.5), "p99_ms": percentile(&latencies, 0.99)}),
+        );
+    }
+    println_json(&serde_json::Value::Object(out));
+    Ok(())
+}

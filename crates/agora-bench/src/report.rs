@@ -1,0 +1,276 @@
+//! `agora-bench all`: runs every measurement in child processes, takes the
+//! medians, checks the targets as ratios of this run's own figures, prints
+//! the table and writes it to `docs/benchmarks.md`.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use serde_json::Value;
+
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn exe() -> Result<std::path::PathBuf, String> {
+    std::env::current_exe().map_err(|e| e.to_string())
+}
+
+fn server(size: u64) -> Result<Server, String> {
+    let mut child = Command::new(exe()?)
+        .args(["serve", &size.to_string()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .map_err(|e| e.to_string())?;
+    let v: Value = serde_json::from_str(&line).map_err(|e| format!("server said {line:?}: {e}"))?;
+    let url = v["url"].as_str().ok_or("no url")?.to_owned();
+    Ok(Server { child, url })
+}
+
+fn child(args: &[&str]) -> Result<Value, String> {
+    let out = Command::new(exe()?)
+        .args(args)
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        return Err(format!("{args:?} failed"));
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let last = text.lines().last().unwrap_or_default();
+    serde_json::from_str(last).map_err(|e| format!("{args:?} said {last:?}: {e}"))
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Runs a child `runs` times; the medians of each numeric field.
+fn medians(args: &[&str], runs: usize) -> Result<Value, String> {
+    let results: Vec<Value> = (0..runs).map(|_| child(args)).collect::<Result<_, _>>()?;
+    let mut out = serde_json::Map::new();
+    if let Some(first) = results.first().and_then(Value::as_object) {
+        for (key, value) in first {
+            if value.is_number() {
+                let xs: Vec<f64> = results.iter().filter_map(|r| r[key].as_f64()).collect();
+                out.insert(key.clone(), serde_json::json!(median(xs)));
+            } else if value.is_object() {
+                let mut inner = serde_json::Map::new();
+                for sub in value.as_object().into_iter().flat_map(|o| o.keys()) {
+                    let xs: Vec<f64> = results
+                        .iter()
+                        .filter_map(|r| r[key][sub].as_f64())
+                        .collect();
+                    inner.insert(sub.clone(), serde_json::json!(median(xs)));
+                }
+                out.insert(key.clone(), Value::Object(inner));
+            }
+        }
+    }
+    Ok(Value::Object(out))
+}
+
+fn f(v: &Value, key: &str) -> f64 {
+    v[key].as_f64().unwrap_or(f64::NAN)
+}
+
+fn machine() -> String {
+    let cores = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);
+    let mem_gib = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("MemTotal:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0 / 1024.0);
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("model name"))
+                .map(|v| v.trim_start_matches([' ', '\t', ':']).to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".to_owned());
+    format!("{cores} cores ({cpu}), {mem_gib:.0} GiB memory")
+}
+
+#[allow(clippy::disallowed_methods)] // the report's date
+fn today() -> String {
+    jiff::Timestamp::now()
+        .strftime("%Y-%m-%d %H:%M UTC")
+        .to_string()
+}
+
+fn verdict(ok: bool) -> &'static str {
+    if ok { "met" } else { "MISSED" }
+}
+
+pub(crate) async fn all(quick: bool, out: Option<&str>) -> Result<(), String> {
+    let (big, small, runs, calls) = if quick {
+        (100_000u64, 10_000u64, 1, 2_000u64)
+    } else {
+        (1_000_000, 100_000, 3, 20_000)
+    };
+    let started = std::time::Instant::now();
+    let mut sizes = Vec::new();
+    for size in [small, big] {
+        eprintln!("catalog of {size} spare parts…");
+        let s = server(size)?;
+        let n = size.to_string();
+        let sync = medians(&["sync", &s.url, &n], runs)?;
+        let naive = medians(&["naive", &s.url, &n], runs)?;
+        let (parse, store) = if size == big {
+            (
+                Some(medians(&["parse", &s.url, &n], runs)?),
+                Some(medians(&["store", &s.url, &n], runs)?),
+            )
+        } else {
+            (None, None)
+        };
+        sizes.push((size, sync, naive, parse, store));
+    }
+    eprintln!("client overhead and simulator throughput…");
+    let s = server(10)?;
+    let calls_s = calls.to_string();
+    let overhead = medians(&["overhead", &s.url, &calls_s, "32"], runs)?;
+    let load = medians(&["load", &s.url, &calls_s, "32"], runs)?;
+    drop(s);
+    eprintln!("domain micro-benchmarks…");
+    let micro = if quick {
+        child(&["micro", "--quick"])?
+    } else {
+        child(&["micro"])?
+    };
+
+    let (_, sync_small, naive_small, _, _) = &sizes[0];
+    let (_, sync_big, naive_big, parse, store) = &sizes[1];
+    let p = parse.as_ref().map_or(f64::NAN, |v| f(v, "secs"));
+    let w = store.as_ref().map_or(f64::NAN, |v| f(v, "secs"));
+    let sync_secs = f(sync_big, "secs");
+    let rss_big = f(sync_big, "rss_kb") / 1024.0;
+    let rss_small = f(sync_small, "rss_kb") / 1024.0;
+    let naive_rss_big = f(naive_big, "rss_kb") / 1024.0;
+    let naive_rss_small = f(naive_small, "rss_kb") / 1024.0;
+    let bare = f(&overhead, "bare_rps");
+    let agora = f(&overhead, "agora_rps");
+    let static_rps = load["static"]["rps"].as_f64().unwrap_or(f64::NAN);
+    let mandates_rps = load["GetNewMandates"]["rps"].as_f64().unwrap_or(f64::NAN);
+    let update_rps = load["UpdateRepair"]["rps"].as_f64().unwrap_or(f64::NAN);
+
+    let t1 = sync_secs <= p + w;
+    let t2 = rss_big <= 100.0;
+    let t3 = rss_big <= rss_small * 1.2;
+    let t4 = agora >= 0.9 * bare;
+    let t5 = mandates_rps >= 0.5 * static_rps && update_rps >= 0.5 * static_rps;
+
+    let mut md = String::new();
+    md.push_str(&format!(
+        "Run: {} on {}; {} run(s) per figure (median); total {:.0} s{}.\n\n",
+        today(),
+        machine(),
+        runs,
+        started.elapsed().as_secs_f64(),
+        if quick {
+            "; QUICK mode (small sizes, not the targets' sizes)"
+        } else {
+            ""
+        }
+    ));
+    md.push_str("### 1. Catalog sync (agora-sim → agora-http → agora-app → SQLite)\n\n");
+    md.push_str("| figure | value |\n|---|---|\n");
+    md.push_str(&format!(
+        "| sync of {big} parts, wall time | {sync_secs:.2} s ({:.0} records/s) |\n",
+        big as f64 / sync_secs
+    ));
+    md.push_str(&format!(
+        "| P: parse-only (typed decode of the whole body in memory) | {p:.2} s |\n"
+    ));
+    md.push_str(&format!(
+        "| W: store-only (upsert of decoded records, batches of 1000) | {w:.2} s |\n"
+    ));
+    md.push_str(&format!(
+        "| naive (whole body, whole decode, then insert) | {:.2} s |\n",
+        f(naive_big, "secs")
+    ));
+    md.push_str(&format!(
+        "| sync / (P + W) | {:.2} (target ≤ 1.0: {}) |\n",
+        sync_secs / (p + w),
+        verdict(t1)
+    ));
+    md.push_str(&format!("| client peak RSS, sync of {small} → {big} | {rss_small:.1} MB → {rss_big:.1} MB (target ≤ 100 MB: {}; flat within 20%: {}) |\n", verdict(t2), verdict(t3)));
+    md.push_str(&format!("| naive peak RSS, {small} → {big} | {naive_rss_small:.1} MB → {naive_rss_big:.1} MB (×{:.1}) |\n\n", naive_rss_big / naive_rss_small));
+    md.push_str(&format!("### 2. Client overhead ({calls} UpdateRepair, concurrency 32)\n\n| figure | value |\n|---|---|\n"));
+    md.push_str(&format!(
+        "| bare reqwest, same bytes | {bare:.0} req/s |\n| agora-http | {agora:.0} req/s |\n"
+    ));
+    md.push_str(&format!(
+        "| agora-http / bare | {:.2} (target ≥ 0.9: {}) |\n\n",
+        agora / bare,
+        verdict(t4)
+    ));
+    md.push_str(&format!("### 3. Simulator throughput ({calls} requests per route, concurrency 32, load from a separate process)\n\n| route | req/s | p50 | p99 | vs static |\n|---|---|---|---|---|\n"));
+    for name in ["static", "GetNewMandates", "UpdateRepair"] {
+        let r = &load[name];
+        md.push_str(&format!(
+            "| {name} | {:.0} | {:.2} ms | {:.2} ms | {:.2} |\n",
+            r["rps"].as_f64().unwrap_or(f64::NAN),
+            r["p50_ms"].as_f64().unwrap_or(f64::NAN),
+            r["p99_ms"].as_f64().unwrap_or(f64::NAN),
+            r["rps"].as_f64().unwrap_or(f64::NAN) / static_rps
+        ));
+    }
+    md.push_str(&format!(
+        "\nTarget ≥ 0.5 × static for both AgoraPlus routes: {}.\n\n",
+        verdict(t5)
+    ));
+    md.push_str("### 4. Domain micro-benchmarks (in-process timing loops, median of rounds)\n\n| figure | value |\n|---|---|\n");
+    md.push_str(&format!(
+        "| claim rule evaluation (DeLonghi default set, French) | {:.0} claims/s |\n",
+        f(&micro, "claim_checks_per_s")
+    ));
+    md.push_str(&format!(
+        "| status-code parsing | {:.0} codes/s |\n",
+        f(&micro, "status_codes_per_s")
+    ));
+    md.push_str(&format!(
+        "| envelope decoding (10,000 spare parts) | {:.0} MB/s |\n",
+        f(&micro, "envelope_mb_per_s")
+    ));
+
+    #[allow(clippy::print_stdout)]
+    {
+        println!("{md}");
+    }
+    if let Some(path) = out {
+        let existing = std::fs::read_to_string(path).unwrap_or_default();
+        let notes = existing
+            .split_once("## Notes")
+            .map(|(_, n)| format!("## Notes{n}"))
+            .unwrap_or_default();
+        let doc = format!(
+            "# Benchmarks\n\nWritten by `cargo xtask bench` (do not edit above the Notes): every figure is measured in one run, targets are ratios between figures of the same run.\n\n## Latest run\n\n{md}\n{notes}"
+        );
+        std::fs::write(path, doc).map_err(|e| format!("cannot write {path}: {e}"))?;
+        eprintln!("written to {path}");
+    }
+    let all_met = t1 && t2 && t3 && t4 && t5;
+    if !all_met && !quick {
+        eprintln!("agora-bench: some targets were missed (see the table)");
+    }
+    Ok(())
+}

@@ -1,0 +1,28 @@
+//! The bench harness starts: its micro mode runs and reports every figure.
+//! (Timings are not checked here: benchmarks stay out of the test run.)
+#![allow(clippy::unwrap_used)]
+
+#[test]
+fn the_harness_starts_and_reports() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_agora-bench"))
+        .args(["micro", "--quick"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for key in [
+        "claim_checks_per_s",
+        "status_codes_per_s",
+        "envelope_mb_per_s",
+    ] {
+        assert!(v[key].as_f64().unwrap() > 0.0, "{key}: {v}");
+    }
+    let usage = std::process::Command::new(env!("CARGO_BIN_EXE_agora-bench"))
+        .output()
+        .unwrap();
+    assert_eq!(usage.status.code(), Some(2));
+}
