@@ -56,7 +56,8 @@ impl std::fmt::Debug for AgoraClient {
 pub(crate) struct Call {
     pub route: Route,
     pub url: Url,
-    pub body: Option<Vec<u8>>,
+    /// Shared, so that a retry resends it without a copy.
+    pub body: Option<bytes::Bytes>,
 }
 
 /// The most of a body kept for an error's snippet.
@@ -293,8 +294,8 @@ fn in_doubt_unless_settled(route: Route, error: AgoraError) -> AgoraError {
     }
 }
 
-async fn read_body(resp: reqwest::Response) -> Result<Vec<u8>, AgoraError> {
-    resp.bytes().await.map(|b| b.to_vec()).map_err(|e| {
+async fn read_body(resp: reqwest::Response) -> Result<bytes::Bytes, AgoraError> {
+    resp.bytes().await.map_err(|e| {
         if e.is_timeout() {
             AgoraError::Transport("timed out while reading the answer".to_owned())
         } else {
@@ -451,17 +452,6 @@ fn into_reply<T: DeserializeOwned>(
     judge(route, env, key)
 }
 
-/// The answer of a route whose data is nothing in particular: the envelope
-/// verdict is all that matters.
-pub(crate) fn unit_reply(
-    reply: Result<Reply<serde_json::Value>, AgoraError>,
-) -> Result<Reply<()>, AgoraError> {
-    reply.map(|r| Reply {
-        data: (),
-        warning: r.warning,
-    })
-}
-
 /// Like [`AgoraClient::send`] for routes that may answer without data.
 impl AgoraClient {
     pub(crate) async fn send_unit(&self, call: Call) -> Result<Reply<()>, AgoraError> {
@@ -469,13 +459,16 @@ impl AgoraClient {
         let bytes = self
             .with_retries(&call, |resp| Box::pin(read_body(resp)))
             .await?;
-        let env = Envelope::<serde_json::Value>::from_slice(&bytes)
+        let env = Envelope::<serde::de::IgnoredAny>::from_slice(&bytes)
             .map_err(|e| decode_error(e, &bytes, &self.config.api_key))
             .map_err(|e| in_doubt_unless_settled(route, e))?;
         let env = Envelope {
-            response_data: Some(env.response_data.unwrap_or(serde_json::Value::Null)),
+            response_data: Some(serde::de::IgnoredAny),
             ..env
         };
-        unit_reply(judge(route, env, &self.config.api_key))
+        judge(route, env, &self.config.api_key).map(|r| Reply {
+            data: (),
+            warning: r.warning,
+        })
     }
 }

@@ -26,7 +26,7 @@ impl AgoraClient {
             AgoraError::Invalid(format!("cannot encode the {} body: {e}", route.name()))
         })?;
         Ok(Call {
-            body: Some(bytes),
+            body: Some(bytes.into()),
             ..self.call(route, query)
         })
     }
@@ -120,7 +120,7 @@ impl PartOrders for AgoraClient {
     ) -> Result<Reply<Vec<PartOrderLine>>, AgoraError> {
         let query = [("interventionId", intervention.to_string())];
         let call = Call {
-            body: Some(b"{}".to_vec()),
+            body: Some(bytes::Bytes::from_static(b"{}")),
             ..self.call(Route::PlaceRepairSparepartOrder, &query)
         };
         self.send(call).await
