@@ -293,14 +293,27 @@ pub(crate) async fn overhead(url: &str, n: u64, concurrency: u64) -> Result<(), 
                 .map_err(|e| e.to_string())
         }
     };
-    // Warm both, then measure both.
+    // Warm both, then measure them in alternation (three rounds each, the
+    // order flipped each round) and keep each one's median round.
     run_concurrently(500, concurrency, bare_run.clone()).await?;
     run_concurrently(500, concurrency, agora_run.clone()).await?;
-    let (bare_secs, _) = run_concurrently(n, concurrency, bare_run).await?;
-    let (agora_secs, _) = run_concurrently(n, concurrency, agora_run).await?;
-    println_json(&json!({
-        "bare_rps": n as f64 / bare_secs, "agora_rps": n as f64 / agora_secs,
-    }));
+    let mut bare = Vec::new();
+    let mut agora = Vec::new();
+    for round in 0..3 {
+        if round % 2 == 0 {
+            bare.push(n as f64 / run_concurrently(n, concurrency, bare_run.clone()).await?.0);
+            agora.push(n as f64 / run_concurrently(n, concurrency, agora_run.clone()).await?.0);
+        } else {
+            agora.push(n as f64 / run_concurrently(n, concurrency, agora_run.clone()).await?.0);
+            bare.push(n as f64 / run_concurrently(n, concurrency, bare_run.clone()).await?.0);
+        }
+    }
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (bare, agora) = (median(bare), median(agora));
+    println_json(&json!({"bare_rps": bare, "agora_rps": agora, "ratio": agora / bare}));
     Ok(())
 }
 

@@ -249,7 +249,18 @@ fn short_type_name<T>() -> &'static str {
 }
 
 /// Decodes a JSON document, naming the failing field's path on error.
+///
+/// The document is decoded without path tracking first; only a document
+/// that fails is decoded again, tracking the path, to name the field. The
+/// common case pays nothing for the diagnosis.
 pub fn decode_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
+    match serde_json::from_slice(bytes) {
+        Ok(value) => Ok(value),
+        Err(_) => decode_json_tracked(bytes),
+    }
+}
+
+fn decode_json_tracked<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de)
         .map_err(|e| DecodeError::from_path_error(short_type_name::<T>(), e))?;

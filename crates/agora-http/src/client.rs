@@ -41,6 +41,8 @@ pub struct AgoraClient {
     pub(crate) base: Url,
     pub(crate) config: Arc<ClientConfig>,
     sleeper: Arc<dyn Sleeper>,
+    /// The URL of each route without path parameters, built once.
+    route_urls: Arc<Vec<(Route, Url)>>,
 }
 
 impl std::fmt::Debug for AgoraClient {
@@ -94,12 +96,21 @@ impl AgoraClient {
             .read_timeout(config.read_timeout)
             .build()
             .map_err(|e| AgoraError::Config(format!("cannot build the HTTP client: {e}")))?;
-        Ok(Self {
+        let mut client = Self {
             http,
             base,
             config: Arc::new(config),
             sleeper: Arc::new(TokioSleeper),
-        })
+            route_urls: Arc::new(Vec::new()),
+        };
+        client.route_urls = Arc::new(
+            Route::ALL
+                .iter()
+                .filter(|r| !r.path().contains('{'))
+                .map(|r| (*r, client.url(r.path(), &[])))
+                .collect(),
+        );
+        Ok(client)
     }
 
     /// Replaces the sleeper used between retries (tests record delays).
@@ -130,9 +141,13 @@ impl AgoraClient {
 
     /// A call of a route without path parameters.
     pub(crate) fn call(&self, route: Route, query: &[(&str, String)]) -> Call {
+        let url = match self.route_urls.iter().find(|(r, _)| *r == route) {
+            Some((_, url)) if query.is_empty() => url.clone(),
+            _ => self.url(route.path(), query),
+        };
         Call {
             route,
-            url: self.url(route.path(), query),
+            url,
             body: None,
         }
     }
