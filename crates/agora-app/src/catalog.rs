@@ -77,7 +77,7 @@ impl<A: Catalog, S: CatalogStore + SyncCursors> Agora<A, S> {
                 while let Some(batch) = stream.next_batch().await? {
                     records += self
                         .store
-                        .upsert_spare_parts(manufacturer, language, &batch)
+                        .upsert_spare_parts(manufacturer, language, batch)
                         .await?;
                     progress(records);
                 }
@@ -88,7 +88,7 @@ impl<A: Catalog, S: CatalogStore + SyncCursors> Agora<A, S> {
                 while let Some(batch) = stream.next_batch().await? {
                     records += self
                         .store
-                        .upsert_products(manufacturer, language, &batch)
+                        .upsert_products(manufacturer, language, batch)
                         .await?;
                     progress(records);
                 }

@@ -139,10 +139,11 @@ pub(crate) async fn store(url: &str, records: u64) -> Result<(), String> {
         .response_data
         .unwrap_or_default();
     drop(body);
+    let batches = into_batches(parts);
     let (store, dir) = temp_store("store")?;
     let started = Instant::now();
     let mut n = 0;
-    for batch in parts.chunks(1000) {
+    for batch in batches {
         n += store
             .upsert_spare_parts(OEM, Lcid::ENGLISH, batch)
             .await
@@ -157,6 +158,16 @@ pub(crate) async fn store(url: &str, records: u64) -> Result<(), String> {
     Ok(())
 }
 
+/// Owned batches of 1,000 records, the store's unit of work.
+fn into_batches(parts: Vec<SparePart>) -> Vec<Vec<SparePart>> {
+    let mut batches = Vec::with_capacity(parts.len() / 1000 + 1);
+    let mut it = parts.into_iter().peekable();
+    while it.peek().is_some() {
+        batches.push(it.by_ref().take(1000).collect());
+    }
+    batches
+}
+
 /// Naive: the whole body, the whole envelope decoded, then inserted.
 pub(crate) async fn naive(url: &str, records: u64) -> Result<(), String> {
     let (store, dir) = temp_store("naive")?;
@@ -167,7 +178,7 @@ pub(crate) async fn naive(url: &str, records: u64) -> Result<(), String> {
         .response_data
         .unwrap_or_default();
     let mut n = 0;
-    for batch in parts.chunks(1000) {
+    for batch in into_batches(parts) {
         n += store
             .upsert_spare_parts(OEM, Lcid::ENGLISH, batch)
             .await

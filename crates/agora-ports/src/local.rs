@@ -214,18 +214,19 @@ pub trait Outbox: Send + Sync {
 #[async_trait]
 pub trait CatalogStore: Send + Sync {
     /// Inserts or replaces spare parts by (OEM, language, `Reference`).
+    /// Takes the batch by value: a store may hand it to another thread.
     async fn upsert_spare_parts(
         &self,
         manufacturer: ManufacturerId,
         language: Lcid,
-        batch: &[SparePart],
+        batch: Vec<SparePart>,
     ) -> Result<u64, AgoraError>;
     /// Inserts or replaces products by (OEM, language, `CommercialRef`).
     async fn upsert_products(
         &self,
         manufacturer: ManufacturerId,
         language: Lcid,
-        batch: &[Product],
+        batch: Vec<Product>,
     ) -> Result<u64, AgoraError>;
     /// How many spare parts are stored for an OEM and language.
     async fn count_spare_parts(

@@ -573,9 +573,8 @@ impl CatalogStore for SqliteStore {
         &self,
         manufacturer: ManufacturerId,
         language: Lcid,
-        batch: &[SparePart],
+        batch: Vec<SparePart>,
     ) -> Result<u64, AgoraError> {
-        let batch = batch.to_vec();
         self.with_catalog(move |c| {
             upsert_records(
                 c,
@@ -594,9 +593,8 @@ impl CatalogStore for SqliteStore {
         &self,
         manufacturer: ManufacturerId,
         language: Lcid,
-        batch: &[Product],
+        batch: Vec<Product>,
     ) -> Result<u64, AgoraError> {
-        let batch = batch.to_vec();
         self.with_catalog(move |c| {
             upsert_records(
                 c,

@@ -204,13 +204,17 @@ async fn catalog_upserts_by_key() {
     let batch: Vec<SparePart> = (0..2500).map(|i| part(&format!("R{i}"), "v1")).collect();
     assert_eq!(
         store
-            .upsert_spare_parts(m, Lcid::ENGLISH, &batch)
+            .upsert_spare_parts(m, Lcid::ENGLISH, batch)
             .await
             .unwrap(),
         2500
     );
     store
-        .upsert_spare_parts(m, Lcid::ENGLISH, &[part("R1", "v2"), part("R9999", "v1")])
+        .upsert_spare_parts(
+            m,
+            Lcid::ENGLISH,
+            vec![part("R1", "v2"), part("R9999", "v1")],
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -224,7 +228,7 @@ async fn catalog_upserts_by_key() {
     };
     assert_eq!(
         store
-            .upsert_products(m, Lcid::ENGLISH, &[product.clone(), product])
+            .upsert_products(m, Lcid::ENGLISH, vec![product.clone(), product])
             .await
             .unwrap(),
         2
@@ -252,7 +256,7 @@ async fn writer_child() {
             })
             .collect();
         store
-            .upsert_spare_parts(ManufacturerId(1), Lcid::ENGLISH, &parts)
+            .upsert_spare_parts(ManufacturerId(1), Lcid::ENGLISH, parts)
             .await
             .unwrap();
     }
