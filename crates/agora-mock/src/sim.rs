@@ -1060,6 +1060,7 @@ impl Simulator {
     }
 
     /// The OEM publishes or changes spare parts (their change date is now).
+    /// Every record needs a `Reference`; otherwise none is published.
     pub fn publish_spare_parts(
         &self,
         m: ManufacturerId,
@@ -1067,22 +1068,17 @@ impl Simulator {
     ) -> Result<usize, SimError> {
         let now = self.now();
         let mut world = self.world();
-        let target = world.published_parts.entry(m).or_default();
-        let n = parts.len();
-        for part in parts {
-            let reference = part
-                .reference
-                .clone()
-                .filter(|r| !r.is_empty())
-                .ok_or_else(|| {
-                    SimError::BadRequest("every spare part needs a Reference".to_owned())
-                })?;
-            target.insert(reference, (part, now));
-        }
-        Ok(n)
+        publish(
+            world.published_parts.entry(m).or_default(),
+            parts,
+            now,
+            "spare part",
+            |p| p.reference.as_deref(),
+        )
     }
 
     /// The OEM publishes or changes products (their change date is now).
+    /// Every record needs a `CommercialRef`; otherwise none is published.
     pub fn publish_products(
         &self,
         m: ManufacturerId,
@@ -1090,19 +1086,13 @@ impl Simulator {
     ) -> Result<usize, SimError> {
         let now = self.now();
         let mut world = self.world();
-        let target = world.published_products.entry(m).or_default();
-        let n = products.len();
-        for product in products {
-            let reference = product
-                .commercial_ref
-                .clone()
-                .filter(|r| !r.is_empty())
-                .ok_or_else(|| {
-                    SimError::BadRequest("every product needs a CommercialRef".to_owned())
-                })?;
-            target.insert(reference, (product, now));
-        }
-        Ok(n)
+        publish(
+            world.published_products.entry(m).or_default(),
+            products,
+            now,
+            "product",
+            |p| p.commercial_ref.as_deref(),
+        )
     }
 
     /// An account's whole state as JSON.
@@ -1160,6 +1150,31 @@ impl Simulator {
             "Claims": claims, "DraftInvoices": drafts,
         }))
     }
+}
+
+/// Publishes records by key, all or none.
+fn publish<T>(
+    target: &mut BTreeMap<String, (T, Timestamp)>,
+    records: Vec<T>,
+    now: Timestamp,
+    what: &str,
+    key_of: impl Fn(&T) -> Option<&str>,
+) -> Result<usize, SimError> {
+    let keyed: Vec<(String, T)> = records
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| match key_of(&r).filter(|k| !k.is_empty()) {
+            Some(k) => Ok((k.to_owned(), r)),
+            None => Err(SimError::BadRequest(format!(
+                "{what} {i} has no key: nothing published"
+            ))),
+        })
+        .collect::<Result<_, _>>()?;
+    let n = keyed.len();
+    for (key, record) in keyed {
+        target.insert(key, (record, now));
+    }
+    Ok(n)
 }
 
 /// A key shown without revealing it.

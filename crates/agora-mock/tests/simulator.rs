@@ -483,3 +483,21 @@ async fn the_same_seed_gives_the_same_run() {
     assert_eq!(scripted(42).await, scripted(42).await);
     assert_ne!(scripted(42).await, scripted(43).await);
 }
+
+#[test]
+fn a_publication_with_a_record_without_key_publishes_nothing() {
+    let (sim, _) = sim_with(&["a"], &[]);
+    let good = SparePart {
+        reference: Some("X-1".into()),
+        ..SparePart::default()
+    };
+    let err = sim
+        .publish_spare_parts(ManufacturerId(19), vec![good.clone(), SparePart::default()])
+        .unwrap_err();
+    assert!(err.to_string().contains("spare part 1 has no key"), "{err}");
+    assert_eq!(
+        sim.publish_spare_parts(ManufacturerId(19), vec![good])
+            .unwrap(),
+        1
+    );
+}
