@@ -30,13 +30,37 @@ fn ci() -> bool {
         && cargo(&["test", "--workspace"])
 }
 
+/// Builds the harness in release and runs every benchmark; writes the
+/// table to docs/benchmarks.md. `--quick` runs small sizes (a smoke run)
+/// and writes nothing.
+fn bench(quick: bool) -> bool {
+    if !cargo(&["build", "--release", "--package", "agora-bench"]) {
+        return false;
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let exe = root.join("target/release/agora-bench");
+    let args: &[&str] = if quick {
+        &["all", "--quick"]
+    } else {
+        &["all", "--out", "docs/benchmarks.md"]
+    };
+    eprintln!("$ {} {}", exe.display(), args.join(" "));
+    Command::new(exe)
+        .args(args)
+        .current_dir(root)
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
 fn main() -> ExitCode {
     let task = std::env::args().nth(1);
+    let quick = std::env::args().any(|a| a == "--quick");
     let ok = match task.as_deref() {
         Some("ci") => ci(),
+        Some("bench") => bench(quick),
         _ => {
             eprintln!(
-                "usage: cargo xtask <task>\n\ntasks:\n  ci    fmt check, clippy -D warnings, tests (what CI runs)"
+                "usage: cargo xtask <task>\n\ntasks:\n  ci               fmt check, clippy -D warnings, tests (what CI runs)\n  bench [--quick]  every benchmark, in release; writes docs/benchmarks.md"
             );
             false
         }
