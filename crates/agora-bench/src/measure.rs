@@ -264,7 +264,9 @@ pub(crate) async fn overhead(url: &str, n: u64, concurrency: u64) -> Result<(), 
     let file = repair_file(url).await?;
     let body = serde_json::to_vec(&file).map_err(|e| e.to_string())?;
     let bare = http()?;
-    let target = format!("{url}/api/Repair/UpdateRepair");
+    // Parsed once, as a careful hand-written loop would.
+    let target = reqwest::Url::parse(&format!("{url}/api/Repair/UpdateRepair"))
+        .map_err(|e| e.to_string())?;
     let bare_run = {
         let body = body.clone();
         move || {
@@ -273,7 +275,7 @@ pub(crate) async fn overhead(url: &str, n: u64, concurrency: u64) -> Result<(), 
             let body = body.clone();
             async move {
                 let resp = bare
-                    .post(&target)
+                    .post(target)
                     .header("api_key", KEY)
                     .header("accept", "application/json")
                     .header("content-type", "application/json")
@@ -304,13 +306,13 @@ pub(crate) async fn overhead(url: &str, n: u64, concurrency: u64) -> Result<(), 
                 .map_err(|e| e.to_string())
         }
     };
-    // Warm both, then measure them in alternation (three rounds each, the
+    // Warm both, then measure them in alternation (five rounds each, the
     // order flipped each round) and keep each one's median round.
     run_concurrently(500, concurrency, bare_run.clone()).await?;
     run_concurrently(500, concurrency, agora_run.clone()).await?;
     let mut bare = Vec::new();
     let mut agora = Vec::new();
-    for round in 0..3 {
+    for round in 0..5 {
         if round % 2 == 0 {
             bare.push(n as f64 / run_concurrently(n, concurrency, bare_run.clone()).await?.0);
             agora.push(n as f64 / run_concurrently(n, concurrency, agora_run.clone()).await?.0);
