@@ -37,7 +37,8 @@ impl Sleeper for TokioSleeper {
 /// The AgoraPlus HTTP client. Cheap to clone (the connection pool is shared).
 #[derive(Clone)]
 pub struct AgoraClient {
-    pub(crate) http: reqwest::Client,
+    http: reqwest::Client,
+    stream_http: reqwest::Client,
     pub(crate) base: Url,
     pub(crate) config: Arc<ClientConfig>,
     sleeper: Arc<dyn Sleeper>,
@@ -89,15 +90,25 @@ impl AgoraClient {
         })?;
         key.set_sensitive(true);
         headers.insert("api_key", key);
-        let http = reqwest::Client::builder()
-            .default_headers(headers)
-            .user_agent(config.user_agent.clone())
-            .connect_timeout(config.connect_timeout)
+        // Two pools: calls bounded by a total timeout, and master-data
+        // deltas bounded by a timeout between reads (a delta may take
+        // minutes). One timer per call instead of two on the hot path.
+        let builder = || {
+            reqwest::Client::builder()
+                .default_headers(headers.clone())
+                .user_agent(config.user_agent.clone())
+                .connect_timeout(config.connect_timeout)
+        };
+        let build_error =
+            |e: reqwest::Error| AgoraError::Config(format!("cannot build the HTTP client: {e}"));
+        let http = builder().build().map_err(build_error)?;
+        let stream_http = builder()
             .read_timeout(config.read_timeout)
             .build()
-            .map_err(|e| AgoraError::Config(format!("cannot build the HTTP client: {e}")))?;
+            .map_err(build_error)?;
         let mut client = Self {
             http,
+            stream_http,
             base,
             config: Arc::new(config),
             sleeper: Arc::new(TokioSleeper),
@@ -183,9 +194,11 @@ impl AgoraClient {
                 status = tracing::field::Empty,
                 duration_ms = tracing::field::Empty,
             );
-            let started = Instant::now();
+            let started = (!span.is_disabled()).then(Instant::now);
             let result = self.attempt(call, &on_ok).instrument(span.clone()).await;
-            span.record("duration_ms", started.elapsed().as_millis() as u64);
+            if let Some(started) = started {
+                span.record("duration_ms", started.elapsed().as_millis() as u64);
+            }
             let error = match result {
                 Ok(r) => {
                     span.record("status", 200);
@@ -222,13 +235,20 @@ impl AgoraClient {
     where
         F: Fn(reqwest::Response) -> Pin<Box<dyn Future<Output = Result<R, AgoraError>> + Send>>,
     {
-        let mut req = match call.route.method() {
-            Method::Get => self.http.get(call.url.clone()),
-            Method::Post => self.http.post(call.url.clone()),
+        let streamed = matches!(
+            call.route,
+            Route::PrintManufacturerSpareParts | Route::PrintManufacturerProducts
+        );
+        let http = if streamed {
+            &self.stream_http
+        } else {
+            &self.http
         };
-        if call.route != Route::PrintManufacturerSpareParts
-            && call.route != Route::PrintManufacturerProducts
-        {
+        let mut req = match call.route.method() {
+            Method::Get => http.get(call.url.clone()),
+            Method::Post => http.post(call.url.clone()),
+        };
+        if !streamed {
             req = req.timeout(self.config.request_timeout);
         }
         if let Some(body) = &call.body {
