@@ -113,6 +113,55 @@ impl<T> Envelope<T> {
     }
 }
 
+/// The verdict of an envelope's `ResponseStatus` and `IsValid`: `E` or
+/// `IsValid == false` is an error, `W` a warning, anything else a success.
+pub fn verdict_of(status: Option<&str>, is_valid: Option<bool>) -> Verdict {
+    match (status, is_valid) {
+        (Some("E"), _) | (_, Some(false)) => Verdict::Error,
+        (Some("W"), _) => Verdict::Warning,
+        _ => Verdict::Success,
+    }
+}
+
+fn message_of<'a>(error: Option<&'a str>, summary: Option<&'a str>) -> Option<&'a str> {
+    error
+        .filter(|m| !m.trim().is_empty())
+        .or(summary.filter(|m| !m.trim().is_empty()))
+}
+
+/// The envelope of an answer whose data does not matter (an update's), read
+/// without allocating: its verdict and, when needed, its message.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct EnvelopeHead<'a> {
+    /// `ResponseStatus`.
+    #[serde(rename = "ResponseStatus", borrow, default)]
+    pub response_status: Option<std::borrow::Cow<'a, str>>,
+    /// `IsValid`.
+    #[serde(rename = "IsValid", default)]
+    pub is_valid: Option<bool>,
+    /// `ResponseMessage`.
+    #[serde(rename = "ResponseMessage", borrow, default)]
+    pub response_message: Option<std::borrow::Cow<'a, str>>,
+    /// `ResponseErrorMessage`.
+    #[serde(rename = "ResponseErrorMessage", borrow, default)]
+    pub response_error_message: Option<std::borrow::Cow<'a, str>>,
+}
+
+impl EnvelopeHead<'_> {
+    /// The verdict, by the same rule as [`Envelope::verdict`].
+    pub fn verdict(&self) -> Verdict {
+        verdict_of(self.response_status.as_deref(), self.is_valid)
+    }
+
+    /// The most telling message, by the same rule as [`Envelope::message`].
+    pub fn message(&self) -> Option<&str> {
+        message_of(
+            self.response_error_message.as_deref(),
+            self.response_message.as_deref(),
+        )
+    }
+}
+
 impl<T: DeserializeOwned> Envelope<T> {
     /// Decodes an envelope from bytes, naming the failing field on error.
     pub fn from_slice(bytes: &[u8]) -> Result<Self, DecodeError> {
@@ -248,6 +297,22 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Envelope<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_head_judges_like_the_envelope() {
+        for body in [
+            r#"{"ResponseStatus":"S","IsValid":true,"ResponseData":{"x":[1]}}"#,
+            r#"{"ResponseStatus":"W","IsValid":true,"ResponseMessage":"careful"}"#,
+            r#"{"ResponseStatus":"S","IsValid":false,"ResponseErrorMessage":"no \"way\""}"#,
+            r#"{"ResponseStatus":"E","ResponseMessage":"m","ResponseErrorMessage":" "}"#,
+            r#"{"ResponseStatus":"Q","Other":{}}"#,
+        ] {
+            let full: Envelope<serde_json::Value> = Envelope::from_slice(body.as_bytes()).unwrap();
+            let head: EnvelopeHead<'_> = serde_json::from_str(body).unwrap();
+            assert_eq!(head.verdict(), full.verdict(), "{body}");
+            assert_eq!(head.message(), full.message(), "{body}");
+        }
+    }
 
     #[test]
     fn verdicts() {

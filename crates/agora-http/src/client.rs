@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use agora_domain::envelope::Verdict;
 use agora_domain::routes::{Method, Route};
-use agora_domain::{DecodeError, Envelope};
+use agora_domain::{DecodeError, Envelope, EnvelopeHead};
 use agora_ports::{AgoraError, Reach, Reply, ServiceMessage};
 use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER};
 use reqwest::{StatusCode, Url};
@@ -106,6 +106,7 @@ impl AgoraClient {
             .read_timeout(config.read_timeout)
             .build()
             .map_err(build_error)?;
+        // (Both clients load the platform's root certificates once, here.)
         let mut client = Self {
             http,
             stream_http,
@@ -442,39 +443,44 @@ pub(crate) fn decode_error(error: DecodeError, body: &[u8], key: &ApiKey) -> Ago
 /// routes whose data carries its own verdict (claims) when data came back.
 pub(crate) fn judge<T>(
     route: Route,
-    env: Envelope<T>,
+    mut env: Envelope<T>,
     key: &ApiKey,
 ) -> Result<Reply<T>, AgoraError> {
     let verdict = env.verdict();
-    let message = ServiceMessage {
+    // The message is built (and redacted) only when it is used: a plain
+    // success, the common case, pays nothing for it.
+    let message = |env: &Envelope<T>| ServiceMessage {
         message: env.message().map(|m| redact(m, key)),
         status: env.response_status.clone(),
     };
-    match (verdict, env.response_data) {
+    match (verdict, env.response_data.take()) {
+        (Verdict::Success, Some(data)) => Ok(Reply {
+            data,
+            warning: None,
+        }),
         (Verdict::Error, Some(data)) if route.data_carries_verdict() => Ok(Reply {
             data,
-            warning: message.message,
+            warning: message(&env).message,
         }),
-        (Verdict::Error, _) => Err(AgoraError::Rejected(message)),
-        (verdict, Some(data)) => Ok(Reply {
+        (Verdict::Error, _) => Err(AgoraError::Rejected(message(&env))),
+        (Verdict::Warning, Some(data)) => Ok(Reply {
             data,
-            warning: if verdict == Verdict::Warning {
-                message.message
-            } else {
-                None
-            },
+            warning: message(&env).message,
         }),
-        (_, None) => Err(AgoraError::Rejected(ServiceMessage {
-            message: Some(format!(
-                "{} answered without ResponseData{}",
-                route.name(),
-                message
-                    .message
-                    .map(|m| format!(": {m}"))
-                    .unwrap_or_default()
-            )),
-            status: message.status,
-        })),
+        (_, None) => {
+            let message = message(&env);
+            Err(AgoraError::Rejected(ServiceMessage {
+                message: Some(format!(
+                    "{} answered without ResponseData{}",
+                    route.name(),
+                    message
+                        .message
+                        .map(|m| format!(": {m}"))
+                        .unwrap_or_default()
+                )),
+                status: message.status,
+            }))
+        }
     }
 }
 
@@ -494,16 +500,35 @@ impl AgoraClient {
         let bytes = self
             .with_retries(&call, |resp| Box::pin(read_body(resp)))
             .await?;
-        let env = Envelope::<serde::de::IgnoredAny>::from_slice(&bytes)
-            .map_err(|e| decode_error(e, &bytes, &self.config.api_key))
-            .map_err(|e| in_doubt_unless_settled(route, e))?;
-        let env = Envelope {
-            response_data: Some(serde::de::IgnoredAny),
-            ..env
+        // The verdict is read without allocating; a body that does not read
+        // as an envelope is decoded again, naming the failing field.
+        let head: EnvelopeHead<'_> = match serde_json::from_slice(&bytes) {
+            Ok(head) => head,
+            Err(_) => {
+                let error = match Envelope::<serde::de::IgnoredAny>::from_slice(&bytes) {
+                    Err(e) => decode_error(e, &bytes, &self.config.api_key),
+                    Ok(_) => AgoraError::Transport("the answer is not an envelope".to_owned()),
+                };
+                return Err(in_doubt_unless_settled(route, error));
+            }
         };
-        judge(route, env, &self.config.api_key).map(|r| Reply {
-            data: (),
-            warning: r.warning,
-        })
+        let message = || ServiceMessage {
+            message: head.message().map(|m| redact(m, &self.config.api_key)),
+            status: head
+                .response_status
+                .as_deref()
+                .map(agora_domain::ResponseStatus::lenient),
+        };
+        match head.verdict() {
+            Verdict::Success => Ok(Reply {
+                data: (),
+                warning: None,
+            }),
+            Verdict::Warning => Ok(Reply {
+                data: (),
+                warning: message().message,
+            }),
+            Verdict::Error => Err(AgoraError::Rejected(message())),
+        }
     }
 }
