@@ -484,8 +484,8 @@ async fn the_same_seed_gives_the_same_run() {
     assert_ne!(scripted(42).await, scripted(43).await);
 }
 
-#[test]
-fn a_publication_with_a_record_without_key_publishes_nothing() {
+#[tokio::test]
+async fn a_publication_with_a_record_without_key_publishes_nothing() {
     let (sim, _) = sim_with(&["a"], &[]);
     let good = SparePart {
         reference: Some("X-1".into()),
@@ -495,9 +495,23 @@ fn a_publication_with_a_record_without_key_publishes_nothing() {
         .publish_spare_parts(ManufacturerId(19), vec![good.clone(), SparePart::default()])
         .unwrap_err();
     assert!(err.to_string().contains("spare part 1 has no key"), "{err}");
+    let today = DeltaQuery {
+        manufacturer: ManufacturerId(19),
+        since: jiff::civil::date(2024, 1, 1),
+        language: Lcid::ENGLISH,
+    };
+    let api = sim.client("a");
+    let delta = collect_records(api.spare_parts_delta(today).await.unwrap())
+        .await
+        .unwrap();
+    assert!(delta.is_empty(), "nothing was published: {delta:?}");
     assert_eq!(
-        sim.publish_spare_parts(ManufacturerId(19), vec![good])
+        sim.publish_spare_parts(ManufacturerId(19), vec![good.clone()])
             .unwrap(),
         1
     );
+    let delta = collect_records(api.spare_parts_delta(today).await.unwrap())
+        .await
+        .unwrap();
+    assert_eq!(delta, [good]);
 }
