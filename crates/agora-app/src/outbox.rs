@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use agora_domain::lifecycle::{ClaimState, RepairEvent};
+use agora_domain::lifecycle::RepairEvent;
 use agora_domain::{PartOrderLine, StateNature, StatusCode, WarrantyClaimResult};
 use agora_ports::{
     AgoraError, ClaimSubmission, Claims, Invoices, LocalRepair, Operation, Outbox, OutboxEntry,
@@ -307,38 +307,8 @@ where
             (
                 Operation::CreateClaim {
                     transfer_if_valid, ..
-                },
-                Answer::Claim(result),
-            ) => {
-                let Some(mut repair) = self.claim_repair(entry).await? else {
-                    return Ok(());
-                };
-                let valid = result.is_valid == Some(true);
-                repair.claim_id = result.claim_id.or(repair.claim_id);
-                match repair.lifecycle.apply(&RepairEvent::ClaimCreated {
-                    valid,
-                    transfer_if_valid: *transfer_if_valid,
-                }) {
-                    Ok(next) => repair.lifecycle = next,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "local lifecycle disagrees with AgoraPlus")
-                    }
                 }
-                let closure = StateNature::new(
-                    StatusCode::ClosedWithWarrantyIntervention,
-                    "Closed with warranty intervention (set by AgoraPlus)",
-                );
-                repair
-                    .file
-                    .state_natures
-                    .get_or_insert_with(Vec::new)
-                    .push(closure);
-                repair.attention =
-                    (!valid).then(|| "claim NOTVALID: correct and resubmit".to_owned());
-                self.store.upsert_repair(&repair).await
-            }
-            (
-                Operation::UpdateClaim {
+                | Operation::UpdateClaim {
                     transfer_if_valid, ..
                 },
                 Answer::Claim(result),
@@ -347,13 +317,37 @@ where
                     return Ok(());
                 };
                 let valid = result.is_valid == Some(true);
-                repair.lifecycle.claim = Some(if valid {
-                    ClaimState::Valid {
-                        transferred: *transfer_if_valid,
+                let transfer_if_valid = *transfer_if_valid;
+                let created = matches!(entry.operation, Operation::CreateClaim { .. });
+                let event = if created {
+                    RepairEvent::ClaimCreated {
+                        valid,
+                        transfer_if_valid,
                     }
                 } else {
-                    ClaimState::NotValid
-                });
+                    RepairEvent::ClaimUpdated {
+                        valid,
+                        transfer_if_valid,
+                    }
+                };
+                match repair.lifecycle.apply(&event) {
+                    Ok(next) => repair.lifecycle = next,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "local lifecycle disagrees with AgoraPlus")
+                    }
+                }
+                if created {
+                    repair.claim_id = result.claim_id.or(repair.claim_id);
+                    let closure = StateNature::new(
+                        StatusCode::ClosedWithWarrantyIntervention,
+                        "Closed with warranty intervention (set by AgoraPlus)",
+                    );
+                    repair
+                        .file
+                        .state_natures
+                        .get_or_insert_with(Vec::new)
+                        .push(closure);
+                }
                 repair.attention =
                     (!valid).then(|| "claim NOTVALID: correct and resubmit".to_owned());
                 self.store.upsert_repair(&repair).await

@@ -529,20 +529,25 @@ async fn execute(app: &App, command: Command, out: Out) -> Result<u8, AgoraError
     }
 }
 
+/// Table rows of validation findings: field, message (verbatim), type.
+fn finding_rows(findings: &[agora_domain::ValidationResult]) -> Vec<Vec<String>> {
+    findings
+        .iter()
+        .map(|f| {
+            vec![
+                cell(f.field.as_deref()),
+                cell(f.error_message.as_deref()),
+                cell(f.message_type.as_ref()),
+            ]
+        })
+        .collect()
+}
+
 /// Prints a claim's outcome: AgoraPlus's messages verbatim.
 pub(crate) fn print_claim_outcome(outcome: &ClaimOutcome, out: Out) -> u8 {
     match outcome {
         ClaimOutcome::PrecheckFailed(findings) => {
-            let rows = findings
-                .iter()
-                .map(|f| {
-                    vec![
-                        cell(f.field.as_deref()),
-                        cell(f.error_message.as_deref()),
-                        cell(f.message_type.as_ref()),
-                    ]
-                })
-                .collect();
+            let rows = finding_rows(findings);
             out.table(
                 &["field (local pre-check; nothing sent)", "message", "type"],
                 rows,
@@ -559,18 +564,7 @@ pub(crate) fn print_claim_outcome(outcome: &ClaimOutcome, out: Out) -> u8 {
                     if valid { "VALID" } else { "NOTVALID" }
                 ));
             }
-            let rows = result
-                .validation_errors
-                .iter()
-                .flatten()
-                .map(|f| {
-                    vec![
-                        cell(f.field.as_deref()),
-                        cell(f.error_message.as_deref()),
-                        cell(f.message_type.as_ref()),
-                    ]
-                })
-                .collect::<Vec<_>>();
+            let rows = finding_rows(result.validation_errors.as_deref().unwrap_or_default());
             if out.json || !rows.is_empty() {
                 out.table(&["field", "message (AgoraPlus)", "type"], rows, result);
             }

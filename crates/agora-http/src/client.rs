@@ -38,7 +38,11 @@ impl Sleeper for TokioSleeper {
 #[derive(Clone)]
 pub struct AgoraClient {
     http: reqwest::Client,
-    stream_http: reqwest::Client,
+    /// The pool of master-data deltas, bounded by a timeout between reads
+    /// instead of a total one (a delta may take minutes). Built on the first
+    /// delta: most processes never need it, and each pool loads the
+    /// platform's root certificates.
+    stream_http: Arc<std::sync::OnceLock<reqwest::Client>>,
     pub(crate) base: Url,
     pub(crate) config: Arc<ClientConfig>,
     sleeper: Arc<dyn Sleeper>,
@@ -83,33 +87,10 @@ impl AgoraClient {
                 "base URL `{base}` is not http or https"
             )));
         }
-        let mut headers = HeaderMap::new();
-        headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
-        let mut key = HeaderValue::from_str(config.api_key.expose()).map_err(|_| {
-            AgoraError::Config("the api_key holds characters a header cannot carry".to_owned())
-        })?;
-        key.set_sensitive(true);
-        headers.insert("api_key", key);
-        // Two pools: calls bounded by a total timeout, and master-data
-        // deltas bounded by a timeout between reads (a delta may take
-        // minutes). One timer per call instead of two on the hot path.
-        let builder = || {
-            reqwest::Client::builder()
-                .default_headers(headers.clone())
-                .user_agent(config.user_agent.clone())
-                .connect_timeout(config.connect_timeout)
-        };
-        let build_error =
-            |e: reqwest::Error| AgoraError::Config(format!("cannot build the HTTP client: {e}"));
-        let http = builder().build().map_err(build_error)?;
-        let stream_http = builder()
-            .read_timeout(config.read_timeout)
-            .build()
-            .map_err(build_error)?;
-        // (Both clients load the platform's root certificates once, here.)
+        let http = build_http(&config, None)?;
         let mut client = Self {
             http,
-            stream_http,
+            stream_http: Arc::new(std::sync::OnceLock::new()),
             base,
             config: Arc::new(config),
             sleeper: Arc::new(TokioSleeper),
@@ -241,7 +222,13 @@ impl AgoraClient {
             Route::PrintManufacturerSpareParts | Route::PrintManufacturerProducts
         );
         let http = if streamed {
-            &self.stream_http
+            match self.stream_http.get() {
+                Some(http) => http,
+                None => {
+                    let built = build_http(&self.config, Some(self.config.read_timeout))?;
+                    self.stream_http.get_or_init(|| built)
+                }
+            }
         } else {
             &self.http
         };
@@ -290,6 +277,32 @@ impl AgoraClient {
             AgoraError::Transport(reason)
         }
     }
+}
+
+/// A reqwest client with the headers every call carries. Calls are bounded
+/// by a total timeout each (one timer per call); `read_timeout` is for the
+/// delta pool only.
+fn build_http(
+    config: &ClientConfig,
+    read_timeout: Option<Duration>,
+) -> Result<reqwest::Client, AgoraError> {
+    let mut headers = HeaderMap::new();
+    headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+    let mut key = HeaderValue::from_str(config.api_key.expose()).map_err(|_| {
+        AgoraError::Config("the api_key holds characters a header cannot carry".to_owned())
+    })?;
+    key.set_sensitive(true);
+    headers.insert("api_key", key);
+    let mut builder = reqwest::Client::builder()
+        .default_headers(headers)
+        .user_agent(config.user_agent.clone())
+        .connect_timeout(config.connect_timeout);
+    if let Some(read_timeout) = read_timeout {
+        builder = builder.read_timeout(read_timeout);
+    }
+    builder
+        .build()
+        .map_err(|e| AgoraError::Config(format!("cannot build the HTTP client: {e}")))
 }
 
 /// The innermost cause of a reqwest error, without the URL.
