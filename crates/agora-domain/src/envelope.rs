@@ -2,6 +2,7 @@
 //! 5.3.4): `ResponseStatus`, `IsValid`, `ResponseMessage`,
 //! `ResponseErrorMessage` and `ResponseData`.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
 
@@ -82,22 +83,18 @@ impl<T> Envelope<T> {
     /// error; `W` a warning; anything else a success. An unknown status with
     /// `IsValid` not false counts as a success.
     pub fn verdict(&self) -> Verdict {
-        match (&self.response_status, self.is_valid) {
-            (Some(ResponseStatus::Error), _) | (_, Some(false)) => Verdict::Error,
-            (Some(ResponseStatus::Warning), _) => Verdict::Warning,
-            _ => Verdict::Success,
-        }
+        verdict_of(
+            self.response_status.as_ref().map(ResponseStatus::as_str),
+            self.is_valid,
+        )
     }
 
     /// The most telling message of the envelope: the error message, else the summary.
     pub fn message(&self) -> Option<&str> {
-        self.response_error_message
-            .as_deref()
-            .filter(|m| !m.trim().is_empty())
-            .or(self
-                .response_message
-                .as_deref()
-                .filter(|m| !m.trim().is_empty()))
+        message_of(
+            self.response_error_message.as_deref(),
+            self.response_message.as_deref(),
+        )
     }
 
     /// The same envelope with its data mapped.
@@ -130,21 +127,122 @@ fn message_of<'a>(error: Option<&'a str>, summary: Option<&'a str>) -> Option<&'
 }
 
 /// The envelope of an answer whose data does not matter (an update's), read
-/// without allocating: its verdict and, when needed, its message.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+/// without allocating: its verdict and, when needed, its message. Its
+/// decoder skips `ResponseData` and unknown fields, matches keys as bytes
+/// and borrows the strings that hold no escapes.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct EnvelopeHead<'a> {
     /// `ResponseStatus`.
-    #[serde(rename = "ResponseStatus", borrow, default)]
-    pub response_status: Option<std::borrow::Cow<'a, str>>,
+    pub response_status: Option<Cow<'a, str>>,
     /// `IsValid`.
-    #[serde(rename = "IsValid", default)]
     pub is_valid: Option<bool>,
     /// `ResponseMessage`.
-    #[serde(rename = "ResponseMessage", borrow, default)]
-    pub response_message: Option<std::borrow::Cow<'a, str>>,
+    pub response_message: Option<Cow<'a, str>>,
     /// `ResponseErrorMessage`.
-    #[serde(rename = "ResponseErrorMessage", borrow, default)]
-    pub response_error_message: Option<std::borrow::Cow<'a, str>>,
+    pub response_error_message: Option<Cow<'a, str>>,
+}
+
+/// A key of the envelope head, matched on its bytes (no UTF-8 check, no copy).
+enum HeadKey {
+    Status,
+    IsValid,
+    Message,
+    ErrorMessage,
+    Other,
+}
+
+impl<'de> Deserialize<'de> for HeadKey {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = HeadKey;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a field name")
+            }
+            fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<HeadKey, E> {
+                Ok(match v {
+                    b"ResponseStatus" => HeadKey::Status,
+                    b"IsValid" => HeadKey::IsValid,
+                    b"ResponseMessage" => HeadKey::Message,
+                    b"ResponseErrorMessage" => HeadKey::ErrorMessage,
+                    _ => HeadKey::Other,
+                })
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<HeadKey, E> {
+                self.visit_bytes(v.as_bytes())
+            }
+        }
+        d.deserialize_bytes(V)
+    }
+}
+
+/// An optional string that borrows from the input when it can.
+struct OptCow<'a>(Option<Cow<'a, str>>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for OptCow<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = OptCow<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string or null")
+            }
+            fn visit_borrowed_str<E: serde::de::Error>(
+                self,
+                v: &'de str,
+            ) -> Result<Self::Value, E> {
+                Ok(OptCow(Some(Cow::Borrowed(v))))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(OptCow(Some(Cow::Owned(v.to_owned()))))
+            }
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(OptCow(Some(Cow::Owned(v))))
+            }
+            fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+                Ok(OptCow(None))
+            }
+            fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+                Ok(OptCow(None))
+            }
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+                d.deserialize_str(self)
+            }
+        }
+        d.deserialize_option(V(PhantomData))
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for EnvelopeHead<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = EnvelopeHead<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a response envelope")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut head = EnvelopeHead::default();
+                while let Some(key) = map.next_key::<HeadKey>()? {
+                    match key {
+                        HeadKey::Status => head.response_status = map.next_value::<OptCow<'a>>()?.0,
+                        HeadKey::IsValid => head.is_valid = map.next_value()?,
+                        HeadKey::Message => {
+                            head.response_message = map.next_value::<OptCow<'a>>()?.0
+                        }
+                        HeadKey::ErrorMessage => {
+                            head.response_error_message = map.next_value::<OptCow<'a>>()?.0;
+                        }
+                        HeadKey::Other => {
+                            map.next_value::<serde::de::IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(head)
+            }
+        }
+        d.deserialize_map(V(PhantomData))
+    }
 }
 
 impl EnvelopeHead<'_> {
@@ -306,11 +404,46 @@ mod tests {
             r#"{"ResponseStatus":"S","IsValid":false,"ResponseErrorMessage":"no \"way\""}"#,
             r#"{"ResponseStatus":"E","ResponseMessage":"m","ResponseErrorMessage":" "}"#,
             r#"{"ResponseStatus":"Q","Other":{}}"#,
+            r#"{"ResponseStatus":null,"IsValid":null,"ResponseMessage":null,"ResponseData":null}"#,
+            r#"{"Response\u0053tatus":"E","ResponseMessage":"\u00e9t\u00e9"}"#,
+            r#"{"ResponseData":[{"ResponseStatus":"E"}],"ResponseStatus":"W"}"#,
+            r#"{}"#,
         ] {
             let full: Envelope<serde_json::Value> = Envelope::from_slice(body.as_bytes()).unwrap();
             let head: EnvelopeHead<'_> = serde_json::from_str(body).unwrap();
             assert_eq!(head.verdict(), full.verdict(), "{body}");
             assert_eq!(head.message(), full.message(), "{body}");
+            // What the full decoder reads, the head reads alike.
+            assert_eq!(
+                head.response_status.as_deref(),
+                full.response_status.as_ref().map(ResponseStatus::as_str),
+                "{body}"
+            );
+            assert_eq!(head.is_valid, full.is_valid, "{body}");
+        }
+    }
+
+    #[test]
+    fn the_head_borrows_plain_strings_and_refuses_what_the_envelope_refuses() {
+        let body = r#"{"ResponseStatus":"S","ResponseMessage":"Repair file 1 updated"}"#;
+        let head: EnvelopeHead<'_> = serde_json::from_str(body).unwrap();
+        assert!(matches!(head.response_message, Some(Cow::Borrowed(_))));
+        for bad in [
+            r#"{"IsValid":"yes"}"#,
+            r#"{"ResponseStatus":1}"#,
+            r#"{"ResponseMessage":["x"]}"#,
+            r#"{"ResponseStatus":"S","ResponseData":[1,2"#,
+            r#"[]"#,
+            r#"{"ResponseStatus":"S"} trailing"#,
+        ] {
+            assert!(
+                serde_json::from_str::<EnvelopeHead<'_>>(bad).is_err(),
+                "{bad}"
+            );
+            assert!(
+                Envelope::<serde::de::IgnoredAny>::from_slice(bad.as_bytes()).is_err(),
+                "{bad}"
+            );
         }
     }
 

@@ -150,6 +150,15 @@ impl Route {
         )
     }
 
+    /// Whether the route is a master-data delta: a body that may run to
+    /// millions of records and minutes of transfer, read as a stream.
+    pub fn is_delta(self) -> bool {
+        matches!(
+            self,
+            Self::PrintManufacturerSpareParts | Self::PrintManufacturerProducts
+        )
+    }
+
     /// Whether the answer's data carries its own verdict (claims: the
     /// `ValidationErrors` come back as data, not as an error).
     pub fn data_carries_verdict(self) -> bool {

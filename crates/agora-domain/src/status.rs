@@ -204,6 +204,12 @@ impl Serialize for StatusCode {
     }
 }
 
+impl crate::wire::WriteJson for StatusCode {
+    fn write_json(&self, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
+        self.as_str().write_json(out)
+    }
+}
+
 impl<'de> Deserialize<'de> for StatusCode {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;

@@ -6,6 +6,7 @@
 
 mod common;
 
+use agora_domain::wire::{WriteJson, to_json_vec};
 use agora_domain::{
     BomLine, ClaimStatus, ClaimTracking, CompleteRepairState, CreateRepairResult, Envelope,
     InvoiceReference, LogisticStatus, NewMandateResponseData, OneOrMany, PartOrderLine, Product,
@@ -116,12 +117,68 @@ fn envelope_of(data: Value) -> Value {
     })
 }
 
+/// The direct writer (request bodies) writes the very bytes of the model's
+/// `Serialize` form.
+fn assert_writers_agree<T: serde::de::DeserializeOwned + serde::Serialize + WriteJson>(
+    doc: &Value,
+) {
+    let model: T = serde_json::from_value(doc.clone()).unwrap();
+    let direct = to_json_vec(&model, 0).unwrap();
+    let serde = serde_json::to_vec(&model).unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&direct),
+        String::from_utf8_lossy(&serde)
+    );
+}
+
+#[test]
+fn the_direct_writer_escapes_like_serde_json() {
+    let mut file = CompleteRepairState {
+        commercial_ref: Some("a\"b\\c\u{1}\n\t\u{7f}é/𝄞".to_owned()),
+        intervention_id: Some(i64::MIN),
+        mandate_id: Some(0),
+        ..CompleteRepairState::default()
+    };
+    file.extra.insert(
+        "X \"odd\" key\n".to_owned(),
+        serde_json::json!({"k": [1.5, null]}),
+    );
+    // An unknown field named like a known one is not written twice.
+    file.extra
+        .insert("CommercialRef".to_owned(), Value::from("shadow"));
+    assert_eq!(
+        to_json_vec(&file, 0).unwrap(),
+        serde_json::to_vec(&file).unwrap()
+    );
+    assert_eq!(
+        to_json_vec(&CompleteRepairState::default(), 0).unwrap(),
+        b"{}"
+    );
+    let only_extra = CompleteRepairState {
+        extra: [("A".to_owned(), Value::from(1))].into_iter().collect(),
+        ..CompleteRepairState::default()
+    };
+    assert_eq!(to_json_vec(&only_extra, 0).unwrap(), br#"{"A":1}"#);
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
     #[test]
     fn every_model_round_trips_with_unknown_fields(edit in arb_edit()) {
         assert_lossless::<CompleteRepairState>(&edited(&full("repair-file.json"), &edit));
+        assert_writers_agree::<CompleteRepairState>(&edited(&full("repair-file.json"), &edit));
+        assert_writers_agree::<NewMandateResponseData>(&edited(&full("work-order.json"), &edit));
+        assert_writers_agree::<WarrantyClaim>(&edited(&full("claim.json"), &edit));
+        assert_writers_agree::<WarrantyClaimResult>(&edited(&full("claim-result.json"), &edit));
+        assert_writers_agree::<ClaimTracking>(&edited(&full("claim-tracking.json"), &edit));
+        assert_writers_agree::<SparePart>(&edited(&full("spare-part.json"), &edit));
+        assert_writers_agree::<Product>(&edited(&full("product.json"), &edit));
+        assert_writers_agree::<ProductSearchHit>(&edited(&full("product-search-hit.json"), &edit));
+        assert_writers_agree::<BomLine>(&edited(&full("bom-line.json"), &edit));
+        assert_writers_agree::<PartOrderLine>(&edited(&full("part-order-line.json"), &edit));
+        assert_writers_agree::<InvoiceReference>(&edited(&full("invoice-reference.json"), &edit));
+        assert_writers_agree::<CreateRepairResult>(&edited(&full("create-repair-result.json"), &edit));
         assert_lossless::<NewMandateResponseData>(&edited(&full("work-order.json"), &edit));
         assert_lossless::<WarrantyClaim>(&edited(&full("claim.json"), &edit));
         assert_lossless::<WarrantyClaimResult>(&edited(&full("claim-result.json"), &edit));

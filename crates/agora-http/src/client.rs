@@ -152,18 +152,21 @@ impl AgoraClient {
         call: Call,
     ) -> Result<Reply<T>, AgoraError> {
         let route = call.route;
-        let bytes = self
-            .with_retries(&call, |resp| Box::pin(read_body(resp)))
-            .await?;
+        let bytes = self.with_retries(&call, read_body).await?;
         into_reply(route, &bytes, &self.config.api_key)
             .map_err(|e| in_doubt_unless_settled(route, e))
     }
 
     /// Runs attempts of `call` until one succeeds or retrying is not allowed;
     /// `on_ok` consumes a 2xx answer (reading the body, or starting a stream).
-    pub(crate) async fn with_retries<R, F>(&self, call: &Call, on_ok: F) -> Result<R, AgoraError>
+    pub(crate) async fn with_retries<R, F, Fut>(
+        &self,
+        call: &Call,
+        on_ok: F,
+    ) -> Result<R, AgoraError>
     where
-        F: Fn(reqwest::Response) -> Pin<Box<dyn Future<Output = Result<R, AgoraError>> + Send>>,
+        F: Fn(reqwest::Response) -> Fut,
+        Fut: Future<Output = Result<R, AgoraError>>,
     {
         let policy = &self.config.retry;
         let mut waited = Duration::ZERO;
@@ -213,15 +216,31 @@ impl AgoraClient {
         }
     }
 
-    async fn attempt<R, F>(&self, call: &Call, on_ok: &F) -> Result<R, AgoraError>
+    /// One attempt. A call is bounded by the request timeout from its start
+    /// to the end of its answer's body; a delta, which may take minutes, by
+    /// the read timeout of its pool instead.
+    async fn attempt<R, F, Fut>(&self, call: &Call, on_ok: &F) -> Result<R, AgoraError>
     where
-        F: Fn(reqwest::Response) -> Pin<Box<dyn Future<Output = Result<R, AgoraError>> + Send>>,
+        F: Fn(reqwest::Response) -> Fut,
+        Fut: Future<Output = Result<R, AgoraError>>,
     {
-        let streamed = matches!(
-            call.route,
-            Route::PrintManufacturerSpareParts | Route::PrintManufacturerProducts
-        );
-        let http = if streamed {
+        if call.route.is_delta() {
+            return self.exchange(call, on_ok).await;
+        }
+        // One timer around the whole exchange; reqwest's own per-request
+        // timeout would add a boxed timer, an extensions map and a body
+        // wrapper to every call.
+        tokio::time::timeout(self.config.request_timeout, self.exchange(call, on_ok))
+            .await
+            .unwrap_or(Err(AgoraError::Timeout(self.config.request_timeout)))
+    }
+
+    async fn exchange<R, F, Fut>(&self, call: &Call, on_ok: &F) -> Result<R, AgoraError>
+    where
+        F: Fn(reqwest::Response) -> Fut,
+        Fut: Future<Output = Result<R, AgoraError>>,
+    {
+        let http = if call.route.is_delta() {
             match self.stream_http.get() {
                 Some(http) => http,
                 None => {
@@ -236,9 +255,6 @@ impl AgoraClient {
             Method::Get => http.get(call.url.clone()),
             Method::Post => http.post(call.url.clone()),
         };
-        if !streamed {
-            req = req.timeout(self.config.request_timeout);
-        }
         if let Some(body) = &call.body {
             req = req
                 .header(CONTENT_TYPE, "application/json")
@@ -510,9 +526,7 @@ fn into_reply<T: DeserializeOwned>(
 impl AgoraClient {
     pub(crate) async fn send_unit(&self, call: Call) -> Result<Reply<()>, AgoraError> {
         let route = call.route;
-        let bytes = self
-            .with_retries(&call, |resp| Box::pin(read_body(resp)))
-            .await?;
+        let bytes = self.with_retries(&call, read_body).await?;
         // The verdict is read without allocating; a body that does not read
         // as an envelope is decoded again, naming the failing field.
         let head: EnvelopeHead<'_> = match serde_json::from_slice(&bytes) {

@@ -1,6 +1,7 @@
 //! The ports of `agora-ports`, implemented over HTTP through the route table.
 
 use agora_domain::routes::Route;
+use agora_domain::wire::{WriteJson, to_json_vec};
 use agora_domain::{
     BomLine, ClaimId, ClaimTracking, CompleteRepairState, CountryCode, CreateRepairResult,
     InterventionId, InvoiceReference, ManufacturerId, NewMandateResponseData, OneOrMany,
@@ -11,20 +12,19 @@ use agora_ports::{
     Records, Repairs, Reply, ServiceMessage,
 };
 use async_trait::async_trait;
-use serde::Serialize;
 
 use crate::client::{AgoraClient, Call};
 
 impl AgoraClient {
-    fn post<B: Serialize>(
+    fn post<B: WriteJson>(
         &self,
         route: Route,
         query: &[(&str, String)],
         body: &B,
     ) -> Result<Call, AgoraError> {
-        // Sized for a typical repair file, so encoding rarely reallocates.
-        let mut bytes = Vec::with_capacity(2048);
-        serde_json::to_writer(&mut bytes, body).map_err(|e| {
+        // Large enough for a typical update, small enough for the
+        // allocator's per-thread cache (larger blocks take a locked path).
+        let bytes = to_json_vec(body, 1024).map_err(|e| {
             AgoraError::Invalid(format!("cannot encode the {} body: {e}", route.name()))
         })?;
         Ok(Call {

@@ -66,7 +66,7 @@ impl AgoraClient {
             body: None,
         };
         let resp = self
-            .with_retries(&call, |resp| Box::pin(async move { Ok(resp) }))
+            .with_retries(&call, |resp| std::future::ready(Ok(resp)))
             .await?;
         let body = resp
             .bytes_stream()
