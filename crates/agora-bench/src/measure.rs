@@ -259,41 +259,50 @@ where
 }
 
 /// Client overhead: `UpdateRepair` through agora-http against a bare
-/// reqwest loop posting the same bytes.
+/// reqwest loop sending the same request (body and headers, so the server
+/// does the same work for both).
+///
+/// The two alternate in segments of `n / SEGMENTS` calls, the order flipped
+/// every pair, over `ROUNDS` rounds of `n` calls each: this machine's speed
+/// drifts and hiccups, and a ratio of adjacent segments is blind to drift,
+/// while the median of those ratios is blind to hiccups. Throughputs are
+/// calls over the summed time of each side's segments.
 pub(crate) async fn overhead(url: &str, n: u64, concurrency: u64) -> Result<(), String> {
+    const SEGMENTS: u64 = 10;
+    const ROUNDS: u64 = 3;
     let file = repair_file(url).await?;
     let body = serde_json::to_vec(&file).map_err(|e| e.to_string())?;
+    let agora = client(url)?;
+    let user_agent = agora.config().user_agent.clone();
     let bare = http()?;
     // Parsed once, as a careful hand-written loop would.
     let target = reqwest::Url::parse(&format!("{url}/api/Repair/UpdateRepair"))
         .map_err(|e| e.to_string())?;
-    let bare_run = {
+    let bare_run = move || {
+        let bare = bare.clone();
+        let target = target.clone();
         let body = body.clone();
-        move || {
-            let bare = bare.clone();
-            let target = target.clone();
-            let body = body.clone();
-            async move {
-                let resp = bare
-                    .post(target)
-                    .header("api_key", KEY)
-                    .header("accept", "application/json")
-                    .header("content-type", "application/json")
-                    .body(body)
-                    .send()
-                    .await
-                    .map_err(|e| e.to_string())?;
-                let status = resp.status();
-                resp.bytes().await.map_err(|e| e.to_string())?;
-                if status.is_success() {
-                    Ok(())
-                } else {
-                    Err(format!("status {status}"))
-                }
+        let user_agent = user_agent.clone();
+        async move {
+            let resp = bare
+                .post(target)
+                .header("content-type", "application/json")
+                .header("accept", "application/json")
+                .header("api_key", KEY)
+                .header("user-agent", user_agent)
+                .body(body)
+                .send()
+                .await
+                .map_err(|e| e.to_string())?;
+            let status = resp.status();
+            resp.bytes().await.map_err(|e| e.to_string())?;
+            if status.is_success() {
+                Ok(())
+            } else {
+                Err(format!("status {status}"))
             }
         }
     };
-    let agora = client(url)?;
     let file = Arc::new(file);
     let agora_run = move || {
         let agora = agora.clone();
@@ -306,27 +315,44 @@ pub(crate) async fn overhead(url: &str, n: u64, concurrency: u64) -> Result<(), 
                 .map_err(|e| e.to_string())
         }
     };
-    // Warm both, then measure them in alternation (five rounds each, the
-    // order flipped each round) and keep each one's median round.
     run_concurrently(500, concurrency, bare_run.clone()).await?;
     run_concurrently(500, concurrency, agora_run.clone()).await?;
-    let mut bare = Vec::new();
-    let mut agora = Vec::new();
-    for round in 0..5 {
-        if round % 2 == 0 {
-            bare.push(n as f64 / run_concurrently(n, concurrency, bare_run.clone()).await?.0);
-            agora.push(n as f64 / run_concurrently(n, concurrency, agora_run.clone()).await?.0);
+    let segment = (n / SEGMENTS).max(1);
+    let (mut bare_time, mut agora_time) = (0.0, 0.0);
+    let mut ratios = Vec::new();
+    for pair in 0..SEGMENTS * ROUNDS {
+        let (b, a) = if pair % 2 == 0 {
+            let b = run_concurrently(segment, concurrency, bare_run.clone())
+                .await?
+                .0;
+            (
+                b,
+                run_concurrently(segment, concurrency, agora_run.clone())
+                    .await?
+                    .0,
+            )
         } else {
-            agora.push(n as f64 / run_concurrently(n, concurrency, agora_run.clone()).await?.0);
-            bare.push(n as f64 / run_concurrently(n, concurrency, bare_run.clone()).await?.0);
-        }
+            let a = run_concurrently(segment, concurrency, agora_run.clone())
+                .await?
+                .0;
+            (
+                run_concurrently(segment, concurrency, bare_run.clone())
+                    .await?
+                    .0,
+                a,
+            )
+        };
+        bare_time += b;
+        agora_time += a;
+        ratios.push(b / a);
     }
-    let median = |mut v: Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
-    let (bare, agora) = (median(bare), median(agora));
-    println_json(&json!({"bare_rps": bare, "agora_rps": agora, "ratio": agora / bare}));
+    ratios.sort_by(f64::total_cmp);
+    let calls = (segment * SEGMENTS * ROUNDS) as f64;
+    println_json(&json!({
+        "bare_rps": calls / bare_time,
+        "agora_rps": calls / agora_time,
+        "ratio": ratios[ratios.len() / 2],
+    }));
     Ok(())
 }
 

@@ -215,12 +215,12 @@ pub(crate) async fn all(quick: bool, out: Option<&str>) -> Result<(), String> {
     ));
     md.push_str(&format!("| client peak RSS, sync of {small} → {big} | {rss_small:.1} MB → {rss_big:.1} MB (target ≤ 100 MB: {}; flat within 20%: {}) |\n", verdict(t2), verdict(t3)));
     md.push_str(&format!("| naive peak RSS, {small} → {big} | {naive_rss_small:.1} MB → {naive_rss_big:.1} MB (×{:.1}) |\n\n", naive_rss_big / naive_rss_small));
-    md.push_str(&format!("### 2. Client overhead ({calls} UpdateRepair, concurrency 32)\n\n| figure | value |\n|---|---|\n"));
+    md.push_str(&format!("### 2. Client overhead ({calls} UpdateRepair calls a round, 3 rounds, concurrency 32)\n\nThe two alternate in segments of {} calls, the order flipped every pair.\n\n| figure | value |\n|---|---|\n", calls / 10));
     md.push_str(&format!(
-        "| bare reqwest, same bytes | {bare:.0} req/s |\n| agora-http | {agora:.0} req/s |\n"
+        "| bare reqwest, the same request (body and headers) | {bare:.0} req/s |\n| agora-http | {agora:.0} req/s |\n"
     ));
     md.push_str(&format!(
-        "| agora-http / bare (median of the runs' ratios) | {ratio:.2} (target ≥ 0.9: {}) |\n\n",
+        "| agora-http / bare (median of adjacent segments' ratios; median of the runs) | {ratio:.2} (target ≥ 0.9: {}) |\n\n",
         verdict(t4)
     ));
     md.push_str(&format!("### 3. Simulator throughput ({calls} requests per route, concurrency 32, load from a separate process)\n\n| route | req/s | p50 | p99 | vs static |\n|---|---|---|---|---|\n"));
