@@ -320,27 +320,15 @@ pub(crate) async fn overhead(url: &str, n: u64, concurrency: u64) -> Result<(), 
     let segment = (n / SEGMENTS).max(1);
     let (mut bare_time, mut agora_time) = (0.0, 0.0);
     let mut ratios = Vec::new();
+    let bare_segment = || run_concurrently(segment, concurrency, bare_run.clone());
+    let agora_segment = || run_concurrently(segment, concurrency, agora_run.clone());
     for pair in 0..SEGMENTS * ROUNDS {
         let (b, a) = if pair % 2 == 0 {
-            let b = run_concurrently(segment, concurrency, bare_run.clone())
-                .await?
-                .0;
-            (
-                b,
-                run_concurrently(segment, concurrency, agora_run.clone())
-                    .await?
-                    .0,
-            )
+            let b = bare_segment().await?.0;
+            (b, agora_segment().await?.0)
         } else {
-            let a = run_concurrently(segment, concurrency, agora_run.clone())
-                .await?
-                .0;
-            (
-                run_concurrently(segment, concurrency, bare_run.clone())
-                    .await?
-                    .0,
-                a,
-            )
+            let a = agora_segment().await?.0;
+            (bare_segment().await?.0, a)
         };
         bare_time += b;
         agora_time += a;
