@@ -11,10 +11,7 @@ use agora_domain::{
     StateNature, StatusCode, WarrantyClaim, WireDateTime,
 };
 use agora_mock::{Faults, SimConfig};
-use agora_ports::{
-    AgoraError, Catalog, ClaimSubmission, Claims, DeltaQuery, Invoices, Mandates, PartOrders,
-    Repairs, bom_by_reference, collect_records,
-};
+use agora_ports::{AgoraError, ClaimSubmission, DeltaQuery, bom_by_reference, collect_records};
 use agora_tests::{client, serve};
 use serde_json::json;
 
@@ -280,4 +277,76 @@ async fn bom_lookup_survives_an_expired_key() {
         .unwrap()
         .unwrap();
     assert!(!found.lines.is_empty());
+}
+
+/// The port traits (as agora-app and other generic code call them) reach
+/// the same calls as the client's own methods.
+#[tokio::test]
+async fn the_port_traits_delegate_to_the_client() {
+    use agora_ports::{Catalog, Claims, Invoices, Mandates, PartOrders, Repairs};
+    let (server, _) = serve(config(100)).await;
+    let sim = server.simulator().clone();
+    let api = client(&server, "a");
+    sim.publish_mandate("a", work_order()).unwrap();
+
+    let mandates: &dyn Mandates = &api;
+    let orders = mandates.new_mandates(true).await.unwrap().data;
+    let intervention = orders[0].intervention_id.unwrap();
+    assert_eq!(
+        mandates.accepted_mandates().await.unwrap().data.len(),
+        api.accepted_mandates().await.unwrap().data.len()
+    );
+
+    let repairs: &dyn Repairs = &api;
+    let file = CompleteRepairState {
+        intervention_id: Some(intervention),
+        state_natures: Some(vec![StateNature::new(StatusCode::Diagnosis, "diag")]),
+        ..CompleteRepairState::default()
+    };
+    repairs.update_repair(&file).await.unwrap();
+    let unnamed = CompleteRepairState::default();
+    assert!(matches!(
+        repairs.update_repair(&unnamed).await,
+        Err(AgoraError::Invalid(_))
+    ));
+
+    let parts: &dyn PartOrders = &api;
+    assert_eq!(
+        parts.order_tracking(intervention).await.unwrap().data,
+        api.order_tracking(intervention).await.unwrap().data
+    );
+
+    let claims: &dyn Claims = &api;
+    assert!(matches!(
+        claims.claim_status(999_999).await,
+        Err(AgoraError::NotFound(_))
+    ));
+
+    let invoices: &dyn Invoices = &api;
+    assert!(matches!(
+        invoices
+            .send_invoice_reference(&InvoiceReference::default())
+            .await,
+        Err(AgoraError::Invalid(_))
+    ));
+
+    let catalog: &dyn Catalog = &api;
+    let hits = catalog
+        .search_products(ManufacturerId(19), "P19-000002", CountryCode(250))
+        .await
+        .unwrap()
+        .data;
+    let direct = api
+        .search_products(ManufacturerId(19), "P19-000002", CountryCode(250))
+        .await
+        .unwrap()
+        .data;
+    // Each search issues a fresh product key; the hits are the same products.
+    let refs = |hits: &[agora_domain::ProductSearchHit]| {
+        hits.iter()
+            .map(|h| h.commercial_ref.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(refs(&hits), refs(&direct));
+    assert!(!hits.is_empty());
 }

@@ -7,7 +7,7 @@ use agora_app::{Agora, AppConfig, CatalogKind};
 use agora_domain::{CompleteRepairState, Envelope, Lcid, ManufacturerId, SparePart};
 use agora_http::{AgoraClient, ApiKey, ClientConfig, Environment};
 use agora_mock::{SimConfig, Simulator};
-use agora_ports::{CatalogStore, Repairs, SystemClock};
+use agora_ports::{CatalogStore, SystemClock};
 use agora_store_sqlite::SqliteStore;
 use serde_json::json;
 

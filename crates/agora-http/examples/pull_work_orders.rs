@@ -10,7 +10,7 @@
 //! Pass `--accept` to accept them (and create their repair files).
 
 use agora_http::{AgoraClient, ClientConfig};
-use agora_ports::{AgoraError, Mandates};
+use agora_ports::AgoraError;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> std::process::ExitCode {

@@ -20,13 +20,16 @@
 //! - Master-data deltas are decoded while they arrive and handed over in
 //!   batches: memory stays bounded whatever their size.
 //! - A `tracing` span per call: route, attempt, status, duration.
+//! - Every port method is also a method of [`AgoraClient`] itself. Called
+//!   on the client, a call's future is not boxed; through the port traits
+//!   (`async_trait`, as generic code such as `agora-app` calls them) it is,
+//!   which measurably costs throughput on small calls (docs/benchmarks.md).
 //!
 //! It is not a store, a use case or a simulator: see `agora-app` and
 //! `agora-sim`.
 //!
 //! ```no_run
 //! use agora_http::{AgoraClient, ApiKey, ClientConfig, Environment};
-//! use agora_ports::Mandates;
 //!
 //! # async fn run() -> Result<(), agora_ports::AgoraError> {
 //! let config = ClientConfig::new(Environment::PreProduction, ApiKey::new("…"));

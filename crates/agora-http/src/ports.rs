@@ -63,9 +63,9 @@ impl AgoraClient {
     }
 }
 
-#[async_trait]
-impl Mandates for AgoraClient {
-    async fn new_mandates(
+impl AgoraClient {
+    /// [`Mandates::new_mandates`], called without boxing its future.
+    pub async fn new_mandates(
         &self,
         auto_accept: bool,
     ) -> Result<Reply<Vec<NewMandateResponseData>>, AgoraError> {
@@ -73,14 +73,31 @@ impl Mandates for AgoraClient {
         self.send(self.call(Route::GetNewMandates, &query)).await
     }
 
-    async fn accepted_mandates(&self) -> Result<Reply<Vec<NewMandateResponseData>>, AgoraError> {
+    /// [`Mandates::accepted_mandates`], called without boxing its future.
+    pub async fn accepted_mandates(
+        &self,
+    ) -> Result<Reply<Vec<NewMandateResponseData>>, AgoraError> {
         self.send(self.call(Route::GetAcceptedMandates, &[])).await
     }
 }
 
 #[async_trait]
-impl Repairs for AgoraClient {
-    async fn create_repair(
+impl Mandates for AgoraClient {
+    async fn new_mandates(
+        &self,
+        auto_accept: bool,
+    ) -> Result<Reply<Vec<NewMandateResponseData>>, AgoraError> {
+        AgoraClient::new_mandates(self, auto_accept).await
+    }
+
+    async fn accepted_mandates(&self) -> Result<Reply<Vec<NewMandateResponseData>>, AgoraError> {
+        AgoraClient::accepted_mandates(self).await
+    }
+}
+
+impl AgoraClient {
+    /// [`Repairs::create_repair`], called without boxing its future.
+    pub async fn create_repair(
         &self,
         file: &CompleteRepairState,
     ) -> Result<Reply<InterventionId>, AgoraError> {
@@ -103,7 +120,8 @@ impl Repairs for AgoraClient {
         })
     }
 
-    async fn update_repair(&self, file: &CompleteRepairState) -> Result<Reply<()>, AgoraError> {
+    /// [`Repairs::update_repair`], called without boxing its future.
+    pub async fn update_repair(&self, file: &CompleteRepairState) -> Result<Reply<()>, AgoraError> {
         if file.intervention_id.is_none() {
             return Err(AgoraError::Invalid(
                 "UpdateRepair needs the file's InterventionId".to_owned(),
@@ -115,8 +133,22 @@ impl Repairs for AgoraClient {
 }
 
 #[async_trait]
-impl PartOrders for AgoraClient {
-    async fn place_order(
+impl Repairs for AgoraClient {
+    async fn create_repair(
+        &self,
+        file: &CompleteRepairState,
+    ) -> Result<Reply<InterventionId>, AgoraError> {
+        AgoraClient::create_repair(self, file).await
+    }
+
+    async fn update_repair(&self, file: &CompleteRepairState) -> Result<Reply<()>, AgoraError> {
+        AgoraClient::update_repair(self, file).await
+    }
+}
+
+impl AgoraClient {
+    /// [`PartOrders::place_order`], called without boxing its future.
+    pub async fn place_order(
         &self,
         intervention: InterventionId,
     ) -> Result<Reply<Vec<PartOrderLine>>, AgoraError> {
@@ -128,7 +160,8 @@ impl PartOrders for AgoraClient {
         self.send(call).await
     }
 
-    async fn order_tracking(
+    /// [`PartOrders::order_tracking`], called without boxing its future.
+    pub async fn order_tracking(
         &self,
         intervention: InterventionId,
     ) -> Result<Reply<Vec<PartOrderLine>>, AgoraError> {
@@ -139,8 +172,25 @@ impl PartOrders for AgoraClient {
 }
 
 #[async_trait]
-impl Claims for AgoraClient {
-    async fn create_claim(
+impl PartOrders for AgoraClient {
+    async fn place_order(
+        &self,
+        intervention: InterventionId,
+    ) -> Result<Reply<Vec<PartOrderLine>>, AgoraError> {
+        AgoraClient::place_order(self, intervention).await
+    }
+
+    async fn order_tracking(
+        &self,
+        intervention: InterventionId,
+    ) -> Result<Reply<Vec<PartOrderLine>>, AgoraError> {
+        AgoraClient::order_tracking(self, intervention).await
+    }
+}
+
+impl AgoraClient {
+    /// [`Claims::create_claim`], called without boxing its future.
+    pub async fn create_claim(
         &self,
         claim: &WarrantyClaim,
         how: ClaimSubmission,
@@ -149,7 +199,8 @@ impl Claims for AgoraClient {
             .await
     }
 
-    async fn update_claim(
+    /// [`Claims::update_claim`], called without boxing its future.
+    pub async fn update_claim(
         &self,
         claim: &WarrantyClaim,
         how: ClaimSubmission,
@@ -163,7 +214,8 @@ impl Claims for AgoraClient {
             .await
     }
 
-    async fn claim_status(&self, claim: ClaimId) -> Result<Reply<ClaimTracking>, AgoraError> {
+    /// [`Claims::claim_status`], called without boxing its future.
+    pub async fn claim_status(&self, claim: ClaimId) -> Result<Reply<ClaimTracking>, AgoraError> {
         let query = [("claimId", claim.to_string())];
         self.send(self.call(Route::GetWarrantyClaimStatus, &query))
             .await
@@ -171,8 +223,31 @@ impl Claims for AgoraClient {
 }
 
 #[async_trait]
-impl Invoices for AgoraClient {
-    async fn send_invoice_reference(
+impl Claims for AgoraClient {
+    async fn create_claim(
+        &self,
+        claim: &WarrantyClaim,
+        how: ClaimSubmission,
+    ) -> Result<Reply<WarrantyClaimResult>, AgoraError> {
+        AgoraClient::create_claim(self, claim, how).await
+    }
+
+    async fn update_claim(
+        &self,
+        claim: &WarrantyClaim,
+        how: ClaimSubmission,
+    ) -> Result<Reply<WarrantyClaimResult>, AgoraError> {
+        AgoraClient::update_claim(self, claim, how).await
+    }
+
+    async fn claim_status(&self, claim: ClaimId) -> Result<Reply<ClaimTracking>, AgoraError> {
+        AgoraClient::claim_status(self, claim).await
+    }
+}
+
+impl AgoraClient {
+    /// [`Invoices::send_invoice_reference`], called without boxing its future.
+    pub async fn send_invoice_reference(
         &self,
         reference: &InvoiceReference,
     ) -> Result<Reply<()>, AgoraError> {
@@ -195,16 +270,31 @@ impl Invoices for AgoraClient {
 }
 
 #[async_trait]
-impl Catalog for AgoraClient {
-    async fn spare_parts_delta(&self, query: DeltaQuery) -> Result<Records<SparePart>, AgoraError> {
+impl Invoices for AgoraClient {
+    async fn send_invoice_reference(
+        &self,
+        reference: &InvoiceReference,
+    ) -> Result<Reply<()>, AgoraError> {
+        AgoraClient::send_invoice_reference(self, reference).await
+    }
+}
+
+impl AgoraClient {
+    /// [`Catalog::spare_parts_delta`], called without boxing its future.
+    pub async fn spare_parts_delta(
+        &self,
+        query: DeltaQuery,
+    ) -> Result<Records<SparePart>, AgoraError> {
         self.delta(Route::PrintManufacturerSpareParts, query).await
     }
 
-    async fn products_delta(&self, query: DeltaQuery) -> Result<Records<Product>, AgoraError> {
+    /// [`Catalog::products_delta`], called without boxing its future.
+    pub async fn products_delta(&self, query: DeltaQuery) -> Result<Records<Product>, AgoraError> {
         self.delta(Route::PrintManufacturerProducts, query).await
     }
 
-    async fn search_products(
+    /// [`Catalog::search_products`], called without boxing its future.
+    pub async fn search_products(
         &self,
         manufacturer: ManufacturerId,
         keyword: &str,
@@ -219,8 +309,33 @@ impl Catalog for AgoraClient {
             .await
     }
 
-    async fn bom(&self, product_key: &str) -> Result<Reply<Vec<BomLine>>, AgoraError> {
+    /// [`Catalog::bom`], called without boxing its future.
+    pub async fn bom(&self, product_key: &str) -> Result<Reply<Vec<BomLine>>, AgoraError> {
         let query = [("productKey", product_key.to_owned())];
         self.send(self.call(Route::PrintBomData, &query)).await
+    }
+}
+
+#[async_trait]
+impl Catalog for AgoraClient {
+    async fn spare_parts_delta(&self, query: DeltaQuery) -> Result<Records<SparePart>, AgoraError> {
+        AgoraClient::spare_parts_delta(self, query).await
+    }
+
+    async fn products_delta(&self, query: DeltaQuery) -> Result<Records<Product>, AgoraError> {
+        AgoraClient::products_delta(self, query).await
+    }
+
+    async fn search_products(
+        &self,
+        manufacturer: ManufacturerId,
+        keyword: &str,
+        country: CountryCode,
+    ) -> Result<Reply<Vec<ProductSearchHit>>, AgoraError> {
+        AgoraClient::search_products(self, manufacturer, keyword, country).await
+    }
+
+    async fn bom(&self, product_key: &str) -> Result<Reply<Vec<BomLine>>, AgoraError> {
+        AgoraClient::bom(self, product_key).await
     }
 }

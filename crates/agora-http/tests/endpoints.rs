@@ -8,10 +8,7 @@ use agora_domain::{
     ClaimStatus, CompleteRepairState, CountryCode, InvoiceReference, Lcid, LogisticStatus,
     ManufacturerId, StateNature, StatusCode, WarrantyClaim,
 };
-use agora_ports::{
-    AgoraError, Catalog, ClaimSubmission, Claims, DeltaQuery, Invoices, Mandates, PartOrders,
-    Repairs, bom_by_reference, collect_records,
-};
+use agora_ports::{AgoraError, ClaimSubmission, DeltaQuery, bom_by_reference, collect_records};
 use serde_json::json;
 use support::{KEY, client_for, fixture, ok, server};
 use wiremock::matchers::{body_json, header, method, path, query_param};

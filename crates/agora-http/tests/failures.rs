@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use agora_domain::CompleteRepairState;
 use agora_http::RetryPolicy;
-use agora_ports::{AgoraError, Mandates, Reach, Repairs};
+use agora_ports::{AgoraError, Reach};
 use serde_json::json;
 use support::{KEY, client_for, client_with, fixture, ok, raw_server};
 use wiremock::matchers::{method, path};

@@ -6,7 +6,6 @@ mod support;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use agora_ports::{Mandates, Repairs};
 use serde_json::json;
 use support::{KEY, client_for};
 use wiremock::matchers::{method, path};

@@ -9,7 +9,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use agora_domain::{Lcid, ManufacturerId};
-use agora_ports::{AgoraError, Catalog, DeltaQuery};
+use agora_ports::{AgoraError, DeltaQuery};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
