@@ -1,6 +1,7 @@
 //! The client core: one way to send a call of the route table, decode its
 //! envelope, map failures to typed errors, and retry what is safe to retry.
 
+use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -60,9 +61,11 @@ impl std::fmt::Debug for AgoraClient {
 }
 
 /// A call ready to send.
-pub(crate) struct Call {
+pub(crate) struct Call<'a> {
     pub route: Route,
-    pub url: Url,
+    /// Borrowed from the client's route table when the route has no
+    /// parameters (no copy per call).
+    pub url: Cow<'a, Url>,
     /// Shared, so that a retry resends it without a copy.
     pub body: Option<bytes::Bytes>,
 }
@@ -133,10 +136,10 @@ impl AgoraClient {
     }
 
     /// A call of a route without path parameters.
-    pub(crate) fn call(&self, route: Route, query: &[(&str, String)]) -> Call {
+    pub(crate) fn call(&self, route: Route, query: &[(&str, String)]) -> Call<'_> {
         let url = match self.route_urls.iter().find(|(r, _)| *r == route) {
-            Some((_, url)) if query.is_empty() => url.clone(),
-            _ => self.url(route.path(), query),
+            Some((_, url)) if query.is_empty() => Cow::Borrowed(url),
+            _ => Cow::Owned(self.url(route.path(), query)),
         };
         Call {
             route,
@@ -149,7 +152,7 @@ impl AgoraClient {
     /// retry. Returns the data and the warning of a `W` envelope.
     pub(crate) async fn send<T: DeserializeOwned>(
         &self,
-        call: Call,
+        call: Call<'_>,
     ) -> Result<Reply<T>, AgoraError> {
         let route = call.route;
         let bytes = self.with_retries(&call, read_body).await?;
@@ -161,7 +164,7 @@ impl AgoraClient {
     /// `on_ok` consumes a 2xx answer (reading the body, or starting a stream).
     pub(crate) async fn with_retries<R, F, Fut>(
         &self,
-        call: &Call,
+        call: &Call<'_>,
         on_ok: F,
     ) -> Result<R, AgoraError>
     where
@@ -219,7 +222,7 @@ impl AgoraClient {
     /// One attempt. A call is bounded by the request timeout from its start
     /// to the end of its answer's body; a delta, which may take minutes, by
     /// the read timeout of its pool instead.
-    async fn attempt<R, F, Fut>(&self, call: &Call, on_ok: &F) -> Result<R, AgoraError>
+    async fn attempt<R, F, Fut>(&self, call: &Call<'_>, on_ok: &F) -> Result<R, AgoraError>
     where
         F: Fn(reqwest::Response) -> Fut,
         Fut: Future<Output = Result<R, AgoraError>>,
@@ -235,7 +238,7 @@ impl AgoraClient {
             .unwrap_or(Err(AgoraError::Timeout(self.config.request_timeout)))
     }
 
-    async fn exchange<R, F, Fut>(&self, call: &Call, on_ok: &F) -> Result<R, AgoraError>
+    async fn exchange<R, F, Fut>(&self, call: &Call<'_>, on_ok: &F) -> Result<R, AgoraError>
     where
         F: Fn(reqwest::Response) -> Fut,
         Fut: Future<Output = Result<R, AgoraError>>,
@@ -252,8 +255,8 @@ impl AgoraClient {
             &self.http
         };
         let mut req = match call.route.method() {
-            Method::Get => http.get(call.url.clone()),
-            Method::Post => http.post(call.url.clone()),
+            Method::Get => http.get(call.url.as_ref().clone()),
+            Method::Post => http.post(call.url.as_ref().clone()),
         };
         if let Some(body) = &call.body {
             req = req
@@ -524,7 +527,7 @@ fn into_reply<T: DeserializeOwned>(
 
 /// Like [`AgoraClient::send`] for routes that may answer without data.
 impl AgoraClient {
-    pub(crate) async fn send_unit(&self, call: Call) -> Result<Reply<()>, AgoraError> {
+    pub(crate) async fn send_unit(&self, call: Call<'_>) -> Result<Reply<()>, AgoraError> {
         let route = call.route;
         let bytes = self.with_retries(&call, read_body).await?;
         // The verdict is read without allocating; a body that does not read

@@ -21,7 +21,7 @@ impl AgoraClient {
         route: Route,
         query: &[(&str, String)],
         body: &B,
-    ) -> Result<Call, AgoraError> {
+    ) -> Result<Call<'_>, AgoraError> {
         // Large enough for a typical update, small enough for the
         // allocator's per-thread cache (larger blocks take a locked path).
         let bytes = to_json_vec(body, 1024).map_err(|e| {

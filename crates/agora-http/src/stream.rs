@@ -62,7 +62,7 @@ impl AgoraClient {
             .replace("{Language}", language);
         let call = Call {
             route,
-            url: self.url(&path, &[]),
+            url: std::borrow::Cow::Owned(self.url(&path, &[])),
             body: None,
         };
         let resp = self
