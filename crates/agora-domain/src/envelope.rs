@@ -142,6 +142,121 @@ pub struct EnvelopeHead<'a> {
     pub response_error_message: Option<Cow<'a, str>>,
 }
 
+impl<'a> EnvelopeHead<'a> {
+    /// Reads the head of an answer. A flat envelope, the kind update calls
+    /// answer with (every value a string without escapes, a boolean or
+    /// null), is read by a direct scan; anything else, nesting, numbers,
+    /// escapes or a syntax error, by serde_json, which also words every
+    /// error. The scan accepts nothing serde_json refuses and reads the
+    /// same values (a property test holds it to that).
+    pub fn from_slice(bytes: &'a [u8]) -> serde_json::Result<Self> {
+        match flat_head(bytes) {
+            Some(head) => Ok(head),
+            None => serde_json::from_slice(bytes),
+        }
+    }
+}
+
+/// A value of a flat envelope.
+enum Flat<'a> {
+    Str(&'a str),
+    Bool(bool),
+    Null,
+}
+
+/// A text field's value: `Some(None)` for null, `None` for a boolean.
+fn text_of(value: Flat<'_>) -> Option<Option<Cow<'_, str>>> {
+    match value {
+        Flat::Str(s) => Some(Some(Cow::Borrowed(s))),
+        Flat::Null => Some(None),
+        Flat::Bool(_) => None,
+    }
+}
+
+fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while matches!(b.get(i), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+        i += 1;
+    }
+    i
+}
+
+/// The string starting at `i` (an opening quote) and the index after it,
+/// when it holds no escape and no control character.
+fn plain_string(text: &str, i: usize) -> Option<(&str, usize)> {
+    let b = text.as_bytes();
+    if b.get(i) != Some(&b'"') {
+        return None;
+    }
+    let len = b.get(i + 1..)?.iter().position(|&c| c == b'"')?;
+    let inner = b.get(i + 1..i + 1 + len)?;
+    if inner.iter().any(|&c| c == b'\\' || c < 0x20) {
+        return None;
+    }
+    // Quotes are ASCII: both ends are character boundaries.
+    Some((text.get(i + 1..i + 1 + len)?, i + len + 2))
+}
+
+/// The head of a flat envelope, or `None` for anything else.
+fn flat_head(bytes: &[u8]) -> Option<EnvelopeHead<'_>> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    let b = text.as_bytes();
+    let mut head = EnvelopeHead::default();
+    let mut i = skip_ws(b, 0);
+    if b.get(i) != Some(&b'{') {
+        return None;
+    }
+    i = skip_ws(b, i + 1);
+    if b.get(i) != Some(&b'}') {
+        loop {
+            let (key, next) = plain_string(text, i)?;
+            i = skip_ws(b, next);
+            if b.get(i) != Some(&b':') {
+                return None;
+            }
+            i = skip_ws(b, i + 1);
+            let rest = b.get(i..)?;
+            let value = if rest.first() == Some(&b'"') {
+                let (value, next) = plain_string(text, i)?;
+                i = next;
+                Flat::Str(value)
+            } else if rest.starts_with(b"true") {
+                i += 4;
+                Flat::Bool(true)
+            } else if rest.starts_with(b"false") {
+                i += 5;
+                Flat::Bool(false)
+            } else if rest.starts_with(b"null") {
+                i += 4;
+                Flat::Null
+            } else {
+                return None;
+            };
+            // A known key with a value of the wrong type is left to
+            // serde_json, which names it.
+            match key {
+                "ResponseStatus" => head.response_status = text_of(value)?,
+                "ResponseMessage" => head.response_message = text_of(value)?,
+                "ResponseErrorMessage" => head.response_error_message = text_of(value)?,
+                "IsValid" => {
+                    head.is_valid = match value {
+                        Flat::Bool(v) => Some(v),
+                        Flat::Null => None,
+                        Flat::Str(_) => return None,
+                    }
+                }
+                _ => {}
+            }
+            i = skip_ws(b, i);
+            match b.get(i) {
+                Some(b',') => i = skip_ws(b, i + 1),
+                Some(b'}') => break,
+                _ => return None,
+            }
+        }
+    }
+    (skip_ws(b, i + 1) == b.len()).then_some(head)
+}
+
 /// A key of the envelope head, matched on its bytes (no UTF-8 check, no copy).
 enum HeadKey {
     Status,
@@ -420,6 +535,31 @@ mod tests {
                 "{body}"
             );
             assert_eq!(head.is_valid, full.is_valid, "{body}");
+        }
+    }
+
+    #[test]
+    fn flat_answers_take_the_direct_scan() {
+        let update = br#"{"ResponseStatus":"S","IsValid":true,"ResponseMessage":"Repair file 500021 updated","ResponseErrorMessage":"","ResponseData":null}"#;
+        let head = flat_head(update).unwrap();
+        assert_eq!(head.verdict(), Verdict::Success);
+        assert_eq!(head.message(), Some("Repair file 500021 updated"));
+        let spaced = b" {\n \"ResponseStatus\" : \"E\" ,\"IsValid\":false } \r\n";
+        assert_eq!(flat_head(spaced).unwrap().verdict(), Verdict::Error);
+        assert!(flat_head(b"{}").is_some());
+        // Left to serde_json: nesting, numbers, escapes, wrong types.
+        for other in [
+            &br#"{"ResponseData":{"a":1}}"#[..],
+            br#"{"Count":1}"#,
+            br#"{"ResponseMessage":"a"b"}"#,
+            br#"{"IsValid":"yes"}"#,
+            br#"{"ResponseStatus":"S"}x"#,
+        ] {
+            assert!(
+                flat_head(other).is_none(),
+                "{}",
+                String::from_utf8_lossy(other)
+            );
         }
     }
 

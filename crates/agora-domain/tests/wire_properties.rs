@@ -9,8 +9,9 @@ mod common;
 use agora_domain::wire::{WriteJson, to_json_vec};
 use agora_domain::{
     BomLine, ClaimStatus, ClaimTracking, CompleteRepairState, CreateRepairResult, Envelope,
-    InvoiceReference, LogisticStatus, NewMandateResponseData, OneOrMany, PartOrderLine, Product,
-    ProductSearchHit, SparePart, StatusCode, WarrantyClaim, WarrantyClaimResult,
+    EnvelopeHead, InvoiceReference, LogisticStatus, NewMandateResponseData, OneOrMany,
+    PartOrderLine, Product, ProductSearchHit, SparePart, StatusCode, WarrantyClaim,
+    WarrantyClaimResult,
 };
 use common::assert_lossless;
 use proptest::prelude::*;
@@ -161,8 +162,74 @@ fn the_direct_writer_escapes_like_serde_json() {
     assert_eq!(to_json_vec(&only_extra, 0).unwrap(), br#"{"A":1}"#);
 }
 
+/// A JSON text of an envelope-like object, from random keys, values and
+/// whitespace, sometimes damaged afterwards.
+fn arb_head_text() -> impl Strategy<Value = Vec<u8>> {
+    let key = prop_oneof![
+        Just("ResponseStatus"),
+        Just("IsValid"),
+        Just("ResponseMessage"),
+        Just("ResponseErrorMessage"),
+        Just("ResponseData"),
+        Just("X"),
+        Just("Response\\u0053tatus"),
+    ];
+    let value = prop_oneof![
+        ".{0,8}".prop_map(|s| serde_json::to_string(&s).unwrap()),
+        Just("\"S\"".to_owned()),
+        Just("\"E\"".to_owned()),
+        Just("true".to_owned()),
+        Just("false".to_owned()),
+        Just("null".to_owned()),
+        Just("12".to_owned()),
+        Just("[]".to_owned()),
+        Just("{\"a\":[1,{}]}".to_owned()),
+    ];
+    let ws = prop_oneof![Just(""), Just(" "), Just("\n\t"), Just("\r ")];
+    let damage = prop_oneof![
+        3 => Just(None),
+        1 => (any::<prop::sample::Index>(), prop::sample::select(vec!["", "}", "{", ",", "\"", ":", "\\", "x", "\u{1}", "]"]))
+            .prop_map(Some),
+    ];
+    (
+        prop::collection::vec((key, ws.clone(), value, ws.clone()), 0..6),
+        ws,
+        damage,
+    )
+        .prop_map(|(fields, pad, damage)| {
+            let body: Vec<String> = fields
+                .iter()
+                .map(|(k, w1, v, w2)| format!("{w1}\"{k}\"{w2}:{w1}{v}{w2}"))
+                .collect();
+            let mut bytes = format!("{pad}{{{}}}{pad}", body.join(",")).into_bytes();
+            // Damage works on bytes: it may also break the UTF-8.
+            if let Some((at, with)) = damage {
+                // One index in ten past the end: junk after the object.
+                let at = at.index(bytes.len() * 10 / 9 + 1);
+                if at < bytes.len() {
+                    bytes.splice(at..at + 1, with.bytes());
+                } else {
+                    bytes.extend_from_slice(with.as_bytes());
+                }
+            }
+            bytes
+        })
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn the_envelope_head_reads_as_serde_json_does(bytes in arb_head_text()) {
+        let fast = EnvelopeHead::from_slice(&bytes);
+        let serde = serde_json::from_slice::<EnvelopeHead<'_>>(&bytes);
+        let text = String::from_utf8_lossy(&bytes);
+        match (fast, serde) {
+            (Ok(fast), Ok(serde)) => prop_assert_eq!(fast, serde, "{}", text),
+            (Err(_), Err(_)) => {}
+            (fast, serde) => prop_assert!(false, "{text:?}: {fast:?} against {serde:?}"),
+        }
+    }
 
     #[test]
     fn every_model_round_trips_with_unknown_fields(edit in arb_edit()) {

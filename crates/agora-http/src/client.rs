@@ -532,7 +532,7 @@ impl AgoraClient {
         let bytes = self.with_retries(&call, read_body).await?;
         // The verdict is read without allocating; a body that does not read
         // as an envelope is decoded again, naming the failing field.
-        let head: EnvelopeHead<'_> = match serde_json::from_slice(&bytes) {
+        let head = match EnvelopeHead::from_slice(&bytes) {
             Ok(head) => head,
             Err(_) => {
                 let error = match Envelope::<serde::de::IgnoredAny>::from_slice(&bytes) {
