@@ -1,34 +1,52 @@
-//! Domain micro-benchmarks: claim rule evaluation, status-code parsing,
-//! envelope decoding. Timing loops in-process; each figure is the median
-//! of several rounds.
+//! Domain micro-benchmarks, measured by criterion: claim rule evaluation,
+//! status-code parsing, envelope decoding. Each figure is criterion's
+//! median time per iteration, read back from the estimates it saves under
+//! `CRITERION_HOME` (set by `agora-bench all`; otherwise criterion's own
+//! default, `target/criterion`).
 
 use std::hint::black_box;
-use std::time::Instant;
+use std::path::PathBuf;
+use std::time::Duration;
 
 use agora_domain::rules::RuleBook;
 use agora_domain::{Envelope, Lcid, SparePart, StatusCode, WarrantyClaim};
+use criterion::Criterion;
 use serde_json::json;
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
+/// Where criterion saves its estimates, by criterion's own rule.
+fn criterion_home() -> PathBuf {
+    if let Some(home) = std::env::var_os("CRITERION_HOME") {
+        return PathBuf::from(home);
+    }
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| PathBuf::from("target"), PathBuf::from)
+        .join("criterion")
 }
 
-/// Runs `f` `iterations` times per round and returns the median rate per second.
-fn rate(rounds: usize, iterations: u64, mut f: impl FnMut()) -> f64 {
-    let mut rates = Vec::with_capacity(rounds);
-    for _ in 0..rounds {
-        let t = Instant::now();
-        for _ in 0..iterations {
-            f();
-        }
-        rates.push(iterations as f64 / t.elapsed().as_secs_f64());
-    }
-    median(rates)
+/// Criterion's median time of one iteration of benchmark `id`, in seconds.
+fn median_secs(id: &str) -> Result<f64, String> {
+    let path = criterion_home().join(id).join("new").join("estimates.json");
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let estimates: serde_json::Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+    estimates["median"]["point_estimate"]
+        .as_f64()
+        .map(|ns| ns / 1e9)
+        .ok_or_else(|| format!("{}: no median", path.display()))
 }
 
 pub(crate) fn run(quick: bool) -> Result<serde_json::Value, String> {
-    let (rounds, scale) = if quick { (3, 1) } else { (7, 20) };
+    let mut c = Criterion::default().without_plots();
+    c = if quick {
+        c.warm_up_time(Duration::from_millis(100))
+            .measurement_time(Duration::from_millis(300))
+            .sample_size(10)
+            .nresamples(1_000)
+    } else {
+        c.warm_up_time(Duration::from_secs(1))
+            .measurement_time(Duration::from_secs(3))
+            .sample_size(50)
+    };
+
     let book = RuleBook::defaults();
     let claim: WarrantyClaim = serde_json::from_value(json!({
         "ClaimType": {"ManufacturerId": 19, "CommercialRef": "ECAM22.110.B", "SerialNumber": "12345"},
@@ -38,15 +56,19 @@ pub(crate) fn run(quick: bool) -> Result<serde_json::Value, String> {
         "ClaimParts": [{"PartReference": "00019-00000001", "Quantity": 1}]
     }))
     .map_err(|e| e.to_string())?;
-    let claims_per_s = rate(rounds, 500 * scale, || {
-        black_box(book.check(black_box(&claim), Lcid::FRENCH));
+    c.bench_function("claim_rules", |b| {
+        b.iter(|| book.check(black_box(&claim), Lcid::FRENCH));
     });
+
     let codes: Vec<String> = (0..1000).map(|i| (100 + i % 900).to_string()).collect();
-    let parse_per_s = rate(rounds, 20 * scale, || {
-        for c in &codes {
-            black_box(StatusCode::lenient(black_box(c)));
-        }
-    }) * 1000.0;
+    c.bench_function("status_codes", |b| {
+        b.iter(|| {
+            for code in &codes {
+                black_box(StatusCode::lenient(black_box(code)));
+            }
+        });
+    });
+
     let records: Vec<serde_json::Value> = (0..10_000)
         .map(|i| json!({"Reference": format!("00019-{i:08}"), "Label": format!("Water pump {i}")}))
         .collect();
@@ -54,12 +76,13 @@ pub(crate) fn run(quick: bool) -> Result<serde_json::Value, String> {
         &json!({"ResponseStatus": "S", "IsValid": true, "ResponseData": records}),
     )
     .map_err(|e| e.to_string())?;
-    let decodes_per_s = rate(rounds, scale, || {
-        black_box(Envelope::<Vec<SparePart>>::from_slice(black_box(&body)).ok());
+    c.bench_function("envelope_decode", |b| {
+        b.iter(|| Envelope::<Vec<SparePart>>::from_slice(black_box(&body)).ok());
     });
+
     Ok(json!({
-        "claim_checks_per_s": claims_per_s,
-        "status_codes_per_s": parse_per_s,
-        "envelope_mb_per_s": decodes_per_s * body.len() as f64 / 1_000_000.0,
+        "claim_checks_per_s": 1.0 / median_secs("claim_rules")?,
+        "status_codes_per_s": codes.len() as f64 / median_secs("status_codes")?,
+        "envelope_mb_per_s": body.len() as f64 / 1_000_000.0 / median_secs("envelope_decode")?,
     }))
 }
