@@ -534,7 +534,7 @@ impl Outbox for SqliteStore {
     }
 }
 
-fn upsert_records<T: serde::Serialize>(
+fn upsert_records<T: agora_domain::wire::WriteJson>(
     c: &mut Connection,
     table: &str,
     key_column: &str,
@@ -556,7 +556,9 @@ fn upsert_records<T: serde::Serialize>(
         for record in records {
             let Some(k) = key(record) else { continue };
             buf.clear();
-            serde_json::to_writer(&mut buf, record).map_err(store_error)?;
+            // The record whole, unknown fields included, as its Serialize
+            // form would write it (the direct writer is the faster path).
+            record.write_json(&mut buf).map_err(store_error)?;
             let text = std::str::from_utf8(&buf).map_err(store_error)?;
             stmt.execute(params![manufacturer.0, language.0, k, text])
                 .map_err(store_error)?;
