@@ -4,6 +4,7 @@
 use std::convert::Infallible;
 
 use agora_domain::routes::{Method, Route, delta_path_date, parse_delta_path_date};
+use agora_domain::wire::WriteJson;
 use agora_domain::{
     CompleteRepairState, CountryCode, InvoiceReference, Lcid, ManufacturerId, WarrantyClaim,
 };
@@ -13,7 +14,6 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::Response;
 use bytes::Bytes;
-use serde::Serialize;
 
 use crate::wire::{Query, body, error_response, respond};
 
@@ -182,7 +182,7 @@ const CHUNK: usize = 64 * 1024;
 
 /// Streams a delta as an envelope: the status first, the records as they
 /// are generated, the summary message last. Memory stays at one chunk.
-fn stream_delta<T: Serialize + Send + 'static>(
+fn stream_delta<T: WriteJson + Send + 'static>(
     delta: Delta<T>,
     what: &'static str,
     since: jiff::civil::Date,
@@ -194,7 +194,7 @@ fn stream_delta<T: Serialize + Send + 'static>(
         what: &'static str,
         since: String,
     }
-    impl<T: Serialize> Iterator for Chunks<T> {
+    impl<T: WriteJson> Iterator for Chunks<T> {
         type Item = Result<Bytes, Infallible>;
         fn next(&mut self) -> Option<Self::Item> {
             let mut buf = Vec::with_capacity(CHUNK + 1024);
@@ -213,7 +213,7 @@ fn stream_delta<T: Serialize + Send + 'static>(
                     if self.count > 0 {
                         buf.push(b',');
                     }
-                    if serde_json::to_writer(&mut buf, &record).is_err() {
+                    if record.write_json(&mut buf).is_err() {
                         buf.extend_from_slice(b"null");
                     }
                     self.count += 1;
