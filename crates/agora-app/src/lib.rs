@@ -23,7 +23,7 @@ mod progress;
 mod work_orders;
 
 pub use agora::{Agora, AppConfig, LocalStore};
-pub use catalog::{CatalogKind, CatalogSync};
+pub use catalog::{CatalogKind, CatalogSync, Write, pipelined};
 pub use claims::{ClaimOutcome, ClaimUpdate};
 pub use outbox::{Answer, Delivery, FlushReport, Resolution};
 pub use work_orders::WorkOrderSync;

@@ -7,7 +7,7 @@ use agora_app::{Agora, AppConfig, CatalogKind};
 use agora_domain::{CompleteRepairState, Envelope, Lcid, ManufacturerId, SparePart};
 use agora_http::{AgoraClient, ApiKey, ClientConfig, Environment};
 use agora_mock::{SimConfig, Simulator};
-use agora_ports::{CatalogStore, SystemClock};
+use agora_ports::{CatalogStore, DeltaSummary, Records, SystemClock, VecRecords};
 use agora_store_sqlite::SqliteStore;
 use serde_json::json;
 
@@ -139,16 +139,17 @@ pub(crate) async fn store(url: &str, records: u64) -> Result<(), String> {
         .response_data
         .unwrap_or_default();
     drop(body);
-    let batches = into_batches(parts);
     let (store, dir) = temp_store("store")?;
+    // The sync's own write loop (the next batch queued behind the current
+    // one), over batches of 1,000 already in memory.
+    let mut batches: Records<SparePart> =
+        Box::new(VecRecords::new(parts, 1000, DeltaSummary::default()));
     let started = Instant::now();
-    let mut n = 0;
-    for batch in batches {
-        n += store
-            .upsert_spare_parts(OEM, Lcid::ENGLISH, batch)
-            .await
-            .map_err(|e| e.to_string())?;
-    }
+    let n = agora_app::pipelined(&mut batches, &mut |_| {}, |batch| {
+        store.upsert_spare_parts(OEM, Lcid::ENGLISH, batch)
+    })
+    .await
+    .map_err(|e| e.to_string())?;
     let secs = started.elapsed().as_secs_f64();
     let _ = std::fs::remove_dir_all(dir);
     if n != records {

@@ -210,6 +210,11 @@ pub trait Outbox: Send + Sync {
 }
 
 /// The local catalog: upserts by key, in batches.
+///
+/// Writes apply in the order their futures are first polled, even when a
+/// caller holds two at once: a sync queues the next batch's write before
+/// awaiting the current one, and a later record must win over an earlier
+/// one with the same key.
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait CatalogStore: Send + Sync {

@@ -145,9 +145,16 @@ fn migrate(conn: &mut Connection) -> Result<(), AgoraError> {
 #[derive(Clone)]
 pub struct SqliteStore {
     state: Arc<Mutex<Connection>>,
-    catalog: Arc<Mutex<Connection>>,
+    /// The catalog connection lives on a thread of its own, which runs the
+    /// catalog's operations one after another in the order they were
+    /// started: a caller may keep the next batch queued while one is
+    /// written, and the writer never waits for it.
+    catalog: std::sync::mpsc::Sender<CatalogJob>,
     path: PathBuf,
 }
+
+/// A catalog operation, run on the catalog's thread.
+type CatalogJob = Box<dyn FnOnce(&mut Connection) + Send>;
 
 impl std::fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -169,10 +176,20 @@ impl SqliteStore {
         let path = path.as_ref().to_path_buf();
         let mut state = open_connection(&path, "FULL")?;
         migrate(&mut state)?;
-        let catalog = open_connection(&path, "NORMAL")?;
+        let mut catalog = open_connection(&path, "NORMAL")?;
+        let (jobs, queue) = std::sync::mpsc::channel::<CatalogJob>();
+        // The thread ends when the last handle of the store is dropped.
+        std::thread::Builder::new()
+            .name("agora-catalog".to_owned())
+            .spawn(move || {
+                for job in queue {
+                    job(&mut catalog);
+                }
+            })
+            .map_err(|e| AgoraError::Store(format!("cannot start the catalog thread: {e}")))?;
         Ok(Self {
             state: Arc::new(Mutex::new(state)),
-            catalog: Arc::new(Mutex::new(catalog)),
+            catalog: jobs,
             path,
         })
     }
@@ -192,14 +209,24 @@ impl SqliteStore {
             .map_err(|e| AgoraError::Store(format!("store task failed: {e}")))?
     }
 
+    /// Queues a catalog operation (when first polled) and waits for it.
     async fn with_catalog<R: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Connection) -> Result<R, AgoraError> + Send + 'static,
     ) -> Result<R, AgoraError> {
-        let conn = self.catalog.clone();
-        tokio::task::spawn_blocking(move || f(&mut lock(&conn)))
-            .await
-            .map_err(|e| AgoraError::Store(format!("store task failed: {e}")))?
+        let stopped = || AgoraError::Store("the catalog thread has stopped".to_owned());
+        let (done, answer) = tokio::sync::oneshot::channel();
+        let job: CatalogJob = Box::new(move |c| {
+            // A panic mid-transaction rolls the transaction back when it
+            // unwinds; the thread goes on with the next operation.
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(c)))
+                .unwrap_or_else(|_| {
+                    Err(AgoraError::Store("a catalog operation panicked".to_owned()))
+                });
+            let _ = done.send(result);
+        });
+        self.catalog.send(job).map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
     }
 }
 

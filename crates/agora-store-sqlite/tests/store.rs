@@ -292,3 +292,44 @@ async fn a_writer_killed_at_any_instant_leaves_a_consistent_store() {
         assert_eq!(parts % 200, 0, "batches are whole: {parts}");
     }
 }
+
+/// Two writes held at once apply in the order they were started, whatever
+/// order they are awaited in: a later record wins over an earlier one.
+#[tokio::test]
+async fn catalog_writes_apply_in_the_order_they_were_started() {
+    let path = temp_db("catalog-order");
+    let store = SqliteStore::open(&path).unwrap();
+    let part = |label: &str| SparePart {
+        reference: Some("00019-00000001".into()),
+        label: Some(label.into()),
+        ..SparePart::default()
+    };
+    for round in 0..20 {
+        let first_label = format!("first {round}");
+        let second_label = format!("second {round}");
+        let mut first =
+            store.upsert_spare_parts(ManufacturerId(19), Lcid::ENGLISH, vec![part(&first_label)]);
+        let mut second =
+            store.upsert_spare_parts(ManufacturerId(19), Lcid::ENGLISH, vec![part(&second_label)]);
+        // Start both, first then second; await them the other way round.
+        let _ = futures_poll_once(first.as_mut()).await;
+        let _ = futures_poll_once(second.as_mut()).await;
+        assert_eq!(second.await.unwrap(), 1);
+        assert_eq!(first.await.unwrap(), 1);
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        let record: String = conn
+            .query_row("SELECT record FROM spare_parts", [], |r| r.get(0))
+            .unwrap();
+        assert!(record.contains(&second_label), "{record}");
+    }
+}
+
+/// Polls a future once, returning whether it finished.
+async fn futures_poll_once<F: std::future::Future + ?Sized>(f: std::pin::Pin<&mut F>) -> bool {
+    let mut f = Some(f);
+    std::future::poll_fn(|cx| {
+        let ready = f.take().is_some_and(|f| f.poll(cx).is_ready());
+        std::task::Poll::Ready(ready)
+    })
+    .await
+}
