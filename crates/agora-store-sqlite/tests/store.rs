@@ -312,10 +312,17 @@ async fn catalog_writes_apply_in_the_order_they_were_started() {
         let mut second =
             store.upsert_spare_parts(ManufacturerId(19), Lcid::ENGLISH, vec![part(&second_label)]);
         // Start both, first then second; await them the other way round.
-        let _ = futures_poll_once(first.as_mut()).await;
-        let _ = futures_poll_once(second.as_mut()).await;
-        assert_eq!(second.await.unwrap(), 1);
-        assert_eq!(first.await.unwrap(), 1);
+        let first_done = poll_once(first.as_mut()).await;
+        let second_done = poll_once(second.as_mut()).await;
+        let second_n = match second_done {
+            Some(n) => n,
+            None => second.await,
+        };
+        let first_n = match first_done {
+            Some(n) => n,
+            None => first.await,
+        };
+        assert_eq!((first_n.unwrap(), second_n.unwrap()), (1, 1));
         let conn = rusqlite::Connection::open(&path).unwrap();
         let record: String = conn
             .query_row("SELECT record FROM spare_parts", [], |r| r.get(0))
@@ -324,12 +331,14 @@ async fn catalog_writes_apply_in_the_order_they_were_started() {
     }
 }
 
-/// Polls a future once, returning whether it finished.
-async fn futures_poll_once<F: std::future::Future + ?Sized>(f: std::pin::Pin<&mut F>) -> bool {
+/// Polls a future once: its output when it finished.
+async fn poll_once<F: std::future::Future + ?Sized>(f: std::pin::Pin<&mut F>) -> Option<F::Output> {
     let mut f = Some(f);
     std::future::poll_fn(|cx| {
-        let ready = f.take().is_some_and(|f| f.poll(cx).is_ready());
-        std::task::Poll::Ready(ready)
+        std::task::Poll::Ready(match f.take().map(|f| f.poll(cx)) {
+            Some(std::task::Poll::Ready(out)) => Some(out),
+            _ => None,
+        })
     })
     .await
 }
