@@ -295,13 +295,7 @@ pub(crate) async fn overhead(url: &str, n: u64, concurrency: u64) -> Result<(), 
                 .send()
                 .await
                 .map_err(|e| e.to_string())?;
-            let status = resp.status();
-            resp.bytes().await.map_err(|e| e.to_string())?;
-            if status.is_success() {
-                Ok(())
-            } else {
-                Err(format!("status {status}"))
-            }
+            drain(resp).await
         }
     };
     let file = Arc::new(file);
@@ -343,6 +337,17 @@ pub(crate) async fn overhead(url: &str, n: u64, concurrency: u64) -> Result<(), 
         "ratio": ratios[ratios.len() / 2],
     }));
     Ok(())
+}
+
+/// Reads a whole answer; a status other than 2xx is an error.
+async fn drain(resp: reqwest::Response) -> Result<(), String> {
+    let status = resp.status();
+    resp.bytes().await.map_err(|e| e.to_string())?;
+    if status.is_success() {
+        Ok(())
+    } else {
+        Err(format!("status {status}"))
+    }
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
@@ -394,14 +399,7 @@ pub(crate) async fn load(url: &str, n: u64, concurrency: u64) -> Result<(), Stri
                     Some(b) => req.header("content-type", "application/json").body(b),
                     None => req,
                 };
-                let resp = req.send().await.map_err(|e| e.to_string())?;
-                let status = resp.status();
-                resp.bytes().await.map_err(|e| e.to_string())?;
-                if status.is_success() {
-                    Ok(())
-                } else {
-                    Err(format!("status {status}"))
-                }
+                drain(req.send().await.map_err(|e| e.to_string())?).await
             }
         };
         run_concurrently(300, concurrency, run.clone()).await?;
