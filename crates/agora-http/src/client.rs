@@ -478,29 +478,38 @@ pub(crate) fn judge<T>(
     mut env: Envelope<T>,
     key: &ApiKey,
 ) -> Result<Reply<T>, AgoraError> {
-    let verdict = env.verdict();
-    // The message is built (and redacted) only when it is used: a plain
-    // success, the common case, pays nothing for it.
-    let message = |env: &Envelope<T>| ServiceMessage {
+    let data = env.response_data.take();
+    settle(route, env.verdict(), data, || ServiceMessage {
         message: env.message().map(|m| redact(m, key)),
         status: env.response_status.clone(),
-    };
-    match (verdict, env.response_data.take()) {
+    })
+}
+
+/// What a verdict makes of a call: its reply, or the error. The message is
+/// built (and redacted) only when it is used: a plain success, the common
+/// case, pays nothing for it.
+fn settle<T>(
+    route: Route,
+    verdict: Verdict,
+    data: Option<T>,
+    message: impl FnOnce() -> ServiceMessage,
+) -> Result<Reply<T>, AgoraError> {
+    match (verdict, data) {
         (Verdict::Success, Some(data)) => Ok(Reply {
             data,
             warning: None,
         }),
         (Verdict::Error, Some(data)) if route.data_carries_verdict() => Ok(Reply {
             data,
-            warning: message(&env).message,
+            warning: message().message,
         }),
-        (Verdict::Error, _) => Err(AgoraError::Rejected(message(&env))),
+        (Verdict::Error, _) => Err(AgoraError::Rejected(message())),
         (Verdict::Warning, Some(data)) => Ok(Reply {
             data,
-            warning: message(&env).message,
+            warning: message().message,
         }),
         (_, None) => {
-            let message = message(&env);
+            let message = message();
             Err(AgoraError::Rejected(ServiceMessage {
                 message: Some(format!(
                     "{} answered without ResponseData{}",
@@ -542,23 +551,13 @@ impl AgoraClient {
                 return Err(in_doubt_unless_settled(route, error));
             }
         };
-        let message = || ServiceMessage {
+        // An update answers no data: the verdict alone settles it.
+        settle(route, head.verdict(), Some(()), || ServiceMessage {
             message: head.message().map(|m| redact(m, &self.config.api_key)),
             status: head
                 .response_status
                 .as_deref()
                 .map(agora_domain::ResponseStatus::lenient),
-        };
-        match head.verdict() {
-            Verdict::Success => Ok(Reply {
-                data: (),
-                warning: None,
-            }),
-            Verdict::Warning => Ok(Reply {
-                data: (),
-                warning: message().message,
-            }),
-            Verdict::Error => Err(AgoraError::Rejected(message())),
-        }
+        })
     }
 }
