@@ -42,6 +42,7 @@
 mod client;
 mod config;
 mod ports;
+mod skeleton;
 mod stream;
 
 pub use client::{AgoraClient, Sleeper, TokioSleeper};

@@ -5,8 +5,7 @@
 //! array.
 
 use std::fmt;
-use std::io::{BufReader, Read};
-use std::marker::PhantomData;
+use std::io::Read;
 
 use agora_domain::envelope::{EnvelopeField, Verdict, read_envelope_field};
 use agora_domain::routes::{Route, delta_path_date};
@@ -14,13 +13,16 @@ use agora_domain::{DecodeError, Envelope};
 use agora_ports::{AgoraError, DeltaQuery, DeltaSummary, RecordStream, Records, ServiceMessage};
 use async_trait::async_trait;
 use futures_util::TryStreamExt;
-use serde::de::{DeserializeOwned, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{
+    DeserializeOwned, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor,
+};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::io::{StreamReader, SyncIoBridge};
 
 use crate::client::{AgoraClient, Call, redact};
 use crate::config::ApiKey;
+use crate::skeleton::{Failure, Skeleton};
 
 /// Batches in flight between the decoding thread and the consumer.
 const CHANNEL_BATCHES: usize = 4;
@@ -36,8 +38,6 @@ struct Head {
     envelope: Envelope<()>,
     records: u64,
 }
-
-const CANCELLED: &str = "agora: consumer went away";
 
 impl AgoraClient {
     /// Starts a delta of `route` (one of the two master-data routes).
@@ -73,7 +73,7 @@ impl AgoraClient {
             .map_err(|e| std::io::Error::other(e.to_string()));
         let reader = SyncIoBridge::new(StreamReader::new(body));
         let (tx, rx) = mpsc::channel(CHANNEL_BATCHES);
-        let batch = self.config.delta_batch_size.max(1);
+        let batch = self.config.delta_batch_size;
         let handle = tokio::task::spawn_blocking(move || decode_stream::<T, _>(reader, &tx, batch));
         Ok(Box::new(HttpRecords {
             route,
@@ -85,70 +85,64 @@ impl AgoraClient {
     }
 }
 
-/// Decodes an envelope from `reader`, sending `ResponseData`'s elements in batches.
+/// Decodes an envelope from `reader`, sending `ResponseData`'s elements in
+/// batches: the records are decoded by the [`Skeleton`] as they pass, and
+/// what is left of the envelope is parsed here with path tracking.
 fn decode_stream<T: DeserializeOwned, R: Read>(
     reader: R,
     tx: &mpsc::Sender<Vec<T>>,
     batch: usize,
 ) -> Result<Head, Stop> {
-    let mut de = serde_json::Deserializer::from_reader(BufReader::with_capacity(64 * 1024, reader));
+    let mut skeleton = Skeleton::new(reader, tx, batch.max(1));
+    let mut de = serde_json::Deserializer::from_reader(&mut skeleton);
     let mut track = serde_path_to_error::Track::new();
-    let seed = EnvelopeSeed::<T> {
-        tx,
-        batch,
-        _t: PhantomData,
-    };
-    let result = seed.deserialize(serde_path_to_error::Deserializer::new(&mut de, &mut track));
-    let head = match result {
-        Ok(head) => head,
-        Err(e) => return Err(classify(serde_path_to_error::Error::new(track.path(), e))),
-    };
-    if let Err(e) = de.end() {
-        return Err(classify(serde_path_to_error::Error::new(track.path(), e)));
-    }
-    Ok(head)
-}
-
-fn classify(err: serde_path_to_error::Error<serde_json::Error>) -> Stop {
-    let inner = err.inner();
-    if inner.is_io() {
-        Stop::Io(inner.to_string())
-    } else if inner.to_string().starts_with(CANCELLED) {
-        Stop::Cancelled
-    } else {
-        Stop::Decode(DecodeError::from_path_error("delta envelope", err))
+    let result = EnvelopeSeed
+        .deserialize(serde_path_to_error::Deserializer::new(&mut de, &mut track))
+        .and_then(|head| de.end().map(|()| head));
+    drop(de);
+    match result {
+        Ok(head) => Ok(head),
+        Err(e) => Err(match skeleton.take_failure() {
+            Some(Failure::Record(error)) => Stop::Decode(error),
+            Some(Failure::Io(reason)) => Stop::Io(reason),
+            Some(Failure::Cancelled) => Stop::Cancelled,
+            None => {
+                let mut error = DecodeError::from_path_error(
+                    "delta envelope",
+                    serde_path_to_error::Error::new(track.path(), e),
+                );
+                (error.line, error.column) = skeleton.place(error.line, error.column);
+                Stop::Decode(error)
+            }
+        }),
     }
 }
 
-struct EnvelopeSeed<'a, T> {
-    tx: &'a mpsc::Sender<Vec<T>>,
-    batch: usize,
-    _t: PhantomData<T>,
-}
+/// The envelope around the records: its fields, and how many records
+/// `ResponseData` held (each a `{}` in the skeleton).
+struct EnvelopeSeed;
 
-impl<'de, T: DeserializeOwned> DeserializeSeed<'de> for EnvelopeSeed<'_, T> {
+impl<'de> DeserializeSeed<'de> for EnvelopeSeed {
     type Value = Head;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Head, D::Error> {
         d.deserialize_map(self)
     }
 }
 
-impl<'de, T: DeserializeOwned> Visitor<'de> for EnvelopeSeed<'_, T> {
+impl<'de> Visitor<'de> for EnvelopeSeed {
     type Value = Head;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an AgoraPlus response envelope")
+        f.write_str("an AgoraPlus response envelope (a JSON object)")
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Head, A::Error> {
         let mut envelope = Envelope::<()>::default();
         let mut records = 0;
         while let Some(key) = map.next_key::<EnvelopeField>()? {
             if key == EnvelopeField::ResponseData {
-                records += map.next_value_seed(ArraySeed {
-                    tx: self.tx,
-                    batch: self.batch,
-                    _t: PhantomData,
-                })?;
-                envelope.response_data = Some(());
+                // As in the whole-body decoder, `null` is no data.
+                let count = map.next_value_seed(CountSeed)?;
+                records += count.unwrap_or(0);
+                envelope.response_data = count.map(|_| ());
             } else {
                 read_envelope_field(&mut envelope, key, &mut map)?;
             }
@@ -157,46 +151,34 @@ impl<'de, T: DeserializeOwned> Visitor<'de> for EnvelopeSeed<'_, T> {
     }
 }
 
-struct ArraySeed<'a, T> {
-    tx: &'a mpsc::Sender<Vec<T>>,
-    batch: usize,
-    _t: PhantomData<T>,
-}
+/// `ResponseData` in the skeleton: `null`, or an array of placeholders
+/// (read as the whole-body decoder reads an `Option<Vec<_>>`).
+struct CountSeed;
 
-impl<'de, T: DeserializeOwned> DeserializeSeed<'de> for ArraySeed<'_, T> {
-    type Value = u64;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<u64, D::Error> {
-        d.deserialize_any(self)
+impl<'de> DeserializeSeed<'de> for CountSeed {
+    type Value = Option<u64>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Option<u64>, D::Error> {
+        d.deserialize_option(self)
     }
 }
 
-impl<'de, T: DeserializeOwned> Visitor<'de> for ArraySeed<'_, T> {
-    type Value = u64;
+impl<'de> Visitor<'de> for CountSeed {
+    type Value = Option<u64>;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("an array of records")
     }
-    fn visit_unit<E: serde::de::Error>(self) -> Result<u64, E> {
-        Ok(0)
+    fn visit_none<E: serde::de::Error>(self) -> Result<Option<u64>, E> {
+        Ok(None)
     }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<u64, A::Error> {
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Option<u64>, D::Error> {
+        d.deserialize_seq(self)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Option<u64>, A::Error> {
         let mut count = 0u64;
-        let mut buf = Vec::with_capacity(self.batch);
-        while let Some(item) = seq.next_element::<T>()? {
-            buf.push(item);
+        while seq.next_element::<IgnoredAny>()?.is_some() {
             count += 1;
-            if buf.len() == self.batch {
-                let full = std::mem::replace(&mut buf, Vec::with_capacity(self.batch));
-                self.tx
-                    .blocking_send(full)
-                    .map_err(|_| serde::de::Error::custom(CANCELLED))?;
-            }
         }
-        if !buf.is_empty() {
-            self.tx
-                .blocking_send(buf)
-                .map_err(|_| serde::de::Error::custom(CANCELLED))?;
-        }
-        Ok(count)
+        Ok(Some(count))
     }
 }
 
@@ -277,8 +259,32 @@ mod tests {
     use agora_domain::SparePart;
 
     fn run(bytes: &[u8], batch: usize) -> (Vec<SparePart>, Result<Head, Stop>) {
-        let (tx, mut rx) = mpsc::channel(1024);
-        let out = decode_stream::<SparePart, _>(bytes, &tx, batch);
+        run_chopped(bytes, batch, usize::MAX)
+    }
+
+    /// A source that hands out at most `most` bytes a read, so records
+    /// straddle the decoder's reads.
+    struct Chopped<'a> {
+        bytes: &'a [u8],
+        most: usize,
+    }
+
+    impl Read for Chopped<'_> {
+        fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+            let n = out.len().min(self.most).min(self.bytes.len());
+            out[..n].copy_from_slice(&self.bytes[..n]);
+            self.bytes = &self.bytes[n..];
+            Ok(n)
+        }
+    }
+
+    fn run_chopped(
+        bytes: &[u8],
+        batch: usize,
+        most: usize,
+    ) -> (Vec<SparePart>, Result<Head, Stop>) {
+        let (tx, mut rx) = mpsc::channel(1 << 16);
+        let out = decode_stream::<SparePart, _>(Chopped { bytes, most }, &tx, batch);
         drop(tx);
         let mut all = Vec::new();
         while let Ok(b) = rx.try_recv() {
@@ -311,7 +317,198 @@ mod tests {
         assert_eq!(e.path, "ResponseData[1].Reference");
     }
 
+    #[test]
+    fn a_cut_record_names_its_field_and_its_place_in_the_body() {
+        let body = b"{\"ResponseData\": [\n  {\"Reference\": \"A\"},\n  {\"Reference\": \"B\", \"Label\": \"unfinis";
+        let (all, out) = run_chopped(body, 1, 3);
+        assert_eq!(all.len(), 1);
+        let Err(Stop::Decode(e)) = out else {
+            panic!("expected a decode error")
+        };
+        assert_eq!(e.path, "ResponseData[1].Label");
+        assert!(e.is_truncated());
+        assert_eq!(
+            (e.line, e.column),
+            (
+                3,
+                body.len() - 1 - body.iter().rposition(|&b| b == b'\n').unwrap_or(0)
+            )
+        );
+    }
+
+    /// Pieces of JSON to build envelopes from: each strategy yields text
+    /// that is valid JSON of its kind.
+    fn ws() -> impl Strategy<Value = &'static str> {
+        prop::sample::select(vec!["", "", " ", "\n", "\t ", "\r\n  "])
+    }
+
+    fn record() -> impl Strategy<Value = String> {
+        let reference = prop::sample::select(vec![
+            r#""A""#,
+            r#""B\u0041""#,
+            r#""x\"}]""#,
+            "7",
+            "null",
+            r#""é""#,
+        ]);
+        let extra = prop::sample::select(vec![
+            "",
+            r#","Label":"a, {b} [c]""#,
+            r#","Unknown":{"ResponseData":[1,{"x":"]"}]}"#,
+            r#","Price":12.5"#,
+            r#","Price":"dear""#,
+            r#","Label":"\\""#,
+        ]);
+        let odd = prop::sample::select(vec!["5", "[]", r#""s""#, "null", "{}", "123456789"]);
+        prop_oneof![
+            8 => (reference, extra, ws()).prop_map(|(r, e, w)| format!("{{{w}\"Reference\"{w}:{w}{r}{e}}}")),
+            1 => odd.prop_map(str::to_owned),
+        ]
+    }
+
+    fn data() -> impl Strategy<Value = String> {
+        prop_oneof![
+            6 => (prop::collection::vec((record(), ws()), 0..6)).prop_map(|rs| {
+                let items: Vec<String> = rs.into_iter().map(|(r, w)| format!("{w}{r}{w}")).collect();
+                format!("[{}]", items.join(","))
+            }),
+            1 => prop::sample::select(vec!["null", "5", "{}", r#""[]""#]).prop_map(str::to_owned),
+        ]
+    }
+
+    fn envelope() -> impl Strategy<Value = String> {
+        let field = prop::sample::select(vec![
+            r#""ResponseStatus":"S""#,
+            r#""ResponseStatus":"W""#,
+            r#""ResponseStatus":"E""#,
+            r#""ResponseStatus":5"#,
+            r#""IsValid":true"#,
+            r#""IsValid":"yes""#,
+            r#""ResponseMessage":"the \"ResponseData\":[ field""#,
+            r#""ResponseErrorMessage":null"#,
+            r#""Extra":{"ResponseData":[{"Reference":7}],"b":"]}"}"#,
+            r#""Response\u0044ata2":[1]"#,
+        ]);
+        (
+            prop::collection::vec((field, ws()), 0..4),
+            prop::option::of((data(), ws(), any::<bool>())),
+            any::<prop::sample::Index>(),
+            ws(),
+        )
+            .prop_map(|(fields, data, at, w)| {
+                let mut fields: Vec<String> = fields
+                    .into_iter()
+                    .map(|(f, w)| format!("{w}{f}{w}"))
+                    .collect();
+                if let Some((d, w, escaped)) = data {
+                    let key = if escaped {
+                        r#""Response\u0044ata""#
+                    } else {
+                        r#""ResponseData""#
+                    };
+                    fields.insert(at.index(fields.len() + 1), format!("{w}{key}{w}:{w}{d}{w}"));
+                }
+                format!("{w}{{{}}}{w}", fields.join(","))
+            })
+    }
+
+    /// A way to damage a body: cut it, or overwrite or insert one byte.
+    #[derive(Debug, Clone)]
+    enum Damage {
+        None,
+        Cut(prop::sample::Index),
+        Overwrite(prop::sample::Index, u8),
+        Insert(prop::sample::Index, u8),
+    }
+
+    fn damage() -> impl Strategy<Value = Damage> {
+        let byte = prop::sample::select(b"{}[]\",:0 \n\\ax".to_vec());
+        prop_oneof![
+            2 => Just(Damage::None),
+            1 => any::<prop::sample::Index>().prop_map(Damage::Cut),
+            1 => (any::<prop::sample::Index>(), byte.clone()).prop_map(|(i, b)| Damage::Overwrite(i, b)),
+            1 => (any::<prop::sample::Index>(), byte).prop_map(|(i, b)| Damage::Insert(i, b)),
+        ]
+    }
+
+    fn damaged(body: String, damage: &Damage) -> Vec<u8> {
+        let mut bytes = body.into_bytes();
+        match damage {
+            Damage::None => {}
+            Damage::Cut(i) => bytes.truncate(i.index(bytes.len())),
+            Damage::Overwrite(i, b) => {
+                let i = i.index(bytes.len());
+                bytes[i] = *b;
+            }
+            Damage::Insert(i, b) => bytes.insert(i.index(bytes.len() + 1), *b),
+        }
+        bytes
+    }
+
+    /// The offset in `bytes` of serde_json's place `(line, column)`.
+    fn offset(bytes: &[u8], line: usize, column: usize) -> isize {
+        let start: usize = bytes
+            .split(|&b| b == b'\n')
+            .take(line.saturating_sub(1))
+            .map(|l| l.len() + 1)
+            .sum();
+        (start + column) as isize
+    }
+
     proptest! {
+        /// The streaming decoder agrees with decoding the whole body at
+        /// once: the same records and envelope, or the same error at the
+        /// same path and place, however the body arrives.
+        #[test]
+        fn streams_like_the_whole_body_decodes(
+            body in envelope(),
+            damage in damage(),
+            batch in 1usize..4,
+            most in prop_oneof![Just(usize::MAX), 1usize..9],
+        ) {
+            let bytes = damaged(body, &damage);
+            let whole = Envelope::<Vec<SparePart>>::from_slice(&bytes);
+            let (streamed, out) = run_chopped(&bytes, batch, most);
+            match (whole, out) {
+                (Ok(whole), Ok(head)) => {
+                    let records = whole.response_data.clone().unwrap_or_default();
+                    prop_assert_eq!(&streamed, &records);
+                    prop_assert_eq!(head.records, records.len() as u64);
+                    let env = head.envelope;
+                    prop_assert_eq!(env.response_data.is_some(), whole.response_data.is_some());
+                    prop_assert_eq!(env.response_status, whole.response_status);
+                    prop_assert_eq!(env.is_valid, whole.is_valid);
+                    prop_assert_eq!(env.response_message, whole.response_message);
+                    prop_assert_eq!(env.response_error_message, whole.response_error_message);
+                    prop_assert_eq!(env.extra, whole.extra);
+                }
+                (Err(whole), Err(Stop::Decode(e))) => {
+                    prop_assert_eq!(&e.path, &whole.path);
+                    // A record is decoded from memory, as the whole body is;
+                    // the envelope around it is read from the stream, where
+                    // serde_json's place of an error takes in the byte it
+                    // looked ahead at.
+                    let ahead = offset(&bytes, e.line, e.column) - offset(&bytes, whole.line, whole.column);
+                    if e.path.starts_with("ResponseData[") {
+                        prop_assert_eq!(ahead, 0);
+                    } else {
+                        prop_assert!(ahead == 0 || ahead == 1, "{:?} against {:?}", (e.line, e.column), (whole.line, whole.column));
+                    }
+                    prop_assert_eq!(e.is_truncated(), whole.is_truncated());
+                    let message = whole.message.replace("expected a sequence", "expected an array of records");
+                    prop_assert_eq!(e.message, message);
+                }
+                (whole, out) => {
+                    let out = out.map(|h| h.records).map_err(|s| match s {
+                        Stop::Decode(e) => format!("{e:?}"),
+                        Stop::Io(r) => r,
+                        Stop::Cancelled => "cancelled".to_owned(),
+                    });
+                    prop_assert!(false, "whole: {:?}\nstreamed: {:?}", whole.map(|_| ()), out);
+                }
+            }
+        }
+
         #[test]
         fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..600)) {
             let _ = run(&bytes, 1 << 20);
