@@ -235,6 +235,49 @@ async fn catalog_upserts_by_key() {
     );
 }
 
+#[tokio::test]
+async fn a_batch_applies_its_rows_in_order_whatever_the_statement_size() {
+    let path = temp_db("catalog-order");
+    let store = SqliteStore::open(&path).unwrap();
+    let m = ManufacturerId(19);
+    // 100 rows, one in seven without a reference; the 40 references repeat
+    // within and across the store's multi-row statements.
+    let batch: Vec<SparePart> = (0..100)
+        .map(|i| SparePart {
+            reference: (i % 7 != 3).then(|| format!("R{}", i % 40)),
+            label: Some(format!("row {i}")),
+            ..SparePart::default()
+        })
+        .collect();
+    let keyed = batch.iter().filter(|p| p.reference.is_some()).count() as u64;
+    assert_eq!(
+        store
+            .upsert_spare_parts(m, Lcid::ENGLISH, batch.clone())
+            .await
+            .unwrap(),
+        keyed
+    );
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let mut stmt = conn
+        .prepare("SELECT reference, record FROM spare_parts ORDER BY reference")
+        .unwrap();
+    let stored: Vec<(String, SparePart)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get::<_, String>(1)?)))
+        .unwrap()
+        .map(|r| {
+            let (k, json) = r.unwrap();
+            (k, serde_json::from_str(&json).unwrap())
+        })
+        .collect();
+    let mut expected: std::collections::BTreeMap<String, SparePart> = Default::default();
+    for p in batch {
+        if let Some(k) = p.reference.clone() {
+            expected.insert(k, p);
+        }
+    }
+    assert_eq!(stored, expected.into_iter().collect::<Vec<_>>());
+}
+
 /// Child mode: write file+operation pairs until killed.
 #[tokio::test]
 async fn writer_child() {
