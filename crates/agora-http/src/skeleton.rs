@@ -173,8 +173,8 @@ impl<'a, R: Read, T: DeserializeOwned> Skeleton<'a, R, T> {
     /// `buf[end - 1]` and its column.
     fn position_of(&self, end: usize) -> (usize, usize) {
         let seen = &self.buf[..end.min(self.end)];
-        let lines = seen.iter().filter(|&&b| b == b'\n').count();
-        let column = match seen.iter().rposition(|&b| b == b'\n') {
+        let lines = memchr::memchr_iter(b'\n', seen).count();
+        let column = match memchr::memrchr(b'\n', seen) {
             Some(nl) => seen.len() - nl - 1,
             None => self.column_before + seen.len(),
         };
