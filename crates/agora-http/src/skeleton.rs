@@ -11,8 +11,7 @@
 //! A record that fails is decoded again with path tracking to name the
 //! failing field. Every error's place is its place in the whole body (for
 //! the envelope's own fields, as serde_json reads a stream: the byte it
-//! looked ahead at may be counted).
-//! Errors are found in document order: an element is decoded only when the
+//! looked ahead at may be counted). Errors are found in document order: an element is decoded only when the
 //! parser asks for the bytes that follow what it has read so far.
 
 use std::io::{self, Read};
@@ -21,22 +20,14 @@ use agora_domain::DecodeError;
 use serde::de::DeserializeOwned;
 use tokio::sync::mpsc;
 
+use crate::stream::Stop;
+
 /// The buffer's size at first; it grows for a record that does not fit.
 const CHUNK: usize = 64 * 1024;
 
 /// The name the parser's error carries when the skeleton stopped it; the
 /// reason itself is kept in [`Skeleton::take_failure`].
 const STOPPED: &str = "agora: the record stream stopped";
-
-/// Why the skeleton stopped serving bytes.
-pub(crate) enum Failure {
-    /// A record did not decode.
-    Record(DecodeError),
-    /// Reading the body failed.
-    Io(String),
-    /// Nobody takes the batches any more.
-    Cancelled,
-}
 
 /// How many of the last bytes served keep their place in the document.
 const RECENT: usize = 8;
@@ -94,7 +85,7 @@ pub(crate) struct Skeleton<'a, R, T> {
     records: Vec<T>,
     batch: usize,
     tx: &'a mpsc::Sender<Vec<T>>,
-    failure: Option<Failure>,
+    failure: Option<Stop>,
     /// Line and column of the last byte served, in the skeleton.
     served_line: usize,
     served_column: usize,
@@ -134,7 +125,7 @@ impl<'a, R: Read, T: DeserializeOwned> Skeleton<'a, R, T> {
     }
 
     /// Why the skeleton stopped serving bytes, if it did.
-    pub(crate) fn take_failure(&mut self) -> Option<Failure> {
+    pub(crate) fn take_failure(&mut self) -> Option<Stop> {
         self.failure.take()
     }
 
@@ -183,7 +174,7 @@ impl<'a, R: Read, T: DeserializeOwned> Skeleton<'a, R, T> {
 
     /// The next unread byte, reading more of the source when needed;
     /// `None` at its end.
-    fn peek(&mut self) -> Result<Option<u8>, Failure> {
+    fn peek(&mut self) -> Result<Option<u8>, Stop> {
         while self.pos == self.end {
             if self.eof {
                 return Ok(None);
@@ -195,7 +186,7 @@ impl<'a, R: Read, T: DeserializeOwned> Skeleton<'a, R, T> {
 
     /// Drops the bytes no longer needed (all but the last one read and
     /// those the recent served bytes came from) and reads more.
-    fn fill(&mut self) -> Result<(), Failure> {
+    fn fill(&mut self) -> Result<(), Stop> {
         let keep = self
             .recent
             .iter()
@@ -220,7 +211,7 @@ impl<'a, R: Read, T: DeserializeOwned> Skeleton<'a, R, T> {
             match self.src.read(&mut self.buf[self.end..]) {
                 Ok(n) => break n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(Failure::Io(e.to_string())),
+                Err(e) => return Err(Stop::Io(e.to_string())),
             }
         };
         self.end += read;
@@ -229,7 +220,7 @@ impl<'a, R: Read, T: DeserializeOwned> Skeleton<'a, R, T> {
     }
 
     /// The next byte of the skeleton; `None` at the end of the source.
-    fn next_byte(&mut self) -> Result<Option<u8>, Failure> {
+    fn next_byte(&mut self) -> Result<Option<u8>, Stop> {
         if let Some(b) = self.pending.take() {
             return Ok(Some(self.serve(b, self.pos - 1)));
         }
@@ -271,7 +262,7 @@ impl<'a, R: Read, T: DeserializeOwned> Skeleton<'a, R, T> {
     }
 
     /// Steps over a byte outside strings and outside records.
-    fn structural_byte(&mut self, b: u8) -> Result<(), Failure> {
+    fn structural_byte(&mut self, b: u8) -> Result<(), Stop> {
         if is_whitespace(b) {
             return Ok(());
         }
@@ -329,7 +320,7 @@ impl<'a, R: Read, T: DeserializeOwned> Skeleton<'a, R, T> {
     }
 
     /// Decodes the element starting at `pos` and moves past it.
-    fn element(&mut self) -> Result<(), Failure> {
+    fn element(&mut self) -> Result<(), Stop> {
         loop {
             let bytes = &self.buf[self.pos..self.end];
             let mut it = serde_json::Deserializer::from_slice(bytes).into_iter::<T>();
@@ -353,7 +344,7 @@ impl<'a, R: Read, T: DeserializeOwned> Skeleton<'a, R, T> {
                 self.fill()?;
                 continue;
             }
-            return Err(Failure::Record(self.record_error(error)));
+            return Err(Stop::Decode(self.record_error(error)));
         }
     }
 
@@ -386,12 +377,12 @@ impl<'a, R: Read, T: DeserializeOwned> Skeleton<'a, R, T> {
     }
 
     /// Sends the records decoded so far.
-    fn flush(&mut self) -> Result<(), Failure> {
+    fn flush(&mut self) -> Result<(), Stop> {
         if self.records.is_empty() {
             return Ok(());
         }
         let full = std::mem::replace(&mut self.records, Vec::with_capacity(self.batch));
-        self.tx.blocking_send(full).map_err(|_| Failure::Cancelled)
+        self.tx.blocking_send(full).map_err(|_| Stop::Cancelled)
     }
 }
 

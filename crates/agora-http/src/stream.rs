@@ -22,15 +22,18 @@ use tokio_util::io::{StreamReader, SyncIoBridge};
 
 use crate::client::{AgoraClient, Call, redact};
 use crate::config::ApiKey;
-use crate::skeleton::{Failure, Skeleton};
+use crate::skeleton::Skeleton;
 
 /// Batches in flight between the decoding thread and the consumer.
 const CHANNEL_BATCHES: usize = 4;
 
 /// Why the decoding thread stopped.
-enum Stop {
+pub(crate) enum Stop {
+    /// The body is not a delta envelope, or a record in it does not decode.
     Decode(DecodeError),
+    /// Reading the body failed.
     Io(String),
+    /// Nobody takes the batches any more.
     Cancelled,
 }
 
@@ -102,19 +105,14 @@ fn decode_stream<T: DeserializeOwned, R: Read>(
     drop(de);
     match result {
         Ok(head) => Ok(head),
-        Err(e) => Err(match skeleton.take_failure() {
-            Some(Failure::Record(error)) => Stop::Decode(error),
-            Some(Failure::Io(reason)) => Stop::Io(reason),
-            Some(Failure::Cancelled) => Stop::Cancelled,
-            None => {
-                let mut error = DecodeError::from_path_error(
-                    "delta envelope",
-                    serde_path_to_error::Error::new(track.path(), e),
-                );
-                (error.line, error.column) = skeleton.place(error.line, error.column);
-                Stop::Decode(error)
-            }
-        }),
+        Err(e) => Err(skeleton.take_failure().unwrap_or_else(|| {
+            let mut error = DecodeError::from_path_error(
+                "delta envelope",
+                serde_path_to_error::Error::new(track.path(), e),
+            );
+            (error.line, error.column) = skeleton.place(error.line, error.column);
+            Stop::Decode(error)
+        })),
     }
 }
 
