@@ -11,8 +11,9 @@
 //! A record that fails is decoded again with path tracking to name the
 //! failing field. Every error's place is its place in the whole body (for
 //! the envelope's own fields, as serde_json reads a stream: the byte it
-//! looked ahead at may be counted). Errors are found in document order: an element is decoded only when the
-//! parser asks for the bytes that follow what it has read so far.
+//! looked ahead at may be counted). Errors are found in document order: an
+//! element is decoded only when the parser asks for the bytes that follow
+//! what it has read so far.
 
 use std::io::{self, Read};
 
