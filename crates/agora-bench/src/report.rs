@@ -153,16 +153,16 @@ pub(crate) async fn all(quick: bool, out: Option<&str>) -> Result<(), String> {
             // the ratio sits near its target on a noisy machine: more rounds.
             let (mut syncs, mut parses, mut stores) = (Vec::new(), Vec::new(), Vec::new());
             for round in 0..sync_rounds {
-                let first = if round % 2 == 0 { "sync" } else { "store" };
-                let first = child(&[first, &s.url, &n])?;
-                let parse = child(&["parse", &s.url, &n])?;
-                let last = if round % 2 == 0 { "store" } else { "sync" };
-                let last = child(&[last, &s.url, &n])?;
-                let (sync, store) = if round % 2 == 0 {
-                    (first, last)
+                let flip = round % 2 == 1;
+                let (a, b) = if flip {
+                    ("store", "sync")
                 } else {
-                    (last, first)
+                    ("sync", "store")
                 };
+                let first = child(&[a, &s.url, &n])?;
+                let parse = child(&["parse", &s.url, &n])?;
+                let last = child(&[b, &s.url, &n])?;
+                let (sync, store) = if flip { (last, first) } else { (first, last) };
                 sync_ratios.push(f(&sync, "secs") / (f(&parse, "secs") + f(&store, "secs")));
                 syncs.push(sync);
                 parses.push(parse);

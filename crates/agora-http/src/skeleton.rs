@@ -400,12 +400,17 @@ fn is_whitespace(b: u8) -> bool {
 
 /// Whether serde_json's error in `bytes` lies at their last byte.
 fn reaches_end(bytes: &[u8], error: &serde_json::Error) -> bool {
+    offset_of(bytes, error.line(), error.column()) >= bytes.len()
+}
+
+/// The offset in `bytes` just after serde_json's place `(line, column)`.
+pub(crate) fn offset_of(bytes: &[u8], line: usize, column: usize) -> usize {
     let line_start: usize = bytes
         .split(|&b| b == b'\n')
-        .take(error.line().saturating_sub(1))
+        .take(line.saturating_sub(1))
         .map(|l| l.len() + 1)
         .sum();
-    line_start + error.column() >= bytes.len()
+    line_start + column
 }
 
 /// Whether a top-level key (its raw bytes between the quotes) is

@@ -254,6 +254,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+    use crate::skeleton::offset_of;
     use agora_domain::SparePart;
 
     fn run(bytes: &[u8], batch: usize) -> (Vec<SparePart>, Result<Head, Stop>) {
@@ -443,16 +444,6 @@ mod tests {
         bytes
     }
 
-    /// The offset in `bytes` of serde_json's place `(line, column)`.
-    fn offset(bytes: &[u8], line: usize, column: usize) -> isize {
-        let start: usize = bytes
-            .split(|&b| b == b'\n')
-            .take(line.saturating_sub(1))
-            .map(|l| l.len() + 1)
-            .sum();
-        (start + column) as isize
-    }
-
     proptest! {
         /// The streaming decoder agrees with decoding the whole body at
         /// once: the same records and envelope, or the same error at the
@@ -486,7 +477,8 @@ mod tests {
                     // the envelope around it is read from the stream, where
                     // serde_json's place of an error takes in the byte it
                     // looked ahead at.
-                    let ahead = offset(&bytes, e.line, e.column) - offset(&bytes, whole.line, whole.column);
+                    let ahead = offset_of(&bytes, e.line, e.column) as isize
+                        - offset_of(&bytes, whole.line, whole.column) as isize;
                     if e.path.starts_with("ResponseData[") {
                         prop_assert_eq!(ahead, 0);
                     } else {
