@@ -43,6 +43,25 @@ impl<T> Default for Envelope<T> {
     }
 }
 
+/// An element of a list answer that could not be read at all (not an
+/// object of the expected model, say): set aside with its raw JSON and the
+/// reason, while the rest of the list is used. The caller is told of each.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SetAside {
+    /// Its position in the list (0-based).
+    pub index: usize,
+    /// The element as it arrived.
+    pub raw: serde_json::Value,
+    /// Why it could not be read.
+    pub reason: String,
+}
+
+impl fmt::Display for SetAside {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "item {} set aside: {}", self.index, self.reason)
+    }
+}
+
 /// How the envelope judged the call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {

@@ -43,7 +43,7 @@ pub use codes::{
     ClaimStatus, LogisticStatus, MandateStatus, MessageType, RepairOriginCode, ResponseStatus,
     WarrantyCondition,
 };
-pub use envelope::{Envelope, EnvelopeHead, Verdict};
+pub use envelope::{Envelope, EnvelopeHead, SetAside, Verdict};
 pub use mandate::{
     ConsumerLight, InterventionId, InterventionTypeLight, MandateId, MandateLightResponse,
     NewMandateResponseData, ResellerLight, SuggestedPartLight,

@@ -495,19 +495,12 @@ fn settle<T>(
     message: impl FnOnce() -> ServiceMessage,
 ) -> Result<Reply<T>, AgoraError> {
     match (verdict, data) {
-        (Verdict::Success, Some(data)) => Ok(Reply {
-            data,
-            warning: None,
-        }),
-        (Verdict::Error, Some(data)) if route.data_carries_verdict() => Ok(Reply {
-            data,
-            warning: message().message,
-        }),
+        (Verdict::Success, Some(data)) => Ok(Reply::ok(data)),
+        (Verdict::Error, Some(data)) if route.data_carries_verdict() => {
+            Ok(Reply::warned(data, message().message))
+        }
         (Verdict::Error, _) => Err(AgoraError::Rejected(message())),
-        (Verdict::Warning, Some(data)) => Ok(Reply {
-            data,
-            warning: message().message,
-        }),
+        (Verdict::Warning, Some(data)) => Ok(Reply::warned(data, message().message)),
         (_, None) => {
             let message = message();
             Err(AgoraError::Rejected(ServiceMessage {

@@ -56,10 +56,7 @@ impl AgoraClient {
                 status: None,
             }));
         }
-        Ok(Reply {
-            data: results.remove(0),
-            warning: reply.warning,
-        })
+        Ok(Reply::warned(results.remove(0), reply.warning))
     }
 }
 
@@ -114,10 +111,7 @@ impl AgoraClient {
                     status: None,
                 })),
             })?;
-        Ok(Reply {
-            data: id,
-            warning: reply.warning,
-        })
+        Ok(Reply::warned(id, reply.warning))
     }
 
     /// [`Repairs::update_repair`], called without boxing its future.

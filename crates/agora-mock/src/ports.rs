@@ -67,10 +67,10 @@ impl SimClient {
                 }
             });
         }
-        Ok(Reply {
-            warning: if answer.warning { answer.message } else { None },
-            data: answer.data,
-        })
+        Ok(Reply::warned(
+            answer.data,
+            if answer.warning { answer.message } else { None },
+        ))
     }
 }
 
@@ -99,10 +99,7 @@ impl Repairs for SimClient {
             .data
             .intervention_id
             .ok_or_else(|| AgoraError::Rejected(agora_ports::ServiceMessage::default()))?;
-        Ok(Reply {
-            data: id,
-            warning: reply.warning,
-        })
+        Ok(Reply::warned(id, reply.warning))
     }
 
     async fn update_repair(&self, file: &CompleteRepairState) -> Result<Reply<()>, AgoraError> {

@@ -4,20 +4,23 @@
 use agora_domain::{
     BomLine, ClaimId, ClaimTracking, CompleteRepairState, CountryCode, InterventionId,
     InvoiceReference, Lcid, ManufacturerId, NewMandateResponseData, PartOrderLine, Product,
-    ProductSearchHit, SparePart, WarrantyClaim, WarrantyClaimResult,
+    ProductSearchHit, SetAside, SparePart, WarrantyClaim, WarrantyClaimResult,
 };
 use async_trait::async_trait;
 
 use crate::error::AgoraError;
 
 /// A successful answer, with the warning AgoraPlus attached to it when its
-/// envelope said `W`.
+/// envelope said `W`, and the list items that could not be read.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reply<T> {
     /// The data.
     pub data: T,
     /// The envelope's message when `ResponseStatus` was `W`.
     pub warning: Option<String>,
+    /// Elements of a list answer that could not be read at all, each with
+    /// its raw JSON and the reason; `data` holds the rest.
+    pub set_aside: Vec<SetAside>,
 }
 
 impl<T> Reply<T> {
@@ -26,6 +29,25 @@ impl<T> Reply<T> {
         Self {
             data,
             warning: None,
+            set_aside: Vec::new(),
+        }
+    }
+
+    /// A reply with the envelope's warning, if any.
+    pub fn warned(data: T, warning: Option<String>) -> Self {
+        Self {
+            data,
+            warning,
+            set_aside: Vec::new(),
+        }
+    }
+
+    /// The same reply around other data (warning and set-aside items kept).
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Reply<U> {
+        Reply {
+            data: f(self.data),
+            warning: self.warning,
+            set_aside: self.set_aside,
         }
     }
 
