@@ -29,6 +29,14 @@ pub struct AppConfig {
     pub retry_max: Duration,
     /// Attempts after which a retryable entry is given up as failed (default 20).
     pub max_attempts: u32,
+    /// The name this process holds outbox entries under while it sends
+    /// them; unique among the processes sharing a store (default
+    /// `host:pid`).
+    pub worker: String,
+    /// How long a claimed outbox entry stays this process's without renewal
+    /// (default 60 s; renewed every third of it during a send). A process
+    /// that dies loses its entries to recovery once their lease expires.
+    pub lease: Duration,
 }
 
 impl Default for AppConfig {
@@ -41,6 +49,8 @@ impl Default for AppConfig {
             retry_base: Duration::from_secs(2),
             retry_max: Duration::from_secs(300),
             max_attempts: 20,
+            worker: agora_ports::Lease::process_owner(),
+            lease: Duration::from_secs(60),
         }
     }
 }

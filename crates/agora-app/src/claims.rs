@@ -7,11 +7,12 @@ use agora_domain::{
     ClaimId, ClaimStatus, InterventionId, InvoiceReference, ValidationResult, WarrantyClaim,
 };
 use agora_ports::{
-    AgoraError, Claims, Invoices, Operation, Outbox, OutboxState, PartOrders, RepairFiles, Repairs,
+    AgoraError, Claims, Invoices, Operation, OperationAnswer, Outbox, OutboxState, PartOrders,
+    RepairFiles, Repairs,
 };
 
 use crate::agora::Agora;
-use crate::outbox::{Answer, Delivery};
+use crate::outbox::Delivery;
 
 /// What a claim submission came to.
 #[derive(Debug, Clone, PartialEq)]
@@ -88,61 +89,49 @@ where
                 return Ok(ClaimOutcome::PrecheckFailed(findings));
             }
         }
-        let open = self
-            .store
-            .entries(OutboxState::Pending)
-            .await?
-            .into_iter()
-            .chain(self.store.entries(OutboxState::InDoubt).await?);
-        for entry in open {
-            if entry.intervention_id == Some(intervention)
-                && matches!(
-                    entry.operation,
-                    Operation::CreateClaim { .. } | Operation::UpdateClaim { .. }
-                )
-            {
-                return Err(AgoraError::Invalid(format!(
-                    "a claim submission for repair file {intervention} is already {:?} (entry {}): settle it first",
-                    entry.state, entry.id
-                )));
-            }
-        }
         let language = self.config.language;
         let transfer_if_valid = self.config.transfer_if_valid;
-        let operation = match repair.claim_id {
-            Some(id) => {
-                let state = repair.lifecycle.claim;
-                if !state.is_some_and(ClaimState::is_correctable) {
-                    return Err(AgoraError::Invalid(format!(
-                        "claim {id} is {state:?}: it can no longer be corrected"
-                    )));
-                }
-                claim.claim_id = Some(id);
-                Operation::UpdateClaim {
-                    claim,
-                    language,
-                    transfer_if_valid,
-                }
-            }
-            None => {
-                repair
-                    .lifecycle
-                    .apply(&RepairEvent::ClaimCreated {
-                        valid: false,
-                        transfer_if_valid,
-                    })
-                    .map_err(|e| AgoraError::Invalid(e.to_string()))?;
-                claim.claim_id = None;
-                Operation::CreateClaim {
-                    claim,
-                    language,
-                    transfer_if_valid,
-                }
-            }
-        };
-        Ok(match self.save_and_send(&repair, operation).await? {
+        // A second submission while one is open is refused by the outbox
+        // (one claim per repair file), naming the open entry.
+        let delivery = self
+            .change_and_send(intervention, |repair| {
+                let mut claim = claim.clone();
+                Ok(match repair.claim_id {
+                    Some(id) => {
+                        let state = repair.lifecycle.claim;
+                        if !state.is_some_and(ClaimState::is_correctable) {
+                            return Err(AgoraError::Invalid(format!(
+                                "claim {id} is {state:?}: it can no longer be corrected"
+                            )));
+                        }
+                        claim.claim_id = Some(id);
+                        Operation::UpdateClaim {
+                            claim,
+                            language,
+                            transfer_if_valid,
+                        }
+                    }
+                    None => {
+                        repair
+                            .lifecycle
+                            .apply(&RepairEvent::ClaimCreated {
+                                valid: false,
+                                transfer_if_valid,
+                            })
+                            .map_err(|e| AgoraError::Invalid(e.to_string()))?;
+                        claim.claim_id = None;
+                        Operation::CreateClaim {
+                            claim,
+                            language,
+                            transfer_if_valid,
+                        }
+                    }
+                })
+            })
+            .await?;
+        Ok(match delivery {
             Delivery::Delivered {
-                answer: Answer::Claim(result),
+                answer: OperationAnswer::Claim(result),
                 ..
             } => ClaimOutcome::Judged(result),
             Delivery::Delivered { entry, .. } => {

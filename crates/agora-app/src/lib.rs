@@ -23,7 +23,8 @@ mod progress;
 mod work_orders;
 
 pub use agora::{Agora, AppConfig, LocalStore};
+pub use agora_ports::OperationAnswer;
 pub use catalog::{CatalogKind, CatalogSync, Write, pipelined};
 pub use claims::{ClaimOutcome, ClaimUpdate};
-pub use outbox::{Answer, Delivery, FlushReport, Resolution};
+pub use outbox::{Delivery, FlushReport, Resolution};
 pub use work_orders::WorkOrderSync;

@@ -1,14 +1,16 @@
 //! The outbox dispatcher: delivers what the use cases wrote, at least once
 //! for idempotent operations (with backoff), at most once for the others
-//! (in doubt when the outcome is unknown, for a person to resolve).
+//! (in doubt when the outcome is unknown, for a person to resolve). Several
+//! processes may share one store: each entry is claimed with a lease before
+//! it is sent, so it is sent by one of them only.
 
 use std::time::Duration;
 
-use agora_domain::lifecycle::RepairEvent;
-use agora_domain::{PartOrderLine, StateNature, StatusCode, WarrantyClaimResult};
+use agora_domain::{ClaimId, ClaimStatus, InterventionId, WarrantyClaimResult};
 use agora_ports::{
-    AgoraError, ClaimSubmission, Claims, Invoices, LocalRepair, Operation, Outbox, OutboxEntry,
-    OutboxState, PartOrders, Reach, RepairFiles, Repairs,
+    AgoraError, Attempt, ClaimSubmission, Claims, Invoices, Lease, Mandates, Operation,
+    OperationAnswer, Outbox, OutboxEntry, OutboxState, PartOrders, Reach, RepairFiles, Repairs,
+    Settlement,
 };
 
 use crate::agora::Agora;
@@ -21,7 +23,7 @@ pub enum Delivery {
         /// The entry.
         entry: u64,
         /// The answer's data, for the operations that return some.
-        answer: Answer,
+        answer: OperationAnswer,
         /// A warning AgoraPlus attached.
         warning: Option<String>,
     },
@@ -46,19 +48,6 @@ pub enum Delivery {
         /// AgoraPlus's reason.
         error: String,
     },
-}
-
-/// The data an operation's answer carries.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Answer {
-    /// Nothing beyond success.
-    Done,
-    /// `CreateRepair`'s new file.
-    Created(agora_domain::InterventionId),
-    /// The order lines of `PlaceRepairSparepartOrder`.
-    Ordered(Vec<PartOrderLine>),
-    /// A claim's verdict.
-    Claim(WarrantyClaimResult),
 }
 
 impl Delivery {
@@ -89,8 +78,17 @@ pub struct FlushReport {
 /// How a person settles an entry that is in doubt (or failed).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Resolution {
-    /// It was applied (checked in AgoraPlus): mark it delivered.
-    Delivered,
+    /// It was applied (checked in AgoraPlus). A creation records what it
+    /// created: the identifier given here, or found in AgoraPlus (accepted
+    /// work orders, order tracking, claim tracking); without it the
+    /// resolution is refused, so that a later submission cannot create the
+    /// thing a second time.
+    Applied {
+        /// The repair file a `CreateRepair` created.
+        intervention_id: Option<InterventionId>,
+        /// The claim a `CreateWarrantyClaims` created.
+        claim_id: Option<ClaimId>,
+    },
     /// It was not applied: send it again.
     Resend,
     /// Drop it.
@@ -102,107 +100,169 @@ where
     A: Repairs + PartOrders + Claims + Invoices,
     S: RepairFiles + Outbox,
 {
-    /// To run once at start: entries a crash left mid-send are parked in
-    /// doubt (state-changing) or requeued (idempotent). Returns those parked.
+    /// Entries whose sender stopped mid-send (its lease expired: a crash)
+    /// are parked in doubt (state-changing) or requeued (idempotent). A send
+    /// still under way in another process is left alone. Returns those
+    /// parked.
     pub async fn recover(&self) -> Result<Vec<u64>, AgoraError> {
-        self.store.recover_interrupted().await
+        self.store.recover_expired(self.clock.now()).await
     }
 
-    /// Delivers every entry due now, oldest first.
+    fn lease(&self) -> Lease {
+        Lease {
+            owner: self.config.worker.clone(),
+            until: self.clock.now() + self.config.lease,
+        }
+    }
+
+    /// Delivers every entry due now, oldest first, one claim at a time (so
+    /// that several processes share the work).
     pub async fn flush_outbox(&self) -> Result<FlushReport, AgoraError> {
         let mut report = FlushReport::default();
         loop {
-            let due = self.store.due(self.clock.now(), 50).await?;
-            if due.is_empty() {
+            let Some(entry) = self
+                .store
+                .claim_due(self.clock.now(), &self.lease(), 1)
+                .await?
+                .pop()
+            else {
                 return Ok(report);
-            }
-            for entry in due {
-                match self.deliver(entry).await? {
-                    Delivery::Delivered { .. } => report.delivered += 1,
-                    Delivery::Queued { .. } => report.queued += 1,
-                    Delivery::InDoubt { .. } => report.in_doubt += 1,
-                    Delivery::Failed { .. } => report.failed += 1,
-                }
+            };
+            match self.deliver_claimed(entry).await? {
+                Delivery::Delivered { .. } => report.delivered += 1,
+                Delivery::Queued { .. } => report.queued += 1,
+                Delivery::InDoubt { .. } => report.in_doubt += 1,
+                Delivery::Failed { .. } => report.failed += 1,
             }
         }
     }
 
-    /// Delivers one entry now.
+    /// Delivers one entry now, if it can be claimed: one another process is
+    /// sending, or that waits behind an earlier entry of its file, is left
+    /// queued.
     pub(crate) async fn deliver_id(&self, id: u64) -> Result<Delivery, AgoraError> {
-        let entry = self
+        match self
             .store
-            .entry(id)
+            .claim(id, self.clock.now(), &self.lease())
             .await?
-            .ok_or_else(|| AgoraError::Missing(format!("outbox entry {id}")))?;
-        self.deliver(entry).await
+        {
+            Some(entry) => self.deliver_claimed(entry).await,
+            None => {
+                let entry = self
+                    .store
+                    .entry(id)
+                    .await?
+                    .ok_or_else(|| AgoraError::Missing(format!("outbox entry {id}")))?;
+                let error = match (&entry.state, &entry.lease) {
+                    (OutboxState::Sending, Some(lease)) => {
+                        format!("being sent by {}", lease.owner)
+                    }
+                    (OutboxState::Pending, _) => {
+                        "waits for an earlier operation of its repair file".to_owned()
+                    }
+                    (state, _) => format!("it is {}", state.as_str()),
+                };
+                Ok(Delivery::Queued { entry: id, error })
+            }
+        }
     }
 
-    /// One attempt at an entry: marked `Sending` first, so that a crash
-    /// mid-call leaves a trace; then the outcome.
-    pub async fn deliver(&self, entry: OutboxEntry) -> Result<Delivery, AgoraError> {
-        let now = self.clock.now();
-        self.store
-            .record_attempt(entry.id, OutboxState::Sending, now, None)
-            .await?;
-        let result = self.send(&entry.operation).await;
+    /// One attempt at an entry this process has claimed: the lease is
+    /// renewed while the call lasts; the outcome (with the answer applied to
+    /// the repair files) is recorded in one transaction.
+    async fn deliver_claimed(&self, entry: OutboxEntry) -> Result<Delivery, AgoraError> {
         let id = entry.id;
-        match result {
-            Ok((answer, warning)) => {
-                self.apply_answer(&entry, &answer).await?;
-                self.store
-                    .record_attempt(id, OutboxState::Delivered, now, None)
-                    .await?;
-                Ok(Delivery::Delivered {
+        let result = tokio::select! {
+            out = self.send(&entry.operation) => out,
+            never = self.keep_lease(id) => match never {},
+        };
+        let now = self.clock.now();
+        let (attempt, delivery) = match result {
+            Ok((answer, warning)) => (
+                Attempt::Delivered(answer.clone()),
+                Delivery::Delivered {
                     entry: id,
                     answer,
                     warning,
-                })
-            }
+                },
+            ),
             Err(error) => {
                 let message = error.to_string();
-                let idempotent = entry.operation.is_idempotent();
-                let in_doubt =
-                    error.is_in_doubt() || (!idempotent && error.reach() == Reach::Unknown);
-                let attempts = entry.attempts + 1;
-                if in_doubt {
-                    self.store
-                        .record_attempt(id, OutboxState::InDoubt, now, Some(message.clone()))
-                        .await?;
+                if Self::is_in_doubt(&entry.operation, &error) {
                     tracing::warn!(entry = id, operation = entry.operation.name(), "in doubt");
-                    Ok(Delivery::InDoubt {
-                        entry: id,
-                        error: message,
-                    })
-                } else if error.is_retryable() && attempts < self.config.max_attempts {
-                    let delay = error
-                        .retry_after()
-                        .unwrap_or_else(|| self.backoff(attempts));
-                    self.store
-                        .record_attempt(
-                            id,
-                            OutboxState::Pending,
-                            now + delay,
-                            Some(message.clone()),
-                        )
-                        .await?;
-                    Ok(Delivery::Queued {
-                        entry: id,
-                        error: message,
-                    })
+                    (
+                        Attempt::InDoubt(message.clone()),
+                        Delivery::InDoubt {
+                            entry: id,
+                            error: message,
+                        },
+                    )
+                } else if error.is_retryable() && entry.attempts < self.config.max_attempts {
+                    let delay = error.retry_after().map_or_else(
+                        || self.backoff(entry.attempts),
+                        |d| d.min(self.config.retry_max),
+                    );
+                    (
+                        Attempt::Retry {
+                            at: now + delay,
+                            error: message.clone(),
+                        },
+                        Delivery::Queued {
+                            entry: id,
+                            error: message,
+                        },
+                    )
                 } else {
-                    self.store
-                        .record_attempt(id, OutboxState::Failed, now, Some(message.clone()))
-                        .await?;
-                    Ok(Delivery::Failed {
-                        entry: id,
-                        error: message,
-                    })
+                    (
+                        Attempt::Failed(message.clone()),
+                        Delivery::Failed {
+                            entry: id,
+                            error: message,
+                        },
+                    )
                 }
+            }
+        };
+        if !self
+            .store
+            .finish(id, &self.config.worker, &attempt, now)
+            .await
+            .inspect_err(|e| {
+                tracing::error!(entry = id, error = %e, outcome = ?attempt, "the outcome could not be recorded");
+            })?
+        {
+            tracing::warn!(entry = id, "the entry was settled elsewhere meanwhile; outcome not recorded");
+        }
+        Ok(delivery)
+    }
+
+    /// The one rule of the outbox's promise: a failure is *in doubt* when
+    /// the call may have taken effect and sending it again could apply it
+    /// twice.
+    pub(crate) fn is_in_doubt(operation: &Operation, error: &AgoraError) -> bool {
+        error.is_in_doubt() || (!operation.is_idempotent() && error.reach() == Reach::Unknown)
+    }
+
+    /// Renews the lease of entry `id` every third of its length, for as
+    /// long as it is polled (the send is raced against it).
+    async fn keep_lease(&self, id: u64) -> std::convert::Infallible {
+        let every = self.config.lease / 3;
+        loop {
+            tokio::time::sleep(every).await;
+            match self.store.renew(id, &self.lease()).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::warn!(entry = id, "lease lost while sending");
+                    std::future::pending::<()>().await;
+                }
+                Err(e) => tracing::warn!(entry = id, error = %e, "lease not renewed"),
             }
         }
     }
 
-    fn backoff(&self, attempts: u32) -> Duration {
+    /// The delay before attempt `attempts + 1`: `retry_base` doubled per
+    /// attempt made, at most `retry_max`.
+    pub(crate) fn backoff(&self, attempts: u32) -> Duration {
         let factor = 1u32 << attempts.saturating_sub(1).min(16);
         self.config
             .retry_base
@@ -210,7 +270,10 @@ where
             .min(self.config.retry_max)
     }
 
-    async fn send(&self, operation: &Operation) -> Result<(Answer, Option<String>), AgoraError> {
+    async fn send(
+        &self,
+        operation: &Operation,
+    ) -> Result<(OperationAnswer, Option<String>), AgoraError> {
         let how = |language, transfer_if_valid| ClaimSubmission {
             language,
             transfer_if_valid,
@@ -218,15 +281,15 @@ where
         Ok(match operation {
             Operation::UpdateRepair(file) => {
                 let r = self.api.update_repair(file).await?;
-                (Answer::Done, r.warning)
+                (OperationAnswer::Done, r.warning)
             }
             Operation::CreateRepair(file) => {
                 let r = self.api.create_repair(file).await?;
-                (Answer::Created(r.data), r.warning)
+                (OperationAnswer::Created(r.data), r.warning)
             }
             Operation::PlaceOrder(id) => {
                 let r = self.api.place_order(*id).await?;
-                (Answer::Ordered(r.data), r.warning)
+                (OperationAnswer::Ordered(r.data), r.warning)
             }
             Operation::CreateClaim {
                 claim,
@@ -237,7 +300,7 @@ where
                     .api
                     .create_claim(claim, how(*language, *transfer_if_valid))
                     .await?;
-                (Answer::Claim(r.data), r.warning)
+                (OperationAnswer::Claim(r.data), r.warning)
             }
             Operation::UpdateClaim {
                 claim,
@@ -248,11 +311,11 @@ where
                     .api
                     .update_claim(claim, how(*language, *transfer_if_valid))
                     .await?;
-                (Answer::Claim(r.data), r.warning)
+                (OperationAnswer::Claim(r.data), r.warning)
             }
             Operation::SendInvoiceReference { reference, .. } => {
                 let r = self.api.send_invoice_reference(reference).await?;
-                (Answer::Done, r.warning)
+                (OperationAnswer::Done, r.warning)
             }
             other => {
                 return Err(AgoraError::Invalid(format!(
@@ -263,123 +326,21 @@ where
         })
     }
 
-    /// Brings the local files in line with what AgoraPlus answered.
-    async fn apply_answer(&self, entry: &OutboxEntry, answer: &Answer) -> Result<(), AgoraError> {
-        match (&entry.operation, answer) {
-            (Operation::CreateRepair(file), Answer::Created(id)) => {
-                let mut file = file.clone();
-                file.intervention_id = Some(*id);
-                let lifecycle = agora_domain::lifecycle::RepairLifecycle::direct(
-                    file.manufacturer_id,
-                    file.intervention_type(),
-                );
-                self.store
-                    .upsert_repair(&LocalRepair {
-                        intervention_id: *id,
-                        mandate_id: None,
-                        file,
-                        lifecycle,
-                        claim_id: None,
-                        orders: Vec::new(),
-                        attention: None,
-                    })
-                    .await
-            }
-            (Operation::PlaceOrder(id), Answer::Ordered(lines)) => {
-                let Some(mut repair) = self.store.repair(*id).await? else {
-                    return Ok(());
-                };
-                for line in lines {
-                    if let Some(part) = repair
-                        .file
-                        .parts
-                        .iter_mut()
-                        .flatten()
-                        .find(|p| p.order_number.is_none() && p.reference == line.reference)
-                    {
-                        part.order_number.clone_from(&line.order_number);
-                        part.to_be_ordered = Some(false);
-                    }
-                    repair.orders.push(line.clone());
-                }
-                self.store.upsert_repair(&repair).await
-            }
-            (
-                Operation::CreateClaim {
-                    transfer_if_valid, ..
-                }
-                | Operation::UpdateClaim {
-                    transfer_if_valid, ..
-                },
-                Answer::Claim(result),
-            ) => {
-                let Some(mut repair) = self.claim_repair(entry).await? else {
-                    return Ok(());
-                };
-                let valid = result.is_valid == Some(true);
-                let transfer_if_valid = *transfer_if_valid;
-                let created = matches!(entry.operation, Operation::CreateClaim { .. });
-                let event = if created {
-                    RepairEvent::ClaimCreated {
-                        valid,
-                        transfer_if_valid,
-                    }
-                } else {
-                    RepairEvent::ClaimUpdated {
-                        valid,
-                        transfer_if_valid,
-                    }
-                };
-                match repair.lifecycle.apply(&event) {
-                    Ok(next) => repair.lifecycle = next,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "local lifecycle disagrees with AgoraPlus")
-                    }
-                }
-                if created {
-                    repair.claim_id = result.claim_id.or(repair.claim_id);
-                    let closure = StateNature::new(
-                        StatusCode::ClosedWithWarrantyIntervention,
-                        "Closed with warranty intervention (set by AgoraPlus)",
-                    );
-                    repair
-                        .file
-                        .state_natures
-                        .get_or_insert_with(Vec::new)
-                        .push(closure);
-                }
-                repair.attention =
-                    (!valid).then(|| "claim NOTVALID: correct and resubmit".to_owned());
-                self.store.upsert_repair(&repair).await
-            }
-            (Operation::SendInvoiceReference { claims, .. }, _) => {
-                for claim in claims {
-                    if let Some(mut repair) = self.store.repair_by_claim(*claim).await? {
-                        if let Ok(next) = repair.lifecycle.apply(&RepairEvent::Invoiced) {
-                            repair.lifecycle = next;
-                            self.store.upsert_repair(&repair).await?;
-                        }
-                    }
-                }
-                Ok(())
-            }
-            _ => Ok(()),
-        }
-    }
-
-    async fn claim_repair(&self, entry: &OutboxEntry) -> Result<Option<LocalRepair>, AgoraError> {
-        match entry.intervention_id {
-            Some(id) => self.store.repair(id).await,
-            None => Ok(None),
-        }
-    }
-
     /// The entries in a state.
     pub async fn outbox(&self, state: OutboxState) -> Result<Vec<OutboxEntry>, AgoraError> {
         self.store.entries(state).await
     }
+}
 
-    /// Settles an entry in doubt (or failed) as a person decided.
+impl<A, S> Agora<A, S>
+where
+    A: Mandates + Repairs + PartOrders + Claims + Invoices,
+    S: RepairFiles + Outbox,
+{
+    /// Settles an entry in doubt (or failed) as a person decided. Resolving
+    /// a creation as applied records what it created (see
+    /// [`Resolution::Applied`]), applied to the repair file as a delivery
+    /// would be.
     pub async fn resolve(
         &self,
         id: u64,
@@ -392,18 +353,105 @@ where
             .ok_or_else(|| AgoraError::Missing(format!("outbox entry {id}")))?;
         if !matches!(entry.state, OutboxState::InDoubt | OutboxState::Failed) {
             return Err(AgoraError::Invalid(format!(
-                "entry {id} is {:?}: only entries in doubt or failed are resolved by hand",
-                entry.state
+                "entry {id} is {}: only entries in doubt or failed are resolved by hand",
+                entry.state.as_str()
             )));
         }
-        let (state, note) = match resolution {
-            Resolution::Delivered => (OutboxState::Delivered, "resolved by hand: applied"),
-            Resolution::Resend => (OutboxState::Pending, "resolved by hand: to resend"),
-            Resolution::Abandon => (OutboxState::Failed, "resolved by hand: abandoned"),
+        let settlement = match resolution {
+            Resolution::Applied {
+                intervention_id,
+                claim_id,
+            } => Settlement::Applied(
+                self.what_was_applied(&entry, intervention_id, claim_id)
+                    .await?,
+            ),
+            Resolution::Resend => Settlement::Resend,
+            Resolution::Abandon => Settlement::Abandon,
         };
-        self.store
-            .record_attempt(id, state, self.clock.now(), Some(note.to_owned()))
-            .await?;
-        Ok(state)
+        self.store.settle(id, &settlement, self.clock.now()).await
+    }
+
+    /// The answer an applied entry would have had, from what the person
+    /// gave or what AgoraPlus shows.
+    async fn what_was_applied(
+        &self,
+        entry: &OutboxEntry,
+        intervention_id: Option<InterventionId>,
+        claim_id: Option<ClaimId>,
+    ) -> Result<OperationAnswer, AgoraError> {
+        let id = entry.id;
+        match &entry.operation {
+            Operation::UpdateRepair(_) | Operation::SendInvoiceReference { .. } => {
+                Ok(OperationAnswer::Done)
+            }
+            Operation::CreateRepair(file) => {
+                if let Some(created) = intervention_id {
+                    return Ok(OperationAnswer::Created(created));
+                }
+                let found = match file.mandate_id {
+                    Some(mandate) => self
+                        .api
+                        .accepted_mandates()
+                        .await?
+                        .data
+                        .into_iter()
+                        .find(|m| m.mandate.as_ref().and_then(|m| m.mandate_id) == Some(mandate))
+                        .and_then(|m| m.intervention_id),
+                    None => None,
+                };
+                found.map(OperationAnswer::Created).ok_or_else(|| {
+                    AgoraError::Invalid(format!(
+                        "entry {id} created a repair file: give its id (--intervention-id), as AgoraPlus shows it"
+                    ))
+                })
+            }
+            Operation::PlaceOrder(file) => {
+                let known = self
+                    .store
+                    .repair(*file)
+                    .await?
+                    .map(|r| r.orders)
+                    .unwrap_or_default();
+                let lines: Vec<_> = self
+                    .api
+                    .order_tracking(*file)
+                    .await?
+                    .data
+                    .into_iter()
+                    .filter(|l| {
+                        l.order_number.is_some()
+                            && !known.iter().any(|k| k.order_number == l.order_number)
+                    })
+                    .collect();
+                if lines.is_empty() {
+                    return Err(AgoraError::Invalid(format!(
+                        "entry {id}: AgoraPlus shows no order of repair file {file} that is not already recorded; if it was not placed, resolve it --as resend"
+                    )));
+                }
+                Ok(OperationAnswer::Ordered(lines))
+            }
+            Operation::CreateClaim { claim, .. } | Operation::UpdateClaim { claim, .. } => {
+                let claim_id = claim_id.or(claim.claim_id).ok_or_else(|| {
+                    AgoraError::Invalid(format!(
+                        "entry {id} created a claim: give its id (--claim-id), as AgoraPlus shows it"
+                    ))
+                })?;
+                let status = self.api.claim_status(claim_id).await?.data.last_status;
+                let is_valid = match status {
+                    Some(ClaimStatus::NotValid) => Some(false),
+                    Some(_) => Some(true),
+                    None => None,
+                };
+                Ok(OperationAnswer::Claim(WarrantyClaimResult {
+                    claim_id: Some(claim_id),
+                    is_valid,
+                    ..WarrantyClaimResult::default()
+                }))
+            }
+            other => Err(AgoraError::Invalid(format!(
+                "{} is not an operation this version resolves",
+                other.name()
+            ))),
+        }
     }
 }

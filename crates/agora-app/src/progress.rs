@@ -7,7 +7,8 @@ use agora_domain::{
     CompleteRepairState, InterventionId, LogisticStatus, PartOrderLine, StateNature,
 };
 use agora_ports::{
-    AgoraError, Claims, Invoices, Operation, Outbox, OutboxState, PartOrders, RepairFiles, Repairs,
+    AgoraError, Claims, Invoices, LocalRepair, Operation, Outbox, OutboxState, PartOrders,
+    RepairFiles, Repairs,
 };
 
 use crate::agora::Agora;
@@ -26,68 +27,71 @@ where
         intervention: InterventionId,
         status: StateNature,
     ) -> Result<Delivery, AgoraError> {
-        let mut repair = self.repair(intervention).await?;
-        repair.lifecycle = repair
-            .lifecycle
-            .apply(&RepairEvent::StatusReported(status.clone()))
-            .map_err(|e| AgoraError::Invalid(e.to_string()))?;
-        repair
-            .file
-            .state_natures
-            .get_or_insert_with(Vec::new)
-            .push(status);
-        self.save_and_send(&repair, Operation::UpdateRepair(repair.file.clone()))
-            .await
+        self.change_and_send(intervention, |repair| {
+            repair.lifecycle = repair
+                .lifecycle
+                .apply(&RepairEvent::StatusReported(status.clone()))
+                .map_err(|e| AgoraError::Invalid(e.to_string()))?;
+            repair
+                .file
+                .state_natures
+                .get_or_insert_with(Vec::new)
+                .push(status.clone());
+            Ok(Operation::UpdateRepair(repair.file.clone()))
+        })
+        .await
     }
 
     /// Changes the file's information (appliance, consumer, parts…) and
-    /// sends the whole file.
+    /// sends the whole file. `change` may run more than once: when another
+    /// process writes the file meanwhile, it is read again and the change
+    /// redone.
     pub async fn update_file(
         &self,
         intervention: InterventionId,
-        change: impl FnOnce(&mut CompleteRepairState),
+        change: impl Fn(&mut CompleteRepairState),
     ) -> Result<Delivery, AgoraError> {
-        let mut repair = self.repair(intervention).await?;
-        repair.lifecycle = repair
-            .lifecycle
-            .apply(&RepairEvent::InformationUpdated)
-            .map_err(|e| AgoraError::Invalid(e.to_string()))?;
-        change(&mut repair.file);
-        repair.file.intervention_id = Some(intervention);
-        self.save_and_send(&repair, Operation::UpdateRepair(repair.file.clone()))
-            .await
+        self.change_and_send(intervention, |repair| {
+            repair.lifecycle = repair
+                .lifecycle
+                .apply(&RepairEvent::InformationUpdated)
+                .map_err(|e| AgoraError::Invalid(e.to_string()))?;
+            change(&mut repair.file);
+            repair.file.intervention_id = Some(intervention);
+            Ok(Operation::UpdateRepair(repair.file.clone()))
+        })
+        .await
     }
 
-    /// Orders the file's parts marked `ToBeOrdered`. The file must be
-    /// delivered first (AgoraPlus orders what it knows): pending updates of
-    /// the file are delivered before, and the order waits if they cannot be.
+    /// Orders the file's parts marked `ToBeOrdered`. AgoraPlus orders what
+    /// it knows, so the file's pending updates go first: they are delivered
+    /// now where possible, and the order, queued behind any that are not,
+    /// is sent once they are.
     pub async fn order_parts(&self, intervention: InterventionId) -> Result<Delivery, AgoraError> {
-        let repair = self.repair(intervention).await?;
-        let to_order = repair
-            .file
-            .parts
-            .iter()
-            .flatten()
-            .filter(|p| p.to_be_ordered == Some(true) && p.order_number.is_none())
-            .count();
-        if to_order == 0 {
-            return Err(AgoraError::Invalid(format!(
-                "repair file {intervention} has no part marked to be ordered"
-            )));
-        }
         let pending = self.store.entries(OutboxState::Pending).await?;
         for entry in pending
             .into_iter()
             .filter(|e| e.intervention_id == Some(intervention))
         {
-            if !matches!(self.deliver(entry).await?, Delivery::Delivered { .. }) {
+            self.deliver_id(entry.id).await?;
+        }
+        // Read after those deliveries: they may have changed the file.
+        self.change_and_send(intervention, |repair| {
+            let to_order = repair
+                .file
+                .parts
+                .iter()
+                .flatten()
+                .filter(|p| p.to_be_ordered == Some(true) && p.order_number.is_none())
+                .count();
+            if to_order == 0 {
                 return Err(AgoraError::Invalid(format!(
-                    "repair file {intervention} has updates not yet delivered: order once they are"
+                    "repair file {intervention} has no part marked to be ordered"
                 )));
             }
-        }
-        self.save_and_send(&repair, Operation::PlaceOrder(intervention))
-            .await
+            Ok(Operation::PlaceOrder(intervention))
+        })
+        .await
     }
 
     /// Fetches the logistic status of the file's orders and keeps it in the
@@ -125,10 +129,30 @@ where
         Ok(lines)
     }
 
+    /// Reads the file, changes it with `change` (which also says what to
+    /// send), saves both in one transaction and delivers. When another
+    /// process wrote the file in between, the read and the change are redone
+    /// (a few times), so that neither write is lost.
+    pub(crate) async fn change_and_send(
+        &self,
+        intervention: InterventionId,
+        change: impl Fn(&mut LocalRepair) -> Result<Operation, AgoraError>,
+    ) -> Result<Delivery, AgoraError> {
+        let mut tries = 0;
+        loop {
+            let mut repair = self.repair(intervention).await?;
+            let operation = change(&mut repair)?;
+            match self.save_and_send(&repair, operation).await {
+                Err(AgoraError::Conflict(_)) if tries < CONFLICT_RETRIES => tries += 1,
+                other => return other,
+            }
+        }
+    }
+
     /// Saves the file with its operation, then tries to deliver it at once.
     pub(crate) async fn save_and_send(
         &self,
-        repair: &agora_ports::LocalRepair,
+        repair: &LocalRepair,
         operation: Operation,
     ) -> Result<Delivery, AgoraError> {
         let id = self
@@ -139,3 +163,7 @@ where
         self.deliver_id(id).await
     }
 }
+
+/// How many times a change is redone when another process wrote the file
+/// meanwhile.
+pub(crate) const CONFLICT_RETRIES: u32 = 8;

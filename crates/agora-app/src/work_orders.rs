@@ -41,6 +41,7 @@ fn local_repair(item: &NewMandateResponseData, id: InterventionId) -> Option<Loc
         claim_id: None,
         orders: Vec::new(),
         attention: None,
+        revision: 0,
     })
 }
 
@@ -110,8 +111,14 @@ impl<A: Mandates, S: RepairFiles> Agora<A, S> {
         let Some(repair) = local_repair(item, id) else {
             return Ok(false);
         };
-        self.store.upsert_repair(&repair).await?;
-        tracing::info!(intervention = id, "repair file saved");
-        Ok(true)
+        match self.store.upsert_repair(&repair).await {
+            // Another process saved it meanwhile.
+            Err(AgoraError::Conflict(_)) => Ok(false),
+            Err(e) => Err(e),
+            Ok(()) => {
+                tracing::info!(intervention = id, "repair file saved");
+                Ok(true)
+            }
+        }
     }
 }

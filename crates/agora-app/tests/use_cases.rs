@@ -163,7 +163,7 @@ async fn a_repair_from_progress_to_invoice() {
     .unwrap();
     let ordered = app.order_parts(id).await.unwrap();
     let Delivery::Delivered {
-        answer: agora_app::Answer::Ordered(lines),
+        answer: agora_app::OperationAnswer::Ordered(lines),
         ..
     } = ordered
     else {
@@ -328,12 +328,34 @@ async fn transient_failures_are_retried_later_and_in_doubt_creates_are_parked() 
         1,
         "sent once"
     );
-    // A person checks AgoraPlus and settles it.
+    // A person checks AgoraPlus and settles it: "applied" needs the claim
+    // it created, so that the next submission corrects it instead of
+    // creating a second one.
+    let applied = |claim_id| Resolution::Applied {
+        intervention_id: None,
+        claim_id,
+    };
+    assert!(
+        app.resolve(entry, applied(None)).await.is_err(),
+        "applied without the claim's id"
+    );
+    let claim_id = sim.state("a").unwrap()["Claims"][0]["ClaimID"]
+        .as_i64()
+        .unwrap();
     assert_eq!(
-        app.resolve(entry, Resolution::Delivered).await.unwrap(),
+        app.resolve(entry, applied(Some(claim_id))).await.unwrap(),
         OutboxState::Delivered
     );
+    assert_eq!(app.repair(id).await.unwrap().claim_id, Some(claim_id));
     assert!(app.resolve(entry, Resolution::Resend).await.is_err());
+    let again = app.draft_claim(id).await.unwrap();
+    let outcome = app.submit_claim(id, again, false).await.unwrap();
+    assert!(matches!(outcome, ClaimOutcome::Judged(_)), "{outcome:?}");
+    assert_eq!(
+        sim.state("a").unwrap()["Claims"].as_array().unwrap().len(),
+        1,
+        "a correction, not a second claim"
+    );
 }
 
 #[tokio::test]

@@ -3,7 +3,9 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use agora_app::{Agora, Answer, AppConfig, CatalogKind, ClaimOutcome, Delivery, Resolution};
+use agora_app::{
+    Agora, AppConfig, CatalogKind, ClaimOutcome, Delivery, OperationAnswer, Resolution,
+};
 use agora_domain::tables::{OEMS, REPAIR_TYPES, coverage};
 use agora_domain::{
     CountryCode, ManufacturerId, Part, StateNature, StatusCode, WarrantyClaim, WireDateTime,
@@ -37,7 +39,7 @@ pub(crate) async fn app(settings: &Settings) -> Result<App, AgoraError> {
     let parked = app.recover().await?;
     if !parked.is_empty() {
         eprintln!(
-            "warning: {} operation(s) were interrupted mid-send and are in doubt: `agora outbox list --state in-doubt`",
+            "warning: {} operation(s) were interrupted mid-send (their process stopped) and are in doubt: `agora outbox list --state in-doubt`",
             parked.len()
         );
     }
@@ -288,7 +290,7 @@ async fn execute(app: &App, command: Command, out: Out) -> Result<u8, AgoraError
         Command::Parts(PartsCmd::Order { id }) => {
             let d = app.order_parts(id).await?;
             if let Delivery::Delivered {
-                answer: Answer::Ordered(lines),
+                answer: OperationAnswer::Ordered(lines),
                 ..
             } = &d
             {
@@ -472,7 +474,7 @@ async fn execute(app: &App, command: Command, out: Out) -> Result<u8, AgoraError
                         e.id.to_string(),
                         e.operation.name().to_owned(),
                         cell(e.intervention_id),
-                        format!("{:?}", e.state),
+                        e.state.as_str().to_owned(),
                         e.attempts.to_string(),
                         cell(e.last_error.as_deref()),
                     ]
@@ -481,7 +483,7 @@ async fn execute(app: &App, command: Command, out: Out) -> Result<u8, AgoraError
             let value: Vec<_> = entries
                 .iter()
                 .map(|e| json!({"id": e.id, "operation": e.operation.name(), "InterventionId": e.intervention_id,
-                    "state": e.state, "attempts": e.attempts, "last_error": e.last_error,
+                    "state": e.state.as_str(), "owner": e.lease.as_ref().map(|l| &l.owner), "attempts": e.attempts, "last_error": e.last_error,
                     "created_at": e.created_at.to_string(), "next_attempt_at": e.next_attempt_at.to_string()}))
                 .collect();
             out.table(
@@ -512,16 +514,24 @@ async fn execute(app: &App, command: Command, out: Out) -> Result<u8, AgoraError
                 code::OK
             })
         }
-        Command::Outbox(OutboxCmd::Resolve { id, resolution }) => {
+        Command::Outbox(OutboxCmd::Resolve {
+            id,
+            resolution,
+            claim_id,
+            intervention_id,
+        }) => {
             let resolution = match resolution {
-                ResolveAs::Applied => Resolution::Delivered,
+                ResolveAs::Applied => Resolution::Applied {
+                    intervention_id,
+                    claim_id,
+                },
                 ResolveAs::Resend => Resolution::Resend,
                 ResolveAs::Abandon => Resolution::Abandon,
             };
             let state = app.resolve(id, resolution).await?;
             out.say(
-                &format!("entry {id} is now {state:?}"),
-                &json!({"id": id, "state": state}),
+                &format!("entry {id} is now {}", state.as_str()),
+                &json!({"id": id, "state": state.as_str()}),
             );
             Ok(code::OK)
         }

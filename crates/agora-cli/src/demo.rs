@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
 
-use agora_app::{Agora, Answer, AppConfig, CatalogKind, ClaimOutcome, Delivery};
+use agora_app::{Agora, AppConfig, CatalogKind, ClaimOutcome, Delivery, OperationAnswer};
 use agora_domain::{
     ClaimStatus, CountryCode, Lcid, MandateLightResponse, ManufacturerId, Part, StateNature,
     StatusCode, Title, WireDateTime,
@@ -72,7 +72,10 @@ fn ts(at: Timestamp) -> WireDateTime {
     WireDateTime::from_timestamp(at)
 }
 
-fn expect_delivered(d: Delivery, what: &str) -> Result<(Answer, Option<String>), AgoraError> {
+fn expect_delivered(
+    d: Delivery,
+    what: &str,
+) -> Result<(OperationAnswer, Option<String>), AgoraError> {
     match d {
         Delivery::Delivered {
             answer, warning, ..
@@ -220,7 +223,7 @@ async fn demo(args: &DemoArgs, out: Out, db: &std::path::Path) -> Result<(), Ago
     );
 
     let (answer, _) = expect_delivered(app.order_parts(id).await?, "the part order")?;
-    let Answer::Ordered(lines) = answer else {
+    let OperationAnswer::Ordered(lines) = answer else {
         return Err(AgoraError::Invalid("the order returned no line".to_owned()));
     };
     let order = lines

@@ -298,6 +298,15 @@ pub(crate) enum OutboxCmd {
         /// What happened.
         #[arg(long = "as", value_enum)]
         resolution: ResolveAs,
+        /// With `--as applied` on a CreateWarrantyClaims entry: the claim
+        /// AgoraPlus created (checked against its claim tracking).
+        #[arg(long)]
+        claim_id: Option<i64>,
+        /// With `--as applied` on a CreateRepair entry: the repair file
+        /// AgoraPlus created (looked up in the accepted work orders when
+        /// the file came from one).
+        #[arg(long)]
+        intervention_id: Option<i64>,
     },
 }
 

@@ -259,7 +259,7 @@ async fn every_use_case_from_the_command_line() {
             .as_array()
             .unwrap()
             .iter()
-            .all(|e| e["state"] == "Delivered"),
+            .all(|e| e["state"] == "delivered"),
         "{outbox}"
     );
     assert_eq!(env.json(&["outbox", "flush"]).await["delivered"], 0);

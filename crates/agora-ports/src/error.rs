@@ -127,6 +127,10 @@ pub enum AgoraError {
     /// The object was not found in the local store.
     #[error("not in the local store: {0}")]
     Missing(String),
+    /// Another process changed the local object since it was read: read it
+    /// again and redo the change.
+    #[error("changed by another process meanwhile: {0}")]
+    Conflict(String),
 }
 
 impl AgoraError {
@@ -142,7 +146,8 @@ impl AgoraError {
             | Self::Unavailable { .. }
             | Self::Rejected(_)
             | Self::ProductKeyExpired(_)
-            | Self::Missing(_) => Reach::Refused,
+            | Self::Missing(_)
+            | Self::Conflict(_) => Reach::Refused,
             Self::ServerError(_)
             | Self::UnexpectedStatus { .. }
             | Self::Decode { .. }

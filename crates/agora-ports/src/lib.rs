@@ -15,6 +15,7 @@
 mod agora;
 mod error;
 mod local;
+mod outbox;
 
 pub use agora::{
     AgoraPlus, BomLookup, Catalog, ClaimSubmission, Claims, DeltaQuery, DeltaSummary, Invoices,
@@ -22,12 +23,15 @@ pub use agora::{
     collect_records,
 };
 pub use error::{AgoraError, Reach, ServiceMessage};
-pub use local::{
-    CatalogStore, Clock, LocalRepair, Operation, Outbox, OutboxEntry, OutboxState, RepairFiles,
-    SyncCursors, SystemClock,
+pub use local::{CatalogStore, Clock, LocalRepair, RepairFiles, SyncCursors, SystemClock};
+pub use outbox::{
+    Attempt, Lease, Operation, OperationAnswer, Outbox, OutboxEntry, OutboxState, RepairKey,
+    Settlement, answer_touches, apply_answer,
 };
 
 #[cfg(feature = "mock")]
 pub use agora::{MockCatalog, MockClaims, MockInvoices, MockMandates, MockPartOrders, MockRepairs};
 #[cfg(feature = "mock")]
-pub use local::{MockCatalogStore, MockClock, MockOutbox, MockRepairFiles, MockSyncCursors};
+pub use local::{MockCatalogStore, MockClock, MockRepairFiles, MockSyncCursors};
+#[cfg(feature = "mock")]
+pub use outbox::MockOutbox;

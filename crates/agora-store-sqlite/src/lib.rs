@@ -24,13 +24,14 @@ use agora_domain::{
     ClaimId, CompleteRepairState, InterventionId, Lcid, MandateId, ManufacturerId, PartOrderLine,
     Product, SparePart,
 };
-use agora_ports::{
-    AgoraError, CatalogStore, LocalRepair, Operation, Outbox, OutboxEntry, OutboxState,
-    RepairFiles, SyncCursors,
-};
+use agora_ports::{AgoraError, CatalogStore, LocalRepair, Operation, RepairFiles, SyncCursors};
 use async_trait::async_trait;
 use jiff::Timestamp;
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehavior, params};
+
+mod outbox;
+
+use outbox::enqueue_in;
 
 /// The schema, one step per version; applied in order on open.
 const MIGRATIONS: &[&str] = &[
@@ -71,38 +72,73 @@ const MIGRATIONS: &[&str] = &[
         record TEXT NOT NULL,
         PRIMARY KEY (manufacturer, language, commercial_ref)
     ) WITHOUT ROWID;",
+    // 2: outbox claims with an owner and a lease, the answer kept on the
+    // entry, exclusive keys of creations; a revision per repair file.
+    "ALTER TABLE outbox ADD COLUMN owner TEXT;
+    ALTER TABLE outbox ADD COLUMN lease_until_ms INTEGER;
+    ALTER TABLE outbox ADD COLUMN answer TEXT;
+    ALTER TABLE outbox ADD COLUMN exclusive_key TEXT;
+    ALTER TABLE outbox ADD COLUMN needs_result INTEGER NOT NULL DEFAULT 0;
+    UPDATE outbox SET needs_result = 1
+      WHERE state = 'delivered' AND idempotent = 0 AND last_error = 'resolved by hand: applied';
+    CREATE INDEX outbox_exclusive ON outbox (exclusive_key) WHERE exclusive_key IS NOT NULL;
+    CREATE INDEX outbox_file ON outbox (intervention_id, state);
+    ALTER TABLE repairs ADD COLUMN revision INTEGER NOT NULL DEFAULT 1;",
 ];
 
-fn store_error(e: impl std::fmt::Display) -> AgoraError {
+/// Work a migration step needs beyond SQL, run in its transaction: version
+/// 2 computes the exclusive key of every open entry (the rule is Rust's)
+/// and marks claim corrections that transfer as not idempotent.
+fn migrate_data(tx: &Transaction<'_>, version: usize) -> Result<(), AgoraError> {
+    if version != 2 {
+        return Ok(());
+    }
+    let rows: Vec<(i64, Option<i64>, String)> = {
+        let mut stmt = tx
+            .prepare("SELECT id, intervention_id, operation FROM outbox")
+            .map_err(store_error)?;
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .map_err(store_error)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(store_error)?
+    };
+    for (id, intervention, operation) in rows {
+        // An unreadable entry is set aside when it is next read.
+        let Ok(operation) = serde_json::from_str::<Operation>(&operation) else {
+            continue;
+        };
+        tx.execute(
+            "UPDATE outbox SET exclusive_key = ?2, idempotent = ?3 WHERE id = ?1",
+            params![
+                id,
+                operation.exclusive_key(intervention),
+                operation.is_idempotent()
+            ],
+        )
+        .map_err(store_error)?;
+    }
+    Ok(())
+}
+
+/// Begins a transaction that holds the write lock from its first statement
+/// (`BEGIN IMMEDIATE`): a read-then-write never fails half-way with
+/// `SQLITE_BUSY` because another process wrote in between, and waits for
+/// the lock within the busy timeout instead.
+pub(crate) fn write_tx(conn: &mut Connection) -> Result<Transaction<'_>, AgoraError> {
+    conn.transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(store_error)
+}
+
+pub(crate) fn store_error(e: impl std::fmt::Display) -> AgoraError {
     AgoraError::Store(e.to_string())
 }
 
-fn ms(ts: Timestamp) -> i64 {
+pub(crate) fn ms(ts: Timestamp) -> i64 {
     ts.as_millisecond()
 }
 
-fn from_ms(v: i64) -> Timestamp {
+pub(crate) fn from_ms(v: i64) -> Timestamp {
     Timestamp::from_millisecond(v).unwrap_or(Timestamp::UNIX_EPOCH)
-}
-
-fn state_name(s: OutboxState) -> &'static str {
-    match s {
-        OutboxState::Pending => "pending",
-        OutboxState::Sending => "sending",
-        OutboxState::Delivered => "delivered",
-        OutboxState::InDoubt => "in_doubt",
-        OutboxState::Failed => "failed",
-    }
-}
-
-fn parse_state(s: &str) -> OutboxState {
-    match s {
-        "sending" => OutboxState::Sending,
-        "delivered" => OutboxState::Delivered,
-        "in_doubt" => OutboxState::InDoubt,
-        "failed" => OutboxState::Failed,
-        _ => OutboxState::Pending,
-    }
 }
 
 fn open_connection(path: &Path, synchronous: &str) -> Result<Connection, AgoraError> {
@@ -118,7 +154,10 @@ fn open_connection(path: &Path, synchronous: &str) -> Result<Connection, AgoraEr
 }
 
 fn migrate(conn: &mut Connection) -> Result<(), AgoraError> {
-    let version: i64 = conn
+    // The version is read and the steps applied under the write lock, so
+    // that two processes opening a new store at once migrate it once.
+    let tx = write_tx(conn)?;
+    let version: i64 = tx
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .map_err(store_error)?;
     let known = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
@@ -132,13 +171,12 @@ fn migrate(conn: &mut Connection) -> Result<(), AgoraError> {
         .enumerate()
         .skip(usize::try_from(version).unwrap_or(0))
     {
-        let tx = conn.transaction().map_err(store_error)?;
         tx.execute_batch(step).map_err(store_error)?;
+        migrate_data(&tx, i + 1)?;
         tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))
             .map_err(store_error)?;
-        tx.commit().map_err(store_error)?;
     }
-    Ok(())
+    tx.commit().map_err(store_error)
 }
 
 /// The SQLite store. Cheap to clone: clones share the connections.
@@ -231,50 +269,53 @@ impl SqliteStore {
 }
 
 fn repair_from_row(row: &Row<'_>) -> rusqlite::Result<RepairRow> {
-    Ok((
-        row.get(0)?,
-        row.get(1)?,
-        row.get(2)?,
-        row.get(3)?,
-        row.get(4)?,
-        row.get(5)?,
-        row.get(6)?,
-    ))
+    Ok(RepairRow {
+        id: row.get(0)?,
+        mandate: row.get(1)?,
+        claim: row.get(2)?,
+        file: row.get(3)?,
+        lifecycle: row.get(4)?,
+        orders: row.get(5)?,
+        attention: row.get(6)?,
+        revision: row.get(7)?,
+    })
 }
 
-type RepairRow = (
-    i64,
-    Option<i64>,
-    Option<i64>,
-    String,
-    String,
-    String,
-    Option<String>,
-);
+struct RepairRow {
+    id: i64,
+    mandate: Option<i64>,
+    claim: Option<i64>,
+    file: String,
+    lifecycle: String,
+    orders: String,
+    attention: Option<String>,
+    revision: i64,
+}
 
 fn decode_repair(row: RepairRow) -> Result<LocalRepair, AgoraError> {
-    let (id, mandate, claim, file, lifecycle, orders, attention) = row;
-    let file: CompleteRepairState = serde_json::from_str(&file)
+    let id = row.id;
+    let file: CompleteRepairState = serde_json::from_str(&row.file)
         .map_err(|e| AgoraError::Store(format!("repair {id}: unreadable file: {e}")))?;
-    let lifecycle: RepairLifecycle = serde_json::from_str(&lifecycle)
+    let lifecycle: RepairLifecycle = serde_json::from_str(&row.lifecycle)
         .map_err(|e| AgoraError::Store(format!("repair {id}: unreadable lifecycle: {e}")))?;
-    let orders: Vec<PartOrderLine> = serde_json::from_str(&orders)
+    let orders: Vec<PartOrderLine> = serde_json::from_str(&row.orders)
         .map_err(|e| AgoraError::Store(format!("repair {id}: unreadable orders: {e}")))?;
     Ok(LocalRepair {
         intervention_id: id,
-        mandate_id: mandate,
+        mandate_id: row.mandate,
         file,
         lifecycle,
-        claim_id: claim,
+        claim_id: row.claim,
         orders,
-        attention,
+        attention: row.attention,
+        revision: u64::try_from(row.revision).unwrap_or(0),
     })
 }
 
 const REPAIR_COLUMNS: &str =
-    "intervention_id, mandate_id, claim_id, file, lifecycle, orders, attention";
+    "intervention_id, mandate_id, claim_id, file, lifecycle, orders, attention, revision";
 
-fn one_repair(
+pub(crate) fn one_repair(
     conn: &Connection,
     filter: &str,
     value: i64,
@@ -290,43 +331,59 @@ fn one_repair(
     .transpose()
 }
 
-fn upsert_repair_in(conn: &Connection, r: &LocalRepair) -> Result<(), AgoraError> {
+/// Writes a repair file if its revision is still the stored one (0: a new
+/// file), raising the revision; a conflict otherwise.
+pub(crate) fn upsert_repair_in(conn: &Connection, r: &LocalRepair) -> Result<(), AgoraError> {
     let file = serde_json::to_string(&r.file).map_err(store_error)?;
     let lifecycle = serde_json::to_string(&r.lifecycle).map_err(store_error)?;
     let orders = serde_json::to_string(&r.orders).map_err(store_error)?;
-    conn.execute(
-        "INSERT INTO repairs (intervention_id, mandate_id, claim_id, file, lifecycle, orders, attention)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-         ON CONFLICT (intervention_id) DO UPDATE SET mandate_id = excluded.mandate_id,
-           claim_id = excluded.claim_id, file = excluded.file, lifecycle = excluded.lifecycle,
-           orders = excluded.orders, attention = excluded.attention",
-        params![r.intervention_id, r.mandate_id, r.claim_id, file, lifecycle, orders, r.attention],
-    )
-    .map_err(store_error)?;
-    Ok(())
-}
-
-fn enqueue_in(
-    conn: &Connection,
-    intervention_id: Option<InterventionId>,
-    operation: &Operation,
-    now: Timestamp,
-) -> Result<u64, AgoraError> {
-    let op = serde_json::to_string(operation).map_err(store_error)?;
-    conn.execute(
-        "INSERT INTO outbox (intervention_id, operation, idempotent, state, attempts, next_attempt_ms, created_ms)
-         VALUES (?1, ?2, ?3, 'pending', 0, ?4, ?4)",
-        params![intervention_id, op, operation.is_idempotent(), ms(now)],
-    )
-    .map_err(store_error)?;
-    u64::try_from(conn.last_insert_rowid()).map_err(store_error)
+    let revision = i64::try_from(r.revision).map_err(store_error)?;
+    let conflict = || {
+        AgoraError::Conflict(format!(
+            "repair file {} was written by another process since it was read",
+            r.intervention_id
+        ))
+    };
+    if revision == 0 {
+        let n = conn
+            .execute(
+                "INSERT INTO repairs (intervention_id, mandate_id, claim_id, file, lifecycle, orders, attention, revision)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1) ON CONFLICT DO NOTHING",
+                params![r.intervention_id, r.mandate_id, r.claim_id, file, lifecycle, orders, r.attention],
+            )
+            .map_err(store_error)?;
+        return if n == 1 { Ok(()) } else { Err(conflict()) };
+    }
+    let n = conn
+        .execute(
+            "UPDATE repairs SET mandate_id = ?2, claim_id = ?3, file = ?4, lifecycle = ?5,
+               orders = ?6, attention = ?7, revision = revision + 1
+             WHERE intervention_id = ?1 AND revision = ?8",
+            params![
+                r.intervention_id,
+                r.mandate_id,
+                r.claim_id,
+                file,
+                lifecycle,
+                orders,
+                r.attention,
+                revision
+            ],
+        )
+        .map_err(store_error)?;
+    if n == 1 { Ok(()) } else { Err(conflict()) }
 }
 
 #[async_trait]
 impl RepairFiles for SqliteStore {
     async fn upsert_repair(&self, repair: &LocalRepair) -> Result<(), AgoraError> {
         let repair = repair.clone();
-        self.with_state(move |c| upsert_repair_in(c, &repair)).await
+        self.with_state(move |c| {
+            let tx = write_tx(c)?;
+            upsert_repair_in(&tx, &repair)?;
+            tx.commit().map_err(store_error)
+        })
+        .await
     }
 
     async fn repair(&self, id: InterventionId) -> Result<Option<LocalRepair>, AgoraError> {
@@ -369,7 +426,7 @@ impl RepairFiles for SqliteStore {
     ) -> Result<Option<u64>, AgoraError> {
         let repair = repair.clone();
         self.with_state(move |c| {
-            let tx = c.transaction().map_err(store_error)?;
+            let tx = write_tx(c)?;
             upsert_repair_in(&tx, &repair)?;
             let id = operation
                 .map(|op| enqueue_in(&tx, Some(repair.intervention_id), &op, now))
@@ -406,156 +463,6 @@ impl SyncCursors for SqliteStore {
             )
             .map(|_| ())
             .map_err(store_error)
-        })
-        .await
-    }
-}
-
-const OUTBOX_COLUMNS: &str =
-    "id, intervention_id, operation, state, attempts, next_attempt_ms, last_error, created_ms";
-
-fn entry_from_row(row: &Row<'_>) -> rusqlite::Result<EntryRow> {
-    Ok((
-        row.get(0)?,
-        row.get(1)?,
-        row.get(2)?,
-        row.get(3)?,
-        row.get(4)?,
-        row.get(5)?,
-        row.get(6)?,
-        row.get(7)?,
-    ))
-}
-
-type EntryRow = (
-    i64,
-    Option<i64>,
-    String,
-    String,
-    i64,
-    i64,
-    Option<String>,
-    i64,
-);
-
-fn decode_entry(row: EntryRow) -> Result<OutboxEntry, AgoraError> {
-    let (id, intervention_id, operation, state, attempts, next, error, created) = row;
-    let operation: Operation = serde_json::from_str(&operation)
-        .map_err(|e| AgoraError::Store(format!("outbox entry {id}: unreadable operation: {e}")))?;
-    Ok(OutboxEntry {
-        id: u64::try_from(id).map_err(store_error)?,
-        intervention_id,
-        operation,
-        state: parse_state(&state),
-        attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
-        next_attempt_at: from_ms(next),
-        last_error: error,
-        created_at: from_ms(created),
-    })
-}
-
-fn entries_where(
-    c: &Connection,
-    filter: &str,
-    args: impl rusqlite::Params,
-) -> Result<Vec<OutboxEntry>, AgoraError> {
-    let mut stmt = c
-        .prepare_cached(&format!(
-            "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE {filter}"
-        ))
-        .map_err(store_error)?;
-    let rows = stmt
-        .query_map(args, entry_from_row)
-        .map_err(store_error)?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(store_error)?;
-    rows.into_iter().map(decode_entry).collect()
-}
-
-#[async_trait]
-impl Outbox for SqliteStore {
-    async fn enqueue(
-        &self,
-        intervention_id: Option<InterventionId>,
-        operation: &Operation,
-        now: Timestamp,
-    ) -> Result<u64, AgoraError> {
-        let operation = operation.clone();
-        self.with_state(move |c| enqueue_in(c, intervention_id, &operation, now))
-            .await
-    }
-
-    async fn due(&self, now: Timestamp, limit: usize) -> Result<Vec<OutboxEntry>, AgoraError> {
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        self.with_state(move |c| {
-            entries_where(
-                c,
-                "state = 'pending' AND next_attempt_ms <= ?1 ORDER BY id LIMIT ?2",
-                params![ms(now), limit],
-            )
-        })
-        .await
-    }
-
-    async fn entries(&self, state: OutboxState) -> Result<Vec<OutboxEntry>, AgoraError> {
-        self.with_state(move |c| entries_where(c, "state = ?1 ORDER BY id", [state_name(state)]))
-            .await
-    }
-
-    async fn entry(&self, id: u64) -> Result<Option<OutboxEntry>, AgoraError> {
-        let id = i64::try_from(id).map_err(store_error)?;
-        self.with_state(move |c| Ok(entries_where(c, "id = ?1", [id])?.into_iter().next()))
-            .await
-    }
-
-    async fn record_attempt(
-        &self,
-        id: u64,
-        state: OutboxState,
-        next_attempt_at: Timestamp,
-        error: Option<String>,
-    ) -> Result<(), AgoraError> {
-        let id = i64::try_from(id).map_err(store_error)?;
-        self.with_state(move |c| {
-            let bump = i64::from(state == OutboxState::Sending);
-            let n = c
-                .execute(
-                    "UPDATE outbox SET state = ?2, attempts = attempts + ?3, next_attempt_ms = ?4,
-                       last_error = COALESCE(?5, last_error) WHERE id = ?1",
-                    params![id, state_name(state), bump, ms(next_attempt_at), error],
-                )
-                .map_err(store_error)?;
-            if n == 0 {
-                return Err(AgoraError::Missing(format!("outbox entry {id}")));
-            }
-            Ok(())
-        })
-        .await
-    }
-
-    async fn recover_interrupted(&self) -> Result<Vec<u64>, AgoraError> {
-        self.with_state(|c| {
-            let tx = c.transaction().map_err(store_error)?;
-            let doubtful: Vec<i64> = {
-                let mut stmt = tx
-                    .prepare("SELECT id FROM outbox WHERE state = 'sending' AND idempotent = 0 ORDER BY id")
-                    .map_err(store_error)?;
-                stmt.query_map([], |r| r.get(0))
-                    .map_err(store_error)?
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(store_error)?
-            };
-            tx.execute(
-                "UPDATE outbox SET state = 'in_doubt',
-                   last_error = 'interrupted while sending: it may have reached AgoraPlus'
-                 WHERE state = 'sending' AND idempotent = 0",
-                [],
-            )
-            .map_err(store_error)?;
-            tx.execute("UPDATE outbox SET state = 'pending' WHERE state = 'sending' AND idempotent = 1", [])
-                .map_err(store_error)?;
-            tx.commit().map_err(store_error)?;
-            Ok(doubtful.into_iter().filter_map(|i| u64::try_from(i).ok()).collect())
         })
         .await
     }

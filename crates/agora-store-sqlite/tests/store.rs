@@ -36,6 +36,7 @@ fn repair(id: i64) -> LocalRepair {
         claim_id: None,
         orders: vec![],
         attention: None,
+        revision: 0,
     }
 }
 
@@ -70,6 +71,7 @@ async fn repairs_cursors_and_outbox_persist_across_reopen() {
         e.claim_id = Some(77);
         e.lifecycle.claim = Some(ClaimState::Valid { transferred: true });
         e.orders = r.orders.clone();
+        e.revision = 1;
         e
     });
     assert_eq!(r.file.extra["Kept"], serde_json::json!({"x": [1, 2]}));
@@ -101,62 +103,84 @@ async fn repairs_cursors_and_outbox_persist_across_reopen() {
 }
 
 #[tokio::test]
-async fn the_outbox_delivers_in_order_with_backoff_and_recovers_interrupted_sends() {
-    let store = SqliteStore::open(temp_db("outbox")).unwrap();
+async fn an_unreadable_outbox_row_is_set_aside_as_failed_and_blocks_nothing() {
+    let path = temp_db("unreadable");
+    let store = SqliteStore::open(&path).unwrap();
     let update = Operation::UpdateRepair(CompleteRepairState::default());
-    let create = Operation::CreateRepair(CompleteRepairState::default());
-    let a = store.enqueue(Some(1), &update, t(0)).await.unwrap();
-    let b = store.enqueue(Some(2), &create, t(0)).await.unwrap();
-    let c = store.enqueue(Some(3), &update, t(0)).await.unwrap();
-    let due: Vec<u64> = store
-        .due(t(0), 10)
+    let bad = store.enqueue(Some(1), &update, t(0)).await.unwrap();
+    let good = store.enqueue(Some(2), &update, t(0)).await.unwrap();
+    {
+        let raw = rusqlite::Connection::open(&path).unwrap();
+        raw.execute(
+            "UPDATE outbox SET operation = '{\"NoSuchOperation\":1}' WHERE id = ?1",
+            [i64::try_from(bad).unwrap()],
+        )
+        .unwrap();
+    }
+    let lease = agora_ports::Lease {
+        owner: "w".into(),
+        until: t(60),
+    };
+    let claimed: Vec<u64> = store
+        .claim_due(t(0), &lease, 10)
         .await
         .unwrap()
         .iter()
         .map(|e| e.id)
         .collect();
-    assert_eq!(due, [a, b, c]);
-    // a is retried later; b and c are being sent when the process dies.
-    store
-        .record_attempt(a, OutboxState::Sending, t(0), None)
-        .await
+    assert_eq!(claimed, [good]);
+    let failed = store.entries(OutboxState::Failed).await.unwrap();
+    assert!(failed.is_empty(), "an unreadable row is not an entry");
+    let raw = rusqlite::Connection::open(&path).unwrap();
+    let (state, error): (String, String) = raw
+        .query_row(
+            "SELECT state, last_error FROM outbox WHERE id = ?1",
+            [i64::try_from(bad).unwrap()],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
         .unwrap();
-    store
-        .record_attempt(a, OutboxState::Pending, t(30), Some("503".into()))
-        .await
+    assert_eq!(state, "failed");
+    assert!(error.contains("unreadable operation"), "{error}");
+}
+
+#[tokio::test]
+async fn a_store_of_schema_1_migrates_keeping_its_entries() {
+    let path = temp_db("schema1");
+    {
+        let raw = rusqlite::Connection::open(&path).unwrap();
+        raw.execute_batch(
+            "CREATE TABLE repairs (intervention_id INTEGER PRIMARY KEY, mandate_id INTEGER UNIQUE,
+               claim_id INTEGER UNIQUE, file TEXT NOT NULL, lifecycle TEXT NOT NULL,
+               orders TEXT NOT NULL DEFAULT '[]', attention TEXT);
+             CREATE TABLE cursors (key TEXT PRIMARY KEY, at_ms INTEGER NOT NULL);
+             CREATE TABLE outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, intervention_id INTEGER,
+               operation TEXT NOT NULL, idempotent INTEGER NOT NULL, state TEXT NOT NULL,
+               attempts INTEGER NOT NULL DEFAULT 0, next_attempt_ms INTEGER NOT NULL,
+               last_error TEXT, created_ms INTEGER NOT NULL);
+             CREATE TABLE spare_parts (manufacturer INTEGER NOT NULL, language INTEGER NOT NULL,
+               reference TEXT NOT NULL, record TEXT NOT NULL,
+               PRIMARY KEY (manufacturer, language, reference)) WITHOUT ROWID;
+             CREATE TABLE products (manufacturer INTEGER NOT NULL, language INTEGER NOT NULL,
+               commercial_ref TEXT NOT NULL, record TEXT NOT NULL,
+               PRIMARY KEY (manufacturer, language, commercial_ref)) WITHOUT ROWID;
+             PRAGMA user_version = 1;",
+        )
         .unwrap();
-    store
-        .record_attempt(b, OutboxState::Sending, t(0), None)
-        .await
+        let order = serde_json::to_string(&Operation::PlaceOrder(4)).unwrap();
+        raw.execute(
+            "INSERT INTO outbox (intervention_id, operation, idempotent, state, next_attempt_ms, created_ms)
+             VALUES (4, ?1, 0, 'in_doubt', 0, 0)",
+            [order],
+        )
         .unwrap();
-    store
-        .record_attempt(c, OutboxState::Sending, t(0), None)
-        .await
-        .unwrap();
-    assert!(store.due(t(10), 10).await.unwrap().is_empty());
-    let a_entry = store.entry(a).await.unwrap().unwrap();
-    assert_eq!(
-        (a_entry.attempts, a_entry.last_error.as_deref()),
-        (1, Some("503"))
-    );
-    // Restart: the create may have reached AgoraPlus; the update is resent.
-    let parked = store.recover_interrupted().await.unwrap();
-    assert_eq!(parked, [b]);
-    assert_eq!(
-        store.entry(b).await.unwrap().unwrap().state,
-        OutboxState::InDoubt
-    );
-    let due: Vec<u64> = store
-        .due(t(30), 10)
-        .await
-        .unwrap()
-        .iter()
-        .map(|e| e.id)
-        .collect();
-    assert_eq!(due, [a, c]);
+    }
+    let store = SqliteStore::open(&path).unwrap();
+    let doubt = store.entries(OutboxState::InDoubt).await.unwrap();
+    assert_eq!(doubt.len(), 1);
+    // The migrated entry holds its exclusive key: a second order is refused.
     assert!(
         store
-            .record_attempt(999, OutboxState::Failed, t(0), None)
+            .enqueue(Some(4), &Operation::PlaceOrder(4), t(0))
             .await
             .is_err()
     );

@@ -1,0 +1,561 @@
+//! The outbox port and its contract: operations are written locally first,
+//! then delivered by whichever process claims them. The rules every store
+//! shares (what may be claimed, which creations exclude one another, what an
+//! answer changes in the repair files) live here, as plain functions, so that
+//! SQLite, PostgreSQL and any future store keep the same promises.
+//!
+//! The life of an entry:
+//!
+//! ```text
+//! enqueue ──▶ Pending ──claim──▶ Sending(owner, lease) ──finish──▶ Delivered
+//!               ▲                   │  │                    ├──▶ Pending (retry later)
+//!               │   lease expired,  │  │                    ├──▶ InDoubt (a person decides)
+//!               └── idempotent ─────┘  └─ lease expired,    └──▶ Failed
+//!                                         not idempotent ──▶ InDoubt
+//! InDoubt / Failed ──resolve──▶ Delivered (with its answer) | Pending | Failed
+//! ```
+
+use agora_domain::lifecycle::{RepairEvent, RepairLifecycle};
+use agora_domain::{
+    ClaimId, CompleteRepairState, InterventionId, InvoiceReference, Lcid, PartOrderLine,
+    StateNature, StatusCode, WarrantyClaim, WarrantyClaimResult,
+};
+use async_trait::async_trait;
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::error::AgoraError;
+use crate::local::LocalRepair;
+
+/// An operation waiting to be delivered to AgoraPlus.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum Operation {
+    /// `UpdateRepair` with the whole file (idempotent).
+    UpdateRepair(CompleteRepairState),
+    /// `CreateRepair` (not idempotent).
+    CreateRepair(CompleteRepairState),
+    /// `PlaceRepairSparepartOrder` (not idempotent).
+    PlaceOrder(InterventionId),
+    /// `CreateWarrantyClaims` (not idempotent).
+    CreateClaim {
+        /// The claim.
+        claim: WarrantyClaim,
+        /// Message language.
+        language: Lcid,
+        /// `transferIfValid`.
+        transfer_if_valid: bool,
+    },
+    /// `UpdateWarrantyClaim`: a whole-claim correction. Idempotent unless it
+    /// asks for the transfer: a first attempt may have transferred the claim,
+    /// after which a resend is refused.
+    UpdateClaim {
+        /// The claim, with its `ClaimID`.
+        claim: WarrantyClaim,
+        /// Message language.
+        language: Lcid,
+        /// `transferIfValid`.
+        transfer_if_valid: bool,
+    },
+    /// `CreateeInvoice` (not idempotent), with the claims the draft pays.
+    SendInvoiceReference {
+        /// The invoice number and the draft it answers.
+        reference: InvoiceReference,
+        /// The claims of the draft (to mark them invoiced once sent).
+        claims: Vec<ClaimId>,
+    },
+}
+
+impl Operation {
+    /// The AgoraPlus operation's name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::UpdateRepair(_) => "UpdateRepair",
+            Self::CreateRepair(_) => "CreateRepair",
+            Self::PlaceOrder(_) => "PlaceRepairSparepartOrder",
+            Self::CreateClaim { .. } => "CreateWarrantyClaims",
+            Self::UpdateClaim { .. } => "UpdateWarrantyClaim",
+            Self::SendInvoiceReference { .. } => "CreateeInvoice",
+        }
+    }
+
+    /// Whether sending it twice has the effect of sending it once. A claim
+    /// correction that asks for the transfer is not: once the first attempt
+    /// transferred the claim, the second is refused as "not correctable".
+    pub fn is_idempotent(&self) -> bool {
+        match self {
+            Self::UpdateRepair(_) => true,
+            Self::UpdateClaim {
+                transfer_if_valid, ..
+            } => !transfer_if_valid,
+            _ => false,
+        }
+    }
+
+    /// What the operation creates, as a key: two entries with the same key
+    /// must not both be open (pending, sending, in doubt, or applied without
+    /// a recorded result), or AgoraPlus could create the thing twice.
+    /// `None` for operations that create nothing.
+    ///
+    /// - a claim (creation or correction) of a repair file: `claim/{file}`;
+    /// - a part order of a repair file: `order/{file}`;
+    /// - the invoice of a draft: `invoice/{draft}`;
+    /// - a repair file from a work order: `repair/mandate/{id}`, else from
+    ///   its product and serial number: `repair/{commercial ref}/{serial}`.
+    pub fn exclusive_key(&self, intervention: Option<InterventionId>) -> Option<String> {
+        match self {
+            Self::UpdateRepair(_) => None,
+            Self::CreateClaim { claim, .. } | Self::UpdateClaim { claim, .. } => intervention
+                .or_else(|| claim.claim_type.as_ref()?.intervention_id)
+                .map(|id| format!("claim/{id}")),
+            Self::PlaceOrder(id) => Some(format!("order/{id}")),
+            Self::SendInvoiceReference { reference, .. } => reference
+                .draft_invoice_number
+                .as_ref()
+                .map(|d| format!("invoice/{d}")),
+            Self::CreateRepair(file) => match (file.mandate_id, &file.serial_number) {
+                (Some(m), _) => Some(format!("repair/mandate/{m}")),
+                (None, Some(serial)) => Some(format!(
+                    "repair/{}/{serial}",
+                    file.commercial_ref.as_deref().unwrap_or("")
+                )),
+                (None, None) => None,
+            },
+        }
+    }
+}
+
+/// What AgoraPlus answered to a delivered operation: kept on the entry,
+/// and applied to the repair files in the same transaction that marks the
+/// entry delivered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum OperationAnswer {
+    /// Nothing beyond success.
+    Done,
+    /// `CreateRepair`'s new file.
+    Created(InterventionId),
+    /// The order lines of `PlaceRepairSparepartOrder`.
+    Ordered(Vec<PartOrderLine>),
+    /// A claim's verdict.
+    Claim(WarrantyClaimResult),
+}
+
+/// Where an outbox entry stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum OutboxState {
+    /// Waiting for delivery (first try or a retry).
+    Pending,
+    /// Claimed by a process, which holds it until its lease expires.
+    Sending,
+    /// Delivered.
+    Delivered,
+    /// May have been applied: never resent automatically; a person resolves it.
+    InDoubt,
+    /// Refused by AgoraPlus (or unreadable): will not succeed as it is.
+    Failed,
+}
+
+impl OutboxState {
+    /// The state's name as users see it (`in-doubt`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Sending => "sending",
+            Self::Delivered => "delivered",
+            Self::InDoubt => "in-doubt",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+/// Who holds an entry while sending it, and until when. A process renews its
+/// lease during a long send; once it has expired, recovery may take the
+/// entry back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    /// The holder: a name unique among the processes sharing the store
+    /// (host and process id, see [`Lease::process_owner`]).
+    pub owner: String,
+    /// When the hold ends unless renewed.
+    pub until: Timestamp,
+}
+
+impl Lease {
+    /// A name for this process: `host:pid`.
+    pub fn process_owner() -> String {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .ok()
+            .map(|h| h.trim().to_owned())
+            .filter(|h| !h.is_empty())
+            .or_else(|| std::env::var("HOSTNAME").ok())
+            .unwrap_or_else(|| "localhost".to_owned());
+        format!("{host}:{}", std::process::id())
+    }
+}
+
+/// One entry of the outbox.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxEntry {
+    /// Its id, increasing with insertion.
+    pub id: u64,
+    /// The repair file it concerns, if any.
+    pub intervention_id: Option<InterventionId>,
+    /// The operation.
+    pub operation: Operation,
+    /// Where it stands.
+    pub state: OutboxState,
+    /// Delivery attempts so far (claims).
+    pub attempts: u32,
+    /// When it may be tried next.
+    pub next_attempt_at: Timestamp,
+    /// The last failure, or how a person resolved it.
+    pub last_error: Option<String>,
+    /// When it was enqueued.
+    pub created_at: Timestamp,
+    /// The holder while `Sending`.
+    pub lease: Option<Lease>,
+    /// What AgoraPlus answered, once delivered.
+    pub answer: Option<OperationAnswer>,
+}
+
+/// The outcome of an attempt, recorded by the entry's holder.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Attempt {
+    /// Delivered: the answer is kept and applied to the repair files.
+    Delivered(OperationAnswer),
+    /// Not delivered; try again from `at`.
+    Retry {
+        /// When.
+        at: Timestamp,
+        /// Why it failed.
+        error: String,
+    },
+    /// May have been applied: a person decides.
+    InDoubt(String),
+    /// Refused: will not succeed as it is.
+    Failed(String),
+}
+
+/// How a person settles an entry in doubt (or failed).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Settlement {
+    /// It was applied in AgoraPlus, with what it created: recorded and
+    /// applied to the repair files as a delivery would be.
+    Applied(OperationAnswer),
+    /// It was not applied: send it again.
+    Resend,
+    /// Drop it.
+    Abandon,
+}
+
+/// The outbox: operations are written here first, then delivered.
+///
+/// The contract, which every store implements and the conformance tests
+/// check:
+/// - `enqueue` (and [`crate::RepairFiles::save_with_operation`]) MUST refuse,
+///   with [`AgoraError::Invalid`] naming the open entry, an operation whose
+///   [`Operation::exclusive_key`] is held by another open entry (pending,
+///   sending, in doubt, or resolved as applied without its result); the
+///   check and the insert are one transaction.
+/// - A claim moves an entry `Pending → Sending` only if it is still pending
+///   and due; exactly one claimer gets it. The claim counts the attempt and
+///   records the lease.
+/// - `finish` records an outcome only for the lease's owner while the entry
+///   is `Sending`, or, for a delivery, when recovery had taken the entry back
+///   in the meantime (pending or in doubt): a late answer is the truth. A
+///   delivery applies the answer to the repair files ([`apply_answer`]) and
+///   marks the entry delivered in one transaction.
+/// - `recover_expired` touches only `Sending` entries whose lease has
+///   expired: idempotent ones back to `Pending`, the others `InDoubt`.
+/// - An entry that cannot be read is marked `Failed` with the reason and
+///   skipped; it never blocks the others.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait Outbox: Send + Sync {
+    /// Adds an operation, due at once; returns its id.
+    async fn enqueue(
+        &self,
+        intervention_id: Option<InterventionId>,
+        operation: &Operation,
+        now: Timestamp,
+    ) -> Result<u64, AgoraError>;
+    /// Claims up to `limit` pending entries due at `now`, oldest first,
+    /// for `lease`; entries others hold are skipped.
+    async fn claim_due(
+        &self,
+        now: Timestamp,
+        lease: &Lease,
+        limit: usize,
+    ) -> Result<Vec<OutboxEntry>, AgoraError>;
+    /// Claims one entry if it is pending and due; `None` if another process
+    /// has it or it is not pending.
+    async fn claim(
+        &self,
+        id: u64,
+        now: Timestamp,
+        lease: &Lease,
+    ) -> Result<Option<OutboxEntry>, AgoraError>;
+    /// Extends a lease; false if the entry is no longer held by its owner.
+    async fn renew(&self, id: u64, lease: &Lease) -> Result<bool, AgoraError>;
+    /// Records the outcome of an attempt (see the contract). Returns false
+    /// when the entry was no longer the owner's to settle.
+    async fn finish(
+        &self,
+        id: u64,
+        owner: &str,
+        attempt: &Attempt,
+        now: Timestamp,
+    ) -> Result<bool, AgoraError>;
+    /// Settles an entry in doubt or failed as a person decided; an applied
+    /// creation's answer is applied to the repair files in the same
+    /// transaction. Returns the entry's new state.
+    async fn settle(
+        &self,
+        id: u64,
+        settlement: &Settlement,
+        now: Timestamp,
+    ) -> Result<OutboxState, AgoraError>;
+    /// Entries in a state, oldest first.
+    async fn entries(&self, state: OutboxState) -> Result<Vec<OutboxEntry>, AgoraError>;
+    /// One entry.
+    async fn entry(&self, id: u64) -> Result<Option<OutboxEntry>, AgoraError>;
+    /// Entries left `Sending` with an expired lease (their process died):
+    /// idempotent ones back to `Pending`, the others `InDoubt`. Returns the
+    /// ids put in doubt.
+    async fn recover_expired(&self, now: Timestamp) -> Result<Vec<u64>, AgoraError>;
+}
+
+/// The repair files an answer changes, as a store finds them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RepairKey {
+    /// By its id.
+    Intervention(InterventionId),
+    /// By its claim.
+    Claim(ClaimId),
+}
+
+/// The files a store must load (and lock) before applying `answer` to them.
+pub fn answer_touches(
+    operation: &Operation,
+    intervention: Option<InterventionId>,
+    answer: &OperationAnswer,
+) -> Vec<RepairKey> {
+    match (operation, answer) {
+        (Operation::CreateRepair(_), OperationAnswer::Created(id)) => {
+            vec![RepairKey::Intervention(*id)]
+        }
+        (Operation::PlaceOrder(id), _) => vec![RepairKey::Intervention(*id)],
+        (Operation::CreateClaim { .. } | Operation::UpdateClaim { .. }, _) => intervention
+            .map(RepairKey::Intervention)
+            .into_iter()
+            .collect(),
+        (Operation::SendInvoiceReference { claims, .. }, _) => {
+            claims.iter().map(|c| RepairKey::Claim(*c)).collect()
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// What an answer changes in the local repair files: given the files
+/// [`answer_touches`] names (those the store found, with their current
+/// revision), returns the files to write. Pure: every store calls it inside
+/// the transaction that marks the entry delivered.
+pub fn apply_answer(
+    operation: &Operation,
+    answer: &OperationAnswer,
+    found: Vec<LocalRepair>,
+) -> Vec<LocalRepair> {
+    match (operation, answer) {
+        (Operation::CreateRepair(file), OperationAnswer::Created(id)) => {
+            if found.iter().any(|r| r.intervention_id == *id) {
+                return Vec::new();
+            }
+            let mut file = file.clone();
+            file.intervention_id = Some(*id);
+            let lifecycle = RepairLifecycle::direct(file.manufacturer_id, file.intervention_type());
+            vec![LocalRepair {
+                intervention_id: *id,
+                mandate_id: file.mandate_id,
+                file,
+                lifecycle,
+                claim_id: None,
+                orders: Vec::new(),
+                attention: None,
+                revision: 0,
+            }]
+        }
+        (Operation::PlaceOrder(_), OperationAnswer::Ordered(lines)) => {
+            found
+                .into_iter()
+                .map(|mut repair| {
+                    for line in lines {
+                        if repair.orders.iter().any(|o| {
+                            o.order_number.is_some() && o.order_number == line.order_number
+                        }) {
+                            continue;
+                        }
+                        if let Some(part) = repair
+                            .file
+                            .parts
+                            .iter_mut()
+                            .flatten()
+                            .find(|p| p.order_number.is_none() && p.reference == line.reference)
+                        {
+                            part.order_number.clone_from(&line.order_number);
+                            part.to_be_ordered = Some(false);
+                        }
+                        repair.orders.push(line.clone());
+                    }
+                    repair
+                })
+                .collect()
+        }
+        (
+            Operation::CreateClaim {
+                transfer_if_valid, ..
+            }
+            | Operation::UpdateClaim {
+                transfer_if_valid, ..
+            },
+            OperationAnswer::Claim(result),
+        ) => {
+            let created = matches!(operation, Operation::CreateClaim { .. });
+            found
+                .into_iter()
+                .map(|mut repair| {
+                    let valid = result.is_valid == Some(true);
+                    let event = if created {
+                        RepairEvent::ClaimCreated {
+                            valid,
+                            transfer_if_valid: *transfer_if_valid,
+                        }
+                    } else {
+                        RepairEvent::ClaimUpdated {
+                            valid,
+                            transfer_if_valid: *transfer_if_valid,
+                        }
+                    };
+                    // AgoraPlus has judged: its verdict stands even where
+                    // the local lifecycle would not have expected it.
+                    if let Ok(next) = repair.lifecycle.apply(&event) {
+                        repair.lifecycle = next;
+                    }
+                    if created {
+                        repair.claim_id = result.claim_id.or(repair.claim_id);
+                        let closed = repair.file.state_natures.iter().flatten().any(|s| {
+                            s.code.as_ref() == Some(&StatusCode::ClosedWithWarrantyIntervention)
+                        });
+                        if !closed {
+                            repair.file.state_natures.get_or_insert_with(Vec::new).push(
+                                StateNature::new(
+                                    StatusCode::ClosedWithWarrantyIntervention,
+                                    "Closed with warranty intervention (set by AgoraPlus)",
+                                ),
+                            );
+                        }
+                    }
+                    repair.attention =
+                        (!valid).then(|| "claim NOTVALID: correct and resubmit".to_owned());
+                    repair
+                })
+                .collect()
+        }
+        (Operation::SendInvoiceReference { .. }, _) => found
+            .into_iter()
+            .filter_map(|mut repair| {
+                let next = repair.lifecycle.apply(&RepairEvent::Invoiced).ok()?;
+                repair.lifecycle = next;
+                Some(repair)
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claim_op(transfer_if_valid: bool, update: bool) -> Operation {
+        let claim = WarrantyClaim::default();
+        if update {
+            Operation::UpdateClaim {
+                claim,
+                language: Lcid::ENGLISH,
+                transfer_if_valid,
+            }
+        } else {
+            Operation::CreateClaim {
+                claim,
+                language: Lcid::ENGLISH,
+                transfer_if_valid,
+            }
+        }
+    }
+
+    #[test]
+    fn a_correction_that_transfers_is_not_idempotent() {
+        assert!(claim_op(false, true).is_idempotent());
+        assert!(!claim_op(true, true).is_idempotent());
+        assert!(!claim_op(false, false).is_idempotent());
+        assert!(Operation::UpdateRepair(CompleteRepairState::default()).is_idempotent());
+        assert!(!Operation::PlaceOrder(1).is_idempotent());
+        assert!(!Operation::CreateRepair(CompleteRepairState::default()).is_idempotent());
+    }
+
+    #[test]
+    fn exclusive_keys_name_what_is_created() {
+        assert_eq!(
+            claim_op(true, false).exclusive_key(Some(7)).as_deref(),
+            Some("claim/7")
+        );
+        assert_eq!(
+            claim_op(true, true).exclusive_key(Some(7)).as_deref(),
+            Some("claim/7")
+        );
+        assert_eq!(
+            Operation::PlaceOrder(9).exclusive_key(None).as_deref(),
+            Some("order/9")
+        );
+        let invoice = Operation::SendInvoiceReference {
+            reference: InvoiceReference {
+                invoice_number: Some("F-1".into()),
+                draft_invoice_number: Some("DR-1".into()),
+                ..Default::default()
+            },
+            claims: vec![],
+        };
+        assert_eq!(invoice.exclusive_key(None).as_deref(), Some("invoice/DR-1"));
+        let by_mandate = CompleteRepairState {
+            mandate_id: Some(41),
+            serial_number: Some("S".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            Operation::CreateRepair(by_mandate)
+                .exclusive_key(None)
+                .as_deref(),
+            Some("repair/mandate/41")
+        );
+        let by_serial = CompleteRepairState {
+            commercial_ref: Some("ECAM".into()),
+            serial_number: Some("S1".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            Operation::CreateRepair(by_serial)
+                .exclusive_key(None)
+                .as_deref(),
+            Some("repair/ECAM/S1")
+        );
+        assert_eq!(
+            Operation::UpdateRepair(CompleteRepairState::default()).exclusive_key(Some(1)),
+            None
+        );
+        assert_eq!(
+            Operation::CreateRepair(CompleteRepairState::default()).exclusive_key(None),
+            None
+        );
+    }
+}

@@ -1,0 +1,476 @@
+//! The outbox table and the port's contract on SQLite: claims, leases,
+//! outcomes and settlements, each one `BEGIN IMMEDIATE` transaction, so
+//! that processes sharing the file take the write lock before they read
+//! and never act on a state another has changed meanwhile.
+
+use agora_domain::InterventionId;
+use agora_ports::{
+    AgoraError, Attempt, Lease, Operation, OperationAnswer, Outbox, OutboxEntry, OutboxState,
+    RepairKey, Settlement, answer_touches, apply_answer,
+};
+use async_trait::async_trait;
+use jiff::Timestamp;
+use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
+
+use crate::{SqliteStore, from_ms, ms, one_repair, store_error, upsert_repair_in, write_tx};
+
+pub(crate) fn state_name(s: OutboxState) -> &'static str {
+    match s {
+        OutboxState::Pending => "pending",
+        OutboxState::Sending => "sending",
+        OutboxState::Delivered => "delivered",
+        OutboxState::InDoubt => "in_doubt",
+        OutboxState::Failed => "failed",
+    }
+}
+
+fn parse_state(s: &str) -> Option<OutboxState> {
+    Some(match s {
+        "pending" => OutboxState::Pending,
+        "sending" => OutboxState::Sending,
+        "delivered" => OutboxState::Delivered,
+        "in_doubt" => OutboxState::InDoubt,
+        "failed" => OutboxState::Failed,
+        _ => return None,
+    })
+}
+
+/// The states in which an entry holds its exclusive key.
+const OPEN: &str = "(state IN ('pending', 'sending', 'in_doubt') OR needs_result = 1)";
+
+/// Refuses `operation` when another open entry holds its exclusive key.
+fn check_exclusive(
+    conn: &Connection,
+    key: Option<&str>,
+    operation: &Operation,
+    except: Option<i64>,
+) -> Result<(), AgoraError> {
+    let Some(key) = key else {
+        return Ok(());
+    };
+    let open: Option<(i64, String)> = conn
+        .query_row(
+            &format!(
+                "SELECT id, state FROM outbox WHERE exclusive_key = ?1 AND {OPEN}
+                 AND id != ?2 ORDER BY id LIMIT 1"
+            ),
+            params![key, except.unwrap_or(-1)],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()
+        .map_err(store_error)?;
+    match open {
+        None => Ok(()),
+        Some((id, state)) => Err(AgoraError::Invalid(format!(
+            "{} refused: outbox entry {id} ({}) is already open for {key}; settle it first (`agora outbox list`)",
+            operation.name(),
+            parse_state(&state).map_or("unknown", OutboxState::as_str),
+        ))),
+    }
+}
+
+/// Adds an entry inside the caller's transaction, after the exclusive check.
+pub(crate) fn enqueue_in(
+    conn: &Connection,
+    intervention_id: Option<InterventionId>,
+    operation: &Operation,
+    now: Timestamp,
+) -> Result<u64, AgoraError> {
+    let key = operation.exclusive_key(intervention_id);
+    check_exclusive(conn, key.as_deref(), operation, None)?;
+    let op = serde_json::to_string(operation).map_err(store_error)?;
+    conn.execute(
+        "INSERT INTO outbox (intervention_id, operation, idempotent, state, attempts,
+           next_attempt_ms, created_ms, exclusive_key)
+         VALUES (?1, ?2, ?3, 'pending', 0, ?4, ?4, ?5)",
+        params![intervention_id, op, operation.is_idempotent(), ms(now), key],
+    )
+    .map_err(store_error)?;
+    u64::try_from(conn.last_insert_rowid()).map_err(store_error)
+}
+
+const COLUMNS: &str = "id, intervention_id, operation, state, attempts, next_attempt_ms, \
+     last_error, created_ms, owner, lease_until_ms, answer";
+
+struct EntryRow {
+    id: i64,
+    intervention_id: Option<i64>,
+    operation: String,
+    state: String,
+    attempts: i64,
+    next: i64,
+    error: Option<String>,
+    created: i64,
+    owner: Option<String>,
+    lease_until: Option<i64>,
+    answer: Option<String>,
+}
+
+fn entry_row(row: &Row<'_>) -> rusqlite::Result<EntryRow> {
+    Ok(EntryRow {
+        id: row.get(0)?,
+        intervention_id: row.get(1)?,
+        operation: row.get(2)?,
+        state: row.get(3)?,
+        attempts: row.get(4)?,
+        next: row.get(5)?,
+        error: row.get(6)?,
+        created: row.get(7)?,
+        owner: row.get(8)?,
+        lease_until: row.get(9)?,
+        answer: row.get(10)?,
+    })
+}
+
+/// The entry of a row, or why it cannot be read.
+fn decode_entry(row: EntryRow) -> Result<OutboxEntry, String> {
+    let operation: Operation =
+        serde_json::from_str(&row.operation).map_err(|e| format!("unreadable operation: {e}"))?;
+    let state = parse_state(&row.state).ok_or_else(|| format!("unknown state `{}`", row.state))?;
+    let answer = row
+        .answer
+        .map(|a| serde_json::from_str::<OperationAnswer>(&a))
+        .transpose()
+        .map_err(|e| format!("unreadable answer: {e}"))?;
+    Ok(OutboxEntry {
+        id: u64::try_from(row.id).map_err(|e| e.to_string())?,
+        intervention_id: row.intervention_id,
+        operation,
+        state,
+        attempts: u32::try_from(row.attempts).unwrap_or(u32::MAX),
+        next_attempt_at: from_ms(row.next),
+        last_error: row.error,
+        created_at: from_ms(row.created),
+        lease: row.owner.map(|owner| Lease {
+            owner,
+            until: from_ms(row.lease_until.unwrap_or(0)),
+        }),
+        answer,
+    })
+}
+
+/// Reads entries; one that cannot be read is marked failed with the reason
+/// (when `conn` may write) and left out, never failing the others.
+fn select(
+    conn: &Connection,
+    filter: &str,
+    args: impl rusqlite::Params,
+    may_write: bool,
+) -> Result<Vec<OutboxEntry>, AgoraError> {
+    let rows = {
+        let mut stmt = conn
+            .prepare_cached(&format!("SELECT {COLUMNS} FROM outbox WHERE {filter}"))
+            .map_err(store_error)?;
+        stmt.query_map(args, entry_row)
+            .map_err(store_error)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(store_error)?
+    };
+    let mut entries = Vec::with_capacity(rows.len());
+    for row in rows {
+        let id = row.id;
+        match decode_entry(row) {
+            Ok(entry) => entries.push(entry),
+            Err(reason) => {
+                if may_write {
+                    conn.execute(
+                        "UPDATE outbox SET state = 'failed', owner = NULL, lease_until_ms = NULL,
+                           last_error = ?2 WHERE id = ?1",
+                        params![id, format!("unreadable entry: {reason}")],
+                    )
+                    .map_err(store_error)?;
+                }
+            }
+        }
+    }
+    Ok(entries)
+}
+
+/// No earlier entry of the same repair file is still to be delivered:
+/// operations on one file are delivered in the order they were written.
+const FIFO: &str =
+    "NOT EXISTS (SELECT 1 FROM outbox AS e WHERE e.intervention_id = outbox.intervention_id
+       AND e.id < outbox.id AND e.state IN ('pending', 'sending'))";
+
+fn claim_where(
+    tx: &Transaction<'_>,
+    filter: &str,
+    args: &[&dyn rusqlite::ToSql],
+    lease: &Lease,
+) -> Result<Vec<OutboxEntry>, AgoraError> {
+    let candidates = select(tx, filter, args, true)?;
+    let mut claimed = Vec::with_capacity(candidates.len());
+    for mut entry in candidates {
+        let id = i64::try_from(entry.id).map_err(store_error)?;
+        let changed = tx
+            .execute(
+                "UPDATE outbox SET state = 'sending', owner = ?2, lease_until_ms = ?3,
+                   attempts = attempts + 1 WHERE id = ?1 AND state = 'pending'",
+                params![id, lease.owner, ms(lease.until)],
+            )
+            .map_err(store_error)?;
+        if changed == 1 {
+            entry.state = OutboxState::Sending;
+            entry.attempts = entry.attempts.saturating_add(1);
+            entry.lease = Some(lease.clone());
+            claimed.push(entry);
+        }
+    }
+    Ok(claimed)
+}
+
+/// Applies an answer to the repair files it touches and records it on the
+/// entry as delivered, inside the caller's transaction.
+fn deliver_in(
+    tx: &Transaction<'_>,
+    id: i64,
+    entry: &OutboxEntry,
+    answer: &OperationAnswer,
+    note: Option<&str>,
+) -> Result<(), AgoraError> {
+    let mut found = Vec::new();
+    for key in answer_touches(&entry.operation, entry.intervention_id, answer) {
+        let repair = match key {
+            RepairKey::Intervention(i) => one_repair(tx, "intervention_id", i)?,
+            RepairKey::Claim(c) => one_repair(tx, "claim_id", c)?,
+        };
+        found.extend(repair);
+    }
+    for repair in apply_answer(&entry.operation, answer, found) {
+        upsert_repair_in(tx, &repair)?;
+    }
+    let answer = serde_json::to_string(answer).map_err(store_error)?;
+    tx.execute(
+        "UPDATE outbox SET state = 'delivered', answer = ?2, owner = NULL, lease_until_ms = NULL,
+           needs_result = 0, last_error = ?3 WHERE id = ?1",
+        params![id, answer, note],
+    )
+    .map_err(store_error)?;
+    Ok(())
+}
+
+fn one_entry(tx: &Connection, id: i64) -> Result<Option<OutboxEntry>, AgoraError> {
+    Ok(select(tx, "id = ?1", [id], false)?.into_iter().next())
+}
+
+fn entry_id(id: u64) -> Result<i64, AgoraError> {
+    i64::try_from(id).map_err(|_| AgoraError::Missing(format!("outbox entry {id}")))
+}
+
+#[async_trait]
+impl Outbox for SqliteStore {
+    async fn enqueue(
+        &self,
+        intervention_id: Option<InterventionId>,
+        operation: &Operation,
+        now: Timestamp,
+    ) -> Result<u64, AgoraError> {
+        let operation = operation.clone();
+        self.with_state(move |c| {
+            let tx = write_tx(c)?;
+            let id = enqueue_in(&tx, intervention_id, &operation, now)?;
+            tx.commit().map_err(store_error)?;
+            Ok(id)
+        })
+        .await
+    }
+
+    async fn claim_due(
+        &self,
+        now: Timestamp,
+        lease: &Lease,
+        limit: usize,
+    ) -> Result<Vec<OutboxEntry>, AgoraError> {
+        let lease = lease.clone();
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.with_state(move |c| {
+            let tx = write_tx(c)?;
+            let filter = format!(
+                "state = 'pending' AND next_attempt_ms <= ?1 AND {FIFO} ORDER BY id LIMIT ?2"
+            );
+            let claimed = claim_where(&tx, &filter, &[&ms(now), &limit], &lease)?;
+            tx.commit().map_err(store_error)?;
+            Ok(claimed)
+        })
+        .await
+    }
+
+    async fn claim(
+        &self,
+        id: u64,
+        now: Timestamp,
+        lease: &Lease,
+    ) -> Result<Option<OutboxEntry>, AgoraError> {
+        let id = entry_id(id)?;
+        let lease = lease.clone();
+        self.with_state(move |c| {
+            let tx = write_tx(c)?;
+            let filter =
+                format!("id = ?1 AND state = 'pending' AND next_attempt_ms <= ?2 AND {FIFO}");
+            let claimed = claim_where(&tx, &filter, &[&id, &ms(now)], &lease)?;
+            tx.commit().map_err(store_error)?;
+            Ok(claimed.into_iter().next())
+        })
+        .await
+    }
+
+    async fn renew(&self, id: u64, lease: &Lease) -> Result<bool, AgoraError> {
+        let id = entry_id(id)?;
+        let lease = lease.clone();
+        self.with_state(move |c| {
+            let n = c
+                .execute(
+                    "UPDATE outbox SET lease_until_ms = ?3
+                     WHERE id = ?1 AND state = 'sending' AND owner = ?2",
+                    params![id, lease.owner, ms(lease.until)],
+                )
+                .map_err(store_error)?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn finish(
+        &self,
+        id: u64,
+        owner: &str,
+        attempt: &Attempt,
+        now: Timestamp,
+    ) -> Result<bool, AgoraError> {
+        let id = entry_id(id)?;
+        let owner = owner.to_owned();
+        let attempt = attempt.clone();
+        self.with_state(move |c| {
+            let tx = write_tx(c)?;
+            let entry = one_entry(&tx, id)?
+                .ok_or_else(|| AgoraError::Missing(format!("outbox entry {id}")))?;
+            let held = entry.state == OutboxState::Sending
+                && entry.lease.as_ref().is_some_and(|l| l.owner == owner);
+            let late_answer = matches!(attempt, Attempt::Delivered(_))
+                && matches!(entry.state, OutboxState::Pending | OutboxState::InDoubt);
+            if !held && !late_answer {
+                return Ok(false);
+            }
+            let (state, at, error) = match &attempt {
+                Attempt::Delivered(answer) => {
+                    deliver_in(&tx, id, &entry, answer, None)?;
+                    tx.commit().map_err(store_error)?;
+                    return Ok(true);
+                }
+                Attempt::Retry { at, error } => (OutboxState::Pending, *at, error),
+                Attempt::InDoubt(error) => (OutboxState::InDoubt, now, error),
+                Attempt::Failed(error) => (OutboxState::Failed, now, error),
+            };
+            tx.execute(
+                "UPDATE outbox SET state = ?2, next_attempt_ms = ?3, last_error = ?4,
+                   owner = NULL, lease_until_ms = NULL WHERE id = ?1",
+                params![id, state_name(state), ms(at), error],
+            )
+            .map_err(store_error)?;
+            tx.commit().map_err(store_error)?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn settle(
+        &self,
+        id: u64,
+        settlement: &Settlement,
+        now: Timestamp,
+    ) -> Result<OutboxState, AgoraError> {
+        let id = entry_id(id)?;
+        let settlement = settlement.clone();
+        self.with_state(move |c| {
+            let tx = write_tx(c)?;
+            let entry = one_entry(&tx, id)?
+                .ok_or_else(|| AgoraError::Missing(format!("outbox entry {id}")))?;
+            if !matches!(entry.state, OutboxState::InDoubt | OutboxState::Failed) {
+                return Err(AgoraError::Invalid(format!(
+                    "entry {id} is {}: only entries in doubt or failed are resolved by hand",
+                    entry.state.as_str()
+                )));
+            }
+            let state = match &settlement {
+                Settlement::Applied(answer) => {
+                    deliver_in(&tx, id, &entry, answer, Some("resolved by hand: applied"))?;
+                    OutboxState::Delivered
+                }
+                Settlement::Resend => {
+                    let key = entry.operation.exclusive_key(entry.intervention_id);
+                    check_exclusive(&tx, key.as_deref(), &entry.operation, Some(id))?;
+                    tx.execute(
+                        "UPDATE outbox SET state = 'pending', next_attempt_ms = ?2,
+                           last_error = 'resolved by hand: to resend' WHERE id = ?1",
+                        params![id, ms(now)],
+                    )
+                    .map_err(store_error)?;
+                    OutboxState::Pending
+                }
+                Settlement::Abandon => {
+                    tx.execute(
+                        "UPDATE outbox SET state = 'failed', needs_result = 0,
+                           last_error = 'resolved by hand: abandoned' WHERE id = ?1",
+                        [id],
+                    )
+                    .map_err(store_error)?;
+                    OutboxState::Failed
+                }
+            };
+            tx.commit().map_err(store_error)?;
+            Ok(state)
+        })
+        .await
+    }
+
+    async fn entries(&self, state: OutboxState) -> Result<Vec<OutboxEntry>, AgoraError> {
+        self.with_state(move |c| select(c, "state = ?1 ORDER BY id", [state_name(state)], false))
+            .await
+    }
+
+    async fn entry(&self, id: u64) -> Result<Option<OutboxEntry>, AgoraError> {
+        let id = entry_id(id)?;
+        self.with_state(move |c| one_entry(c, id)).await
+    }
+
+    async fn recover_expired(&self, now: Timestamp) -> Result<Vec<u64>, AgoraError> {
+        self.with_state(move |c| {
+            let tx = write_tx(c)?;
+            let expired = "state = 'sending' AND (lease_until_ms IS NULL OR lease_until_ms <= ?1)";
+            let doubtful: Vec<i64> = {
+                let mut stmt = tx
+                    .prepare(&format!(
+                        "SELECT id FROM outbox WHERE {expired} AND idempotent = 0 ORDER BY id"
+                    ))
+                    .map_err(store_error)?;
+                stmt.query_map([ms(now)], |r| r.get(0))
+                    .map_err(store_error)?
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(store_error)?
+            };
+            tx.execute(
+                &format!(
+                    "UPDATE outbox SET state = 'in_doubt', owner = NULL, lease_until_ms = NULL,
+                       last_error = 'its sender stopped mid-send (lease expired): it may have reached AgoraPlus'
+                     WHERE {expired} AND idempotent = 0"
+                ),
+                [ms(now)],
+            )
+            .map_err(store_error)?;
+            tx.execute(
+                &format!(
+                    "UPDATE outbox SET state = 'pending', owner = NULL, lease_until_ms = NULL
+                     WHERE {expired} AND idempotent = 1"
+                ),
+                [ms(now)],
+            )
+            .map_err(store_error)?;
+            tx.commit().map_err(store_error)?;
+            Ok(doubtful
+                .into_iter()
+                .filter_map(|i| u64::try_from(i).ok())
+                .collect())
+        })
+        .await
+    }
+}

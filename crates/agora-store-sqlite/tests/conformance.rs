@@ -1,0 +1,33 @@
+//! The store contract of agora-ports (the conformance suite), on SQLite.
+//! Each store is a file of its own; `reopen` opens the same file again, as
+//! another process would.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use agora_store_conformance::{Harness, conformance_tests};
+use agora_store_sqlite::SqliteStore;
+
+struct Sqlite;
+
+static NEXT: AtomicU32 = AtomicU32::new(0);
+
+impl Harness for Sqlite {
+    type Store = SqliteStore;
+
+    async fn fresh(&self) -> SqliteStore {
+        let dir = std::env::temp_dir().join(format!(
+            "agora-conformance-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("a temporary directory");
+        SqliteStore::open(dir.join("agora.db")).expect("a new store")
+    }
+
+    async fn reopen(&self, store: &SqliteStore) -> SqliteStore {
+        SqliteStore::open(store.path()).expect("the same store again")
+    }
+}
+
+conformance_tests!(Sqlite);
