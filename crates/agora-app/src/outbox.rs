@@ -95,6 +95,24 @@ pub enum Resolution {
     Abandon,
 }
 
+/// The one rule of the outbox's promise: a failure is *in doubt* when the
+/// call may have taken effect and sending it again could apply it twice.
+pub(crate) fn is_in_doubt(operation: &Operation, error: &AgoraError) -> bool {
+    error.is_in_doubt() || (!operation.is_idempotent() && error.reach() == Reach::Unknown)
+}
+
+impl<A, S> Agora<A, S> {
+    /// The delay before attempt `attempts + 1`: `retry_base` doubled per
+    /// attempt made, at most `retry_max`.
+    pub(crate) fn backoff(&self, attempts: u32) -> Duration {
+        let factor = 1u32 << attempts.saturating_sub(1).min(16);
+        self.config
+            .retry_base
+            .saturating_mul(factor)
+            .min(self.config.retry_max)
+    }
+}
+
 impl<A, S> Agora<A, S>
 where
     A: Repairs + PartOrders + Claims + Invoices,
@@ -188,7 +206,7 @@ where
             ),
             Err(error) => {
                 let message = error.to_string();
-                if Self::is_in_doubt(&entry.operation, &error) {
+                if is_in_doubt(&entry.operation, &error) {
                     tracing::warn!(entry = id, operation = entry.operation.name(), "in doubt");
                     (
                         Attempt::InDoubt(message.clone()),
@@ -236,13 +254,6 @@ where
         Ok(delivery)
     }
 
-    /// The one rule of the outbox's promise: a failure is *in doubt* when
-    /// the call may have taken effect and sending it again could apply it
-    /// twice.
-    pub(crate) fn is_in_doubt(operation: &Operation, error: &AgoraError) -> bool {
-        error.is_in_doubt() || (!operation.is_idempotent() && error.reach() == Reach::Unknown)
-    }
-
     /// Renews the lease of entry `id` every third of its length, for as
     /// long as it is polled (the send is raced against it).
     async fn keep_lease(&self, id: u64) -> std::convert::Infallible {
@@ -258,16 +269,6 @@ where
                 Err(e) => tracing::warn!(entry = id, error = %e, "lease not renewed"),
             }
         }
-    }
-
-    /// The delay before attempt `attempts + 1`: `retry_base` doubled per
-    /// attempt made, at most `retry_max`.
-    pub(crate) fn backoff(&self, attempts: u32) -> Duration {
-        let factor = 1u32 << attempts.saturating_sub(1).min(16);
-        self.config
-            .retry_base
-            .saturating_mul(factor)
-            .min(self.config.retry_max)
     }
 
     async fn send(
@@ -453,5 +454,65 @@ where
                 other.name()
             ))),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use agora_domain::CompleteRepairState;
+    use agora_ports::{AgoraError, Operation, ServiceMessage};
+
+    use crate::agora::{Agora, AppConfig};
+
+    fn create() -> Operation {
+        Operation::PlaceOrder(1)
+    }
+
+    fn update() -> Operation {
+        Operation::UpdateRepair(CompleteRepairState::default())
+    }
+
+    #[test]
+    fn a_failure_is_in_doubt_when_a_creation_may_have_been_applied() {
+        let timeout = AgoraError::Timeout(Duration::from_secs(30));
+        let refused = AgoraError::Unavailable {
+            message: ServiceMessage::default(),
+            retry_after: None,
+        };
+        let connect = AgoraError::Connect {
+            url: "http://127.0.0.1:1".into(),
+            reason: "refused".into(),
+        };
+        let doubt = AgoraError::InDoubt {
+            operation: "UpdateRepair",
+            cause: Box::new(AgoraError::Timeout(Duration::from_secs(1))),
+        };
+        // Unknown reach: in doubt for a creation, retried for an update.
+        assert!(super::is_in_doubt(&create(), &timeout));
+        assert!(!super::is_in_doubt(&update(), &timeout));
+        // Not processed, or never sent: never in doubt.
+        assert!(!super::is_in_doubt(&create(), &refused));
+        assert!(!super::is_in_doubt(&create(), &connect));
+        // Whatever the operation, a client that says so is believed.
+        assert!(super::is_in_doubt(&update(), &doubt));
+    }
+
+    #[test]
+    fn the_backoff_doubles_from_its_base_up_to_its_maximum() {
+        let app = Agora::new(
+            (),
+            (),
+            std::sync::Arc::new(agora_ports::SystemClock),
+            AppConfig {
+                retry_base: Duration::from_secs(2),
+                retry_max: Duration::from_secs(20),
+                ..AppConfig::default()
+            },
+        );
+        let delays: Vec<u64> = (0..7).map(|n| app.backoff(n).as_secs()).collect();
+        assert_eq!(delays, [2, 2, 4, 8, 16, 20, 20]);
+        assert_eq!(app.backoff(u32::MAX), Duration::from_secs(20));
     }
 }
