@@ -543,13 +543,18 @@ pub(crate) fn parse_retry_after(value: &str, now: jiff::Timestamp) -> Option<Dur
 
 /// A short, printable, secret-free start of a body.
 pub(crate) fn snippet(body: &[u8], key: &ApiKey) -> String {
+    // Redacted before the cut, so that a key the cut falls into is not
+    // shown in part; only as much as the cut can show is looked at.
     let text = String::from_utf8_lossy(body);
-    let cut: String = text
+    let head: String = text
+        .chars()
+        .take(SNIPPET_CHARS + key.expose().chars().count())
+        .collect();
+    redact(&head, key)
         .chars()
         .take(SNIPPET_CHARS)
         .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    redact(&cut, key)
+        .collect()
 }
 
 /// Keys shorter than this are test keys (`demo`): replacing them would
