@@ -165,6 +165,27 @@ impl Route {
         matches!(self, Self::CreateWarrantyClaims | Self::UpdateWarrantyClaim)
     }
 
+    /// Whether "no results" is an empty answer on this route: the list and
+    /// search routes (work orders new and accepted, order tracking, claim
+    /// tracking, the two master-data deltas, product search). There, a 404
+    /// (reference 5.3.3: "No results match your request") and a success
+    /// envelope whose `ResponseData` is null or missing both mean an empty
+    /// result. On routes about one thing (a BOM by product key, an update of
+    /// a repair file, the creations), a 404 stays "not found" and a success
+    /// without data stays an error.
+    pub fn no_results_is_empty(self) -> bool {
+        matches!(
+            self,
+            Self::GetNewMandates
+                | Self::GetAcceptedMandates
+                | Self::GetSparepartOrderTracking
+                | Self::GetWarrantyClaimStatus
+                | Self::PrintManufacturerSpareParts
+                | Self::PrintManufacturerProducts
+                | Self::SearchProductByRef
+        )
+    }
+
     /// The route of a method and path, matched case-insensitively as the
     /// reference's own examples do; delta paths match with their three
     /// parameters.
@@ -193,6 +214,11 @@ impl Route {
         }
     }
 }
+
+/// What AgoraPlus answers with a 404 when nothing matches (reference
+/// 5.3.3). On the routes where [`Route::no_results_is_empty`], the client
+/// reads any 404 as an empty result; the simulator answers with this text.
+pub const NO_RESULTS_MESSAGE: &str = "No results match your request";
 
 /// Formats the date of a delta path: month-day-year (`01-01-2020`).
 pub fn delta_path_date(date: jiff::civil::Date) -> String {
@@ -247,6 +273,34 @@ mod tests {
         assert_eq!(parse_delta_path_date("01-31-2020"), Some(d));
         assert_eq!(parse_delta_path_date("31-01-2020"), None);
         assert_eq!(parse_delta_path_date("01-31-2020-1"), None);
+    }
+
+    #[test]
+    fn no_results_is_empty_on_list_and_search_routes_only() {
+        let lists: Vec<_> = Route::ALL
+            .iter()
+            .filter(|r| r.no_results_is_empty())
+            .map(|r| r.name())
+            .collect();
+        assert_eq!(
+            lists,
+            [
+                "GetNewMandates",
+                "GetAcceptedMandates",
+                "GetSparepartOrderTracking",
+                "GetWarrantyClaimStatus",
+                "PrintManufacturerSpareParts",
+                "PrintManufacturerProducts",
+                "SearchProductByRef"
+            ]
+        );
+        // Every one of them is a read: an empty answer changes nothing.
+        assert!(
+            Route::ALL
+                .iter()
+                .filter(|r| r.no_results_is_empty())
+                .all(|r| r.method() == Method::Get)
+        );
     }
 
     #[test]

@@ -10,13 +10,14 @@ use std::time::{Duration, Instant};
 use agora_domain::envelope::Verdict;
 use agora_domain::routes::{Method, Route};
 use agora_domain::{DecodeError, Envelope, EnvelopeHead};
-use agora_ports::{AgoraError, Reach, Reply, ServiceMessage};
+use agora_ports::{AgoraError, Clock, Reach, Reply, ServiceMessage, SystemClock};
 use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER};
 use reqwest::{StatusCode, Url};
 use serde::de::DeserializeOwned;
 use tracing::Instrument;
 
-use crate::config::{ApiKey, ClientConfig};
+use crate::bounds::read_prefix;
+use crate::config::{ApiKey, ClientConfig, RetryPolicy};
 
 /// Waits: the client sleeps between retries through this, so tests can
 /// record the delays instead of sleeping.
@@ -90,7 +91,13 @@ impl AgoraClient {
                 "base URL `{base}` is not http or https"
             )));
         }
-        let http = build_http(&config, None)?;
+        if base.scheme() == "http" && !is_loopback(&base) && !config.allow_insecure_http {
+            return Err(AgoraError::Config(format!(
+                "base URL `{}` is http:// to a host that is not this machine: the api_key would travel in clear; use https://, or allow it explicitly (AGORA_ALLOW_INSECURE_HTTP=true)",
+                base.as_str().trim_end_matches('/')
+            )));
+        }
+        let http = build_http(&config, &base, None)?;
         let mut client = Self {
             http,
             stream_http: Arc::new(std::sync::OnceLock::new()),
@@ -148,15 +155,45 @@ impl AgoraClient {
         }
     }
 
-    /// Sends a call and decodes its envelope, retrying what is safe to
-    /// retry. Returns the data and the warning of a `W` envelope.
+    /// Sends a call of a route about one thing and decodes its envelope,
+    /// retrying what is safe to retry. Returns the data and the warning of
+    /// a `W` envelope.
     pub(crate) async fn send<T: DeserializeOwned>(
         &self,
         call: Call<'_>,
     ) -> Result<Reply<T>, AgoraError> {
+        self.send_as(call, None).await
+    }
+
+    /// As [`AgoraClient::send`], for a list or search route: where the
+    /// route table says "no results" is empty
+    /// ([`Route::no_results_is_empty`]), a 404 or a success without
+    /// `ResponseData` gives `T::default()` (an empty list).
+    pub(crate) async fn send_list<T: DeserializeOwned + Default>(
+        &self,
+        call: Call<'_>,
+    ) -> Result<Reply<T>, AgoraError> {
+        self.send_as(call, Some(T::default)).await
+    }
+
+    async fn send_as<T: DeserializeOwned>(
+        &self,
+        call: Call<'_>,
+        empty: Option<fn() -> T>,
+    ) -> Result<Reply<T>, AgoraError> {
         let route = call.route;
-        let bytes = self.with_retries(&call, read_body).await?;
-        into_reply(route, &bytes, &self.config.api_key)
+        debug_assert_eq!(empty.is_some(), route.no_results_is_empty(), "{route:?}");
+        let empty = empty.filter(|_| route.no_results_is_empty());
+        let limit = self.config.limits.answer_bytes;
+        let bytes = match self
+            .with_retries(&call, |resp| read_answer(resp, route, limit))
+            .await
+        {
+            Ok(bytes) => bytes,
+            Err(error) => return no_results(error, empty),
+        };
+        // The decode path: the body's envelope, then its verdict.
+        into_reply(route, &bytes, &self.config.api_key, empty)
             .map_err(|e| in_doubt_unless_settled(route, e))
     }
 
@@ -195,16 +232,15 @@ impl AgoraClient {
                 Err(e) => e,
             };
             span.in_scope(|| tracing::debug!(error = %error, "call failed"));
-            let safe = if call.route.is_idempotent() {
-                error.is_retryable()
-            } else {
-                error.is_retryable() && error.reach() == Reach::NotSent
-            };
-            let mut delay = policy.backoff(attempt + 1, fastrand::f64());
-            if let Some(asked) = error.retry_after() {
-                delay = delay.max(asked);
-            }
-            if !safe || attempt >= policy.max_attempts || waited + delay > policy.max_elapsed {
+            // A call that changes state is resent only when it certainly
+            // had no effect (never sent, or throttled).
+            let safe =
+                error.is_retryable() && (call.route.is_idempotent() || error.resend_is_safe());
+            let delay = retry_delay(policy, attempt, error.retry_after(), fastrand::f64());
+            if !safe
+                || attempt >= policy.max_attempts
+                || waited.saturating_add(delay) > policy.max_elapsed
+            {
                 return Err(in_doubt_unless_settled(call.route, error));
             }
             tracing::info!(
@@ -214,8 +250,8 @@ impl AgoraClient {
                 "retrying"
             );
             self.sleeper.sleep(delay).await;
-            waited += delay;
-            attempt += 1;
+            waited = waited.saturating_add(delay);
+            attempt = attempt.saturating_add(1);
         }
     }
 
@@ -247,7 +283,8 @@ impl AgoraClient {
             match self.stream_http.get() {
                 Some(http) => http,
                 None => {
-                    let built = build_http(&self.config, Some(self.config.read_timeout))?;
+                    let built =
+                        build_http(&self.config, &self.base, Some(self.config.read_timeout))?;
                     self.stream_http.get_or_init(|| built)
                 }
             }
@@ -269,8 +306,21 @@ impl AgoraClient {
         if status.is_success() {
             return on_ok(resp).await;
         }
-        let retry_after = retry_after(resp.headers());
-        let body = read_body(resp).await.unwrap_or_default();
+        if status.is_redirection() {
+            if let Some(error) = self.refused_redirect(call.route, &resp) {
+                // Dropped unread: the connection closes.
+                return Err(error);
+            }
+        }
+        let retry_after = retry_after(resp.headers(), &self.config.retry);
+        // An error's body is read up to its own, small, limit.
+        let body = read_prefix(resp, self.config.limits.error_body_bytes, false)
+            .await
+            .map(|prefix| Body {
+                cut: prefix.cut,
+                bytes: prefix.bytes,
+            })
+            .unwrap_or_default();
         Err(status_error(
             call.route,
             status,
@@ -278,6 +328,32 @@ impl AgoraClient {
             retry_after,
             &self.config.api_key,
         ))
+    }
+
+    /// The error for a redirect this client did not follow: one to another
+    /// origin (the policy of [`build_http`] stops there).
+    fn refused_redirect(&self, route: Route, resp: &reqwest::Response) -> Option<AgoraError> {
+        let location = resp.headers().get(reqwest::header::LOCATION)?;
+        let location = String::from_utf8_lossy(location.as_bytes());
+        let target = resp
+            .url()
+            .join(&location)
+            .map_or_else(|_| location.into_owned(), |u| u.to_string());
+        let status = resp.status().as_u16();
+        // A POST answered 303 ("see the result over there") was processed,
+        // as far as anyone can tell; the other redirects say the resource
+        // is elsewhere: nothing was done here.
+        let reach = if route.method() == Method::Post && status == 303 {
+            Reach::Unknown
+        } else {
+            Reach::Refused
+        };
+        Some(AgoraError::Redirect {
+            status,
+            location: redact(&target, &self.config.api_key),
+            origin: self.base.origin().ascii_serialization(),
+            reach,
+        })
     }
 
     /// Maps a reqwest failure, never showing the URL's query or the key.
@@ -303,6 +379,7 @@ impl AgoraClient {
 /// delta pool only.
 fn build_http(
     config: &ClientConfig,
+    base: &Url,
     read_timeout: Option<Duration>,
 ) -> Result<reqwest::Client, AgoraError> {
     let mut headers = HeaderMap::new();
@@ -315,13 +392,64 @@ fn build_http(
     let mut builder = reqwest::Client::builder()
         .default_headers(headers)
         .user_agent(config.user_agent.clone())
-        .connect_timeout(config.connect_timeout);
+        .connect_timeout(config.connect_timeout)
+        .redirect(same_origin_only(base))
+        .referer(false);
     if let Some(read_timeout) = read_timeout {
         builder = builder.read_timeout(read_timeout);
     }
     builder
         .build()
         .map_err(|e| AgoraError::Config(format!("cannot build the HTTP client: {e}")))
+}
+
+/// The most redirects followed in a row, all within the base's origin.
+const MAX_REDIRECTS: usize = 10;
+
+/// Follows a redirect only within the base URL's origin (scheme, host and
+/// port): the `api_key` header goes with every request of the client, so a
+/// redirect elsewhere is stopped and answered as
+/// [`AgoraError::Redirect`].
+fn same_origin_only(base: &Url) -> reqwest::redirect::Policy {
+    let origin = base.origin();
+    reqwest::redirect::Policy::custom(move |attempt| {
+        if attempt.url().origin() != origin {
+            attempt.stop()
+        } else if attempt.previous().len() > MAX_REDIRECTS {
+            attempt.error("too many redirects")
+        } else {
+            attempt.follow()
+        }
+    })
+}
+
+/// Whether a URL's host is this machine: `127.0.0.0/8`, `::1` or
+/// `localhost`.
+fn is_loopback(url: &Url) -> bool {
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    match bare.parse::<std::net::IpAddr>() {
+        Ok(ip) => ip.is_loopback(),
+        Err(_) => host.eq_ignore_ascii_case("localhost"),
+    }
+}
+
+/// The wait before the attempt after `attempt`: the policy's jittered
+/// backoff, or the server's `Retry-After` when longer (already clamped to
+/// the policy's longest wait when read); never more than that longest wait.
+pub(crate) fn retry_delay(
+    policy: &RetryPolicy,
+    attempt: u32,
+    asked: Option<Duration>,
+    unit: f64,
+) -> Duration {
+    let backoff = policy.backoff(attempt.saturating_add(1), unit);
+    match asked {
+        Some(asked) => backoff.max(policy.clamp_server_delay(asked)),
+        None => backoff,
+    }
 }
 
 /// The innermost cause of a reqwest error, without the URL.
@@ -362,41 +490,71 @@ fn in_doubt_unless_settled(route: Route, error: AgoraError) -> AgoraError {
     }
 }
 
-async fn read_body(resp: reqwest::Response) -> Result<bytes::Bytes, AgoraError> {
-    resp.bytes().await.map_err(|e| {
+/// Reads a whole answer of `route`, up to `limit` bytes; past it, the call
+/// fails with [`AgoraError::TooLarge`] and the connection is dropped.
+pub(crate) async fn read_answer(
+    resp: reqwest::Response,
+    route: Route,
+    limit: u64,
+) -> Result<bytes::Bytes, AgoraError> {
+    let prefix = read_prefix(resp, limit, true).await.map_err(|e| {
         if e.is_timeout() {
             AgoraError::Transport("timed out while reading the answer".to_owned())
         } else {
             AgoraError::Transport(format!("the answer was cut short: {}", describe(&e)))
         }
-    })
+    })?;
+    if prefix.cut {
+        return Err(AgoraError::TooLarge {
+            what: format!("the {} answer", route.name()),
+            limit,
+        });
+    }
+    Ok(prefix.bytes)
 }
 
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
-    if let Ok(secs) = value.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    // An HTTP date: the delay from the server's own `Date`, when it sent one.
-    let at = jiff::fmt::rfc2822::parse(value).ok()?.timestamp();
+/// The delay a `Retry-After` header asks for: seconds, or an HTTP date
+/// (against the answer's own `Date`, else this machine's clock). Clamped
+/// to the policy's longest wait; a value that does not read is ignored.
+fn retry_after(headers: &HeaderMap, policy: &RetryPolicy) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?;
     let now = headers
         .get(reqwest::header::DATE)
         .and_then(|d| d.to_str().ok())
-        .and_then(|d| jiff::fmt::rfc2822::parse(d).ok())?
-        .timestamp();
-    let secs = at.duration_since(now).as_secs();
-    Some(Duration::from_secs(u64::try_from(secs).unwrap_or(0)))
+        .and_then(|d| jiff::fmt::rfc2822::parse(d).ok())
+        .map_or_else(|| SystemClock.now(), |d| d.timestamp());
+    parse_retry_after(value, now).map(|d| policy.clamp_server_delay(d))
+}
+
+/// Reads a `Retry-After` value: a count of seconds (any number of digits:
+/// too many for a `u64` is "very long"), or an HTTP date, whose delay is
+/// counted from `now`; a date in the past is no delay.
+pub(crate) fn parse_retry_after(value: &str, now: jiff::Timestamp) -> Option<Duration> {
+    let value = value.trim();
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        return Some(Duration::from_secs(
+            value.parse::<u64>().unwrap_or(u64::MAX),
+        ));
+    }
+    let at = jiff::fmt::rfc2822::parse(value).ok()?.timestamp();
+    let ahead = at.duration_since(now);
+    Some(Duration::try_from(ahead).unwrap_or(Duration::ZERO))
 }
 
 /// A short, printable, secret-free start of a body.
 pub(crate) fn snippet(body: &[u8], key: &ApiKey) -> String {
+    // Redacted before the cut, so that a key the cut falls into is not
+    // shown in part; only as much as the cut can show is looked at.
     let text = String::from_utf8_lossy(body);
-    let cut: String = text
+    let head: String = text
+        .chars()
+        .take(SNIPPET_CHARS + key.expose().chars().count())
+        .collect();
+    redact(&head, key)
         .chars()
         .take(SNIPPET_CHARS)
         .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    redact(&cut, key)
+        .collect()
 }
 
 /// Keys shorter than this are test keys (`demo`): replacing them would
@@ -413,31 +571,116 @@ pub(crate) fn redact(text: &str, key: &ApiKey) -> String {
     }
 }
 
-fn message_of(body: &[u8], key: &ApiKey) -> ServiceMessage {
-    match Envelope::<serde_json::Value>::from_slice(body) {
-        Ok(env) => ServiceMessage {
+/// The first bytes of an error's answer (up to the error-body limit), and
+/// whether the body went on past them.
+#[derive(Default)]
+pub(crate) struct Body {
+    /// The bytes read.
+    pub bytes: bytes::Bytes,
+    /// Whether the rest was left unread.
+    pub cut: bool,
+}
+
+/// What an error's body says: AgoraPlus's envelope, or something else.
+enum Said {
+    /// A JSON object with at least one field of AgoraPlus's envelope.
+    Envelope(ServiceMessage),
+    /// JSON, but not AgoraPlus's envelope (a gateway's own JSON).
+    OtherJson(String),
+    /// Not JSON (an HTML page, text, a body cut at its limit) or empty.
+    NotJson(String),
+}
+
+fn said(body: &Body, key: &ApiKey) -> Said {
+    let bytes = &body.bytes[..];
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Said::NotJson(String::new());
+    }
+    let text = || {
+        let mut text = snippet(bytes, key).trim().to_owned();
+        if body.cut
+            || String::from_utf8_lossy(bytes)
+                .chars()
+                .nth(SNIPPET_CHARS)
+                .is_some()
+        {
+            text.push('…');
+        }
+        text
+    };
+    if body.cut {
+        // Cut at its limit: whatever it was, it does not parse whole.
+        return Said::NotJson(text());
+    }
+    match Envelope::<serde::de::IgnoredAny>::from_slice(bytes) {
+        Ok(env) if is_envelope(&env) => Said::Envelope(ServiceMessage {
             message: env.message().map(|m| redact(m, key)),
             status: env.response_status,
-        },
-        Err(_) => ServiceMessage {
-            status: None,
-            message: (!body.is_empty())
-                .then(|| snippet(body, key).trim().to_owned())
-                .filter(|m| !m.is_empty()),
-        },
+        }),
+        _ if serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok() => {
+            Said::OtherJson(text())
+        }
+        _ => Said::NotJson(text()),
     }
 }
 
-/// Maps an HTTP error status, with what its body said.
+/// Whether a decoded object carried any field of the envelope (5.3.4).
+fn is_envelope<T>(env: &Envelope<T>) -> bool {
+    env.response_status.is_some()
+        || env.is_valid.is_some()
+        || env.response_message.is_some()
+        || env.response_error_message.is_some()
+        || env.response_data.is_some()
+}
+
+/// Maps an HTTP error status, with what its body said. A 429 is
+/// throttling; a 502 or 504, or a 5xx without AgoraPlus's envelope, comes
+/// from a gateway in between.
 pub(crate) fn status_error(
     route: Route,
     status: StatusCode,
-    body: &[u8],
+    body: &Body,
     retry_after: Option<Duration>,
     key: &ApiKey,
 ) -> AgoraError {
-    let message = message_of(body, key);
-    match status.as_u16() {
+    let said = said(body, key);
+    let code = status.as_u16();
+    let gateway = |body: String| AgoraError::Gateway {
+        status: code,
+        body,
+        retry_after,
+    };
+    match (&said, code) {
+        (Said::Envelope(m), 502 | 504) => {
+            return gateway(format!(
+                "is AgoraPlus's envelope{}",
+                m.message
+                    .as_deref()
+                    .map(|m| format!(", saying: {m}"))
+                    .unwrap_or_default()
+            ));
+        }
+        (Said::NotJson(text), 500..=599) if text.is_empty() => {
+            return gateway("is empty".to_owned());
+        }
+        (Said::NotJson(text), 500..=599) => {
+            return gateway(format!("is not JSON, it starts: {text:?}"));
+        }
+        (Said::OtherJson(text), 500..=599) => {
+            return gateway(format!(
+                "is JSON but not AgoraPlus's envelope, it starts: {text:?}"
+            ));
+        }
+        _ => {}
+    }
+    let message = match said {
+        Said::Envelope(m) => m,
+        Said::OtherJson(text) | Said::NotJson(text) => ServiceMessage {
+            status: None,
+            message: (!text.is_empty()).then_some(text),
+        },
+    };
+    match code {
         400 => AgoraError::BadRequest(message),
         401 => AgoraError::Unauthorized(message),
         403 => AgoraError::Forbidden(message),
@@ -451,6 +694,10 @@ pub(crate) fn status_error(
         }
         404 => AgoraError::NotFound(message),
         405 => AgoraError::MethodNotAllowed(message),
+        429 => AgoraError::Throttled {
+            message,
+            retry_after,
+        },
         500 => AgoraError::ServerError(message),
         503 => AgoraError::Unavailable {
             message,
@@ -477,9 +724,10 @@ pub(crate) fn judge<T>(
     route: Route,
     mut env: Envelope<T>,
     key: &ApiKey,
+    empty: Option<fn() -> T>,
 ) -> Result<Reply<T>, AgoraError> {
     let data = env.response_data.take();
-    settle(route, env.verdict(), data, || ServiceMessage {
+    settle(route, env.verdict(), data, empty, || ServiceMessage {
         message: env.message().map(|m| redact(m, key)),
         status: env.response_status.clone(),
     })
@@ -487,13 +735,19 @@ pub(crate) fn judge<T>(
 
 /// What a verdict makes of a call: its reply, or the error. The message is
 /// built (and redacted) only when it is used: a plain success, the common
-/// case, pays nothing for it.
+/// case, pays nothing for it. A success without data is `empty()` where
+/// "no results" is empty (see [`AgoraClient::send_list`]).
 fn settle<T>(
     route: Route,
     verdict: Verdict,
     data: Option<T>,
+    empty: Option<fn() -> T>,
     message: impl FnOnce() -> ServiceMessage,
 ) -> Result<Reply<T>, AgoraError> {
+    let data = match (verdict, data, empty) {
+        (Verdict::Success | Verdict::Warning, None, Some(empty)) => Some(empty()),
+        (_, data, _) => data,
+    };
     match (verdict, data) {
         (Verdict::Success, Some(data)) => Ok(Reply::ok(data)),
         (Verdict::Error, Some(data)) if route.data_carries_verdict() => {
@@ -522,16 +776,30 @@ fn into_reply<T: DeserializeOwned>(
     route: Route,
     bytes: &[u8],
     key: &ApiKey,
+    empty: Option<fn() -> T>,
 ) -> Result<Reply<T>, AgoraError> {
     let env = Envelope::<T>::from_slice(bytes).map_err(|e| decode_error(e, bytes, key))?;
-    judge(route, env, key)
+    judge(route, env, key, empty)
+}
+
+/// A failed call of a route where "no results" is empty (`empty` given):
+/// a 404 is an empty result, whatever its body (reference 5.3.3: "No
+/// results match your request"). Any other failure stays one.
+fn no_results<T>(error: AgoraError, empty: Option<fn() -> T>) -> Result<Reply<T>, AgoraError> {
+    match (error, empty) {
+        (AgoraError::NotFound(_), Some(empty)) => Ok(Reply::ok(empty())),
+        (error, _) => Err(error),
+    }
 }
 
 /// Like [`AgoraClient::send`] for routes that may answer without data.
 impl AgoraClient {
     pub(crate) async fn send_unit(&self, call: Call<'_>) -> Result<Reply<()>, AgoraError> {
         let route = call.route;
-        let bytes = self.with_retries(&call, read_body).await?;
+        let limit = self.config.limits.answer_bytes;
+        let bytes = self
+            .with_retries(&call, |resp| read_answer(resp, route, limit))
+            .await?;
         // The verdict is read without allocating; a body that does not read
         // as an envelope is decoded again, naming the failing field.
         let head = match EnvelopeHead::from_slice(&bytes) {
@@ -545,12 +813,139 @@ impl AgoraClient {
             }
         };
         // An update answers no data: the verdict alone settles it.
-        settle(route, head.verdict(), Some(()), || ServiceMessage {
+        settle(route, head.verdict(), Some(()), None, || ServiceMessage {
             message: head.message().map(|m| redact(m, &self.config.api_key)),
             status: head
                 .response_status
                 .as_deref()
                 .map(agora_domain::ResponseStatus::lenient),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn at(s: &str) -> jiff::Timestamp {
+        jiff::fmt::rfc2822::parse(s).unwrap().timestamp()
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_and_http_dates() {
+        let now = at("Wed, 21 Oct 2015 07:28:00 GMT");
+        assert_eq!(parse_retry_after("7", now), Some(Duration::from_secs(7)));
+        assert_eq!(parse_retry_after(" 0 ", now), Some(Duration::ZERO));
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:30 GMT", now),
+            Some(Duration::from_secs(30))
+        );
+        // A date in the past is no delay; a huge count is "very long".
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:27:00 GMT", now),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(
+            parse_retry_after("99999999999999999999999999", now),
+            Some(Duration::from_secs(u64::MAX))
+        );
+        assert_eq!(parse_retry_after("soon", now), None);
+        assert_eq!(parse_retry_after("-5", now), None);
+        assert_eq!(parse_retry_after("", now), None);
+    }
+
+    #[test]
+    fn a_server_delay_is_clamped_to_the_longest_wait() {
+        let policy = RetryPolicy::default();
+        let mut headers = HeaderMap::new();
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("3600"));
+        assert_eq!(retry_after(&headers, &policy), Some(policy.max_backoff));
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("3"));
+        assert_eq!(retry_after(&headers, &policy), Some(Duration::from_secs(3)));
+        headers.insert(
+            RETRY_AFTER,
+            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:04 GMT"),
+        );
+        headers.insert(
+            reqwest::header::DATE,
+            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
+        );
+        assert_eq!(retry_after(&headers, &policy), Some(Duration::from_secs(4)));
+        assert_eq!(
+            retry_delay(&policy, 1, Some(Duration::MAX), 1.0),
+            policy.max_backoff
+        );
+        assert_eq!(
+            retry_delay(&policy, 1, Some(Duration::from_secs(3)), 1.0),
+            Duration::from_secs(3)
+        );
+    }
+
+    fn any_duration() -> impl Strategy<Value = Duration> {
+        prop_oneof![
+            Just(Duration::ZERO),
+            Just(Duration::MAX),
+            (any::<u64>(), 0u32..1_000_000_000).prop_map(|(s, n)| Duration::new(s, n)),
+            (0u64..100_000).prop_map(Duration::from_millis),
+        ]
+    }
+
+    fn any_policy() -> impl Strategy<Value = RetryPolicy> {
+        (any::<u32>(), any_duration(), any_duration(), any_duration()).prop_map(
+            |(max_attempts, initial_backoff, max_backoff, max_elapsed)| RetryPolicy {
+                max_attempts,
+                initial_backoff,
+                max_backoff,
+                max_elapsed,
+            },
+        )
+    }
+
+    proptest! {
+        /// Whatever a `Retry-After` holds, reading it neither panics nor
+        /// yields more than the policy's longest wait.
+        #[test]
+        fn any_retry_after_header_is_safe(
+            value in prop_oneof![
+                "[0-9]{0,40}",
+                "[ -~]{0,40}",
+                "(Mon|Tue|Sat), [0-9]{1,2} (Jan|Feb|Dec) [0-9]{1,5} [0-9]{2}:[0-9]{2}:[0-9]{2} (GMT|\\+9999|-0000)",
+            ],
+            date in prop::option::of("(Mon|Sun), [0-9]{1,2} (Jan|Dec) [0-9]{4} [0-9]{2}:[0-9]{2}:[0-9]{2} GMT"),
+            policy in any_policy(),
+        ) {
+            let mut headers = HeaderMap::new();
+            if let Ok(v) = HeaderValue::from_str(&value) {
+                headers.insert(RETRY_AFTER, v);
+            }
+            if let Some(Ok(d)) = date.map(|d| HeaderValue::from_str(&d)) {
+                headers.insert(reqwest::header::DATE, d);
+            }
+            if let Some(d) = retry_after(&headers, &policy) {
+                prop_assert!(d <= policy.max_backoff);
+            }
+        }
+
+        /// The wait between attempts never panics, never passes the
+        /// policy's longest wait, and the running total saturates instead
+        /// of overflowing, for any policy, attempt and server delay.
+        #[test]
+        fn the_wait_between_attempts_is_bounded(
+            policy in any_policy(),
+            attempt in any::<u32>(),
+            asked in prop::option::of(any_duration()),
+            unit in prop_oneof![any::<f64>(), 0.0f64..1.0],
+            waited in any_duration(),
+        ) {
+            let delay = retry_delay(&policy, attempt, asked, unit);
+            prop_assert!(delay <= policy.max_backoff);
+            if let Some(asked) = asked {
+                prop_assert!(delay >= asked.min(policy.max_backoff));
+            }
+            let total = waited.saturating_add(delay);
+            prop_assert!(total >= waited);
+        }
     }
 }

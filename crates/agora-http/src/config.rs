@@ -136,7 +136,62 @@ impl RetryPolicy {
             .initial_backoff
             .saturating_mul(1 << exp)
             .min(self.max_backoff);
-        full.mul_f64(0.5 + 0.5 * unit.clamp(0.0, 1.0))
+        let factor = 0.5 + 0.5 * unit.clamp(0.0, 1.0);
+        // Never more than `full`, whatever the policy's values (a factor of
+        // 1 on a huge duration may round past what a Duration holds).
+        Duration::try_from_secs_f64(full.as_secs_f64() * factor)
+            .unwrap_or(full)
+            .min(full)
+    }
+
+    /// A delay the server asked for (`Retry-After`), clamped to the
+    /// longest single wait of this policy (`max_backoff`): a server cannot
+    /// make the client wait longer than its own policy would.
+    pub fn clamp_server_delay(&self, asked: Duration) -> Duration {
+        asked.min(self.max_backoff)
+    }
+}
+
+/// How much of an answer the client reads, and for how long a delta may
+/// run. Past a size limit the call fails with
+/// [`AgoraError::TooLarge`] and the connection is dropped; past the delta's
+/// deadline, with [`AgoraError::Timeout`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// The largest answer of a call that is not a delta (default 64 MiB).
+    pub answer_bytes: u64,
+    /// The most of an error's body read (default 64 KiB); the error is
+    /// judged from its status and those first bytes, the rest is not read.
+    pub error_body_bytes: u64,
+    /// The largest single record of a delta, and the largest envelope
+    /// around a delta's records (default 1 MiB).
+    pub delta_record_bytes: u64,
+    /// The longest a whole delta may take, from the call to its last byte
+    /// (default 1 hour), besides the timeout between two reads.
+    pub delta_deadline: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            answer_bytes: 64 * 1024 * 1024,
+            error_body_bytes: 64 * 1024,
+            delta_record_bytes: 1024 * 1024,
+            delta_deadline: Duration::from_secs(60 * 60),
+        }
+    }
+}
+
+/// Reads an on/off setting (`1`, `true`, `yes`, `on`; `0`, `false`, `no`,
+/// `off`, case-insensitive); anything else is a configuration error naming
+/// the setting.
+pub fn parse_switch(name: &str, value: &str) -> Result<bool, AgoraError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" | "" => Ok(false),
+        _ => Err(AgoraError::Config(format!(
+            "{name} is `{value}`: expected true or false"
+        ))),
     }
 }
 
@@ -160,6 +215,12 @@ pub struct ClientConfig {
     pub user_agent: String,
     /// Records per batch of a delta stream (default 1000).
     pub delta_batch_size: usize,
+    /// Size limits and the delta deadline.
+    pub limits: Limits,
+    /// Allows an `http://` base URL that is not loopback (default false):
+    /// the api_key then travels in clear. Loopback addresses (`127.0.0.0/8`,
+    /// `::1`, `localhost`) need no opt-in.
+    pub allow_insecure_http: bool,
 }
 
 impl ClientConfig {
@@ -174,12 +235,15 @@ impl ClientConfig {
             retry: RetryPolicy::default(),
             user_agent: format!("agora/{}", env!("CARGO_PKG_VERSION")),
             delta_batch_size: 1000,
+            limits: Limits::default(),
+            allow_insecure_http: false,
         }
     }
 
     /// Reads `AGORA_API_KEY` (or a file named by `AGORA_API_KEY_FILE`), and
     /// `AGORA_BASE_URL` or `AGORA_ENV` (`preprod`, `production`); without
-    /// either, pre-production.
+    /// either, pre-production. `AGORA_ALLOW_INSECURE_HTTP=true` allows an
+    /// `http://` base URL that is not loopback.
     pub fn from_env() -> Result<Self, AgoraError> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
@@ -208,7 +272,25 @@ impl ClientConfig {
             (_, Some(env)) => Environment::parse(&env)?,
             _ => Environment::PreProduction,
         };
-        Ok(Self::new(environment, ApiKey::new(key)))
+        let insecure = match lookup("AGORA_ALLOW_INSECURE_HTTP") {
+            Some(v) => parse_switch("AGORA_ALLOW_INSECURE_HTTP", &v)?,
+            None => false,
+        };
+        Ok(Self::new(environment, ApiKey::new(key)).with_insecure_http(insecure))
+    }
+
+    /// Allows (or not) an `http://` base URL that is not loopback.
+    #[must_use]
+    pub fn with_insecure_http(mut self, allow: bool) -> Self {
+        self.allow_insecure_http = allow;
+        self
+    }
+
+    /// Sets the size limits and the delta deadline.
+    #[must_use]
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
     }
 
     /// Sets the retry policy.
@@ -265,6 +347,22 @@ mod tests {
         let cfg = ClientConfig::from_lookup(vars(&[("AGORA_API_KEY", "k")])).unwrap();
         assert_eq!(cfg.environment, Environment::PreProduction);
         assert!(ClientConfig::from_lookup(vars(&[])).is_err());
+        assert!(!cfg.allow_insecure_http);
+        let cfg = ClientConfig::from_lookup(vars(&[
+            ("AGORA_API_KEY", "k"),
+            ("AGORA_ALLOW_INSECURE_HTTP", "True"),
+        ]))
+        .unwrap();
+        assert!(cfg.allow_insecure_http);
+        let err = ClientConfig::from_lookup(vars(&[
+            ("AGORA_API_KEY", "k"),
+            ("AGORA_ALLOW_INSECURE_HTTP", "perhaps"),
+        ]))
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("AGORA_ALLOW_INSECURE_HTTP"),
+            "{err}"
+        );
         assert!(
             ClientConfig::from_lookup(vars(&[("AGORA_API_KEY", "k"), ("AGORA_ENV", "moon")]))
                 .is_err()

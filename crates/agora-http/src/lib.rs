@@ -39,6 +39,7 @@
 //! # Ok(()) }
 //! ```
 
+mod bounds;
 mod client;
 mod config;
 mod ports;
@@ -47,5 +48,6 @@ mod stream;
 
 pub use client::{AgoraClient, Sleeper, TokioSleeper};
 pub use config::{
-    ApiKey, ClientConfig, Environment, PREPRODUCTION_URL, PRODUCTION_URL, RetryPolicy,
+    ApiKey, ClientConfig, Environment, Limits, PREPRODUCTION_URL, PRODUCTION_URL, RetryPolicy,
+    parse_switch,
 };

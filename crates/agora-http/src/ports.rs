@@ -39,9 +39,14 @@ impl AgoraClient {
         claim: &WarrantyClaim,
         how: ClaimSubmission,
     ) -> Result<Reply<WarrantyClaimResult>, AgoraError> {
+        // The reference writes the parameter both ways (`transferIsValid`
+        // in 2.5.1 Inputs, `transferIfValid` in "OEM Tracking response"):
+        // both are sent, with the same value (docs/wire-notes.md).
+        let transfer = how.transfer_if_valid.to_string();
         let query = [
             ("language", how.language.to_string()),
-            ("transferIfValid", how.transfer_if_valid.to_string()),
+            ("transferIfValid", transfer.clone()),
+            ("transferIsValid", transfer),
         ];
         let reply: Reply<OneOrMany<WarrantyClaimResult>> =
             self.send(self.post(route, &query, claim)?).await?;
@@ -67,14 +72,16 @@ impl AgoraClient {
         auto_accept: bool,
     ) -> Result<Reply<Vec<NewMandateResponseData>>, AgoraError> {
         let query = [("autoAccept", auto_accept.to_string())];
-        self.send(self.call(Route::GetNewMandates, &query)).await
+        self.send_list(self.call(Route::GetNewMandates, &query))
+            .await
     }
 
     /// [`Mandates::accepted_mandates`], called without boxing its future.
     pub async fn accepted_mandates(
         &self,
     ) -> Result<Reply<Vec<NewMandateResponseData>>, AgoraError> {
-        self.send(self.call(Route::GetAcceptedMandates, &[])).await
+        self.send_list(self.call(Route::GetAcceptedMandates, &[]))
+            .await
     }
 }
 
@@ -160,7 +167,7 @@ impl AgoraClient {
         intervention: InterventionId,
     ) -> Result<Reply<Vec<PartOrderLine>>, AgoraError> {
         let query = [("interventionId", intervention.to_string())];
-        self.send(self.call(Route::GetSparepartOrderTracking, &query))
+        self.send_list(self.call(Route::GetSparepartOrderTracking, &query))
             .await
     }
 }
@@ -211,7 +218,7 @@ impl AgoraClient {
     /// [`Claims::claim_status`], called without boxing its future.
     pub async fn claim_status(&self, claim: ClaimId) -> Result<Reply<ClaimTracking>, AgoraError> {
         let query = [("claimId", claim.to_string())];
-        self.send(self.call(Route::GetWarrantyClaimStatus, &query))
+        self.send_list(self.call(Route::GetWarrantyClaimStatus, &query))
             .await
     }
 }
@@ -299,7 +306,7 @@ impl AgoraClient {
             ("keyWord", keyword.to_owned()),
             ("countryCode", country.0.to_string()),
         ];
-        self.send(self.call(Route::SearchProductByRef, &query))
+        self.send_list(self.call(Route::SearchProductByRef, &query))
             .await
     }
 

@@ -10,7 +10,9 @@ use std::io::Read;
 use agora_domain::envelope::{EnvelopeField, Verdict, read_envelope_field};
 use agora_domain::routes::{Route, delta_path_date};
 use agora_domain::{DecodeError, Envelope};
-use agora_ports::{AgoraError, DeltaQuery, DeltaSummary, RecordStream, Records, ServiceMessage};
+use agora_ports::{
+    AgoraError, DeltaQuery, DeltaSummary, RecordStream, Records, ServiceMessage, VecRecords,
+};
 use async_trait::async_trait;
 use futures_util::TryStreamExt;
 use serde::de::{
@@ -20,6 +22,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::io::{StreamReader, SyncIoBridge};
 
+use crate::bounds::{Deadline, RecordMeter, Tripped, tripped_error};
 use crate::client::{AgoraClient, Call, redact};
 use crate::config::ApiKey;
 use crate::skeleton::Skeleton;
@@ -68,13 +71,43 @@ impl AgoraClient {
             url: std::borrow::Cow::Owned(self.url(&path, &[])),
             body: None,
         };
-        let resp = self
+        let limits = &self.config.limits;
+        let deadline = tokio::time::Instant::now() + limits.delta_deadline;
+        let resp = match self
             .with_retries(&call, |resp| std::future::ready(Ok(resp)))
-            .await?;
-        let body = resp
-            .bytes_stream()
-            .map_err(|e| std::io::Error::other(e.to_string()));
-        let reader = SyncIoBridge::new(StreamReader::new(body));
+            .await
+        {
+            Ok(resp) => resp,
+            // "No results match your request" (5.3.3): an empty delta.
+            Err(AgoraError::NotFound(said)) if route.no_results_is_empty() => {
+                return Ok(Box::new(VecRecords::new(
+                    Vec::new(),
+                    1,
+                    DeltaSummary {
+                        records: 0,
+                        message: said.message,
+                        warning: None,
+                    },
+                )));
+            }
+            Err(error) => return Err(error),
+        };
+        // Bounded: an overall deadline on the body, and a size limit on
+        // each record and on the envelope around them.
+        let tripped = Tripped::default();
+        let body = Deadline::new(
+            resp.bytes_stream()
+                .map_err(|e| std::io::Error::other(e.to_string())),
+            deadline,
+            limits.delta_deadline,
+            tripped.clone(),
+        );
+        let reader = RecordMeter::new(
+            SyncIoBridge::new(StreamReader::new(body)),
+            limits.delta_record_bytes,
+            route.name(),
+            tripped.clone(),
+        );
         let (tx, rx) = mpsc::channel(CHANNEL_BATCHES);
         let batch = self.config.delta_batch_size;
         let handle = tokio::task::spawn_blocking(move || decode_stream::<T, _>(reader, &tx, batch));
@@ -84,6 +117,7 @@ impl AgoraClient {
             rx,
             handle: Some(handle),
             summary: DeltaSummary::default(),
+            tripped,
         }))
     }
 }
@@ -187,6 +221,8 @@ struct HttpRecords<T> {
     rx: mpsc::Receiver<Vec<T>>,
     handle: Option<JoinHandle<Result<Head, Stop>>>,
     summary: DeltaSummary,
+    /// Why the body's reader stopped, when a limit stopped it.
+    tripped: Tripped,
 }
 
 #[async_trait]
@@ -198,7 +234,13 @@ impl<T: Send + 'static> RecordStream<T> for HttpRecords<T> {
         let Some(handle) = self.handle.take() else {
             return Ok(None);
         };
-        let head = match handle.await {
+        let head = handle.await;
+        // A limit that stopped the reader is the error, whatever the
+        // decoder made of the stop.
+        if let Some(error) = tripped_error(&self.tripped) {
+            return Err(error);
+        }
+        let head = match head {
             Ok(Ok(head)) => head,
             Ok(Err(Stop::Decode(error))) => {
                 return Err(AgoraError::Decode {

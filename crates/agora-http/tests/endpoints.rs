@@ -136,6 +136,7 @@ async fn claims_come_back_with_their_validation_errors_as_data() {
         .and(path("/api/Repair/CreateWarrantyClaims"))
         .and(query_param("language", "1036"))
         .and(query_param("transferIfValid", "true"))
+        .and(query_param("transferIsValid", "true"))
         .and(body_json(serde_json::to_value(&claim).unwrap()))
         .respond_with(ResponseTemplate::new(200).set_body_json(sample))
         .expect(1)
@@ -146,6 +147,7 @@ async fn claims_come_back_with_their_validation_errors_as_data() {
         .and(path("/api/Repair/UpdateWarrantyClaim"))
         .and(query_param("language", "1033"))
         .and(query_param("transferIfValid", "false"))
+        .and(query_param("transferIsValid", "false"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
             "ResponseStatus": "E", "IsValid": false, "ResponseErrorMessage": "Claim not valid",
             "ResponseData": [{"ClaimID": 5272901, "IsValid": false,

@@ -20,17 +20,24 @@ fn envelope_error(message: &str) -> serde_json::Value {
     json!({"ResponseStatus": "E", "IsValid": false, "ResponseErrorMessage": message, "ResponseData": null})
 }
 
+/// An envelope-bodied 503 or 500: AgoraPlus's own answer.
+fn agoraplus(code: u16) -> ResponseTemplate {
+    ResponseTemplate::new(code).set_body_json(envelope_error("try later"))
+}
+
 #[tokio::test]
 async fn each_http_error_code_is_its_own_typed_error() {
     for code in [400u16, 401, 403, 404, 405, 500, 503] {
         let server = support::server().await;
+        // A 404 on a list route is "no results" (tests/no_results.rs): the
+        // codes are tried on a route about one thing.
         Mock::given(method("GET"))
-            .and(path("/api/Repair/GetAcceptedMandates"))
+            .and(path("/api/Product/PrintBOMData"))
             .respond_with(ResponseTemplate::new(code).set_body_json(envelope_error("told you")))
             .mount(&server)
             .await;
         let (client, _) = client_with(&server.uri(), RetryPolicy::none());
-        let err = client.accepted_mandates().await.unwrap_err();
+        let err = client.bom("k").await.unwrap_err();
         let ok = match (code, &err) {
             (400, AgoraError::BadRequest(m))
             | (401, AgoraError::Unauthorized(m))
@@ -138,7 +145,7 @@ async fn gets_retry_503_and_500_with_growing_jittered_backoff() {
     let server = support::server().await;
     Mock::given(method("GET"))
         .and(path("/api/Repair/GetAcceptedMandates"))
-        .respond_with(ResponseTemplate::new(503))
+        .respond_with(agoraplus(503))
         .up_to_n_times(2)
         .expect(2)
         .mount(&server)
@@ -167,7 +174,7 @@ async fn gets_retry_503_and_500_with_growing_jittered_backoff() {
     let server = support::server().await;
     Mock::given(method("GET"))
         .and(path("/api/Repair/GetAcceptedMandates"))
-        .respond_with(ResponseTemplate::new(500))
+        .respond_with(agoraplus(500))
         .expect(4)
         .mount(&server)
         .await;
@@ -178,11 +185,11 @@ async fn gets_retry_503_and_500_with_growing_jittered_backoff() {
 }
 
 #[tokio::test]
-async fn retry_after_is_honoured_and_bounded_by_the_time_budget() {
+async fn retry_after_is_honoured_clamped_and_bounded_by_the_time_budget() {
     let server = support::server().await;
     Mock::given(method("GET"))
         .and(path("/api/Repair/GetAcceptedMandates"))
-        .respond_with(ResponseTemplate::new(503).insert_header("Retry-After", "7"))
+        .respond_with(agoraplus(503).insert_header("Retry-After", "7"))
         .up_to_n_times(1)
         .expect(1)
         .mount(&server)
@@ -197,18 +204,34 @@ async fn retry_after_is_honoured_and_bounded_by_the_time_budget() {
     client.accepted_mandates().await.unwrap();
     assert_eq!(sleeps.delays(), [Duration::from_secs(7)]);
 
-    // A Retry-After beyond the budget (30 s) ends the retries at once.
+    // A Retry-After past the policy's longest wait (10 s) is clamped to
+    // it; the attempts and the time budget (30 s) still end the retries.
     let server = support::server().await;
     Mock::given(method("GET"))
         .and(path("/api/Repair/GetAcceptedMandates"))
-        .respond_with(ResponseTemplate::new(503).insert_header("Retry-After", "120"))
-        .expect(1)
+        .respond_with(agoraplus(503).insert_header("Retry-After", "120"))
+        .expect(4)
         .mount(&server)
         .await;
     let (client, sleeps) = client_for(&server.uri());
     let err = client.accepted_mandates().await.unwrap_err();
-    assert_eq!(err.retry_after(), Some(Duration::from_secs(120)));
-    assert!(sleeps.delays().is_empty());
+    assert_eq!(err.retry_after(), Some(Duration::from_secs(10)));
+    assert_eq!(sleeps.delays(), [Duration::from_secs(10); 3]);
+
+    let server = support::server().await;
+    Mock::given(method("GET"))
+        .and(path("/api/Repair/GetAcceptedMandates"))
+        .respond_with(agoraplus(503).insert_header("Retry-After", "120"))
+        .expect(2)
+        .mount(&server)
+        .await;
+    let budget = RetryPolicy {
+        max_elapsed: Duration::from_secs(15),
+        ..RetryPolicy::default()
+    };
+    let (client, sleeps) = client_with(&server.uri(), budget);
+    client.accepted_mandates().await.unwrap_err();
+    assert_eq!(sleeps.delays(), [Duration::from_secs(10)]);
 }
 
 fn new_file() -> CompleteRepairState {
@@ -223,7 +246,7 @@ async fn a_create_that_failed_on_the_server_is_in_doubt_and_not_resent() {
     let server = support::server().await;
     Mock::given(method("POST"))
         .and(path("/api/Repair/CreateRepair"))
-        .respond_with(ResponseTemplate::new(500))
+        .respond_with(agoraplus(500))
         .expect(1)
         .mount(&server)
         .await;
@@ -232,11 +255,11 @@ async fn a_create_that_failed_on_the_server_is_in_doubt_and_not_resent() {
     assert!(err.is_in_doubt(), "{err:?}");
     assert!(sleeps.delays().is_empty());
 
-    // A 503 is a refusal: not in doubt, not resent either.
+    // AgoraPlus's own 503 is a refusal: not in doubt, not resent either.
     let server = support::server().await;
     Mock::given(method("POST"))
         .and(path("/api/Repair/CreateRepair"))
-        .respond_with(ResponseTemplate::new(503))
+        .respond_with(agoraplus(503))
         .expect(1)
         .mount(&server)
         .await;

@@ -68,6 +68,61 @@ pub enum AgoraError {
         /// How long the server asked to wait (`Retry-After`).
         retry_after: Option<Duration>,
     },
+    /// HTTP 429: AgoraPlus (or its gateway) throttles the account. The
+    /// request was not processed: resending it is safe on every route, after
+    /// the delay asked for.
+    #[error("AgoraPlus is throttling the account (429){message}{}", wait(*retry_after))]
+    Throttled {
+        /// What the answer said.
+        message: ServiceMessage,
+        /// How long the server asked to wait (`Retry-After`), clamped to the
+        /// retry policy's longest wait.
+        retry_after: Option<Duration>,
+    },
+    /// HTTP 502 or 504, or any 5xx that is not AgoraPlus's JSON envelope (a
+    /// proxy's HTML page): something between here and AgoraPlus answered.
+    /// Whether AgoraPlus received the request is unknown.
+    #[error(
+        "AgoraPlus is unavailable: HTTP {status} from a gateway or proxy in between; its body {body}"
+    )]
+    Gateway {
+        /// The status.
+        status: u16,
+        /// What the body was, secret-free: `is not JSON, it starts: "…"`,
+        /// `is empty`, or what AgoraPlus's envelope said.
+        body: String,
+        /// How long the server asked to wait (`Retry-After`), clamped to the
+        /// retry policy's longest wait.
+        retry_after: Option<Duration>,
+    },
+    /// A redirect to another origin (scheme, host or port): not followed,
+    /// so that the api_key never leaves the configured origin.
+    #[error(
+        "AgoraPlus answered {status}, a redirect to {location}, which is another origin than {origin}: not followed, the api_key is sent to {origin} only"
+    )]
+    Redirect {
+        /// The redirect's status (301, 302, 303, 307, 308).
+        status: u16,
+        /// Where it pointed (resolved against the request's URL).
+        location: String,
+        /// The configured origin.
+        origin: String,
+        /// How far the call got: `Refused` for a GET and for a POST
+        /// redirected with 301, 302, 307 or 308 (the resource is elsewhere:
+        /// nothing was done here); `Unknown` for a POST answered 303 (See
+        /// Other: the usual answer once a POST *was* processed).
+        reach: Reach,
+    },
+    /// An answer passed one of the client's size bounds: the rest was not
+    /// read and the connection was dropped.
+    #[error("{what} is larger than the client's limit of {}; the rest was not read and the connection was dropped", bytes(*limit))]
+    TooLarge {
+        /// What passed the limit (`the GetNewMandates answer`, `record 3 of
+        /// the PrintManufacturerProducts answer`…).
+        what: String,
+        /// The limit, in bytes.
+        limit: u64,
+    },
     /// Another HTTP status.
     #[error("unexpected HTTP status {status}{message}")]
     UnexpectedStatus {
@@ -144,11 +199,15 @@ impl AgoraError {
             | Self::NotFound(_)
             | Self::MethodNotAllowed(_)
             | Self::Unavailable { .. }
+            | Self::Throttled { .. }
             | Self::Rejected(_)
             | Self::ProductKeyExpired(_)
             | Self::Missing(_)
             | Self::Conflict(_) => Reach::Refused,
+            Self::Redirect { reach, .. } => *reach,
             Self::ServerError(_)
+            | Self::Gateway { .. }
+            | Self::TooLarge { .. }
             | Self::UnexpectedStatus { .. }
             | Self::Decode { .. }
             | Self::Timeout(_)
@@ -159,17 +218,28 @@ impl AgoraError {
     }
 
     /// Whether the same call may succeed if tried again later (a transient
-    /// failure: 500, 503, timeouts, connection failures). Says nothing of
-    /// whether resending is *safe*: see [`AgoraError::is_in_doubt`].
+    /// failure: 429, 500, 502, 503, 504, timeouts, connection failures).
+    /// Says nothing of whether resending is *safe*: see
+    /// [`AgoraError::resend_is_safe`] and [`AgoraError::is_in_doubt`].
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
             Self::ServerError(_)
                 | Self::Unavailable { .. }
+                | Self::Throttled { .. }
+                | Self::Gateway { .. }
                 | Self::Timeout(_)
                 | Self::Transport(_)
                 | Self::Connect { .. }
         )
+    }
+
+    /// Whether resending the same call is safe whatever the call, even one
+    /// that changes state: it certainly had no effect, because it never
+    /// left (`Reach::NotSent`) or because it was throttled before being
+    /// processed (429).
+    pub fn resend_is_safe(&self) -> bool {
+        self.reach() == Reach::NotSent || matches!(self, Self::Throttled { .. })
     }
 
     /// Whether this is a state-changing call whose outcome is unknown.
@@ -177,10 +247,14 @@ impl AgoraError {
         matches!(self, Self::InDoubt { .. })
     }
 
-    /// The server's requested delay, for a 503 with `Retry-After`.
+    /// The server's requested delay (`Retry-After` on a 429, 503 or a
+    /// gateway's 5xx), clamped by the client to its retry policy's longest
+    /// wait.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
-            Self::Unavailable { retry_after, .. } => *retry_after,
+            Self::Unavailable { retry_after, .. }
+            | Self::Throttled { retry_after, .. }
+            | Self::Gateway { retry_after, .. } => *retry_after,
             Self::InDoubt { cause, .. } => cause.retry_after(),
             _ => None,
         }
@@ -198,10 +272,31 @@ impl AgoraError {
             | Self::Rejected(m)
             | Self::ProductKeyExpired(m)
             | Self::Unavailable { message: m, .. }
+            | Self::Throttled { message: m, .. }
             | Self::UnexpectedStatus { message: m, .. } => Some(m),
             Self::InDoubt { cause, .. } => cause.service_message(),
             _ => None,
         }
+    }
+}
+
+/// `; retry after N s` when the server asked for a delay.
+fn wait(retry_after: Option<Duration>) -> String {
+    retry_after
+        .map(|d| format!("; retry after {} s", d.as_secs_f64().ceil()))
+        .unwrap_or_default()
+}
+
+/// A byte count as people read it: `64 KiB`, `1 MiB`, `1000 bytes`.
+fn bytes(n: u64) -> String {
+    const KIB: u64 = 1024;
+    const MIB: u64 = KIB * KIB;
+    if n >= MIB && n % MIB == 0 {
+        format!("{} MiB", n / MIB)
+    } else if n >= KIB && n % KIB == 0 {
+        format!("{} KiB", n / KIB)
+    } else {
+        format!("{n} bytes")
     }
 }
 
@@ -232,5 +327,64 @@ mod tests {
         assert_eq!(doubt.reach(), Reach::Unknown);
         assert!(doubt.to_string().starts_with("CreateRepair may or may not"));
         assert!(!AgoraError::Unauthorized(ServiceMessage::default()).is_retryable());
+    }
+
+    #[test]
+    fn gateway_failure_classes() {
+        let throttled = AgoraError::Throttled {
+            message: ServiceMessage::default(),
+            retry_after: Some(Duration::from_millis(1500)),
+        };
+        assert_eq!(throttled.reach(), Reach::Refused);
+        assert!(throttled.is_retryable());
+        assert!(throttled.resend_is_safe(), "429: not processed");
+        assert_eq!(throttled.retry_after(), Some(Duration::from_millis(1500)));
+        assert_eq!(
+            throttled.to_string(),
+            "AgoraPlus is throttling the account (429); retry after 2 s"
+        );
+
+        // AgoraPlus's own 503 is a refusal, but not "certainly not processed".
+        let unavailable = AgoraError::Unavailable {
+            message: ServiceMessage::default(),
+            retry_after: None,
+        };
+        assert!(!unavailable.resend_is_safe());
+
+        let gateway = AgoraError::Gateway {
+            status: 502,
+            body: "is not JSON, it starts: \"<html>\"".into(),
+            retry_after: None,
+        };
+        assert_eq!(gateway.reach(), Reach::Unknown);
+        assert!(gateway.is_retryable());
+        assert!(!gateway.resend_is_safe());
+        assert!(gateway.to_string().contains("502"));
+        assert!(gateway.to_string().contains("not JSON"));
+
+        let redirect = |reach| AgoraError::Redirect {
+            status: 307,
+            location: "https://elsewhere.example/x".into(),
+            origin: "https://api.agoraplus.com".into(),
+            reach,
+        };
+        assert_eq!(redirect(Reach::Refused).reach(), Reach::Refused);
+        assert_eq!(redirect(Reach::Unknown).reach(), Reach::Unknown);
+        assert!(!redirect(Reach::Refused).is_retryable());
+        assert!(
+            redirect(Reach::Refused)
+                .to_string()
+                .contains("https://elsewhere.example/x")
+        );
+
+        let large = AgoraError::TooLarge {
+            what: "the GetNewMandates answer".into(),
+            limit: 64 * 1024 * 1024,
+        };
+        assert_eq!(large.reach(), Reach::Unknown);
+        assert!(!large.is_retryable());
+        assert!(large.to_string().contains("64 MiB"), "{large}");
+        assert_eq!(bytes(64 * 1024), "64 KiB");
+        assert_eq!(bytes(1000), "1000 bytes");
     }
 }

@@ -61,26 +61,49 @@ fn config(args: &Args) -> Result<SimConfig, String> {
     Ok(config)
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(term) => term,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return;
+/// SIGINT and SIGTERM, listened to from the moment this is built: built
+/// before the URL is printed, so that a signal sent as soon as the URL is
+/// read stops the server cleanly instead of killing the process.
+#[cfg(unix)]
+struct Shutdown(Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>);
+
+#[cfg(unix)]
+impl Shutdown {
+    fn install() -> Self {
+        use tokio::signal::unix::{SignalKind, signal};
+        Self(
+            signal(SignalKind::interrupt())
+                .and_then(|int| Ok((int, signal(SignalKind::terminate())?)))
+                .ok(),
+        )
+    }
+
+    async fn wait(self) {
+        match self.0 {
+            Some((mut int, mut term)) => {
+                tokio::select! {
+                    _ = int.recv() => {}
+                    _ = term.recv() => {}
                 }
-            };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
+            }
+            None => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
         }
     }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
+}
+
+#[cfg(not(unix))]
+struct Shutdown;
+
+#[cfg(not(unix))]
+impl Shutdown {
+    fn install() -> Self {
+        Self
+    }
+
+    async fn wait(self) {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }
 
@@ -109,12 +132,13 @@ async fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    let shutdown = Shutdown::install();
     #[allow(clippy::print_stdout)]
     {
         println!("{}", server.url());
     }
     eprintln!("agora-sim: serving AgoraPlus for {tenants} account(s); Ctrl-C to stop");
-    shutdown_signal().await;
+    shutdown.wait().await;
     eprintln!("agora-sim: stopping");
     match server.shutdown().await {
         Ok(()) => ExitCode::SUCCESS,

@@ -140,3 +140,66 @@ pub async fn raw_server(
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
+
+/// A server that answers every connection with `head` (status line and
+/// headers, no length: the body runs until the connection closes), then
+/// `start`, then `filler` over and over, forever. When the client drops the
+/// connection (a write fails), the number of body bytes written goes to
+/// the returned channel.
+pub async fn endless(
+    head: &'static str,
+    start: Vec<u8>,
+    filler: Vec<u8>,
+) -> (String, tokio::sync::mpsc::UnboundedReceiver<u64>) {
+    endless_paced(head, start, filler, None).await
+}
+
+/// As [`endless`], writing one `filler` every `pace` when given.
+pub async fn endless_paced(
+    head: &'static str,
+    start: Vec<u8>,
+    filler: Vec<u8>,
+    pace: Option<Duration>,
+) -> (String, tokio::sync::mpsc::UnboundedReceiver<u64>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (dropped, rx) = tokio::sync::mpsc::unbounded_channel();
+    let start = Arc::new(start);
+    let filler = Arc::new(filler);
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut sock, _)) = listener.accept().await else {
+                return;
+            };
+            let (start, filler, dropped) = (start.clone(), filler.clone(), dropped.clone());
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 16 * 1024];
+                let mut got = Vec::new();
+                while find(&got, b"\r\n\r\n").is_none() {
+                    match sock.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(k) => got.extend_from_slice(&buf[..k]),
+                    }
+                }
+                let mut sent = 0u64;
+                let mut write = async |bytes: &[u8]| sock.write_all(bytes).await.is_ok();
+                if !write(head.as_bytes()).await || !write(&start).await {
+                    let _ = dropped.send(sent);
+                    return;
+                }
+                sent += start.len() as u64;
+                loop {
+                    if let Some(pace) = pace {
+                        tokio::time::sleep(pace).await;
+                    }
+                    if !write(&filler).await {
+                        let _ = dropped.send(sent);
+                        return;
+                    }
+                    sent += filler.len() as u64;
+                }
+            });
+        }
+    });
+    (format!("http://{addr}"), rx)
+}
