@@ -69,6 +69,7 @@ async fn under_faults_nothing_is_lost_or_duplicated_and_doubts_are_listed() {
         delay_ms: 1,
         drop_after_commit_rate: 0.1,
         retry_after_seconds: None,
+        routes: Vec::new(),
     })
     .unwrap();
 
@@ -136,6 +137,7 @@ async fn under_faults_nothing_is_lost_or_duplicated_and_doubts_are_listed() {
         delay_ms: 1,
         drop_after_commit_rate: 0.1,
         retry_after_seconds: None,
+        routes: Vec::new(),
     })
     .unwrap();
     let mut in_doubt_claims = BTreeSet::new();

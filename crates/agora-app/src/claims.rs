@@ -1,11 +1,9 @@
-//! Use cases 4, 5 and 6: submit a claim (with an optional local
-//! pre-check), track claims, and register the invoice of a draft.
+//! Use cases 4 and 6: submit a claim (with an optional local pre-check),
+//! and register the invoice of a draft (tracking claims is in `tracking`).
 
 use agora_domain::lifecycle::{ClaimState, RepairEvent};
 use agora_domain::rules::is_valid;
-use agora_domain::{
-    ClaimId, ClaimStatus, InterventionId, InvoiceReference, ValidationResult, WarrantyClaim,
-};
+use agora_domain::{ClaimId, InterventionId, InvoiceReference, ValidationResult, WarrantyClaim};
 use agora_ports::{
     AgoraError, Claims, Invoices, Operation, OperationAnswer, Outbox, OutboxState, PartOrders,
     RepairFiles, Repairs,
@@ -37,19 +35,6 @@ pub enum ClaimOutcome {
     },
     /// Refused by AgoraPlus before judging.
     Refused(String),
-}
-
-/// A change of a claim's status seen by tracking.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ClaimUpdate {
-    /// The claim.
-    pub claim_id: ClaimId,
-    /// Its repair file.
-    pub intervention_id: InterventionId,
-    /// Its new `LastStatus`.
-    pub status: ClaimStatus,
-    /// The OEM's comment.
-    pub comment: Option<String>,
 }
 
 impl<A, S> Agora<A, S>
@@ -141,67 +126,6 @@ where
             Delivery::InDoubt { entry, error } => ClaimOutcome::InDoubt { entry, error },
             Delivery::Failed { error, .. } => ClaimOutcome::Refused(error),
         })
-    }
-
-    /// Polls the status of every claim not yet closed; NOTCONFORM files are
-    /// flagged for correction; CLOSEDACCEPTED ones become invoiceable.
-    pub async fn track_claims(&self) -> Result<Vec<ClaimUpdate>, AgoraError> {
-        let mut updates = Vec::new();
-        for mut repair in self.store.repairs().await? {
-            let Some(claim_id) = repair.claim_id else {
-                continue;
-            };
-            if matches!(repair.lifecycle.claim, Some(ClaimState::ClosedAccepted)) {
-                continue;
-            }
-            let tracking = self.api.claim_status(claim_id).await?.data;
-            let Some(status) = tracking.last_status.clone() else {
-                continue;
-            };
-            let local = repair.lifecycle.claim.map(ClaimState::last_status);
-            if local.as_ref() == Some(&status) {
-                continue;
-            }
-            let next = match &status {
-                ClaimStatus::NotConform => Some(ClaimState::NotConform),
-                ClaimStatus::ClosedAccepted => Some(ClaimState::ClosedAccepted),
-                ClaimStatus::NotValid => Some(ClaimState::NotValid),
-                ClaimStatus::Valid => Some(ClaimState::Valid {
-                    transferred: self.config.transfer_if_valid,
-                }),
-                _ => None,
-            };
-            let Some(next) = next else { continue };
-            // AgoraPlus is the source of truth for a claim's status.
-            match repair
-                .lifecycle
-                .apply(&RepairEvent::OemDecision(status.clone()))
-            {
-                Ok(applied) => repair.lifecycle = applied,
-                Err(_) => repair.lifecycle.claim = Some(next),
-            }
-            repair.attention = match next {
-                ClaimState::NotConform => Some(format!(
-                    "claim {claim_id} NOTCONFORM: {}",
-                    tracking
-                        .comment
-                        .as_deref()
-                        .unwrap_or("correct and resubmit")
-                )),
-                ClaimState::NotValid => {
-                    Some(format!("claim {claim_id} NOTVALID: correct and resubmit"))
-                }
-                _ => None,
-            };
-            self.store.upsert_repair(&repair).await?;
-            updates.push(ClaimUpdate {
-                claim_id,
-                intervention_id: repair.intervention_id,
-                status,
-                comment: tracking.comment,
-            });
-        }
-        Ok(updates)
     }
 
     /// Sends the invoice reference of a draft invoice, once: every claim of

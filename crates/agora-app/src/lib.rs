@@ -20,11 +20,15 @@ mod catalog;
 mod claims;
 mod outbox;
 mod progress;
+mod report;
+mod tracking;
 mod work_orders;
 
 pub use agora::{Agora, AppConfig, LocalStore};
 pub use agora_ports::OperationAnswer;
 pub use catalog::{CatalogKind, CatalogSync, Write, pipelined};
-pub use claims::{ClaimOutcome, ClaimUpdate};
+pub use claims::ClaimOutcome;
 pub use outbox::{Delivery, FlushReport, Resolution};
+pub use report::{Pass, Step, StepFailure, Warning};
+pub use tracking::{ClaimUpdate, FileOrders};
 pub use work_orders::WorkOrderSync;

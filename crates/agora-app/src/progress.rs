@@ -1,11 +1,10 @@
-//! Use cases 2 and 3: report progress with status codes, and order and
-//! track the parts of a repair. Each change is judged by the domain,
-//! written locally with its outbox entry in one transaction, then sent.
+//! Use cases 2 and 3: report progress with status codes, and order the
+//! parts of a repair (tracking them is in `tracking`). Each change is
+//! judged by the domain, written locally with its outbox entry in one
+//! transaction, then sent.
 
 use agora_domain::lifecycle::RepairEvent;
-use agora_domain::{
-    CompleteRepairState, InterventionId, LogisticStatus, PartOrderLine, StateNature,
-};
+use agora_domain::{CompleteRepairState, InterventionId, StateNature};
 use agora_ports::{
     AgoraError, Claims, Invoices, LocalRepair, Operation, Outbox, OutboxState, PartOrders,
     RepairFiles, Repairs,
@@ -92,41 +91,6 @@ where
             Ok(Operation::PlaceOrder(intervention))
         })
         .await
-    }
-
-    /// Fetches the logistic status of the file's orders and keeps it in the
-    /// local file; an unavailable or cancelled line is flagged for a person.
-    pub async fn track_part_orders(
-        &self,
-        intervention: InterventionId,
-    ) -> Result<Vec<PartOrderLine>, AgoraError> {
-        let mut repair = self.repair(intervention).await?;
-        let lines = self.api.order_tracking(intervention).await?.data;
-        for line in &lines {
-            match repair
-                .orders
-                .iter_mut()
-                .find(|o| o.order_number == line.order_number)
-            {
-                Some(known) => *known = line.clone(),
-                None => repair.orders.push(line.clone()),
-            }
-            if matches!(
-                line.status_code,
-                Some(LogisticStatus::Unavailable | LogisticStatus::Cancelled)
-            ) {
-                repair.attention = Some(format!(
-                    "order {} {}",
-                    line.order_number.as_deref().unwrap_or("?"),
-                    line.status_code
-                        .as_ref()
-                        .and_then(LogisticStatus::description)
-                        .unwrap_or("changed")
-                ));
-            }
-        }
-        self.store.upsert_repair(&repair).await?;
-        Ok(lines)
     }
 
     /// Reads the file, changes it with `change` (which also says what to

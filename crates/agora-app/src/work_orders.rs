@@ -1,13 +1,18 @@
 //! Use case 1: sync work orders, and reconcile with the accepted list so a
 //! work order accepted by AgoraPlus but not saved here is recovered.
 
+use agora_domain::envelope::Verdict;
 use agora_domain::lifecycle::{RepairEvent, RepairLifecycle};
 use agora_domain::{CompleteRepairState, InterventionId, MandateId, NewMandateResponseData};
 use agora_ports::{AgoraError, LocalRepair, Mandates, RepairFiles};
 
 use crate::agora::Agora;
+use crate::report::{Step, StepFailure, Warning, item_message, item_verdict};
 
-/// What a work-order sync did.
+/// What a work-order sync did. It has two halves, pulling new work orders
+/// and reconciling with the accepted ones; when one failed and the other
+/// was done, `failed` says which and why: the sync is then incomplete,
+/// whatever it saved.
 #[derive(Debug, Default)]
 pub struct WorkOrderSync {
     /// Repair files saved from newly accepted work orders.
@@ -17,12 +22,23 @@ pub struct WorkOrderSync {
     pub recovered: Vec<InterventionId>,
     /// New work orders left for a person to accept (auto-accept off).
     pub awaiting_acceptance: Vec<MandateId>,
-    /// Work orders AgoraPlus could not accept, with its message.
+    /// Work orders AgoraPlus could not accept (their item said `E` or
+    /// `IsValid` false), with its message. They stay NEW in AgoraPlus.
     pub refused: Vec<(Option<MandateId>, String)>,
     /// Work orders already saved here.
     pub already_known: usize,
-    /// The failure of `GetNewMandates`, when reconciliation still ran.
-    pub new_mandates_error: Option<String>,
+    /// What AgoraPlus warned about: `W` envelopes, work orders with their
+    /// own `W`, list items set aside as unreadable.
+    pub warnings: Vec<Warning>,
+    /// The half of the sync that failed while the other was done.
+    pub failed: Option<StepFailure>,
+}
+
+impl WorkOrderSync {
+    /// Whether both halves were done and every work order accepted.
+    pub fn is_complete(&self) -> bool {
+        self.failed.is_none() && self.refused.is_empty()
+    }
 }
 
 fn local_repair(item: &NewMandateResponseData, id: InterventionId) -> Option<LocalRepair> {
@@ -45,26 +61,42 @@ fn local_repair(item: &NewMandateResponseData, id: InterventionId) -> Option<Loc
     })
 }
 
+/// A warning for a work order that said `W` on its own.
+fn item_warning(operation: &'static str, item: &NewMandateResponseData) -> Option<Warning> {
+    (item_verdict(item) == Verdict::Warning).then(|| Warning::Item {
+        operation,
+        item: match item.mandate.as_ref().and_then(|m| m.mandate_id) {
+            Some(id) => format!("work order {id}"),
+            None => "a work order".to_owned(),
+        },
+        message: item_message(item).unwrap_or_else(|| "warning without a message".to_owned()),
+    })
+}
+
 impl<A: Mandates, S: RepairFiles> Agora<A, S> {
     /// Pulls new work orders (accepting them when so configured) and saves
     /// their repair files, then reconciles with `GetAcceptedMandates`.
     /// Running it twice saves nothing twice.
+    ///
+    /// When one half fails and the other succeeds, the report says which
+    /// half failed (`failed`); when both fail, the error of pulling is
+    /// returned. A local store failure is returned as is.
     pub async fn sync_work_orders(&self) -> Result<WorkOrderSync, AgoraError> {
+        const NEW: &str = "GetNewMandates";
+        const ACCEPTED: &str = "GetAcceptedMandates";
         let mut report = WorkOrderSync::default();
-        let pulled = self.api.new_mandates(self.config.auto_accept).await;
-        let pull_error = match pulled {
+        let pull_error = match self.api.new_mandates(self.config.auto_accept).await {
             Ok(reply) => {
+                report.warnings.extend(Warning::of_reply(NEW, &reply));
                 for item in &reply.data {
                     let mandate_id = item.mandate.as_ref().and_then(|m| m.mandate_id);
-                    if item.is_valid == Some(false) {
-                        let message = item
-                            .response_error_message
-                            .clone()
-                            .or_else(|| item.response_message.clone())
-                            .unwrap_or_else(|| "not accepted".to_owned());
+                    if item_verdict(item) == Verdict::Error {
+                        let message =
+                            item_message(item).unwrap_or_else(|| "not accepted".to_owned());
                         report.refused.push((mandate_id, message));
                         continue;
                     }
+                    report.warnings.extend(item_warning(NEW, item));
                     match item.intervention_id {
                         Some(id) => {
                             if self.save_if_new(item, id).await? {
@@ -82,6 +114,7 @@ impl<A: Mandates, S: RepairFiles> Agora<A, S> {
         };
         match self.api.accepted_mandates().await {
             Ok(reply) => {
+                report.warnings.extend(Warning::of_reply(ACCEPTED, &reply));
                 for item in &reply.data {
                     let Some(id) = item.intervention_id else {
                         continue;
@@ -89,14 +122,26 @@ impl<A: Mandates, S: RepairFiles> Agora<A, S> {
                     if report.accepted.contains(&id) {
                         continue;
                     }
+                    report.warnings.extend(item_warning(ACCEPTED, item));
                     if self.save_if_new(item, id).await? {
                         report.recovered.push(id);
                     }
                 }
+                report.failed = pull_error.map(|error| StepFailure {
+                    step: Step::NewWorkOrders,
+                    error,
+                });
             }
-            Err(e) => return Err(pull_error.unwrap_or(e)),
+            Err(error) => match pull_error {
+                Some(first) => return Err(first),
+                None => {
+                    report.failed = Some(StepFailure {
+                        step: Step::AcceptedWorkOrders,
+                        error,
+                    });
+                }
+            },
         }
-        report.new_mandates_error = pull_error.map(|e| e.to_string());
         Ok(report)
     }
 

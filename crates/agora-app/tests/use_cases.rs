@@ -123,7 +123,9 @@ async fn the_reconciliation_runs_even_when_pulling_fails() {
     let app = Agora::new(api, store("mock"), clock, AppConfig::default());
     let report = app.sync_work_orders().await.unwrap();
     assert_eq!(report.recovered, [900]);
-    assert!(report.new_mandates_error.unwrap().contains("reset"));
+    let failed = report.failed.unwrap();
+    assert_eq!(failed.step, agora_app::Step::NewWorkOrders);
+    assert!(failed.error.to_string().contains("reset"));
 }
 
 #[tokio::test]
@@ -172,7 +174,13 @@ async fn a_repair_from_progress_to_invoice() {
     let order = lines[0].order_number.clone().unwrap();
     assert!(app.order_parts(id).await.is_err(), "nothing left to order");
     sim.set_logistic(&order, "208").unwrap();
-    let tracked = app.track_part_orders(id).await.unwrap();
+    let tracked = app
+        .track_part_orders(id)
+        .await
+        .unwrap()
+        .done
+        .remove(0)
+        .lines;
     assert_eq!(tracked[0].status_code.as_ref().unwrap().as_str(), "208");
     let local = app.repair(id).await.unwrap();
     assert_eq!(local.orders[0].status_code, tracked[0].status_code);
@@ -256,9 +264,9 @@ async fn a_repair_from_progress_to_invoice() {
     );
     sim.decide_claim(claim_id, ClaimStatus::ClosedAccepted, None)
         .unwrap();
-    let updates = app.track_claims().await.unwrap();
+    let updates = app.track_claims().await.unwrap().done;
     assert_eq!(updates[0].status, ClaimStatus::ClosedAccepted);
-    assert!(app.track_claims().await.unwrap().is_empty());
+    assert!(app.track_claims().await.unwrap().done.is_empty());
 
     let (draft, claims) = sim.draft_invoice("a", ManufacturerId(19)).unwrap();
     let sent = app

@@ -4,19 +4,20 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use agora_app::{
-    Agora, AppConfig, CatalogKind, ClaimOutcome, Delivery, OperationAnswer, Resolution,
+    Agora, AppConfig, CatalogKind, ClaimOutcome, Delivery, FileOrders, OperationAnswer, Pass,
+    Resolution, Warning, WorkOrderSync,
 };
 use agora_domain::tables::{OEMS, REPAIR_TYPES, coverage};
 use agora_domain::{
     CountryCode, ManufacturerId, Part, StateNature, StatusCode, WarrantyClaim, WireDateTime,
 };
-use agora_http::AgoraClient;
+use agora_http::{AgoraClient, ClientConfig};
 use agora_ports::{AgoraError, OutboxState, RepairFiles, SystemClock};
 use agora_store_sqlite::SqliteStore;
 use serde_json::json;
 
 use crate::failure::{self, code};
-use crate::output::{Out, cell};
+use crate::output::{Out, cell, warning_lines};
 use crate::settings::{Flags, Settings};
 use crate::{
     CatalogCmd, ClaimsCmd, Command, InvoicesCmd, OutboxCmd, PartsCmd, RefCmd, RepairsCmd,
@@ -61,7 +62,7 @@ pub(crate) async fn run(command: Command, flags: Flags, out: Out) -> ExitCode {
         Err(e) => return failure::report(&e, None),
     };
     let result = match app(&settings).await {
-        Ok(app) => execute(&app, command, out).await,
+        Ok(app) => execute(&app, command, out, &settings.client).await,
         Err(e) => Err(e),
     };
     match result {
@@ -129,7 +130,114 @@ fn date(s: &str) -> Result<WireDateTime, AgoraError> {
     WireDateTime::parse(s).map_err(|e| AgoraError::Invalid(e.to_string()))
 }
 
-async fn execute(app: &App, command: Command, out: Out) -> Result<u8, AgoraError> {
+/// Shows what a work-order sync did: the counts on stdout (or the whole
+/// report as JSON); AgoraPlus's warnings, the work orders it refused and
+/// the half that failed on stderr. The exit code is the failed half's,
+/// else 1 when a work order was refused, else 0.
+fn print_work_order_sync(report: &WorkOrderSync, out: Out, client: &ClientConfig) -> u8 {
+    let value = json!({
+        "accepted": report.accepted, "recovered": report.recovered,
+        "awaiting_acceptance": report.awaiting_acceptance,
+        "refused": report.refused.iter().map(|(m, e)| json!({"MandateId": m, "message": e})).collect::<Vec<_>>(),
+        "already_known": report.already_known,
+        "warnings": warning_lines(&report.warnings),
+        "failed": report.failed.as_ref().map(|f| json!({
+            "step": f.step.to_string(), "error": f.error.to_string(),
+            "exit_code": failure::exit_code(&f.error),
+        })),
+    });
+    out.say(
+        &format!(
+            "{} accepted, {} recovered, {} awaiting acceptance, {} refused, {} already known{}",
+            report.accepted.len(),
+            report.recovered.len(),
+            report.awaiting_acceptance.len(),
+            report.refused.len(),
+            report.already_known,
+            if report.failed.is_some() {
+                " (incomplete)"
+            } else {
+                ""
+            }
+        ),
+        &value,
+    );
+    out.warnings(&report.warnings);
+    for (mandate, message) in &report.refused {
+        eprintln!(
+            "error: work order {} was not accepted by AgoraPlus: {message}",
+            cell(*mandate)
+        );
+    }
+    match &report.failed {
+        Some(failure) => failure::report_step(failure, Some(client)),
+        None if !report.refused.is_empty() => code::REFUSED,
+        None => code::OK,
+    }
+}
+
+/// Shows the warnings and failures of a tracking pass on stderr and
+/// returns its exit code: that of the failure that stopped the pass, else
+/// of the first failure, else 0.
+fn report_pass<T>(pass: &Pass<T>, out: Out, client: &ClientConfig) -> u8 {
+    out.warnings(&pass.warnings);
+    let codes: Vec<u8> = pass
+        .failed
+        .iter()
+        .map(|f| failure::report_step(f, Some(client)))
+        .collect();
+    if !pass.not_reached.is_empty() {
+        let left: Vec<String> = pass.not_reached.iter().map(ToString::to_string).collect();
+        eprintln!(
+            "error: stopped there; {} not reached: {}",
+            left.len(),
+            left.join("; ")
+        );
+        return codes.last().copied().unwrap_or(code::REFUSED);
+    }
+    codes.first().copied().unwrap_or(code::OK)
+}
+
+/// Prints tracked order lines: a table, or as JSON the lines (one file)
+/// or each file with its lines (a pass).
+fn print_orders(pass: &Pass<FileOrders>, one_file: bool, out: Out) {
+    let rows = pass
+        .done
+        .iter()
+        .flat_map(|f| {
+            f.lines.iter().map(move |l| {
+                vec![
+                    f.intervention_id.to_string(),
+                    cell(l.order_number.as_deref()),
+                    cell(l.reference.as_deref()),
+                    l.status_code.as_ref().map_or_else(
+                        || "in transit".to_owned(),
+                        |s| format!("{s} {}", s.description().unwrap_or("")),
+                    ),
+                    cell(l.status_date.as_ref()),
+                ]
+            })
+        })
+        .collect();
+    let value = if one_file {
+        json!(pass.done.iter().flat_map(|f| &f.lines).collect::<Vec<_>>())
+    } else {
+        json!(
+            pass.done
+                .iter()
+                .map(|f| json!({"InterventionId": f.intervention_id, "Lines": f.lines}))
+                .collect::<Vec<_>>()
+        )
+    };
+    out.table(&["file", "order", "part", "status", "since"], rows, &value);
+}
+
+async fn execute(
+    app: &App,
+    command: Command,
+    out: Out,
+    client: &ClientConfig,
+) -> Result<u8, AgoraError> {
     match command {
         Command::WorkOrders(WorkOrdersCmd::Sync { no_accept }) => {
             let report = if no_accept {
@@ -146,29 +254,7 @@ async fn execute(app: &App, command: Command, out: Out) -> Result<u8, AgoraError
             } else {
                 app.sync_work_orders().await?
             };
-            let value = json!({
-                "accepted": report.accepted, "recovered": report.recovered,
-                "awaiting_acceptance": report.awaiting_acceptance,
-                "refused": report.refused.iter().map(|(m, e)| json!({"MandateId": m, "message": e})).collect::<Vec<_>>(),
-                "already_known": report.already_known, "new_mandates_error": report.new_mandates_error,
-            });
-            out.say(
-                &format!(
-                    "{} accepted, {} recovered, {} awaiting acceptance, {} refused, {} already known{}",
-                    report.accepted.len(),
-                    report.recovered.len(),
-                    report.awaiting_acceptance.len(),
-                    report.refused.len(),
-                    report.already_known,
-                    report
-                        .new_mandates_error
-                        .as_deref()
-                        .map(|e| format!(" (pulling new ones failed: {e})"))
-                        .unwrap_or_default()
-                ),
-                &value,
-            );
-            Ok(code::OK)
+            Ok(print_work_order_sync(&report, out, client))
         }
         Command::Repairs(RepairsCmd::List) => {
             let repairs = app.store().repairs().await?;
@@ -314,23 +400,12 @@ async fn execute(app: &App, command: Command, out: Out) -> Result<u8, AgoraError
             Ok(delivery_exit(&d))
         }
         Command::Parts(PartsCmd::Track { id }) => {
-            let lines = app.track_part_orders(id).await?;
-            let rows = lines
-                .iter()
-                .map(|l| {
-                    vec![
-                        cell(l.order_number.as_deref()),
-                        cell(l.reference.as_deref()),
-                        l.status_code.as_ref().map_or_else(
-                            || "in transit".to_owned(),
-                            |s| format!("{s} {}", s.description().unwrap_or("")),
-                        ),
-                        cell(l.status_date.as_ref()),
-                    ]
-                })
-                .collect();
-            out.table(&["order", "part", "status", "since"], rows, &lines);
-            Ok(code::OK)
+            let pass = match id {
+                Some(id) => app.track_part_orders(id).await?,
+                None => app.track_all_part_orders().await?,
+            };
+            print_orders(&pass, id.is_some(), out);
+            Ok(report_pass(&pass, out, client))
         }
         Command::Claims(ClaimsCmd::Submit {
             id,
@@ -365,8 +440,9 @@ async fn execute(app: &App, command: Command, out: Out) -> Result<u8, AgoraError
             Ok(print_claim_outcome(&outcome, out))
         }
         Command::Claims(ClaimsCmd::Track) => {
-            let updates = app.track_claims().await?;
-            let rows = updates
+            let pass = app.track_claims().await?;
+            let rows = pass
+                .done
                 .iter()
                 .map(|u| {
                     vec![
@@ -377,12 +453,13 @@ async fn execute(app: &App, command: Command, out: Out) -> Result<u8, AgoraError
                     ]
                 })
                 .collect();
-            let value: Vec<_> = updates
+            let value: Vec<_> = pass
+                .done
                 .iter()
                 .map(|u| json!({"ClaimID": u.claim_id, "InterventionId": u.intervention_id, "LastStatus": u.status, "Comment": u.comment}))
                 .collect();
             out.table(&["claim", "file", "status", "comment"], rows, &value);
-            Ok(code::OK)
+            Ok(report_pass(&pass, out, client))
         }
         Command::Invoices(InvoicesCmd::Register {
             draft,
@@ -567,6 +644,11 @@ pub(crate) fn print_claim_outcome(outcome: &ClaimOutcome, out: Out) -> u8 {
         }
         ClaimOutcome::Judged(result) => {
             let valid = result.is_valid == Some(true);
+            out.warnings(&Warning::of_findings(
+                "claim verdict",
+                result.claim_id,
+                result.validation_errors.as_deref().unwrap_or_default(),
+            ));
             if !out.json {
                 out.line(&format!(
                     "claim {} is {}",

@@ -239,7 +239,9 @@ async fn demo(args: &DemoArgs, out: Out, db: &std::path::Path) -> Result<(), Ago
         .map_err(|e| AgoraError::Invalid(e.to_string()))?;
     let tracked = app.track_part_orders(id).await?;
     let status = tracked
+        .done
         .iter()
+        .flat_map(|f| &f.lines)
         .find(|l| l.order_number.as_deref() == Some(order.as_str()))
         .and_then(|l| l.status_code.clone())
         .map_or_else(
@@ -338,7 +340,11 @@ async fn demo(args: &DemoArgs, out: Out, db: &std::path::Path) -> Result<(), Ago
     )
     .map_err(|e| AgoraError::Invalid(e.to_string()))?;
     let updates = app.track_claims().await?;
+    if let Some(failure) = updates.failed.into_iter().next() {
+        return Err(failure.error);
+    }
     let last = updates
+        .done
         .iter()
         .find(|u| u.claim_id == claim_id)
         .map_or_else(|| "unchanged".to_owned(), |u| u.status.to_string());

@@ -2,6 +2,7 @@
 
 use std::process::ExitCode;
 
+use agora_app::StepFailure;
 use agora_http::ClientConfig;
 use agora_ports::AgoraError;
 
@@ -32,6 +33,22 @@ pub(crate) fn report(error: &AgoraError, client: Option<&ClientConfig>) -> ExitC
         eprintln!("hint: {hint}");
     }
     ExitCode::from(exit)
+}
+
+/// Prints the failure of one part of a command's work (the rest was done)
+/// and its hint on stderr; returns its exit code.
+pub(crate) fn report_step(failure: &StepFailure, client: Option<&ClientConfig>) -> u8 {
+    eprintln!("error: {failure}");
+    let (hint, exit) = hint(&failure.error, client);
+    if let Some(hint) = hint {
+        eprintln!("hint: {hint}");
+    }
+    exit
+}
+
+/// The exit code of an error.
+pub(crate) fn exit_code(error: &AgoraError) -> u8 {
+    hint(error, None).1
 }
 
 fn hint(error: &AgoraError, client: Option<&ClientConfig>) -> (Option<String>, u8) {

@@ -31,7 +31,10 @@ Settings (flags win over the environment, which wins over the configuration file
 Exit codes:
   0 success            1 refused (by AgoraPlus or a local rule)     2 wrong usage
   3 configuration or authentication (missing key, 401, 403)         4 AgoraPlus unreachable or unavailable
-  5 an operation is in doubt (see `agora outbox list --state in-doubt`)  6 local store error";
+  5 an operation is in doubt (see `agora outbox list --state in-doubt`)  6 local store error
+A command that did only part of its work (a sync whose one half failed, a tracking pass that
+missed some files) says which part failed on stderr and exits with that failure's code.
+AgoraPlus's warnings are printed on stderr, one `warning:` line each.";
 
 /// Integrate an after-sales product with AgoraPlus.
 #[derive(Debug, Parser)]
@@ -190,10 +193,11 @@ pub(crate) enum PartsCmd {
         /// The repair file.
         id: i64,
     },
-    /// The logistic status of the repair's orders.
+    /// The logistic status of a repair's orders; without a file, of every
+    /// file with an order not yet shipped or cancelled.
     Track {
-        /// The repair file.
-        id: i64,
+        /// The repair file (none: every file with open orders).
+        id: Option<i64>,
     },
 }
 

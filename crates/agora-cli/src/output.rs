@@ -1,6 +1,7 @@
 //! Output: readable tables for people, `--json` for scripts. Data on
 //! stdout; progress and logs on stderr.
 
+use agora_app::Warning;
 use comfy_table::{ContentArrangement, Table};
 use serde::Serialize;
 
@@ -44,6 +45,15 @@ impl Out {
         }
     }
 
+    /// Prints AgoraPlus's warnings on stderr, one line each, whatever the
+    /// output format (a `--json` result carries them too where it is an
+    /// object).
+    pub(crate) fn warnings(self, warnings: &[Warning]) {
+        for w in warnings {
+            eprintln!("warning: {w}");
+        }
+    }
+
     /// Prints a line on stdout.
     #[allow(clippy::print_stdout)]
     pub(crate) fn line(self, text: &str) {
@@ -54,4 +64,9 @@ impl Out {
 /// A cell from an option.
 pub(crate) fn cell<T: std::fmt::Display>(v: Option<T>) -> String {
     v.map_or_else(|| "-".to_owned(), |v| v.to_string())
+}
+
+/// Warnings as JSON strings, one per warning.
+pub(crate) fn warning_lines(warnings: &[Warning]) -> Vec<String> {
+    warnings.iter().map(ToString::to_string).collect()
 }

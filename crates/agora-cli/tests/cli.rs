@@ -402,3 +402,370 @@ async fn stored_parts(db: &std::path::Path) -> u64 {
         .await
         .unwrap()
 }
+
+// ----- warnings, partial work and exit codes (both answer profiles) -----
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+fn stdout_json(o: &Output) -> Value {
+    serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stdout)))
+}
+
+/// Adds a part to a file, orders it, and returns its order number.
+async fn order_a_part(env: &Env, id: &str) -> String {
+    let out = env.run(&["parts", "add", id, "00019-00000009"]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    env.json(&["parts", "order", id]).await[0]["OrderNumber"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// The work-order sync and both tracking passes, run as a scheduled job
+/// would, against an account answering with `profile`: every run exits 0
+/// and the data is imported.
+async fn sync_and_track_exit_zero(env: &Env, profile: agora_mock::AnswerProfile) {
+    env.sim().set_profile(KEY, profile).unwrap();
+    // Nothing yet: empty answers, whatever their wording.
+    let out = env.run(&["--json", "work-orders", "sync"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(stdout_json(&out)["failed"], Value::Null);
+    env.sim().publish_mandate(KEY, mandate(19)).unwrap();
+    let out = env.run(&["--json", "work-orders", "sync"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let id = stdout_json(&out)["accepted"][0].as_i64().unwrap();
+    let repairs = env.json(&["repairs", "list"]).await;
+    assert_eq!(repairs.as_array().unwrap().len(), 1);
+    let out = env.run(&["work-orders", "sync"]).await;
+    assert_eq!(out.status.code(), Some(0), "again: {}", text(&out));
+
+    let ids = id.to_string();
+    // A file without orders: its tracking is empty.
+    let out = env.run(&["--json", "parts", "track", &ids]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(stdout_json(&out), json!([]));
+    let order = order_a_part(env, &ids).await;
+    env.sim().set_logistic(&order, "208").unwrap();
+    let out = env.run(&["--json", "parts", "track"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let tracked = stdout_json(&out);
+    assert_eq!(tracked[0]["InterventionId"], id);
+    assert_eq!(tracked[0]["Lines"][0]["StatusCode"], "208", "{tracked}");
+    let out = env.run(&["--json", "claims", "track"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_and_tracking_exit_zero_in_the_default_profile() {
+    let env = Env::new("default-profile", 10).await;
+    sync_and_track_exit_zero(&env, agora_mock::AnswerProfile::default()).await;
+    let out = env.run(&["work-orders", "sync"]).await;
+    assert!(!stderr(&out).contains("warning:"), "{}", text(&out));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the client's no-results rule and tolerant decoding"]
+async fn sync_and_tracking_exit_zero_in_the_reference_style_profile() {
+    let env = Env::new("reference-profile", 10).await;
+    sync_and_track_exit_zero(&env, agora_mock::AnswerProfile::reference_style()).await;
+    let out = env.run(&["work-orders", "sync"]).await;
+    assert!(stderr(&out).contains("warning: "), "{}", text(&out));
+    let repair = env.json(&["repairs", "list"]).await;
+    assert_eq!(repair.as_array().unwrap().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_results_and_null_data_are_empty_lists() {
+    let env = Env::new("no-results", 10).await;
+    let profile = agora_mock::AnswerProfile {
+        empty_lists: agora_mock::EmptyList::NotFound,
+        empty_lists_by_route: [
+            (
+                "GetAcceptedMandates".to_owned(),
+                agora_mock::EmptyList::NullData,
+            ),
+            (
+                "GetSparepartOrderTracking".to_owned(),
+                agora_mock::EmptyList::NullData,
+            ),
+        ]
+        .into(),
+        ..agora_mock::AnswerProfile::default()
+    };
+    sync_and_track_exit_zero(&env, profile).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs tolerant decoding (titles as labels, numeric codes)"]
+async fn titles_as_labels_and_numeric_codes_are_imported() {
+    let env = Env::new("labels", 10).await;
+    let profile = agora_mock::AnswerProfile {
+        title_labels: true,
+        numeric_logistic_codes: true,
+        ..agora_mock::AnswerProfile::default()
+    };
+    sync_and_track_exit_zero(&env, profile).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn warnings_are_shown_one_line_each_and_the_run_exits_zero() {
+    let env = Env::new("warnings", 10).await;
+    env.sim()
+        .set_profile(
+            KEY,
+            agora_mock::AnswerProfile {
+                warning: Some("reseller unknown".into()),
+                item_warning: Some("phone missing".into()),
+                ..agora_mock::AnswerProfile::default()
+            },
+        )
+        .unwrap();
+    let mandate_id = env.sim().publish_mandate(KEY, mandate(19)).unwrap();
+    let out = env.run(&["work-orders", "sync"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let err = stderr(&out);
+    let warnings: Vec<&str> = err.lines().filter(|l| l.starts_with("warning: ")).collect();
+    assert_eq!(warnings.len(), 3, "{err}");
+    assert!(err.contains("warning: GetNewMandates: AgoraPlus warns: reseller unknown"));
+    assert!(err.contains("warning: GetAcceptedMandates: AgoraPlus warns: reseller unknown"));
+    assert!(
+        err.contains(&format!(
+            "warning: GetNewMandates: work order {mandate_id}: "
+        )),
+        "{err}"
+    );
+    // With --json they are in the result too.
+    env.sim().publish_mandate(KEY, mandate(19)).unwrap();
+    let out = env.run(&["--json", "work-orders", "sync"]).await;
+    assert_eq!(out.status.code(), Some(0));
+    let value = stdout_json(&out);
+    assert_eq!(value["warnings"].as_array().unwrap().len(), 3, "{value}");
+    assert_eq!(
+        stderr(&out)
+            .lines()
+            .filter(|l| l.starts_with("warning: "))
+            .count(),
+        3
+    );
+
+    let id = value["accepted"][0].as_i64().unwrap().to_string();
+    let out = env.run(&["parts", "track", &id]).await;
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        stderr(&out)
+            .contains("warning: GetSparepartOrderTracking: AgoraPlus warns: reseller unknown"),
+        "{}",
+        text(&out)
+    );
+
+    // A claim finding of type W: shown, and the claim is still valid.
+    env.sim()
+        .set_profile(KEY, agora_mock::AnswerProfile::default())
+        .unwrap();
+    let file = env.db.with_file_name("claim-w.json");
+    std::fs::write(
+        &file,
+        json!({
+            "ClaimType": {"ManufacturerId": 19, "CommercialRef": "ECAM22.110.B",
+                          "SerialNumber": "1234567890123456789"},
+            "ClaimConso": {"LastName": "Martin", "Address1": "12 rue des Lilas", "Zip": "69003",
+                           "City": "Lyon", "MobilePhone": "0612345678", "Email": "no-at-sign"},
+            "ClaimInfos": {"CallDate": "2024-02-28T10:00:00Z",
+                           "InterventionStartDateTime": "2024-03-02T08:00:00Z",
+                           "InterventionEndDateTime": "2024-03-02T09:00:00Z"},
+            "ClaimLab": {"OriginCode": "WAR", "LaborHours": 1, "LaborCost": 45.5},
+            "ClaimParts": [{"PartReference": "00019-00000001", "Quantity": 1}]
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let out = env
+        .run(&["claims", "submit", &id, "--file", file.to_str().unwrap()])
+        .await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let err = stderr(&out);
+    assert_eq!(
+        err.lines()
+            .filter(|l| l.starts_with("warning: claim verdict: claim "))
+            .count(),
+        1,
+        "{}",
+        text(&out)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_that_did_half_its_work_says_which_and_exits_with_its_code() {
+    let env = Env::new("half", 10).await;
+    // Accepted in AgoraPlus but never saved here, then GetNewMandates fails.
+    env.sim().publish_mandate(KEY, mandate(19)).unwrap();
+    use agora_ports::Mandates;
+    let recovered = env.sim().client(KEY).new_mandates(true).await.unwrap().data[0]
+        .intervention_id
+        .unwrap();
+    env.sim().publish_mandate(KEY, mandate(19)).unwrap();
+    env.sim()
+        .set_faults(Faults {
+            status500_rate: 1.0,
+            routes: vec!["GetNewMandates".into()],
+            ..Faults::default()
+        })
+        .unwrap();
+    let out = env.run(&["--json", "work-orders", "sync"]).await;
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("error: pulling new work orders (GetNewMandates) failed:")
+            && err.contains("hint:"),
+        "{err}"
+    );
+    let value = stdout_json(&out);
+    assert_eq!(value["recovered"], json!([recovered]), "{value}");
+    assert_eq!(value["failed"]["exit_code"], 4, "{value}");
+    assert!(
+        value["failed"]["step"]
+            .as_str()
+            .unwrap()
+            .contains("GetNewMandates")
+    );
+
+    // The other half: pulled and saved, reconciling failed.
+    env.sim()
+        .set_faults(Faults {
+            status503_rate: 1.0,
+            routes: vec!["GetAcceptedMandates".into()],
+            ..Faults::default()
+        })
+        .unwrap();
+    let out = env.run(&["work-orders", "sync"]).await;
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    assert!(
+        stderr(&out).contains(
+            "error: reconciling with the accepted work orders (GetAcceptedMandates) failed:"
+        ),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).starts_with("1 accepted"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(
+        env.json(&["repairs", "list"])
+            .await
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+
+    // A work order AgoraPlus refuses: said, exit 1; the others are saved.
+    env.sim().set_faults(Faults::default()).unwrap();
+    let broken = env.sim().publish_broken_mandate(KEY, mandate(19)).unwrap();
+    env.sim().publish_mandate(KEY, mandate(19)).unwrap();
+    let out = env.run(&["work-orders", "sync"]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        stderr(&out).contains(&format!(
+            "error: work order {broken} was not accepted by AgoraPlus"
+        )),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(
+        env.json(&["repairs", "list"])
+            .await
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+    env.sim().set_mandate_broken(broken, false).unwrap();
+    let out = env.run(&["work-orders", "sync"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
+
+/// A local repair file AgoraPlus does not know, with an open order line
+/// or a claim.
+async fn plant_unknown_file(db: &std::path::Path, id: i64, claim: Option<i64>) {
+    use agora_ports::{LocalRepair, RepairFiles};
+    let repair = LocalRepair {
+        intervention_id: id,
+        mandate_id: None,
+        file: agora_domain::CompleteRepairState::default(),
+        lifecycle: agora_domain::lifecycle::RepairLifecycle::from_work_order(
+            Some(ManufacturerId(19)),
+            Some(agora_domain::InterventionTypeId(1)),
+        ),
+        claim_id: claim,
+        orders: vec![agora_domain::PartOrderLine {
+            order_number: Some(format!("ORD-GONE-{id}")),
+            ..agora_domain::PartOrderLine::default()
+        }],
+        attention: None,
+        revision: 0,
+    };
+    agora_store_sqlite::SqliteStore::open(db)
+        .unwrap()
+        .upsert_repair(&repair)
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tracking_pass_reads_unknown_files_as_empty_and_stops_when_every_call_would_fail() {
+    let env = Env::new("pass", 10).await;
+    env.sim().publish_mandate(KEY, mandate(19)).unwrap();
+    let id = env.json(&["work-orders", "sync"]).await["accepted"][0]
+        .as_i64()
+        .unwrap();
+    let order = order_a_part(&env, &id.to_string()).await;
+    env.sim().set_logistic(&order, "208").unwrap();
+    plant_unknown_file(&env.db, 1, Some(424_242)).await;
+    plant_unknown_file(&env.db, 2, None).await;
+
+    // Files AgoraPlus does not know: its 404 "no results" on these list
+    // routes is an empty answer (reference 5.3.3), so the pass completes.
+    let out = env.run(&["--json", "parts", "track"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let tracked = stdout_json(&out);
+    let lines = |file: i64| {
+        tracked
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["InterventionId"] == file)
+            .map(|t| t["Lines"].as_array().unwrap().len())
+    };
+    assert_eq!(lines(id), Some(1), "{tracked}");
+    assert_eq!(lines(1), Some(0), "{tracked}");
+    let out = env.run(&["claims", "track"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
+    // AgoraPlus unavailable: the pass stops at the first file, says what it
+    // did not reach, and exits 4.
+    env.sim()
+        .set_faults(Faults {
+            status503_rate: 1.0,
+            routes: vec!["GetSparepartOrderTracking".into()],
+            ..Faults::default()
+        })
+        .unwrap();
+    let out = env.run(&["parts", "track"]).await;
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("repair file 1 (GetSparepartOrderTracking) failed"),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            "error: stopped there; 1 not reached: tracking the part orders of repair file 2"
+        ),
+        "{err}"
+    );
+}

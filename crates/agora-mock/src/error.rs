@@ -48,6 +48,10 @@ pub enum SimError {
     /// 404: no such object for this account (never another account's data).
     #[error("{0}")]
     NotFound(String),
+    /// 404 meaning "nothing found" on a list or search route, worded as the
+    /// reference's 5.3.3 words it (an answer profile's choice).
+    #[error("No results match your request")]
+    NoResults,
     /// 404 with a message saying so: the temporary product key has expired.
     #[error("ProductKey expired: search the product again")]
     KeyExpired,
@@ -80,7 +84,7 @@ impl SimError {
         match self {
             Self::Unauthorized => 401,
             Self::Locked => 403,
-            Self::NotFound(_) | Self::KeyExpired => 404,
+            Self::NotFound(_) | Self::NoResults | Self::KeyExpired => 404,
             Self::BadRequest(_) => 400,
             Self::MethodNotAllowed(_) => 405,
             Self::Rejected(_) => 200,
@@ -100,7 +104,7 @@ impl From<SimError> for AgoraError {
         match e {
             SimError::Unauthorized => Self::Unauthorized(message),
             SimError::Locked => Self::Forbidden(message),
-            SimError::NotFound(_) => Self::NotFound(message),
+            SimError::NotFound(_) | SimError::NoResults => Self::NotFound(message),
             SimError::BadRequest(_) => Self::BadRequest(message),
             SimError::MethodNotAllowed(_) => Self::MethodNotAllowed(message),
             SimError::KeyExpired => Self::ProductKeyExpired(message),

@@ -1,6 +1,8 @@
 //! Fault injection, LocalStack-style: rates of 503 and 500, a delay, and
-//! drop-after-commit (the change is applied, then no answer is given).
+//! drop-after-commit (the change is applied, then no answer is given), on
+//! every AgoraPlus route or only on the routes named.
 
+use agora_domain::routes::Route;
 use serde::{Deserialize, Serialize};
 
 use crate::error::SimError;
@@ -25,6 +27,10 @@ pub struct Faults {
     /// `Retry-After` seconds sent with injected 503s.
     #[serde(default)]
     pub retry_after_seconds: Option<u64>,
+    /// The routes the faults apply to, by AgoraPlus name (`GetNewMandates`,
+    /// matched case-insensitively); empty: every route.
+    #[serde(default)]
+    pub routes: Vec<String>,
 }
 
 impl Faults {
@@ -46,8 +52,30 @@ impl Faults {
                 "Status503Rate + Status500Rate must not exceed 1".to_owned(),
             ));
         }
+        if let Some(unknown) = self.routes.iter().find(|name| route_named(name).is_none()) {
+            return Err(SimError::BadRequest(format!(
+                "Routes: `{unknown}` is not an AgoraPlus route name (GetNewMandates, UpdateRepair, ...)"
+            )));
+        }
         Ok(())
     }
+
+    /// Whether the faults apply to calls of `route`.
+    pub fn applies_to(&self, route: Route) -> bool {
+        self.routes.is_empty()
+            || self
+                .routes
+                .iter()
+                .any(|name| route.name().eq_ignore_ascii_case(name))
+    }
+}
+
+/// The route of an AgoraPlus name, matched case-insensitively.
+pub(crate) fn route_named(name: &str) -> Option<Route> {
+    Route::ALL
+        .iter()
+        .copied()
+        .find(|r| r.name().eq_ignore_ascii_case(name.trim()))
 }
 
 /// What the dice said for one call.
@@ -62,8 +90,12 @@ pub struct Roll {
 }
 
 impl Faults {
-    /// Draws the fate of one call.
-    pub(crate) fn roll(&self, rng: &mut fastrand::Rng) -> Roll {
+    /// Draws the fate of one call of `route`; a route the faults do not
+    /// apply to draws nothing, so the dice of the others are unchanged.
+    pub(crate) fn roll(&self, route: Route, rng: &mut fastrand::Rng) -> Roll {
+        if !self.applies_to(route) {
+            return Roll::default();
+        }
         let x = rng.f64();
         let refuse = if x < self.status503_rate {
             Some(SimError::Unavailable {

@@ -6,7 +6,9 @@
 //! rules of `agora-domain` server-side: the repair lifecycle, what each
 //! status requires, the OEMs' claim rule sets. It also plays the OEM
 //! (publish a work order, decide on a claim, ship a part, issue a draft
-//! invoice) and injects faults.
+//! invoice), injects faults, and answers each account in the words of its
+//! [`AnswerProfile`] (the reference's "no results", `W` warnings, titles
+//! as labels…).
 //!
 //! [`Simulator::client`] gives one account's view implementing every
 //! AgoraPlus port of `agora-ports`, for fast use-case tests without HTTP.
@@ -18,10 +20,12 @@ mod catalog;
 mod error;
 mod faults;
 mod ports;
+mod profile;
 mod sim;
 
 pub use catalog::GeneratedCatalog;
 pub use error::{Answer, SimError};
 pub use faults::{Faults, Roll};
 pub use ports::SimClient;
+pub use profile::{AnswerProfile, EmptyList, NO_RESULTS, answers_a_list};
 pub use sim::{Delta, SimConfig, SimConfigFile, Simulator, changes_state};

@@ -1,7 +1,11 @@
 //! The simulator as the `agora-ports` traits, for use-case tests without
 //! HTTP. Faults apply here too: injected 503s and 500s refuse a call
 //! before it runs; drop-after-commit applies it, then reports what a client
-//! would (a lost connection: in doubt for a state-changing call).
+//! would (a lost connection: in doubt for a state-changing call). Of an
+//! account's answer profile, what changes the data applies here (`W`
+//! warnings, per item too); what changes only the wording on the wire (an
+//! empty list as 404 or null, titles as labels, numeric codes) is what a
+//! client reads back as the same data, so it shows only over HTTP.
 
 use agora_domain::routes::Route;
 use agora_domain::{
@@ -41,7 +45,7 @@ impl SimClient {
         route: Route,
         op: impl FnOnce(&Simulator, &str) -> Result<Answer<T>, SimError>,
     ) -> Result<Reply<T>, AgoraError> {
-        let roll = self.sim.roll_fault();
+        let roll = self.sim.roll_fault(route);
         if let Some(refusal) = roll.refuse {
             let err = AgoraError::from(refusal);
             return Err(
@@ -56,6 +60,7 @@ impl SimClient {
             );
         }
         let answer = op(&self.sim, &self.key).map_err(AgoraError::from)?;
+        let answer = self.sim.worded(&self.key, answer);
         if roll.drop_after_commit {
             let lost = AgoraError::Transport("connection closed without an answer".to_owned());
             return Err(if route.is_idempotent() {
@@ -175,6 +180,7 @@ struct DeltaRecords<T> {
     batch: usize,
     count: u64,
     done: bool,
+    warning: Option<String>,
 }
 
 #[async_trait]
@@ -196,7 +202,7 @@ impl<T: Send + 'static> RecordStream<T> for DeltaRecords<T> {
         DeltaSummary {
             records: self.count,
             message: Some(format!("{} created or updated records found", self.count)),
-            warning: None,
+            warning: self.warning.clone(),
         }
     }
 }
@@ -215,6 +221,7 @@ impl Catalog for SimClient {
             batch: BATCH,
             count: 0,
             done: false,
+            warning: reply.warning,
         }))
     }
 
@@ -228,6 +235,7 @@ impl Catalog for SimClient {
             batch: BATCH,
             count: 0,
             done: false,
+            warning: reply.warning,
         }))
     }
 

@@ -25,6 +25,7 @@ use serde_json::{Value, json};
 use crate::catalog::GeneratedCatalog;
 use crate::error::{Answer, SimError};
 use crate::faults::{Faults, Roll};
+use crate::profile::AnswerProfile;
 
 /// How a simulator is set up.
 #[derive(Debug, Clone)]
@@ -41,6 +42,9 @@ pub struct SimConfig {
     pub product_key_ttl: Duration,
     /// The OEMs' claim rules.
     pub rules: RuleBook,
+    /// The answer profile of accounts (by api_key) that do not answer in
+    /// the default way.
+    pub profiles: BTreeMap<String, AnswerProfile>,
 }
 
 impl Default for SimConfig {
@@ -52,7 +56,27 @@ impl Default for SimConfig {
             catalog_size: 1000,
             product_key_ttl: Duration::from_secs(600),
             rules: RuleBook::defaults(),
+            profiles: BTreeMap::new(),
         }
+    }
+}
+
+impl SimConfig {
+    /// Refuses a profile for a key no account has, or an invalid profile.
+    /// Keys are never shown, only their length.
+    pub fn check(&self) -> Result<(), String> {
+        for (key, profile) in &self.profiles {
+            if !self.tenants.contains(key) && !self.locked.contains(key) {
+                return Err(format!(
+                    "a profile is given for an account that does not exist (key {})",
+                    hint(key)
+                ));
+            }
+            profile
+                .validate()
+                .map_err(|e| format!("profile of the account {}: {e}", hint(key)))?;
+        }
+        Ok(())
     }
 }
 
@@ -76,6 +100,10 @@ pub struct SimConfigFile {
     /// Rule sets replacing the defaults of their OEMs.
     #[serde(default)]
     pub rules: Vec<RuleSet>,
+    /// Answer profiles by account key: a preset's name (`reference-style`)
+    /// or the options (`{"EmptyLists": "NotFound", ...}`).
+    #[serde(default)]
+    pub profiles: BTreeMap<String, Value>,
 }
 
 impl SimConfigFile {
@@ -100,6 +128,11 @@ impl SimConfigFile {
         for set in self.rules {
             base.rules.replace(set).map_err(|e| e.to_string())?;
         }
+        for (key, setting) in self.profiles {
+            let profile = AnswerProfile::from_setting(setting)
+                .map_err(|e| format!("configuration file: account {}: {e}", hint(&key)))?;
+            base.profiles.insert(key, profile);
+        }
         Ok(base)
     }
 }
@@ -109,6 +142,9 @@ struct MandateRecord {
     mandate: MandateLightResponse,
     status: MandateStatus,
     intervention_id: Option<InterventionId>,
+    /// Flagged through the control API: accepting it fails (per item), no
+    /// repair file is created and it stays NEW.
+    broken: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -158,6 +194,7 @@ enum KeyTarget {
 #[derive(Debug, Default)]
 struct Tenant {
     locked: bool,
+    profile: AnswerProfile,
     mandates: BTreeMap<MandateId, MandateRecord>,
     repairs: BTreeMap<InterventionId, RepairRecord>,
     orders: BTreeMap<String, OrderRecord>,
@@ -234,6 +271,11 @@ impl Simulator {
                     ..Tenant::default()
                 },
             );
+        }
+        for (key, profile) in &config.profiles {
+            if let Some(tenant) = tenants.get_mut(key) {
+                tenant.profile = profile.clone();
+            }
         }
         let world = World {
             tenants,
@@ -331,13 +373,13 @@ impl Simulator {
         self.world().faults.clone()
     }
 
-    /// Draws the fate of one AgoraPlus call.
-    pub fn roll_fault(&self) -> Roll {
+    /// Draws the fate of one call of an AgoraPlus route.
+    pub fn roll_fault(&self, route: Route) -> Roll {
         let mut world = self.world();
         let World {
             faults, fault_rng, ..
         } = &mut *world;
-        faults.roll(fault_rng)
+        faults.roll(route, fault_rng)
     }
 
     // ----- work orders -----
@@ -356,10 +398,23 @@ impl Simulator {
                 .map(|(id, _)| *id)
                 .collect();
             let mut out = Vec::with_capacity(new.len());
+            let item_warning = t.profile.item_warning.clone();
             for id in new {
                 let record = t.mandates.get_mut(&id).ok_or(SimError::Internal)?;
                 if !auto_accept {
                     out.push(NewMandateResponseData {
+                        mandate: Some(record.mandate.clone()),
+                        ..NewMandateResponseData::default()
+                    });
+                    continue;
+                }
+                if record.broken {
+                    out.push(NewMandateResponseData {
+                        is_valid: Some(false),
+                        response_status: Some(ResponseStatus::Error),
+                        response_error_message: Some(format!(
+                            "Work order {id} could not be accepted: the repair file cannot be created from it"
+                        )),
                         mandate: Some(record.mandate.clone()),
                         ..NewMandateResponseData::default()
                     });
@@ -383,10 +438,20 @@ impl Simulator {
                         claim_id: None,
                     },
                 );
+                let (response_status, response_message) = match &item_warning {
+                    Some(w) => (
+                        ResponseStatus::Warning,
+                        format!("Repair file {intervention_id} created: {w}"),
+                    ),
+                    None => (
+                        ResponseStatus::Success,
+                        format!("Repair file {intervention_id} created"),
+                    ),
+                };
                 out.push(NewMandateResponseData {
                     is_valid: Some(true),
-                    response_status: Some(ResponseStatus::Success),
-                    response_message: Some(format!("Repair file {intervention_id} created")),
+                    response_status: Some(response_status),
+                    response_message: Some(response_message),
                     mandate: Some(record.mandate.clone()),
                     intervention_id: Some(intervention_id),
                     ..NewMandateResponseData::default()
@@ -443,6 +508,7 @@ impl Simulator {
             let repair_type = file
                 .intervention_type()
                 .ok_or_else(|| mandatory("Intervention.InterventionType"))?;
+            known_codes(file.state_natures.iter().flatten())?;
             let mut lifecycle = RepairLifecycle::direct(Some(manufacturer), Some(repair_type));
             for status in file.state_natures.iter().flatten() {
                 lifecycle = lifecycle
@@ -495,6 +561,7 @@ impl Simulator {
                     .filter(|s| !stored.contains(s))
                     .collect()
             };
+            known_codes(&new)?;
             let mut lifecycle = record
                 .lifecycle
                 .apply(&RepairEvent::InformationUpdated)
@@ -949,6 +1016,25 @@ impl Simulator {
         api_key: &str,
         mandate: MandateLightResponse,
     ) -> Result<MandateId, SimError> {
+        self.publish_flagged(api_key, mandate, false)
+    }
+
+    /// Publishes a work order already flagged broken (see
+    /// [`Simulator::set_mandate_broken`]).
+    pub fn publish_broken_mandate(
+        &self,
+        api_key: &str,
+        mandate: MandateLightResponse,
+    ) -> Result<MandateId, SimError> {
+        self.publish_flagged(api_key, mandate, true)
+    }
+
+    fn publish_flagged(
+        &self,
+        api_key: &str,
+        mandate: MandateLightResponse,
+        broken: bool,
+    ) -> Result<MandateId, SimError> {
         let mut world = self.world();
         let id = world.next_mandate;
         let tenant = world
@@ -963,10 +1049,62 @@ impl Simulator {
                 mandate,
                 status: MandateStatus::New,
                 intervention_id: None,
+                broken,
             },
         );
         world.next_mandate += 1;
         Ok(id)
+    }
+
+    /// Flags a work order as broken (or repairs it): while broken,
+    /// accepting it through `autoAccept` answers that item with `IsValid`
+    /// false and `ResponseStatus` E, creates no repair file, and leaves it
+    /// NEW. Only a NEW work order can be flagged.
+    pub fn set_mandate_broken(&self, mandate_id: MandateId, broken: bool) -> Result<(), SimError> {
+        let mut world = self.world();
+        for tenant in world.tenants.values_mut() {
+            if let Some(record) = tenant.mandates.get_mut(&mandate_id) {
+                if record.status != MandateStatus::New {
+                    return Err(SimError::Conflict(format!(
+                        "work order {mandate_id} is {}: only a NEW one can be flagged",
+                        record.status
+                    )));
+                }
+                record.broken = broken;
+                return Ok(());
+            }
+        }
+        Err(SimError::NotFound(format!("no work order {mandate_id}")))
+    }
+
+    /// The answer profile of an account.
+    pub fn profile(&self, api_key: &str) -> Result<AnswerProfile, SimError> {
+        self.world()
+            .tenants
+            .get(api_key)
+            .map(|t| t.profile.clone())
+            .ok_or_else(|| SimError::NotFound(format!("no account with key {}", hint(api_key))))
+    }
+
+    /// Sets the answer profile of an account.
+    pub fn set_profile(&self, api_key: &str, profile: AnswerProfile) -> Result<(), SimError> {
+        profile.validate()?;
+        let mut world = self.world();
+        let tenant = world
+            .tenants
+            .get_mut(api_key)
+            .ok_or_else(|| SimError::NotFound(format!("no account with key {}", hint(api_key))))?;
+        tenant.profile = profile;
+        Ok(())
+    }
+
+    /// The answer as the account's profile words its envelope: `W` with
+    /// the profile's warning as `ResponseMessage`, when it has one.
+    pub fn worded<T>(&self, api_key: &str, answer: Answer<T>) -> Answer<T> {
+        match self.world().tenants.get(api_key) {
+            Some(t) => t.profile.word_envelope(answer),
+            None => answer,
+        }
     }
 
     /// The OEM decides on a transferred claim: NOTCONFORM or CLOSEDACCEPTED.
@@ -1105,7 +1243,7 @@ impl Simulator {
         let mandates: Vec<Value> = t
             .mandates
             .values()
-            .map(|m| json!({"Status": m.status, "InterventionId": m.intervention_id, "Mandate": m.mandate}))
+            .map(|m| json!({"Status": m.status, "InterventionId": m.intervention_id, "Broken": m.broken, "Mandate": m.mandate}))
             .collect();
         let repairs: Vec<Value> = t
             .repairs
@@ -1146,7 +1284,7 @@ impl Simulator {
             .map(|(n, d)| json!({"DraftInvoiceNumber": n, "ManufacturerId": d.manufacturer, "ClaimIDs": d.claims, "InvoiceNumber": d.invoice_number}))
             .collect();
         Ok(json!({
-            "Locked": t.locked, "Mandates": mandates, "Repairs": repairs, "Orders": orders,
+            "Locked": t.locked, "Profile": t.profile, "Mandates": mandates, "Repairs": repairs, "Orders": orders,
             "Claims": claims, "DraftInvoices": drafts,
         }))
     }
@@ -1175,6 +1313,19 @@ fn publish<T>(
         target.insert(key, (record, now));
     }
     Ok(n)
+}
+
+/// Refuses a status whose code is not in the reference's tables (2.2.2),
+/// as AgoraPlus judges what it receives; the table is the domain's.
+fn known_codes<'a>(statuses: impl IntoIterator<Item = &'a StateNature>) -> Result<(), SimError> {
+    for status in statuses {
+        if let Some(code) = status.code.as_ref().filter(|c| !c.is_known()) {
+            return Err(SimError::Rejected(format!(
+                "status code `{code}` is not in the reference's status code tables"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// A key shown without revealing it.

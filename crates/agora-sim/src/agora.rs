@@ -8,12 +8,13 @@ use agora_domain::wire::WriteJson;
 use agora_domain::{
     CompleteRepairState, CountryCode, InvoiceReference, Lcid, ManufacturerId, WarrantyClaim,
 };
-use agora_mock::{Delta, SimError, Simulator};
+use agora_mock::{Answer, AnswerProfile, Delta, SimError, Simulator};
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::Response;
 use bytes::Bytes;
+use serde::Serialize;
 
 use crate::wire::{Query, body, error_response, respond};
 
@@ -49,7 +50,7 @@ pub(crate) async fn handle(
     if let Err(e) = sim.authenticate(&key) {
         return error_response(&e);
     }
-    let roll = sim.roll_fault();
+    let roll = sim.roll_fault(route);
     if roll.delay_ms > 0 {
         tokio::time::sleep(std::time::Duration::from_millis(roll.delay_ms)).await;
     }
@@ -102,6 +103,18 @@ fn language(q: &Query) -> Result<Lcid, SimError> {
     }
 }
 
+/// Answers to one call, worded by the account's profile.
+struct Say {
+    profile: AnswerProfile,
+    route: Route,
+}
+
+impl Say {
+    fn respond<T: Serialize>(&self, result: Result<Answer<T>, SimError>) -> Response {
+        respond(&self.profile, self.route, result)
+    }
+}
+
 fn run(
     sim: &Simulator,
     route: Route,
@@ -110,48 +123,58 @@ fn run(
     q: &Query,
     bytes: &[u8],
 ) -> Result<Response, SimError> {
+    let say = Say {
+        profile: sim.profile(key)?,
+        route,
+    };
     Ok(match route {
-        Route::GetNewMandates => respond(sim.new_mandates(key, q.flag("autoAccept", false)?)),
-        Route::GetAcceptedMandates => respond(sim.accepted_mandates(key)),
-        Route::CreateRepair => respond(sim.create_repair(key, body::<CompleteRepairState>(bytes)?)),
-        Route::UpdateRepair => respond(sim.update_repair(key, body::<CompleteRepairState>(bytes)?)),
+        Route::GetNewMandates => say.respond(sim.new_mandates(key, q.flag("autoAccept", false)?)),
+        Route::GetAcceptedMandates => say.respond(sim.accepted_mandates(key)),
+        Route::CreateRepair => {
+            say.respond(sim.create_repair(key, body::<CompleteRepairState>(bytes)?))
+        }
+        Route::UpdateRepair => {
+            say.respond(sim.update_repair(key, body::<CompleteRepairState>(bytes)?))
+        }
         Route::PlaceRepairSparepartOrder => {
-            respond(sim.place_order(key, q.parsed("interventionId")?))
+            say.respond(sim.place_order(key, q.parsed("interventionId")?))
         }
         Route::GetSparepartOrderTracking => {
-            respond(sim.order_tracking(key, q.parsed("interventionId")?))
+            say.respond(sim.order_tracking(key, q.parsed("interventionId")?))
         }
-        Route::CreateWarrantyClaims => respond(sim.create_claim(
+        Route::CreateWarrantyClaims => say.respond(sim.create_claim(
             key,
             body::<WarrantyClaim>(bytes)?,
             language(q)?,
-            q.flag("transferIfValid", false)?,
+            transfer_if_valid(q)?,
         )),
-        Route::UpdateWarrantyClaim => respond(sim.update_claim(
+        Route::UpdateWarrantyClaim => say.respond(sim.update_claim(
             key,
             body::<WarrantyClaim>(bytes)?,
             language(q)?,
-            q.flag("transferIfValid", false)?,
+            transfer_if_valid(q)?,
         )),
-        Route::GetWarrantyClaimStatus => respond(sim.claim_status(key, q.parsed("claimId")?)),
-        Route::CreateeInvoice => respond(sim.create_invoice(key, body::<InvoiceReference>(bytes)?)),
+        Route::GetWarrantyClaimStatus => say.respond(sim.claim_status(key, q.parsed("claimId")?)),
+        Route::CreateeInvoice => {
+            say.respond(sim.create_invoice(key, body::<InvoiceReference>(bytes)?))
+        }
         Route::PrintManufacturerSpareParts => {
             let (m, since, lang) = delta_params(path)?;
             let delta = sim.spare_parts_delta(key, m, since, lang)?;
-            stream_delta(delta, "spare parts", since)
+            stream_delta(delta, "spare parts", since, &say)
         }
         Route::PrintManufacturerProducts => {
             let (m, since, lang) = delta_params(path)?;
             let delta = sim.products_delta(key, m, since, lang)?;
-            stream_delta(delta, "products", since)
+            stream_delta(delta, "products", since, &say)
         }
-        Route::SearchProductByRef => respond(sim.search_products(
+        Route::SearchProductByRef => say.respond(sim.search_products(
             key,
             ManufacturerId(q.parsed("manufacturerId")?),
             q.required("keyWord")?,
             CountryCode(q.parsed("countryCode")?),
         )),
-        Route::PrintBomData => respond(sim.bom(key, q.required("productKey")?)),
+        Route::PrintBomData => say.respond(sim.bom(key, q.required("productKey")?)),
         _ => {
             return Err(SimError::NotFound(format!(
                 "{} is not served",
@@ -159,6 +182,19 @@ fn run(
             )));
         }
     })
+}
+
+/// The claim calls' transfer flag: the reference spells it
+/// `transferIsValid` (2.5.1) and `transferIfValid` (2.5.3); either is
+/// read, and both must agree when both are sent. Absent: false.
+fn transfer_if_valid(q: &Query) -> Result<bool, SimError> {
+    let read = |name: &str| q.optional(name).map(|_| q.flag(name, false)).transpose();
+    match (read("transferIfValid")?, read("transferIsValid")?) {
+        (Some(a), Some(b)) if a != b => Err(SimError::BadRequest(format!(
+            "transferIfValid ({a}) and transferIsValid ({b}) disagree"
+        ))),
+        (a, b) => Ok(a.or(b).unwrap_or(false)),
+    }
 }
 
 fn delta_params(path: &str) -> Result<(ManufacturerId, jiff::civil::Date, Lcid), SimError> {
@@ -181,27 +217,33 @@ fn delta_params(path: &str) -> Result<(ManufacturerId, jiff::civil::Date, Lcid),
 const CHUNK: usize = 64 * 1024;
 
 /// Streams a delta as an envelope: the status first, the records as they
-/// are generated, the summary message last. Memory stays at one chunk.
+/// are generated, the summary message last (or, when the account's profile
+/// warns, its warning). Memory stays at one chunk. An empty delta is
+/// worded as the profile says ("no results", a null or no `ResponseData`).
 fn stream_delta<T: WriteJson + Send + 'static>(
     delta: Delta<T>,
     what: &'static str,
     since: jiff::civil::Date,
+    say: &Say,
 ) -> Response {
-    struct Chunks<T> {
-        delta: Delta<T>,
+    struct Chunks<T: Iterator> {
+        delta: std::iter::Peekable<T>,
         count: u64,
         state: u8,
         what: &'static str,
         since: String,
+        warning: Option<String>,
     }
-    impl<T: WriteJson> Iterator for Chunks<T> {
+    impl<T: Iterator<Item = R>, R: WriteJson> Iterator for Chunks<T> {
         type Item = Result<Bytes, Infallible>;
         fn next(&mut self) -> Option<Self::Item> {
             let mut buf = Vec::with_capacity(CHUNK + 1024);
             if self.state == 0 {
-                buf.extend_from_slice(
-                    br#"{"ResponseStatus":"S","IsValid":true,"ResponseErrorMessage":"","ResponseData":["#,
-                );
+                buf.extend_from_slice(if self.warning.is_some() {
+                    br#"{"ResponseStatus":"W","IsValid":true,"ResponseErrorMessage":"","ResponseData":["#
+                } else {
+                    br#"{"ResponseStatus":"S","IsValid":true,"ResponseErrorMessage":"","ResponseData":["#
+                });
                 self.state = 1;
             }
             if self.state == 1 {
@@ -220,10 +262,12 @@ fn stream_delta<T: WriteJson + Send + 'static>(
                 }
             }
             if self.state == 2 {
-                let message = format!(
-                    "{} created or updated {} found since {}",
-                    self.count, self.what, self.since
-                );
+                let message = self.warning.clone().unwrap_or_else(|| {
+                    format!(
+                        "{} created or updated {} found since {}",
+                        self.count, self.what, self.since
+                    )
+                });
                 buf.extend_from_slice(b"],\"ResponseMessage\":");
                 if serde_json::to_writer(&mut buf, &message).is_err() {
                     buf.extend_from_slice(b"null");
@@ -236,12 +280,22 @@ fn stream_delta<T: WriteJson + Send + 'static>(
             Some(Ok(Bytes::from(buf)))
         }
     }
+    let mut delta = delta.peekable();
+    let since = delta_path_date(since).replace('-', "/");
+    if delta.peek().is_none() {
+        let empty: Answer<Vec<()>> = Answer::with_message(
+            Vec::new(),
+            format!("0 created or updated {what} found since {since}"),
+        );
+        return say.respond(Ok(empty));
+    }
     let chunks = Chunks {
         delta,
         count: 0,
         state: 0,
         what,
-        since: delta_path_date(since).replace('-', "/"),
+        since,
+        warning: say.profile.warning.clone(),
     };
     Response::builder()
         .status(StatusCode::OK)

@@ -1,12 +1,12 @@
 //! The `/_sim` control endpoints: the OEM's side of AgoraPlus (publish work
-//! orders, decide on claims, ship parts, issue draft invoices, publish
-//! catalog records), fault injection and state inspection. Not AgoraPlus:
-//! no api_key.
+//! orders, flag one broken, decide on claims, ship parts, issue draft
+//! invoices, publish catalog records), fault injection, each account's
+//! answer profile and state inspection. Not AgoraPlus: no api_key.
 
 use agora_domain::{
-    ClaimId, ClaimStatus, MandateLightResponse, ManufacturerId, Product, SparePart,
+    ClaimId, ClaimStatus, MandateId, MandateLightResponse, ManufacturerId, Product, SparePart,
 };
-use agora_mock::{Faults, SimError, Simulator};
+use agora_mock::{AnswerProfile, Faults, SimError, Simulator};
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, Uri};
 use axum::response::Response;
@@ -21,6 +21,7 @@ use crate::wire::{Query, body, error_response, json_response};
 /// both read this list.
 pub const CONTROL_ROUTES: &[(&str, &str)] = &[
     ("POST", "/_sim/mandates"),
+    ("POST", "/_sim/mandates/{MandateId}/broken"),
     ("POST", "/_sim/claims/{ClaimID}/decision"),
     ("POST", "/_sim/orders/{OrderNumber}/logistic"),
     ("POST", "/_sim/invoices/draft"),
@@ -29,12 +30,15 @@ pub const CONTROL_ROUTES: &[(&str, &str)] = &[
     ("POST", "/_sim/faults"),
     ("GET", "/_sim/faults"),
     ("GET", "/_sim/state"),
+    ("POST", "/_sim/profile"),
+    ("GET", "/_sim/profile"),
 ];
 
 /// The control routes on a router.
 pub(crate) fn routes() -> axum::Router<Simulator> {
     axum::Router::new()
         .route("/_sim/mandates", post(publish_mandate))
+        .route("/_sim/mandates/{mandate_id}/broken", post(flag_broken))
         .route("/_sim/claims/{claim_id}/decision", post(decide_claim))
         .route("/_sim/orders/{order_number}/logistic", post(set_logistic))
         .route("/_sim/invoices/draft", post(draft_invoice))
@@ -48,6 +52,7 @@ pub(crate) fn routes() -> axum::Router<Simulator> {
         )
         .route("/_sim/faults", post(set_faults).get(get_faults))
         .route("/_sim/state", get(state))
+        .route("/_sim/profile", post(set_profile).get(get_profile))
 }
 
 fn reply(result: Result<serde_json::Value, SimError>) -> Response {
@@ -62,13 +67,41 @@ fn reply(result: Result<serde_json::Value, SimError>) -> Response {
 struct MandateRequest {
     api_key: String,
     mandate: MandateLightResponse,
+    /// Published already broken: accepting it will fail.
+    #[serde(default)]
+    broken: bool,
 }
 
 async fn publish_mandate(State(sim): State<Simulator>, bytes: Bytes) -> Response {
     reply(body::<MandateRequest>(&bytes).and_then(|r| {
-        let id = sim.publish_mandate(&r.api_key, r.mandate)?;
-        Ok(json!({ "MandateId": id }))
+        let id = if r.broken {
+            sim.publish_broken_mandate(&r.api_key, r.mandate)?
+        } else {
+            sim.publish_mandate(&r.api_key, r.mandate)?
+        };
+        Ok(json!({ "MandateId": id, "Broken": r.broken }))
     }))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+struct BrokenRequest {
+    broken: bool,
+}
+
+async fn flag_broken(
+    State(sim): State<Simulator>,
+    Path(mandate_id): Path<String>,
+    bytes: Bytes,
+) -> Response {
+    reply((|| {
+        let id: MandateId = mandate_id
+            .parse()
+            .map_err(|_| SimError::BadRequest(format!("`{mandate_id}` is not a MandateId")))?;
+        let r = body::<BrokenRequest>(&bytes)?;
+        sim.set_mandate_broken(id, r.broken)?;
+        Ok(json!({ "MandateId": id, "Broken": r.broken }))
+    })())
 }
 
 #[derive(Deserialize)]
@@ -171,6 +204,29 @@ async fn set_faults(State(sim): State<Simulator>, bytes: Bytes) -> Response {
 
 async fn get_faults(State(sim): State<Simulator>) -> Response {
     reply(serde_json::to_value(sim.faults()).map_err(|e| SimError::BadRequest(e.to_string())))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+struct ProfileRequest {
+    api_key: String,
+    /// A preset's name (`default`, `reference-style`) or the options.
+    profile: serde_json::Value,
+}
+
+async fn set_profile(State(sim): State<Simulator>, bytes: Bytes) -> Response {
+    reply(body::<ProfileRequest>(&bytes).and_then(|r| {
+        let profile = AnswerProfile::from_setting(r.profile)?;
+        sim.set_profile(&r.api_key, profile.clone())?;
+        serde_json::to_value(profile).map_err(|e| SimError::BadRequest(e.to_string()))
+    }))
+}
+
+async fn get_profile(State(sim): State<Simulator>, uri: Uri) -> Response {
+    let q = Query::parse(uri.query());
+    reply(q.required("apiKey").and_then(|key| {
+        serde_json::to_value(sim.profile(key)?).map_err(|e| SimError::BadRequest(e.to_string()))
+    }))
 }
 
 async fn state(State(sim): State<Simulator>, uri: Uri) -> Response {

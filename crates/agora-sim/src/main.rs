@@ -32,7 +32,8 @@ struct Args {
     #[arg(long)]
     catalog_size: Option<u64>,
     /// A JSON configuration file: tenants, locked, seed, catalog_size,
-    /// product_key_ttl_seconds, rules (OEM rule sets). Flags add to it.
+    /// product_key_ttl_seconds, rules (OEM rule sets), profiles (answer
+    /// profiles by account key). Flags add to it.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
 }
@@ -58,6 +59,7 @@ fn config(args: &Args) -> Result<SimConfig, String> {
     if config.tenants.is_empty() {
         config.tenants.push("demo".to_owned());
     }
+    config.check()?;
     Ok(config)
 }
 

@@ -3,8 +3,9 @@
 
 use std::collections::HashMap;
 
+use agora_domain::routes::Route;
 use agora_domain::{Envelope, ResponseStatus};
-use agora_mock::{Answer, SimError};
+use agora_mock::{Answer, AnswerProfile, EmptyList, SimError};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -29,12 +30,63 @@ pub(crate) fn json_response<T: Serialize>(status: StatusCode, body: &T) -> Respo
 }
 
 /// The envelope of a successful answer.
-pub(crate) fn answer_response<T: Serialize>(answer: Answer<T>) -> Response {
+fn success_envelope<T>(answer: Answer<T>) -> Envelope<T> {
     let mut env = Envelope::success(answer.data);
     env.response_message = answer.message;
     env.response_error_message = Some(String::new());
     if answer.warning {
         env.response_status = Some(ResponseStatus::Warning);
+    }
+    env
+}
+
+/// The envelope of a successful answer, on the wire.
+fn answer_response<T: Serialize>(answer: Answer<T>) -> Response {
+    json_response(StatusCode::OK, &success_envelope(answer))
+}
+
+/// Either outcome of an operation on `route`, on the wire, worded as
+/// `profile` says: a `W` envelope when it carries a warning; an empty list
+/// as "no results" (404), a null or a missing `ResponseData`; titles and
+/// codes reworded in the data.
+pub(crate) fn respond<T: Serialize>(
+    profile: &AnswerProfile,
+    route: Route,
+    result: Result<Answer<T>, SimError>,
+) -> Response {
+    let answer = match result {
+        Ok(answer) => profile.word_envelope(answer),
+        Err(e) => return error_response(&e),
+    };
+    let empty = profile.empty_list(route);
+    if empty == EmptyList::Array && !profile.title_labels && !profile.numeric_logistic_codes {
+        return answer_response(answer);
+    }
+    let mut data = match serde_json::to_value(&answer.data) {
+        Ok(v) => v,
+        Err(e) => {
+            return error_response(&SimError::BadRequest(format!(
+                "cannot encode the answer: {e}"
+            )));
+        }
+    };
+    let mut omit = false;
+    if data.as_array().is_some_and(Vec::is_empty) {
+        match empty {
+            EmptyList::Array => {}
+            EmptyList::NotFound => return error_response(&SimError::NoResults),
+            EmptyList::NullData => data = serde_json::Value::Null,
+            EmptyList::NoData => omit = true,
+        }
+    }
+    profile.shape_data(route, &mut data);
+    let mut env = success_envelope(Answer {
+        data,
+        message: answer.message,
+        warning: answer.warning,
+    });
+    if omit {
+        env.response_data = None;
     }
     json_response(StatusCode::OK, &env)
 }
@@ -54,14 +106,6 @@ pub(crate) fn error_response(error: &SimError) -> Response {
         }
     }
     response
-}
-
-/// Either outcome of an operation, on the wire.
-pub(crate) fn respond<T: Serialize>(result: Result<Answer<T>, SimError>) -> Response {
-    match result {
-        Ok(answer) => answer_response(answer),
-        Err(e) => error_response(&e),
-    }
 }
 
 /// Decodes a JSON body; a 400 naming the problem otherwise.

@@ -1,0 +1,313 @@
+//! Answer profiles: how the simulated AgoraPlus words its answers to one
+//! account. The default profile answers as the simulator always has (an
+//! empty list is `[]`, a `ConsumerLight.Title` is a numeric string, a
+//! logistic `StatusCode` a string, every envelope `S`). The options answer
+//! in the other ways the reference allows, so a client can be tried
+//! against them:
+//!
+//! - an empty list as 404 "No results match your request" (reference
+//!   5.3.3), or as a success whose `ResponseData` is null or missing (every
+//!   `ResponseData` is optional, 2.1.1);
+//! - `W` envelopes carrying a warning, and a per-item `W` on work orders
+//!   accepted through `autoAccept` (2.1.1);
+//! - `ConsumerLight.Title` as its label, `"Mr."` (2.1.1 types it a string);
+//! - a logistic `StatusCode` as a JSON number.
+//!
+//! What changes the data (warnings) applies to both faces of the
+//! simulator; what changes only the wording on the wire (empty lists,
+//! titles, numbers) is applied by the HTTP face through
+//! [`AnswerProfile::empty_list`] and [`AnswerProfile::shape_data`].
+
+use std::collections::BTreeMap;
+
+use agora_domain::routes::Route;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::error::{Answer, SimError};
+use crate::faults::route_named;
+
+/// How an empty list answers on a list or search route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum EmptyList {
+    /// 200, `S`, `ResponseData: []` (the default).
+    #[default]
+    Array,
+    /// 404 with an `E` envelope whose `ResponseErrorMessage` is "No results
+    /// match your request" (reference 5.3.3).
+    NotFound,
+    /// 200, `S`, `ResponseData: null`.
+    NullData,
+    /// 200, `S`, no `ResponseData` at all.
+    NoData,
+}
+
+/// The message of a 404 that means "nothing found" (reference 5.3.3).
+pub const NO_RESULTS: &str = "No results match your request";
+
+/// Whether `route` answers a list of results, so that an empty answer is
+/// "no results" rather than "no such thing": the work orders (new and
+/// accepted), order tracking, the two deltas and product search. Routes
+/// about one thing (a BOM by product key, a claim by id, an update) never
+/// answer "no results".
+pub fn answers_a_list(route: Route) -> bool {
+    matches!(
+        route,
+        Route::GetNewMandates
+            | Route::GetAcceptedMandates
+            | Route::GetSparepartOrderTracking
+            | Route::PrintManufacturerSpareParts
+            | Route::PrintManufacturerProducts
+            | Route::SearchProductByRef
+    )
+}
+
+/// How the simulated AgoraPlus words its answers to one account
+/// (`POST /_sim/profile`, or `profiles` in a configuration file). Every
+/// option off is the simulator's historical behaviour.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct AnswerProfile {
+    /// How an empty list answers on list and search routes.
+    #[serde(default)]
+    pub empty_lists: EmptyList,
+    /// Per route (by AgoraPlus name, a list or search route), overriding
+    /// `EmptyLists`.
+    #[serde(default)]
+    pub empty_lists_by_route: BTreeMap<String, EmptyList>,
+    /// When set, every successful answer says `W` with this message as its
+    /// `ResponseMessage`.
+    #[serde(default)]
+    pub warning: Option<String>,
+    /// When set, every work order accepted through `autoAccept` carries its
+    /// own `ResponseStatus` `W` with this message.
+    #[serde(default)]
+    pub item_warning: Option<String>,
+    /// `ConsumerLight.Title` as its label (`"Mr."`) instead of its number
+    /// as a string (`"3"`).
+    #[serde(default)]
+    pub title_labels: bool,
+    /// A logistic `StatusCode` as a JSON number (`208`) instead of a string.
+    #[serde(default)]
+    pub numeric_logistic_codes: bool,
+}
+
+impl AnswerProfile {
+    /// The names of the presets [`AnswerProfile::preset`] knows.
+    pub const PRESETS: &'static [&'static str] = &["default", "reference-style"];
+
+    /// The profile that answers in every other way the reference allows:
+    /// empty lists as 404 "No results match your request" (accepted work
+    /// orders and order tracking as a null `ResponseData`), `W` envelopes,
+    /// per-item `W` on accepted work orders, titles as labels, numeric
+    /// logistic codes.
+    pub fn reference_style() -> Self {
+        Self {
+            empty_lists: EmptyList::NotFound,
+            empty_lists_by_route: BTreeMap::from([
+                (
+                    Route::GetAcceptedMandates.name().to_owned(),
+                    EmptyList::NullData,
+                ),
+                (
+                    Route::GetSparepartOrderTracking.name().to_owned(),
+                    EmptyList::NullData,
+                ),
+            ]),
+            warning: Some("Answered with warnings (simulated)".to_owned()),
+            item_warning: Some("Repair file created with warnings (simulated)".to_owned()),
+            title_labels: true,
+            numeric_logistic_codes: true,
+        }
+    }
+
+    /// A preset by name: `default` or `reference-style`.
+    pub fn preset(name: &str) -> Option<Self> {
+        match name.trim() {
+            "default" => Some(Self::default()),
+            "reference-style" => Some(Self::reference_style()),
+            _ => None,
+        }
+    }
+
+    /// A profile as a configuration gives it: a preset's name, or the
+    /// options as an object.
+    pub fn from_setting(setting: Value) -> Result<Self, SimError> {
+        let profile = match setting {
+            Value::String(name) => Self::preset(&name).ok_or_else(|| {
+                SimError::BadRequest(format!(
+                    "no profile preset `{name}`: {}",
+                    Self::PRESETS.join(", ")
+                ))
+            })?,
+            other => agora_domain::decode_json::<Self>(other.to_string().as_bytes())
+                .map_err(|e| SimError::BadRequest(format!("profile: {e}")))?,
+        };
+        profile.validate()?;
+        Ok(profile)
+    }
+
+    /// Refuses a per-route setting for a route that does not answer a list.
+    pub fn validate(&self) -> Result<(), SimError> {
+        for name in self.empty_lists_by_route.keys() {
+            match route_named(name) {
+                Some(route) if answers_a_list(route) => {}
+                Some(_) => {
+                    return Err(SimError::BadRequest(format!(
+                        "EmptyListsByRoute: {name} does not answer a list"
+                    )));
+                }
+                None => {
+                    return Err(SimError::BadRequest(format!(
+                        "EmptyListsByRoute: `{name}` is not an AgoraPlus route name"
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// How an empty answer to `route` is worded: always
+    /// [`EmptyList::Array`] on a route that does not answer a list.
+    pub fn empty_list(&self, route: Route) -> EmptyList {
+        if !answers_a_list(route) {
+            return EmptyList::Array;
+        }
+        self.empty_lists_by_route
+            .iter()
+            .find(|(name, _)| route.name().eq_ignore_ascii_case(name))
+            .map_or(self.empty_lists, |(_, mode)| *mode)
+    }
+
+    /// The answer with its envelope as this profile words it: `W`, with the
+    /// profile's warning as `ResponseMessage`, when the profile has one
+    /// (an answer already warning keeps its own message).
+    pub fn word_envelope<T>(&self, mut answer: Answer<T>) -> Answer<T> {
+        if let Some(w) = &self.warning {
+            if !answer.warning {
+                answer.warning = true;
+                answer.message = Some(w.clone());
+            }
+        }
+        answer
+    }
+
+    /// Rewrites the `ResponseData` of an answer to `route` as this profile
+    /// words it: titles as labels in work orders, logistic codes as
+    /// numbers in order lines. Values it does not recognise are left as
+    /// they are.
+    pub fn shape_data(&self, route: Route, data: &mut Value) {
+        match route {
+            Route::GetNewMandates | Route::GetAcceptedMandates if self.title_labels => {
+                for item in data.as_array_mut().into_iter().flatten() {
+                    if let Some(title) = item.pointer_mut("/Mandate/Consumer/Title") {
+                        if let Some(label) = title_label(title) {
+                            *title = Value::String(label.to_owned());
+                        }
+                    }
+                }
+            }
+            Route::GetSparepartOrderTracking | Route::PlaceRepairSparepartOrder
+                if self.numeric_logistic_codes =>
+            {
+                for line in data.as_array_mut().into_iter().flatten() {
+                    if let Some(code) = line.get_mut("StatusCode") {
+                        if let Some(n) = code.as_str().and_then(|s| s.trim().parse::<u64>().ok()) {
+                            *code = Value::from(n);
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The label of a title number (reference 2.1.1, `ConsumerLight.Title`:
+/// "1 : Mrs. ; 2 : Ms. ; 3 : Mr. ; 4 : Company").
+fn title_label(title: &Value) -> Option<&'static str> {
+    let n = match title {
+        Value::String(s) => s.trim().parse::<u64>().ok()?,
+        Value::Number(n) => n.as_u64()?,
+        _ => return None,
+    };
+    Some(match n {
+        1 => "Mrs.",
+        2 => "Ms.",
+        3 => "Mr.",
+        4 => "Company",
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn the_default_profile_changes_nothing() {
+        let p = AnswerProfile::default();
+        for route in Route::ALL {
+            assert_eq!(p.empty_list(*route), EmptyList::Array);
+        }
+        let mut data = json!([{"Mandate": {"Consumer": {"Title": "3"}}, "StatusCode": "208"}]);
+        let before = data.clone();
+        p.shape_data(Route::GetNewMandates, &mut data);
+        p.shape_data(Route::GetSparepartOrderTracking, &mut data);
+        assert_eq!(data, before);
+    }
+
+    #[test]
+    fn reference_style_words_titles_codes_and_empty_lists() {
+        let p = AnswerProfile::reference_style();
+        assert_eq!(p.empty_list(Route::GetNewMandates), EmptyList::NotFound);
+        assert_eq!(
+            p.empty_list(Route::GetAcceptedMandates),
+            EmptyList::NullData
+        );
+        assert_eq!(p.empty_list(Route::PrintBomData), EmptyList::Array);
+        assert_eq!(p.empty_list(Route::UpdateRepair), EmptyList::Array);
+        let mut mandates = json!([
+            {"Mandate": {"Consumer": {"Title": "3"}}},
+            {"Mandate": {"Consumer": {"Title": 1}}},
+            {"Mandate": {"Consumer": {"Title": "9"}}},
+            {"Mandate": {}}
+        ]);
+        p.shape_data(Route::GetAcceptedMandates, &mut mandates);
+        assert_eq!(mandates[0]["Mandate"]["Consumer"]["Title"], "Mr.");
+        assert_eq!(mandates[1]["Mandate"]["Consumer"]["Title"], "Mrs.");
+        assert_eq!(mandates[2]["Mandate"]["Consumer"]["Title"], "9");
+        let mut lines = json!([{"StatusCode": "208"}, {"StatusCode": null}, {}]);
+        p.shape_data(Route::GetSparepartOrderTracking, &mut lines);
+        assert_eq!(
+            lines,
+            json!([{"StatusCode": 208}, {"StatusCode": null}, {}])
+        );
+    }
+
+    #[test]
+    fn settings_name_a_preset_or_give_options_and_are_checked() {
+        assert_eq!(
+            AnswerProfile::from_setting(json!("reference-style")).unwrap(),
+            AnswerProfile::reference_style()
+        );
+        let p = AnswerProfile::from_setting(json!({
+            "EmptyLists": "NullData", "EmptyListsByRoute": {"getnewmandates": "NotFound"}
+        }))
+        .unwrap();
+        assert_eq!(p.empty_list(Route::GetNewMandates), EmptyList::NotFound);
+        assert_eq!(p.empty_list(Route::SearchProductByRef), EmptyList::NullData);
+        for bad in [
+            json!("loud"),
+            json!({"EmptyLists": "Sometimes"}),
+            json!({"Titles": true}),
+            json!({"EmptyListsByRoute": {"PrintBOMData": "NotFound"}}),
+            json!({"EmptyListsByRoute": {"Nope": "NotFound"}}),
+        ] {
+            let err = AnswerProfile::from_setting(bad.clone()).unwrap_err();
+            assert!(matches!(err, SimError::BadRequest(_)), "{bad}: {err:?}");
+        }
+    }
+}
