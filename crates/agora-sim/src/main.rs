@@ -63,26 +63,27 @@ fn config(args: &Args) -> Result<SimConfig, String> {
     Ok(config)
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// Listens for Ctrl-C and SIGTERM from now on, and resolves on the first.
+/// The listeners are registered when this is called, before the URL is
+/// printed, so a signal sent as soon as the URL is read is never missed.
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
     {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(term) => term,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
-        }
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        let mut terminate = signal(SignalKind::terminate())?;
+        Ok(async move {
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
+            }
+        })
     }
     #[cfg(not(unix))]
     {
-        let _ = ctrl_c.await;
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
     }
 }
 
@@ -104,6 +105,13 @@ async fn main() -> ExitCode {
         }
     };
     let tenants = config.tenants.len();
+    let stop = match shutdown_signal() {
+        Ok(stop) => stop,
+        Err(e) => {
+            eprintln!("agora-sim: cannot listen for signals: {e}");
+            return ExitCode::from(1);
+        }
+    };
     let server = match SimServer::start(Simulator::new(config), args.listen).await {
         Ok(s) => s,
         Err(e) => {
@@ -116,7 +124,7 @@ async fn main() -> ExitCode {
         println!("{}", server.url());
     }
     eprintln!("agora-sim: serving AgoraPlus for {tenants} account(s); Ctrl-C to stop");
-    shutdown_signal().await;
+    stop.await;
     eprintln!("agora-sim: stopping");
     match server.shutdown().await {
         Ok(()) => ExitCode::SUCCESS,
