@@ -14,8 +14,8 @@ use agora_ports::{AgoraError, DeltaQuery};
 use serde_json::json;
 use support::{KEY, endless, endless_paced};
 use tokio::sync::mpsc::UnboundedReceiver;
-use wiremock::matchers::{method, path};
 use wiremock::Mock;
+use wiremock::matchers::{method, path};
 
 const OK_HEAD: &str =
     "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n";
