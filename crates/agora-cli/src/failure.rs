@@ -80,6 +80,22 @@ fn hint(error: &AgoraError, client: Option<&ClientConfig>) -> (Option<String>, u
             Some("AgoraPlus is failing or unavailable; try again later (`agora outbox flush`)".to_owned()),
             code::UNREACHABLE,
         ),
+        AgoraError::Throttled { .. } => (
+            Some("AgoraPlus is limiting this account's calls; wait a little and try again (`agora outbox flush` resends what is queued)".to_owned()),
+            code::UNREACHABLE,
+        ),
+        AgoraError::Gateway { .. } => (
+            Some("a proxy or gateway between here and AgoraPlus failed; try again later (`agora outbox flush`)".to_owned()),
+            code::UNREACHABLE,
+        ),
+        AgoraError::Redirect { .. } => (
+            Some("the api_key is only sent to the configured origin; if AgoraPlus has moved, set AGORA_BASE_URL (or AGORA_ENV) to its new address".to_owned()),
+            code::CONFIG,
+        ),
+        AgoraError::TooLarge { .. } => (
+            Some("AgoraPlus sent more than this client reads in one answer; set AGORA_LOG=debug and report it".to_owned()),
+            code::UNREACHABLE,
+        ),
         AgoraError::InDoubt { .. } => (
             Some("check in AgoraPlus whether it was applied, then `agora outbox resolve ID --as applied|resend|abandon`".to_owned()),
             code::IN_DOUBT,
@@ -97,5 +113,67 @@ fn hint(error: &AgoraError, client: Option<&ClientConfig>) -> (Option<String>, u
             code::UNREACHABLE,
         ),
         _ => (None, code::REFUSED),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use agora_ports::{Reach, ServiceMessage};
+
+    use super::*;
+
+    #[test]
+    fn a_gateway_s_failures_are_unavailable() {
+        let cases = [
+            (
+                AgoraError::Throttled {
+                    message: ServiceMessage::default(),
+                    retry_after: Some(Duration::from_secs(1)),
+                },
+                code::UNREACHABLE,
+            ),
+            (
+                AgoraError::Gateway {
+                    status: 502,
+                    body: "is not JSON, it starts: \"<html>\"".to_owned(),
+                    retry_after: None,
+                },
+                code::UNREACHABLE,
+            ),
+            (
+                AgoraError::TooLarge {
+                    what: "the GetNewMandates answer".to_owned(),
+                    limit: 1024,
+                },
+                code::UNREACHABLE,
+            ),
+            (
+                AgoraError::Redirect {
+                    status: 307,
+                    location: "https://elsewhere.example/".to_owned(),
+                    origin: "https://api.agoraplus.com".to_owned(),
+                    reach: Reach::Refused,
+                },
+                code::CONFIG,
+            ),
+            (
+                AgoraError::InDoubt {
+                    operation: "CreateRepair",
+                    cause: Box::new(AgoraError::Gateway {
+                        status: 504,
+                        body: "is empty".to_owned(),
+                        retry_after: None,
+                    }),
+                },
+                code::IN_DOUBT,
+            ),
+        ];
+        for (error, exit) in cases {
+            let (hint, got) = hint(&error, None);
+            assert_eq!(got, exit, "{error}");
+            assert!(hint.is_some(), "{error}");
+        }
     }
 }

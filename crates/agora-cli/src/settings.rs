@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use agora_domain::Lcid;
-use agora_http::{ApiKey, ClientConfig, Environment};
+use agora_http::{ApiKey, ClientConfig, Environment, parse_switch};
 use agora_ports::AgoraError;
 use serde::Deserialize;
 
@@ -27,6 +27,9 @@ pub(crate) struct ConfigFile {
     pub auto_accept: Option<bool>,
     /// Transfer VALID claims at once.
     pub transfer_if_valid: Option<bool>,
+    /// Allow an `http://` base URL that is not loopback (the api_key then
+    /// travels in clear).
+    pub allow_insecure_http: Option<bool>,
 }
 
 /// Flags that name settings.
@@ -122,12 +125,64 @@ impl Settings {
             .or(file.db)
             .unwrap_or_else(|| PathBuf::from("agora.db"));
         let language = Lcid(flags.language.or(file.language).unwrap_or(1033));
+        let allow_insecure_http = match env("AGORA_ALLOW_INSECURE_HTTP") {
+            Some(v) => parse_switch("AGORA_ALLOW_INSECURE_HTTP", &v)?,
+            None => file.allow_insecure_http.unwrap_or(false),
+        };
         Ok(Self {
-            client: ClientConfig::new(environment, key),
+            client: ClientConfig::new(environment, key).with_insecure_http(allow_insecure_http),
             db,
             language,
             auto_accept: file.auto_accept.unwrap_or(true),
             transfer_if_valid: file.transfer_if_valid.unwrap_or(true),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A configuration file naming a clear-text base URL and a key file.
+    fn settings_with(extra: &str) -> Result<Settings, AgoraError> {
+        let dir = std::env::temp_dir().join(format!(
+            "agora-settings-{}-{}",
+            std::process::id(),
+            extra.len()
+        ));
+        std::fs::create_dir_all(&dir).map_err(|e| AgoraError::Config(e.to_string()))?;
+        let key = dir.join("key");
+        std::fs::write(&key, "k-0123456789").map_err(|e| AgoraError::Config(e.to_string()))?;
+        let config = dir.join("agora.json");
+        let text = format!(
+            r#"{{"base_url": "http://agora.example.com", "api_key_file": {:?}{extra}}}"#,
+            key.display().to_string()
+        );
+        std::fs::write(&config, text).map_err(|e| AgoraError::Config(e.to_string()))?;
+        Settings::resolve(&Flags {
+            config: Some(config),
+            ..Flags::default()
+        })
+    }
+
+    #[test]
+    fn clear_text_http_is_allowed_only_when_the_configuration_says_so() {
+        // (These variables, when set, would win over the file.)
+        if ["AGORA_ALLOW_INSECURE_HTTP", "AGORA_BASE_URL"]
+            .iter()
+            .any(|v| std::env::var_os(v).is_some())
+        {
+            return;
+        }
+        let settings = settings_with("").unwrap();
+        assert!(!settings.client.allow_insecure_http);
+        let err = agora_http::AgoraClient::new(settings.client).unwrap_err();
+        assert!(
+            err.to_string().contains("AGORA_ALLOW_INSECURE_HTTP"),
+            "{err}"
+        );
+        let settings = settings_with(r#", "allow_insecure_http": true"#).unwrap();
+        assert!(settings.client.allow_insecure_http);
+        assert!(agora_http::AgoraClient::new(settings.client).is_ok());
     }
 }

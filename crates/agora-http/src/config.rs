@@ -100,10 +100,11 @@ pub struct RetryPolicy {
     pub max_attempts: u32,
     /// Backoff before the second attempt (default 200 ms); doubles each time.
     pub initial_backoff: Duration,
-    /// Backoff ceiling (default 10 s).
+    /// Backoff ceiling (default 10 s): the longest single wait, a server's
+    /// `Retry-After` included (clamped to it).
     pub max_backoff: Duration,
-    /// Total waiting allowed across retries (default 30 s); a `Retry-After`
-    /// that would pass it ends the retries.
+    /// Total waiting allowed across retries (default 30 s); a wait that
+    /// would pass it ends the retries.
     pub max_elapsed: Duration,
 }
 

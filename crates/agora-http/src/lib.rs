@@ -7,16 +7,26 @@
 //! - Sends `api_key`, `Accept: application/json` and, on bodies,
 //!   `Content-Type: application/json`. The key is a secret: never in
 //!   `Debug`, logs or errors.
-//! - HTTP 400, 401, 403, 404, 405, 500 and 503 map to distinct
+//! - HTTP 400, 401, 403, 404, 405, 429, 500 and 503 map to distinct
 //!   [`AgoraError`](agora_ports::AgoraError) variants carrying what the
-//!   envelope said; a 200 whose envelope says `E` (or `IsValid=false`) is
-//!   `Rejected`, except for claims, whose `ValidationErrors` come back as
-//!   data; `W` returns the data with its warning.
-//! - Retries idempotent calls on 500, 503, timeouts and connection failures
-//!   with exponential backoff and jitter, honouring `Retry-After`, bounded
-//!   in attempts and total time. Non-idempotent POSTs are retried only when
-//!   the request certainly never reached the server; otherwise they fail as
-//!   `InDoubt`, never silently resent.
+//!   envelope said; 502, 504 and any 5xx without AgoraPlus's envelope (a
+//!   proxy's page) are `Gateway`. A 200 whose envelope says `E` (or
+//!   `IsValid=false`) is `Rejected`, except for claims, whose
+//!   `ValidationErrors` come back as data; `W` returns the data with its
+//!   warning.
+//! - On list and search routes (`Route::no_results_is_empty`), a 404 and a
+//!   success without `ResponseData` are an empty result.
+//! - Retries idempotent calls on 429, 500, 502, 503, 504, timeouts and
+//!   connection failures with exponential backoff and jitter, honouring
+//!   `Retry-After` (clamped to the policy's longest wait), bounded in
+//!   attempts and total time. Non-idempotent POSTs are retried only when
+//!   the request certainly had no effect (never sent, or throttled with
+//!   429); otherwise they fail as `InDoubt`, never silently resent.
+//! - The `api_key` never leaves the base URL's origin: redirects elsewhere
+//!   are refused (`Redirect`), and clear-text `http://` is for loopback
+//!   unless explicitly allowed.
+//! - Reading is bounded ([`Limits`]): answers, error bodies, single delta
+//!   records, and a delta's total time.
 //! - Master-data deltas are decoded while they arrive and handed over in
 //!   batches: memory stays bounded whatever their size.
 //! - A `tracing` span per call: route, attempt, status, duration.
