@@ -11,7 +11,9 @@ use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::codes::ResponseStatus;
-use crate::wire::{DecodeError, Extra, decode_json};
+use crate::wire::{
+    DecodeError, Extra, ReadAnswer, decode_json, decode_json_tracked, short_type_name,
+};
 
 /// The generic response envelope, `ResponseData` typed as `T`.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,7 +48,7 @@ impl<T> Default for Envelope<T> {
 /// An element of a list answer that could not be read at all (not an
 /// object of the expected model, say): set aside with its raw JSON and the
 /// reason, while the rest of the list is used. The caller is told of each.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SetAside {
     /// Its position in the list (0-based).
     pub index: usize,
@@ -398,6 +400,51 @@ impl<T: DeserializeOwned> Envelope<T> {
     /// Decodes an envelope from bytes, naming the failing field on error.
     pub fn from_slice(bytes: &[u8]) -> Result<Self, DecodeError> {
         decode_json(bytes)
+    }
+}
+
+impl<T: DeserializeOwned + ReadAnswer> Envelope<T> {
+    /// Decodes an answer tolerantly (docs/wire-notes.md, "Tolerant
+    /// reading"): strictly first, the fast path; when that fails, the
+    /// envelope again with `ResponseData` read by [`ReadAnswer`], so that a
+    /// value of the wrong type is kept in its model and an element of a
+    /// list that cannot be read at all is set aside (returned with its
+    /// index, raw JSON and reason) while the rest is used.
+    ///
+    /// Still errors, naming the failing place: a body that is not JSON or
+    /// is cut short, an envelope field of the wrong type (`IsValid:
+    /// "yes"`), a `ResponseData` of the wrong shape (an object where a list
+    /// is expected).
+    pub fn from_slice_tolerant(bytes: &[u8]) -> Result<(Self, Vec<SetAside>), DecodeError> {
+        if let Ok(env) = serde_json::from_slice::<Self>(bytes) {
+            return Ok((env, Vec::new()));
+        }
+        let raw: Envelope<serde_json::Value> = decode_json(bytes)?;
+        let mut set_aside = Vec::new();
+        let response_data = match raw.response_data {
+            None => None,
+            Some(value) => match T::read_answer(value, &mut set_aside) {
+                Ok(data) => Some(data),
+                // The shape is wrong: strict reading words it, at its place.
+                Err(reason) => {
+                    return Err(match decode_json_tracked::<Self>(bytes) {
+                        Err(e) => e,
+                        Ok(_) => {
+                            DecodeError::custom(short_type_name::<Self>(), "ResponseData", reason)
+                        }
+                    });
+                }
+            },
+        };
+        let env = Envelope {
+            response_status: raw.response_status,
+            is_valid: raw.is_valid,
+            response_message: raw.response_message,
+            response_error_message: raw.response_error_message,
+            response_data,
+            extra: raw.extra,
+        };
+        Ok((env, set_aside))
     }
 }
 

@@ -13,7 +13,10 @@
 //!
 //! Wire models carry the reference's names exactly, keep unknown fields in
 //! `extra` and write them back unchanged; unknown codes decode into explicit
-//! `Unknown` variants that keep the raw value.
+//! `Unknown` variants that keep the raw value. Answers are read tolerantly
+//! ([`Envelope::from_slice_tolerant`]): a value of the wrong type is kept
+//! as it arrived and written back unchanged, an unreadable list element is
+//! set aside ([`SetAside`]) while the rest is used.
 
 pub mod catalog;
 pub mod claim;
@@ -53,4 +56,7 @@ pub use repair::{CompleteRepairState, Consumer, Intervention, Part, Reseller, St
 pub use status::{Requirement, StatusCode, StatusFamily};
 pub use tables::{CountryCode, InterventionTypeId, Lcid, ManufacturerId, Title};
 pub use time::WireDateTime;
-pub use wire::{DecodeError, Extra, OneOrMany, UnknownValue, decode_json};
+pub use wire::{
+    DecodeError, Extra, OneOrMany, ReadAnswer, ReadLenient, Reading, UnknownValue, UnreadValue,
+    decode_json, raw_text,
+};

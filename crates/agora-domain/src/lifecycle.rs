@@ -7,15 +7,23 @@
 //!
 //! The reference says the life cycle is not fixed, so progress statuses are
 //! accepted in any order while the file is open. The hard rules always hold:
-//! a work order is unalterable; nothing is updated once the file is closed;
-//! every status carries what its code requires; a claim only for a repair
-//! type its OEM covers; claim statuses move only along real edges; only
-//! CLOSEDACCEPTED claims are invoiced. A refused event is a
-//! [`TransitionError`] that says why; the state is then unchanged.
+//! a work order is unalterable; nothing is updated once the file is closed,
+//! except status 602 (the product returned to the consumer comes after the
+//! claim); every status carries what its code requires; no claim for a
+//! repair type its OEM lists as not covered (type 7); claim statuses move
+//! only along real edges; only CLOSEDACCEPTED claims are invoiced. A
+//! refused event is a [`TransitionError`] that says why; the state is then
+//! unchanged.
+//!
+//! Local rules are no stricter than the reference: where its own samples or
+//! tables leave a case open, the event is allowed with a [`RuleWarning`]
+//! for the caller (a part without order number on a 204, a claim for an
+//! OEM or repair type table 6.4 does not list, which AgoraPlus's rule
+//! engine judges). [`RepairLifecycle::check`] returns them.
 
 use crate::codes::{ClaimStatus, MandateStatus};
 use crate::repair::StateNature;
-use crate::status::{StatusCode, StatusError, StatusFamily, check_status};
+use crate::status::{StatusCode, StatusError, StatusFamily, StatusWarning, check_status};
 use crate::tables::{Coverage, InterventionTypeId, ManufacturerId, coverage};
 
 /// Where the repair itself stands.
@@ -128,7 +136,7 @@ pub enum TransitionError {
     /// The status does not carry what its code requires.
     #[error(transparent)]
     Status(#[from] StatusError),
-    /// The OEM does not cover this repair type: no claim.
+    /// The OEM lists this repair type as not covered (type 7): no claim.
     #[error("no claim: OEM {manufacturer} does not cover repair type {repair_type} ({coverage:?})")]
     NotClaimable {
         /// The OEM.
@@ -161,6 +169,41 @@ pub enum TransitionError {
     /// The claim was already invoiced.
     #[error("the claim is already invoiced")]
     AlreadyInvoiced,
+}
+
+/// An event allowed although a local rule would rather not: the reference
+/// leaves the case open, so AgoraPlus judges it. The caller is told.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RuleWarning {
+    /// The status lacks something its table row asks for.
+    #[error(transparent)]
+    Status(#[from] StatusWarning),
+    /// Table 6.4 has no row for this OEM and repair type (OEMs 5, 10, 24
+    /// and 27 have none at all): the claim is sent, AgoraPlus's rules judge it.
+    #[error(
+        "OEM {manufacturer} has no repair type {repair_type} in table 6.4: the claim is sent, AgoraPlus's rules judge it"
+    )]
+    OutsideRepairTable {
+        /// The OEM.
+        manufacturer: ManufacturerId,
+        /// The repair type.
+        repair_type: InterventionTypeId,
+    },
+    /// The file has no repair type, so its coverage cannot be judged here.
+    #[error(
+        "the repair file has no repair type: its coverage cannot be checked here; the claim is sent, AgoraPlus's rules judge it"
+    )]
+    NoRepairType,
+}
+
+/// An allowed event: the state after it, and what the caller is warned of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    /// The state after the event.
+    pub next: RepairLifecycle,
+    /// What the local rules warn of (empty when nothing).
+    pub warnings: Vec<RuleWarning>,
 }
 
 /// The lifecycle state of one repair file (serializable, for local stores).
@@ -217,9 +260,17 @@ impl RepairLifecycle {
         (self.phase == RepairPhase::Closed).then_some(StatusCode::ClosedWithWarrantyIntervention)
     }
 
-    /// Applies an event, returning the new state or why it is refused.
+    /// Applies an event, returning the new state or why it is refused
+    /// (see [`RepairLifecycle::check`] for the warnings).
     pub fn apply(&self, event: &RepairEvent) -> Result<Self, TransitionError> {
+        self.check(event).map(|applied| applied.next)
+    }
+
+    /// Applies an event: the new state and the local rules' warnings, or
+    /// why it is refused.
+    pub fn check(&self, event: &RepairEvent) -> Result<Applied, TransitionError> {
         let mut next = self.clone();
+        let mut warnings = Vec::new();
         match event {
             RepairEvent::MandateAccepted | RepairEvent::MandateRefused => {
                 match &self.mandate {
@@ -240,9 +291,16 @@ impl RepairLifecycle {
                 });
             }
             RepairEvent::StatusReported(status) => {
-                self.require_open_file()?;
-                check_status(status)?;
+                let after_claim = is_after_claim(status);
+                if after_claim && self.phase == RepairPhase::Closed {
+                    // 602 comes after the claim (2.2.2): the file stays closed.
+                    self.require_file()?;
+                } else {
+                    self.require_open_file()?;
+                }
+                warnings.extend(check_status(status)?.into_iter().map(RuleWarning::from));
                 next.phase = match status.code.as_ref().and_then(StatusCode::family) {
+                    _ if self.phase == RepairPhase::Closed => RepairPhase::Closed,
                     Some(StatusFamily::NotPossible) => RepairPhase::NotPossible,
                     _ if matches!(
                         status.code,
@@ -263,7 +321,7 @@ impl RepairLifecycle {
                     return Err(TransitionError::ClaimExists);
                 }
                 self.require_open_file()?;
-                self.require_claimable()?;
+                warnings.extend(self.require_claimable()?);
                 next.claim = Some(ClaimState::after_submission(*valid, *transfer_if_valid));
                 next.phase = RepairPhase::Closed;
             }
@@ -325,37 +383,84 @@ impl RepairLifecycle {
                 }
             }
         }
-        Ok(next)
+        Ok(Applied { next, warnings })
+    }
+
+    /// An `UpdateRepair` of the whole file carrying `new_statuses` (the
+    /// statuses the file did not have): the information update, then each
+    /// new status in order. A closed file takes an update whose new
+    /// statuses are all allowed after a claim (602): the rest of the file
+    /// goes along with them. How a server judges an update.
+    pub fn check_update(&self, new_statuses: &[StateNature]) -> Result<Applied, TransitionError> {
+        let closed_but_allowed = self.phase == RepairPhase::Closed
+            && !new_statuses.is_empty()
+            && new_statuses.iter().all(is_after_claim);
+        let mut applied = if closed_but_allowed {
+            self.require_file()?;
+            Applied {
+                next: self.clone(),
+                warnings: Vec::new(),
+            }
+        } else {
+            self.check(&RepairEvent::InformationUpdated)?
+        };
+        for status in new_statuses {
+            let step = applied
+                .next
+                .check(&RepairEvent::StatusReported(status.clone()))?;
+            applied.next = step.next;
+            applied.warnings.extend(step.warnings);
+        }
+        Ok(applied)
+    }
+
+    /// The file exists: a direct file, or an accepted work order's.
+    fn require_file(&self) -> Result<(), TransitionError> {
+        match &self.mandate {
+            Some(status) if *status != MandateStatus::Accepted => {
+                Err(TransitionError::WorkOrderNotAccepted(status.clone()))
+            }
+            _ => Ok(()),
+        }
     }
 
     fn require_open_file(&self) -> Result<(), TransitionError> {
-        if let Some(status) = &self.mandate {
-            if *status != MandateStatus::Accepted {
-                return Err(TransitionError::WorkOrderNotAccepted(status.clone()));
-            }
-        }
+        self.require_file()?;
         if self.phase == RepairPhase::Closed {
             return Err(TransitionError::FileClosed);
         }
         Ok(())
     }
 
-    fn require_claimable(&self) -> Result<(), TransitionError> {
+    /// Whether the file may take a claim: refused without OEM and for a
+    /// repair type 6.4 lists as not covered; warned of for a pair 6.4 does
+    /// not list, or a file without repair type (AgoraPlus judges those).
+    fn require_claimable(&self) -> Result<Vec<RuleWarning>, TransitionError> {
         let manufacturer = self
             .manufacturer
             .ok_or(TransitionError::MissingForClaim("ManufacturerId"))?;
-        let repair_type = self
-            .repair_type
-            .ok_or(TransitionError::MissingForClaim("repair type"))?;
+        let Some(repair_type) = self.repair_type else {
+            return Ok(vec![RuleWarning::NoRepairType]);
+        };
         match coverage(manufacturer, repair_type) {
-            Coverage::Covered(_) => Ok(()),
-            coverage => Err(TransitionError::NotClaimable {
+            Coverage::Covered(_) => Ok(Vec::new()),
+            Coverage::UnknownRepairType => Ok(vec![RuleWarning::OutsideRepairTable {
+                manufacturer,
+                repair_type,
+            }]),
+            coverage @ Coverage::NotCovered => Err(TransitionError::NotClaimable {
                 manufacturer,
                 repair_type,
                 coverage,
             }),
         }
     }
+}
+
+/// Whether a status may come after the claim closed the file: 602, the
+/// product returned to the consumer.
+fn is_after_claim(status: &StateNature) -> bool {
+    status.code == Some(StatusCode::ProductReturnedToConsumer)
 }
 
 /// Whether a claim may move from one state to another in one step (the

@@ -59,6 +59,24 @@ wire_model! {
     }
 }
 
+impl MandateLightResponse {
+    /// The OEM: `ManufacturerId`, else `OEMId`.
+    pub fn manufacturer(&self) -> Option<ManufacturerId> {
+        self.manufacturer_id.or(self.oem_id)
+    }
+
+    /// The repair type: `InterventionTypeId`, else the nested
+    /// `InterventionType.InterventionTypeId` (2.1.1 describes both; a work
+    /// order may carry only the nested one).
+    pub fn repair_type(&self) -> Option<InterventionTypeId> {
+        self.intervention_type_id.or_else(|| {
+            self.intervention_type
+                .as_ref()
+                .and_then(|t| t.intervention_type_id)
+        })
+    }
+}
+
 wire_model! {
     /// `InterventionTypeLight`: the type of repair (see the repair-type table).
     pub struct InterventionTypeLight {
@@ -90,7 +108,8 @@ wire_model! {
 wire_model! {
     /// `ConsumerLight`: the end consumer as the work order carries it.
     pub struct ConsumerLight {
-        /// Title, as a numeric string.
+        /// Title, as a numeric string (tolerant reading also takes a number
+        /// or a label such as `"Mr."`, and writes back what came).
         title: TitleText = "Title",
         /// Last name.
         last_name: String = "LastName",

@@ -222,15 +222,10 @@ impl CompleteRepairState {
         Self {
             intervention_id: Some(intervention_id),
             mandate_id: mandate.mandate_id,
-            manufacturer_id: mandate.manufacturer_id.or(mandate.oem_id),
+            manufacturer_id: mandate.manufacturer(),
             consumer,
             intervention: Some(Intervention {
-                intervention_type: mandate.intervention_type_id.or_else(|| {
-                    mandate
-                        .intervention_type
-                        .as_ref()
-                        .and_then(|t| t.intervention_type_id)
-                }),
+                intervention_type: mandate.repair_type(),
                 ..Intervention::default()
             }),
             ..Self::default()

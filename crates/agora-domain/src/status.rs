@@ -37,7 +37,9 @@ pub enum Requirement {
     FreeComment,
     /// `AppointmentDate` and `AppointmentEndDate`, the start before the end.
     AppointmentDates,
-    /// At least one part, each with `Reference` and `OrderNumber`.
+    /// At least one part, each with `Reference` and `OrderNumber` (as the
+    /// table says). A part without `OrderNumber` is sent with a warning:
+    /// the reference's own 204 sample has none ([`StatusWarning`]).
     PartReferenceAndOrderNumber,
     /// Set by AgoraPlus alone; a client never sends it.
     SetByAgoraPlus,
@@ -265,20 +267,40 @@ pub enum StatusError {
         field: &'static str,
     },
     /// A code that needs parts has none.
-    #[error("status {code} requires at least one part with its reference and order number")]
+    #[error("status {code} requires at least one part with its reference")]
     MissingParts {
         /// The status code.
         code: StatusCode,
     },
-    /// A part of a code that needs references and order numbers lacks one.
+    /// A part of a code that needs part references lacks its reference.
     #[error("status {code}: part {index} requires {field}")]
     MissingPartField {
         /// The status code.
         code: StatusCode,
         /// Index of the part in `Parts`.
         index: usize,
-        /// `Reference` or `OrderNumber`.
+        /// `Reference`.
         field: &'static str,
+    },
+}
+
+/// Something a status lacks that the reference's tables ask for but its
+/// own samples do without: the status is sent as it is, and the caller
+/// is told.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StatusWarning {
+    /// A part without `OrderNumber` on a code whose table row says "PART
+    /// REF & ORDER NUMBER": the reference's own 204 sample (2.2.2) sends a
+    /// part reference alone, so AgoraPlus judges it.
+    #[error(
+        "status {code}: part {index} has no OrderNumber (the status table asks for one, the reference's own 204 sample sends none); sent as it is"
+    )]
+    MissingOrderNumber {
+        /// The status code.
+        code: StatusCode,
+        /// Index of the part in `Parts`.
+        index: usize,
     },
 }
 
@@ -287,11 +309,12 @@ fn blank(s: Option<&String>) -> bool {
 }
 
 /// Checks that a status carries what its code requires, and that a client
-/// may send it. Unknown codes pass: AgoraPlus judges them.
-pub fn check_status(status: &StateNature) -> Result<(), StatusError> {
+/// may send it; what it lacks that the reference's own samples do without
+/// comes back as warnings. Unknown codes pass: AgoraPlus judges them.
+pub fn check_status(status: &StateNature) -> Result<Vec<StatusWarning>, StatusError> {
     let code = status.code.clone().ok_or(StatusError::MissingCode)?;
     match code.requirement() {
-        Requirement::FreeComment => Ok(()),
+        Requirement::FreeComment => Ok(Vec::new()),
         Requirement::SetByAgoraPlus => Err(StatusError::ReservedForAgoraPlus(code)),
         Requirement::AppointmentDates => {
             let start = status.appointment_date.as_ref().ok_or_else(|| {
@@ -315,7 +338,7 @@ pub fn check_status(status: &StateNature) -> Result<(), StatusError> {
                 field: "AppointmentEndDate",
             })?;
             if start < end {
-                Ok(())
+                Ok(Vec::new())
             } else {
                 Err(StatusError::AppointmentNotOrdered { code })
             }
@@ -325,6 +348,7 @@ pub fn check_status(status: &StateNature) -> Result<(), StatusError> {
             if parts.is_empty() {
                 return Err(StatusError::MissingParts { code });
             }
+            let mut warnings = Vec::new();
             for (index, part) in parts.iter().enumerate() {
                 if blank(part.reference.as_ref()) {
                     return Err(StatusError::MissingPartField {
@@ -334,14 +358,13 @@ pub fn check_status(status: &StateNature) -> Result<(), StatusError> {
                     });
                 }
                 if blank(part.order_number.as_ref()) {
-                    return Err(StatusError::MissingPartField {
-                        code,
+                    warnings.push(StatusWarning::MissingOrderNumber {
+                        code: code.clone(),
                         index,
-                        field: "OrderNumber",
                     });
                 }
             }
-            Ok(())
+            Ok(warnings)
         }
     }
 }

@@ -395,8 +395,9 @@ pub static LANGUAGES: &[(u32, &str)] = &[
 ];
 
 /// The consumer's title (1 Mrs, 2 Ms, 3 Mr, 4 Company). Read from a number
-/// or a numeric string (the work order's `ConsumerLight` sends a string);
-/// written as a number. Unknown numbers are kept.
+/// or a numeric string; written as a number. Unknown numbers are kept.
+/// Tolerant reading also takes the reference's labels (`"Mr."`, see
+/// [`Title::from_label`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Title {
@@ -432,6 +433,45 @@ impl Title {
             3 => Self::Mr,
             4 => Self::Company,
             other => Self::Unknown(other),
+        }
+    }
+
+    /// The reference's label (`Mrs.`, `Ms.`, `Mr.`, `Company`), when known.
+    pub fn label(self) -> Option<&'static str> {
+        Some(match self {
+            Self::Mrs => "Mrs.",
+            Self::Ms => "Ms.",
+            Self::Mr => "Mr.",
+            Self::Company => "Company",
+            Self::Unknown(_) => return None,
+        })
+    }
+
+    /// The title of one of the reference's labels (2.1.1: "1 : Mrs. ; 2 :
+    /// Ms. ; 3 : Mr. ; 4 : Company"), any case, with or without the dot.
+    pub fn from_label(label: &str) -> Option<Self> {
+        let word = label.trim();
+        let word = word.strip_suffix('.').unwrap_or(word).trim_end();
+        [Self::Mrs, Self::Ms, Self::Mr, Self::Company]
+            .into_iter()
+            .find(|t| {
+                t.label()
+                    .is_some_and(|l| l.trim_end_matches('.').eq_ignore_ascii_case(word))
+            })
+    }
+
+    /// The title a JSON value means, however it is written: a number, a
+    /// numeric string or a label.
+    fn from_any(value: &serde_json::Value) -> Option<Self> {
+        match value {
+            serde_json::Value::Number(n) => n.as_i64().map(Self::from_code),
+            serde_json::Value::String(s) => s
+                .trim()
+                .parse::<i64>()
+                .ok()
+                .map(Self::from_code)
+                .or_else(|| Self::from_label(s)),
+            _ => None,
         }
     }
 }
@@ -473,7 +513,28 @@ impl<'de> Deserialize<'de> for Title {
     }
 }
 
-/// The title as the work order's `ConsumerLight` carries it: a numeric string.
+impl crate::wire::ReadLenient for Title {
+    /// As strict reading, and a label (`"Mr."`) too, kept to write back.
+    fn read_lenient(value: serde_json::Value) -> crate::wire::Reading<Self> {
+        use crate::wire::Reading;
+        if let Ok(title) = Title::deserialize(&value) {
+            return Reading::Exact(title);
+        }
+        match Title::from_any(&value) {
+            Some(title) => Reading::Reinterpreted(title, value),
+            None => {
+                let reason = crate::wire::strict_error::<Self>(&value);
+                Reading::Unreadable(value, reason)
+            }
+        }
+    }
+}
+
+/// The title as the work order's `ConsumerLight` carries it (2.1.1:
+/// `Title (string)`): strictly, the number as a string (`"3"`), written
+/// back so. Tolerant reading also takes a number, a label (`"Mr."`, any
+/// case) or a numeric string written otherwise (`" 3"`), and keeps the
+/// form that came to write it back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TitleText(pub Title);
 
@@ -485,7 +546,42 @@ impl Serialize for TitleText {
 
 impl<'de> Deserialize<'de> for TitleText {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Title::deserialize(d).map(TitleText)
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = TitleText;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(
+                    "a title as a numeric string (\"1\" Mrs, \"2\" Ms, \"3\" Mr, \"4\" Company)",
+                )
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<TitleText, E> {
+                // Only the form it is written in: any other is read by the
+                // tolerant path, which keeps it.
+                match v.parse::<i64>() {
+                    Ok(n) if itoa::Buffer::new().format(n) == v => {
+                        Ok(TitleText(Title::from_code(n)))
+                    }
+                    _ => Err(E::invalid_value(serde::de::Unexpected::Str(v), &self)),
+                }
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+impl crate::wire::ReadLenient for TitleText {
+    fn read_lenient(value: serde_json::Value) -> crate::wire::Reading<Self> {
+        use crate::wire::Reading;
+        if let Ok(title) = TitleText::deserialize(&value) {
+            return Reading::Exact(title);
+        }
+        match Title::from_any(&value) {
+            Some(title) => Reading::Reinterpreted(TitleText(title), value),
+            None => {
+                let reason = crate::wire::strict_error::<Self>(&value);
+                Reading::Unreadable(value, reason)
+            }
+        }
     }
 }
 

@@ -2,6 +2,8 @@
 //! macro that keeps unknown fields, `OneOrMany`, and JSON decoding that names
 //! the field that failed.
 
+use std::borrow::Cow;
+
 use serde::de::DeserializeOwned;
 
 /// Fields a model does not know, kept in arrival form and written back
@@ -17,6 +19,15 @@ pub type Extra = serde_json::Map<String, serde_json::Value>;
 /// Serialization writes the known fields that are `Some`, then the unknown
 /// ones. Deserialization matches keys without allocating for known names,
 /// so large master-data deltas decode fast; a null value reads as `None`.
+///
+/// Deserialization is strict: a known field of the wrong type fails it.
+/// Answers are read by the tolerant path ([`ReadLenient`]) when the strict
+/// one fails: a known field whose value does not read as its type keeps
+/// the value as it arrived in `extra`, under its wire name, with the typed
+/// field `None`; a value read from another form (a number where a code
+/// string is expected) is typed and keeps its arrival form there too. Both
+/// writers write a kept form back at its key, unchanged (the typed value
+/// instead, once it no longer reads from the kept form).
 macro_rules! wire_model {
     (
         $(#[$meta:meta])*
@@ -35,13 +46,49 @@ macro_rules! wire_model {
                 #[doc = concat!("\n\nWire name: `", $wire, "`.")]
                 pub $field: Option<$ty>,
             )*
-            /// Fields this version does not know: kept and written back unchanged.
+            /// Fields this version does not know, and the arrival form of
+            /// known fields kept by tolerant reading: written back unchanged.
             pub extra: $crate::wire::Extra,
         }
 
         impl $name {
             /// The wire names of the fields this type knows, in declaration order.
             pub const WIRE_FIELDS: &'static [&'static str] = &[$($wire),*];
+
+            /// Whether the known field `wire` holds a typed value.
+            fn is_typed(&self, wire: &str) -> bool {
+                match wire {
+                    $($wire => self.$field.is_some(),)*
+                    _ => false,
+                }
+            }
+
+            /// The value of the known field `wire` as it arrived, when
+            /// tolerant reading kept it: a value that does not read as the
+            /// field's type (the field is then `None`), or one read from
+            /// another form. `None` for a field read as its type, or a name
+            /// this type does not know.
+            pub fn raw(&self, wire: &str) -> Option<&::serde_json::Value> {
+                if Self::WIRE_FIELDS.contains(&wire) {
+                    self.extra.get(wire)
+                } else {
+                    None
+                }
+            }
+
+            /// The known fields of this object whose value could not be
+            /// read as their type, by wire name, with the value as it
+            /// arrived ([`crate::wire::raw_text`] reads it as text).
+            pub fn unread_fields(&self) -> Vec<(&'static str, &::serde_json::Value)> {
+                if self.extra.is_empty() {
+                    return Vec::new();
+                }
+                Self::WIRE_FIELDS
+                    .iter()
+                    .filter(|w| !self.is_typed(w))
+                    .filter_map(|w| self.extra.get(*w).map(|v| (*w, v)))
+                    .collect()
+            }
         }
 
         impl ::serde::Serialize for $name {
@@ -49,8 +96,10 @@ macro_rules! wire_model {
                 use ::serde::ser::SerializeMap;
                 let mut map = serializer.serialize_map(None)?;
                 $(
-                    if let Some(value) = &self.$field {
-                        map.serialize_entry($wire, value)?;
+                    match $crate::wire::form_of(&self.$field, &self.extra, $wire) {
+                        Some($crate::wire::Form::Typed(value)) => map.serialize_entry($wire, value)?,
+                        Some($crate::wire::Form::Raw(raw)) => map.serialize_entry($wire, raw)?,
+                        None => {}
                     }
                 )*
                 for (key, value) in &self.extra {
@@ -68,10 +117,13 @@ macro_rules! wire_model {
                 out.push(b'{');
                 let start = out.len();
                 $(
-                    if let Some(value) = &self.$field {
+                    if let Some(form) = $crate::wire::form_of(&self.$field, &self.extra, $wire) {
                         let key = concat!(",\"", $wire, "\":").as_bytes();
                         out.extend_from_slice(if out.len() == start { &key[1..] } else { key });
-                        $crate::wire::WriteJson::write_json(value, out)?;
+                        match form {
+                            $crate::wire::Form::Typed(value) => $crate::wire::WriteJson::write_json(value, out)?,
+                            $crate::wire::Form::Raw(raw) => ::serde_json::to_writer(&mut *out, raw)?,
+                        }
                     }
                 )*
                 for (key, value) in &self.extra {
@@ -86,6 +138,80 @@ macro_rules! wire_model {
                 }
                 out.push(b'}');
                 Ok(())
+            }
+        }
+
+        impl $crate::wire::ReadLenient for $name {
+            fn read_lenient(value: ::serde_json::Value) -> $crate::wire::Reading<Self> {
+                #[allow(non_camel_case_types)]
+                enum Field {
+                    $($field,)*
+                    Other,
+                }
+                let map = match value {
+                    ::serde_json::Value::Object(map) => map,
+                    other => {
+                        let reason = $crate::wire::strict_error::<Self>(&other);
+                        return $crate::wire::Reading::Unreadable(other, reason);
+                    }
+                };
+                let mut out = $name::default();
+                for (key, value) in map {
+                    let slot = match key.as_str() {
+                        $($wire => Field::$field,)*
+                        _ => Field::Other,
+                    };
+                    match slot {
+                        $(Field::$field => {
+                            // As in strict reading, null is no value.
+                            if value.is_null() {
+                                out.$field = None;
+                                continue;
+                            }
+                            match <$ty as $crate::wire::ReadLenient>::read_lenient(value) {
+                                $crate::wire::Reading::Exact(v) => out.$field = Some(v),
+                                $crate::wire::Reading::Reinterpreted(v, raw) => {
+                                    out.$field = Some(v);
+                                    out.extra.insert(key, raw);
+                                }
+                                $crate::wire::Reading::Unreadable(raw, _) => {
+                                    out.$field = None;
+                                    out.extra.insert(key, raw);
+                                }
+                            }
+                        })*
+                        Field::Other => {
+                            out.extra.insert(key, value);
+                        }
+                    }
+                }
+                $crate::wire::Reading::Exact(out)
+            }
+
+            fn collect_unread(&self, path: &str, out: &mut Vec<$crate::wire::UnreadValue>) {
+                $(
+                    let here = $crate::wire::join_path(path, $wire);
+                    match &self.$field {
+                        Some(value) => $crate::wire::ReadLenient::collect_unread(value, &here, out),
+                        None => {
+                            if let Some(raw) = self.extra.get($wire) {
+                                out.push($crate::wire::UnreadValue { path: here, raw: raw.clone() });
+                            }
+                        }
+                    }
+                )*
+            }
+        }
+
+        impl $crate::wire::ReadAnswer for $name {
+            fn read_answer(
+                value: ::serde_json::Value,
+                _set_aside: &mut Vec<$crate::envelope::SetAside>,
+            ) -> Result<Self, String> {
+                match <Self as $crate::wire::ReadLenient>::read_lenient(value) {
+                    $crate::wire::Reading::Exact(v) | $crate::wire::Reading::Reinterpreted(v, _) => Ok(v),
+                    $crate::wire::Reading::Unreadable(_, reason) => Err(reason),
+                }
             }
         }
 
@@ -234,6 +360,271 @@ write_json_via_serde!(
     crate::tables::InterventionTypeId,
 );
 
+/// How tolerant reading read one value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reading<T> {
+    /// Read as its type, as strict reading reads it.
+    Exact(T),
+    /// Read as its type from another form (a number where a code string is
+    /// expected, `"Mr."` as a title): the value as it arrived comes along,
+    /// to be written back instead of the typed value's own form.
+    Reinterpreted(T, serde_json::Value),
+    /// Not readable as its type: the value as it arrived, and why.
+    Unreadable(serde_json::Value, String),
+}
+
+/// A type the tolerant path can read from any JSON value: the fallback
+/// when strict decoding of an answer fails. Implemented by every wire
+/// model, code and value type; a model reads any object, keeping what does
+/// not read in its `extra` (see the `wire_model!` rules, docs/wire-notes.md
+/// "Tolerant reading").
+pub trait ReadLenient: DeserializeOwned {
+    /// Reads `value`, which is not null.
+    fn read_lenient(value: serde_json::Value) -> Reading<Self>;
+
+    /// Appends the values kept unread in `self` and below, each with its
+    /// path under `path`. Values that are not models hold none.
+    fn collect_unread(&self, path: &str, out: &mut Vec<UnreadValue>) {
+        let _ = (path, out);
+    }
+
+    /// Every value kept unread in `self` and below: known fields whose
+    /// value did not read as their type, with their path
+    /// (`Mandate.Consumer.Title`) and the value as it arrived.
+    fn unread_values(&self) -> Vec<UnreadValue> {
+        let mut out = Vec::new();
+        self.collect_unread("", &mut out);
+        out
+    }
+}
+
+/// `ResponseData` as the tolerant path reads it: a list answer reads
+/// every element it can and sets the others aside; an answer of one object
+/// reads any object. A `ResponseData` of the wrong shape (not an array
+/// where a list is expected, not an object where one object is) is an error.
+pub trait ReadAnswer: Sized {
+    /// Reads `value` (not null), pushing the elements it cannot read to
+    /// `set_aside`; `Err` names what is wrong with the shape.
+    fn read_answer(
+        value: serde_json::Value,
+        set_aside: &mut Vec<crate::envelope::SetAside>,
+    ) -> Result<Self, String>;
+}
+
+/// A known field whose value did not read as its type: kept as it arrived.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnreadValue {
+    /// Its path from the object it was found in (`Consumer.Title`, `SuggestedParts[1].Quantity`).
+    pub path: String,
+    /// The value as it arrived.
+    pub raw: serde_json::Value,
+}
+
+impl UnreadValue {
+    /// The value as text (see [`raw_text`]).
+    pub fn text(&self) -> Cow<'_, str> {
+        raw_text(&self.raw)
+    }
+}
+
+impl std::fmt::Display for UnreadValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} kept as it arrived: {}", self.path, self.raw)
+    }
+}
+
+/// A kept value as text: a string as it is, anything else as its JSON.
+pub fn raw_text(value: &serde_json::Value) -> Cow<'_, str> {
+    match value {
+        serde_json::Value::String(s) => Cow::Borrowed(s),
+        other => Cow::Owned(other.to_string()),
+    }
+}
+
+/// The path of a field under `path`.
+pub(crate) fn join_path(path: &str, wire: &str) -> String {
+    if path.is_empty() {
+        wire.to_owned()
+    } else {
+        format!("{path}.{wire}")
+    }
+}
+
+/// Why strict reading refuses `value` as a `T`, in serde_json's words.
+pub(crate) fn strict_error<T: DeserializeOwned>(value: &serde_json::Value) -> String {
+    match T::deserialize(value) {
+        Err(e) => e.to_string(),
+        Ok(_) => format!("not a {}", short_type_name::<T>()),
+    }
+}
+
+/// How a known field is written.
+pub(crate) enum Form<'a, T> {
+    /// The typed value.
+    Typed(&'a T),
+    /// The value as it arrived, kept by tolerant reading.
+    Raw(&'a serde_json::Value),
+}
+
+/// How the known field `wire` of a model is written: the kept arrival form
+/// when it is there and (for a typed field) still reads as the typed
+/// value; else the typed value; `None` for nothing. A model without
+/// `extra` pays one test.
+#[inline]
+pub(crate) fn form_of<'a, T: ReadLenient + PartialEq>(
+    field: &'a Option<T>,
+    extra: &'a Extra,
+    wire: &str,
+) -> Option<Form<'a, T>> {
+    if extra.is_empty() {
+        return field.as_ref().map(Form::Typed);
+    }
+    let raw = extra.get(wire);
+    match (field, raw) {
+        (Some(value), Some(raw)) if reads_as(raw, value) => Some(Form::Raw(raw)),
+        (Some(value), _) => Some(Form::Typed(value)),
+        (None, raw) => raw.map(Form::Raw),
+    }
+}
+
+/// Whether `raw` reads as `value`.
+fn reads_as<T: ReadLenient + PartialEq>(raw: &serde_json::Value, value: &T) -> bool {
+    match T::read_lenient(raw.clone()) {
+        Reading::Exact(v) | Reading::Reinterpreted(v, _) => v == *value,
+        Reading::Unreadable(..) => false,
+    }
+}
+
+/// Types read tolerantly as strictly: what strict reading refuses is unread.
+macro_rules! read_lenient_strictly {
+    ($($ty:ty),* $(,)?) => {
+        $(
+            impl ReadLenient for $ty {
+                fn read_lenient(value: serde_json::Value) -> Reading<Self> {
+                    match <$ty as serde::Deserialize>::deserialize(&value) {
+                        Ok(v) => Reading::Exact(v),
+                        Err(e) => Reading::Unreadable(value, e.to_string()),
+                    }
+                }
+            }
+        )*
+    };
+}
+
+read_lenient_strictly!(
+    String,
+    i64,
+    bool,
+    crate::time::WireDateTime,
+    crate::money::Money,
+    crate::tables::CountryCode,
+    crate::tables::Lcid,
+    crate::tables::ManufacturerId,
+    crate::tables::InterventionTypeId,
+    crate::status::StatusCode,
+);
+
+impl ReadLenient for serde_json::Value {
+    fn read_lenient(value: serde_json::Value) -> Reading<Self> {
+        Reading::Exact(value)
+    }
+}
+
+impl<T: ReadLenient> ReadLenient for Vec<T> {
+    /// An array whose every element reads; one element that does not
+    /// leaves the whole array unread (kept as it arrived).
+    fn read_lenient(value: serde_json::Value) -> Reading<Self> {
+        let serde_json::Value::Array(items) = value else {
+            let reason = strict_error::<Vec<serde::de::IgnoredAny>>(&value);
+            return Reading::Unreadable(value, reason);
+        };
+        let original = items.clone();
+        let mut out = Vec::with_capacity(items.len());
+        let mut reinterpreted = false;
+        for (i, item) in items.into_iter().enumerate() {
+            match T::read_lenient(item) {
+                Reading::Exact(v) => out.push(v),
+                Reading::Reinterpreted(v, _) => {
+                    reinterpreted = true;
+                    out.push(v);
+                }
+                Reading::Unreadable(_, reason) => {
+                    return Reading::Unreadable(
+                        serde_json::Value::Array(original),
+                        format!("item {i}: {reason}"),
+                    );
+                }
+            }
+        }
+        if reinterpreted {
+            Reading::Reinterpreted(out, serde_json::Value::Array(original))
+        } else {
+            Reading::Exact(out)
+        }
+    }
+
+    fn collect_unread(&self, path: &str, out: &mut Vec<UnreadValue>) {
+        for (i, item) in self.iter().enumerate() {
+            item.collect_unread(&format!("{path}[{i}]"), out);
+        }
+    }
+}
+
+impl<T: ReadLenient> ReadAnswer for Vec<T> {
+    fn read_answer(
+        value: serde_json::Value,
+        set_aside: &mut Vec<crate::envelope::SetAside>,
+    ) -> Result<Self, String> {
+        let serde_json::Value::Array(items) = value else {
+            return Err(strict_error::<Vec<serde::de::IgnoredAny>>(&value));
+        };
+        let mut out = Vec::with_capacity(items.len());
+        for (index, item) in items.into_iter().enumerate() {
+            match read_item::<T>(index, item) {
+                Ok(v) => out.push(v),
+                Err(aside) => set_aside.push(aside),
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Reads one element of a list answer, or sets it aside.
+pub fn read_item<T: ReadLenient>(
+    index: usize,
+    item: serde_json::Value,
+) -> Result<T, crate::envelope::SetAside> {
+    match T::read_lenient(item) {
+        Reading::Exact(v) | Reading::Reinterpreted(v, _) => Ok(v),
+        Reading::Unreadable(raw, reason) => Err(crate::envelope::SetAside { index, raw, reason }),
+    }
+}
+
+impl<T: ReadLenient> ReadAnswer for OneOrMany<T> {
+    fn read_answer(
+        value: serde_json::Value,
+        set_aside: &mut Vec<crate::envelope::SetAside>,
+    ) -> Result<Self, String> {
+        match value {
+            serde_json::Value::Array(_) => Vec::read_answer(value, set_aside).map(Self::Many),
+            serde_json::Value::Object(_) => match T::read_lenient(value) {
+                Reading::Exact(v) | Reading::Reinterpreted(v, _) => Ok(Self::One(v)),
+                Reading::Unreadable(_, reason) => Err(reason),
+            },
+            other => Err(strict_error::<OneOrMany<serde::de::IgnoredAny>>(&other)),
+        }
+    }
+}
+
+impl ReadAnswer for serde_json::Value {
+    fn read_answer(
+        value: serde_json::Value,
+        _set_aside: &mut Vec<crate::envelope::SetAside>,
+    ) -> Result<Self, String> {
+        Ok(value)
+    }
+}
+
 /// `ResponseData` as AgoraPlus sends it: the models say array, but some
 /// answers (the claim sample) carry a single object. Both decode; the form
 /// that arrived is the form written back.
@@ -336,6 +727,18 @@ impl DecodeError {
         self.source.is_syntax() || self.source.is_eof()
     }
 
+    /// An error about the value at `path`, found after parsing (no place in the document).
+    pub(crate) fn custom(target: &'static str, path: &str, message: String) -> Self {
+        Self {
+            target,
+            path: path.to_owned(),
+            source: serde::de::Error::custom(&message),
+            message,
+            line: 0,
+            column: 0,
+        }
+    }
+
     /// Builds the error from a path-tracking serde_json failure.
     pub fn from_path_error(
         target: &'static str,
@@ -362,7 +765,7 @@ fn strip_position(message: &str) -> String {
     }
 }
 
-fn short_type_name<T>() -> &'static str {
+pub(crate) fn short_type_name<T>() -> &'static str {
     let full = std::any::type_name::<T>();
     let base = full.split('<').next().unwrap_or(full);
     base.rsplit("::").next().unwrap_or(base)
@@ -380,7 +783,7 @@ pub fn decode_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> 
     }
 }
 
-fn decode_json_tracked<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
+pub(crate) fn decode_json_tracked<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de)
         .map_err(|e| DecodeError::from_path_error(short_type_name::<T>(), e))?;
@@ -410,6 +813,9 @@ pub struct UnknownValue {
 /// explicit `Unknown(String)` variant. Generates `as_str`, `KNOWN`,
 /// `is_known`, a lenient infallible `FromStr` (for responses), a strict
 /// `parse_known` (for requests), `Display` and serde impls that agree.
+/// Strict reading takes a string; tolerant reading also takes a number
+/// (a logistic `StatusCode: 208`), read as the code and written back as
+/// the number it was.
 macro_rules! wire_enum {
     (
         $(#[$meta:meta])*
@@ -489,6 +895,24 @@ macro_rules! wire_enum {
         impl $crate::wire::WriteJson for $name {
             fn write_json(&self, out: &mut Vec<u8>) -> Result<(), ::serde_json::Error> {
                 $crate::wire::WriteJson::write_json(self.as_str(), out)
+            }
+        }
+
+        impl $crate::wire::ReadLenient for $name {
+            /// A string as strict reading reads it; a number as the code
+            /// it writes (`208` as `"208"`), keeping the number to write back.
+            fn read_lenient(value: ::serde_json::Value) -> $crate::wire::Reading<Self> {
+                match value {
+                    ::serde_json::Value::String(s) => $crate::wire::Reading::Exact($name::lenient(&s)),
+                    ::serde_json::Value::Number(n) => {
+                        let code = $name::lenient(&n.to_string());
+                        $crate::wire::Reading::Reinterpreted(code, ::serde_json::Value::Number(n))
+                    }
+                    other => {
+                        let reason = $crate::wire::strict_error::<Self>(&other);
+                        $crate::wire::Reading::Unreadable(other, reason)
+                    }
+                }
             }
         }
 

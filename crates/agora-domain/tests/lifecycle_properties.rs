@@ -1,12 +1,14 @@
-//! For random sequences of lifecycle events, the hard rules always hold.
+//! For random sequences of lifecycle events, the hard rules always hold,
+//! and the local rules are no stricter than the reference.
 
 #![allow(clippy::unwrap_used)]
 
 use agora_domain::lifecycle::{
-    ClaimState, RepairEvent, RepairLifecycle, RepairPhase, is_claim_edge,
+    ClaimState, RepairEvent, RepairLifecycle, RepairPhase, RuleWarning, TransitionError,
+    is_claim_edge,
 };
-use agora_domain::status::check_status;
-use agora_domain::tables::{InterventionTypeId, ManufacturerId, REPAIR_TYPES, coverage};
+use agora_domain::status::{StatusWarning, check_status};
+use agora_domain::tables::{Coverage, InterventionTypeId, ManufacturerId, REPAIR_TYPES, coverage};
 use agora_domain::{ClaimStatus, MandateStatus, Part, StateNature, StatusCode, WireDateTime};
 use proptest::prelude::*;
 
@@ -112,9 +114,13 @@ proptest! {
                     }
                     match event {
                         RepairEvent::StatusReported(status) => {
-                            // Nothing is updated once the file is closed or absent,
+                            // Nothing is updated once the file is closed (but
+                            // 602, which comes after the claim) or absent,
                             // and every status carries what its code requires.
-                            prop_assert!(before.phase != RepairPhase::Closed);
+                            prop_assert!(
+                                before.phase != RepairPhase::Closed
+                                    || status.code == Some(StatusCode::ProductReturnedToConsumer)
+                            );
                             prop_assert!(before.has_file());
                             prop_assert!(check_status(status).is_ok());
                             prop_assert!(status.code != Some(StatusCode::ClosedWithWarrantyIntervention));
@@ -134,9 +140,10 @@ proptest! {
             }
             // Invariants of every reachable state.
             if state.claim.is_some() {
-                // A claim only for a repair type its OEM covers, and it closes the file (601).
+                // Never a claim for a repair type its OEM lists as not
+                // covered; and it closes the file (601).
                 let covered = coverage(state.manufacturer.unwrap(), state.repair_type.unwrap());
-                prop_assert!(covered.is_claimable());
+                prop_assert!(covered != Coverage::NotCovered);
                 prop_assert_eq!(state.phase, RepairPhase::Closed);
                 prop_assert_eq!(state.closure_code(), Some(StatusCode::ClosedWithWarrantyIntervention));
             } else {
@@ -146,10 +153,13 @@ proptest! {
             if state.invoiced {
                 prop_assert_eq!(state.claim, Some(ClaimState::ClosedAccepted));
             }
-            // A closed file refuses every status.
+            // A closed file refuses every status but 602, and stays closed.
             if state.phase == RepairPhase::Closed {
                 let any = StateNature::new(StatusCode::Diagnosis, "late");
                 prop_assert!(state.apply(&RepairEvent::StatusReported(any)).is_err());
+                let returned = StateNature::new(StatusCode::ProductReturnedToConsumer, "back");
+                let after = state.apply(&RepairEvent::StatusReported(returned));
+                prop_assert_eq!(after.map(|s| s.phase), Ok(RepairPhase::Closed));
             }
         }
     }
@@ -172,13 +182,111 @@ fn type_7_is_never_claimable_for_any_oem() {
             row
         );
     }
-    let unknown = RepairLifecycle::direct(Some(ManufacturerId(4242)), Some(InterventionTypeId(1)));
-    assert!(
-        unknown
-            .apply(&RepairEvent::ClaimCreated {
-                valid: true,
-                transfer_if_valid: true
-            })
-            .is_err()
+}
+
+const CLAIM: RepairEvent = RepairEvent::ClaimCreated {
+    valid: true,
+    transfer_if_valid: true,
+};
+
+/// Table 6.4 lists no repair type for OEMs 5, 10, 24 and 27 (6.3), nor any
+/// row for an OEM this version does not know: their claims are sent, with
+/// a warning, and AgoraPlus's rule engine judges them.
+#[test]
+fn claims_outside_table_6_4_are_sent_with_a_warning() {
+    for oem in [5, 10, 24, 27, 4242] {
+        let s = RepairLifecycle::direct(Some(ManufacturerId(oem)), Some(InterventionTypeId(1)));
+        let applied = s.check(&CLAIM).unwrap();
+        assert_eq!(
+            applied.next.claim,
+            Some(ClaimState::Valid { transferred: true })
+        );
+        assert_eq!(applied.next.phase, RepairPhase::Closed);
+        assert_eq!(
+            applied.warnings,
+            [RuleWarning::OutsideRepairTable {
+                manufacturer: ManufacturerId(oem),
+                repair_type: InterventionTypeId(1),
+            }]
+        );
+        assert!(applied.warnings[0].to_string().contains("6.4"));
+    }
+    // A repair type the OEM's rows do not list: the same.
+    let s = RepairLifecycle::direct(Some(ManufacturerId(15)), Some(InterventionTypeId(2)));
+    assert_eq!(s.check(&CLAIM).unwrap().warnings.len(), 1);
+    // A covered one: no warning.
+    let s = RepairLifecycle::direct(Some(ManufacturerId(19)), Some(InterventionTypeId(1)));
+    assert!(s.check(&CLAIM).unwrap().warnings.is_empty());
+    // Without repair type: sent, with a warning; without OEM: refused
+    // (`ManufacturerId` is the one field the reference marks required).
+    let s = RepairLifecycle::direct(Some(ManufacturerId(19)), None);
+    assert_eq!(
+        s.check(&CLAIM).unwrap().warnings,
+        [RuleWarning::NoRepairType]
     );
+    let s = RepairLifecycle::direct(None, Some(InterventionTypeId(1)));
+    assert_eq!(
+        s.check(&CLAIM),
+        Err(TransitionError::MissingForClaim("ManufacturerId"))
+    );
+}
+
+/// 2.2.2 lists 602 (product returned to the consumer) among the statuses;
+/// it comes after the repair, and so after the claim that closed the file.
+#[test]
+fn status_602_is_allowed_after_a_claim() {
+    let closed = RepairLifecycle::direct(Some(ManufacturerId(19)), Some(InterventionTypeId(1)))
+        .apply(&CLAIM)
+        .unwrap();
+    let returned = StateNature::new(StatusCode::ProductReturnedToConsumer, "returned");
+    let after = closed
+        .apply(&RepairEvent::StatusReported(returned.clone()))
+        .unwrap();
+    assert_eq!(after.phase, RepairPhase::Closed);
+    assert_eq!(after.claim, closed.claim);
+    // Any other status stays refused on a closed file.
+    let late = StateNature::new(StatusCode::RepairFinished, "late");
+    assert_eq!(
+        closed.apply(&RepairEvent::StatusReported(late.clone())),
+        Err(TransitionError::FileClosed)
+    );
+    // As a server judges an update of the whole file: the 602 alone goes
+    // through; with another new status, or none, the closed file refuses.
+    assert!(closed.check_update(std::slice::from_ref(&returned)).is_ok());
+    assert_eq!(
+        closed.check_update(&[returned, late]),
+        Err(TransitionError::FileClosed)
+    );
+    assert_eq!(closed.check_update(&[]), Err(TransitionError::FileClosed));
+}
+
+/// The reference's own 204 sample (2.2.2) sends a part reference without
+/// order number, which its table asks for: sent, with a warning.
+#[test]
+fn a_spare_part_status_without_order_number_is_sent_with_a_warning() {
+    let open = RepairLifecycle::direct(Some(ManufacturerId(19)), Some(InterventionTypeId(1)));
+    let mut broken = StateNature::new(StatusCode::PartsReceivedDefective, "cracked");
+    broken.parts = Some(vec![Part {
+        reference: Some("0070817965D".into()),
+        quantity: Some(1),
+        ..Part::default()
+    }]);
+    let applied = open
+        .check(&RepairEvent::StatusReported(broken.clone()))
+        .unwrap();
+    assert_eq!(
+        applied.warnings,
+        [RuleWarning::Status(StatusWarning::MissingOrderNumber {
+            code: StatusCode::PartsReceivedDefective,
+            index: 0,
+        })]
+    );
+    // With its order number: no warning. Without a reference: refused.
+    broken.parts.as_mut().unwrap()[0].order_number = Some("PO-1".into());
+    let applied = open
+        .check(&RepairEvent::StatusReported(broken.clone()))
+        .unwrap();
+    assert!(applied.warnings.is_empty());
+    broken.parts.as_mut().unwrap()[0].reference = None;
+    assert!(open.check(&RepairEvent::StatusReported(broken)).is_err());
 }

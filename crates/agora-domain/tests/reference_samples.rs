@@ -68,6 +68,23 @@ fn appointment_sample_carries_what_102_requires() {
     );
 }
 
+/// The 204 sample carries a part reference and no order number, which the
+/// status table asks for: the local rule is no stricter than the sample.
+#[test]
+fn the_204_sample_passes_the_status_rules_with_a_warning() {
+    let file: CompleteRepairState =
+        serde_json::from_value(fixture("03-status-part-broken-204.json")).unwrap();
+    let status = &file.state_natures.as_ref().unwrap()[0];
+    let warnings = agora_domain::status::check_status(status).unwrap();
+    assert_eq!(
+        warnings,
+        [agora_domain::status::StatusWarning::MissingOrderNumber {
+            code: StatusCode::PartsReceivedDefective,
+            index: 0
+        }]
+    );
+}
+
 #[test]
 fn claim_response_sample_is_an_object_where_the_model_says_array() {
     let doc = fixture("08-claim-response.json");
