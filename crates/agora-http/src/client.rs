@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use agora_domain::envelope::Verdict;
 use agora_domain::routes::{Method, Route};
-use agora_domain::{DecodeError, Envelope, EnvelopeHead};
+use agora_domain::{DecodeError, Envelope, EnvelopeHead, ReadAnswer};
 use agora_ports::{AgoraError, Reach, Reply, ServiceMessage};
 use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER};
 use reqwest::{StatusCode, Url};
@@ -149,8 +149,9 @@ impl AgoraClient {
     }
 
     /// Sends a call and decodes its envelope, retrying what is safe to
-    /// retry. Returns the data and the warning of a `W` envelope.
-    pub(crate) async fn send<T: DeserializeOwned>(
+    /// retry. Returns the data, the warning of a `W` envelope and the list
+    /// items set aside by tolerant reading.
+    pub(crate) async fn send<T: DeserializeOwned + ReadAnswer>(
         &self,
         call: Call<'_>,
     ) -> Result<Reply<T>, AgoraError> {
@@ -518,13 +519,19 @@ fn settle<T>(
     }
 }
 
-fn into_reply<T: DeserializeOwned>(
+/// Decodes an answer tolerantly (strictly first; see
+/// `Envelope::from_slice_tolerant`): the list items set aside come back in
+/// the reply.
+fn into_reply<T: DeserializeOwned + ReadAnswer>(
     route: Route,
     bytes: &[u8],
     key: &ApiKey,
 ) -> Result<Reply<T>, AgoraError> {
-    let env = Envelope::<T>::from_slice(bytes).map_err(|e| decode_error(e, bytes, key))?;
-    judge(route, env, key)
+    let (env, set_aside) =
+        Envelope::<T>::from_slice_tolerant(bytes).map_err(|e| decode_error(e, bytes, key))?;
+    let mut reply = judge(route, env, key)?;
+    reply.set_aside = set_aside;
+    Ok(reply)
 }
 
 /// Like [`AgoraClient::send`] for routes that may answer without data.

@@ -196,7 +196,7 @@ impl<T: Send + 'static> RecordStream<T> for DeltaRecords<T> {
         DeltaSummary {
             records: self.count,
             message: Some(format!("{} created or updated records found", self.count)),
-            warning: None,
+            ..DeltaSummary::default()
         }
     }
 }
