@@ -11,6 +11,7 @@ use agora_ports::{
 };
 
 use crate::agora::Agora;
+use crate::checked::Checked;
 use crate::outbox::{Answer, Delivery};
 
 /// What a claim submission came to.
@@ -69,13 +70,14 @@ where
 
     /// Submits the file's claim: a creation the first time, a correction
     /// after. With `precheck`, the domain's rules run first and a claim they
-    /// find in error is not sent.
+    /// find in error is not sent. A claim for an OEM or repair type table
+    /// 6.4 does not list is sent (AgoraPlus's rules judge it), with a warning.
     pub async fn submit_claim(
         &self,
         intervention: InterventionId,
         mut claim: WarrantyClaim,
         precheck: bool,
-    ) -> Result<ClaimOutcome, AgoraError> {
+    ) -> Result<Checked<ClaimOutcome>, AgoraError> {
         let repair = self.repair(intervention).await?;
         let ct = claim.claim_type.get_or_insert_with(Default::default);
         ct.intervention_id = Some(intervention);
@@ -85,7 +87,10 @@ where
         if precheck {
             let findings = self.rules.check(&claim, self.config.language);
             if !is_valid(&findings) {
-                return Ok(ClaimOutcome::PrecheckFailed(findings));
+                return Ok(Checked {
+                    outcome: ClaimOutcome::PrecheckFailed(findings),
+                    warnings: Vec::new(),
+                });
             }
         }
         let open = self
@@ -109,6 +114,7 @@ where
         }
         let language = self.config.language;
         let transfer_if_valid = self.config.transfer_if_valid;
+        let mut warnings = Vec::new();
         let operation = match repair.claim_id {
             Some(id) => {
                 let state = repair.lifecycle.claim;
@@ -125,13 +131,14 @@ where
                 }
             }
             None => {
-                repair
+                warnings = repair
                     .lifecycle
-                    .apply(&RepairEvent::ClaimCreated {
+                    .check(&RepairEvent::ClaimCreated {
                         valid: false,
                         transfer_if_valid,
                     })
-                    .map_err(|e| AgoraError::Invalid(e.to_string()))?;
+                    .map_err(|e| AgoraError::Invalid(e.to_string()))?
+                    .warnings;
                 claim.claim_id = None;
                 Operation::CreateClaim {
                     claim,
@@ -140,7 +147,7 @@ where
                 }
             }
         };
-        Ok(match self.save_and_send(&repair, operation).await? {
+        let outcome = match self.save_and_send(&repair, operation).await? {
             Delivery::Delivered {
                 answer: Answer::Claim(result),
                 ..
@@ -151,7 +158,8 @@ where
             Delivery::Queued { entry, error } => ClaimOutcome::Queued { entry, error },
             Delivery::InDoubt { entry, error } => ClaimOutcome::InDoubt { entry, error },
             Delivery::Failed { error, .. } => ClaimOutcome::Refused(error),
-        })
+        };
+        Ok(Checked { outcome, warnings })
     }
 
     /// Polls the status of every claim not yet closed; NOTCONFORM files are

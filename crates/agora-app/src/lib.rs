@@ -17,6 +17,7 @@
 
 mod agora;
 mod catalog;
+mod checked;
 mod claims;
 mod outbox;
 mod progress;
@@ -24,6 +25,7 @@ mod work_orders;
 
 pub use agora::{Agora, AppConfig, LocalStore};
 pub use catalog::{CatalogKind, CatalogSync, Write, pipelined};
+pub use checked::Checked;
 pub use claims::{ClaimOutcome, ClaimUpdate};
 pub use outbox::{Answer, Delivery, FlushReport, Resolution};
 pub use work_orders::WorkOrderSync;

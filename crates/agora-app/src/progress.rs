@@ -11,6 +11,7 @@ use agora_ports::{
 };
 
 use crate::agora::Agora;
+use crate::checked::Checked;
 use crate::outbox::Delivery;
 
 impl<A, S> Agora<A, S>
@@ -20,24 +21,32 @@ where
 {
     /// Reports a status: checked against the lifecycle and what its code
     /// requires, saved with the whole file to send, then delivered (or
-    /// queued for the dispatcher when AgoraPlus is unreachable).
+    /// queued for the dispatcher when AgoraPlus is unreachable). What the
+    /// reference leaves open (a part without order number on a 204) is
+    /// sent, and comes back as a warning.
     pub async fn report_status(
         &self,
         intervention: InterventionId,
         status: StateNature,
-    ) -> Result<Delivery, AgoraError> {
+    ) -> Result<Checked<Delivery>, AgoraError> {
         let mut repair = self.repair(intervention).await?;
-        repair.lifecycle = repair
+        let applied = repair
             .lifecycle
-            .apply(&RepairEvent::StatusReported(status.clone()))
+            .check(&RepairEvent::StatusReported(status.clone()))
             .map_err(|e| AgoraError::Invalid(e.to_string()))?;
+        repair.lifecycle = applied.next;
         repair
             .file
             .state_natures
             .get_or_insert_with(Vec::new)
             .push(status);
-        self.save_and_send(&repair, Operation::UpdateRepair(repair.file.clone()))
-            .await
+        let outcome = self
+            .save_and_send(&repair, Operation::UpdateRepair(repair.file.clone()))
+            .await?;
+        Ok(Checked {
+            outcome,
+            warnings: applied.warnings,
+        })
     }
 
     /// Changes the file's information (appliance, consumer, parts…) and

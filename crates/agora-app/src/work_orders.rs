@@ -2,7 +2,9 @@
 //! work order accepted by AgoraPlus but not saved here is recovered.
 
 use agora_domain::lifecycle::{RepairEvent, RepairLifecycle};
-use agora_domain::{CompleteRepairState, InterventionId, MandateId, NewMandateResponseData};
+use agora_domain::{
+    CompleteRepairState, InterventionId, MandateId, NewMandateResponseData, SetAside,
+};
 use agora_ports::{AgoraError, LocalRepair, Mandates, RepairFiles};
 
 use crate::agora::Agora;
@@ -23,16 +25,18 @@ pub struct WorkOrderSync {
     pub already_known: usize,
     /// The failure of `GetNewMandates`, when reconciliation still ran.
     pub new_mandates_error: Option<String>,
+    /// Items of either answer that could not be read at all (not an
+    /// object), with their index, raw JSON and why: the rest was used.
+    pub set_aside: Vec<SetAside>,
 }
 
 fn local_repair(item: &NewMandateResponseData, id: InterventionId) -> Option<LocalRepair> {
     let mandate = item.mandate.as_ref()?;
-    let lifecycle = RepairLifecycle::from_work_order(
-        mandate.manufacturer_id.or(mandate.oem_id),
-        mandate.intervention_type_id,
-    )
-    .apply(&RepairEvent::MandateAccepted)
-    .ok()?;
+    // The repair type from `InterventionTypeId`, else the nested
+    // `InterventionType`: a claim needs it.
+    let lifecycle = RepairLifecycle::from_work_order(mandate.manufacturer(), mandate.repair_type())
+        .apply(&RepairEvent::MandateAccepted)
+        .ok()?;
     Some(LocalRepair {
         intervention_id: id,
         mandate_id: mandate.mandate_id,
@@ -53,6 +57,7 @@ impl<A: Mandates, S: RepairFiles> Agora<A, S> {
         let pulled = self.api.new_mandates(self.config.auto_accept).await;
         let pull_error = match pulled {
             Ok(reply) => {
+                report.set_aside.extend(reply.set_aside.iter().cloned());
                 for item in &reply.data {
                     let mandate_id = item.mandate.as_ref().and_then(|m| m.mandate_id);
                     if item.is_valid == Some(false) {
@@ -81,6 +86,7 @@ impl<A: Mandates, S: RepairFiles> Agora<A, S> {
         };
         match self.api.accepted_mandates().await {
             Ok(reply) => {
+                report.set_aside.extend(reply.set_aside.iter().cloned());
                 for item in &reply.data {
                     let Some(id) = item.intervention_id else {
                         continue;

@@ -142,7 +142,7 @@ async fn a_repair_from_progress_to_invoice() {
         .unwrap_err();
     assert!(matches!(err, AgoraError::Invalid(_)), "{err}");
     assert!(matches!(
-        app.report_status(id, appointment()).await.unwrap(),
+        app.report_status(id, appointment()).await.unwrap().outcome,
         Delivery::Delivered { .. }
     ));
     app.report_status(id, StateNature::new(StatusCode::Diagnosis, "diag"))
@@ -207,7 +207,11 @@ async fn a_repair_from_progress_to_invoice() {
     conso.mobile_phone = Some("0612345678".into());
     claim.claim_infos.as_mut().unwrap().call_date =
         Some(WireDateTime::parse("2024-02-28T10:00:00Z").unwrap());
-    let outcome = app.submit_claim(id, claim.clone(), true).await.unwrap();
+    let outcome = app
+        .submit_claim(id, claim.clone(), true)
+        .await
+        .unwrap()
+        .outcome;
     let ClaimOutcome::PrecheckFailed(findings) = outcome else {
         panic!("{outcome:?}")
     };
@@ -218,7 +222,11 @@ async fn a_repair_from_progress_to_invoice() {
     );
 
     // Sent anyway: AgoraPlus's own messages come back verbatim.
-    let ClaimOutcome::Judged(result) = app.submit_claim(id, claim.clone(), false).await.unwrap()
+    let ClaimOutcome::Judged(result) = app
+        .submit_claim(id, claim.clone(), false)
+        .await
+        .unwrap()
+        .outcome
     else {
         panic!()
     };
@@ -239,7 +247,8 @@ async fn a_repair_from_progress_to_invoice() {
     );
 
     claim.claim_type.as_mut().unwrap().serial_number = Some("1234567890123456789".into());
-    let ClaimOutcome::Judged(result) = app.submit_claim(id, claim, true).await.unwrap() else {
+    let ClaimOutcome::Judged(result) = app.submit_claim(id, claim, true).await.unwrap().outcome
+    else {
         panic!()
     };
     assert_eq!(result.is_valid, Some(true));
@@ -285,7 +294,7 @@ async fn transient_failures_are_retried_later_and_in_doubt_creates_are_parked() 
         ..Faults::default()
     })
     .unwrap();
-    let queued = app.report_status(id, appointment()).await.unwrap();
+    let queued = app.report_status(id, appointment()).await.unwrap().outcome;
     assert!(matches!(queued, Delivery::Queued { .. }), "{queued:?}");
     assert_eq!(
         app.flush_outbox().await.unwrap().delivered,
@@ -311,7 +320,11 @@ async fn transient_failures_are_retried_later_and_in_doubt_creates_are_parked() 
     })
     .unwrap();
     let claim = app.draft_claim(id).await.unwrap();
-    let outcome = app.submit_claim(id, claim.clone(), false).await.unwrap();
+    let outcome = app
+        .submit_claim(id, claim.clone(), false)
+        .await
+        .unwrap()
+        .outcome;
     let ClaimOutcome::InDoubt { entry, .. } = outcome else {
         panic!("{outcome:?}")
     };

@@ -123,6 +123,13 @@ fn describe(d: &Delivery) -> String {
     }
 }
 
+/// One warning line on stderr for each item (local rules, items set aside).
+fn warn_all<T: std::fmt::Display>(what: &str, items: &[T]) {
+    for item in items {
+        eprintln!("warning: {what}{item}");
+    }
+}
+
 fn date(s: &str) -> Result<WireDateTime, AgoraError> {
     WireDateTime::parse(s).map_err(|e| AgoraError::Invalid(e.to_string()))
 }
@@ -149,7 +156,9 @@ async fn execute(app: &App, command: Command, out: Out) -> Result<u8, AgoraError
                 "awaiting_acceptance": report.awaiting_acceptance,
                 "refused": report.refused.iter().map(|(m, e)| json!({"MandateId": m, "message": e})).collect::<Vec<_>>(),
                 "already_known": report.already_known, "new_mandates_error": report.new_mandates_error,
+                "set_aside": report.set_aside.iter().map(|a| json!({"index": a.index, "raw": a.raw, "reason": a.reason})).collect::<Vec<_>>(),
             });
+            warn_all("work orders: ", &report.set_aside);
             out.say(
                 &format!(
                     "{} accepted, {} recovered, {} awaiting acceptance, {} refused, {} already known{}",
@@ -253,7 +262,9 @@ async fn execute(app: &App, command: Command, out: Out) -> Result<u8, AgoraError
                         .collect(),
                 );
             }
-            let d = app.report_status(id, status).await?;
+            let checked = app.report_status(id, status).await?;
+            warn_all("", &checked.warnings);
+            let d = checked.outcome;
             out.say(
                 &format!(
                     "{status_code} {}: {}",
@@ -359,8 +370,9 @@ async fn execute(app: &App, command: Command, out: Out) -> Result<u8, AgoraError
                     .get_or_insert_with(Default::default)
                     .serial_number = Some(s);
             }
-            let outcome = app.submit_claim(id, claim, precheck).await?;
-            Ok(print_claim_outcome(&outcome, out))
+            let checked = app.submit_claim(id, claim, precheck).await?;
+            warn_all("", &checked.warnings);
+            Ok(print_claim_outcome(&checked.outcome, out))
         }
         Command::Claims(ClaimsCmd::Track) => {
             let updates = app.track_claims().await?;
@@ -401,6 +413,14 @@ async fn execute(app: &App, command: Command, out: Out) -> Result<u8, AgoraError
                 CatalogKind::SpareParts
             };
             let sync = catalog_sync(app, ManufacturerId(oem), kind, !out.json).await?;
+            warn_all("catalog: ", &sync.set_aside);
+            if let Some(more) = sync
+                .set_aside_total
+                .checked_sub(sync.set_aside.len() as u64)
+                .filter(|n| *n > 0)
+            {
+                eprintln!("warning: catalog: {more} more record(s) set aside");
+            }
             out.say(
                 &format!(
                     "{} {} of OEM {oem} synced since {} (cursor {})",
@@ -409,7 +429,7 @@ async fn execute(app: &App, command: Command, out: Out) -> Result<u8, AgoraError
                     sync.since,
                     sync.cursor
                 ),
-                &json!({"records": sync.records, "since": sync.since.to_string(), "cursor": sync.cursor.to_string(), "message": sync.message}),
+                &json!({"records": sync.records, "since": sync.since.to_string(), "cursor": sync.cursor.to_string(), "message": sync.message, "set_aside": sync.set_aside_total}),
             );
             Ok(code::OK)
         }

@@ -366,8 +366,8 @@ impl Simulator {
                     continue;
                 }
                 let lifecycle = RepairLifecycle::from_work_order(
-                    record.mandate.manufacturer_id,
-                    record.mandate.intervention_type_id,
+                    record.mandate.manufacturer(),
+                    record.mandate.repair_type(),
                 )
                 .apply(&RepairEvent::MandateAccepted)
                 .map_err(|e| SimError::Rejected(e.to_string()))?;
@@ -495,15 +495,12 @@ impl Simulator {
                     .filter(|s| !stored.contains(s))
                     .collect()
             };
+            // The domain judges the update as a whole (602 passes a closed file).
             let mut lifecycle = record
                 .lifecycle
-                .apply(&RepairEvent::InformationUpdated)
-                .map_err(|e| SimError::Rejected(e.to_string()))?;
-            for status in &new {
-                lifecycle = lifecycle
-                    .apply(&RepairEvent::StatusReported(status.clone()))
-                    .map_err(|e| SimError::Rejected(e.to_string()))?;
-            }
+                .check_update(&new)
+                .map_err(|e| SimError::Rejected(e.to_string()))?
+                .next;
             let mut history = stored;
             history.extend(new);
             let mut file = file;
