@@ -143,7 +143,11 @@ async fn under_faults_nothing_is_lost_or_duplicated_and_doubts_are_listed() {
     let mut in_doubt_claims = BTreeSet::new();
     for &id in &files {
         operations += 1;
-        if let Ok(ClaimOutcome::InDoubt { .. }) = app.submit_claim(id, claim(), false).await {
+        if let Ok(ClaimOutcome::InDoubt { .. }) = app
+            .submit_claim(id, claim(), false)
+            .await
+            .map(|c| c.outcome)
+        {
             in_doubt_claims.insert(id);
         }
     }

@@ -1,7 +1,7 @@
 //! Use cases 7 and 8: sync the catalog with a durable cursor, and look up
 //! a BOM.
 
-use agora_domain::{CountryCode, Lcid, ManufacturerId};
+use agora_domain::{CountryCode, Lcid, ManufacturerId, SetAside};
 use agora_ports::{
     AgoraError, BomLookup, Catalog, CatalogStore, DeltaQuery, SyncCursors, bom_by_reference,
 };
@@ -43,6 +43,11 @@ pub struct CatalogSync {
     pub cursor: Timestamp,
     /// AgoraPlus's summary.
     pub message: Option<String>,
+    /// The first records that could not be read at all (not an object),
+    /// with their index, raw JSON and why; the others were stored.
+    pub set_aside: Vec<SetAside>,
+    /// How many records were set aside in all.
+    pub set_aside_total: u64,
 }
 
 /// The first day of a sync without cursor.
@@ -76,14 +81,14 @@ impl<A: Catalog, S: CatalogStore + SyncCursors> Agora<A, S> {
             language,
         };
         let records;
-        let message = match kind {
+        let summary = match kind {
             CatalogKind::SpareParts => {
                 let mut stream = self.api.spare_parts_delta(query).await?;
                 records = pipelined(&mut stream, progress, |batch| {
                     self.store.upsert_spare_parts(manufacturer, language, batch)
                 })
                 .await?;
-                stream.summary().message
+                stream.summary()
             }
             CatalogKind::Products => {
                 let mut stream = self.api.products_delta(query).await?;
@@ -91,7 +96,7 @@ impl<A: Catalog, S: CatalogStore + SyncCursors> Agora<A, S> {
                     self.store.upsert_products(manufacturer, language, batch)
                 })
                 .await?;
-                stream.summary().message
+                stream.summary()
             }
         };
         self.store.set_cursor(&key, started).await?;
@@ -99,7 +104,9 @@ impl<A: Catalog, S: CatalogStore + SyncCursors> Agora<A, S> {
             records,
             since,
             cursor: started,
-            message,
+            message: summary.message,
+            set_aside: summary.set_aside,
+            set_aside_total: summary.set_aside_total,
         })
     }
 

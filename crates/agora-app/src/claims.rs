@@ -10,6 +10,7 @@ use agora_ports::{
 };
 
 use crate::agora::Agora;
+use crate::checked::Checked;
 use crate::outbox::Delivery;
 
 /// What a claim submission came to.
@@ -55,13 +56,14 @@ where
 
     /// Submits the file's claim: a creation the first time, a correction
     /// after. With `precheck`, the domain's rules run first and a claim they
-    /// find in error is not sent.
+    /// find in error is not sent. A claim for an OEM or repair type table
+    /// 6.4 does not list is sent (AgoraPlus's rules judge it), with a warning.
     pub async fn submit_claim(
         &self,
         intervention: InterventionId,
         mut claim: WarrantyClaim,
         precheck: bool,
-    ) -> Result<ClaimOutcome, AgoraError> {
+    ) -> Result<Checked<ClaimOutcome>, AgoraError> {
         let repair = self.repair(intervention).await?;
         let ct = claim.claim_type.get_or_insert_with(Default::default);
         ct.intervention_id = Some(intervention);
@@ -71,15 +73,18 @@ where
         if precheck {
             let findings = self.rules.check(&claim, self.config.language);
             if !is_valid(&findings) {
-                return Ok(ClaimOutcome::PrecheckFailed(findings));
+                return Ok(Checked {
+                    outcome: ClaimOutcome::PrecheckFailed(findings),
+                    warnings: Vec::new(),
+                });
             }
         }
         let language = self.config.language;
         let transfer_if_valid = self.config.transfer_if_valid;
         // A second submission while one is open is refused by the outbox
         // (one claim per repair file), naming the open entry.
-        let delivery = self
-            .change_and_send(intervention, |repair| {
+        let (delivery, warnings) = self
+            .change_and_send_with(intervention, |repair| {
                 let mut claim = claim.clone();
                 Ok(match repair.claim_id {
                     Some(id) => {
@@ -90,31 +95,38 @@ where
                             )));
                         }
                         claim.claim_id = Some(id);
-                        Operation::UpdateClaim {
-                            claim,
-                            language,
-                            transfer_if_valid,
-                        }
+                        (
+                            Operation::UpdateClaim {
+                                claim,
+                                language,
+                                transfer_if_valid,
+                            },
+                            Vec::new(),
+                        )
                     }
                     None => {
-                        repair
+                        let warnings = repair
                             .lifecycle
-                            .apply(&RepairEvent::ClaimCreated {
+                            .check(&RepairEvent::ClaimCreated {
                                 valid: false,
                                 transfer_if_valid,
                             })
-                            .map_err(|e| AgoraError::Invalid(e.to_string()))?;
+                            .map_err(|e| AgoraError::Invalid(e.to_string()))?
+                            .warnings;
                         claim.claim_id = None;
-                        Operation::CreateClaim {
-                            claim,
-                            language,
-                            transfer_if_valid,
-                        }
+                        (
+                            Operation::CreateClaim {
+                                claim,
+                                language,
+                                transfer_if_valid,
+                            },
+                            warnings,
+                        )
                     }
                 })
             })
             .await?;
-        Ok(match delivery {
+        let outcome = match delivery {
             Delivery::Delivered {
                 answer: OperationAnswer::Claim(result),
                 ..
@@ -125,7 +137,8 @@ where
             Delivery::Queued { entry, error } => ClaimOutcome::Queued { entry, error },
             Delivery::InDoubt { entry, error } => ClaimOutcome::InDoubt { entry, error },
             Delivery::Failed { error, .. } => ClaimOutcome::Refused(error),
-        })
+        };
+        Ok(Checked { outcome, warnings })
     }
 
     /// Sends the invoice reference of a draft invoice, once: every claim of

@@ -17,6 +17,7 @@
 
 mod agora;
 mod catalog;
+mod checked;
 mod claims;
 mod outbox;
 mod progress;
@@ -27,6 +28,7 @@ mod work_orders;
 pub use agora::{Agora, AppConfig, LocalStore};
 pub use agora_ports::OperationAnswer;
 pub use catalog::{CatalogKind, CatalogSync, Write, pipelined};
+pub use checked::Checked;
 pub use claims::ClaimOutcome;
 pub use outbox::{Delivery, FlushReport, Resolution};
 pub use report::{Pass, Step, StepFailure, Warning};

@@ -11,6 +11,7 @@ use agora_ports::{
 };
 
 use crate::agora::Agora;
+use crate::checked::Checked;
 use crate::outbox::Delivery;
 
 impl<A, S> Agora<A, S>
@@ -20,25 +21,33 @@ where
 {
     /// Reports a status: checked against the lifecycle and what its code
     /// requires, saved with the whole file to send, then delivered (or
-    /// queued for the dispatcher when AgoraPlus is unreachable).
+    /// queued for the dispatcher when AgoraPlus is unreachable). What the
+    /// reference leaves open (a part without order number on a 204) is
+    /// sent, and comes back as a warning.
     pub async fn report_status(
         &self,
         intervention: InterventionId,
         status: StateNature,
-    ) -> Result<Delivery, AgoraError> {
-        self.change_and_send(intervention, |repair| {
-            repair.lifecycle = repair
-                .lifecycle
-                .apply(&RepairEvent::StatusReported(status.clone()))
-                .map_err(|e| AgoraError::Invalid(e.to_string()))?;
-            repair
-                .file
-                .state_natures
-                .get_or_insert_with(Vec::new)
-                .push(status.clone());
-            Ok(Operation::UpdateRepair(repair.file.clone()))
-        })
-        .await
+    ) -> Result<Checked<Delivery>, AgoraError> {
+        let (outcome, warnings) = self
+            .change_and_send_with(intervention, |repair| {
+                let applied = repair
+                    .lifecycle
+                    .check(&RepairEvent::StatusReported(status.clone()))
+                    .map_err(|e| AgoraError::Invalid(e.to_string()))?;
+                repair.lifecycle = applied.next;
+                repair
+                    .file
+                    .state_natures
+                    .get_or_insert_with(Vec::new)
+                    .push(status.clone());
+                Ok((
+                    Operation::UpdateRepair(repair.file.clone()),
+                    applied.warnings,
+                ))
+            })
+            .await?;
+        Ok(Checked { outcome, warnings })
     }
 
     /// Changes the file's information (appliance, consumer, parts…) and
@@ -102,13 +111,25 @@ where
         intervention: InterventionId,
         change: impl Fn(&mut LocalRepair) -> Result<Operation, AgoraError>,
     ) -> Result<Delivery, AgoraError> {
+        self.change_and_send_with(intervention, |repair| Ok((change(repair)?, ())))
+            .await
+            .map(|(delivery, ())| delivery)
+    }
+
+    /// [`Self::change_and_send`] whose change also returns what it found
+    /// (the local rules' warnings), from its last, saved run.
+    pub(crate) async fn change_and_send_with<X>(
+        &self,
+        intervention: InterventionId,
+        change: impl Fn(&mut LocalRepair) -> Result<(Operation, X), AgoraError>,
+    ) -> Result<(Delivery, X), AgoraError> {
         let mut tries = 0;
         loop {
             let mut repair = self.repair(intervention).await?;
-            let operation = change(&mut repair)?;
+            let (operation, found) = change(&mut repair)?;
             match self.save_and_send(&repair, operation).await {
                 Err(AgoraError::Conflict(_)) if tries < CONFLICT_RETRIES => tries += 1,
-                other => return other,
+                other => return other.map(|delivery| (delivery, found)),
             }
         }
     }

@@ -43,12 +43,11 @@ impl WorkOrderSync {
 
 fn local_repair(item: &NewMandateResponseData, id: InterventionId) -> Option<LocalRepair> {
     let mandate = item.mandate.as_ref()?;
-    let lifecycle = RepairLifecycle::from_work_order(
-        mandate.manufacturer_id.or(mandate.oem_id),
-        mandate.intervention_type_id,
-    )
-    .apply(&RepairEvent::MandateAccepted)
-    .ok()?;
+    // The repair type from `InterventionTypeId`, else the nested
+    // `InterventionType`: a claim needs it.
+    let lifecycle = RepairLifecycle::from_work_order(mandate.manufacturer(), mandate.repair_type())
+        .apply(&RepairEvent::MandateAccepted)
+        .ok()?;
     Some(LocalRepair {
         intervention_id: id,
         mandate_id: mandate.mandate_id,

@@ -144,7 +144,7 @@ async fn a_repair_from_progress_to_invoice() {
         .unwrap_err();
     assert!(matches!(err, AgoraError::Invalid(_)), "{err}");
     assert!(matches!(
-        app.report_status(id, appointment()).await.unwrap(),
+        app.report_status(id, appointment()).await.unwrap().outcome,
         Delivery::Delivered { .. }
     ));
     app.report_status(id, StateNature::new(StatusCode::Diagnosis, "diag"))
@@ -215,7 +215,11 @@ async fn a_repair_from_progress_to_invoice() {
     conso.mobile_phone = Some("0612345678".into());
     claim.claim_infos.as_mut().unwrap().call_date =
         Some(WireDateTime::parse("2024-02-28T10:00:00Z").unwrap());
-    let outcome = app.submit_claim(id, claim.clone(), true).await.unwrap();
+    let outcome = app
+        .submit_claim(id, claim.clone(), true)
+        .await
+        .unwrap()
+        .outcome;
     let ClaimOutcome::PrecheckFailed(findings) = outcome else {
         panic!("{outcome:?}")
     };
@@ -226,7 +230,11 @@ async fn a_repair_from_progress_to_invoice() {
     );
 
     // Sent anyway: AgoraPlus's own messages come back verbatim.
-    let ClaimOutcome::Judged(result) = app.submit_claim(id, claim.clone(), false).await.unwrap()
+    let ClaimOutcome::Judged(result) = app
+        .submit_claim(id, claim.clone(), false)
+        .await
+        .unwrap()
+        .outcome
     else {
         panic!()
     };
@@ -247,7 +255,8 @@ async fn a_repair_from_progress_to_invoice() {
     );
 
     claim.claim_type.as_mut().unwrap().serial_number = Some("1234567890123456789".into());
-    let ClaimOutcome::Judged(result) = app.submit_claim(id, claim, true).await.unwrap() else {
+    let ClaimOutcome::Judged(result) = app.submit_claim(id, claim, true).await.unwrap().outcome
+    else {
         panic!()
     };
     assert_eq!(result.is_valid, Some(true));
@@ -293,7 +302,7 @@ async fn transient_failures_are_retried_later_and_in_doubt_creates_are_parked() 
         ..Faults::default()
     })
     .unwrap();
-    let queued = app.report_status(id, appointment()).await.unwrap();
+    let queued = app.report_status(id, appointment()).await.unwrap().outcome;
     assert!(matches!(queued, Delivery::Queued { .. }), "{queued:?}");
     assert_eq!(
         app.flush_outbox().await.unwrap().delivered,
@@ -319,7 +328,11 @@ async fn transient_failures_are_retried_later_and_in_doubt_creates_are_parked() 
     })
     .unwrap();
     let claim = app.draft_claim(id).await.unwrap();
-    let outcome = app.submit_claim(id, claim.clone(), false).await.unwrap();
+    let outcome = app
+        .submit_claim(id, claim.clone(), false)
+        .await
+        .unwrap()
+        .outcome;
     let ClaimOutcome::InDoubt { entry, .. } = outcome else {
         panic!("{outcome:?}")
     };
@@ -358,7 +371,10 @@ async fn transient_failures_are_retried_later_and_in_doubt_creates_are_parked() 
     assert!(app.resolve(entry, Resolution::Resend).await.is_err());
     let again = app.draft_claim(id).await.unwrap();
     let outcome = app.submit_claim(id, again, false).await.unwrap();
-    assert!(matches!(outcome, ClaimOutcome::Judged(_)), "{outcome:?}");
+    assert!(
+        matches!(outcome.outcome, ClaimOutcome::Judged(_)),
+        "{outcome:?}"
+    );
     assert_eq!(
         sim.state("a").unwrap()["Claims"].as_array().unwrap().len(),
         1,

@@ -126,6 +126,13 @@ fn describe(d: &Delivery) -> String {
     }
 }
 
+/// One warning line on stderr for each item (local rules, items set aside).
+fn warn_all<T: std::fmt::Display>(what: &str, items: &[T]) {
+    for item in items {
+        eprintln!("warning: {what}{item}");
+    }
+}
+
 fn date(s: &str) -> Result<WireDateTime, AgoraError> {
     WireDateTime::parse(s).map_err(|e| AgoraError::Invalid(e.to_string()))
 }
@@ -341,7 +348,9 @@ async fn execute(
                         .collect(),
                 );
             }
-            let d = app.report_status(id, status).await?;
+            let checked = app.report_status(id, status).await?;
+            warn_all("", &checked.warnings);
+            let d = checked.outcome;
             out.say(
                 &format!(
                     "{status_code} {}: {}",
@@ -436,8 +445,9 @@ async fn execute(
                     .get_or_insert_with(Default::default)
                     .serial_number = Some(s);
             }
-            let outcome = app.submit_claim(id, claim, precheck).await?;
-            Ok(print_claim_outcome(&outcome, out))
+            let checked = app.submit_claim(id, claim, precheck).await?;
+            warn_all("", &checked.warnings);
+            Ok(print_claim_outcome(&checked.outcome, out))
         }
         Command::Claims(ClaimsCmd::Track) => {
             let pass = app.track_claims().await?;
@@ -480,6 +490,14 @@ async fn execute(
                 CatalogKind::SpareParts
             };
             let sync = catalog_sync(app, ManufacturerId(oem), kind, !out.json).await?;
+            warn_all("catalog: ", &sync.set_aside);
+            if let Some(more) = sync
+                .set_aside_total
+                .checked_sub(sync.set_aside.len() as u64)
+                .filter(|n| *n > 0)
+            {
+                eprintln!("warning: catalog: {more} more record(s) set aside");
+            }
             out.say(
                 &format!(
                     "{} {} of OEM {oem} synced since {} (cursor {})",
@@ -488,7 +506,7 @@ async fn execute(
                     sync.since,
                     sync.cursor
                 ),
-                &json!({"records": sync.records, "since": sync.since.to_string(), "cursor": sync.cursor.to_string(), "message": sync.message}),
+                &json!({"records": sync.records, "since": sync.since.to_string(), "cursor": sync.cursor.to_string(), "message": sync.message, "set_aside": sync.set_aside_total}),
             );
             Ok(code::OK)
         }

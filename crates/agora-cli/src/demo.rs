@@ -179,7 +179,10 @@ async fn demo(args: &DemoArgs, out: Out, db: &std::path::Path) -> Result<(), Ago
     appointment.appointment_number = Some(1);
     appointment.appointment_date = Some(ts(start));
     appointment.appointment_end_date = Some(ts(end));
-    expect_delivered(app.report_status(id, appointment).await?, "status 102")?;
+    expect_delivered(
+        app.report_status(id, appointment).await?.outcome,
+        "status 102",
+    )?;
     t.step(
         "102",
         &format!("APPOINTMENT CONFIRMED  {} to {}", ts(start), ts(end)),
@@ -190,7 +193,8 @@ async fn demo(args: &DemoArgs, out: Out, db: &std::path::Path) -> Result<(), Ago
             id,
             StateNature::new(StatusCode::Diagnosis, "Pump blocked; replace"),
         )
-        .await?,
+        .await?
+        .outcome,
         "status 406",
     )?;
     t.step("406", "DIAGNOSIS  water pump blocked");
@@ -216,7 +220,7 @@ async fn demo(args: &DemoArgs, out: Out, db: &std::path::Path) -> Result<(), Ago
         to_be_ordered: Some(true),
         ..Part::default()
     }]);
-    expect_delivered(app.report_status(id, ordered).await?, "status 205")?;
+    expect_delivered(app.report_status(id, ordered).await?.outcome, "status 205")?;
     t.step(
         "205",
         &format!("SPAREPARTS ORDERED  {part_ref} marked to be ordered"),
@@ -260,7 +264,7 @@ async fn demo(args: &DemoArgs, out: Out, db: &std::path::Path) -> Result<(), Ago
         order_number: Some(order.clone()),
         ..Part::default()
     }]);
-    expect_delivered(app.report_status(id, received).await?, "status 201")?;
+    expect_delivered(app.report_status(id, received).await?.outcome, "status 201")?;
     t.step(
         "201",
         &format!("SPAREPARTS RECEIVED  {part_ref}, order {order}"),
@@ -271,7 +275,8 @@ async fn demo(args: &DemoArgs, out: Out, db: &std::path::Path) -> Result<(), Ago
             id,
             StateNature::new(StatusCode::RepairFinished, "Repair completed"),
         )
-        .await?,
+        .await?
+        .outcome,
         "status 305",
     )?;
     t.step("305", "REPAIR FINISHED");
@@ -295,7 +300,7 @@ async fn demo(args: &DemoArgs, out: Out, db: &std::path::Path) -> Result<(), Ago
         .claim_conso
         .get_or_insert_with(Default::default)
         .mobile_phone = None;
-    let first = app.submit_claim(id, mistaken, false).await?;
+    let first = app.submit_claim(id, mistaken, false).await?.outcome;
     let ClaimOutcome::Judged(result) = first else {
         return Err(AgoraError::Invalid(format!(
             "the claim was not judged: {first:?}"
@@ -320,7 +325,7 @@ async fn demo(args: &DemoArgs, out: Out, db: &std::path::Path) -> Result<(), Ago
         "CLOSED WITH WARRANTY INTERVENTION  set by AgoraPlus once the claim exists",
     );
 
-    let second = app.submit_claim(id, claim, true).await?;
+    let second = app.submit_claim(id, claim, true).await?.outcome;
     let ClaimOutcome::Judged(result) = second else {
         return Err(AgoraError::Invalid(format!(
             "the corrected claim was not judged: {second:?}"

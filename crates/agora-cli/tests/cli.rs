@@ -453,7 +453,9 @@ async fn sync_and_track_exit_zero(env: &Env, profile: agora_mock::AnswerProfile)
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let tracked = stdout_json(&out);
     assert_eq!(tracked[0]["InterventionId"], id);
-    assert_eq!(tracked[0]["Lines"][0]["StatusCode"], "208", "{tracked}");
+    // Wire data is shown as it came: a code sent as a number stays one.
+    let code = &tracked[0]["Lines"][0]["StatusCode"];
+    assert!(code == "208" || code == 208, "{tracked}");
     let out = env.run(&["--json", "claims", "track"]).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 }
@@ -467,7 +469,6 @@ async fn sync_and_tracking_exit_zero_in_the_default_profile() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the client's no-results rule and tolerant decoding"]
 async fn sync_and_tracking_exit_zero_in_the_reference_style_profile() {
     let env = Env::new("reference-profile", 10).await;
     sync_and_track_exit_zero(&env, agora_mock::AnswerProfile::reference_style()).await;
@@ -499,7 +500,6 @@ async fn no_results_and_null_data_are_empty_lists() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs tolerant decoding (titles as labels, numeric codes)"]
 async fn titles_as_labels_and_numeric_codes_are_imported() {
     let env = Env::new("labels", 10).await;
     let profile = agora_mock::AnswerProfile {

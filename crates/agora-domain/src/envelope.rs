@@ -419,20 +419,32 @@ impl<T: DeserializeOwned + ReadAnswer> Envelope<T> {
         if let Ok(env) = serde_json::from_slice::<Self>(bytes) {
             return Ok((env, Vec::new()));
         }
+        // The first failure, named. Outside the data (the body, an envelope
+        // field, the shape of `ResponseData` itself) it is the answer's.
+        let strict = match decode_json_tracked::<Self>(bytes) {
+            Ok(env) => return Ok((env, Vec::new())),
+            Err(e) => e,
+        };
+        let in_data = strict
+            .path
+            .strip_prefix("ResponseData")
+            .is_some_and(|rest| rest.starts_with(['[', '.']));
+        if !in_data {
+            return Err(strict);
+        }
         let raw: Envelope<serde_json::Value> = decode_json(bytes)?;
         let mut set_aside = Vec::new();
         let response_data = match raw.response_data {
             None => None,
             Some(value) => match T::read_answer(value, &mut set_aside) {
                 Ok(data) => Some(data),
-                // The shape is wrong: strict reading words it, at its place.
+                // Cannot be, the shape having passed strict reading.
                 Err(reason) => {
-                    return Err(match decode_json_tracked::<Self>(bytes) {
-                        Err(e) => e,
-                        Ok(_) => {
-                            DecodeError::custom(short_type_name::<Self>(), "ResponseData", reason)
-                        }
-                    });
+                    return Err(DecodeError::custom(
+                        short_type_name::<Self>(),
+                        "ResponseData",
+                        reason,
+                    ));
                 }
             },
         };

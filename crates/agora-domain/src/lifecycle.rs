@@ -390,11 +390,16 @@ impl RepairLifecycle {
     /// statuses the file did not have): the information update, then each
     /// new status in order. A closed file takes an update whose new
     /// statuses are all allowed after a claim (602): the rest of the file
-    /// goes along with them. How a server judges an update.
+    /// goes along with them. On a closed file, a 601 among them is
+    /// AgoraPlus's own closure sent back with the whole file, not a new
+    /// report: it is passed over. How a server judges an update.
     pub fn check_update(&self, new_statuses: &[StateNature]) -> Result<Applied, TransitionError> {
-        let closed_but_allowed = self.phase == RepairPhase::Closed
-            && !new_statuses.is_empty()
-            && new_statuses.iter().all(is_after_claim);
+        let closed = self.phase == RepairPhase::Closed;
+        let new: Vec<&StateNature> = new_statuses
+            .iter()
+            .filter(|s| !(closed && s.code == Some(StatusCode::ClosedWithWarrantyIntervention)))
+            .collect();
+        let closed_but_allowed = closed && !new.is_empty() && new.iter().all(|s| is_after_claim(s));
         let mut applied = if closed_but_allowed {
             self.require_file()?;
             Applied {
@@ -404,7 +409,7 @@ impl RepairLifecycle {
         } else {
             self.check(&RepairEvent::InformationUpdated)?
         };
-        for status in new_statuses {
+        for status in new {
             let step = applied
                 .next
                 .check(&RepairEvent::StatusReported(status.clone()))?;

@@ -934,3 +934,20 @@ macro_rules! wire_enum {
     };
 }
 pub(crate) use wire_enum;
+
+/// Reads JSON this library wrote back from an answer (a local store's
+/// copy): strictly first, then tolerantly, so that a value kept as it
+/// arrived (a code sent as a number, a title as a label) reads again as
+/// it did from the answer. `Err` only when the value cannot be read as `T`
+/// at all.
+pub fn read_stored<T: ReadLenient>(json: &str) -> Result<T, String> {
+    let strict = match serde_json::from_str::<T>(json) {
+        Ok(value) => return Ok(value),
+        Err(e) => e.to_string(),
+    };
+    let value: serde_json::Value = serde_json::from_str(json).map_err(|e| e.to_string())?;
+    match T::read_lenient(value) {
+        Reading::Exact(v) | Reading::Reinterpreted(v, _) => Ok(v),
+        Reading::Unreadable(_, _) => Err(strict),
+    }
+}

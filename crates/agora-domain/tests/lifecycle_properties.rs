@@ -258,6 +258,17 @@ fn status_602_is_allowed_after_a_claim() {
         Err(TransitionError::FileClosed)
     );
     assert_eq!(closed.check_update(&[]), Err(TransitionError::FileClosed));
+    // The client's copy of the file carries AgoraPlus's 601 back: passed over.
+    let closure = StateNature::new(StatusCode::ClosedWithWarrantyIntervention, "closed");
+    let back = StateNature::new(StatusCode::ProductReturnedToConsumer, "returned");
+    assert!(closed.check_update(&[closure.clone(), back]).is_ok());
+    assert_eq!(
+        closed.check_update(std::slice::from_ref(&closure)),
+        Err(TransitionError::FileClosed)
+    );
+    // On an open file, a 601 stays the client's to never send.
+    let open = RepairLifecycle::direct(Some(ManufacturerId(19)), Some(InterventionTypeId(1)));
+    assert!(open.check_update(&[closure]).is_err());
 }
 
 /// The reference's own 204 sample (2.2.2) sends a part reference without

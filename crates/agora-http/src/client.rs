@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use agora_domain::envelope::Verdict;
 use agora_domain::routes::{Method, Route};
-use agora_domain::{DecodeError, Envelope, EnvelopeHead};
+use agora_domain::{DecodeError, Envelope, EnvelopeHead, ReadAnswer};
 use agora_ports::{AgoraError, Clock, Reach, Reply, ServiceMessage, SystemClock};
 use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER};
 use reqwest::{StatusCode, Url};
@@ -155,10 +155,10 @@ impl AgoraClient {
         }
     }
 
-    /// Sends a call of a route about one thing and decodes its envelope,
-    /// retrying what is safe to retry. Returns the data and the warning of
-    /// a `W` envelope.
-    pub(crate) async fn send<T: DeserializeOwned>(
+    /// Sends a call and decodes its envelope, retrying what is safe to
+    /// retry. Returns the data, the warning of a `W` envelope and the list
+    /// items set aside by tolerant reading.
+    pub(crate) async fn send<T: DeserializeOwned + ReadAnswer>(
         &self,
         call: Call<'_>,
     ) -> Result<Reply<T>, AgoraError> {
@@ -169,14 +169,14 @@ impl AgoraClient {
     /// route table says "no results" is empty
     /// ([`Route::no_results_is_empty`]), a 404 or a success without
     /// `ResponseData` gives `T::default()` (an empty list).
-    pub(crate) async fn send_list<T: DeserializeOwned + Default>(
+    pub(crate) async fn send_list<T: DeserializeOwned + ReadAnswer + Default>(
         &self,
         call: Call<'_>,
     ) -> Result<Reply<T>, AgoraError> {
         self.send_as(call, Some(T::default)).await
     }
 
-    async fn send_as<T: DeserializeOwned>(
+    async fn send_as<T: DeserializeOwned + ReadAnswer>(
         &self,
         call: Call<'_>,
         empty: Option<fn() -> T>,
@@ -772,14 +772,20 @@ fn settle<T>(
     }
 }
 
-fn into_reply<T: DeserializeOwned>(
+/// Decodes an answer tolerantly (strictly first; see
+/// `Envelope::from_slice_tolerant`): the list items set aside come back in
+/// the reply.
+fn into_reply<T: DeserializeOwned + ReadAnswer>(
     route: Route,
     bytes: &[u8],
     key: &ApiKey,
     empty: Option<fn() -> T>,
 ) -> Result<Reply<T>, AgoraError> {
-    let env = Envelope::<T>::from_slice(bytes).map_err(|e| decode_error(e, bytes, key))?;
-    judge(route, env, key, empty)
+    let (env, set_aside) =
+        Envelope::<T>::from_slice_tolerant(bytes).map_err(|e| decode_error(e, bytes, key))?;
+    let mut reply = judge(route, env, key, empty)?;
+    reply.set_aside = set_aside;
+    Ok(reply)
 }
 
 /// A failed call of a route where "no results" is empty (`empty` given):

@@ -48,9 +48,9 @@ impl AgoraClient {
             ("transferIfValid", transfer.clone()),
             ("transferIsValid", transfer),
         ];
-        let reply: Reply<OneOrMany<WarrantyClaimResult>> =
+        let mut reply: Reply<OneOrMany<WarrantyClaimResult>> =
             self.send(self.post(route, &query, claim)?).await?;
-        let mut results = reply.data.into_vec();
+        let mut results = std::mem::take(&mut reply.data).into_vec();
         if results.len() != 1 {
             return Err(AgoraError::Rejected(ServiceMessage {
                 message: Some(format!(
@@ -61,7 +61,7 @@ impl AgoraClient {
                 status: None,
             }));
         }
-        Ok(Reply::warned(results.remove(0), reply.warning))
+        Ok(reply.map(|_| results.remove(0)))
     }
 }
 

@@ -8,16 +8,23 @@
 //! and two bytes per record, which the caller parses with path tracking, so
 //! every structural error is still serde_json's own, at its path.
 //!
-//! A record that fails is decoded again with path tracking to name the
-//! failing field. Every error's place is its place in the whole body (for
-//! the envelope's own fields, as serde_json reads a stream: the byte it
-//! looked ahead at may be counted). Errors are found in document order: an
-//! element is decoded only when the parser asks for the bytes that follow
-//! what it has read so far.
+//! A record that strict decoding refuses is read again tolerantly, as the
+//! whole-body decoder reads it (`Envelope::from_slice_tolerant`): as any
+//! JSON value first, then as the model, which keeps a value of the wrong
+//! type as it arrived; an element that cannot be read at all (not an
+//! object) is set aside with its raw JSON and the reason, and the stream
+//! goes on. Only an element that is not JSON (cut short, broken) stops it,
+//! decoded again with path tracking to name the failing place. Every
+//! error's place is its place in the whole body (for the envelope's own
+//! fields, as serde_json reads a stream: the byte it looked ahead at may be
+//! counted). Errors are found in document order: an element is decoded
+//! only when the parser asks for the bytes that follow what it has read so
+//! far.
 
 use std::io::{self, Read};
 
-use agora_domain::DecodeError;
+use agora_domain::wire::read_item;
+use agora_domain::{DecodeError, ReadLenient, SetAside};
 use serde::de::DeserializeOwned;
 use tokio::sync::mpsc;
 
@@ -32,6 +39,10 @@ const STOPPED: &str = "agora: the record stream stopped";
 
 /// How many of the last bytes served keep their place in the document.
 const RECENT: usize = 8;
+
+/// How many set-aside records are kept with their raw JSON; past that they
+/// are only counted, so memory stays bounded whatever the delta holds.
+pub(crate) const SET_ASIDE_KEPT: usize = 64;
 
 /// A byte served to the parser: its place in the skeleton, as serde_json
 /// counts it, and the index in the buffer of the byte it came from (for a
@@ -87,15 +98,21 @@ pub(crate) struct Skeleton<'a, R, T> {
     batch: usize,
     tx: &'a mpsc::Sender<Vec<T>>,
     failure: Option<Stop>,
+    /// The first records set aside, and how many there were.
+    set_aside: Vec<SetAside>,
+    set_aside_total: u64,
     /// Line and column of the last byte served, in the skeleton.
     served_line: usize,
     served_column: usize,
     /// The last bytes served, oldest first from `next_recent`.
     recent: [Option<Served>; RECENT],
+    /// The `}` of the last record's placeholder, once one was served:
+    /// after it, the skeleton and the document differ by a fixed shift.
+    last_placeholder: Option<Served>,
     next_recent: usize,
 }
 
-impl<'a, R: Read, T: DeserializeOwned> Skeleton<'a, R, T> {
+impl<'a, R: Read, T: DeserializeOwned + ReadLenient> Skeleton<'a, R, T> {
     /// A skeleton of the envelope read from `src`; records go to `tx` in
     /// batches of `batch`.
     pub(crate) fn new(src: R, tx: &'a mpsc::Sender<Vec<T>>, batch: usize) -> Self {
@@ -118,11 +135,20 @@ impl<'a, R: Read, T: DeserializeOwned> Skeleton<'a, R, T> {
             batch,
             tx,
             failure: None,
+            set_aside: Vec::new(),
+            set_aside_total: 0,
             served_line: 1,
             served_column: 0,
             recent: [None; RECENT],
+            last_placeholder: None,
             next_recent: 0,
         }
+    }
+
+    /// The records set aside (the first [`SET_ASIDE_KEPT`]) and how many
+    /// there were in all.
+    pub(crate) fn take_set_aside(&mut self) -> (Vec<SetAside>, u64) {
+        (std::mem::take(&mut self.set_aside), self.set_aside_total)
     }
 
     /// Why the skeleton stopped serving bytes, if it did.
@@ -131,17 +157,36 @@ impl<'a, R: Read, T: DeserializeOwned> Skeleton<'a, R, T> {
     }
 
     /// The place in the document of the place `(line, column)` in the
-    /// skeleton, where the parser found an error. The parser may have read
-    /// on a little after it (to the end of the object it was in); when the
-    /// place is not among the last bytes served, the place of the last
-    /// byte read stands in for it.
+    /// skeleton, where the parser found an error. The skeleton is the
+    /// document with each record replaced by `{}`: before the first record
+    /// the two agree, and after the last one served they differ by the
+    /// lines and columns that record took. The parser may have read on
+    /// after the error (to close the objects it was in, over any amount of
+    /// whitespace, up to the next record): a place before the last record
+    /// served is found among the last bytes served; failing that, the place
+    /// of the last byte read stands in for it.
     pub(crate) fn place(&self, line: usize, column: usize) -> (usize, usize) {
-        let served = self
+        let at = (line, column);
+        if let Some(served) = self
             .recent
             .iter()
             .flatten()
-            .find(|s| (s.line, s.column) == (line, column));
-        self.position_of(served.map_or(self.pos, |s| s.from + 1))
+            .find(|s| (s.line, s.column) == at)
+        {
+            return self.position_of(served.from + 1);
+        }
+        match self.last_placeholder {
+            None => at,
+            Some(p) if at >= (p.line, p.column) => {
+                let (doc_line, doc_column) = self.position_of(p.from + 1);
+                if line == p.line {
+                    (doc_line, doc_column + (column - p.column))
+                } else {
+                    (doc_line + (line - p.line), column)
+                }
+            }
+            Some(_) => self.position_of(self.pos),
+        }
     }
 
     /// Notes that `b`, taken from `buf[from]`, goes to the parser.
@@ -192,6 +237,7 @@ impl<'a, R: Read, T: DeserializeOwned> Skeleton<'a, R, T> {
             .recent
             .iter()
             .flatten()
+            .chain(&self.last_placeholder)
             .map(|s| s.from)
             .fold(self.pos.saturating_sub(1), usize::min);
         if keep > 0 {
@@ -203,6 +249,9 @@ impl<'a, R: Read, T: DeserializeOwned> Skeleton<'a, R, T> {
             self.pos -= keep;
             for served in self.recent.iter_mut().flatten() {
                 served.from -= keep;
+            }
+            if let Some(p) = &mut self.last_placeholder {
+                p.from -= keep;
             }
         }
         if self.end == self.buf.len() {
@@ -223,7 +272,13 @@ impl<'a, R: Read, T: DeserializeOwned> Skeleton<'a, R, T> {
     /// The next byte of the skeleton; `None` at the end of the source.
     fn next_byte(&mut self) -> Result<Option<u8>, Stop> {
         if let Some(b) = self.pending.take() {
-            return Ok(Some(self.serve(b, self.pos - 1)));
+            let b = self.serve(b, self.pos - 1);
+            self.last_placeholder = Some(Served {
+                line: self.served_line,
+                column: self.served_column,
+                from: self.pos - 1,
+            });
+            return Ok(Some(b));
         }
         let Some(b) = self.peek()? else {
             return Ok(None);
@@ -327,34 +382,78 @@ impl<'a, R: Read, T: DeserializeOwned> Skeleton<'a, R, T> {
             let mut it = serde_json::Deserializer::from_slice(bytes).into_iter::<T>();
             let error = match it.next() {
                 Some(Ok(record)) => {
-                    self.pos += it.byte_offset();
-                    self.index += 1;
-                    self.records.push(record);
-                    if self.records.len() >= self.batch {
-                        self.flush()?;
-                    }
-                    return Ok(());
+                    let len = it.byte_offset();
+                    return self.accept(len, Ok(record));
                 }
                 Some(Err(e)) => e,
                 None => no_element(),
             };
-            // Where the buffer ends inside the element, the element may only
-            // look wrong because of the cut (a number cut in two reads as a
-            // smaller one): read on, and decode it again.
-            if !self.eof && (error.is_eof() || reaches_end(bytes, &error)) {
+            if self.needs_more(bytes, &error) {
                 self.fill()?;
                 continue;
+            }
+            // Not a record as strict decoding reads it: read it as any JSON
+            // value, then tolerantly (the slow path, for odd records only).
+            let mut it =
+                serde_json::Deserializer::from_slice(bytes).into_iter::<serde_json::Value>();
+            let error = match it.next() {
+                Some(Ok(value)) => {
+                    let len = it.byte_offset();
+                    let item = read_item::<T>(self.index, value);
+                    return self.accept(len, item);
+                }
+                Some(Err(e)) => e,
+                None => no_element(),
+            };
+            if self.needs_more(bytes, &error) {
+                self.fill()?;
+                continue;
+            }
+            // A number or literal followed by a byte that cannot follow a
+            // value: the element is whole, the array around it is broken,
+            // as the parser will tell when it reads on.
+            if let Some((len, value)) = scalar(bytes) {
+                let item = read_item::<T>(self.index, value);
+                return self.accept(len, item);
             }
             return Err(Stop::Decode(self.record_error(error)));
         }
     }
 
-    /// The error of the element at `pos`, with the failing field's path
-    /// and its position in the whole document.
+    /// Where the buffer ends inside the element, the element may only look
+    /// wrong because of the cut (a number cut in two reads as a smaller
+    /// one): read on, and decode it again.
+    fn needs_more(&self, bytes: &[u8], error: &serde_json::Error) -> bool {
+        !self.eof && (error.is_eof() || reaches_end(bytes, error))
+    }
+
+    /// Moves past an element of `len` bytes: a record to send, or one set aside.
+    fn accept(&mut self, len: usize, item: Result<T, SetAside>) -> Result<(), Stop> {
+        self.pos += len;
+        self.index += 1;
+        match item {
+            Ok(record) => {
+                self.records.push(record);
+                if self.records.len() >= self.batch {
+                    self.flush()?;
+                }
+            }
+            Err(aside) => {
+                self.set_aside_total += 1;
+                if self.set_aside.len() < SET_ASIDE_KEPT {
+                    self.set_aside.push(aside);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The error of the element at `pos`, which is not JSON, with the
+    /// failing place's path and its position in the whole document.
     fn record_error(&self, fast: serde_json::Error) -> DecodeError {
         let bytes = &self.buf[self.pos..self.end];
         let mut de = serde_json::Deserializer::from_slice(bytes);
-        let err = match serde_path_to_error::deserialize::<_, T>(&mut de) {
+        let err = match serde_path_to_error::deserialize::<_, serde_json::Value>(&mut de) {
             Err(tracked) => tracked,
             Ok(_) => {
                 serde_path_to_error::Error::new(serde_path_to_error::Track::new().path(), fast)
@@ -394,6 +493,41 @@ fn no_element() -> serde_json::Error {
     serde::de::Error::custom("an element was expected")
 }
 
+/// The number or literal (`true`, `false`, `null`) `bytes` start with,
+/// with its length, when they start with one that reads (JSON's grammar,
+/// as serde_json reads it: the longest prefix that is one).
+fn scalar(bytes: &[u8]) -> Option<(usize, serde_json::Value)> {
+    let len = [&b"true"[..], b"false", b"null"]
+        .into_iter()
+        .find(|lit| bytes.starts_with(lit))
+        .map_or_else(|| number_len(bytes), <[u8]>::len);
+    let value = serde_json::from_slice(bytes.get(..len).filter(|s| !s.is_empty())?).ok()?;
+    Some((len, value))
+}
+
+/// The length of the JSON number `bytes` start with (0 if none).
+fn number_len(bytes: &[u8]) -> usize {
+    let digits = |mut i: usize| {
+        while bytes.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        i
+    };
+    let mut i = usize::from(bytes.first() == Some(&b'-'));
+    i = digits(i);
+    if bytes.get(i) == Some(&b'.') {
+        i = digits(i + 1);
+    }
+    if matches!(bytes.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(bytes.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        i = digits(i);
+    }
+    i
+}
+
 fn is_whitespace(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | b'\r')
 }
@@ -426,7 +560,7 @@ fn is_response_data(raw: &[u8]) -> bool {
     serde_json::from_slice::<String>(&quoted).is_ok_and(|k| k == "ResponseData")
 }
 
-impl<R: Read, T: DeserializeOwned> Read for Skeleton<'_, R, T> {
+impl<R: Read, T: DeserializeOwned + ReadLenient> Read for Skeleton<'_, R, T> {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
         let Some(slot) = out.first_mut() else {
             return Ok(0);

@@ -9,7 +9,7 @@ use std::io::Read;
 
 use agora_domain::envelope::{EnvelopeField, Verdict, read_envelope_field};
 use agora_domain::routes::{Route, delta_path_date};
-use agora_domain::{DecodeError, Envelope};
+use agora_domain::{DecodeError, Envelope, ReadLenient, SetAside};
 use agora_ports::{
     AgoraError, DeltaQuery, DeltaSummary, RecordStream, Records, ServiceMessage, VecRecords,
 };
@@ -42,7 +42,11 @@ pub(crate) enum Stop {
 
 struct Head {
     envelope: Envelope<()>,
+    /// Elements of `ResponseData`, set aside ones included.
     records: u64,
+    /// The first elements set aside, and how many there were.
+    set_aside: Vec<SetAside>,
+    set_aside_total: u64,
 }
 
 impl AgoraClient {
@@ -53,7 +57,7 @@ impl AgoraClient {
         query: DeltaQuery,
     ) -> Result<Records<T>, AgoraError>
     where
-        T: DeserializeOwned + Send + 'static,
+        T: DeserializeOwned + ReadLenient + Send + 'static,
     {
         let language = query.language.path_name().ok_or_else(|| {
             AgoraError::Config(format!(
@@ -86,7 +90,7 @@ impl AgoraClient {
                     DeltaSummary {
                         records: 0,
                         message: said.message,
-                        warning: None,
+                        ..DeltaSummary::default()
                     },
                 )));
             }
@@ -125,7 +129,7 @@ impl AgoraClient {
 /// Decodes an envelope from `reader`, sending `ResponseData`'s elements in
 /// batches: the records are decoded by the [`Skeleton`] as they pass, and
 /// what is left of the envelope is parsed here with path tracking.
-fn decode_stream<T: DeserializeOwned, R: Read>(
+fn decode_stream<T: DeserializeOwned + ReadLenient, R: Read>(
     reader: R,
     tx: &mpsc::Sender<Vec<T>>,
     batch: usize,
@@ -138,7 +142,10 @@ fn decode_stream<T: DeserializeOwned, R: Read>(
         .and_then(|head| de.end().map(|()| head));
     drop(de);
     match result {
-        Ok(head) => Ok(head),
+        Ok(mut head) => {
+            (head.set_aside, head.set_aside_total) = skeleton.take_set_aside();
+            Ok(head)
+        }
         Err(e) => Err(skeleton.take_failure().unwrap_or_else(|| {
             let mut error = DecodeError::from_path_error(
                 "delta envelope",
@@ -179,7 +186,12 @@ impl<'de> Visitor<'de> for EnvelopeSeed {
                 read_envelope_field(&mut envelope, key, &mut map)?;
             }
         }
-        Ok(Head { envelope, records })
+        Ok(Head {
+            envelope,
+            records,
+            set_aside: Vec::new(),
+            set_aside_total: 0,
+        })
     }
 }
 
@@ -270,7 +282,9 @@ impl<T: Send + 'static> RecordStream<T> for HttpRecords<T> {
             })),
             verdict => {
                 self.summary = DeltaSummary {
-                    records: head.records,
+                    records: head.records.saturating_sub(head.set_aside_total),
+                    set_aside: head.set_aside,
+                    set_aside_total: head.set_aside_total,
                     message: env
                         .response_message
                         .as_deref()
@@ -296,7 +310,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::skeleton::offset_of;
+    use crate::skeleton::{SET_ASIDE_KEPT, offset_of};
     use agora_domain::SparePart;
 
     fn run(bytes: &[u8], batch: usize) -> (Vec<SparePart>, Result<Head, Stop>) {
@@ -347,15 +361,61 @@ mod tests {
     }
 
     #[test]
-    fn wrong_types_name_the_record() {
+    fn odd_records_are_kept_or_set_aside_and_the_stream_goes_on() {
+        let body = br#"{"ResponseData":[{"Reference":"A"},{"Reference":7,"Label":"x"},5,"s",{"Reference":"C"}],"ResponseStatus":"S"}"#;
+        for most in [usize::MAX, 3] {
+            let (all, out) = run_chopped(body, 1, most);
+            let head = out.ok().unwrap();
+            // The value of the wrong type is kept as it came, the rest read.
+            assert_eq!(all.len(), 3);
+            assert_eq!(all[1].reference, None);
+            assert_eq!(all[1].raw("Reference"), Some(&serde_json::json!(7)));
+            assert_eq!(all[1].label.as_deref(), Some("x"));
+            assert_eq!(all[2].reference.as_deref(), Some("C"));
+            // The elements that are no object are set aside, with their place.
+            assert_eq!(head.records, 5);
+            assert_eq!(head.set_aside_total, 2);
+            let aside: Vec<_> = head
+                .set_aside
+                .iter()
+                .map(|a| (a.index, a.raw.clone()))
+                .collect();
+            assert_eq!(
+                aside,
+                [(2, serde_json::json!(5)), (3, serde_json::json!("s"))]
+            );
+        }
+    }
+
+    #[test]
+    fn set_aside_records_are_kept_up_to_a_bound_and_all_counted() {
+        let n = SET_ASIDE_KEPT + 10;
+        let items: Vec<String> = (0..n).map(|i| i.to_string()).collect();
+        let body = format!(
+            r#"{{"ResponseData":[{},{{"Reference":"A"}}]}}"#,
+            items.join(",")
+        );
+        let (all, out) = run(body.as_bytes(), 4);
+        let head = out.ok().unwrap();
+        assert_eq!(all.len(), 1);
+        assert_eq!(head.set_aside_total, n as u64);
+        assert_eq!(head.set_aside.len(), SET_ASIDE_KEPT);
+        assert_eq!(
+            head.set_aside.last().map(|a| a.index),
+            Some(SET_ASIDE_KEPT - 1)
+        );
+    }
+
+    #[test]
+    fn a_broken_record_names_its_place() {
         let (_, out) = run(
-            br#"{"ResponseData":[{"Reference":"A"},{"Reference":7}]}"#,
+            br#"{"ResponseData":[{"Reference":"A"},{"Reference":7,"Label":tru}]}"#,
             10,
         );
         let Err(Stop::Decode(e)) = out else {
             panic!("expected a decode error")
         };
-        assert_eq!(e.path, "ResponseData[1].Reference");
+        assert_eq!(e.path, "ResponseData[1].Label");
     }
 
     #[test]
@@ -488,8 +548,9 @@ mod tests {
 
     proptest! {
         /// The streaming decoder agrees with decoding the whole body at
-        /// once: the same records and envelope, or the same error at the
-        /// same path and place, however the body arrives.
+        /// once, tolerantly: the same records, set-aside elements and
+        /// envelope, or the same error at the same path and place, however
+        /// the body arrives.
         #[test]
         fn streams_like_the_whole_body_decodes(
             body in envelope(),
@@ -498,13 +559,15 @@ mod tests {
             most in prop_oneof![Just(usize::MAX), 1usize..9],
         ) {
             let bytes = damaged(body, &damage);
-            let whole = Envelope::<Vec<SparePart>>::from_slice(&bytes);
+            let whole = Envelope::<Vec<SparePart>>::from_slice_tolerant(&bytes);
             let (streamed, out) = run_chopped(&bytes, batch, most);
             match (whole, out) {
-                (Ok(whole), Ok(head)) => {
+                (Ok((whole, set_aside)), Ok(head)) => {
                     let records = whole.response_data.clone().unwrap_or_default();
                     prop_assert_eq!(&streamed, &records);
-                    prop_assert_eq!(head.records, records.len() as u64);
+                    prop_assert_eq!(&head.set_aside, &set_aside);
+                    prop_assert_eq!(head.set_aside_total, set_aside.len() as u64);
+                    prop_assert_eq!(head.records, (records.len() + set_aside.len()) as u64);
                     let env = head.envelope;
                     prop_assert_eq!(env.response_data.is_some(), whole.response_data.is_some());
                     prop_assert_eq!(env.response_status, whole.response_status);

@@ -124,20 +124,36 @@ async fn undecodable_bodies_are_decode_errors_with_a_short_snippet() {
         panic!("{err:?}")
     };
     assert!(error.is_truncated(), "{err}");
-    // Wrong types name the field.
+    // A value of the wrong type is kept in its model, an element that is no
+    // object is set aside: the answer is used (issue 11, tolerant reading).
     let server = support::server().await;
     Mock::given(method("GET"))
         .and(path("/api/Repair/GetAcceptedMandates"))
-        .respond_with(ok(json!([{"Mandate": {"MandateId": "seven"}}])))
+        .respond_with(ok(json!([
+            {"Mandate": {"MandateId": "seven", "ManufacturerId": 19}, "InterventionId": 7},
+            "not a work order"
+        ])))
+        .mount(&server)
+        .await;
+    let (client, _) = client_for(&server.uri());
+    let reply = client.accepted_mandates().await.unwrap();
+    let mandate = reply.data[0].mandate.as_ref().unwrap();
+    assert_eq!(mandate.mandate_id, None);
+    assert_eq!(mandate.raw("MandateId"), Some(&json!("seven")));
+    assert_eq!(reply.data[0].intervention_id, Some(7));
+    assert_eq!(reply.set_aside.len(), 1);
+    assert_eq!(reply.set_aside[0].index, 1);
+    assert_eq!(reply.set_aside[0].raw, json!("not a work order"));
+    // A ResponseData of the wrong shape still names it.
+    let server = support::server().await;
+    Mock::given(method("GET"))
+        .and(path("/api/Repair/GetAcceptedMandates"))
+        .respond_with(ok(json!({"Mandate": {"MandateId": 7}})))
         .mount(&server)
         .await;
     let (client, _) = client_for(&server.uri());
     let err = client.accepted_mandates().await.unwrap_err();
-    assert!(
-        err.to_string()
-            .contains("ResponseData[0].Mandate.MandateId"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("`ResponseData`"), "{err}");
 }
 
 #[tokio::test]

@@ -203,6 +203,7 @@ impl<T: Send + 'static> RecordStream<T> for DeltaRecords<T> {
             records: self.count,
             message: Some(format!("{} created or updated records found", self.count)),
             warning: self.warning.clone(),
+            ..DeltaSummary::default()
         }
     }
 }

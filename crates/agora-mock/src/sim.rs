@@ -421,8 +421,8 @@ impl Simulator {
                     continue;
                 }
                 let lifecycle = RepairLifecycle::from_work_order(
-                    record.mandate.manufacturer_id,
-                    record.mandate.intervention_type_id,
+                    record.mandate.manufacturer(),
+                    record.mandate.repair_type(),
                 )
                 .apply(&RepairEvent::MandateAccepted)
                 .map_err(|e| SimError::Rejected(e.to_string()))?;
@@ -561,16 +561,14 @@ impl Simulator {
                     .filter(|s| !stored.contains(s))
                     .collect()
             };
+            // Codes outside the reference's tables are refused; the domain
+            // judges the update as a whole (602 passes a closed file).
             known_codes(&new)?;
             let mut lifecycle = record
                 .lifecycle
-                .apply(&RepairEvent::InformationUpdated)
-                .map_err(|e| SimError::Rejected(e.to_string()))?;
-            for status in &new {
-                lifecycle = lifecycle
-                    .apply(&RepairEvent::StatusReported(status.clone()))
-                    .map_err(|e| SimError::Rejected(e.to_string()))?;
-            }
+                .check_update(&new)
+                .map_err(|e| SimError::Rejected(e.to_string()))?
+                .next;
             let mut history = stored;
             history.extend(new);
             let mut file = file;

@@ -172,6 +172,12 @@ pub struct DeltaQuery {
 pub struct DeltaSummary {
     /// How many records were handed to the sink.
     pub records: u64,
+    /// Records that could not be read at all (not an object), each with its
+    /// index in `ResponseData`, raw JSON and the reason: the first ones
+    /// only (an implementation keeps a bounded number, e.g. 64).
+    pub set_aside: Vec<SetAside>,
+    /// How many records were set aside in all.
+    pub set_aside_total: u64,
     /// The envelope's `ResponseMessage`.
     pub message: Option<String>,
     /// The envelope's message when it said `W`.

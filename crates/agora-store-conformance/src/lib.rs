@@ -64,6 +64,7 @@ macro_rules! conformance_tests {
             settlements_by_a_person,
             concurrent_claimers_never_share_an_entry,
             cursors_round_trip,
+            wire_values_kept_as_they_arrived_survive_the_store,
         );
         #[test]
         fn model_interleavings() {
@@ -696,6 +697,28 @@ pub async fn cursors_round_trip<H: Harness>(h: &H) {
         Some(t(9))
     );
     assert_eq!(store.cursor("other").await.unwrap(), None);
+}
+
+/// A file whose wire values were kept as they arrived (a logistic code
+/// sent as a number, a title as a label) reads back, and writes the same
+/// JSON again.
+pub async fn wire_values_kept_as_they_arrived_survive_the_store<H: Harness>(h: &H) {
+    let store = h.fresh().await;
+    let line: PartOrderLine = agora_domain::wire::read_stored(
+        r#"{"OrderNumber":"ORD-1","Reference":"P-1","StatusCode":208}"#,
+    )
+    .unwrap();
+    let mut r = repair(3);
+    r.orders = vec![line];
+    let before = serde_json::to_value(&r.orders).unwrap();
+    assert_eq!(before[0]["StatusCode"], 208, "the test's premise");
+    store.upsert_repair(&r).await.unwrap();
+    let back = store.repair(3).await.unwrap().unwrap();
+    assert_eq!(serde_json::to_value(&back.orders).unwrap(), before);
+    assert_eq!(
+        back.orders[0].status_code,
+        Some(agora_domain::LogisticStatus::Shipped)
+    );
 }
 
 /// How long a model case may take before it is reported stuck.

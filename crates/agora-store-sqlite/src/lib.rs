@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use agora_domain::lifecycle::RepairLifecycle;
+use agora_domain::wire::read_stored;
 use agora_domain::{
     ClaimId, CompleteRepairState, InterventionId, Lcid, MandateId, ManufacturerId, PartOrderLine,
     Product, SparePart,
@@ -294,11 +295,13 @@ struct RepairRow {
 
 fn decode_repair(row: RepairRow) -> Result<LocalRepair, AgoraError> {
     let id = row.id;
-    let file: CompleteRepairState = serde_json::from_str(&row.file)
+    // Wire data is kept as it arrived: read it back as tolerantly as the
+    // answer it came in.
+    let file: CompleteRepairState = read_stored(&row.file)
         .map_err(|e| AgoraError::Store(format!("repair {id}: unreadable file: {e}")))?;
     let lifecycle: RepairLifecycle = serde_json::from_str(&row.lifecycle)
         .map_err(|e| AgoraError::Store(format!("repair {id}: unreadable lifecycle: {e}")))?;
-    let orders: Vec<PartOrderLine> = serde_json::from_str(&row.orders)
+    let orders: Vec<PartOrderLine> = read_stored(&row.orders)
         .map_err(|e| AgoraError::Store(format!("repair {id}: unreadable orders: {e}")))?;
     Ok(LocalRepair {
         intervention_id: id,
