@@ -300,8 +300,15 @@ async fn writer_child() {
         .expect("run only by a_writer_killed_mid_write_leaves_a_consistent_store");
     let store = SqliteStore::open(&path).unwrap();
     let start = i64::try_from(store.repairs().await.unwrap().len()).unwrap();
+    // The markers go to the parent through the pipe, each line at once.
+    let marker = |line: String| {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{line}").unwrap();
+        out.flush().unwrap();
+    };
     for i in start.. {
-        println!("begin {i}");
+        marker(format!("begin {i}"));
         let r = repair(i);
         store
             .save_with_operation(&r, Some(Operation::UpdateRepair(r.file.clone())), t(i))
@@ -318,7 +325,7 @@ async fn writer_child() {
             .upsert_spare_parts(ManufacturerId(1), Lcid::ENGLISH, parts)
             .await
             .unwrap();
-        println!("done {i}");
+        marker(format!("done {i}"));
     }
 }
 
@@ -347,7 +354,7 @@ fn run_and_kill_writer(path: &std::path::Path, after: usize) -> Killed {
     let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
     let mut done = 0;
     let mut killed_in = None;
-    while let Some(line) = lines.next() {
+    for line in lines.by_ref() {
         let line = line.unwrap();
         if line.starts_with("done ") {
             done += 1;
@@ -379,7 +386,7 @@ fn run_and_kill_writer(path: &std::path::Path, after: usize) -> Killed {
 #[tokio::test]
 async fn a_writer_killed_mid_write_leaves_a_consistent_store() {
     let (_dir, path) = temp_db();
-    let mut done = 0;
+    let (mut files, mut parts) = (0, 0);
     let mut mid_write = 0;
     // Three kills, and more (up to ten) until one landed inside a write.
     for round in 0..10 {
@@ -387,33 +394,37 @@ async fn a_writer_killed_mid_write_leaves_a_consistent_store() {
             break;
         }
         let killed = run_and_kill_writer(&path, round + 1);
-        done += killed.done;
         mid_write += usize::from(killed.mid_write);
         let store = SqliteStore::open(&path).unwrap();
         let repairs = store.repairs().await.unwrap();
         let entries = store.entries(OutboxState::Pending).await.unwrap();
         // Every write reported done is there; the one cut short is wholly
         // there or wholly absent.
+        let new_files = repairs.len() - files;
         assert!(
-            repairs.len() >= done && repairs.len() <= done + 1,
-            "round {round}: {} files for {done} writes",
-            repairs.len()
+            (killed.done..=killed.done + 1).contains(&new_files),
+            "round {round}: {new_files} new files for {} writes done",
+            killed.done
         );
+        files = repairs.len();
         // Each file came with its operation: neither without the other.
         assert_eq!(repairs.len(), entries.len(), "round {round}");
-        let parts = store
+        let stored = store
             .count_spare_parts(ManufacturerId(1), Lcid::ENGLISH)
             .await
             .unwrap();
+        let new_batches = (stored - parts) / CHILD_BATCH as u64;
         assert_eq!(
-            parts % CHILD_BATCH as u64,
+            stored % CHILD_BATCH as u64,
             0,
-            "round {round}: batches are whole: {parts}"
+            "round {round}: batches are whole: {stored}"
         );
         assert!(
-            parts >= (done * CHILD_BATCH) as u64,
-            "round {round}: {parts}"
+            (killed.done as u64..=killed.done as u64 + 1).contains(&new_batches),
+            "round {round}: {new_batches} new batches for {} writes done",
+            killed.done
         );
+        parts = stored;
     }
     assert!(mid_write > 0, "no kill landed inside a write");
 }
