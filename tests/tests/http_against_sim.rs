@@ -301,6 +301,12 @@ async fn the_port_traits_delegate_to_the_client() {
     let file = CompleteRepairState {
         intervention_id: Some(intervention),
         state_natures: Some(vec![StateNature::new(StatusCode::Diagnosis, "diag")]),
+        parts: Some(vec![Part {
+            reference: Some("00019-00000007".into()),
+            quantity: Some(1),
+            to_be_ordered: Some(true),
+            ..Part::default()
+        }]),
         ..CompleteRepairState::default()
     };
     repairs.update_repair(&file).await.unwrap();
@@ -311,8 +317,15 @@ async fn the_port_traits_delegate_to_the_client() {
     ));
 
     let parts: &dyn PartOrders = &api;
+    let lines = parts.place_order(intervention).await.unwrap().data;
+    let order = lines[0].order_number.clone().unwrap();
+    sim.set_logistic(&order, "208").unwrap();
+    let tracked = parts.order_tracking(intervention).await.unwrap().data;
+    assert_eq!(tracked.len(), 1);
+    assert_eq!(tracked[0].order_number.as_deref(), Some(order.as_str()));
+    assert_eq!(tracked[0].status_code, Some(LogisticStatus::Shipped));
     assert_eq!(
-        parts.order_tracking(intervention).await.unwrap().data,
+        tracked,
         api.order_tracking(intervention).await.unwrap().data
     );
 
