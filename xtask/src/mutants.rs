@@ -108,7 +108,8 @@ impl Outcome {
 }
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+    let xtask = Path::new(env!("CARGO_MANIFEST_DIR"));
+    xtask.parent().unwrap_or(xtask).to_path_buf()
 }
 
 /// Runs cargo-mutants on each crate, then reports.
@@ -128,6 +129,10 @@ pub(crate) fn run(options: &Options) -> bool {
     let mut reports = Vec::new();
     for package in &options.packages {
         let out = root.join("target/mutants").join(package);
+        if let Err(e) = std::fs::create_dir_all(&out) {
+            eprintln!("cannot create {}: {e}", out.display());
+            return false;
+        }
         let mut args: Vec<String> = vec![
             "mutants".into(),
             "--package".into(),
