@@ -184,6 +184,20 @@ fn the_head_of_an_update_answer_reads_each_field() {
         assert_eq!(head.response_message.as_deref(), message, "{body}");
         assert_eq!(head.response_error_message.as_deref(), error, "{body}");
     }
+    // Serde's own words for a value of the wrong type name what was expected.
+    for (bad, expected) in [
+        (&br#"{"ResponseStatus":1}"#[..], "expected a string or null"),
+        (br#"{"ResponseMessage":[1]}"#, "expected a string or null"),
+        (b"[1]", "expected a response envelope"),
+        (b"7", "expected a response envelope"),
+    ] {
+        let err = EnvelopeHead::from_slice(bad).unwrap_err();
+        assert!(
+            err.to_string().contains(expected),
+            "{}: {err}",
+            String::from_utf8_lossy(bad)
+        );
+    }
     // A plain string is borrowed, an escaped one owned.
     let body = br#"{"ResponseMessage":"plain","ResponseErrorMessage":"esc\"aped"}"#;
     let head = EnvelopeHead::from_slice(body).unwrap();
