@@ -47,10 +47,8 @@ async fn under_faults_nothing_is_lost_or_duplicated_and_doubts_are_listed() {
     })
     .await;
     let sim = server.simulator().clone();
-    let dir = std::env::temp_dir().join(format!("agora-fault-run-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let store = SqliteStore::open(dir.join("agora.db")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path().join("agora.db")).unwrap();
     let app = Agora::new(
         client(&server, "fault-run-key"),
         store,

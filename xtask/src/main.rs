@@ -3,8 +3,12 @@
 //! `cargo xtask ci` runs what CI runs: formatting check, clippy with
 //! warnings denied, and the test suite. `cargo xtask bench` builds the
 //! benchmark harness (`agora-bench`) in release and runs it, writing
-//! docs/benchmarks.md. It uses only the standard library, so it builds in
-//! seconds.
+//! docs/benchmarks.md. `cargo xtask mutants` runs cargo-mutants on the
+//! pure crates and the use cases, each with its own tests, and writes the
+//! counts and the surviving mutants to docs/testing.md. It uses only the
+//! standard library, so it builds in seconds.
+
+mod mutants;
 
 use std::process::{Command, ExitCode};
 
@@ -58,9 +62,17 @@ fn main() -> ExitCode {
     let ok = match task.as_deref() {
         Some("ci") => ci(),
         Some("bench") => bench(quick),
+        Some("mutants") => match mutants::Options::parse(std::env::args().skip(2)) {
+            Ok(options) => mutants::run(&options),
+            Err(e) => {
+                eprintln!("cargo xtask mutants: {e}\n\n{}", mutants::USAGE);
+                false
+            }
+        },
         _ => {
             eprintln!(
-                "usage: cargo xtask <task>\n\ntasks:\n  ci               fmt check, clippy -D warnings, tests (what CI runs)\n  bench [--quick]  every benchmark, in release; writes docs/benchmarks.md"
+                "usage: cargo xtask <task>\n\ntasks:\n  ci               fmt check, clippy -D warnings, tests (what CI runs)\n  bench [--quick]  every benchmark, in release; writes docs/benchmarks.md\n  mutants [...]    mutation testing (cargo-mutants); writes docs/testing.md\n\n{}",
+                mutants::USAGE
             );
             false
         }

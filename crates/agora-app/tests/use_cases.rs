@@ -33,10 +33,13 @@ impl ManualClock {
     }
 }
 
+/// A store in a new directory of its own (kept: the store outlives this call).
 fn store(name: &str) -> SqliteStore {
-    let dir = std::env::temp_dir().join(format!("agora-app-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("agora-app-{name}-"))
+        .tempdir()
+        .unwrap()
+        .keep();
     SqliteStore::open(dir.join("agora.db")).unwrap()
 }
 

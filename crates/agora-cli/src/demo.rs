@@ -1,7 +1,9 @@
 //! `agora demo`: one complete repair against the embedded AgoraPlus
 //! simulator, through the HTTP client over real loopback HTTP and the
 //! SQLite store; a readable timeline, each step with the AgoraPlus code or
-//! status it produced, then a summary.
+//! status it produced, then a summary. Every code and status shown is the
+//! one observed after the step (AgoraPlus's answer, or its state as the
+//! simulator holds it), never a label written in advance.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -9,8 +11,8 @@ use std::time::Instant;
 
 use agora_app::{Agora, AppConfig, CatalogKind, ClaimOutcome, Delivery, OperationAnswer};
 use agora_domain::{
-    ClaimStatus, CountryCode, Lcid, MandateLightResponse, ManufacturerId, Part, StateNature,
-    StatusCode, Title, WireDateTime,
+    ClaimId, ClaimStatus, CountryCode, InterventionId, Lcid, MandateLightResponse, ManufacturerId,
+    Part, StateNature, StatusCode, Title, WireDateTime,
 };
 use agora_http::{AgoraClient, ApiKey, ClientConfig, Environment};
 use agora_mock::{SimConfig, Simulator};
@@ -66,6 +68,57 @@ pub(crate) async fn run(args: DemoArgs, out: Out) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => failure::report(&e, None),
     }
+}
+
+/// The simulator's state of the demo account.
+fn remote_state(sim: &Simulator) -> Result<Value, AgoraError> {
+    sim.state(KEY)
+        .map_err(|e| AgoraError::Invalid(e.to_string()))
+}
+
+/// The status of a work order as AgoraPlus holds it.
+fn work_order_status(sim: &Simulator, mandate: i64) -> Result<String, AgoraError> {
+    let state = remote_state(sim)?;
+    Ok(state["Mandates"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|m| m["Mandate"]["MandateId"] == json!(mandate))
+        .and_then(|m| m["Status"].as_str())
+        .unwrap_or("none")
+        .to_owned())
+}
+
+/// The status codes of a repair file as AgoraPlus holds them, oldest first.
+fn remote_codes(sim: &Simulator, id: InterventionId) -> Result<Vec<String>, AgoraError> {
+    let state = remote_state(sim)?;
+    Ok(state["Repairs"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|r| r["File"]["InterventionId"] == json!(id))
+        .and_then(|r| r["File"]["StateNatures"].as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s["Code"].as_str().map(str::to_owned))
+        .collect())
+}
+
+/// The latest status code of a repair file as AgoraPlus holds it.
+fn remote_status(sim: &Simulator, id: InterventionId) -> Result<String, AgoraError> {
+    Ok(remote_codes(sim, id)?
+        .pop()
+        .unwrap_or_else(|| "none".to_owned()))
+}
+
+/// A claim's `LastStatus`, as `GetWarrantyClaimStatus` answers it.
+async fn last_status(client: &AgoraClient, claim: ClaimId) -> Result<String, AgoraError> {
+    Ok(client
+        .claim_status(claim)
+        .await?
+        .data
+        .last_status
+        .map_or_else(|| "none".to_owned(), |s| s.to_string()))
 }
 
 fn ts(at: Timestamp) -> WireDateTime {
@@ -133,14 +186,14 @@ async fn demo(args: &DemoArgs, out: Out, db: &std::path::Path) -> Result<(), Ago
     let mandate_id = sim
         .publish_mandate(KEY, mandate)
         .map_err(|e| AgoraError::Invalid(e.to_string()))?;
-    t.step("NEW", &format!("DeLonghi sends work order {mandate_id}: coffee machine, no hot water (repair type 1, under warranty)"));
+    t.step(&work_order_status(&sim, mandate_id)?, &format!("DeLonghi sends work order {mandate_id}: coffee machine, no hot water (repair type 1, under warranty)"));
 
     let sync = app.sync_work_orders().await?;
     let id = *sync
         .accepted
         .first()
         .ok_or_else(|| AgoraError::Invalid("the work order was not accepted".to_owned()))?;
-    t.step("ACCEPTED", &format!("GetNewMandates?autoAccept=true: work order {mandate_id} accepted, repair file {id} saved locally"));
+    t.step(&work_order_status(&sim, mandate_id)?, &format!("GetNewMandates?autoAccept=true: work order {mandate_id} accepted, repair file {id} saved locally"));
 
     let now = Timestamp::now_for_demo();
     let call = now - SignedDuration::from_hours(48);
@@ -184,7 +237,7 @@ async fn demo(args: &DemoArgs, out: Out, db: &std::path::Path) -> Result<(), Ago
         "status 102",
     )?;
     t.step(
-        "102",
+        &remote_status(&sim, id)?,
         &format!("APPOINTMENT CONFIRMED  {} to {}", ts(start), ts(end)),
     );
 
@@ -197,7 +250,7 @@ async fn demo(args: &DemoArgs, out: Out, db: &std::path::Path) -> Result<(), Ago
         .outcome,
         "status 406",
     )?;
-    t.step("406", "DIAGNOSIS  water pump blocked");
+    t.step(&remote_status(&sim, id)?, "DIAGNOSIS  water pump blocked");
 
     let part_ref = "00019-00000042";
     expect_delivered(
@@ -222,7 +275,7 @@ async fn demo(args: &DemoArgs, out: Out, db: &std::path::Path) -> Result<(), Ago
     }]);
     expect_delivered(app.report_status(id, ordered).await?.outcome, "status 205")?;
     t.step(
-        "205",
+        &remote_status(&sim, id)?,
         &format!("SPAREPARTS ORDERED  {part_ref} marked to be ordered"),
     );
 
@@ -242,18 +295,21 @@ async fn demo(args: &DemoArgs, out: Out, db: &std::path::Path) -> Result<(), Ago
     sim.set_logistic(&order, "208")
         .map_err(|e| AgoraError::Invalid(e.to_string()))?;
     let tracked = app.track_part_orders(id).await?;
-    let status = tracked
+    let logistic = tracked
         .done
         .iter()
         .flat_map(|f| &f.lines)
         .find(|l| l.order_number.as_deref() == Some(order.as_str()))
-        .and_then(|l| l.status_code.clone())
-        .map_or_else(
-            || "in transit".to_owned(),
-            |s| format!("{s} {}", s.description().unwrap_or("")),
-        );
+        .and_then(|l| l.status_code.clone());
+    let logistic_code = logistic
+        .as_ref()
+        .map_or_else(|| "none".to_owned(), ToString::to_string);
+    let status = logistic.map_or_else(
+        || "no status yet".to_owned(),
+        |s| format!("{s} {}", s.description().unwrap_or("")),
+    );
     t.step(
-        "208",
+        &logistic_code,
         &format!("DeLonghi ships it; logistic tracking of {order}: {status}"),
     );
 
@@ -266,7 +322,7 @@ async fn demo(args: &DemoArgs, out: Out, db: &std::path::Path) -> Result<(), Ago
     }]);
     expect_delivered(app.report_status(id, received).await?.outcome, "status 201")?;
     t.step(
-        "201",
+        &remote_status(&sim, id)?,
         &format!("SPAREPARTS RECEIVED  {part_ref}, order {order}"),
     );
 
@@ -279,7 +335,7 @@ async fn demo(args: &DemoArgs, out: Out, db: &std::path::Path) -> Result<(), Ago
         .outcome,
         "status 305",
     )?;
-    t.step("305", "REPAIR FINISHED");
+    t.step(&remote_status(&sim, id)?, "REPAIR FINISHED");
 
     // The claim, first with the technician's typo and no mobile phone.
     let mut claim = app.draft_claim(id).await?;
@@ -307,8 +363,9 @@ async fn demo(args: &DemoArgs, out: Out, db: &std::path::Path) -> Result<(), Ago
         )));
     };
     let claim_id = result.claim_id.unwrap_or_default();
+    let first_status = last_status(app.api(), claim_id).await?;
     t.step(
-        "NOTVALID",
+        &first_status,
         &format!(
             "CreateWarrantyClaims: claim {claim_id} rejected by DeLonghi's rules, AgoraPlus says:"
         ),
@@ -321,7 +378,7 @@ async fn demo(args: &DemoArgs, out: Out, db: &std::path::Path) -> Result<(), Ago
         ));
     }
     t.step(
-        "601",
+        &remote_status(&sim, id)?,
         "CLOSED WITH WARRANTY INTERVENTION  set by AgoraPlus once the claim exists",
     );
 
@@ -336,7 +393,8 @@ async fn demo(args: &DemoArgs, out: Out, db: &std::path::Path) -> Result<(), Ago
             "the corrected claim is still not valid: {result:?}"
         )));
     }
-    t.step("VALID", &format!("UpdateWarrantyClaim: claim {claim_id} corrected (serial {serial}, mobile phone), VALID and transferred"));
+    let second_status = last_status(app.api(), claim_id).await?;
+    t.step(&second_status, &format!("UpdateWarrantyClaim: claim {claim_id} corrected (serial {serial}, mobile phone), VALID and transferred"));
 
     sim.decide_claim(
         claim_id,
@@ -384,9 +442,8 @@ async fn demo(args: &DemoArgs, out: Out, db: &std::path::Path) -> Result<(), Ago
     );
 
     // The simulator and the local store agree.
-    let state = sim
-        .state(KEY)
-        .map_err(|e| AgoraError::Invalid(e.to_string()))?;
+    let state = remote_state(&sim)?;
+    let sent = remote_codes(&sim, id)?;
     let local = app.repair(id).await?;
     let in_doubt = app.outbox(OutboxState::InDoubt).await?.len();
     let delivered = app.outbox(OutboxState::Delivered).await?.len();
@@ -399,7 +456,8 @@ async fn demo(args: &DemoArgs, out: Out, db: &std::path::Path) -> Result<(), Ago
     let summary = json!({
         "work_order": mandate_id, "repair_file": id, "order": order, "claim": claim_id,
         "claim_status": last, "draft_invoice": draft, "invoice": invoice,
-        "statuses_sent": ["102", "406", "205", "201", "305"],
+        "statuses": sent, "logistic_status": logistic_code,
+        "claim_statuses": [first_status, second_status, last],
         "outbox": {"delivered": delivered, "in_doubt": in_doubt},
         "catalog_records": sync.records, "seconds": started.elapsed().as_secs_f64(),
     });
@@ -414,17 +472,14 @@ async fn demo(args: &DemoArgs, out: Out, db: &std::path::Path) -> Result<(), Ago
                     "work order → repair file".into(),
                     format!("{mandate_id} → {id}"),
                 ],
-                vec![
-                    "statuses sent".into(),
-                    "102, 406, 205, 201, 305 (601 set by AgoraPlus)".into(),
-                ],
+                vec!["statuses".into(), sent.join(", ")],
                 vec![
                     "part order".into(),
-                    format!("{order} (208 shipped, 201 received)"),
+                    format!("{order} (logistic status {logistic_code})"),
                 ],
                 vec![
                     "claim".into(),
-                    format!("{claim_id}: NOTVALID → VALID → {last}"),
+                    format!("{claim_id}: {first_status} → {second_status} → {last}"),
                 ],
                 vec!["invoice".into(), format!("{invoice} for draft {draft}")],
                 vec![

@@ -20,6 +20,8 @@ const KEY: &str = "cli-test-key-123";
 struct Env {
     server: SimServer,
     db: PathBuf,
+    /// The directory of `db`, removed when the test ends.
+    _dir: tempfile::TempDir,
 }
 
 impl Env {
@@ -33,12 +35,14 @@ impl Env {
         let server = SimServer::start(Simulator::new(config), ([127, 0, 0, 1], 0).into())
             .await
             .unwrap();
-        let dir = std::env::temp_dir().join(format!("agora-cli-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("agora-cli-{name}-"))
+            .tempdir()
+            .unwrap();
         Self {
             server,
-            db: dir.join("agora.db"),
+            db: dir.path().join("agora.db"),
+            _dir: dir,
         }
     }
 
@@ -304,75 +308,194 @@ async fn errors_are_one_sentence_with_a_hint_and_an_exit_code() {
     assert_eq!(out.status.code(), Some(2));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_demo_runs_and_exits_zero() {
-    let out = tokio::task::spawn_blocking(|| {
+/// The codes and statuses a demo run observes, step by step.
+const DEMO_TIMELINE: [&str; 16] = [
+    "NEW",
+    "ACCEPTED",
+    "UpdateRepair",
+    "102",
+    "406",
+    "205",
+    "order",
+    "208",
+    "201",
+    "305",
+    "NOTVALID",
+    "601",
+    "VALID",
+    "CLOSEDACCEPTED",
+    "CreateeInvoice",
+    "catalog",
+];
+
+async fn demo(args: &'static [&'static str]) -> Output {
+    tokio::task::spawn_blocking(move || {
         Command::new(env!("CARGO_BIN_EXE_agora"))
-            .args(["demo", "--catalog-size", "3000"])
+            .args(args)
             .output()
             .unwrap()
     })
     .await
-    .unwrap();
-    let t = text(&out);
-    assert!(out.status.success(), "{t}");
-    for code in [
-        "102",
-        "406",
-        "205",
-        "208",
-        "201",
-        "305",
-        "601",
-        "NOTVALID",
-        "VALID",
-        "CLOSEDACCEPTED",
-        "CreateeInvoice",
-    ] {
-        assert!(t.contains(code), "{code} missing from the timeline:\n{t}");
-    }
-    assert!(
-        t.contains("The size of the field should be 19 character(s)"),
-        "{t}"
-    );
-    assert!(t.contains("3000 spare parts"), "{t}");
-}
-
-fn kill_after(mut child: std::process::Child, after: Duration) {
-    std::thread::sleep(after);
-    let _ = child.kill(); // SIGKILL
-    let _ = child.wait();
+    .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_shows_the_codes_it_observed() {
+    let out = demo(&["demo", "--catalog-size", "3000"]).await;
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    // Each step line is `  n. CODE  what`: the code is the second token.
+    let codes: Vec<&str> = t
+        .lines()
+        .filter_map(|l| {
+            let mut tokens = l.split_whitespace();
+            let n = tokens.next()?.strip_suffix('.')?;
+            n.parse::<u32>().ok()?;
+            tokens.next()
+        })
+        .collect();
+    assert_eq!(codes, DEMO_TIMELINE, "{t}");
+    assert!(
+        t.contains("- Serial Number: The size of the field should be 19 character(s)"),
+        "{t}"
+    );
+    assert!(t.contains("3000 DeLonghi spare parts"), "{t}");
+
+    let out = demo(&["--json", "demo", "--catalog-size", "100"]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    let run: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let codes: Vec<&str> = run["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, DEMO_TIMELINE, "{run}");
+    let summary = &run["summary"];
+    assert_eq!(
+        summary["statuses"],
+        json!(["102", "406", "205", "201", "305", "601"]),
+        "{summary}"
+    );
+    assert_eq!(summary["logistic_status"], "208");
+    assert_eq!(
+        summary["claim_statuses"],
+        json!(["NOTVALID", "VALID", "CLOSEDACCEPTED"])
+    );
+    assert_eq!(summary["catalog_records"], 100);
+    assert_eq!(summary["outbox"]["in_doubt"], 0);
+}
+
+/// Kills `child` (SIGKILL) as soon as `ready` holds: the event the kill
+/// waits for, observed from outside (the simulator's state, the store).
+/// The child must still be running then, so the kill lands mid-work.
+#[cfg(unix)]
+fn kill_when(mut child: std::process::Child, what: &str, ready: impl Fn() -> bool) {
+    use std::os::unix::process::ExitStatusExt;
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while !ready() {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("{what}: the run ended ({status}) before the kill");
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what}: never happened"
+        );
+        // How often to look, not what to conclude.
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    child.kill().unwrap(); // SIGKILL
+    let status = child.wait().unwrap();
+    assert_eq!(
+        status.signal(),
+        Some(9),
+        "{what}: the run had ended before the kill ({status})"
+    );
+}
+
+/// Spare parts of OEM 19 in the store, read while a child may be writing
+/// (0 until the store exists).
+fn parts_in(db: &std::path::Path) -> u64 {
+    let Ok(conn) =
+        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+    else {
+        return 0;
+    };
+    conn.query_row(
+        "SELECT COUNT(*) FROM spare_parts WHERE manufacturer = 19",
+        [],
+        |r| r.get::<_, i64>(0),
+    )
+    .map_or(0, |n| u64::try_from(n).unwrap_or(0))
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_mid_sync_then_restarted_nothing_lost_nothing_twice() {
-    let env = Env::new("crash", 300_000).await;
+    const PARTS: u64 = 300_000;
+    let env = Env::new("crash", PARTS).await;
     for _ in 0..60 {
         env.sim().publish_mandate(KEY, mandate(19)).unwrap();
     }
-    // Slow answers, so the kill lands while the sync is under way.
+    // Slow answers, so a run is still at work after what the kill waits for.
     env.sim()
         .set_faults(Faults {
-            delay_ms: 150,
+            delay_ms: 400,
             ..Faults::default()
         })
         .unwrap();
-    for (args, after) in [
-        (vec!["work-orders", "sync"], 170u64),
-        (vec!["catalog", "sync", "--oem", "19"], 400),
-        (vec!["catalog", "sync", "--oem", "19"], 900),
-    ] {
-        let child = env
-            .command(&args)
+    let spawn = |args: &[&str]| {
+        env.command(args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .unwrap();
-        tokio::task::spawn_blocking(move || kill_after(child, Duration::from_millis(after)))
-            .await
-            .unwrap();
+            .unwrap()
+    };
+
+    // Killed once AgoraPlus has accepted the work orders: the run is
+    // saving them, or reconciling.
+    let child = spawn(&["work-orders", "sync"]);
+    let sim = env.sim().clone();
+    tokio::task::spawn_blocking(move || {
+        kill_when(child, "work orders accepted", || {
+            sim.state(KEY).unwrap()["Mandates"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|m| m["Status"] == "ACCEPTED")
+        });
+    })
+    .await
+    .unwrap();
+
+    // Killed twice mid-catalog: once some batches are stored, then once a
+    // second run has stored more than the first.
+    let mut stored = 0;
+    for round in 0..2 {
+        let child = spawn(&["catalog", "sync", "--oem", "19"]);
+        let db = env.db.clone();
+        let before = stored;
+        stored = tokio::task::spawn_blocking(move || {
+            kill_when(child, &format!("catalog round {round}"), || {
+                parts_in(&db) > before
+            });
+            parts_in(&db)
+        })
+        .await
+        .unwrap();
+        assert!(
+            stored < PARTS,
+            "round {round}: the kill landed after the whole delta ({stored})"
+        );
+    }
+    // The delta never completed: the cursor did not move.
+    {
+        use agora_ports::SyncCursors;
+        let store = agora_store_sqlite::SqliteStore::open(&env.db).unwrap();
+        assert_eq!(store.cursor("spareparts/19/1033").await.unwrap(), None);
     }
     env.sim().set_faults(Faults::default()).unwrap();
+
     // Restarted: complete, no duplicates.
     let sync = env.json(&["work-orders", "sync"]).await;
     let repairs = env.json(&["repairs", "list"]).await;
@@ -388,10 +511,11 @@ async fn killed_mid_sync_then_restarted_nothing_lost_nothing_twice() {
     assert_eq!(ids.len(), 60, "one repair file per work order");
     let state = env.sim().state(KEY).unwrap();
     assert_eq!(state["Repairs"].as_array().unwrap().len(), 60);
+    // The whole delta again, from the start, since the cursor never moved.
     let catalog = env.json(&["catalog", "sync", "--oem", "19"]).await;
-    assert!(catalog["records"].as_u64().unwrap() > 0);
+    assert_eq!(catalog["records"], PARTS, "{catalog}");
     // The store holds each part once: a fresh full count equals the catalog size.
-    assert_eq!(stored_parts(&env.db).await, 300_000);
+    assert_eq!(stored_parts(&env.db).await, PARTS);
 }
 
 async fn stored_parts(db: &std::path::Path) -> u64 {

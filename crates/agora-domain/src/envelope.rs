@@ -624,6 +624,13 @@ mod tests {
         assert_eq!(head.message(), Some("Repair file 500021 updated"));
         let spaced = b" {\n \"ResponseStatus\" : \"E\" ,\"IsValid\":false } \r\n";
         assert_eq!(flat_head(spaced).unwrap().verdict(), Verdict::Error);
+        // Any JSON whitespace, right before a string too.
+        let tabbed = b"{\n\"ResponseStatus\":\t\"W\",\r\"ResponseMessage\":\n\"m\"}";
+        let head = flat_head(tabbed).unwrap();
+        assert_eq!(
+            (head.verdict(), head.message()),
+            (Verdict::Warning, Some("m"))
+        );
         assert!(flat_head(b"{}").is_some());
         // Left to serde_json: nesting, numbers, escapes, wrong types.
         for other in [

@@ -739,6 +739,22 @@ impl DecodeError {
         }
     }
 
+    /// The same error with `secret` taken out of its message: serde quotes
+    /// the value it could not read, and a server may echo a secret (the
+    /// api_key) in any value.
+    #[must_use]
+    pub fn redacted(self, secret: &str) -> Self {
+        if secret.is_empty() || !self.source.to_string().contains(secret) {
+            return self;
+        }
+        let message = self.message.replace(secret, "[REDACTED]");
+        Self {
+            source: <serde_json::Error as serde::de::Error>::custom(&message),
+            message,
+            ..self
+        }
+    }
+
     /// Builds the error from a path-tracking serde_json failure.
     pub fn from_path_error(
         target: &'static str,

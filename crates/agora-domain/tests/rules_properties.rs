@@ -253,3 +253,169 @@ fn bad_rule_files_are_typed_errors() {
         RuleBook::from_json(r#"[{"manufacturer_id": 1, "rules": [{"check": "nope"}]}]"#).is_err()
     );
 }
+
+/// One rule of each kind on OEM 1, the value it judges, and the value's
+/// place in a claim.
+fn single_rule(check: Value, path: &str) -> RuleBook {
+    let mut rule = json!({"path": path, "field": "F"});
+    for (k, v) in check.as_object().unwrap() {
+        rule[k] = v.clone();
+    }
+    let mut book = RuleBook::empty();
+    book.replace(RuleSet {
+        manufacturer_id: ManufacturerId(1),
+        rules: vec![serde_json::from_value(rule).unwrap()],
+    })
+    .unwrap();
+    book
+}
+
+fn claim_with(section: &str, field: &str, value: Value) -> WarrantyClaim {
+    let mut doc = json!({"ClaimType": {"ManufacturerId": 1}, "ClaimInfos": {"CallDate": "2024-03-10T12:00:00Z"}});
+    doc[section][field] = value;
+    serde_json::from_value(doc).unwrap()
+}
+
+/// A kind of rule, a value it refuses (and the message it gives), and a
+/// value it accepts.
+#[derive(Debug, Clone)]
+struct Case {
+    check: Value,
+    section: &'static str,
+    field: &'static str,
+    invalid: Value,
+    valid: Value,
+    english: String,
+    french: String,
+}
+
+fn arb_case() -> impl Strategy<Value = Case> {
+    let blank = prop_oneof![Just(Value::Null), "[ \t]{0,4}".prop_map(Value::String),];
+    let mandatory = (blank, "[A-Za-z][A-Za-z0-9 ]{0,20}").prop_map(|(invalid, valid)| Case {
+        check: json!({"check": "mandatory"}),
+        section: "ClaimConso",
+        field: "LastName",
+        invalid,
+        valid: Value::String(valid),
+        english: "Data is mandatory".into(),
+        french: "Donnée obligatoire".into(),
+    });
+    let exact = (1usize..25)
+        .prop_flat_map(|n| {
+            let other = (1usize..40).prop_filter("another length", move |k| *k != n);
+            (Just(n), other, any::<u32>())
+        })
+        .prop_map(|(n, other, seed)| {
+            // Any characters, multi-byte ones included: characters count.
+            let chars = ['a', 'é', '7', 'Ж', '-', '😀'];
+            let text = |len: usize| -> String {
+                (0..len)
+                    .map(|i| chars[(seed as usize + i) % chars.len()])
+                    .collect()
+            };
+            Case {
+                check: json!({"check": "exact_length", "length": n}),
+                section: "ClaimType",
+                field: "SerialNumber",
+                invalid: Value::String(text(other)),
+                valid: Value::String(text(n)),
+                english: format!("The size of the field should be {n} character(s)"),
+                french: format!("La taille du champ doit être de {n} caractère(s)"),
+            }
+        });
+    let max = (1usize..30, 1usize..20).prop_map(|(max, over)| Case {
+        check: json!({"check": "max_length", "max": max}),
+        section: "ClaimConso",
+        field: "City",
+        invalid: Value::String("é".repeat(max + over)),
+        valid: Value::String("é".repeat(max)),
+        english: format!("The size of the field should not exceed {max} character(s)"),
+        french: format!("La taille du champ ne doit pas dépasser {max} caractère(s)"),
+    });
+    let pattern = (
+        prop_oneof![
+            "[0-9]{1,4}",
+            "[0-9]{6,9}",
+            "[0-9]{0,4}[A-Za-z ._-][0-9]{0,4}",
+            // The whole value must match, not a part of it.
+            "[0-9]{5}[A-Z]",
+            "[A-Z][0-9]{5}",
+        ]
+        // A blank value is missing, not badly formatted.
+        .prop_filter("not blank", |v: &String| !v.trim().is_empty()),
+        "[0-9]{5}",
+    )
+        .prop_map(|(invalid, valid)| Case {
+            check: json!({"check": "pattern", "regex": "[0-9]{5}"}),
+            section: "ClaimConso",
+            field: "Zip",
+            invalid: Value::String(invalid),
+            valid: Value::String(valid),
+            english: "The format of the field is not valid".into(),
+            french: "Le format du champ n'est pas valide".into(),
+        });
+    let not_before = (1i64..5_000_000, 0i64..5_000_000).prop_map(|(before, after)| {
+        let call: jiff::Timestamp = "2024-03-10T12:00:00Z".parse().unwrap();
+        let at = |s: i64| (call + jiff::SignedDuration::from_secs(s)).to_string();
+        Case {
+            check: json!({"check": "not_before", "other_path": "ClaimInfos.CallDate",
+                          "other_field": "Call date"}),
+            section: "ClaimInfos",
+            field: "InterventionStartDateTime",
+            invalid: Value::String(at(-before)),
+            valid: Value::String(at(after)),
+            english: "The date should not be before Call date".into(),
+            french: "La date ne doit pas être antérieure à Call date".into(),
+        }
+    });
+    let allowed = (
+        "[A-Z]{1,12}".prop_filter("not allowed", |v| {
+            !["WAR", "EXTENDEDWAR"].contains(&v.as_str())
+        }),
+        prop::sample::select(vec!["WAR", "EXTENDEDWAR"]),
+    )
+        .prop_map(|(invalid, valid)| Case {
+            check: json!({"check": "allowed_values", "values": ["WAR", "EXTENDEDWAR"]}),
+            section: "ClaimLab",
+            field: "OriginCode",
+            // Case matters: "war" is not "WAR".
+            invalid: Value::String(if invalid == "W" {
+                "war".into()
+            } else {
+                invalid
+            }),
+            valid: Value::String(valid.into()),
+            english: "The value is not allowed".into(),
+            french: "La valeur n'est pas autorisée".into(),
+        });
+    prop_oneof![mandatory, exact, max, pattern, not_before, allowed]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Whatever the kind of rule, a value it refuses is found once, with
+    /// the kind's message in the language asked for, and makes the claim
+    /// not valid; a value it accepts is not found.
+    #[test]
+    fn a_refused_value_of_each_kind_is_found_once_in_the_language_asked(case in arb_case()) {
+        let path = format!("{}.{}", case.section, case.field);
+        let book = single_rule(case.check.clone(), &path);
+        let invalid = claim_with(case.section, case.field, case.invalid.clone());
+        for (language, message) in [
+            (Lcid::ENGLISH, &case.english),
+            (Lcid::FRENCH, &case.french),
+            (Lcid(1031), &case.english),
+        ] {
+            let findings = book.check(&invalid, language);
+            prop_assert_eq!(findings.len(), 1, "{:?}: {:?}", case, findings);
+            prop_assert_eq!(findings[0].field.as_deref(), Some("F"));
+            prop_assert_eq!(findings[0].error_message.as_ref(), Some(message));
+            prop_assert_eq!(findings[0].message_type.clone(), Some(MessageType::Error));
+            prop_assert!(!is_valid(&findings));
+        }
+        let valid = claim_with(case.section, case.field, case.valid.clone());
+        let findings = book.check(&valid, Lcid::ENGLISH);
+        prop_assert!(findings.is_empty(), "{:?}: {:?}", case, findings);
+    }
+}

@@ -272,20 +272,6 @@ proptest! {
     }
 
     #[test]
-    fn numeric_codes_are_known_exactly_when_in_the_reference(n in 0u16..1000) {
-        let code = StatusCode::lenient(&n.to_string());
-        let listed = [101..=111, 200..=207, 300..=305, 400..=406, 500..=503, 601..=602, 901..=909]
-            .iter()
-            .any(|r| r.contains(&n));
-        prop_assert_eq!(code.is_known(), listed);
-        prop_assert_eq!(StatusCode::parse_known(&n.to_string()).is_ok(), listed);
-        if listed {
-            prop_assert_eq!(code.number(), Some(n));
-            prop_assert!(code.family().is_some() && code.description().is_some());
-        }
-    }
-
-    #[test]
     fn string_enums_keep_unknown_values(s in "[A-Z0-9]{0,16}") {
         let claim = ClaimStatus::lenient(&s);
         prop_assert_eq!(claim.as_str(), s.as_str());
@@ -300,14 +286,76 @@ proptest! {
         let _ = Envelope::<OneOrMany<WarrantyClaimResult>>::from_slice(&bytes);
         let _ = agora_domain::decode_json::<CompleteRepairState>(&bytes);
     }
+}
 
-    #[test]
-    fn truncated_documents_are_typed_errors(cut in 1usize..400) {
-        let doc = envelope_of(Value::Array(vec![full("work-order.json")])).to_string();
-        let cut = cut.min(doc.len() - 1);
-        let err = Envelope::<Vec<NewMandateResponseData>>::from_slice(&doc.as_bytes()[..cut]).unwrap_err();
-        prop_assert!(err.is_syntax(), "{}", err);
+/// Every number a status code can be written with, and beyond: known
+/// exactly when the reference lists it (an exhaustive loop costs less than
+/// sampling).
+#[test]
+fn numeric_codes_are_known_exactly_when_in_the_reference() {
+    let ranges = [
+        101..=111,
+        200..=207,
+        300..=305,
+        400..=406,
+        500..=503,
+        601..=602,
+        901..=909,
+    ];
+    let mut known = 0;
+    for n in 0u16..10_000 {
+        let text = n.to_string();
+        let code = StatusCode::lenient(&text);
+        let listed = ranges.iter().any(|r| r.contains(&n));
+        assert_eq!(code.is_known(), listed, "{n}");
+        assert_eq!(StatusCode::parse_known(&text).is_ok(), listed, "{n}");
+        assert_eq!(code.as_str(), text);
+        if listed {
+            known += 1;
+            assert_eq!(code.number(), Some(n));
+            assert!(
+                code.family().is_some() && code.description().is_some(),
+                "{n}"
+            );
+        } else {
+            assert_eq!(code.family(), None, "{n}");
+            assert_eq!(code.description(), None, "{n}");
+        }
+        // Written with a leading zero, it is another (unknown) code.
+        let padded = format!("0{text}");
+        assert!(!StatusCode::lenient(&padded).is_known(), "{padded}");
     }
+    assert_eq!(known, StatusCode::KNOWN.len());
+}
+
+/// A document cut anywhere, at every byte, is a truncation error, never a
+/// panic nor a partial value.
+#[test]
+fn truncated_documents_are_typed_errors_wherever_they_are_cut() {
+    let mandates = envelope_of(Value::Array(vec![
+        full("work-order.json"),
+        full("work-order.json"),
+    ]))
+    .to_string();
+    for cut in 0..mandates.len() {
+        let err = Envelope::<Vec<NewMandateResponseData>>::from_slice(&mandates.as_bytes()[..cut])
+            .unwrap_err();
+        assert!(err.is_truncated() && err.is_syntax(), "cut at {cut}: {err}");
+    }
+    let result = envelope_of(full("claim-result.json")).to_string();
+    for cut in 0..result.len() {
+        let err = Envelope::<OneOrMany<WarrantyClaimResult>>::from_slice(&result.as_bytes()[..cut])
+            .unwrap_err();
+        assert!(err.is_truncated(), "cut at {cut}: {err}");
+    }
+    let file = full("repair-file.json").to_string();
+    for cut in 0..file.len() {
+        let err =
+            agora_domain::decode_json::<CompleteRepairState>(&file.as_bytes()[..cut]).unwrap_err();
+        assert!(err.is_truncated(), "cut at {cut}: {err}");
+    }
+    // Whole, each decodes.
+    assert!(Envelope::<Vec<NewMandateResponseData>>::from_slice(mandates.as_bytes()).is_ok());
 }
 
 #[test]

@@ -541,11 +541,13 @@ pub(crate) fn parse_retry_after(value: &str, now: jiff::Timestamp) -> Option<Dur
     Some(Duration::try_from(ahead).unwrap_or(Duration::ZERO))
 }
 
-/// A short, printable, secret-free start of a body.
+/// A short, printable, secret-free start of a body. The key is removed
+/// before the cut, so a key across the cut leaves no part of itself.
 pub(crate) fn snippet(body: &[u8], key: &ApiKey) -> String {
     // Redacted before the cut, so that a key the cut falls into is not
     // shown in part; only as much as the cut can show is looked at.
     let text = String::from_utf8_lossy(body);
+    // Any key that starts before the cut ends within this much.
     let head: String = text
         .chars()
         .take(SNIPPET_CHARS + key.expose().chars().count())
@@ -557,14 +559,11 @@ pub(crate) fn snippet(body: &[u8], key: &ApiKey) -> String {
         .collect()
 }
 
-/// Keys shorter than this are test keys (`demo`): replacing them would
-/// mangle ordinary words of a message.
-const REDACT_MIN_LEN: usize = 8;
-
-/// Removes the key from a text the server sent (a careless gateway may echo it).
+/// Removes the key from a text the server sent (a careless gateway may
+/// echo it), however short the key.
 pub(crate) fn redact(text: &str, key: &ApiKey) -> String {
     let secret = key.expose();
-    if secret.len() < REDACT_MIN_LEN {
+    if secret.is_empty() {
         text.to_owned()
     } else {
         text.replace(secret, "[REDACTED]")
@@ -710,10 +709,10 @@ pub(crate) fn status_error(
     }
 }
 
-/// Wraps a decode failure with a snippet of the body.
+/// Wraps a decode failure with a snippet of the body, the key taken out of both.
 pub(crate) fn decode_error(error: DecodeError, body: &[u8], key: &ApiKey) -> AgoraError {
     AgoraError::Decode {
-        error,
+        error: error.redacted(key.expose()),
         snippet: snippet(body, key),
     }
 }

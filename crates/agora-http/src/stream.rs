@@ -256,7 +256,7 @@ impl<T: Send + 'static> RecordStream<T> for HttpRecords<T> {
             Ok(Ok(head)) => head,
             Ok(Err(Stop::Decode(error))) => {
                 return Err(AgoraError::Decode {
-                    error,
+                    error: error.redacted(self.key.expose()),
                     snippet: "(streamed body)".to_owned(),
                 });
             }

@@ -44,14 +44,13 @@ static ALLOCATOR: Counting = Counting;
 const RECORDS: usize = 1_000_000;
 
 /// Serves one delta of `RECORDS` generated parts, written in chunks, with
-/// the envelope's status after the array. Returns the base URL; the body
-/// size is written to `SENT` when done.
-static SENT: AtomicUsize = AtomicUsize::new(0);
-
-async fn generator(status: &'static str) -> String {
+/// the envelope's status after the array. Returns the base URL and the
+/// server's task, which ends with the size of the body once its last byte
+/// is written.
+async fn generator(status: &'static str) -> (String, tokio::task::JoinHandle<usize>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
+    let server = tokio::spawn(async move {
         let (mut sock, _) = listener.accept().await.unwrap();
         let mut buf = [0u8; 4096];
         let _ = sock.read(&mut buf).await.unwrap();
@@ -84,10 +83,10 @@ async fn generator(status: &'static str) -> String {
         );
         sock.write_all(tail.as_bytes()).await.unwrap();
         sent += tail.len();
-        SENT.store(sent, Ordering::SeqCst);
         let _ = sock.shutdown().await;
+        sent
     });
-    format!("http://{addr}")
+    (format!("http://{addr}"), server)
 }
 
 fn query() -> DeltaQuery {
@@ -100,7 +99,7 @@ fn query() -> DeltaQuery {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_million_record_delta_streams_in_bounded_memory_and_is_judged_at_the_end() {
-    let base = generator("S").await;
+    let (base, server) = generator("S").await;
     let (client, _) = support::client_for(&base);
     let baseline = LIVE.load(Ordering::SeqCst);
     PEAK.store(baseline, Ordering::SeqCst);
@@ -114,7 +113,9 @@ async fn a_million_record_delta_streams_in_bounded_memory_and_is_judged_at_the_e
         }
     }
     let peak = PEAK.load(Ordering::SeqCst) - baseline;
-    let body = SENT.load(Ordering::SeqCst);
+    // The stream ended, so the server wrote its last byte; its task may
+    // still be finishing.
+    let body = server.await.unwrap();
     assert_eq!(count, RECORDS);
     assert_eq!(stream.summary().records, RECORDS as u64);
     assert_eq!(last, format!("P{:09}", RECORDS - 1));
@@ -128,7 +129,7 @@ async fn a_million_record_delta_streams_in_bounded_memory_and_is_judged_at_the_e
 
     // In the same test (the counters are process-wide): an error status
     // after a million records still fails the stream.
-    let base = generator("E").await;
+    let (base, _server) = generator("E").await;
     let (client, _) = support::client_for(&base);
     let mut stream = client.spare_parts_delta(query()).await.unwrap();
     let mut count = 0usize;

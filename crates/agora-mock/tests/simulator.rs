@@ -252,7 +252,7 @@ async fn a_whole_repair_from_work_order_to_invoice() {
 #[tokio::test]
 async fn accounts_are_isolated_and_keys_checked() {
     let (sim, _) = sim_with(&["a", "b"], &["locked"]);
-    sim.publish_mandate("a", work_order(4, 1)).unwrap();
+    sim.publish_mandate("a", work_order(19, 1)).unwrap();
     let a = sim.client("a");
     let b = sim.client("b");
     let intervention = a.new_mandates(true).await.unwrap().data[0]
@@ -260,28 +260,106 @@ async fn accounts_are_isolated_and_keys_checked() {
         .unwrap();
     assert!(b.new_mandates(true).await.unwrap().data.is_empty());
     assert!(b.accepted_mandates().await.unwrap().data.is_empty());
+
+    // a's repair file, part order, claim, draft invoice and product key
+    // exist: a reaches each of them, b none.
+    let mut file = CompleteRepairState {
+        intervention_id: Some(intervention),
+        parts: Some(vec![Part {
+            reference: Some("00019-00000001".into()),
+            quantity: Some(1),
+            to_be_ordered: Some(true),
+            ..Part::default()
+        }]),
+        ..CompleteRepairState::default()
+    };
+    a.update_repair(&file).await.unwrap();
+    let order = a.place_order(intervention).await.unwrap().data[0]
+        .order_number
+        .clone()
+        .unwrap();
+    assert_eq!(a.order_tracking(intervention).await.unwrap().data.len(), 1);
+    let french = ClaimSubmission {
+        language: Lcid::FRENCH,
+        transfer_if_valid: true,
+    };
+    let claim = claim_for(intervention, "1234567890123456789");
+    let claim_id = a
+        .create_claim(&claim, french)
+        .await
+        .unwrap()
+        .data
+        .claim_id
+        .unwrap();
+    assert_eq!(
+        a.claim_status(claim_id).await.unwrap().data.last_status,
+        Some(ClaimStatus::Valid)
+    );
+    let hits = a
+        .search_products(ManufacturerId(19), "T19-000004", CountryCode(250))
+        .await
+        .unwrap()
+        .data;
+    let product_key = hits[0].product_key.clone().unwrap();
+    assert!(!a.bom(&product_key).await.unwrap().data.is_empty());
+
     assert!(matches!(
         b.order_tracking(intervention).await,
         Err(AgoraError::NotFound(_))
     ));
-    let file = CompleteRepairState {
-        intervention_id: Some(intervention),
-        ..CompleteRepairState::default()
-    };
+    assert!(matches!(
+        b.place_order(intervention).await,
+        Err(AgoraError::NotFound(_))
+    ));
+    file.parts = None;
     assert!(matches!(
         b.update_repair(&file).await,
         Err(AgoraError::NotFound(_))
     ));
     assert!(matches!(
-        b.claim_status(5_000_001).await,
+        b.create_claim(&claim, french).await,
         Err(AgoraError::NotFound(_))
     ));
-    assert!(
-        sim.state("b").unwrap()["Repairs"]
-            .as_array()
-            .unwrap()
-            .is_empty()
-    );
+    assert!(matches!(
+        b.claim_status(claim_id).await,
+        Err(AgoraError::NotFound(_))
+    ));
+    let mut correction = claim.clone();
+    correction.claim_id = Some(claim_id);
+    assert!(matches!(
+        b.update_claim(&correction, french).await,
+        Err(AgoraError::NotFound(_))
+    ));
+    assert!(matches!(
+        b.bom(&product_key).await,
+        Err(AgoraError::NotFound(_))
+    ));
+
+    // The OEM accepts a's claim and drafts the invoice: only a links it.
+    sim.decide_claim(claim_id, ClaimStatus::ClosedAccepted, None)
+        .unwrap();
+    let (draft, _) = sim.draft_invoice("a", ManufacturerId(19)).unwrap();
+    let reference = InvoiceReference {
+        invoice_number: Some("F-B-1".into()),
+        draft_invoice_number: Some(draft.clone()),
+        ..InvoiceReference::default()
+    };
+    assert!(matches!(
+        b.send_invoice_reference(&reference).await,
+        Err(AgoraError::NotFound(_))
+    ));
+    a.send_invoice_reference(&reference).await.unwrap();
+
+    // Nothing of a's reached b's account, and b changed nothing of a's.
+    let state_b = sim.state("b").unwrap();
+    for list in ["Mandates", "Repairs", "Orders", "Claims", "DraftInvoices"] {
+        assert_eq!(state_b[list], json!([]), "{list}: {state_b}");
+    }
+    let state_a = sim.state("a").unwrap();
+    assert_eq!(state_a["Orders"][0]["Line"]["OrderNumber"], order);
+    assert_eq!(state_a["Claims"][0]["LastStatus"], "CLOSEDACCEPTED");
+    assert_eq!(state_a["Repairs"][0]["Invoiced"], true);
+
     assert!(matches!(
         sim.client("nobody").accepted_mandates().await,
         Err(AgoraError::Unauthorized(_))

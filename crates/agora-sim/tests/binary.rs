@@ -77,9 +77,8 @@ fn serves_then_stops_on_sigint() {
 
 #[test]
 fn a_bad_configuration_file_is_a_clear_error() {
-    let dir = std::env::temp_dir().join(format!("agora-sim-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("bad.json");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.json");
     std::fs::write(&path, r#"{"seed": "seven"}"#).unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_agora-sim"))
         .args(["--config", path.to_str().unwrap()])

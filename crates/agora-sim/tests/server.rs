@@ -325,42 +325,106 @@ async fn one_key_never_sees_another_accounts_data() {
             "no data of the other account: {v}"
         );
     }
-    // A claim and a draft of a: invisible to b.
-    let (status, _) = http
+    // a's claim, draft invoice and product key exist: a reaches each of
+    // them, b none.
+    let claim = json!({
+        "ClaimType": {"InterventionId": intervention, "ManufacturerId": 19,
+                      "CommercialRef": "ECAM22.110.B", "SerialNumber": "1234567890123456789"},
+        "ClaimConso": {"LastName": "Martin", "Address1": "12 rue des Lilas", "Zip": "69003",
+                       "City": "Lyon", "MobilePhone": "0612345678"},
+        "ClaimInfos": {"CallDate": "2024-02-28T10:00:00Z"},
+        "ClaimLab": {"OriginCode": "WAR", "LaborHours": 1, "LaborCost": 45.5}
+    });
+    let (status, v) = http
         .call(
             "POST",
-            "/api/Repair/CreateWarrantyClaims?language=1033",
+            "/api/Repair/CreateWarrantyClaims?language=1033&transferIfValid=true",
             Some("a"),
-            Some(
-                &json!({"ClaimType": {"InterventionId": intervention, "ManufacturerId": 19}})
-                    .to_string(),
-            ),
+            Some(&claim.to_string()),
         )
         .await;
-    assert_eq!(status, StatusCode::OK);
-    let (_, state) = http.call("GET", "/_sim/state?apiKey=a", None, None).await;
-    let claim_id = state["Claims"][0]["ClaimID"].as_i64().unwrap();
-    let (status, _) = http
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["ResponseData"]["IsValid"], true, "{v}");
+    let claim_id = v["ResponseData"]["ClaimID"].as_i64().unwrap();
+    let status_path = format!("/api/Repair/GetWarrantyClaimStatus?claimId={claim_id}");
+    let (status, v) = http.call("GET", &status_path, Some("a"), None).await;
+    assert_eq!(
+        (status, &v["ResponseData"]["LastStatus"]),
+        (StatusCode::OK, &json!("VALID"))
+    );
+    let (status, v) = http
+        .call(
+            "POST",
+            &format!("/_sim/claims/{claim_id}/decision"),
+            None,
+            Some(r#"{"LastStatus": "CLOSEDACCEPTED"}"#),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let (status, v) = http
+        .call(
+            "POST",
+            "/_sim/invoices/draft",
+            None,
+            Some(r#"{"ApiKey": "a", "ManufacturerId": 19}"#),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let draft = v["DraftInvoiceNumber"].as_str().unwrap().to_owned();
+    let (status, v) = http
         .call(
             "GET",
-            &format!("/api/Repair/GetWarrantyClaimStatus?claimId={claim_id}"),
-            Some("b"),
+            "/api/Product/SearchProductByRef?manufacturerId=19&keyWord=P19-000004&countryCode=250",
+            Some("a"),
             None,
         )
         .await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _) = http
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let product_key = v["ResponseData"][0]["ProductKey"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let bom_path = format!("/api/Product/PrintBOMData?productKey={product_key}");
+    let (status, v) = http.call("GET", &bom_path, Some("a"), None).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert!(!v["ResponseData"].as_array().unwrap().is_empty(), "{v}");
+
+    let correction = {
+        let mut c = claim.clone();
+        c["ClaimID"] = json!(claim_id);
+        c.to_string()
+    };
+    let invoice = json!({"InvoiceNumber": "F1", "DraftInvoiceNumber": draft}).to_string();
+    for (method, path, body) in [
+        ("GET", status_path.as_str(), None),
+        (
+            "POST",
+            "/api/Repair/UpdateWarrantyClaim?language=1033",
+            Some(correction.as_str()),
+        ),
+        ("POST", "/api/Repair/CreateeInvoice", Some(invoice.as_str())),
+        ("GET", bom_path.as_str(), None),
+    ] {
+        let (status, v) = http.call(method, path, Some("b"), body).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}: {v}");
+    }
+    // The draft is still a's to link.
+    let (status, v) = http
         .call(
             "POST",
             "/api/Repair/CreateeInvoice",
-            Some("b"),
-            Some(r#"{"InvoiceNumber": "F1", "DraftInvoiceNumber": "DR-19-00001"}"#),
+            Some("a"),
+            Some(&invoice),
         )
         .await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(status, StatusCode::OK, "{v}");
     let (_, state_b) = http.call("GET", "/_sim/state?apiKey=b", None, None).await;
-    assert_eq!(state_b["Repairs"], json!([]));
-    assert_eq!(state_b["Claims"], json!([]));
+    for list in ["Mandates", "Repairs", "Orders", "Claims", "DraftInvoices"] {
+        assert_eq!(state_b[list], json!([]), "{list}: {state_b}");
+    }
+    let (_, state_a) = http.call("GET", "/_sim/state?apiKey=a", None, None).await;
+    assert_eq!(state_a["Claims"][0]["LastStatus"], "CLOSEDACCEPTED");
+    assert_eq!(state_a["DraftInvoices"][0]["InvoiceNumber"], "F1");
 }
 
 #[tokio::test]

@@ -1,6 +1,6 @@
 //! The SQLite store: every port, persistence across reopen, atomic
 //! save-with-operation, crash recovery of the outbox, and a writer killed
-//! with SIGKILL leaving a consistent store.
+//! with SIGKILL in the middle of a write leaving a consistent store.
 #![allow(clippy::unwrap_used)]
 
 use agora_domain::lifecycle::{ClaimState, RepairLifecycle};
@@ -13,11 +13,15 @@ use agora_ports::{
 use agora_store_sqlite::SqliteStore;
 use jiff::Timestamp;
 
-fn temp_db(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("agora-store-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join("agora.db")
+/// A database path in a directory of its own, removed when the returned
+/// guard drops: tests running in parallel never share a file.
+fn temp_db() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::Builder::new()
+        .prefix("agora-store-")
+        .tempdir()
+        .unwrap();
+    let path = dir.path().join("agora.db");
+    (dir, path)
 }
 
 fn repair(id: i64) -> LocalRepair {
@@ -46,7 +50,7 @@ fn t(s: i64) -> Timestamp {
 
 #[tokio::test]
 async fn repairs_cursors_and_outbox_persist_across_reopen() {
-    let path = temp_db("persist");
+    let (_dir, path) = temp_db();
     {
         let store = SqliteStore::open(&path).unwrap();
         let mut r = repair(1);
@@ -104,7 +108,7 @@ async fn repairs_cursors_and_outbox_persist_across_reopen() {
 
 #[tokio::test]
 async fn an_unreadable_outbox_row_is_set_aside_as_failed_and_blocks_nothing() {
-    let path = temp_db("unreadable");
+    let (_dir, path) = temp_db();
     let store = SqliteStore::open(&path).unwrap();
     let update = Operation::UpdateRepair(CompleteRepairState::default());
     let bad = store.enqueue(Some(1), &update, t(0)).await.unwrap();
@@ -145,7 +149,7 @@ async fn an_unreadable_outbox_row_is_set_aside_as_failed_and_blocks_nothing() {
 
 #[tokio::test]
 async fn a_store_of_schema_1_migrates_keeping_its_entries() {
-    let path = temp_db("schema1");
+    let (_dir, path) = temp_db();
     {
         let raw = rusqlite::Connection::open(&path).unwrap();
         raw.execute_batch(
@@ -188,7 +192,8 @@ async fn a_store_of_schema_1_migrates_keeping_its_entries() {
 
 #[tokio::test]
 async fn save_with_operation_is_one_transaction() {
-    let store = SqliteStore::open(temp_db("atomic")).unwrap();
+    let (_dir, path) = temp_db();
+    let store = SqliteStore::open(&path).unwrap();
     let r = repair(5);
     let id = store
         .save_with_operation(&r, Some(Operation::UpdateRepair(r.file.clone())), t(0))
@@ -218,7 +223,8 @@ async fn save_with_operation_is_one_transaction() {
 
 #[tokio::test]
 async fn catalog_upserts_by_key() {
-    let store = SqliteStore::open(temp_db("catalog")).unwrap();
+    let (_dir, path) = temp_db();
+    let store = SqliteStore::open(&path).unwrap();
     let part = |r: &str, l: &str| SparePart {
         reference: Some(r.into()),
         label: Some(l.into()),
@@ -261,7 +267,7 @@ async fn catalog_upserts_by_key() {
 
 #[tokio::test]
 async fn a_batch_applies_its_rows_in_order_whatever_the_statement_size() {
-    let path = temp_db("catalog-order");
+    let (_dir, path) = temp_db();
     let store = SqliteStore::open(&path).unwrap();
     let m = ManufacturerId(19);
     // 100 rows, one in seven without a reference; the 40 references repeat
@@ -302,23 +308,39 @@ async fn a_batch_applies_its_rows_in_order_whatever_the_statement_size() {
     assert_eq!(stored, expected.into_iter().collect::<Vec<_>>());
 }
 
-/// Child mode: write file+operation pairs until killed.
+/// Rows of each catalog batch the writer child stores: enough that a
+/// batch takes a while, so a kill can land inside it.
+const CHILD_BATCH: usize = 2000;
+
+/// The writer child of [`a_writer_killed_mid_write_leaves_a_consistent_store`]:
+/// writes file+operation pairs and catalog batches until killed, telling
+/// its parent on stdout before (`begin i`) and after (`done i`) each
+/// write. Ignored: only that test runs it, in a process of its own.
 #[tokio::test]
+#[ignore = "a child process of a_writer_killed_mid_write_leaves_a_consistent_store"]
 async fn writer_child() {
-    let Ok(path) = std::env::var("AGORA_STORE_CHILD") else {
-        return;
-    };
+    let path = std::env::var("AGORA_STORE_CHILD")
+        .expect("run only by a_writer_killed_mid_write_leaves_a_consistent_store");
     let store = SqliteStore::open(&path).unwrap();
     let start = i64::try_from(store.repairs().await.unwrap().len()).unwrap();
+    // The markers go to the parent through the pipe, each line at once.
+    let marker = |line: String| {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{line}").unwrap();
+        out.flush().unwrap();
+    };
     for i in start.. {
+        marker(format!("begin {i}"));
         let r = repair(i);
         store
             .save_with_operation(&r, Some(Operation::UpdateRepair(r.file.clone())), t(i))
             .await
             .unwrap();
-        let parts: Vec<SparePart> = (0..200)
+        let parts: Vec<SparePart> = (0..CHILD_BATCH)
             .map(|k| SparePart {
                 reference: Some(format!("R{i}-{k}")),
+                label: Some(format!("part {k} of batch {i}")),
                 ..SparePart::default()
             })
             .collect();
@@ -326,45 +348,115 @@ async fn writer_child() {
             .upsert_spare_parts(ManufacturerId(1), Lcid::ENGLISH, parts)
             .await
             .unwrap();
+        marker(format!("done {i}"));
     }
 }
 
+/// What a killed writer child had told its parent.
+struct Killed {
+    /// Writes it reported done.
+    done: usize,
+    /// Whether the kill landed after a `begin` and before its `done`.
+    mid_write: bool,
+}
+
+/// Runs the writer child on `path`; once it has reported `after` writes
+/// done, kills it (SIGKILL) as soon as it announces the next one.
+#[cfg(unix)]
+fn run_and_kill_writer(path: &std::path::Path, after: usize) -> Killed {
+    use std::io::BufRead;
+    use std::os::unix::process::ExitStatusExt;
+
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "writer_child", "--ignored", "--nocapture"])
+        .env("AGORA_STORE_CHILD", path)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut done = 0;
+    let mut killed_in = None;
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if line.starts_with("done ") {
+            done += 1;
+        } else if let Some(i) = line.strip_prefix("begin ") {
+            if done >= after {
+                child.kill().unwrap(); // SIGKILL
+                killed_in = Some(i.to_owned());
+                break;
+            }
+        }
+    }
+    let status = child.wait().unwrap();
+    let killed_in = killed_in.expect("the writer stopped before it was killed");
+    assert_eq!(status.signal(), Some(9), "killed, not exited: {status}");
+    // What the child wrote before the signal arrived.
+    let finished_after = lines
+        .map_while(Result::ok)
+        .any(|l| l == format!("done {killed_in}"));
+    if finished_after {
+        done += 1;
+    }
+    Killed {
+        done,
+        mid_write: !finished_after,
+    }
+}
+
+#[cfg(unix)]
 #[tokio::test]
-async fn a_writer_killed_at_any_instant_leaves_a_consistent_store() {
-    let path = temp_db("kill");
-    for round in 0..3u64 {
-        let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "writer_child", "--nocapture"])
-            .env("AGORA_STORE_CHILD", &path)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(300 + 150 * round));
-        child.kill().unwrap(); // SIGKILL
-        child.wait().unwrap();
+async fn a_writer_killed_mid_write_leaves_a_consistent_store() {
+    let (_dir, path) = temp_db();
+    let (mut files, mut parts) = (0, 0);
+    let mut mid_write = 0;
+    // Three kills, and more (up to ten) until one landed inside a write.
+    for round in 0..10 {
+        if round >= 3 && mid_write > 0 {
+            break;
+        }
+        let killed = run_and_kill_writer(&path, round + 1);
+        mid_write += usize::from(killed.mid_write);
         let store = SqliteStore::open(&path).unwrap();
         let repairs = store.repairs().await.unwrap();
         let entries = store.entries(OutboxState::Pending).await.unwrap();
+        // Every write reported done is there; the one cut short is wholly
+        // there or wholly absent.
+        let new_files = repairs.len() - files;
         assert!(
-            !repairs.is_empty(),
-            "round {round}: the writer wrote nothing"
+            (killed.done..=killed.done + 1).contains(&new_files),
+            "round {round}: {new_files} new files for {} writes done",
+            killed.done
         );
+        files = repairs.len();
         // Each file came with its operation: neither without the other.
         assert_eq!(repairs.len(), entries.len(), "round {round}");
-        let parts = store
+        let stored = store
             .count_spare_parts(ManufacturerId(1), Lcid::ENGLISH)
             .await
             .unwrap();
-        assert_eq!(parts % 200, 0, "batches are whole: {parts}");
+        let new_batches = (stored - parts) / CHILD_BATCH as u64;
+        assert_eq!(
+            stored % CHILD_BATCH as u64,
+            0,
+            "round {round}: batches are whole: {stored}"
+        );
+        assert!(
+            (killed.done as u64..=killed.done as u64 + 1).contains(&new_batches),
+            "round {round}: {new_batches} new batches for {} writes done",
+            killed.done
+        );
+        parts = stored;
     }
+    assert!(mid_write > 0, "no kill landed inside a write");
 }
 
 /// Two writes held at once apply in the order they were started, whatever
 /// order they are awaited in: a later record wins over an earlier one.
 #[tokio::test]
 async fn catalog_writes_apply_in_the_order_they_were_started() {
-    let path = temp_db("catalog-order");
+    let (_dir, path) = temp_db();
     let store = SqliteStore::open(&path).unwrap();
     let part = |label: &str| SparePart {
         reference: Some("00019-00000001".into()),
