@@ -159,7 +159,10 @@ impl RetryPolicy {
 /// deadline, with [`AgoraError::Timeout`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
-    /// The largest answer of a call that is not a delta (default 64 MiB).
+    /// The largest answer of a call that is not a delta (default 32 MiB:
+    /// such an answer is held whole to be decoded, and 32 MiB keeps the
+    /// process under 64 MB of resident memory when a server sends without
+    /// end; far above any list AgoraPlus answers).
     pub answer_bytes: u64,
     /// The most of an error's body read (default 64 KiB); the error is
     /// judged from its status and those first bytes, the rest is not read.
@@ -175,7 +178,7 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Self {
-            answer_bytes: 64 * 1024 * 1024,
+            answer_bytes: 32 * 1024 * 1024,
             error_body_bytes: 64 * 1024,
             delta_record_bytes: 1024 * 1024,
             delta_deadline: Duration::from_secs(60 * 60),
