@@ -90,9 +90,12 @@ async fn sim(args: crate::SimArgs) -> ExitCode {
                 return ExitCode::from(code::CONFIG);
             }
         };
+    // Listening for the signals before the URL is printed: a signal sent
+    // as soon as it is read stops the server cleanly.
+    let shutdown = agora_sim::Shutdown::install();
     Out { json: false }.line(&server.url());
     eprintln!("agora sim: serving AgoraPlus; Ctrl-C to stop");
-    let _ = tokio::signal::ctrl_c().await;
+    shutdown.wait().await;
     let _ = server.shutdown().await;
     ExitCode::SUCCESS
 }

@@ -462,7 +462,7 @@ impl Title {
 
     /// The title a JSON value means, however it is written: a number, a
     /// numeric string or a label.
-    fn from_any(value: &serde_json::Value) -> Option<Self> {
+    pub fn from_any(value: &serde_json::Value) -> Option<Self> {
         match value {
             serde_json::Value::Number(n) => n.as_i64().map(Self::from_code),
             serde_json::Value::String(s) => s

@@ -50,7 +50,7 @@ pub enum SimError {
     NotFound(String),
     /// 404 meaning "nothing found" on a list or search route, worded as the
     /// reference's 5.3.3 words it (an answer profile's choice).
-    #[error("No results match your request")]
+    #[error("{}", agora_domain::routes::NO_RESULTS_MESSAGE)]
     NoResults,
     /// 404 with a message saying so: the temporary product key has expired.
     #[error("ProductKey expired: search the product again")]

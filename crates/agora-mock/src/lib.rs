@@ -27,5 +27,5 @@ pub use catalog::GeneratedCatalog;
 pub use error::{Answer, SimError};
 pub use faults::{Faults, Roll};
 pub use ports::SimClient;
-pub use profile::{AnswerProfile, EmptyList, NO_RESULTS, answers_a_list};
+pub use profile::{AnswerProfile, EmptyList};
 pub use sim::{Delta, SimConfig, SimConfigFile, Simulator, changes_state};

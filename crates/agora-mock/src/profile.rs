@@ -42,26 +42,6 @@ pub enum EmptyList {
     NoData,
 }
 
-/// The message of a 404 that means "nothing found" (reference 5.3.3).
-pub const NO_RESULTS: &str = "No results match your request";
-
-/// Whether `route` answers a list of results, so that an empty answer is
-/// "no results" rather than "no such thing": the work orders (new and
-/// accepted), order tracking, the two deltas and product search. Routes
-/// about one thing (a BOM by product key, a claim by id, an update) never
-/// answer "no results".
-pub fn answers_a_list(route: Route) -> bool {
-    matches!(
-        route,
-        Route::GetNewMandates
-            | Route::GetAcceptedMandates
-            | Route::GetSparepartOrderTracking
-            | Route::PrintManufacturerSpareParts
-            | Route::PrintManufacturerProducts
-            | Route::SearchProductByRef
-    )
-}
-
 /// How the simulated AgoraPlus words its answers to one account
 /// (`POST /_sim/profile`, or `profiles` in a configuration file). Every
 /// option off is the simulator's historical behaviour.
@@ -151,7 +131,7 @@ impl AnswerProfile {
     pub fn validate(&self) -> Result<(), SimError> {
         for name in self.empty_lists_by_route.keys() {
             match route_named(name) {
-                Some(route) if answers_a_list(route) => {}
+                Some(route) if route.no_results_is_empty() => {}
                 Some(_) => {
                     return Err(SimError::BadRequest(format!(
                         "EmptyListsByRoute: {name} does not answer a list"
@@ -170,7 +150,7 @@ impl AnswerProfile {
     /// How an empty answer to `route` is worded: always
     /// [`EmptyList::Array`] on a route that does not answer a list.
     pub fn empty_list(&self, route: Route) -> EmptyList {
-        if !answers_a_list(route) {
+        if !route.no_results_is_empty() {
             return EmptyList::Array;
         }
         self.empty_lists_by_route
@@ -224,20 +204,9 @@ impl AnswerProfile {
 }
 
 /// The label of a title number (reference 2.1.1, `ConsumerLight.Title`:
-/// "1 : Mrs. ; 2 : Ms. ; 3 : Mr. ; 4 : Company").
+/// "1 : Mrs. ; 2 : Ms. ; 3 : Mr. ; 4 : Company"), from the domain's table.
 fn title_label(title: &Value) -> Option<&'static str> {
-    let n = match title {
-        Value::String(s) => s.trim().parse::<u64>().ok()?,
-        Value::Number(n) => n.as_u64()?,
-        _ => return None,
-    };
-    Some(match n {
-        1 => "Mrs.",
-        2 => "Ms.",
-        3 => "Mr.",
-        4 => "Company",
-        _ => return None,
-    })
+    agora_domain::Title::from_any(title)?.label()
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@
 
 mod agora;
 mod control;
+mod shutdown;
 mod wire;
 
 use std::net::SocketAddr;
@@ -27,6 +28,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub use control::CONTROL_ROUTES;
+pub use shutdown::Shutdown;
 
 /// The router of a simulator: AgoraPlus routes and `/_sim` control routes;
 /// every error body is an AgoraPlus envelope.

@@ -63,52 +63,6 @@ fn config(args: &Args) -> Result<SimConfig, String> {
     Ok(config)
 }
 
-/// SIGINT and SIGTERM, listened to from the moment this is built: built
-/// before the URL is printed, so that a signal sent as soon as the URL is
-/// read stops the server cleanly instead of killing the process.
-#[cfg(unix)]
-struct Shutdown(Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>);
-
-#[cfg(unix)]
-impl Shutdown {
-    fn install() -> Self {
-        use tokio::signal::unix::{SignalKind, signal};
-        Self(
-            signal(SignalKind::interrupt())
-                .and_then(|int| Ok((int, signal(SignalKind::terminate())?)))
-                .ok(),
-        )
-    }
-
-    async fn wait(self) {
-        match self.0 {
-            Some((mut int, mut term)) => {
-                tokio::select! {
-                    _ = int.recv() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            None => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-}
-
-#[cfg(not(unix))]
-struct Shutdown;
-
-#[cfg(not(unix))]
-impl Shutdown {
-    fn install() -> Self {
-        Self
-    }
-
-    async fn wait(self) {
-        let _ = tokio::signal::ctrl_c().await;
-    }
-}
-
 #[tokio::main]
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()
@@ -134,7 +88,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let shutdown = Shutdown::install();
+    let shutdown = agora_sim::Shutdown::install();
     #[allow(clippy::print_stdout)]
     {
         println!("{}", server.url());

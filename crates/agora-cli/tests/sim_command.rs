@@ -1,0 +1,39 @@
+//! `agora sim` stops cleanly on SIGINT and SIGTERM, even one sent as soon
+//! as it printed its URL (as the `agora-sim` binary does).
+#![allow(clippy::unwrap_used)]
+#![cfg(unix)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+fn run_and_stop(signal: &str) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_agora"))
+        .args(["sim", "--listen", "127.0.0.1:0", "--tenant", "k1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.trim().starts_with("http://127.0.0.1:"), "{line}");
+    let sent = Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    // `wait` returns when the process has ended, whatever the time.
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{signal}: {status:?}");
+}
+
+#[test]
+fn agora_sim_stops_on_sigint() {
+    run_and_stop("-INT");
+}
+
+#[test]
+fn agora_sim_stops_on_sigterm() {
+    run_and_stop("-TERM");
+}
