@@ -962,8 +962,15 @@ pub fn read_stored<T: ReadLenient>(json: &str) -> Result<T, String> {
         Err(e) => e.to_string(),
     };
     let value: serde_json::Value = serde_json::from_str(json).map_err(|e| e.to_string())?;
+    read_stored_value(value).map_err(|_| strict)
+}
+
+/// [`read_stored`] of a value already parsed: tolerantly (a model keeps
+/// what does not read as its type); `Err` with the reason when `value`
+/// cannot be read as `T` at all.
+pub fn read_stored_value<T: ReadLenient>(value: serde_json::Value) -> Result<T, String> {
     match T::read_lenient(value) {
         Reading::Exact(v) | Reading::Reinterpreted(v, _) => Ok(v),
-        Reading::Unreadable(_, _) => Err(strict),
+        Reading::Unreadable(_, why) => Err(why),
     }
 }

@@ -16,6 +16,7 @@
 //! ```
 
 use agora_domain::lifecycle::{RepairEvent, RepairLifecycle};
+use agora_domain::wire::read_stored_value;
 use agora_domain::{
     ClaimId, CompleteRepairState, InterventionId, InvoiceReference, Lcid, PartOrderLine,
     StateNature, StatusCode, WarrantyClaim, WarrantyClaimResult,
@@ -121,6 +122,93 @@ impl Operation {
                 )),
                 (None, None) => None,
             },
+        }
+    }
+}
+
+/// Splits a stored enum value (`{"Variant": inner}`) into its variant's
+/// name and content.
+fn variant(value: serde_json::Value) -> Option<(String, serde_json::Value)> {
+    match value {
+        serde_json::Value::Object(map) if map.len() == 1 => map.into_iter().next(),
+        _ => None,
+    }
+}
+
+/// A field of a stored struct variant.
+fn field<T: serde::de::DeserializeOwned>(
+    inner: &mut serde_json::Value,
+    name: &str,
+    read: impl FnOnce(serde_json::Value) -> Result<T, String>,
+) -> Result<T, String> {
+    let value = inner
+        .get_mut(name)
+        .map(serde_json::Value::take)
+        .ok_or_else(|| format!("missing field `{name}`"))?;
+    read(value)
+}
+
+fn strict<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> Result<T, String> {
+    serde_json::from_value(value).map_err(|e| e.to_string())
+}
+
+impl Operation {
+    /// Reads an operation as a store kept it: strictly, else with its wire
+    /// models read tolerantly, so that a value kept as it arrived from
+    /// AgoraPlus (a code as a number, a title as a label) never makes the
+    /// entry unreadable. `Err` names what cannot be read at all.
+    pub fn from_stored(json: &str) -> Result<Self, String> {
+        let strict_error = match serde_json::from_str::<Self>(json) {
+            Ok(op) => return Ok(op),
+            Err(e) => e.to_string(),
+        };
+        let value: serde_json::Value = serde_json::from_str(json).map_err(|e| e.to_string())?;
+        let Some((name, mut inner)) = variant(value) else {
+            return Err(strict_error);
+        };
+        match name.as_str() {
+            "UpdateRepair" => read_stored_value(inner).map(Self::UpdateRepair),
+            "CreateRepair" => read_stored_value(inner).map(Self::CreateRepair),
+            "CreateClaim" | "UpdateClaim" => {
+                let claim = field(&mut inner, "claim", read_stored_value)?;
+                let language = field(&mut inner, "language", strict)?;
+                let transfer_if_valid = field(&mut inner, "transfer_if_valid", strict)?;
+                Ok(if name == "CreateClaim" {
+                    Self::CreateClaim {
+                        claim,
+                        language,
+                        transfer_if_valid,
+                    }
+                } else {
+                    Self::UpdateClaim {
+                        claim,
+                        language,
+                        transfer_if_valid,
+                    }
+                })
+            }
+            "SendInvoiceReference" => Ok(Self::SendInvoiceReference {
+                reference: field(&mut inner, "reference", read_stored_value)?,
+                claims: field(&mut inner, "claims", strict)?,
+            }),
+            _ => Err(strict_error),
+        }
+    }
+}
+
+impl OperationAnswer {
+    /// Reads an answer as a store kept it, as [`Operation::from_stored`]
+    /// reads an operation.
+    pub fn from_stored(json: &str) -> Result<Self, String> {
+        let strict_error = match serde_json::from_str::<Self>(json) {
+            Ok(answer) => return Ok(answer),
+            Err(e) => e.to_string(),
+        };
+        let value: serde_json::Value = serde_json::from_str(json).map_err(|e| e.to_string())?;
+        match variant(value) {
+            Some((name, inner)) if name == "Ordered" => read_stored_value(inner).map(Self::Ordered),
+            Some((name, inner)) if name == "Claim" => read_stored_value(inner).map(Self::Claim),
+            _ => Err(strict_error),
         }
     }
 }
@@ -502,6 +590,29 @@ mod tests {
         assert!(Operation::UpdateRepair(CompleteRepairState::default()).is_idempotent());
         assert!(!Operation::PlaceOrder(1).is_idempotent());
         assert!(!Operation::CreateRepair(CompleteRepairState::default()).is_idempotent());
+    }
+
+    #[test]
+    fn stored_operations_and_answers_read_back_whatever_values_they_kept() {
+        // A part order line whose logistic code came as a number, kept so.
+        let json = r#"{"Ordered":[{"OrderNumber":"ORD-1","StatusCode":208}]}"#;
+        let answer = OperationAnswer::from_stored(json).unwrap();
+        let OperationAnswer::Ordered(lines) = &answer else {
+            panic!("{answer:?}")
+        };
+        assert_eq!(
+            lines[0].status_code,
+            Some(agora_domain::LogisticStatus::Shipped)
+        );
+        assert_eq!(serde_json::to_string(&answer).unwrap(), json);
+        // A claim whose consumer title is a label.
+        let json = r#"{"CreateClaim":{"claim":{"ClaimConso":{"Title":"Mr."}},"language":1033,"transfer_if_valid":true}}"#;
+        let op = Operation::from_stored(json).unwrap();
+        assert_eq!(serde_json::to_string(&op).unwrap(), json);
+        // What cannot be read at all says why.
+        assert!(Operation::from_stored(r#"{"NoSuchOperation":1}"#).is_err());
+        assert!(Operation::from_stored(r#"{"UpdateRepair":7}"#).is_err());
+        assert!(OperationAnswer::from_stored("[]").is_err());
     }
 
     #[test]

@@ -105,7 +105,7 @@ fn migrate_data(tx: &Transaction<'_>, version: usize) -> Result<(), AgoraError> 
     };
     for (id, intervention, operation) in rows {
         // An unreadable entry is set aside when it is next read.
-        let Ok(operation) = serde_json::from_str::<Operation>(&operation) else {
+        let Ok(operation) = Operation::from_stored(&operation) else {
             continue;
         };
         tx.execute(

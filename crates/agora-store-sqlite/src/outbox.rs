@@ -124,12 +124,12 @@ fn entry_row(row: &Row<'_>) -> rusqlite::Result<EntryRow> {
 
 /// The entry of a row, or why it cannot be read.
 fn decode_entry(row: EntryRow) -> Result<OutboxEntry, String> {
-    let operation: Operation =
-        serde_json::from_str(&row.operation).map_err(|e| format!("unreadable operation: {e}"))?;
+    let operation =
+        Operation::from_stored(&row.operation).map_err(|e| format!("unreadable operation: {e}"))?;
     let state = parse_state(&row.state).ok_or_else(|| format!("unknown state `{}`", row.state))?;
     let answer = row
         .answer
-        .map(|a| serde_json::from_str::<OperationAnswer>(&a))
+        .map(|a| OperationAnswer::from_stored(&a))
         .transpose()
         .map_err(|e| format!("unreadable answer: {e}"))?;
     Ok(OutboxEntry {
