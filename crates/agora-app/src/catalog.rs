@@ -43,6 +43,8 @@ pub struct CatalogSync {
     pub cursor: Timestamp,
     /// AgoraPlus's summary.
     pub message: Option<String>,
+    /// The envelope's message when it said `W`.
+    pub warning: Option<String>,
     /// The first records that could not be read at all (not an object),
     /// with their index, raw JSON and why; the others were stored.
     pub set_aside: Vec<SetAside>,
@@ -105,6 +107,7 @@ impl<A: Catalog, S: CatalogStore + SyncCursors> Agora<A, S> {
             since,
             cursor: started,
             message: summary.message,
+            warning: summary.warning,
             set_aside: summary.set_aside,
             set_aside_total: summary.set_aside_total,
         })

@@ -493,6 +493,9 @@ async fn execute(
                 CatalogKind::SpareParts
             };
             let sync = catalog_sync(app, ManufacturerId(oem), kind, !out.json).await?;
+            if let Some(w) = &sync.warning {
+                eprintln!("warning: catalog: AgoraPlus warns: {w}");
+            }
             warn_all("catalog: ", &sync.set_aside);
             if let Some(more) = sync
                 .set_aside_total
@@ -509,7 +512,7 @@ async fn execute(
                     sync.since,
                     sync.cursor
                 ),
-                &json!({"records": sync.records, "since": sync.since.to_string(), "cursor": sync.cursor.to_string(), "message": sync.message, "set_aside": sync.set_aside_total}),
+                &json!({"records": sync.records, "since": sync.since.to_string(), "cursor": sync.cursor.to_string(), "message": sync.message, "warning": sync.warning, "set_aside": sync.set_aside_total}),
             );
             Ok(code::OK)
         }

@@ -684,6 +684,14 @@ async fn warnings_are_shown_one_line_each_and_the_run_exits_zero() {
         "{}",
         text(&out)
     );
+    // A delta's W envelope, too.
+    let out = env.run(&["catalog", "sync", "--oem", "19"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        stderr(&out).contains("warning: catalog: AgoraPlus warns: reseller unknown"),
+        "{}",
+        text(&out)
+    );
 
     // A claim finding of type W: shown, and the claim is still valid.
     env.sim()
