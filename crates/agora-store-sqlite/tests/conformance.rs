@@ -1,6 +1,7 @@
 //! The store contract of agora-ports (the conformance suite), on SQLite.
-//! Each store is a file of its own; `reopen` opens the same file again, as
-//! another process would.
+//! Each store is a file of its own, under cargo's temporary directory of
+//! this package's tests (in `target/`, never the system's); `reopen` opens
+//! the same file again, as another process would.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -15,7 +16,7 @@ impl Harness for Sqlite {
     type Store = SqliteStore;
 
     async fn fresh(&self) -> SqliteStore {
-        let dir = std::env::temp_dir().join(format!(
+        let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
             "agora-conformance-{}-{}",
             std::process::id(),
             NEXT.fetch_add(1, Ordering::Relaxed)

@@ -3,15 +3,12 @@
 //! with SIGKILL in the middle of a write leaving a consistent store.
 #![allow(clippy::unwrap_used)]
 
-use agora_domain::lifecycle::{ClaimState, RepairLifecycle};
+use agora_domain::lifecycle::ClaimState;
 use agora_domain::{
     CompleteRepairState, InvoiceReference, Lcid, ManufacturerId, PartOrderLine, Product, SparePart,
 };
-use agora_ports::{
-    CatalogStore, LocalRepair, Operation, Outbox, OutboxState, RepairFiles, SyncCursors,
-};
+use agora_ports::{CatalogStore, Operation, Outbox, OutboxState, RepairFiles, SyncCursors};
 use agora_store_sqlite::SqliteStore;
-use jiff::Timestamp;
 
 /// A database path in a directory of its own, removed when the returned
 /// guard drops: tests running in parallel never share a file.
@@ -24,29 +21,7 @@ fn temp_db() -> (tempfile::TempDir, std::path::PathBuf) {
     (dir, path)
 }
 
-fn repair(id: i64) -> LocalRepair {
-    let mut file = CompleteRepairState {
-        intervention_id: Some(id),
-        mandate_id: Some(id + 1000),
-        ..CompleteRepairState::default()
-    };
-    file.extra
-        .insert("Kept".into(), serde_json::json!({"x": [1, 2]}));
-    LocalRepair {
-        intervention_id: id,
-        mandate_id: Some(id + 1000),
-        file,
-        lifecycle: RepairLifecycle::direct(Some(ManufacturerId(19)), None),
-        claim_id: None,
-        orders: vec![],
-        attention: None,
-        revision: 0,
-    }
-}
-
-fn t(s: i64) -> Timestamp {
-    Timestamp::from_second(1_700_000_000 + s).unwrap()
-}
+use agora_store_conformance::{repair, t};
 
 #[tokio::test]
 async fn repairs_cursors_and_outbox_persist_across_reopen() {
