@@ -22,6 +22,6 @@ mod sim;
 
 pub use catalog::GeneratedCatalog;
 pub use error::{Answer, SimError};
-pub use faults::{Faults, Roll};
+pub use faults::{FaultCounts, Faults, Roll};
 pub use ports::SimClient;
 pub use sim::{Delta, SimConfig, SimConfigFile, Simulator, changes_state};

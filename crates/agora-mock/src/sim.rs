@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 
 use crate::catalog::GeneratedCatalog;
 use crate::error::{Answer, SimError};
-use crate::faults::{Faults, Roll};
+use crate::faults::{FaultCounts, Faults, Roll};
 
 /// How a simulator is set up.
 #[derive(Debug, Clone)]
@@ -178,6 +178,7 @@ struct World {
     keys: HashMap<String, KeyRecord>,
     faults: Faults,
     fault_rng: fastrand::Rng,
+    fault_counts: FaultCounts,
 }
 
 struct Inner {
@@ -248,6 +249,7 @@ impl Simulator {
             keys: HashMap::new(),
             faults: Faults::default(),
             fault_rng: fastrand::Rng::with_seed(config.seed ^ 0xFA17),
+            fault_counts: FaultCounts::default(),
         };
         Self {
             inner: Arc::new(Inner {
@@ -331,13 +333,23 @@ impl Simulator {
         self.world().faults.clone()
     }
 
-    /// Draws the fate of one AgoraPlus call.
+    /// Draws the fate of one AgoraPlus call, and counts it.
     pub fn roll_fault(&self) -> Roll {
         let mut world = self.world();
         let World {
-            faults, fault_rng, ..
+            faults,
+            fault_rng,
+            fault_counts,
+            ..
         } = &mut *world;
-        faults.roll(fault_rng)
+        let roll = faults.roll(fault_rng);
+        fault_counts.count(&roll);
+        roll
+    }
+
+    /// The faults injected so far, by kind, and the calls rolled for.
+    pub fn fault_counts(&self) -> FaultCounts {
+        self.world().fault_counts
     }
 
     // ----- work orders -----
