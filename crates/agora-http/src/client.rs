@@ -63,6 +63,10 @@ impl std::fmt::Debug for AgoraClient {
 /// A call ready to send.
 pub(crate) struct Call<'a> {
     pub route: Route,
+    /// Whether the call may be sent again after an answer was lost: the
+    /// route's rule, narrowed by what the call asks (a claim correction
+    /// that transfers may not).
+    pub idempotent: bool,
     /// Borrowed from the client's route table when the route has no
     /// parameters (no copy per call).
     pub url: Cow<'a, Url>,
@@ -143,6 +147,7 @@ impl AgoraClient {
         };
         Call {
             route,
+            idempotent: route.is_idempotent(),
             url,
             body: None,
         }
@@ -154,10 +159,9 @@ impl AgoraClient {
         &self,
         call: Call<'_>,
     ) -> Result<Reply<T>, AgoraError> {
-        let route = call.route;
         let bytes = self.with_retries(&call, read_body).await?;
-        into_reply(route, &bytes, &self.config.api_key)
-            .map_err(|e| in_doubt_unless_settled(route, e))
+        into_reply(call.route, &bytes, &self.config.api_key)
+            .map_err(|e| in_doubt_unless_settled(&call, e))
     }
 
     /// Runs attempts of `call` until one succeeds or retrying is not allowed;
@@ -195,7 +199,7 @@ impl AgoraClient {
                 Err(e) => e,
             };
             span.in_scope(|| tracing::debug!(error = %error, "call failed"));
-            let safe = if call.route.is_idempotent() {
+            let safe = if call.idempotent {
                 error.is_retryable()
             } else {
                 error.is_retryable() && error.reach() == Reach::NotSent
@@ -205,7 +209,7 @@ impl AgoraClient {
                 delay = delay.max(asked);
             }
             if !safe || attempt >= policy.max_attempts || waited + delay > policy.max_elapsed {
-                return Err(in_doubt_unless_settled(call.route, error));
+                return Err(in_doubt_unless_settled(call, error));
             }
             tracing::info!(
                 route = call.route.name(),
@@ -351,10 +355,10 @@ impl WithoutUrl for reqwest::Error {
 
 /// A failure of a state-changing call that may have reached the server
 /// becomes *in doubt*.
-fn in_doubt_unless_settled(route: Route, error: AgoraError) -> AgoraError {
-    if !route.is_idempotent() && error.reach() == Reach::Unknown {
+fn in_doubt_unless_settled(call: &Call<'_>, error: AgoraError) -> AgoraError {
+    if !call.idempotent && error.reach() == Reach::Unknown {
         AgoraError::InDoubt {
-            operation: route.name(),
+            operation: call.route.name(),
             cause: Box::new(error),
         }
     } else {
@@ -541,7 +545,7 @@ impl AgoraClient {
                     Err(e) => decode_error(e, &bytes, &self.config.api_key),
                     Ok(_) => AgoraError::Transport("the answer is not an envelope".to_owned()),
                 };
-                return Err(in_doubt_unless_settled(route, error));
+                return Err(in_doubt_unless_settled(&call, error));
             }
         };
         // An update answers no data: the verdict alone settles it.

@@ -43,8 +43,11 @@ impl AgoraClient {
             ("language", how.language.to_string()),
             ("transferIfValid", how.transfer_if_valid.to_string()),
         ];
-        let reply: Reply<OneOrMany<WarrantyClaimResult>> =
-            self.send(self.post(route, &query, claim)?).await?;
+        let call = Call {
+            idempotent: route.is_idempotent_claim_submission(how.transfer_if_valid),
+            ..self.post(route, &query, claim)?
+        };
+        let reply: Reply<OneOrMany<WarrantyClaimResult>> = self.send(call).await?;
         let mut results = reply.data.into_vec();
         if results.len() != 1 {
             return Err(AgoraError::Rejected(ServiceMessage {
