@@ -3,7 +3,10 @@
 //! `cargo xtask ci` runs what CI runs: formatting check, clippy with
 //! warnings denied, and the test suite. `cargo xtask bench` builds the
 //! benchmark harness (`agora-bench`) in release and runs it, writing
-//! docs/benchmarks.md. It uses only the standard library, so it builds in
+//! docs/benchmarks.md. `cargo xtask chaos` builds the chaos harness
+//! (`agora-chaos`) in release and runs the full chaos run (worker
+//! processes on one store, faults, kills, reconciliation), writing
+//! docs/reliability.md. It uses only the standard library, so it builds in
 //! seconds.
 
 use std::process::{Command, ExitCode};
@@ -52,15 +55,38 @@ fn bench(quick: bool) -> bool {
         .is_ok_and(|s| s.success())
 }
 
+/// Builds the chaos harness in release and runs the full chaos run;
+/// writes its table to docs/reliability.md. `--quick` runs the reduced run
+/// (the one of the test suite) and writes nothing.
+fn chaos(quick: bool) -> bool {
+    if !cargo(&["build", "--release", "--package", "agora-chaos"]) {
+        return false;
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let exe = root.join("target/release/agora-chaos");
+    let args: &[&str] = if quick {
+        &["run", "--reduced"]
+    } else {
+        &["run", "--out", "docs/reliability.md"]
+    };
+    eprintln!("$ {} {}", exe.display(), args.join(" "));
+    Command::new(exe)
+        .args(args)
+        .current_dir(root)
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
 fn main() -> ExitCode {
     let task = std::env::args().nth(1);
     let quick = std::env::args().any(|a| a == "--quick");
     let ok = match task.as_deref() {
         Some("ci") => ci(),
         Some("bench") => bench(quick),
+        Some("chaos") => chaos(quick),
         _ => {
             eprintln!(
-                "usage: cargo xtask <task>\n\ntasks:\n  ci               fmt check, clippy -D warnings, tests (what CI runs)\n  bench [--quick]  every benchmark, in release; writes docs/benchmarks.md"
+                "usage: cargo xtask <task>\n\ntasks:\n  ci               fmt check, clippy -D warnings, tests (what CI runs)\n  bench [--quick]  every benchmark, in release; writes docs/benchmarks.md\n  chaos [--quick]  the chaos run (workers, faults, kills, reconciliation), in release; writes docs/reliability.md"
             );
             false
         }
