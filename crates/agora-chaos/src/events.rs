@@ -33,6 +33,20 @@ pub enum OpKind {
 }
 
 impl OpKind {
+    /// Whether the operation writes an outbox entry and sends it: a kill
+    /// during it may leave the entry claimed, mid-send.
+    pub fn sends(self) -> bool {
+        matches!(
+            self,
+            OpKind::UpdateFile
+                | OpKind::ReportStatus
+                | OpKind::OrderParts
+                | OpKind::CreateClaim
+                | OpKind::CorrectClaim
+                | OpKind::RegisterInvoice
+        )
+    }
+
     /// Every kind, in table order.
     pub const ALL: [OpKind; 11] = [
         OpKind::WorkOrders,
@@ -149,6 +163,11 @@ pub enum Event {
     },
     /// A work order was published to AgoraPlus (as the OEM).
     Published,
+    /// An operation starts (a kill may land in it).
+    Begin {
+        /// What it is.
+        kind: OpKind,
+    },
     /// An operation ended; `n` counts the slot's operations so far.
     Op {
         /// Operations of the slot so far, this one included.
@@ -186,6 +205,9 @@ mod tests {
                 requeued: 1,
             },
             Event::Published,
+            Event::Begin {
+                kind: OpKind::CreateClaim,
+            },
             Event::Op {
                 n: 7,
                 kind: OpKind::OrderParts,

@@ -54,8 +54,8 @@ pub struct ChaosConfig {
     pub operator_grace: Duration,
     /// Share of OEM decisions that are NOTCONFORM.
     pub not_conform_rate: f64,
-    /// Largest random delay between the progress event a kill waits for
-    /// and the kill (so that it lands anywhere in the next operation).
+    /// Largest random delay between the start of the operation a kill
+    /// waits for and the kill (so that it lands anywhere in it).
     pub kill_jitter: Duration,
     /// The executable run in `worker` mode (this harness's binary).
     pub worker_exe: PathBuf,
@@ -67,14 +67,14 @@ pub struct ChaosConfig {
 }
 
 impl ChaosConfig {
-    /// The full run: 10,000 operations, 4 workers, 5 kills, 500 files,
+    /// The full run: 10,000 operations, 4 workers, 5 kills, 600 files,
     /// 20% of calls faulted.
     pub fn full(worker_exe: impl Into<PathBuf>) -> Self {
         Self {
             operations: 10_000,
             workers: 4,
             kills: 5,
-            files: 500,
+            files: 600,
             window: 40,
             seed: 20_240_301,
             faults: Faults {
@@ -89,7 +89,7 @@ impl ChaosConfig {
             client_timeout: Duration::from_millis(800),
             operator_grace: Duration::from_secs(10),
             not_conform_rate: 0.3,
-            kill_jitter: Duration::from_millis(150),
+            kill_jitter: Duration::from_millis(60),
             worker_exe: worker_exe.into(),
             dir: None,
             keep: false,
@@ -407,8 +407,14 @@ fn drive_workers(
                             shown = total;
                             eprintln!("agora-chaos: {total} operations, {} kills", report.kills);
                         }
+                    }
+                    // A kill is due: it lands in the operation that begins,
+                    // one that writes and sends an outbox entry, after a
+                    // random delay.
+                    Event::Begin { kind } => {
                         let due = kill_at.last().is_some_and(|at| total >= *at);
                         if due
+                            && kind.sends()
                             && inc == s.incarnation
                             && !s.killing
                             && s.budget.saturating_sub(s.ops) > 5

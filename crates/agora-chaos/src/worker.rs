@@ -60,9 +60,10 @@ pub struct WorkerConfig {
     pub lease_ms: u64,
     /// The client's request timeout, in milliseconds.
     pub client_timeout_ms: u64,
-    /// How long an entry stays in doubt before the operator settles it, in
-    /// milliseconds: longer than any call of its sender may still take to
-    /// land (a slow call, the client's retries).
+    /// How long an entry stays in doubt (since this worker first saw it
+    /// so) before the operator settles it, in milliseconds: longer than any
+    /// call of its sender may still take to land (a slow call, the
+    /// client's retries).
     pub operator_grace_ms: u64,
     /// Share of OEM decisions that are NOTCONFORM.
     pub not_conform_rate: f64,
@@ -227,6 +228,9 @@ struct Worker {
     refreshed_at: Option<u64>,
     done: HashSet<InterventionId>,
     strikes: HashMap<InterventionId, u32>,
+    /// When this worker first saw each entry in doubt (an entry does not
+    /// record when it was parked).
+    seen_in_doubt: HashMap<u64, std::time::Instant>,
 }
 
 /// Runs a worker to the end of its budget, writing its events to `out`.
@@ -239,7 +243,7 @@ pub async fn run(config: WorkerConfig, out: Box<dyn Write + Send>) -> Result<(),
         Duration::from_millis(config.lease_ms),
         Duration::from_millis(config.client_timeout_ms),
     )
-    .map_err(|e| e.to_string())?;
+    .map_err(|e| format!("opening the store: {e}"))?;
     let control = Control {
         http: reqwest::Client::builder()
             .timeout(Duration::from_secs(60))
@@ -259,9 +263,13 @@ pub async fn run(config: WorkerConfig, out: Box<dyn Write + Send>) -> Result<(),
         refreshed_at: None,
         done: HashSet::new(),
         strikes: HashMap::new(),
+        seen_in_doubt: HashMap::new(),
         config,
     };
-    worker.recover_at_start().await?;
+    worker
+        .recover_at_start()
+        .await
+        .map_err(|e| format!("start-up recovery: {e}"))?;
     while worker.n < worker.config.budget {
         if let Some((kind, outcome)) = worker.one().await {
             worker.n += 1;
@@ -393,10 +401,12 @@ impl Worker {
             Err(e) => return Some((OpKind::Flush, classify(&e))),
         };
         let grace = Duration::from_millis(self.config.operator_grace_ms);
-        let now = SystemClock.now();
+        let now = std::time::Instant::now();
+        self.seen_in_doubt
+            .retain(|id, _| doubts.iter().any(|e| e.id == *id));
         let ripe: Vec<&OutboxEntry> = doubts
             .iter()
-            .filter(|e| e.next_attempt_at + grace <= now)
+            .filter(|e| *self.seen_in_doubt.entry(e.id).or_insert(now) + grace <= now)
             .collect();
         if !ripe.is_empty() && self.rng.f64() < RESOLVE_SHARE {
             let entry = ripe[self.rng.usize(..ripe.len())].clone();
@@ -447,7 +457,7 @@ impl Worker {
             self.done.insert(file);
             return None;
         }
-        let (kind, outcome) = self.step(file, step).await;
+        let (kind, outcome) = self.step(file, step).await?;
         let strikes = self.strikes.entry(file).or_default();
         match outcome {
             Outcome::Done | Outcome::Queued | Outcome::InDoubt => *strikes = 0,
@@ -456,7 +466,24 @@ impl Worker {
         Some((kind, outcome))
     }
 
-    async fn step(&mut self, file: InterventionId, step: Step) -> (OpKind, Outcome) {
+    /// Does a step (`None` if the harness cannot be told it begins).
+    async fn step(&mut self, file: InterventionId, step: Step) -> Option<(OpKind, Outcome)> {
+        let kind = match &step {
+            Step::Details | Step::AddPart => OpKind::UpdateFile,
+            Step::Order => OpKind::OrderParts,
+            Step::Ship(_) => OpKind::TrackOrders,
+            Step::CreateClaim => OpKind::CreateClaim,
+            Step::CorrectClaim => OpKind::CorrectClaim,
+            Step::Decide(_) => OpKind::OemDecision,
+            Step::Invoice(_) => OpKind::RegisterInvoice,
+            Step::Done => OpKind::Flush,
+            _ => OpKind::ReportStatus,
+        };
+        self.emit(&Event::Begin { kind }).ok()?;
+        Some(self.run_step(file, step).await)
+    }
+
+    async fn run_step(&mut self, file: InterventionId, step: Step) -> (OpKind, Outcome) {
         let tag = format!("{}#{}", self.config.name, self.n + 1);
         match step {
             Step::Details => (
