@@ -8,7 +8,7 @@ use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -89,7 +89,7 @@ impl ChaosConfig {
             client_timeout: Duration::from_millis(800),
             operator_grace: Duration::from_secs(10),
             not_conform_rate: 0.3,
-            kill_jitter: Duration::from_millis(60),
+            kill_jitter: Duration::from_millis(8),
             worker_exe: worker_exe.into(),
             dir: None,
             keep: false,
@@ -185,8 +185,15 @@ impl ChaosReport {
     }
 }
 
-#[derive(Clone, Default)]
-struct InFlight(Arc<AtomicUsize>);
+/// What the harness sees of the simulator's traffic: the requests in
+/// flight, and, when a mid-send kill is armed, the next state-changing call
+/// of a worker, held until that worker is dead.
+#[derive(Clone)]
+struct Tap {
+    in_flight: Arc<AtomicUsize>,
+    armed: Arc<AtomicBool>,
+    harness: mpsc::Sender<Message>,
+}
 
 struct Leaving(Arc<AtomicUsize>);
 
@@ -196,17 +203,50 @@ impl Drop for Leaving {
     }
 }
 
-/// Counts the requests in flight; a request dropped mid-way (the client
-/// gone, drop-after-commit) leaves the count as it unwinds.
-async fn in_flight(State(count): State<InFlight>, request: Request, next: Next) -> Response {
-    count.0.fetch_add(1, Ordering::SeqCst);
-    let _leaving = Leaving(count.0.clone());
+/// Counts the requests in flight (a request dropped mid-way, the client
+/// gone or drop-after-commit, leaves the count as it unwinds); hands an
+/// armed kill the first AgoraPlus `POST` of a worker (named by its
+/// `User-Agent`) and handles the request only once the harness has killed
+/// that worker: the change may be applied, its answer goes nowhere.
+async fn tap(State(tap): State<Tap>, request: Request, next: Next) -> Response {
+    tap.in_flight.fetch_add(1, Ordering::SeqCst);
+    let _leaving = Leaving(tap.in_flight.clone());
+    let worker = request
+        .headers()
+        .get(axum::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|ua| ua.strip_prefix(worker::USER_AGENT_PREFIX))
+        .map(str::to_owned);
+    if let Some(worker) = worker {
+        if request.method() == axum::http::Method::POST
+            && !request.uri().path().starts_with("/_sim")
+            && tap.armed.swap(false, Ordering::SeqCst)
+        {
+            let (killed, dead) = tokio::sync::oneshot::channel();
+            if tap.harness.send(Message::Sending(worker, killed)).is_ok() {
+                let _ = tokio::time::timeout(Duration::from_secs(10), dead).await;
+            }
+        }
+    }
     next.run(request).await
 }
 
 enum Message {
     Line(usize, u32, Event),
     Eof(usize, u32),
+    /// A worker's state-changing call reached the simulator while a
+    /// mid-send kill was armed; the call waits for the answer.
+    Sending(String, tokio::sync::oneshot::Sender<()>),
+}
+
+/// Where a kill lands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum KillAt {
+    /// After a random delay from the start of an operation that writes and
+    /// sends an outbox entry.
+    Begin,
+    /// While a worker's state-changing call is in the simulator.
+    MidSend,
 }
 
 struct Slot {
@@ -219,7 +259,26 @@ struct Slot {
     quota: usize,
     finished: bool,
     killing: bool,
+    /// The exit of a killed incarnation, reaped at the kill.
+    exit: Option<std::process::ExitStatus>,
     said_done: bool,
+}
+
+impl Slot {
+    /// Whether killing this worker now leaves it work to resume.
+    fn may_be_killed(&self) -> bool {
+        self.child.is_some() && !self.killing && self.budget.saturating_sub(self.ops) > 5
+    }
+
+    /// SIGKILL, and waits for the process to be gone.
+    fn kill(&mut self) {
+        if let Some(child) = self.child.as_mut() {
+            if child.kill().is_ok() {
+                self.killing = true;
+                self.exit = child.wait().ok();
+            }
+        }
+    }
 }
 
 /// Runs a chaos run to its end and reports. Errors are the harness's own
@@ -248,11 +307,14 @@ pub fn run(config: &ChaosConfig) -> Result<ChaosReport, String> {
         catalog_size: 10,
         ..SimConfig::default()
     });
-    let count = InFlight::default();
-    let app = agora_sim::router(sim.clone()).layer(axum::middleware::from_fn_with_state(
-        count.clone(),
-        in_flight,
-    ));
+    let (tx, rx) = mpsc::channel::<Message>();
+    let count = Tap {
+        in_flight: Arc::new(AtomicUsize::new(0)),
+        armed: Arc::new(AtomicBool::new(false)),
+        harness: tx.clone(),
+    };
+    let app = agora_sim::router(sim.clone())
+        .layer(axum::middleware::from_fn_with_state(count.clone(), tap));
     let listener = runtime
         .block_on(tokio::net::TcpListener::bind(("127.0.0.1", 0)))
         .map_err(|e| format!("cannot listen: {e}"))?;
@@ -271,7 +333,7 @@ pub fn run(config: &ChaosConfig) -> Result<ChaosReport, String> {
         dir: dir.clone(),
         ..ChaosReport::default()
     };
-    drive_workers(config, &url, &store, &mut report)?;
+    drive_workers(config, &url, &store, (tx, rx), &count.armed, &mut report)?;
     report.run_time = started.elapsed();
 
     sim.set_faults(Faults::default())
@@ -292,9 +354,10 @@ fn drive_workers(
     config: &ChaosConfig,
     url: &str,
     store: &std::path::Path,
+    (tx, rx): (mpsc::Sender<Message>, mpsc::Receiver<Message>),
+    armed: &AtomicBool,
     report: &mut ChaosReport,
 ) -> Result<(), String> {
-    let (tx, rx) = mpsc::channel::<Message>();
     let workers = config.workers.max(1);
     let mut slots: Vec<Slot> = (0..workers)
         .map(|i| Slot {
@@ -308,6 +371,7 @@ fn drive_workers(
             quota: config.files / workers + usize::from(i < config.files % workers),
             finished: false,
             killing: false,
+            exit: None,
             said_done: false,
         })
         .collect();
@@ -366,6 +430,7 @@ fn drive_workers(
         });
         s.child = Some(child);
         s.killing = false;
+        s.exit = None;
         s.said_done = false;
         Ok(())
     };
@@ -374,11 +439,21 @@ fn drive_workers(
     }
 
     let mut rng = fastrand::Rng::with_seed(config.seed ^ 0x4B11);
+    // Kill points spread over the run, each with a little randomness;
+    // every other kill, the first one first, lands mid-send.
     let step = config.operations / (config.kills as u64 + 1);
-    let mut kill_at: Vec<u64> = (1..=config.kills as u64)
-        .map(|k| k * step + rng.u64(0..=step / 3) - step / 6)
+    let mut kills: Vec<(u64, KillAt)> = (1..=config.kills as u64)
+        .map(|k| {
+            let at = k * step + rng.u64(0..=step / 3) - step / 6;
+            let how = if k % 2 == 1 {
+                KillAt::MidSend
+            } else {
+                KillAt::Begin
+            };
+            (at, how)
+        })
         .collect();
-    kill_at.reverse();
+    kills.reverse();
     let mut total = 0u64;
     let mut shown = 0u64;
     while slots.iter().any(|s| !s.finished) {
@@ -390,6 +465,10 @@ fn drive_workers(
             }
             "no worker made progress for 5 minutes: the run is stalled".to_owned()
         })?;
+        let due = kills
+            .last()
+            .filter(|(at, _)| total >= *at)
+            .map(|(_, how)| *how);
         match message {
             Message::Line(slot, inc, event) => {
                 let s = &mut slots[slot];
@@ -407,26 +486,23 @@ fn drive_workers(
                             shown = total;
                             eprintln!("agora-chaos: {total} operations, {} kills", report.kills);
                         }
+                        if due == Some(KillAt::MidSend) {
+                            armed.store(true, Ordering::SeqCst);
+                        }
                     }
                     // A kill is due: it lands in the operation that begins,
                     // one that writes and sends an outbox entry, after a
                     // random delay.
                     Event::Begin { kind } => {
-                        let due = kill_at.last().is_some_and(|at| total >= *at);
-                        if due
+                        if due == Some(KillAt::Begin)
                             && kind.sends()
                             && inc == s.incarnation
-                            && !s.killing
-                            && s.budget.saturating_sub(s.ops) > 5
+                            && s.may_be_killed()
                         {
-                            kill_at.pop();
+                            kills.pop();
                             let jitter = rng.u64(0..=config.kill_jitter.as_millis() as u64);
                             std::thread::sleep(Duration::from_millis(jitter));
-                            if let Some(child) = s.child.as_mut() {
-                                if child.kill().is_ok() {
-                                    s.killing = true;
-                                }
-                            }
+                            s.kill();
                         }
                     }
                     Event::Published => s.published += 1,
@@ -437,14 +513,30 @@ fn drive_workers(
                     Event::Done => s.said_done = true,
                 }
             }
+            // A worker's call is held in the simulator: kill the worker,
+            // then let the simulator handle the call.
+            Message::Sending(worker, killed) => {
+                match slots
+                    .iter_mut()
+                    .find(|s| s.name == worker && s.may_be_killed())
+                {
+                    Some(s) if due == Some(KillAt::MidSend) => {
+                        kills.pop();
+                        s.kill();
+                    }
+                    _ => armed.store(due == Some(KillAt::MidSend), Ordering::SeqCst),
+                }
+                let _ = killed.send(());
+            }
             Message::Eof(slot, inc) => {
                 let s = &mut slots[slot];
                 if inc != s.incarnation {
                     continue;
                 }
-                let status = match s.child.take() {
-                    Some(mut child) => child.wait().map_err(|e| e.to_string())?,
-                    None => continue,
+                let status = match (s.exit.take(), s.child.take()) {
+                    (Some(status), _) => status,
+                    (None, Some(mut child)) => child.wait().map_err(|e| e.to_string())?,
+                    (None, None) => continue,
                 };
                 let killed = {
                     use std::os::unix::process::ExitStatusExt;
@@ -484,11 +576,11 @@ async fn finish(
     url: &str,
     store: &std::path::Path,
     sim: &Simulator,
-    count: &InFlight,
+    count: &Tap,
     report: &mut ChaosReport,
 ) -> Result<(), String> {
     let quiet = Instant::now();
-    while count.0.load(Ordering::SeqCst) > 0 {
+    while count.in_flight.load(Ordering::SeqCst) > 0 {
         if quiet.elapsed() > Duration::from_secs(60) {
             return Err("requests still in flight a minute after the workers ended".to_owned());
         }

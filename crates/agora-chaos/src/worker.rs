@@ -171,6 +171,10 @@ impl Control {
 
 type App = Agora<AgoraClient, SqliteStore>;
 
+/// The `User-Agent` of a process of the run, before its name: the
+/// harness tells the workers' calls apart by it.
+pub const USER_AGENT_PREFIX: &str = "agora-chaos/";
+
 /// Builds the use cases of a process of the run: the HTTP client to the
 /// simulator (short timeouts, quick retries) and the shared store.
 pub fn app(
@@ -181,7 +185,9 @@ pub fn app(
     lease: Duration,
     client_timeout: Duration,
 ) -> Result<App, AgoraError> {
-    let config = ClientConfig::new(Environment::Custom(url.to_owned()), ApiKey::new(api_key))
+    let mut config = ClientConfig::new(Environment::Custom(url.to_owned()), ApiKey::new(api_key));
+    config.user_agent = format!("{USER_AGENT_PREFIX}{name}");
+    let config = config
         .with_timeouts(Duration::from_secs(2), client_timeout, client_timeout)
         .with_retry(RetryPolicy {
             max_attempts: 4,
