@@ -278,7 +278,11 @@ pub fn markdown(report: &ChaosReport, config: &ChaosConfig) -> String {
             thousands(outcomes.values().sum())
         );
         for c in &cols {
-            let _ = write!(out, " {} |", outcomes.get(c).copied().unwrap_or(0));
+            let _ = write!(
+                out,
+                " {} |",
+                thousands(outcomes.get(c).copied().unwrap_or(0))
+            );
         }
         let _ = writeln!(out);
     }
@@ -319,6 +323,12 @@ const METHOD: &str = r#"
 - **Kills** are synchronised on events, never on sleeps: a worker writes a line when an operation begins and when it ends, and the simulator's router tells the harness which worker (by its `User-Agent`) sends a call. Once the run's count reaches a kill point, the harness kills (SIGKILL) either the next worker that begins an operation writing and sending an outbox entry, after a random delay of up to 8 ms so that it lands anywhere in that operation, or, every other time from the first, the next worker whose state-changing call reaches the simulator: the call is held until the worker is dead, then handled, so its change may be applied and its answer goes nowhere. The harness waits for the worker's exit and starts its successor, which waits for the dead worker's leases to expire and recovers them (`Agora::recover`): idempotent entries are requeued, the others parked in doubt.
 - **Doubts during the run** are resolved by the operator path once they are older than the grace period (longer than any call that may still land): the simulator's state is read (`/_sim/state`), and the entry is resolved with `Agora::resolve` as applied, with the identifier found there (order lines, `ClaimID`, the claim version, the draft's invoice), or as resend when AgoraPlus shows nothing.
 - **The end**: faults off, the harness waits until no request is in flight, recovers and flushes until nothing is sending or pending, pulls the work orders a last time and reconciles (*before*). It then resolves every doubt left by the same operator path, flushes again and reconciles (*after*).
+
+## What the chaos run found
+
+- **A claim correction that transfers was resent by the HTTP client.** `UpdateWarrantyClaim?transferIfValid=true` counted as idempotent for the client's retries: after a dropped connection or a timeout, the client sent it again; the first attempt had transferred the claim, so AgoraPlus refused the second as not correctable, and the entry was recorded as *failed* although it was applied: the store kept the claim NOTVALID while AgoraPlus had it VALID and transferred (the reconciliation's "failed, yet AgoraPlus holds its version"). Fixed: the rule is the domain's `Route::is_idempotent_claim_submission`, shared by the client and the outbox; the client sends such a correction once and reports the doubt.
+- **Two processes opening a new store at once.** Converting the file to WAL needs it to itself, and SQLite does not wait for that (the busy timeout does not apply): a worker starting beside another failed with "database is locked". Fixed: the store sets WAL only when the file is not in WAL yet and retries the conversion, with backoff, within the busy timeout.
+- **Tracking stops at the first conflict** (not fixed; nothing is lost): `track_claims` and `track_part_orders` write each file once, without reading it again when another process wrote it meanwhile, so a pass over the files ends at the first conflict (the conflicts of the OEM decisions and order tracking above); the next pass reads AgoraPlus again.
 
 ## What the figures mean
 
