@@ -308,13 +308,13 @@ pub fn run(config: &ChaosConfig) -> Result<ChaosReport, String> {
         ..SimConfig::default()
     });
     let (tx, rx) = mpsc::channel::<Message>();
-    let count = Tap {
+    let traffic = Tap {
         in_flight: Arc::new(AtomicUsize::new(0)),
         armed: Arc::new(AtomicBool::new(false)),
         harness: tx.clone(),
     };
     let app = agora_sim::router(sim.clone())
-        .layer(axum::middleware::from_fn_with_state(count.clone(), tap));
+        .layer(axum::middleware::from_fn_with_state(traffic.clone(), tap));
     let listener = runtime
         .block_on(tokio::net::TcpListener::bind(("127.0.0.1", 0)))
         .map_err(|e| format!("cannot listen: {e}"))?;
@@ -333,13 +333,13 @@ pub fn run(config: &ChaosConfig) -> Result<ChaosReport, String> {
         dir: dir.clone(),
         ..ChaosReport::default()
     };
-    drive_workers(config, &url, &store, (tx, rx), &count.armed, &mut report)?;
+    drive_workers(config, &url, &store, (tx, rx), &traffic.armed, &mut report)?;
     report.run_time = started.elapsed();
 
     sim.set_faults(Faults::default())
         .map_err(|e| format!("faults: {e}"))?;
     report.faults = sim.fault_counts();
-    runtime.block_on(finish(config, &url, &store, &sim, &count, &mut report))?;
+    runtime.block_on(finish(config, &url, &store, &sim, &traffic, &mut report))?;
     report.wall_time = started.elapsed();
     if report.passed(config.kills) && !config.keep {
         let _ = std::fs::remove_dir_all(&dir);
@@ -576,11 +576,11 @@ async fn finish(
     url: &str,
     store: &std::path::Path,
     sim: &Simulator,
-    count: &Tap,
+    traffic: &Tap,
     report: &mut ChaosReport,
 ) -> Result<(), String> {
     let quiet = Instant::now();
-    while count.in_flight.load(Ordering::SeqCst) > 0 {
+    while traffic.in_flight.load(Ordering::SeqCst) > 0 {
         if quiet.elapsed() > Duration::from_secs(60) {
             return Err("requests still in flight a minute after the workers ended".to_owned());
         }
