@@ -66,8 +66,7 @@ async fn under_faults_nothing_is_lost_or_duplicated_and_doubts_are_listed() {
         status500_rate: 0.05,
         delay_ms: 1,
         drop_after_commit_rate: 0.1,
-        retry_after_seconds: None,
-        routes: Vec::new(),
+        ..Faults::default()
     })
     .unwrap();
 
@@ -134,8 +133,7 @@ async fn under_faults_nothing_is_lost_or_duplicated_and_doubts_are_listed() {
         status500_rate: 0.05,
         delay_ms: 1,
         drop_after_commit_rate: 0.1,
-        retry_after_seconds: None,
-        routes: Vec::new(),
+        ..Faults::default()
     })
     .unwrap();
     let mut in_doubt_claims = BTreeSet::new();

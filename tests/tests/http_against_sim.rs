@@ -226,6 +226,53 @@ async fn retries_ride_over_injected_faults_and_creates_end_in_doubt() {
 }
 
 #[tokio::test]
+async fn a_claim_correction_that_transfers_is_never_resent_by_the_client() {
+    let (server, _) = serve(config(10)).await;
+    let sim = server.simulator().clone();
+    let api = client(&server, A);
+    sim.publish_mandate(A, work_order()).unwrap();
+    let intervention = api.new_mandates(true).await.unwrap().data[0]
+        .intervention_id
+        .unwrap();
+    let how = |transfer_if_valid| ClaimSubmission {
+        language: Lcid::ENGLISH,
+        transfer_if_valid,
+    };
+    let id = api
+        .create_claim(&claim(intervention, "12345"), how(false))
+        .await
+        .unwrap()
+        .data
+        .claim_id
+        .unwrap();
+    let mut fixed = claim(intervention, "1234567890123456789");
+    fixed.claim_id = Some(id);
+    sim.set_faults(Faults {
+        drop_after_commit_rate: 1.0,
+        ..Faults::default()
+    })
+    .unwrap();
+    // A correction that keeps the claim: sending it again is harmless, so
+    // the client tries again after each lost answer.
+    let calls = sim.fault_counts().calls;
+    let err = api.update_claim(&fixed, how(false)).await.unwrap_err();
+    assert!(!err.is_in_doubt(), "{err:?}");
+    assert!(sim.fault_counts().calls - calls > 1);
+    // A correction that transfers: the first attempt applied it; a second
+    // would be refused as not correctable. Sent once, and in doubt.
+    let calls = sim.fault_counts().calls;
+    let err = api.update_claim(&fixed, how(true)).await.unwrap_err();
+    assert!(err.is_in_doubt(), "{err:?}");
+    assert_eq!(sim.fault_counts().calls - calls, 1, "sent once");
+    sim.set_faults(Faults::default()).unwrap();
+    assert_eq!(
+        api.claim_status(id).await.unwrap().data.last_status,
+        Some(ClaimStatus::Valid),
+        "the correction was applied and transferred"
+    );
+}
+
+#[tokio::test]
 async fn a_large_delta_streams_through_the_client() {
     let (server, _) = serve(config(100_000)).await;
     let api = client(&server, A);

@@ -5,8 +5,11 @@
 //! benchmark harness (`agora-bench`) in release and runs it, writing
 //! docs/benchmarks.md. `cargo xtask mutants` runs cargo-mutants on the
 //! pure crates and the use cases, each with its own tests, and writes the
-//! counts and the surviving mutants to docs/testing.md. It uses only the
-//! standard library, so it builds in seconds.
+//! counts and the surviving mutants to docs/testing.md. `cargo xtask chaos`
+//! builds the chaos harness (`agora-chaos`) in release and runs the full
+//! chaos run (worker processes on one store, faults, kills,
+//! reconciliation), writing docs/reliability.md. It uses only the standard
+//! library, so it builds in seconds.
 
 mod mutants;
 
@@ -56,6 +59,28 @@ fn bench(quick: bool) -> bool {
         .is_ok_and(|s| s.success())
 }
 
+/// Builds the chaos harness in release and runs the full chaos run;
+/// writes its table to docs/reliability.md. `--quick` runs the reduced run
+/// (the one of the test suite) and writes nothing.
+fn chaos(quick: bool) -> bool {
+    if !cargo(&["build", "--release", "--package", "agora-chaos"]) {
+        return false;
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let exe = root.join("target/release/agora-chaos");
+    let args: &[&str] = if quick {
+        &["run", "--reduced"]
+    } else {
+        &["run", "--out", "docs/reliability.md"]
+    };
+    eprintln!("$ {} {}", exe.display(), args.join(" "));
+    Command::new(exe)
+        .args(args)
+        .current_dir(root)
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
 fn main() -> ExitCode {
     let task = std::env::args().nth(1);
     let quick = std::env::args().any(|a| a == "--quick");
@@ -69,9 +94,10 @@ fn main() -> ExitCode {
                 false
             }
         },
+        Some("chaos") => chaos(quick),
         _ => {
             eprintln!(
-                "usage: cargo xtask <task>\n\ntasks:\n  ci               fmt check, clippy -D warnings, tests (what CI runs)\n  bench [--quick]  every benchmark, in release; writes docs/benchmarks.md\n  mutants [...]    mutation testing (cargo-mutants); writes docs/testing.md\n\n{}",
+                "usage: cargo xtask <task>\n\ntasks:\n  ci               fmt check, clippy -D warnings, tests (what CI runs)\n  bench [--quick]  every benchmark, in release; writes docs/benchmarks.md\n  chaos [--quick]  the chaos run (workers, faults, kills, reconciliation), in release; writes docs/reliability.md\n  mutants [...]    mutation testing (cargo-mutants); writes docs/testing.md\n\n{}",
                 mutants::USAGE
             );
             false

@@ -150,6 +150,14 @@ impl Route {
         )
     }
 
+    /// Whether a claim submission on this route has, sent twice, the effect
+    /// of one: a correction (`UpdateWarrantyClaim`) has, unless it asks for
+    /// the transfer: once a first attempt transferred the claim, a second
+    /// is refused as not correctable. A creation never has.
+    pub fn is_idempotent_claim_submission(self, transfer_if_valid: bool) -> bool {
+        self.is_idempotent() && !transfer_if_valid
+    }
+
     /// Whether the route is a master-data delta: a body that may run to
     /// millions of records and minutes of transfer, read as a stream.
     pub fn is_delta(self) -> bool {

@@ -64,6 +64,10 @@ impl std::fmt::Debug for AgoraClient {
 /// A call ready to send.
 pub(crate) struct Call<'a> {
     pub route: Route,
+    /// Whether the call may be sent again after an answer was lost: the
+    /// route's rule, narrowed by what the call asks (a claim correction
+    /// that transfers may not).
+    pub idempotent: bool,
     /// Borrowed from the client's route table when the route has no
     /// parameters (no copy per call).
     pub url: Cow<'a, Url>,
@@ -150,6 +154,7 @@ impl AgoraClient {
         };
         Call {
             route,
+            idempotent: route.is_idempotent(),
             url,
             body: None,
         }
@@ -194,7 +199,7 @@ impl AgoraClient {
         };
         // The decode path: the body's envelope, then its verdict.
         into_reply(route, &bytes, &self.config.api_key, empty)
-            .map_err(|e| in_doubt_unless_settled(route, e))
+            .map_err(|e| in_doubt_unless_settled(&call, e))
     }
 
     /// Runs attempts of `call` until one succeeds or retrying is not allowed;
@@ -234,14 +239,13 @@ impl AgoraClient {
             span.in_scope(|| tracing::debug!(error = %error, "call failed"));
             // A call that changes state is resent only when it certainly
             // had no effect (never sent, or throttled).
-            let safe =
-                error.is_retryable() && (call.route.is_idempotent() || error.resend_is_safe());
+            let safe = error.is_retryable() && (call.idempotent || error.resend_is_safe());
             let delay = retry_delay(policy, attempt, error.retry_after(), fastrand::f64());
             if !safe
                 || attempt >= policy.max_attempts
                 || waited.saturating_add(delay) > policy.max_elapsed
             {
-                return Err(in_doubt_unless_settled(call.route, error));
+                return Err(in_doubt_unless_settled(call, error));
             }
             tracing::info!(
                 route = call.route.name(),
@@ -479,10 +483,10 @@ impl WithoutUrl for reqwest::Error {
 
 /// A failure of a state-changing call that may have reached the server
 /// becomes *in doubt*.
-fn in_doubt_unless_settled(route: Route, error: AgoraError) -> AgoraError {
-    if !route.is_idempotent() && error.reach() == Reach::Unknown {
+fn in_doubt_unless_settled(call: &Call<'_>, error: AgoraError) -> AgoraError {
+    if !call.idempotent && error.reach() == Reach::Unknown {
         AgoraError::InDoubt {
-            operation: route.name(),
+            operation: call.route.name(),
             cause: Box::new(error),
         }
     } else {
@@ -814,7 +818,7 @@ impl AgoraClient {
                     Err(e) => decode_error(e, &bytes, &self.config.api_key),
                     Ok(_) => AgoraError::Transport("the answer is not an envelope".to_owned()),
                 };
-                return Err(in_doubt_unless_settled(route, error));
+                return Err(in_doubt_unless_settled(&call, error));
             }
         };
         // An update answers no data: the verdict alone settles it.

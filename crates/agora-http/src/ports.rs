@@ -48,8 +48,11 @@ impl AgoraClient {
             ("transferIfValid", transfer.clone()),
             ("transferIsValid", transfer),
         ];
-        let mut reply: Reply<OneOrMany<WarrantyClaimResult>> =
-            self.send(self.post(route, &query, claim)?).await?;
+        let call = Call {
+            idempotent: route.is_idempotent_claim_submission(how.transfer_if_valid),
+            ..self.post(route, &query, claim)?
+        };
+        let mut reply: Reply<OneOrMany<WarrantyClaimResult>> = self.send(call).await?;
         let mut results = std::mem::take(&mut reply.data).into_vec();
         if results.len() != 1 {
             return Err(AgoraError::Rejected(ServiceMessage {

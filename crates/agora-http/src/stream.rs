@@ -72,6 +72,7 @@ impl AgoraClient {
             .replace("{Language}", language);
         let call = Call {
             route,
+            idempotent: route.is_idempotent(),
             url: std::borrow::Cow::Owned(self.url(&path, &[])),
             body: None,
         };

@@ -25,7 +25,7 @@ mod sim;
 
 pub use catalog::GeneratedCatalog;
 pub use error::{Answer, SimError};
-pub use faults::{Faults, Roll};
+pub use faults::{FaultCounts, Faults, Roll};
 pub use ports::SimClient;
 pub use profile::{AnswerProfile, EmptyList};
 pub use sim::{Delta, SimConfig, SimConfigFile, Simulator, changes_state};

@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 
 use crate::catalog::GeneratedCatalog;
 use crate::error::{Answer, SimError};
-use crate::faults::{Faults, Roll};
+use crate::faults::{FaultCounts, Faults, Roll};
 use crate::profile::AnswerProfile;
 
 /// How a simulator is set up.
@@ -215,6 +215,7 @@ struct World {
     keys: HashMap<String, KeyRecord>,
     faults: Faults,
     fault_rng: fastrand::Rng,
+    fault_counts: FaultCounts,
 }
 
 struct Inner {
@@ -290,6 +291,7 @@ impl Simulator {
             keys: HashMap::new(),
             faults: Faults::default(),
             fault_rng: fastrand::Rng::with_seed(config.seed ^ 0xFA17),
+            fault_counts: FaultCounts::default(),
         };
         Self {
             inner: Arc::new(Inner {
@@ -373,13 +375,23 @@ impl Simulator {
         self.world().faults.clone()
     }
 
-    /// Draws the fate of one call of an AgoraPlus route.
+    /// Draws the fate of one call of an AgoraPlus route, and counts it.
     pub fn roll_fault(&self, route: Route) -> Roll {
         let mut world = self.world();
         let World {
-            faults, fault_rng, ..
+            faults,
+            fault_rng,
+            fault_counts,
+            ..
         } = &mut *world;
-        faults.roll(route, fault_rng)
+        let roll = faults.roll(route, fault_rng);
+        fault_counts.count(&roll);
+        roll
+    }
+
+    /// The faults injected so far, by kind, and the calls rolled for.
+    pub fn fault_counts(&self) -> FaultCounts {
+        self.world().fault_counts
     }
 
     // ----- work orders -----

@@ -16,6 +16,7 @@
 //! ```
 
 use agora_domain::lifecycle::{RepairEvent, RepairLifecycle};
+use agora_domain::routes::Route;
 use agora_domain::wire::read_stored_value;
 use agora_domain::{
     ClaimId, CompleteRepairState, InterventionId, InvoiceReference, Lcid, PartOrderLine,
@@ -88,7 +89,7 @@ impl Operation {
             Self::UpdateRepair(_) => true,
             Self::UpdateClaim {
                 transfer_if_valid, ..
-            } => !transfer_if_valid,
+            } => Route::UpdateWarrantyClaim.is_idempotent_claim_submission(*transfer_if_valid),
             _ => false,
         }
     }

@@ -142,16 +142,57 @@ pub(crate) fn from_ms(v: i64) -> Timestamp {
     Timestamp::from_millisecond(v).unwrap_or(Timestamp::UNIX_EPOCH)
 }
 
+/// How long an open waits for the file's locks (the busy timeout).
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
 fn open_connection(path: &Path, synchronous: &str) -> Result<Connection, AgoraError> {
     let conn = Connection::open(path)
         .map_err(|e| AgoraError::Store(format!("cannot open {}: {e}", path.display())))?;
-    conn.busy_timeout(std::time::Duration::from_secs(30))
-        .map_err(store_error)?;
+    conn.busy_timeout(LOCK_WAIT).map_err(store_error)?;
+    wal(&conn)?;
     conn.execute_batch(&format!(
-        "PRAGMA journal_mode=WAL; PRAGMA synchronous={synchronous}; PRAGMA foreign_keys=ON;"
+        "PRAGMA synchronous={synchronous}; PRAGMA foreign_keys=ON;"
     ))
     .map_err(store_error)?;
     Ok(conn)
+}
+
+/// Puts the file in WAL mode. WAL is a property of the file: once set,
+/// nothing is to be done. Converting needs the file to itself, and SQLite
+/// does not wait for that (the busy timeout does not apply to it): while
+/// another process opens or writes the file, the conversion is tried again,
+/// with backoff, for as long as the busy timeout.
+fn wal(conn: &Connection) -> Result<(), AgoraError> {
+    let busy = |e: &rusqlite::Error| {
+        matches!(
+            e.sqlite_error_code(),
+            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+        )
+    };
+    let mode = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, String>(0));
+    let started = std::time::Instant::now();
+    let mut pause = std::time::Duration::from_millis(2);
+    loop {
+        let result = match mode("PRAGMA journal_mode") {
+            Ok(m) if m.eq_ignore_ascii_case("wal") => return Ok(()),
+            Ok(_) => mode("PRAGMA journal_mode=WAL"),
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(m) if m.eq_ignore_ascii_case("wal") => return Ok(()),
+            // Not converted (the lock was not granted), or busy: again.
+            Ok(_) if started.elapsed() < LOCK_WAIT => {}
+            Err(e) if busy(&e) && started.elapsed() < LOCK_WAIT => {}
+            Ok(m) => {
+                return Err(AgoraError::Store(format!(
+                    "the store stays in journal mode {m}: another process holds it"
+                )));
+            }
+            Err(e) => return Err(store_error(e)),
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(std::time::Duration::from_millis(100));
+    }
 }
 
 fn migrate(conn: &mut Connection) -> Result<(), AgoraError> {

@@ -476,3 +476,22 @@ async fn poll_once<F: std::future::Future + ?Sized>(f: std::pin::Pin<&mut F>) ->
     })
     .await
 }
+
+/// Converting a new store to WAL needs the file to itself, and SQLite
+/// does not wait for it (the busy timeout does not apply): an open while
+/// another process writes must wait and succeed, not fail as "locked".
+#[test]
+fn opening_a_new_store_waits_for_a_writer_of_the_file() {
+    let (_dir, path) = temp_db();
+    let holder = rusqlite::Connection::open(&path).unwrap();
+    holder
+        .execute_batch("CREATE TABLE other (x); BEGIN IMMEDIATE; INSERT INTO other VALUES (1);")
+        .unwrap();
+    let release = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        holder.execute_batch("COMMIT").unwrap();
+    });
+    let opened = SqliteStore::open(&path);
+    release.join().unwrap();
+    opened.unwrap();
+}

@@ -1,0 +1,689 @@
+//! The harness: serves the simulator in-process (counting the requests in
+//! flight), starts the worker processes on one store file, kills and
+//! restarts them on their progress events, then runs the operator's
+//! end of the run and the reconciliation.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use agora_app::Resolution;
+use agora_mock::{FaultCounts, Faults, SimConfig, Simulator};
+use agora_ports::{Clock, OutboxEntry, OutboxState, RepairFiles, SystemClock};
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+
+use crate::events::{Event, OpKind, Outcome};
+use crate::operator;
+use crate::reconcile::{Reconciliation, reconcile};
+use crate::sim_state::SimState;
+use crate::worker::{self, WorkerConfig};
+
+/// The simulator account of the run.
+const KEY: &str = "chaos-service-center";
+
+/// How a chaos run is set up.
+#[derive(Debug, Clone)]
+pub struct ChaosConfig {
+    /// Operations driven by all workers together.
+    pub operations: u64,
+    /// Worker processes.
+    pub workers: usize,
+    /// SIGKILLs of workers during the run.
+    pub kills: usize,
+    /// Work orders published (one repair file each).
+    pub files: usize,
+    /// Repair files in hand at once, shared by the workers.
+    pub window: usize,
+    /// Seed of the simulator, the workers' choices and the kills.
+    pub seed: u64,
+    /// The faults injected during the run.
+    pub faults: Faults,
+    /// The lease of a claimed outbox entry.
+    pub lease: Duration,
+    /// The client's request timeout.
+    pub client_timeout: Duration,
+    /// How long an entry stays in doubt before an operator settles it
+    /// during the run.
+    pub operator_grace: Duration,
+    /// Share of OEM decisions that are NOTCONFORM.
+    pub not_conform_rate: f64,
+    /// Largest random delay between the start of the operation a kill
+    /// waits for and the kill (so that it lands anywhere in it).
+    pub kill_jitter: Duration,
+    /// The executable run in `worker` mode (this harness's binary).
+    pub worker_exe: PathBuf,
+    /// Where the store and the workers' logs go (a new temporary
+    /// directory when `None`).
+    pub dir: Option<PathBuf>,
+    /// Keep the directory after a run that passed.
+    pub keep: bool,
+}
+
+impl ChaosConfig {
+    /// The full run: 10,000 operations, 4 workers, 5 kills, 600 files,
+    /// 20% of calls faulted.
+    pub fn full(worker_exe: impl Into<PathBuf>) -> Self {
+        Self {
+            operations: 10_000,
+            workers: 4,
+            kills: 5,
+            files: 600,
+            window: 40,
+            seed: 20_240_301,
+            faults: Faults {
+                status503_rate: 0.07,
+                status500_rate: 0.05,
+                slow_rate: 0.04,
+                slow_ms: 1_200,
+                drop_after_commit_rate: 0.05,
+                ..Faults::default()
+            },
+            lease: Duration::from_secs(2),
+            client_timeout: Duration::from_millis(800),
+            operator_grace: Duration::from_secs(10),
+            not_conform_rate: 0.3,
+            kill_jitter: Duration::from_millis(8),
+            worker_exe: worker_exe.into(),
+            dir: None,
+            keep: false,
+        }
+    }
+
+    /// The reduced run of the test suite: 500 operations, 2 workers, 1
+    /// kill, the same faults.
+    pub fn reduced(worker_exe: impl Into<PathBuf>) -> Self {
+        Self {
+            operations: 500,
+            workers: 2,
+            kills: 1,
+            files: 28,
+            window: 10,
+            ..Self::full(worker_exe)
+        }
+    }
+}
+
+/// What a chaos run found.
+#[derive(Debug, Clone, Default)]
+pub struct ChaosReport {
+    /// Operations driven, by kind and outcome.
+    pub operations: BTreeMap<OpKind, BTreeMap<Outcome, u64>>,
+    /// Worker processes.
+    pub workers: usize,
+    /// Work orders published.
+    pub work_orders: u64,
+    /// Repair files in AgoraPlus at the end.
+    pub files: usize,
+    /// AgoraPlus calls and the faults injected in them, by kind.
+    pub faults: FaultCounts,
+    /// Workers killed (SIGKILL) and restarted.
+    pub kills: usize,
+    /// Entries the killed workers held: parked in doubt by recovery.
+    pub left_in_doubt: usize,
+    /// Entries the killed workers held: requeued by recovery (idempotent).
+    pub left_requeued: usize,
+    /// Worker exits that were neither a kill nor the end of the budget.
+    pub crashes: Vec<String>,
+    /// The reconciliation before the operator resolved the doubts.
+    pub before: Reconciliation,
+    /// Doubts resolved at the end: applied (with the identifier found in
+    /// AgoraPlus).
+    pub resolved_applied: usize,
+    /// Doubts resolved at the end: sent again.
+    pub resolved_resend: usize,
+    /// Doubts the operator could not resolve, with why.
+    pub unresolved: Vec<String>,
+    /// The reconciliation after the resolutions and a final flush.
+    pub after: Reconciliation,
+    /// Wall time of the workers' phase.
+    pub run_time: Duration,
+    /// Wall time of the whole run.
+    pub wall_time: Duration,
+    /// The directory of the store and the logs.
+    pub dir: PathBuf,
+}
+
+impl ChaosReport {
+    /// Operations driven in all.
+    pub fn total_operations(&self) -> u64 {
+        self.operations.values().flat_map(|o| o.values()).sum()
+    }
+
+    /// Operations that ended with `outcome`, all kinds together.
+    pub fn outcomes(&self, outcome: Outcome) -> u64 {
+        self.operations
+            .values()
+            .filter_map(|o| o.get(&outcome))
+            .sum()
+    }
+
+    /// Doubts resolved during the run by the workers' operator.
+    pub fn resolved_in_run(&self) -> u64 {
+        self.outcomes(Outcome::ResolvedApplied) + self.outcomes(Outcome::ResolvedResend)
+    }
+
+    /// Whether the run holds its promise: nothing lost, nothing
+    /// duplicated, every doubt resolved, nothing left to send, every kill
+    /// done, no worker crashed.
+    pub fn passed(&self, kills_asked: usize) -> bool {
+        self.before.duplicates.is_empty()
+            && self.before.lost.is_empty()
+            && self.after.duplicates.is_empty()
+            && self.after.lost.is_empty()
+            && self.after.in_doubt.is_empty()
+            && self.after.open.is_empty()
+            && self.unresolved.is_empty()
+            && self.crashes.is_empty()
+            && self.kills >= kills_asked
+    }
+}
+
+/// What the harness sees of the simulator's traffic: the requests in
+/// flight, and, when a mid-send kill is armed, the next state-changing call
+/// of a worker, held until that worker is dead.
+#[derive(Clone)]
+struct Tap {
+    in_flight: Arc<AtomicUsize>,
+    armed: Arc<AtomicBool>,
+    harness: mpsc::Sender<Message>,
+}
+
+struct Leaving(Arc<AtomicUsize>);
+
+impl Drop for Leaving {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Counts the requests in flight (a request dropped mid-way, the client
+/// gone or drop-after-commit, leaves the count as it unwinds); hands an
+/// armed kill the first AgoraPlus `POST` of a worker (named by its
+/// `User-Agent`) and handles the request only once the harness has killed
+/// that worker: the change may be applied, its answer goes nowhere.
+async fn tap(State(tap): State<Tap>, request: Request, next: Next) -> Response {
+    tap.in_flight.fetch_add(1, Ordering::SeqCst);
+    let _leaving = Leaving(tap.in_flight.clone());
+    let worker = request
+        .headers()
+        .get(axum::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|ua| ua.strip_prefix(worker::USER_AGENT_PREFIX))
+        .map(str::to_owned);
+    if let Some(worker) = worker {
+        if request.method() == axum::http::Method::POST
+            && !request.uri().path().starts_with("/_sim")
+            && tap.armed.swap(false, Ordering::SeqCst)
+        {
+            let (killed, dead) = tokio::sync::oneshot::channel();
+            if tap.harness.send(Message::Sending(worker, killed)).is_ok() {
+                let _ = tokio::time::timeout(Duration::from_secs(10), dead).await;
+            }
+        }
+    }
+    next.run(request).await
+}
+
+enum Message {
+    Line(usize, u32, Event),
+    Eof(usize, u32),
+    /// A worker's state-changing call reached the simulator while a
+    /// mid-send kill was armed; the call waits for the answer.
+    Sending(String, tokio::sync::oneshot::Sender<()>),
+}
+
+/// Where a kill lands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum KillAt {
+    /// After a random delay from the start of an operation that writes and
+    /// sends an outbox entry.
+    Begin,
+    /// While a worker's state-changing call is in the simulator.
+    MidSend,
+}
+
+struct Slot {
+    child: Option<Child>,
+    incarnation: u32,
+    name: String,
+    ops: u64,
+    published: usize,
+    budget: u64,
+    quota: usize,
+    finished: bool,
+    killing: bool,
+    /// The exit of a killed incarnation, reaped at the kill.
+    exit: Option<std::process::ExitStatus>,
+    said_done: bool,
+}
+
+impl Slot {
+    /// Whether killing this worker now leaves it work to resume.
+    fn may_be_killed(&self) -> bool {
+        self.child.is_some() && !self.killing && self.budget.saturating_sub(self.ops) > 5
+    }
+
+    /// SIGKILL, and waits for the process to be gone.
+    fn kill(&mut self) {
+        if let Some(child) = self.child.as_mut() {
+            if child.kill().is_ok() {
+                self.killing = true;
+                self.exit = child.wait().ok();
+            }
+        }
+    }
+}
+
+/// Runs a chaos run to its end and reports. Errors are the harness's own
+/// failures (a worker that cannot start, a stalled run), not findings.
+pub fn run(config: &ChaosConfig) -> Result<ChaosReport, String> {
+    let started = Instant::now();
+    let dir = config.dir.clone().unwrap_or_else(|| {
+        std::env::temp_dir().join(format!(
+            "agora-chaos-{}-{}",
+            std::process::id(),
+            config.seed
+        ))
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("logs"))
+        .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let store = dir.join("agora.db");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    let sim = Simulator::new(SimConfig {
+        tenants: vec![KEY.to_owned()],
+        seed: config.seed,
+        catalog_size: 10,
+        ..SimConfig::default()
+    });
+    let (tx, rx) = mpsc::channel::<Message>();
+    let traffic = Tap {
+        in_flight: Arc::new(AtomicUsize::new(0)),
+        armed: Arc::new(AtomicBool::new(false)),
+        harness: tx.clone(),
+    };
+    let app = agora_sim::router(sim.clone())
+        .layer(axum::middleware::from_fn_with_state(traffic.clone(), tap));
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind(("127.0.0.1", 0)))
+        .map_err(|e| format!("cannot listen: {e}"))?;
+    let url = format!(
+        "http://{}",
+        listener
+            .local_addr()
+            .map_err(|e| format!("cannot listen: {e}"))?
+    );
+    runtime.spawn(async move { axum::serve(listener, app).await });
+    sim.set_faults(config.faults.clone())
+        .map_err(|e| format!("faults: {e}"))?;
+
+    let mut report = ChaosReport {
+        workers: config.workers,
+        dir: dir.clone(),
+        ..ChaosReport::default()
+    };
+    drive_workers(config, &url, &store, (tx, rx), &traffic.armed, &mut report)?;
+    report.run_time = started.elapsed();
+
+    sim.set_faults(Faults::default())
+        .map_err(|e| format!("faults: {e}"))?;
+    report.faults = sim.fault_counts();
+    runtime.block_on(finish(config, &url, &store, &sim, &traffic, &mut report))?;
+    report.wall_time = started.elapsed();
+    if report.passed(config.kills) && !config.keep {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    Ok(report)
+}
+
+/// Starts the workers and follows them to the end of their budgets,
+/// killing and restarting them on their progress events.
+fn drive_workers(
+    config: &ChaosConfig,
+    url: &str,
+    store: &std::path::Path,
+    (tx, rx): (mpsc::Sender<Message>, mpsc::Receiver<Message>),
+    armed: &AtomicBool,
+    report: &mut ChaosReport,
+) -> Result<(), String> {
+    let workers = config.workers.max(1);
+    let mut slots: Vec<Slot> = (0..workers)
+        .map(|i| Slot {
+            child: None,
+            incarnation: 0,
+            name: String::new(),
+            ops: 0,
+            published: 0,
+            budget: config.operations / workers as u64
+                + u64::from((i as u64) < config.operations % workers as u64),
+            quota: config.files / workers + usize::from(i < config.files % workers),
+            finished: false,
+            killing: false,
+            exit: None,
+            said_done: false,
+        })
+        .collect();
+    let spawn = |slot: usize, s: &mut Slot, predecessor: Option<String>| -> Result<(), String> {
+        s.name = format!("w{slot}.{}", s.incarnation);
+        let worker = WorkerConfig {
+            slot,
+            name: s.name.clone(),
+            url: url.to_owned(),
+            api_key: KEY.to_owned(),
+            store: store.to_path_buf(),
+            budget: s.budget,
+            done: s.ops,
+            quota: s.quota,
+            published: s.published,
+            window: config.window,
+            predecessor,
+            seed: config.seed ^ ((slot as u64) << 32) ^ u64::from(s.incarnation),
+            lease_ms: config.lease.as_millis() as u64,
+            client_timeout_ms: config.client_timeout.as_millis() as u64,
+            operator_grace_ms: config.operator_grace.as_millis() as u64,
+            not_conform_rate: config.not_conform_rate,
+        };
+        let json = serde_json::to_string(&worker).map_err(|e| e.to_string())?;
+        let log =
+            std::fs::File::create(store.with_file_name("logs").join(format!("{}.log", s.name)))
+                .map_err(|e| format!("cannot create the log of {}: {e}", s.name))?;
+        let mut child = Command::new(&config.worker_exe)
+            .arg("worker")
+            .arg(json)
+            .env(
+                "AGORA_LOG",
+                std::env::var("AGORA_LOG").unwrap_or_else(|_| "warn".into()),
+            )
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(log))
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", config.worker_exe.display()))?;
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| "the worker's output is not piped".to_owned())?;
+        let tx = tx.clone();
+        let incarnation = s.incarnation;
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if let Some(event) = Event::parse(&line) {
+                    if tx.send(Message::Line(slot, incarnation, event)).is_err() {
+                        return;
+                    }
+                }
+            }
+            let _ = tx.send(Message::Eof(slot, incarnation));
+        });
+        s.child = Some(child);
+        s.killing = false;
+        s.exit = None;
+        s.said_done = false;
+        Ok(())
+    };
+    for (i, s) in slots.iter_mut().enumerate() {
+        spawn(i, s, None)?;
+    }
+
+    let mut rng = fastrand::Rng::with_seed(config.seed ^ 0x4B11);
+    // Kill points spread over the run, each with a little randomness;
+    // every other kill, the first one first, lands mid-send.
+    let step = config.operations / (config.kills as u64 + 1);
+    let mut kills: Vec<(u64, KillAt)> = (1..=config.kills as u64)
+        .map(|k| {
+            let at = k * step + rng.u64(0..=step / 3) - step / 6;
+            let how = if k % 2 == 1 {
+                KillAt::MidSend
+            } else {
+                KillAt::Begin
+            };
+            (at, how)
+        })
+        .collect();
+    kills.reverse();
+    let mut total = 0u64;
+    let mut shown = 0u64;
+    while slots.iter().any(|s| !s.finished) {
+        let message = rx.recv_timeout(Duration::from_secs(300)).map_err(|_| {
+            for s in &mut slots {
+                if let Some(c) = s.child.as_mut() {
+                    let _ = c.kill();
+                }
+            }
+            "no worker made progress for 5 minutes: the run is stalled".to_owned()
+        })?;
+        let due = kills
+            .last()
+            .filter(|(at, _)| total >= *at)
+            .map(|(_, how)| *how);
+        match message {
+            Message::Line(slot, inc, event) => {
+                let s = &mut slots[slot];
+                match event {
+                    Event::Op { n, kind, outcome } => {
+                        s.ops = s.ops.max(n);
+                        total += 1;
+                        *report
+                            .operations
+                            .entry(kind)
+                            .or_default()
+                            .entry(outcome)
+                            .or_default() += 1;
+                        if total >= shown + 1000 {
+                            shown = total;
+                            eprintln!("agora-chaos: {total} operations, {} kills", report.kills);
+                        }
+                        if due == Some(KillAt::MidSend) {
+                            armed.store(true, Ordering::SeqCst);
+                        }
+                    }
+                    // A kill is due: it lands in the operation that begins,
+                    // one that writes and sends an outbox entry, after a
+                    // random delay.
+                    Event::Begin { kind } => {
+                        if due == Some(KillAt::Begin)
+                            && kind.sends()
+                            && inc == s.incarnation
+                            && s.may_be_killed()
+                        {
+                            kills.pop();
+                            let jitter = rng.u64(0..=config.kill_jitter.as_millis() as u64);
+                            std::thread::sleep(Duration::from_millis(jitter));
+                            s.kill();
+                        }
+                    }
+                    Event::Published => s.published += 1,
+                    Event::Recovered { in_doubt, requeued } => {
+                        report.left_in_doubt += in_doubt;
+                        report.left_requeued += requeued;
+                    }
+                    Event::Done => s.said_done = true,
+                }
+            }
+            // A worker's call is held in the simulator: kill the worker,
+            // then let the simulator handle the call.
+            Message::Sending(worker, killed) => {
+                match slots
+                    .iter_mut()
+                    .find(|s| s.name == worker && s.may_be_killed())
+                {
+                    Some(s) if due == Some(KillAt::MidSend) => {
+                        kills.pop();
+                        s.kill();
+                    }
+                    _ => armed.store(due == Some(KillAt::MidSend), Ordering::SeqCst),
+                }
+                let _ = killed.send(());
+            }
+            Message::Eof(slot, inc) => {
+                let s = &mut slots[slot];
+                if inc != s.incarnation {
+                    continue;
+                }
+                let status = match (s.exit.take(), s.child.take()) {
+                    (Some(status), _) => status,
+                    (None, Some(mut child)) => child.wait().map_err(|e| e.to_string())?,
+                    (None, None) => continue,
+                };
+                let killed = {
+                    use std::os::unix::process::ExitStatusExt;
+                    status.signal() == Some(9)
+                };
+                if s.killing && killed {
+                    report.kills += 1;
+                } else if status.success() && s.said_done {
+                    s.finished = true;
+                    continue;
+                } else {
+                    report
+                        .crashes
+                        .push(format!("{} exited with {status} (see its log)", s.name));
+                    if report.crashes.len() > 3 * workers {
+                        return Err(format!("workers keep crashing: {:?}", report.crashes));
+                    }
+                }
+                let predecessor = s.name.clone();
+                s.incarnation += 1;
+                spawn(slot, s, Some(predecessor))?;
+            }
+        }
+    }
+    report.work_orders = slots.iter().map(|s| s.published as u64).sum();
+    Ok(())
+}
+
+/// The operator's end of the run, with faults off: every request of the
+/// run has landed; leases left by killed workers are recovered; what
+/// waits is delivered; the work orders are pulled a last time; the
+/// reconciliation is made; every doubt is resolved by looking in AgoraPlus
+/// (applied with the identifier found there, or sent again); a final
+/// flush; the reconciliation again.
+async fn finish(
+    config: &ChaosConfig,
+    url: &str,
+    store: &std::path::Path,
+    sim: &Simulator,
+    traffic: &Tap,
+    report: &mut ChaosReport,
+) -> Result<(), String> {
+    let quiet = Instant::now();
+    while traffic.in_flight.load(Ordering::SeqCst) > 0 {
+        if quiet.elapsed() > Duration::from_secs(60) {
+            return Err("requests still in flight a minute after the workers ended".to_owned());
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let app = worker::app(
+        url,
+        KEY,
+        store,
+        "operator",
+        config.lease,
+        Duration::from_secs(10),
+    )
+    .map_err(|e| e.to_string())?;
+    settle_outbox(&app).await?;
+    app.sync_work_orders().await.map_err(|e| e.to_string())?;
+    report.before = reconciliation(&app, sim).await?;
+
+    let state = sim_state(sim)?;
+    for entry in app
+        .outbox(OutboxState::InDoubt)
+        .await
+        .map_err(|e| e.to_string())?
+    {
+        let local = match entry.intervention_id {
+            Some(id) => app.store().repair(id).await.map_err(|e| e.to_string())?,
+            None => None,
+        };
+        let resolution = match operator::decide(&entry, local.as_ref(), &state) {
+            Ok(r) => r,
+            Err(e) => {
+                report.unresolved.push(e);
+                continue;
+            }
+        };
+        match app.resolve(entry.id, resolution).await {
+            Ok(_) if matches!(resolution, Resolution::Resend) => report.resolved_resend += 1,
+            Ok(_) => report.resolved_applied += 1,
+            Err(e) => report.unresolved.push(format!(
+                "entry {} ({}): {e}",
+                entry.id,
+                entry.operation.name()
+            )),
+        }
+    }
+    settle_outbox(&app).await?;
+    report.after = reconciliation(&app, sim).await?;
+    report.files = sim_state(sim)?.repairs.len();
+    Ok(())
+}
+
+fn sim_state(sim: &Simulator) -> Result<SimState, String> {
+    SimState::parse(sim.state(KEY).map_err(|e| e.to_string())?)
+}
+
+type App = agora_app::Agora<agora_http::AgoraClient, agora_store_sqlite::SqliteStore>;
+
+/// Recovers expired leases (waiting for them to expire) and delivers what
+/// is pending (waiting out its backoff), until nothing is sending or
+/// pending, or two minutes have passed.
+async fn settle_outbox(app: &App) -> Result<(), String> {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        app.recover().await.map_err(|e| e.to_string())?;
+        app.flush_outbox().await.map_err(|e| e.to_string())?;
+        let mut waiting: Vec<OutboxEntry> = Vec::new();
+        for state in [OutboxState::Sending, OutboxState::Pending] {
+            waiting.extend(app.outbox(state).await.map_err(|e| e.to_string())?);
+        }
+        let Some(next) = waiting
+            .iter()
+            .map(|e| match (&e.lease, e.state) {
+                (Some(lease), OutboxState::Sending) => lease.until,
+                _ => e.next_attempt_at,
+            })
+            .min()
+        else {
+            return Ok(());
+        };
+        if Instant::now() > deadline {
+            return Ok(());
+        }
+        let wait = (next - SystemClock.now())
+            .unsigned_abs()
+            .clamp(Duration::from_millis(20), Duration::from_secs(2));
+        tokio::time::sleep(wait).await;
+    }
+}
+
+/// Reads both sides and reconciles them.
+async fn reconciliation(app: &App, sim: &Simulator) -> Result<Reconciliation, String> {
+    let state = sim_state(sim)?;
+    let repairs = app.store().repairs().await.map_err(|e| e.to_string())?;
+    let mut entries = Vec::new();
+    for s in [
+        OutboxState::Pending,
+        OutboxState::Sending,
+        OutboxState::Delivered,
+        OutboxState::InDoubt,
+        OutboxState::Failed,
+    ] {
+        entries.extend(app.outbox(s).await.map_err(|e| e.to_string())?);
+    }
+    entries.sort_by_key(|e| e.id);
+    Ok(reconcile(&state, &repairs, &entries))
+}

@@ -1,0 +1,168 @@
+//! `agora-chaos`: the chaos run (`run`), and the worker processes it
+//! starts (`worker`).
+//!
+//! ```sh
+//! agora-chaos run --out docs/reliability.md      # the full run
+//! agora-chaos run --reduced                      # 500 operations, 2 workers, 1 kill
+//! ```
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use agora_chaos::worker::WorkerConfig;
+use agora_chaos::{ChaosConfig, report};
+use clap::{Parser, Subcommand};
+
+/// The chaos run: worker processes on one store, faults, kills, and the
+/// reconciliation of the simulator with the store.
+#[derive(Debug, Parser)]
+#[command(name = "agora-chaos", about)]
+struct Args {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Runs the chaos run and prints its table.
+    Run {
+        /// The reduced run (500 operations, 2 workers, 1 kill) instead of the full one.
+        #[arg(long)]
+        reduced: bool,
+        /// Operations in all.
+        #[arg(long)]
+        operations: Option<u64>,
+        /// Worker processes.
+        #[arg(long)]
+        workers: Option<usize>,
+        /// Kills.
+        #[arg(long)]
+        kills: Option<usize>,
+        /// Work orders (repair files).
+        #[arg(long)]
+        files: Option<usize>,
+        /// Seed.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Where the store and the logs go (kept).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Writes the report (Markdown) there, e.g. docs/reliability.md.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// One worker process (started by `run`).
+    #[command(hide = true)]
+    Worker {
+        /// Its configuration, as JSON.
+        config: String,
+    },
+}
+
+fn main() -> ExitCode {
+    match Args::parse().command {
+        Cmd::Worker { config } => worker(&config),
+        Cmd::Run {
+            reduced,
+            operations,
+            workers,
+            kills,
+            files,
+            seed,
+            dir,
+            out,
+        } => {
+            let exe = match std::env::current_exe() {
+                Ok(exe) => exe,
+                Err(e) => {
+                    eprintln!("agora-chaos: cannot find its own executable: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            let mut config = if reduced {
+                ChaosConfig::reduced(exe)
+            } else {
+                ChaosConfig::full(exe)
+            };
+            config.operations = operations.unwrap_or(config.operations);
+            config.workers = workers.unwrap_or(config.workers);
+            config.kills = kills.unwrap_or(config.kills);
+            config.files = files.unwrap_or(config.files);
+            config.seed = seed.unwrap_or(config.seed);
+            config.keep = dir.is_some();
+            config.dir = dir;
+            run(&config, out)
+        }
+    }
+}
+
+fn run(config: &ChaosConfig, out: Option<PathBuf>) -> ExitCode {
+    eprintln!(
+        "agora-chaos: {} operations, {} workers, {} kills, {} work orders",
+        config.operations, config.workers, config.kills, config.files
+    );
+    let report = match agora_chaos::run(config) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("agora-chaos: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    #[allow(clippy::print_stdout)]
+    {
+        println!("{}", report::text(&report, config));
+    }
+    if let Some(out) = out {
+        if let Err(e) = std::fs::write(&out, report::markdown(&report, config)) {
+            eprintln!("agora-chaos: cannot write {}: {e}", out.display());
+            return ExitCode::from(2);
+        }
+        eprintln!("agora-chaos: wrote {}", out.display());
+    }
+    if report.passed(config.kills) {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!(
+            "agora-chaos: FAILED; the store and the workers' logs are kept in {}",
+            report.dir.display()
+        );
+        ExitCode::FAILURE
+    }
+}
+
+fn worker(config: &str) -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("AGORA_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let config: WorkerConfig = match serde_json::from_str(config) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("agora-chaos worker: unreadable configuration: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("agora-chaos worker: cannot start the runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(agora_chaos::worker::run(
+        config,
+        Box::new(std::io::stdout()),
+    )) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("agora-chaos worker: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,340 @@
+//! The run's table, printed and written to `docs/reliability.md`.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use crate::events::{OpKind, Outcome};
+use crate::harness::{ChaosConfig, ChaosReport};
+
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn pct(part: u64, whole: u64) -> String {
+    if whole == 0 {
+        return "0%".to_owned();
+    }
+    format!("{:.1}%", part as f64 * 100.0 / whole as f64)
+}
+
+/// The summary: (what, figure) rows.
+pub fn summary(report: &ChaosReport, config: &ChaosConfig) -> Vec<(String, String)> {
+    let f = &report.faults;
+    let before = &report.before;
+    let after = &report.after;
+    let in_run_applied = report.outcomes(Outcome::ResolvedApplied);
+    let in_run_resend = report.outcomes(Outcome::ResolvedResend);
+    let in_doubt_all = in_run_applied + in_run_resend + before.in_doubt.len() as u64;
+    let verdict = if report.passed(config.kills) {
+        "PASSED"
+    } else {
+        "FAILED"
+    };
+    vec![
+        ("result".into(), verdict.into()),
+        (
+            "operations".into(),
+            format!(
+                "{} by {} worker processes on one SQLite store",
+                thousands(report.total_operations()),
+                report.workers
+            ),
+        ),
+        (
+            "repair files".into(),
+            format!("{} (from {} work orders)", report.files, report.work_orders),
+        ),
+        ("AgoraPlus calls".into(), thousands(f.calls)),
+        (
+            "faults injected".into(),
+            format!(
+                "{} ({} of calls): 503 {}, 500 {}, slow past the client timeout {}, dropped after commit {}",
+                thousands(f.total()),
+                pct(f.total(), f.calls),
+                thousands(f.status503),
+                thousands(f.status500),
+                thousands(f.slow),
+                thousands(f.dropped_after_commit)
+            ),
+        ),
+        (
+            "kills (SIGKILL, restarted)".into(),
+            format!(
+                "{}; their leases recovered: {} parked in doubt, {} requeued",
+                report.kills, report.left_in_doubt, report.left_requeued
+            ),
+        ),
+        ("outbox entries".into(), thousands(after.entries as u64)),
+        (
+            "delivered".into(),
+            format!(
+                "{} before the operator's end, {} after",
+                thousands(before.delivered as u64),
+                thousands(after.delivered as u64)
+            ),
+        ),
+        (
+            "in doubt".into(),
+            format!(
+                "{} in all: {} resolved during the run, {} left when the workers ended",
+                thousands(in_doubt_all),
+                in_run_applied + in_run_resend,
+                before.in_doubt.len()
+            ),
+        ),
+        (
+            "resolved by the operator path".into(),
+            format!(
+                "{} during the run (applied {in_run_applied}, resend {in_run_resend}); {} at the end (applied {}, resend {}); unresolved {}",
+                in_run_applied + in_run_resend,
+                report.resolved_applied + report.resolved_resend,
+                report.resolved_applied,
+                report.resolved_resend,
+                report.unresolved.len()
+            ),
+        ),
+        (
+            "failed with their reason".into(),
+            thousands(after.failed.len() as u64),
+        ),
+        (
+            "second open creation refused".into(),
+            thousands(report.outcomes(Outcome::RefusedOpenCreation)),
+        ),
+        (
+            "conflicts (file written by another worker)".into(),
+            thousands(report.outcomes(Outcome::Conflict)),
+        ),
+        (
+            "left pending or sending".into(),
+            after.open.len().to_string(),
+        ),
+        (
+            "duplicates".into(),
+            (after.duplicates.len().max(before.duplicates.len())).to_string(),
+        ),
+        (
+            "lost".into(),
+            format!(
+                "{} (before the operator's end: {})",
+                after.lost.len(),
+                before.lost.len()
+            ),
+        ),
+        (
+            "wall time".into(),
+            format!(
+                "{:.0} s ({:.0} s of workers, {:.0} s of recovery, resolution and reconciliation)",
+                report.wall_time.as_secs_f64(),
+                report.run_time.as_secs_f64(),
+                (report.wall_time - report.run_time).as_secs_f64()
+            ),
+        ),
+    ]
+}
+
+/// The intents checked: (kind, count) rows.
+pub fn intents(report: &ChaosReport) -> Vec<(&'static str, usize)> {
+    let i = &report.after.intents;
+    vec![
+        ("work orders (repair file per MandateId)", i.work_orders),
+        ("status reports (file + comment)", i.statuses),
+        ("part orders (file + part reference)", i.orders),
+        ("claims (file)", i.claims),
+        ("claim corrections (claim + version)", i.corrections),
+        ("invoice references (draft)", i.invoices),
+    ]
+}
+
+fn columns(report: &ChaosReport) -> Vec<Outcome> {
+    Outcome::ALL
+        .into_iter()
+        .filter(|o| report.outcomes(*o) > 0)
+        .collect()
+}
+
+fn kind_rows(report: &ChaosReport) -> Vec<(OpKind, &BTreeMap<Outcome, u64>)> {
+    OpKind::ALL
+        .into_iter()
+        .filter_map(|k| report.operations.get(&k).map(|o| (k, o)))
+        .collect()
+}
+
+/// The whole report as text, for the terminal.
+pub fn text(report: &ChaosReport, config: &ChaosConfig) -> String {
+    let mut out = String::new();
+    let rows = summary(report, config);
+    let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+    for (k, v) in &rows {
+        let _ = writeln!(out, "{k:<width$}  {v}");
+    }
+    let _ = writeln!(out);
+    let cols = columns(report);
+    let _ = write!(out, "{:<42}{:>7}", "operation", "count");
+    for c in &cols {
+        let _ = write!(out, "  {:>w$}", c.label(), w = c.label().len());
+    }
+    let _ = writeln!(out);
+    for (kind, outcomes) in kind_rows(report) {
+        let _ = write!(
+            out,
+            "{:<42}{:>7}",
+            kind.label(),
+            outcomes.values().sum::<u64>()
+        );
+        for c in &cols {
+            let n = outcomes.get(c).copied().unwrap_or(0);
+            let _ = write!(out, "  {:>w$}", n, w = c.label().len());
+        }
+        let _ = writeln!(out);
+    }
+    for (title, items) in findings(report) {
+        let _ = writeln!(out, "\n{title}:");
+        for item in items {
+            let _ = writeln!(out, "  - {item}");
+        }
+    }
+    out
+}
+
+/// Lists worth showing: what was lost or duplicated, failures by reason,
+/// crashes.
+fn findings(report: &ChaosReport) -> Vec<(&'static str, Vec<String>)> {
+    let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
+    for f in &report.after.failed {
+        let reason: String = f.reason.chars().take(140).collect();
+        *reasons
+            .entry(format!("{}: {reason}", f.operation))
+            .or_default() += 1;
+    }
+    let mut lists = vec![
+        ("lost", report.after.lost.clone()),
+        ("lost before the operator's end", report.before.lost.clone()),
+        ("duplicated", report.after.duplicates.clone()),
+        ("unresolved doubts", report.unresolved.clone()),
+        ("worker crashes", report.crashes.clone()),
+        (
+            "failed entries, by reason",
+            reasons
+                .into_iter()
+                .map(|(r, n)| format!("{n} × {r}"))
+                .collect(),
+        ),
+    ];
+    lists.retain(|(_, items)| !items.is_empty());
+    lists
+}
+
+/// `docs/reliability.md`.
+pub fn markdown(report: &ChaosReport, config: &ChaosConfig) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "# Reliability: the chaos run\n\n\
+         Written by `cargo xtask chaos` (do not edit by hand). {} worker processes \
+         share one SQLite store file and drive {} operations of every use case against \
+         `agora-sim`, with {:.0}% of AgoraPlus calls faulted and {} workers killed with \
+         SIGKILL at random moments and restarted; then the simulator's state is \
+         reconciled with the store, every doubt is resolved by the operator path, and \
+         the reconciliation is made again. How it works, and what each figure means, \
+         is under the tables.\n",
+        config.workers,
+        thousands(config.operations),
+        (config.faults.status503_rate
+            + config.faults.status500_rate
+            + config.faults.slow_rate
+            + (1.0 - config.faults.status503_rate - config.faults.status500_rate)
+                * config.faults.drop_after_commit_rate)
+            * 100.0,
+        config.kills
+    );
+    let _ = writeln!(out, "## Latest run\n\n| | |\n|---|---|");
+    for (k, v) in summary(report, config) {
+        let _ = writeln!(out, "| {k} | {v} |");
+    }
+    let cols = columns(report);
+    let _ = write!(out, "\n## Operations\n\n| operation | count |");
+    for c in &cols {
+        let _ = write!(out, " {} |", c.label());
+    }
+    let _ = write!(out, "\n|---|---:|");
+    for _ in &cols {
+        let _ = write!(out, "---:|");
+    }
+    let _ = writeln!(out);
+    for (kind, outcomes) in kind_rows(report) {
+        let _ = write!(
+            out,
+            "| {} | {} |",
+            kind.label(),
+            thousands(outcomes.values().sum())
+        );
+        for c in &cols {
+            let _ = write!(
+                out,
+                " {} |",
+                thousands(outcomes.get(c).copied().unwrap_or(0))
+            );
+        }
+        let _ = writeln!(out);
+    }
+    let _ = writeln!(
+        out,
+        "\n## Intents reconciled\n\n| intent (key) | count |\n|---|---:|"
+    );
+    for (k, n) in intents(report) {
+        let _ = writeln!(out, "| {k} | {} |", thousands(n as u64));
+    }
+    for (title, items) in findings(report) {
+        let _ = writeln!(out, "\n### {}{}\n", title[..1].to_uppercase(), &title[1..]);
+        for item in items {
+            let _ = writeln!(out, "- {item}");
+        }
+    }
+    let _ = writeln!(out, "\n{}", METHOD.trim());
+    let _ = writeln!(
+        out,
+        "\nSettings: lease {} ms, client timeout {} ms, slow calls held {} ms, \
+         operator grace {} s, {} repair files in hand at once, NOTCONFORM share {:.0}%, seed {}.",
+        config.lease.as_millis(),
+        config.client_timeout.as_millis(),
+        config.faults.slow_ms,
+        config.operator_grace.as_secs(),
+        config.window,
+        config.not_conform_rate * 100.0,
+        config.seed
+    );
+    out
+}
+
+const METHOD: &str = r#"
+## How the run works
+
+- **The harness** (`crates/agora-chaos`, `agora-chaos run`) serves the simulator in-process on a loopback port, with the faults set through the simulator's `Faults` (503, 500, slow calls held past the client's timeout and then handled, drop-after-commit) and a count of the requests in flight. It starts the workers: the same binary in `worker` mode, each with its own `AppConfig::worker` name and a 2-second lease.
+- **The workers** share the store file. Each operation picks a repair file among the lowest-numbered ones not done (shared by every worker, so they meet on the same files and their writes conflict) and does the file's next step, read from the store: details, appointment (102), diagnosis (406), the part, 205, the part order, the OEM ships it (control API) and the order is tracked, 201, 305, the claim (first with a typo: NOTVALID), its correction (VALID, transferred), the OEM's decision (control API; NOTCONFORM sends it back for another correction), claim tracking, the OEM's draft invoice (control API) and the invoice reference. The OEM publishes the work orders through the control API and the workers pull them with auto-accept. Some operations flush the outbox (recovering expired leases first). A worker counts a conflict or a refused second creation as an outcome, never as a failure.
+- **Kills** are synchronised on events, never on sleeps: a worker writes a line when an operation begins and when it ends, and the simulator's router tells the harness which worker (by its `User-Agent`) sends a call. Once the run's count reaches a kill point, the harness kills (SIGKILL) either the next worker that begins an operation writing and sending an outbox entry, after a random delay of up to 8 ms so that it lands anywhere in that operation, or, every other time from the first, the next worker whose state-changing call reaches the simulator: the call is held until the worker is dead, then handled, so its change may be applied and its answer goes nowhere. The harness waits for the worker's exit and starts its successor, which waits for the dead worker's leases to expire and recovers them (`Agora::recover`): idempotent entries are requeued, the others parked in doubt.
+- **Doubts during the run** are resolved by the operator path once they are older than the grace period (longer than any call that may still land): the simulator's state is read (`/_sim/state`), and the entry is resolved with `Agora::resolve` as applied, with the identifier found there (order lines, `ClaimID`, the claim version, the draft's invoice), or as resend when AgoraPlus shows nothing.
+- **The end**: faults off, the harness waits until no request is in flight, recovers and flushes until nothing is sending or pending, pulls the work orders a last time and reconciles (*before*). It then resolves every doubt left by the same operator path, flushes again and reconciles (*after*).
+
+## What the chaos run found
+
+- **A claim correction that transfers was resent by the HTTP client.** `UpdateWarrantyClaim?transferIfValid=true` counted as idempotent for the client's retries: after a dropped connection or a timeout, the client sent it again; the first attempt had transferred the claim, so AgoraPlus refused the second as not correctable, and the entry was recorded as *failed* although it was applied: the store kept the claim NOTVALID while AgoraPlus had it VALID and transferred (the reconciliation's "failed, yet AgoraPlus holds its version"). Fixed: the rule is the domain's `Route::is_idempotent_claim_submission`, shared by the client and the outbox; the client sends such a correction once and reports the doubt.
+- **Two processes opening a new store at once.** Converting the file to WAL needs it to itself, and SQLite does not wait for that (the busy timeout does not apply): a worker starting beside another failed with "database is locked". Fixed: the store sets WAL only when the file is not in WAL yet and retries the conversion, with backoff, within the busy timeout.
+- **Tracking stops at the first conflict** (not fixed; nothing is lost): `track_claims` and `track_part_orders` write each file once, without reading it again when another process wrote it meanwhile, so a pass over the files ends at the first conflict (the conflicts of the OEM decisions and order tracking above); the next pass reads AgoraPlus again.
+
+## What the figures mean
+
+- **Intent keys.** A repair file per work order (`MandateId`); a status report per file and comment (each comment is unique in the run); a part order per file and part reference; a claim per file; a claim version per claim and mark (`ClaimInfos.IRISSymptom`, unique per correction); an invoice reference per draft invoice.
+- **Duplicates**: AgoraPlus holds the same intent twice: two repair files for one work order, one status twice in a file's history, two order lines for one part, two claims for one file, one invoice number on two drafts, or two delivered invoice references for one draft.
+- **Lost**: the two sides disagree and no entry in doubt explains it: an entry delivered whose effect AgoraPlus does not show (a status missing from the history, an order line, a claim, a claim version, an invoice link); an order, claim or invoice link AgoraPlus made that the store does not know (its identifier lost); an order or claim the store knows that AgoraPlus does not hold; a file invoiced on one side only; a failed correction whose version AgoraPlus holds; an entry still pending or sending at the end; a failed entry without its reason; a work order never pulled or not saved.
+- **In doubt**: entries parked because their outcome was unknown (a timeout, a dropped connection or a 500 on a creation; a sender killed mid-send). **Failed**: refused by AgoraPlus for good, each with AgoraPlus's reason (listed above when there are any).
+- **Second open creation refused**: a worker asked for a part order, a claim or an invoice reference while another entry for the same thing was still open (pending, sending or in doubt); the outbox refused it, naming that entry.
+"#;
