@@ -10,6 +10,7 @@ use agora_domain::{ClaimId, ClaimStatus, InterventionId, LogisticStatus, PartOrd
 use agora_ports::{AgoraError, Claims, LocalRepair, PartOrders, RepairFiles};
 
 use crate::agora::Agora;
+use crate::progress::CONFLICT_RETRIES;
 use crate::report::{Pass, Step, StepFailure, Warning, concerns_one_item};
 
 /// The order lines of one repair file, as last tracked.
@@ -125,10 +126,7 @@ where
     }
 
     /// One file's order tracking.
-    async fn track_orders_of(
-        &self,
-        mut repair: LocalRepair,
-    ) -> Result<Call<FileOrders>, AgoraError> {
+    async fn track_orders_of(&self, repair: LocalRepair) -> Result<Call<FileOrders>, AgoraError> {
         let intervention = repair.intervention_id;
         let reply = match self.api.order_tracking(intervention).await {
             Ok(reply) => reply,
@@ -136,30 +134,8 @@ where
         };
         let warnings = Warning::of_reply("GetSparepartOrderTracking", &reply);
         let lines = reply.data;
-        for line in &lines {
-            match repair
-                .orders
-                .iter_mut()
-                .find(|o| o.order_number == line.order_number)
-            {
-                Some(known) => *known = line.clone(),
-                None => repair.orders.push(line.clone()),
-            }
-            if matches!(
-                line.status_code,
-                Some(LogisticStatus::Unavailable | LogisticStatus::Cancelled)
-            ) {
-                repair.attention = Some(format!(
-                    "order {} {}",
-                    line.order_number.as_deref().unwrap_or("?"),
-                    line.status_code
-                        .as_ref()
-                        .and_then(LogisticStatus::description)
-                        .unwrap_or("changed")
-                ));
-            }
-        }
-        self.store.upsert_repair(&repair).await?;
+        self.rewrite(repair, |repair| merge_order_lines(repair, &lines))
+            .await?;
         Ok(Call::Answered(
             FileOrders {
                 intervention_id: intervention,
@@ -196,7 +172,7 @@ where
     /// One claim's tracking: the update when its status changed.
     async fn track_claim_of(
         &self,
-        mut repair: LocalRepair,
+        repair: LocalRepair,
     ) -> Result<Call<Option<ClaimUpdate>>, AgoraError> {
         let Some(claim_id) = repair.claim_id else {
             return Ok(Call::Answered(None, Vec::new()));
@@ -226,28 +202,12 @@ where
         let Some(next) = next else {
             return Ok(Call::Answered(None, warnings));
         };
-        // AgoraPlus is the source of truth for a claim's status.
-        match repair
-            .lifecycle
-            .apply(&RepairEvent::OemDecision(status.clone()))
-        {
-            Ok(applied) => repair.lifecycle = applied,
-            Err(_) => repair.lifecycle.claim = Some(next),
-        }
-        repair.attention = match next {
-            ClaimState::NotConform => Some(format!(
-                "claim {claim_id} NOTCONFORM: {}",
-                tracking
-                    .comment
-                    .as_deref()
-                    .unwrap_or("correct and resubmit")
-            )),
-            ClaimState::NotValid => {
-                Some(format!("claim {claim_id} NOTVALID: correct and resubmit"))
-            }
-            _ => None,
-        };
-        self.store.upsert_repair(&repair).await?;
+        let comment = tracking.comment.clone();
+        let repair = self
+            .rewrite(repair, |repair| {
+                apply_claim_status(repair, claim_id, &status, next, comment.as_deref());
+            })
+            .await?;
         Ok(Call::Answered(
             Some(ClaimUpdate {
                 claim_id,
@@ -258,4 +218,79 @@ where
             warnings,
         ))
     }
+
+    /// Writes `repair` changed by `change`; when another process wrote the
+    /// file since it was read, reads it again and redoes the change (a few
+    /// times), so that neither write is lost. Returns the file as written.
+    async fn rewrite(
+        &self,
+        mut repair: LocalRepair,
+        change: impl Fn(&mut LocalRepair),
+    ) -> Result<LocalRepair, AgoraError> {
+        let mut tries = 0;
+        loop {
+            change(&mut repair);
+            match self.store.upsert_repair(&repair).await {
+                Err(AgoraError::Conflict(_)) if tries < CONFLICT_RETRIES => {
+                    tries += 1;
+                    repair = self.repair(repair.intervention_id).await?;
+                }
+                other => return other.map(|()| repair),
+            }
+        }
+    }
+}
+
+/// Takes the tracked lines into the file: each known line replaced, new
+/// ones added; an unavailable or cancelled line is flagged for a person.
+fn merge_order_lines(repair: &mut LocalRepair, lines: &[PartOrderLine]) {
+    for line in lines {
+        match repair
+            .orders
+            .iter_mut()
+            .find(|o| o.order_number == line.order_number)
+        {
+            Some(known) => *known = line.clone(),
+            None => repair.orders.push(line.clone()),
+        }
+        if matches!(
+            line.status_code,
+            Some(LogisticStatus::Unavailable | LogisticStatus::Cancelled)
+        ) {
+            repair.attention = Some(format!(
+                "order {} {}",
+                line.order_number.as_deref().unwrap_or("?"),
+                line.status_code
+                    .as_ref()
+                    .and_then(LogisticStatus::description)
+                    .unwrap_or("changed")
+            ));
+        }
+    }
+}
+
+/// Takes a claim's tracked status into its file: AgoraPlus is the source of
+/// truth for it; NOTCONFORM and NOTVALID ask a person for a correction.
+fn apply_claim_status(
+    repair: &mut LocalRepair,
+    claim_id: ClaimId,
+    status: &ClaimStatus,
+    next: ClaimState,
+    comment: Option<&str>,
+) {
+    match repair
+        .lifecycle
+        .apply(&RepairEvent::OemDecision(status.clone()))
+    {
+        Ok(applied) => repair.lifecycle = applied,
+        Err(_) => repair.lifecycle.claim = Some(next),
+    }
+    repair.attention = match next {
+        ClaimState::NotConform => Some(format!(
+            "claim {claim_id} NOTCONFORM: {}",
+            comment.unwrap_or("correct and resubmit")
+        )),
+        ClaimState::NotValid => Some(format!("claim {claim_id} NOTVALID: correct and resubmit")),
+        _ => None,
+    };
 }

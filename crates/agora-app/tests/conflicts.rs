@@ -1,0 +1,232 @@
+//! Another process writes a repair file while a use case has it in hand:
+//! the use case reads it again and redoes its change, so that neither
+//! write is lost.
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use agora_app::{Agora, AppConfig};
+use agora_domain::{
+    ClaimId, InterventionId, MandateId, MandateLightResponse, Part, StateNature, StatusCode,
+};
+use agora_mock::{SimConfig, Simulator};
+use agora_ports::{
+    AgoraError, Attempt, Lease, LocalRepair, Operation, Outbox, OutboxEntry, OutboxState,
+    RepairFiles, Settlement, SystemClock,
+};
+use agora_store_sqlite::SqliteStore;
+use async_trait::async_trait;
+use jiff::Timestamp;
+
+/// The store, with another process that writes the file once, just before
+/// this one's next write of it.
+#[derive(Clone)]
+struct Contended {
+    store: SqliteStore,
+    other: SqliteStore,
+    armed: Arc<AtomicBool>,
+}
+
+impl Contended {
+    /// The other process's write: a note on the file.
+    async fn other_writes(&self, id: InterventionId) {
+        if self.armed.swap(false, Ordering::SeqCst) {
+            let mut theirs = self.other.repair(id).await.unwrap().unwrap();
+            theirs.attention = Some("written by the other process".into());
+            self.other.upsert_repair(&theirs).await.unwrap();
+        }
+    }
+}
+
+#[async_trait]
+impl RepairFiles for Contended {
+    async fn upsert_repair(&self, repair: &LocalRepair) -> Result<(), AgoraError> {
+        self.other_writes(repair.intervention_id).await;
+        self.store.upsert_repair(repair).await
+    }
+    async fn repair(&self, id: InterventionId) -> Result<Option<LocalRepair>, AgoraError> {
+        self.store.repair(id).await
+    }
+    async fn repair_by_mandate(&self, id: MandateId) -> Result<Option<LocalRepair>, AgoraError> {
+        self.store.repair_by_mandate(id).await
+    }
+    async fn repair_by_claim(&self, id: ClaimId) -> Result<Option<LocalRepair>, AgoraError> {
+        self.store.repair_by_claim(id).await
+    }
+    async fn repairs(&self) -> Result<Vec<LocalRepair>, AgoraError> {
+        self.store.repairs().await
+    }
+    async fn save_with_operation(
+        &self,
+        repair: &LocalRepair,
+        operation: Option<Operation>,
+        now: Timestamp,
+    ) -> Result<Option<u64>, AgoraError> {
+        self.other_writes(repair.intervention_id).await;
+        self.store.save_with_operation(repair, operation, now).await
+    }
+}
+
+#[async_trait]
+impl Outbox for Contended {
+    async fn enqueue(
+        &self,
+        intervention_id: Option<InterventionId>,
+        operation: &Operation,
+        now: Timestamp,
+    ) -> Result<u64, AgoraError> {
+        self.store.enqueue(intervention_id, operation, now).await
+    }
+    async fn claim_due(
+        &self,
+        now: Timestamp,
+        lease: &Lease,
+        limit: usize,
+    ) -> Result<Vec<OutboxEntry>, AgoraError> {
+        self.store.claim_due(now, lease, limit).await
+    }
+    async fn claim(
+        &self,
+        id: u64,
+        now: Timestamp,
+        lease: &Lease,
+    ) -> Result<Option<OutboxEntry>, AgoraError> {
+        self.store.claim(id, now, lease).await
+    }
+    async fn renew(&self, id: u64, lease: &Lease) -> Result<bool, AgoraError> {
+        self.store.renew(id, lease).await
+    }
+    async fn finish(
+        &self,
+        id: u64,
+        owner: &str,
+        attempt: &Attempt,
+        now: Timestamp,
+    ) -> Result<bool, AgoraError> {
+        self.store.finish(id, owner, attempt, now).await
+    }
+    async fn settle(
+        &self,
+        id: u64,
+        settlement: &Settlement,
+        now: Timestamp,
+    ) -> Result<OutboxState, AgoraError> {
+        self.store.settle(id, settlement, now).await
+    }
+    async fn entries(&self, state: OutboxState) -> Result<Vec<OutboxEntry>, AgoraError> {
+        self.store.entries(state).await
+    }
+    async fn entry(&self, id: u64) -> Result<Option<OutboxEntry>, AgoraError> {
+        self.store.entry(id).await
+    }
+    async fn recover_expired(&self, now: Timestamp) -> Result<Vec<u64>, AgoraError> {
+        self.store.recover_expired(now).await
+    }
+}
+
+fn setup() -> (
+    Simulator,
+    Agora<agora_mock::SimClient, SqliteStore>,
+    Contended,
+) {
+    let sim = Simulator::new(SimConfig {
+        tenants: vec!["a".into()],
+        seed: 4,
+        catalog_size: 10,
+        ..SimConfig::default()
+    });
+    let dir = tempfile::tempdir().unwrap().keep();
+    let store = SqliteStore::open(dir.join("agora.db")).unwrap();
+    let contended = Contended {
+        other: SqliteStore::open(store.path()).unwrap(),
+        store: store.clone(),
+        armed: Arc::new(AtomicBool::new(false)),
+    };
+    let app = Agora::new(
+        sim.client("a"),
+        store,
+        Arc::new(SystemClock),
+        AppConfig::default(),
+    );
+    (sim, app, contended)
+}
+
+fn work_order() -> MandateLightResponse {
+    serde_json::from_value(serde_json::json!({
+        "ManufacturerId": 19, "InterventionTypeId": 1,
+        "Consumer": {"Title": "2", "LastName": "Martin"}
+    }))
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_status_report_and_a_tracking_pass_redo_their_change_after_another_write() {
+    let (sim, app, contended) = setup();
+    sim.publish_mandate("a", work_order()).unwrap();
+    let id = app.sync_work_orders().await.unwrap().accepted[0];
+    app.update_file(id, |f| {
+        f.parts = Some(vec![Part {
+            reference: Some("00019-00000012".into()),
+            quantity: Some(1),
+            to_be_ordered: Some(true),
+            ..Part::default()
+        }]);
+    })
+    .await
+    .unwrap();
+    app.order_parts(id).await.unwrap();
+
+    // The same use cases over the contended store.
+    let app = Agora::new(
+        sim.client("a"),
+        contended.clone(),
+        Arc::new(SystemClock),
+        AppConfig::default(),
+    );
+
+    // A status report: the other write lands first; the report is redone
+    // on the file as the other process left it.
+    contended.armed.store(true, Ordering::SeqCst);
+    app.report_status(id, StateNature::new(StatusCode::Diagnosis, "diagnosis"))
+        .await
+        .unwrap();
+    assert!(
+        !contended.armed.load(Ordering::SeqCst),
+        "the other write ran"
+    );
+    let file = app.repair(id).await.unwrap();
+    assert_eq!(
+        file.attention.as_deref(),
+        Some("written by the other process")
+    );
+    assert!(
+        file.file
+            .state_natures
+            .iter()
+            .flatten()
+            .any(|s| s.code == Some(StatusCode::Diagnosis)),
+        "the report was lost"
+    );
+
+    // A tracking pass: the same.
+    let order = file.orders[0].order_number.clone().unwrap();
+    sim.set_logistic(&order, "208").unwrap();
+    contended.armed.store(true, Ordering::SeqCst);
+    let pass = app.track_part_orders(id).await.unwrap();
+    assert!(pass.is_complete(), "{pass:?}");
+    assert!(
+        !contended.armed.load(Ordering::SeqCst),
+        "the other write ran"
+    );
+    let file = app.repair(id).await.unwrap();
+    assert_eq!(
+        file.attention.as_deref(),
+        Some("written by the other process")
+    );
+    assert_eq!(
+        file.orders[0].status_code,
+        Some(agora_domain::LogisticStatus::Shipped),
+        "the tracked status was lost"
+    );
+}
