@@ -125,6 +125,8 @@ pub(crate) fn run(options: &Options) -> bool {
     }
     let root = root();
     let explained = equivalent_mutants(&root.join(REPORT));
+    // What is mutated is the tree as it is now: name it before it changes.
+    let tree = tree_description(&root, options.iterate);
     let mut all_ok = true;
     let mut reports = Vec::new();
     for package in &options.packages {
@@ -176,7 +178,7 @@ pub(crate) fn run(options: &Options) -> bool {
         }
         let mut outcome = read_outcome(&out.join("mutants.out"));
         outcome.seconds = started.elapsed().as_secs();
-        let block = report(package, &outcome, &explained);
+        let block = report(package, &tree, &outcome, &explained);
         eprintln!("{block}");
         reports.push((package.clone(), block));
     }
@@ -257,15 +259,37 @@ fn percent(per_mille: Option<usize>) -> String {
     per_mille.map_or_else(|| "–".to_owned(), |p| format!("{}.{}%", p / 10, p % 10))
 }
 
+/// The tree a run mutates: its commit, whether it had changes not yet
+/// committed, and whether earlier runs' catches are counted.
+fn tree_description(root: &Path, iterate: bool) -> String {
+    let git = |args: &[&str]| {
+        Command::new("git")
+            .args(args)
+            .current_dir(root)
+            .output()
+            .ok()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+            .unwrap_or_default()
+    };
+    let commit = git(&["rev-parse", "--short", "HEAD"]);
+    let dirty = !git(&["status", "--porcelain", "--untracked-files=no"]).is_empty();
+    format!(
+        "Commit `{commit}`{}{}",
+        if dirty {
+            " with uncommitted changes"
+        } else {
+            ""
+        },
+        if iterate {
+            " (with --iterate: what earlier runs caught is counted)"
+        } else {
+            ""
+        }
+    )
+}
+
 /// The report of one crate, as Markdown.
-fn report(package: &str, o: &Outcome, explained: &BTreeMap<String, String>) -> String {
-    let commit = Command::new("git")
-        .args(["rev-parse", "--short", "HEAD"])
-        .current_dir(root())
-        .output()
-        .ok()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-        .unwrap_or_default();
+fn report(package: &str, tree: &str, o: &Outcome, explained: &BTreeMap<String, String>) -> String {
     let total = o.viable() + o.unviable.len();
     let equivalent = o
         .missed
@@ -274,7 +298,7 @@ fn report(package: &str, o: &Outcome, explained: &BTreeMap<String, String>) -> S
         .count();
     let mut out = format!(
         "### {package}\n\n\
-         Commit `{commit}`, {total} mutants, {} min.\n\n\
+         {tree}: {total} mutants, {} min.\n\n\
          | caught | missed | timeout | unviable | caught of viable | missed, explained equivalent |\n\
          |---:|---:|---:|---:|---:|---:|\n\
          | {} | {} | {} | {} | {} | {equivalent} of {} |\n",

@@ -142,7 +142,12 @@ fn an_envelope_is_written_back_as_it_was_read() {
     // Null data is no data.
     let env: Envelope<Vec<u32>> = Envelope::from_slice(br#"{"ResponseData":null}"#).unwrap();
     assert_eq!(env.response_data, None);
-    assert!(Envelope::<Vec<u32>>::from_slice(b"[]").is_err());
+    let err = Envelope::<Vec<u32>>::from_slice(b"[]").unwrap_err();
+    assert!(
+        err.message
+            .contains("expected an AgoraPlus response envelope (a JSON object)"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -317,6 +317,12 @@ fn list_paths_judge_every_element_and_missing_sections_once() {
     assert!(notes.check(&c, Lcid::ENGLISH).is_empty());
     let c = claim(json!({"Notes": [{"Text": "a"}, {}]}));
     assert_eq!(notes.check(&c, Lcid::ENGLISH).len(), 1);
+    // The elements themselves: a null element is a blank one.
+    let tags = self::book(json!([
+        {"path": "Tags[]", "field": "Tag", "check": "mandatory"}
+    ]));
+    let c = claim(json!({"Tags": ["a", null, " ", ["x"], []]}));
+    assert_eq!(tags.check(&c, Lcid::ENGLISH).len(), 3, "null, blank, empty");
 }
 
 #[test]
