@@ -235,17 +235,22 @@ fn claim_events_follow_the_edges() {
         }),
         Err(TransitionError::ClaimExists)
     );
-    // A claim needs the OEM and the repair type.
-    for (m, t, missing) in [
-        (None, Some(InterventionTypeId(1)), "ManufacturerId"),
-        (Some(ManufacturerId(19)), None, "repair type"),
-    ] {
-        assert_eq!(
-            RepairLifecycle::direct(m, t).apply(&RepairEvent::ClaimCreated {
-                valid: true,
-                transfer_if_valid: true
-            }),
-            Err(TransitionError::MissingForClaim(missing))
-        );
-    }
+    // A claim needs the OEM; without a repair type it is sent with a
+    // warning (AgoraPlus's rule engine judges it).
+    let created = RepairEvent::ClaimCreated {
+        valid: true,
+        transfer_if_valid: true,
+    };
+    assert_eq!(
+        RepairLifecycle::direct(None, Some(InterventionTypeId(1))).apply(&created),
+        Err(TransitionError::MissingForClaim("ManufacturerId"))
+    );
+    let untyped = RepairLifecycle::direct(Some(ManufacturerId(19)), None)
+        .check(&created)
+        .unwrap();
+    assert!(!untyped.warnings.is_empty());
+    assert_eq!(
+        untyped.next.claim,
+        Some(ClaimState::Valid { transferred: true })
+    );
 }

@@ -2,7 +2,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-use agora_domain::status::{StatusError, check_status};
+use agora_domain::status::{StatusError, StatusWarning, check_status};
 use agora_domain::tables::{Coverage, coverage};
 use agora_domain::{
     CountryCode, InterventionTypeId, Lcid, ManufacturerId, Part, StateNature, StatusCode, Title,
@@ -101,7 +101,7 @@ fn appointment(start: &str, end: &str) -> StateNature {
 fn an_appointment_starts_before_it_ends() {
     assert_eq!(
         check_status(&appointment("2024-03-02T08:00:00Z", "2024-03-02T08:00:01Z")),
-        Ok(())
+        Ok(vec![])
     );
     for (start, end) in [
         ("2024-03-02T08:00:00Z", "2024-03-02T08:00:00Z"),
@@ -163,25 +163,35 @@ fn received_parts_carry_their_reference_and_order_number() {
             (Some("P1"), Some("ORD-1")),
             (Some("P2"), Some("ORD-2"))
         ])),
-        Ok(())
+        Ok(vec![])
     );
-    for (parts, field, index) in [
-        (vec![(Some(" "), Some("ORD-1"))], "Reference", 0),
-        (vec![(None, Some("ORD-1"))], "Reference", 0),
-        (vec![(Some("P1"), Some("\t"))], "OrderNumber", 0),
-        (
-            vec![(Some("P1"), Some("ORD-1")), (Some("P2"), None)],
-            "OrderNumber",
-            1,
-        ),
+    // A part without its reference is refused.
+    for parts in [
+        vec![(Some(" "), Some("ORD-1"))],
+        vec![(None, Some("ORD-1"))],
     ] {
         assert_eq!(
             check_status(&received(parts.clone())),
             Err(StatusError::MissingPartField {
                 code: code.clone(),
-                index,
-                field
+                index: 0,
+                field: "Reference"
             }),
+            "{parts:?}"
+        );
+    }
+    // Without its order number it is sent, with a warning (the reference's
+    // own 204 sample sends a part reference alone).
+    for (parts, index) in [
+        (vec![(Some("P1"), Some("\t"))], 0),
+        (vec![(Some("P1"), Some("ORD-1")), (Some("P2"), None)], 1),
+    ] {
+        assert_eq!(
+            check_status(&received(parts.clone())),
+            Ok(vec![StatusWarning::MissingOrderNumber {
+                code: code.clone(),
+                index
+            }]),
             "{parts:?}"
         );
     }
