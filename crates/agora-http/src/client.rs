@@ -563,15 +563,35 @@ pub(crate) fn snippet(body: &[u8], key: &ApiKey) -> String {
         .collect()
 }
 
+/// Keys at least this long are removed wherever they appear; a shorter one
+/// (`demo`, a test account's `a`) could be part of any word, so it is
+/// removed where it stands alone: not between letters or digits.
+const REDACT_ANYWHERE_LEN: usize = 8;
+
 /// Removes the key from a text the server sent (a careless gateway may
 /// echo it), however short the key.
 pub(crate) fn redact(text: &str, key: &ApiKey) -> String {
     let secret = key.expose();
     if secret.is_empty() {
-        text.to_owned()
-    } else {
-        text.replace(secret, "[REDACTED]")
+        return text.to_owned();
     }
+    if secret.chars().count() >= REDACT_ANYWHERE_LEN {
+        return text.replace(secret, "[REDACTED]");
+    }
+    let in_word = |c: Option<char>| c.is_some_and(char::is_alphanumeric);
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    for (at, _) in text.match_indices(secret) {
+        let end = at + secret.len();
+        if in_word(text[..at].chars().next_back()) || in_word(text[end..].chars().next()) {
+            continue;
+        }
+        out.push_str(&text[copied..at]);
+        out.push_str("[REDACTED]");
+        copied = end;
+    }
+    out.push_str(&text[copied..]);
+    out
 }
 
 /// The first bytes of an error's answer (up to the error-body limit), and

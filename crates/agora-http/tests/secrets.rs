@@ -188,6 +188,14 @@ async fn a_short_key_is_redacted_too() {
         .respond_with(ResponseTemplate::new(502).set_body_string(format!("bad gateway ({short})")))
         .mount(&server)
         .await;
+    Mock::given(method("GET"))
+        .and(path("/api/Repair/GetSparepartOrderTracking"))
+        .respond_with(ResponseTemplate::new(404).set_body_json(json!({
+            "ResponseStatus": "E", "IsValid": false,
+            "ResponseErrorMessage": format!("{short}: no order for key={short}, \"{short}\"-{short}")
+        })))
+        .mount(&server)
+        .await;
     let client = client_with_key(&server.uri(), short);
     let err = client.accepted_mandates().await.unwrap_err();
     let text = shown(&err);
@@ -196,6 +204,15 @@ async fn a_short_key_is_redacted_too() {
     let err = client.new_mandates(false).await.unwrap_err();
     let text = shown(&err);
     assert!(text.contains("bad gateway ([REDACTED])"), "{text}");
+    assert!(!text.contains(short), "{text}");
+    // At the start, after `=`, in quotes, before a dash: wherever it
+    // stands apart from letters and digits.
+    let err = client.order_tracking(1).await.unwrap_err();
+    let text = shown(&err);
+    assert!(
+        text.contains(r#"[REDACTED]: no order for key=[REDACTED], \"[REDACTED]\"-[REDACTED]"#),
+        "{text}"
+    );
     assert!(!text.contains(short), "{text}");
     checked_logs();
 }
