@@ -190,7 +190,8 @@ async fn a_short_key_is_redacted_too() {
         .await;
     Mock::given(method("GET"))
         .and(path("/api/Repair/GetSparepartOrderTracking"))
-        .respond_with(ResponseTemplate::new(404).set_body_json(json!({
+        // 400: on this list route a 404 would be "no results", an empty answer.
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({
             "ResponseStatus": "E", "IsValid": false,
             "ResponseErrorMessage": format!("{short}: no order for key={short}, \"{short}\"-{short}")
         })))
