@@ -37,20 +37,14 @@ fn ci() -> bool {
         && cargo(&["test", "--workspace"])
 }
 
-/// Builds the harness in release and runs every benchmark; writes the
-/// table to docs/benchmarks.md. `--quick` runs small sizes (a smoke run)
-/// and writes nothing.
-fn bench(quick: bool) -> bool {
-    if !cargo(&["build", "--release", "--package", "agora-bench"]) {
+/// Builds `package` in release and runs its binary of the same name from
+/// the workspace root with `args`.
+fn release_run(package: &str, args: &[&str]) -> bool {
+    if !cargo(&["build", "--release", "--package", package]) {
         return false;
     }
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let exe = root.join("target/release/agora-bench");
-    let args: &[&str] = if quick {
-        &["all", "--quick"]
-    } else {
-        &["all", "--out", "docs/benchmarks.md"]
-    };
+    let exe = root.join("target/release").join(package);
     eprintln!("$ {} {}", exe.display(), args.join(" "));
     Command::new(exe)
         .args(args)
@@ -59,26 +53,28 @@ fn bench(quick: bool) -> bool {
         .is_ok_and(|s| s.success())
 }
 
+/// Builds the harness in release and runs every benchmark; writes the
+/// table to docs/benchmarks.md. `--quick` runs small sizes (a smoke run)
+/// and writes nothing.
+fn bench(quick: bool) -> bool {
+    let args: &[&str] = if quick {
+        &["all", "--quick"]
+    } else {
+        &["all", "--out", "docs/benchmarks.md"]
+    };
+    release_run("agora-bench", args)
+}
+
 /// Builds the chaos harness in release and runs the full chaos run;
 /// writes its table to docs/reliability.md. `--quick` runs the reduced run
 /// (the one of the test suite) and writes nothing.
 fn chaos(quick: bool) -> bool {
-    if !cargo(&["build", "--release", "--package", "agora-chaos"]) {
-        return false;
-    }
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let exe = root.join("target/release/agora-chaos");
     let args: &[&str] = if quick {
         &["run", "--reduced"]
     } else {
         &["run", "--out", "docs/reliability.md"]
     };
-    eprintln!("$ {} {}", exe.display(), args.join(" "));
-    Command::new(exe)
-        .args(args)
-        .current_dir(root)
-        .status()
-        .is_ok_and(|s| s.success())
+    release_run("agora-chaos", args)
 }
 
 fn main() -> ExitCode {
