@@ -3,7 +3,8 @@
 
 use agora_domain::{CountryCode, Lcid, ManufacturerId, SetAside};
 use agora_ports::{
-    AgoraError, BomLookup, Catalog, CatalogStore, DeltaQuery, SyncCursors, bom_by_reference,
+    AgoraError, BomLookup, Catalog, CatalogStore, CursorMove, DeltaQuery, SyncCursors,
+    bom_by_reference,
 };
 use std::future::Future;
 use std::pin::Pin;
@@ -59,7 +60,8 @@ impl<A: Catalog, S: CatalogStore + SyncCursors> Agora<A, S> {
     /// Syncs one OEM's spare parts or products in one language: the delta
     /// since the cursor minus the overlap, upserted by key batch by batch
     /// (never the whole delta in memory); the cursor becomes the time the
-    /// call started, and only once the whole delta is stored.
+    /// call started, written in the transaction of the delta's last batch:
+    /// it moves only once the whole delta is stored.
     /// `progress` hears the running count after each batch.
     pub async fn sync_catalog(
         &self,
@@ -83,25 +85,32 @@ impl<A: Catalog, S: CatalogStore + SyncCursors> Agora<A, S> {
             language,
         };
         let records;
+        let completes = |last: bool| {
+            last.then(|| CursorMove {
+                key: key.clone(),
+                at: started,
+            })
+        };
         let summary = match kind {
             CatalogKind::SpareParts => {
                 let mut stream = self.api.spare_parts_delta(query).await?;
-                records = pipelined(&mut stream, progress, |batch| {
-                    self.store.upsert_spare_parts(manufacturer, language, batch)
+                records = pipelined(&mut stream, progress, |batch, last| {
+                    self.store
+                        .upsert_spare_parts(manufacturer, language, batch, completes(last))
                 })
                 .await?;
                 stream.summary()
             }
             CatalogKind::Products => {
                 let mut stream = self.api.products_delta(query).await?;
-                records = pipelined(&mut stream, progress, |batch| {
-                    self.store.upsert_products(manufacturer, language, batch)
+                records = pipelined(&mut stream, progress, |batch, last| {
+                    self.store
+                        .upsert_products(manufacturer, language, batch, completes(last))
                 })
                 .await?;
                 stream.summary()
             }
         };
-        self.store.set_cursor(&key, started).await?;
         Ok(CatalogSync {
             records,
             since,
@@ -131,20 +140,25 @@ pub type Write<'a> = Pin<Box<dyn Future<Output = Result<u64, AgoraError>> + Send
 /// Upserts every batch of `stream`, in order, keeping the next batch's
 /// write queued while the current one runs: the store's writer goes from
 /// one batch to the next without waiting for this task to wake up (on a
-/// busy machine that wait cost the sync ~10% of its time). At most two
-/// batches are held. Returns the records written.
+/// busy machine that wait cost the sync ~10% of its time). `write` hears
+/// whether its batch is the last (the stream is read one batch ahead to
+/// know it); an empty stream writes one empty last batch. At most three
+/// batches are held. Returns the records written; a failed read or write
+/// stops before the last batch is written.
 ///
 /// The store must apply writes in the order they were started, as
 /// [`CatalogStore`] promises.
 pub async fn pipelined<'a, T>(
     stream: &mut Records<T>,
     progress: &mut (dyn FnMut(u64) + Send),
-    mut write: impl FnMut(Vec<T>) -> Write<'a>,
+    mut write: impl FnMut(Vec<T>, bool) -> Write<'a>,
 ) -> Result<u64, AgoraError> {
     let mut records = 0u64;
     let mut in_flight: Option<Write<'a>> = None;
-    while let Some(batch) = stream.next_batch().await? {
-        let mut next = write(batch);
+    let mut ahead = Some(stream.next_batch().await?.unwrap_or_default());
+    while let Some(batch) = ahead.take() {
+        ahead = stream.next_batch().await?;
+        let mut next = write(batch, ahead.is_none());
         // The first poll queues the write; a store that finishes at once
         // has nothing left in flight.
         let queued = std::future::poll_fn(|cx| Poll::Ready(next.as_mut().poll(cx))).await;

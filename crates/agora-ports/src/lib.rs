@@ -23,7 +23,9 @@ pub use agora::{
     collect_records,
 };
 pub use error::{AgoraError, Reach, ServiceMessage};
-pub use local::{CatalogStore, Clock, LocalRepair, RepairFiles, SyncCursors, SystemClock};
+pub use local::{
+    CatalogStore, Clock, CursorMove, LocalRepair, RepairFiles, SyncCursors, SystemClock,
+};
 pub use outbox::{
     Attempt, Lease, Operation, OperationAnswer, Outbox, OutboxEntry, OutboxState, RepairKey,
     Settlement, answer_touches, apply_answer,

@@ -96,12 +96,27 @@ pub trait SyncCursors: Send + Sync {
     async fn set_cursor(&self, key: &str, at: Timestamp) -> Result<(), AgoraError>;
 }
 
+/// A sync cursor that moves with a catalog batch: the batch that completes
+/// a sync carries it, and the store writes both in one transaction, so the
+/// cursor never runs ahead of the records it vouches for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CursorMove {
+    /// The cursor's key ([`SyncCursors`]).
+    pub key: String,
+    /// Its new value.
+    pub at: Timestamp,
+}
+
 /// The local catalog: upserts by key, in batches.
 ///
 /// Writes apply in the order their futures are first polled, even when a
 /// caller holds two at once: a sync queues the next batch's write before
 /// awaiting the current one, and a later record must win over an earlier
-/// one with the same key.
+/// one with the same key (also within one batch).
+///
+/// A batch given a [`CursorMove`] sets that cursor in the transaction that
+/// stores the batch (an empty batch may carry one): either both are kept
+/// or neither.
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait CatalogStore: Send + Sync {
@@ -112,6 +127,7 @@ pub trait CatalogStore: Send + Sync {
         manufacturer: ManufacturerId,
         language: Lcid,
         batch: Vec<SparePart>,
+        completes: Option<CursorMove>,
     ) -> Result<u64, AgoraError>;
     /// Inserts or replaces products by (OEM, language, `CommercialRef`).
     async fn upsert_products(
@@ -119,6 +135,7 @@ pub trait CatalogStore: Send + Sync {
         manufacturer: ManufacturerId,
         language: Lcid,
         batch: Vec<Product>,
+        completes: Option<CursorMove>,
     ) -> Result<u64, AgoraError>;
     /// How many spare parts are stored for an OEM and language.
     async fn count_spare_parts(

@@ -25,7 +25,9 @@ use agora_domain::{
     ClaimId, CompleteRepairState, InterventionId, Lcid, MandateId, ManufacturerId, PartOrderLine,
     Product, SparePart,
 };
-use agora_ports::{AgoraError, CatalogStore, LocalRepair, Operation, RepairFiles, SyncCursors};
+use agora_ports::{
+    AgoraError, CatalogStore, CursorMove, LocalRepair, Operation, RepairFiles, SyncCursors,
+};
 use async_trait::async_trait;
 use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehavior, params};
@@ -499,17 +501,18 @@ impl SyncCursors for SqliteStore {
 
     async fn set_cursor(&self, key: &str, at: Timestamp) -> Result<(), AgoraError> {
         let key = key.to_owned();
-        self.with_state(move |c| {
-            c.execute(
-                "INSERT INTO cursors (key, at_ms) VALUES (?1, ?2)
-                 ON CONFLICT (key) DO UPDATE SET at_ms = excluded.at_ms",
-                params![key, ms(at)],
-            )
-            .map(|_| ())
-            .map_err(store_error)
-        })
-        .await
+        self.with_state(move |c| set_cursor_in(c, &key, at)).await
     }
+}
+
+fn set_cursor_in(c: &Connection, key: &str, at: Timestamp) -> Result<(), AgoraError> {
+    c.execute(
+        "INSERT INTO cursors (key, at_ms) VALUES (?1, ?2)
+         ON CONFLICT (key) DO UPDATE SET at_ms = excluded.at_ms",
+        params![key, ms(at)],
+    )
+    .map(|_| ())
+    .map_err(store_error)
 }
 
 /// Rows per `INSERT` in a catalog upsert. Row by row, most of the time
@@ -532,10 +535,10 @@ fn upsert_records<T: agora_domain::wire::WriteJson>(
     c: &mut Connection,
     table: &str,
     key_column: &str,
-    manufacturer: ManufacturerId,
-    language: Lcid,
+    (manufacturer, language): (ManufacturerId, Lcid),
     records: &[T],
     key: impl Fn(&T) -> Option<&str>,
+    completes: Option<&CursorMove>,
 ) -> Result<u64, AgoraError> {
     let keyed: Vec<(&str, &T)> = records
         .iter()
@@ -572,6 +575,9 @@ fn upsert_records<T: agora_domain::wire::WriteJson>(
                 &mut ends,
             )?;
         }
+    }
+    if let Some(cursor) = completes {
+        set_cursor_in(&tx, &cursor.key, cursor.at)?;
     }
     tx.commit().map_err(store_error)?;
     Ok(keyed.len() as u64)
@@ -620,16 +626,17 @@ impl CatalogStore for SqliteStore {
         manufacturer: ManufacturerId,
         language: Lcid,
         batch: Vec<SparePart>,
+        completes: Option<CursorMove>,
     ) -> Result<u64, AgoraError> {
         self.with_catalog(move |c| {
             upsert_records(
                 c,
                 "spare_parts",
                 "reference",
-                manufacturer,
-                language,
+                (manufacturer, language),
                 &batch,
                 |p| p.reference.as_deref(),
+                completes.as_ref(),
             )
         })
         .await
@@ -640,16 +647,17 @@ impl CatalogStore for SqliteStore {
         manufacturer: ManufacturerId,
         language: Lcid,
         batch: Vec<Product>,
+        completes: Option<CursorMove>,
     ) -> Result<u64, AgoraError> {
         self.with_catalog(move |c| {
             upsert_records(
                 c,
                 "products",
                 "commercial_ref",
-                manufacturer,
-                language,
+                (manufacturer, language),
                 &batch,
                 |p| p.commercial_ref.as_deref(),
+                completes.as_ref(),
             )
         })
         .await

@@ -3,8 +3,12 @@
 //! this package's tests (in `target/`, never the system's); `reopen` opens
 //! the same file again, as another process would.
 
+// Test code: a failure to set up is a failed test.
+#![allow(clippy::unwrap_used)]
+
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use agora_domain::{Lcid, ManufacturerId};
 use agora_store_conformance::{Harness, conformance_tests};
 use agora_store_sqlite::SqliteStore;
 
@@ -28,6 +32,25 @@ impl Harness for Sqlite {
 
     async fn reopen(&self, store: &SqliteStore) -> SqliteStore {
         SqliteStore::open(store.path()).expect("the same store again")
+    }
+
+    async fn spare_parts(
+        &self,
+        store: &SqliteStore,
+        manufacturer: ManufacturerId,
+        language: Lcid,
+    ) -> Vec<(String, String)> {
+        let conn = rusqlite::Connection::open(store.path()).unwrap();
+        let mut stmt = conn
+            .prepare(
+                "SELECT reference, record FROM spare_parts
+                 WHERE manufacturer = ?1 AND language = ?2 ORDER BY reference",
+            )
+            .unwrap();
+        stmt.query_map([manufacturer.0, language.0], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
     }
 }
 

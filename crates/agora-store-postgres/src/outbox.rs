@@ -1,0 +1,483 @@
+//! The outbox table and the port's contract on PostgreSQL. Claims lock the
+//! rows they take with `FOR UPDATE SKIP LOCKED`, so concurrent workers
+//! never wait on, nor share, an entry; every other change locks the entry's
+//! row (`FOR UPDATE`) before it reads its state.
+
+use agora_domain::InterventionId;
+use agora_ports::{
+    AgoraError, Attempt, Lease, Operation, OperationAnswer, Outbox, OutboxEntry, OutboxState,
+    RepairKey, Settlement, answer_touches, apply_answer,
+};
+use async_trait::async_trait;
+use deadpool_postgres::{GenericClient, Transaction};
+use jiff::Timestamp;
+use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
+
+use crate::{PostgresStore, from_ms, ms, one_repair, store_error, upsert_repair_in};
+
+fn parse_state(s: &str) -> Option<OutboxState> {
+    Some(match s {
+        "pending" => OutboxState::Pending,
+        "sending" => OutboxState::Sending,
+        "delivered" => OutboxState::Delivered,
+        "in_doubt" => OutboxState::InDoubt,
+        "failed" => OutboxState::Failed,
+        _ => return None,
+    })
+}
+
+fn state_name(s: OutboxState) -> &'static str {
+    match s {
+        OutboxState::Pending => "pending",
+        OutboxState::Sending => "sending",
+        OutboxState::Delivered => "delivered",
+        OutboxState::InDoubt => "in_doubt",
+        OutboxState::Failed => "failed",
+    }
+}
+
+/// The states in which an entry holds its exclusive key (the predicate of
+/// the unique index `outbox_exclusive_open`).
+const OPEN: &str = "(state IN ('pending', 'sending', 'in_doubt') OR needs_result)";
+
+/// Refuses `operation` when another open entry holds its exclusive key.
+/// Creations of one key are serialized by an advisory lock held to the end
+/// of the transaction, so the second sees the first's entry and is refused
+/// naming it; the unique index stands behind this.
+async fn check_exclusive(
+    tx: &Transaction<'_>,
+    key: Option<&str>,
+    operation: &Operation,
+    except: Option<i64>,
+) -> Result<(), AgoraError> {
+    let Some(key) = key else {
+        return Ok(());
+    };
+    tx.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+        &[&key],
+    )
+    .await
+    .map_err(store_error)?;
+    let open = tx
+        .query_opt(
+            &format!(
+                "SELECT id, state FROM outbox WHERE exclusive_key = $1 AND {OPEN}
+                 AND id != $2 ORDER BY id LIMIT 1"
+            ),
+            &[&key, &except.unwrap_or(-1)],
+        )
+        .await
+        .map_err(store_error)?;
+    match open {
+        None => Ok(()),
+        Some(row) => {
+            let id: i64 = row.get(0);
+            let state: &str = row.get(1);
+            Err(AgoraError::Invalid(format!(
+                "{} refused: outbox entry {id} ({}) is already open for {key}; settle it first (`agora outbox list`)",
+                operation.name(),
+                parse_state(state).map_or("unknown", OutboxState::as_str),
+            )))
+        }
+    }
+}
+
+/// Adds an entry inside the caller's transaction, after the exclusive check.
+pub(crate) async fn enqueue_in(
+    tx: &Transaction<'_>,
+    intervention_id: Option<InterventionId>,
+    operation: &Operation,
+    now: Timestamp,
+) -> Result<u64, AgoraError> {
+    let key = operation.exclusive_key(intervention_id);
+    check_exclusive(tx, key.as_deref(), operation, None).await?;
+    let op = serde_json::to_string(operation).map_err(store_error)?;
+    let row = tx
+        .query_one(
+            "INSERT INTO outbox (intervention_id, operation, idempotent, state, attempts,
+               next_attempt_ms, created_ms, exclusive_key)
+             VALUES ($1, $2, $3, 'pending', 0, $4, $4, $5) RETURNING id",
+            &[
+                &intervention_id,
+                &op,
+                &operation.is_idempotent(),
+                &ms(now),
+                &key,
+            ],
+        )
+        .await
+        .map_err(store_error)?;
+    u64::try_from(row.get::<_, i64>(0)).map_err(store_error)
+}
+
+const COLUMNS: &str = "id, intervention_id, operation, state, attempts, next_attempt_ms, \
+     last_error, created_ms, owner, lease_until_ms, answer";
+
+/// The entry of a row, or why it cannot be read.
+fn decode_entry(row: &Row) -> Result<OutboxEntry, String> {
+    let operation =
+        Operation::from_stored(row.get(2)).map_err(|e| format!("unreadable operation: {e}"))?;
+    let state_text: &str = row.get(3);
+    let state = parse_state(state_text).ok_or_else(|| format!("unknown state `{state_text}`"))?;
+    let answer = row
+        .get::<_, Option<&str>>(10)
+        .map(OperationAnswer::from_stored)
+        .transpose()
+        .map_err(|e| format!("unreadable answer: {e}"))?;
+    let owner: Option<String> = row.get(8);
+    Ok(OutboxEntry {
+        id: u64::try_from(row.get::<_, i64>(0)).map_err(|e| e.to_string())?,
+        intervention_id: row.get(1),
+        operation,
+        state,
+        attempts: u32::try_from(row.get::<_, i32>(4)).unwrap_or(u32::MAX),
+        next_attempt_at: from_ms(row.get(5)),
+        last_error: row.get(6),
+        created_at: from_ms(row.get(7)),
+        lease: owner.map(|owner| Lease {
+            owner,
+            until: from_ms(row.get::<_, Option<i64>>(9).unwrap_or(0)),
+        }),
+        answer,
+    })
+}
+
+/// Marks an entry that cannot be read as failed, with the reason.
+async fn set_aside(c: &impl GenericClient, id: i64, reason: &str) -> Result<(), AgoraError> {
+    c.execute(
+        "UPDATE outbox SET state = 'failed', owner = NULL, lease_until_ms = NULL,
+           last_error = $2 WHERE id = $1",
+        &[&id, &format!("unreadable entry: {reason}")],
+    )
+    .await
+    .map(|_| ())
+    .map_err(store_error)
+}
+
+/// Reads entries; one that cannot be read is left out (and, when
+/// `may_write`, marked failed with the reason), never failing the others.
+async fn select(
+    c: &impl GenericClient,
+    filter: &str,
+    args: &[&(dyn ToSql + Sync)],
+    may_write: bool,
+) -> Result<Vec<OutboxEntry>, AgoraError> {
+    let rows = c
+        .query(
+            &format!("SELECT {COLUMNS} FROM outbox WHERE {filter}"),
+            args,
+        )
+        .await
+        .map_err(store_error)?;
+    let mut entries = Vec::with_capacity(rows.len());
+    for row in &rows {
+        match decode_entry(row) {
+            Ok(entry) => entries.push(entry),
+            Err(reason) if may_write => set_aside(c, row.get(0), &reason).await?,
+            Err(_) => {}
+        }
+    }
+    Ok(entries)
+}
+
+/// No earlier entry of the same repair file is still to be delivered:
+/// operations on one file are delivered in the order they were written.
+const FIFO: &str =
+    "NOT EXISTS (SELECT 1 FROM outbox AS e WHERE e.intervention_id = outbox.intervention_id
+       AND e.id < outbox.id AND e.state IN ('pending', 'sending'))";
+
+/// Claims the pending, due entries `filter` selects (rows others have
+/// locked are skipped), oldest first.
+async fn claim_where(
+    tx: &Transaction<'_>,
+    filter: &str,
+    args: &[&(dyn ToSql + Sync)],
+    lease: &Lease,
+) -> Result<Vec<OutboxEntry>, AgoraError> {
+    let n = args.len();
+    let mut all: Vec<&(dyn ToSql + Sync)> = args.to_vec();
+    let until = ms(lease.until);
+    all.push(&lease.owner);
+    all.push(&until);
+    let rows = tx
+        .query(
+            &format!(
+                "WITH picked AS (
+                   SELECT id FROM outbox WHERE state = 'pending' AND {filter} AND {FIFO}
+                   ORDER BY id LIMIT ${limit} FOR UPDATE SKIP LOCKED)
+                 UPDATE outbox SET state = 'sending', owner = ${owner},
+                   lease_until_ms = ${until}, attempts = attempts + 1
+                 FROM picked WHERE outbox.id = picked.id
+                 RETURNING {columns}",
+                limit = n,
+                owner = n + 1,
+                until = n + 2,
+                columns = COLUMNS
+                    .split(", ")
+                    .map(|c| format!("outbox.{}", c.trim()))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ),
+            &all,
+        )
+        .await
+        .map_err(store_error)?;
+    let mut claimed = Vec::with_capacity(rows.len());
+    for row in &rows {
+        match decode_entry(row) {
+            Ok(entry) => claimed.push(entry),
+            Err(reason) => set_aside(tx, row.get(0), &reason).await?,
+        }
+    }
+    claimed.sort_by_key(|e| e.id);
+    Ok(claimed)
+}
+
+/// Applies an answer to the repair files it touches (locked first) and
+/// records it on the entry as delivered, inside the caller's transaction.
+async fn deliver_in(
+    tx: &Transaction<'_>,
+    id: i64,
+    entry: &OutboxEntry,
+    answer: &OperationAnswer,
+    note: Option<&str>,
+) -> Result<(), AgoraError> {
+    let mut found = Vec::new();
+    for key in answer_touches(&entry.operation, entry.intervention_id, answer) {
+        let repair = match key {
+            RepairKey::Intervention(i) => one_repair(tx, "intervention_id", i, true).await?,
+            RepairKey::Claim(c) => one_repair(tx, "claim_id", c, true).await?,
+        };
+        found.extend(repair);
+    }
+    for repair in apply_answer(&entry.operation, answer, found) {
+        upsert_repair_in(tx, &repair).await?;
+    }
+    let answer = serde_json::to_string(answer).map_err(store_error)?;
+    tx.execute(
+        "UPDATE outbox SET state = 'delivered', answer = $2, owner = NULL, lease_until_ms = NULL,
+           needs_result = FALSE, last_error = $3 WHERE id = $1",
+        &[&id, &answer, &note],
+    )
+    .await
+    .map_err(store_error)?;
+    Ok(())
+}
+
+/// One entry, its row locked until the transaction ends.
+async fn locked_entry(tx: &Transaction<'_>, id: i64) -> Result<OutboxEntry, AgoraError> {
+    select(tx, "id = $1 FOR UPDATE", &[&id], false)
+        .await?
+        .into_iter()
+        .next()
+        .ok_or_else(|| AgoraError::Missing(format!("outbox entry {id}")))
+}
+
+fn entry_id(id: u64) -> Result<i64, AgoraError> {
+    i64::try_from(id).map_err(|_| AgoraError::Missing(format!("outbox entry {id}")))
+}
+
+#[async_trait]
+impl Outbox for PostgresStore {
+    async fn enqueue(
+        &self,
+        intervention_id: Option<InterventionId>,
+        operation: &Operation,
+        now: Timestamp,
+    ) -> Result<u64, AgoraError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(store_error)?;
+        let id = enqueue_in(&tx, intervention_id, operation, now).await?;
+        tx.commit().await.map_err(store_error)?;
+        Ok(id)
+    }
+
+    async fn claim_due(
+        &self,
+        now: Timestamp,
+        lease: &Lease,
+        limit: usize,
+    ) -> Result<Vec<OutboxEntry>, AgoraError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(store_error)?;
+        let claimed = claim_where(&tx, "next_attempt_ms <= $1", &[&ms(now), &limit], lease).await?;
+        tx.commit().await.map_err(store_error)?;
+        Ok(claimed)
+    }
+
+    async fn claim(
+        &self,
+        id: u64,
+        now: Timestamp,
+        lease: &Lease,
+    ) -> Result<Option<OutboxEntry>, AgoraError> {
+        let id = entry_id(id)?;
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(store_error)?;
+        let claimed = claim_where(
+            &tx,
+            "id = $1 AND next_attempt_ms <= $2",
+            &[&id, &ms(now), &1_i64],
+            lease,
+        )
+        .await?;
+        tx.commit().await.map_err(store_error)?;
+        Ok(claimed.into_iter().next())
+    }
+
+    async fn renew(&self, id: u64, lease: &Lease) -> Result<bool, AgoraError> {
+        let id = entry_id(id)?;
+        let n = self
+            .client()
+            .await?
+            .execute(
+                "UPDATE outbox SET lease_until_ms = $3
+                 WHERE id = $1 AND state = 'sending' AND owner = $2",
+                &[&id, &lease.owner, &ms(lease.until)],
+            )
+            .await
+            .map_err(store_error)?;
+        Ok(n == 1)
+    }
+
+    async fn finish(
+        &self,
+        id: u64,
+        owner: &str,
+        attempt: &Attempt,
+        now: Timestamp,
+    ) -> Result<bool, AgoraError> {
+        let id = entry_id(id)?;
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(store_error)?;
+        let entry = locked_entry(&tx, id).await?;
+        let held = entry.state == OutboxState::Sending
+            && entry.lease.as_ref().is_some_and(|l| l.owner == owner);
+        let late_answer = matches!(attempt, Attempt::Delivered(_))
+            && matches!(entry.state, OutboxState::Pending | OutboxState::InDoubt);
+        if !held && !late_answer {
+            return Ok(false);
+        }
+        let (state, at, error) = match attempt {
+            Attempt::Delivered(answer) => {
+                deliver_in(&tx, id, &entry, answer, None).await?;
+                tx.commit().await.map_err(store_error)?;
+                return Ok(true);
+            }
+            Attempt::Retry { at, error } => (OutboxState::Pending, *at, error),
+            Attempt::InDoubt(error) => (OutboxState::InDoubt, now, error),
+            Attempt::Failed(error) => (OutboxState::Failed, now, error),
+        };
+        tx.execute(
+            "UPDATE outbox SET state = $2, next_attempt_ms = $3, last_error = $4,
+               owner = NULL, lease_until_ms = NULL WHERE id = $1",
+            &[&id, &state_name(state), &ms(at), error],
+        )
+        .await
+        .map_err(store_error)?;
+        tx.commit().await.map_err(store_error)?;
+        Ok(true)
+    }
+
+    async fn settle(
+        &self,
+        id: u64,
+        settlement: &Settlement,
+        now: Timestamp,
+    ) -> Result<OutboxState, AgoraError> {
+        let id = entry_id(id)?;
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(store_error)?;
+        let entry = locked_entry(&tx, id).await?;
+        if !matches!(entry.state, OutboxState::InDoubt | OutboxState::Failed) {
+            return Err(AgoraError::Invalid(format!(
+                "entry {id} is {}: only entries in doubt or failed are resolved by hand",
+                entry.state.as_str()
+            )));
+        }
+        let state = match settlement {
+            Settlement::Applied(answer) => {
+                deliver_in(&tx, id, &entry, answer, Some("resolved by hand: applied")).await?;
+                OutboxState::Delivered
+            }
+            Settlement::Resend => {
+                let key = entry.operation.exclusive_key(entry.intervention_id);
+                check_exclusive(&tx, key.as_deref(), &entry.operation, Some(id)).await?;
+                tx.execute(
+                    "UPDATE outbox SET state = 'pending', next_attempt_ms = $2,
+                       last_error = 'resolved by hand: to resend' WHERE id = $1",
+                    &[&id, &ms(now)],
+                )
+                .await
+                .map_err(store_error)?;
+                OutboxState::Pending
+            }
+            Settlement::Abandon => {
+                tx.execute(
+                    "UPDATE outbox SET state = 'failed', needs_result = FALSE,
+                       last_error = 'resolved by hand: abandoned' WHERE id = $1",
+                    &[&id],
+                )
+                .await
+                .map_err(store_error)?;
+                OutboxState::Failed
+            }
+        };
+        tx.commit().await.map_err(store_error)?;
+        Ok(state)
+    }
+
+    async fn entries(&self, state: OutboxState) -> Result<Vec<OutboxEntry>, AgoraError> {
+        select(
+            &self.client().await?,
+            "state = $1 ORDER BY id",
+            &[&state_name(state)],
+            false,
+        )
+        .await
+    }
+
+    async fn entry(&self, id: u64) -> Result<Option<OutboxEntry>, AgoraError> {
+        let id = entry_id(id)?;
+        Ok(select(&self.client().await?, "id = $1", &[&id], false)
+            .await?
+            .into_iter()
+            .next())
+    }
+
+    async fn recover_expired(&self, now: Timestamp) -> Result<Vec<u64>, AgoraError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(store_error)?;
+        let expired = "state = 'sending' AND (lease_until_ms IS NULL OR lease_until_ms <= $1)";
+        let doubtful = tx
+            .query(
+                &format!(
+                    "UPDATE outbox SET state = 'in_doubt', owner = NULL, lease_until_ms = NULL,
+                       last_error = 'its sender stopped mid-send (lease expired): it may have reached AgoraPlus'
+                     WHERE {expired} AND NOT idempotent RETURNING id"
+                ),
+                &[&ms(now)],
+            )
+            .await
+            .map_err(store_error)?;
+        tx.execute(
+            &format!(
+                "UPDATE outbox SET state = 'pending', owner = NULL, lease_until_ms = NULL
+                 WHERE {expired} AND idempotent"
+            ),
+            &[&ms(now)],
+        )
+        .await
+        .map_err(store_error)?;
+        tx.commit().await.map_err(store_error)?;
+        let mut ids: Vec<u64> = doubtful
+            .iter()
+            .filter_map(|r| u64::try_from(r.get::<_, i64>(0)).ok())
+            .collect();
+        ids.sort_unstable();
+        Ok(ids)
+    }
+}
