@@ -13,7 +13,7 @@ use agora_domain::{
 };
 use agora_http::{AgoraClient, ClientConfig};
 use agora_ports::{AgoraError, OutboxState, RepairFiles, SystemClock};
-use agora_store_sqlite::SqliteStore;
+use agora_store::Store;
 use serde_json::json;
 
 use crate::failure::{self, code};
@@ -24,12 +24,12 @@ use crate::{
     ResolveAs, StateArg, StatusCmd, WorkOrdersCmd,
 };
 
-pub(crate) type App = Agora<AgoraClient, SqliteStore>;
+pub(crate) type App = Agora<AgoraClient, Store>;
 
 /// Builds the use cases from the settings, and recovers an interrupted outbox.
 pub(crate) async fn app(settings: &Settings) -> Result<App, AgoraError> {
     let client = AgoraClient::new(settings.client.clone())?;
-    let store = SqliteStore::open(&settings.db)?;
+    let store = Store::open(&settings.db, settings.db_options.clone()).await?;
     let config = AppConfig {
         language: settings.language,
         auto_accept: settings.auto_accept,

@@ -18,7 +18,7 @@ use agora_http::{AgoraClient, ApiKey, ClientConfig, Environment};
 use agora_mock::{SimConfig, Simulator};
 use agora_ports::{AgoraError, OutboxState, SystemClock};
 use agora_sim::SimServer;
-use agora_store_sqlite::SqliteStore;
+use agora_store::{SqliteStore, Store};
 use jiff::{SignedDuration, Timestamp};
 use serde_json::{Value, json};
 
@@ -155,7 +155,7 @@ async fn demo(args: &DemoArgs, out: Out, db: &std::path::Path) -> Result<(), Ago
         Environment::Custom(server.url()),
         ApiKey::new(KEY),
     ))?;
-    let store = SqliteStore::open(db)?;
+    let store = Store::Sqlite(SqliteStore::open(db)?);
     let app = Agora::new(client, store, Arc::new(SystemClock), AppConfig::default());
     let mut t = Timeline {
         out,

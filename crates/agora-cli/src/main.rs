@@ -23,9 +23,12 @@ Settings (flags win over the environment, which wins over the configuration file
   AGORA_API_KEY        the account's api_key (or AGORA_API_KEY_FILE / --api-key-file: a file holding it)
   AGORA_BASE_URL       any base URL, e.g. a simulator at http://127.0.0.1:8787
   AGORA_ENV            preprod (default) or production
-  AGORA_DB             the local store (default ./agora.db)
+  AGORA_DB             the local store: a SQLite file (default ./agora.db) or a
+                       postgres://USER@HOST:PORT/DB URL shared by several workers
+  AGORA_DB_PASSWORD_FILE  a file holding the PostgreSQL password (else the URL's, or
+                       the pgpass file: PGPASSFILE or ~/.pgpass)
   AGORA_CONFIG         a JSON configuration file: base_url, env, api_key_file, db,
-                       language, auto_accept, transfer_if_valid
+                       db_password_file, language, auto_accept, transfer_if_valid
   AGORA_LOG            log filter for stderr (e.g. info, agora_http=debug)
 
 Exit codes:
@@ -43,9 +46,9 @@ struct Cli {
     /// Print results as JSON (for scripts) instead of tables.
     #[arg(long, global = true)]
     json: bool,
-    /// The local store (SQLite file).
-    #[arg(long, global = true, value_name = "PATH")]
-    db: Option<PathBuf>,
+    /// The local store: a SQLite file, or a postgres:// URL.
+    #[arg(long, global = true, value_name = "PATH|URL")]
+    db: Option<String>,
     /// A JSON configuration file.
     #[arg(long, global = true, value_name = "FILE")]
     config: Option<PathBuf>,

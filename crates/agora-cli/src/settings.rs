@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use agora_domain::Lcid;
 use agora_http::{ApiKey, ClientConfig, Environment, parse_switch};
 use agora_ports::AgoraError;
+use agora_store::{Locator, PgOptions};
 use serde::Deserialize;
 
 /// The configuration file (JSON); every key optional.
@@ -19,8 +20,10 @@ pub(crate) struct ConfigFile {
     pub env: Option<String>,
     /// A file holding the api_key.
     pub api_key_file: Option<PathBuf>,
-    /// The local store.
-    pub db: Option<PathBuf>,
+    /// The local store: a SQLite file's path or a `postgres://` URL.
+    pub db: Option<String>,
+    /// A file holding the PostgreSQL password.
+    pub db_password_file: Option<PathBuf>,
     /// LCID of AgoraPlus's messages.
     pub language: Option<u32>,
     /// Accept work orders as they are pulled.
@@ -39,7 +42,7 @@ pub(crate) struct Flags {
     pub base_url: Option<String>,
     pub env: Option<String>,
     pub api_key_file: Option<PathBuf>,
-    pub db: Option<PathBuf>,
+    pub db: Option<String>,
     pub language: Option<u32>,
 }
 
@@ -47,7 +50,8 @@ pub(crate) struct Flags {
 #[derive(Debug)]
 pub(crate) struct Settings {
     pub client: ClientConfig,
-    pub db: PathBuf,
+    pub db: Locator,
+    pub db_options: PgOptions,
     pub language: Lcid,
     pub auto_accept: bool,
     pub transfer_if_valid: bool,
@@ -118,12 +122,20 @@ impl Settings {
                 "no api_key: set AGORA_API_KEY, or name a file with --api-key-file, AGORA_API_KEY_FILE or api_key_file in the configuration".to_owned(),
             ));
         };
-        let db = flags
-            .db
-            .clone()
-            .or_else(|| env("AGORA_DB").map(PathBuf::from))
-            .or(file.db)
-            .unwrap_or_else(|| PathBuf::from("agora.db"));
+        let db = Locator::parse(
+            &flags
+                .db
+                .clone()
+                .or_else(|| env("AGORA_DB"))
+                .or(file.db)
+                .unwrap_or_else(|| "agora.db".to_owned()),
+        );
+        let db_options = PgOptions {
+            password_file: env("AGORA_DB_PASSWORD_FILE")
+                .map(PathBuf::from)
+                .or(file.db_password_file),
+            ..PgOptions::default()
+        };
         let language = Lcid(flags.language.or(file.language).unwrap_or(1033));
         let allow_insecure_http = match env("AGORA_ALLOW_INSECURE_HTTP") {
             Some(v) => parse_switch("AGORA_ALLOW_INSECURE_HTTP", &v)?,
@@ -132,6 +144,7 @@ impl Settings {
         Ok(Self {
             client: ClientConfig::new(environment, key).with_insecure_http(allow_insecure_http),
             db,
+            db_options,
             language,
             auto_accept: file.auto_accept.unwrap_or(true),
             transfer_if_valid: file.transfer_if_valid.unwrap_or(true),

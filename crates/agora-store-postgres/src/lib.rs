@@ -23,6 +23,8 @@
 //! [`agora_ports::Operation::exclusive_key`]) live in `agora-ports`.
 //! [`throwaway`] starts a private PostgreSQL server for tests and benches.
 
+use std::sync::Arc;
+
 use agora_domain::lifecycle::RepairLifecycle;
 use agora_domain::wire::read_stored;
 use agora_domain::{ClaimId, CompleteRepairState, InterventionId, MandateId, PartOrderLine};
@@ -129,14 +131,14 @@ pub struct PostgresStore {
     /// The catalog's writer: a thread with a connection of its own that
     /// runs catalog operations in the order they were started.
     catalog: catalog::Writer,
-    config: tokio_postgres::Config,
-    options: PgOptions,
+    /// Where it connects, to open it again.
+    settings: Arc<(tokio_postgres::Config, PgOptions)>,
 }
 
 impl std::fmt::Debug for PostgresStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PostgresStore")
-            .field("at", &connect::describe(&self.config))
+            .field("at", &self.describe())
             .finish_non_exhaustive()
     }
 }
@@ -160,7 +162,8 @@ impl PostgresStore {
     /// A second store on the same database, with connections of its own
     /// (as another process would open it).
     pub async fn reopen(&self) -> Result<Self, AgoraError> {
-        Self::open(self.config.clone(), self.options.clone()).await
+        let (config, options) = &*self.settings;
+        Self::open(config.clone(), options.clone()).await
     }
 
     async fn open(config: tokio_postgres::Config, options: PgOptions) -> Result<Self, AgoraError> {
@@ -178,8 +181,7 @@ impl PostgresStore {
         let store = Self {
             pool,
             catalog: catalog::Writer::start(config.clone())?,
-            config,
-            options,
+            settings: Arc::new((config, options)),
         };
         let mut client = store.client().await.map_err(|e| match e {
             AgoraError::Store(why) => AgoraError::Store(format!(
@@ -194,7 +196,7 @@ impl PostgresStore {
 
     /// Where the store is, without its password: `user@host:port/db`.
     pub fn describe(&self) -> String {
-        connect::describe(&self.config)
+        connect::describe(&self.settings.0)
     }
 
     pub(crate) async fn client(&self) -> Result<deadpool_postgres::Client, AgoraError> {
