@@ -33,6 +33,10 @@ const INSTALL_HINT: &str = "install PostgreSQL's server (Debian: `apt-get instal
 
 /// The supervising script: `$1` the binaries, `$2` the directory.
 const SUPERVISOR: &str = r#"
+# A signal to the whole process group (a test run interrupted) must not
+# stop the supervisor before it has stopped the server: it waits for the
+# end of its input, which comes when its parent is gone.
+trap '' INT TERM HUP
 bin="$1"; dir="$2"
 "$bin/initdb" -D "$dir/data" -U agora -A trust -E UTF8 --locale=C --no-sync >"$dir/initdb.log" 2>&1 \
   || { cat "$dir/initdb.log" >&2; rm -rf "$dir"; exit 1; }

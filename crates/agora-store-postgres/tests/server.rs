@@ -1,0 +1,67 @@
+//! What is PostgreSQL's own beyond the store contract: workers opening a
+//! new database at once migrate it once; a newer schema is refused; the
+//! throwaway server leaves nothing behind.
+#![allow(clippy::unwrap_used)]
+
+use agora_ports::{Operation, Outbox, SyncCursors};
+use agora_store_postgres::PostgresStore;
+use agora_store_postgres::throwaway::Server;
+use jiff::Timestamp;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workers_opening_a_new_database_at_once_migrate_it_once() {
+    let server = Server::start().unwrap_or_else(|why| panic!("{why}"));
+    let url = server.create_database("race").await.unwrap();
+    let opens: Vec<_> = (0..6)
+        .map(|_| {
+            let url = url.clone();
+            tokio::spawn(async move { PostgresStore::connect(&url).await })
+        })
+        .collect();
+    let mut stores = Vec::new();
+    for open in opens {
+        stores.push(open.await.unwrap().unwrap());
+    }
+    // Every handle works on the one schema.
+    let id = stores[0]
+        .enqueue(Some(1), &Operation::PlaceOrder(1), Timestamp::UNIX_EPOCH)
+        .await
+        .unwrap();
+    assert!(stores[5].entry(id).await.unwrap().is_some());
+    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let rows = client
+        .query("SELECT version FROM agora_schema", &[])
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].get::<_, i32>(0), 1);
+
+    // A database migrated by a newer agora is refused, naming both versions.
+    client
+        .execute("UPDATE agora_schema SET version = 99", &[])
+        .await
+        .unwrap();
+    let err = PostgresStore::connect(&url).await.unwrap_err();
+    assert!(err.to_string().contains("version 99"), "{err}");
+    // Handles already open go on.
+    stores[1]
+        .set_cursor("k", Timestamp::UNIX_EPOCH)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_dropped_server_is_stopped_and_its_directory_removed() {
+    let server = Server::start().unwrap_or_else(|why| panic!("{why}"));
+    let dir = server.socket_dir().to_path_buf();
+    let url = server.create_database("gone").await.unwrap();
+    assert!(dir.join("data").is_dir());
+    PostgresStore::connect(&url).await.unwrap();
+    drop(server);
+    assert!(!dir.exists(), "{} left behind", dir.display());
+    let err = PostgresStore::connect(&url).await.unwrap_err();
+    assert!(err.to_string().contains("cannot connect"), "{err}");
+}
