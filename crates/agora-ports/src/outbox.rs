@@ -256,6 +256,32 @@ impl OutboxState {
             Self::Failed => "failed",
         }
     }
+
+    /// The name stores keep the state under (`in_doubt`): every store's
+    /// tables use these, and their SQL names them.
+    pub fn stored_name(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Sending => "sending",
+            Self::Delivered => "delivered",
+            Self::InDoubt => "in_doubt",
+            Self::Failed => "failed",
+        }
+    }
+
+    /// The state a store kept under `name`; `None` for a name no agora
+    /// writes.
+    pub fn from_stored_name(name: &str) -> Option<Self> {
+        [
+            Self::Pending,
+            Self::Sending,
+            Self::Delivered,
+            Self::InDoubt,
+            Self::Failed,
+        ]
+        .into_iter()
+        .find(|s| s.stored_name() == name)
+    }
 }
 
 /// Who holds an entry while sending it, and until when. A process renews its
@@ -581,6 +607,31 @@ mod tests {
                 transfer_if_valid,
             }
         }
+    }
+
+    #[test]
+    fn stored_state_names_read_back_and_are_the_stores_sql_names() {
+        let all = [
+            OutboxState::Pending,
+            OutboxState::Sending,
+            OutboxState::Delivered,
+            OutboxState::InDoubt,
+            OutboxState::Failed,
+        ];
+        let names: Vec<&str> = all.iter().map(|s| s.stored_name()).collect();
+        // The stores' SQL spells these names.
+        assert_eq!(
+            names,
+            ["pending", "sending", "delivered", "in_doubt", "failed"]
+        );
+        for state in all {
+            assert_eq!(
+                OutboxState::from_stored_name(state.stored_name()),
+                Some(state)
+            );
+        }
+        assert_eq!(OutboxState::from_stored_name("in-doubt"), None);
+        assert_eq!(OutboxState::from_stored_name(""), None);
     }
 
     #[test]

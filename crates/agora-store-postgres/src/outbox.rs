@@ -16,27 +16,6 @@ use tokio_postgres::types::ToSql;
 
 use crate::{PostgresStore, from_ms, ms, one_repair, store_error, upsert_repair_in};
 
-fn parse_state(s: &str) -> Option<OutboxState> {
-    Some(match s {
-        "pending" => OutboxState::Pending,
-        "sending" => OutboxState::Sending,
-        "delivered" => OutboxState::Delivered,
-        "in_doubt" => OutboxState::InDoubt,
-        "failed" => OutboxState::Failed,
-        _ => return None,
-    })
-}
-
-fn state_name(s: OutboxState) -> &'static str {
-    match s {
-        OutboxState::Pending => "pending",
-        OutboxState::Sending => "sending",
-        OutboxState::Delivered => "delivered",
-        OutboxState::InDoubt => "in_doubt",
-        OutboxState::Failed => "failed",
-    }
-}
-
 /// The states in which an entry holds its exclusive key (the predicate of
 /// the unique index `outbox_exclusive_open`).
 const OPEN: &str = "(state IN ('pending', 'sending', 'in_doubt') OR needs_result)";
@@ -78,7 +57,7 @@ async fn check_exclusive(
             Err(AgoraError::Invalid(format!(
                 "{} refused: outbox entry {id} ({}) is already open for {key}; settle it first (`agora outbox list`)",
                 operation.name(),
-                parse_state(state).map_or("unknown", OutboxState::as_str),
+                OutboxState::from_stored_name(state).map_or("unknown", OutboxState::as_str),
             )))
         }
     }
@@ -120,7 +99,8 @@ fn decode_entry(row: &Row) -> Result<OutboxEntry, String> {
     let operation =
         Operation::from_stored(row.get(2)).map_err(|e| format!("unreadable operation: {e}"))?;
     let state_text: &str = row.get(3);
-    let state = parse_state(state_text).ok_or_else(|| format!("unknown state `{state_text}`"))?;
+    let state = OutboxState::from_stored_name(state_text)
+        .ok_or_else(|| format!("unknown state `{state_text}`"))?;
     let answer = row
         .get::<_, Option<&str>>(10)
         .map(OperationAnswer::from_stored)
@@ -374,7 +354,7 @@ impl Outbox for PostgresStore {
         tx.execute(
             "UPDATE outbox SET state = $2, next_attempt_ms = $3, last_error = $4,
                owner = NULL, lease_until_ms = NULL WHERE id = $1",
-            &[&id, &state_name(state), &ms(at), error],
+            &[&id, &state.stored_name(), &ms(at), error],
         )
         .await
         .map_err(store_error)?;
@@ -434,7 +414,7 @@ impl Outbox for PostgresStore {
         select(
             &self.client().await?,
             "state = $1 ORDER BY id",
-            &[&state_name(state)],
+            &[&state.stored_name()],
             false,
         )
         .await

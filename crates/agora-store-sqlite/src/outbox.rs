@@ -14,27 +14,6 @@ use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 
 use crate::{SqliteStore, from_ms, ms, one_repair, store_error, upsert_repair_in, write_tx};
 
-pub(crate) fn state_name(s: OutboxState) -> &'static str {
-    match s {
-        OutboxState::Pending => "pending",
-        OutboxState::Sending => "sending",
-        OutboxState::Delivered => "delivered",
-        OutboxState::InDoubt => "in_doubt",
-        OutboxState::Failed => "failed",
-    }
-}
-
-fn parse_state(s: &str) -> Option<OutboxState> {
-    Some(match s {
-        "pending" => OutboxState::Pending,
-        "sending" => OutboxState::Sending,
-        "delivered" => OutboxState::Delivered,
-        "in_doubt" => OutboxState::InDoubt,
-        "failed" => OutboxState::Failed,
-        _ => return None,
-    })
-}
-
 /// The states in which an entry holds its exclusive key.
 const OPEN: &str = "(state IN ('pending', 'sending', 'in_doubt') OR needs_result = 1)";
 
@@ -64,7 +43,7 @@ fn check_exclusive(
         Some((id, state)) => Err(AgoraError::Invalid(format!(
             "{} refused: outbox entry {id} ({}) is already open for {key}; settle it first (`agora outbox list`)",
             operation.name(),
-            parse_state(&state).map_or("unknown", OutboxState::as_str),
+            OutboxState::from_stored_name(&state).map_or("unknown", OutboxState::as_str),
         ))),
     }
 }
@@ -126,7 +105,8 @@ fn entry_row(row: &Row<'_>) -> rusqlite::Result<EntryRow> {
 fn decode_entry(row: EntryRow) -> Result<OutboxEntry, String> {
     let operation =
         Operation::from_stored(&row.operation).map_err(|e| format!("unreadable operation: {e}"))?;
-    let state = parse_state(&row.state).ok_or_else(|| format!("unknown state `{}`", row.state))?;
+    let state = OutboxState::from_stored_name(&row.state)
+        .ok_or_else(|| format!("unknown state `{}`", row.state))?;
     let answer = row
         .answer
         .map(|a| OperationAnswer::from_stored(&a))
@@ -364,7 +344,7 @@ impl Outbox for SqliteStore {
             tx.execute(
                 "UPDATE outbox SET state = ?2, next_attempt_ms = ?3, last_error = ?4,
                    owner = NULL, lease_until_ms = NULL WHERE id = ?1",
-                params![id, state_name(state), ms(at), error],
+                params![id, state.stored_name(), ms(at), error],
             )
             .map_err(store_error)?;
             tx.commit().map_err(store_error)?;
@@ -424,7 +404,7 @@ impl Outbox for SqliteStore {
     }
 
     async fn entries(&self, state: OutboxState) -> Result<Vec<OutboxEntry>, AgoraError> {
-        self.with_state(move |c| select(c, "state = ?1 ORDER BY id", [state_name(state)], false))
+        self.with_state(move |c| select(c, "state = ?1 ORDER BY id", [state.stored_name()], false))
             .await
     }
 
