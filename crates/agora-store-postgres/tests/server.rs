@@ -65,3 +65,51 @@ async fn a_dropped_server_is_stopped_and_its_directory_removed() {
     let err = PostgresStore::connect(&url).await.unwrap_err();
     assert!(err.to_string().contains("cannot connect"), "{err}");
 }
+
+/// A claimer skips the entries another transaction holds instead of
+/// waiting for it, and gets them once they are free.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claims_skip_locked_entries_instead_of_waiting() {
+    let server = Server::start().unwrap_or_else(|why| panic!("{why}"));
+    let url = server.create_database("skip").await.unwrap();
+    let store = PostgresStore::connect(&url).await.unwrap();
+    let now = Timestamp::UNIX_EPOCH;
+    let mut ids = Vec::new();
+    for file in 1..=3 {
+        ids.push(
+            store
+                .enqueue(Some(file), &Operation::PlaceOrder(file), now)
+                .await
+                .unwrap(),
+        );
+    }
+    let (mut other, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let held = other.transaction().await.unwrap();
+    let first = i64::try_from(ids[0]).unwrap();
+    held.execute("SELECT id FROM outbox WHERE id = $1 FOR UPDATE", &[&first])
+        .await
+        .unwrap();
+    let lease = agora_ports::Lease {
+        owner: "w1".into(),
+        until: now + jiff::SignedDuration::from_secs(60),
+    };
+    // Were the claim waiting on the held row, this would time out.
+    let claimed = tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        store.claim_due(now, &lease, 10),
+    )
+    .await
+    .expect("the claim waited on a locked entry")
+    .unwrap();
+    let got: Vec<u64> = claimed.iter().map(|e| e.id).collect();
+    assert_eq!(got, ids[1..].to_vec());
+    held.rollback().await.unwrap();
+    let claimed = store.claim_due(now, &lease, 10).await.unwrap();
+    assert_eq!(
+        claimed.iter().map(|e| e.id).collect::<Vec<_>>(),
+        vec![ids[0]]
+    );
+}
