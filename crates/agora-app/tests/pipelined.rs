@@ -1,0 +1,89 @@
+//! `pipelined`, the catalog sync's writer loop: every record written once,
+//! in order, the last batch marked (it carries the sync's cursor), an
+//! empty delta still completing, and a delta that fails never marking one.
+
+use std::sync::{Arc, Mutex};
+
+use agora_app::{Write, pipelined};
+use agora_ports::{AgoraError, DeltaSummary, RecordStream, Records, VecRecords};
+use async_trait::async_trait;
+
+type Calls = Arc<Mutex<Vec<(Vec<u32>, bool)>>>;
+
+/// Runs `pipelined` over `stream`, recording each write and each progress.
+async fn run(
+    mut stream: Records<u32>,
+) -> (Result<u64, AgoraError>, Vec<(Vec<u32>, bool)>, Vec<u64>) {
+    let calls: Calls = Arc::default();
+    let mut progress = Vec::new();
+    let seen = calls.clone();
+    let result = pipelined(
+        &mut stream,
+        &mut |n| progress.push(n),
+        move |batch, last| {
+            let n = batch.len() as u64;
+            seen.lock().unwrap().push((batch, last));
+            let write: Write<'static> = Box::pin(async move { Ok(n) });
+            write
+        },
+    )
+    .await;
+    let calls = calls.lock().unwrap().clone();
+    (result, calls, progress)
+}
+
+#[tokio::test]
+async fn every_batch_is_written_in_order_and_only_the_last_is_marked() {
+    let stream = Box::new(VecRecords::new(
+        (0..10).collect(),
+        4,
+        DeltaSummary::default(),
+    ));
+    let (result, calls, progress) = run(stream).await;
+    assert_eq!(result.unwrap(), 10);
+    assert_eq!(
+        calls,
+        vec![
+            (vec![0, 1, 2, 3], false),
+            (vec![4, 5, 6, 7], false),
+            (vec![8, 9], true)
+        ]
+    );
+    assert_eq!(progress, vec![4, 8, 10]);
+}
+
+#[tokio::test]
+async fn an_empty_delta_writes_one_empty_last_batch() {
+    let stream = Box::new(VecRecords::new(Vec::new(), 4, DeltaSummary::default()));
+    let (result, calls, _) = run(stream).await;
+    assert_eq!(result.unwrap(), 0);
+    assert_eq!(calls, vec![(vec![], true)]);
+}
+
+/// Two batches, then the delta fails.
+struct Failing(u32);
+
+#[async_trait]
+impl RecordStream<u32> for Failing {
+    async fn next_batch(&mut self) -> Result<Option<Vec<u32>>, AgoraError> {
+        self.0 += 1;
+        if self.0 > 2 {
+            return Err(AgoraError::Transport("the delta was cut".into()));
+        }
+        Ok(Some(vec![self.0]))
+    }
+
+    fn summary(&self) -> DeltaSummary {
+        DeltaSummary::default()
+    }
+}
+
+#[tokio::test]
+async fn a_delta_that_fails_never_marks_a_batch_as_the_last() {
+    let (result, calls, _) = run(Box::new(Failing(0))).await;
+    assert!(
+        matches!(result, Err(AgoraError::Transport(_))),
+        "{result:?}"
+    );
+    assert!(calls.iter().all(|(_, last)| !last), "{calls:?}");
+}
