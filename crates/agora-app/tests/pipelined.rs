@@ -1,6 +1,7 @@
 //! `pipelined`, the catalog sync's writer loop: every record written once,
 //! in order, the last batch marked (it carries the sync's cursor), an
 //! empty delta still completing, and a delta that fails never marking one.
+#![allow(clippy::unwrap_used)]
 
 use std::sync::{Arc, Mutex};
 
