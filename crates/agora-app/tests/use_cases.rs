@@ -5,7 +5,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use agora_app::{Agora, AppConfig, CatalogKind, ClaimOutcome, Delivery, Resolution};
+use agora_app::{Agora, AppConfig, CatalogKind, ClaimOutcome, Delivery, FlushReport, Resolution};
 use agora_domain::lifecycle::ClaimState;
 use agora_domain::{
     ClaimStatus, CountryCode, Lcid, MandateLightResponse, ManufacturerId, NewMandateResponseData,
@@ -13,7 +13,8 @@ use agora_domain::{
 };
 use agora_mock::{Faults, SimClient, SimConfig, Simulator};
 use agora_ports::{
-    AgoraError, CatalogStore, Clock, MockMandates, OutboxState, RepairFiles, Reply, SyncCursors,
+    AgoraError, CatalogStore, Clock, Lease, MockMandates, Operation, Outbox, OutboxState,
+    RepairFiles, Reply, SyncCursors,
 };
 use agora_store_sqlite::SqliteStore;
 use jiff::Timestamp;
@@ -481,4 +482,191 @@ async fn catalog_sync_uses_a_durable_cursor_with_overlap() {
         .unwrap()
         .unwrap();
     assert!(!bom.lines.is_empty());
+}
+
+/// Entries queued for `files`, one operation each, straight into the store
+/// (as a use case would before its send); their ids.
+async fn enqueue(
+    app: &Agora<SimClient, SqliteStore>,
+    clock: &ManualClock,
+    ops: Vec<(i64, Operation)>,
+) -> Vec<u64> {
+    let mut ids = Vec::new();
+    for (file, op) in ops {
+        let repair = app.store().repair(file).await.unwrap().unwrap();
+        let id = app
+            .store()
+            .save_with_operation(&repair, Some(op), clock.now())
+            .await
+            .unwrap()
+            .unwrap();
+        ids.push(id);
+    }
+    ids
+}
+
+async fn state_of(app: &Agora<SimClient, SqliteStore>, id: u64) -> OutboxState {
+    app.store().entry(id).await.unwrap().unwrap().state
+}
+
+/// A process died mid-send: once its lease has expired, recovery parks
+/// what may have been applied in doubt and requeues what is safe to
+/// resend; a send still under way in a living process is left alone.
+#[tokio::test]
+async fn recovery_parks_a_dead_process_s_sends_once_their_lease_expires() {
+    let (sim, app, clock) = setup("recover");
+    for _ in 0..3 {
+        sim.publish_mandate("a", work_order(19)).unwrap();
+    }
+    let files = app.sync_work_orders().await.unwrap().accepted;
+    let file = |i: usize| files[i];
+    let update = app.store().repair(file(0)).await.unwrap().unwrap().file;
+    let [idempotent, order, live] = enqueue(
+        &app,
+        &clock,
+        vec![
+            (file(0), Operation::UpdateRepair(update)),
+            (file(1), Operation::PlaceOrder(file(1))),
+            (file(2), Operation::PlaceOrder(file(2))),
+        ],
+    )
+    .await[..] else {
+        panic!("three entries")
+    };
+    // The dead process took the first two for a minute; a living one holds
+    // the third for ten.
+    let lease = |owner: &str, secs| Lease {
+        owner: owner.to_owned(),
+        until: clock.now() + Duration::from_secs(secs),
+    };
+    let dead = app
+        .store()
+        .claim_due(clock.now(), &lease("dead:1", 60), 2)
+        .await
+        .unwrap();
+    assert_eq!(
+        dead.iter().map(|e| e.id).collect::<Vec<_>>(),
+        [idempotent, order]
+    );
+    let held = app
+        .store()
+        .claim_due(clock.now(), &lease("alive:2", 600), 1)
+        .await
+        .unwrap();
+    assert_eq!(held[0].id, live);
+
+    // Before the lease expires the sender may still be at work: nothing.
+    assert_eq!(app.recover().await.unwrap(), Vec::<u64>::new());
+    for id in [idempotent, order, live] {
+        assert_eq!(state_of(&app, id).await, OutboxState::Sending);
+    }
+
+    clock.advance(Duration::from_secs(61));
+    assert_eq!(app.recover().await.unwrap(), [order]);
+    assert_eq!(state_of(&app, idempotent).await, OutboxState::Pending);
+    assert_eq!(state_of(&app, order).await, OutboxState::InDoubt);
+    assert_eq!(state_of(&app, live).await, OutboxState::Sending);
+    assert_eq!(app.recover().await.unwrap(), Vec::<u64>::new(), "once");
+
+    // The requeued update goes out; the order in doubt and the live send
+    // do not.
+    assert_eq!(
+        app.flush_outbox().await.unwrap(),
+        FlushReport {
+            delivered: 1,
+            ..FlushReport::default()
+        }
+    );
+    assert!(
+        sim.state("a").unwrap()["Orders"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// A flush counts each entry under what became of it.
+#[tokio::test]
+async fn a_flush_counts_each_outcome() {
+    let (sim, app, clock) = setup("flush-counts");
+    for _ in 0..2 {
+        sim.publish_mandate("a", work_order(19)).unwrap();
+    }
+    let files = app.sync_work_orders().await.unwrap().accepted;
+    let update = |i: usize| {
+        let app = &app;
+        let files = &files;
+        async move { Operation::UpdateRepair(app.store().repair(files[i]).await.unwrap().unwrap().file) }
+    };
+    let flush_with = async |faults: Faults| {
+        sim.set_faults(faults).unwrap();
+        let report = app.flush_outbox().await.unwrap();
+        sim.set_faults(Faults::default()).unwrap();
+        report
+    };
+
+    // Unavailable: to retry later.
+    enqueue(&app, &clock, vec![(files[0], update(0).await)]).await;
+    let report = flush_with(Faults {
+        status503_rate: 1.0,
+        ..Faults::default()
+    })
+    .await;
+    assert_eq!(
+        report,
+        FlushReport {
+            queued: 1,
+            ..FlushReport::default()
+        }
+    );
+    clock.advance(Duration::from_secs(600));
+    let report = flush_with(Faults::default()).await;
+    assert_eq!(
+        report,
+        FlushReport {
+            delivered: 1,
+            ..FlushReport::default()
+        }
+    );
+
+    // An order whose answer is lost: in doubt.
+    enqueue(
+        &app,
+        &clock,
+        vec![(files[1], Operation::PlaceOrder(files[1]))],
+    )
+    .await;
+    let report = flush_with(Faults {
+        drop_after_commit_rate: 1.0,
+        ..Faults::default()
+    })
+    .await;
+    assert_eq!(
+        report,
+        FlushReport {
+            in_doubt: 1,
+            ..FlushReport::default()
+        }
+    );
+
+    // An order for a file AgoraPlus does not know: refused.
+    let mut unknown = app.store().repair(files[0]).await.unwrap().unwrap();
+    unknown.intervention_id = 999_999;
+    unknown.mandate_id = None;
+    unknown.revision = 0;
+    app.store().upsert_repair(&unknown).await.unwrap();
+    enqueue(
+        &app,
+        &clock,
+        vec![(999_999, Operation::PlaceOrder(999_999))],
+    )
+    .await;
+    let report = flush_with(Faults::default()).await;
+    assert_eq!(
+        report,
+        FlushReport {
+            failed: 1,
+            ..FlushReport::default()
+        }
+    );
 }
