@@ -310,6 +310,47 @@ async fn errors_are_one_sentence_with_a_hint_and_an_exit_code() {
     assert_eq!(out.status.code(), Some(2));
 }
 
+/// Clear-text HTTP to a host other than this machine only when the
+/// configuration file says so, whatever the environment of the test run
+/// (the child starts without any `AGORA_` variable).
+#[test]
+fn clear_text_http_elsewhere_needs_the_configuration_s_consent() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("key");
+    std::fs::write(&key, "k-0123456789").unwrap();
+    let config = dir.path().join("agora.json");
+    for (extra, exit) in [("", 3), (r#", "allow_insecure_http": true"#, 0)] {
+        std::fs::write(
+            &config,
+            format!(
+                r#"{{"base_url": "http://agora.example.com", "api_key_file": {:?}, "db": {:?}{extra}}}"#,
+                key.display().to_string(),
+                dir.path().join("agora.db").display().to_string(),
+            ),
+        )
+        .unwrap();
+        let mut c = Command::new(env!("CARGO_BIN_EXE_agora"));
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().starts_with("AGORA_") {
+                c.env_remove(name);
+            }
+        }
+        // `repairs list` builds the client but only reads the store.
+        let out = c
+            .args(["--config", config.to_str().unwrap(), "repairs", "list"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(exit), "{extra:?}: {}", text(&out));
+        if exit == 3 {
+            assert!(
+                stderr(&out).contains("AGORA_ALLOW_INSECURE_HTTP"),
+                "{}",
+                text(&out)
+            );
+        }
+    }
+}
+
 /// The codes and statuses a demo run observes, step by step.
 const DEMO_TIMELINE: [&str; 16] = [
     "NEW",
