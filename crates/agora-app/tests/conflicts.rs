@@ -126,6 +126,7 @@ impl Outbox for Contended {
 }
 
 fn setup() -> (
+    tempfile::TempDir,
     Simulator,
     Agora<agora_mock::SimClient, SqliteStore>,
     Contended,
@@ -136,8 +137,8 @@ fn setup() -> (
         catalog_size: 10,
         ..SimConfig::default()
     });
-    let dir = tempfile::tempdir().unwrap().keep();
-    let store = SqliteStore::open(dir.join("agora.db")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path().join("agora.db")).unwrap();
     let contended = Contended {
         other: SqliteStore::open(store.path()).unwrap(),
         store: store.clone(),
@@ -149,7 +150,7 @@ fn setup() -> (
         Arc::new(SystemClock),
         AppConfig::default(),
     );
-    (sim, app, contended)
+    (dir, sim, app, contended)
 }
 
 fn work_order() -> MandateLightResponse {
@@ -162,7 +163,7 @@ fn work_order() -> MandateLightResponse {
 
 #[tokio::test]
 async fn a_status_report_and_a_tracking_pass_redo_their_change_after_another_write() {
-    let (sim, app, contended) = setup();
+    let (_dir, sim, app, contended) = setup();
     sim.publish_mandate("a", work_order()).unwrap();
     let id = app.sync_work_orders().await.unwrap().accepted[0];
     app.update_file(id, |f| {

@@ -34,17 +34,25 @@ impl ManualClock {
     }
 }
 
-/// A store in a new directory of its own (kept: the store outlives this call).
-fn store(name: &str) -> SqliteStore {
+/// A store in a new temporary directory of its own, removed with the
+/// returned guard.
+fn store(name: &str) -> (tempfile::TempDir, SqliteStore) {
     let dir = tempfile::Builder::new()
         .prefix(&format!("agora-app-{name}-"))
         .tempdir()
-        .unwrap()
-        .keep();
-    SqliteStore::open(dir.join("agora.db")).unwrap()
+        .unwrap();
+    let store = SqliteStore::open(dir.path().join("agora.db")).unwrap();
+    (dir, store)
 }
 
-fn setup(name: &str) -> (Simulator, Agora<SimClient, SqliteStore>, Arc<ManualClock>) {
+fn setup(
+    name: &str,
+) -> (
+    tempfile::TempDir,
+    Simulator,
+    Agora<SimClient, SqliteStore>,
+    Arc<ManualClock>,
+) {
     let clock = Arc::new(ManualClock(Mutex::new(
         "2024-03-01T09:00:00Z".parse().unwrap(),
     )));
@@ -54,14 +62,10 @@ fn setup(name: &str) -> (Simulator, Agora<SimClient, SqliteStore>, Arc<ManualClo
         catalog_size: 3000,
         ..SimConfig::default()
     };
+    let (dir, store) = store(name);
     let sim = Simulator::with_clock(config, clock.clone());
-    let app = Agora::new(
-        sim.client("a"),
-        store(name),
-        clock.clone(),
-        AppConfig::default(),
-    );
-    (sim, app, clock)
+    let app = Agora::new(sim.client("a"), store, clock.clone(), AppConfig::default());
+    (dir, sim, app, clock)
 }
 
 fn work_order(oem: u32) -> MandateLightResponse {
@@ -81,7 +85,7 @@ fn appointment() -> StateNature {
 
 #[tokio::test]
 async fn work_orders_sync_once_and_recover_what_was_accepted_but_not_saved() {
-    let (sim, app, _) = setup("sync");
+    let (_dir, sim, app, _) = setup("sync");
     sim.publish_mandate("a", work_order(19)).unwrap();
     sim.publish_mandate("a", work_order(4)).unwrap();
     let report = app.sync_work_orders().await.unwrap();
@@ -124,7 +128,8 @@ async fn the_reconciliation_runs_even_when_pulling_fails() {
             }]))
         });
     let clock = Arc::new(ManualClock(Mutex::new(Timestamp::UNIX_EPOCH)));
-    let app = Agora::new(api, store("mock"), clock, AppConfig::default());
+    let (_dir, store) = store("mock");
+    let app = Agora::new(api, store, clock, AppConfig::default());
     let report = app.sync_work_orders().await.unwrap();
     assert_eq!(report.recovered, [900]);
     let failed = report.failed.unwrap();
@@ -134,7 +139,7 @@ async fn the_reconciliation_runs_even_when_pulling_fails() {
 
 #[tokio::test]
 async fn a_repair_from_progress_to_invoice() {
-    let (sim, app, _) = setup("flow");
+    let (_dir, sim, app, _) = setup("flow");
     sim.publish_mandate("a", work_order(19)).unwrap();
     let id = app.sync_work_orders().await.unwrap().accepted[0];
 
@@ -298,7 +303,7 @@ async fn a_repair_from_progress_to_invoice() {
 
 #[tokio::test]
 async fn transient_failures_are_retried_later_and_in_doubt_creates_are_parked() {
-    let (sim, app, clock) = setup("outbox");
+    let (_dir, sim, app, clock) = setup("outbox");
     sim.publish_mandate("a", work_order(19)).unwrap();
     let id = app.sync_work_orders().await.unwrap().accepted[0];
     sim.set_faults(Faults {
@@ -388,7 +393,7 @@ async fn transient_failures_are_retried_later_and_in_doubt_creates_are_parked() 
 
 #[tokio::test]
 async fn catalog_sync_uses_a_durable_cursor_with_overlap() {
-    let (sim, app, clock) = setup("catalog");
+    let (_dir, sim, app, clock) = setup("catalog");
     let mut seen = Vec::new();
     let first = app
         .sync_catalog(
@@ -514,7 +519,7 @@ async fn state_of(app: &Agora<SimClient, SqliteStore>, id: u64) -> OutboxState {
 /// resend; a send still under way in a living process is left alone.
 #[tokio::test]
 async fn recovery_parks_a_dead_process_s_sends_once_their_lease_expires() {
-    let (sim, app, clock) = setup("recover");
+    let (_dir, sim, app, clock) = setup("recover");
     for _ in 0..3 {
         sim.publish_mandate("a", work_order(19)).unwrap();
     }
@@ -588,7 +593,7 @@ async fn recovery_parks_a_dead_process_s_sends_once_their_lease_expires() {
 /// A flush counts each entry under what became of it.
 #[tokio::test]
 async fn a_flush_counts_each_outcome() {
-    let (sim, app, clock) = setup("flush-counts");
+    let (_dir, sim, app, clock) = setup("flush-counts");
     for _ in 0..2 {
         sim.publish_mandate("a", work_order(19)).unwrap();
     }
