@@ -404,9 +404,20 @@ async fn an_order_pass_tracks_every_open_file_and_reports_the_others() {
     assert!(matches!(pass.failed[0].error, AgoraError::ServerError(_)));
     assert_eq!(pass.not_reached, [Step::PartOrders(3)]);
 
-    // One file asked for by id: its failure is the error.
+    // One file asked for by id: its failure is the error; once answered,
+    // its warnings come back with it.
     assert!(matches!(
         app.track_part_orders(id).await.unwrap_err(),
         AgoraError::ServerError(_)
     ));
+    sim.set_faults(Faults::default()).unwrap();
+    let pass = app.track_part_orders(id).await.unwrap();
+    assert_eq!(pass.done.len(), 1);
+    assert_eq!(
+        pass.warnings
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
+        ["GetSparepartOrderTracking: AgoraPlus warns: carrier late"]
+    );
 }
