@@ -13,7 +13,7 @@ use agora_mock::{AnswerProfile, Faults, SimConfig};
 use agora_ports::{AgoraError, RepairFiles};
 use agora_sim::SimServer;
 use agora_store_sqlite::SqliteStore;
-use agora_tests::{ManualClock, client, serve};
+use agora_tests::{client, serve};
 use serde_json::json;
 
 const KEY: &str = "profile-key";
@@ -43,10 +43,7 @@ fn claim() -> WarrantyClaim {
 
 type App = Agora<AgoraClient, SqliteStore>;
 
-async fn setup(
-    name: &str,
-    profile: AnswerProfile,
-) -> (SimServer, App, std::sync::Arc<ManualClock>) {
+async fn setup(name: &str, profile: AnswerProfile) -> (SimServer, App, tempfile::TempDir) {
     let (server, clock) = serve(SimConfig {
         tenants: vec![KEY.into()],
         seed: 4,
@@ -55,26 +52,25 @@ async fn setup(
     })
     .await;
     server.simulator().set_profile(KEY, profile).unwrap();
-    // One directory per call: several tests share a setup name.
-    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let dir =
-        std::env::temp_dir().join(format!("agora-profiles-{}-{name}-{n}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    // A directory of its own per call (several tests share a setup name),
+    // removed with the returned guard.
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("agora-profiles-{name}-"))
+        .tempdir()
+        .unwrap();
     let app = Agora::new(
         client(&server, KEY),
-        SqliteStore::open(dir.join("agora.db")).unwrap(),
-        clock.clone(),
+        SqliteStore::open(dir.path().join("agora.db")).unwrap(),
+        clock,
         AppConfig::default(),
     );
-    (server, app, clock)
+    (server, app, dir)
 }
 
 /// Work orders, part orders and a claim, synced and tracked: complete runs
 /// and the data imported. Returns the number of warnings AgoraPlus gave.
 async fn a_repair_synced_and_tracked(profile: AnswerProfile) -> usize {
-    let (server, app, _clock) = setup("repair", profile).await;
+    let (server, app, _dir) = setup("repair", profile).await;
     let sim = server.simulator();
     let mut warnings = 0;
 
@@ -179,7 +175,7 @@ async fn the_reference_style_profile_imports_the_same() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sync_whose_pull_fails_is_incomplete_and_names_the_half() {
-    let (server, app, _clock) = setup("half", AnswerProfile::default()).await;
+    let (server, app, _dir) = setup("half", AnswerProfile::default()).await;
     let sim = server.simulator();
     sim.publish_mandate(KEY, work_order()).unwrap();
     sim.set_faults(Faults {

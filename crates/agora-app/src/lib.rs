@@ -31,6 +31,7 @@ pub use catalog::{CatalogKind, CatalogSync, Write, pipelined};
 pub use checked::Checked;
 pub use claims::ClaimOutcome;
 pub use outbox::{Delivery, FlushReport, Resolution};
+pub use progress::CONFLICT_RETRIES;
 pub use report::{Pass, Step, StepFailure, Warning};
 pub use tracking::{ClaimUpdate, FileOrders};
 pub use work_orders::WorkOrderSync;

@@ -149,6 +149,7 @@ where
     }
 }
 
-/// How many times a change is redone when another process wrote the file
-/// meanwhile.
-pub(crate) const CONFLICT_RETRIES: u32 = 8;
+/// How many times a use case redoes its change when another process wrote
+/// the repair file meanwhile; one more such write and it fails with
+/// [`AgoraError::Conflict`], the file as the other process left it.
+pub const CONFLICT_RETRIES: u32 = 8;

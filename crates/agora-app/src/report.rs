@@ -289,6 +289,61 @@ mod tests {
     }
 
     #[test]
+    fn each_warning_names_the_operation_it_came_with() {
+        let warnings = [
+            Warning::Envelope {
+                operation: "GetNewMandates",
+                message: "partial".to_owned(),
+            },
+            Warning::Item {
+                operation: "claim verdict",
+                item: "claim 7, Email".to_owned(),
+                message: "looks wrong".to_owned(),
+            },
+            Warning::SetAside {
+                operation: "GetAcceptedMandates",
+                item: SetAside {
+                    index: 0,
+                    raw: json!({}),
+                    reason: "unreadable".to_owned(),
+                },
+            },
+        ];
+        assert_eq!(
+            warnings.iter().map(Warning::operation).collect::<Vec<_>>(),
+            ["GetNewMandates", "claim verdict", "GetAcceptedMandates"]
+        );
+    }
+
+    #[test]
+    fn a_set_aside_item_is_shown_whole_up_to_its_limit_and_cut_past_it() {
+        let shown = |chars: usize| {
+            // A JSON string of `chars` characters, quotes included.
+            let raw = json!("x".repeat(chars - 2));
+            assert_eq!(raw.to_string().len(), chars);
+            Warning::SetAside {
+                operation: "GetNewMandates",
+                item: SetAside {
+                    index: 1,
+                    raw,
+                    reason: "not an object".to_owned(),
+                },
+            }
+            .to_string()
+        };
+        let whole = shown(RAW_SHOWN);
+        assert!(
+            whole.ends_with(&format!("(it reads \"{}\")", "x".repeat(RAW_SHOWN - 2))),
+            "{whole}"
+        );
+        let cut = shown(RAW_SHOWN + 1);
+        assert!(
+            cut.ends_with(&format!("(it reads \"{}…)", "x".repeat(RAW_SHOWN - 1))),
+            "{cut}"
+        );
+    }
+
+    #[test]
     fn a_pass_stops_only_on_failures_that_strike_every_call() {
         assert!(concerns_one_item(&AgoraError::NotFound(
             ServiceMessage::default()

@@ -4,9 +4,9 @@
 #![allow(clippy::unwrap_used)]
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 
-use agora_app::{Agora, AppConfig};
+use agora_app::{Agora, AppConfig, CONFLICT_RETRIES};
 use agora_domain::{
     ClaimId, InterventionId, MandateId, MandateLightResponse, Part, StateNature, StatusCode,
 };
@@ -19,19 +19,22 @@ use agora_store_sqlite::SqliteStore;
 use async_trait::async_trait;
 use jiff::Timestamp;
 
-/// The store, with another process that writes the file once, just before
-/// this one's next write of it.
+/// The store, with another process that writes the file just before each
+/// of this one's next `armed` writes of it.
 #[derive(Clone)]
 struct Contended {
     store: SqliteStore,
     other: SqliteStore,
-    armed: Arc<AtomicBool>,
+    armed: Arc<AtomicU32>,
 }
 
 impl Contended {
     /// The other process's write: a note on the file.
     async fn other_writes(&self, id: InterventionId) {
-        if self.armed.swap(false, Ordering::SeqCst) {
+        let armed = self
+            .armed
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+        if armed.is_ok() {
             let mut theirs = self.other.repair(id).await.unwrap().unwrap();
             theirs.attention = Some("written by the other process".into());
             self.other.upsert_repair(&theirs).await.unwrap();
@@ -126,6 +129,7 @@ impl Outbox for Contended {
 }
 
 fn setup() -> (
+    tempfile::TempDir,
     Simulator,
     Agora<agora_mock::SimClient, SqliteStore>,
     Contended,
@@ -136,12 +140,12 @@ fn setup() -> (
         catalog_size: 10,
         ..SimConfig::default()
     });
-    let dir = tempfile::tempdir().unwrap().keep();
-    let store = SqliteStore::open(dir.join("agora.db")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path().join("agora.db")).unwrap();
     let contended = Contended {
         other: SqliteStore::open(store.path()).unwrap(),
         store: store.clone(),
-        armed: Arc::new(AtomicBool::new(false)),
+        armed: Arc::new(AtomicU32::new(0)),
     };
     let app = Agora::new(
         sim.client("a"),
@@ -149,7 +153,7 @@ fn setup() -> (
         Arc::new(SystemClock),
         AppConfig::default(),
     );
-    (sim, app, contended)
+    (dir, sim, app, contended)
 }
 
 fn work_order() -> MandateLightResponse {
@@ -162,7 +166,7 @@ fn work_order() -> MandateLightResponse {
 
 #[tokio::test]
 async fn a_status_report_and_a_tracking_pass_redo_their_change_after_another_write() {
-    let (sim, app, contended) = setup();
+    let (_dir, sim, app, contended) = setup();
     sim.publish_mandate("a", work_order()).unwrap();
     let id = app.sync_work_orders().await.unwrap().accepted[0];
     app.update_file(id, |f| {
@@ -187,12 +191,13 @@ async fn a_status_report_and_a_tracking_pass_redo_their_change_after_another_wri
 
     // A status report: the other write lands first; the report is redone
     // on the file as the other process left it.
-    contended.armed.store(true, Ordering::SeqCst);
+    contended.armed.store(1, Ordering::SeqCst);
     app.report_status(id, StateNature::new(StatusCode::Diagnosis, "diagnosis"))
         .await
         .unwrap();
-    assert!(
-        !contended.armed.load(Ordering::SeqCst),
+    assert_eq!(
+        contended.armed.load(Ordering::SeqCst),
+        0,
         "the other write ran"
     );
     let file = app.repair(id).await.unwrap();
@@ -212,11 +217,12 @@ async fn a_status_report_and_a_tracking_pass_redo_their_change_after_another_wri
     // A tracking pass: the same.
     let order = file.orders[0].order_number.clone().unwrap();
     sim.set_logistic(&order, "208").unwrap();
-    contended.armed.store(true, Ordering::SeqCst);
+    contended.armed.store(1, Ordering::SeqCst);
     let pass = app.track_part_orders(id).await.unwrap();
     assert!(pass.is_complete(), "{pass:?}");
-    assert!(
-        !contended.armed.load(Ordering::SeqCst),
+    assert_eq!(
+        contended.armed.load(Ordering::SeqCst),
+        0,
         "the other write ran"
     );
     let file = app.repair(id).await.unwrap();
@@ -228,5 +234,106 @@ async fn a_status_report_and_a_tracking_pass_redo_their_change_after_another_wri
         file.orders[0].status_code,
         Some(agora_domain::LogisticStatus::Shipped),
         "the tracked status was lost"
+    );
+}
+
+/// Another process that keeps writing the file: the change is redone
+/// `CONFLICT_RETRIES` times at most; one more write and the use case gives
+/// up with `Conflict`, the file as the other process left it.
+#[tokio::test]
+async fn a_change_is_redone_conflict_retries_times_then_given_up() {
+    let (_dir, sim, app, contended) = setup();
+    sim.publish_mandate("a", work_order()).unwrap();
+    let id = app.sync_work_orders().await.unwrap().accepted[0];
+    app.update_file(id, |f| {
+        f.parts = Some(vec![Part {
+            reference: Some("00019-00000012".into()),
+            quantity: Some(1),
+            to_be_ordered: Some(true),
+            ..Part::default()
+        }]);
+    })
+    .await
+    .unwrap();
+    app.order_parts(id).await.unwrap();
+    let app = Agora::new(
+        sim.client("a"),
+        contended.clone(),
+        Arc::new(SystemClock),
+        AppConfig::default(),
+    );
+    let reported = async |code: StatusCode| {
+        app.repair(id)
+            .await
+            .unwrap()
+            .file
+            .state_natures
+            .iter()
+            .flatten()
+            .any(|s| s.code.as_ref() == Some(&code))
+    };
+    let entries = async || {
+        let mut n = 0;
+        for state in [
+            OutboxState::Pending,
+            OutboxState::Sending,
+            OutboxState::InDoubt,
+            OutboxState::Delivered,
+            OutboxState::Failed,
+        ] {
+            n += app.outbox(state).await.unwrap().len();
+        }
+        n
+    };
+
+    // A status report.
+    contended.armed.store(CONFLICT_RETRIES, Ordering::SeqCst);
+    app.report_status(id, StateNature::new(StatusCode::Diagnosis, "diagnosis"))
+        .await
+        .unwrap();
+    assert_eq!(contended.armed.load(Ordering::SeqCst), 0);
+    assert!(reported(StatusCode::Diagnosis).await);
+    let before = entries().await;
+    contended
+        .armed
+        .store(CONFLICT_RETRIES + 1, Ordering::SeqCst);
+    let err = app
+        .report_status(id, StateNature::new(StatusCode::RepairFinished, "done"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AgoraError::Conflict(_)), "{err}");
+    assert_eq!(
+        contended.armed.load(Ordering::SeqCst),
+        0,
+        "the first try and CONFLICT_RETRIES more"
+    );
+    assert!(!reported(StatusCode::RepairFinished).await);
+    assert_eq!(entries().await, before, "nothing to send");
+
+    // A tracking pass.
+    let order = app.repair(id).await.unwrap().orders[0]
+        .order_number
+        .clone()
+        .unwrap();
+    sim.set_logistic(&order, "202").unwrap();
+    contended.armed.store(CONFLICT_RETRIES, Ordering::SeqCst);
+    assert!(app.track_part_orders(id).await.unwrap().is_complete());
+    assert_eq!(contended.armed.load(Ordering::SeqCst), 0);
+    let status = async || app.repair(id).await.unwrap().orders[0].status_code.clone();
+    assert_eq!(
+        status().await,
+        Some(agora_domain::LogisticStatus::Unavailable)
+    );
+    sim.set_logistic(&order, "208").unwrap();
+    contended
+        .armed
+        .store(CONFLICT_RETRIES + 1, Ordering::SeqCst);
+    let err = app.track_part_orders(id).await.unwrap_err();
+    assert!(matches!(err, AgoraError::Conflict(_)), "{err}");
+    assert_eq!(contended.armed.load(Ordering::SeqCst), 0);
+    assert_eq!(
+        status().await,
+        Some(agora_domain::LogisticStatus::Unavailable),
+        "the other process's file stands"
     );
 }

@@ -20,28 +20,33 @@ use agora_ports::{
 use agora_store_sqlite::SqliteStore;
 use serde_json::json;
 
-fn store(name: &str) -> SqliteStore {
-    let dir = std::env::temp_dir().join(format!("agora-app-partial-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    SqliteStore::open(dir.join("agora.db")).unwrap()
+/// A store in a new temporary directory of its own, removed with the
+/// returned guard.
+fn store(name: &str) -> (tempfile::TempDir, SqliteStore) {
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("agora-app-partial-{name}-"))
+        .tempdir()
+        .unwrap();
+    let store = SqliteStore::open(dir.path().join("agora.db")).unwrap();
+    (dir, store)
 }
 
-fn setup(name: &str) -> (Simulator, Agora<SimClient, SqliteStore>) {
+fn setup(name: &str) -> (tempfile::TempDir, Simulator, Agora<SimClient, SqliteStore>) {
     let config = SimConfig {
         tenants: vec!["a".into()],
         seed: 2,
         catalog_size: 10,
         ..SimConfig::default()
     };
+    let (dir, store) = store(name);
     let sim = Simulator::new(config);
     let app = Agora::new(
         sim.client("a"),
-        store(name),
+        store,
         Arc::new(SystemClock),
         AppConfig::default(),
     );
-    (sim, app)
+    (dir, sim, app)
 }
 
 fn work_order() -> MandateLightResponse {
@@ -63,7 +68,7 @@ fn faults_on(route: &str, rate503: f64, rate500: f64) -> Faults {
 
 #[tokio::test]
 async fn pulling_fails_while_reconciling_works_the_sync_says_so() {
-    let (sim, app) = setup("new-half");
+    let (_dir, sim, app) = setup("new-half");
     // Accepted in AgoraPlus, never saved here.
     let mandate = sim.publish_mandate("a", work_order()).unwrap();
     let id = sim.client("a").new_mandates(true).await.unwrap().data[0]
@@ -93,7 +98,7 @@ async fn pulling_fails_while_reconciling_works_the_sync_says_so() {
 
 #[tokio::test]
 async fn reconciling_fails_after_pulling_worked_the_pulled_ones_are_kept() {
-    let (sim, app) = setup("accepted-half");
+    let (_dir, sim, app) = setup("accepted-half");
     sim.publish_mandate("a", work_order()).unwrap();
     sim.set_faults(faults_on("GetAcceptedMandates", 1.0, 0.0))
         .unwrap();
@@ -118,7 +123,7 @@ async fn reconciling_fails_after_pulling_worked_the_pulled_ones_are_kept() {
 
 #[tokio::test]
 async fn warnings_of_the_envelopes_and_of_each_work_order_come_back() {
-    let (sim, app) = setup("warnings");
+    let (_dir, sim, app) = setup("warnings");
     sim.set_profile(
         "a",
         AnswerProfile {
@@ -187,12 +192,8 @@ async fn items_set_aside_are_reported_one_each() {
     });
     api.expect_accepted_mandates()
         .returning(|| Ok(Reply::ok(Vec::new())));
-    let app = Agora::new(
-        api,
-        store("set-aside"),
-        Arc::new(SystemClock),
-        AppConfig::default(),
-    );
+    let (_dir, store) = store("set-aside");
+    let app = Agora::new(api, store, Arc::new(SystemClock), AppConfig::default());
     let report = app.sync_work_orders().await.unwrap();
     assert_eq!(report.accepted, [700], "the rest is used");
     let set_aside: Vec<&SetAside> = report
@@ -212,7 +213,7 @@ async fn items_set_aside_are_reported_one_each() {
 
 #[tokio::test]
 async fn a_work_order_agoraplus_refuses_is_reported_and_the_rest_saved() {
-    let (sim, app) = setup("refused");
+    let (_dir, sim, app) = setup("refused");
     let broken = sim.publish_broken_mandate("a", work_order()).unwrap();
     sim.publish_mandate("a", work_order()).unwrap();
     let report = app.sync_work_orders().await.unwrap();
@@ -266,7 +267,7 @@ fn claim(intervention: i64) -> WarrantyClaim {
 
 #[tokio::test]
 async fn a_claim_pass_goes_past_a_file_that_fails_and_stops_when_all_would() {
-    let (sim, app) = setup("claims");
+    let (_dir, sim, app) = setup("claims");
     sim.publish_mandate("a", work_order()).unwrap();
     sim.publish_mandate("a", work_order()).unwrap();
     let files = app.sync_work_orders().await.unwrap().accepted;
@@ -337,7 +338,7 @@ async fn a_claim_pass_goes_past_a_file_that_fails_and_stops_when_all_would() {
 
 #[tokio::test]
 async fn an_order_pass_tracks_every_open_file_and_reports_the_others() {
-    let (sim, app) = setup("orders");
+    let (_dir, sim, app) = setup("orders");
     sim.publish_mandate("a", work_order()).unwrap();
     let id = app.sync_work_orders().await.unwrap().accepted[0];
     app.update_file(id, |f| {
@@ -403,9 +404,20 @@ async fn an_order_pass_tracks_every_open_file_and_reports_the_others() {
     assert!(matches!(pass.failed[0].error, AgoraError::ServerError(_)));
     assert_eq!(pass.not_reached, [Step::PartOrders(3)]);
 
-    // One file asked for by id: its failure is the error.
+    // One file asked for by id: its failure is the error; once answered,
+    // its warnings come back with it.
     assert!(matches!(
         app.track_part_orders(id).await.unwrap_err(),
         AgoraError::ServerError(_)
     ));
+    sim.set_faults(Faults::default()).unwrap();
+    let pass = app.track_part_orders(id).await.unwrap();
+    assert_eq!(pass.done.len(), 1);
+    assert_eq!(
+        pass.warnings
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
+        ["GetSparepartOrderTracking: AgoraPlus warns: carrier late"]
+    );
 }

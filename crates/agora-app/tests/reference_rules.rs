@@ -34,14 +34,18 @@ fn clock() -> Arc<FixedClock> {
     )))
 }
 
-fn store(name: &str) -> SqliteStore {
-    let dir = std::env::temp_dir().join(format!("agora-rules-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    SqliteStore::open(dir.join("agora.db")).unwrap()
+/// A store in a new temporary directory of its own, removed with the
+/// returned guard.
+fn store(name: &str) -> (tempfile::TempDir, SqliteStore) {
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("agora-rules-{name}-"))
+        .tempdir()
+        .unwrap();
+    let store = SqliteStore::open(dir.path().join("agora.db")).unwrap();
+    (dir, store)
 }
 
-fn setup(name: &str) -> (Simulator, Agora<SimClient, SqliteStore>) {
+fn setup(name: &str) -> (tempfile::TempDir, Simulator, Agora<SimClient, SqliteStore>) {
     let clock = clock();
     let config = SimConfig {
         tenants: vec!["a".into()],
@@ -49,9 +53,10 @@ fn setup(name: &str) -> (Simulator, Agora<SimClient, SqliteStore>) {
         catalog_size: 10,
         ..SimConfig::default()
     };
+    let (dir, store) = store(name);
     let sim = Simulator::with_clock(config, clock.clone());
-    let app = Agora::new(sim.client("a"), store(name), clock, AppConfig::default());
-    (sim, app)
+    let app = Agora::new(sim.client("a"), store, clock, AppConfig::default());
+    (dir, sim, app)
 }
 
 fn work_order(fields: serde_json::Value) -> MandateLightResponse {
@@ -84,7 +89,7 @@ async fn finished(app: &Agora<SimClient, SqliteStore>, id: i64) {
 
 #[tokio::test]
 async fn the_references_204_sample_is_sent_with_a_warning() {
-    let (sim, app) = setup("204");
+    let (_dir, sim, app) = setup("204");
     let id = synced(
         &sim,
         &app,
@@ -120,7 +125,7 @@ async fn the_references_204_sample_is_sent_with_a_warning() {
 
 #[tokio::test]
 async fn a_claim_for_an_oem_without_repair_types_is_sent_with_a_warning() {
-    let (sim, app) = setup("oem5");
+    let (_dir, sim, app) = setup("oem5");
     // Miele (5) is in the OEM list (6.3) but has no row in table 6.4.
     let id = synced(
         &sim,
@@ -147,7 +152,7 @@ async fn a_claim_for_an_oem_without_repair_types_is_sent_with_a_warning() {
 
 #[tokio::test]
 async fn the_repair_type_is_read_from_the_nested_intervention_type() {
-    let (sim, app) = setup("nested");
+    let (_dir, sim, app) = setup("nested");
     let id = synced(
         &sim,
         &app,
@@ -171,7 +176,7 @@ async fn the_repair_type_is_read_from_the_nested_intervention_type() {
 
 #[tokio::test]
 async fn status_602_is_sent_after_the_claim() {
-    let (sim, app) = setup("602");
+    let (_dir, sim, app) = setup("602");
     let id = synced(
         &sim,
         &app,
@@ -241,7 +246,8 @@ async fn a_sync_reports_the_work_orders_it_set_aside() {
     api.expect_accepted_mandates()
         .times(1)
         .returning(|| Ok(Reply::ok(Vec::new())));
-    let app = Agora::new(api, store("aside"), clock(), AppConfig::default());
+    let (_dir, store) = store("aside");
+    let app = Agora::new(api, store, clock(), AppConfig::default());
     let report = app.sync_work_orders().await.unwrap();
     assert_eq!(report.accepted, [901], "the rest was used");
     assert_eq!(
@@ -274,7 +280,8 @@ async fn a_catalog_sync_reports_the_records_it_set_aside() {
         };
         Ok(Box::new(VecRecords::new(vec![part], 10, summary.clone())))
     });
-    let app = Agora::new(api, store("catalog"), clock(), AppConfig::default());
+    let (_dir, store) = store("catalog");
+    let app = Agora::new(api, store, clock(), AppConfig::default());
     let sync = app
         .sync_catalog(
             ManufacturerId(19),

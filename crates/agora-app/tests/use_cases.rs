@@ -5,7 +5,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use agora_app::{Agora, AppConfig, CatalogKind, ClaimOutcome, Delivery, Resolution};
+use agora_app::{Agora, AppConfig, CatalogKind, ClaimOutcome, Delivery, FlushReport, Resolution};
 use agora_domain::lifecycle::ClaimState;
 use agora_domain::{
     ClaimStatus, CountryCode, Lcid, MandateLightResponse, ManufacturerId, NewMandateResponseData,
@@ -13,7 +13,8 @@ use agora_domain::{
 };
 use agora_mock::{Faults, SimClient, SimConfig, Simulator};
 use agora_ports::{
-    AgoraError, CatalogStore, Clock, MockMandates, OutboxState, RepairFiles, Reply, SyncCursors,
+    AgoraError, CatalogStore, Clock, Lease, MockMandates, Operation, Outbox, OutboxState,
+    RepairFiles, Reply, SyncCursors,
 };
 use agora_store_sqlite::SqliteStore;
 use jiff::Timestamp;
@@ -33,17 +34,25 @@ impl ManualClock {
     }
 }
 
-/// A store in a new directory of its own (kept: the store outlives this call).
-fn store(name: &str) -> SqliteStore {
+/// A store in a new temporary directory of its own, removed with the
+/// returned guard.
+fn store(name: &str) -> (tempfile::TempDir, SqliteStore) {
     let dir = tempfile::Builder::new()
         .prefix(&format!("agora-app-{name}-"))
         .tempdir()
-        .unwrap()
-        .keep();
-    SqliteStore::open(dir.join("agora.db")).unwrap()
+        .unwrap();
+    let store = SqliteStore::open(dir.path().join("agora.db")).unwrap();
+    (dir, store)
 }
 
-fn setup(name: &str) -> (Simulator, Agora<SimClient, SqliteStore>, Arc<ManualClock>) {
+fn setup(
+    name: &str,
+) -> (
+    tempfile::TempDir,
+    Simulator,
+    Agora<SimClient, SqliteStore>,
+    Arc<ManualClock>,
+) {
     let clock = Arc::new(ManualClock(Mutex::new(
         "2024-03-01T09:00:00Z".parse().unwrap(),
     )));
@@ -53,14 +62,10 @@ fn setup(name: &str) -> (Simulator, Agora<SimClient, SqliteStore>, Arc<ManualClo
         catalog_size: 3000,
         ..SimConfig::default()
     };
+    let (dir, store) = store(name);
     let sim = Simulator::with_clock(config, clock.clone());
-    let app = Agora::new(
-        sim.client("a"),
-        store(name),
-        clock.clone(),
-        AppConfig::default(),
-    );
-    (sim, app, clock)
+    let app = Agora::new(sim.client("a"), store, clock.clone(), AppConfig::default());
+    (dir, sim, app, clock)
 }
 
 fn work_order(oem: u32) -> MandateLightResponse {
@@ -80,7 +85,7 @@ fn appointment() -> StateNature {
 
 #[tokio::test]
 async fn work_orders_sync_once_and_recover_what_was_accepted_but_not_saved() {
-    let (sim, app, _) = setup("sync");
+    let (_dir, sim, app, _) = setup("sync");
     sim.publish_mandate("a", work_order(19)).unwrap();
     sim.publish_mandate("a", work_order(4)).unwrap();
     let report = app.sync_work_orders().await.unwrap();
@@ -123,7 +128,8 @@ async fn the_reconciliation_runs_even_when_pulling_fails() {
             }]))
         });
     let clock = Arc::new(ManualClock(Mutex::new(Timestamp::UNIX_EPOCH)));
-    let app = Agora::new(api, store("mock"), clock, AppConfig::default());
+    let (_dir, store) = store("mock");
+    let app = Agora::new(api, store, clock, AppConfig::default());
     let report = app.sync_work_orders().await.unwrap();
     assert_eq!(report.recovered, [900]);
     let failed = report.failed.unwrap();
@@ -133,7 +139,7 @@ async fn the_reconciliation_runs_even_when_pulling_fails() {
 
 #[tokio::test]
 async fn a_repair_from_progress_to_invoice() {
-    let (sim, app, _) = setup("flow");
+    let (_dir, sim, app, _) = setup("flow");
     sim.publish_mandate("a", work_order(19)).unwrap();
     let id = app.sync_work_orders().await.unwrap().accepted[0];
 
@@ -297,7 +303,7 @@ async fn a_repair_from_progress_to_invoice() {
 
 #[tokio::test]
 async fn transient_failures_are_retried_later_and_in_doubt_creates_are_parked() {
-    let (sim, app, clock) = setup("outbox");
+    let (_dir, sim, app, clock) = setup("outbox");
     sim.publish_mandate("a", work_order(19)).unwrap();
     let id = app.sync_work_orders().await.unwrap().accepted[0];
     sim.set_faults(Faults {
@@ -387,7 +393,7 @@ async fn transient_failures_are_retried_later_and_in_doubt_creates_are_parked() 
 
 #[tokio::test]
 async fn catalog_sync_uses_a_durable_cursor_with_overlap() {
-    let (sim, app, clock) = setup("catalog");
+    let (_dir, sim, app, clock) = setup("catalog");
     let mut seen = Vec::new();
     let first = app
         .sync_catalog(
@@ -481,4 +487,515 @@ async fn catalog_sync_uses_a_durable_cursor_with_overlap() {
         .unwrap()
         .unwrap();
     assert!(!bom.lines.is_empty());
+}
+
+/// Entries queued for `files`, one operation each, straight into the store
+/// (as a use case would before its send); their ids.
+async fn enqueue(
+    app: &Agora<SimClient, SqliteStore>,
+    clock: &ManualClock,
+    ops: Vec<(i64, Operation)>,
+) -> Vec<u64> {
+    let mut ids = Vec::new();
+    for (file, op) in ops {
+        let repair = app.store().repair(file).await.unwrap().unwrap();
+        let id = app
+            .store()
+            .save_with_operation(&repair, Some(op), clock.now())
+            .await
+            .unwrap()
+            .unwrap();
+        ids.push(id);
+    }
+    ids
+}
+
+async fn state_of(app: &Agora<SimClient, SqliteStore>, id: u64) -> OutboxState {
+    app.store().entry(id).await.unwrap().unwrap().state
+}
+
+/// A process died mid-send: once its lease has expired, recovery parks
+/// what may have been applied in doubt and requeues what is safe to
+/// resend; a send still under way in a living process is left alone.
+#[tokio::test]
+async fn recovery_parks_a_dead_process_s_sends_once_their_lease_expires() {
+    let (_dir, sim, app, clock) = setup("recover");
+    for _ in 0..3 {
+        sim.publish_mandate("a", work_order(19)).unwrap();
+    }
+    let files = app.sync_work_orders().await.unwrap().accepted;
+    let file = |i: usize| files[i];
+    let update = app.store().repair(file(0)).await.unwrap().unwrap().file;
+    let [idempotent, order, live] = enqueue(
+        &app,
+        &clock,
+        vec![
+            (file(0), Operation::UpdateRepair(update)),
+            (file(1), Operation::PlaceOrder(file(1))),
+            (file(2), Operation::PlaceOrder(file(2))),
+        ],
+    )
+    .await[..] else {
+        panic!("three entries")
+    };
+    // The dead process took the first two for a minute; a living one holds
+    // the third for ten.
+    let lease = |owner: &str, secs| Lease {
+        owner: owner.to_owned(),
+        until: clock.now() + Duration::from_secs(secs),
+    };
+    let dead = app
+        .store()
+        .claim_due(clock.now(), &lease("dead:1", 60), 2)
+        .await
+        .unwrap();
+    assert_eq!(
+        dead.iter().map(|e| e.id).collect::<Vec<_>>(),
+        [idempotent, order]
+    );
+    let held = app
+        .store()
+        .claim_due(clock.now(), &lease("alive:2", 600), 1)
+        .await
+        .unwrap();
+    assert_eq!(held[0].id, live);
+
+    // Before the lease expires the sender may still be at work: nothing.
+    assert_eq!(app.recover().await.unwrap(), Vec::<u64>::new());
+    for id in [idempotent, order, live] {
+        assert_eq!(state_of(&app, id).await, OutboxState::Sending);
+    }
+
+    clock.advance(Duration::from_secs(61));
+    assert_eq!(app.recover().await.unwrap(), [order]);
+    assert_eq!(state_of(&app, idempotent).await, OutboxState::Pending);
+    assert_eq!(state_of(&app, order).await, OutboxState::InDoubt);
+    assert_eq!(state_of(&app, live).await, OutboxState::Sending);
+    assert_eq!(app.recover().await.unwrap(), Vec::<u64>::new(), "once");
+
+    // The requeued update goes out; the order in doubt and the live send
+    // do not.
+    assert_eq!(
+        app.flush_outbox().await.unwrap(),
+        FlushReport {
+            delivered: 1,
+            ..FlushReport::default()
+        }
+    );
+    assert!(
+        sim.state("a").unwrap()["Orders"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// A flush counts each entry under what became of it.
+#[tokio::test]
+async fn a_flush_counts_each_outcome() {
+    let (_dir, sim, app, clock) = setup("flush-counts");
+    for _ in 0..2 {
+        sim.publish_mandate("a", work_order(19)).unwrap();
+    }
+    let files = app.sync_work_orders().await.unwrap().accepted;
+    let update = |i: usize| {
+        let app = &app;
+        let files = &files;
+        async move { Operation::UpdateRepair(app.store().repair(files[i]).await.unwrap().unwrap().file) }
+    };
+    let flush_with = async |faults: Faults| {
+        sim.set_faults(faults).unwrap();
+        let report = app.flush_outbox().await.unwrap();
+        sim.set_faults(Faults::default()).unwrap();
+        report
+    };
+
+    // Unavailable: to retry later.
+    enqueue(&app, &clock, vec![(files[0], update(0).await)]).await;
+    let report = flush_with(Faults {
+        status503_rate: 1.0,
+        ..Faults::default()
+    })
+    .await;
+    assert_eq!(
+        report,
+        FlushReport {
+            queued: 1,
+            ..FlushReport::default()
+        }
+    );
+    clock.advance(Duration::from_secs(600));
+    let report = flush_with(Faults::default()).await;
+    assert_eq!(
+        report,
+        FlushReport {
+            delivered: 1,
+            ..FlushReport::default()
+        }
+    );
+
+    // An order whose answer is lost: in doubt.
+    enqueue(
+        &app,
+        &clock,
+        vec![(files[1], Operation::PlaceOrder(files[1]))],
+    )
+    .await;
+    let report = flush_with(Faults {
+        drop_after_commit_rate: 1.0,
+        ..Faults::default()
+    })
+    .await;
+    assert_eq!(
+        report,
+        FlushReport {
+            in_doubt: 1,
+            ..FlushReport::default()
+        }
+    );
+
+    // An order for a file AgoraPlus does not know: refused.
+    let mut unknown = app.store().repair(files[0]).await.unwrap().unwrap();
+    unknown.intervention_id = 999_999;
+    unknown.mandate_id = None;
+    unknown.revision = 0;
+    app.store().upsert_repair(&unknown).await.unwrap();
+    enqueue(
+        &app,
+        &clock,
+        vec![(999_999, Operation::PlaceOrder(999_999))],
+    )
+    .await;
+    let report = flush_with(Faults::default()).await;
+    assert_eq!(
+        report,
+        FlushReport {
+            failed: 1,
+            ..FlushReport::default()
+        }
+    );
+}
+
+/// The use cases keep the settings they were given; their debug form shows
+/// the settings.
+#[test]
+fn the_use_cases_keep_their_settings() {
+    let config = AppConfig {
+        worker: "host-7:4242".into(),
+        max_attempts: 7,
+        ..AppConfig::default()
+    };
+    let app = Agora::new((), (), Arc::new(agora_ports::SystemClock), config);
+    assert_eq!(app.config().worker, "host-7:4242");
+    assert_eq!(app.config().max_attempts, 7);
+    let shown = format!("{app:?}");
+    assert!(
+        shown.starts_with("Agora") && shown.contains("host-7:4242"),
+        "{shown}"
+    );
+}
+
+/// A work order pulled again that is already saved here is counted, not
+/// saved twice.
+#[tokio::test]
+async fn work_orders_already_saved_are_counted() {
+    let mut api = MockMandates::new();
+    api.expect_new_mandates().returning(|_| {
+        Ok(Reply::ok(
+            [900, 901]
+                .into_iter()
+                .map(|id| NewMandateResponseData {
+                    mandate: Some(work_order(19)),
+                    intervention_id: Some(id),
+                    ..NewMandateResponseData::default()
+                })
+                .collect(),
+        ))
+    });
+    api.expect_accepted_mandates()
+        .returning(|| Ok(Reply::ok(Vec::new())));
+    let clock = Arc::new(ManualClock(Mutex::new(Timestamp::UNIX_EPOCH)));
+    let (_dir, store) = store("known");
+    let app = Agora::new(api, store, clock, AppConfig::default());
+    let first = app.sync_work_orders().await.unwrap();
+    assert_eq!(first.accepted, [900, 901]);
+    assert_eq!(first.already_known, 0);
+    let again = app.sync_work_orders().await.unwrap();
+    assert!(again.accepted.is_empty());
+    assert_eq!(again.already_known, 2);
+    assert_eq!(app.store().repairs().await.unwrap().len(), 2);
+}
+
+fn part(reference: &str, to_be_ordered: bool) -> Part {
+    Part {
+        reference: Some(reference.into()),
+        quantity: Some(1),
+        to_be_ordered: Some(to_be_ordered),
+        ..Part::default()
+    }
+}
+
+/// Ordering parts delivers the file's own pending updates first (and not
+/// those of other files), so that AgoraPlus orders what the file says; a
+/// file with no part marked to be ordered orders nothing.
+#[tokio::test]
+async fn ordering_parts_sends_the_file_s_pending_updates_first() {
+    let (_dir, sim, app, clock) = setup("order-first");
+    sim.publish_mandate("a", work_order(19)).unwrap();
+    sim.publish_mandate("a", work_order(19)).unwrap();
+    let files = app.sync_work_orders().await.unwrap().accepted;
+    let (file, other) = (files[0], files[1]);
+
+    // Nothing marked to be ordered: refused, nothing sent.
+    app.update_file(file, |f| {
+        f.parts = Some(vec![part("00019-00000013", false)]);
+    })
+    .await
+    .unwrap();
+    let err = app.order_parts(file).await.unwrap_err();
+    assert!(matches!(err, AgoraError::Invalid(_)), "{err}");
+    assert!(err.to_string().contains("no part marked to be ordered"));
+
+    // Both files' parts changed while AgoraPlus was unavailable.
+    sim.set_faults(Faults {
+        status503_rate: 1.0,
+        ..Faults::default()
+    })
+    .unwrap();
+    for id in [file, other] {
+        let queued = app
+            .update_file(id, |f| {
+                f.parts = Some(vec![part("00019-00000012", true)]);
+            })
+            .await
+            .unwrap();
+        assert!(matches!(queued, Delivery::Queued { .. }), "{queued:?}");
+    }
+    sim.set_faults(Faults::default()).unwrap();
+    clock.advance(Duration::from_secs(5));
+    let pending = app.outbox(OutboxState::Pending).await.unwrap();
+    let other_update = pending
+        .iter()
+        .find(|e| e.intervention_id == Some(other))
+        .unwrap()
+        .id;
+
+    let ordered = app.order_parts(file).await.unwrap();
+    let Delivery::Delivered {
+        answer: agora_app::OperationAnswer::Ordered(lines),
+        ..
+    } = ordered
+    else {
+        panic!("{ordered:?}")
+    };
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0].reference.as_deref(), Some("00019-00000012"));
+    assert_eq!(
+        app.outbox(OutboxState::Pending)
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| e.id)
+            .collect::<Vec<_>>(),
+        [other_update],
+        "the other file's update waits for the dispatcher"
+    );
+}
+
+/// A claim for file `id` (valid, or with a serial number too short),
+/// created in AgoraPlus directly and transferred when valid; its id.
+async fn claim_in_agoraplus(sim: &Simulator, id: i64, valid: bool) -> i64 {
+    let serial = if valid { "1234567890123456789" } else { "123" };
+    let claim: agora_domain::WarrantyClaim = serde_json::from_value(json!({
+        "ClaimType": {"InterventionId": id, "ManufacturerId": 19,
+                      "CommercialRef": "ECAM22.110.B", "SerialNumber": serial},
+        "ClaimConso": {"LastName": "Martin", "Address1": "12 rue des Lilas", "Zip": "69003",
+                       "City": "Lyon", "MobilePhone": "0612345678"},
+        "ClaimInfos": {"CallDate": "2024-02-28T10:00:00Z",
+                       "InterventionStartDateTime": "2024-03-02T08:00:00Z",
+                       "InterventionEndDateTime": "2024-03-02T09:00:00Z"},
+        "ClaimLab": {"OriginCode": "WAR", "LaborHours": 1, "LaborCost": 45.5},
+        "ClaimParts": [{"PartReference": "00019-00000001", "Quantity": 1}]
+    }))
+    .unwrap();
+    let how = agora_ports::ClaimSubmission {
+        language: Lcid::ENGLISH,
+        transfer_if_valid: true,
+    };
+    let created = agora_ports::Claims::create_claim(&sim.client("a"), &claim, how)
+        .await
+        .unwrap()
+        .data;
+    assert_eq!(created.is_valid, Some(valid), "{created:?}");
+    created.claim_id.unwrap()
+}
+
+/// A claim accepted in AgoraPlus and tracked here, on a file of its own.
+async fn accepted_claim(sim: &Simulator, app: &Agora<SimClient, SqliteStore>) -> i64 {
+    sim.publish_mandate("a", work_order(19)).unwrap();
+    let id = app.sync_work_orders().await.unwrap().accepted[0];
+    let claim_id = claim_in_agoraplus(sim, id, true).await;
+    let mut local = app.repair(id).await.unwrap();
+    local.claim_id = Some(claim_id);
+    local.lifecycle.claim = Some(ClaimState::Valid { transferred: true });
+    app.store().upsert_repair(&local).await.unwrap();
+    sim.decide_claim(claim_id, ClaimStatus::ClosedAccepted, None)
+        .unwrap();
+    assert_eq!(app.track_claims().await.unwrap().done.len(), 1);
+    claim_id
+}
+
+/// An invoice reference needs both numbers; each draft takes one, whatever
+/// other drafts were invoiced before it.
+#[tokio::test]
+async fn each_draft_takes_one_invoice_reference() {
+    let (_dir, sim, app, _) = setup("invoices");
+    let first_claim = accepted_claim(&sim, &app).await;
+    let (first, claims) = sim.draft_invoice("a", ManufacturerId(19)).unwrap();
+    assert_eq!(claims, [first_claim]);
+    let entries = async || {
+        let mut n = 0;
+        for state in [
+            OutboxState::Pending,
+            OutboxState::InDoubt,
+            OutboxState::Delivered,
+            OutboxState::Failed,
+        ] {
+            n += app.outbox(state).await.unwrap().len();
+        }
+        n
+    };
+    let before = entries().await;
+    for (draft, invoice) in [(first.as_str(), " "), ("", "F-2024-1")] {
+        let err = app
+            .register_invoice(draft, invoice, &claims)
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("a draft number and an invoice number are needed"),
+            "{err}"
+        );
+    }
+    assert_eq!(entries().await, before, "nothing sent");
+
+    let sent = app
+        .register_invoice(&first, "F-2024-1", &claims)
+        .await
+        .unwrap();
+    assert!(matches!(sent, Delivery::Delivered { .. }), "{sent:?}");
+
+    // A second draft, after the first was invoiced.
+    let second_claim = accepted_claim(&sim, &app).await;
+    let (second, claims) = sim.draft_invoice("a", ManufacturerId(19)).unwrap();
+    assert_ne!(second, first);
+    assert_eq!(claims, [second_claim]);
+    let sent = app
+        .register_invoice(&second, "F-2024-2", &claims)
+        .await
+        .unwrap();
+    assert!(matches!(sent, Delivery::Delivered { .. }), "{sent:?}");
+    let invoiced = app
+        .store()
+        .repair_by_claim(second_claim)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(invoiced.lifecycle.invoiced);
+}
+
+/// Tracking takes each status AgoraPlus shows for a claim into its file
+/// (AgoraPlus is the source of truth): VALID, NOTVALID and NOTCONFORM
+/// alike; the last two ask a person for a correction.
+#[tokio::test]
+async fn claim_tracking_takes_each_status_into_the_file() {
+    let (_dir, sim, app, _) = setup("claim-statuses");
+    for _ in 0..3 {
+        sim.publish_mandate("a", work_order(19)).unwrap();
+    }
+    let files = app.sync_work_orders().await.unwrap().accepted;
+    let (valid, not_valid, not_conform) = (files[0], files[1], files[2]);
+    let mut claims = Vec::new();
+    for (id, is_valid, local) in [
+        (valid, true, None),
+        (not_valid, false, None),
+        (
+            not_conform,
+            true,
+            Some(ClaimState::Valid { transferred: true }),
+        ),
+    ] {
+        let claim_id = claim_in_agoraplus(&sim, id, is_valid).await;
+        let mut file = app.repair(id).await.unwrap();
+        file.claim_id = Some(claim_id);
+        file.lifecycle.claim = local;
+        app.store().upsert_repair(&file).await.unwrap();
+        claims.push(claim_id);
+    }
+    sim.decide_claim(
+        claims[2],
+        ClaimStatus::NotConform,
+        Some("photo of the plate missing".into()),
+    )
+    .unwrap();
+
+    let pass = app.track_claims().await.unwrap();
+    assert!(pass.is_complete(), "{pass:?}");
+    let mut done = pass
+        .done
+        .iter()
+        .map(|u| {
+            (
+                u.intervention_id,
+                u.claim_id,
+                u.status.clone(),
+                u.comment.clone(),
+            )
+        })
+        .collect::<Vec<_>>();
+    done.sort_by_key(|d| d.0);
+    assert_eq!(
+        done,
+        [
+            (valid, claims[0], ClaimStatus::Valid, None),
+            (not_valid, claims[1], ClaimStatus::NotValid, None),
+            (
+                not_conform,
+                claims[2],
+                ClaimStatus::NotConform,
+                Some("photo of the plate missing".to_owned())
+            ),
+        ]
+    );
+    let file = async |id| app.repair(id).await.unwrap();
+    let (f, n, c) = (
+        file(valid).await,
+        file(not_valid).await,
+        file(not_conform).await,
+    );
+    assert_eq!(
+        f.lifecycle.claim,
+        Some(ClaimState::Valid { transferred: true })
+    );
+    assert_eq!(f.attention, None);
+    assert_eq!(n.lifecycle.claim, Some(ClaimState::NotValid));
+    assert_eq!(
+        n.attention,
+        Some(format!(
+            "claim {} NOTVALID: correct and resubmit",
+            claims[1]
+        ))
+    );
+    assert_eq!(c.lifecycle.claim, Some(ClaimState::NotConform));
+    assert_eq!(
+        c.attention,
+        Some(format!(
+            "claim {} NOTCONFORM: photo of the plate missing",
+            claims[2]
+        ))
+    );
+    assert!(
+        app.track_claims().await.unwrap().done.is_empty(),
+        "nothing changed since"
+    );
 }

@@ -5,13 +5,15 @@
 
 #[test]
 fn the_harness_starts_and_reports() {
-    let home = std::env::temp_dir().join(format!("agora-bench-smoke-{}", std::process::id()));
+    let home = tempfile::Builder::new()
+        .prefix("agora-bench-smoke-")
+        .tempdir()
+        .unwrap();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_agora-bench"))
         .args(["micro", "--quick"])
-        .env("CRITERION_HOME", &home)
+        .env("CRITERION_HOME", home.path())
         .output()
         .unwrap();
-    let _ = std::fs::remove_dir_all(&home);
     assert!(
         out.status.success(),
         "{}",

@@ -1,6 +1,8 @@
 //! The `agora` binary against the simulator over loopback: every use case
-//! from the command line, errors and exit codes, the demo, and runs killed
-//! with SIGKILL mid-sync that resume without loss or duplicates.
+//! from the command line, errors and exit codes, the demo, runs killed
+//! with SIGKILL mid-sync that resume without loss or duplicates, and the
+//! outbox settled by hand (an answer lost, a send cut by a crash and
+//! recovered at the next start, refused entries).
 //!
 //! (These live in agora-cli's tests because cargo gives the path of a
 //! binary only to its own package's tests.)
@@ -306,6 +308,47 @@ async fn errors_are_one_sentence_with_a_hint_and_an_exit_code() {
     assert!(text(&out).contains("repair file 12345"), "{}", text(&out));
     let out = env.run(&["nonsense"]).await;
     assert_eq!(out.status.code(), Some(2));
+}
+
+/// Clear-text HTTP to a host other than this machine only when the
+/// configuration file says so, whatever the environment of the test run
+/// (the child starts without any `AGORA_` variable).
+#[test]
+fn clear_text_http_elsewhere_needs_the_configuration_s_consent() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("key");
+    std::fs::write(&key, "k-0123456789").unwrap();
+    let config = dir.path().join("agora.json");
+    for (extra, exit) in [("", 3), (r#", "allow_insecure_http": true"#, 0)] {
+        std::fs::write(
+            &config,
+            format!(
+                r#"{{"base_url": "http://agora.example.com", "api_key_file": {:?}, "db": {:?}{extra}}}"#,
+                key.display().to_string(),
+                dir.path().join("agora.db").display().to_string(),
+            ),
+        )
+        .unwrap();
+        let mut c = Command::new(env!("CARGO_BIN_EXE_agora"));
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().starts_with("AGORA_") {
+                c.env_remove(name);
+            }
+        }
+        // `repairs list` builds the client but only reads the store.
+        let out = c
+            .args(["--config", config.to_str().unwrap(), "repairs", "list"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(exit), "{extra:?}: {}", text(&out));
+        if exit == 3 {
+            assert!(
+                stderr(&out).contains("AGORA_ALLOW_INSECURE_HTTP"),
+                "{}",
+                text(&out)
+            );
+        }
+    }
 }
 
 /// The codes and statuses a demo run observes, step by step.
@@ -900,4 +943,262 @@ async fn a_tracking_pass_reads_unknown_files_as_empty_and_stops_when_every_call_
         ),
         "{err}"
     );
+}
+
+// ----- the outbox by hand: in doubt, recovery at start-up, resolutions -----
+
+/// A repair file with a part to order; its id.
+async fn file_with_a_part(env: &Env) -> String {
+    env.sim().publish_mandate(KEY, mandate(19)).unwrap();
+    let id = env.json(&["work-orders", "sync"]).await["accepted"][0]
+        .as_i64()
+        .unwrap()
+        .to_string();
+    let out = env.run(&["parts", "add", &id, "00019-00000009"]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    id
+}
+
+/// The outbox entries in `state` (`in-doubt`, `failed`, ...), as listed.
+async fn entries(env: &Env, state: &str) -> Vec<Value> {
+    let listed = env.json(&["outbox", "list", "--state", state]).await;
+    listed.as_array().unwrap().clone()
+}
+
+/// The part orders AgoraPlus holds.
+fn orders_at_agoraplus(env: &Env) -> usize {
+    env.sim().state(KEY).unwrap()["Orders"]
+        .as_array()
+        .unwrap()
+        .len()
+}
+
+/// The order numbers the local file `id` knows.
+async fn local_orders(env: &Env, id: &str) -> Vec<String> {
+    env.json(&["repairs", "show", id]).await["Orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["OrderNumber"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_order_whose_answer_is_lost_exits_5_and_is_resolved_as_applied() {
+    let env = Env::new("doubt", 10).await;
+    let id = file_with_a_part(&env).await;
+    // AgoraPlus places the order, then the connection drops unanswered.
+    env.sim()
+        .set_faults(Faults {
+            drop_after_commit_rate: 1.0,
+            routes: vec!["PlaceRepairSparepartOrder".into()],
+            ..Faults::default()
+        })
+        .unwrap();
+    let out = env.run(&["--json", "parts", "order", &id]).await;
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out));
+    let said = stdout_json(&out);
+    let entry = said["entry"].as_u64().unwrap();
+    assert!(
+        said["delivery"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("entry {entry} is IN DOUBT")),
+        "{said}"
+    );
+    assert_eq!(orders_at_agoraplus(&env), 1, "the order was placed");
+    env.sim().set_faults(Faults::default()).unwrap();
+
+    // Never resent by a flush; listed for a person to settle.
+    let flushed = env.json(&["outbox", "flush"]).await;
+    assert_eq!(flushed["delivered"], 0, "{flushed}");
+    assert_eq!(orders_at_agoraplus(&env), 1, "not placed twice");
+    let in_doubt = entries(&env, "in-doubt").await;
+    assert_eq!(in_doubt.len(), 1, "{in_doubt:?}");
+    assert_eq!(in_doubt[0]["id"], entry);
+    assert_eq!(in_doubt[0]["operation"], "PlaceRepairSparepartOrder");
+    assert!(local_orders(&env, &id).await.is_empty());
+
+    // The person sees the order in AgoraPlus: applied. The file learns the
+    // order number from AgoraPlus's tracking.
+    let e = entry.to_string();
+    let out = env.run(&["outbox", "resolve", &e, "--as", "applied"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        text(&out).contains(&format!("entry {entry} is now delivered")),
+        "{}",
+        text(&out)
+    );
+    let placed = env.sim().state(KEY).unwrap()["Orders"][0]["Line"]["OrderNumber"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(local_orders(&env, &id).await, [placed]);
+    assert!(entries(&env, "in-doubt").await.is_empty());
+
+    // A delivered entry is not resolved again.
+    let out = env.run(&["outbox", "resolve", &e, "--as", "resend"]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        stderr(&out).contains("only entries in doubt or failed are resolved by hand"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(env.json(&["outbox", "flush"]).await["delivered"], 0);
+    assert_eq!(orders_at_agoraplus(&env), 1);
+}
+
+/// The outbox rows in `state`, read from the store file: (id, operation).
+fn rows_in_state(db: &std::path::Path, state: &str) -> Vec<(i64, String)> {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let mut stmt = conn
+        .prepare("SELECT id, operation FROM outbox WHERE state = ?1 ORDER BY id")
+        .unwrap();
+    stmt.query_map([state], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_cut_by_a_crash_is_in_doubt_at_the_next_start_and_resent_by_hand() {
+    let env = Env::new("recover", 10).await;
+    let id = file_with_a_part(&env).await;
+    // AgoraPlus holds the order call, then refuses it (503): the call is
+    // in flight, and whatever happens it is never applied.
+    env.sim()
+        .set_faults(Faults {
+            status503_rate: 1.0,
+            delay_ms: 30_000,
+            routes: vec!["PlaceRepairSparepartOrder".into()],
+            ..Faults::default()
+        })
+        .unwrap();
+    let child = env
+        .command(&["parts", "order", &id])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let sim = env.sim().clone();
+    tokio::task::spawn_blocking(move || {
+        kill_when(child, "the order call reached AgoraPlus", || {
+            sim.fault_counts().status503 > 0
+        });
+    })
+    .await
+    .unwrap();
+    env.sim().set_faults(Faults::default()).unwrap();
+    let sending = rows_in_state(&env.db, "sending");
+    assert_eq!(sending.len(), 1, "killed mid-send: {sending:?}");
+    let entry = sending[0].0;
+
+    // Its lease (60 s, taken just before the call) runs out, as it would
+    // a minute after the crash.
+    let conn = rusqlite::Connection::open(&env.db).unwrap();
+    conn.execute(
+        "UPDATE outbox SET lease_until_ms = lease_until_ms - 61000 WHERE id = ?1",
+        [entry],
+    )
+    .unwrap();
+    drop(conn);
+
+    // The next command, whatever it is, parks the entry in doubt at
+    // start-up and says so once.
+    let out = env
+        .run(&["--json", "outbox", "list", "--state", "in-doubt"])
+        .await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        stderr(&out).contains(
+            "warning: 1 operation(s) were interrupted mid-send (their process stopped) and are in doubt"
+        ),
+        "{}",
+        text(&out)
+    );
+    let listed = stdout_json(&out);
+    assert_eq!(listed[0]["id"], entry, "{listed}");
+    assert_eq!(listed[0]["operation"], "PlaceRepairSparepartOrder");
+    let out = env.run(&["outbox", "list"]).await;
+    assert!(!stderr(&out).contains("interrupted"), "{}", text(&out));
+
+    // A flush does not resend it.
+    assert_eq!(env.json(&["outbox", "flush"]).await["delivered"], 0);
+    assert_eq!(orders_at_agoraplus(&env), 0);
+
+    // The person finds no order in AgoraPlus: resend.
+    let e = entry.to_string();
+    let out = env.run(&["outbox", "resolve", &e, "--as", "resend"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        text(&out).contains(&format!("entry {entry} is now pending")),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(env.json(&["outbox", "flush"]).await["delivered"], 1);
+    assert_eq!(orders_at_agoraplus(&env), 1);
+    assert_eq!(local_orders(&env, &id).await.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_entries_are_resent_or_abandoned_by_hand() {
+    let env = Env::new("failed", 10).await;
+    env.sim().publish_mandate(KEY, mandate(19)).unwrap();
+    let id = env.json(&["work-orders", "sync"]).await["accepted"][0]
+        .as_i64()
+        .unwrap()
+        .to_string();
+    // Two changes sent with a key AgoraPlus does not know: refused (401),
+    // failed, exit 1.
+    for args in [
+        ["status", "report", &id, "406"],
+        ["parts", "add", &id, "00019-00000009"],
+    ] {
+        let mut c = env.command(&args);
+        c.env("AGORA_API_KEY", "revoked-key-000");
+        let out = tokio::task::spawn_blocking(move || c.output().unwrap())
+            .await
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", text(&out));
+    }
+    let failed = entries(&env, "failed").await;
+    assert_eq!(failed.len(), 2, "{failed:?}");
+    let (status, part) = (failed[0]["id"].to_string(), failed[1]["id"].to_string());
+
+    // With the right key again: the status is resent, the part abandoned.
+    let out = env
+        .run(&["outbox", "resolve", &status, "--as", "resend"])
+        .await;
+    assert!(
+        text(&out).contains(&format!("entry {status} is now pending")),
+        "{}",
+        text(&out)
+    );
+    let out = env
+        .run(&["outbox", "resolve", &part, "--as", "abandon"])
+        .await;
+    assert!(
+        text(&out).contains(&format!("entry {part} is now failed")),
+        "{}",
+        text(&out)
+    );
+    let flushed = env.json(&["outbox", "flush"]).await;
+    assert_eq!(
+        (&flushed["delivered"], &flushed["failed"]),
+        (&json!(1), &json!(0)),
+        "{flushed}"
+    );
+    let state = env.sim().state(KEY).unwrap();
+    let file = &state["Repairs"][0]["File"];
+    assert_eq!(file["StateNatures"][0]["Code"], "406", "{file}");
+    assert_eq!(
+        file["Parts"],
+        Value::Null,
+        "the abandoned part was not sent: {file}"
+    );
+    let failed = entries(&env, "failed").await;
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert_eq!(failed[0]["last_error"], "resolved by hand: abandoned");
+    assert_eq!(env.json(&["outbox", "flush"]).await["delivered"], 0);
 }

@@ -51,10 +51,11 @@ async fn a_command_started_during_another_ones_send_raises_no_false_doubt() {
     let server = SimServer::start(Simulator::new(config), ([127, 0, 0, 1], 0).into())
         .await
         .unwrap();
-    let dir = std::env::temp_dir().join(format!("agora-concurrent-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let db = dir.join("agora.db");
+    let dir = tempfile::Builder::new()
+        .prefix("agora-concurrent-")
+        .tempdir()
+        .unwrap();
+    let db = dir.path().join("agora.db");
 
     let mandate = serde_json::from_value(json!({
         "ManufacturerId": 19, "InterventionTypeId": 1,

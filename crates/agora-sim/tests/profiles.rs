@@ -663,9 +663,8 @@ fn a_configuration_file_gives_accounts_their_profiles() {
     use std::io::{BufRead, BufReader, Read, Write};
     use std::process::{Command, Stdio};
 
-    let dir = std::env::temp_dir().join(format!("agora-sim-profiles-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("profiles.json");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("profiles.json");
     std::fs::write(
         &path,
         json!({"tenants": ["k1", "k2", "k3"],

@@ -1,33 +1,36 @@
 //! The store contract of agora-ports (the conformance suite), on SQLite.
-//! Each store is a file of its own, under cargo's temporary directory of
-//! this package's tests (in `target/`, never the system's); `reopen` opens
-//! the same file again, as another process would.
+//! Each store is a file in a temporary directory of its own, under cargo's
+//! temporary directory of this package's tests (in `target/`, never the
+//! system's), removed when the test that made it ends; `reopen` opens the
+//! same file again, as another process would.
 
 // Test code: a failure to set up is a failed test.
 #![allow(clippy::unwrap_used)]
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Mutex;
 
 use agora_domain::{Lcid, ManufacturerId};
 use agora_store_conformance::{Harness, conformance_tests};
 use agora_store_sqlite::SqliteStore;
 
-struct Sqlite;
-
-static NEXT: AtomicU32 = AtomicU32::new(0);
+/// One per test (the macro builds it for each): the directories of the
+/// stores it made, removed when the test ends.
+#[derive(Default)]
+struct Sqlite {
+    dirs: Mutex<Vec<tempfile::TempDir>>,
+}
 
 impl Harness for Sqlite {
     type Store = SqliteStore;
 
     async fn fresh(&self) -> SqliteStore {
-        let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
-            "agora-conformance-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("a temporary directory");
-        SqliteStore::open(dir.join("agora.db")).expect("a new store")
+        let dir = tempfile::Builder::new()
+            .prefix("agora-conformance-")
+            .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+            .expect("a temporary directory");
+        let store = SqliteStore::open(dir.path().join("agora.db")).expect("a new store");
+        self.dirs.lock().expect("not poisoned").push(dir);
+        store
     }
 
     async fn reopen(&self, store: &SqliteStore) -> SqliteStore {
@@ -54,4 +57,4 @@ impl Harness for Sqlite {
     }
 }
 
-conformance_tests!(Sqlite);
+conformance_tests!(Sqlite::default());

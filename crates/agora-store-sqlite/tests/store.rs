@@ -345,16 +345,28 @@ async fn a_writer_killed_mid_write_leaves_a_consistent_store() {
 /// another process writes must wait and succeed, not fail as "locked".
 #[test]
 fn opening_a_new_store_waits_for_a_writer_of_the_file() {
+    use std::time::{Duration, Instant};
     let (_dir, path) = temp_db();
     let holder = rusqlite::Connection::open(&path).unwrap();
     holder
         .execute_batch("CREATE TABLE other (x); BEGIN IMMEDIATE; INSERT INTO other VALUES (1);")
         .unwrap();
-    let release = std::thread::spawn(move || {
-        std::thread::sleep(std::time::Duration::from_millis(300));
-        holder.execute_batch("COMMIT").unwrap();
+    let (starting, started) = std::sync::mpsc::channel();
+    let opener = std::thread::spawn(move || {
+        starting.send(()).unwrap();
+        let opened = SqliteStore::open(&path);
+        (opened, Instant::now())
     });
-    let opened = SqliteStore::open(&path);
-    release.join().unwrap();
+    // The open is under way: the writer keeps the file a while longer (how
+    // long the open must wait, not what it concludes), then commits.
+    started.recv().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let committed_at = Instant::now();
+    holder.execute_batch("COMMIT").unwrap();
+    let (opened, opened_at) = opener.join().unwrap();
     opened.unwrap();
+    assert!(
+        opened_at >= committed_at,
+        "the open finished while the writer still held the file"
+    );
 }
