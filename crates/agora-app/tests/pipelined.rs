@@ -11,9 +11,12 @@ use async_trait::async_trait;
 
 type Calls = Arc<Mutex<Vec<(Vec<u32>, bool)>>>;
 
-/// Runs `pipelined` over `stream`, recording each write and each progress.
-async fn run(
+/// Runs `pipelined` over `stream`, recording each write and each progress;
+/// with `queued`, each write is still pending at its first poll (as a
+/// store's writer busy with the previous batch), else done at once.
+async fn run_with(
     mut stream: Records<u32>,
+    queued: bool,
 ) -> (Result<u64, AgoraError>, Vec<(Vec<u32>, bool)>, Vec<u64>) {
     let calls: Calls = Arc::default();
     let mut progress = Vec::new();
@@ -24,13 +27,22 @@ async fn run(
         move |batch, last| {
             let n = batch.len() as u64;
             seen.lock().unwrap().push((batch, last));
-            let write: Write<'static> = Box::pin(async move { Ok(n) });
+            let write: Write<'static> = Box::pin(async move {
+                if queued {
+                    tokio::task::yield_now().await;
+                }
+                Ok(n)
+            });
             write
         },
     )
     .await;
     let calls = calls.lock().unwrap().clone();
     (result, calls, progress)
+}
+
+async fn run(stream: Records<u32>) -> (Result<u64, AgoraError>, Vec<(Vec<u32>, bool)>, Vec<u64>) {
+    run_with(stream, false).await
 }
 
 #[tokio::test]
@@ -51,6 +63,22 @@ async fn every_batch_is_written_in_order_and_only_the_last_is_marked() {
         ]
     );
     assert_eq!(progress, vec![4, 8, 10]);
+}
+
+#[tokio::test]
+async fn writes_still_queued_when_the_next_batch_comes_are_counted_as_they_end() {
+    let stream = Box::new(VecRecords::new(
+        (0..5).collect(),
+        2,
+        DeltaSummary::default(),
+    ));
+    let (result, calls, progress) = run_with(stream, true).await;
+    assert_eq!(result.unwrap(), 5);
+    assert_eq!(
+        calls.iter().map(|(_, last)| *last).collect::<Vec<_>>(),
+        vec![false, false, true]
+    );
+    assert_eq!(progress, vec![2, 4, 5]);
 }
 
 #[tokio::test]
