@@ -1,7 +1,8 @@
 //! Project automation for the agora workspace.
 //!
-//! `cargo xtask ci` runs what CI runs: formatting check, clippy with
-//! warnings denied, and the test suite. `cargo xtask bench` builds the
+//! `cargo xtask ci` runs what CI runs: the unused-dependency check
+//! (`cargo xtask deps`), formatting check, clippy with warnings denied, and
+//! the test suite. `cargo xtask bench` builds the
 //! benchmark harness (`agora-bench`) in release and runs it, writing
 //! docs/benchmarks.md. `cargo xtask mutants` runs cargo-mutants on the
 //! pure crates and the use cases, each with its own tests, and writes the
@@ -11,6 +12,7 @@
 //! reconciliation), writing docs/reliability.md. It uses only the standard
 //! library, so it builds in seconds.
 
+mod deps;
 mod mutants;
 
 use std::process::{Command, ExitCode};
@@ -24,8 +26,13 @@ fn cargo(args: &[&str]) -> bool {
         .is_ok_and(|s| s.success())
 }
 
+fn root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
 fn ci() -> bool {
-    cargo(&["fmt", "--all", "--check"])
+    deps::check(&root())
+        && cargo(&["fmt", "--all", "--check"])
         && cargo(&[
             "clippy",
             "--workspace",
@@ -91,9 +98,10 @@ fn main() -> ExitCode {
             }
         },
         Some("chaos") => chaos(quick),
+        Some("deps") => deps::check(&root()),
         _ => {
             eprintln!(
-                "usage: cargo xtask <task>\n\ntasks:\n  ci               fmt check, clippy -D warnings, tests (what CI runs)\n  bench [--quick]  every benchmark, in release; writes docs/benchmarks.md\n  chaos [--quick]  the chaos run (workers, faults, kills, reconciliation), in release; writes docs/reliability.md\n  mutants [...]    mutation testing (cargo-mutants); writes docs/testing.md\n\n{}",
+                "usage: cargo xtask <task>\n\ntasks:\n  ci               unused dependencies, fmt check, clippy -D warnings, tests (what CI runs)\n  deps             fails on a dependency its package's code never names\n  bench [--quick]  every benchmark, in release; writes docs/benchmarks.md\n  chaos [--quick]  the chaos run (workers, faults, kills, reconciliation), in release; writes docs/reliability.md\n  mutants [...]    mutation testing (cargo-mutants); writes docs/testing.md\n\n{}",
                 mutants::USAGE
             );
             false

@@ -143,8 +143,9 @@ pub type Write<'a> = Pin<Box<dyn Future<Output = Result<u64, AgoraError>> + Send
 /// busy machine that wait cost the sync ~10% of its time). `write` hears
 /// whether its batch is the last (the stream is read one batch ahead to
 /// know it); an empty stream writes one empty last batch. At most three
-/// batches are held. Returns the records written; a failed read or write
-/// stops before the last batch is written.
+/// batches are held. Returns the records written. When the delta fails,
+/// what arrived before is still written, none of it as the last batch,
+/// and the delta's error is returned.
 ///
 /// The store must apply writes in the order they were started, as
 /// [`CatalogStore`] promises.
@@ -156,9 +157,16 @@ pub async fn pipelined<'a, T>(
     let mut records = 0u64;
     let mut in_flight: Option<Write<'a>> = None;
     let mut ahead = Some(stream.next_batch().await?.unwrap_or_default());
+    let mut failure = None;
     while let Some(batch) = ahead.take() {
-        ahead = stream.next_batch().await?;
-        let mut next = write(batch, ahead.is_none());
+        // A delta that fails after this batch: the batch is still stored
+        // (what arrived is kept), but not as the last.
+        match stream.next_batch().await {
+            Ok(next) => ahead = next,
+            Err(e) => failure = Some(e),
+        }
+        let last = ahead.is_none() && failure.is_none();
+        let mut next = write(batch, last);
         // The first poll queues the write; a store that finishes at once
         // has nothing left in flight.
         let queued = std::future::poll_fn(|cx| Poll::Ready(next.as_mut().poll(cx))).await;
@@ -178,5 +186,8 @@ pub async fn pipelined<'a, T>(
         records += last.await?;
         progress(records);
     }
-    Ok(records)
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(records),
+    }
 }
