@@ -81,9 +81,6 @@ const SNIPPET_CHARS: usize = 120;
 impl AgoraClient {
     /// Builds a client.
     pub fn new(config: ClientConfig) -> Result<Self, AgoraError> {
-        // rustls needs a process-wide crypto provider; ring is this
-        // project's one TLS stack. Installing fails only when one already is.
-        let _ = rustls::crypto::ring::default_provider().install_default();
         let base = Url::parse(config.environment.base_url()).map_err(|e| {
             AgoraError::Config(format!(
                 "invalid base URL `{}`: {e}",
@@ -393,7 +390,12 @@ fn build_http(
     })?;
     key.set_sensitive(true);
     headers.insert("api_key", key);
-    let mut builder = reqwest::Client::builder()
+    let start = match &config.http_client {
+        Some(product) if product.own_tls() => product.make(),
+        Some(product) => product.make().tls_backend_preconfigured(tls_config()?),
+        None => reqwest::Client::builder().tls_backend_preconfigured(tls_config()?),
+    };
+    let mut builder = start
         .default_headers(headers)
         .user_agent(config.user_agent.clone())
         .connect_timeout(config.connect_timeout)
@@ -402,9 +404,30 @@ fn build_http(
     if let Some(read_timeout) = read_timeout {
         builder = builder.read_timeout(read_timeout);
     }
-    builder
-        .build()
+    // reqwest panics when TLS has no crypto provider (a product's builder
+    // keeping its own TLS without naming one): an error, not a crash.
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| builder.build()))
+        .map_err(|_| {
+            AgoraError::Config(
+                "cannot build the HTTP client: its TLS has no crypto provider (preconfigure one on the builder, or install a process-wide one)".to_owned(),
+            )
+        })?
         .map_err(|e| AgoraError::Config(format!("cannot build the HTTP client: {e}")))
+}
+
+/// agora's own TLS: rustls with ring and the platform's roots, set on the
+/// client only (no process-wide provider is installed: the host
+/// application's choice stays its own).
+fn tls_config() -> Result<rustls::ClientConfig, AgoraError> {
+    use rustls_platform_verifier::BuilderVerifierExt;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let tls_error = |e: rustls::Error| AgoraError::Config(format!("cannot set up TLS: {e}"));
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(tls_error)?
+        .with_platform_verifier()
+        .map_err(tls_error)?
+        .with_no_client_auth())
 }
 
 /// The most redirects followed in a row, all within the base's origin.

@@ -199,8 +199,69 @@ pub fn parse_switch(name: &str, value: &str) -> Result<bool, AgoraError> {
     }
 }
 
-/// Everything the client needs.
+/// Where the client's `reqwest` client starts from: a product's own
+/// settings (a proxy, pool sizes, its own TLS). Called once per HTTP
+/// client agora builds; agora then adds what the protocol needs (the
+/// `api_key` header, its redirect policy, timeouts), which win over the
+/// builder's.
+#[derive(Clone)]
+pub struct HttpClientBuilder {
+    make: std::sync::Arc<dyn Fn() -> reqwest::ClientBuilder + Send + Sync>,
+    own_tls: bool,
+}
+
+impl HttpClientBuilder {
+    /// Starts every HTTP client of agora from `make()`, with agora's TLS
+    /// (rustls, ring, the platform's roots) set on top.
+    pub fn new(make: impl Fn() -> reqwest::ClientBuilder + Send + Sync + 'static) -> Self {
+        Self {
+            make: std::sync::Arc::new(make),
+            own_tls: false,
+        }
+    }
+
+    /// As [`HttpClientBuilder::new`], keeping the builder's TLS as it is
+    /// (a custom CA, a preconfigured rustls): it must name its crypto
+    /// provider (`tls_backend_preconfigured`), or the product installs a
+    /// process-wide one; building the client fails otherwise.
+    pub fn with_own_tls(make: impl Fn() -> reqwest::ClientBuilder + Send + Sync + 'static) -> Self {
+        Self {
+            make: std::sync::Arc::new(make),
+            own_tls: true,
+        }
+    }
+
+    pub(crate) fn make(&self) -> reqwest::ClientBuilder {
+        (self.make)()
+    }
+
+    pub(crate) fn own_tls(&self) -> bool {
+        self.own_tls
+    }
+}
+
+impl std::fmt::Debug for HttpClientBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("HttpClientBuilder(..)")
+    }
+}
+
+/// Everything the client needs. Built with [`ClientConfig::new`] (the
+/// documented defaults) and the `with_*` methods; a new setting is a new
+/// method, never a breaking change (the type is `#[non_exhaustive]`).
+///
+/// ```
+/// use std::time::Duration;
+/// use agora_http::{ApiKey, ClientConfig, Environment, RetryPolicy};
+///
+/// let config = ClientConfig::new(Environment::PreProduction, ApiKey::new("key"))
+///     .with_timeouts(Duration::from_secs(5), Duration::from_secs(30), Duration::from_secs(30))
+///     .with_retry(RetryPolicy::default())
+///     .with_user_agent("my-product/2.1");
+/// assert_eq!(config.user_agent, "my-product/2.1");
+/// ```
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ClientConfig {
     /// Which AgoraPlus.
     pub environment: Environment,
@@ -225,6 +286,9 @@ pub struct ClientConfig {
     /// the api_key then travels in clear. Loopback addresses (`127.0.0.0/8`,
     /// `::1`, `localhost`) need no opt-in.
     pub allow_insecure_http: bool,
+    /// Where the HTTP client starts from (default: agora's own, rustls
+    /// with the platform's roots and ring, set on the client only).
+    pub http_client: Option<HttpClientBuilder>,
 }
 
 impl ClientConfig {
@@ -241,6 +305,7 @@ impl ClientConfig {
             delta_batch_size: 1000,
             limits: Limits::default(),
             allow_insecure_http: false,
+            http_client: None,
         }
     }
 
@@ -301,6 +366,38 @@ impl ClientConfig {
     #[must_use]
     pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
         self.retry = retry;
+        self
+    }
+
+    /// Sets the `User-Agent` header.
+    #[must_use]
+    pub fn with_user_agent(mut self, user_agent: impl Into<String>) -> Self {
+        self.user_agent = user_agent.into();
+        self
+    }
+
+    /// Sets the records per batch of a delta stream (at least 1).
+    #[must_use]
+    pub fn with_delta_batch_size(mut self, records: usize) -> Self {
+        self.delta_batch_size = records.max(1);
+        self
+    }
+
+    /// Starts the HTTP client from a product's own `reqwest` settings (a
+    /// proxy, a custom CA, pool settings): see [`HttpClientBuilder`].
+    ///
+    /// ```
+    /// use agora_http::{ApiKey, ClientConfig, Environment, HttpClientBuilder};
+    ///
+    /// let config = ClientConfig::new(Environment::PreProduction, ApiKey::new("key"))
+    ///     .with_http_client(HttpClientBuilder::new(|| {
+    ///         reqwest::Client::builder().pool_max_idle_per_host(4)
+    ///     }));
+    /// assert!(config.http_client.is_some());
+    /// ```
+    #[must_use]
+    pub fn with_http_client(mut self, builder: HttpClientBuilder) -> Self {
+        self.http_client = Some(builder);
         self
     }
 

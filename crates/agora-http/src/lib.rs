@@ -35,13 +35,19 @@
 //!   (`async_trait`, as generic code such as `agora-app` calls them) it is,
 //!   which measurably costs throughput on small calls (docs/benchmarks.md).
 //!
+//! - It re-exports what a caller needs ([`AgoraError`], [`Reply`], the port
+//!   traits it implements, and the crates `domain` and `ports`): a product
+//!   depends on agora-http alone. Building a client installs nothing
+//!   process-wide; [`ClientConfig::with_http_client`] starts it from the
+//!   product's own reqwest settings (proxy, CA, pool).
+//!
 //! It is not a store, a use case or a simulator: see `agora-app` and
 //! `agora-sim`.
 //!
 //! ```no_run
-//! use agora_http::{AgoraClient, ApiKey, ClientConfig, Environment};
+//! use agora_http::{AgoraClient, AgoraError, ApiKey, ClientConfig, Environment};
 //!
-//! # async fn run() -> Result<(), agora_ports::AgoraError> {
+//! # async fn run() -> Result<(), AgoraError> {
 //! let config = ClientConfig::new(Environment::PreProduction, ApiKey::new("…"));
 //! let client = AgoraClient::new(config)?;
 //! let orders = client.new_mandates(false).await?.data;
@@ -52,12 +58,22 @@
 mod bounds;
 mod client;
 mod config;
-mod ports;
+mod port_impls;
 mod skeleton;
 mod stream;
 
 pub use client::{AgoraClient, Sleeper, TokioSleeper};
 pub use config::{
-    ApiKey, ClientConfig, Environment, Limits, PREPRODUCTION_URL, PRODUCTION_URL, RetryPolicy,
-    parse_switch,
+    ApiKey, ClientConfig, Environment, HttpClientBuilder, Limits, PREPRODUCTION_URL,
+    PRODUCTION_URL, RetryPolicy, parse_switch,
+};
+
+// What a caller of the client needs, so that a product links agora-http
+// alone: the error, the replies and the port traits the client implements
+// (in scope, their methods work on generic code too), and the vocabulary.
+pub use agora_domain as domain;
+pub use agora_ports as ports;
+pub use agora_ports::{
+    AgoraError, AgoraPlus, BomLookup, Catalog, ClaimSubmission, Claims, DeltaQuery, DeltaSummary,
+    Invoices, Mandates, PartOrders, RecordStream, Records, Repairs, Reply, ServiceMessage,
 };

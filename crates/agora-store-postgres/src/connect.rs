@@ -169,12 +169,16 @@ pub(crate) fn describe(config: &tokio_postgres::Config) -> String {
 /// offers no TLS) or `require`; never for a unix socket, nor with
 /// `sslmode=disable`.
 pub(crate) fn tls() -> Result<tokio_postgres_rustls::MakeRustlsConnect, AgoraError> {
-    use rustls_platform_verifier::ConfigVerifierExt;
-    // rustls needs a process-wide crypto provider; ring is this
-    // workspace's. Another one already installed is as good.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let tls = rustls::ClientConfig::with_platform_verifier()
-        .map_err(|e| AgoraError::Store(format!("cannot set up TLS: {e}")))?;
+    use rustls_platform_verifier::BuilderVerifierExt;
+    // ring, set on this connector only: nothing process-wide is installed.
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let tls_error = |e: rustls::Error| AgoraError::Store(format!("cannot set up TLS: {e}"));
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(tls_error)?
+        .with_platform_verifier()
+        .map_err(tls_error)?
+        .with_no_client_auth();
     Ok(tokio_postgres_rustls::MakeRustlsConnect::new(tls))
 }
 
