@@ -8,7 +8,6 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use agora_domain::lifecycle::{ClaimState, RepairEvent, RepairLifecycle};
-use agora_domain::routes::Route;
 use agora_domain::rules::{RuleBook, is_valid};
 use agora_domain::{
     BomLine, ClaimId, ClaimStatus, ClaimTracking, CompleteRepairState, CountryCode,
@@ -23,12 +22,14 @@ use serde_json::{Value, json};
 
 use crate::catalog::GeneratedCatalog;
 use crate::error::{Answer, SimError};
-use crate::faults::{FaultCounts, Faults, Roll};
+use crate::faults::{FaultCounts, Faults};
 use crate::profile::AnswerProfile;
 
 mod config;
+mod injection;
 
 pub use config::{SimConfig, SimConfigFile};
+pub use injection::changes_state;
 
 #[derive(Debug, Clone)]
 struct MandateRecord {
@@ -252,39 +253,6 @@ impl Simulator {
             order: next_order,
         };
         f(tenant, &mut counters, now)
-    }
-
-    // ----- the current faults -----
-
-    /// Sets the faults to inject.
-    pub fn set_faults(&self, faults: Faults) -> Result<(), SimError> {
-        faults.validate()?;
-        self.world().faults = faults;
-        Ok(())
-    }
-
-    /// The faults in force.
-    pub fn faults(&self) -> Faults {
-        self.world().faults.clone()
-    }
-
-    /// Draws the fate of one call of an AgoraPlus route, and counts it.
-    pub fn roll_fault(&self, route: Route) -> Roll {
-        let mut world = self.world();
-        let World {
-            faults,
-            fault_rng,
-            fault_counts,
-            ..
-        } = &mut *world;
-        let roll = faults.roll(route, fault_rng);
-        fault_counts.count(&roll);
-        roll
-    }
-
-    /// The faults injected so far, by kind, and the calls rolled for.
-    pub fn fault_counts(&self) -> FaultCounts {
-        self.world().fault_counts
     }
 
     // ----- work orders -----
@@ -1321,9 +1289,4 @@ impl<T> Iterator for Delta<T> {
         }
         self.published.next()
     }
-}
-
-/// Which routes change state when called (drop-after-commit matters there).
-pub fn changes_state(route: Route) -> bool {
-    !matches!(route.method(), agora_domain::routes::Method::Get) || route == Route::GetNewMandates
 }
