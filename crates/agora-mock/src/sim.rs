@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use agora_domain::lifecycle::{ClaimState, RepairLifecycle};
+use agora_domain::lifecycle::RepairLifecycle;
 use agora_domain::rules::RuleBook;
 use agora_domain::{
     ClaimId, CompleteRepairState, InterventionId, MandateId, MandateLightResponse, MandateStatus,
@@ -16,7 +16,6 @@ use agora_domain::{
 };
 use agora_ports::{Clock, SystemClock};
 use jiff::Timestamp;
-use serde_json::{Value, json};
 
 use crate::catalog::GeneratedCatalog;
 use crate::error::{Answer, SimError};
@@ -26,6 +25,7 @@ use crate::profile::AnswerProfile;
 mod claims;
 mod config;
 mod injection;
+mod inspection;
 mod invoices;
 mod master_data;
 mod part_orders;
@@ -290,62 +290,6 @@ impl Simulator {
             Some(t) => t.profile.word_envelope(answer),
             None => answer,
         }
-    }
-
-    /// An account's whole state as JSON.
-    pub fn state(&self, api_key: &str) -> Result<Value, SimError> {
-        let world = self.world();
-        let t = world
-            .tenants
-            .get(api_key)
-            .ok_or_else(|| SimError::NotFound(format!("no account with key {}", hint(api_key))))?;
-        let mandates: Vec<Value> = t
-            .mandates
-            .values()
-            .map(|m| json!({"Status": m.status, "InterventionId": m.intervention_id, "Broken": m.broken, "Mandate": m.mandate}))
-            .collect();
-        let repairs: Vec<Value> = t
-            .repairs
-            .values()
-            .map(|r| {
-                json!({
-                    "File": r.file,
-                    "Phase": format!("{:?}", r.lifecycle.phase),
-                    "ClaimID": r.claim_id,
-                    "Invoiced": r.lifecycle.invoiced,
-                })
-            })
-            .collect();
-        let orders: Vec<Value> = t
-            .orders
-            .values()
-            .map(|o| json!({"InterventionId": o.intervention_id, "Line": o.line}))
-            .collect();
-        let claims: Vec<Value> = t
-            .claims
-            .iter()
-            .map(|(id, c)| {
-                let status = t
-                    .repairs
-                    .get(&c.intervention_id)
-                    .and_then(|r| r.lifecycle.claim)
-                    .map(ClaimState::last_status);
-                json!({
-                    "ClaimID": id, "InterventionId": c.intervention_id, "LastStatus": status,
-                    "Comment": c.comment, "DraftInvoiceNumber": c.draft,
-                    "ValidationErrors": c.findings, "Claim": c.claim,
-                })
-            })
-            .collect();
-        let drafts: Vec<Value> = t
-            .drafts
-            .iter()
-            .map(|(n, d)| json!({"DraftInvoiceNumber": n, "ManufacturerId": d.manufacturer, "ClaimIDs": d.claims, "InvoiceNumber": d.invoice_number}))
-            .collect();
-        Ok(json!({
-            "Locked": t.locked, "Profile": t.profile, "Mandates": mandates, "Repairs": repairs, "Orders": orders,
-            "Claims": claims, "DraftInvoices": drafts,
-        }))
     }
 }
 
