@@ -1,7 +1,12 @@
-//! The simulated AgoraPlus: accounts (tenants), their work orders, repair
-//! files, part orders, claims and draft invoices, the OEMs' catalog, and
-//! the OEM-side actions. Every rule comes from `agora-domain`: the repair
-//! lifecycle, the status requirements, the claim rule engine.
+//! The simulated AgoraPlus's accounts and state: each account's (tenant's)
+//! records, the world they live in behind one lock, the simulator built
+//! over it, authentication and the accounts' answer profiles. The
+//! operations on each subject, the account's calls and the OEM's actions
+//! alike, live in the child modules: `work_orders`, `repairs`,
+//! `part_orders`, `claims`, `invoices`, `master_data`, plus `config`,
+//! `injection` (faults) and `inspection`. Every rule comes from
+//! `agora-domain`: the repair lifecycle, the status requirements, the claim
+//! rule engine.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -260,7 +265,7 @@ impl Simulator {
         f(tenant, &mut counters, now)
     }
 
-    // ----- the OEM side -----
+    // ----- the accounts' answer profiles -----
 
     /// The answer profile of an account.
     pub fn profile(&self, api_key: &str) -> Result<AnswerProfile, SimError> {
