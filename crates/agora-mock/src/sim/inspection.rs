@@ -1,0 +1,66 @@
+//! Inspection: an account's whole state as JSON, for the control API and
+//! for tests.
+
+use agora_domain::lifecycle::ClaimState;
+use serde_json::{Value, json};
+
+use super::{Simulator, hint};
+use crate::error::SimError;
+
+impl Simulator {
+    /// An account's whole state as JSON.
+    pub fn state(&self, api_key: &str) -> Result<Value, SimError> {
+        let world = self.world();
+        let t = world
+            .tenants
+            .get(api_key)
+            .ok_or_else(|| SimError::NotFound(format!("no account with key {}", hint(api_key))))?;
+        let mandates: Vec<Value> = t
+            .mandates
+            .values()
+            .map(|m| json!({"Status": m.status, "InterventionId": m.intervention_id, "Broken": m.broken, "Mandate": m.mandate}))
+            .collect();
+        let repairs: Vec<Value> = t
+            .repairs
+            .values()
+            .map(|r| {
+                json!({
+                    "File": r.file,
+                    "Phase": format!("{:?}", r.lifecycle.phase),
+                    "ClaimID": r.claim_id,
+                    "Invoiced": r.lifecycle.invoiced,
+                })
+            })
+            .collect();
+        let orders: Vec<Value> = t
+            .orders
+            .values()
+            .map(|o| json!({"InterventionId": o.intervention_id, "Line": o.line}))
+            .collect();
+        let claims: Vec<Value> = t
+            .claims
+            .iter()
+            .map(|(id, c)| {
+                let status = t
+                    .repairs
+                    .get(&c.intervention_id)
+                    .and_then(|r| r.lifecycle.claim)
+                    .map(ClaimState::last_status);
+                json!({
+                    "ClaimID": id, "InterventionId": c.intervention_id, "LastStatus": status,
+                    "Comment": c.comment, "DraftInvoiceNumber": c.draft,
+                    "ValidationErrors": c.findings, "Claim": c.claim,
+                })
+            })
+            .collect();
+        let drafts: Vec<Value> = t
+            .drafts
+            .iter()
+            .map(|(n, d)| json!({"DraftInvoiceNumber": n, "ManufacturerId": d.manufacturer, "ClaimIDs": d.claims, "InvoiceNumber": d.invoice_number}))
+            .collect();
+        Ok(json!({
+            "Locked": t.locked, "Profile": t.profile, "Mandates": mandates, "Repairs": repairs, "Orders": orders,
+            "Claims": claims, "DraftInvoices": drafts,
+        }))
+    }
+}

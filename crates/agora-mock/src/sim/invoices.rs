@@ -1,0 +1,109 @@
+//! Invoicing: the OEM issues a draft invoice over an account's accepted
+//! claims, and the account links its invoice number to the draft.
+
+use agora_domain::lifecycle::{ClaimState, RepairEvent};
+use agora_domain::{ClaimId, InvoiceReference, ManufacturerId};
+
+use super::{DraftRecord, Simulator, hint, mandatory};
+use crate::error::{Answer, SimError};
+
+impl Simulator {
+    /// `CreateeInvoice`: links the invoice number to a draft, once.
+    pub fn create_invoice(
+        &self,
+        key: &str,
+        reference: InvoiceReference,
+    ) -> Result<Answer<()>, SimError> {
+        self.with_tenant(key, |t, _, _| {
+            let number = reference
+                .invoice_number
+                .filter(|s| !s.trim().is_empty())
+                .ok_or_else(|| mandatory("InvoiceNumber"))?;
+            let draft_number = reference
+                .draft_invoice_number
+                .filter(|s| !s.trim().is_empty())
+                .ok_or_else(|| mandatory("DraftInvoiceNumber"))?;
+            let draft = t
+                .drafts
+                .get_mut(&draft_number)
+                .ok_or_else(|| SimError::NotFound(format!("no draft invoice {draft_number}")))?;
+            if let Some(existing) = &draft.invoice_number {
+                return Err(SimError::Rejected(format!(
+                    "draft invoice {draft_number} is already linked to invoice {existing}"
+                )));
+            }
+            let mut updated = Vec::new();
+            for claim_id in &draft.claims {
+                let intervention = t
+                    .claims
+                    .get(claim_id)
+                    .ok_or(SimError::Internal)?
+                    .intervention_id;
+                let record = t.repairs.get(&intervention).ok_or(SimError::Internal)?;
+                let lifecycle = record
+                    .lifecycle
+                    .apply(&RepairEvent::Invoiced)
+                    .map_err(|e| SimError::Rejected(e.to_string()))?;
+                updated.push((intervention, lifecycle));
+            }
+            for (intervention, lifecycle) in updated {
+                if let Some(r) = t.repairs.get_mut(&intervention) {
+                    r.lifecycle = lifecycle;
+                }
+            }
+            draft.invoice_number = Some(number.clone());
+            Ok(Answer::with_message(
+                (),
+                format!("Invoice {number} linked to draft {draft_number}"),
+            ))
+        })
+    }
+
+    /// The OEM issues a draft invoice gathering an account's CLOSEDACCEPTED
+    /// claims of one OEM that no draft holds yet.
+    pub fn draft_invoice(
+        &self,
+        api_key: &str,
+        manufacturer: ManufacturerId,
+    ) -> Result<(String, Vec<ClaimId>), SimError> {
+        let mut world = self.world();
+        let seq = world.next_draft;
+        let tenant = world
+            .tenants
+            .get_mut(api_key)
+            .ok_or_else(|| SimError::NotFound(format!("no account with key {}", hint(api_key))))?;
+        let claims: Vec<ClaimId> = tenant
+            .claims
+            .iter()
+            .filter(|(_, c)| c.draft.is_none() && c.manufacturer == Some(manufacturer))
+            .filter(|(_, c)| {
+                tenant
+                    .repairs
+                    .get(&c.intervention_id)
+                    .is_some_and(|r| r.lifecycle.claim == Some(ClaimState::ClosedAccepted))
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        if claims.is_empty() {
+            return Err(SimError::Conflict(format!(
+                "no CLOSEDACCEPTED claim of OEM {manufacturer} to invoice"
+            )));
+        }
+        let number = format!("DR-{}-{seq:05}", manufacturer.0);
+        for id in &claims {
+            if let Some(c) = tenant.claims.get_mut(id) {
+                c.draft = Some(number.clone());
+            }
+        }
+        tenant.drafts.insert(
+            number.clone(),
+            DraftRecord {
+                manufacturer,
+                claims: claims.clone(),
+                invoice_number: None,
+            },
+        );
+        world.next_draft += 1;
+        Ok((number, claims))
+    }
+}

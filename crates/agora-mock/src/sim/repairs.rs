@@ -1,0 +1,120 @@
+//! Repair files: creating one directly and updating it, each new status
+//! judged by the repair lifecycle.
+
+use agora_domain::lifecycle::{RepairEvent, RepairLifecycle};
+use agora_domain::{CompleteRepairState, CreateRepairResult, StateNature};
+
+use super::{RepairRecord, Simulator, mandatory};
+use crate::error::{Answer, SimError};
+
+impl Simulator {
+    /// `CreateRepair`.
+    pub fn create_repair(
+        &self,
+        key: &str,
+        file: CompleteRepairState,
+    ) -> Result<Answer<CreateRepairResult>, SimError> {
+        self.with_tenant(key, |t, ids, _| {
+            let manufacturer = file
+                .manufacturer_id
+                .ok_or_else(|| mandatory("ManufacturerId"))?;
+            if file
+                .commercial_ref
+                .as_deref()
+                .is_none_or(|s| s.trim().is_empty())
+            {
+                return Err(mandatory("CommercialRef"));
+            }
+            let repair_type = file
+                .intervention_type()
+                .ok_or_else(|| mandatory("Intervention.InterventionType"))?;
+            known_codes(file.state_natures.iter().flatten())?;
+            let mut lifecycle = RepairLifecycle::direct(Some(manufacturer), Some(repair_type));
+            for status in file.state_natures.iter().flatten() {
+                lifecycle = lifecycle
+                    .apply(&RepairEvent::StatusReported(status.clone()))
+                    .map_err(|e| SimError::Rejected(e.to_string()))?;
+            }
+            let id = ids.next_intervention();
+            let mut file = file;
+            file.intervention_id = Some(id);
+            t.repairs.insert(
+                id,
+                RepairRecord {
+                    file,
+                    lifecycle,
+                    claim_id: None,
+                },
+            );
+            Ok(Answer::with_message(
+                CreateRepairResult {
+                    intervention_id: Some(id),
+                    ..CreateRepairResult::default()
+                },
+                format!("Repair file {id} created"),
+            ))
+        })
+    }
+
+    /// `UpdateRepair`: the whole file; statuses not seen before are judged
+    /// by the lifecycle and appended to the history.
+    pub fn update_repair(
+        &self,
+        key: &str,
+        file: CompleteRepairState,
+    ) -> Result<Answer<()>, SimError> {
+        self.with_tenant(key, |t, _, _| {
+            let id = file
+                .intervention_id
+                .ok_or_else(|| SimError::BadRequest("InterventionId is required".to_owned()))?;
+            let record = t
+                .repairs
+                .get_mut(&id)
+                .ok_or_else(|| SimError::NotFound(format!("no repair file {id}")))?;
+            let stored = record.file.state_natures.clone().unwrap_or_default();
+            let incoming = file.state_natures.clone().unwrap_or_default();
+            let new: Vec<StateNature> = if incoming.starts_with(&stored) {
+                incoming[stored.len()..].to_vec()
+            } else {
+                incoming
+                    .into_iter()
+                    .filter(|s| !stored.contains(s))
+                    .collect()
+            };
+            // Codes outside the reference's tables are refused; the domain
+            // judges the update as a whole (602 passes a closed file).
+            known_codes(&new)?;
+            let mut lifecycle = record
+                .lifecycle
+                .check_update(&new)
+                .map_err(|e| SimError::Rejected(e.to_string()))?
+                .next;
+            let mut history = stored;
+            history.extend(new);
+            let mut file = file;
+            file.state_natures = Some(history);
+            file.mandate_id = record.file.mandate_id.or(file.mandate_id);
+            file.manufacturer_id = record.file.manufacturer_id.or(file.manufacturer_id);
+            lifecycle.repair_type = file.intervention_type().or(lifecycle.repair_type);
+            record.file = file;
+            record.lifecycle = lifecycle;
+            Ok(Answer::with_message(
+                (),
+                format!("Repair file {id} updated"),
+            ))
+        })
+    }
+}
+
+/// Refuses a status whose code is not in the reference's tables (2.2.2),
+/// as AgoraPlus judges what it receives; the table is the domain's.
+fn known_codes<'a>(statuses: impl IntoIterator<Item = &'a StateNature>) -> Result<(), SimError> {
+    for status in statuses {
+        if let Some(code) = status.code.as_ref().filter(|c| !c.is_known()) {
+            return Err(SimError::Rejected(format!(
+                "status code `{code}` is not in the reference's status code tables"
+            )));
+        }
+    }
+    Ok(())
+}
