@@ -1,0 +1,294 @@
+//! Reading an answer: the envelope's verdict, the status's error, error
+//! snippets with the key redacted, and the reply handed back.
+
+use std::time::Duration;
+
+use agora_domain::envelope::Verdict;
+use agora_domain::routes::Route;
+use agora_domain::{DecodeError, Envelope, ReadAnswer};
+use agora_ports::{AgoraError, Reply, ServiceMessage};
+use reqwest::StatusCode;
+use serde::de::DeserializeOwned;
+
+use crate::config::ApiKey;
+
+use super::SNIPPET_CHARS;
+
+/// A short, printable, secret-free start of a body. The key is removed
+/// before the cut, so a key across the cut leaves no part of itself.
+pub(crate) fn snippet(body: &[u8], key: &ApiKey) -> String {
+    // Redacted before the cut, so that a key the cut falls into is not
+    // shown in part; only as much as the cut can show is looked at.
+    let text = String::from_utf8_lossy(body);
+    // Any key that starts before the cut ends within this much.
+    let head: String = text
+        .chars()
+        .take(SNIPPET_CHARS + key.expose().chars().count())
+        .collect();
+    redact(&head, key)
+        .chars()
+        .take(SNIPPET_CHARS)
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+/// Keys at least this long are removed wherever they appear; a shorter one
+/// (`demo`, a test account's `a`) could be part of any word, so it is
+/// removed where it stands alone: not between letters or digits.
+pub(crate) const REDACT_ANYWHERE_LEN: usize = 8;
+
+/// Removes the key from a text the server sent (a careless gateway may
+/// echo it), however short the key.
+pub(crate) fn redact(text: &str, key: &ApiKey) -> String {
+    let secret = key.expose();
+    if secret.is_empty() {
+        return text.to_owned();
+    }
+    if secret.chars().count() >= REDACT_ANYWHERE_LEN {
+        return text.replace(secret, "[REDACTED]");
+    }
+    let in_word = |c: Option<char>| c.is_some_and(char::is_alphanumeric);
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    for (at, _) in text.match_indices(secret) {
+        let end = at + secret.len();
+        if in_word(text[..at].chars().next_back()) || in_word(text[end..].chars().next()) {
+            continue;
+        }
+        out.push_str(&text[copied..at]);
+        out.push_str("[REDACTED]");
+        copied = end;
+    }
+    out.push_str(&text[copied..]);
+    out
+}
+
+/// The first bytes of an error's answer (up to the error-body limit), and
+/// whether the body went on past them.
+#[derive(Default)]
+pub(crate) struct Body {
+    /// The bytes read.
+    pub bytes: bytes::Bytes,
+    /// Whether the rest was left unread.
+    pub cut: bool,
+}
+
+/// What an error's body says: AgoraPlus's envelope, or something else.
+pub(crate) enum Said {
+    /// A JSON object with at least one field of AgoraPlus's envelope.
+    Envelope(ServiceMessage),
+    /// JSON, but not AgoraPlus's envelope (a gateway's own JSON).
+    OtherJson(String),
+    /// Not JSON (an HTML page, text, a body cut at its limit) or empty.
+    NotJson(String),
+}
+
+pub(crate) fn said(body: &Body, key: &ApiKey) -> Said {
+    let bytes = &body.bytes[..];
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Said::NotJson(String::new());
+    }
+    let text = || {
+        let mut text = snippet(bytes, key).trim().to_owned();
+        if body.cut
+            || String::from_utf8_lossy(bytes)
+                .chars()
+                .nth(SNIPPET_CHARS)
+                .is_some()
+        {
+            text.push('…');
+        }
+        text
+    };
+    if body.cut {
+        // Cut at its limit: whatever it was, it does not parse whole.
+        return Said::NotJson(text());
+    }
+    match Envelope::<serde::de::IgnoredAny>::from_slice(bytes) {
+        Ok(env) if is_envelope(&env) => Said::Envelope(ServiceMessage {
+            message: env.message().map(|m| redact(m, key)),
+            status: env.response_status,
+        }),
+        _ if serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok() => {
+            Said::OtherJson(text())
+        }
+        _ => Said::NotJson(text()),
+    }
+}
+
+/// Whether a decoded object carried any field of the envelope (5.3.4).
+pub(crate) fn is_envelope<T>(env: &Envelope<T>) -> bool {
+    env.response_status.is_some()
+        || env.is_valid.is_some()
+        || env.response_message.is_some()
+        || env.response_error_message.is_some()
+        || env.response_data.is_some()
+}
+
+/// Maps an HTTP error status, with what its body said. A 429 is
+/// throttling; a 502 or 504, or a 5xx without AgoraPlus's envelope, comes
+/// from a gateway in between.
+pub(crate) fn status_error(
+    route: Route,
+    status: StatusCode,
+    body: &Body,
+    retry_after: Option<Duration>,
+    key: &ApiKey,
+) -> AgoraError {
+    let said = said(body, key);
+    let code = status.as_u16();
+    let gateway = |body: String| AgoraError::Gateway {
+        status: code,
+        body,
+        retry_after,
+    };
+    match (&said, code) {
+        (Said::Envelope(m), 502 | 504) => {
+            return gateway(format!(
+                "is AgoraPlus's envelope{}",
+                m.message
+                    .as_deref()
+                    .map(|m| format!(", saying: {m}"))
+                    .unwrap_or_default()
+            ));
+        }
+        (Said::NotJson(text), 500..=599) if text.is_empty() => {
+            return gateway("is empty".to_owned());
+        }
+        (Said::NotJson(text), 500..=599) => {
+            return gateway(format!("is not JSON, it starts: {text:?}"));
+        }
+        (Said::OtherJson(text), 500..=599) => {
+            return gateway(format!(
+                "is JSON but not AgoraPlus's envelope, it starts: {text:?}"
+            ));
+        }
+        _ => {}
+    }
+    let message = match said {
+        Said::Envelope(m) => m,
+        Said::OtherJson(text) | Said::NotJson(text) => ServiceMessage {
+            status: None,
+            message: (!text.is_empty()).then_some(text),
+        },
+    };
+    match code {
+        400 => AgoraError::BadRequest(message),
+        401 => AgoraError::Unauthorized(message),
+        403 => AgoraError::Forbidden(message),
+        404 if route == Route::PrintBomData
+            && message
+                .message
+                .as_deref()
+                .is_some_and(|m| m.to_ascii_lowercase().contains("expired")) =>
+        {
+            AgoraError::ProductKeyExpired(message)
+        }
+        404 => AgoraError::NotFound(message),
+        405 => AgoraError::MethodNotAllowed(message),
+        429 => AgoraError::Throttled {
+            message,
+            retry_after,
+        },
+        500 => AgoraError::ServerError(message),
+        503 => AgoraError::Unavailable {
+            message,
+            retry_after,
+        },
+        other => AgoraError::UnexpectedStatus {
+            status: other,
+            message,
+        },
+    }
+}
+
+/// Wraps a decode failure with a snippet of the body, the key taken out of both.
+pub(crate) fn decode_error(error: DecodeError, body: &[u8], key: &ApiKey) -> AgoraError {
+    AgoraError::Decode {
+        error: error.redacted(key.expose()),
+        snippet: snippet(body, key),
+    }
+}
+
+/// Judges a decoded envelope: an error verdict fails the call, except on
+/// routes whose data carries its own verdict (claims) when data came back.
+pub(crate) fn judge<T>(
+    route: Route,
+    mut env: Envelope<T>,
+    key: &ApiKey,
+    empty: Option<fn() -> T>,
+) -> Result<Reply<T>, AgoraError> {
+    let data = env.response_data.take();
+    settle(route, env.verdict(), data, empty, || ServiceMessage {
+        message: env.message().map(|m| redact(m, key)),
+        status: env.response_status.clone(),
+    })
+}
+
+/// What a verdict makes of a call: its reply, or the error. The message is
+/// built (and redacted) only when it is used: a plain success, the common
+/// case, pays nothing for it. A success without data is `empty()` where
+/// "no results" is empty (see [`AgoraClient::send_list`]).
+pub(crate) fn settle<T>(
+    route: Route,
+    verdict: Verdict,
+    data: Option<T>,
+    empty: Option<fn() -> T>,
+    message: impl FnOnce() -> ServiceMessage,
+) -> Result<Reply<T>, AgoraError> {
+    let data = match (verdict, data, empty) {
+        (Verdict::Success | Verdict::Warning, None, Some(empty)) => Some(empty()),
+        (_, data, _) => data,
+    };
+    match (verdict, data) {
+        (Verdict::Success, Some(data)) => Ok(Reply::ok(data)),
+        (Verdict::Error, Some(data)) if route.data_carries_verdict() => {
+            Ok(Reply::warned(data, message().message))
+        }
+        (Verdict::Error, _) => Err(AgoraError::Rejected(message())),
+        (Verdict::Warning, Some(data)) => Ok(Reply::warned(data, message().message)),
+        (_, None) => {
+            let message = message();
+            Err(AgoraError::Rejected(ServiceMessage {
+                message: Some(format!(
+                    "{} answered without ResponseData{}",
+                    route.name(),
+                    message
+                        .message
+                        .map(|m| format!(": {m}"))
+                        .unwrap_or_default()
+                )),
+                status: message.status,
+            }))
+        }
+    }
+}
+
+/// Decodes an answer tolerantly (strictly first; see
+/// `Envelope::from_slice_tolerant`): the list items set aside come back in
+/// the reply.
+pub(crate) fn into_reply<T: DeserializeOwned + ReadAnswer>(
+    route: Route,
+    bytes: &[u8],
+    key: &ApiKey,
+    empty: Option<fn() -> T>,
+) -> Result<Reply<T>, AgoraError> {
+    let (env, set_aside) =
+        Envelope::<T>::from_slice_tolerant(bytes).map_err(|e| decode_error(e, bytes, key))?;
+    let mut reply = judge(route, env, key, empty)?;
+    reply.set_aside = set_aside;
+    Ok(reply)
+}
+
+/// A failed call of a route where "no results" is empty (`empty` given):
+/// a 404 is an empty result, whatever its body (reference 5.3.3: "No
+/// results match your request"). Any other failure stays one.
+pub(crate) fn no_results<T>(
+    error: AgoraError,
+    empty: Option<fn() -> T>,
+) -> Result<Reply<T>, AgoraError> {
+    match (error, empty) {
+        (AgoraError::NotFound(_), Some(empty)) => Ok(Reply::ok(empty())),
+        (error, _) => Err(error),
+    }
+}
