@@ -1,0 +1,184 @@
+//! The repair files table: rows, revisions, and the `RepairFiles` port.
+
+use agora_domain::lifecycle::RepairLifecycle;
+use agora_domain::wire::read_stored;
+use agora_domain::{ClaimId, CompleteRepairState, InterventionId, MandateId, PartOrderLine};
+use agora_ports::{AgoraError, LocalRepair, Operation, RepairFiles};
+use async_trait::async_trait;
+use jiff::Timestamp;
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use crate::outbox::enqueue_in;
+use crate::{SqliteStore, store_error, write_tx};
+
+pub(crate) fn repair_from_row(row: &Row<'_>) -> rusqlite::Result<RepairRow> {
+    Ok(RepairRow {
+        id: row.get(0)?,
+        mandate: row.get(1)?,
+        claim: row.get(2)?,
+        file: row.get(3)?,
+        lifecycle: row.get(4)?,
+        orders: row.get(5)?,
+        attention: row.get(6)?,
+        revision: row.get(7)?,
+    })
+}
+
+pub(crate) struct RepairRow {
+    id: i64,
+    mandate: Option<i64>,
+    claim: Option<i64>,
+    file: String,
+    lifecycle: String,
+    orders: String,
+    attention: Option<String>,
+    revision: i64,
+}
+
+pub(crate) fn decode_repair(row: RepairRow) -> Result<LocalRepair, AgoraError> {
+    let id = row.id;
+    // Wire data is kept as it arrived: read it back as tolerantly as the
+    // answer it came in.
+    let file: CompleteRepairState = read_stored(&row.file)
+        .map_err(|e| AgoraError::Store(format!("repair {id}: unreadable file: {e}")))?;
+    let lifecycle: RepairLifecycle = serde_json::from_str(&row.lifecycle)
+        .map_err(|e| AgoraError::Store(format!("repair {id}: unreadable lifecycle: {e}")))?;
+    let orders: Vec<PartOrderLine> = read_stored(&row.orders)
+        .map_err(|e| AgoraError::Store(format!("repair {id}: unreadable orders: {e}")))?;
+    Ok(LocalRepair {
+        intervention_id: id,
+        mandate_id: row.mandate,
+        file,
+        lifecycle,
+        claim_id: row.claim,
+        orders,
+        attention: row.attention,
+        revision: u64::try_from(row.revision).unwrap_or(0),
+    })
+}
+
+pub(crate) const REPAIR_COLUMNS: &str =
+    "intervention_id, mandate_id, claim_id, file, lifecycle, orders, attention, revision";
+
+pub(crate) fn one_repair(
+    conn: &Connection,
+    filter: &str,
+    value: i64,
+) -> Result<Option<LocalRepair>, AgoraError> {
+    conn.query_row(
+        &format!("SELECT {REPAIR_COLUMNS} FROM repairs WHERE {filter} = ?1"),
+        [value],
+        repair_from_row,
+    )
+    .optional()
+    .map_err(store_error)?
+    .map(decode_repair)
+    .transpose()
+}
+
+/// Writes a repair file if its revision is still the stored one (0: a new
+/// file), raising the revision; a conflict otherwise.
+pub(crate) fn upsert_repair_in(conn: &Connection, r: &LocalRepair) -> Result<(), AgoraError> {
+    let file = serde_json::to_string(&r.file).map_err(store_error)?;
+    let lifecycle = serde_json::to_string(&r.lifecycle).map_err(store_error)?;
+    let orders = serde_json::to_string(&r.orders).map_err(store_error)?;
+    let revision = i64::try_from(r.revision).map_err(store_error)?;
+    let conflict = || {
+        AgoraError::Conflict(format!(
+            "repair file {} was written by another process since it was read",
+            r.intervention_id
+        ))
+    };
+    if revision == 0 {
+        let n = conn
+            .execute(
+                "INSERT INTO repairs (intervention_id, mandate_id, claim_id, file, lifecycle, orders, attention, revision)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1) ON CONFLICT DO NOTHING",
+                params![r.intervention_id, r.mandate_id, r.claim_id, file, lifecycle, orders, r.attention],
+            )
+            .map_err(store_error)?;
+        return if n == 1 { Ok(()) } else { Err(conflict()) };
+    }
+    let n = conn
+        .execute(
+            "UPDATE repairs SET mandate_id = ?2, claim_id = ?3, file = ?4, lifecycle = ?5,
+               orders = ?6, attention = ?7, revision = revision + 1
+             WHERE intervention_id = ?1 AND revision = ?8",
+            params![
+                r.intervention_id,
+                r.mandate_id,
+                r.claim_id,
+                file,
+                lifecycle,
+                orders,
+                r.attention,
+                revision
+            ],
+        )
+        .map_err(store_error)?;
+    if n == 1 { Ok(()) } else { Err(conflict()) }
+}
+
+#[async_trait]
+impl RepairFiles for SqliteStore {
+    async fn upsert_repair(&self, repair: &LocalRepair) -> Result<(), AgoraError> {
+        let repair = repair.clone();
+        self.with_state(move |c| {
+            let tx = write_tx(c)?;
+            upsert_repair_in(&tx, &repair)?;
+            tx.commit().map_err(store_error)
+        })
+        .await
+    }
+
+    async fn repair(&self, id: InterventionId) -> Result<Option<LocalRepair>, AgoraError> {
+        self.with_state(move |c| one_repair(c, "intervention_id", id))
+            .await
+    }
+
+    async fn repair_by_mandate(&self, id: MandateId) -> Result<Option<LocalRepair>, AgoraError> {
+        self.with_state(move |c| one_repair(c, "mandate_id", id))
+            .await
+    }
+
+    async fn repair_by_claim(&self, id: ClaimId) -> Result<Option<LocalRepair>, AgoraError> {
+        self.with_state(move |c| one_repair(c, "claim_id", id))
+            .await
+    }
+
+    async fn repairs(&self) -> Result<Vec<LocalRepair>, AgoraError> {
+        self.with_state(|c| {
+            let mut stmt = c
+                .prepare_cached(&format!(
+                    "SELECT {REPAIR_COLUMNS} FROM repairs ORDER BY intervention_id"
+                ))
+                .map_err(store_error)?;
+            let rows = stmt
+                .query_map([], repair_from_row)
+                .map_err(store_error)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(store_error)?;
+            rows.into_iter().map(decode_repair).collect()
+        })
+        .await
+    }
+
+    async fn save_with_operation(
+        &self,
+        repair: &LocalRepair,
+        operation: Option<Operation>,
+        now: Timestamp,
+    ) -> Result<Option<u64>, AgoraError> {
+        let repair = repair.clone();
+        self.with_state(move |c| {
+            let tx = write_tx(c)?;
+            upsert_repair_in(&tx, &repair)?;
+            let id = operation
+                .map(|op| enqueue_in(&tx, Some(repair.intervention_id), &op, now))
+                .transpose()?;
+            tx.commit().map_err(store_error)?;
+            Ok(id)
+        })
+        .await
+    }
+}
