@@ -1,0 +1,151 @@
+//! The repair files and the cursors: revisions, save-with-operation
+//! atomicity, wire values kept as they arrived.
+
+#![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
+
+use agora_domain::PartOrderLine;
+use agora_ports::{AgoraError, LocalRepair, Outbox, OutboxState, RepairFiles, SyncCursors};
+
+use super::*;
+
+/// Files round-trip whole (unknown fields included); each write raises the
+/// revision; a stale copy, or a new file that exists, is a conflict.
+pub async fn repairs_round_trip_with_revisions<H: Harness>(h: &H) {
+    let store = h.fresh().await;
+    let mut r = repair(1);
+    r.claim_id = Some(77);
+    store.upsert_repair(&r).await.unwrap();
+    let stored = store.repair(1).await.unwrap().unwrap();
+    assert_eq!(stored.revision, 1);
+    assert_eq!(stored.file.extra["Kept"], serde_json::json!({"x": [1, 2]}));
+    assert_eq!(
+        LocalRepair {
+            revision: 0,
+            ..stored.clone()
+        },
+        r
+    );
+    assert_eq!(
+        store
+            .repair_by_mandate(1001)
+            .await
+            .unwrap()
+            .map(|r| r.intervention_id),
+        Some(1)
+    );
+    assert_eq!(
+        store
+            .repair_by_claim(77)
+            .await
+            .unwrap()
+            .map(|r| r.intervention_id),
+        Some(1)
+    );
+    assert!(store.repair(2).await.unwrap().is_none());
+    // A new file that exists already.
+    assert!(matches!(
+        store.upsert_repair(&r).await,
+        Err(AgoraError::Conflict(_))
+    ));
+    // Two copies read at revision 1: the first write wins, the second is refused.
+    let mut a = stored.clone();
+    a.attention = Some("a".into());
+    let mut b = stored;
+    b.attention = Some("b".into());
+    store.upsert_repair(&a).await.unwrap();
+    assert!(matches!(
+        store.upsert_repair(&b).await,
+        Err(AgoraError::Conflict(_))
+    ));
+    let now = store.repair(1).await.unwrap().unwrap();
+    assert_eq!((now.revision, now.attention.as_deref()), (2, Some("a")));
+    store.upsert_repair(&repair(2)).await.unwrap();
+    let ids: Vec<i64> = store
+        .repairs()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.intervention_id)
+        .collect();
+    assert_eq!(ids, [1, 2]);
+}
+
+/// The file and its operation are kept together or not at all: a refused
+/// operation leaves the file as it was, and a stale file enqueues nothing.
+pub async fn save_with_operation_is_atomic<H: Harness>(h: &H) {
+    let store = h.fresh().await;
+    let r = repair(5);
+    let id = store
+        .save_with_operation(&r, Some(order(5)), t(0))
+        .await
+        .unwrap()
+        .unwrap();
+    let entry = store.entry(id).await.unwrap().unwrap();
+    assert_eq!(
+        (entry.intervention_id, entry.state, entry.attempts),
+        (Some(5), OutboxState::Pending, 0)
+    );
+    let mut changed = store.repair(5).await.unwrap().unwrap();
+    changed.attention = Some("changed".into());
+    // A second order of the same file while the first is open: refused,
+    // naming the open entry, and the file is not written.
+    let refused = store
+        .save_with_operation(&changed, Some(order(5)), t(0))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&refused, AgoraError::Invalid(m) if m.contains(&format!("entry {id}"))),
+        "{refused}"
+    );
+    assert_eq!(store.repair(5).await.unwrap().unwrap().attention, None);
+    // A stale copy: nothing enqueued.
+    let mut stale = changed.clone();
+    store.upsert_repair(&changed).await.unwrap();
+    stale.attention = Some("stale".into());
+    assert!(matches!(
+        store
+            .save_with_operation(&stale, Some(update()), t(0))
+            .await,
+        Err(AgoraError::Conflict(_))
+    ));
+    assert_eq!(
+        store.entries(OutboxState::Pending).await.unwrap().len(),
+        1,
+        "a refused save enqueued its operation"
+    );
+}
+
+/// Cursors round-trip.
+pub async fn cursors_round_trip<H: Harness>(h: &H) {
+    let store = h.fresh().await;
+    assert_eq!(store.cursor("spareparts/19/1033").await.unwrap(), None);
+    store.set_cursor("spareparts/19/1033", t(5)).await.unwrap();
+    store.set_cursor("spareparts/19/1033", t(9)).await.unwrap();
+    assert_eq!(
+        store.cursor("spareparts/19/1033").await.unwrap(),
+        Some(t(9))
+    );
+    assert_eq!(store.cursor("other").await.unwrap(), None);
+}
+
+/// A file whose wire values were kept as they arrived (a logistic code
+/// sent as a number, a title as a label) reads back, and writes the same
+/// JSON again.
+pub async fn wire_values_kept_as_they_arrived_survive_the_store<H: Harness>(h: &H) {
+    let store = h.fresh().await;
+    let line: PartOrderLine = agora_domain::wire::read_stored(
+        r#"{"OrderNumber":"ORD-1","Reference":"P-1","StatusCode":208}"#,
+    )
+    .unwrap();
+    let mut r = repair(3);
+    r.orders = vec![line];
+    let before = serde_json::to_value(&r.orders).unwrap();
+    assert_eq!(before[0]["StatusCode"], 208, "the test's premise");
+    store.upsert_repair(&r).await.unwrap();
+    let back = store.repair(3).await.unwrap().unwrap();
+    assert_eq!(serde_json::to_value(&back.orders).unwrap(), before);
+    assert_eq!(
+        back.orders[0].status_code,
+        Some(agora_domain::LogisticStatus::Shipped)
+    );
+}
