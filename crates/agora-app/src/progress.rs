@@ -144,7 +144,7 @@ where
             .store
             .save_with_operation(repair, Some(operation), self.clock.now())
             .await?
-            .ok_or_else(|| AgoraError::Store("the outbox gave no entry id".to_owned()))?;
+            .ok_or_else(|| AgoraError::store("the outbox gave no entry id"))?;
         self.deliver_id(id).await
     }
 }

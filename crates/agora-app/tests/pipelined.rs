@@ -97,7 +97,7 @@ impl RecordStream<u32> for Failing {
     async fn next_batch(&mut self) -> Result<Option<Vec<u32>>, AgoraError> {
         self.0 += 1;
         if self.0 > 2 {
-            return Err(AgoraError::Transport("the delta was cut".into()));
+            return Err(AgoraError::transport("the delta was cut"));
         }
         Ok(Some(vec![self.0]))
     }

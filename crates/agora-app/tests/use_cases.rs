@@ -116,7 +116,7 @@ async fn the_reconciliation_runs_even_when_pulling_fails() {
     api.expect_new_mandates()
         .times(1)
         .in_sequence(&mut seq)
-        .returning(|_| Err(AgoraError::Transport("reset".into())));
+        .returning(|_| Err(AgoraError::transport("reset")));
     api.expect_accepted_mandates()
         .times(1)
         .in_sequence(&mut seq)

@@ -306,7 +306,7 @@ impl AgoraClient {
                 .header(CONTENT_TYPE, "application/json")
                 .body(body.clone());
         }
-        let resp = req.send().await.map_err(|e| self.transport_error(&e))?;
+        let resp = req.send().await.map_err(|e| self.transport_error(e))?;
         let status = resp.status();
         tracing::Span::current().record("status", status.as_u16());
         if status.is_success() {
@@ -363,8 +363,8 @@ impl AgoraClient {
     }
 
     /// Maps a reqwest failure, never showing the URL's query or the key.
-    pub(crate) fn transport_error(&self, e: &reqwest::Error) -> AgoraError {
-        let reason = describe(e);
+    pub(crate) fn transport_error(&self, e: reqwest::Error) -> AgoraError {
+        let reason = describe(&e);
         if e.is_connect() {
             AgoraError::Connect {
                 url: self.base.as_str().trim_end_matches('/').to_owned(),
@@ -375,7 +375,7 @@ impl AgoraClient {
         } else if e.is_builder() {
             AgoraError::Config(reason)
         } else {
-            AgoraError::Transport(reason)
+            AgoraError::Transport(agora_ports::Cause::with_source(reason, e.without_url()))
         }
     }
 }
@@ -443,9 +443,12 @@ pub(crate) async fn read_answer(
 ) -> Result<bytes::Bytes, AgoraError> {
     let prefix = read_prefix(resp, limit, true).await.map_err(|e| {
         if e.is_timeout() {
-            AgoraError::Transport("timed out while reading the answer".to_owned())
+            AgoraError::transport("timed out while reading the answer")
         } else {
-            AgoraError::Transport(format!("the answer was cut short: {}", describe(&e)))
+            AgoraError::Transport(agora_ports::Cause::with_source(
+                format!("the answer was cut short: {}", describe(&e)),
+                e.without_url(),
+            ))
         }
     })?;
     if prefix.cut {
@@ -500,7 +503,7 @@ impl AgoraClient {
             Err(_) => {
                 let error = match Envelope::<serde::de::IgnoredAny>::from_slice(&bytes) {
                     Err(e) => decode_error(e, &bytes, &self.config.api_key),
-                    Ok(_) => AgoraError::Transport("the answer is not an envelope".to_owned()),
+                    Ok(_) => AgoraError::transport("the answer is not an envelope"),
                 };
                 return Err(in_doubt_unless_settled(&call, error));
             }

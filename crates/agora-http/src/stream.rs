@@ -262,13 +262,13 @@ impl<T: Send + 'static> RecordStream<T> for HttpRecords<T> {
                 });
             }
             Ok(Err(Stop::Io(reason))) => {
-                return Err(AgoraError::Transport(format!(
+                return Err(AgoraError::transport(format!(
                     "the {} answer was cut short: {reason}",
                     self.route.name()
                 )));
             }
             Ok(Err(Stop::Cancelled)) | Err(_) => {
-                return Err(AgoraError::Transport(format!(
+                return Err(AgoraError::transport(format!(
                     "decoding the {} answer stopped",
                     self.route.name()
                 )));

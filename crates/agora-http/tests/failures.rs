@@ -291,6 +291,10 @@ async fn a_dropped_connection_leaves_a_create_in_doubt_and_retries_a_get() {
     let (client, _) = client_for(&base);
     let err = client.create_repair(&new_file()).await.unwrap_err();
     assert!(err.is_in_doubt(), "{err:?}");
+    assert!(
+        reaches_reqwest(&err),
+        "the HTTP stack's error is kept: {err:?}"
+    );
     assert_eq!(requests.load(Ordering::SeqCst), 1, "never resent");
 
     let (base, requests) = raw_server(|n| {
@@ -322,7 +326,23 @@ async fn a_body_cut_short_on_a_create_is_in_doubt() {
     let (client, _) = client_for(&base);
     let err = client.create_repair(&new_file()).await.unwrap_err();
     assert!(err.is_in_doubt(), "{err:?}");
+    assert!(
+        reaches_reqwest(&err),
+        "the HTTP stack's error is kept: {err:?}"
+    );
     assert_eq!(requests.load(Ordering::SeqCst), 1);
+}
+
+/// Whether walking `source()` from `err` reaches reqwest's own error.
+fn reaches_reqwest(err: &AgoraError) -> bool {
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = next {
+        if e.downcast_ref::<reqwest::Error>().is_some() {
+            return true;
+        }
+        next = e.source();
+    }
+    false
 }
 
 #[tokio::test]

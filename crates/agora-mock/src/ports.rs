@@ -62,7 +62,7 @@ impl SimClient {
         let answer = op(&self.sim, &self.key).map_err(AgoraError::from)?;
         let answer = self.sim.worded(&self.key, answer);
         if roll.drop_after_commit {
-            let lost = AgoraError::Transport("connection closed without an answer".to_owned());
+            let lost = AgoraError::transport("connection closed without an answer");
             return Err(if route.is_idempotent() {
                 lost
             } else {

@@ -23,6 +23,68 @@ impl std::fmt::Display for ServiceMessage {
     }
 }
 
+/// What went wrong in a library agora relies on (the store's database, the
+/// HTTP stack): one sentence, with the library's own error kept as its
+/// [`source`](std::error::Error::source), so a caller can walk to it (a
+/// `rusqlite::Error`, a `reqwest::Error`, a `tokio_postgres::Error`).
+#[derive(Debug)]
+pub struct Cause {
+    message: String,
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl Cause {
+    /// A cause with no library error behind it.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// A cause told by `message`, keeping `source` behind it.
+    pub fn with_source(
+        message: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            message: message.into(),
+            source: Some(Box::new(source)),
+        }
+    }
+
+    /// The sentence.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl std::fmt::Display for Cause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Cause {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+impl From<String> for Cause {
+    fn from(message: String) -> Self {
+        Self::new(message)
+    }
+}
+
+impl From<&str> for Cause {
+    fn from(message: &str) -> Self {
+        Self::new(message)
+    }
+}
+
 /// How far a failed call got, which decides what may be done next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reach {
@@ -159,7 +221,7 @@ pub enum AgoraError {
     Timeout(Duration),
     /// The connection failed while the request or answer was in flight.
     #[error("the connection to AgoraPlus failed mid-call: {0}")]
-    Transport(String),
+    Transport(#[source] Cause),
     /// A call that changes state failed after it may have reached the
     /// server: it is not resent; reconcile before trying again.
     #[error("{operation} may or may not have been applied: {cause}")]
@@ -178,7 +240,7 @@ pub enum AgoraError {
     Invalid(String),
     /// The local store failed.
     #[error("local store: {0}")]
-    Store(String),
+    Store(#[source] Cause),
     /// The object was not found in the local store.
     #[error("not in the local store: {0}")]
     Missing(String),
@@ -186,6 +248,26 @@ pub enum AgoraError {
     /// again and redo the change.
     #[error("changed by another process meanwhile: {0}")]
     Conflict(String),
+}
+
+impl AgoraError {
+    /// A store failure told by `message` (no library error behind it).
+    pub fn store(message: impl Into<String>) -> Self {
+        Self::Store(Cause::new(message))
+    }
+
+    /// A store failure told by `message`, keeping the library's error.
+    pub fn store_from(
+        message: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Self::Store(Cause::with_source(message, source))
+    }
+
+    /// A connection failure mid-call told by `message`.
+    pub fn transport(message: impl Into<String>) -> Self {
+        Self::Transport(Cause::new(message))
+    }
 }
 
 impl AgoraError {

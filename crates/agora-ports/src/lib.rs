@@ -22,7 +22,7 @@ pub use agora::{
     Mandates, PartOrders, RecordStream, Records, Repairs, Reply, VecRecords, bom_by_reference,
     collect_records,
 };
-pub use error::{AgoraError, Reach, ServiceMessage};
+pub use error::{AgoraError, Cause, Reach, ServiceMessage};
 pub use local::{
     CatalogStore, Clock, CursorMove, LocalRepair, RepairFiles, SyncCursors, SystemClock,
 };

@@ -55,7 +55,7 @@ impl Writer {
         std::thread::Builder::new()
             .name("agora-pg-catalog".to_owned())
             .spawn(move || run(config, queue))
-            .map_err(|e| AgoraError::Store(format!("cannot start the catalog thread: {e}")))?;
+            .map_err(|e| AgoraError::store(format!("cannot start the catalog thread: {e}")))?;
         Ok(Self { jobs })
     }
 
@@ -65,7 +65,7 @@ impl Writer {
         &self,
         job: impl FnOnce(oneshot::Sender<Result<u64, AgoraError>>) -> Job,
     ) -> Result<u64, AgoraError> {
-        let stopped = || AgoraError::Store("the catalog thread has stopped".to_owned());
+        let stopped = || AgoraError::store("the catalog thread has stopped");
         let (done, answer) = oneshot::channel();
         self.jobs.send(job(done)).map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
@@ -146,7 +146,7 @@ async fn connected<'c>(
     }
     client
         .as_mut()
-        .ok_or_else(|| AgoraError::Store("no catalog connection".to_owned()))
+        .ok_or_else(|| AgoraError::store("no catalog connection"))
 }
 
 /// The records of `batch` to store, by key: keyless ones are left out and,

@@ -172,7 +172,7 @@ pub(crate) fn tls() -> Result<tokio_postgres_rustls::MakeRustlsConnect, AgoraErr
     use rustls_platform_verifier::BuilderVerifierExt;
     // ring, set on this connector only: nothing process-wide is installed.
     let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-    let tls_error = |e: rustls::Error| AgoraError::Store(format!("cannot set up TLS: {e}"));
+    let tls_error = |e: rustls::Error| AgoraError::store(format!("cannot set up TLS: {e}"));
     let tls = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(tls_error)?

@@ -102,7 +102,7 @@ const MIGRATION_LOCK: i64 = 0x0061_676f_7261;
 
 /// A store error with the whole chain of causes (tokio-postgres's own
 /// `Display` says only "db error").
-pub(crate) fn store_error(e: impl std::error::Error) -> AgoraError {
+pub(crate) fn store_error(e: impl std::error::Error + Send + Sync + 'static) -> AgoraError {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(cause) = source {
@@ -113,7 +113,7 @@ pub(crate) fn store_error(e: impl std::error::Error) -> AgoraError {
         }
         source = cause.source();
     }
-    AgoraError::Store(text)
+    AgoraError::store_from(text, e)
 }
 
 pub(crate) fn ms(ts: Timestamp) -> i64 {
@@ -177,17 +177,20 @@ impl PostgresStore {
         let pool = Pool::builder(manager)
             .max_size(options.pool_size.max(2))
             .build()
-            .map_err(|e| AgoraError::Store(format!("cannot build the connection pool: {e}")))?;
+            .map_err(|e| AgoraError::store(format!("cannot build the connection pool: {e}")))?;
         let store = Self {
             pool,
             catalog: catalog::Writer::start(config.clone())?,
             settings: Arc::new((config, options)),
         };
         let mut client = store.client().await.map_err(|e| match e {
-            AgoraError::Store(why) => AgoraError::Store(format!(
-                "cannot connect to PostgreSQL at {}: {why}",
-                store.describe()
-            )),
+            AgoraError::Store(why) => AgoraError::store_from(
+                format!(
+                    "cannot connect to PostgreSQL at {}: {why}",
+                    store.describe()
+                ),
+                why,
+            ),
             other => other,
         })?;
         migrate(&mut client).await?;
@@ -221,7 +224,7 @@ async fn migrate(client: &mut deadpool_postgres::Client) -> Result<(), AgoraErro
         .map_or(0, |r| r.get(0));
     let known = i32::try_from(MIGRATIONS.len()).unwrap_or(i32::MAX);
     if version > known {
-        return Err(AgoraError::Store(format!(
+        return Err(AgoraError::store(format!(
             "the database is at agora schema version {version}, newer than this agora ({known})"
         )));
     }
@@ -253,11 +256,11 @@ fn decode_repair(row: &Row) -> Result<LocalRepair, AgoraError> {
     // Wire data is kept as it arrived: read it back as tolerantly as the
     // answer it came in.
     let file: CompleteRepairState = read_stored(row.get::<_, &str>(3))
-        .map_err(|e| AgoraError::Store(format!("repair {id}: unreadable file: {e}")))?;
+        .map_err(|e| AgoraError::store(format!("repair {id}: unreadable file: {e}")))?;
     let lifecycle: RepairLifecycle = serde_json::from_str(row.get::<_, &str>(4))
-        .map_err(|e| AgoraError::Store(format!("repair {id}: unreadable lifecycle: {e}")))?;
+        .map_err(|e| AgoraError::store(format!("repair {id}: unreadable lifecycle: {e}")))?;
     let orders: Vec<PartOrderLine> = read_stored(row.get::<_, &str>(5))
-        .map_err(|e| AgoraError::Store(format!("repair {id}: unreadable orders: {e}")))?;
+        .map_err(|e| AgoraError::store(format!("repair {id}: unreadable orders: {e}")))?;
     Ok(LocalRepair {
         intervention_id: id,
         mandate_id: row.get(1),

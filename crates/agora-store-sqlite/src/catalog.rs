@@ -100,7 +100,7 @@ pub(crate) fn upsert_rows<T: agora_domain::wire::WriteJson>(
     for (i, ((k, _), &end)) in rows.iter().zip(ends.iter()).enumerate() {
         let text = json
             .get(start..end)
-            .ok_or_else(|| AgoraError::Store("a record's JSON was cut mid-character".to_owned()))?;
+            .ok_or_else(|| AgoraError::store("a record's JSON was cut mid-character"))?;
         start = end;
         let at = 4 * i;
         stmt.raw_bind_parameter(at + 1, manufacturer.0)

@@ -41,8 +41,9 @@ pub(crate) fn write_tx(conn: &mut Connection) -> Result<Transaction<'_>, AgoraEr
         .map_err(store_error)
 }
 
-pub(crate) fn store_error(e: impl std::fmt::Display) -> AgoraError {
-    AgoraError::Store(e.to_string())
+/// A store error in one sentence, the library's error kept as its source.
+pub(crate) fn store_error(e: impl std::error::Error + Send + Sync + 'static) -> AgoraError {
+    AgoraError::store_from(e.to_string(), e)
 }
 
 pub(crate) fn ms(ts: Timestamp) -> i64 {
@@ -98,7 +99,7 @@ impl SqliteStore {
                     job(&mut catalog);
                 }
             })
-            .map_err(|e| AgoraError::Store(format!("cannot start the catalog thread: {e}")))?;
+            .map_err(|e| AgoraError::store(format!("cannot start the catalog thread: {e}")))?;
         Ok(Self {
             state: Arc::new(Mutex::new(state)),
             catalog: jobs,
@@ -118,7 +119,7 @@ impl SqliteStore {
         let conn = self.state.clone();
         tokio::task::spawn_blocking(move || f(&mut lock(&conn)))
             .await
-            .map_err(|e| AgoraError::Store(format!("store task failed: {e}")))?
+            .map_err(|e| AgoraError::store(format!("store task failed: {e}")))?
     }
 
     /// Queues a catalog operation (when first polled) and waits for it.
@@ -126,15 +127,13 @@ impl SqliteStore {
         &self,
         f: impl FnOnce(&mut Connection) -> Result<R, AgoraError> + Send + 'static,
     ) -> Result<R, AgoraError> {
-        let stopped = || AgoraError::Store("the catalog thread has stopped".to_owned());
+        let stopped = || AgoraError::store("the catalog thread has stopped");
         let (done, answer) = tokio::sync::oneshot::channel();
         let job: CatalogJob = Box::new(move |c| {
             // A panic mid-transaction rolls the transaction back when it
             // unwinds; the thread goes on with the next operation.
             let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(c)))
-                .unwrap_or_else(|_| {
-                    Err(AgoraError::Store("a catalog operation panicked".to_owned()))
-                });
+                .unwrap_or_else(|_| Err(AgoraError::store("a catalog operation panicked")));
             let _ = done.send(result);
         });
         self.catalog.send(job).map_err(|_| stopped())?;

@@ -40,11 +40,11 @@ pub(crate) fn decode_repair(row: RepairRow) -> Result<LocalRepair, AgoraError> {
     // Wire data is kept as it arrived: read it back as tolerantly as the
     // answer it came in.
     let file: CompleteRepairState = read_stored(&row.file)
-        .map_err(|e| AgoraError::Store(format!("repair {id}: unreadable file: {e}")))?;
+        .map_err(|e| AgoraError::store(format!("repair {id}: unreadable file: {e}")))?;
     let lifecycle: RepairLifecycle = serde_json::from_str(&row.lifecycle)
-        .map_err(|e| AgoraError::Store(format!("repair {id}: unreadable lifecycle: {e}")))?;
+        .map_err(|e| AgoraError::store(format!("repair {id}: unreadable lifecycle: {e}")))?;
     let orders: Vec<PartOrderLine> = read_stored(&row.orders)
-        .map_err(|e| AgoraError::Store(format!("repair {id}: unreadable orders: {e}")))?;
+        .map_err(|e| AgoraError::store(format!("repair {id}: unreadable orders: {e}")))?;
     Ok(LocalRepair {
         intervention_id: id,
         mandate_id: row.mandate,

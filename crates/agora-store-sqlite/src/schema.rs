@@ -100,7 +100,7 @@ pub(crate) const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs
 
 pub(crate) fn open_connection(path: &Path, synchronous: &str) -> Result<Connection, AgoraError> {
     let conn = Connection::open(path)
-        .map_err(|e| AgoraError::Store(format!("cannot open {}: {e}", path.display())))?;
+        .map_err(|e| AgoraError::store_from(format!("cannot open {}: {e}", path.display()), e))?;
     conn.busy_timeout(LOCK_WAIT).map_err(store_error)?;
     wal(&conn)?;
     conn.execute_batch(&format!(
@@ -137,7 +137,7 @@ pub(crate) fn wal(conn: &Connection) -> Result<(), AgoraError> {
             Ok(_) if started.elapsed() < LOCK_WAIT => {}
             Err(e) if busy(&e) && started.elapsed() < LOCK_WAIT => {}
             Ok(m) => {
-                return Err(AgoraError::Store(format!(
+                return Err(AgoraError::store(format!(
                     "the store stays in journal mode {m}: another process holds it"
                 )));
             }
@@ -157,7 +157,7 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<(), AgoraError> {
         .map_err(store_error)?;
     let known = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
     if version > known {
-        return Err(AgoraError::Store(format!(
+        return Err(AgoraError::store(format!(
             "the store is at schema version {version}, newer than this agora ({known})"
         )));
     }

@@ -7,7 +7,9 @@ use agora_domain::lifecycle::ClaimState;
 use agora_domain::{
     CompleteRepairState, InvoiceReference, Lcid, ManufacturerId, PartOrderLine, SparePart,
 };
-use agora_ports::{CatalogStore, Operation, Outbox, OutboxState, RepairFiles, SyncCursors};
+use agora_ports::{
+    AgoraError, CatalogStore, Operation, Outbox, OutboxState, RepairFiles, SyncCursors,
+};
 use agora_store_sqlite::SqliteStore;
 
 /// A database path in a directory of its own, removed when the returned
@@ -369,4 +371,21 @@ fn opening_a_new_store_waits_for_a_writer_of_the_file() {
         opened_at >= committed_at,
         "the open finished while the writer still held the file"
     );
+}
+
+/// A file that is not a database is refused in one sentence naming it, with
+/// SQLite's own error behind it (`source()`).
+#[test]
+fn a_file_that_is_not_a_database_is_refused_with_sqlites_error_behind() {
+    let (_dir, path) = temp_db();
+    std::fs::write(&path, vec![b'x'; 4096]).unwrap();
+    let err = SqliteStore::open(&path).unwrap_err();
+    assert!(matches!(err, AgoraError::Store(_)), "{err:?}");
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(&err);
+    let mut found = false;
+    while let Some(e) = next {
+        found |= e.downcast_ref::<rusqlite::Error>().is_some();
+        next = e.source();
+    }
+    assert!(found, "no rusqlite error behind {err}");
 }
