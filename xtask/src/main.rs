@@ -1,8 +1,8 @@
 //! Project automation for the agora workspace.
 //!
 //! `cargo xtask ci` runs what CI runs: the unused-dependency check
-//! (`cargo xtask deps`), formatting check, clippy with warnings denied, and
-//! the test suite. `cargo xtask bench` builds the
+//! (`cargo xtask deps`), formatting check, clippy with warnings denied, the
+//! docs with warnings denied, and the test suite. `cargo xtask bench` builds the
 //! benchmark harness (`agora-bench`) in release and runs it, writing
 //! docs/benchmarks.md. `cargo xtask mutants` runs cargo-mutants on the
 //! pure crates and the use cases, each with its own tests, and writes the
@@ -41,7 +41,19 @@ fn ci() -> bool {
             "-D",
             "warnings",
         ])
+        && docs()
         && cargo(&["test", "--workspace"])
+}
+
+/// The workspace's docs, warnings denied.
+fn docs() -> bool {
+    eprintln!("$ RUSTDOCFLAGS=\"-D warnings\" cargo doc --workspace --no-deps");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    Command::new(cargo)
+        .args(["doc", "--workspace", "--no-deps"])
+        .env("RUSTDOCFLAGS", "-D warnings")
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 /// Builds `package` in release and runs its binary of the same name from

@@ -8,7 +8,7 @@
 //!   `Content-Type: application/json`. The key is a secret: never in
 //!   `Debug`, logs or errors.
 //! - HTTP 400, 401, 403, 404, 405, 429, 500 and 503 map to distinct
-//!   [`AgoraError`](agora_ports::AgoraError) variants carrying what the
+//!   [`AgoraError`] variants carrying what the
 //!   envelope said; 502, 504 and any 5xx without AgoraPlus's envelope (a
 //!   proxy's page) are `Gateway`. A 200 whose envelope says `E` (or
 //!   `IsValid=false`) is `Rejected`, except for claims, whose

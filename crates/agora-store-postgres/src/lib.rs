@@ -2,7 +2,7 @@
 //!
 //! agora's local state in PostgreSQL, shared by several workers, processes
 //! and products: the store ports of `agora-ports` ([`RepairFiles`],
-//! [`SyncCursors`], [`Outbox`](agora_ports::Outbox) and [`CatalogStore`])
+//! [`SyncCursors`], [`Outbox`](agora_ports::Outbox) and [`CatalogStore`](agora_ports::CatalogStore))
 //! with the same contract as `agora-store-sqlite`, checked by the same
 //! conformance suite (`agora-store-conformance`).
 //!

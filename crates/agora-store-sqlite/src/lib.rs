@@ -1,8 +1,11 @@
 //! # agora-store-sqlite
 //!
 //! agora's durable local state on SQLite (bundled: no system library),
-//! implementing the store ports of `agora-ports`: [`RepairFiles`],
-//! [`SyncCursors`], [`Outbox`] and [`CatalogStore`].
+//! implementing the store ports of `agora-ports`:
+//! [`RepairFiles`](agora_ports::RepairFiles),
+//! [`SyncCursors`](agora_ports::SyncCursors),
+//! [`Outbox`](agora_ports::Outbox) and
+//! [`CatalogStore`](agora_ports::CatalogStore).
 //!
 //! - WAL journal; the state tables are written with `synchronous=FULL` (an
 //!   outbox entry survives a power cut once `enqueue` returns), the catalog
