@@ -12,8 +12,14 @@
 //! operation whose outcome is unknown is parked *in doubt* for a person,
 //! never resent on its own.
 //!
-//! It holds no adapter: the HTTP client, the simulator and the SQLite store
-//! plug in from outside.
+//! It holds no adapter: the HTTP client, the simulator and a store (SQLite
+//! or PostgreSQL) plug in from outside. A product depends on `agora-app`,
+//! `agora-http` and the store it picks; `examples/product.rs` wires them:
+//!
+//! ```sh
+//! agora sim &    # or any AgoraPlus
+//! AGORA_BASE_URL=http://127.0.0.1:8787 AGORA_API_KEY=demo cargo run -p agora-app --example product
+//! ```
 
 mod agora;
 mod catalog;
@@ -26,7 +32,11 @@ mod tracking;
 mod work_orders;
 
 pub use agora::{Agora, AppConfig, LocalStore};
-pub use agora_ports::OperationAnswer;
+// What a product wiring the use cases needs besides an adapter of each
+// side: the error, the clock, and the vocabulary and ports crates.
+pub use agora_domain as domain;
+pub use agora_ports as ports;
+pub use agora_ports::{AgoraError, Clock, OperationAnswer, SystemClock};
 pub use catalog::{CatalogKind, CatalogSync, Write, pipelined};
 pub use checked::Checked;
 pub use claims::ClaimOutcome;
