@@ -13,7 +13,7 @@ use std::task::Poll;
 use agora_ports::Records;
 use jiff::Timestamp;
 
-use crate::agora::Agora;
+use crate::hub::Agora;
 
 /// Which master data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

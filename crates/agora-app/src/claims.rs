@@ -9,7 +9,7 @@ use agora_ports::{
     RepairFiles, Repairs,
 };
 
-use crate::agora::Agora;
+use crate::hub::Agora;
 use crate::checked::Checked;
 use crate::outbox::Delivery;
 

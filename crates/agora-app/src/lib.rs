@@ -21,7 +21,7 @@
 //! AGORA_BASE_URL=http://127.0.0.1:8787 AGORA_API_KEY=demo cargo run -p agora-app --example product
 //! ```
 
-mod agora;
+mod hub;
 mod catalog;
 mod checked;
 mod claims;
@@ -31,7 +31,7 @@ mod report;
 mod tracking;
 mod work_orders;
 
-pub use agora::{Agora, AppConfig, LocalStore};
+pub use hub::{Agora, AppConfig, LocalStore};
 // What a product wiring the use cases needs besides an adapter of each
 // side: the error, the clock, and the vocabulary and ports crates.
 pub use agora_domain as domain;

@@ -13,7 +13,7 @@ use agora_ports::{
     Settlement,
 };
 
-use crate::agora::Agora;
+use crate::hub::Agora;
 
 /// What became of an outbox entry after an attempt.
 #[derive(Debug, Clone, PartialEq)]
@@ -464,7 +464,7 @@ mod tests {
     use agora_domain::CompleteRepairState;
     use agora_ports::{AgoraError, Operation, ServiceMessage};
 
-    use crate::agora::{Agora, AppConfig};
+    use crate::hub::{Agora, AppConfig};
 
     fn create() -> Operation {
         Operation::PlaceOrder(1)

@@ -9,7 +9,7 @@ use agora_domain::lifecycle::{ClaimState, RepairEvent};
 use agora_domain::{ClaimId, ClaimStatus, InterventionId, LogisticStatus, PartOrderLine};
 use agora_ports::{AgoraError, Claims, LocalRepair, PartOrders, RepairFiles};
 
-use crate::agora::Agora;
+use crate::hub::Agora;
 use crate::progress::CONFLICT_RETRIES;
 use crate::report::{Pass, Step, StepFailure, Warning, concerns_one_item};
 

@@ -6,7 +6,7 @@ use agora_domain::lifecycle::{RepairEvent, RepairLifecycle};
 use agora_domain::{CompleteRepairState, InterventionId, MandateId, NewMandateResponseData};
 use agora_ports::{AgoraError, LocalRepair, Mandates, RepairFiles};
 
-use crate::agora::Agora;
+use crate::hub::Agora;
 use crate::report::{Step, StepFailure, Warning, item_message, item_verdict};
 
 /// What a work-order sync did. It has two halves, pulling new work orders

@@ -12,12 +12,12 @@
 //! store implement them. With the `mock` feature, every trait has a mockall
 //! mock (`MockMandates`, …) for tests where the order of calls is the point.
 
-mod agora;
+mod remote;
 mod error;
 mod local;
 mod outbox;
 
-pub use agora::{
+pub use remote::{
     AgoraPlus, BomLookup, Catalog, ClaimSubmission, Claims, DeltaQuery, DeltaSummary, Invoices,
     Mandates, PartOrders, RecordStream, Records, Repairs, Reply, VecRecords, bom_by_reference,
     collect_records,
@@ -32,7 +32,7 @@ pub use outbox::{
 };
 
 #[cfg(feature = "mock")]
-pub use agora::{MockCatalog, MockClaims, MockInvoices, MockMandates, MockPartOrders, MockRepairs};
+pub use remote::{MockCatalog, MockClaims, MockInvoices, MockMandates, MockPartOrders, MockRepairs};
 #[cfg(feature = "mock")]
 pub use local::{MockCatalogStore, MockClock, MockRepairFiles, MockSyncCursors};
 #[cfg(feature = "mock")]

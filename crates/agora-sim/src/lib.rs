@@ -13,7 +13,7 @@
 //! Known differences from the real AgoraPlus are listed in
 //! `crates/agora-sim/README.md`.
 
-mod agora;
+mod handler;
 mod control;
 mod shutdown;
 mod wire;
@@ -35,7 +35,7 @@ pub use shutdown::Shutdown;
 pub fn router(sim: Simulator) -> Router {
     control::routes()
         .method_not_allowed_fallback(method_not_allowed)
-        .fallback(agora::handle)
+        .fallback(handler::handle)
         .with_state(sim)
 }
 
