@@ -9,8 +9,8 @@ use agora_ports::{
     RepairFiles, Repairs,
 };
 
-use crate::hub::Agora;
 use crate::checked::Checked;
+use crate::hub::Agora;
 use crate::outbox::Delivery;
 
 /// What a claim submission came to.

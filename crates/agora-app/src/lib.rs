@@ -21,10 +21,10 @@
 //! AGORA_BASE_URL=http://127.0.0.1:8787 AGORA_API_KEY=demo cargo run -p agora-app --example product
 //! ```
 
-mod hub;
 mod catalog;
 mod checked;
 mod claims;
+mod hub;
 mod outbox;
 mod progress;
 mod report;

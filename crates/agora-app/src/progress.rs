@@ -10,8 +10,8 @@ use agora_ports::{
     RepairFiles, Repairs,
 };
 
-use crate::hub::Agora;
 use crate::checked::Checked;
+use crate::hub::Agora;
 use crate::outbox::Delivery;
 
 impl<A, S> Agora<A, S>

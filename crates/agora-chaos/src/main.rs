@@ -60,6 +60,9 @@ enum Cmd {
 }
 
 fn main() -> ExitCode {
+    // The workers' control client is a plain reqwest client: this binary
+    // picks the process's TLS provider (ring, the workspace's one stack).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     match Args::parse().command {
         Cmd::Worker { config } => worker(&config),
         Cmd::Run {

@@ -12,16 +12,11 @@
 //! store implement them. With the `mock` feature, every trait has a mockall
 //! mock (`MockMandates`, …) for tests where the order of calls is the point.
 
-mod remote;
 mod error;
 mod local;
 mod outbox;
+mod remote;
 
-pub use remote::{
-    AgoraPlus, BomLookup, Catalog, ClaimSubmission, Claims, DeltaQuery, DeltaSummary, Invoices,
-    Mandates, PartOrders, RecordStream, Records, Repairs, Reply, VecRecords, bom_by_reference,
-    collect_records,
-};
 pub use error::{AgoraError, Cause, Reach, ServiceMessage};
 pub use local::{
     CatalogStore, Clock, CursorMove, LocalRepair, RepairFiles, SyncCursors, SystemClock,
@@ -30,10 +25,17 @@ pub use outbox::{
     Attempt, Lease, Operation, OperationAnswer, Outbox, OutboxEntry, OutboxState, RepairKey,
     Settlement, answer_touches, apply_answer,
 };
+pub use remote::{
+    AgoraPlus, BomLookup, Catalog, ClaimSubmission, Claims, DeltaQuery, DeltaSummary, Invoices,
+    Mandates, PartOrders, RecordStream, Records, Repairs, Reply, VecRecords, bom_by_reference,
+    collect_records,
+};
 
-#[cfg(feature = "mock")]
-pub use remote::{MockCatalog, MockClaims, MockInvoices, MockMandates, MockPartOrders, MockRepairs};
 #[cfg(feature = "mock")]
 pub use local::{MockCatalogStore, MockClock, MockRepairFiles, MockSyncCursors};
 #[cfg(feature = "mock")]
 pub use outbox::MockOutbox;
+#[cfg(feature = "mock")]
+pub use remote::{
+    MockCatalog, MockClaims, MockInvoices, MockMandates, MockPartOrders, MockRepairs,
+};

@@ -13,8 +13,8 @@
 //! Known differences from the real AgoraPlus are listed in
 //! `crates/agora-sim/README.md`.
 
-mod handler;
 mod control;
+mod handler;
 mod shutdown;
 mod wire;
 
