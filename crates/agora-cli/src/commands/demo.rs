@@ -19,17 +19,27 @@ use agora_mock::{SimConfig, Simulator};
 use agora_ports::{AgoraError, OutboxState, SystemClock};
 use agora_sim::SimServer;
 use agora_store::{SqliteStore, Store};
+use clap::Args;
 use jiff::{SignedDuration, Timestamp};
 use serde_json::{Value, json};
 
-use crate::DemoArgs;
-use crate::commands::catalog_sync;
+use super::catalog::catalog_sync;
 use crate::failure;
 use crate::output::Out;
 
 /// The demo account's key (the simulator's, not a real one).
 const KEY: &str = "demo-service-center";
 const DELONGHI: ManufacturerId = ManufacturerId(19);
+
+#[derive(Debug, Args)]
+pub(crate) struct DemoArgs {
+    /// Spare parts in the simulator's catalog per OEM (the demo syncs one OEM's).
+    #[arg(long, default_value_t = 50_000)]
+    pub catalog_size: u64,
+    /// Keep the demo's local store instead of deleting it.
+    #[arg(long)]
+    pub keep: bool,
+}
 
 struct Timeline {
     out: Out,
