@@ -38,6 +38,7 @@ Exit codes:
   0 success            1 refused (by AgoraPlus or a local rule)     2 wrong usage
   3 configuration or authentication (missing key, 401, 403)         4 AgoraPlus unreachable or unavailable
   5 an operation is in doubt (see `agora outbox list --state in-doubt`)  6 local store error
+With --json, an error is one JSON object on stderr: code, message, hint, exit_code.
 A command that did only part of its work (a sync whose one half failed, a tracking pass that
 missed some files) says which part failed on stderr and exits with that failure's code.
 AgoraPlus's warnings are printed on stderr, one `warning:` line each.";
@@ -117,9 +118,25 @@ fn init_logs() {
         .init();
 }
 
+/// Whether the command line asks for JSON, read before clap parsed it (for
+/// a usage error's own report).
+fn wants_json() -> bool {
+    std::env::args_os()
+        .skip(1)
+        .take_while(|a| a != "--")
+        .any(|a| a == "--json")
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if e.use_stderr() && wants_json() => {
+            return ExitCode::from(failure::Failure::usage(&e).print(Out { json: true }));
+        }
+        Err(e) => e.exit(),
+    };
     init_logs();
+    let out = Out { json: cli.json };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -127,11 +144,14 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
-            return ExitCode::from(failure::code::REFUSED);
+            let failure = failure::Failure::new(
+                "runtime",
+                format!("cannot start the runtime: {e}"),
+                failure::code::REFUSED,
+            );
+            return ExitCode::from(failure.print(out));
         }
     };
-    let out = Out { json: cli.json };
     let flags = Flags {
         config: cli.config,
         base_url: cli.base_url,

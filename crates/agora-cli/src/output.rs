@@ -32,7 +32,11 @@ impl Out {
     pub(crate) fn json<T: Serialize>(self, value: &T) {
         match serde_json::to_string_pretty(value) {
             Ok(text) => self.line(&text),
-            Err(e) => eprintln!("error: cannot encode the output: {e}"),
+            Err(e) => {
+                let message = format!("cannot encode the output: {e}");
+                crate::failure::Failure::new("encode", message, crate::failure::code::REFUSED)
+                    .print(self);
+            }
         }
     }
 

@@ -791,10 +791,16 @@ async fn a_sync_that_did_half_its_work_says_which_and_exits_with_its_code() {
         .unwrap();
     let out = env.run(&["--json", "work-orders", "sync"]).await;
     assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    // With --json, the failed half is a JSON error on stderr.
     let err = stderr(&out);
+    let error: Value = serde_json::from_str(err.lines().last().unwrap()).unwrap();
     assert!(
-        err.contains("error: pulling new work orders (GetNewMandates) failed:")
-            && err.contains("hint:"),
+        error["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("pulling new work orders (GetNewMandates) failed:")
+            && error["hint"].is_string()
+            && error["exit_code"] == 4,
         "{err}"
     );
     let value = stdout_json(&out);

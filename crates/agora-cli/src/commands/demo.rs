@@ -76,7 +76,7 @@ pub(crate) async fn run(args: DemoArgs, out: Out) -> ExitCode {
     }
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => failure::report(&e, None),
+        Err(e) => failure::report(&e, None, out),
     }
 }
 

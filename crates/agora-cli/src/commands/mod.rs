@@ -34,7 +34,7 @@ pub(crate) use sim::SimArgs;
 pub(crate) use work_orders::WorkOrdersCmd;
 
 use crate::Command;
-use crate::failure::{self, code};
+use crate::failure::{self, Failure, code};
 use crate::output::Out;
 use crate::settings::{Flags, Settings};
 
@@ -64,7 +64,7 @@ pub(crate) async fn app(settings: &Settings) -> Result<App, AgoraError> {
 pub(crate) async fn run(command: Command, flags: Flags, out: Out) -> ExitCode {
     match command {
         Command::Demo(args) => return demo::run(args, out).await,
-        Command::Sim(args) => return sim::run(args).await,
+        Command::Sim(args) => return sim::run(args, out).await,
         Command::Reference(cmd) => {
             reference::run(cmd, out);
             return ExitCode::SUCCESS;
@@ -73,7 +73,7 @@ pub(crate) async fn run(command: Command, flags: Flags, out: Out) -> ExitCode {
     }
     let settings = match Settings::resolve(&flags) {
         Ok(s) => s,
-        Err(e) => return failure::report(&e, None),
+        Err(e) => return failure::report(&e, None, out),
     };
     let result = match app(&settings).await {
         Ok(app) => execute(&app, command, out, &settings.client).await,
@@ -81,7 +81,7 @@ pub(crate) async fn run(command: Command, flags: Flags, out: Out) -> ExitCode {
     };
     match result {
         Ok(exit) => ExitCode::from(exit),
-        Err(e) => failure::report(&e, Some(&settings.client)),
+        Err(e) => failure::report(&e, Some(&settings.client), out),
     }
 }
 
@@ -133,16 +133,21 @@ fn report_pass<T>(pass: &Pass<T>, out: Out, client: &ClientConfig) -> u8 {
     let codes: Vec<u8> = pass
         .failed
         .iter()
-        .map(|f| failure::report_step(f, Some(client)))
+        .map(|f| failure::report_step(f, Some(client), out))
         .collect();
     if !pass.not_reached.is_empty() {
         let left: Vec<String> = pass.not_reached.iter().map(ToString::to_string).collect();
-        eprintln!(
-            "error: stopped there; {} not reached: {}",
-            left.len(),
-            left.join("; ")
-        );
-        return codes.last().copied().unwrap_or(code::REFUSED);
+        let exit = codes.last().copied().unwrap_or(code::REFUSED);
+        return Failure::new(
+            "not_reached",
+            format!(
+                "stopped there; {} not reached: {}",
+                left.len(),
+                left.join("; ")
+            ),
+            exit,
+        )
+        .print(out);
     }
     codes.first().copied().unwrap_or(code::OK)
 }

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use crate::failure::code;
+use crate::failure::{Failure, code};
 use crate::output::Out;
 
 #[derive(Debug, Args)]
@@ -26,7 +26,7 @@ pub(crate) struct SimArgs {
     pub catalog_size: u64,
 }
 
-pub(super) async fn run(args: SimArgs) -> ExitCode {
+pub(super) async fn run(args: SimArgs, out: Out) -> ExitCode {
     let mut config = agora_mock::SimConfig {
         tenants: args.tenants,
         locked: args.locked,
@@ -41,14 +41,18 @@ pub(super) async fn run(args: SimArgs) -> ExitCode {
         match agora_sim::SimServer::start(agora_mock::Simulator::new(config), args.listen).await {
             Ok(s) => s,
             Err(e) => {
-                eprintln!("error: cannot listen on {}: {e}", args.listen);
-                return ExitCode::from(code::CONFIG);
+                let failure = Failure::new(
+                    "listen",
+                    format!("cannot listen on {}: {e}", args.listen),
+                    code::CONFIG,
+                );
+                return ExitCode::from(failure.print(out));
             }
         };
     // Listening for the signals before the URL is printed: a signal sent
     // as soon as it is read stops the server cleanly.
     let shutdown = agora_sim::Shutdown::install();
-    Out { json: false }.line(&server.url());
+    out.line(&server.url());
     eprintln!("agora sim: serving AgoraPlus; Ctrl-C to stop");
     shutdown.wait().await;
     let _ = server.shutdown().await;

@@ -10,7 +10,7 @@ use clap::Subcommand;
 use serde_json::json;
 
 use super::App;
-use crate::failure::{self, code};
+use crate::failure::{self, Failure, code};
 use crate::output::{Out, cell, warning_lines};
 
 #[derive(Debug, Subcommand)]
@@ -64,7 +64,7 @@ fn print_work_order_sync(report: &WorkOrderSync, out: Out, client: &ClientConfig
         "warnings": warning_lines(&report.warnings),
         "failed": report.failed.as_ref().map(|f| json!({
             "step": f.step.to_string(), "error": f.error.to_string(),
-            "exit_code": failure::exit_code(&f.error),
+            "code": failure::name(&f.error), "exit_code": failure::exit_code(&f.error),
         })),
     });
     out.say(
@@ -85,13 +85,18 @@ fn print_work_order_sync(report: &WorkOrderSync, out: Out, client: &ClientConfig
     );
     out.warnings(&report.warnings);
     for (mandate, message) in &report.refused {
-        eprintln!(
-            "error: work order {} was not accepted by AgoraPlus: {message}",
-            cell(*mandate)
-        );
+        Failure::new(
+            "work_order_refused",
+            format!(
+                "work order {} was not accepted by AgoraPlus: {message}",
+                cell(*mandate)
+            ),
+            code::REFUSED,
+        )
+        .print(out);
     }
     match &report.failed {
-        Some(failure) => failure::report_step(failure, Some(client)),
+        Some(failure) => failure::report_step(failure, Some(client), out),
         None if !report.refused.is_empty() => code::REFUSED,
         None => code::OK,
     }
