@@ -7,7 +7,7 @@ use agora_http::ClientConfig;
 use agora_ports::AgoraError;
 use serde::Serialize;
 
-use crate::output::Out;
+use crate::output::{Out, eprint};
 
 /// Exit codes of `agora` (documented in the README and `agora --help`).
 pub(crate) mod code {
@@ -94,13 +94,13 @@ impl Failure {
     pub(crate) fn print(&self, out: Out) -> u8 {
         if out.json {
             match serde_json::to_string(self) {
-                Ok(line) => eprintln!("{line}"),
-                Err(_) => eprintln!("error: {}", self.message),
+                Ok(line) => eprint(format_args!("{line}")),
+                Err(_) => eprint(format_args!("error: {}", self.message)),
             }
         } else {
-            eprintln!("error: {}", self.message);
+            eprint(format_args!("error: {}", self.message));
             if let Some(hint) = &self.hint {
-                eprintln!("hint: {hint}");
+                eprint(format_args!("hint: {hint}"));
             }
         }
         self.exit_code

@@ -4,6 +4,10 @@
 //! lookups, the simulator server, and `agora demo`, the main job: one
 //! complete repair on the embedded simulator.
 
+// Output goes through `output` (a closed pipe ends it quietly), never
+// through `println!`/`eprintln!`, which panic when their pipe is closed.
+#![warn(clippy::print_stdout, clippy::print_stderr)]
+
 mod commands;
 mod failure;
 mod output;
@@ -160,5 +164,9 @@ fn main() -> ExitCode {
         db: cli.db,
         language: cli.language,
     };
-    runtime.block_on(commands::run(cli.command, flags, out))
+    let exit = runtime.block_on(commands::run(cli.command, flags, out));
+    if exit == ExitCode::SUCCESS && output::write_failed() {
+        return ExitCode::from(failure::code::REFUSED);
+    }
+    exit
 }

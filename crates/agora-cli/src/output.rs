@@ -1,5 +1,10 @@
 //! Output: readable tables for people, `--json` for scripts. Data on
-//! stdout; progress and logs on stderr.
+//! stdout; progress and logs on stderr. Nothing here panics on a closed
+//! pipe: once stdout's reader has gone (`agora --json repairs list | head`),
+//! the rest of the output is dropped and the command ends as it would have.
+
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use agora_app::Warning;
 use comfy_table::{ContentArrangement, Table};
@@ -54,15 +59,55 @@ impl Out {
     /// object).
     pub(crate) fn warnings(self, warnings: &[Warning]) {
         for w in warnings {
-            eprintln!("warning: {w}");
+            eprint(format_args!("warning: {w}"));
         }
     }
 
-    /// Prints a line on stdout.
-    #[allow(clippy::print_stdout)]
+    /// Prints a line on stdout, through a locked handle. A closed pipe
+    /// ends the output quietly; another failure (a full disk) is said once
+    /// and makes a successful run exit 1 (see [`write_failed`]).
     pub(crate) fn line(self, text: &str) {
-        println!("{text}");
+        if STDOUT_GONE.load(Ordering::Relaxed) {
+            return;
+        }
+        let mut stdout = std::io::stdout().lock();
+        let written = stdout
+            .write_all(text.as_bytes())
+            .and_then(|()| stdout.write_all(b"\n"))
+            .and_then(|()| stdout.flush());
+        drop(stdout);
+        if let Err(e) = written {
+            STDOUT_GONE.store(true, Ordering::Relaxed);
+            if e.kind() != std::io::ErrorKind::BrokenPipe {
+                STDOUT_FAILED.store(true, Ordering::Relaxed);
+                let message = format!("cannot write the output: {e}");
+                crate::failure::Failure::new("output", message, crate::failure::code::REFUSED)
+                    .print(self);
+            }
+        }
     }
+}
+
+/// Set once stdout could not be written: nothing more is written to it.
+static STDOUT_GONE: AtomicBool = AtomicBool::new(false);
+
+/// Set when writing stdout failed otherwise than by a closed pipe.
+static STDOUT_FAILED: AtomicBool = AtomicBool::new(false);
+
+/// Whether writing stdout failed otherwise than by a closed pipe (the
+/// output is then incomplete and a successful run exits 1).
+pub(crate) fn write_failed() -> bool {
+    STDOUT_FAILED.load(Ordering::Relaxed)
+}
+
+/// Writes a line on stderr (errors, warnings, progress). A failure to
+/// write it is ignored: there is nowhere left to say it, and `eprintln!`
+/// would panic.
+pub(crate) fn eprint(line: std::fmt::Arguments<'_>) {
+    let mut stderr = std::io::stderr().lock();
+    let _ = stderr
+        .write_fmt(line)
+        .and_then(|()| stderr.write_all(b"\n"));
 }
 
 /// A cell from an option.

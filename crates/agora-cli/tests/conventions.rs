@@ -1,11 +1,12 @@
 //! The conventions of the `agora` command line shared by every command:
 //! with `--json`, errors are one JSON object on stderr (code, message,
 //! hint, exit code), whatever their kind (refused, configuration, local
-//! store, usage).
+//! store, usage); an output whose reader has gone ends quietly.
 #![allow(clippy::unwrap_used)]
 
+use std::io::Read;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 use agora_mock::{SimConfig, Simulator};
 use agora_sim::SimServer;
@@ -134,4 +135,57 @@ async fn with_json_errors_are_one_json_object_on_stderr() {
     let out = run(agora(&url, &db, &["nonsense"])).await;
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).starts_with("error: unrecognized subcommand"));
+}
+
+/// Repair files planted straight into a SQLite store.
+async fn plant_repairs(db: &Path, count: i64) {
+    use agora_ports::{LocalRepair, RepairFiles};
+    let store = agora_store_sqlite::SqliteStore::open(db).unwrap();
+    for id in 0..count {
+        let repair = LocalRepair {
+            intervention_id: 700_000 + id,
+            mandate_id: Some(800_000 + id),
+            file: agora_domain::CompleteRepairState::default(),
+            lifecycle: agora_domain::lifecycle::RepairLifecycle::from_work_order(
+                Some(agora_domain::ManufacturerId(19)),
+                Some(agora_domain::InterventionTypeId(1)),
+            ),
+            claim_id: None,
+            orders: Vec::new(),
+            attention: Some("planted by the test of a closed pipe".to_owned()),
+            revision: 0,
+        };
+        store.upsert_repair(&repair).await.unwrap();
+    }
+}
+
+/// `agora --json repairs list` (and its table) on a store whose listing
+/// outgrows a pipe's buffer (64 KiB), read only in part, then the pipe
+/// closed: the run ends with its normal code, no panic, nothing said.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_pipe_ends_the_output_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("agora.db");
+    plant_repairs(&db, 1500).await;
+    for args in [&["--json", "repairs", "list"][..], &["repairs", "list"]] {
+        // The whole output, to know it is larger than the pipe's buffer.
+        let full = run(agora("http://127.0.0.1:9", &db, args)).await;
+        assert!(full.status.success(), "{}", text(&full));
+        assert!(full.stdout.len() > 128 * 1024, "{}", full.stdout.len());
+
+        let mut c = agora("http://127.0.0.1:9", &db, args);
+        c.stdout(Stdio::piped()).stderr(Stdio::piped());
+        let out = tokio::task::spawn_blocking(move || {
+            let mut child = c.spawn().unwrap();
+            let mut start = [0u8; 4096];
+            child.stdout.take().unwrap().read_exact(&mut start).unwrap();
+            // The read end is dropped here: the rest meets a closed pipe.
+            child.wait_with_output().unwrap()
+        })
+        .await
+        .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+        assert!(stderr.is_empty(), "{args:?}: {stderr}");
+    }
 }

@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::{App, warn_all};
 use crate::failure::code;
-use crate::output::{Out, cell};
+use crate::output::{Out, cell, eprint};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum CatalogCmd {
@@ -46,7 +46,7 @@ pub(super) async fn run(app: &App, cmd: CatalogCmd, out: Out) -> Result<u8, Agor
     };
     let sync = catalog_sync(app, ManufacturerId(oem), kind, !out.json).await?;
     if let Some(w) = &sync.warning {
-        eprintln!("warning: catalog: AgoraPlus warns: {w}");
+        eprint(format_args!("warning: catalog: AgoraPlus warns: {w}"));
     }
     warn_all("catalog: ", &sync.set_aside);
     if let Some(more) = sync
@@ -54,7 +54,9 @@ pub(super) async fn run(app: &App, cmd: CatalogCmd, out: Out) -> Result<u8, Agor
         .checked_sub(sync.set_aside.len() as u64)
         .filter(|n| *n > 0)
     {
-        eprintln!("warning: catalog: {more} more record(s) set aside");
+        eprint(format_args!(
+            "warning: catalog: {more} more record(s) set aside"
+        ));
     }
     out.say(
         &format!(

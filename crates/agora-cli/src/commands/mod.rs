@@ -35,7 +35,7 @@ pub(crate) use work_orders::WorkOrdersCmd;
 
 use crate::Command;
 use crate::failure::{self, Failure, code};
-use crate::output::Out;
+use crate::output::{Out, eprint};
 use crate::settings::{Flags, Settings};
 
 pub(crate) type App = Agora<AgoraClient, Store>;
@@ -53,10 +53,10 @@ pub(crate) async fn app(settings: &Settings) -> Result<App, AgoraError> {
     let app = Agora::new(client, store, Arc::new(SystemClock), config);
     let parked = app.recover().await?;
     if !parked.is_empty() {
-        eprintln!(
+        eprint(format_args!(
             "warning: {} operation(s) were interrupted mid-send (their process stopped) and are in doubt: `agora outbox list --state in-doubt`",
             parked.len()
-        );
+        ));
     }
     Ok(app)
 }
@@ -117,7 +117,7 @@ fn describe(d: &Delivery) -> String {
 /// One warning line on stderr for each item (local rules, items set aside).
 fn warn_all<T: std::fmt::Display>(what: &str, items: &[T]) {
     for item in items {
-        eprintln!("warning: {what}{item}");
+        eprint(format_args!("warning: {what}{item}"));
     }
 }
 
