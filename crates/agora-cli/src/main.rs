@@ -11,12 +11,16 @@
 mod commands;
 mod failure;
 mod output;
+mod parse;
 mod settings;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use agora_domain::Lcid;
+use agora_http::Environment;
+use clap::parser::ValueSource;
+use clap::{ArgAction, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::commands::{
     BomArgs, CatalogCmd, ClaimsCmd, DemoArgs, InvoicesCmd, OutboxCmd, PartsCmd, RefCmd, RepairsCmd,
@@ -29,14 +33,15 @@ const AFTER_HELP: &str = "\
 Settings (flags win over the environment, which wins over the configuration file):
   AGORA_API_KEY        the account's api_key (or AGORA_API_KEY_FILE / --api-key-file: a file holding it)
   AGORA_BASE_URL       any base URL, e.g. a simulator at http://127.0.0.1:8787
-  AGORA_ENV            preprod (default) or production
+  AGORA_ENV            preprod (default), production, or a URL
+  AGORA_LANGUAGE       language of AgoraPlus's messages: an LCID (1033, 1036, …) or a name
   AGORA_DB             the local store: a SQLite file (default ./agora.db) or a
                        postgres://USER@HOST:PORT/DB URL shared by several workers
   AGORA_DB_PASSWORD_FILE  a file holding the PostgreSQL password (else the URL's, or
                        the pgpass file: PGPASSFILE or ~/.pgpass)
   AGORA_CONFIG         a JSON configuration file: base_url, env, api_key_file, db,
                        db_password_file, language, auto_accept, transfer_if_valid
-  AGORA_LOG            log filter for stderr (e.g. info, agora_http=debug)
+  AGORA_LOG            log filter for stderr (e.g. info, agora_http=debug); -v, -vv, -vvv win over it
 
 Exit codes:
   0 success            1 refused (by AgoraPlus or a local rule)     2 wrong usage
@@ -51,27 +56,71 @@ AgoraPlus's warnings are printed on stderr, one `warning:` line each.";
 #[derive(Debug, Parser)]
 #[command(name = "agora", version, about, after_help = AFTER_HELP)]
 struct Cli {
-    /// Print results as JSON (for scripts) instead of tables.
+    /// Print results as JSON (for scripts) instead of tables; errors too.
     #[arg(long, global = true)]
     json: bool,
+    /// No warnings or progress on stderr, only errors.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    quiet: bool,
+    /// Log more on stderr (-v info, -vv debug, -vvv trace; wins over AGORA_LOG).
+    #[arg(short, long, global = true, action = ArgAction::Count)]
+    verbose: u8,
     /// The local store: a SQLite file, or a postgres:// URL.
-    #[arg(long, global = true, value_name = "PATH|URL")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "PATH|URL",
+        env = "AGORA_DB",
+        hide_env_values = true
+    )]
     db: Option<String>,
     /// A JSON configuration file.
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        env = "AGORA_CONFIG",
+        hide_env_values = true
+    )]
     config: Option<PathBuf>,
     /// AgoraPlus base URL (overrides --env).
-    #[arg(long, global = true, value_name = "URL")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "URL",
+        env = "AGORA_BASE_URL",
+        hide_env_values = true
+    )]
     base_url: Option<String>,
-    /// preprod or production.
-    #[arg(long = "env", global = true, value_name = "ENV")]
-    environment: Option<String>,
-    /// A file holding the api_key.
-    #[arg(long, global = true, value_name = "FILE")]
+    /// preprod (default), production, or a URL.
+    #[arg(
+        long = "env",
+        global = true,
+        value_name = "ENV",
+        env = "AGORA_ENV",
+        hide_env_values = true,
+        value_parser = parse::environment
+    )]
+    environment: Option<Environment>,
+    /// A file holding the api_key (AGORA_API_KEY wins over AGORA_API_KEY_FILE, not over the flag).
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        env = "AGORA_API_KEY_FILE",
+        hide_env_values = true
+    )]
     api_key_file: Option<PathBuf>,
-    /// Language (LCID) of AgoraPlus's messages: 1033 English, 1036 French.
-    #[arg(long, global = true, value_name = "LCID")]
-    language: Option<u32>,
+    /// Language of AgoraPlus's messages: an LCID (1033 English, 1036 French, …) or a name.
+    #[arg(
+        long,
+        global = true,
+        value_name = "LCID",
+        env = "AGORA_LANGUAGE",
+        hide_env_values = true,
+        value_parser = parse::language
+    )]
+    language: Option<Lcid>,
     #[command(subcommand)]
     command: Command,
 }
@@ -113,13 +162,65 @@ enum Command {
     Reference(RefCmd),
 }
 
-fn init_logs() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("AGORA_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("off"));
+/// Logs on stderr: by `-v`'s level, else by AGORA_LOG, else none.
+fn init_logs(verbose: u8) {
+    let filter = match verbose {
+        0 => tracing_subscriber::EnvFilter::try_from_env("AGORA_LOG")
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("off")),
+        1 => tracing_subscriber::EnvFilter::new("info"),
+        2 => tracing_subscriber::EnvFilter::new("debug"),
+        _ => tracing_subscriber::EnvFilter::new("trace"),
+    };
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
+}
+
+/// The command without the environment variable of each setting whose
+/// variable is set but blank: a blank `AGORA_ENV=` means unset, as it
+/// always has, not an invalid value.
+fn blank_variables_unset(mut command: clap::Command) -> clap::Command {
+    let blank: Vec<clap::Id> = command
+        .get_arguments()
+        .filter(|arg| {
+            arg.get_env()
+                .and_then(std::env::var_os)
+                .is_some_and(|v| v.to_string_lossy().trim().is_empty())
+        })
+        .map(|arg| arg.get_id().clone())
+        .collect();
+    for id in blank {
+        command = command.mut_arg(id, |arg| arg.env(None));
+    }
+    command
+}
+
+/// Parses the command line; a usage error is clap's (or, with `--json`,
+/// a JSON error), exit 2.
+fn parse_cli() -> Result<Cli, ExitCode> {
+    let parsed = blank_variables_unset(Cli::command())
+        .try_get_matches()
+        .and_then(|matches| {
+            let mut cli = Cli::from_arg_matches(&matches)?;
+            // AGORA_API_KEY wins over AGORA_API_KEY_FILE (settings.rs);
+            // only the flag wins over both.
+            if matches.value_source("api_key_file") != Some(ValueSource::CommandLine) {
+                cli.api_key_file = None;
+            }
+            Ok(cli)
+        });
+    match parsed {
+        Ok(cli) => Ok(cli),
+        Err(e) if e.use_stderr() && wants_json() => {
+            let out = Out {
+                json: true,
+                quiet: false,
+            };
+            Err(ExitCode::from(failure::Failure::usage(&e).print(out)))
+        }
+        Err(e) => e.exit(),
+    }
 }
 
 /// Whether the command line asks for JSON, read before clap parsed it (for
@@ -132,15 +233,15 @@ fn wants_json() -> bool {
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match parse_cli() {
         Ok(cli) => cli,
-        Err(e) if e.use_stderr() && wants_json() => {
-            return ExitCode::from(failure::Failure::usage(&e).print(Out { json: true }));
-        }
-        Err(e) => e.exit(),
+        Err(exit) => return exit,
     };
-    init_logs();
-    let out = Out { json: cli.json };
+    init_logs(cli.verbose);
+    let out = Out {
+        json: cli.json,
+        quiet: cli.quiet,
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

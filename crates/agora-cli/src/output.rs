@@ -13,7 +13,10 @@ use serde::Serialize;
 /// Where results go.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Out {
+    /// `--json`: results (and errors) as JSON.
     pub json: bool,
+    /// `-q`: no warnings or progress on stderr, only errors.
+    pub quiet: bool,
 }
 
 impl Out {
@@ -56,11 +59,24 @@ impl Out {
 
     /// Prints AgoraPlus's warnings on stderr, one line each, whatever the
     /// output format (a `--json` result carries them too where it is an
-    /// object).
+    /// object); none with `-q`.
     pub(crate) fn warnings(self, warnings: &[Warning]) {
         for w in warnings {
-            eprint(format_args!("warning: {w}"));
+            self.note(format_args!("warning: {w}"));
         }
+    }
+
+    /// Prints a line on stderr that is not an error (a warning, where a
+    /// server is listening), unless `-q`.
+    pub(crate) fn note(self, line: std::fmt::Arguments<'_>) {
+        if !self.quiet {
+            eprint(line);
+        }
+    }
+
+    /// Whether to show progress bars on stderr: not with `--json` or `-q`.
+    pub(crate) fn progress(self) -> bool {
+        !self.json && !self.quiet
     }
 
     /// Prints a line on stdout, through a locked handle. A closed pipe

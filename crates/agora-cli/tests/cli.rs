@@ -146,8 +146,14 @@ async fn every_use_case_from_the_command_line() {
         .await;
     assert!(out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("APPOINTMENT CONFIRMED"));
+    // An unknown code is a usage error, said by clap.
     let out = env.run(&["status", "report", ids, "999"]).await;
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out).contains("agora ref status-codes"),
+        "{}",
+        text(&out)
+    );
 
     assert!(
         env.run(&["parts", "add", ids, "00001-00000009"])

@@ -1,7 +1,9 @@
 //! The conventions of the `agora` command line shared by every command:
 //! with `--json`, errors are one JSON object on stderr (code, message,
 //! hint, exit code), whatever their kind (refused, configuration, local
-//! store, usage); an output whose reader has gone ends quietly.
+//! store, usage); an output whose reader has gone ends quietly; values
+//! with a form (dates, codes, environments, languages) are checked by
+//! clap (exit 2); `--help` names each setting's variable; `-q`.
 #![allow(clippy::unwrap_used)]
 
 use std::io::Read;
@@ -188,4 +190,124 @@ async fn a_closed_pipe_ends_the_output_quietly() {
         assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
         assert!(stderr.is_empty(), "{args:?}: {stderr}");
     }
+}
+
+/// A bad date, status code, environment or language is a usage error:
+/// clap's message with the usage, exit 2, before any setting is read.
+#[test]
+fn values_with_a_form_are_checked_by_clap() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("agora.db");
+    let url = "http://127.0.0.1:9";
+    let cases: [(&[&str], &str); 6] = [
+        (
+            &["status", "report", "1", "102", "--start", "tomorrow"],
+            "--start",
+        ),
+        (
+            &["status", "report", "1", "102", "--end", "2026-13-01"],
+            "--end",
+        ),
+        (&["status", "report", "1", "999"], "agora ref status-codes"),
+        (
+            &["claims", "submit", "1", "--call-date", "noon"],
+            "--call-date",
+        ),
+        (&["--env", "staging", "repairs", "list"], "--env"),
+        (&["--language", "9999", "repairs", "list"], "1036 French"),
+    ];
+    for (args, said) in cases {
+        let out = agora(url, &db, args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.starts_with("error: invalid value") && stderr.contains(said),
+            "{args:?}: {stderr}"
+        );
+    }
+    // From the environment too; a blank variable is unset.
+    let mut c = agora(url, &db, &["repairs", "list"]);
+    let out = c.env("AGORA_ENV", "staging").output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let mut c = agora(url, &db, &["repairs", "list"]);
+    let out = c.env("AGORA_ENV", "").output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    // A good language by name.
+    let out = agora(url, &db, &["--language", "French", "repairs", "list"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
+
+/// `--help` names the variable of each setting, never its value.
+#[test]
+fn help_names_each_setting_s_variable() {
+    let mut c = agora(
+        "http://secret-host.example",
+        Path::new("/secret/agora.db"),
+        &["--help"],
+    );
+    let out = c.env("AGORA_API_KEY_FILE", "/secret/key").output().unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    for var in [
+        "AGORA_DB",
+        "AGORA_CONFIG",
+        "AGORA_BASE_URL",
+        "AGORA_ENV",
+        "AGORA_API_KEY_FILE",
+        "AGORA_LANGUAGE",
+    ] {
+        assert!(help.contains(&format!("[env: {var}]")), "{var}: {help}");
+    }
+    assert!(!help.contains("secret"), "{help}");
+}
+
+/// `-q` leaves only errors on stderr; it and `-v` exclude each other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quiet_leaves_only_errors() {
+    let config = SimConfig {
+        tenants: vec![KEY.into()],
+        catalog_size: 10,
+        ..SimConfig::default()
+    };
+    let server = SimServer::start(Simulator::new(config), ([127, 0, 0, 1], 0).into())
+        .await
+        .unwrap();
+    let url = server.url();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("agora.db");
+    // AgoraPlus warns on every answer: a sync says so on stderr, unless -q.
+    server
+        .simulator()
+        .set_profile(
+            KEY,
+            agora_mock::AnswerProfile {
+                warning: Some("reseller unknown".into()),
+                ..agora_mock::AnswerProfile::default()
+            },
+        )
+        .unwrap();
+    let loud = run(agora(&url, &db, &["work-orders", "sync"])).await;
+    let quiet = run(agora(&url, &db, &["-q", "work-orders", "sync"])).await;
+    assert_eq!(loud.status.code(), Some(0), "{}", text(&loud));
+    assert_eq!(quiet.status.code(), Some(0), "{}", text(&quiet));
+    assert!(
+        String::from_utf8_lossy(&loud.stderr).contains("warning: GetNewMandates"),
+        "{}",
+        text(&loud)
+    );
+    assert!(quiet.stderr.is_empty(), "{}", text(&quiet));
+    assert!(!quiet.stdout.is_empty());
+    // Errors are still said.
+    let out = run(agora(
+        &url,
+        &db,
+        &["-q", "status", "report", "12345", "406"],
+    ))
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("error: "));
+    let out = run(agora(&url, &db, &["-q", "-v", "repairs", "list"])).await;
+    assert_eq!(out.status.code(), Some(2));
 }

@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::{App, warn_all};
 use crate::failure::code;
-use crate::output::{Out, cell, eprint};
+use crate::output::{Out, cell};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum CatalogCmd {
@@ -44,17 +44,17 @@ pub(super) async fn run(app: &App, cmd: CatalogCmd, out: Out) -> Result<u8, Agor
     } else {
         CatalogKind::SpareParts
     };
-    let sync = catalog_sync(app, ManufacturerId(oem), kind, !out.json).await?;
+    let sync = catalog_sync(app, ManufacturerId(oem), kind, out.progress()).await?;
     if let Some(w) = &sync.warning {
-        eprint(format_args!("warning: catalog: AgoraPlus warns: {w}"));
+        out.note(format_args!("warning: catalog: AgoraPlus warns: {w}"));
     }
-    warn_all("catalog: ", &sync.set_aside);
+    warn_all(out, "catalog: ", &sync.set_aside);
     if let Some(more) = sync
         .set_aside_total
         .checked_sub(sync.set_aside.len() as u64)
         .filter(|n| *n > 0)
     {
-        eprint(format_args!(
+        out.note(format_args!(
             "warning: catalog: {more} more record(s) set aside"
         ));
     }

@@ -4,15 +4,16 @@
 use std::path::PathBuf;
 
 use agora_app::{ClaimOutcome, Warning};
-use agora_domain::WarrantyClaim;
+use agora_domain::{WarrantyClaim, WireDateTime};
 use agora_http::ClientConfig;
 use agora_ports::AgoraError;
 use clap::Subcommand;
 use serde_json::json;
 
-use super::{App, date, report_pass, warn_all};
+use super::{App, report_pass, warn_all};
 use crate::failure::code;
 use crate::output::{Out, cell};
+use crate::parse;
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum ClaimsCmd {
@@ -27,8 +28,8 @@ pub(crate) enum ClaimsCmd {
         #[arg(long)]
         precheck: bool,
         /// Set the call date (ISO 8601) on the drafted claim.
-        #[arg(long)]
-        call_date: Option<String>,
+        #[arg(long, value_parser = parse::date)]
+        call_date: Option<WireDateTime>,
         /// Set the serial number on the drafted claim.
         #[arg(long)]
         serial: Option<String>,
@@ -65,7 +66,7 @@ pub(super) async fn run(
                 claim
                     .claim_infos
                     .get_or_insert_with(Default::default)
-                    .call_date = Some(date(&d)?);
+                    .call_date = Some(d);
             }
             if let Some(s) = serial {
                 claim
@@ -74,7 +75,7 @@ pub(super) async fn run(
                     .serial_number = Some(s);
             }
             let checked = app.submit_claim(id, claim, precheck).await?;
-            warn_all("", &checked.warnings);
+            warn_all(out, "", &checked.warnings);
             Ok(print_claim_outcome(&checked.outcome, out))
         }
         ClaimsCmd::Track => {

@@ -442,7 +442,7 @@ async fn demo(args: &DemoArgs, out: Out, db: &std::path::Path) -> Result<(), Ago
         ),
     );
 
-    let sync = catalog_sync(&app, DELONGHI, CatalogKind::SpareParts, !out.json).await?;
+    let sync = catalog_sync(&app, DELONGHI, CatalogKind::SpareParts, out.progress()).await?;
     t.step(
         "catalog",
         &format!(

@@ -17,7 +17,6 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use agora_app::{Agora, AppConfig, Delivery, Pass};
-use agora_domain::WireDateTime;
 use agora_http::{AgoraClient, ClientConfig};
 use agora_ports::{AgoraError, SystemClock};
 use agora_store::Store;
@@ -35,13 +34,13 @@ pub(crate) use work_orders::WorkOrdersCmd;
 
 use crate::Command;
 use crate::failure::{self, Failure, code};
-use crate::output::{Out, eprint};
+use crate::output::Out;
 use crate::settings::{Flags, Settings};
 
 pub(crate) type App = Agora<AgoraClient, Store>;
 
 /// Builds the use cases from the settings, and recovers an interrupted outbox.
-pub(crate) async fn app(settings: &Settings) -> Result<App, AgoraError> {
+pub(crate) async fn app(settings: &Settings, out: Out) -> Result<App, AgoraError> {
     let client = AgoraClient::new(settings.client.clone())?;
     let store = Store::open(&settings.db, settings.db_options.clone()).await?;
     let config = AppConfig {
@@ -53,7 +52,7 @@ pub(crate) async fn app(settings: &Settings) -> Result<App, AgoraError> {
     let app = Agora::new(client, store, Arc::new(SystemClock), config);
     let parked = app.recover().await?;
     if !parked.is_empty() {
-        eprint(format_args!(
+        out.note(format_args!(
             "warning: {} operation(s) were interrupted mid-send (their process stopped) and are in doubt: `agora outbox list --state in-doubt`",
             parked.len()
         ));
@@ -75,7 +74,7 @@ pub(crate) async fn run(command: Command, flags: Flags, out: Out) -> ExitCode {
         Ok(s) => s,
         Err(e) => return failure::report(&e, None, out),
     };
-    let result = match app(&settings).await {
+    let result = match app(&settings, out).await {
         Ok(app) => execute(&app, command, out, &settings.client).await,
         Err(e) => Err(e),
     };
@@ -115,14 +114,10 @@ fn describe(d: &Delivery) -> String {
 }
 
 /// One warning line on stderr for each item (local rules, items set aside).
-fn warn_all<T: std::fmt::Display>(what: &str, items: &[T]) {
+fn warn_all<T: std::fmt::Display>(out: Out, what: &str, items: &[T]) {
     for item in items {
-        eprint(format_args!("warning: {what}{item}"));
+        out.note(format_args!("warning: {what}{item}"));
     }
-}
-
-fn date(s: &str) -> Result<WireDateTime, AgoraError> {
-    WireDateTime::parse(s).map_err(|e| AgoraError::Invalid(e.to_string()))
 }
 
 /// Shows the warnings and failures of a tracking pass on stderr and

@@ -1,14 +1,15 @@
 //! `agora repairs` and `agora status`: the local repair files, and the
 //! status codes reported on them.
 
-use agora_domain::{Part, StateNature, StatusCode};
+use agora_domain::{Part, StateNature, StatusCode, WireDateTime};
 use agora_ports::{AgoraError, RepairFiles};
 use clap::Subcommand;
 use serde_json::json;
 
-use super::{App, date, delivery_exit, describe, warn_all};
+use super::{App, delivery_exit, describe, warn_all};
 use crate::failure::code;
 use crate::output::{Out, cell};
+use crate::parse;
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum RepairsCmd {
@@ -28,16 +29,17 @@ pub(crate) enum StatusCmd {
         /// The repair file (InterventionId).
         id: i64,
         /// The status code (see `agora ref status-codes`).
-        code: String,
+        #[arg(value_parser = parse::status_code)]
+        code: StatusCode,
         /// A free comment.
         #[arg(long, default_value = "")]
         comment: String,
         /// Appointment start (ISO 8601).
-        #[arg(long)]
-        start: Option<String>,
+        #[arg(long, value_parser = parse::date)]
+        start: Option<WireDateTime>,
         /// Appointment end (ISO 8601).
-        #[arg(long)]
-        end: Option<String>,
+        #[arg(long, value_parser = parse::date)]
+        end: Option<WireDateTime>,
         /// A part concerned: REFERENCE or REFERENCE:ORDER_NUMBER (repeatable).
         #[arg(long = "part")]
         parts: Vec<String>,
@@ -112,11 +114,9 @@ pub(super) async fn run_status(app: &App, cmd: StatusCmd, out: Out) -> Result<u8
         end,
         parts,
     } = cmd;
-    let status_code = StatusCode::parse_known(&status_code)
-        .map_err(|e| AgoraError::Invalid(format!("{e}: see `agora ref status-codes`")))?;
     let mut status = StateNature::new(status_code.clone(), comment);
-    status.appointment_date = start.as_deref().map(date).transpose()?;
-    status.appointment_end_date = end.as_deref().map(date).transpose()?;
+    status.appointment_date = start;
+    status.appointment_end_date = end;
     if !parts.is_empty() {
         status.parts = Some(
             parts
@@ -136,7 +136,7 @@ pub(super) async fn run_status(app: &App, cmd: StatusCmd, out: Out) -> Result<u8
         );
     }
     let checked = app.report_status(id, status).await?;
-    warn_all("", &checked.warnings);
+    warn_all(out, "", &checked.warnings);
     let d = checked.outcome;
     out.say(
         &format!(

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::Args;
 
 use crate::failure::{Failure, code};
-use crate::output::{Out, eprint};
+use crate::output::Out;
 
 #[derive(Debug, Args)]
 pub(crate) struct SimArgs {
@@ -53,7 +53,7 @@ pub(super) async fn run(args: SimArgs, out: Out) -> ExitCode {
     // as soon as it is read stops the server cleanly.
     let shutdown = agora_sim::Shutdown::install();
     out.line(&server.url());
-    eprint(format_args!("agora sim: serving AgoraPlus; Ctrl-C to stop"));
+    out.note(format_args!("agora sim: serving AgoraPlus; Ctrl-C to stop"));
     shutdown.wait().await;
     let _ = server.shutdown().await;
     ExitCode::SUCCESS
