@@ -23,8 +23,8 @@ use clap::parser::ValueSource;
 use clap::{ArgAction, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::commands::{
-    BomArgs, CatalogCmd, ClaimsCmd, DemoArgs, InvoicesCmd, OutboxCmd, PartsCmd, RefCmd, RepairsCmd,
-    SimArgs, StatusCmd, WorkOrdersCmd,
+    BomArgs, CatalogCmd, ClaimsCmd, CompletionsArgs, DemoArgs, InvoicesCmd, OutboxCmd, PartsCmd,
+    RefCmd, RepairsCmd, SimArgs, StatusCmd, WorkOrdersCmd,
 };
 use crate::output::Out;
 use crate::settings::Flags;
@@ -157,6 +157,8 @@ enum Command {
     /// Operations waiting for delivery: list, flush, resolve.
     #[command(subcommand)]
     Outbox(OutboxCmd),
+    /// Shell completions: `agora completions bash > /etc/bash_completion.d/agora`.
+    Completions(CompletionsArgs),
     /// Reference tables: status codes, OEMs, repair types.
     #[command(subcommand, name = "ref")]
     Reference(RefCmd),
@@ -233,6 +235,17 @@ fn wants_json() -> bool {
 }
 
 fn main() -> ExitCode {
+    // `agora __man DIR`: the man pages, for `cargo xtask man`; read before
+    // clap so that it is in neither `--help` nor the completions.
+    let args: Vec<_> = std::env::args_os().skip(1).collect();
+    if args.len() == 2 && args[0] == "__man" {
+        let dir = std::path::Path::new(&args[1]);
+        let out = Out {
+            json: false,
+            quiet: false,
+        };
+        return commands::man(dir, out);
+    }
     let cli = match parse_cli() {
         Ok(cli) => cli,
         Err(exit) => return exit,

@@ -83,13 +83,23 @@ impl Out {
     /// ends the output quietly; another failure (a full disk) is said once
     /// and makes a successful run exit 1 (see [`write_failed`]).
     pub(crate) fn line(self, text: &str) {
+        self.write(&[text.as_bytes(), b"\n"]);
+    }
+
+    /// Writes bytes on stdout as they are (a generated file), as
+    /// [`Out::line`] does.
+    pub(crate) fn bytes(self, bytes: &[u8]) {
+        self.write(&[bytes]);
+    }
+
+    fn write(self, parts: &[&[u8]]) {
         if STDOUT_GONE.load(Ordering::Relaxed) {
             return;
         }
         let mut stdout = std::io::stdout().lock();
-        let written = stdout
-            .write_all(text.as_bytes())
-            .and_then(|()| stdout.write_all(b"\n"))
+        let written = parts
+            .iter()
+            .try_for_each(|part| stdout.write_all(part))
             .and_then(|()| stdout.flush());
         drop(stdout);
         if let Err(e) = written {

@@ -3,7 +3,8 @@
 //! hint, exit code), whatever their kind (refused, configuration, local
 //! store, usage); an output whose reader has gone ends quietly; values
 //! with a form (dates, codes, environments, languages) are checked by
-//! clap (exit 2); `--help` names each setting's variable; `-q`.
+//! clap (exit 2); `--help` names each setting's variable; `-q`; shell
+//! completions; the man pages in docs/man are those `agora` renders.
 #![allow(clippy::unwrap_used)]
 
 use std::io::Read;
@@ -310,4 +311,66 @@ async fn quiet_leaves_only_errors() {
     assert!(String::from_utf8_lossy(&out.stderr).starts_with("error: "));
     let out = run(agora(&url, &db, &["-q", "-v", "repairs", "list"])).await;
     assert_eq!(out.status.code(), Some(2));
+}
+
+/// `agora completions SHELL` prints a completion script that knows the
+/// subcommands; an unknown shell is a usage error.
+#[test]
+fn completions_for_each_shell() {
+    for (shell, mark) in [
+        ("bash", "complete -F _agora"),
+        ("zsh", "#compdef agora"),
+        ("fish", "complete -c agora"),
+        ("elvish", "agora"),
+        ("powershell", "agora"),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_agora"))
+            .args(["completions", shell])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{shell}: {}", text(&out));
+        let script = String::from_utf8_lossy(&out.stdout);
+        assert!(script.contains(mark), "{shell}: {script}");
+        assert!(script.contains("work-orders"), "{shell}");
+        assert!(!script.contains("__man"), "{shell}");
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_agora"))
+        .args(["completions", "tcsh"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+/// docs/man holds the pages `agora __man` renders now: `cargo xtask man`
+/// after a change of the command line.
+#[test]
+fn the_man_pages_are_current() {
+    let committed = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/man");
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_agora"))
+        .arg("__man")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let pages = |d: &Path| {
+        let mut names: Vec<String> = std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".1"))
+            .collect();
+        names.sort();
+        names
+    };
+    let rendered = pages(dir.path());
+    assert!(rendered.contains(&"agora.1".to_owned()), "{rendered:?}");
+    assert!(rendered.contains(&"agora-status-report.1".to_owned()));
+    assert_eq!(pages(&committed), rendered, "run `cargo xtask man`");
+    for page in rendered {
+        assert_eq!(
+            std::fs::read_to_string(committed.join(&page)).unwrap(),
+            std::fs::read_to_string(dir.path().join(&page)).unwrap(),
+            "{page}: run `cargo xtask man`"
+        );
+    }
 }

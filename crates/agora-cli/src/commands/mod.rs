@@ -5,6 +5,7 @@
 mod catalog;
 mod claims;
 mod demo;
+mod docs;
 mod invoices;
 mod outbox;
 mod parts;
@@ -24,6 +25,7 @@ use agora_store::Store;
 pub(crate) use catalog::{BomArgs, CatalogCmd};
 pub(crate) use claims::ClaimsCmd;
 pub(crate) use demo::DemoArgs;
+pub(crate) use docs::{CompletionsArgs, man};
 pub(crate) use invoices::InvoicesCmd;
 pub(crate) use outbox::OutboxCmd;
 pub(crate) use parts::PartsCmd;
@@ -64,6 +66,7 @@ pub(crate) async fn run(command: Command, flags: Flags, out: Out) -> ExitCode {
     match command {
         Command::Demo(args) => return demo::run(args, out).await,
         Command::Sim(args) => return sim::run(args, out).await,
+        Command::Completions(args) => return docs::completions(&args, out),
         Command::Reference(cmd) => {
             reference::run(cmd, out);
             return ExitCode::SUCCESS;
@@ -163,6 +166,8 @@ async fn execute(
         Command::Catalog(cmd) => catalog::run(app, cmd, out).await,
         Command::Bom(args) => catalog::bom(app, args, out).await,
         Command::Outbox(cmd) => outbox::run(app, cmd, out).await,
-        Command::Demo(_) | Command::Sim(_) | Command::Reference(_) => Ok(code::OK),
+        Command::Demo(_) | Command::Sim(_) | Command::Completions(_) | Command::Reference(_) => {
+            Ok(code::OK)
+        }
     }
 }
