@@ -19,18 +19,103 @@ pub(crate) struct Out {
     pub quiet: bool,
 }
 
+/// A command's result, one typed value: shown to people as a line and/or
+/// a table ([`Render::human`]), to scripts as JSON (its `Serialize`, with
+/// the wire's keys for wire data). Both come from the same value.
+pub(crate) trait Render: Serialize {
+    /// How people read it.
+    fn human(&self) -> Human;
+}
+
+/// A result as people read it: a line, then a table, either optional.
+#[derive(Debug, Default)]
+pub(crate) struct Human {
+    /// A sentence.
+    pub line: Option<String>,
+    /// A table, after the line.
+    pub table: Option<Grid>,
+}
+
+impl Human {
+    /// One line.
+    pub(crate) fn line(text: impl Into<String>) -> Self {
+        Self {
+            line: Some(text.into()),
+            table: None,
+        }
+    }
+
+    /// One table.
+    pub(crate) fn table(grid: Grid) -> Self {
+        Self {
+            line: None,
+            table: Some(grid),
+        }
+    }
+}
+
+/// A table's headers and rows.
+#[derive(Debug)]
+pub(crate) struct Grid {
+    /// The column headers.
+    pub headers: &'static [&'static str],
+    /// The rows, one cell per header.
+    pub rows: Vec<Vec<String>>,
+}
+
+impl Grid {
+    /// The table of rows of one kind.
+    pub(crate) fn of<T: Row>(items: &[T]) -> Self {
+        Self {
+            headers: T::HEADERS,
+            rows: items.iter().map(Row::cells).collect(),
+        }
+    }
+}
+
+/// One row of a table: its JSON is the item's, its cells the columns.
+pub(crate) trait Row: Serialize {
+    /// The column headers.
+    const HEADERS: &'static [&'static str];
+    /// The cells, one per header.
+    fn cells(&self) -> Vec<String>;
+}
+
+/// A list: a table for people, a JSON array for scripts.
+#[derive(Debug, Serialize)]
+#[serde(transparent)]
+pub(crate) struct List<T>(pub Vec<T>);
+
+impl<T: Row> Render for List<T> {
+    fn human(&self) -> Human {
+        Human::table(Grid::of(&self.0))
+    }
+}
+
 impl Out {
-    /// Prints a table (or, with `--json`, `value`).
-    pub(crate) fn table<T: Serialize>(self, headers: &[&str], rows: Vec<Vec<String>>, value: &T) {
+    /// Prints a command's result: as JSON with `--json`, else as people
+    /// read it.
+    pub(crate) fn show<R: Render>(self, result: &R) {
         if self.json {
-            self.json(value);
+            self.json(result);
             return;
         }
+        let human = result.human();
+        if let Some(line) = &human.line {
+            self.line(line);
+        }
+        if let Some(grid) = &human.table {
+            self.grid(grid);
+        }
+    }
+
+    /// Prints a table.
+    pub(crate) fn grid(self, grid: &Grid) {
         let mut table = Table::new();
         table.load_preset(comfy_table::presets::UTF8_BORDERS_ONLY);
         table.set_content_arrangement(ContentArrangement::Dynamic);
-        table.set_header(headers.iter().copied());
-        for row in rows {
+        table.set_header(grid.headers.iter().copied());
+        for row in &grid.rows {
             table.add_row(row);
         }
         self.line(&table.to_string());
@@ -45,15 +130,6 @@ impl Out {
                 crate::failure::Failure::new("encode", message, crate::failure::code::REFUSED)
                     .print(self);
             }
-        }
-    }
-
-    /// Prints a line (human output), or with `--json` the value.
-    pub(crate) fn say<T: Serialize>(self, text: &str, value: &T) {
-        if self.json {
-            self.json(value);
-        } else {
-            self.line(text);
         }
     }
 

@@ -1,15 +1,15 @@
 //! `agora catalog` and `agora bom`: syncing an OEM's spare parts or
 //! products (with a progress bar), and a product's bill of materials.
 
-use agora_app::CatalogKind;
-use agora_domain::{CountryCode, ManufacturerId};
+use agora_app::{CatalogKind, CatalogSync};
+use agora_domain::{BomLine, CountryCode, ManufacturerId};
 use agora_ports::AgoraError;
 use clap::{Args, Subcommand};
-use serde_json::json;
+use serde::Serialize;
 
 use super::{App, warn_all};
 use crate::failure::code;
-use crate::output::{Out, cell};
+use crate::output::{Grid, Human, Out, Render, cell};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum CatalogCmd {
@@ -58,48 +58,117 @@ pub(super) async fn run(app: &App, cmd: CatalogCmd, out: Out) -> Result<u8, Agor
             "warning: catalog: {more} more record(s) set aside"
         ));
     }
-    out.say(
-        &format!(
-            "{} {} of OEM {oem} synced since {} (cursor {})",
-            sync.records,
-            if products { "products" } else { "spare parts" },
-            sync.since,
-            sync.cursor
-        ),
-        &json!({"records": sync.records, "since": sync.since.to_string(), "cursor": sync.cursor.to_string(), "message": sync.message, "warning": sync.warning, "set_aside": sync.set_aside_total}),
-    );
+    out.show(&Synced {
+        oem: ManufacturerId(oem),
+        kind: if products { "products" } else { "spare parts" },
+        sync: &sync,
+    });
     Ok(code::OK)
 }
 
+/// What a catalog sync did.
+#[derive(Debug)]
+struct Synced<'a> {
+    oem: ManufacturerId,
+    kind: &'static str,
+    sync: &'a CatalogSync,
+}
+
+impl Serialize for Synced<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Json<'a> {
+            oem: ManufacturerId,
+            kind: &'static str,
+            records: u64,
+            since: String,
+            cursor: String,
+            message: Option<&'a str>,
+            warning: Option<&'a str>,
+            set_aside: u64,
+        }
+        Json {
+            oem: self.oem,
+            kind: self.kind,
+            records: self.sync.records,
+            since: self.sync.since.to_string(),
+            cursor: self.sync.cursor.to_string(),
+            message: self.sync.message.as_deref(),
+            warning: self.sync.warning.as_deref(),
+            set_aside: self.sync.set_aside_total,
+        }
+        .serialize(serializer)
+    }
+}
+
+impl Render for Synced<'_> {
+    fn human(&self) -> Human {
+        Human::line(format!(
+            "{} {} of OEM {} synced since {} (cursor {})",
+            self.sync.records, self.kind, self.oem, self.sync.since, self.sync.cursor
+        ))
+    }
+}
+
+/// A product's bill of materials, or none (`bom`).
+#[derive(Debug)]
+enum Bom<'a> {
+    /// No such product: as JSON, `null`.
+    None { reference: &'a str, oem: u32 },
+    /// Its lines, as AgoraPlus sends them.
+    Lines(&'a [BomLine]),
+}
+
+impl Serialize for Bom<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::None { .. } => serializer.serialize_none(),
+            Self::Lines(lines) => lines.serialize(serializer),
+        }
+    }
+}
+
+impl Render for Bom<'_> {
+    fn human(&self) -> Human {
+        match self {
+            Self::None { reference, oem } => {
+                Human::line(format!("no product {reference} for OEM {oem}"))
+            }
+            Self::Lines(lines) => Human::table(Grid {
+                headers: &["part", "label", "quantity"],
+                rows: lines
+                    .iter()
+                    .map(|l| {
+                        vec![
+                            cell(l.reference.as_deref()),
+                            cell(l.label.as_deref()),
+                            cell(l.quantity),
+                        ]
+                    })
+                    .collect(),
+            }),
+        }
+    }
+}
+
 pub(super) async fn bom(app: &App, args: BomArgs, out: Out) -> Result<u8, AgoraError> {
-    match app
+    let found = app
         .bom(
             ManufacturerId(args.oem),
             &args.reference,
             CountryCode(args.country),
         )
-        .await?
-    {
+        .await?;
+    match &found {
         None => {
-            out.say(
-                &format!("no product {} for OEM {}", args.reference, args.oem),
-                &json!(null),
-            );
+            out.show(&Bom::None {
+                reference: &args.reference,
+                oem: args.oem,
+            });
             Ok(code::REFUSED)
         }
         Some(found) => {
-            let rows = found
-                .lines
-                .iter()
-                .map(|l| {
-                    vec![
-                        cell(l.reference.as_deref()),
-                        cell(l.label.as_deref()),
-                        cell(l.quantity),
-                    ]
-                })
-                .collect();
-            out.table(&["part", "label", "quantity"], rows, &found.lines);
+            out.show(&Bom::Lines(&found.lines));
             Ok(code::OK)
         }
     }
@@ -111,7 +180,7 @@ pub(crate) async fn catalog_sync(
     oem: ManufacturerId,
     kind: CatalogKind,
     show_progress: bool,
-) -> Result<agora_app::CatalogSync, AgoraError> {
+) -> Result<CatalogSync, AgoraError> {
     let bar = if show_progress {
         indicatif::ProgressBar::new_spinner()
     } else {

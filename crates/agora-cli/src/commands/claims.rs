@@ -3,16 +3,19 @@
 
 use std::path::PathBuf;
 
-use agora_app::{ClaimOutcome, Warning};
-use agora_domain::{WarrantyClaim, WireDateTime};
+use agora_app::{ClaimOutcome, ClaimUpdate, Warning};
+use agora_domain::{
+    ClaimId, ClaimStatus, InterventionId, ValidationResult, WarrantyClaim, WarrantyClaimResult,
+    WireDateTime,
+};
 use agora_http::ClientConfig;
 use agora_ports::AgoraError;
 use clap::Subcommand;
-use serde_json::json;
+use serde::Serialize;
 
 use super::{App, report_pass, warn_all};
 use crate::failure::code;
-use crate::output::{Out, cell};
+use crate::output::{Grid, Human, List, Out, Render, Row, cell};
 use crate::parse;
 
 #[derive(Debug, Subcommand)]
@@ -80,95 +83,145 @@ pub(super) async fn run(
         }
         ClaimsCmd::Track => {
             let pass = app.track_claims().await?;
-            let rows = pass
-                .done
-                .iter()
-                .map(|u| {
-                    vec![
-                        u.claim_id.to_string(),
-                        u.intervention_id.to_string(),
-                        u.status.to_string(),
-                        cell(u.comment.as_deref()),
-                    ]
-                })
-                .collect();
-            let value: Vec<_> = pass
-                .done
-                .iter()
-                .map(|u| json!({"ClaimID": u.claim_id, "InterventionId": u.intervention_id, "LastStatus": u.status, "Comment": u.comment}))
-                .collect();
-            out.table(&["claim", "file", "status", "comment"], rows, &value);
+            out.show(&List(pass.done.iter().map(ClaimRow).collect()));
             Ok(report_pass(&pass, out, client))
         }
     }
 }
 
-/// Table rows of validation findings: field, message (verbatim), type.
-fn finding_rows(findings: &[agora_domain::ValidationResult]) -> Vec<Vec<String>> {
-    findings
-        .iter()
-        .map(|f| {
-            vec![
-                cell(f.field.as_deref()),
-                cell(f.error_message.as_deref()),
-                cell(f.message_type.as_ref()),
-            ]
-        })
-        .collect()
+/// A claim whose status changed (`claims track`).
+#[derive(Debug)]
+struct ClaimRow<'a>(&'a ClaimUpdate);
+
+impl Serialize for ClaimRow<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        #[serde(rename_all = "PascalCase")]
+        struct Wire<'a> {
+            #[serde(rename = "ClaimID")]
+            claim_id: ClaimId,
+            intervention_id: InterventionId,
+            last_status: &'a ClaimStatus,
+            comment: Option<&'a str>,
+        }
+        Wire {
+            claim_id: self.0.claim_id,
+            intervention_id: self.0.intervention_id,
+            last_status: &self.0.status,
+            comment: self.0.comment.as_deref(),
+        }
+        .serialize(serializer)
+    }
 }
 
-/// Prints a claim's outcome: AgoraPlus's messages verbatim.
-fn print_claim_outcome(outcome: &ClaimOutcome, out: Out) -> u8 {
-    match outcome {
-        ClaimOutcome::PrecheckFailed(findings) => {
-            let rows = finding_rows(findings);
-            out.table(
+impl Row for ClaimRow<'_> {
+    const HEADERS: &'static [&'static str] = &["claim", "file", "status", "comment"];
+    fn cells(&self) -> Vec<String> {
+        vec![
+            self.0.claim_id.to_string(),
+            self.0.intervention_id.to_string(),
+            self.0.status.to_string(),
+            cell(self.0.comment.as_deref()),
+        ]
+    }
+}
+
+/// What became of a claim's submission: AgoraPlus's verdict and messages
+/// verbatim (as JSON, its `WarrantyClaimResult`), the local pre-check's
+/// findings, or where it waits.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+enum ClaimReport<'a> {
+    Precheck(&'a [ValidationResult]),
+    Judged(&'a WarrantyClaimResult),
+    Queued { entry: u64, queued: &'a str },
+    InDoubt { entry: u64, in_doubt: &'a str },
+    Refused { refused: &'a str },
+}
+
+impl Render for ClaimReport<'_> {
+    fn human(&self) -> Human {
+        match self {
+            Self::Precheck(findings) => Human::table(finding_grid(
                 &["field (local pre-check; nothing sent)", "message", "type"],
-                rows,
                 findings,
-            );
-            code::REFUSED
+            )),
+            Self::Judged(result) => {
+                let valid = result.is_valid == Some(true);
+                let findings = result.validation_errors.as_deref().unwrap_or_default();
+                Human {
+                    line: Some(format!(
+                        "claim {} is {}",
+                        cell(result.claim_id),
+                        if valid { "VALID" } else { "NOTVALID" }
+                    )),
+                    table: (!findings.is_empty())
+                        .then(|| finding_grid(&["field", "message (AgoraPlus)", "type"], findings)),
+                }
+            }
+            Self::Queued { entry, queued } => {
+                Human::line(format!("claim queued as entry {entry}: {queued}"))
+            }
+            Self::InDoubt { entry, in_doubt } => Human::line(format!(
+                "claim submission IN DOUBT (entry {entry}): {in_doubt}; check AgoraPlus, then `agora outbox resolve {entry} --as ...`"
+            )),
+            Self::Refused { refused } => {
+                Human::line(format!("claim refused by AgoraPlus: {refused}"))
+            }
         }
+    }
+}
+
+/// A table of validation findings: field, message (verbatim), type.
+fn finding_grid(headers: &'static [&'static str], findings: &[ValidationResult]) -> Grid {
+    Grid {
+        headers,
+        rows: findings
+            .iter()
+            .map(|f| {
+                vec![
+                    cell(f.field.as_deref()),
+                    cell(f.error_message.as_deref()),
+                    cell(f.message_type.as_ref()),
+                ]
+            })
+            .collect(),
+    }
+}
+
+/// Prints a claim's outcome; returns its exit code.
+fn print_claim_outcome(outcome: &ClaimOutcome, out: Out) -> u8 {
+    let (report, exit) = match outcome {
+        ClaimOutcome::PrecheckFailed(findings) => (ClaimReport::Precheck(findings), code::REFUSED),
         ClaimOutcome::Judged(result) => {
-            let valid = result.is_valid == Some(true);
             out.warnings(&Warning::of_findings(
                 "claim verdict",
                 result.claim_id,
                 result.validation_errors.as_deref().unwrap_or_default(),
             ));
-            if !out.json {
-                out.line(&format!(
-                    "claim {} is {}",
-                    cell(result.claim_id),
-                    if valid { "VALID" } else { "NOTVALID" }
-                ));
-            }
-            let rows = finding_rows(result.validation_errors.as_deref().unwrap_or_default());
-            if out.json || !rows.is_empty() {
-                out.table(&["field", "message (AgoraPlus)", "type"], rows, result);
-            }
-            if valid { code::OK } else { code::REFUSED }
+            let exit = if result.is_valid == Some(true) {
+                code::OK
+            } else {
+                code::REFUSED
+            };
+            (ClaimReport::Judged(result), exit)
         }
-        ClaimOutcome::Queued { entry, error } => {
-            out.say(
-                &format!("claim queued as entry {entry}: {error}"),
-                &json!({"entry": entry, "queued": error}),
-            );
-            code::UNREACHABLE
-        }
-        ClaimOutcome::InDoubt { entry, error } => {
-            out.say(
-                &format!("claim submission IN DOUBT (entry {entry}): {error}; check AgoraPlus, then `agora outbox resolve {entry} --as ...`"),
-                &json!({"entry": entry, "in_doubt": error}),
-            );
-            code::IN_DOUBT
-        }
-        ClaimOutcome::Refused(e) => {
-            out.say(
-                &format!("claim refused by AgoraPlus: {e}"),
-                &json!({"refused": e}),
-            );
-            code::REFUSED
-        }
-    }
+        ClaimOutcome::Queued { entry, error } => (
+            ClaimReport::Queued {
+                entry: *entry,
+                queued: error,
+            },
+            code::UNREACHABLE,
+        ),
+        ClaimOutcome::InDoubt { entry, error } => (
+            ClaimReport::InDoubt {
+                entry: *entry,
+                in_doubt: error,
+            },
+            code::IN_DOUBT,
+        ),
+        ClaimOutcome::Refused(e) => (ClaimReport::Refused { refused: e }, code::REFUSED),
+    };
+    out.show(&report);
+    exit
 }

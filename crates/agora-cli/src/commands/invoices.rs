@@ -2,9 +2,9 @@
 
 use agora_ports::AgoraError;
 use clap::Subcommand;
-use serde_json::json;
+use serde::Serialize;
 
-use super::{App, delivery_exit, describe};
+use super::{App, Sent, delivery_exit};
 use crate::output::Out;
 
 #[derive(Debug, Subcommand)]
@@ -23,6 +23,13 @@ pub(crate) enum InvoicesCmd {
     },
 }
 
+/// An invoice number sent for a draft invoice.
+#[derive(Debug, Serialize)]
+struct InvoiceSent<'a> {
+    draft: &'a str,
+    invoice: &'a str,
+}
+
 pub(super) async fn run(app: &App, cmd: InvoicesCmd, out: Out) -> Result<u8, AgoraError> {
     let InvoicesCmd::Register {
         draft,
@@ -30,9 +37,11 @@ pub(super) async fn run(app: &App, cmd: InvoicesCmd, out: Out) -> Result<u8, Ago
         claims,
     } = cmd;
     let d = app.register_invoice(&draft, &invoice, &claims).await?;
-    out.say(
-        &format!("invoice {invoice} for draft {draft}: {}", describe(&d)),
-        &json!({"entry": d.entry(), "delivery": describe(&d)}),
-    );
+    let what = format!("invoice {invoice} for draft {draft}");
+    let change = InvoiceSent {
+        draft: &draft,
+        invoice: &invoice,
+    };
+    out.show(&Sent::new(change, what, &d));
     Ok(delivery_exit(&d))
 }

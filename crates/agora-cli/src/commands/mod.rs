@@ -21,6 +21,7 @@ use agora_app::{Agora, AppConfig, Delivery, Pass};
 use agora_http::{AgoraClient, ClientConfig};
 use agora_ports::{AgoraError, SystemClock};
 use agora_store::Store;
+use serde::Serialize;
 
 pub(crate) use catalog::{BomArgs, CatalogCmd};
 pub(crate) use claims::ClaimsCmd;
@@ -36,7 +37,7 @@ pub(crate) use work_orders::WorkOrdersCmd;
 
 use crate::Command;
 use crate::failure::{self, Failure, code};
-use crate::output::Out;
+use crate::output::{Human, Out, Render};
 use crate::settings::{Flags, Settings};
 
 pub(crate) type App = Agora<AgoraClient, Store>;
@@ -112,6 +113,41 @@ fn describe(d: &Delivery) -> String {
         ),
         Delivery::Failed { entry, error } => {
             format!("refused by AgoraPlus (entry {entry}): {error}")
+        }
+    }
+}
+
+/// A state change sent through the outbox, and what became of it: for
+/// people `WHAT: DELIVERY`, as JSON the change's fields, the entry and the
+/// delivery sentence.
+#[derive(Debug, Serialize)]
+struct Sent<C: Serialize> {
+    #[serde(flatten)]
+    change: C,
+    entry: u64,
+    delivery: String,
+    /// The change in words, for people.
+    #[serde(skip)]
+    what: String,
+}
+
+impl<C: Serialize> Sent<C> {
+    fn new(change: C, what: impl Into<String>, d: &Delivery) -> Self {
+        Self {
+            change,
+            entry: d.entry(),
+            delivery: describe(d),
+            what: what.into(),
+        }
+    }
+}
+
+impl<C: Serialize> Render for Sent<C> {
+    fn human(&self) -> Human {
+        if self.what.is_empty() {
+            Human::line(self.delivery.clone())
+        } else {
+            Human::line(format!("{}: {}", self.what, self.delivery))
         }
     }
 }

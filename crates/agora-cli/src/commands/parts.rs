@@ -1,15 +1,15 @@
 //! `agora parts`: the spare parts of a repair: marking them to be ordered,
 //! ordering them, and tracking their orders.
 
-use agora_app::{Delivery, FileOrders, OperationAnswer, Pass};
-use agora_domain::Part;
+use agora_app::{Delivery, FileOrders, OperationAnswer};
+use agora_domain::{InterventionId, Part, PartOrderLine};
 use agora_http::ClientConfig;
 use agora_ports::AgoraError;
 use clap::Subcommand;
-use serde_json::json;
+use serde::Serialize;
 
-use super::{App, delivery_exit, describe, report_pass};
-use crate::output::{Out, cell};
+use super::{App, Sent, delivery_exit, report_pass};
+use crate::output::{Grid, Human, List, Out, Render, Row, cell};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum PartsCmd {
@@ -58,10 +58,8 @@ pub(super) async fn run(
                     });
                 })
                 .await?;
-            out.say(
-                &format!("part {reference} added: {}", describe(&d)),
-                &json!({"entry": d.entry()}),
-            );
+            let what = format!("part {reference} added");
+            out.show(&Sent::new(PartAdded { reference }, what, &d));
             Ok(delivery_exit(&d))
         }
         PartsCmd::Order { id } => {
@@ -71,22 +69,9 @@ pub(super) async fn run(
                 ..
             } = &d
             {
-                let rows = lines
-                    .iter()
-                    .map(|l| {
-                        vec![
-                            cell(l.order_number.as_deref()),
-                            cell(l.reference.as_deref()),
-                            cell(l.quantity),
-                        ]
-                    })
-                    .collect();
-                out.table(&["order", "part", "quantity"], rows, lines);
+                out.show(&List(lines.iter().map(OrderedLine).collect()));
             } else {
-                out.say(
-                    &describe(&d),
-                    &json!({"entry": d.entry(), "delivery": describe(&d)}),
-                );
+                out.show(&Sent::new(Nothing {}, "", &d));
             }
             Ok(delivery_exit(&d))
         }
@@ -95,42 +80,93 @@ pub(super) async fn run(
                 Some(id) => app.track_part_orders(id).await?,
                 None => app.track_all_part_orders().await?,
             };
-            print_orders(&pass, id.is_some(), out);
+            out.show(&Tracked {
+                files: &pass.done,
+                one_file: id.is_some(),
+            });
             Ok(report_pass(&pass, out, client))
         }
     }
 }
 
-/// Prints tracked order lines: a table, or as JSON the lines (one file)
-/// or each file with its lines (a pass).
-fn print_orders(pass: &Pass<FileOrders>, one_file: bool, out: Out) {
-    let rows = pass
-        .done
-        .iter()
-        .flat_map(|f| {
-            f.lines.iter().map(move |l| {
-                vec![
-                    f.intervention_id.to_string(),
-                    cell(l.order_number.as_deref()),
-                    cell(l.reference.as_deref()),
-                    l.status_code.as_ref().map_or_else(
-                        || "in transit".to_owned(),
-                        |s| format!("{s} {}", s.description().unwrap_or("")),
-                    ),
-                    cell(l.status_date.as_ref()),
-                ]
+/// A part marked to be ordered.
+#[derive(Debug, Serialize)]
+struct PartAdded {
+    reference: String,
+}
+
+/// No change to say more of than its delivery.
+#[derive(Debug, Serialize)]
+struct Nothing {}
+
+/// An order line as AgoraPlus answered the order (`parts order`).
+#[derive(Debug, Serialize)]
+#[serde(transparent)]
+struct OrderedLine<'a>(&'a PartOrderLine);
+
+impl Row for OrderedLine<'_> {
+    const HEADERS: &'static [&'static str] = &["order", "part", "quantity"];
+    fn cells(&self) -> Vec<String> {
+        vec![
+            cell(self.0.order_number.as_deref()),
+            cell(self.0.reference.as_deref()),
+            cell(self.0.quantity),
+        ]
+    }
+}
+
+/// Tracked order lines (`parts track`): for people one row per line; as
+/// JSON the lines (one file) or each file with its lines (a pass).
+#[derive(Debug)]
+struct Tracked<'a> {
+    files: &'a [FileOrders],
+    one_file: bool,
+}
+
+/// A file's tracked lines, as JSON.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct FileLines<'a> {
+    intervention_id: InterventionId,
+    lines: &'a [PartOrderLine],
+}
+
+impl Serialize for Tracked<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if self.one_file {
+            serializer.collect_seq(self.files.iter().flat_map(|f| &f.lines))
+        } else {
+            serializer.collect_seq(self.files.iter().map(|f| FileLines {
+                intervention_id: f.intervention_id,
+                lines: &f.lines,
+            }))
+        }
+    }
+}
+
+impl Render for Tracked<'_> {
+    fn human(&self) -> Human {
+        let rows = self
+            .files
+            .iter()
+            .flat_map(|f| {
+                f.lines.iter().map(move |l| {
+                    vec![
+                        f.intervention_id.to_string(),
+                        cell(l.order_number.as_deref()),
+                        cell(l.reference.as_deref()),
+                        l.status_code.as_ref().map_or_else(
+                            || "in transit".to_owned(),
+                            |s| format!("{s} {}", s.description().unwrap_or("")),
+                        ),
+                        cell(l.status_date.as_ref()),
+                    ]
+                })
             })
+            .collect();
+        Human::table(Grid {
+            headers: &["file", "order", "part", "status", "since"],
+            rows,
         })
-        .collect();
-    let value = if one_file {
-        json!(pass.done.iter().flat_map(|f| &f.lines).collect::<Vec<_>>())
-    } else {
-        json!(
-            pass.done
-                .iter()
-                .map(|f| json!({"InterventionId": f.intervention_id, "Lines": f.lines}))
-                .collect::<Vec<_>>()
-        )
-    };
-    out.table(&["file", "order", "part", "status", "since"], rows, &value);
+    }
 }

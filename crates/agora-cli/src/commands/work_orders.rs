@@ -4,14 +4,15 @@
 use std::sync::Arc;
 
 use agora_app::{Agora, WorkOrderSync};
+use agora_domain::{InterventionId, MandateId};
 use agora_http::ClientConfig;
 use agora_ports::{AgoraError, SystemClock};
 use clap::Subcommand;
-use serde_json::json;
+use serde::Serialize;
 
 use super::App;
 use crate::failure::{self, Failure, code};
-use crate::output::{Out, cell, warning_lines};
+use crate::output::{Human, Out, Render, cell, warning_lines};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum WorkOrdersCmd {
@@ -51,38 +52,86 @@ pub(super) async fn run(
     }
 }
 
+/// What a work-order sync did (`work-orders sync`).
+#[derive(Debug)]
+struct Synced<'a>(&'a WorkOrderSync);
+
+impl Serialize for Synced<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Refused<'a> {
+            #[serde(rename = "MandateId")]
+            mandate_id: Option<MandateId>,
+            message: &'a str,
+        }
+        #[derive(Serialize)]
+        struct Failed {
+            step: String,
+            error: String,
+            code: &'static str,
+            exit_code: u8,
+        }
+        #[derive(Serialize)]
+        struct Json<'a> {
+            accepted: &'a [InterventionId],
+            recovered: &'a [InterventionId],
+            awaiting_acceptance: &'a [MandateId],
+            refused: Vec<Refused<'a>>,
+            already_known: usize,
+            warnings: Vec<String>,
+            failed: Option<Failed>,
+        }
+        let r = self.0;
+        Json {
+            accepted: &r.accepted,
+            recovered: &r.recovered,
+            awaiting_acceptance: &r.awaiting_acceptance,
+            refused: r
+                .refused
+                .iter()
+                .map(|(m, e)| Refused {
+                    mandate_id: *m,
+                    message: e,
+                })
+                .collect(),
+            already_known: r.already_known,
+            warnings: warning_lines(&r.warnings),
+            failed: r.failed.as_ref().map(|f| Failed {
+                step: f.step.to_string(),
+                error: f.error.to_string(),
+                code: failure::name(&f.error),
+                exit_code: failure::exit_code(&f.error),
+            }),
+        }
+        .serialize(serializer)
+    }
+}
+
+impl Render for Synced<'_> {
+    fn human(&self) -> Human {
+        let r = self.0;
+        Human::line(format!(
+            "{} accepted, {} recovered, {} awaiting acceptance, {} refused, {} already known{}",
+            r.accepted.len(),
+            r.recovered.len(),
+            r.awaiting_acceptance.len(),
+            r.refused.len(),
+            r.already_known,
+            if r.failed.is_some() {
+                " (incomplete)"
+            } else {
+                ""
+            }
+        ))
+    }
+}
+
 /// Shows what a work-order sync did: the counts on stdout (or the whole
 /// report as JSON); AgoraPlus's warnings, the work orders it refused and
 /// the half that failed on stderr. The exit code is the failed half's,
 /// else 1 when a work order was refused, else 0.
 fn print_work_order_sync(report: &WorkOrderSync, out: Out, client: &ClientConfig) -> u8 {
-    let value = json!({
-        "accepted": report.accepted, "recovered": report.recovered,
-        "awaiting_acceptance": report.awaiting_acceptance,
-        "refused": report.refused.iter().map(|(m, e)| json!({"MandateId": m, "message": e})).collect::<Vec<_>>(),
-        "already_known": report.already_known,
-        "warnings": warning_lines(&report.warnings),
-        "failed": report.failed.as_ref().map(|f| json!({
-            "step": f.step.to_string(), "error": f.error.to_string(),
-            "code": failure::name(&f.error), "exit_code": failure::exit_code(&f.error),
-        })),
-    });
-    out.say(
-        &format!(
-            "{} accepted, {} recovered, {} awaiting acceptance, {} refused, {} already known{}",
-            report.accepted.len(),
-            report.recovered.len(),
-            report.awaiting_acceptance.len(),
-            report.refused.len(),
-            report.already_known,
-            if report.failed.is_some() {
-                " (incomplete)"
-            } else {
-                ""
-            }
-        ),
-        &value,
-    );
+    out.show(&Synced(report));
     out.warnings(&report.warnings);
     for (mandate, message) in &report.refused {
         Failure::new(
