@@ -109,11 +109,15 @@ impl Out {
         }
     }
 
-    /// Prints a table.
+    /// Prints a table, its cells wrapped to fit the width of the
+    /// terminal (see [`width`]).
     pub(crate) fn grid(self, grid: &Grid) {
         let mut table = Table::new();
         table.load_preset(comfy_table::presets::UTF8_BORDERS_ONLY);
         table.set_content_arrangement(ContentArrangement::Dynamic);
+        if let Some(width) = width() {
+            table.set_width(width);
+        }
         table.set_header(grid.headers.iter().copied());
         for row in &grid.rows {
             table.add_row(row);
@@ -188,6 +192,17 @@ impl Out {
             }
         }
     }
+}
+
+/// The width tables fit in: `COLUMNS` when set, else the terminal's when
+/// stdout is one; none when it is a pipe or a file (rows stay whole there,
+/// one per line, for grep and friends).
+fn width() -> Option<u16> {
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse::<u16>().ok())
+        .filter(|c| *c > 0)
+        .or_else(|| console::Term::stdout().size_checked().map(|(_, cols)| cols))
 }
 
 /// Set once stdout could not be written: nothing more is written to it.

@@ -4,7 +4,8 @@
 //! store, usage); an output whose reader has gone ends quietly; values
 //! with a form (dates, codes, environments, languages) are checked by
 //! clap (exit 2); `--help` names each setting's variable; `-q`; shell
-//! completions; the man pages in docs/man are those `agora` renders.
+//! completions; the man pages in docs/man are those `agora` renders;
+//! tables fit the terminal's width.
 #![allow(clippy::unwrap_used)]
 
 use std::io::Read;
@@ -373,4 +374,26 @@ fn the_man_pages_are_current() {
             "{page}: run `cargo xtask man`"
         );
     }
+}
+
+/// Tables wrap their cells to fit `COLUMNS` (else the terminal's width);
+/// into a pipe, without `COLUMNS`, each row stays on one line.
+#[test]
+fn tables_fit_the_width() {
+    let widest = |columns: Option<&str>| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_agora"));
+        c.args(["ref", "repair-types"]).env_remove("COLUMNS");
+        if let Some(columns) = columns {
+            c.env("COLUMNS", columns);
+        }
+        let out = c.output().unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| l.chars().count())
+            .max()
+            .unwrap()
+    };
+    assert!(widest(None) > 100);
+    assert!(widest(Some("60")) <= 60);
 }
