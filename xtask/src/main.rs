@@ -9,8 +9,10 @@
 //! counts and the surviving mutants to docs/testing.md. `cargo xtask chaos`
 //! builds the chaos harness (`agora-chaos`) in release and runs the full
 //! chaos run (worker processes on one store, faults, kills,
-//! reconciliation), writing docs/reliability.md. It uses only the standard
-//! library, so it builds in seconds.
+//! reconciliation), writing docs/reliability.md. `cargo xtask man` writes
+//! the man pages of `agora` to docs/man/ (agora.1 and one per subcommand;
+//! `agora __man` renders them, so xtask itself needs no clap). It uses only the
+//! standard library, so it builds in seconds.
 
 mod deps;
 mod mutants;
@@ -96,6 +98,31 @@ fn chaos(quick: bool) -> bool {
     release_run("agora-chaos", args)
 }
 
+/// Writes the man pages of `agora` (agora.1 and one per subcommand), as
+/// `agora __man` renders them from the command line's own definition, to
+/// docs/man/, replacing the pages there.
+fn man() -> bool {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let dir = root.join("docs/man");
+    if let Ok(pages) = std::fs::read_dir(&dir) {
+        for page in pages.flatten() {
+            if page.path().extension().is_some_and(|e| e == "1") {
+                let _ = std::fs::remove_file(page.path());
+            }
+        }
+    }
+    let dir = dir.to_string_lossy().into_owned();
+    cargo(&[
+        "run",
+        "--quiet",
+        "--package",
+        "agora-cli",
+        "--",
+        "__man",
+        &dir,
+    ])
+}
+
 fn main() -> ExitCode {
     let task = std::env::args().nth(1);
     let quick = std::env::args().any(|a| a == "--quick");
@@ -111,9 +138,10 @@ fn main() -> ExitCode {
         },
         Some("chaos") => chaos(quick),
         Some("deps") => deps::check(&root()),
+        Some("man") => man(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <task>\n\ntasks:\n  ci               unused dependencies, fmt check, clippy -D warnings, tests (what CI runs)\n  deps             fails on a dependency its package's code never names\n  bench [--quick]  every benchmark, in release; writes docs/benchmarks.md\n  chaos [--quick]  the chaos run (workers, faults, kills, reconciliation), in release; writes docs/reliability.md\n  mutants [...]    mutation testing (cargo-mutants); writes docs/testing.md\n\n{}",
+                "usage: cargo xtask <task>\n\ntasks:\n  ci               unused dependencies, fmt check, clippy -D warnings, docs, tests (what CI runs)\n  deps             fails on a dependency its package's code never names\n  bench [--quick]  every benchmark, in release; writes docs/benchmarks.md\n  chaos [--quick]  the chaos run (workers, faults, kills, reconciliation), in release; writes docs/reliability.md\n  mutants [...]    mutation testing (cargo-mutants); writes docs/testing.md\n  man              the man pages of agora (from its clap definition); writes docs/man/\n\n{}",
                 mutants::USAGE
             );
             false

@@ -5,6 +5,9 @@ use std::process::ExitCode;
 use agora_app::StepFailure;
 use agora_http::ClientConfig;
 use agora_ports::AgoraError;
+use serde::Serialize;
+
+use crate::output::{Out, eprint};
 
 /// Exit codes of `agora` (documented in the README and `agora --help`).
 pub(crate) mod code {
@@ -13,7 +16,6 @@ pub(crate) mod code {
     /// AgoraPlus or a local rule refused the request.
     pub(crate) const REFUSED: u8 = 1;
     /// Wrong usage (clap's own).
-    #[allow(dead_code)]
     pub(crate) const USAGE: u8 = 2;
     /// Configuration or authentication (no key, 401, 403, bad URL).
     pub(crate) const CONFIG: u8 = 3;
@@ -25,30 +27,131 @@ pub(crate) mod code {
     pub(crate) const STORE: u8 = 6;
 }
 
-/// Prints an error and its hint on stderr; returns the exit code.
-pub(crate) fn report(error: &AgoraError, client: Option<&ClientConfig>) -> ExitCode {
-    eprintln!("error: {error}");
-    let (hint, exit) = hint(error, client);
-    if let Some(hint) = hint {
-        eprintln!("hint: {hint}");
+/// An error as shown to the user: on stderr, `error: MESSAGE` and
+/// `hint: HINT` lines, or with `--json` one JSON object on one line.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Failure {
+    /// A stable snake_case name of the kind of error, for scripts.
+    pub code: &'static str,
+    /// One clear sentence.
+    pub message: String,
+    /// What to do about it, when there is something to say.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+    /// The exit code it leads to (see `agora --help`).
+    pub exit_code: u8,
+}
+
+impl Failure {
+    /// A failure without a hint.
+    pub(crate) fn new(code: &'static str, message: impl Into<String>, exit_code: u8) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            hint: None,
+            exit_code,
+        }
     }
-    ExitCode::from(exit)
+
+    /// The failure of an error of the use cases, with its hint.
+    pub(crate) fn of(error: &AgoraError, client: Option<&ClientConfig>) -> Self {
+        let (hint, exit_code) = hint(error, client);
+        Self {
+            code: name(error),
+            message: error.to_string(),
+            hint,
+            exit_code,
+        }
+    }
+
+    /// The failure of one part of a command's work (the rest was done).
+    pub(crate) fn of_step(failure: &StepFailure, client: Option<&ClientConfig>) -> Self {
+        Self {
+            message: failure.to_string(),
+            ..Self::of(&failure.error, client)
+        }
+    }
+
+    /// A usage error found by clap: its message, and its tip and usage
+    /// line as the hint.
+    pub(crate) fn usage(error: &clap::Error) -> Self {
+        let text = error.render().to_string();
+        let text = text.trim();
+        let text = text.strip_prefix("error: ").unwrap_or(text);
+        let (message, hint) = match text.split_once("\n\n") {
+            Some((message, rest)) => (message, Some(rest.trim().to_owned())),
+            None => (text, None),
+        };
+        Self {
+            code: "usage",
+            message: message.trim().to_owned(),
+            hint,
+            exit_code: u8::try_from(error.exit_code()).unwrap_or(code::USAGE),
+        }
+    }
+
+    /// Prints it on stderr (as JSON with `--json`); returns its exit code.
+    pub(crate) fn print(&self, out: Out) -> u8 {
+        if out.json {
+            match serde_json::to_string(self) {
+                Ok(line) => eprint(format_args!("{line}")),
+                Err(_) => eprint(format_args!("error: {}", self.message)),
+            }
+        } else {
+            eprint(format_args!("error: {}", self.message));
+            if let Some(hint) = &self.hint {
+                eprint(format_args!("hint: {hint}"));
+            }
+        }
+        self.exit_code
+    }
+}
+
+/// Prints an error and its hint on stderr; returns the exit code.
+pub(crate) fn report(error: &AgoraError, client: Option<&ClientConfig>, out: Out) -> ExitCode {
+    ExitCode::from(Failure::of(error, client).print(out))
 }
 
 /// Prints the failure of one part of a command's work (the rest was done)
 /// and its hint on stderr; returns its exit code.
-pub(crate) fn report_step(failure: &StepFailure, client: Option<&ClientConfig>) -> u8 {
-    eprintln!("error: {failure}");
-    let (hint, exit) = hint(&failure.error, client);
-    if let Some(hint) = hint {
-        eprintln!("hint: {hint}");
-    }
-    exit
+pub(crate) fn report_step(failure: &StepFailure, client: Option<&ClientConfig>, out: Out) -> u8 {
+    Failure::of_step(failure, client).print(out)
 }
 
 /// The exit code of an error.
 pub(crate) fn exit_code(error: &AgoraError) -> u8 {
     hint(error, None).1
+}
+
+/// The stable name of an error's kind (the `code` of a JSON error).
+pub(crate) fn name(error: &AgoraError) -> &'static str {
+    match error {
+        AgoraError::BadRequest(_) => "bad_request",
+        AgoraError::Unauthorized(_) => "unauthorized",
+        AgoraError::Forbidden(_) => "forbidden",
+        AgoraError::NotFound(_) => "not_found",
+        AgoraError::MethodNotAllowed(_) => "method_not_allowed",
+        AgoraError::ServerError(_) => "server_error",
+        AgoraError::Unavailable { .. } => "unavailable",
+        AgoraError::Throttled { .. } => "throttled",
+        AgoraError::Gateway { .. } => "gateway",
+        AgoraError::Redirect { .. } => "redirect",
+        AgoraError::TooLarge { .. } => "too_large",
+        AgoraError::UnexpectedStatus { .. } => "unexpected_status",
+        AgoraError::Rejected(_) => "rejected",
+        AgoraError::ProductKeyExpired(_) => "product_key_expired",
+        AgoraError::Decode { .. } => "decode",
+        AgoraError::Connect { .. } => "connect",
+        AgoraError::Timeout(_) => "timeout",
+        AgoraError::Transport(_) => "transport",
+        AgoraError::InDoubt { .. } => "in_doubt",
+        AgoraError::Config(_) => "config",
+        AgoraError::Invalid(_) => "invalid",
+        AgoraError::Store(_) => "store",
+        AgoraError::Missing(_) => "missing",
+        AgoraError::Conflict(_) => "conflict",
+        _ => "error",
+    }
 }
 
 fn hint(error: &AgoraError, client: Option<&ClientConfig>) -> (Option<String>, u8) {

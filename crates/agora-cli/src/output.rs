@@ -1,5 +1,10 @@
 //! Output: readable tables for people, `--json` for scripts. Data on
-//! stdout; progress and logs on stderr.
+//! stdout; progress and logs on stderr. Nothing here panics on a closed
+//! pipe: once stdout's reader has gone (`agora --json repairs list | head`),
+//! the rest of the output is dropped and the command ends as it would have.
+
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use agora_app::Warning;
 use comfy_table::{ContentArrangement, Table};
@@ -8,21 +13,113 @@ use serde::Serialize;
 /// Where results go.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Out {
+    /// `--json`: results (and errors) as JSON.
     pub json: bool,
+    /// `-q`: no warnings or progress on stderr, only errors.
+    pub quiet: bool,
+}
+
+/// A command's result, one typed value: shown to people as a line and/or
+/// a table ([`Render::human`]), to scripts as JSON (its `Serialize`, with
+/// the wire's keys for wire data). Both come from the same value.
+pub(crate) trait Render: Serialize {
+    /// How people read it.
+    fn human(&self) -> Human;
+}
+
+/// A result as people read it: a line, then a table, either optional.
+#[derive(Debug, Default)]
+pub(crate) struct Human {
+    /// A sentence.
+    pub line: Option<String>,
+    /// A table, after the line.
+    pub table: Option<Grid>,
+}
+
+impl Human {
+    /// One line.
+    pub(crate) fn line(text: impl Into<String>) -> Self {
+        Self {
+            line: Some(text.into()),
+            table: None,
+        }
+    }
+
+    /// One table.
+    pub(crate) fn table(grid: Grid) -> Self {
+        Self {
+            line: None,
+            table: Some(grid),
+        }
+    }
+}
+
+/// A table's headers and rows.
+#[derive(Debug)]
+pub(crate) struct Grid {
+    /// The column headers.
+    pub headers: &'static [&'static str],
+    /// The rows, one cell per header.
+    pub rows: Vec<Vec<String>>,
+}
+
+impl Grid {
+    /// The table of rows of one kind.
+    pub(crate) fn of<T: Row>(items: &[T]) -> Self {
+        Self {
+            headers: T::HEADERS,
+            rows: items.iter().map(Row::cells).collect(),
+        }
+    }
+}
+
+/// One row of a table: its JSON is the item's, its cells the columns.
+pub(crate) trait Row: Serialize {
+    /// The column headers.
+    const HEADERS: &'static [&'static str];
+    /// The cells, one per header.
+    fn cells(&self) -> Vec<String>;
+}
+
+/// A list: a table for people, a JSON array for scripts.
+#[derive(Debug, Serialize)]
+#[serde(transparent)]
+pub(crate) struct List<T>(pub Vec<T>);
+
+impl<T: Row> Render for List<T> {
+    fn human(&self) -> Human {
+        Human::table(Grid::of(&self.0))
+    }
 }
 
 impl Out {
-    /// Prints a table (or, with `--json`, `value`).
-    pub(crate) fn table<T: Serialize>(self, headers: &[&str], rows: Vec<Vec<String>>, value: &T) {
+    /// Prints a command's result: as JSON with `--json`, else as people
+    /// read it.
+    pub(crate) fn show<R: Render>(self, result: &R) {
         if self.json {
-            self.json(value);
+            self.json(result);
             return;
         }
+        let human = result.human();
+        if let Some(line) = &human.line {
+            self.line(line);
+        }
+        if let Some(grid) = &human.table {
+            self.grid(grid);
+        }
+    }
+
+    /// Prints a table, its cells wrapped to fit the width of the
+    /// terminal (see [`width`]).
+    pub(crate) fn grid(self, grid: &Grid) {
         let mut table = Table::new();
         table.load_preset(comfy_table::presets::UTF8_BORDERS_ONLY);
         table.set_content_arrangement(ContentArrangement::Dynamic);
-        table.set_header(headers.iter().copied());
-        for row in rows {
+        if let Some(width) = width() {
+            table.set_width(width);
+        }
+        table.set_header(grid.headers.iter().copied());
+        for row in &grid.rows {
             table.add_row(row);
         }
         self.line(&table.to_string());
@@ -32,33 +129,102 @@ impl Out {
     pub(crate) fn json<T: Serialize>(self, value: &T) {
         match serde_json::to_string_pretty(value) {
             Ok(text) => self.line(&text),
-            Err(e) => eprintln!("error: cannot encode the output: {e}"),
-        }
-    }
-
-    /// Prints a line (human output), or with `--json` the value.
-    pub(crate) fn say<T: Serialize>(self, text: &str, value: &T) {
-        if self.json {
-            self.json(value);
-        } else {
-            self.line(text);
+            Err(e) => {
+                let message = format!("cannot encode the output: {e}");
+                crate::failure::Failure::new("encode", message, crate::failure::code::REFUSED)
+                    .print(self);
+            }
         }
     }
 
     /// Prints AgoraPlus's warnings on stderr, one line each, whatever the
     /// output format (a `--json` result carries them too where it is an
-    /// object).
+    /// object); none with `-q`.
     pub(crate) fn warnings(self, warnings: &[Warning]) {
         for w in warnings {
-            eprintln!("warning: {w}");
+            self.note(format_args!("warning: {w}"));
         }
     }
 
-    /// Prints a line on stdout.
-    #[allow(clippy::print_stdout)]
-    pub(crate) fn line(self, text: &str) {
-        println!("{text}");
+    /// Prints a line on stderr that is not an error (a warning, where a
+    /// server is listening), unless `-q`.
+    pub(crate) fn note(self, line: std::fmt::Arguments<'_>) {
+        if !self.quiet {
+            eprint(line);
+        }
     }
+
+    /// Whether to show progress bars on stderr: not with `--json` or `-q`.
+    pub(crate) fn progress(self) -> bool {
+        !self.json && !self.quiet
+    }
+
+    /// Prints a line on stdout, through a locked handle. A closed pipe
+    /// ends the output quietly; another failure (a full disk) is said once
+    /// and makes a successful run exit 1 (see [`write_failed`]).
+    pub(crate) fn line(self, text: &str) {
+        self.write(&[text.as_bytes(), b"\n"]);
+    }
+
+    /// Writes bytes on stdout as they are (a generated file), as
+    /// [`Out::line`] does.
+    pub(crate) fn bytes(self, bytes: &[u8]) {
+        self.write(&[bytes]);
+    }
+
+    fn write(self, parts: &[&[u8]]) {
+        if STDOUT_GONE.load(Ordering::Relaxed) {
+            return;
+        }
+        let mut stdout = std::io::stdout().lock();
+        let written = parts
+            .iter()
+            .try_for_each(|part| stdout.write_all(part))
+            .and_then(|()| stdout.flush());
+        drop(stdout);
+        if let Err(e) = written {
+            STDOUT_GONE.store(true, Ordering::Relaxed);
+            if e.kind() != std::io::ErrorKind::BrokenPipe {
+                STDOUT_FAILED.store(true, Ordering::Relaxed);
+                let message = format!("cannot write the output: {e}");
+                crate::failure::Failure::new("output", message, crate::failure::code::REFUSED)
+                    .print(self);
+            }
+        }
+    }
+}
+
+/// The width tables fit in: `COLUMNS` when set, else the terminal's when
+/// stdout is one; none when it is a pipe or a file (rows stay whole there,
+/// one per line, for grep and friends).
+fn width() -> Option<u16> {
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse::<u16>().ok())
+        .filter(|c| *c > 0)
+        .or_else(|| console::Term::stdout().size_checked().map(|(_, cols)| cols))
+}
+
+/// Set once stdout could not be written: nothing more is written to it.
+static STDOUT_GONE: AtomicBool = AtomicBool::new(false);
+
+/// Set when writing stdout failed otherwise than by a closed pipe.
+static STDOUT_FAILED: AtomicBool = AtomicBool::new(false);
+
+/// Whether writing stdout failed otherwise than by a closed pipe (the
+/// output is then incomplete and a successful run exits 1).
+pub(crate) fn write_failed() -> bool {
+    STDOUT_FAILED.load(Ordering::Relaxed)
+}
+
+/// Writes a line on stderr (errors, warnings, progress). A failure to
+/// write it is ignored: there is nowhere left to say it, and `eprintln!`
+/// would panic.
+pub(crate) fn eprint(line: std::fmt::Arguments<'_>) {
+    let mut stderr = std::io::stderr().lock();
+    let _ = stderr
+        .write_fmt(line)
+        .and_then(|()| stderr.write_all(b"\n"));
 }
 
 /// A cell from an option.

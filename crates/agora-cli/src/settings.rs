@@ -35,15 +35,16 @@ pub(crate) struct ConfigFile {
     pub allow_insecure_http: Option<bool>,
 }
 
-/// Flags that name settings.
+/// Settings given on the command line (flags, or the environment
+/// variables clap reads for them), already validated by clap.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Flags {
     pub config: Option<PathBuf>,
     pub base_url: Option<String>,
-    pub env: Option<String>,
+    pub env: Option<Environment>,
     pub api_key_file: Option<PathBuf>,
     pub db: Option<String>,
-    pub language: Option<u32>,
+    pub language: Option<Lcid>,
 }
 
 /// The resolved settings.
@@ -102,11 +103,13 @@ impl Settings {
                 .clone()
                 .or_else(|| env("AGORA_BASE_URL"))
                 .or(file.base_url),
-            flags.env.clone().or_else(|| env("AGORA_ENV")).or(file.env),
+            flags.env.clone(),
+            file.env,
         ) {
-            (Some(url), _) => Environment::Custom(url),
-            (None, Some(name)) => Environment::parse(&name)?,
-            (None, None) => Environment::PreProduction,
+            (Some(url), _, _) => Environment::Custom(url),
+            (None, Some(environment), _) => environment,
+            (None, None, Some(name)) => Environment::parse(&name)?,
+            (None, None, None) => Environment::PreProduction,
         };
         let key = if let Some(path) = &flags.api_key_file {
             read_key(path)?
@@ -136,7 +139,10 @@ impl Settings {
                 .or(file.db_password_file),
             ..PgOptions::default()
         };
-        let language = Lcid(flags.language.or(file.language).unwrap_or(1033));
+        let language = flags
+            .language
+            .or(file.language.map(Lcid))
+            .unwrap_or(Lcid::ENGLISH);
         let allow_insecure_http = match env("AGORA_ALLOW_INSECURE_HTTP") {
             Some(v) => parse_switch("AGORA_ALLOW_INSECURE_HTTP", &v)?,
             None => file.allow_insecure_http.unwrap_or(false),

@@ -146,8 +146,14 @@ async fn every_use_case_from_the_command_line() {
         .await;
     assert!(out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("APPOINTMENT CONFIRMED"));
+    // An unknown code is a usage error, said by clap.
     let out = env.run(&["status", "report", ids, "999"]).await;
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out).contains("agora ref status-codes"),
+        "{}",
+        text(&out)
+    );
 
     assert!(
         env.run(&["parts", "add", ids, "00001-00000009"])
@@ -791,10 +797,16 @@ async fn a_sync_that_did_half_its_work_says_which_and_exits_with_its_code() {
         .unwrap();
     let out = env.run(&["--json", "work-orders", "sync"]).await;
     assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    // With --json, the failed half is a JSON error on stderr.
     let err = stderr(&out);
+    let error: Value = serde_json::from_str(err.lines().last().unwrap()).unwrap();
     assert!(
-        err.contains("error: pulling new work orders (GetNewMandates) failed:")
-            && err.contains("hint:"),
+        error["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("pulling new work orders (GetNewMandates) failed:")
+            && error["hint"].is_string()
+            && error["exit_code"] == 4,
         "{err}"
     );
     let value = stdout_json(&out);

@@ -11,40 +11,65 @@ use std::time::Instant;
 
 use agora_app::{Agora, AppConfig, CatalogKind, ClaimOutcome, Delivery, OperationAnswer};
 use agora_domain::{
-    ClaimId, ClaimStatus, CountryCode, InterventionId, Lcid, MandateLightResponse, ManufacturerId,
-    Part, StateNature, StatusCode, Title, WireDateTime,
+    ClaimId, ClaimStatus, CountryCode, InterventionId, Lcid, MandateId, MandateLightResponse,
+    ManufacturerId, Part, StateNature, StatusCode, Title, WireDateTime,
 };
 use agora_http::{AgoraClient, ApiKey, ClientConfig, Environment};
 use agora_mock::{SimConfig, Simulator};
 use agora_ports::{AgoraError, OutboxState, SystemClock};
 use agora_sim::SimServer;
 use agora_store::{SqliteStore, Store};
+use clap::Args;
 use jiff::{SignedDuration, Timestamp};
+use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::DemoArgs;
-use crate::commands::catalog_sync;
+use super::catalog::catalog_sync;
 use crate::failure;
-use crate::output::Out;
+use crate::output::{Grid, Human, Out, Render};
 
 /// The demo account's key (the simulator's, not a real one).
 const KEY: &str = "demo-service-center";
 const DELONGHI: ManufacturerId = ManufacturerId(19);
 
+#[derive(Debug, Args)]
+pub(crate) struct DemoArgs {
+    /// Spare parts in the simulator's catalog per OEM (the demo syncs one OEM's).
+    #[arg(long, default_value_t = 50_000)]
+    pub catalog_size: u64,
+    /// Keep the demo's local store instead of deleting it.
+    #[arg(long)]
+    pub keep: bool,
+}
+
+/// One step of the demo: the code or status it produced, and what it did.
+#[derive(Debug, Serialize)]
+struct Step {
+    step: usize,
+    code: String,
+    what: String,
+}
+
+/// The steps, shown to people as they happen (as JSON, at the end).
 struct Timeline {
     out: Out,
-    n: usize,
-    steps: Vec<Value>,
+    steps: Vec<Step>,
 }
 
 impl Timeline {
     fn step(&mut self, code: &str, text: &str) {
-        self.n += 1;
+        let step = Step {
+            step: self.steps.len() + 1,
+            code: code.to_owned(),
+            what: text.to_owned(),
+        };
         if !self.out.json {
-            self.out.line(&format!("{:>3}. {code:<16} {text}", self.n));
+            self.out.line(&format!(
+                "{:>3}. {:<16} {}",
+                step.step, step.code, step.what
+            ));
         }
-        self.steps
-            .push(json!({"step": self.n, "code": code, "what": text}));
+        self.steps.push(step);
     }
 
     fn detail(&self, text: &str) {
@@ -66,7 +91,7 @@ pub(crate) async fn run(args: DemoArgs, out: Out) -> ExitCode {
     }
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => failure::report(&e, None),
+        Err(e) => failure::report(&e, None, out),
     }
 }
 
@@ -134,7 +159,8 @@ fn expect_delivered(
             answer, warning, ..
         } => Ok((answer, warning)),
         other => Err(AgoraError::Invalid(format!(
-            "{what} was not delivered: {other:?}"
+            "{what} was not delivered: {}",
+            super::describe(&other)
         ))),
     }
 }
@@ -159,7 +185,6 @@ async fn demo(args: &DemoArgs, out: Out, db: &std::path::Path) -> Result<(), Ago
     let app = Agora::new(client, store, Arc::new(SystemClock), AppConfig::default());
     let mut t = Timeline {
         out,
-        n: 0,
         steps: Vec::new(),
     };
     if !out.json {
@@ -359,7 +384,8 @@ async fn demo(args: &DemoArgs, out: Out, db: &std::path::Path) -> Result<(), Ago
     let first = app.submit_claim(id, mistaken, false).await?.outcome;
     let ClaimOutcome::Judged(result) = first else {
         return Err(AgoraError::Invalid(format!(
-            "the claim was not judged: {first:?}"
+            "the claim was not judged: {}",
+            outcome_text(&first)
         )));
     };
     let claim_id = result.claim_id.unwrap_or_default();
@@ -385,12 +411,14 @@ async fn demo(args: &DemoArgs, out: Out, db: &std::path::Path) -> Result<(), Ago
     let second = app.submit_claim(id, claim, true).await?.outcome;
     let ClaimOutcome::Judged(result) = second else {
         return Err(AgoraError::Invalid(format!(
-            "the corrected claim was not judged: {second:?}"
+            "the corrected claim was not judged: {}",
+            outcome_text(&second)
         )));
     };
     if result.is_valid != Some(true) {
         return Err(AgoraError::Invalid(format!(
-            "the corrected claim is still not valid: {result:?}"
+            "the corrected claim is still not valid: {}",
+            findings_text(&result)
         )));
     }
     let second_status = last_status(app.api(), claim_id).await?;
@@ -432,7 +460,7 @@ async fn demo(args: &DemoArgs, out: Out, db: &std::path::Path) -> Result<(), Ago
         ),
     );
 
-    let sync = catalog_sync(&app, DELONGHI, CatalogKind::SpareParts, !out.json).await?;
+    let sync = catalog_sync(&app, DELONGHI, CatalogKind::SpareParts, out.progress()).await?;
     t.step(
         "catalog",
         &format!(
@@ -453,53 +481,161 @@ async fn demo(args: &DemoArgs, out: Out, db: &std::path::Path) -> Result<(), Ago
             "the simulator and the local store disagree".to_owned(),
         ));
     }
-    let summary = json!({
-        "work_order": mandate_id, "repair_file": id, "order": order, "claim": claim_id,
-        "claim_status": last, "draft_invoice": draft, "invoice": invoice,
-        "statuses": sent, "logistic_status": logistic_code,
-        "claim_statuses": [first_status, second_status, last],
-        "outbox": {"delivered": delivered, "in_doubt": in_doubt},
-        "catalog_records": sync.records, "seconds": started.elapsed().as_secs_f64(),
+    let summary = Summary {
+        work_order: mandate_id,
+        repair_file: id,
+        order,
+        claim: claim_id,
+        claim_status: last.clone(),
+        draft_invoice: draft,
+        invoice,
+        statuses: sent,
+        logistic_status: logistic_code,
+        claim_statuses: [first_status, second_status, last],
+        outbox: OutboxCounts {
+            delivered,
+            in_doubt,
+        },
+        catalog_records: sync.records,
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    out.show(&DemoReport {
+        timeline: t.steps,
+        summary,
     });
-    if out.json {
-        out.json(&json!({"timeline": t.steps, "summary": summary}));
-    } else {
-        out.line("");
-        out.table(
-            &["summary", ""],
-            vec![
-                vec![
-                    "work order → repair file".into(),
-                    format!("{mandate_id} → {id}"),
-                ],
-                vec!["statuses".into(), sent.join(", ")],
-                vec![
-                    "part order".into(),
-                    format!("{order} (logistic status {logistic_code})"),
-                ],
-                vec![
-                    "claim".into(),
-                    format!("{claim_id}: {first_status} → {second_status} → {last}"),
-                ],
-                vec!["invoice".into(), format!("{invoice} for draft {draft}")],
-                vec![
-                    "outbox".into(),
-                    format!("{delivered} delivered, {in_doubt} in doubt"),
-                ],
-                vec!["catalog".into(), format!("{} spare parts", sync.records)],
-                vec![
-                    "time".into(),
-                    format!("{:.1} s", started.elapsed().as_secs_f64()),
-                ],
-            ],
-            &summary,
-        );
-    }
     server
         .shutdown()
         .await
         .map_err(|e| AgoraError::Invalid(e.to_string()))?;
     Ok(())
+}
+
+/// A claim's outcome that is not a verdict, in words.
+fn outcome_text(outcome: &ClaimOutcome) -> String {
+    match outcome {
+        ClaimOutcome::PrecheckFailed(findings) => format!(
+            "the local pre-check found {} problem(s): {}",
+            findings.len(),
+            findings
+                .iter()
+                .map(|f| f.error_message.as_deref().unwrap_or("?"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+        ClaimOutcome::Judged(result) => findings_text(result),
+        ClaimOutcome::Queued { entry, error } => format!("queued as entry {entry}: {error}"),
+        ClaimOutcome::InDoubt { entry, error } => format!("in doubt (entry {entry}): {error}"),
+        ClaimOutcome::Refused(error) => format!("refused: {error}"),
+    }
+}
+
+/// A verdict's findings, in words.
+fn findings_text(result: &agora_domain::WarrantyClaimResult) -> String {
+    let findings: Vec<String> = result
+        .validation_errors
+        .iter()
+        .flatten()
+        .map(|f| {
+            format!(
+                "{}: {}",
+                f.field.as_deref().unwrap_or("?"),
+                f.error_message.as_deref().unwrap_or("?")
+            )
+        })
+        .collect();
+    format!(
+        "claim {} judged {}: {}",
+        result
+            .claim_id
+            .map_or_else(|| "-".to_owned(), |c| c.to_string()),
+        if result.is_valid == Some(true) {
+            "VALID"
+        } else {
+            "NOTVALID"
+        },
+        if findings.is_empty() {
+            "no message".to_owned()
+        } else {
+            findings.join("; ")
+        }
+    )
+}
+
+/// What the demo did: its timeline (already shown to people step by
+/// step) and a summary.
+#[derive(Debug, Serialize)]
+struct DemoReport {
+    timeline: Vec<Step>,
+    summary: Summary,
+}
+
+/// The demo's outcome, end to end.
+#[derive(Debug, Serialize)]
+struct Summary {
+    work_order: MandateId,
+    repair_file: InterventionId,
+    order: String,
+    claim: ClaimId,
+    claim_status: String,
+    draft_invoice: String,
+    invoice: &'static str,
+    statuses: Vec<String>,
+    logistic_status: String,
+    claim_statuses: [String; 3],
+    outbox: OutboxCounts,
+    catalog_records: u64,
+    seconds: f64,
+}
+
+/// The outbox at the end of the demo.
+#[derive(Debug, Serialize)]
+struct OutboxCounts {
+    delivered: usize,
+    in_doubt: usize,
+}
+
+impl Render for DemoReport {
+    fn human(&self) -> Human {
+        let s = &self.summary;
+        let [first, second, last] = &s.claim_statuses;
+        Human {
+            line: Some(String::new()),
+            table: Some(Grid {
+                headers: &["summary", ""],
+                rows: vec![
+                    vec![
+                        "work order → repair file".into(),
+                        format!("{} → {}", s.work_order, s.repair_file),
+                    ],
+                    vec!["statuses".into(), s.statuses.join(", ")],
+                    vec![
+                        "part order".into(),
+                        format!("{} (logistic status {})", s.order, s.logistic_status),
+                    ],
+                    vec![
+                        "claim".into(),
+                        format!("{}: {first} → {second} → {last}", s.claim),
+                    ],
+                    vec![
+                        "invoice".into(),
+                        format!("{} for draft {}", s.invoice, s.draft_invoice),
+                    ],
+                    vec![
+                        "outbox".into(),
+                        format!(
+                            "{} delivered, {} in doubt",
+                            s.outbox.delivered, s.outbox.in_doubt
+                        ),
+                    ],
+                    vec![
+                        "catalog".into(),
+                        format!("{} spare parts", s.catalog_records),
+                    ],
+                    vec!["time".into(), format!("{:.1} s", s.seconds)],
+                ],
+            }),
+        }
+    }
 }
 
 /// The demo reads the wall clock for its dates (the one place it may).

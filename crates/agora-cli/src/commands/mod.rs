@@ -1,0 +1,209 @@
+//! The subcommands, one module each by family (its arguments and what it
+//! does), and what they share: building the use cases from the settings,
+//! dispatching, and the rendering of deliveries and tracking passes.
+
+mod catalog;
+mod claims;
+mod demo;
+mod docs;
+mod invoices;
+mod outbox;
+mod parts;
+mod reference;
+mod repairs;
+mod sim;
+mod work_orders;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use agora_app::{Agora, AppConfig, Delivery, Pass};
+use agora_http::{AgoraClient, ClientConfig};
+use agora_ports::{AgoraError, SystemClock};
+use agora_store::Store;
+use serde::Serialize;
+
+pub(crate) use catalog::{BomArgs, CatalogCmd};
+pub(crate) use claims::ClaimsCmd;
+pub(crate) use demo::DemoArgs;
+pub(crate) use docs::{CompletionsArgs, man};
+pub(crate) use invoices::InvoicesCmd;
+pub(crate) use outbox::OutboxCmd;
+pub(crate) use parts::PartsCmd;
+pub(crate) use reference::RefCmd;
+pub(crate) use repairs::{RepairsCmd, StatusCmd};
+pub(crate) use sim::SimArgs;
+pub(crate) use work_orders::WorkOrdersCmd;
+
+use crate::Command;
+use crate::failure::{self, Failure, code};
+use crate::output::{Human, Out, Render};
+use crate::settings::{Flags, Settings};
+
+pub(crate) type App = Agora<AgoraClient, Store>;
+
+/// Builds the use cases from the settings, and recovers an interrupted outbox.
+pub(crate) async fn app(settings: &Settings, out: Out) -> Result<App, AgoraError> {
+    let client = AgoraClient::new(settings.client.clone())?;
+    let store = Store::open(&settings.db, settings.db_options.clone()).await?;
+    let config = AppConfig {
+        language: settings.language,
+        auto_accept: settings.auto_accept,
+        transfer_if_valid: settings.transfer_if_valid,
+        ..AppConfig::default()
+    };
+    let app = Agora::new(client, store, Arc::new(SystemClock), config);
+    let parked = app.recover().await?;
+    if !parked.is_empty() {
+        out.note(format_args!(
+            "warning: {} operation(s) were interrupted mid-send (their process stopped) and are in doubt: `agora outbox list --state in-doubt`",
+            parked.len()
+        ));
+    }
+    Ok(app)
+}
+
+pub(crate) async fn run(command: Command, flags: Flags, out: Out) -> ExitCode {
+    match command {
+        Command::Demo(args) => return demo::run(args, out).await,
+        Command::Sim(args) => return sim::run(args, out).await,
+        Command::Completions(args) => return docs::completions(&args, out),
+        Command::Reference(cmd) => {
+            reference::run(cmd, out);
+            return ExitCode::SUCCESS;
+        }
+        _ => {}
+    }
+    let settings = match Settings::resolve(&flags) {
+        Ok(s) => s,
+        Err(e) => return failure::report(&e, None, out),
+    };
+    let result = match app(&settings, out).await {
+        Ok(app) => execute(&app, command, out, &settings.client).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(exit) => ExitCode::from(exit),
+        Err(e) => failure::report(&e, Some(&settings.client), out),
+    }
+}
+
+fn delivery_exit(d: &Delivery) -> u8 {
+    match d {
+        Delivery::Delivered { .. } => code::OK,
+        Delivery::Queued { .. } => code::UNREACHABLE,
+        Delivery::InDoubt { .. } => code::IN_DOUBT,
+        Delivery::Failed { .. } => code::REFUSED,
+    }
+}
+
+fn describe(d: &Delivery) -> String {
+    match d {
+        Delivery::Delivered { entry, warning, .. } => match warning {
+            Some(w) => format!("delivered (entry {entry}); AgoraPlus warns: {w}"),
+            None => format!("delivered (entry {entry})"),
+        },
+        Delivery::Queued { entry, error } => {
+            format!(
+                "queued as entry {entry}, AgoraPlus not reachable now ({error}); `agora outbox flush` later"
+            )
+        }
+        Delivery::InDoubt { entry, error } => format!(
+            "entry {entry} is IN DOUBT ({error}); check AgoraPlus, then `agora outbox resolve {entry} --as ...`"
+        ),
+        Delivery::Failed { entry, error } => {
+            format!("refused by AgoraPlus (entry {entry}): {error}")
+        }
+    }
+}
+
+/// A state change sent through the outbox, and what became of it: for
+/// people `WHAT: DELIVERY`, as JSON the change's fields, the entry and the
+/// delivery sentence.
+#[derive(Debug, Serialize)]
+struct Sent<C: Serialize> {
+    #[serde(flatten)]
+    change: C,
+    entry: u64,
+    delivery: String,
+    /// The change in words, for people.
+    #[serde(skip)]
+    what: String,
+}
+
+impl<C: Serialize> Sent<C> {
+    fn new(change: C, what: impl Into<String>, d: &Delivery) -> Self {
+        Self {
+            change,
+            entry: d.entry(),
+            delivery: describe(d),
+            what: what.into(),
+        }
+    }
+}
+
+impl<C: Serialize> Render for Sent<C> {
+    fn human(&self) -> Human {
+        if self.what.is_empty() {
+            Human::line(self.delivery.clone())
+        } else {
+            Human::line(format!("{}: {}", self.what, self.delivery))
+        }
+    }
+}
+
+/// One warning line on stderr for each item (local rules, items set aside).
+fn warn_all<T: std::fmt::Display>(out: Out, what: &str, items: &[T]) {
+    for item in items {
+        out.note(format_args!("warning: {what}{item}"));
+    }
+}
+
+/// Shows the warnings and failures of a tracking pass on stderr and
+/// returns its exit code: that of the failure that stopped the pass, else
+/// of the first failure, else 0.
+fn report_pass<T>(pass: &Pass<T>, out: Out, client: &ClientConfig) -> u8 {
+    out.warnings(&pass.warnings);
+    let codes: Vec<u8> = pass
+        .failed
+        .iter()
+        .map(|f| failure::report_step(f, Some(client), out))
+        .collect();
+    if !pass.not_reached.is_empty() {
+        let left: Vec<String> = pass.not_reached.iter().map(ToString::to_string).collect();
+        let exit = codes.last().copied().unwrap_or(code::REFUSED);
+        return Failure::new(
+            "not_reached",
+            format!(
+                "stopped there; {} not reached: {}",
+                left.len(),
+                left.join("; ")
+            ),
+            exit,
+        )
+        .print(out);
+    }
+    codes.first().copied().unwrap_or(code::OK)
+}
+
+async fn execute(
+    app: &App,
+    command: Command,
+    out: Out,
+    client: &ClientConfig,
+) -> Result<u8, AgoraError> {
+    match command {
+        Command::WorkOrders(cmd) => work_orders::run(app, cmd, out, client).await,
+        Command::Repairs(cmd) => repairs::run(app, cmd, out).await,
+        Command::Status(cmd) => repairs::run_status(app, cmd, out).await,
+        Command::Parts(cmd) => parts::run(app, cmd, out, client).await,
+        Command::Claims(cmd) => claims::run(app, cmd, out, client).await,
+        Command::Invoices(cmd) => invoices::run(app, cmd, out).await,
+        Command::Catalog(cmd) => catalog::run(app, cmd, out).await,
+        Command::Bom(args) => catalog::bom(app, args, out).await,
+        Command::Outbox(cmd) => outbox::run(app, cmd, out).await,
+        Command::Demo(_) | Command::Sim(_) | Command::Completions(_) | Command::Reference(_) => {
+            Ok(code::OK)
+        }
+    }
+}
