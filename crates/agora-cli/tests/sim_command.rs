@@ -37,3 +37,30 @@ fn agora_sim_stops_on_sigint() {
 fn agora_sim_stops_on_sigterm() {
     run_and_stop("-TERM");
 }
+
+/// `agora sim` takes the `agora-sim` binary's flags and exit codes: a
+/// configuration file, 2 when it is unusable, 3 when the address is taken.
+#[test]
+fn agora_sim_shares_the_simulator_binarys_flags_and_exit_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, r#"{"tenants": 7}"#).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_agora"))
+        .args(["sim", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("tenants"),
+        "{out:?}"
+    );
+
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = taken.local_addr().unwrap().to_string();
+    let out = Command::new(env!("CARGO_BIN_EXE_agora"))
+        .args(["sim", "--listen", &address])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+}

@@ -7,14 +7,17 @@
 //! the OEM's side, fault injection and state inspection.
 //!
 //! A library, so the CLI and the tests start it in-process
-//! ([`SimServer::start`]), and the `agora-sim` binary. It is not a client
-//! and holds no use case.
+//! ([`SimServer::start`]), and the `agora-sim` binary; with the `bin`
+//! feature, `options` holds the flags and serving loop the binary and
+//! `agora sim` share. It is not a client and holds no use case.
 //!
 //! Known differences from the real AgoraPlus are listed in
 //! `crates/agora-sim/README.md`.
 
 mod control;
 mod handler;
+#[cfg(feature = "bin")]
+pub mod options;
 mod shutdown;
 mod wire;
 

@@ -1,0 +1,127 @@
+//! The simulator's command-line options and its serving loop, shared by
+//! the `agora-sim` binary and `agora sim`: one set of flags, one
+//! configuration rule, one way to stop (SIGINT or SIGTERM) and one set of
+//! exit codes. Behind the `bin` feature (it needs clap).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use agora_mock::{SimConfig, SimConfigFile, Simulator};
+
+use crate::{Shutdown, SimServer};
+
+/// Serves a local, stateful AgoraPlus for development and tests.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SimOptions {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8787")]
+    pub listen: SocketAddr,
+    /// An account's api_key (repeatable). Without any: one account, `demo`.
+    #[arg(long = "tenant", value_name = "KEY")]
+    pub tenants: Vec<String>,
+    /// An account that authenticates but is locked (403) (repeatable).
+    #[arg(long = "locked", value_name = "KEY")]
+    pub locked: Vec<String>,
+    /// Seed of all generated data (default 0).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Spare parts generated per OEM (products: a tenth), made on demand
+    /// (default 1000).
+    #[arg(long)]
+    pub catalog_size: Option<u64>,
+    /// A JSON configuration file: tenants, locked, seed, catalog_size,
+    /// product_key_ttl_seconds, rules (OEM rule sets), profiles (answer
+    /// profiles by account key). Flags add to it.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+/// Why serving stopped short.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The configuration (file or flags) is unusable.
+    #[error("{0}")]
+    Config(String),
+    /// The address cannot be listened on.
+    #[error("cannot listen on {address}: {reason}")]
+    Listen {
+        /// The address.
+        address: SocketAddr,
+        /// Why.
+        reason: String,
+    },
+    /// The server failed while stopping.
+    #[error("{0}")]
+    Stop(String),
+}
+
+impl ServeError {
+    /// The process's exit code: 2 for a bad configuration (as a usage
+    /// error), 3 for an address that cannot be listened on, 1 for a failed
+    /// stop.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Self::Config(_) => 2,
+            Self::Listen { .. } => 3,
+            Self::Stop(_) => 1,
+        }
+    }
+
+    /// A stable name for the failure (`config`, `listen`, `stop`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Config(_) => "config",
+            Self::Listen { .. } => "listen",
+            Self::Stop(_) => "stop",
+        }
+    }
+}
+
+impl SimOptions {
+    /// The simulator's configuration: the file's, then the flags added.
+    pub fn sim_config(&self) -> Result<SimConfig, String> {
+        let mut config = SimConfig {
+            tenants: Vec::new(),
+            ..SimConfig::default()
+        };
+        if let Some(path) = &self.config {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            config = SimConfigFile::from_json(&text)?.apply(config)?;
+        }
+        config.tenants.extend(self.tenants.iter().cloned());
+        config.locked.extend(self.locked.iter().cloned());
+        if let Some(seed) = self.seed {
+            config.seed = seed;
+        }
+        if let Some(size) = self.catalog_size {
+            config.catalog_size = size;
+        }
+        if config.tenants.is_empty() {
+            config.tenants.push("demo".to_owned());
+        }
+        config.check()?;
+        Ok(config)
+    }
+
+    /// Serves until SIGINT or SIGTERM. `ready` hears the URL and the number
+    /// of accounts once the server listens and the signals are caught (a
+    /// signal sent as soon as the URL is read stops it cleanly).
+    pub async fn serve(&self, ready: impl FnOnce(&str, usize)) -> Result<(), ServeError> {
+        let config = self.sim_config().map_err(ServeError::Config)?;
+        let accounts = config.tenants.len();
+        let server = SimServer::start(Simulator::new(config), self.listen)
+            .await
+            .map_err(|e| ServeError::Listen {
+                address: self.listen,
+                reason: e.to_string(),
+            })?;
+        let shutdown = Shutdown::install();
+        ready(&server.url(), accounts);
+        shutdown.wait().await;
+        server
+            .shutdown()
+            .await
+            .map_err(|e| ServeError::Stop(e.to_string()))
+    }
+}
