@@ -63,6 +63,20 @@ impl<A: Catalog, S: CatalogStore + SyncCursors> Agora<A, S> {
     /// call started, written in the transaction of the delta's last batch:
     /// it moves only once the whole delta is stored.
     /// `progress` hears the running count after each batch.
+    ///
+    /// ```no_run
+    /// # async fn example(app: agora_app::Agora<agora_http::AgoraClient, agora_store::Store>) -> Result<(), agora_app::AgoraError> {
+    /// use agora_app::CatalogKind;
+    /// use agora_app::domain::{Lcid, ManufacturerId};
+    /// let sync = app
+    ///     .sync_catalog(ManufacturerId(19), Lcid::ENGLISH, CatalogKind::SpareParts, &mut |n| {
+    ///         eprintln!("{n} records")
+    ///     })
+    ///     .await?;
+    /// println!("{} records since {}", sync.records, sync.since);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn sync_catalog(
         &self,
         manufacturer: ManufacturerId,
@@ -124,6 +138,16 @@ impl<A: Catalog, S: CatalogStore + SyncCursors> Agora<A, S> {
 
     /// The bill of materials of a product by its commercial or technical
     /// reference (search, then BOM; once more if the key expired).
+    ///
+    /// ```no_run
+    /// # async fn example(app: agora_app::Agora<agora_http::AgoraClient, agora_store::Store>) -> Result<(), agora_app::AgoraError> {
+    /// use agora_app::domain::{CountryCode, ManufacturerId};
+    /// if let Some(found) = app.bom(ManufacturerId(19), "ECAM22.110.B", CountryCode(250)).await? {
+    ///     println!("{found:?}");
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn bom(
         &self,
         manufacturer: ManufacturerId,

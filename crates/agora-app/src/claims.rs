@@ -44,6 +44,14 @@ where
     S: RepairFiles + Outbox,
 {
     /// A claim drafted from the local repair file.
+    ///
+    /// ```no_run
+    /// # async fn example(app: agora_app::Agora<agora_http::AgoraClient, agora_store::Store>) -> Result<(), agora_app::AgoraError> {
+    /// let claim = app.draft_claim(500_001).await?;
+    /// println!("drafted: {}", claim.claim_infos.is_some());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn draft_claim(
         &self,
         intervention: InterventionId,
@@ -58,6 +66,15 @@ where
     /// after. With `precheck`, the domain's rules run first and a claim they
     /// find in error is not sent. A claim for an OEM or repair type table
     /// 6.4 does not list is sent (AgoraPlus's rules judge it), with a warning.
+    ///
+    /// ```no_run
+    /// # async fn example(app: agora_app::Agora<agora_http::AgoraClient, agora_store::Store>) -> Result<(), agora_app::AgoraError> {
+    /// let claim = app.draft_claim(500_001).await?;
+    /// let checked = app.submit_claim(500_001, claim, true).await?;
+    /// println!("{:?}", checked.outcome);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn submit_claim(
         &self,
         intervention: InterventionId,
@@ -144,6 +161,16 @@ where
     /// Sends the invoice reference of a draft invoice, once: every claim of
     /// the draft must be CLOSEDACCEPTED here and not yet invoiced, and no
     /// earlier attempt for the draft may exist.
+    ///
+    /// ```no_run
+    /// # async fn example(app: agora_app::Agora<agora_http::AgoraClient, agora_store::Store>) -> Result<(), agora_app::AgoraError> {
+    /// let delivery = app
+    ///     .register_invoice("DR-19-00001", "F-2026-000731", &[5_000_001])
+    ///     .await?;
+    /// println!("outbox entry {}", delivery.entry());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn register_invoice(
         &self,
         draft: &str,

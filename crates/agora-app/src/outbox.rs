@@ -122,6 +122,14 @@ where
     /// are parked in doubt (state-changing) or requeued (idempotent). A send
     /// still under way in another process is left alone. Returns those
     /// parked.
+    ///
+    /// ```no_run
+    /// # async fn example(app: agora_app::Agora<agora_http::AgoraClient, agora_store::Store>) -> Result<(), agora_app::AgoraError> {
+    /// let parked = app.recover().await?;
+    /// println!("{} send(s) cut by a crash are in doubt", parked.len());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn recover(&self) -> Result<Vec<u64>, AgoraError> {
         self.store.recover_expired(self.clock.now()).await
     }
@@ -135,6 +143,14 @@ where
 
     /// Delivers every entry due now, oldest first, one claim at a time (so
     /// that several processes share the work).
+    ///
+    /// ```no_run
+    /// # async fn example(app: agora_app::Agora<agora_http::AgoraClient, agora_store::Store>) -> Result<(), agora_app::AgoraError> {
+    /// let report = app.flush_outbox().await?;
+    /// println!("{} delivered, {} in doubt", report.delivered, report.in_doubt);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn flush_outbox(&self) -> Result<FlushReport, AgoraError> {
         let mut report = FlushReport::default();
         loop {
@@ -328,6 +344,16 @@ where
     }
 
     /// The entries in a state.
+    ///
+    /// ```no_run
+    /// # async fn example(app: agora_app::Agora<agora_http::AgoraClient, agora_store::Store>) -> Result<(), agora_app::AgoraError> {
+    /// use agora_app::ports::OutboxState;
+    /// for entry in app.outbox(OutboxState::InDoubt).await? {
+    ///     println!("{} {}", entry.id, entry.operation.name());
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn outbox(&self, state: OutboxState) -> Result<Vec<OutboxEntry>, AgoraError> {
         self.store.entries(state).await
     }
@@ -342,6 +368,16 @@ where
     /// a creation as applied records what it created (see
     /// [`Resolution::Applied`]), applied to the repair file as a delivery
     /// would be.
+    ///
+    /// ```no_run
+    /// # async fn example(app: agora_app::Agora<agora_http::AgoraClient, agora_store::Store>) -> Result<(), agora_app::AgoraError> {
+    /// use agora_app::Resolution;
+    /// // Checked in AgoraPlus: the claim was created, as claim 5000001.
+    /// let resolution = Resolution::Applied { intervention_id: None, claim_id: Some(5_000_001) };
+    /// app.resolve(42, resolution).await?;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn resolve(
         &self,
         id: u64,

@@ -24,6 +24,16 @@ where
     /// queued for the dispatcher when AgoraPlus is unreachable). What the
     /// reference leaves open (a part without order number on a 204) is
     /// sent, and comes back as a warning.
+    ///
+    /// ```no_run
+    /// # async fn example(app: agora_app::Agora<agora_http::AgoraClient, agora_store::Store>) -> Result<(), agora_app::AgoraError> {
+    /// use agora_app::domain::{StateNature, StatusCode};
+    /// let status = StateNature::new(StatusCode::RepairFinished, "repaired, tested");
+    /// let checked = app.report_status(500_001, status).await?;
+    /// println!("outbox entry {}", checked.outcome.entry());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn report_status(
         &self,
         intervention: InterventionId,
@@ -54,6 +64,16 @@ where
     /// sends the whole file. `change` may run more than once: when another
     /// process writes the file meanwhile, it is read again and the change
     /// redone.
+    ///
+    /// ```no_run
+    /// # async fn example(app: agora_app::Agora<agora_http::AgoraClient, agora_store::Store>) -> Result<(), agora_app::AgoraError> {
+    /// let delivery = app
+    ///     .update_file(500_001, |file| file.serial_number = Some("SN-42".into()))
+    ///     .await?;
+    /// println!("outbox entry {}", delivery.entry());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn update_file(
         &self,
         intervention: InterventionId,
@@ -75,6 +95,14 @@ where
     /// it knows, so the file's pending updates go first: they are delivered
     /// now where possible, and the order, queued behind any that are not,
     /// is sent once they are.
+    ///
+    /// ```no_run
+    /// # async fn example(app: agora_app::Agora<agora_http::AgoraClient, agora_store::Store>) -> Result<(), agora_app::AgoraError> {
+    /// let delivery = app.order_parts(500_001).await?;
+    /// println!("order sent as outbox entry {}", delivery.entry());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn order_parts(&self, intervention: InterventionId) -> Result<Delivery, AgoraError> {
         let pending = self.store.entries(OutboxState::Pending).await?;
         for entry in pending

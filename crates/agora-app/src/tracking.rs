@@ -90,6 +90,16 @@ where
     /// Fetches the logistic status of one file's orders and keeps it in the
     /// local file; an unavailable or cancelled line is flagged for a person.
     /// A failure of the call is returned as the error.
+    ///
+    /// ```no_run
+    /// # async fn example(app: agora_app::Agora<agora_http::AgoraClient, agora_store::Store>) -> Result<(), agora_app::AgoraError> {
+    /// let pass = app.track_part_orders(500_001).await?;
+    /// for file in &pass.done {
+    ///     println!("{}: {} order line(s)", file.intervention_id, file.lines.len());
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn track_part_orders(
         &self,
         intervention: InterventionId,
@@ -107,6 +117,14 @@ where
 
     /// Tracks the orders of every file that has an order line not yet
     /// shipped or cancelled.
+    ///
+    /// ```no_run
+    /// # async fn example(app: agora_app::Agora<agora_http::AgoraClient, agora_store::Store>) -> Result<(), agora_app::AgoraError> {
+    /// let pass = app.track_all_part_orders().await?;
+    /// println!("{} file(s) tracked, {} missed", pass.done.len(), pass.failed.len());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn track_all_part_orders(&self) -> Result<Pass<FileOrders>, AgoraError> {
         let steps: Vec<(Step, LocalRepair)> = self
             .store
@@ -148,6 +166,16 @@ where
     /// Polls the status of every claim not yet closed; NOTCONFORM files are
     /// flagged for correction; CLOSEDACCEPTED ones become invoiceable. The
     /// pass lists the claims whose status changed.
+    ///
+    /// ```no_run
+    /// # async fn example(app: agora_app::Agora<agora_http::AgoraClient, agora_store::Store>) -> Result<(), agora_app::AgoraError> {
+    /// let pass = app.track_claims().await?;
+    /// for update in &pass.done {
+    ///     println!("claim {}: {:?}", update.claim_id, update.status);
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn track_claims(&self) -> Result<Pass<ClaimUpdate>, AgoraError> {
         let steps: Vec<(Step, LocalRepair)> = self
             .store

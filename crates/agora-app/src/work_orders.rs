@@ -80,6 +80,16 @@ impl<A: Mandates, S: RepairFiles> Agora<A, S> {
     /// When one half fails and the other succeeds, the report says which
     /// half failed (`failed`); when both fail, the error of pulling is
     /// returned. A local store failure is returned as is.
+    ///
+    /// ```no_run
+    /// # async fn example(app: agora_app::Agora<agora_http::AgoraClient, agora_store::Store>) -> Result<(), agora_app::AgoraError> {
+    /// let sync = app.sync_work_orders().await?;
+    /// for id in &sync.accepted {
+    ///     println!("repair file {id} saved");
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn sync_work_orders(&self) -> Result<WorkOrderSync, AgoraError> {
         const NEW: &str = "GetNewMandates";
         const ACCEPTED: &str = "GetAcceptedMandates";
