@@ -8,8 +8,9 @@
 //! counts and the surviving mutants to docs/testing.md. `cargo xtask chaos`
 //! builds the chaos harness (`agora-chaos`) in release and runs the full
 //! chaos run (worker processes on one store, faults, kills,
-//! reconciliation), writing docs/reliability.md. It uses only the standard
-//! library, so it builds in seconds.
+//! reconciliation), writing docs/reliability.md; `--store postgres` runs it
+//! on a PostgreSQL database instead of a SQLite file. It uses only the
+//! standard library, so it builds in seconds.
 
 mod mutants;
 
@@ -65,16 +66,33 @@ fn bench(quick: bool) -> bool {
     release_run("agora-bench", args)
 }
 
-/// Builds the chaos harness in release and runs the full chaos run;
-/// writes its table to docs/reliability.md. `--quick` runs the reduced run
-/// (the one of the test suite) and writes nothing.
-fn chaos(quick: bool) -> bool {
-    let args: &[&str] = if quick {
-        &["run", "--reduced"]
+/// Builds the chaos harness in release and runs the full chaos run on
+/// `store` (`sqlite` or `postgres`); writes its tables to
+/// docs/reliability.md (the section of that store). `--quick` runs the
+/// reduced run (the one of the test suite) and writes nothing.
+fn chaos(quick: bool, store: &str) -> bool {
+    let mut args = vec!["run", "--store", store];
+    if quick {
+        args.push("--reduced");
     } else {
-        &["run", "--out", "docs/reliability.md"]
-    };
-    release_run("agora-chaos", args)
+        args.extend(["--out", "docs/reliability.md"]);
+    }
+    release_run("agora-chaos", &args)
+}
+
+/// The value of `--NAME VALUE` or `--NAME=VALUE` among the arguments.
+fn option(name: &str) -> Option<String> {
+    let flag = format!("--{name}");
+    let mut args = std::env::args().skip(2);
+    while let Some(a) = args.next() {
+        if a == flag {
+            return args.next();
+        }
+        if let Some(v) = a.strip_prefix(&format!("{flag}=")) {
+            return Some(v.to_owned());
+        }
+    }
+    None
 }
 
 fn main() -> ExitCode {
@@ -90,10 +108,13 @@ fn main() -> ExitCode {
                 false
             }
         },
-        Some("chaos") => chaos(quick),
+        Some("chaos") => chaos(
+            quick,
+            &option("store").unwrap_or_else(|| "sqlite".to_owned()),
+        ),
         _ => {
             eprintln!(
-                "usage: cargo xtask <task>\n\ntasks:\n  ci               fmt check, clippy -D warnings, tests (what CI runs)\n  bench [--quick]  every benchmark, in release; writes docs/benchmarks.md\n  chaos [--quick]  the chaos run (workers, faults, kills, reconciliation), in release; writes docs/reliability.md\n  mutants [...]    mutation testing (cargo-mutants); writes docs/testing.md\n\n{}",
+                "usage: cargo xtask <task>\n\ntasks:\n  ci               fmt check, clippy -D warnings, tests (what CI runs)\n  bench [--quick]  every benchmark, in release; writes docs/benchmarks.md\n  chaos [--quick] [--store sqlite|postgres]\n                   the chaos run (workers, faults, kills, reconciliation), in release; writes docs/reliability.md\n  mutants [...]    mutation testing (cargo-mutants); writes docs/testing.md\n\n{}",
                 mutants::USAGE
             );
             false
