@@ -3,7 +3,7 @@
 //! `cargo xtask ci` runs what CI runs: formatting check, clippy with
 //! warnings denied, and the test suite. `cargo xtask bench` builds the
 //! benchmark harness (`agora-bench`) in release and runs it, writing
-//! docs/benchmarks.md. `cargo xtask mutants` runs cargo-mutants on the
+//! docs/benchmarks.md (`--postgres`: only the PostgreSQL benchmarks). `cargo xtask mutants` runs cargo-mutants on the
 //! pure crates and the use cases, each with its own tests, and writes the
 //! counts and the surviving mutants to docs/testing.md. `cargo xtask chaos`
 //! builds the chaos harness (`agora-chaos`) in release and runs the full
@@ -55,15 +55,22 @@ fn release_run(package: &str, args: &[&str]) -> bool {
 }
 
 /// Builds the harness in release and runs every benchmark; writes the
-/// table to docs/benchmarks.md. `--quick` runs small sizes (a smoke run)
-/// and writes nothing.
+/// tables to docs/benchmarks.md. `--quick` runs small sizes (a smoke run)
+/// and writes nothing. `--postgres` runs only the PostgreSQL benchmarks,
+/// `--no-postgres` all the others; each rewrites only its own section.
 fn bench(quick: bool) -> bool {
-    let args: &[&str] = if quick {
-        &["all", "--quick"]
+    let mut args = vec!["all"];
+    if quick {
+        args.push("--quick");
     } else {
-        &["all", "--out", "docs/benchmarks.md"]
-    };
-    release_run("agora-bench", args)
+        args.extend(["--out", "docs/benchmarks.md"]);
+    }
+    for flag in ["--postgres", "--no-postgres"] {
+        if std::env::args().skip(2).any(|a| a == flag) {
+            args.push(flag);
+        }
+    }
+    release_run("agora-bench", &args)
 }
 
 /// Builds the chaos harness in release and runs the full chaos run on
@@ -114,7 +121,7 @@ fn main() -> ExitCode {
         ),
         _ => {
             eprintln!(
-                "usage: cargo xtask <task>\n\ntasks:\n  ci               fmt check, clippy -D warnings, tests (what CI runs)\n  bench [--quick]  every benchmark, in release; writes docs/benchmarks.md\n  chaos [--quick] [--store sqlite|postgres]\n                   the chaos run (workers, faults, kills, reconciliation), in release; writes docs/reliability.md\n  mutants [...]    mutation testing (cargo-mutants); writes docs/testing.md\n\n{}",
+                "usage: cargo xtask <task>\n\ntasks:\n  ci               fmt check, clippy -D warnings, tests (what CI runs)\n  bench [--quick] [--postgres | --no-postgres]\n                   every benchmark (or only those on PostgreSQL, or all others), in release; writes docs/benchmarks.md\n  chaos [--quick] [--store sqlite|postgres]\n                   the chaos run (workers, faults, kills, reconciliation), in release; writes docs/reliability.md\n  mutants [...]    mutation testing (cargo-mutants); writes docs/testing.md\n\n{}",
                 mutants::USAGE
             );
             false
