@@ -4,14 +4,16 @@
 //! (`cargo xtask deps`), formatting check, clippy with warnings denied, the
 //! docs with warnings denied, and the test suite. `cargo xtask bench` builds the
 //! benchmark harness (`agora-bench`) in release and runs it, writing
-//! docs/benchmarks.md. `cargo xtask mutants` runs cargo-mutants on the
+//! docs/benchmarks.md (`--postgres`: only the PostgreSQL benchmarks). `cargo xtask mutants` runs cargo-mutants on the
 //! pure crates and the use cases, each with its own tests, and writes the
 //! counts and the surviving mutants to docs/testing.md. `cargo xtask chaos`
 //! builds the chaos harness (`agora-chaos`) in release and runs the full
 //! chaos run (worker processes on one store, faults, kills,
-//! reconciliation), writing docs/reliability.md. `cargo xtask man` writes
-//! the man pages of `agora` to docs/man/ (agora.1 and one per subcommand;
-//! `agora __man` renders them, so xtask itself needs no clap). It uses only the
+//! reconciliation), writing docs/reliability.md; `--store postgres` runs it
+//! on a PostgreSQL database instead of a SQLite file. `cargo xtask man`
+//! writes the man pages of `agora` to docs/man/ (agora.1 and one per
+//! subcommand; `agora __man` renders them, so xtask itself needs no clap).
+//! It uses only the
 //! standard library, so it builds in seconds.
 
 mod deps;
@@ -75,27 +77,51 @@ fn release_run(package: &str, args: &[&str]) -> bool {
 }
 
 /// Builds the harness in release and runs every benchmark; writes the
-/// table to docs/benchmarks.md. `--quick` runs small sizes (a smoke run)
-/// and writes nothing.
+/// tables to docs/benchmarks.md. `--quick` runs small sizes (a smoke run)
+/// and writes nothing. `--postgres` runs only the PostgreSQL benchmarks,
+/// `--no-postgres` all the others; each rewrites only its own section.
 fn bench(quick: bool) -> bool {
-    let args: &[&str] = if quick {
-        &["all", "--quick"]
+    let mut args = vec!["all"];
+    if quick {
+        args.push("--quick");
     } else {
-        &["all", "--out", "docs/benchmarks.md"]
-    };
-    release_run("agora-bench", args)
+        args.extend(["--out", "docs/benchmarks.md"]);
+    }
+    for flag in ["--postgres", "--no-postgres"] {
+        if std::env::args().skip(2).any(|a| a == flag) {
+            args.push(flag);
+        }
+    }
+    release_run("agora-bench", &args)
 }
 
-/// Builds the chaos harness in release and runs the full chaos run;
-/// writes its table to docs/reliability.md. `--quick` runs the reduced run
-/// (the one of the test suite) and writes nothing.
-fn chaos(quick: bool) -> bool {
-    let args: &[&str] = if quick {
-        &["run", "--reduced"]
+/// Builds the chaos harness in release and runs the full chaos run on
+/// `store` (`sqlite` or `postgres`); writes its tables to
+/// docs/reliability.md (the section of that store). `--quick` runs the
+/// reduced run (the one of the test suite) and writes nothing.
+fn chaos(quick: bool, store: &str) -> bool {
+    let mut args = vec!["run", "--store", store];
+    if quick {
+        args.push("--reduced");
     } else {
-        &["run", "--out", "docs/reliability.md"]
-    };
-    release_run("agora-chaos", args)
+        args.extend(["--out", "docs/reliability.md"]);
+    }
+    release_run("agora-chaos", &args)
+}
+
+/// The value of `--NAME VALUE` or `--NAME=VALUE` among the arguments.
+fn option(name: &str) -> Option<String> {
+    let flag = format!("--{name}");
+    let mut args = std::env::args().skip(2);
+    while let Some(a) = args.next() {
+        if a == flag {
+            return args.next();
+        }
+        if let Some(v) = a.strip_prefix(&format!("{flag}=")) {
+            return Some(v.to_owned());
+        }
+    }
+    None
 }
 
 /// Writes the man pages of `agora` (agora.1 and one per subcommand), as
@@ -136,12 +162,15 @@ fn main() -> ExitCode {
                 false
             }
         },
-        Some("chaos") => chaos(quick),
+        Some("chaos") => chaos(
+            quick,
+            &option("store").unwrap_or_else(|| "sqlite".to_owned()),
+        ),
         Some("deps") => deps::check(&root()),
         Some("man") => man(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <task>\n\ntasks:\n  ci               unused dependencies, fmt check, clippy -D warnings, docs, tests (what CI runs)\n  deps             fails on a dependency its package's code never names\n  bench [--quick]  every benchmark, in release; writes docs/benchmarks.md\n  chaos [--quick]  the chaos run (workers, faults, kills, reconciliation), in release; writes docs/reliability.md\n  mutants [...]    mutation testing (cargo-mutants); writes docs/testing.md\n  man              the man pages of agora (from its clap definition); writes docs/man/\n\n{}",
+                "usage: cargo xtask <task>\n\ntasks:\n  ci               unused dependencies, fmt check, clippy -D warnings, docs, tests (what CI runs)\n  deps             fails on a dependency its package's code never names\n  bench [--quick] [--postgres | --no-postgres]\n                   every benchmark (or only those on PostgreSQL, or all others), in release; writes docs/benchmarks.md\n  chaos [--quick] [--store sqlite|postgres]\n                   the chaos run (workers, faults, kills, reconciliation), in release; writes docs/reliability.md\n  mutants [...]    mutation testing (cargo-mutants); writes docs/testing.md\n  man              the man pages of agora (from its clap definition); writes docs/man/\n\n{}",
                 mutants::USAGE
             );
             false

@@ -7,21 +7,25 @@
 //!
 //! Each measurement that reports memory runs in a child process of its own
 //! (`agora-bench <mode> …`), so its peak RSS (`VmHWM`) is its own; the
-//! simulator serves from another child process.
+//! simulator serves from another child process. The PostgreSQL benchmarks
+//! run on a throwaway server the harness starts (`pg`).
 //!
 //! It is a tool of this repository, not a library: nothing links it.
 
 mod measure;
 mod micro;
+mod pg;
 mod report;
 
 use std::process::ExitCode;
 
 fn usage() -> ExitCode {
     eprintln!(
-        "usage: agora-bench all [--quick] [--out FILE]\n\
+        "usage: agora-bench all [--quick] [--out FILE] [--postgres | --no-postgres]\n\
          modes used by `all`: serve SIZE | sync URL N | parse URL N | store URL N | naive URL N |\n\
-         overhead URL N CONCURRENCY | load URL N CONCURRENCY | micro"
+         overhead URL N CONCURRENCY | load URL N CONCURRENCY | micro |\n\
+         pg-sync URL N PGURL | pg-store URL N PGURL | pg-deliver URL PGURL NAME |\n\
+         pg-direct URL PGURL SLOT OF TASKS"
     );
     ExitCode::from(2)
 }
@@ -31,11 +35,22 @@ fn main() -> ExitCode {
     let Some(mode) = args.first() else {
         return usage();
     };
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    // A worker process of the outbox benchmark, and the processes sending
+    // the same requests straight, run on one thread, as a worker loop
+    // would: a second thread only adds wake-ups across threads to each of
+    // their sequential calls.
+    let single = matches!(mode.as_str(), "pg-deliver" | "pg-direct")
+        && std::env::var_os("AGORA_BENCH_MULTI").is_none();
+    let rt = match if single {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+    } {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("agora-bench: {e}");
@@ -53,6 +68,10 @@ fn main() -> ExitCode {
             "naive" => measure::naive(&arg(1), num(2)).await,
             "overhead" => measure::overhead(&arg(1), num(2), num(3)).await,
             "load" => measure::load(&arg(1), num(2), num(3)).await,
+            "pg-sync" => pg::sync(&arg(1), num(2), &arg(3)).await,
+            "pg-store" => pg::store(&arg(1), num(2), &arg(3)).await,
+            "pg-deliver" => pg::deliver(&arg(1), &arg(2), &arg(3)).await,
+            "pg-direct" => pg::direct(&arg(1), &arg(2), (num(3), num(4).max(1)), num(5)).await,
             "micro" => micro::run(args.iter().any(|a| a == "--quick")).map(|v| println_json(&v)),
             "all" => {
                 let quick = args.iter().any(|a| a == "--quick");
@@ -61,7 +80,12 @@ fn main() -> ExitCode {
                     .position(|a| a == "--out")
                     .and_then(|i| args.get(i + 1))
                     .cloned();
-                report::all(quick, out.as_deref()).await
+                let flag = |f: &str| args.iter().any(|a| a == f);
+                let parts = report::Parts {
+                    core: !flag("--postgres"),
+                    postgres: !flag("--no-postgres"),
+                };
+                report::all(quick, out.as_deref(), parts).await
             }
             _ => Err("unknown mode".to_owned()),
         }

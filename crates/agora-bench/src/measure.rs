@@ -15,7 +15,7 @@ use crate::println_json;
 
 /// The benchmark account's key.
 pub(crate) const KEY: &str = "bench-key-000001";
-const OEM: ManufacturerId = ManufacturerId(19);
+pub(crate) const OEM: ManufacturerId = ManufacturerId(19);
 const STATIC_BODY: &str = r#"{"ResponseStatus":"S","IsValid":true,"ResponseMessage":null,"ResponseErrorMessage":"","ResponseData":[]}"#;
 
 /// Peak resident set size of this process, in kB.
@@ -38,7 +38,7 @@ fn temp_store(tag: &str) -> Result<(SqliteStore, std::path::PathBuf), String> {
     Ok((store, dir))
 }
 
-fn http() -> Result<reqwest::Client, String> {
+pub(crate) fn http() -> Result<reqwest::Client, String> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
         .pool_max_idle_per_host(64)
@@ -50,7 +50,7 @@ fn delta_url(url: &str) -> String {
     format!("{url}/api/Product/PrintManufacturerSpareParts/19/01-01-2000/English")
 }
 
-async fn fetch(url: &str) -> Result<Vec<u8>, String> {
+pub(crate) async fn fetch(url: &str) -> Result<Vec<u8>, String> {
     let resp = http()?
         .get(delta_url(url))
         .header("api_key", KEY)
@@ -63,7 +63,7 @@ async fn fetch(url: &str) -> Result<Vec<u8>, String> {
         .map_err(|e| e.to_string())
 }
 
-fn client(url: &str) -> Result<AgoraClient, String> {
+pub(crate) fn client(url: &str) -> Result<AgoraClient, String> {
     AgoraClient::new(ClientConfig::new(
         Environment::Custom(url.to_owned()),
         ApiKey::new(KEY),
@@ -196,37 +196,52 @@ pub(crate) async fn naive(url: &str, records: u64) -> Result<(), String> {
 
 /// A repair file of the benchmark account to update again and again.
 async fn repair_file(url: &str) -> Result<CompleteRepairState, String> {
+    repair_files(url, 1)
+        .await?
+        .pop()
+        .ok_or_else(|| "no repair file".to_owned())
+}
+
+/// `n` new repair files of the benchmark account (work orders published
+/// through the control API, then pulled and accepted), each with a
+/// diagnosis to send in `UpdateRepair` again and again.
+pub(crate) async fn repair_files(url: &str, n: usize) -> Result<Vec<CompleteRepairState>, String> {
     let http = http()?;
-    http.post(format!("{url}/_sim/mandates"))
-        .header("content-type", "application/json")
-        .body(
-            json!({"ApiKey": KEY, "Mandate": {"ManufacturerId": 19, "InterventionTypeId": 1}})
-                .to_string(),
-        )
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
+    for _ in 0..n {
+        http.post(format!("{url}/_sim/mandates"))
+            .header("content-type", "application/json")
+            .body(
+                json!({"ApiKey": KEY, "Mandate": {"ManufacturerId": 19, "InterventionTypeId": 1}})
+                    .to_string(),
+            )
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+    }
     let reply = agora_ports::Mandates::new_mandates(&client(url)?, true)
         .await
         .map_err(|e| e.to_string())?;
-    let id = reply
+    let files: Vec<CompleteRepairState> = reply
         .data
         .iter()
-        .find_map(|m| m.intervention_id)
-        .ok_or("no repair file")?;
-    let mut file = CompleteRepairState::from_work_order(
-        reply.data[0].mandate.as_ref().ok_or("no work order")?,
-        id,
-    );
-    file.commercial_ref = Some("ECAM22.110.B".into());
-    file.state_natures = Some(vec![agora_domain::StateNature::new(
-        agora_domain::StatusCode::Diagnosis,
-        "benchmark",
-    )]);
-    Ok(file)
+        .filter_map(|m| {
+            let mut file =
+                CompleteRepairState::from_work_order(m.mandate.as_ref()?, m.intervention_id?);
+            file.commercial_ref = Some("ECAM22.110.B".into());
+            file.state_natures = Some(vec![agora_domain::StateNature::new(
+                agora_domain::StatusCode::Diagnosis,
+                "benchmark",
+            )]);
+            Some(file)
+        })
+        .collect();
+    if files.len() < n {
+        return Err(format!("{} repair files made, {n} asked", files.len()));
+    }
+    Ok(files)
 }
 
-async fn run_concurrently<F, Fut>(
+pub(crate) async fn run_concurrently<F, Fut>(
     n: u64,
     concurrency: u64,
     f: F,

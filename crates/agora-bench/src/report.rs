@@ -1,15 +1,19 @@
 //! `agora-bench all`: runs every measurement in child processes, takes the
 //! medians, checks the targets as ratios of this run's own figures, prints
-//! the table and writes it to `docs/benchmarks.md`.
+//! the tables and writes them to `docs/benchmarks.md`. The PostgreSQL
+//! benchmarks (`crate::pg`) have a section of their own there: `--postgres`
+//! runs only them, `--no-postgres` all but them, and a run rewrites only
+//! the sections it measured.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
 use serde_json::Value;
 
-struct Server {
+/// The simulator serving from a child process, until dropped.
+pub(crate) struct Server {
     child: Child,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl Drop for Server {
@@ -19,11 +23,11 @@ impl Drop for Server {
     }
 }
 
-fn exe() -> Result<std::path::PathBuf, String> {
+pub(crate) fn exe() -> Result<std::path::PathBuf, String> {
     std::env::current_exe().map_err(|e| e.to_string())
 }
 
-fn server(size: u64) -> Result<Server, String> {
+pub(crate) fn server(size: u64) -> Result<Server, String> {
     let mut child = Command::new(exe()?)
         .args(["serve", &size.to_string()])
         .stdout(Stdio::piped())
@@ -40,7 +44,7 @@ fn server(size: u64) -> Result<Server, String> {
     Ok(Server { child, url })
 }
 
-fn child(args: &[&str]) -> Result<Value, String> {
+pub(crate) fn child(args: &[&str]) -> Result<Value, String> {
     child_with(args, &[])
 }
 
@@ -60,7 +64,7 @@ fn child_with(args: &[&str], envs: &[(&str, &std::path::Path)]) -> Result<Value,
     serde_json::from_str(last).map_err(|e| format!("{args:?} said {last:?}: {e}"))
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
+pub(crate) fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
 }
@@ -73,7 +77,7 @@ fn medians(args: &[&str], runs: usize) -> Result<Value, String> {
 
 /// The median of each numeric field (and of each numeric field one level
 /// down) over several results of one measurement.
-fn median_fields(results: &[Value]) -> Value {
+pub(crate) fn median_fields(results: &[Value]) -> Value {
     let mut out = serde_json::Map::new();
     if let Some(first) = results.first().and_then(Value::as_object) {
         for (key, value) in first {
@@ -96,11 +100,11 @@ fn median_fields(results: &[Value]) -> Value {
     Value::Object(out)
 }
 
-fn f(v: &Value, key: &str) -> f64 {
+pub(crate) fn f(v: &Value, key: &str) -> f64 {
     v[key].as_f64().unwrap_or(f64::NAN)
 }
 
-fn machine() -> String {
+pub(crate) fn machine() -> String {
     let cores = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);
     let mem_gib = std::fs::read_to_string("/proc/meminfo")
         .ok()
@@ -122,17 +126,95 @@ fn machine() -> String {
 }
 
 #[allow(clippy::disallowed_methods)] // the report's date
-fn today() -> String {
+pub(crate) fn today() -> String {
     jiff::Timestamp::now()
         .strftime("%Y-%m-%d %H:%M UTC")
         .to_string()
 }
 
-fn verdict(ok: bool) -> &'static str {
+pub(crate) fn verdict(ok: bool) -> &'static str {
     if ok { "met" } else { "MISSED" }
 }
 
-pub(crate) async fn all(quick: bool, out: Option<&str>) -> Result<(), String> {
+/// Which benchmarks `all` runs.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Parts {
+    /// The catalog sync into SQLite, the client overhead, the simulator's
+    /// throughput and the domain micro-benchmarks.
+    pub(crate) core: bool,
+    /// The PostgreSQL benchmarks.
+    pub(crate) postgres: bool,
+}
+
+const CORE_HEADING: &str = "## Latest run";
+const POSTGRES_HEADING: &str = "## Latest run on PostgreSQL";
+
+/// The section under `heading` in an earlier `docs/benchmarks.md`, up to
+/// the next heading of its level.
+fn earlier_section<'a>(existing: &'a str, heading: &str) -> Option<&'a str> {
+    let heading = format!("{heading}\n");
+    let start = existing.find(&heading)?;
+    let rest = &existing[start..];
+    let end = rest[heading.len()..]
+        .find("\n## ")
+        .map_or(rest.len(), |i| heading.len() + i + 1);
+    Some(rest[..end].trim_end())
+}
+
+/// Runs the benchmarks of `parts`, prints their tables and, with `out`,
+/// writes them to that file (keeping the sections not measured and the
+/// Notes).
+pub(crate) async fn all(quick: bool, out: Option<&str>, parts: Parts) -> Result<(), String> {
+    let core = if parts.core {
+        Some(core(quick).await?)
+    } else {
+        None
+    };
+    let postgres = if parts.postgres {
+        Some(crate::pg::all(quick).await?)
+    } else {
+        None
+    };
+    let mut sections = Vec::new();
+    let existing = out
+        .and_then(|path| std::fs::read_to_string(path).ok())
+        .unwrap_or_default();
+    let mut all_met = true;
+    for (heading, measured) in [(CORE_HEADING, &core), (POSTGRES_HEADING, &postgres)] {
+        match measured {
+            Some((md, met)) => {
+                #[allow(clippy::print_stdout)]
+                {
+                    println!("{heading}\n\n{md}");
+                }
+                all_met &= met;
+                sections.push(format!("{heading}\n\n{}", md.trim_end()));
+            }
+            None => sections.extend(earlier_section(&existing, heading).map(str::to_owned)),
+        }
+    }
+    if let Some(path) = out {
+        let notes = existing
+            .split_once("## Notes")
+            .map(|(_, n)| format!("## Notes{n}"))
+            .unwrap_or_default();
+        let doc = format!(
+            "# Benchmarks\n\nWritten by `cargo xtask bench` (do not edit above the Notes): every figure is measured in one run, targets are ratios between figures of the same run. `cargo xtask bench --postgres` runs only the PostgreSQL benchmarks and `--no-postgres` all the others; each rewrites only its own section.\n\n{}\n\n{notes}",
+            sections.join("\n\n")
+        );
+        std::fs::write(path, doc).map_err(|e| format!("cannot write {path}: {e}"))?;
+        eprintln!("written to {path}");
+    }
+    if !all_met && !quick {
+        eprintln!("agora-bench: some targets were missed (see the tables)");
+    }
+    Ok(())
+}
+
+/// The catalog sync into SQLite, the client overhead, the simulator's
+/// throughput, the domain micro-benchmarks: their section, and whether
+/// every target was met.
+async fn core(quick: bool) -> Result<(String, bool), String> {
     let (big, small, runs, calls) = if quick {
         (100_000u64, 10_000u64, 1, 2_000u64)
     } else {
@@ -296,25 +378,5 @@ pub(crate) async fn all(quick: bool, out: Option<&str>) -> Result<(), String> {
         f(&micro, "envelope_mb_per_s")
     ));
 
-    #[allow(clippy::print_stdout)]
-    {
-        println!("{md}");
-    }
-    if let Some(path) = out {
-        let existing = std::fs::read_to_string(path).unwrap_or_default();
-        let notes = existing
-            .split_once("## Notes")
-            .map(|(_, n)| format!("## Notes{n}"))
-            .unwrap_or_default();
-        let doc = format!(
-            "# Benchmarks\n\nWritten by `cargo xtask bench` (do not edit above the Notes): every figure is measured in one run, targets are ratios between figures of the same run.\n\n## Latest run\n\n{md}\n{notes}"
-        );
-        std::fs::write(path, doc).map_err(|e| format!("cannot write {path}: {e}"))?;
-        eprintln!("written to {path}");
-    }
-    let all_met = t1 && t2 && t3 && t4 && t5;
-    if !all_met && !quick {
-        eprintln!("agora-bench: some targets were missed (see the table)");
-    }
-    Ok(())
+    Ok((md, t1 && t2 && t3 && t4 && t5))
 }

@@ -1,7 +1,8 @@
 //! The harness: serves the simulator in-process (counting the requests in
-//! flight), starts the worker processes on one store file, kills and
-//! restarts them on their progress events, then runs the operator's
-//! end of the run and the reconciliation.
+//! flight), starts the worker processes on one store (a SQLite file, or a
+//! database on a throwaway PostgreSQL server it starts), kills and restarts
+//! them on their progress events, then runs the operator's end of the run
+//! and the reconciliation.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
@@ -23,10 +24,51 @@ use crate::events::{Event, OpKind, Outcome};
 use crate::operator;
 use crate::reconcile::{Reconciliation, reconcile};
 use crate::sim_state::SimState;
-use crate::worker::{self, WorkerConfig};
+use crate::worker::{self, App, WorkerConfig};
 
 /// The simulator account of the run.
 const KEY: &str = "chaos-service-center";
+
+/// The store the workers share.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StoreKind {
+    /// One SQLite file in the run's directory.
+    #[default]
+    Sqlite,
+    /// One database on a throwaway PostgreSQL server the harness starts
+    /// (`agora_store_postgres::throwaway`), reached by its URL.
+    Postgres,
+}
+
+impl StoreKind {
+    /// Its name in the report: `SQLite` or `PostgreSQL`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Sqlite => "SQLite",
+            Self::Postgres => "PostgreSQL",
+        }
+    }
+
+    /// What the workers share, in words.
+    pub fn shared(self) -> &'static str {
+        match self {
+            Self::Sqlite => "one SQLite store file",
+            Self::Postgres => "one PostgreSQL database",
+        }
+    }
+}
+
+impl std::str::FromStr for StoreKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "sqlite" => Ok(Self::Sqlite),
+            "postgres" | "postgresql" => Ok(Self::Postgres),
+            other => Err(format!("unknown store `{other}` (sqlite or postgres)")),
+        }
+    }
+}
 
 /// How a chaos run is set up.
 #[derive(Debug, Clone)]
@@ -57,9 +99,11 @@ pub struct ChaosConfig {
     /// Largest random delay between the start of the operation a kill
     /// waits for and the kill (so that it lands anywhere in it).
     pub kill_jitter: Duration,
+    /// The store the workers share.
+    pub store: StoreKind,
     /// The executable run in `worker` mode (this harness's binary).
     pub worker_exe: PathBuf,
-    /// Where the store and the workers' logs go (a new temporary
+    /// Where the store (on SQLite) and the workers' logs go (a new temporary
     /// directory when `None`).
     pub dir: Option<PathBuf>,
     /// Keep the directory after a run that passed.
@@ -90,6 +134,7 @@ impl ChaosConfig {
             operator_grace: Duration::from_secs(10),
             not_conform_rate: 0.3,
             kill_jitter: Duration::from_millis(8),
+            store: StoreKind::Sqlite,
             worker_exe: worker_exe.into(),
             dir: None,
             keep: false,
@@ -117,6 +162,8 @@ pub struct ChaosReport {
     pub operations: BTreeMap<OpKind, BTreeMap<Outcome, u64>>,
     /// Worker processes.
     pub workers: usize,
+    /// The store they shared.
+    pub store: StoreKind,
     /// Work orders published.
     pub work_orders: u64,
     /// Repair files in AgoraPlus at the end.
@@ -146,7 +193,7 @@ pub struct ChaosReport {
     pub run_time: Duration,
     /// Wall time of the whole run.
     pub wall_time: Duration,
-    /// The directory of the store and the logs.
+    /// The directory of the logs (and of the store, on SQLite).
     pub dir: PathBuf,
 }
 
@@ -287,20 +334,30 @@ pub fn run(config: &ChaosConfig) -> Result<ChaosReport, String> {
     let started = Instant::now();
     let dir = config.dir.clone().unwrap_or_else(|| {
         std::env::temp_dir().join(format!(
-            "agora-chaos-{}-{}",
+            "agora-chaos-{}-{}-{}",
             std::process::id(),
-            config.seed
+            config.seed,
+            config.store.label().to_lowercase()
         ))
     });
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("logs"))
         .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let store = dir.join("agora.db");
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    // The PostgreSQL server lives until the end of the run (it is stopped
+    // and removed when dropped, or when this process ends).
+    let (store, _server) = match config.store {
+        StoreKind::Sqlite => (dir.join("agora.db").to_string_lossy().into_owned(), None),
+        StoreKind::Postgres => {
+            let server = agora_store_postgres::throwaway::Server::start()?;
+            let url = runtime.block_on(server.create_database("agora_chaos"))?;
+            (url, Some(server))
+        }
+    };
     let sim = Simulator::new(SimConfig {
         tenants: vec![KEY.to_owned()],
         seed: config.seed,
@@ -330,10 +387,18 @@ pub fn run(config: &ChaosConfig) -> Result<ChaosReport, String> {
 
     let mut report = ChaosReport {
         workers: config.workers,
+        store: config.store,
         dir: dir.clone(),
         ..ChaosReport::default()
     };
-    drive_workers(config, &url, &store, (tx, rx), &traffic.armed, &mut report)?;
+    drive_workers(
+        config,
+        &url,
+        (&store, &dir.join("logs")),
+        (tx, rx),
+        &traffic.armed,
+        &mut report,
+    )?;
     report.run_time = started.elapsed();
 
     sim.set_faults(Faults::default())
@@ -353,7 +418,7 @@ pub fn run(config: &ChaosConfig) -> Result<ChaosReport, String> {
 fn drive_workers(
     config: &ChaosConfig,
     url: &str,
-    store: &std::path::Path,
+    (store, logs): (&str, &std::path::Path),
     (tx, rx): (mpsc::Sender<Message>, mpsc::Receiver<Message>),
     armed: &AtomicBool,
     report: &mut ChaosReport,
@@ -382,7 +447,7 @@ fn drive_workers(
             name: s.name.clone(),
             url: url.to_owned(),
             api_key: KEY.to_owned(),
-            store: store.to_path_buf(),
+            store: store.to_owned(),
             budget: s.budget,
             done: s.ops,
             quota: s.quota,
@@ -396,9 +461,8 @@ fn drive_workers(
             not_conform_rate: config.not_conform_rate,
         };
         let json = serde_json::to_string(&worker).map_err(|e| e.to_string())?;
-        let log =
-            std::fs::File::create(store.with_file_name("logs").join(format!("{}.log", s.name)))
-                .map_err(|e| format!("cannot create the log of {}: {e}", s.name))?;
+        let log = std::fs::File::create(logs.join(format!("{}.log", s.name)))
+            .map_err(|e| format!("cannot create the log of {}: {e}", s.name))?;
         let mut child = Command::new(&config.worker_exe)
             .arg("worker")
             .arg(json)
@@ -574,7 +638,7 @@ fn drive_workers(
 async fn finish(
     config: &ChaosConfig,
     url: &str,
-    store: &std::path::Path,
+    store: &str,
     sim: &Simulator,
     traffic: &Tap,
     report: &mut ChaosReport,
@@ -594,6 +658,7 @@ async fn finish(
         config.lease,
         Duration::from_secs(10),
     )
+    .await
     .map_err(|e| e.to_string())?;
     settle_outbox(&app).await?;
     app.sync_work_orders().await.map_err(|e| e.to_string())?;
@@ -635,8 +700,6 @@ async fn finish(
 fn sim_state(sim: &Simulator) -> Result<SimState, String> {
     SimState::parse(sim.state(KEY).map_err(|e| e.to_string())?)
 }
-
-type App = agora_app::Agora<agora_http::AgoraClient, agora_store_sqlite::SqliteStore>;
 
 /// Recovers expired leases (waiting for them to expire) and delivers what
 /// is pending (waiting out its backoff), until nothing is sending or

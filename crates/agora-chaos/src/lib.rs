@@ -1,7 +1,8 @@
 //! # agora-chaos
 //!
 //! The chaos run behind `cargo xtask chaos`: several worker processes
-//! (this crate's binary in `worker` mode) share one SQLite store file and
+//! (this crate's binary in `worker` mode) share one store, a SQLite file
+//! or (`--store postgres`) a database on a throwaway PostgreSQL server, and
 //! drive every use case of `agora-app` through the HTTP client against
 //! `agora-sim`, while the simulator injects faults and the harness kills
 //! workers with SIGKILL and restarts them. Then the simulator's state is
@@ -21,4 +22,4 @@ pub mod sim_state;
 pub mod worker;
 pub mod workload;
 
-pub use harness::{ChaosConfig, ChaosReport, run};
+pub use harness::{ChaosConfig, ChaosReport, StoreKind, run};

@@ -4,13 +4,17 @@
 //! ```sh
 //! agora-chaos run --out docs/reliability.md      # the full run
 //! agora-chaos run --reduced                      # 500 operations, 2 workers, 1 kill
+//! agora-chaos run --store postgres --out docs/reliability.md
 //! ```
+//!
+//! `--out` rewrites the results of the run's store (SQLite or PostgreSQL)
+//! and keeps those of the other.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use agora_chaos::worker::WorkerConfig;
-use agora_chaos::{ChaosConfig, report};
+use agora_chaos::{ChaosConfig, StoreKind, report};
 use clap::{Parser, Subcommand};
 
 /// The chaos run: worker processes on one store, faults, kills, and the
@@ -44,7 +48,11 @@ enum Cmd {
         /// Seed.
         #[arg(long)]
         seed: Option<u64>,
-        /// Where the store and the logs go (kept).
+        /// The store the workers share: `sqlite` (a file) or `postgres` (a
+        /// database on a throwaway PostgreSQL server started for the run).
+        #[arg(long, default_value = "sqlite")]
+        store: StoreKind,
+        /// Where the logs (and the SQLite store) go (kept).
         #[arg(long)]
         dir: Option<PathBuf>,
         /// Writes the report (Markdown) there, e.g. docs/reliability.md.
@@ -72,6 +80,7 @@ fn main() -> ExitCode {
             kills,
             files,
             seed,
+            store,
             dir,
             out,
         } => {
@@ -92,6 +101,7 @@ fn main() -> ExitCode {
             config.kills = kills.unwrap_or(config.kills);
             config.files = files.unwrap_or(config.files);
             config.seed = seed.unwrap_or(config.seed);
+            config.store = store;
             config.keep = dir.is_some();
             config.dir = dir;
             run(&config, out)
@@ -101,8 +111,12 @@ fn main() -> ExitCode {
 
 fn run(config: &ChaosConfig, out: Option<PathBuf>) -> ExitCode {
     eprintln!(
-        "agora-chaos: {} operations, {} workers, {} kills, {} work orders",
-        config.operations, config.workers, config.kills, config.files
+        "agora-chaos: {} operations, {} workers on {}, {} kills, {} work orders",
+        config.operations,
+        config.workers,
+        config.store.shared(),
+        config.kills,
+        config.files
     );
     let report = match agora_chaos::run(config) {
         Ok(r) => r,
@@ -116,7 +130,8 @@ fn run(config: &ChaosConfig, out: Option<PathBuf>) -> ExitCode {
         println!("{}", report::text(&report, config));
     }
     if let Some(out) = out {
-        if let Err(e) = std::fs::write(&out, report::markdown(&report, config)) {
+        let existing = std::fs::read_to_string(&out).unwrap_or_default();
+        if let Err(e) = std::fs::write(&out, report::markdown(&report, config, &existing)) {
             eprintln!("agora-chaos: cannot write {}: {e}", out.display());
             return ExitCode::from(2);
         }
@@ -126,7 +141,7 @@ fn run(config: &ChaosConfig, out: Option<PathBuf>) -> ExitCode {
         ExitCode::SUCCESS
     } else {
         eprintln!(
-            "agora-chaos: FAILED; the store and the workers' logs are kept in {}",
+            "agora-chaos: FAILED; the workers' logs (and a SQLite store) are kept in {}",
             report.dir.display()
         );
         ExitCode::FAILURE

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use crate::events::{OpKind, Outcome};
-use crate::harness::{ChaosConfig, ChaosReport};
+use crate::harness::{ChaosConfig, ChaosReport, StoreKind};
 
 fn thousands(n: u64) -> String {
     let digits = n.to_string();
@@ -43,9 +43,10 @@ pub fn summary(report: &ChaosReport, config: &ChaosConfig) -> Vec<(String, Strin
         (
             "operations".into(),
             format!(
-                "{} by {} worker processes on one SQLite store",
+                "{} by {} worker processes on {}",
                 thousands(report.total_operations()),
-                report.workers
+                report.workers,
+                report.store.shared()
             ),
         ),
         (
@@ -233,14 +234,34 @@ fn findings(report: &ChaosReport) -> Vec<(&'static str, Vec<String>)> {
     lists
 }
 
-/// `docs/reliability.md`.
-pub fn markdown(report: &ChaosReport, config: &ChaosConfig) -> String {
+/// The heading of a store's section in `docs/reliability.md`.
+fn section_heading(store: StoreKind) -> String {
+    format!("## Latest run on {}", store.label())
+}
+
+/// The section of `store` in an earlier `docs/reliability.md`, from its
+/// heading to the next heading of its level.
+fn earlier_section(existing: &str, store: StoreKind) -> Option<&str> {
+    let heading = format!("{}\n", section_heading(store));
+    let start = existing.find(&heading)?;
+    let rest = &existing[start..];
+    let end = rest[heading.len()..]
+        .find("\n## ")
+        .map_or(rest.len(), |i| heading.len() + i + 1);
+    Some(rest[..end].trim_end())
+}
+
+/// `docs/reliability.md`: the section of this run's store written anew,
+/// the other store's section kept from `existing` (the file as it was).
+pub fn markdown(report: &ChaosReport, config: &ChaosConfig, existing: &str) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
         "# Reliability: the chaos run\n\n\
-         Written by `cargo xtask chaos` (do not edit by hand). {} worker processes \
-         share one SQLite store file and drive {} operations of every use case against \
+         Written by `cargo xtask chaos` (SQLite) and `cargo xtask chaos --store postgres` \
+         (PostgreSQL), each run rewriting its store's section (do not edit by hand). {} \
+         worker processes share one store (a SQLite file, or one database of a PostgreSQL \
+         server) and drive {} operations of every use case against \
          `agora-sim`, with {:.0}% of AgoraPlus calls faulted and {} workers killed with \
          SIGKILL at random moments and restarted; then the simulator's state is \
          reconciled with the store, every doubt is resolved by the operator path, and \
@@ -256,12 +277,27 @@ pub fn markdown(report: &ChaosReport, config: &ChaosConfig) -> String {
             * 100.0,
         config.kills
     );
-    let _ = writeln!(out, "## Latest run\n\n| | |\n|---|---|");
+    for store in [StoreKind::Sqlite, StoreKind::Postgres] {
+        if store == report.store {
+            let _ = writeln!(out, "{}", section(report, config));
+        } else if let Some(earlier) = earlier_section(existing, store) {
+            let _ = writeln!(out, "{earlier}\n");
+        }
+    }
+    let _ = writeln!(out, "{}", METHOD.trim());
+    out
+}
+
+/// The section of one run: its summary, operations, intents, findings
+/// and settings.
+fn section(report: &ChaosReport, config: &ChaosConfig) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{}\n\n| | |\n|---|---|", section_heading(report.store));
     for (k, v) in summary(report, config) {
         let _ = writeln!(out, "| {k} | {v} |");
     }
     let cols = columns(report);
-    let _ = write!(out, "\n## Operations\n\n| operation | count |");
+    let _ = write!(out, "\n### Operations\n\n| operation | count |");
     for c in &cols {
         let _ = write!(out, " {} |", c.label());
     }
@@ -288,7 +324,7 @@ pub fn markdown(report: &ChaosReport, config: &ChaosConfig) -> String {
     }
     let _ = writeln!(
         out,
-        "\n## Intents reconciled\n\n| intent (key) | count |\n|---|---:|"
+        "\n### Intents reconciled\n\n| intent (key) | count |\n|---|---:|"
     );
     for (k, n) in intents(report) {
         let _ = writeln!(out, "| {k} | {} |", thousands(n as u64));
@@ -299,7 +335,6 @@ pub fn markdown(report: &ChaosReport, config: &ChaosConfig) -> String {
             let _ = writeln!(out, "- {item}");
         }
     }
-    let _ = writeln!(out, "\n{}", METHOD.trim());
     let _ = writeln!(
         out,
         "\nSettings: lease {} ms, client timeout {} ms, slow calls held {} ms, \
@@ -319,8 +354,9 @@ const METHOD: &str = r#"
 ## How the run works
 
 - **The harness** (`crates/agora-chaos`, `agora-chaos run`) serves the simulator in-process on a loopback port, with the faults set through the simulator's `Faults` (503, 500, slow calls held past the client's timeout and then handled, drop-after-commit) and a count of the requests in flight. It starts the workers: the same binary in `worker` mode, each with its own `AppConfig::worker` name and a 2-second lease.
-- **The workers** share the store file. Each operation picks a repair file among the lowest-numbered ones not done (shared by every worker, so they meet on the same files and their writes conflict) and does the file's next step, read from the store: details, appointment (102), diagnosis (406), the part, 205, the part order, the OEM ships it (control API) and the order is tracked, 201, 305, the claim (first with a typo: NOTVALID), its correction (VALID, transferred), the OEM's decision (control API; NOTCONFORM sends it back for another correction), claim tracking, the OEM's draft invoice (control API) and the invoice reference. The OEM publishes the work orders through the control API and the workers pull them with auto-accept. Some operations flush the outbox (recovering expired leases first). A worker counts a conflict or a refused second creation as an outcome, never as a failure.
-- **Kills** are synchronised on events, never on sleeps: a worker writes a line when an operation begins and when it ends, and the simulator's router tells the harness which worker (by its `User-Agent`) sends a call. Once the run's count reaches a kill point, the harness kills (SIGKILL) either the next worker that begins an operation writing and sending an outbox entry, after a random delay of up to 8 ms so that it lands anywhere in that operation, or, every other time from the first, the next worker whose state-changing call reaches the simulator: the call is held until the worker is dead, then handled, so its change may be applied and its answer goes nowhere. The harness waits for the worker's exit and starts its successor, which waits for the dead worker's leases to expire and recovers them (`Agora::recover`): idempotent entries are requeued, the others parked in doubt.
+- **The store** is one SQLite file in the run's directory, or, with `--store postgres`, one database on a throwaway PostgreSQL server that the harness starts for the run (`initdb` in a temporary directory, listening on a unix socket only, removed at the end); every worker gets its path or URL and opens it with `agora_store::Store`, so both stores run the same code.
+- **The workers** share the store. Each operation picks a repair file among the lowest-numbered ones not done (shared by every worker, so they meet on the same files and their writes conflict) and does the file's next step, read from the store: details, appointment (102), diagnosis (406), the part, 205, the part order, the OEM ships it (control API) and the order is tracked, 201, 305, the claim (first with a typo: NOTVALID), its correction (VALID, transferred), the OEM's decision (control API; NOTCONFORM sends it back for another correction), claim tracking, the OEM's draft invoice (control API) and the invoice reference. The OEM publishes the work orders through the control API and the workers pull them with auto-accept. Some operations flush the outbox (recovering expired leases first). A worker counts a conflict or a refused second creation as an outcome, never as a failure.
+- **Kills** are synchronised on events, never on sleeps: a worker writes a line when an operation begins and when it ends, and the simulator's router tells the harness which worker (by its `User-Agent`) sends a call. Once the run's count reaches a kill point, the harness kills (SIGKILL) either the next worker that begins an operation writing and sending an outbox entry, after a random delay of up to 8 ms so that it lands anywhere in that operation, or, every other time from the first, the next worker whose state-changing call reaches the simulator: the call is held until the worker is dead, then handled, so its change may be applied and its answer goes nowhere. On PostgreSQL, the server rolls back the dead worker's open transactions as its connections close. The harness waits for the worker's exit and starts its successor, which waits for the dead worker's leases to expire and recovers them (`Agora::recover`): idempotent entries are requeued, the others parked in doubt.
 - **Doubts during the run** are resolved by the operator path once they are older than the grace period (longer than any call that may still land): the simulator's state is read (`/_sim/state`), and the entry is resolved with `Agora::resolve` as applied, with the identifier found there (order lines, `ClaimID`, the claim version, the draft's invoice), or as resend when AgoraPlus shows nothing.
 - **The end**: faults off, the harness waits until no request is in flight, recovers and flushes until nothing is sending or pending, pulls the work orders a last time and reconciles (*before*). It then resolves every doubt left by the same operator path, flushes again and reconciles (*after*).
 
@@ -328,7 +364,7 @@ const METHOD: &str = r#"
 
 - **A claim correction that transfers was resent by the HTTP client.** `UpdateWarrantyClaim?transferIfValid=true` counted as idempotent for the client's retries: after a dropped connection or a timeout, the client sent it again; the first attempt had transferred the claim, so AgoraPlus refused the second as not correctable, and the entry was recorded as *failed* although it was applied: the store kept the claim NOTVALID while AgoraPlus had it VALID and transferred (the reconciliation's "failed, yet AgoraPlus holds its version"). Fixed: the rule is the domain's `Route::is_idempotent_claim_submission`, shared by the client and the outbox; the client sends such a correction once and reports the doubt.
 - **Two processes opening a new store at once.** Converting the file to WAL needs it to itself, and SQLite does not wait for that (the busy timeout does not apply): a worker starting beside another failed with "database is locked". Fixed: the store sets WAL only when the file is not in WAL yet and retries the conversion, with backoff, within the busy timeout.
-- **Tracking stops at the first conflict** (not fixed; nothing is lost): `track_claims` and `track_part_orders` write each file once, without reading it again when another process wrote it meanwhile, so a pass over the files ends at the first conflict (the conflicts of the OEM decisions and order tracking above); the next pass reads AgoraPlus again.
+- **Tracking stopped at the first conflict** (nothing was lost): `track_claims` and `track_part_orders` wrote each file once, without reading it again when another process had written it meanwhile, so a pass over the files ended at the first conflict (440 conflicts of OEM decisions and claim tracking in a run of 10,000 operations). Fixed: the tracking passes read the file again and redo their change on a conflict; the conflicts left are those of other use cases, reported to their caller.
 
 ## What the figures mean
 
@@ -338,3 +374,33 @@ const METHOD: &str = r#"
 - **In doubt**: entries parked because their outcome was unknown (a timeout, a dropped connection or a 500 on a creation; a sender killed mid-send). **Failed**: refused by AgoraPlus for good, each with AgoraPlus's reason (listed above when there are any).
 - **Second open creation refused**: a worker asked for a part order, a claim or an invoice reference while another entry for the same thing was still open (pending, sending or in doubt); the outbox refused it, naming that entry.
 "#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_rewrites_its_stores_section_and_keeps_the_others() {
+        let config = ChaosConfig::reduced("agora-chaos");
+        let sqlite = ChaosReport::default();
+        let postgres = ChaosReport {
+            store: StoreKind::Postgres,
+            ..ChaosReport::default()
+        };
+        let first = markdown(&sqlite, &config, "");
+        assert!(first.contains("## Latest run on SQLite\n"), "{first}");
+        assert!(!first.contains("## Latest run on PostgreSQL"), "{first}");
+        let both = markdown(&postgres, &config, &first);
+        let again = markdown(&sqlite, &config, &both);
+        for doc in [&both, &again] {
+            let sqlite_at = doc.find("## Latest run on SQLite\n").unwrap();
+            let postgres_at = doc.find("## Latest run on PostgreSQL\n").unwrap();
+            let method_at = doc.find("## How the run works").unwrap();
+            assert!(sqlite_at < postgres_at && postgres_at < method_at, "{doc}");
+            assert_eq!(doc.matches("### Operations").count(), 2, "{doc}");
+            assert_eq!(doc.matches("## How the run works").count(), 1, "{doc}");
+        }
+        assert!(both.contains("on one PostgreSQL database"), "{both}");
+        assert_eq!(both, again);
+    }
+}

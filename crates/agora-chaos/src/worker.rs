@@ -1,12 +1,11 @@
-//! A worker process: one product linking agora, sharing the store file
-//! with the others. It drives its share of the operations over the repair
+//! A worker process: one product linking agora, sharing the store (a
+//! SQLite file or a PostgreSQL database) with the others. It drives its share of the operations over the repair
 //! files the workers have in hand, plays the OEM through the simulator's
 //! control API where the story needs it, resolves doubts as an operator
 //! would, and tells the harness what it did, line by line.
 
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,7 +15,7 @@ use agora_http::{AgoraClient, ApiKey, ClientConfig, Environment, RetryPolicy};
 use agora_ports::{
     AgoraError, Clock, Operation, OutboxEntry, OutboxState, RepairFiles, SystemClock,
 };
-use agora_store_sqlite::SqliteStore;
+use agora_store::{Locator, PgOptions, Store};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -38,8 +37,9 @@ pub struct WorkerConfig {
     pub url: String,
     /// The account's api_key (the simulator's).
     pub api_key: String,
-    /// The shared store file.
-    pub store: PathBuf,
+    /// The shared store: a SQLite file's path or a `postgres://` URL
+    /// ([`Locator::parse`]).
+    pub store: String,
     /// Operations of the slot in all.
     pub budget: u64,
     /// Operations its earlier incarnations did.
@@ -169,18 +169,20 @@ impl Control {
     }
 }
 
-type App = Agora<AgoraClient, SqliteStore>;
+/// The use cases of a process of the run, on the store it was given.
+pub type App = Agora<AgoraClient, Store>;
 
 /// The `User-Agent` of a process of the run, before its name: the
 /// harness tells the workers' calls apart by it.
 pub const USER_AGENT_PREFIX: &str = "agora-chaos/";
 
 /// Builds the use cases of a process of the run: the HTTP client to the
-/// simulator (short timeouts, quick retries) and the shared store.
-pub fn app(
+/// simulator (short timeouts, quick retries) and the shared store, a
+/// SQLite file's path or a PostgreSQL URL.
+pub async fn app(
     url: &str,
     api_key: &str,
-    store: &std::path::Path,
+    store: &str,
     name: &str,
     lease: Duration,
     client_timeout: Duration,
@@ -196,7 +198,7 @@ pub fn app(
             max_elapsed: Duration::from_secs(3),
         });
     let client = AgoraClient::new(config)?;
-    let store = SqliteStore::open(store)?;
+    let store = Store::open(&Locator::parse(store), PgOptions::default()).await?;
     Ok(Agora::new(
         client,
         store,
@@ -249,6 +251,7 @@ pub async fn run(config: WorkerConfig, out: Box<dyn Write + Send>) -> Result<(),
         Duration::from_millis(config.lease_ms),
         Duration::from_millis(config.client_timeout_ms),
     )
+    .await
     .map_err(|e| format!("opening the store: {e}"))?;
     let control = Control {
         http: reqwest::Client::builder()
