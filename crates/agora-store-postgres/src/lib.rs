@@ -44,6 +44,12 @@ pub use connect::{PgOptions, is_postgres_url, pgpass_lookup};
 
 use outbox::enqueue_in;
 
+/// The agora schema version this build migrates a database to (and the
+/// newest it opens): the number of steps in its migrations.
+pub const SCHEMA_VERSION: i32 = 2;
+
+const _: () = assert!(MIGRATIONS.len() == SCHEMA_VERSION as usize);
+
 /// The schema, one step per version; applied in order on open.
 const MIGRATIONS: &[&str] = &[
     // 1: the first schema, the SQLite store's version 2 in PostgreSQL's
@@ -231,7 +237,7 @@ async fn migrate(client: &mut deadpool_postgres::Client) -> Result<(), AgoraErro
         .await
         .map_err(store_error)?
         .map_or(0, |r| r.get(0));
-    let known = i32::try_from(MIGRATIONS.len()).unwrap_or(i32::MAX);
+    let known = SCHEMA_VERSION;
     if version > known {
         return Err(AgoraError::store(format!(
             "the database is at agora schema version {version}, newer than this agora ({known})"

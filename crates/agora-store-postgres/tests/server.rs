@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 use agora_ports::{Operation, Outbox, SyncCursors};
-use agora_store_postgres::PostgresStore;
+use agora_store_postgres::{PostgresStore, SCHEMA_VERSION};
 use agora_store_postgres::throwaway::Server;
 use jiff::Timestamp;
 
@@ -37,7 +37,7 @@ async fn workers_opening_a_new_database_at_once_migrate_it_once() {
         .await
         .unwrap();
     assert_eq!(rows.len(), 1);
-    assert_eq!(rows[0].get::<_, i32>(0), 1);
+    assert_eq!(rows[0].get::<_, i32>(0), SCHEMA_VERSION);
 
     // A database migrated by a newer agora is refused, naming both versions.
     client
