@@ -4,8 +4,8 @@
 #![allow(clippy::unwrap_used)]
 
 use agora_ports::{Operation, Outbox, SyncCursors};
-use agora_store_postgres::{PostgresStore, SCHEMA_VERSION};
 use agora_store_postgres::throwaway::Server;
+use agora_store_postgres::{PostgresStore, SCHEMA_VERSION};
 use jiff::Timestamp;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
