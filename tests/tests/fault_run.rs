@@ -5,6 +5,7 @@
 //! operation whose outcome is unknown is listed in doubt.
 #![allow(clippy::unwrap_used)]
 
+use agora_domain::{ClaimId, InterventionId};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
@@ -79,7 +80,7 @@ async fn under_faults_nothing_is_lost_or_duplicated_and_doubts_are_listed() {
             break;
         }
     }
-    let files: Vec<i64> = app
+    let files: Vec<InterventionId> = app
         .store()
         .repairs()
         .await
@@ -99,10 +100,12 @@ async fn under_faults_nothing_is_lost_or_duplicated_and_doubts_are_listed() {
             StateNature::new(StatusCode::Diagnosis, "diag"),
         ] {
             operations += 1;
-            app.report_status(id, status).await.unwrap();
+            app.report_status(InterventionId(id.0), status)
+                .await
+                .unwrap();
         }
         operations += 1;
-        app.update_file(id, |f| {
+        app.update_file(InterventionId(id.0), |f| {
             f.parts = Some(vec![Part {
                 reference: Some(format!("00001-{id:08}")),
                 quantity: Some(1),
@@ -113,13 +116,16 @@ async fn under_faults_nothing_is_lost_or_duplicated_and_doubts_are_listed() {
         .await
         .unwrap();
         operations += 1;
-        if let Ok(d) = app.order_parts(id).await {
+        if let Ok(d) = app.order_parts(InterventionId(id.0)).await {
             orders_placed.insert(id, d);
         }
         operations += 1;
-        app.report_status(id, StateNature::new(StatusCode::RepairFinished, "done"))
-            .await
-            .unwrap();
+        app.report_status(
+            InterventionId(id.0),
+            StateNature::new(StatusCode::RepairFinished, "done"),
+        )
+        .await
+        .unwrap();
     }
     // Deliver what waits (AgoraPlus back to normal), moving the clock past every backoff.
     sim.set_faults(Faults::default()).unwrap();
@@ -140,7 +146,7 @@ async fn under_faults_nothing_is_lost_or_duplicated_and_doubts_are_listed() {
     for &id in &files {
         operations += 1;
         if let Ok(ClaimOutcome::InDoubt { .. }) = app
-            .submit_claim(id, claim(), false)
+            .submit_claim(InterventionId(id.0), claim(), false)
             .await
             .map(|c| c.outcome)
         {
@@ -162,7 +168,7 @@ async fn under_faults_nothing_is_lost_or_duplicated_and_doubts_are_listed() {
     for repair in &local {
         let remote = remote_files
             .iter()
-            .find(|r| r["File"]["InterventionId"] == repair.intervention_id)
+            .find(|r| r["File"]["InterventionId"] == repair.intervention_id.0)
             .unwrap();
         let codes: Vec<&str> = remote["File"]["StateNatures"]
             .as_array()
@@ -190,14 +196,14 @@ async fn under_faults_nothing_is_lost_or_duplicated_and_doubts_are_listed() {
     assert!(per_file.values().all(|n| *n == 1), "{per_file:?}");
     // Claims: at most one per file; every remote claim is known locally or
     // listed in doubt; every local claim exists remotely.
-    let remote_claims: BTreeMap<i64, i64> = state["Claims"]
+    let remote_claims: BTreeMap<InterventionId, ClaimId> = state["Claims"]
         .as_array()
         .unwrap()
         .iter()
         .map(|c| {
             (
-                c["InterventionId"].as_i64().unwrap(),
-                c["ClaimID"].as_i64().unwrap(),
+                InterventionId(c["InterventionId"].as_i64().unwrap()),
+                ClaimId(c["ClaimID"].as_i64().unwrap()),
             )
         })
         .collect();
@@ -206,7 +212,7 @@ async fn under_faults_nothing_is_lost_or_duplicated_and_doubts_are_listed() {
         state["Claims"].as_array().unwrap().len(),
         "one claim per file"
     );
-    let doubts: BTreeSet<i64> = app
+    let doubts: BTreeSet<InterventionId> = app
         .outbox(OutboxState::InDoubt)
         .await
         .unwrap()

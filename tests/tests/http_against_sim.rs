@@ -3,6 +3,7 @@
 //! creates, streamed deltas and expiring product keys.
 #![allow(clippy::unwrap_used)]
 
+use agora_domain::{ClaimId, InterventionId};
 use std::time::Duration;
 
 use agora_domain::{
@@ -111,7 +112,7 @@ async fn a_whole_repair_over_http() {
         transfer_if_valid: true,
     };
     let first = api
-        .create_claim(&claim(intervention, "12345"), english)
+        .create_claim(&claim(intervention.0, "12345"), english)
         .await
         .unwrap()
         .data;
@@ -126,7 +127,7 @@ async fn a_whole_repair_over_http() {
     let err = api.update_repair(&file).await.unwrap_err();
     assert!(matches!(err, AgoraError::Rejected(_)), "{err:?}");
 
-    let mut fixed = claim(intervention, "1234567890123456789");
+    let mut fixed = claim(intervention.0, "1234567890123456789");
     fixed.claim_id = Some(id);
     assert_eq!(
         api.update_claim(&fixed, english)
@@ -174,8 +175,21 @@ async fn the_client_sees_each_error_as_its_type() {
     let api = client(&server, A);
     // Tracking routes are list routes: AgoraPlus's 404 "no results" is an
     // empty answer there (reference 5.3.3).
-    assert!(api.order_tracking(42).await.unwrap().data.is_empty());
-    assert_eq!(api.claim_status(42).await.unwrap().data.last_status, None);
+    assert!(
+        api.order_tracking(InterventionId(42))
+            .await
+            .unwrap()
+            .data
+            .is_empty()
+    );
+    assert_eq!(
+        api.claim_status(ClaimId(42))
+            .await
+            .unwrap()
+            .data
+            .last_status,
+        None
+    );
     let err = api
         .create_repair(&CompleteRepairState::default())
         .await
@@ -239,13 +253,13 @@ async fn a_claim_correction_that_transfers_is_never_resent_by_the_client() {
         transfer_if_valid,
     };
     let id = api
-        .create_claim(&claim(intervention, "12345"), how(false))
+        .create_claim(&claim(intervention.0, "12345"), how(false))
         .await
         .unwrap()
         .data
         .claim_id
         .unwrap();
-    let mut fixed = claim(intervention, "1234567890123456789");
+    let mut fixed = claim(intervention.0, "1234567890123456789");
     fixed.claim_id = Some(id);
     sim.set_faults(Faults {
         drop_after_commit_rate: 1.0,
@@ -379,7 +393,12 @@ async fn the_port_traits_delegate_to_the_client() {
 
     let claims: &dyn Claims = &api;
     assert_eq!(
-        claims.claim_status(999_999).await.unwrap().data.last_status,
+        claims
+            .claim_status(ClaimId(999_999))
+            .await
+            .unwrap()
+            .data
+            .last_status,
         None
     );
 

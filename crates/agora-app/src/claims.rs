@@ -4,6 +4,7 @@
 use agora_domain::lifecycle::{ClaimState, RepairEvent};
 use agora_domain::rules::is_valid;
 use agora_domain::{ClaimId, InterventionId, InvoiceReference, ValidationResult, WarrantyClaim};
+use agora_domain::{DraftInvoiceNumber, InvoiceNumber};
 use agora_ports::{
     AgoraError, Claims, Invoices, Operation, OperationAnswer, Outbox, OutboxState, PartOrders,
     RepairFiles, Repairs,
@@ -47,7 +48,8 @@ where
     ///
     /// ```no_run
     /// # async fn example(app: agora_app::Agora<agora_http::AgoraClient, agora_store::Store>) -> Result<(), agora_app::AgoraError> {
-    /// let claim = app.draft_claim(500_001).await?;
+    /// use agora_app::domain::InterventionId;
+    /// let claim = app.draft_claim(InterventionId(500_001)).await?;
     /// println!("drafted: {}", claim.claim_infos.is_some());
     /// # Ok(())
     /// # }
@@ -69,8 +71,10 @@ where
     ///
     /// ```no_run
     /// # async fn example(app: agora_app::Agora<agora_http::AgoraClient, agora_store::Store>) -> Result<(), agora_app::AgoraError> {
-    /// let claim = app.draft_claim(500_001).await?;
-    /// let checked = app.submit_claim(500_001, claim, true).await?;
+    /// use agora_app::domain::InterventionId;
+    /// let file = InterventionId(500_001);
+    /// let claim = app.draft_claim(file).await?;
+    /// let checked = app.submit_claim(file, claim, true).await?;
     /// println!("{:?}", checked.outcome);
     /// # Ok(())
     /// # }
@@ -164,8 +168,11 @@ where
     ///
     /// ```no_run
     /// # async fn example(app: agora_app::Agora<agora_http::AgoraClient, agora_store::Store>) -> Result<(), agora_app::AgoraError> {
+    /// use agora_app::domain::{ClaimId, DraftInvoiceNumber, InvoiceNumber};
+    /// let draft = DraftInvoiceNumber::from("DR-19-00001");
+    /// let invoice = InvoiceNumber::from("F-2026-000731");
     /// let delivery = app
-    ///     .register_invoice("DR-19-00001", "F-2026-000731", &[5_000_001])
+    ///     .register_invoice(&draft, &invoice, &[ClaimId(5_000_001)])
     ///     .await?;
     /// println!("outbox entry {}", delivery.entry());
     /// # Ok(())
@@ -173,8 +180,8 @@ where
     /// ```
     pub async fn register_invoice(
         &self,
-        draft: &str,
-        invoice_number: &str,
+        draft: &DraftInvoiceNumber,
+        invoice_number: &InvoiceNumber,
         claims: &[ClaimId],
     ) -> Result<Delivery, AgoraError> {
         if draft.trim().is_empty() || invoice_number.trim().is_empty() {
@@ -217,7 +224,7 @@ where
         ] {
             for entry in self.store.entries(state).await? {
                 if let Operation::SendInvoiceReference { reference, .. } = &entry.operation {
-                    if reference.draft_invoice_number.as_deref() == Some(draft) {
+                    if reference.draft_invoice_number.as_ref() == Some(draft) {
                         return Err(AgoraError::Invalid(format!(
                             "draft {draft} already has an invoice reference (entry {}, {:?})",
                             entry.id, entry.state
@@ -229,8 +236,8 @@ where
         let repair = intervention.ok_or_else(|| AgoraError::Invalid("no claim".to_owned()))?;
         let operation = Operation::SendInvoiceReference {
             reference: InvoiceReference {
-                invoice_number: Some(invoice_number.to_owned()),
-                draft_invoice_number: Some(draft.to_owned()),
+                invoice_number: Some(invoice_number.clone()),
+                draft_invoice_number: Some(draft.clone()),
                 ..InvoiceReference::default()
             },
             claims: claims.to_vec(),

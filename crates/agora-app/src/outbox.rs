@@ -372,8 +372,9 @@ where
     /// ```no_run
     /// # async fn example(app: agora_app::Agora<agora_http::AgoraClient, agora_store::Store>) -> Result<(), agora_app::AgoraError> {
     /// use agora_app::Resolution;
+    /// use agora_app::domain::ClaimId;
     /// // Checked in AgoraPlus: the claim was created, as claim 5000001.
-    /// let resolution = Resolution::Applied { intervention_id: None, claim_id: Some(5_000_001) };
+    /// let resolution = Resolution::Applied { intervention_id: None, claim_id: Some(ClaimId(5_000_001)) };
     /// app.resolve(42, resolution).await?;
     /// # Ok(())
     /// # }
@@ -497,13 +498,13 @@ where
 mod tests {
     use std::time::Duration;
 
-    use agora_domain::CompleteRepairState;
+    use agora_domain::{CompleteRepairState, InterventionId};
     use agora_ports::{AgoraError, Operation, ServiceMessage};
 
     use crate::hub::{Agora, AppConfig};
 
     fn create() -> Operation {
-        Operation::PlaceOrder(1)
+        Operation::PlaceOrder(InterventionId(1))
     }
 
     fn update() -> Operation {

@@ -29,7 +29,7 @@ where
     /// # async fn example(app: agora_app::Agora<agora_http::AgoraClient, agora_store::Store>) -> Result<(), agora_app::AgoraError> {
     /// use agora_app::domain::{StateNature, StatusCode};
     /// let status = StateNature::new(StatusCode::RepairFinished, "repaired, tested");
-    /// let checked = app.report_status(500_001, status).await?;
+    /// let checked = app.report_status(agora_app::domain::InterventionId(500_001), status).await?;
     /// println!("outbox entry {}", checked.outcome.entry());
     /// # Ok(())
     /// # }
@@ -68,7 +68,7 @@ where
     /// ```no_run
     /// # async fn example(app: agora_app::Agora<agora_http::AgoraClient, agora_store::Store>) -> Result<(), agora_app::AgoraError> {
     /// let delivery = app
-    ///     .update_file(500_001, |file| file.serial_number = Some("SN-42".into()))
+    ///     .update_file(agora_app::domain::InterventionId(500_001), |file| file.serial_number = Some("SN-42".into()))
     ///     .await?;
     /// println!("outbox entry {}", delivery.entry());
     /// # Ok(())
@@ -98,7 +98,7 @@ where
     ///
     /// ```no_run
     /// # async fn example(app: agora_app::Agora<agora_http::AgoraClient, agora_store::Store>) -> Result<(), agora_app::AgoraError> {
-    /// let delivery = app.order_parts(500_001).await?;
+    /// let delivery = app.order_parts(agora_app::domain::InterventionId(500_001)).await?;
     /// println!("order sent as outbox entry {}", delivery.entry());
     /// # Ok(())
     /// # }

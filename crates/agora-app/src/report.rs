@@ -280,7 +280,7 @@ mod tests {
             ValidationResult::new("Email", "looks wrong", MessageType::Warning),
             ValidationResult::new("Serial", "mandatory", MessageType::Error),
         ];
-        let warnings = Warning::of_findings("CreateWarrantyClaims", Some(7), &findings);
+        let warnings = Warning::of_findings("CreateWarrantyClaims", Some(ClaimId(7)), &findings);
         assert_eq!(warnings.len(), 1);
         assert_eq!(
             warnings[0].to_string(),

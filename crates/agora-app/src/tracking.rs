@@ -93,7 +93,7 @@ where
     ///
     /// ```no_run
     /// # async fn example(app: agora_app::Agora<agora_http::AgoraClient, agora_store::Store>) -> Result<(), agora_app::AgoraError> {
-    /// let pass = app.track_part_orders(500_001).await?;
+    /// let pass = app.track_part_orders(agora_app::domain::InterventionId(500_001)).await?;
     /// for file in &pass.done {
     ///     println!("{}: {} order line(s)", file.intervention_id, file.lines.len());
     /// }

@@ -170,7 +170,7 @@ impl<A: Mandates, S: RepairFiles> Agora<A, S> {
             Err(AgoraError::Conflict(_)) => Ok(false),
             Err(e) => Err(e),
             Ok(()) => {
-                tracing::info!(intervention = id, "repair file saved");
+                tracing::info!(intervention = id.0, "repair file saved");
                 Ok(true)
             }
         }

@@ -4,6 +4,8 @@
 //! AgoraPlus.
 #![allow(clippy::unwrap_used)]
 
+use agora_domain::ClaimId;
+use agora_domain::MandateId;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -502,7 +504,7 @@ async fn a_created_repair_file_resolved_as_applied_is_found_by_its_work_order() 
     // A work order AgoraPlus does not list: the person must give the id.
     let unknown = app
         .store()
-        .enqueue(None, &create(mandates[1] + 1000), clock.now())
+        .enqueue(None, &create(MandateId(mandates[1].0 + 1000)), clock.now())
         .await
         .unwrap();
     parked_unsent(&app, &clock, unknown).await;
@@ -540,7 +542,7 @@ async fn a_claim_resolved_as_applied_takes_agoraplus_s_verdict() {
             entry,
             Resolution::Applied {
                 intervention_id: None,
-                claim_id: Some(claim_id),
+                claim_id: Some(ClaimId(claim_id)),
             }
         )
         .await
@@ -548,7 +550,7 @@ async fn a_claim_resolved_as_applied_takes_agoraplus_s_verdict() {
         OutboxState::Delivered
     );
     let local = app.repair(id).await.unwrap();
-    assert_eq!(local.claim_id, Some(claim_id));
+    assert_eq!(local.claim_id, Some(ClaimId(claim_id)));
     assert_eq!(
         local.lifecycle.claim,
         Some(ClaimState::Valid { transferred: true })

@@ -3,6 +3,7 @@
 //! that failed, and the files a tracking pass could not reach.
 #![allow(clippy::unwrap_used)]
 
+use agora_domain::{ClaimId, InterventionId, OrderNumber};
 use std::sync::Arc;
 
 use agora_app::{Agora, AppConfig, Step, Warning};
@@ -173,7 +174,7 @@ async fn items_set_aside_are_reported_one_each() {
     api.expect_new_mandates().returning(|_| {
         let mut reply = Reply::ok(vec![NewMandateResponseData {
             mandate: Some(work_order()),
-            intervention_id: Some(700),
+            intervention_id: Some(InterventionId(700)),
             ..NewMandateResponseData::default()
         }]);
         reply.set_aside = vec![
@@ -229,18 +230,18 @@ async fn a_work_order_agoraplus_refuses_is_reported_and_the_rest_saved() {
 /// A local repair file AgoraPlus does not know.
 fn unknown_file(id: i64, claim: Option<i64>, order: Option<&str>) -> LocalRepair {
     LocalRepair {
-        intervention_id: id,
+        intervention_id: InterventionId(id),
         mandate_id: None,
         file: CompleteRepairState::default(),
         lifecycle: RepairLifecycle::from_work_order(
             Some(ManufacturerId(19)),
             Some(InterventionTypeId(1)),
         ),
-        claim_id: claim,
+        claim_id: claim.map(ClaimId::from),
         orders: order
             .map(|o| {
                 vec![PartOrderLine {
-                    order_number: Some(o.to_owned()),
+                    order_number: Some(OrderNumber(o.to_owned())),
                     ..PartOrderLine::default()
                 }]
             })
@@ -277,7 +278,11 @@ async fn a_claim_pass_goes_past_a_file_that_fails_and_stops_when_all_would() {
             language: Lcid::ENGLISH,
             transfer_if_valid: true,
         };
-        let result = sim.client("a").create_claim(&claim(id), how).await.unwrap();
+        let result = sim
+            .client("a")
+            .create_claim(&claim(id.0), how)
+            .await
+            .unwrap();
         assert_eq!(result.data.is_valid, Some(true), "{:?}", result.data);
         let claim_id = result.data.claim_id.unwrap();
         let mut local = app.repair(id).await.unwrap();
@@ -301,8 +306,8 @@ async fn a_claim_pass_goes_past_a_file_that_fails_and_stops_when_all_would() {
     assert_eq!(
         pass.failed[0].step,
         Step::Claim {
-            claim: 424_242,
-            intervention: 1
+            claim: ClaimId(424_242),
+            intervention: InterventionId(1)
         }
     );
     assert!(matches!(pass.failed[0].error, AgoraError::NotFound(_)));
@@ -329,7 +334,12 @@ async fn a_claim_pass_goes_past_a_file_that_fails_and_stops_when_all_would() {
 
     sim.set_faults(Faults::default()).unwrap();
     // The file AgoraPlus does not know loses its claim: nothing fails now.
-    let mut gone = app.store().repair(1).await.unwrap().unwrap();
+    let mut gone = app
+        .store()
+        .repair(InterventionId(1))
+        .await
+        .unwrap()
+        .unwrap();
     gone.claim_id = None;
     app.store().upsert_repair(&gone).await.unwrap();
     let pass = app.track_claims().await.unwrap();
@@ -380,7 +390,10 @@ async fn an_order_pass_tracks_every_open_file_and_reports_the_others() {
     );
     assert_eq!(
         pass.failed.iter().map(|f| f.step).collect::<Vec<_>>(),
-        [Step::PartOrders(2), Step::PartOrders(3)]
+        [
+            Step::PartOrders(InterventionId(2)),
+            Step::PartOrders(InterventionId(3))
+        ]
     );
     assert_eq!(
         pass.warnings
@@ -400,9 +413,9 @@ async fn an_order_pass_tracks_every_open_file_and_reports_the_others() {
         .unwrap();
     let pass = app.track_all_part_orders().await.unwrap();
     assert_eq!(pass.failed.len(), 1);
-    assert_eq!(pass.failed[0].step, Step::PartOrders(2));
+    assert_eq!(pass.failed[0].step, Step::PartOrders(InterventionId(2)));
     assert!(matches!(pass.failed[0].error, AgoraError::ServerError(_)));
-    assert_eq!(pass.not_reached, [Step::PartOrders(3)]);
+    assert_eq!(pass.not_reached, [Step::PartOrders(InterventionId(3))]);
 
     // One file asked for by id: its failure is the error; once answered,
     // its warnings come back with it.

@@ -5,6 +5,7 @@
 //! simulator does not give.
 #![allow(clippy::unwrap_used)]
 
+use agora_domain::InterventionId;
 use std::sync::{Arc, Mutex};
 
 use agora_app::{Agora, AppConfig, CatalogKind, ClaimOutcome, Delivery};
@@ -76,12 +77,15 @@ async fn synced(
     order: serde_json::Value,
 ) -> i64 {
     sim.publish_mandate("a", work_order(order)).unwrap();
-    app.sync_work_orders().await.unwrap().accepted[0]
+    app.sync_work_orders().await.unwrap().accepted[0].0
 }
 
 async fn finished(app: &Agora<SimClient, SqliteStore>, id: i64) {
     let done = app
-        .report_status(id, StateNature::new(StatusCode::RepairFinished, "done"))
+        .report_status(
+            InterventionId(id),
+            StateNature::new(StatusCode::RepairFinished, "done"),
+        )
         .await
         .unwrap();
     assert!(done.warnings.is_empty());
@@ -104,7 +108,7 @@ async fn the_references_204_sample_is_sent_with_a_warning() {
         note: Some("cracked spare part".into()),
         ..Part::default()
     }]);
-    let checked = app.report_status(id, broken).await.unwrap();
+    let checked = app.report_status(InterventionId(id), broken).await.unwrap();
     assert!(
         matches!(checked.outcome, Delivery::Delivered { .. }),
         "{:?}",
@@ -134,8 +138,11 @@ async fn a_claim_for_an_oem_without_repair_types_is_sent_with_a_warning() {
     )
     .await;
     finished(&app, id).await;
-    let claim = app.draft_claim(id).await.unwrap();
-    let checked = app.submit_claim(id, claim, false).await.unwrap();
+    let claim = app.draft_claim(InterventionId(id)).await.unwrap();
+    let checked = app
+        .submit_claim(InterventionId(id), claim, false)
+        .await
+        .unwrap();
     let ClaimOutcome::Judged(result) = &checked.outcome else {
         panic!("{:?}", checked.outcome)
     };
@@ -147,7 +154,10 @@ async fn a_claim_for_an_oem_without_repair_types_is_sent_with_a_warning() {
             repair_type: InterventionTypeId(1),
         }]
     );
-    assert_eq!(app.repair(id).await.unwrap().claim_id, result.claim_id);
+    assert_eq!(
+        app.repair(InterventionId(id)).await.unwrap().claim_id,
+        result.claim_id
+    );
 }
 
 #[tokio::test]
@@ -159,17 +169,20 @@ async fn the_repair_type_is_read_from_the_nested_intervention_type() {
         json!({"ManufacturerId": 19, "InterventionType": {"InterventionTypeId": 1, "Label": "Sous-garantie"}}),
     )
     .await;
-    let local = app.repair(id).await.unwrap();
+    let local = app.repair(InterventionId(id)).await.unwrap();
     assert_eq!(local.lifecycle.repair_type, Some(InterventionTypeId(1)));
     assert_eq!(local.file.intervention_type(), Some(InterventionTypeId(1)));
     finished(&app, id).await;
     // Covered (DeLonghi, type 1): the claim carries its condition, no warning.
-    let claim = app.draft_claim(id).await.unwrap();
+    let claim = app.draft_claim(InterventionId(id)).await.unwrap();
     assert_eq!(
         claim.claim_lab.as_ref().unwrap().origin_code.as_deref(),
         Some("WAR")
     );
-    let checked = app.submit_claim(id, claim, false).await.unwrap();
+    let checked = app
+        .submit_claim(InterventionId(id), claim, false)
+        .await
+        .unwrap();
     assert!(checked.warnings.is_empty(), "{:?}", checked.warnings);
     assert!(matches!(checked.outcome, ClaimOutcome::Judged(_)));
 }
@@ -184,12 +197,15 @@ async fn status_602_is_sent_after_the_claim() {
     )
     .await;
     finished(&app, id).await;
-    let claim = app.draft_claim(id).await.unwrap();
-    let submitted = app.submit_claim(id, claim, false).await.unwrap();
+    let claim = app.draft_claim(InterventionId(id)).await.unwrap();
+    let submitted = app
+        .submit_claim(InterventionId(id), claim, false)
+        .await
+        .unwrap();
     assert!(matches!(submitted.outcome, ClaimOutcome::Judged(_)));
     let checked = app
         .report_status(
-            id,
+            InterventionId(id),
             StateNature::new(StatusCode::ProductReturnedToConsumer, "returned"),
         )
         .await
@@ -199,7 +215,7 @@ async fn status_602_is_sent_after_the_claim() {
         "{:?}",
         checked.outcome
     );
-    let local = app.repair(id).await.unwrap();
+    let local = app.repair(InterventionId(id)).await.unwrap();
     assert_eq!(local.lifecycle.phase, RepairPhase::Closed);
     assert_eq!(
         local.file.last_status(),
@@ -207,9 +223,12 @@ async fn status_602_is_sent_after_the_claim() {
     );
     // Any other status stays refused on the closed file, locally.
     assert!(
-        app.report_status(id, StateNature::new(StatusCode::Diagnosis, "late"))
-            .await
-            .is_err()
+        app.report_status(
+            InterventionId(id),
+            StateNature::new(StatusCode::Diagnosis, "late")
+        )
+        .await
+        .is_err()
     );
     let state = sim.state("a").unwrap();
     let codes: Vec<_> = state["Repairs"][0]["File"]["StateNatures"]
@@ -234,7 +253,7 @@ async fn a_sync_reports_the_work_orders_it_set_aside() {
             mandate: Some(work_order(
                 json!({"ManufacturerId": 19, "InterventionTypeId": 1}),
             )),
-            intervention_id: Some(901),
+            intervention_id: Some(InterventionId(901)),
             ..NewMandateResponseData::default()
         }],
         warning: None,

@@ -2,6 +2,7 @@
 //! and with mockall where the order of calls is the point.
 #![allow(clippy::unwrap_used)]
 
+use agora_domain::{ClaimId, InterventionId};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -123,7 +124,7 @@ async fn the_reconciliation_runs_even_when_pulling_fails() {
         .returning(|| {
             Ok(Reply::ok(vec![NewMandateResponseData {
                 mandate: Some(work_order(19)),
-                intervention_id: Some(900),
+                intervention_id: Some(InterventionId(900)),
                 ..NewMandateResponseData::default()
             }]))
         });
@@ -276,7 +277,7 @@ async fn a_repair_from_progress_to_invoice() {
 
     // Invoicing before acceptance is refused locally.
     assert!(
-        app.register_invoice("DR-X", "F-1", &[claim_id])
+        app.register_invoice(&"DR-X".into(), &"F-1".into(), &[claim_id])
             .await
             .is_err()
     );
@@ -288,13 +289,13 @@ async fn a_repair_from_progress_to_invoice() {
 
     let (draft, claims) = sim.draft_invoice("a", ManufacturerId(19)).unwrap();
     let sent = app
-        .register_invoice(&draft, "F-2024-77", &claims)
+        .register_invoice(&draft, &"F-2024-77".into(), &claims)
         .await
         .unwrap();
     assert!(matches!(sent, Delivery::Delivered { .. }), "{sent:?}");
     assert!(app.repair(id).await.unwrap().lifecycle.invoiced);
     assert!(
-        app.register_invoice(&draft, "F-2024-77", &claims)
+        app.register_invoice(&draft, &"F-2024-77".into(), &claims)
             .await
             .is_err(),
         "once"
@@ -373,10 +374,15 @@ async fn transient_failures_are_retried_later_and_in_doubt_creates_are_parked() 
         .as_i64()
         .unwrap();
     assert_eq!(
-        app.resolve(entry, applied(Some(claim_id))).await.unwrap(),
+        app.resolve(entry, applied(Some(ClaimId(claim_id))))
+            .await
+            .unwrap(),
         OutboxState::Delivered
     );
-    assert_eq!(app.repair(id).await.unwrap().claim_id, Some(claim_id));
+    assert_eq!(
+        app.repair(id).await.unwrap().claim_id,
+        Some(ClaimId(claim_id))
+    );
     assert!(app.resolve(entry, Resolution::Resend).await.is_err());
     let again = app.draft_claim(id).await.unwrap();
     let outcome = app.submit_claim(id, again, false).await.unwrap();
@@ -498,7 +504,12 @@ async fn enqueue(
 ) -> Vec<u64> {
     let mut ids = Vec::new();
     for (file, op) in ops {
-        let repair = app.store().repair(file).await.unwrap().unwrap();
+        let repair = app
+            .store()
+            .repair(InterventionId(file))
+            .await
+            .unwrap()
+            .unwrap();
         let id = app
             .store()
             .save_with_operation(&repair, Some(op), clock.now())
@@ -530,9 +541,9 @@ async fn recovery_parks_a_dead_process_s_sends_once_their_lease_expires() {
         &app,
         &clock,
         vec![
-            (file(0), Operation::UpdateRepair(update)),
-            (file(1), Operation::PlaceOrder(file(1))),
-            (file(2), Operation::PlaceOrder(file(2))),
+            (file(0).0, Operation::UpdateRepair(update)),
+            (file(1).0, Operation::PlaceOrder(file(1))),
+            (file(2).0, Operation::PlaceOrder(file(2))),
         ],
     )
     .await[..] else {
@@ -611,7 +622,7 @@ async fn a_flush_counts_each_outcome() {
     };
 
     // Unavailable: to retry later.
-    enqueue(&app, &clock, vec![(files[0], update(0).await)]).await;
+    enqueue(&app, &clock, vec![(files[0].0, update(0).await)]).await;
     let report = flush_with(Faults {
         status503_rate: 1.0,
         ..Faults::default()
@@ -638,7 +649,7 @@ async fn a_flush_counts_each_outcome() {
     enqueue(
         &app,
         &clock,
-        vec![(files[1], Operation::PlaceOrder(files[1]))],
+        vec![(files[1].0, Operation::PlaceOrder(files[1]))],
     )
     .await;
     let report = flush_with(Faults {
@@ -656,14 +667,14 @@ async fn a_flush_counts_each_outcome() {
 
     // An order for a file AgoraPlus does not know: refused.
     let mut unknown = app.store().repair(files[0]).await.unwrap().unwrap();
-    unknown.intervention_id = 999_999;
+    unknown.intervention_id = InterventionId(999_999);
     unknown.mandate_id = None;
     unknown.revision = 0;
     app.store().upsert_repair(&unknown).await.unwrap();
     enqueue(
         &app,
         &clock,
-        vec![(999_999, Operation::PlaceOrder(999_999))],
+        vec![(999_999, Operation::PlaceOrder(InterventionId(999_999)))],
     )
     .await;
     let report = flush_with(Faults::default()).await;
@@ -706,7 +717,7 @@ async fn work_orders_already_saved_are_counted() {
                 .into_iter()
                 .map(|id| NewMandateResponseData {
                     mandate: Some(work_order(19)),
-                    intervention_id: Some(id),
+                    intervention_id: Some(InterventionId(id)),
                     ..NewMandateResponseData::default()
                 })
                 .collect(),
@@ -827,19 +838,19 @@ async fn claim_in_agoraplus(sim: &Simulator, id: i64, valid: bool) -> i64 {
         .unwrap()
         .data;
     assert_eq!(created.is_valid, Some(valid), "{created:?}");
-    created.claim_id.unwrap()
+    created.claim_id.unwrap().0
 }
 
 /// A claim accepted in AgoraPlus and tracked here, on a file of its own.
 async fn accepted_claim(sim: &Simulator, app: &Agora<SimClient, SqliteStore>) -> i64 {
     sim.publish_mandate("a", work_order(19)).unwrap();
     let id = app.sync_work_orders().await.unwrap().accepted[0];
-    let claim_id = claim_in_agoraplus(sim, id, true).await;
+    let claim_id = claim_in_agoraplus(sim, id.0, true).await;
     let mut local = app.repair(id).await.unwrap();
-    local.claim_id = Some(claim_id);
+    local.claim_id = Some(ClaimId(claim_id));
     local.lifecycle.claim = Some(ClaimState::Valid { transferred: true });
     app.store().upsert_repair(&local).await.unwrap();
-    sim.decide_claim(claim_id, ClaimStatus::ClosedAccepted, None)
+    sim.decide_claim(ClaimId(claim_id), ClaimStatus::ClosedAccepted, None)
         .unwrap();
     assert_eq!(app.track_claims().await.unwrap().done.len(), 1);
     claim_id
@@ -868,7 +879,7 @@ async fn each_draft_takes_one_invoice_reference() {
     let before = entries().await;
     for (draft, invoice) in [(first.as_str(), " "), ("", "F-2024-1")] {
         let err = app
-            .register_invoice(draft, invoice, &claims)
+            .register_invoice(&draft.into(), &invoice.into(), &claims)
             .await
             .unwrap_err();
         assert!(
@@ -880,7 +891,7 @@ async fn each_draft_takes_one_invoice_reference() {
     assert_eq!(entries().await, before, "nothing sent");
 
     let sent = app
-        .register_invoice(&first, "F-2024-1", &claims)
+        .register_invoice(&first, &"F-2024-1".into(), &claims)
         .await
         .unwrap();
     assert!(matches!(sent, Delivery::Delivered { .. }), "{sent:?}");
@@ -891,13 +902,13 @@ async fn each_draft_takes_one_invoice_reference() {
     assert_ne!(second, first);
     assert_eq!(claims, [second_claim]);
     let sent = app
-        .register_invoice(&second, "F-2024-2", &claims)
+        .register_invoice(&second, &"F-2024-2".into(), &claims)
         .await
         .unwrap();
     assert!(matches!(sent, Delivery::Delivered { .. }), "{sent:?}");
     let invoiced = app
         .store()
-        .repair_by_claim(second_claim)
+        .repair_by_claim(ClaimId(second_claim))
         .await
         .unwrap()
         .unwrap();
@@ -925,12 +936,12 @@ async fn claim_tracking_takes_each_status_into_the_file() {
             Some(ClaimState::Valid { transferred: true }),
         ),
     ] {
-        let claim_id = claim_in_agoraplus(&sim, id, is_valid).await;
+        let claim_id = claim_in_agoraplus(&sim, id.0, is_valid).await;
         let mut file = app.repair(id).await.unwrap();
-        file.claim_id = Some(claim_id);
+        file.claim_id = Some(ClaimId(claim_id));
         file.lifecycle.claim = local;
         app.store().upsert_repair(&file).await.unwrap();
-        claims.push(claim_id);
+        claims.push(ClaimId(claim_id));
     }
     sim.decide_claim(
         claims[2],

@@ -104,7 +104,9 @@ pub fn decide(
 
 #[cfg(test)]
 mod tests {
-    use agora_domain::{InvoiceReference, Lcid, PartOrderLine, WarrantyClaim};
+    use agora_domain::{
+        ClaimId, InterventionId, InvoiceReference, Lcid, PartOrderLine, WarrantyClaim,
+    };
     use agora_ports::OutboxState;
     use jiff::Timestamp;
     use serde_json::json;
@@ -114,7 +116,7 @@ mod tests {
     fn entry(operation: Operation, file: Option<i64>) -> OutboxEntry {
         OutboxEntry {
             id: 9,
-            intervention_id: file,
+            intervention_id: file.map(InterventionId::from),
             operation,
             state: OutboxState::InDoubt,
             attempts: 1,
@@ -136,7 +138,10 @@ mod tests {
 
     #[test]
     fn an_order_applied_in_agoraplus_but_unknown_here_is_resolved_applied() {
-        let e = entry(Operation::PlaceOrder(500_001), Some(500_001));
+        let e = entry(
+            Operation::PlaceOrder(InterventionId(500_001)),
+            Some(500_001),
+        );
         let with_order = sim(json!({"Orders": [
             {"InterventionId": 500_001, "Line": {"OrderNumber": "ORD-000007"}}
         ]}));
@@ -155,11 +160,14 @@ mod tests {
 
     #[test]
     fn an_order_already_recorded_here_does_not_count_as_this_entry() {
-        let e = entry(Operation::PlaceOrder(500_001), Some(500_001));
+        let e = entry(
+            Operation::PlaceOrder(InterventionId(500_001)),
+            Some(500_001),
+        );
         let state = sim(json!({"Orders": [
             {"InterventionId": 500_001, "Line": {"OrderNumber": "ORD-000007"}}
         ]}));
-        let mut local: LocalRepair = crate::reconcile::tests::local(500_001);
+        let mut local: LocalRepair = crate::reconcile::tests::local(InterventionId(500_001));
         local.orders.push(PartOrderLine {
             order_number: Some("ORD-000007".into()),
             ..PartOrderLine::default()
@@ -187,7 +195,7 @@ mod tests {
             decide(&e, None, &state).unwrap(),
             Resolution::Applied {
                 intervention_id: None,
-                claim_id: Some(5_000_003)
+                claim_id: Some(ClaimId(5_000_003))
             }
         );
         assert_eq!(
@@ -215,7 +223,7 @@ mod tests {
         assert!(matches!(
             decide(&e, None, &holding("fix-2")).unwrap(),
             Resolution::Applied {
-                claim_id: Some(5_000_003),
+                claim_id: Some(ClaimId(5_000_003)),
                 ..
             }
         ));
@@ -234,7 +242,7 @@ mod tests {
                     draft_invoice_number: Some("DR-19-00001".into()),
                     ..InvoiceReference::default()
                 },
-                claims: vec![5_000_003],
+                claims: vec![ClaimId(5_000_003)],
             },
             Some(500_001),
         );

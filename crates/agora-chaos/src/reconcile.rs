@@ -263,7 +263,11 @@ fn orders(
                     o.intervention_id,
                     o.line.reference.clone().unwrap_or_default(),
                 ),
-                o.line.order_number.clone().unwrap_or_default(),
+                o.line
+                    .order_number
+                    .clone()
+                    .map(String::from)
+                    .unwrap_or_default(),
             )
         }),
         "part order (file, reference)",
@@ -462,9 +466,12 @@ fn invoices(
     r: &mut Reconciliation,
 ) {
     duplicates_of(
-        sim.draft_invoices
-            .iter()
-            .filter_map(|d| Some((d.invoice_number.clone()?, d.draft_invoice_number.clone()))),
+        sim.draft_invoices.iter().filter_map(|d| {
+            Some((
+                d.invoice_number.clone()?,
+                d.draft_invoice_number.to_string(),
+            ))
+        }),
         "invoice number on drafts",
         &mut r.duplicates,
     );

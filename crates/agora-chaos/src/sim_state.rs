@@ -3,8 +3,8 @@
 //! look-ups and the reconciliation.
 
 use agora_domain::{
-    ClaimId, CompleteRepairState, InterventionId, MandateId, MandateLightResponse, MandateStatus,
-    PartOrderLine, WarrantyClaim,
+    ClaimId, CompleteRepairState, DraftInvoiceNumber, InterventionId, InvoiceNumber, MandateId,
+    MandateLightResponse, MandateStatus, PartOrderLine, WarrantyClaim,
 };
 use serde::Deserialize;
 
@@ -82,7 +82,7 @@ pub struct SimClaim {
     /// Its repair file.
     pub intervention_id: InterventionId,
     /// The draft invoice holding it.
-    pub draft_invoice_number: Option<String>,
+    pub draft_invoice_number: Option<DraftInvoiceNumber>,
     /// The claim as last sent.
     pub claim: WarrantyClaim,
 }
@@ -105,12 +105,12 @@ pub fn claim_tag(claim: &WarrantyClaim) -> Option<&str> {
 #[serde(rename_all = "PascalCase")]
 pub struct SimDraft {
     /// Its number.
-    pub draft_invoice_number: String,
+    pub draft_invoice_number: DraftInvoiceNumber,
     /// The claims it pays.
     #[serde(rename = "ClaimIDs", default)]
     pub claim_ids: Vec<ClaimId>,
     /// The invoice linked to it, once.
-    pub invoice_number: Option<String>,
+    pub invoice_number: Option<InvoiceNumber>,
 }
 
 impl SimState {

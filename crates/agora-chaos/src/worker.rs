@@ -10,7 +10,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use agora_app::{Agora, AppConfig, ClaimOutcome, Delivery};
-use agora_domain::{ClaimId, InterventionId, MandateLightResponse};
+use agora_domain::{
+    ClaimId, DraftInvoiceNumber, InterventionId, InvoiceNumber, MandateLightResponse,
+};
 use agora_http::{AgoraClient, ApiKey, ClientConfig, Environment, RetryPolicy};
 use agora_ports::{
     AgoraError, Clock, Operation, OutboxEntry, OutboxState, RepairFiles, SystemClock,
@@ -142,17 +144,17 @@ impl Control {
 
     /// A draft invoice of the OEM's accepted claims not yet in a draft;
     /// `None` when there is none.
-    async fn draft(&self) -> Result<Option<(String, Vec<ClaimId>)>, String> {
+    async fn draft(&self) -> Result<Option<(DraftInvoiceNumber, Vec<ClaimId>)>, String> {
         let body = json!({"ApiKey": self.key, "ManufacturerId": OEM.0});
         match self.call("/_sim/invoices/draft", Some(body)).await? {
             (200, v) => {
                 let number = v["DraftInvoiceNumber"]
                     .as_str()
                     .ok_or_else(|| format!("draft without a number: {v}"))?
-                    .to_owned();
+                    .into();
                 let claims = v["ClaimIDs"]
                     .as_array()
-                    .map(|a| a.iter().filter_map(Value::as_i64).collect())
+                    .map(|a| a.iter().filter_map(Value::as_i64).map(ClaimId).collect())
                     .unwrap_or_default();
                 Ok(Some((number, claims)))
             }
@@ -631,7 +633,7 @@ impl Worker {
             }
             Err(_) => return Outcome::AgoraPlusError,
         };
-        let number = format!("INV-{draft}");
+        let number = InvoiceNumber(format!("INV-{draft}"));
         match self.app.register_invoice(&draft, &number, &claims).await {
             // A claim of the draft was accepted by the OEM after this
             // store last tracked it: track, then try again.

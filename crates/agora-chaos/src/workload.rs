@@ -2,6 +2,7 @@
 //! from the local file alone (so a restarted worker picks up where the
 //! store says the file stands), and the data each step sends.
 
+use agora_domain::OrderNumber;
 use agora_domain::lifecycle::ClaimState;
 use agora_domain::{
     ClaimId, CompleteRepairState, CountryCode, InterventionId, Lcid, LogisticStatus,
@@ -31,7 +32,7 @@ pub enum Step {
     /// Place the part order.
     Order,
     /// The OEM ships these orders (control API); then track them.
-    Ship(Vec<String>),
+    Ship(Vec<OrderNumber>),
     /// Report 201 with the part and its order number.
     Received {
         /// The order.
@@ -90,7 +91,7 @@ pub fn next_step(repair: &LocalRepair) -> Step {
     if repair.orders.is_empty() {
         return Step::Order;
     }
-    let unshipped: Vec<String> = repair
+    let unshipped: Vec<OrderNumber> = repair
         .orders
         .iter()
         .filter(|o| o.status_code != Some(LogisticStatus::Shipped))
@@ -105,7 +106,7 @@ pub fn next_step(repair: &LocalRepair) -> Step {
             .iter()
             .find_map(|o| o.order_number.clone())
             .unwrap_or_default();
-        return Step::Received { order };
+        return Step::Received { order: order.0 };
     }
     if !has_status(repair, &StatusCode::RepairFinished) {
         return Step::Finished;
@@ -133,7 +134,7 @@ pub fn serial(file: InterventionId) -> String {
 
 /// The file's one part reference.
 pub fn part_reference(file: InterventionId) -> String {
-    format!("00019-{:08}", file.rem_euclid(100_000_000))
+    format!("00019-{:08}", file.0.rem_euclid(100_000_000))
 }
 
 /// Completes the appliance and consumer details.
@@ -184,7 +185,7 @@ pub fn status(step: &Step, id: InterventionId, tag: &str) -> Option<StateNature>
     let part = |order: Option<&str>| Part {
         reference: Some(part_reference(id)),
         quantity: Some(1),
-        order_number: order.map(str::to_owned),
+        order_number: order.map(OrderNumber::from),
         to_be_ordered: order.is_none().then_some(true),
         ..Part::default()
     };
@@ -242,9 +243,9 @@ pub fn mistaken(claim: WarrantyClaim) -> WarrantyClaim {
 
 #[cfg(test)]
 mod tests {
-    use agora_domain::PartOrderLine;
     use agora_domain::lifecycle::{RepairEvent, RepairLifecycle};
     use agora_domain::rules::{RuleBook, is_valid};
+    use agora_domain::{MandateId, PartOrderLine};
 
     use super::*;
 
@@ -252,7 +253,7 @@ mod tests {
         let m = mandate(1);
         LocalRepair {
             intervention_id: id,
-            mandate_id: Some(7),
+            mandate_id: Some(MandateId(7)),
             file: CompleteRepairState::from_work_order(&m, id),
             lifecycle: RepairLifecycle::from_work_order(
                 Some(OEM),
@@ -278,23 +279,23 @@ mod tests {
 
     #[test]
     fn a_file_goes_through_every_step_in_order() {
-        let mut r = accepted(500_001);
+        let mut r = accepted(InterventionId(500_001));
         assert_eq!(next_step(&r), Step::Details);
-        fill_details(&mut r.file, 500_001);
+        fill_details(&mut r.file, InterventionId(500_001));
         assert_eq!(next_step(&r), Step::Appointment);
         report(&mut r, &Step::Appointment);
         assert_eq!(next_step(&r), Step::Diagnosis);
         report(&mut r, &Step::Diagnosis);
         assert_eq!(next_step(&r), Step::AddPart);
-        add_part(&mut r.file, 500_001, "t");
-        add_part(&mut r.file, 500_001, "t");
+        add_part(&mut r.file, InterventionId(500_001), "t");
+        add_part(&mut r.file, InterventionId(500_001), "t");
         assert_eq!(r.file.parts.as_ref().unwrap().len(), 1, "added once");
         assert_eq!(next_step(&r), Step::PartsOrdered);
         report(&mut r, &Step::PartsOrdered);
         assert_eq!(next_step(&r), Step::Order);
         r.orders.push(PartOrderLine {
             order_number: Some("ORD-000001".into()),
-            reference: Some(part_reference(500_001)),
+            reference: Some(part_reference(InterventionId(500_001))),
             ..PartOrderLine::default()
         });
         assert_eq!(next_step(&r), Step::Ship(vec!["ORD-000001".into()]));
@@ -307,23 +308,23 @@ mod tests {
         assert_eq!(next_step(&r), Step::Finished);
         report(&mut r, &Step::Finished);
         assert_eq!(next_step(&r), Step::CreateClaim);
-        r.claim_id = Some(5_000_001);
+        r.claim_id = Some(ClaimId(5_000_001));
         r.lifecycle.claim = Some(ClaimState::NotValid);
         assert_eq!(next_step(&r), Step::CorrectClaim);
         r.lifecycle.claim = Some(ClaimState::Valid { transferred: true });
-        assert_eq!(next_step(&r), Step::Decide(5_000_001));
+        assert_eq!(next_step(&r), Step::Decide(ClaimId(5_000_001)));
         r.lifecycle.claim = Some(ClaimState::NotConform);
         assert_eq!(next_step(&r), Step::CorrectClaim);
         r.lifecycle.claim = Some(ClaimState::ClosedAccepted);
-        assert_eq!(next_step(&r), Step::Invoice(5_000_001));
+        assert_eq!(next_step(&r), Step::Invoice(ClaimId(5_000_001)));
         r.lifecycle.invoiced = true;
         assert_eq!(next_step(&r), Step::Done);
     }
 
     #[test]
     fn the_first_claim_is_refused_and_the_correction_accepted() {
-        let mut r = accepted(500_002);
-        fill_details(&mut r.file, 500_002);
+        let mut r = accepted(InterventionId(500_002));
+        fill_details(&mut r.file, InterventionId(500_002));
         report(&mut r, &Step::Appointment);
         let rules = RuleBook::defaults();
         let mut claim = WarrantyClaim::from_repair_file(&r.file);

@@ -8,6 +8,7 @@
 //! binary only to its own package's tests.)
 #![allow(clippy::unwrap_used)]
 
+use agora_domain::{ClaimId, InterventionId};
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
@@ -218,7 +219,7 @@ async fn every_use_case_from_the_command_line() {
     let claim_id = result["ClaimID"].as_i64().unwrap();
 
     env.sim()
-        .decide_claim(claim_id, ClaimStatus::ClosedAccepted, None)
+        .decide_claim(ClaimId(claim_id), ClaimStatus::ClosedAccepted, None)
         .unwrap();
     let updates = env.json(&["claims", "track"]).await;
     assert_eq!(updates[0]["LastStatus"], "CLOSEDACCEPTED");
@@ -881,16 +882,16 @@ async fn a_sync_that_did_half_its_work_says_which_and_exits_with_its_code() {
 async fn plant_unknown_file(db: &std::path::Path, id: i64, claim: Option<i64>) {
     use agora_ports::{LocalRepair, RepairFiles};
     let repair = LocalRepair {
-        intervention_id: id,
+        intervention_id: InterventionId(id),
         mandate_id: None,
         file: agora_domain::CompleteRepairState::default(),
         lifecycle: agora_domain::lifecycle::RepairLifecycle::from_work_order(
             Some(ManufacturerId(19)),
             Some(agora_domain::InterventionTypeId(1)),
         ),
-        claim_id: claim,
+        claim_id: claim.map(ClaimId::from),
         orders: vec![agora_domain::PartOrderLine {
-            order_number: Some(format!("ORD-GONE-{id}")),
+            order_number: Some(format!("ORD-GONE-{id}").into()),
             ..agora_domain::PartOrderLine::default()
         }],
         attention: None,

@@ -8,6 +8,7 @@
 //! tables fit the terminal's width.
 #![allow(clippy::unwrap_used)]
 
+use agora_domain::{InterventionId, MandateId};
 use std::io::Read;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -147,8 +148,8 @@ async fn plant_repairs(db: &Path, count: i64) {
     let store = agora_store_sqlite::SqliteStore::open(db).unwrap();
     for id in 0..count {
         let repair = LocalRepair {
-            intervention_id: 700_000 + id,
-            mandate_id: Some(800_000 + id),
+            intervention_id: InterventionId(700_000 + id),
+            mandate_id: Some(MandateId(800_000 + id)),
             file: agora_domain::CompleteRepairState::default(),
             lifecycle: agora_domain::lifecycle::RepairLifecycle::from_work_order(
                 Some(agora_domain::ManufacturerId(19)),

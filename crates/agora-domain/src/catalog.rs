@@ -3,7 +3,7 @@
 //! lines with their logistic status, the invoice reference.
 
 use crate::codes::LogisticStatus;
-use crate::mandate::InterventionId;
+use crate::ids::{DraftInvoiceNumber, InterventionId, InvoiceNumber, OrderNumber};
 use crate::time::WireDateTime;
 use crate::wire::wire_model;
 
@@ -60,7 +60,7 @@ wire_model! {
     /// (with `StatusCode` and `StatusDate`; no status while in transit).
     pub struct PartOrderLine {
         /// Order number.
-        order_number: String = "OrderNumber",
+        order_number: OrderNumber = "OrderNumber",
         /// Part reference.
         reference: String = "Reference",
         /// Quantity.
@@ -84,8 +84,8 @@ wire_model! {
     /// The invoice reference `CreateeInvoice` sends for a draft invoice.
     pub struct InvoiceReference {
         /// The service center's invoice number.
-        invoice_number: String = "InvoiceNumber",
+        invoice_number: InvoiceNumber = "InvoiceNumber",
         /// The draft invoice it answers.
-        draft_invoice_number: String = "DraftInvoiceNumber",
+        draft_invoice_number: DraftInvoiceNumber = "DraftInvoiceNumber",
     }
 }

@@ -2,14 +2,13 @@
 //! result of a submission and the claim tracking answer.
 
 use crate::codes::{ClaimStatus, MessageType};
-use crate::mandate::InterventionId;
+use crate::ids::InterventionId;
 use crate::money::Money;
 use crate::tables::{CountryCode, ManufacturerId, Title};
 use crate::time::WireDateTime;
 use crate::wire::wire_model;
 
-/// `ClaimID`: a claim's identifier in AgoraPlus.
-pub type ClaimId = i64;
+pub use crate::ids::ClaimId;
 
 wire_model! {
     /// `WarrantyClaim`: a request for reimbursement, sent by

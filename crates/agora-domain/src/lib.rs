@@ -22,6 +22,7 @@ pub mod catalog;
 pub mod claim;
 pub mod codes;
 pub mod envelope;
+pub mod ids;
 pub mod lifecycle;
 pub mod mandate;
 pub mod money;
@@ -38,18 +39,19 @@ pub use catalog::{
     SparePart,
 };
 pub use claim::{
-    ClaimId, ClaimTracking, ValidationResult, WarrantyClaim, WarrantyClaimConso,
-    WarrantyClaimDeliv, WarrantyClaimInfos, WarrantyClaimLab, WarrantyClaimPart,
-    WarrantyClaimResal, WarrantyClaimResult, WarrantyClaimType,
+    ClaimTracking, ValidationResult, WarrantyClaim, WarrantyClaimConso, WarrantyClaimDeliv,
+    WarrantyClaimInfos, WarrantyClaimLab, WarrantyClaimPart, WarrantyClaimResal,
+    WarrantyClaimResult, WarrantyClaimType,
 };
 pub use codes::{
     ClaimStatus, LogisticStatus, MandateStatus, MessageType, RepairOriginCode, ResponseStatus,
     WarrantyCondition,
 };
 pub use envelope::{Envelope, EnvelopeHead, SetAside, Verdict};
+pub use ids::{ClaimId, DraftInvoiceNumber, InterventionId, InvoiceNumber, MandateId, OrderNumber};
 pub use mandate::{
-    ConsumerLight, InterventionId, InterventionTypeLight, MandateId, MandateLightResponse,
-    NewMandateResponseData, ResellerLight, SuggestedPartLight,
+    ConsumerLight, InterventionTypeLight, MandateLightResponse, NewMandateResponseData,
+    ResellerLight, SuggestedPartLight,
 };
 pub use money::{Money, money_from_cents};
 pub use repair::{CompleteRepairState, Consumer, Intervention, Part, Reseller, StateNature};

@@ -5,10 +5,7 @@ use crate::codes::ResponseStatus;
 use crate::tables::{InterventionTypeId, ManufacturerId, TitleText};
 use crate::wire::wire_model;
 
-/// `MandateId`: a work order's identifier in AgoraPlus.
-pub type MandateId = i64;
-/// `InterventionId`: a repair file's identifier in AgoraPlus.
-pub type InterventionId = i64;
+pub use crate::ids::{InterventionId, MandateId};
 
 wire_model! {
     /// `NewMandateResponseData`: a work order and, once accepted, its repair

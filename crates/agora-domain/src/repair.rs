@@ -3,7 +3,7 @@
 //! `StateNatures`.
 
 use crate::codes::RepairOriginCode;
-use crate::mandate::{InterventionId, MandateId};
+use crate::ids::{InterventionId, MandateId, OrderNumber};
 use crate::status::StatusCode;
 use crate::tables::{CountryCode, InterventionTypeId, Lcid, ManufacturerId, Title};
 use crate::time::WireDateTime;
@@ -168,7 +168,7 @@ wire_model! {
         /// Comment.
         note: String = "Note",
         /// Order number, once ordered.
-        order_number: String = "OrderNumber",
+        order_number: OrderNumber = "OrderNumber",
         /// Whether `PlaceRepairSparepartOrder` should order it.
         to_be_ordered: bool = "ToBeOrdered",
     }

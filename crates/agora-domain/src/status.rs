@@ -304,8 +304,8 @@ pub enum StatusWarning {
     },
 }
 
-fn blank(s: Option<&String>) -> bool {
-    s.is_none_or(|s| s.trim().is_empty())
+fn blank<S: AsRef<str>>(s: Option<&S>) -> bool {
+    s.is_none_or(|s| s.as_ref().trim().is_empty())
 }
 
 /// Checks that a status carries what its code requires, and that a client

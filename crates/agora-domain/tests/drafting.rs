@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+use agora_domain::InterventionId;
 use agora_domain::{
     CompleteRepairState, InterventionTypeId, MandateLightResponse, StatusCode, WarrantyClaim,
 };
@@ -102,7 +103,7 @@ fn the_draft_takes_the_landline_without_a_mobile_and_the_origin_from_the_repair_
 #[test]
 fn what_the_file_does_not_hold_stays_out_of_the_draft() {
     let bare = CompleteRepairState {
-        intervention_id: Some(7),
+        intervention_id: Some(InterventionId(7)),
         ..CompleteRepairState::default()
     };
     let claim = WarrantyClaim::from_repair_file(&bare);
@@ -138,7 +139,7 @@ fn a_repair_file_from_a_work_order_keeps_its_ids_consumer_and_repair_type() {
                      "Address1": "12 rue des Lilas", "Zip": "69003"}
     }))
     .unwrap();
-    let file = CompleteRepairState::from_work_order(&mandate, 500021);
+    let file = CompleteRepairState::from_work_order(&mandate, InterventionId(500021));
     assert_eq!(
         serde_json::to_value(&file).unwrap(),
         json!({
@@ -155,7 +156,7 @@ fn a_repair_file_from_a_work_order_keeps_its_ids_consumer_and_repair_type() {
         "OEMId": 34, "InterventionType": {"InterventionTypeId": 8}
     }))
     .unwrap();
-    let file = CompleteRepairState::from_work_order(&mandate, 1);
+    let file = CompleteRepairState::from_work_order(&mandate, InterventionId(1));
     let value = serde_json::to_value(&file).unwrap();
     assert_eq!(value["ManufacturerId"], 34);
     assert_eq!(value["Intervention"], json!({"InterventionType": 8}));

@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+use agora_domain::OrderNumber;
 use agora_domain::lifecycle::{
     ClaimState, RepairEvent, RepairLifecycle, RepairPhase, RuleWarning, TransitionError,
     is_claim_edge,
@@ -41,7 +42,7 @@ fn arb_status() -> impl Strategy<Value = StateNature> {
             if let Some((reference, order_number)) = part {
                 s.parts = Some(vec![Part {
                     reference,
-                    order_number,
+                    order_number: order_number.map(OrderNumber::from),
                     ..Part::default()
                 }]);
             }

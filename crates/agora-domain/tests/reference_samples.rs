@@ -6,6 +6,7 @@
 
 mod common;
 
+use agora_domain::ClaimId;
 use agora_domain::tables::{
     InterventionTypeId, ManufacturerId, OEMS, REPAIR_TYPES, WarrantyConditionCode, coverage,
     repair_type,
@@ -94,7 +95,7 @@ fn claim_response_sample_is_an_object_where_the_model_says_array() {
     let data = env.response_data.unwrap();
     assert!(matches!(data, OneOrMany::One(_)));
     let result = &data.as_slice()[0];
-    assert_eq!(result.claim_id, Some(5_272_901));
+    assert_eq!(result.claim_id, Some(ClaimId(5_272_901)));
     assert_eq!(result.is_valid, Some(false));
     let fields: Vec<_> = result
         .validation_errors

@@ -2,6 +2,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+use agora_domain::OrderNumber;
 use agora_domain::status::{StatusError, StatusWarning, check_status};
 use agora_domain::tables::{Coverage, coverage};
 use agora_domain::{
@@ -147,7 +148,7 @@ fn received(parts: Vec<(Option<&str>, Option<&str>)>) -> StateNature {
             .into_iter()
             .map(|(reference, order)| Part {
                 reference: reference.map(str::to_owned),
-                order_number: order.map(str::to_owned),
+                order_number: order.map(OrderNumber::from),
                 ..Part::default()
             })
             .collect(),

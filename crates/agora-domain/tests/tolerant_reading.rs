@@ -7,6 +7,7 @@
 
 mod common;
 
+use agora_domain::MandateId;
 use agora_domain::wire::{ReadAnswer, ReadLenient, WriteJson, to_json_vec};
 use agora_domain::{
     BomLine, ClaimStatus, ClaimTracking, CreateRepairResult, Envelope, LogisticStatus,
@@ -58,7 +59,10 @@ fn a_title_label_reads_as_the_title_and_is_written_back_as_it_came() {
         assert!(data[0].unread_values().is_empty());
         assert_eq!(serde_json::to_value(&data[0]).unwrap(), order);
         // The rest of the work order is all there.
-        assert_eq!(data[0].mandate.as_ref().unwrap().mandate_id, Some(770_001));
+        assert_eq!(
+            data[0].mandate.as_ref().unwrap().mandate_id,
+            Some(MandateId(770_001))
+        );
     }
     // A number and a numeric string written otherwise read too.
     for raw in [json!(3), json!(" 3"), json!("03")] {
@@ -196,7 +200,7 @@ fn a_value_that_does_not_read_is_kept_raw_and_reported_with_its_path() {
     );
     // A field set here replaces the kept value.
     let mut fixed = mandate.clone();
-    fixed.mandate_id = Some(1);
+    fixed.mandate_id = Some(MandateId(1));
     assert_eq!(serde_json::to_value(&fixed).unwrap()["MandateId"], 1);
 }
 

@@ -6,6 +6,8 @@
 
 mod common;
 
+use agora_domain::InterventionId;
+use agora_domain::MandateId;
 use agora_domain::wire::{WriteJson, to_json_vec};
 use agora_domain::{
     BomLine, ClaimStatus, ClaimTracking, CompleteRepairState, CreateRepairResult, Envelope,
@@ -136,8 +138,8 @@ fn assert_writers_agree<T: serde::de::DeserializeOwned + serde::Serialize + Writ
 fn the_direct_writer_escapes_like_serde_json() {
     let mut file = CompleteRepairState {
         commercial_ref: Some("a\"b\\c\u{1}\n\t\u{7f}é/𝄞".to_owned()),
-        intervention_id: Some(i64::MIN),
-        mandate_id: Some(0),
+        intervention_id: Some(InterventionId(i64::MIN)),
+        mandate_id: Some(MandateId(0)),
         ..CompleteRepairState::default()
     };
     file.extra.insert(

@@ -4,6 +4,7 @@
 
 mod support;
 
+use agora_domain::{ClaimId, InterventionId};
 use agora_domain::{
     ClaimStatus, CompleteRepairState, CountryCode, InvoiceReference, Lcid, LogisticStatus,
     ManufacturerId, StateNature, StatusCode, WarrantyClaim,
@@ -29,7 +30,7 @@ async fn new_mandates_sends_auto_accept_and_the_headers() {
     let (client, _) = client_for(&server.uri());
     let orders = client.new_mandates(true).await.unwrap().data;
     assert_eq!(orders.len(), 1);
-    assert_eq!(orders[0].intervention_id, Some(880_001));
+    assert_eq!(orders[0].intervention_id, Some(InterventionId(880_001)));
     let mandate = orders[0].mandate.as_ref().unwrap();
     assert_eq!(mandate.manufacturer_id, Some(ManufacturerId(19)));
     assert_eq!(
@@ -73,7 +74,10 @@ async fn create_and_update_repair_post_the_whole_file() {
         .mount(&server)
         .await;
     let (client, _) = client_for(&server.uri());
-    assert_eq!(client.create_repair(&file).await.unwrap().data, 42);
+    assert_eq!(
+        client.create_repair(&file).await.unwrap().data,
+        InterventionId(42)
+    );
 
     let mut file = repair_file();
     file.state_natures = Some(vec![StateNature::new(
@@ -121,9 +125,17 @@ async fn part_orders_and_tracking() {
         .mount(&server)
         .await;
     let (client, _) = client_for(&server.uri());
-    let lines = client.place_order(880_001).await.unwrap().data;
+    let lines = client
+        .place_order(InterventionId(880_001))
+        .await
+        .unwrap()
+        .data;
     assert_eq!(lines[0].order_number.as_deref(), Some("PO-1"));
-    let tracking = client.order_tracking(880_001).await.unwrap().data;
+    let tracking = client
+        .order_tracking(InterventionId(880_001))
+        .await
+        .unwrap()
+        .data;
     assert_eq!(tracking[0].status_code, Some(LogisticStatus::Shipped));
 }
 
@@ -169,7 +181,7 @@ async fn claims_come_back_with_their_validation_errors_as_data() {
         transfer_if_valid: true,
     };
     let result = client.create_claim(&claim, how).await.unwrap().data;
-    assert_eq!(result.claim_id, Some(5_272_901));
+    assert_eq!(result.claim_id, Some(ClaimId(5_272_901)));
     assert_eq!(result.validation_errors.as_ref().unwrap().len(), 6);
     assert_eq!(
         result.validation_errors.as_ref().unwrap()[0]
@@ -184,7 +196,7 @@ async fn claims_come_back_with_their_validation_errors_as_data() {
     let reply = client.update_claim(&claim, how).await.unwrap();
     assert_eq!(reply.data.is_valid, Some(false));
     assert_eq!(reply.warning.as_deref(), Some("Claim not valid"));
-    let status = client.claim_status(5_272_901).await.unwrap().data;
+    let status = client.claim_status(ClaimId(5_272_901)).await.unwrap().data;
     assert_eq!(status.last_status, Some(ClaimStatus::NotConform));
 }
 

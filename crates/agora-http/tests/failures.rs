@@ -5,6 +5,7 @@
 
 mod support;
 
+use agora_domain::InterventionId;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -140,7 +141,7 @@ async fn undecodable_bodies_are_decode_errors_with_a_short_snippet() {
     let mandate = reply.data[0].mandate.as_ref().unwrap();
     assert_eq!(mandate.mandate_id, None);
     assert_eq!(mandate.raw("MandateId"), Some(&json!("seven")));
-    assert_eq!(reply.data[0].intervention_id, Some(7));
+    assert_eq!(reply.data[0].intervention_id, Some(InterventionId(7)));
     assert_eq!(reply.set_aside.len(), 1);
     assert_eq!(reply.set_aside[0].index, 1);
     assert_eq!(reply.set_aside[0].raw, json!("not a work order"));

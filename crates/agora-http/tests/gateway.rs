@@ -6,6 +6,7 @@
 
 mod support;
 
+use agora_domain::InterventionId;
 use std::time::Duration;
 
 use agora_domain::CompleteRepairState;
@@ -87,7 +88,7 @@ async fn a_429_is_retried_after_its_retry_after_even_for_a_create() {
     let (client, sleeps) = client_for(&server.uri());
     assert_eq!(
         client.create_repair(&new_file()).await.unwrap().data,
-        880_001
+        InterventionId(880_001)
     );
     assert_eq!(sleeps.delays(), [Duration::from_secs(2); 2]);
 }

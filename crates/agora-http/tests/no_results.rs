@@ -7,6 +7,7 @@
 mod support;
 
 use agora_domain::routes::{NO_RESULTS_MESSAGE, Route};
+use agora_domain::{ClaimId, InterventionId};
 use agora_domain::{Lcid, ManufacturerId};
 use agora_http::{AgoraClient, RetryPolicy};
 use agora_ports::{AgoraError, DeltaQuery, collect_records};
@@ -77,9 +78,11 @@ async fn count(client: &AgoraClient, route: Route) -> Result<usize, AgoraError> 
     Ok(match route {
         Route::GetNewMandates => client.new_mandates(true).await?.data.len(),
         Route::GetAcceptedMandates => client.accepted_mandates().await?.data.len(),
-        Route::GetSparepartOrderTracking => client.order_tracking(42).await?.data.len(),
+        Route::GetSparepartOrderTracking => {
+            client.order_tracking(InterventionId(42)).await?.data.len()
+        }
         Route::GetWarrantyClaimStatus => {
-            let tracking = client.claim_status(42).await?.data;
+            let tracking = client.claim_status(ClaimId(42)).await?.data;
             usize::from(tracking != Default::default())
         }
         Route::SearchProductByRef => client
@@ -184,7 +187,7 @@ async fn on_a_route_about_one_thing_404_stays_not_found() {
         .await;
     let (client, _) = client_with(&server.uri(), RetryPolicy::none());
     let file = agora_domain::CompleteRepairState {
-        intervention_id: Some(7),
+        intervention_id: Some(InterventionId(7)),
         ..Default::default()
     };
     let err = client.update_repair(&file).await.unwrap_err();

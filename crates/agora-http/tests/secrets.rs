@@ -6,6 +6,7 @@
 
 mod support;
 
+use agora_domain::InterventionId;
 use std::error::Error as _;
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -208,7 +209,7 @@ async fn a_short_key_is_redacted_too() {
     assert!(!text.contains(short), "{text}");
     // At the start, after `=`, in quotes, before a dash: wherever it
     // stands apart from letters and digits.
-    let err = client.order_tracking(1).await.unwrap_err();
+    let err = client.order_tracking(InterventionId(1)).await.unwrap_err();
     let text = shown(&err);
     assert!(
         text.contains(r#"[REDACTED]: no order for key=[REDACTED], \"[REDACTED]\"-[REDACTED]"#),

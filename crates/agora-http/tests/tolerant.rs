@@ -5,6 +5,7 @@
 
 mod support;
 
+use agora_domain::InterventionId;
 use agora_domain::{Lcid, LogisticStatus, ManufacturerId, Title};
 use agora_ports::DeltaQuery;
 use serde_json::json;
@@ -27,7 +28,7 @@ async fn a_work_order_titled_mr_is_read_and_an_unreadable_one_set_aside() {
     assert_eq!(reply.data.len(), 1);
     let consumer = reply.data[0].mandate.as_ref().unwrap().consumer.as_ref();
     assert_eq!(consumer.unwrap().title.map(|t| t.0), Some(Title::Mr));
-    assert_eq!(reply.data[0].intervention_id, Some(880_001));
+    assert_eq!(reply.data[0].intervention_id, Some(InterventionId(880_001)));
     assert_eq!(reply.set_aside.len(), 1);
     assert_eq!(
         (reply.set_aside[0].index, &reply.set_aside[0].raw),
@@ -46,7 +47,10 @@ async fn a_numeric_logistic_status_code_is_read() {
         .mount(&server)
         .await;
     let (client, _) = client_for(&server.uri());
-    let reply = client.order_tracking(880_001).await.unwrap();
+    let reply = client
+        .order_tracking(InterventionId(880_001))
+        .await
+        .unwrap();
     assert_eq!(reply.data[0].status_code, Some(LogisticStatus::Shipped));
     assert_eq!(serde_json::to_value(&reply.data[0]).unwrap(), line);
     assert!(reply.set_aside.is_empty());

@@ -184,9 +184,9 @@ impl Simulator {
         }
         let world = World {
             tenants,
-            next_mandate: 100_001,
-            next_intervention: 500_001,
-            next_claim: 5_000_001,
+            next_mandate: MandateId(100_001),
+            next_intervention: InterventionId(500_001),
+            next_claim: ClaimId(5_000_001),
             next_order: 1,
             next_draft: 1,
             rng: fastrand::Rng::with_seed(config.seed),
@@ -313,12 +313,12 @@ struct Counters<'a> {
 impl Counters<'_> {
     fn next_intervention(&mut self) -> InterventionId {
         let id = *self.intervention;
-        *self.intervention += 1;
+        self.intervention.0 += 1;
         id
     }
     fn next_claim(&mut self) -> ClaimId {
         let id = *self.claim;
-        *self.claim += 1;
+        self.claim.0 += 1;
         id
     }
     fn next_order(&mut self) -> u64 {

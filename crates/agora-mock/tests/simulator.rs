@@ -180,7 +180,7 @@ async fn a_whole_repair_from_work_order_to_invoice() {
         transfer_if_valid: true,
     };
     let result = api
-        .create_claim(&claim_for(intervention, "12345"), french)
+        .create_claim(&claim_for(intervention.0, "12345"), french)
         .await
         .unwrap()
         .data;
@@ -211,13 +211,13 @@ async fn a_whole_repair_from_work_order_to_invoice() {
     );
     // A second claim for the same file is refused.
     assert!(
-        api.create_claim(&claim_for(intervention, "1234567890123456789"), french)
+        api.create_claim(&claim_for(intervention.0, "1234567890123456789"), french)
             .await
             .is_err()
     );
 
     // Corrected: VALID and transferred; the OEM accepts.
-    let mut fixed = claim_for(intervention, "1234567890123456789");
+    let mut fixed = claim_for(intervention.0, "1234567890123456789");
     fixed.claim_id = Some(claim_id);
     let result = api.update_claim(&fixed, french).await.unwrap().data;
     assert_eq!(result.is_valid, Some(true));
@@ -283,7 +283,7 @@ async fn accounts_are_isolated_and_keys_checked() {
         language: Lcid::FRENCH,
         transfer_if_valid: true,
     };
-    let claim = claim_for(intervention, "1234567890123456789");
+    let claim = claim_for(intervention.0, "1234567890123456789");
     let claim_id = a
         .create_claim(&claim, french)
         .await
@@ -356,7 +356,7 @@ async fn accounts_are_isolated_and_keys_checked() {
         assert_eq!(state_b[list], json!([]), "{list}: {state_b}");
     }
     let state_a = sim.state("a").unwrap();
-    assert_eq!(state_a["Orders"][0]["Line"]["OrderNumber"], order);
+    assert_eq!(state_a["Orders"][0]["Line"]["OrderNumber"], order.as_str());
     assert_eq!(state_a["Claims"][0]["LastStatus"], "CLOSEDACCEPTED");
     assert_eq!(state_a["Repairs"][0]["Invoiced"], true);
 
@@ -378,7 +378,7 @@ async fn claims_only_for_covered_repair_types_and_601_never_from_a_client() {
     let intervention = api.new_mandates(true).await.unwrap().data[0]
         .intervention_id
         .unwrap();
-    let mut claim = claim_for(intervention, "123456789012");
+    let mut claim = claim_for(intervention.0, "123456789012");
     claim.claim_type.as_mut().unwrap().manufacturer_id = Some(ManufacturerId(2));
     let how = ClaimSubmission {
         language: Lcid::ENGLISH,

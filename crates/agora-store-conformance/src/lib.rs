@@ -19,6 +19,7 @@
 
 #![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
 
+use agora_domain::{InterventionId, MandateId};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::Duration;
@@ -114,15 +115,15 @@ pub fn lease(owner: &str, until: i64) -> Lease {
 /// A repair file never stored, with an unknown field to keep.
 pub fn repair(id: i64) -> LocalRepair {
     let mut file = CompleteRepairState {
-        intervention_id: Some(id),
-        mandate_id: Some(id + 1000),
+        intervention_id: Some(InterventionId(id)),
+        mandate_id: Some(MandateId(id + 1000)),
         ..CompleteRepairState::default()
     };
     file.extra
         .insert("Kept".into(), serde_json::json!({"x": [1, 2]}));
     LocalRepair {
-        intervention_id: id,
-        mandate_id: Some(id + 1000),
+        intervention_id: InterventionId(id),
+        mandate_id: Some(MandateId(id + 1000)),
         file,
         lifecycle: RepairLifecycle::direct(Some(ManufacturerId(19)), None),
         claim_id: None,
@@ -137,7 +138,7 @@ fn update() -> Operation {
 }
 
 fn order(file: i64) -> Operation {
-    Operation::PlaceOrder(file)
+    Operation::PlaceOrder(InterventionId(file))
 }
 
 fn create_claim() -> Operation {

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
 
 use agora_domain::PartOrderLine;
+use agora_domain::{ClaimId, InterventionId, MandateId};
 use agora_ports::{AgoraError, LocalRepair, Outbox, OutboxState, RepairFiles, SyncCursors};
 
 use super::*;
@@ -13,9 +14,9 @@ use super::*;
 pub async fn repairs_round_trip_with_revisions<H: Harness>(h: &H) {
     let store = h.fresh().await;
     let mut r = repair(1);
-    r.claim_id = Some(77);
+    r.claim_id = Some(ClaimId(77));
     store.upsert_repair(&r).await.unwrap();
-    let stored = store.repair(1).await.unwrap().unwrap();
+    let stored = store.repair(InterventionId(1)).await.unwrap().unwrap();
     assert_eq!(stored.revision, 1);
     assert_eq!(stored.file.extra["Kept"], serde_json::json!({"x": [1, 2]}));
     assert_eq!(
@@ -27,21 +28,21 @@ pub async fn repairs_round_trip_with_revisions<H: Harness>(h: &H) {
     );
     assert_eq!(
         store
-            .repair_by_mandate(1001)
+            .repair_by_mandate(MandateId(1001))
             .await
             .unwrap()
             .map(|r| r.intervention_id),
-        Some(1)
+        Some(InterventionId(1))
     );
     assert_eq!(
         store
-            .repair_by_claim(77)
+            .repair_by_claim(ClaimId(77))
             .await
             .unwrap()
             .map(|r| r.intervention_id),
-        Some(1)
+        Some(InterventionId(1))
     );
-    assert!(store.repair(2).await.unwrap().is_none());
+    assert!(store.repair(InterventionId(2)).await.unwrap().is_none());
     // A new file that exists already.
     assert!(matches!(
         store.upsert_repair(&r).await,
@@ -57,17 +58,17 @@ pub async fn repairs_round_trip_with_revisions<H: Harness>(h: &H) {
         store.upsert_repair(&b).await,
         Err(AgoraError::Conflict(_))
     ));
-    let now = store.repair(1).await.unwrap().unwrap();
+    let now = store.repair(InterventionId(1)).await.unwrap().unwrap();
     assert_eq!((now.revision, now.attention.as_deref()), (2, Some("a")));
     store.upsert_repair(&repair(2)).await.unwrap();
-    let ids: Vec<i64> = store
+    let ids: Vec<InterventionId> = store
         .repairs()
         .await
         .unwrap()
         .iter()
         .map(|r| r.intervention_id)
         .collect();
-    assert_eq!(ids, [1, 2]);
+    assert_eq!(ids, [InterventionId(1), InterventionId(2)]);
 }
 
 /// The file and its operation are kept together or not at all: a refused
@@ -83,9 +84,9 @@ pub async fn save_with_operation_is_atomic<H: Harness>(h: &H) {
     let entry = store.entry(id).await.unwrap().unwrap();
     assert_eq!(
         (entry.intervention_id, entry.state, entry.attempts),
-        (Some(5), OutboxState::Pending, 0)
+        (Some(InterventionId(5)), OutboxState::Pending, 0)
     );
-    let mut changed = store.repair(5).await.unwrap().unwrap();
+    let mut changed = store.repair(InterventionId(5)).await.unwrap().unwrap();
     changed.attention = Some("changed".into());
     // A second order of the same file while the first is open: refused,
     // naming the open entry, and the file is not written.
@@ -97,7 +98,15 @@ pub async fn save_with_operation_is_atomic<H: Harness>(h: &H) {
         matches!(&refused, AgoraError::Invalid(m) if m.contains(&format!("entry {id}"))),
         "{refused}"
     );
-    assert_eq!(store.repair(5).await.unwrap().unwrap().attention, None);
+    assert_eq!(
+        store
+            .repair(InterventionId(5))
+            .await
+            .unwrap()
+            .unwrap()
+            .attention,
+        None
+    );
     // A stale copy: nothing enqueued.
     let mut stale = changed.clone();
     store.upsert_repair(&changed).await.unwrap();
@@ -142,7 +151,7 @@ pub async fn wire_values_kept_as_they_arrived_survive_the_store<H: Harness>(h: &
     let before = serde_json::to_value(&r.orders).unwrap();
     assert_eq!(before[0]["StatusCode"], 208, "the test's premise");
     store.upsert_repair(&r).await.unwrap();
-    let back = store.repair(3).await.unwrap().unwrap();
+    let back = store.repair(InterventionId(3)).await.unwrap().unwrap();
     assert_eq!(serde_json::to_value(&back.orders).unwrap(), before);
     assert_eq!(
         back.orders[0].status_code,

@@ -3,6 +3,7 @@
 //! person's settlements; after every step the store's states must equal
 //! the model's.
 
+use agora_domain::InterventionId;
 use std::collections::BTreeMap;
 
 use agora_ports::{Attempt, Operation, OperationAnswer, Outbox, OutboxState, Settlement};
@@ -105,12 +106,14 @@ async fn run_case<S: Outbox>(store: &S, actions: &[Action]) -> Result<(), TestCa
         match action {
             Action::Enqueue { file, order } => {
                 let op = if *order {
-                    Operation::PlaceOrder(*file)
+                    Operation::PlaceOrder(InterventionId(*file))
                 } else {
                     Operation::UpdateRepair(agora_domain::CompleteRepairState::default())
                 };
-                let key = op.exclusive_key(Some(*file));
-                let got = store.enqueue(Some(*file), &op, t(m.now)).await;
+                let key = op.exclusive_key(Some(InterventionId(*file)));
+                let got = store
+                    .enqueue(Some(InterventionId(*file)), &op, t(m.now))
+                    .await;
                 if key.as_deref().is_some_and(|k| m.open_key(k, None)) {
                     prop_assert!(
                         got.is_err(),

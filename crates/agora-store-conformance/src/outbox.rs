@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
 
+use agora_domain::{ClaimId, InterventionId};
 use agora_domain::{InvoiceReference, Part, PartOrderLine, WarrantyClaimResult};
 use agora_ports::{
     AgoraError, Attempt, Operation, OperationAnswer, Outbox, OutboxState, RepairFiles, Settlement,
@@ -14,10 +15,22 @@ use super::*;
 /// waits behind an earlier undelivered one of its file.
 pub async fn claims_take_due_entries_once_in_file_order<H: Harness>(h: &H) {
     let store = h.fresh().await;
-    let a1 = store.enqueue(Some(1), &update(), t(0)).await.unwrap();
-    let b1 = store.enqueue(Some(2), &update(), t(0)).await.unwrap();
-    let a2 = store.enqueue(Some(1), &order(1), t(0)).await.unwrap();
-    let later = store.enqueue(Some(3), &update(), t(50)).await.unwrap();
+    let a1 = store
+        .enqueue(Some(InterventionId(1)), &update(), t(0))
+        .await
+        .unwrap();
+    let b1 = store
+        .enqueue(Some(InterventionId(2)), &update(), t(0))
+        .await
+        .unwrap();
+    let a2 = store
+        .enqueue(Some(InterventionId(1)), &order(1), t(0))
+        .await
+        .unwrap();
+    let later = store
+        .enqueue(Some(InterventionId(3)), &update(), t(50))
+        .await
+        .unwrap();
     // a2 waits for a1 (same file); `later` is not due.
     let first = store.claim_due(t(0), &lease("w1", 60), 10).await.unwrap();
     let ids: Vec<u64> = first.iter().map(|e| e.id).collect();
@@ -110,7 +123,10 @@ pub async fn claims_take_due_entries_once_in_file_order<H: Harness>(h: &H) {
 /// Only the holder of the lease records the outcome of an attempt.
 pub async fn only_the_lease_owner_settles_an_attempt<H: Harness>(h: &H) {
     let store = h.fresh().await;
-    let id = store.enqueue(Some(1), &order(1), t(0)).await.unwrap();
+    let id = store
+        .enqueue(Some(InterventionId(1)), &order(1), t(0))
+        .await
+        .unwrap();
     store
         .claim(id, t(0), &lease("w1", 60))
         .await
@@ -178,7 +194,7 @@ pub async fn a_delivery_applies_its_answer_in_the_same_write<H: Harness>(h: &H) 
     );
     let e = store.entry(id).await.unwrap().unwrap();
     assert_eq!((e.state, e.answer), (OutboxState::Delivered, Some(answer)));
-    let file = store.repair(7).await.unwrap().unwrap();
+    let file = store.repair(InterventionId(7)).await.unwrap().unwrap();
     assert_eq!(file.orders, [line]);
     let part = &file.file.parts.as_ref().unwrap()[0];
     assert_eq!(
@@ -198,7 +214,7 @@ pub async fn a_delivery_applies_its_answer_in_the_same_write<H: Harness>(h: &H) 
         .unwrap()
         .unwrap();
     let verdict = WarrantyClaimResult {
-        claim_id: Some(5_000_001),
+        claim_id: Some(ClaimId(5_000_001)),
         is_valid: Some(true),
         ..WarrantyClaimResult::default()
     };
@@ -212,16 +228,21 @@ pub async fn a_delivery_applies_its_answer_in_the_same_write<H: Harness>(h: &H) 
         .await
         .unwrap();
     assert_eq!(
-        store.repair(7).await.unwrap().unwrap().claim_id,
-        Some(5_000_001)
+        store
+            .repair(InterventionId(7))
+            .await
+            .unwrap()
+            .unwrap()
+            .claim_id,
+        Some(ClaimId(5_000_001))
     );
     assert_eq!(
         store
-            .repair_by_claim(5_000_001)
+            .repair_by_claim(ClaimId(5_000_001))
             .await
             .unwrap()
             .map(|r| r.intervention_id),
-        Some(7)
+        Some(InterventionId(7))
     );
 }
 
@@ -229,10 +250,22 @@ pub async fn a_delivery_applies_its_answer_in_the_same_write<H: Harness>(h: &H) 
 /// idempotent ones to pending, the others in doubt.
 pub async fn recovery_touches_only_expired_leases<H: Harness>(h: &H) {
     let store = h.fresh().await;
-    let live = store.enqueue(Some(1), &order(1), t(0)).await.unwrap();
-    let dead_create = store.enqueue(Some(2), &order(2), t(0)).await.unwrap();
-    let dead_update = store.enqueue(Some(3), &update(), t(0)).await.unwrap();
-    let waiting = store.enqueue(Some(4), &order(4), t(0)).await.unwrap();
+    let live = store
+        .enqueue(Some(InterventionId(1)), &order(1), t(0))
+        .await
+        .unwrap();
+    let dead_create = store
+        .enqueue(Some(InterventionId(2)), &order(2), t(0))
+        .await
+        .unwrap();
+    let dead_update = store
+        .enqueue(Some(InterventionId(3)), &update(), t(0))
+        .await
+        .unwrap();
+    let waiting = store
+        .enqueue(Some(InterventionId(4)), &order(4), t(0))
+        .await
+        .unwrap();
     store
         .claim(live, t(0), &lease("w1", 100))
         .await
@@ -294,7 +327,7 @@ pub async fn a_late_answer_settles_a_recovered_entry<H: Harness>(h: &H) {
         .unwrap();
     assert_eq!(store.recover_expired(t(20)).await.unwrap(), [id]);
     let verdict = WarrantyClaimResult {
-        claim_id: Some(42),
+        claim_id: Some(ClaimId(42)),
         is_valid: Some(false),
         ..WarrantyClaimResult::default()
     };
@@ -310,18 +343,29 @@ pub async fn a_late_answer_settles_a_recovered_entry<H: Harness>(h: &H) {
             .unwrap()
     );
     assert_eq!(state_of(&store, id).await, OutboxState::Delivered);
-    assert_eq!(store.repair(8).await.unwrap().unwrap().claim_id, Some(42));
+    assert_eq!(
+        store
+            .repair(InterventionId(8))
+            .await
+            .unwrap()
+            .unwrap()
+            .claim_id,
+        Some(ClaimId(42))
+    );
 }
 
 /// Two creations of the same thing are never open at once; once one is
 /// settled, the next may be written.
 pub async fn creations_of_the_same_thing_exclude_each_other<H: Harness>(h: &H) {
     let store = h.fresh().await;
-    let first = store.enqueue(Some(1), &create_claim(), t(0)).await.unwrap();
+    let first = store
+        .enqueue(Some(InterventionId(1)), &create_claim(), t(0))
+        .await
+        .unwrap();
     // Refused while pending, sending or in doubt.
     for step in 0..3 {
         let err = store
-            .enqueue(Some(1), &create_claim(), t(0))
+            .enqueue(Some(InterventionId(1)), &create_claim(), t(0))
             .await
             .unwrap_err();
         assert!(
@@ -346,8 +390,14 @@ pub async fn creations_of_the_same_thing_exclude_each_other<H: Harness>(h: &H) {
         }
     }
     // Other files, and updates, are not concerned.
-    store.enqueue(Some(2), &create_claim(), t(0)).await.unwrap();
-    store.enqueue(Some(1), &update(), t(0)).await.unwrap();
+    store
+        .enqueue(Some(InterventionId(2)), &create_claim(), t(0))
+        .await
+        .unwrap();
+    store
+        .enqueue(Some(InterventionId(1)), &update(), t(0))
+        .await
+        .unwrap();
     // Invoices of one draft exclude each other.
     let invoice = |n: &str| Operation::SendInvoiceReference {
         reference: InvoiceReference {
@@ -364,14 +414,20 @@ pub async fn creations_of_the_same_thing_exclude_each_other<H: Harness>(h: &H) {
         .settle(first, &Settlement::Abandon, t(2))
         .await
         .unwrap();
-    store.enqueue(Some(1), &create_claim(), t(3)).await.unwrap();
+    store
+        .enqueue(Some(InterventionId(1)), &create_claim(), t(3))
+        .await
+        .unwrap();
 }
 
 /// A person settles entries in doubt or failed, and only those.
 pub async fn settlements_by_a_person<H: Harness>(h: &H) {
     let store = h.fresh().await;
     store.upsert_repair(&repair(9)).await.unwrap();
-    let id = store.enqueue(Some(9), &create_claim(), t(0)).await.unwrap();
+    let id = store
+        .enqueue(Some(InterventionId(9)), &create_claim(), t(0))
+        .await
+        .unwrap();
     assert!(matches!(
         store.settle(id, &Settlement::Resend, t(0)).await,
         Err(AgoraError::Invalid(_))
@@ -403,7 +459,7 @@ pub async fn settlements_by_a_person<H: Harness>(h: &H) {
         .unwrap();
     // Applied, with what it created: recorded and applied to the file.
     let verdict = WarrantyClaimResult {
-        claim_id: Some(77),
+        claim_id: Some(ClaimId(77)),
         is_valid: Some(true),
         ..WarrantyClaimResult::default()
     };
@@ -414,7 +470,15 @@ pub async fn settlements_by_a_person<H: Harness>(h: &H) {
     );
     let e = store.entry(id).await.unwrap().unwrap();
     assert_eq!(e.answer, Some(OperationAnswer::Claim(verdict)));
-    assert_eq!(store.repair(9).await.unwrap().unwrap().claim_id, Some(77));
+    assert_eq!(
+        store
+            .repair(InterventionId(9))
+            .await
+            .unwrap()
+            .unwrap()
+            .claim_id,
+        Some(ClaimId(77))
+    );
     // Delivered: not settled again.
     assert!(store.settle(id, &Settlement::Abandon, t(8)).await.is_err());
     assert!(store.settle(999, &Settlement::Abandon, t(8)).await.is_err());
@@ -426,7 +490,12 @@ pub async fn concurrent_claimers_never_share_an_entry<H: Harness>(h: &H) {
     let store = h.fresh().await;
     let mut ids = Vec::new();
     for file in 0..40 {
-        ids.push(store.enqueue(Some(file), &update(), t(0)).await.unwrap());
+        ids.push(
+            store
+                .enqueue(Some(InterventionId(file)), &update(), t(0))
+                .await
+                .unwrap(),
+        );
     }
     let mut workers = Vec::new();
     for w in 0..4 {

@@ -277,11 +277,11 @@ fn decode_repair(row: &Row) -> Result<LocalRepair, AgoraError> {
     let orders: Vec<PartOrderLine> = read_stored(row.get::<_, &str>(5))
         .map_err(|e| AgoraError::store(format!("repair {id}: unreadable orders: {e}")))?;
     Ok(LocalRepair {
-        intervention_id: id,
-        mandate_id: row.get(1),
+        intervention_id: InterventionId(id),
+        mandate_id: row.get::<_, Option<i64>>(1).map(MandateId),
         file,
         lifecycle,
-        claim_id: row.get(2),
+        claim_id: row.get::<_, Option<i64>>(2).map(ClaimId),
         orders,
         attention: row.get(6),
         revision: u64::try_from(row.get::<_, i64>(7)).unwrap_or(0),
@@ -317,10 +317,15 @@ pub(crate) async fn upsert_repair_in(
     let lifecycle = serde_json::to_string(&r.lifecycle).map_err(store_error)?;
     let orders = serde_json::to_string(&r.orders).map_err(store_error)?;
     let revision = i64::try_from(r.revision).map_err(store_error)?;
+    let (intervention, mandate, claim) = (
+        r.intervention_id.0,
+        r.mandate_id.map(i64::from),
+        r.claim_id.map(i64::from),
+    );
     let values: [&(dyn ToSql + Sync); 7] = [
-        &r.intervention_id,
-        &r.mandate_id,
-        &r.claim_id,
+        &intervention,
+        &mandate,
+        &claim,
         &file,
         &lifecycle,
         &orders,
@@ -362,15 +367,15 @@ impl RepairFiles for PostgresStore {
     }
 
     async fn repair(&self, id: InterventionId) -> Result<Option<LocalRepair>, AgoraError> {
-        one_repair(&self.client().await?, "intervention_id", id, false).await
+        one_repair(&self.client().await?, "intervention_id", id.0, false).await
     }
 
     async fn repair_by_mandate(&self, id: MandateId) -> Result<Option<LocalRepair>, AgoraError> {
-        one_repair(&self.client().await?, "mandate_id", id, false).await
+        one_repair(&self.client().await?, "mandate_id", id.0, false).await
     }
 
     async fn repair_by_claim(&self, id: ClaimId) -> Result<Option<LocalRepair>, AgoraError> {
-        one_repair(&self.client().await?, "claim_id", id, false).await
+        one_repair(&self.client().await?, "claim_id", id.0, false).await
     }
 
     async fn repairs(&self) -> Result<Vec<LocalRepair>, AgoraError> {

@@ -79,7 +79,7 @@ pub(crate) async fn enqueue_in(
                next_attempt_ms, created_ms, exclusive_key)
              VALUES ($1, $2, $3, 'pending', 0, $4, $4, $5) RETURNING id",
             &[
-                &intervention_id,
+                &intervention_id.map(i64::from),
                 &op,
                 &operation.is_idempotent(),
                 &ms(now),
@@ -109,7 +109,7 @@ fn decode_entry(row: &Row) -> Result<OutboxEntry, String> {
     let owner: Option<String> = row.get(8);
     Ok(OutboxEntry {
         id: u64::try_from(row.get::<_, i64>(0)).map_err(|e| e.to_string())?,
-        intervention_id: row.get(1),
+        intervention_id: row.get::<_, Option<i64>>(1).map(InterventionId),
         operation,
         state,
         attempts: u32::try_from(row.get::<_, i32>(4)).unwrap_or(u32::MAX),
@@ -235,8 +235,8 @@ async fn deliver_in(
     let mut found = Vec::new();
     for key in answer_touches(&entry.operation, entry.intervention_id, answer) {
         let repair = match key {
-            RepairKey::Intervention(i) => one_repair(tx, "intervention_id", i, true).await?,
-            RepairKey::Claim(c) => one_repair(tx, "claim_id", c, true).await?,
+            RepairKey::Intervention(i) => one_repair(tx, "intervention_id", i.0, true).await?,
+            RepairKey::Claim(c) => one_repair(tx, "claim_id", c.0, true).await?,
         };
         found.extend(repair);
     }
@@ -494,12 +494,12 @@ mod tests {
         let url = server.create_database("claims").await.unwrap();
         let store = PostgresStore::connect(&url).await.unwrap();
         let file = CompleteRepairState {
-            intervention_id: Some(7),
+            intervention_id: Some(InterventionId(7)),
             ..CompleteRepairState::default()
         };
         store
             .enqueue(
-                Some(7),
+                Some(InterventionId(7)),
                 &Operation::UpdateRepair(file),
                 Timestamp::UNIX_EPOCH,
             )

@@ -3,6 +3,7 @@
 //! throwaway server leaves nothing behind.
 #![allow(clippy::unwrap_used)]
 
+use agora_domain::InterventionId;
 use agora_ports::{Operation, Outbox, SyncCursors};
 use agora_store_postgres::throwaway::Server;
 use agora_store_postgres::{PostgresStore, SCHEMA_VERSION};
@@ -24,7 +25,11 @@ async fn workers_opening_a_new_database_at_once_migrate_it_once() {
     }
     // Every handle works on the one schema.
     let id = stores[0]
-        .enqueue(Some(1), &Operation::PlaceOrder(1), Timestamp::UNIX_EPOCH)
+        .enqueue(
+            Some(InterventionId(1)),
+            &Operation::PlaceOrder(InterventionId(1)),
+            Timestamp::UNIX_EPOCH,
+        )
         .await
         .unwrap();
     assert!(stores[5].entry(id).await.unwrap().is_some());
@@ -78,7 +83,11 @@ async fn claims_skip_locked_entries_instead_of_waiting() {
     for file in 1..=3 {
         ids.push(
             store
-                .enqueue(Some(file), &Operation::PlaceOrder(file), now)
+                .enqueue(
+                    Some(InterventionId(file)),
+                    &Operation::PlaceOrder(InterventionId(file)),
+                    now,
+                )
                 .await
                 .unwrap(),
         );

@@ -62,7 +62,13 @@ pub(crate) fn enqueue_in(
         "INSERT INTO outbox (intervention_id, operation, idempotent, state, attempts,
            next_attempt_ms, created_ms, exclusive_key)
          VALUES (?1, ?2, ?3, 'pending', 0, ?4, ?4, ?5)",
-        params![intervention_id, op, operation.is_idempotent(), ms(now), key],
+        params![
+            intervention_id.map(i64::from),
+            op,
+            operation.is_idempotent(),
+            ms(now),
+            key
+        ],
     )
     .map_err(store_error)?;
     u64::try_from(conn.last_insert_rowid()).map_err(store_error)
@@ -114,7 +120,7 @@ fn decode_entry(row: EntryRow) -> Result<OutboxEntry, String> {
         .map_err(|e| format!("unreadable answer: {e}"))?;
     Ok(OutboxEntry {
         id: u64::try_from(row.id).map_err(|e| e.to_string())?,
-        intervention_id: row.intervention_id,
+        intervention_id: row.intervention_id.map(InterventionId::from),
         operation,
         state,
         attempts: u32::try_from(row.attempts).unwrap_or(u32::MAX),
@@ -211,8 +217,8 @@ fn deliver_in(
     let mut found = Vec::new();
     for key in answer_touches(&entry.operation, entry.intervention_id, answer) {
         let repair = match key {
-            RepairKey::Intervention(i) => one_repair(tx, "intervention_id", i)?,
-            RepairKey::Claim(c) => one_repair(tx, "claim_id", c)?,
+            RepairKey::Intervention(i) => one_repair(tx, "intervention_id", i.0)?,
+            RepairKey::Claim(c) => one_repair(tx, "claim_id", c.0)?,
         };
         found.extend(repair);
     }

@@ -46,11 +46,11 @@ pub(crate) fn decode_repair(row: RepairRow) -> Result<LocalRepair, AgoraError> {
     let orders: Vec<PartOrderLine> = read_stored(&row.orders)
         .map_err(|e| AgoraError::store(format!("repair {id}: unreadable orders: {e}")))?;
     Ok(LocalRepair {
-        intervention_id: id,
-        mandate_id: row.mandate,
+        intervention_id: InterventionId(id),
+        mandate_id: row.mandate.map(MandateId::from),
         file,
         lifecycle,
-        claim_id: row.claim,
+        claim_id: row.claim.map(ClaimId::from),
         orders,
         attention: row.attention,
         revision: u64::try_from(row.revision).unwrap_or(0),
@@ -94,7 +94,7 @@ pub(crate) fn upsert_repair_in(conn: &Connection, r: &LocalRepair) -> Result<(),
             .execute(
                 "INSERT INTO repairs (intervention_id, mandate_id, claim_id, file, lifecycle, orders, attention, revision)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1) ON CONFLICT DO NOTHING",
-                params![r.intervention_id, r.mandate_id, r.claim_id, file, lifecycle, orders, r.attention],
+                params![r.intervention_id.0, r.mandate_id.map(i64::from), r.claim_id.map(i64::from), file, lifecycle, orders, r.attention],
             )
             .map_err(store_error)?;
         return if n == 1 { Ok(()) } else { Err(conflict()) };
@@ -105,9 +105,9 @@ pub(crate) fn upsert_repair_in(conn: &Connection, r: &LocalRepair) -> Result<(),
                orders = ?6, attention = ?7, revision = revision + 1
              WHERE intervention_id = ?1 AND revision = ?8",
             params![
-                r.intervention_id,
-                r.mandate_id,
-                r.claim_id,
+                r.intervention_id.0,
+                r.mandate_id.map(i64::from),
+                r.claim_id.map(i64::from),
                 file,
                 lifecycle,
                 orders,
@@ -132,17 +132,17 @@ impl RepairFiles for SqliteStore {
     }
 
     async fn repair(&self, id: InterventionId) -> Result<Option<LocalRepair>, AgoraError> {
-        self.with_state(move |c| one_repair(c, "intervention_id", id))
+        self.with_state(move |c| one_repair(c, "intervention_id", id.0))
             .await
     }
 
     async fn repair_by_mandate(&self, id: MandateId) -> Result<Option<LocalRepair>, AgoraError> {
-        self.with_state(move |c| one_repair(c, "mandate_id", id))
+        self.with_state(move |c| one_repair(c, "mandate_id", id.0))
             .await
     }
 
     async fn repair_by_claim(&self, id: ClaimId) -> Result<Option<LocalRepair>, AgoraError> {
-        self.with_state(move |c| one_repair(c, "claim_id", id))
+        self.with_state(move |c| one_repair(c, "claim_id", id.0))
             .await
     }
 

@@ -1,6 +1,7 @@
 //! The schema and its migrations (`PRAGMA user_version`), applied on open
 //! under the write lock, and how a connection is opened (busy timeout, WAL).
 
+use agora_domain::InterventionId;
 use std::path::Path;
 
 use agora_ports::{AgoraError, Operation};
@@ -86,7 +87,7 @@ pub(crate) fn migrate_data(tx: &Transaction<'_>, version: usize) -> Result<(), A
             "UPDATE outbox SET exclusive_key = ?2, idempotent = ?3 WHERE id = ?1",
             params![
                 id,
-                operation.exclusive_key(intervention),
+                operation.exclusive_key(intervention.map(InterventionId::from)),
                 operation.is_idempotent()
             ],
         )

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 use agora_domain::lifecycle::ClaimState;
+use agora_domain::{ClaimId, InterventionId, MandateId};
 use agora_domain::{
     CompleteRepairState, InvoiceReference, Lcid, ManufacturerId, PartOrderLine, SparePart,
 };
@@ -31,7 +32,7 @@ async fn repairs_cursors_and_outbox_persist_across_reopen() {
     {
         let store = SqliteStore::open(&path).unwrap();
         let mut r = repair(1);
-        r.claim_id = Some(77);
+        r.claim_id = Some(ClaimId(77));
         r.lifecycle.claim = Some(ClaimState::Valid { transferred: true });
         r.orders = vec![PartOrderLine {
             order_number: Some("ORD-1".into()),
@@ -41,15 +42,15 @@ async fn repairs_cursors_and_outbox_persist_across_reopen() {
         store.set_cursor("spareparts/19/1033", t(5)).await.unwrap();
         let op = Operation::SendInvoiceReference {
             reference: InvoiceReference::default(),
-            claims: vec![77],
+            claims: vec![ClaimId(77)],
         };
         assert_eq!(store.enqueue(None, &op, t(0)).await.unwrap(), 1);
     }
     let store = SqliteStore::open(&path).unwrap();
-    let r = store.repair(1).await.unwrap().unwrap();
+    let r = store.repair(InterventionId(1)).await.unwrap().unwrap();
     assert_eq!(r, {
         let mut e = repair(1);
-        e.claim_id = Some(77);
+        e.claim_id = Some(ClaimId(77));
         e.lifecycle.claim = Some(ClaimState::Valid { transferred: true });
         e.orders = r.orders.clone();
         e.revision = 1;
@@ -58,23 +59,23 @@ async fn repairs_cursors_and_outbox_persist_across_reopen() {
     assert_eq!(r.file.extra["Kept"], serde_json::json!({"x": [1, 2]}));
     assert_eq!(
         store
-            .repair_by_mandate(1001)
+            .repair_by_mandate(MandateId(1001))
             .await
             .unwrap()
             .unwrap()
             .intervention_id,
-        1
+        InterventionId(1)
     );
     assert_eq!(
         store
-            .repair_by_claim(77)
+            .repair_by_claim(ClaimId(77))
             .await
             .unwrap()
             .unwrap()
             .intervention_id,
-        1
+        InterventionId(1)
     );
-    assert!(store.repair(2).await.unwrap().is_none());
+    assert!(store.repair(InterventionId(2)).await.unwrap().is_none());
     assert_eq!(
         store.cursor("spareparts/19/1033").await.unwrap(),
         Some(t(5))
@@ -88,8 +89,14 @@ async fn an_unreadable_outbox_row_is_set_aside_as_failed_and_blocks_nothing() {
     let (_dir, path) = temp_db();
     let store = SqliteStore::open(&path).unwrap();
     let update = Operation::UpdateRepair(CompleteRepairState::default());
-    let bad = store.enqueue(Some(1), &update, t(0)).await.unwrap();
-    let good = store.enqueue(Some(2), &update, t(0)).await.unwrap();
+    let bad = store
+        .enqueue(Some(InterventionId(1)), &update, t(0))
+        .await
+        .unwrap();
+    let good = store
+        .enqueue(Some(InterventionId(2)), &update, t(0))
+        .await
+        .unwrap();
     {
         let raw = rusqlite::Connection::open(&path).unwrap();
         raw.execute(
@@ -147,7 +154,7 @@ async fn a_store_of_schema_1_migrates_keeping_its_entries() {
              PRAGMA user_version = 1;",
         )
         .unwrap();
-        let order = serde_json::to_string(&Operation::PlaceOrder(4)).unwrap();
+        let order = serde_json::to_string(&Operation::PlaceOrder(InterventionId(4))).unwrap();
         raw.execute(
             "INSERT INTO outbox (intervention_id, operation, idempotent, state, next_attempt_ms, created_ms)
              VALUES (4, ?1, 0, 'in_doubt', 0, 0)",
@@ -161,7 +168,11 @@ async fn a_store_of_schema_1_migrates_keeping_its_entries() {
     // The migrated entry holds its exclusive key: a second order is refused.
     assert!(
         store
-            .enqueue(Some(4), &Operation::PlaceOrder(4), t(0))
+            .enqueue(
+                Some(InterventionId(4)),
+                &Operation::PlaceOrder(InterventionId(4)),
+                t(0)
+            )
             .await
             .is_err()
     );
@@ -179,22 +190,22 @@ async fn save_with_operation_is_one_transaction() {
         .unwrap();
     assert_eq!(
         store.entry(id).await.unwrap().unwrap().intervention_id,
-        Some(5)
+        Some(InterventionId(5))
     );
     // A file that violates a constraint (a claim id another file holds)
     // keeps neither the file nor the operation.
     let mut other = repair(6);
-    other.claim_id = Some(1);
+    other.claim_id = Some(ClaimId(1));
     store.upsert_repair(&other).await.unwrap();
     let mut clash = repair(7);
-    clash.claim_id = Some(1);
+    clash.claim_id = Some(ClaimId(1));
     assert!(
         store
-            .save_with_operation(&clash, Some(Operation::PlaceOrder(7)), t(0))
+            .save_with_operation(&clash, Some(Operation::PlaceOrder(InterventionId(7))), t(0))
             .await
             .is_err()
     );
-    assert!(store.repair(7).await.unwrap().is_none());
+    assert!(store.repair(InterventionId(7)).await.unwrap().is_none());
     assert_eq!(store.entries(OutboxState::Pending).await.unwrap().len(), 1);
 }
 

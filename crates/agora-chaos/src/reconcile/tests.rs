@@ -2,8 +2,8 @@
 
 use agora_domain::lifecycle::{ClaimState, RepairEvent, RepairLifecycle};
 use agora_domain::{
-    CompleteRepairState, InterventionTypeId, InvoiceReference, Lcid, PartOrderLine, StateNature,
-    WarrantyClaim, WarrantyClaimResult,
+    CompleteRepairState, InterventionTypeId, InvoiceReference, Lcid, MandateId, PartOrderLine,
+    StateNature, WarrantyClaim, WarrantyClaimResult,
 };
 use jiff::Timestamp;
 use serde_json::{Value, json};
@@ -15,7 +15,7 @@ use crate::workload::{OEM, mandate};
 pub(crate) fn local(id: InterventionId) -> LocalRepair {
     LocalRepair {
         intervention_id: id,
-        mandate_id: Some(id - 400_000),
+        mandate_id: Some(MandateId(id.0 - 400_000)),
         file: CompleteRepairState::from_work_order(&mandate(1), id),
         lifecycle: RepairLifecycle::from_work_order(Some(OEM), Some(InterventionTypeId(1)))
             .apply(&RepairEvent::MandateAccepted)
@@ -30,7 +30,7 @@ pub(crate) fn local(id: InterventionId) -> LocalRepair {
 fn entry(id: u64, state: OutboxState, operation: Operation, file: i64) -> OutboxEntry {
     OutboxEntry {
         id,
-        intervention_id: Some(file),
+        intervention_id: Some(InterventionId(file)),
         operation,
         state,
         attempts: 1,
@@ -43,7 +43,7 @@ fn entry(id: u64, state: OutboxState, operation: Operation, file: i64) -> Outbox
 }
 
 fn status_update(file: i64, comments: &[&str]) -> Operation {
-    let mut f = CompleteRepairState::from_work_order(&mandate(1), file);
+    let mut f = CompleteRepairState::from_work_order(&mandate(1), InterventionId(file));
     f.state_natures = Some(
         comments
             .iter()
@@ -68,8 +68,8 @@ fn agreeing() -> (Value, Vec<LocalRepair>, Vec<OutboxEntry>) {
                     "Claim": {"ClaimInfos": {"IRISSymptom": "v2"}}}],
         "DraftInvoices": []
     });
-    let mut l = local(500_001);
-    l.claim_id = Some(5_000_001);
+    let mut l = local(InterventionId(500_001));
+    l.claim_id = Some(ClaimId(5_000_001));
     l.lifecycle.claim = Some(ClaimState::NotValid);
     l.orders.push(PartOrderLine {
         order_number: Some("ORD-1".into()),
@@ -79,14 +79,14 @@ fn agreeing() -> (Value, Vec<LocalRepair>, Vec<OutboxEntry>) {
     let mut order = entry(
         2,
         OutboxState::Delivered,
-        Operation::PlaceOrder(500_001),
+        Operation::PlaceOrder(InterventionId(500_001)),
         500_001,
     );
     order.answer = Some(OperationAnswer::Ordered(l.orders.clone()));
     let claim = |tag: &str, id: Option<i64>| {
         let mut c: WarrantyClaim =
             serde_json::from_value(json!({"ClaimInfos": {"IRISSymptom": tag}})).unwrap();
-        c.claim_id = id;
+        c.claim_id = id.map(ClaimId::from);
         c
     };
     let mut create = entry(
@@ -100,7 +100,7 @@ fn agreeing() -> (Value, Vec<LocalRepair>, Vec<OutboxEntry>) {
         500_001,
     );
     create.answer = Some(OperationAnswer::Claim(WarrantyClaimResult {
-        claim_id: Some(5_000_001),
+        claim_id: Some(ClaimId(5_000_001)),
         ..WarrantyClaimResult::default()
     }));
     let correct = entry(
@@ -270,7 +270,7 @@ fn invoices_agree_or_are_lost_or_duplicated() {
                     draft_invoice_number: Some("DR-19-00001".into()),
                     ..InvoiceReference::default()
                 },
-                claims: vec![5_000_001],
+                claims: vec![ClaimId(5_000_001)],
             },
             500_001,
         )

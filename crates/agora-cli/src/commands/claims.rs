@@ -23,7 +23,7 @@ pub(crate) enum ClaimsCmd {
     /// Submit (or correct) the repair's warranty claim.
     Submit {
         /// The repair file.
-        id: i64,
+        id: InterventionId,
         /// A JSON WarrantyClaim to send; without it, one is drafted from the file.
         #[arg(long)]
         file: Option<PathBuf>,

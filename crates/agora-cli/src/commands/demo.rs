@@ -11,8 +11,9 @@ use std::time::Instant;
 
 use agora_app::{Agora, AppConfig, CatalogKind, ClaimOutcome, Delivery, OperationAnswer};
 use agora_domain::{
-    ClaimId, ClaimStatus, CountryCode, InterventionId, Lcid, MandateId, MandateLightResponse,
-    ManufacturerId, Part, StateNature, StatusCode, Title, WireDateTime,
+    ClaimId, ClaimStatus, CountryCode, DraftInvoiceNumber, InterventionId, InvoiceNumber, Lcid,
+    MandateId, MandateLightResponse, ManufacturerId, OrderNumber, Part, StateNature, StatusCode,
+    Title, WireDateTime,
 };
 use agora_http::{AgoraClient, ApiKey, ClientConfig, Environment};
 use agora_mock::{SimConfig, Simulator};
@@ -102,7 +103,7 @@ fn remote_state(sim: &Simulator) -> Result<Value, AgoraError> {
 }
 
 /// The status of a work order as AgoraPlus holds it.
-fn work_order_status(sim: &Simulator, mandate: i64) -> Result<String, AgoraError> {
+fn work_order_status(sim: &Simulator, mandate: MandateId) -> Result<String, AgoraError> {
     let state = remote_state(sim)?;
     Ok(state["Mandates"]
         .as_array()
@@ -447,9 +448,9 @@ async fn demo(args: &DemoArgs, out: Out, db: &std::path::Path) -> Result<(), Ago
     let (draft, claims) = sim
         .draft_invoice(KEY, DELONGHI)
         .map_err(|e| AgoraError::Invalid(e.to_string()))?;
-    let invoice = "F-2026-000731";
+    let invoice = InvoiceNumber::from("F-2026-000731");
     expect_delivered(
-        app.register_invoice(&draft, invoice, &claims).await?,
+        app.register_invoice(&draft, &invoice, &claims).await?,
         "the invoice reference",
     )?;
     t.step(
@@ -574,11 +575,11 @@ struct DemoReport {
 struct Summary {
     work_order: MandateId,
     repair_file: InterventionId,
-    order: String,
+    order: OrderNumber,
     claim: ClaimId,
     claim_status: String,
-    draft_invoice: String,
-    invoice: &'static str,
+    draft_invoice: DraftInvoiceNumber,
+    invoice: InvoiceNumber,
     statuses: Vec<String>,
     logistic_status: String,
     claim_statuses: [String; 3],

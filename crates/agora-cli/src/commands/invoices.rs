@@ -1,5 +1,6 @@
 //! `agora invoices`: sending the invoice number of a draft invoice.
 
+use agora_domain::{ClaimId, DraftInvoiceNumber, InvoiceNumber};
 use agora_ports::AgoraError;
 use clap::Subcommand;
 use serde::Serialize;
@@ -13,13 +14,13 @@ pub(crate) enum InvoicesCmd {
     Register {
         /// The draft invoice number.
         #[arg(long)]
-        draft: String,
+        draft: DraftInvoiceNumber,
         /// Your invoice number.
         #[arg(long)]
-        invoice: String,
+        invoice: InvoiceNumber,
         /// A claim of the draft (repeatable).
         #[arg(long = "claim", required = true)]
-        claims: Vec<i64>,
+        claims: Vec<ClaimId>,
     },
 }
 

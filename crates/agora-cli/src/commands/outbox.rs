@@ -2,6 +2,7 @@
 //! delivering what is due, and settling by hand an entry in doubt.
 
 use agora_app::{FlushReport, Resolution};
+use agora_domain::ClaimId;
 use agora_domain::InterventionId;
 use agora_ports::{AgoraError, OutboxEntry, OutboxState};
 use clap::{Subcommand, ValueEnum};
@@ -50,12 +51,12 @@ pub(crate) enum OutboxCmd {
         /// With `--as applied` on a CreateWarrantyClaims entry: the claim
         /// AgoraPlus created (checked against its claim tracking).
         #[arg(long)]
-        claim_id: Option<i64>,
+        claim_id: Option<ClaimId>,
         /// With `--as applied` on a CreateRepair entry: the repair file
         /// AgoraPlus created (looked up in the accepted work orders when
         /// the file came from one).
         #[arg(long)]
-        intervention_id: Option<i64>,
+        intervention_id: Option<InterventionId>,
     },
 }
 

@@ -16,7 +16,7 @@ pub(crate) enum PartsCmd {
     /// Add a part to the repair, marked to be ordered.
     Add {
         /// The repair file.
-        id: i64,
+        id: InterventionId,
         /// The spare part reference.
         reference: String,
         /// Quantity.
@@ -26,13 +26,13 @@ pub(crate) enum PartsCmd {
     /// Order the parts marked to be ordered.
     Order {
         /// The repair file.
-        id: i64,
+        id: InterventionId,
     },
     /// The logistic status of a repair's orders; without a file, of every
     /// file with an order not yet shipped or cancelled.
     Track {
         /// The repair file (none: every file with open orders).
-        id: Option<i64>,
+        id: Option<InterventionId>,
     },
 }
 

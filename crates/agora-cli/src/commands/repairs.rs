@@ -1,6 +1,7 @@
 //! `agora repairs` and `agora status`: the local repair files, and the
 //! status codes reported on them.
 
+use agora_domain::OrderNumber;
 use agora_domain::lifecycle::{RepairLifecycle, RepairPhase};
 use agora_domain::{
     ClaimId, ClaimStatus, CompleteRepairState, InterventionId, MandateId, ManufacturerId, Part,
@@ -22,7 +23,7 @@ pub(crate) enum RepairsCmd {
     /// One repair file, whole (JSON).
     Show {
         /// The repair file (InterventionId).
-        id: i64,
+        id: InterventionId,
     },
 }
 
@@ -31,7 +32,7 @@ pub(crate) enum StatusCmd {
     /// Report a status (e.g. 102 with --start/--end, 201 with --part REF:ORDER).
     Report {
         /// The repair file (InterventionId).
-        id: i64,
+        id: InterventionId,
         /// The status code (see `agora ref status-codes`).
         #[arg(value_parser = parse::status_code)]
         code: StatusCode,
@@ -185,7 +186,7 @@ pub(super) async fn run_status(app: &App, cmd: StatusCmd, out: Out) -> Result<u8
                         .map_or((p.as_str(), None), |(r, o)| (r, Some(o)));
                     Part {
                         reference: Some(reference.to_owned()),
-                        order_number: order.map(str::to_owned),
+                        order_number: order.map(OrderNumber::from),
                         quantity: Some(1),
                         ..Part::default()
                     }

@@ -2,7 +2,7 @@
 //! claims, and the account links its invoice number to the draft.
 
 use agora_domain::lifecycle::{ClaimState, RepairEvent};
-use agora_domain::{ClaimId, InvoiceReference, ManufacturerId};
+use agora_domain::{ClaimId, DraftInvoiceNumber, InvoiceReference, ManufacturerId};
 
 use super::{DraftRecord, Simulator, hint, mandatory};
 use crate::error::{Answer, SimError};
@@ -25,7 +25,7 @@ impl Simulator {
                 .ok_or_else(|| mandatory("DraftInvoiceNumber"))?;
             let draft = t
                 .drafts
-                .get_mut(&draft_number)
+                .get_mut(draft_number.as_str())
                 .ok_or_else(|| SimError::NotFound(format!("no draft invoice {draft_number}")))?;
             if let Some(existing) = &draft.invoice_number {
                 return Err(SimError::Rejected(format!(
@@ -51,7 +51,7 @@ impl Simulator {
                     r.lifecycle = lifecycle;
                 }
             }
-            draft.invoice_number = Some(number.clone());
+            draft.invoice_number = Some(number.to_string());
             Ok(Answer::with_message(
                 (),
                 format!("Invoice {number} linked to draft {draft_number}"),
@@ -65,7 +65,7 @@ impl Simulator {
         &self,
         api_key: &str,
         manufacturer: ManufacturerId,
-    ) -> Result<(String, Vec<ClaimId>), SimError> {
+    ) -> Result<(DraftInvoiceNumber, Vec<ClaimId>), SimError> {
         let mut world = self.world();
         let seq = world.next_draft;
         let tenant = world
@@ -104,6 +104,6 @@ impl Simulator {
             },
         );
         world.next_draft += 1;
-        Ok((number, claims))
+        Ok((DraftInvoiceNumber(number), claims))
     }
 }

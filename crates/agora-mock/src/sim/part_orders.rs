@@ -1,6 +1,7 @@
 //! Part orders: an account orders a repair file's parts and tracks the
 //! lines; the OEM sets each line's logistic status.
 
+use agora_domain::OrderNumber;
 use agora_domain::lifecycle::RepairEvent;
 use agora_domain::{InterventionId, LogisticStatus, PartOrderLine};
 
@@ -27,10 +28,10 @@ impl Simulator {
             for part in record.file.parts.iter_mut().flatten() {
                 if part.to_be_ordered == Some(true) && part.order_number.is_none() {
                     let number = format!("ORD-{:06}", ids.next_order());
-                    part.order_number = Some(number.clone());
+                    part.order_number = Some(OrderNumber(number.clone()));
                     part.to_be_ordered = Some(false);
                     lines.push(PartOrderLine {
-                        order_number: Some(number),
+                        order_number: Some(OrderNumber(number)),
                         reference: part.reference.clone(),
                         quantity: part.quantity.or(Some(1)),
                         ..PartOrderLine::default()
@@ -39,7 +40,7 @@ impl Simulator {
             }
             for line in &lines {
                 t.orders.insert(
-                    line.order_number.clone().unwrap_or_default(),
+                    line.order_number.clone().unwrap_or_default().0,
                     OrderRecord {
                         intervention_id: intervention,
                         line: line.clone(),

@@ -157,7 +157,7 @@ impl Simulator {
                 broken,
             },
         );
-        world.next_mandate += 1;
+        world.next_mandate.0 += 1;
         Ok(id)
     }
 

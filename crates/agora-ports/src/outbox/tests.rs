@@ -1,6 +1,7 @@
 //! Unit tests of `outbox`.
 
 use super::*;
+use agora_domain::MandateId;
 
 fn claim_op(transfer_if_valid: bool, update: bool) -> Operation {
     let claim = WarrantyClaim::default();
@@ -50,7 +51,7 @@ fn a_correction_that_transfers_is_not_idempotent() {
     assert!(!claim_op(true, true).is_idempotent());
     assert!(!claim_op(false, false).is_idempotent());
     assert!(Operation::UpdateRepair(CompleteRepairState::default()).is_idempotent());
-    assert!(!Operation::PlaceOrder(1).is_idempotent());
+    assert!(!Operation::PlaceOrder(InterventionId(1)).is_idempotent());
     assert!(!Operation::CreateRepair(CompleteRepairState::default()).is_idempotent());
 }
 
@@ -80,15 +81,21 @@ fn stored_operations_and_answers_read_back_whatever_values_they_kept() {
 #[test]
 fn exclusive_keys_name_what_is_created() {
     assert_eq!(
-        claim_op(true, false).exclusive_key(Some(7)).as_deref(),
+        claim_op(true, false)
+            .exclusive_key(Some(InterventionId(7)))
+            .as_deref(),
         Some("claim/7")
     );
     assert_eq!(
-        claim_op(true, true).exclusive_key(Some(7)).as_deref(),
+        claim_op(true, true)
+            .exclusive_key(Some(InterventionId(7)))
+            .as_deref(),
         Some("claim/7")
     );
     assert_eq!(
-        Operation::PlaceOrder(9).exclusive_key(None).as_deref(),
+        Operation::PlaceOrder(InterventionId(9))
+            .exclusive_key(None)
+            .as_deref(),
         Some("order/9")
     );
     let invoice = Operation::SendInvoiceReference {
@@ -101,7 +108,7 @@ fn exclusive_keys_name_what_is_created() {
     };
     assert_eq!(invoice.exclusive_key(None).as_deref(), Some("invoice/DR-1"));
     let by_mandate = CompleteRepairState {
-        mandate_id: Some(41),
+        mandate_id: Some(MandateId(41)),
         serial_number: Some("S".into()),
         ..Default::default()
     };
@@ -123,7 +130,8 @@ fn exclusive_keys_name_what_is_created() {
         Some("repair/ECAM/S1")
     );
     assert_eq!(
-        Operation::UpdateRepair(CompleteRepairState::default()).exclusive_key(Some(1)),
+        Operation::UpdateRepair(CompleteRepairState::default())
+            .exclusive_key(Some(InterventionId(1))),
         None
     );
     assert_eq!(
