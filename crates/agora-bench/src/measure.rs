@@ -7,7 +7,7 @@ use agora_app::{Agora, AppConfig, CatalogKind};
 use agora_domain::{CompleteRepairState, Envelope, Lcid, ManufacturerId, SparePart};
 use agora_http::{AgoraClient, ApiKey, ClientConfig, Environment};
 use agora_mock::{SimConfig, Simulator};
-use agora_ports::{CatalogStore, DeltaSummary, Records, SystemClock, VecRecords};
+use agora_ports::{CatalogStore, DeltaSummary, Records, SyncCursors, SystemClock, VecRecords};
 use agora_store_sqlite::SqliteStore;
 use serde_json::json;
 
@@ -92,6 +92,18 @@ pub(crate) async fn serve(size: u64) -> Result<(), String> {
 /// The catalog sync through agora-app into a fresh store.
 pub(crate) async fn sync(url: &str, records: u64) -> Result<(), String> {
     let (store, dir) = temp_store("sync")?;
+    let synced = timed_sync(url, records, store).await;
+    let _ = std::fs::remove_dir_all(dir);
+    synced
+}
+
+/// Times the catalog sync of `records` spare parts from `url` into
+/// `store`, and prints the time, the count and the peak RSS.
+pub(crate) async fn timed_sync<S: CatalogStore + SyncCursors>(
+    url: &str,
+    records: u64,
+    store: S,
+) -> Result<(), String> {
     let app = Agora::new(
         client(url)?,
         store,
@@ -104,7 +116,6 @@ pub(crate) async fn sync(url: &str, records: u64) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?;
     let secs = started.elapsed().as_secs_f64();
-    let _ = std::fs::remove_dir_all(dir);
     if done.records != records {
         return Err(format!(
             "synced {} records, expected {records}",

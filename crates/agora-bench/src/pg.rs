@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use agora_app::{Agora, AppConfig, CatalogKind};
+use agora_app::{Agora, AppConfig};
 use agora_domain::{CompleteRepairState, Envelope, Lcid, SparePart};
 use agora_ports::{
     CatalogStore, Clock, DeltaSummary, Operation, Outbox, OutboxState, Records, SystemClock,
@@ -45,27 +45,7 @@ async fn connect(pg: &str) -> Result<PostgresStore, String> {
 
 /// The catalog sync through agora-app into a new PostgreSQL database.
 pub(crate) async fn sync(url: &str, records: u64, pg: &str) -> Result<(), String> {
-    let store = connect(pg).await?;
-    let app = Agora::new(
-        measure::client(url)?,
-        store,
-        Arc::new(SystemClock),
-        AppConfig::default(),
-    );
-    let started = Instant::now();
-    let done = app
-        .sync_catalog(OEM, Lcid::ENGLISH, CatalogKind::SpareParts, &mut |_| {})
-        .await
-        .map_err(|e| e.to_string())?;
-    let secs = started.elapsed().as_secs_f64();
-    if done.records != records {
-        return Err(format!(
-            "synced {} records, expected {records}",
-            done.records
-        ));
-    }
-    println_json(&json!({"secs": secs, "records": done.records, "rss_kb": peak_rss_kb()}));
-    Ok(())
+    measure::timed_sync(url, records, connect(pg).await?).await
 }
 
 /// W on PostgreSQL: the already-decoded records upserted with the sync's

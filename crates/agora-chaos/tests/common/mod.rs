@@ -17,18 +17,8 @@ pub(crate) fn reduced_run_holds(store: StoreKind) {
     assert!(run.total_operations() >= 500, "{table}");
     // The faults were there, near their rate.
     assert!(run.faults.total() * 100 >= run.faults.calls * 12, "{table}");
-    for kind in [
-        OpKind::WorkOrders,
-        OpKind::UpdateFile,
-        OpKind::ReportStatus,
-        OpKind::OrderParts,
-        OpKind::TrackOrders,
-        OpKind::CreateClaim,
-        OpKind::CorrectClaim,
-        OpKind::OemDecision,
-        OpKind::RegisterInvoice,
-        OpKind::Flush,
-    ] {
+    // Every kind a worker drives (resolving doubts is the operator's).
+    for kind in OpKind::ALL.into_iter().filter(|k| *k != OpKind::Resolve) {
         assert!(
             run.operations.contains_key(&kind),
             "no {kind:?} in\n{table}"
