@@ -118,6 +118,17 @@ impl<T> Envelope<T> {
         )
     }
 
+    /// Whether the answer holds none of the envelope's five fields (`{}`,
+    /// or some other JSON object): it says nothing of the call, so it is
+    /// no verdict, neither a success nor an error.
+    pub fn is_bare(&self) -> bool {
+        self.response_status.is_none()
+            && self.is_valid.is_none()
+            && self.response_message.is_none()
+            && self.response_error_message.is_none()
+            && self.response_data.is_none()
+    }
+
     /// The same envelope with its data mapped.
     pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Envelope<U> {
         Envelope {
@@ -133,11 +144,19 @@ impl<T> Envelope<T> {
 
 /// The verdict of an envelope's `ResponseStatus` and `IsValid`: `E` or
 /// `IsValid == false` is an error, `W` a warning, anything else a success.
+/// The status is read as a person would: `e`, ` E ` and `Error` are `E`,
+/// `w` and `Warning` are `W`.
 pub fn verdict_of(status: Option<&str>, is_valid: Option<bool>) -> Verdict {
-    match (status, is_valid) {
-        (Some("E"), _) | (_, Some(false)) => Verdict::Error,
-        (Some("W"), _) => Verdict::Warning,
-        _ => Verdict::Success,
+    let status = status.map(str::trim);
+    let is = |s: Option<&str>, letter: &str, word: &str| {
+        s.is_some_and(|s| s.eq_ignore_ascii_case(letter) || s.eq_ignore_ascii_case(word))
+    };
+    if is(status, "E", "Error") || is_valid == Some(false) {
+        Verdict::Error
+    } else if is(status, "W", "Warning") {
+        Verdict::Warning
+    } else {
+        Verdict::Success
     }
 }
 
@@ -254,18 +273,18 @@ fn flat_head(bytes: &[u8]) -> Option<EnvelopeHead<'_>> {
             };
             // A known key with a value of the wrong type is left to
             // serde_json, which names it.
-            match key {
-                "ResponseStatus" => head.response_status = text_of(value)?,
-                "ResponseMessage" => head.response_message = text_of(value)?,
-                "ResponseErrorMessage" => head.response_error_message = text_of(value)?,
-                "IsValid" => {
+            match head_key(key.as_bytes()) {
+                HeadKey::Status => head.response_status = text_of(value)?,
+                HeadKey::Message => head.response_message = text_of(value)?,
+                HeadKey::ErrorMessage => head.response_error_message = text_of(value)?,
+                HeadKey::IsValid => {
                     head.is_valid = match value {
                         Flat::Bool(v) => Some(v),
                         Flat::Null => None,
                         Flat::Str(_) => return None,
                     }
                 }
-                _ => {}
+                HeadKey::Data | HeadKey::Other => {}
             }
             i = skip_ws(b, i);
             match b.get(i) {
@@ -278,13 +297,32 @@ fn flat_head(bytes: &[u8]) -> Option<EnvelopeHead<'_>> {
     (skip_ws(b, i + 1) == b.len()).then_some(head)
 }
 
-/// A key of the envelope head, matched on its bytes (no UTF-8 check, no copy).
+/// A key of the envelope, matched on its bytes (no UTF-8 check, no copy).
+#[derive(Clone, Copy)]
 enum HeadKey {
     Status,
     IsValid,
     Message,
     ErrorMessage,
+    Data,
     Other,
+}
+
+/// The envelope field `key` names: exactly, or in another ASCII case
+/// (`isValid`, `responseStatus`: a server that writes camelCase names the
+/// same fields).
+fn head_key(key: &[u8]) -> HeadKey {
+    const KEYS: [(&[u8], HeadKey); 5] = [
+        (b"ResponseStatus", HeadKey::Status),
+        (b"IsValid", HeadKey::IsValid),
+        (b"ResponseMessage", HeadKey::Message),
+        (b"ResponseErrorMessage", HeadKey::ErrorMessage),
+        (b"ResponseData", HeadKey::Data),
+    ];
+    KEYS.iter()
+        .find(|(name, _)| *name == key)
+        .or_else(|| KEYS.iter().find(|(name, _)| name.eq_ignore_ascii_case(key)))
+        .map_or(HeadKey::Other, |(_, k)| *k)
 }
 
 impl<'de> Deserialize<'de> for HeadKey {
@@ -296,13 +334,7 @@ impl<'de> Deserialize<'de> for HeadKey {
                 f.write_str("a field name")
             }
             fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<HeadKey, E> {
-                Ok(match v {
-                    b"ResponseStatus" => HeadKey::Status,
-                    b"IsValid" => HeadKey::IsValid,
-                    b"ResponseMessage" => HeadKey::Message,
-                    b"ResponseErrorMessage" => HeadKey::ErrorMessage,
-                    _ => HeadKey::Other,
-                })
+                Ok(head_key(v))
             }
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<HeadKey, E> {
                 self.visit_bytes(v.as_bytes())
@@ -369,7 +401,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for EnvelopeHead<'a> {
                         HeadKey::ErrorMessage => {
                             head.response_error_message = map.next_value::<OptCow<'a>>()?.0;
                         }
-                        HeadKey::Other => {
+                        HeadKey::Data | HeadKey::Other => {
                             map.next_value::<serde::de::IgnoredAny>()?;
                         }
                     }
@@ -382,6 +414,15 @@ impl<'de: 'a, 'a> Deserialize<'de> for EnvelopeHead<'a> {
 }
 
 impl EnvelopeHead<'_> {
+    /// Whether the answer holds none of the envelope's fields read here
+    /// (see [`Envelope::is_bare`]).
+    pub fn is_bare(&self) -> bool {
+        self.response_status.is_none()
+            && self.is_valid.is_none()
+            && self.response_message.is_none()
+            && self.response_error_message.is_none()
+    }
+
     /// The verdict, by the same rule as [`Envelope::verdict`].
     pub fn verdict(&self) -> Verdict {
         verdict_of(self.response_status.as_deref(), self.is_valid)
@@ -521,13 +562,13 @@ impl<'de> Deserialize<'de> for EnvelopeField {
                 f.write_str("an envelope field name")
             }
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<EnvelopeField, E> {
-                Ok(match v {
-                    "ResponseStatus" => EnvelopeField::ResponseStatus,
-                    "IsValid" => EnvelopeField::IsValid,
-                    "ResponseMessage" => EnvelopeField::ResponseMessage,
-                    "ResponseErrorMessage" => EnvelopeField::ResponseErrorMessage,
-                    "ResponseData" => EnvelopeField::ResponseData,
-                    other => EnvelopeField::Other(other.to_owned()),
+                Ok(match head_key(v.as_bytes()) {
+                    HeadKey::Status => EnvelopeField::ResponseStatus,
+                    HeadKey::IsValid => EnvelopeField::IsValid,
+                    HeadKey::Message => EnvelopeField::ResponseMessage,
+                    HeadKey::ErrorMessage => EnvelopeField::ResponseErrorMessage,
+                    HeadKey::Data => EnvelopeField::ResponseData,
+                    HeadKey::Other => EnvelopeField::Other(v.to_owned()),
                 })
             }
         }

@@ -65,12 +65,17 @@ macro_rules! numeric_id {
             }
         }
 
+        /// A number, or a string that holds one (`"500001"`: a server
+        /// that writes ids as text), kept in its arrival form.
         impl ReadLenient for $name {
             fn read_lenient(value: serde_json::Value) -> Reading<Self> {
                 match i64::read_lenient(value) {
                     Reading::Exact(id) => Reading::Exact(Self(id)),
                     Reading::Reinterpreted(id, raw) => Reading::Reinterpreted(Self(id), raw),
-                    Reading::Unreadable(raw, why) => Reading::Unreadable(raw, why),
+                    Reading::Unreadable(raw, why) => match raw.as_str().map(str::parse) {
+                        Some(Ok(id)) => Reading::Reinterpreted(Self(id), raw),
+                        _ => Reading::Unreadable(raw, why),
+                    },
                 }
             }
         }
@@ -229,6 +234,14 @@ mod tests {
         );
         assert!(matches!(
             ClaimId::read_lenient(serde_json::json!("x")),
+            Reading::Unreadable(..)
+        ));
+        assert_eq!(
+            ClaimId::read_lenient(serde_json::json!("5000001")),
+            Reading::Reinterpreted(ClaimId(5_000_001), serde_json::json!("5000001"))
+        );
+        assert!(matches!(
+            ClaimId::read_lenient(serde_json::json!(true)),
             Reading::Unreadable(..)
         ));
         assert_eq!(" 42 ".parse::<MandateId>().unwrap(), MandateId(42));

@@ -225,7 +225,8 @@ impl Route {
 
 /// What AgoraPlus answers with a 404 when nothing matches (reference
 /// 5.3.3). On the routes where [`Route::no_results_is_empty`], the client
-/// reads any 404 as an empty result; the simulator answers with this text.
+/// reads AgoraPlus's 404 (its envelope, JSON, no body, or this text) as an
+/// empty result; the simulator answers with this text.
 pub const NO_RESULTS_MESSAGE: &str = "No results match your request";
 
 /// Formats the date of a delta path: month-day-year (`01-01-2020`).

@@ -14,6 +14,8 @@ use agora_ports::AgoraError;
 use bytes::{Bytes, BytesMut};
 use futures_util::Stream;
 
+use crate::skeleton::is_response_data;
+
 /// The first bytes of a body, and whether more followed them.
 pub(crate) struct Prefix {
     /// At most the limit asked for.
@@ -78,9 +80,62 @@ pub(crate) async fn read_prefix(
 }
 
 fn done(first: Option<Bytes>, joined: Option<BytesMut>) -> Bytes {
-    match joined {
+    let body = match joined {
         Some(buf) => buf.freeze(),
         None => first.unwrap_or_default(),
+    };
+    if body.starts_with(BOM) {
+        body.slice(BOM.len()..)
+    } else {
+        body
+    }
+}
+
+/// The UTF-8 byte order mark some servers (Windows ones) put before their
+/// JSON; JSON parsers refuse it, so bodies are read without it.
+pub(crate) const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// Reads `inner` without a leading [`BOM`].
+pub(crate) struct SkipBom<R> {
+    inner: R,
+    /// What was read while looking for the mark, not yet handed out.
+    start: Vec<u8>,
+    checked: bool,
+}
+
+impl<R> SkipBom<R> {
+    pub(crate) fn new(inner: R) -> Self {
+        Self {
+            inner,
+            start: Vec::new(),
+            checked: false,
+        }
+    }
+}
+
+impl<R: Read> Read for SkipBom<R> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if !self.checked {
+            let mut head = [0_u8; 3];
+            let mut n = 0;
+            while n < head.len() {
+                match self.inner.read(&mut head[n..])? {
+                    0 => break,
+                    k => n += k,
+                }
+            }
+            self.checked = true;
+            if &head[..n] != BOM {
+                self.start = head[..n].to_vec();
+            }
+        }
+        if !self.start.is_empty() {
+            let k = self.start.len().min(out.len());
+            out[..k].copy_from_slice(&self.start[..k]);
+            self.start.drain(..k);
+            return Ok(k);
+        }
+        self.inner.read(out)
     }
 }
 
@@ -367,20 +422,6 @@ impl<R: Read> Read for RecordMeter<R> {
         }
         Ok(n)
     }
-}
-
-/// Whether a top-level key (its raw bytes between the quotes) is
-/// `ResponseData`, escapes included: the same recognition as the
-/// skeleton's, which takes the records out of the same arrays.
-fn is_response_data(raw: &[u8]) -> bool {
-    if !raw.contains(&b'\\') {
-        return raw == b"ResponseData";
-    }
-    let mut quoted = Vec::with_capacity(raw.len() + 2);
-    quoted.push(b'"');
-    quoted.extend_from_slice(raw);
-    quoted.push(b'"');
-    serde_json::from_slice::<String>(&quoted).is_ok_and(|k| k == "ResponseData")
 }
 
 #[cfg(test)]

@@ -508,6 +508,11 @@ impl AgoraClient {
                 return Err(in_doubt_unless_settled(&call, error));
             }
         };
+        // A body that says nothing (`{}`) is no verdict (see `judge`).
+        if head.is_bare() {
+            let error = bare_answer(route, &bytes, &self.config.api_key);
+            return Err(in_doubt_unless_settled(&call, error));
+        }
         // An update answers no data: the verdict alone settles it.
         settle(route, head.verdict(), Some(()), None, || ServiceMessage {
             message: head.message().map(|m| redact(m, &self.config.api_key)),

@@ -4,8 +4,9 @@ use agora_domain::routes::Route;
 use agora_domain::wire::{WriteJson, to_json_vec};
 use agora_domain::{
     BomLine, ClaimId, ClaimTracking, CompleteRepairState, CountryCode, CreateRepairResult,
-    InterventionId, InvoiceReference, ManufacturerId, NewMandateResponseData, OneOrMany,
-    PartOrderLine, Product, ProductSearchHit, SparePart, WarrantyClaim, WarrantyClaimResult,
+    DecodeError, InterventionId, InvoiceReference, ManufacturerId, NewMandateResponseData,
+    OneOrMany, PartOrderLine, Product, ProductSearchHit, SparePart, WarrantyClaim,
+    WarrantyClaimResult,
 };
 use agora_ports::{
     AgoraError, Catalog, ClaimSubmission, Claims, DeltaQuery, Invoices, Mandates, PartOrders,
@@ -48,21 +49,28 @@ impl AgoraClient {
             ("transferIfValid", transfer.clone()),
             ("transferIsValid", transfer),
         ];
+        let idempotent = route.is_idempotent_claim_submission(how.transfer_if_valid);
         let call = Call {
-            idempotent: route.is_idempotent_claim_submission(how.transfer_if_valid),
+            idempotent,
             ..self.post(route, &query, claim)?
         };
         let mut reply: Reply<OneOrMany<WarrantyClaimResult>> = self.send(call).await?;
         let mut results = std::mem::take(&mut reply.data).into_vec();
         if results.len() != 1 {
-            return Err(AgoraError::Rejected(ServiceMessage {
-                message: Some(format!(
-                    "{} answered {} claim results for one claim",
-                    route.name(),
-                    results.len()
-                )),
-                status: None,
-            }));
+            // Not the answer to one claim: what happened to it is unknown.
+            let why = format!("{} claim results for one claim", results.len());
+            let error = AgoraError::Decode {
+                error: DecodeError::custom(route.name(), "ResponseData", why),
+                snippet: String::new(),
+            };
+            return Err(if idempotent {
+                error
+            } else {
+                AgoraError::InDoubt {
+                    operation: route.name(),
+                    cause: Box::new(error),
+                }
+            });
         }
         Ok(reply.map(|_| results.remove(0)))
     }
@@ -307,7 +315,8 @@ impl AgoraClient {
         let query = [
             ("manufacturerId", manufacturer.to_string()),
             ("keyWord", keyword.to_owned()),
-            ("countryCode", country.0.to_string()),
+            // ISO 3166 numeric, three digits (reference 6.1): `056`.
+            ("countryCode", format!("{:03}", country.0)),
         ];
         self.send_list(self.call(Route::SearchProductByRef, &query))
             .await

@@ -548,16 +548,17 @@ pub(crate) fn offset_of(bytes: &[u8], line: usize, column: usize) -> usize {
 }
 
 /// Whether a top-level key (its raw bytes between the quotes) is
-/// `ResponseData`, escapes included.
-fn is_response_data(raw: &[u8]) -> bool {
+/// `ResponseData`, escapes included, in any ASCII case (as the envelope's
+/// decoder reads it: `responseData` from a camelCase server).
+pub(crate) fn is_response_data(raw: &[u8]) -> bool {
     if !raw.contains(&b'\\') {
-        return raw == b"ResponseData";
+        return raw.eq_ignore_ascii_case(b"ResponseData");
     }
     let mut quoted = Vec::with_capacity(raw.len() + 2);
     quoted.push(b'"');
     quoted.extend_from_slice(raw);
     quoted.push(b'"');
-    serde_json::from_slice::<String>(&quoted).is_ok_and(|k| k == "ResponseData")
+    serde_json::from_slice::<String>(&quoted).is_ok_and(|k| k.eq_ignore_ascii_case("ResponseData"))
 }
 
 impl<R: Read, T: DeserializeOwned + ReadLenient> Read for Skeleton<'_, R, T> {

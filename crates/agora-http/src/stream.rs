@@ -22,8 +22,8 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::io::{StreamReader, SyncIoBridge};
 
-use crate::bounds::{Deadline, RecordMeter, Tripped, tripped_error};
-use crate::client::{AgoraClient, Call, redact};
+use crate::bounds::{Deadline, RecordMeter, SkipBom, Tripped, tripped_error};
+use crate::client::{AgoraClient, Call, bare_envelope, redact};
 use crate::config::ApiKey;
 use crate::skeleton::Skeleton;
 
@@ -108,7 +108,7 @@ impl AgoraClient {
             tripped.clone(),
         );
         let reader = RecordMeter::new(
-            SyncIoBridge::new(StreamReader::new(body)),
+            SkipBom::new(SyncIoBridge::new(StreamReader::new(body))),
             limits.delta_record_bytes,
             route.name(),
             tripped.clone(),
@@ -275,6 +275,14 @@ impl<T: Send + 'static> RecordStream<T> for HttpRecords<T> {
             }
         };
         let env = head.envelope;
+        // A body that says nothing (`{}`) is no verdict: the cursor must
+        // not move past records it never read.
+        if env.is_bare() {
+            return Err(AgoraError::Decode {
+                error: bare_envelope(self.route),
+                snippet: "(streamed body)".to_owned(),
+            });
+        }
         let message = env.message().map(|m| redact(m, &self.key));
         match env.verdict() {
             Verdict::Error => Err(AgoraError::Rejected(ServiceMessage {

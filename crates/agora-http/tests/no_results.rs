@@ -203,8 +203,10 @@ async fn on_a_route_about_one_thing_a_success_without_data_is_an_error() {
     )
     .await;
     let err = client.bom("KEY-1").await.unwrap_err();
+    assert!(matches!(err, AgoraError::Decode { .. }), "{err:?}");
     assert!(
-        err.to_string().contains("answered without ResponseData"),
+        err.to_string()
+            .contains("a success without the data this route answers with"),
         "{err}"
     );
 }

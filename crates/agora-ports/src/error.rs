@@ -287,6 +287,9 @@ impl AgoraError {
             | Self::Missing(_)
             | Self::Conflict(_) => Reach::Refused,
             Self::Redirect { reach, .. } => *reach,
+            // Another 4xx (408, 409, 413, 415, 422…): HTTP's "client error",
+            // the request was not processed.
+            Self::UnexpectedStatus { status, .. } if (400..500).contains(status) => Reach::Refused,
             Self::ServerError(_)
             | Self::Gateway { .. }
             | Self::TooLarge { .. }
@@ -300,7 +303,7 @@ impl AgoraError {
     }
 
     /// Whether the same call may succeed if tried again later (a transient
-    /// failure: 429, 500, 502, 503, 504, timeouts, connection failures).
+    /// failure: 408, 429, 500, 502, 503, 504, timeouts, connection failures).
     /// Says nothing of whether resending is *safe*: see
     /// [`AgoraError::resend_is_safe`] and [`AgoraError::is_in_doubt`].
     pub fn is_retryable(&self) -> bool {
@@ -313,15 +316,20 @@ impl AgoraError {
                 | Self::Timeout(_)
                 | Self::Transport(_)
                 | Self::Connect { .. }
+                | Self::UnexpectedStatus { status: 408, .. }
         )
     }
 
     /// Whether resending the same call is safe whatever the call, even one
     /// that changes state: it certainly had no effect, because it never
-    /// left (`Reach::NotSent`) or because it was throttled before being
-    /// processed (429).
+    /// left (`Reach::NotSent`) or because it was throttled or timed out by
+    /// the server before being processed (429, 408).
     pub fn resend_is_safe(&self) -> bool {
-        self.reach() == Reach::NotSent || matches!(self, Self::Throttled { .. })
+        self.reach() == Reach::NotSent
+            || matches!(
+                self,
+                Self::Throttled { .. } | Self::UnexpectedStatus { status: 408, .. }
+            )
     }
 
     /// Whether this is a state-changing call whose outcome is unknown.

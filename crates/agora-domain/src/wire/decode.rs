@@ -34,8 +34,9 @@ impl DecodeError {
         self.source.is_syntax() || self.source.is_eof()
     }
 
-    /// An error about the value at `path`, found after parsing (no place in the document).
-    pub(crate) fn custom(target: &'static str, path: &str, message: String) -> Self {
+    /// An error about the value at `path`, found after parsing (no place
+    /// in the document): `target` names what was being read.
+    pub fn custom(target: &'static str, path: &str, message: String) -> Self {
         Self {
             target,
             path: path.to_owned(),

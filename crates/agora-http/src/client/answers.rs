@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use agora_domain::envelope::Verdict;
-use agora_domain::routes::Route;
+use agora_domain::routes::{NO_RESULTS_MESSAGE, Route};
 use agora_domain::{DecodeError, Envelope, ReadAnswer};
 use agora_ports::{AgoraError, Reply, ServiceMessage};
 use reqwest::StatusCode;
@@ -105,7 +105,7 @@ pub(crate) fn said(body: &Body, key: &ApiKey) -> Said {
         return Said::NotJson(text());
     }
     match Envelope::<serde::de::IgnoredAny>::from_slice(bytes) {
-        Ok(env) if is_envelope(&env) => Said::Envelope(ServiceMessage {
+        Ok(env) if !env.is_bare() => Said::Envelope(ServiceMessage {
             message: env.message().map(|m| redact(m, key)),
             status: env.response_status,
         }),
@@ -114,15 +114,6 @@ pub(crate) fn said(body: &Body, key: &ApiKey) -> Said {
         }
         _ => Said::NotJson(text()),
     }
-}
-
-/// Whether a decoded object carried any field of the envelope (5.3.4).
-pub(crate) fn is_envelope<T>(env: &Envelope<T>) -> bool {
-    env.response_status.is_some()
-        || env.is_valid.is_some()
-        || env.response_message.is_some()
-        || env.response_error_message.is_some()
-        || env.response_data.is_some()
 }
 
 /// Maps an HTTP error status, with what its body said. A 429 is
@@ -162,6 +153,28 @@ pub(crate) fn status_error(
             return gateway(format!(
                 "is JSON but not AgoraPlus's envelope, it starts: {text:?}"
             ));
+        }
+        // On a route where "no results" is empty, a 404 is read as empty
+        // when it is AgoraPlus's (its envelope, JSON, no body, or the
+        // reference's words); a page of text or HTML is not "no results"
+        // but a wrong address, and must not pass for an empty list.
+        (Said::NotJson(text), 404)
+            if route.no_results_is_empty()
+                && !text.is_empty()
+                && !text
+                    .to_ascii_lowercase()
+                    .contains(&NO_RESULTS_MESSAGE.to_ascii_lowercase()) =>
+        {
+            return AgoraError::UnexpectedStatus {
+                status: code,
+                message: ServiceMessage {
+                    status: None,
+                    message: Some(format!(
+                        "{} answered a page that is not AgoraPlus's \"{NO_RESULTS_MESSAGE}\" (is the base URL right?); it starts: {text:?}",
+                        route.name()
+                    )),
+                },
+            };
         }
         _ => {}
     }
@@ -210,16 +223,45 @@ pub(crate) fn decode_error(error: DecodeError, body: &[u8], key: &ApiKey) -> Ago
     }
 }
 
-/// Judges a decoded envelope: an error verdict fails the call, except on
-/// routes whose data carries its own verdict (claims) when data came back.
+/// The error of an answer (`bytes`) that holds none of the envelope's
+/// fields: it says nothing of the call (see [`judge`]).
+pub(crate) fn bare_answer(route: Route, bytes: &[u8], key: &ApiKey) -> AgoraError {
+    decode_error(bare_envelope(route), bytes, key)
+}
+
+/// What is wrong with an answer that holds none of the envelope's fields.
+pub(crate) fn bare_envelope(route: Route) -> DecodeError {
+    let why = "none of the envelope's fields (ResponseStatus, IsValid, ResponseMessage, ResponseErrorMessage, ResponseData)";
+    DecodeError::custom(route.name(), ".", why.to_owned())
+}
+
+/// Judges a decoded envelope (`bytes`, for the snippet of an error): an
+/// error verdict fails the call, except on routes whose data carries its
+/// own verdict (claims) when data came back.
+///
+/// An answer that says nothing is not a success: a body holding none of
+/// the envelope's fields (`{}`, another service's JSON), or a success
+/// without the data the route returns (outside the routes where "no
+/// results" is empty). Both are unreadable answers, so a call that
+/// changes state ends in doubt, never "done" nor "refused".
 pub(crate) fn judge<T>(
     route: Route,
     mut env: Envelope<T>,
+    bytes: &[u8],
     key: &ApiKey,
     empty: Option<fn() -> T>,
 ) -> Result<Reply<T>, AgoraError> {
+    if env.is_bare() {
+        return Err(bare_answer(route, bytes, key));
+    }
     let data = env.response_data.take();
-    settle(route, env.verdict(), data, empty, || ServiceMessage {
+    let verdict = env.verdict();
+    if data.is_none() && empty.is_none() && verdict != Verdict::Error {
+        let why = "a success without the data this route answers with";
+        let error = DecodeError::custom(route.name(), "ResponseData", why.to_owned());
+        return Err(decode_error(error, bytes, key));
+    }
+    settle(route, verdict, data, empty, || ServiceMessage {
         message: env.message().map(|m| redact(m, key)),
         status: env.response_status.clone(),
     })
@@ -245,22 +287,9 @@ pub(crate) fn settle<T>(
         (Verdict::Error, Some(data)) if route.data_carries_verdict() => {
             Ok(Reply::warned(data, message().message))
         }
-        (Verdict::Error, _) => Err(AgoraError::Rejected(message())),
         (Verdict::Warning, Some(data)) => Ok(Reply::warned(data, message().message)),
-        (_, None) => {
-            let message = message();
-            Err(AgoraError::Rejected(ServiceMessage {
-                message: Some(format!(
-                    "{} answered without ResponseData{}",
-                    route.name(),
-                    message
-                        .message
-                        .map(|m| format!(": {m}"))
-                        .unwrap_or_default()
-                )),
-                status: message.status,
-            }))
-        }
+        // A success without data never gets here (see `judge`).
+        (Verdict::Error, _) | (_, None) => Err(AgoraError::Rejected(message())),
     }
 }
 
@@ -275,7 +304,7 @@ pub(crate) fn into_reply<T: DeserializeOwned + ReadAnswer>(
 ) -> Result<Reply<T>, AgoraError> {
     let (env, set_aside) =
         Envelope::<T>::from_slice_tolerant(bytes).map_err(|e| decode_error(e, bytes, key))?;
-    let mut reply = judge(route, env, key, empty)?;
+    let mut reply = judge(route, env, bytes, key, empty)?;
     reply.set_aside = set_aside;
     Ok(reply)
 }
