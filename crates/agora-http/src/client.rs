@@ -318,7 +318,7 @@ impl AgoraClient {
                 return Err(error);
             }
         }
-        let retry_after = retry_after(resp.headers(), &self.config.retry);
+        let retry_after = retry_after(resp.headers());
         // An error's body is read up to its own, small, limit.
         let body = read_prefix(resp, self.config.limits.error_body_bytes, false)
             .await
@@ -381,8 +381,8 @@ impl AgoraClient {
 }
 
 /// The wait before the attempt after `attempt`: the policy's jittered
-/// backoff, or the server's `Retry-After` when longer (already clamped to
-/// the policy's longest wait when read); never more than that longest wait.
+/// backoff, or the server's `Retry-After` when longer; never more than the
+/// policy's longest wait.
 pub(crate) fn retry_delay(
     policy: &RetryPolicy,
     attempt: u32,
@@ -461,16 +461,17 @@ pub(crate) async fn read_answer(
 }
 
 /// The delay a `Retry-After` header asks for: seconds, or an HTTP date
-/// (against the answer's own `Date`, else this machine's clock). Clamped
-/// to the policy's longest wait; a value that does not read is ignored.
-fn retry_after(headers: &HeaderMap, policy: &RetryPolicy) -> Option<Duration> {
+/// (against the answer's own `Date`, else this machine's clock), as the
+/// server asked (the waits between attempts clamp it, see
+/// [`retry_delay`]); a value that does not read is ignored.
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let value = headers.get(RETRY_AFTER)?.to_str().ok()?;
     let now = headers
         .get(reqwest::header::DATE)
         .and_then(|d| d.to_str().ok())
         .and_then(|d| jiff::fmt::rfc2822::parse(d).ok())
         .map_or_else(|| SystemClock.now(), |d| d.timestamp());
-    parse_retry_after(value, now).map(|d| policy.clamp_server_delay(d))
+    parse_retry_after(value, now)
 }
 
 /// Reads a `Retry-After` value: a count of seconds (any number of digits:

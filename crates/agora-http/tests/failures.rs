@@ -222,7 +222,9 @@ async fn retry_after_is_honoured_clamped_and_bounded_by_the_time_budget() {
     assert_eq!(sleeps.delays(), [Duration::from_secs(7)]);
 
     // A Retry-After past the policy's longest wait (10 s) is clamped to
-    // it; the attempts and the time budget (30 s) still end the retries.
+    // it between attempts; the attempts and the time budget (30 s) still
+    // end the retries. The error keeps what the server asked, for a
+    // caller that waits longer (the outbox).
     let server = support::server().await;
     Mock::given(method("GET"))
         .and(path("/api/Repair/GetAcceptedMandates"))
@@ -232,7 +234,7 @@ async fn retry_after_is_honoured_clamped_and_bounded_by_the_time_budget() {
         .await;
     let (client, sleeps) = client_for(&server.uri());
     let err = client.accepted_mandates().await.unwrap_err();
-    assert_eq!(err.retry_after(), Some(Duration::from_secs(10)));
+    assert_eq!(err.retry_after(), Some(Duration::from_secs(120)));
     assert_eq!(sleeps.delays(), [Duration::from_secs(10); 3]);
 
     let server = support::server().await;

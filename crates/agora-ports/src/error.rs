@@ -137,8 +137,7 @@ pub enum AgoraError {
     Throttled {
         /// What the answer said.
         message: ServiceMessage,
-        /// How long the server asked to wait (`Retry-After`), clamped to the
-        /// retry policy's longest wait.
+        /// How long the server asked to wait (`Retry-After`), as it asked.
         retry_after: Option<Duration>,
     },
     /// HTTP 502 or 504, or any 5xx that is not AgoraPlus's JSON envelope (a
@@ -153,8 +152,7 @@ pub enum AgoraError {
         /// What the body was, secret-free: `is not JSON, it starts: "…"`,
         /// `is empty`, or what AgoraPlus's envelope said.
         body: String,
-        /// How long the server asked to wait (`Retry-After`), clamped to the
-        /// retry policy's longest wait.
+        /// How long the server asked to wait (`Retry-After`), as it asked.
         retry_after: Option<Duration>,
     },
     /// A redirect to another origin (scheme, host or port): not followed,
@@ -338,8 +336,9 @@ impl AgoraError {
     }
 
     /// The server's requested delay (`Retry-After` on a 429, 503 or a
-    /// gateway's 5xx), clamped by the client to its retry policy's longest
-    /// wait.
+    /// gateway's 5xx), as it asked: the HTTP client's own waits between
+    /// attempts are clamped to its retry policy's longest wait, and the
+    /// outbox's to its `retry_max`.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             Self::Unavailable { retry_after, .. }
