@@ -1,0 +1,280 @@
+//! The simulator over HTTP as the reference describes it: every envelope
+//! carries the five fields of 5.3.4; `GetNewMandates` reads `AUTOACCEPTED`
+//! (2.1); the key may come as a query parameter (5.1); master-data paths
+//! take an LCID (4.1, 4.2, 6.2); `PlaceRepairSparepartOrder` orders the
+//! parts a status marks (2.2.2's 205 sample) once; a 405 says what the
+//! path takes.
+#![allow(clippy::unwrap_used)]
+
+use std::net::SocketAddr;
+
+use agora_mock::{SimConfig, Simulator};
+use agora_sim::SimServer;
+use reqwest::header::HeaderMap;
+use serde_json::{Value, json};
+
+async fn start() -> SimServer {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let addr: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    let config = SimConfig {
+        tenants: vec!["a".to_owned(), "b".to_owned()],
+        locked: vec!["locked".to_owned()],
+        seed: 5,
+        catalog_size: 50,
+        ..SimConfig::default()
+    };
+    SimServer::start(Simulator::new(config), addr)
+        .await
+        .unwrap()
+}
+
+/// An answer: its status, headers and body.
+struct Got {
+    status: u16,
+    headers: HeaderMap,
+    body: Value,
+}
+
+struct Http {
+    base: String,
+    client: reqwest::Client,
+}
+
+impl Http {
+    fn new(server: &SimServer) -> Self {
+        Self {
+            base: server.url(),
+            client: reqwest::Client::new(),
+        }
+    }
+
+    async fn call(&self, method: &str, path: &str, key: Option<&str>, body: Option<Value>) -> Got {
+        let mut req = self
+            .client
+            .request(method.parse().unwrap(), format!("{}{path}", self.base));
+        if let Some(k) = key {
+            req = req.header("api_key", k);
+        }
+        if let Some(b) = body {
+            req = req
+                .header("content-type", "application/json")
+                .body(b.to_string());
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.unwrap();
+        let body = serde_json::from_str(&text)
+            .unwrap_or_else(|_| panic!("{method} {path}: not JSON: {text:?}"));
+        Got {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    async fn get(&self, path: &str, key: &str) -> Got {
+        self.call("GET", path, Some(key), None).await
+    }
+
+    async fn post(&self, path: &str, key: &str, body: Value) -> Got {
+        self.call("POST", path, Some(key), Some(body)).await
+    }
+
+    async fn control(&self, path: &str, body: Value) -> Got {
+        let got = self.call("POST", path, None, Some(body)).await;
+        assert_eq!(got.status, 200, "{path}: {}", got.body);
+        got
+    }
+
+    async fn publish(&self, key: &str) {
+        self.control(
+            "/_sim/mandates",
+            json!({"ApiKey": key, "Mandate": {"ManufacturerId": 19, "InterventionTypeId": 1}}),
+        )
+        .await;
+    }
+
+    async fn repair_file(&self, key: &str) -> i64 {
+        let got = self
+            .post(
+                "/api/Repair/CreateRepair",
+                key,
+                json!({"ManufacturerId": 19, "CommercialRef": "ECAM22.110.B",
+                       "Intervention": {"InterventionType": 1}}),
+            )
+            .await;
+        assert_eq!(got.body["IsValid"], true, "{}", got.body);
+        got.body["ResponseData"]["InterventionId"].as_i64().unwrap()
+    }
+}
+
+const FIELDS: [&str; 5] = [
+    "ResponseStatus",
+    "IsValid",
+    "ResponseMessage",
+    "ResponseErrorMessage",
+    "ResponseData",
+];
+
+/// The body is an envelope with all five fields of 5.3.4 (`ResponseData`
+/// only when `with_data`).
+fn assert_five_fields(what: &str, got: &Got, with_data: bool) {
+    let object = got
+        .body
+        .as_object()
+        .unwrap_or_else(|| panic!("{what}: {}", got.body));
+    for field in FIELDS {
+        if field == "ResponseData" && !with_data {
+            assert!(!object.contains_key(field), "{what}: {}", got.body);
+        } else {
+            assert!(
+                object.contains_key(field),
+                "{what}: {field} in {}",
+                got.body
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_envelope_carries_the_five_fields_with_nulls() {
+    let server = start().await;
+    let http = Http::new(&server);
+    http.publish("a").await;
+    let file = http.repair_file("a").await;
+    let successes = [
+        ("GET", "/api/Repair/GetNewMandates".to_owned(), None),
+        ("GET", "/api/Repair/GetAcceptedMandates".to_owned(), None),
+        (
+            "POST",
+            "/api/Repair/UpdateRepair".to_owned(),
+            Some(json!({"InterventionId": file, "ManufacturerId": 19})),
+        ),
+        (
+            "POST",
+            format!("/api/Repair/PlaceRepairSparepartOrder?interventionId={file}"),
+            Some(json!({})),
+        ),
+        (
+            "GET",
+            format!("/api/Repair/GetSparepartOrderTracking?interventionId={file}"),
+            None,
+        ),
+        (
+            "GET",
+            "/api/Product/PrintManufacturerSpareParts/19/01-01-2000/English".to_owned(),
+            None,
+        ),
+        (
+            "GET",
+            "/api/Product/PrintManufacturerSpareParts/19/01-01-2099/English".to_owned(),
+            None,
+        ),
+        (
+            "GET",
+            "/api/Product/SearchProductByRef?manufacturerId=19&keyWord=NOPE&countryCode=250"
+                .to_owned(),
+            None,
+        ),
+    ];
+    for (method, path, body) in successes {
+        let got = http.call(method, &path, Some("a"), body).await;
+        assert_eq!(got.status, 200, "{path}: {}", got.body);
+        assert!(
+            got.headers["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("application/json"),
+            "{path}"
+        );
+        assert_five_fields(&path, &got, true);
+        assert_eq!(got.body["IsValid"], true, "{path}: {}", got.body);
+    }
+    // UpdateRepair answers no data: null, as the reference's samples show.
+    let got = http
+        .post(
+            "/api/Repair/UpdateRepair",
+            "a",
+            json!({"InterventionId": file, "ManufacturerId": 19}),
+        )
+        .await;
+    assert_eq!(got.body["ResponseData"], Value::Null, "{}", got.body);
+
+    let errors = [
+        ("GET", "/api/Repair/GetAcceptedMandates", None, None, 401),
+        (
+            "GET",
+            "/api/Repair/GetAcceptedMandates",
+            Some("locked"),
+            None,
+            403,
+        ),
+        ("GET", "/api/Repair/NoSuchThing", Some("a"), None, 404),
+        (
+            "GET",
+            "/api/Repair/GetSparepartOrderTracking?interventionId=999",
+            Some("a"),
+            None,
+            404,
+        ),
+        (
+            "POST",
+            "/api/Repair/GetAcceptedMandates",
+            Some("a"),
+            Some(json!({})),
+            405,
+        ),
+        ("GET", "/_sim/mandates", None, None, 405),
+        (
+            "GET",
+            "/api/Repair/GetSparepartOrderTracking",
+            Some("a"),
+            None,
+            400,
+        ),
+        (
+            "POST",
+            "/_sim/faults",
+            None,
+            Some(json!({"Status503Rate": 2})),
+            400,
+        ),
+    ];
+    for (method, path, key, body, status) in errors {
+        let got = http.call(method, path, key, body).await;
+        assert_eq!(got.status, status, "{method} {path}: {}", got.body);
+        assert_five_fields(path, &got, true);
+        assert_eq!(got.body["ResponseStatus"], "E", "{path}: {}", got.body);
+        assert_eq!(got.body["ResponseMessage"], Value::Null, "{path}");
+        assert_eq!(got.body["ResponseData"], Value::Null, "{path}");
+    }
+    // Injected faults too.
+    http.control("/_sim/faults", json!({"Status503Rate": 1.0}))
+        .await;
+    let got = http.get("/api/Repair/GetAcceptedMandates", "a").await;
+    assert_eq!(got.status, 503);
+    assert_five_fields("503", &got, true);
+    http.control("/_sim/faults", json!({})).await;
+
+    // The profiles keep their wording: NullData a null, NoData no
+    // ResponseData (a server variant), the other four fields still there.
+    for (option, with_data) in [("NullData", true), ("NoData", false), ("Array", true)] {
+        http.control(
+            "/_sim/profile",
+            json!({"ApiKey": "b", "Profile": {"EmptyLists": option}}),
+        )
+        .await;
+        let got = http.get("/api/Repair/GetAcceptedMandates", "b").await;
+        assert_eq!(got.status, 200, "{option}: {}", got.body);
+        assert_five_fields(option, &got, with_data);
+    }
+    http.control(
+        "/_sim/profile",
+        json!({"ApiKey": "b", "Profile": {"Warning": "check the reseller"}}),
+    )
+    .await;
+    let got = http.get("/api/Repair/GetAcceptedMandates", "b").await;
+    assert_five_fields("Warning", &got, true);
+    assert_eq!(got.body["ResponseStatus"], "W", "{}", got.body);
+}
