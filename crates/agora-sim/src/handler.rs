@@ -128,7 +128,7 @@ fn run(
         route,
     };
     Ok(match route {
-        Route::GetNewMandates => say.respond(sim.new_mandates(key, q.flag("autoAccept", false)?)),
+        Route::GetNewMandates => say.respond(sim.new_mandates(key, auto_accept(q)?)),
         Route::GetAcceptedMandates => say.respond(sim.accepted_mandates(key)),
         Route::CreateRepair => {
             say.respond(sim.create_repair(key, body::<CompleteRepairState>(bytes)?))
@@ -184,14 +184,28 @@ fn run(
     })
 }
 
+/// `GetNewMandates`' flag: the reference calls it `AUTOACCEPTED` (2.1)
+/// and `Autoaccept` (2.1.1); either is read (names match
+/// case-insensitively), and both must agree when both are sent. Absent:
+/// false.
+fn auto_accept(q: &Query) -> Result<bool, SimError> {
+    either_flag(q, "autoAccept", "autoAccepted")
+}
+
 /// The claim calls' transfer flag: the reference spells it
 /// `transferIsValid` (2.5.1) and `transferIfValid` (2.5.3); either is
 /// read, and both must agree when both are sent. Absent: false.
 fn transfer_if_valid(q: &Query) -> Result<bool, SimError> {
+    either_flag(q, "transferIfValid", "transferIsValid")
+}
+
+/// A boolean parameter the reference names two ways: either name is read;
+/// both sent must agree (a 400 otherwise). Absent: false.
+fn either_flag(q: &Query, one: &str, other: &str) -> Result<bool, SimError> {
     let read = |name: &str| q.optional(name).map(|_| q.flag(name, false)).transpose();
-    match (read("transferIfValid")?, read("transferIsValid")?) {
+    match (read(one)?, read(other)?) {
         (Some(a), Some(b)) if a != b => Err(SimError::BadRequest(format!(
-            "transferIfValid ({a}) and transferIsValid ({b}) disagree"
+            "{one} ({a}) and {other} ({b}) disagree"
         ))),
         (a, b) => Ok(a.or(b).unwrap_or(false)),
     }

@@ -278,3 +278,38 @@ async fn every_envelope_carries_the_five_fields_with_nulls() {
     assert_five_fields("Warning", &got, true);
     assert_eq!(got.body["ResponseStatus"], "W", "{}", got.body);
 }
+
+#[tokio::test]
+async fn new_mandates_read_the_autoaccepted_spelling() {
+    let server = start().await;
+    let http = Http::new(&server);
+    http.publish("a").await;
+    let got = http
+        .get("/api/Repair/GetNewMandates?AUTOACCEPTED=true", "a")
+        .await;
+    assert_eq!(got.status, 200, "{}", got.body);
+    assert!(
+        got.body["ResponseData"][0]["InterventionId"].is_i64(),
+        "accepted, with its repair file: {}",
+        got.body
+    );
+    let got = http.get("/api/Repair/GetAcceptedMandates", "a").await;
+    assert_eq!(got.body["ResponseData"].as_array().unwrap().len(), 1);
+    // The other spelling still works; both sent must agree.
+    http.publish("a").await;
+    let got = http
+        .get("/api/Repair/GetNewMandates?autoAccept=true", "a")
+        .await;
+    assert!(got.body["ResponseData"][0]["InterventionId"].is_i64());
+    let got = http
+        .get(
+            "/api/Repair/GetNewMandates?autoAccept=true&autoAccepted=false",
+            "a",
+        )
+        .await;
+    assert_eq!(got.status, 400, "{}", got.body);
+    let got = http
+        .get("/api/Repair/GetNewMandates?autoAccepted=maybe", "a")
+        .await;
+    assert_eq!(got.status, 400, "{}", got.body);
+}
