@@ -1,5 +1,6 @@
 //! The AgoraPlus routes: dispatched through the shared route table
-//! (case-insensitively), authenticated by `api_key`, with faults applied.
+//! (case-insensitively), authenticated by `api_key` (a header, or a query
+//! parameter), with faults applied.
 
 use std::convert::Infallible;
 
@@ -42,11 +43,8 @@ pub(crate) async fn handle(
     let Some(route) = Route::match_path(method, path) else {
         return not_routed(path);
     };
-    let key = headers
-        .get("api_key")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
+    let query = Query::parse(uri.query());
+    let key = api_key(&headers, &query);
     if let Err(e) = sim.authenticate(&key) {
         return error_response(&e);
     }
@@ -57,12 +55,25 @@ pub(crate) async fn handle(
     if let Some(refusal) = roll.refuse {
         return error_response(&refusal);
     }
-    let query = Query::parse(uri.query());
     let response = dispatch(&sim, route, &key, path, &query, &bytes);
     if roll.drop_after_commit {
         std::panic::resume_unwind(Box::new(DropConnection));
     }
     response
+}
+
+/// The account's key: the `api_key` header (5.5.1), else the `api_key`
+/// query parameter (5.1: the key is "entered as a parameter in the
+/// request"). The header wins when both are sent; an empty header counts
+/// as none.
+fn api_key(headers: &HeaderMap, query: &Query) -> String {
+    headers
+        .get("api_key")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty())
+        .or_else(|| query.optional("api_key"))
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// 405 for a known path with another method, 404 otherwise.

@@ -313,3 +313,51 @@ async fn new_mandates_read_the_autoaccepted_spelling() {
         .await;
     assert_eq!(got.status, 400, "{}", got.body);
 }
+
+#[tokio::test]
+async fn the_key_may_come_as_a_query_parameter() {
+    let server = start().await;
+    let http = Http::new(&server);
+    let path = "/api/Repair/GetAcceptedMandates";
+    let got = http
+        .call("GET", &format!("{path}?api_key=a"), None, None)
+        .await;
+    assert_eq!(got.status, 200, "{}", got.body);
+    let got = http
+        .call(
+            "GET",
+            "/api/Product/PrintManufacturerProducts/19/01-01-2000/English?api_key=a",
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(got.status, 200, "{}", got.body);
+    let got = http
+        .call("GET", &format!("{path}?api_key=locked"), None, None)
+        .await;
+    assert_eq!(got.status, 403, "{}", got.body);
+    let got = http
+        .call("GET", &format!("{path}?api_key=nobody"), None, None)
+        .await;
+    assert_eq!(got.status, 401, "{}", got.body);
+    // The header wins when both are sent.
+    let got = http
+        .call("GET", &format!("{path}?api_key=a"), Some("nobody"), None)
+        .await;
+    assert_eq!(got.status, 401, "{}", got.body);
+    let got = http
+        .call("GET", &format!("{path}?api_key=nobody"), Some("a"), None)
+        .await;
+    assert_eq!(got.status, 200, "{}", got.body);
+    // The account is the key's: a query key reaches its own data.
+    http.publish("b").await;
+    let got = http
+        .call(
+            "GET",
+            "/api/Repair/GetNewMandates?api_key=b&autoAccept=false",
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(got.body["ResponseData"].as_array().unwrap().len(), 1);
+}
