@@ -233,9 +233,23 @@ fn delta_params(path: &str) -> Result<(ManufacturerId, jiff::civil::Date, Lcid),
         .map_err(|_| SimError::BadRequest(format!("`{manufacturer}` is not a ManufacturerId")))?;
     let since = parse_delta_path_date(date)
         .ok_or_else(|| SimError::BadRequest(format!("`{date}` is not a date (MM-DD-YYYY)")))?;
-    let lang = Lcid::from_path_name(language)
-        .ok_or_else(|| SimError::BadRequest(format!("`{language}` is not a language name")))?;
+    let lang = path_language(language).ok_or_else(|| {
+        SimError::BadRequest(format!(
+            "`{language}` is not a language name (English) or an LCID (1033)"
+        ))
+    })?;
     Ok((m, since, lang))
+}
+
+/// A delta path's language: its English name, as the reference's example
+/// (5.5.4, `English`) and the client send it, or its LCID (4.1, 4.2 and
+/// 6.2 say the language is an LCID), as the `language` query parameter of
+/// the claim calls takes it.
+fn path_language(segment: &str) -> Option<Lcid> {
+    match segment.parse::<u32>() {
+        Ok(lcid) => Some(Lcid(lcid)),
+        Err(_) => Lcid::from_path_name(segment),
+    }
 }
 
 /// Bytes per chunk of a streamed delta.

@@ -361,3 +361,26 @@ async fn the_key_may_come_as_a_query_parameter() {
         .await;
     assert_eq!(got.body["ResponseData"].as_array().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn deltas_take_the_language_as_a_name_or_an_lcid() {
+    let server = start().await;
+    let http = Http::new(&server);
+    for kind in ["PrintManufacturerSpareParts", "PrintManufacturerProducts"] {
+        for (name, lcid) in [("English", "1033"), ("French", "1036")] {
+            let by_name = http
+                .get(&format!("/api/Product/{kind}/19/01-01-2000/{name}"), "a")
+                .await;
+            let by_lcid = http
+                .get(&format!("/api/Product/{kind}/19/01-01-2000/{lcid}"), "a")
+                .await;
+            assert_eq!(by_lcid.status, 200, "{kind} {lcid}: {}", by_lcid.body);
+            assert!(!by_lcid.body["ResponseData"].as_array().unwrap().is_empty());
+            assert_eq!(by_name.body, by_lcid.body, "{kind} {lcid}");
+        }
+        let got = http
+            .get(&format!("/api/Product/{kind}/19/01-01-2000/Klingon"), "a")
+            .await;
+        assert_eq!(got.status, 400, "{}", got.body);
+    }
+}
