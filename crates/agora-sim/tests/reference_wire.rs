@@ -384,3 +384,89 @@ async fn deltas_take_the_language_as_a_name_or_an_lcid() {
         assert_eq!(got.status, 400, "{}", got.body);
     }
 }
+
+#[tokio::test]
+async fn an_order_takes_the_parts_a_status_marks_once() {
+    let server = start().await;
+    let http = Http::new(&server);
+    let file = http.repair_file("a").await;
+    let part =
+        |reference: &str| json!({"Reference": reference, "Quantity": 1, "ToBeOrdered": true});
+    let sent = json!({
+        "InterventionId": file, "ManufacturerId": 19,
+        "Parts": [part("A"), {"Reference": "C", "Quantity": 1, "OrderNumber": "EARLIER-1"}],
+        "StateNatures": [{"Code": "205", "Comment": "Spare part Ordered",
+                          "Parts": [part("A"), part("B"), part("B"), part("C")]}]
+    });
+    let got = http
+        .post("/api/Repair/UpdateRepair", "a", sent.clone())
+        .await;
+    assert_eq!(got.body["IsValid"], true, "{}", got.body);
+    let order = format!("/api/Repair/PlaceRepairSparepartOrder?interventionId={file}");
+    let got = http.post(&order, "a", json!({})).await;
+    assert_eq!(got.status, 200, "{}", got.body);
+    let lines = got.body["ResponseData"].as_array().unwrap().clone();
+    let ordered: Vec<&str> = lines
+        .iter()
+        .map(|l| l["Reference"].as_str().unwrap())
+        .collect();
+    assert_eq!(ordered, ["A", "B"], "one line per part: {}", got.body);
+    let number = |r: &str| {
+        lines
+            .iter()
+            .find(|l| l["Reference"] == r)
+            .map(|l| l["OrderNumber"].clone())
+            .unwrap()
+    };
+    let state = http
+        .call("GET", "/_sim/state?apiKey=a", None, None)
+        .await
+        .body;
+    let stored = &state["Repairs"][0]["File"];
+    let marks = |parts: &Value| -> Vec<(Value, Value)> {
+        parts
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| (p["OrderNumber"].clone(), p["ToBeOrdered"].clone()))
+            .collect()
+    };
+    assert_eq!(
+        marks(&stored["StateNatures"][0]["Parts"]),
+        [
+            (number("A"), json!(false)),
+            (number("B"), json!(false)),
+            (number("B"), json!(false)),
+            (json!("EARLIER-1"), json!(false)),
+        ],
+        "{stored}"
+    );
+    assert_eq!(
+        marks(&stored["Parts"]),
+        [
+            (number("A"), json!(false)),
+            (json!("EARLIER-1"), Value::Null)
+        ]
+    );
+    // Nothing is ordered twice, and the client's copy of the status (still
+    // marked to be ordered) sent back is the same status, not a new one.
+    let mut copy = sent;
+    copy["Parts"][0]["OrderNumber"] = number("A");
+    copy["Parts"][0]["ToBeOrdered"] = json!(false);
+    let got = http.post("/api/Repair/UpdateRepair", "a", copy).await;
+    assert_eq!(got.body["IsValid"], true, "{}", got.body);
+    let got = http.post(&order, "a", json!({})).await;
+    assert_eq!(got.body["ResponseData"], json!([]), "{}", got.body);
+    let state = http
+        .call("GET", "/_sim/state?apiKey=a", None, None)
+        .await
+        .body;
+    assert_eq!(
+        state["Repairs"][0]["File"]["StateNatures"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(state["Orders"].as_array().unwrap().len(), 2);
+}
