@@ -12,7 +12,7 @@ use agora_domain::{
 use agora_mock::{Answer, AnswerProfile, Delta, SimError, Simulator};
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::Response;
 use bytes::Bytes;
 use serde::Serialize;
@@ -76,18 +76,27 @@ fn api_key(headers: &HeaderMap, query: &Query) -> String {
         .to_owned()
 }
 
-/// 405 for a known path with another method, 404 otherwise.
+/// 405 for a known path with another method, with an `Allow` header
+/// naming the method the path takes (GET or POST); 404 otherwise.
 fn not_routed(path: &str) -> Response {
-    let known = Route::ALL
+    let path = path.trim_end_matches('/');
+    let mut allow: Vec<&str> = Route::ALL
         .iter()
-        .any(|r| r.matches(path.trim_end_matches('/')));
-    if known {
-        error_response(&SimError::MethodNotAllowed(format!(
-            "{path} does not take this method"
-        )))
-    } else {
-        error_response(&SimError::NotFound(format!("no route {path}")))
+        .filter(|r| r.matches(path))
+        .map(|r| r.method().as_str())
+        .collect();
+    allow.dedup();
+    if allow.is_empty() {
+        return error_response(&SimError::NotFound(format!("no route {path}")));
     }
+    let allow = allow.join(", ");
+    let mut response = error_response(&SimError::MethodNotAllowed(format!(
+        "{path} does not take this method; it takes {allow}"
+    )));
+    if let Ok(v) = HeaderValue::from_str(&allow) {
+        response.headers_mut().insert(header::ALLOW, v);
+    }
+    response
 }
 
 fn dispatch(

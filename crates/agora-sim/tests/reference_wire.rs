@@ -470,3 +470,34 @@ async fn an_order_takes_the_parts_a_status_marks_once() {
     );
     assert_eq!(state["Orders"].as_array().unwrap().len(), 2);
 }
+
+#[tokio::test]
+async fn a_405_says_which_method_the_path_takes() {
+    let server = start().await;
+    let http = Http::new(&server);
+    for (method, path, allow) in [
+        ("POST", "/api/Repair/GetAcceptedMandates", "GET"),
+        ("PUT", "/api/Repair/GetNewMandates", "GET"),
+        ("GET", "/api/Repair/UpdateRepair", "POST"),
+        ("DELETE", "/api/repair/createrepair", "POST"),
+        (
+            "POST",
+            "/api/Product/PrintManufacturerProducts/19/01-01-2020/English",
+            "GET",
+        ),
+        ("GET", "/_sim/mandates", "POST"),
+    ] {
+        let got = http.call(method, path, Some("a"), None).await;
+        assert_eq!(got.status, 405, "{method} {path}");
+        let header = got
+            .headers
+            .get("allow")
+            .unwrap_or_else(|| panic!("{method} {path}: no Allow"))
+            .to_str()
+            .unwrap();
+        assert!(
+            header.split(',').any(|m| m.trim() == allow),
+            "{method} {path}: Allow {header}"
+        );
+    }
+}
