@@ -1,5 +1,6 @@
 //! The AgoraPlus routes: dispatched through the shared route table
-//! (case-insensitively), authenticated by `api_key`, with faults applied.
+//! (case-insensitively), authenticated by `api_key` (a header, or a query
+//! parameter), with faults applied.
 
 use std::convert::Infallible;
 
@@ -11,7 +12,7 @@ use agora_domain::{
 use agora_mock::{Answer, AnswerProfile, Delta, SimError, Simulator};
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::Response;
 use bytes::Bytes;
 use serde::Serialize;
@@ -42,11 +43,8 @@ pub(crate) async fn handle(
     let Some(route) = Route::match_path(method, path) else {
         return not_routed(path);
     };
-    let key = headers
-        .get("api_key")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
+    let query = Query::parse(uri.query());
+    let key = api_key(&headers, &query);
     if let Err(e) = sim.authenticate(&key) {
         return error_response(&e);
     }
@@ -57,7 +55,6 @@ pub(crate) async fn handle(
     if let Some(refusal) = roll.refuse {
         return error_response(&refusal);
     }
-    let query = Query::parse(uri.query());
     let response = dispatch(&sim, route, &key, path, &query, &bytes);
     if roll.drop_after_commit {
         std::panic::resume_unwind(Box::new(DropConnection));
@@ -65,18 +62,41 @@ pub(crate) async fn handle(
     response
 }
 
-/// 405 for a known path with another method, 404 otherwise.
+/// The account's key: the `api_key` header (5.5.1), else the `api_key`
+/// query parameter (5.1: the key is "entered as a parameter in the
+/// request"). The header wins when both are sent; an empty header counts
+/// as none.
+fn api_key(headers: &HeaderMap, query: &Query) -> String {
+    headers
+        .get("api_key")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty())
+        .or_else(|| query.optional("api_key"))
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// 405 for a known path with another method, with an `Allow` header
+/// naming the method the path takes (GET or POST); 404 otherwise.
 fn not_routed(path: &str) -> Response {
-    let known = Route::ALL
+    let path = path.trim_end_matches('/');
+    let mut allow: Vec<&str> = Route::ALL
         .iter()
-        .any(|r| r.matches(path.trim_end_matches('/')));
-    if known {
-        error_response(&SimError::MethodNotAllowed(format!(
-            "{path} does not take this method"
-        )))
-    } else {
-        error_response(&SimError::NotFound(format!("no route {path}")))
+        .filter(|r| r.matches(path))
+        .map(|r| r.method().as_str())
+        .collect();
+    allow.dedup();
+    if allow.is_empty() {
+        return error_response(&SimError::NotFound(format!("no route {path}")));
     }
+    let allow = allow.join(", ");
+    let mut response = error_response(&SimError::MethodNotAllowed(format!(
+        "{path} does not take this method; it takes {allow}"
+    )));
+    if let Ok(v) = HeaderValue::from_str(&allow) {
+        response.headers_mut().insert(header::ALLOW, v);
+    }
+    response
 }
 
 fn dispatch(
@@ -128,7 +148,7 @@ fn run(
         route,
     };
     Ok(match route {
-        Route::GetNewMandates => say.respond(sim.new_mandates(key, q.flag("autoAccept", false)?)),
+        Route::GetNewMandates => say.respond(sim.new_mandates(key, auto_accept(q)?)),
         Route::GetAcceptedMandates => say.respond(sim.accepted_mandates(key)),
         Route::CreateRepair => {
             say.respond(sim.create_repair(key, body::<CompleteRepairState>(bytes)?))
@@ -184,14 +204,28 @@ fn run(
     })
 }
 
+/// `GetNewMandates`' flag: the reference calls it `AUTOACCEPTED` (2.1)
+/// and `Autoaccept` (2.1.1); either is read (names match
+/// case-insensitively), and both must agree when both are sent. Absent:
+/// false.
+fn auto_accept(q: &Query) -> Result<bool, SimError> {
+    either_flag(q, "autoAccept", "autoAccepted")
+}
+
 /// The claim calls' transfer flag: the reference spells it
 /// `transferIsValid` (2.5.1) and `transferIfValid` (2.5.3); either is
 /// read, and both must agree when both are sent. Absent: false.
 fn transfer_if_valid(q: &Query) -> Result<bool, SimError> {
+    either_flag(q, "transferIfValid", "transferIsValid")
+}
+
+/// A boolean parameter the reference names two ways: either name is read;
+/// both sent must agree (a 400 otherwise). Absent: false.
+fn either_flag(q: &Query, one: &str, other: &str) -> Result<bool, SimError> {
     let read = |name: &str| q.optional(name).map(|_| q.flag(name, false)).transpose();
-    match (read("transferIfValid")?, read("transferIsValid")?) {
+    match (read(one)?, read(other)?) {
         (Some(a), Some(b)) if a != b => Err(SimError::BadRequest(format!(
-            "transferIfValid ({a}) and transferIsValid ({b}) disagree"
+            "{one} ({a}) and {other} ({b}) disagree"
         ))),
         (a, b) => Ok(a.or(b).unwrap_or(false)),
     }
@@ -208,9 +242,23 @@ fn delta_params(path: &str) -> Result<(ManufacturerId, jiff::civil::Date, Lcid),
         .map_err(|_| SimError::BadRequest(format!("`{manufacturer}` is not a ManufacturerId")))?;
     let since = parse_delta_path_date(date)
         .ok_or_else(|| SimError::BadRequest(format!("`{date}` is not a date (MM-DD-YYYY)")))?;
-    let lang = Lcid::from_path_name(language)
-        .ok_or_else(|| SimError::BadRequest(format!("`{language}` is not a language name")))?;
+    let lang = path_language(language).ok_or_else(|| {
+        SimError::BadRequest(format!(
+            "`{language}` is not a language name (English) or an LCID (1033)"
+        ))
+    })?;
     Ok((m, since, lang))
+}
+
+/// A delta path's language: its English name, as the reference's example
+/// (5.5.4, `English`) and the client send it, or its LCID (4.1, 4.2 and
+/// 6.2 say the language is an LCID), as the `language` query parameter of
+/// the claim calls takes it.
+fn path_language(segment: &str) -> Option<Lcid> {
+    match segment.parse::<u32>() {
+        Ok(lcid) => Some(Lcid(lcid)),
+        Err(_) => Lcid::from_path_name(segment),
+    }
 }
 
 /// Bytes per chunk of a streamed delta.

@@ -3,8 +3,8 @@
 
 use std::collections::HashMap;
 
+use agora_domain::ResponseStatus;
 use agora_domain::routes::Route;
-use agora_domain::{Envelope, ResponseStatus};
 use agora_mock::{Answer, AnswerProfile, EmptyList, SimError};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -29,20 +29,69 @@ pub(crate) fn json_response<T: Serialize>(status: StatusCode, body: &T) -> Respo
     }
 }
 
-/// The envelope of a successful answer.
-fn success_envelope<T>(answer: Answer<T>) -> Envelope<T> {
-    let mut env = Envelope::success(answer.data);
-    env.response_message = answer.message;
-    env.response_error_message = Some(String::new());
-    if answer.warning {
-        env.response_status = Some(ResponseStatus::Warning);
+/// An envelope as the simulator writes it: the five fields of reference
+/// 5.3.4, every one of them, JSON null for those without a value (as the
+/// reference's samples show, and as an ASP.NET server writes a model's
+/// null properties). `ResponseData` is left out only when the account's
+/// profile answers an empty list without it (`EmptyList::NoData`, a server
+/// variant). agora-domain's `Envelope` writes back only what it read (the
+/// client relies on that), so the simulator has its own writer.
+#[derive(Serialize)]
+struct WireEnvelope<T> {
+    #[serde(rename = "ResponseStatus")]
+    status: ResponseStatus,
+    #[serde(rename = "IsValid")]
+    is_valid: bool,
+    #[serde(rename = "ResponseMessage")]
+    message: Option<String>,
+    #[serde(rename = "ResponseErrorMessage")]
+    error_message: Option<String>,
+    #[serde(rename = "ResponseData", skip_serializing_if = "Data::is_omitted")]
+    data: Data<T>,
+}
+
+/// `ResponseData` on the wire: a value, null, or (`NoData`) left out.
+enum Data<T> {
+    Value(T),
+    Null,
+    Omitted,
+}
+
+impl<T> Data<T> {
+    fn is_omitted(&self) -> bool {
+        matches!(self, Self::Omitted)
     }
-    env
+}
+
+impl<T: Serialize> Serialize for Data<T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Value(v) => v.serialize(serializer),
+            Self::Null | Self::Omitted => serializer.serialize_none(),
+        }
+    }
+}
+
+/// The envelope of a successful answer: `S`, or `W` when it carries a
+/// warning; an empty `ResponseErrorMessage`.
+fn success_envelope<T>(message: Option<String>, warning: bool, data: Data<T>) -> WireEnvelope<T> {
+    WireEnvelope {
+        status: if warning {
+            ResponseStatus::Warning
+        } else {
+            ResponseStatus::Success
+        },
+        is_valid: true,
+        message,
+        error_message: Some(String::new()),
+        data,
+    }
 }
 
 /// The envelope of a successful answer, on the wire.
 fn answer_response<T: Serialize>(answer: Answer<T>) -> Response {
-    json_response(StatusCode::OK, &success_envelope(answer))
+    let env = success_envelope(answer.message, answer.warning, Data::Value(answer.data));
+    json_response(StatusCode::OK, &env)
 }
 
 /// Either outcome of an operation on `route`, on the wire, worded as
@@ -80,22 +129,28 @@ pub(crate) fn respond<T: Serialize>(
         }
     }
     profile.shape_data(route, &mut data);
-    let mut env = success_envelope(Answer {
-        data,
-        message: answer.message,
-        warning: answer.warning,
-    });
-    if omit {
-        env.response_data = None;
-    }
+    let data = if omit {
+        Data::Omitted
+    } else {
+        Data::Value(data)
+    };
+    let env = success_envelope(answer.message, answer.warning, data);
     json_response(StatusCode::OK, &env)
 }
 
-/// The envelope of an error, with the status AgoraPlus uses for it.
+/// The envelope of an error, with the status AgoraPlus uses for it:
+/// `E`, `IsValid` false, the message; `ResponseMessage` and
+/// `ResponseData` null.
 pub(crate) fn error_response(error: &SimError) -> Response {
     let status =
         StatusCode::from_u16(error.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let env: Envelope<()> = Envelope::error(error.to_string());
+    let env: WireEnvelope<()> = WireEnvelope {
+        status: ResponseStatus::Error,
+        is_valid: false,
+        message: None,
+        error_message: Some(error.to_string()),
+        data: Data::Null,
+    };
     let mut response = json_response(status, &env);
     if let SimError::Unavailable {
         retry_after: Some(secs),

@@ -1,15 +1,22 @@
 //! Part orders: an account orders a repair file's parts and tracks the
 //! lines; the OEM sets each line's logistic status.
 
-use agora_domain::OrderNumber;
+use std::collections::HashMap;
+
 use agora_domain::lifecycle::RepairEvent;
-use agora_domain::{InterventionId, LogisticStatus, PartOrderLine};
+use agora_domain::{InterventionId, LogisticStatus, OrderNumber, Part, PartOrderLine};
 
 use super::{OrderRecord, Simulator, now_wire};
 use crate::error::{Answer, SimError};
 
 impl Simulator {
-    /// `PlaceRepairSparepartOrder`: orders the parts marked `ToBeOrdered`.
+    /// `PlaceRepairSparepartOrder`: orders the parts marked `ToBeOrdered`
+    /// without an `OrderNumber`, the file's `Parts` first, then those of
+    /// its statuses (`StateNatures[].Parts`, as the reference's 205 sample
+    /// marks them), one line each. A status part whose `Reference` is
+    /// ordered in this call, or has an order number in the file's `Parts`,
+    /// is marked with that number instead: a part is not ordered twice.
+    /// Each part ordered or marked gets `ToBeOrdered` false and its number.
     pub fn place_order(
         &self,
         key: &str,
@@ -24,18 +31,56 @@ impl Simulator {
                 .lifecycle
                 .apply(&RepairEvent::InformationUpdated)
                 .map_err(|e| SimError::Rejected(e.to_string()))?;
+            let file = &mut record.file;
+            // Order numbers by reference: the file's parts ordered before,
+            // then those ordered in this call.
+            let mut numbers: HashMap<String, OrderNumber> = HashMap::new();
+            for part in file.parts.iter().flatten() {
+                if let (Some(reference), Some(number)) = (&part.reference, &part.order_number) {
+                    numbers
+                        .entry(reference.clone())
+                        .or_insert_with(|| number.clone());
+                }
+            }
             let mut lines = Vec::new();
-            for part in record.file.parts.iter_mut().flatten() {
-                if part.to_be_ordered == Some(true) && part.order_number.is_none() {
-                    let number = format!("ORD-{:06}", ids.next_order());
-                    part.order_number = Some(OrderNumber(number.clone()));
-                    part.to_be_ordered = Some(false);
-                    lines.push(PartOrderLine {
-                        order_number: Some(OrderNumber(number)),
-                        reference: part.reference.clone(),
-                        quantity: part.quantity.or(Some(1)),
-                        ..PartOrderLine::default()
-                    });
+            let mut order = |part: &mut Part, lines: &mut Vec<PartOrderLine>| {
+                let number = OrderNumber(format!("ORD-{:06}", ids.next_order()));
+                part.order_number = Some(number.clone());
+                part.to_be_ordered = Some(false);
+                lines.push(PartOrderLine {
+                    order_number: Some(number),
+                    reference: part.reference.clone(),
+                    quantity: part.quantity.or(Some(1)),
+                    ..PartOrderLine::default()
+                });
+            };
+            for part in file.parts.iter_mut().flatten().filter(|p| to_order(p)) {
+                order(part, &mut lines);
+                if let (Some(reference), Some(number)) = (&part.reference, &part.order_number) {
+                    numbers
+                        .entry(reference.clone())
+                        .or_insert_with(|| number.clone());
+                }
+            }
+            let status_parts = file
+                .state_natures
+                .iter_mut()
+                .flatten()
+                .flat_map(|s| s.parts.iter_mut().flatten());
+            for part in status_parts.filter(|p| to_order(p)) {
+                match part.reference.as_ref().and_then(|r| numbers.get(r)) {
+                    Some(number) => {
+                        part.order_number = Some(number.clone());
+                        part.to_be_ordered = Some(false);
+                    }
+                    None => {
+                        order(part, &mut lines);
+                        if let (Some(reference), Some(number)) =
+                            (&part.reference, &part.order_number)
+                        {
+                            numbers.insert(reference.clone(), number.clone());
+                        }
+                    }
                 }
             }
             for line in &lines {
@@ -91,4 +136,10 @@ impl Simulator {
         }
         Err(SimError::NotFound(format!("no order {order_number}")))
     }
+}
+
+/// A part `PlaceRepairSparepartOrder` orders: marked `ToBeOrdered`, with
+/// no order number yet.
+fn to_order(part: &Part) -> bool {
+    part.to_be_ordered == Some(true) && part.order_number.is_none()
 }

@@ -56,8 +56,9 @@ impl Simulator {
         })
     }
 
-    /// `UpdateRepair`: the whole file; statuses not seen before are judged
-    /// by the lifecycle and appended to the history.
+    /// `UpdateRepair`: the whole file; statuses not seen before (their
+    /// parts' order marks aside) are judged by the lifecycle and appended
+    /// to the history.
     pub fn update_repair(
         &self,
         key: &str,
@@ -73,12 +74,19 @@ impl Simulator {
                 .ok_or_else(|| SimError::NotFound(format!("no repair file {id}")))?;
             let stored = record.file.state_natures.clone().unwrap_or_default();
             let incoming = file.state_natures.clone().unwrap_or_default();
-            let new: Vec<StateNature> = if incoming.starts_with(&stored) {
+            // A status is the one seen before whatever the order marks on
+            // its parts: PlaceRepairSparepartOrder sets them here, and the
+            // client's copy sent back may not have them.
+            let seen: Vec<StateNature> = stored.iter().map(without_order_marks).collect();
+            let sent: Vec<StateNature> = incoming.iter().map(without_order_marks).collect();
+            let new: Vec<StateNature> = if sent.starts_with(&seen) {
                 incoming[stored.len()..].to_vec()
             } else {
                 incoming
                     .into_iter()
-                    .filter(|s| !stored.contains(s))
+                    .zip(&sent)
+                    .filter(|(_, s)| !seen.contains(s))
+                    .map(|(status, _)| status)
                     .collect()
             };
             // Codes outside the reference's tables are refused; the domain
@@ -104,6 +112,17 @@ impl Simulator {
             ))
         })
     }
+}
+
+/// A status without its parts' order marks (`OrderNumber`, `ToBeOrdered`),
+/// to tell whether it was seen before.
+fn without_order_marks(status: &StateNature) -> StateNature {
+    let mut status = status.clone();
+    for part in status.parts.iter_mut().flatten() {
+        part.order_number = None;
+        part.to_be_ordered = None;
+    }
+    status
 }
 
 /// Refuses a status whose code is not in the reference's tables (2.2.2),
