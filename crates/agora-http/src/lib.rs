@@ -14,14 +14,23 @@
 //!   `IsValid=false`) is `Rejected`, except for claims, whose
 //!   `ValidationErrors` come back as data; `W` returns the data with its
 //!   warning.
-//! - On list and search routes (`Route::no_results_is_empty`), a 404 and a
-//!   success without `ResponseData` are an empty result.
-//! - Retries idempotent calls on 429, 500, 502, 503, 504, timeouts and
+//! - On list and search routes (`Route::no_results_is_empty`), AgoraPlus's
+//!   404 (its envelope, JSON, no body, or "No results match your request")
+//!   and a success without `ResponseData` are an empty result; a 404 page
+//!   of text or HTML is not (`UnexpectedStatus`, a wrong base URL).
+//! - An answer that says nothing is never a success: a body without any
+//!   envelope field (`{}`), or a success without the data a route answers
+//!   with, is unreadable (`Decode`), in doubt for a creation. Envelope keys
+//!   are read in any case, `ResponseStatus` trimmed and in any case, and a
+//!   UTF-8 byte order mark is skipped.
+//! - Retries idempotent calls on 408, 429, 500, 502, 503, 504, timeouts and
 //!   connection failures with exponential backoff and jitter, honouring
-//!   `Retry-After` (clamped to the policy's longest wait), bounded in
-//!   attempts and total time. Non-idempotent POSTs are retried only when
-//!   the request certainly had no effect (never sent, or throttled with
-//!   429); otherwise they fail as `InDoubt`, never silently resent.
+//!   `Retry-After` (the waits clamped to the policy's longest wait; the
+//!   error keeps what the server asked), bounded in attempts and total
+//!   time. Non-idempotent POSTs are retried only when the request certainly
+//!   had no effect (never sent, or refused with 429 or 408); otherwise
+//!   they fail as `InDoubt`, never silently resent. Another 4xx was not
+//!   processed: refused, not in doubt.
 //! - The `api_key` never leaves the base URL's origin: redirects elsewhere
 //!   are refused (`Redirect`), and clear-text `http://` is for loopback
 //!   unless explicitly allowed.
