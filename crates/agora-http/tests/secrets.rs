@@ -272,3 +272,38 @@ async fn a_key_in_a_streamed_envelope_is_not_shown() {
     assert!(text.contains("IsValid"), "{text}");
     assert!(!text.contains(KEY), "{text}");
 }
+
+/// A key holding `+` and `/` (a base64 key), echoed as a server writes it
+/// back: JSON-escaped (`\/`, `\u002B`) or percent-encoded (`%2B`, in a
+/// URL), in a body that is not the envelope and in one that is.
+#[tokio::test]
+async fn a_key_echoed_escaped_or_encoded_is_not_shown() {
+    logs();
+    const B64: &str = "Zm9v+YmFy/YmF6+cXV4";
+    let echoes = [
+        r#"{"error":"bad key Zm9v+YmFy\/YmF6+cXV4"}"#.to_owned(),
+        r#"{"error":"bad key Zm9v\u002BYmFy/YmF6\u002BcXV4"}"#.to_owned(),
+        r#"{"error":"bad key Zm9v\u002bYmFy\u002fYmF6\u002bcXV4"}"#.to_owned(),
+        "<html>GET /api?api_key=Zm9v%2BYmFy%2FYmF6%2BcXV4 refused</html>".to_owned(),
+        "<html>GET /api?api_key=Zm9v%2bYmFy%2fYmF6%2bcXV4 refused</html>".to_owned(),
+    ];
+    for echo in echoes {
+        for status in [200, 401, 502] {
+            let server = support::server().await;
+            Mock::given(method("GET"))
+                .and(path("/api/Repair/GetAcceptedMandates"))
+                .respond_with(ResponseTemplate::new(status).set_body_string(echo.clone()))
+                .mount(&server)
+                .await;
+            let client = client_with_key(&server.uri(), B64);
+            let err = client.accepted_mandates().await.unwrap_err();
+            let text = shown(&err);
+            for secret in ["Zm9v", "YmFy", "YmF6", "cXV4"] {
+                assert!(!text.contains(secret), "{status} {echo}: {text}");
+            }
+            assert!(text.contains("[REDACTED]"), "{status} {echo}: {text}");
+        }
+    }
+    let logs = checked_logs();
+    assert!(!logs.contains("YmFy"), "{logs}");
+}
