@@ -4,72 +4,24 @@
 //! faults scoped to one route.
 #![allow(clippy::unwrap_used)]
 
-use std::net::SocketAddr;
+mod support;
 
-use agora_mock::{SimConfig, Simulator};
+use agora_mock::SimConfig;
 use agora_sim::SimServer;
 use serde_json::{Value, json};
+use support::{Got, Http, serve};
 
 async fn start(tenants: &[&str]) -> SimServer {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let addr: SocketAddr = "127.0.0.1:0".parse().unwrap();
     let config = SimConfig {
         tenants: tenants.iter().map(|s| (*s).to_owned()).collect(),
         seed: 3,
         catalog_size: 100,
         ..SimConfig::default()
     };
-    SimServer::start(Simulator::new(config), addr)
-        .await
-        .unwrap()
-}
-
-struct Http {
-    base: String,
-    client: reqwest::Client,
-}
-
-/// An answer: its HTTP status and its body (`Value::Null` when empty).
-struct Got {
-    status: u16,
-    body: Value,
+    serve(config).await
 }
 
 impl Http {
-    fn new(server: &SimServer) -> Self {
-        Self {
-            base: server.url(),
-            client: reqwest::Client::new(),
-        }
-    }
-
-    async fn call(&self, method: &str, path: &str, key: Option<&str>, body: Option<Value>) -> Got {
-        let mut req = self
-            .client
-            .request(method.parse().unwrap(), format!("{}{path}", self.base));
-        if let Some(k) = key {
-            req = req.header("api_key", k);
-        }
-        if let Some(b) = body {
-            req = req
-                .header("content-type", "application/json")
-                .body(b.to_string());
-        }
-        let resp = req.send().await.unwrap();
-        let status = resp.status().as_u16();
-        let text = resp.text().await.unwrap();
-        let body = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text:?}"));
-        Got { status, body }
-    }
-
-    async fn get(&self, path: &str, key: &str) -> Got {
-        self.call("GET", path, Some(key), None).await
-    }
-
-    async fn post(&self, path: &str, key: &str, body: Value) -> Got {
-        self.call("POST", path, Some(key), Some(body)).await
-    }
-
     async fn control(&self, path: &str, body: Value) -> Got {
         self.call("POST", path, None, Some(body)).await
     }

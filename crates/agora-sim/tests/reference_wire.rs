@@ -6,16 +6,14 @@
 //! path takes.
 #![allow(clippy::unwrap_used)]
 
-use std::net::SocketAddr;
+mod support;
 
-use agora_mock::{SimConfig, Simulator};
+use agora_mock::SimConfig;
 use agora_sim::SimServer;
-use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
+use support::{Got, Http, serve};
 
 async fn start() -> SimServer {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let addr: SocketAddr = "127.0.0.1:0".parse().unwrap();
     let config = SimConfig {
         tenants: vec!["a".to_owned(), "b".to_owned()],
         locked: vec!["locked".to_owned()],
@@ -23,64 +21,10 @@ async fn start() -> SimServer {
         catalog_size: 50,
         ..SimConfig::default()
     };
-    SimServer::start(Simulator::new(config), addr)
-        .await
-        .unwrap()
-}
-
-/// An answer: its status, headers and body.
-struct Got {
-    status: u16,
-    headers: HeaderMap,
-    body: Value,
-}
-
-struct Http {
-    base: String,
-    client: reqwest::Client,
+    serve(config).await
 }
 
 impl Http {
-    fn new(server: &SimServer) -> Self {
-        Self {
-            base: server.url(),
-            client: reqwest::Client::new(),
-        }
-    }
-
-    async fn call(&self, method: &str, path: &str, key: Option<&str>, body: Option<Value>) -> Got {
-        let mut req = self
-            .client
-            .request(method.parse().unwrap(), format!("{}{path}", self.base));
-        if let Some(k) = key {
-            req = req.header("api_key", k);
-        }
-        if let Some(b) = body {
-            req = req
-                .header("content-type", "application/json")
-                .body(b.to_string());
-        }
-        let resp = req.send().await.unwrap();
-        let status = resp.status().as_u16();
-        let headers = resp.headers().clone();
-        let text = resp.text().await.unwrap();
-        let body = serde_json::from_str(&text)
-            .unwrap_or_else(|_| panic!("{method} {path}: not JSON: {text:?}"));
-        Got {
-            status,
-            headers,
-            body,
-        }
-    }
-
-    async fn get(&self, path: &str, key: &str) -> Got {
-        self.call("GET", path, Some(key), None).await
-    }
-
-    async fn post(&self, path: &str, key: &str, body: Value) -> Got {
-        self.call("POST", path, Some(key), Some(body)).await
-    }
-
     async fn control(&self, path: &str, body: Value) -> Got {
         let got = self.call("POST", path, None, Some(body)).await;
         assert_eq!(got.status, 200, "{path}: {}", got.body);
