@@ -12,8 +12,8 @@ use agora_domain::{Lcid, ManufacturerId};
 use agora_http::{AgoraClient, RetryPolicy};
 use agora_ports::{AgoraError, DeltaQuery, collect_records};
 use serde_json::json;
-use support::client_with;
-use wiremock::matchers::{method, path, path_regex};
+use support::{answering, client_with};
+use wiremock::matchers::{method, path};
 use wiremock::{Mock, ResponseTemplate};
 
 /// The ways a server may say "nothing matches".
@@ -44,24 +44,6 @@ fn no_results_answers() -> Vec<(&'static str, ResponseTemplate)> {
                 .set_body_json(json!({"ResponseStatus": "S", "IsValid": true})),
         ),
     ]
-}
-
-/// A client of a server that answers `answer` on `route`'s path only.
-async fn answering(route: Route, answer: ResponseTemplate) -> (AgoraClient, wiremock::MockServer) {
-    let server = support::server().await;
-    let matcher = if route.is_delta() {
-        path_regex(format!("^{}/", route.path().split("/{").next().unwrap()))
-    } else {
-        path_regex(format!("^{}$", route.path()))
-    };
-    Mock::given(method(route.method().as_str()))
-        .and(matcher)
-        .respond_with(answer)
-        .expect(1)
-        .mount(&server)
-        .await;
-    let (client, _) = client_with(&server.uri(), RetryPolicy::none());
-    (client, server)
 }
 
 fn query() -> DeltaQuery {
@@ -116,7 +98,7 @@ async fn every_list_route_reads_no_results_as_empty() {
     assert_eq!(lists.len(), 7);
     for route in lists {
         for (case, answer) in no_results_answers() {
-            let (client, _server) = answering(route, answer).await;
+            let (client, _server) = answering(route, answer, 1).await;
             let got = count(&client, route).await;
             assert!(matches!(got, Ok(0)), "{} on {case}: {got:?}", route.name());
         }
@@ -131,6 +113,7 @@ async fn an_error_envelope_without_data_stays_an_error_on_a_list_route() {
             "ResponseStatus": "E", "IsValid": false,
             "ResponseErrorMessage": "account suspended", "ResponseData": null
         })),
+        1,
     )
     .await;
     let err = client.accepted_mandates().await.unwrap_err();
@@ -144,6 +127,7 @@ async fn a_warning_without_data_is_empty_and_keeps_its_warning() {
         ResponseTemplate::new(200).set_body_json(json!({
             "ResponseStatus": "W", "IsValid": true, "ResponseMessage": "nothing new today"
         })),
+        1,
     )
     .await;
     let reply = client.new_mandates(false).await.unwrap();
@@ -158,6 +142,7 @@ async fn a_delta_answered_404_keeps_its_message_in_the_summary() {
         ResponseTemplate::new(404).set_body_json(json!({
             "ResponseStatus": "E", "IsValid": false, "ResponseErrorMessage": NO_RESULTS_MESSAGE
         })),
+        1,
     )
     .await;
     let mut stream = client.products_delta(query()).await.unwrap();
@@ -173,7 +158,7 @@ async fn on_a_route_about_one_thing_404_stays_not_found() {
         .into_iter()
         .filter(|(case, _)| case.starts_with("404"))
     {
-        let (client, _server) = answering(Route::PrintBomData, answer).await;
+        let (client, _server) = answering(Route::PrintBomData, answer, 1).await;
         let err = client.bom("KEY-1").await.unwrap_err();
         assert!(matches!(err, AgoraError::NotFound(_)), "{case}: {err:?}");
     }
@@ -200,6 +185,7 @@ async fn on_a_route_about_one_thing_a_success_without_data_is_an_error() {
         Route::PrintBomData,
         ResponseTemplate::new(200)
             .set_body_json(json!({"ResponseStatus": "S", "ResponseData": null})),
+        1,
     )
     .await;
     let err = client.bom("KEY-1").await.unwrap_err();

@@ -13,34 +13,12 @@ use agora_domain::{
     CompleteRepairState, CountryCode, DraftInvoiceNumber, InterventionId, InvoiceNumber,
     InvoiceReference, Lcid, ManufacturerId, WarrantyClaim,
 };
-use agora_http::{AgoraClient, RetryPolicy};
+use agora_http::RetryPolicy;
 use agora_ports::{AgoraError, ClaimSubmission, DeltaQuery, Reach, collect_records};
 use serde_json::json;
-use support::client_with;
+use support::{answering, client_with};
 use wiremock::matchers::{method, path, path_regex, query_param};
-use wiremock::{Mock, MockServer, ResponseTemplate};
-
-/// A client of a server that answers `answer` to `route` (`times` calls).
-async fn answering(
-    route: Route,
-    answer: ResponseTemplate,
-    times: u64,
-) -> (AgoraClient, MockServer) {
-    let server = support::server().await;
-    let matcher = if route.is_delta() {
-        path_regex(format!("^{}/", route.path().split("/{").next().unwrap()))
-    } else {
-        path_regex(format!("^{}$", route.path()))
-    };
-    Mock::given(method(route.method().as_str()))
-        .and(matcher)
-        .respond_with(answer)
-        .expect(times)
-        .mount(&server)
-        .await;
-    let (client, _) = client_with(&server.uri(), RetryPolicy::none());
-    (client, server)
-}
+use wiremock::{Mock, ResponseTemplate};
 
 fn file(id: Option<i64>) -> CompleteRepairState {
     CompleteRepairState {

@@ -5,10 +5,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use agora_domain::routes::Route;
 use agora_http::{AgoraClient, ApiKey, ClientConfig, Environment, RetryPolicy, Sleeper};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
-use wiremock::matchers::any;
+use wiremock::matchers::{any, method, path_regex};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 /// The key every test client sends.
@@ -202,4 +203,27 @@ pub async fn endless_paced(
         }
     });
     (format!("http://{addr}"), rx)
+}
+
+/// A client (no retries) of a server that answers `answer` to `route`'s
+/// path only (any delta path of a delta route), `times` calls.
+pub async fn answering(
+    route: Route,
+    answer: ResponseTemplate,
+    times: u64,
+) -> (AgoraClient, MockServer) {
+    let server = server().await;
+    let matcher = if route.is_delta() {
+        path_regex(format!("^{}/", route.path().split("/{").next().unwrap()))
+    } else {
+        path_regex(format!("^{}$", route.path()))
+    };
+    Mock::given(method(route.method().as_str()))
+        .and(matcher)
+        .respond_with(answer)
+        .expect(times)
+        .mount(&server)
+        .await;
+    let (client, _) = client_with(&server.uri(), RetryPolicy::none());
+    (client, server)
 }
