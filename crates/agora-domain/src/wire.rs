@@ -25,6 +25,10 @@ pub use write::*;
 /// ones. Deserialization matches keys without allocating for known names,
 /// so large master-data deltas decode fast; a null value reads as `None`.
 ///
+/// Field names are matched exactly, then in any ASCII case (a camelCase
+/// server's `interventionId` is `InterventionId`); they are written back
+/// under their wire names.
+///
 /// Deserialization is strict: a known field of the wrong type fails it.
 /// Answers are read by the tolerant path ([`ReadLenient`]) when the strict
 /// one fails: a known field whose value does not read as its type keeps
@@ -164,6 +168,7 @@ macro_rules! wire_model {
                 for (key, value) in map {
                     let slot = match key.as_str() {
                         $($wire => Field::$field,)*
+                        $(other if other.eq_ignore_ascii_case($wire) => Field::$field,)*
                         _ => Field::Other,
                     };
                     match slot {
@@ -173,15 +178,17 @@ macro_rules! wire_model {
                                 out.$field = None;
                                 continue;
                             }
+                            // A kept form goes under the wire name, so that
+                            // it is written back once, at its field.
                             match <$ty as $crate::wire::ReadLenient>::read_lenient(value) {
                                 $crate::wire::Reading::Exact(v) => out.$field = Some(v),
                                 $crate::wire::Reading::Reinterpreted(v, raw) => {
                                     out.$field = Some(v);
-                                    out.extra.insert(key, raw);
+                                    out.extra.insert($wire.to_owned(), raw);
                                 }
                                 $crate::wire::Reading::Unreadable(raw, _) => {
                                     out.$field = None;
-                                    out.extra.insert(key, raw);
+                                    out.extra.insert($wire.to_owned(), raw);
                                 }
                             }
                         })*
@@ -236,6 +243,9 @@ macro_rules! wire_model {
                     fn visit_str<E: ::serde::de::Error>(self, v: &str) -> Result<Field, E> {
                         Ok(match v {
                             $($wire => Field::$field,)*
+                            // Another ASCII case of a known name (a camelCase
+                            // server's `interventionId`): the same field.
+                            $(other if other.eq_ignore_ascii_case($wire) => Field::$field,)*
                             other => Field::Other(other.to_owned()),
                         })
                     }

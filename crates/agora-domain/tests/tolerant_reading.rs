@@ -13,7 +13,7 @@ use agora_domain::{
     NewMandateResponseData, OneOrMany, PartOrderLine, Product, ProductSearchHit, SparePart, Title,
     WarrantyClaimResult,
 };
-use agora_domain::{ClaimId, InterventionId, MandateId};
+use agora_domain::{ClaimId, InterventionId, MandateId, Reading};
 use common::strip_nulls;
 use proptest::prelude::*;
 use serde::Serialize;
@@ -463,4 +463,31 @@ proptest! {
             prop_assert!(!unread.raw.is_null());
         }
     }
+}
+
+#[test]
+fn field_names_in_another_case_are_the_same_fields() {
+    // A camelCase server: read into the typed fields, strictly and
+    // tolerantly alike, and written back under the wire names.
+    let camel = json!({"interventionId": 500_001, "mandateId": "100001", "serialNumber": "SN-1"});
+    let strict: agora_domain::CompleteRepairState = serde_json::from_value(json!({
+        "interventionId": 500_001, "serialNumber": "SN-1"
+    }))
+    .unwrap();
+    assert_eq!(strict.intervention_id, Some(InterventionId(500_001)));
+    assert_eq!(strict.serial_number.as_deref(), Some("SN-1"));
+    assert!(strict.extra.is_empty(), "{:?}", strict.extra);
+
+    let (Reading::Reinterpreted(read, _) | Reading::Exact(read)) =
+        agora_domain::CompleteRepairState::read_lenient(camel)
+    else {
+        panic!("an object reads")
+    };
+    assert_eq!(read.intervention_id, Some(InterventionId(500_001)));
+    assert_eq!(read.mandate_id, Some(MandateId(100_001)));
+    let written = serde_json::to_value(&read).unwrap();
+    assert_eq!(
+        written,
+        json!({"InterventionId": 500_001, "MandateId": "100001", "SerialNumber": "SN-1"})
+    );
 }
