@@ -5,9 +5,9 @@
 use agora_domain::OrderNumber;
 use agora_domain::lifecycle::ClaimState;
 use agora_domain::{
-    ClaimId, CompleteRepairState, CountryCode, InterventionId, Lcid, LogisticStatus,
-    MandateLightResponse, ManufacturerId, Money, Part, StateNature, StatusCode, Title,
-    WarrantyClaim, WireDateTime, money_from_cents,
+    ClaimId, CompleteRepairState, InterventionId, LogisticStatus, MandateLightResponse,
+    ManufacturerId, Money, Part, StateNature, StatusCode, WarrantyClaim, WireDateTime,
+    money_from_cents,
 };
 use agora_ports::LocalRepair;
 use serde_json::json;
@@ -139,20 +139,7 @@ pub fn part_reference(file: InterventionId) -> String {
 
 /// Completes the appliance and consumer details.
 pub fn fill_details(file: &mut CompleteRepairState, id: InterventionId) {
-    file.brand = Some("DeLonghi".into());
-    file.family = Some("Coffee machine".into());
-    file.commercial_ref = Some("ECAM22.110.B".into());
-    file.technical_ref = Some("0132213089".into());
-    file.serial_number = Some(serial(id));
-    file.manufacturing_code = Some("2141".into());
-    let c = file.consumer.get_or_insert_with(Default::default);
-    c.title = Some(Title::Ms);
-    c.zip = Some("69003".into());
-    c.town = Some("Lyon".into());
-    c.country = Some(CountryCode(250));
-    c.phone = Some("0472000000".into());
-    c.sms_code = Some("0612345678".into());
-    c.lng_id = Some(Lcid::FRENCH);
+    agora_mock::sample::fill_appliance_and_consumer(file, &serial(id));
 }
 
 /// Adds the file's part, to be ordered, unless it is there already (a
@@ -245,7 +232,7 @@ pub fn mistaken(claim: WarrantyClaim) -> WarrantyClaim {
 mod tests {
     use agora_domain::lifecycle::{RepairEvent, RepairLifecycle};
     use agora_domain::rules::{RuleBook, is_valid};
-    use agora_domain::{MandateId, PartOrderLine};
+    use agora_domain::{Lcid, MandateId, PartOrderLine};
 
     use super::*;
 

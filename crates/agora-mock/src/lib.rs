@@ -21,6 +21,7 @@ mod error;
 mod faults;
 mod ports;
 mod profile;
+pub mod sample;
 mod sim;
 
 pub use catalog::GeneratedCatalog;

@@ -133,6 +133,11 @@ pub fn repair(id: i64) -> LocalRepair {
     }
 }
 
+/// Repair file `id`, as an outbox entry names it.
+fn file(id: i64) -> Option<InterventionId> {
+    Some(InterventionId(id))
+}
+
 fn update() -> Operation {
     Operation::UpdateRepair(CompleteRepairState::default())
 }

@@ -15,22 +15,10 @@ use super::*;
 /// waits behind an earlier undelivered one of its file.
 pub async fn claims_take_due_entries_once_in_file_order<H: Harness>(h: &H) {
     let store = h.fresh().await;
-    let a1 = store
-        .enqueue(Some(InterventionId(1)), &update(), t(0))
-        .await
-        .unwrap();
-    let b1 = store
-        .enqueue(Some(InterventionId(2)), &update(), t(0))
-        .await
-        .unwrap();
-    let a2 = store
-        .enqueue(Some(InterventionId(1)), &order(1), t(0))
-        .await
-        .unwrap();
-    let later = store
-        .enqueue(Some(InterventionId(3)), &update(), t(50))
-        .await
-        .unwrap();
+    let a1 = store.enqueue(file(1), &update(), t(0)).await.unwrap();
+    let b1 = store.enqueue(file(2), &update(), t(0)).await.unwrap();
+    let a2 = store.enqueue(file(1), &order(1), t(0)).await.unwrap();
+    let later = store.enqueue(file(3), &update(), t(50)).await.unwrap();
     // a2 waits for a1 (same file); `later` is not due.
     let first = store.claim_due(t(0), &lease("w1", 60), 10).await.unwrap();
     let ids: Vec<u64> = first.iter().map(|e| e.id).collect();
@@ -46,27 +34,10 @@ pub async fn claims_take_due_entries_once_in_file_order<H: Harness>(h: &H) {
             .unwrap()
             .is_empty()
     );
-    assert!(
-        store
-            .claim(a1, t(0), &lease("w2", 60))
-            .await
-            .unwrap()
-            .is_none()
-    );
-    assert!(
-        store
-            .claim(a2, t(0), &lease("w2", 60))
-            .await
-            .unwrap()
-            .is_none()
-    );
-    assert!(
-        store
-            .claim(later, t(0), &lease("w2", 60))
-            .await
-            .unwrap()
-            .is_none()
-    );
+    for id in [a1, a2, later] {
+        let got = store.claim(id, t(0), &lease("w2", 60)).await.unwrap();
+        assert!(got.is_none(), "entry {id}: {got:?}");
+    }
     // Once a1 is delivered, a2 can go.
     assert!(
         store
@@ -123,10 +94,7 @@ pub async fn claims_take_due_entries_once_in_file_order<H: Harness>(h: &H) {
 /// Only the holder of the lease records the outcome of an attempt.
 pub async fn only_the_lease_owner_settles_an_attempt<H: Harness>(h: &H) {
     let store = h.fresh().await;
-    let id = store
-        .enqueue(Some(InterventionId(1)), &order(1), t(0))
-        .await
-        .unwrap();
+    let id = store.enqueue(file(1), &order(1), t(0)).await.unwrap();
     store
         .claim(id, t(0), &lease("w1", 60))
         .await
@@ -250,22 +218,10 @@ pub async fn a_delivery_applies_its_answer_in_the_same_write<H: Harness>(h: &H) 
 /// idempotent ones to pending, the others in doubt.
 pub async fn recovery_touches_only_expired_leases<H: Harness>(h: &H) {
     let store = h.fresh().await;
-    let live = store
-        .enqueue(Some(InterventionId(1)), &order(1), t(0))
-        .await
-        .unwrap();
-    let dead_create = store
-        .enqueue(Some(InterventionId(2)), &order(2), t(0))
-        .await
-        .unwrap();
-    let dead_update = store
-        .enqueue(Some(InterventionId(3)), &update(), t(0))
-        .await
-        .unwrap();
-    let waiting = store
-        .enqueue(Some(InterventionId(4)), &order(4), t(0))
-        .await
-        .unwrap();
+    let live = store.enqueue(file(1), &order(1), t(0)).await.unwrap();
+    let dead_create = store.enqueue(file(2), &order(2), t(0)).await.unwrap();
+    let dead_update = store.enqueue(file(3), &update(), t(0)).await.unwrap();
+    let waiting = store.enqueue(file(4), &order(4), t(0)).await.unwrap();
     store
         .claim(live, t(0), &lease("w1", 100))
         .await
@@ -358,14 +314,11 @@ pub async fn a_late_answer_settles_a_recovered_entry<H: Harness>(h: &H) {
 /// settled, the next may be written.
 pub async fn creations_of_the_same_thing_exclude_each_other<H: Harness>(h: &H) {
     let store = h.fresh().await;
-    let first = store
-        .enqueue(Some(InterventionId(1)), &create_claim(), t(0))
-        .await
-        .unwrap();
+    let first = store.enqueue(file(1), &create_claim(), t(0)).await.unwrap();
     // Refused while pending, sending or in doubt.
     for step in 0..3 {
         let err = store
-            .enqueue(Some(InterventionId(1)), &create_claim(), t(0))
+            .enqueue(file(1), &create_claim(), t(0))
             .await
             .unwrap_err();
         assert!(
@@ -390,14 +343,8 @@ pub async fn creations_of_the_same_thing_exclude_each_other<H: Harness>(h: &H) {
         }
     }
     // Other files, and updates, are not concerned.
-    store
-        .enqueue(Some(InterventionId(2)), &create_claim(), t(0))
-        .await
-        .unwrap();
-    store
-        .enqueue(Some(InterventionId(1)), &update(), t(0))
-        .await
-        .unwrap();
+    store.enqueue(file(2), &create_claim(), t(0)).await.unwrap();
+    store.enqueue(file(1), &update(), t(0)).await.unwrap();
     // Invoices of one draft exclude each other.
     let invoice = |n: &str| Operation::SendInvoiceReference {
         reference: InvoiceReference {
@@ -414,20 +361,14 @@ pub async fn creations_of_the_same_thing_exclude_each_other<H: Harness>(h: &H) {
         .settle(first, &Settlement::Abandon, t(2))
         .await
         .unwrap();
-    store
-        .enqueue(Some(InterventionId(1)), &create_claim(), t(3))
-        .await
-        .unwrap();
+    store.enqueue(file(1), &create_claim(), t(3)).await.unwrap();
 }
 
 /// A person settles entries in doubt or failed, and only those.
 pub async fn settlements_by_a_person<H: Harness>(h: &H) {
     let store = h.fresh().await;
     store.upsert_repair(&repair(9)).await.unwrap();
-    let id = store
-        .enqueue(Some(InterventionId(9)), &create_claim(), t(0))
-        .await
-        .unwrap();
+    let id = store.enqueue(file(9), &create_claim(), t(0)).await.unwrap();
     assert!(matches!(
         store.settle(id, &Settlement::Resend, t(0)).await,
         Err(AgoraError::Invalid(_))

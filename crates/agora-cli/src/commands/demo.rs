@@ -11,9 +11,8 @@ use std::time::Instant;
 
 use agora_app::{Agora, AppConfig, CatalogKind, ClaimOutcome, Delivery, OperationAnswer};
 use agora_domain::{
-    ClaimId, ClaimStatus, CountryCode, DraftInvoiceNumber, InterventionId, InvoiceNumber, Lcid,
-    MandateId, MandateLightResponse, ManufacturerId, OrderNumber, Part, StateNature, StatusCode,
-    Title, WireDateTime,
+    ClaimId, ClaimStatus, DraftInvoiceNumber, InterventionId, InvoiceNumber, MandateId,
+    MandateLightResponse, ManufacturerId, OrderNumber, Part, StateNature, StatusCode, WireDateTime,
 };
 use agora_http::{AgoraClient, ApiKey, ClientConfig, Environment};
 use agora_mock::{SimConfig, Simulator};
@@ -228,20 +227,7 @@ async fn demo(args: &DemoArgs, out: Out, db: &std::path::Path) -> Result<(), Ago
     let serial = "DL2211B0000458812AB";
     expect_delivered(
         app.update_file(id, |f| {
-            f.brand = Some("DeLonghi".into());
-            f.family = Some("Coffee machine".into());
-            f.commercial_ref = Some("ECAM22.110.B".into());
-            f.technical_ref = Some("0132213089".into());
-            f.serial_number = Some(serial.into());
-            f.manufacturing_code = Some("2141".into());
-            let c = f.consumer.get_or_insert_with(Default::default);
-            c.title = Some(Title::Ms);
-            c.zip = Some("69003".into());
-            c.town = Some("Lyon".into());
-            c.country = Some(CountryCode(250));
-            c.phone = Some("0472000000".into());
-            c.sms_code = Some("0612345678".into());
-            c.lng_id = Some(Lcid::FRENCH);
+            agora_mock::sample::fill_appliance_and_consumer(f, serial);
         })
         .await?,
         "the file update",
