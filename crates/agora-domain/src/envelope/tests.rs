@@ -112,3 +112,20 @@ fn wrong_types_name_the_field() {
     let err = Envelope::<Vec<u32>>::from_slice(b"<html>").unwrap_err();
     assert!(err.is_syntax());
 }
+
+#[test]
+fn an_answer_is_bare_only_without_any_of_the_envelope_fields() {
+    let bare = |body: &str| {
+        let env: Envelope<serde_json::Value> = serde_json::from_str(body).unwrap();
+        let head = EnvelopeHead::from_slice(body.as_bytes()).unwrap();
+        (env.is_bare(), head.is_bare())
+    };
+    assert_eq!(bare("{}"), (true, true));
+    assert_eq!(bare(r#"{"error":"x","ResponseStatus":null}"#), (true, true));
+    assert_eq!(bare(r#"{"ResponseStatus":"S"}"#), (false, false));
+    assert_eq!(bare(r#"{"isValid":true}"#), (false, false));
+    assert_eq!(bare(r#"{"ResponseMessage":"m"}"#), (false, false));
+    assert_eq!(bare(r#"{"ResponseErrorMessage":"e"}"#), (false, false));
+    // The head does not read the data: only the whole envelope sees it.
+    assert_eq!(bare(r#"{"ResponseData":[]}"#), (false, true));
+}
