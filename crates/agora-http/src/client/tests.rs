@@ -3,6 +3,7 @@
 use proptest::prelude::*;
 
 use super::*;
+use crate::config::ApiKey;
 use reqwest::header::HeaderValue;
 
 fn at(s: &str) -> jiff::Timestamp {
@@ -126,4 +127,24 @@ proptest! {
         let total = waited.saturating_add(delay);
         prop_assert!(total >= waited);
     }
+}
+
+#[test]
+fn a_short_key_is_redacted_only_where_it_stands_alone() {
+    let key = ApiKey::new("k7Q2x");
+    assert_eq!(
+        redact("ak7Q2x k7Q2xb (k7Q2x) k7Q2x", &key),
+        "ak7Q2x k7Q2xb ([REDACTED]) [REDACTED]"
+    );
+}
+
+#[test]
+fn an_escaped_key_across_the_cut_of_a_snippet_leaves_no_part_of_itself() {
+    // Every `+` written `\u002B`: the echo is far longer than the key.
+    let secret = "a+b+c+d+e+f+g+h+i+j+k";
+    let key = ApiKey::new(secret);
+    let echo = secret.replace('+', "\\u002B");
+    let body = format!("{}{echo} and more", "x".repeat(SNIPPET_CHARS - 10));
+    let shown = snippet(body.as_bytes(), &key);
+    assert_eq!(&shown[SNIPPET_CHARS - 10..], &"[REDACTED]"[..10], "{shown}");
 }
