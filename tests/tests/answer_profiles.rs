@@ -129,7 +129,8 @@ async fn a_repair_synced_and_tracked(profile: AnswerProfile) -> usize {
     );
 
     // A claim, decided by the OEM, tracked.
-    let ClaimOutcome::Judged(result) = app.submit_claim(id, claim(), false).await.unwrap().outcome
+    let ClaimOutcome::Judged { result, .. } =
+        app.submit_claim(id, claim(), false).await.unwrap().outcome
     else {
         panic!("not judged")
     };

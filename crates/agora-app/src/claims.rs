@@ -19,8 +19,15 @@ use crate::outbox::Delivery;
 pub enum ClaimOutcome {
     /// The local pre-check found errors: nothing was sent.
     PrecheckFailed(Vec<ValidationResult>),
-    /// AgoraPlus judged it; its `ValidationErrors` are to be shown verbatim.
-    Judged(agora_domain::WarrantyClaimResult),
+    /// AgoraPlus judged it; its `ValidationErrors` and its `ErrorMessage`
+    /// are to be shown verbatim.
+    Judged {
+        /// The verdict.
+        result: agora_domain::WarrantyClaimResult,
+        /// The envelope's message when it said `W` (or `E` with the
+        /// verdict as data).
+        warning: Option<String>,
+    },
     /// Not sent yet (AgoraPlus unreachable): the dispatcher will.
     Queued {
         /// The outbox entry.
@@ -150,8 +157,9 @@ where
         let outcome = match delivery {
             Delivery::Delivered {
                 answer: OperationAnswer::Claim(result),
+                warning,
                 ..
-            } => ClaimOutcome::Judged(result),
+            } => ClaimOutcome::Judged { result, warning },
             Delivery::Delivered { entry, .. } => {
                 ClaimOutcome::Refused(format!("entry {entry}: no verdict"))
             }

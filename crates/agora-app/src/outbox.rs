@@ -456,10 +456,7 @@ where
                     .await?
                     .data
                     .into_iter()
-                    .filter(|l| {
-                        l.order_number.is_some()
-                            && !known.iter().any(|k| k.order_number == l.order_number)
-                    })
+                    .filter(|l| l.order_number.is_some() && !known.iter().any(|k| k.same_line(l)))
                     .collect();
                 if lines.is_empty() {
                     return Err(AgoraError::Invalid(format!(

@@ -113,14 +113,7 @@ where
         }
         // Read after those deliveries: they may have changed the file.
         self.change_and_send(intervention, |repair| {
-            let to_order = repair
-                .file
-                .parts
-                .iter()
-                .flatten()
-                .filter(|p| p.to_be_ordered == Some(true) && p.order_number.is_none())
-                .count();
-            if to_order == 0 {
+            if !repair.file.has_parts_to_order() {
                 return Err(AgoraError::Invalid(format!(
                     "repair file {intervention} has no part marked to be ordered"
                 )));

@@ -63,6 +63,17 @@ impl Warning {
         envelope.chain(set_aside).collect()
     }
 
+    /// The envelope's warning of an answer, if any, as a list of warnings.
+    pub fn of_envelope(operation: &'static str, message: Option<&str>) -> Vec<Warning> {
+        message
+            .map(|message| Warning::Envelope {
+                operation,
+                message: message.to_owned(),
+            })
+            .into_iter()
+            .collect()
+    }
+
     /// The findings of type `W` of a claim's verdict, one warning each;
     /// `operation` names where they came from.
     pub fn of_findings(

@@ -269,25 +269,44 @@ where
     }
 }
 
-/// Takes the tracked lines into the file: each known line replaced, new
-/// ones added; an unavailable or cancelled line is flagged for a person.
+/// Takes the tracked lines into the file, each into its own line (an
+/// order number and a part reference): a known line replaced, a new one
+/// added; a tracked line without reference (the order as a whole) sets
+/// the status of every known line of its order. An unavailable or
+/// cancelled line is flagged for a person.
 fn merge_order_lines(repair: &mut LocalRepair, lines: &[PartOrderLine]) {
     for line in lines {
-        match repair
-            .orders
-            .iter_mut()
-            .find(|o| o.order_number == line.order_number)
-        {
-            Some(known) => *known = line.clone(),
-            None => repair.orders.push(line.clone()),
+        if line.reference.is_none() {
+            let mut known = 0;
+            for o in repair
+                .orders
+                .iter_mut()
+                .filter(|o| o.order_number == line.order_number)
+            {
+                o.status_code.clone_from(&line.status_code);
+                o.status_date.clone_from(&line.status_date);
+                known += 1;
+            }
+            if known == 0 {
+                repair.orders.push(line.clone());
+            }
+        } else {
+            match repair.orders.iter_mut().find(|o| o.same_line(line)) {
+                Some(known) => *known = line.clone(),
+                None => repair.orders.push(line.clone()),
+            }
         }
         if matches!(
             line.status_code,
             Some(LogisticStatus::Unavailable | LogisticStatus::Cancelled)
         ) {
             repair.attention = Some(format!(
-                "order {} {}",
+                "order {}{} {}",
                 line.order_number.as_deref().unwrap_or("?"),
+                line.reference
+                    .as_deref()
+                    .map(|r| format!(" part {r}"))
+                    .unwrap_or_default(),
                 line.status_code
                     .as_ref()
                     .and_then(LogisticStatus::description)

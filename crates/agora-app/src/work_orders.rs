@@ -97,16 +97,22 @@ impl<A: Mandates, S: RepairFiles> Agora<A, S> {
         let pull_error = match self.api.new_mandates(self.config.auto_accept).await {
             Ok(reply) => {
                 report.warnings.extend(Warning::of_reply(NEW, &reply));
+                let auto_accepted = self.config.auto_accept;
                 for item in &reply.data {
                     let mandate_id = item.mandate.as_ref().and_then(|m| m.mandate_id);
-                    if item_verdict(item) == Verdict::Error {
-                        let message =
-                            item_message(item).unwrap_or_else(|| "not accepted".to_owned());
-                        report.refused.push((mandate_id, message));
-                        continue;
+                    // Only auto-accept fills the item's verdict (2.1.1):
+                    // without it, unfilled fields are no refusal.
+                    match item.acceptance_verdict(auto_accepted) {
+                        Some(Verdict::Error) => {
+                            let message =
+                                item_message(item).unwrap_or_else(|| "not accepted".to_owned());
+                            report.refused.push((mandate_id, message));
+                            continue;
+                        }
+                        Some(_) => report.warnings.extend(item_warning(NEW, item)),
+                        None => {}
                     }
-                    report.warnings.extend(item_warning(NEW, item));
-                    match item.intervention_id {
+                    match item.given_intervention_id() {
                         Some(id) => {
                             if self.save_if_new(item, id).await? {
                                 report.accepted.push(id);
@@ -125,7 +131,7 @@ impl<A: Mandates, S: RepairFiles> Agora<A, S> {
             Ok(reply) => {
                 report.warnings.extend(Warning::of_reply(ACCEPTED, &reply));
                 for item in &reply.data {
-                    let Some(id) = item.intervention_id else {
+                    let Some(id) = item.given_intervention_id() else {
                         continue;
                     };
                     if report.accepted.contains(&id) {

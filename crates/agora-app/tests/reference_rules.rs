@@ -143,7 +143,7 @@ async fn a_claim_for_an_oem_without_repair_types_is_sent_with_a_warning() {
         .submit_claim(InterventionId(id), claim, false)
         .await
         .unwrap();
-    let ClaimOutcome::Judged(result) = &checked.outcome else {
+    let ClaimOutcome::Judged { result, .. } = &checked.outcome else {
         panic!("{:?}", checked.outcome)
     };
     assert!(result.claim_id.is_some(), "AgoraPlus judged it");
@@ -184,7 +184,7 @@ async fn the_repair_type_is_read_from_the_nested_intervention_type() {
         .await
         .unwrap();
     assert!(checked.warnings.is_empty(), "{:?}", checked.warnings);
-    assert!(matches!(checked.outcome, ClaimOutcome::Judged(_)));
+    assert!(matches!(checked.outcome, ClaimOutcome::Judged { .. }));
 }
 
 #[tokio::test]
@@ -202,7 +202,7 @@ async fn status_602_is_sent_after_the_claim() {
         .submit_claim(InterventionId(id), claim, false)
         .await
         .unwrap();
-    assert!(matches!(submitted.outcome, ClaimOutcome::Judged(_)));
+    assert!(matches!(submitted.outcome, ClaimOutcome::Judged { .. }));
     let checked = app
         .report_status(
             InterventionId(id),

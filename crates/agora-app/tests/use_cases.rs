@@ -240,7 +240,7 @@ async fn a_repair_from_progress_to_invoice() {
     );
 
     // Sent anyway: AgoraPlus's own messages come back verbatim.
-    let ClaimOutcome::Judged(result) = app
+    let ClaimOutcome::Judged { result, .. } = app
         .submit_claim(id, claim.clone(), false)
         .await
         .unwrap()
@@ -265,7 +265,8 @@ async fn a_repair_from_progress_to_invoice() {
     );
 
     claim.claim_type.as_mut().unwrap().serial_number = Some("1234567890123456789".into());
-    let ClaimOutcome::Judged(result) = app.submit_claim(id, claim, true).await.unwrap().outcome
+    let ClaimOutcome::Judged { result, .. } =
+        app.submit_claim(id, claim, true).await.unwrap().outcome
     else {
         panic!()
     };
@@ -387,7 +388,7 @@ async fn transient_failures_are_retried_later_and_in_doubt_creates_are_parked() 
     let again = app.draft_claim(id).await.unwrap();
     let outcome = app.submit_claim(id, again, false).await.unwrap();
     assert!(
-        matches!(outcome.outcome, ClaimOutcome::Judged(_)),
+        matches!(outcome.outcome, ClaimOutcome::Judged { .. }),
         "{outcome:?}"
     );
     assert_eq!(

@@ -322,7 +322,7 @@ fn delivery(result: Result<Delivery, AgoraError>) -> Outcome {
 
 fn judged(result: Result<ClaimOutcome, AgoraError>) -> Outcome {
     match result {
-        Ok(ClaimOutcome::Judged(_)) => Outcome::Done,
+        Ok(ClaimOutcome::Judged { .. }) => Outcome::Done,
         Ok(ClaimOutcome::Queued { .. }) => Outcome::Queued,
         Ok(ClaimOutcome::InDoubt { .. }) => Outcome::InDoubt,
         Ok(ClaimOutcome::Refused(_)) => Outcome::Failed,

@@ -25,6 +25,10 @@ pub(crate) mod code {
     pub(crate) const IN_DOUBT: u8 = 5;
     /// The local store failed.
     pub(crate) const STORE: u8 = 6;
+    /// AgoraPlus answered, but with something this version cannot read
+    /// (not its envelope, a shape the route does not answer with): the
+    /// server is up; retrying will not help.
+    pub(crate) const UNREADABLE: u8 = 7;
 }
 
 /// An error as shown to the user: on stderr, `error: MESSAGE` and
@@ -212,8 +216,8 @@ fn hint(error: &AgoraError, client: Option<&ClientConfig>) -> (Option<String>, u
             code::REFUSED,
         ),
         AgoraError::Decode { .. } => (
-            Some("AgoraPlus answered something this version cannot read; set AGORA_LOG=debug and report it".to_owned()),
-            code::UNREACHABLE,
+            Some("AgoraPlus answered, but with something this version cannot read; set AGORA_LOG=debug and report it (`agora record` captures the exchange)".to_owned()),
+            code::UNREADABLE,
         ),
         _ => (None, code::REFUSED),
     }

@@ -47,6 +47,7 @@ Exit codes:
   0 success            1 refused (by AgoraPlus or a local rule)     2 wrong usage
   3 configuration or authentication (missing key, 401, 403)         4 AgoraPlus unreachable or unavailable
   5 an operation is in doubt (see `agora outbox list --state in-doubt`)  6 local store error
+  7 AgoraPlus answered something this version cannot read (unreadable answer)
 With --json, an error is one JSON object on stderr: code, message, hint, exit_code.
 A command that did only part of its work (a sync whose one half failed, a tracking pass that
 missed some files) says which part failed on stderr and exits with that failure's code.
@@ -175,7 +176,7 @@ fn init_logs(verbose: u8) {
     };
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| output::MaskedStderr)
         .init();
 }
 

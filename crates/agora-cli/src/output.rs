@@ -3,7 +3,9 @@
 //! pipe: once stdout's reader has gone (`agora --json repairs list | head`),
 //! the rest of the output is dropped and the command ends as it would have.
 
+use std::borrow::Cow;
 use std::io::Write;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use agora_app::Warning;
@@ -163,7 +165,7 @@ impl Out {
     /// ends the output quietly; another failure (a full disk) is said once
     /// and makes a successful run exit 1 (see [`write_failed`]).
     pub(crate) fn line(self, text: &str) {
-        self.write(&[text.as_bytes(), b"\n"]);
+        self.write(&[masked(text).as_bytes(), b"\n"]);
     }
 
     /// Writes bytes on stdout as they are (a generated file), as
@@ -221,10 +223,50 @@ pub(crate) fn write_failed() -> bool {
 /// write it is ignored: there is nowhere left to say it, and `eprintln!`
 /// would panic.
 pub(crate) fn eprint(line: std::fmt::Arguments<'_>) {
+    let text = line.to_string();
     let mut stderr = std::io::stderr().lock();
     let _ = stderr
-        .write_fmt(line)
+        .write_all(masked(&text).as_bytes())
         .and_then(|()| stderr.write_all(b"\n"));
+}
+
+/// The api_key, once the settings named it: taken out of every line
+/// agora prints.
+static SECRET: OnceLock<String> = OnceLock::new();
+
+/// Takes `secret` out of every line printed from now on (stdout, stderr,
+/// logs): the one redaction of `agora_domain::redact`, in every form a
+/// server may echo it. The first call wins.
+pub(crate) fn hide(secret: &str) {
+    if !secret.is_empty() {
+        let _ = SECRET.set(secret.to_owned());
+    }
+}
+
+/// `text` without the secret [`hide`] was given.
+pub(crate) fn masked(text: &str) -> Cow<'_, str> {
+    match SECRET.get() {
+        Some(secret) => match agora_domain::redact::redact(text, secret) {
+            redacted if redacted == text => Cow::Borrowed(text),
+            redacted => Cow::Owned(redacted),
+        },
+        None => Cow::Borrowed(text),
+    }
+}
+
+/// Stderr for the logs, each write with the secret taken out.
+pub(crate) struct MaskedStderr;
+
+impl Write for MaskedStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        std::io::stderr().write_all(masked(&text).as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
 }
 
 /// A cell from an option.

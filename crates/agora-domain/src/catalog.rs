@@ -72,6 +72,15 @@ wire_model! {
     }
 }
 
+impl PartOrderLine {
+    /// Whether `other` is the same order line: a line is keyed by its order
+    /// number and its part reference, never by the number alone (one order
+    /// may hold several parts, reference 2.3).
+    pub fn same_line(&self, other: &PartOrderLine) -> bool {
+        self.order_number == other.order_number && self.reference == other.reference
+    }
+}
+
 wire_model! {
     /// `CreateRepair`'s answer.
     pub struct CreateRepairResult {

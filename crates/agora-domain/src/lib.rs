@@ -26,6 +26,7 @@ pub mod ids;
 pub mod lifecycle;
 pub mod mandate;
 pub mod money;
+pub mod redact;
 pub mod repair;
 pub mod routes;
 pub mod rules;

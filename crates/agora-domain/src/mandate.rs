@@ -56,6 +56,30 @@ wire_model! {
     }
 }
 
+impl NewMandateResponseData {
+    /// The repair file's id, when AgoraPlus gave one: a server that always
+    /// writes the field leaves it 0 (or negative) until the work order is
+    /// accepted, which is no id.
+    pub fn given_intervention_id(&self) -> Option<InterventionId> {
+        self.intervention_id.filter(|id| id.0 > 0)
+    }
+
+    /// AgoraPlus's verdict on accepting this work order, when it gave one.
+    /// Its `IsValid`, `ResponseStatus` and `ResponseMessage` "will be
+    /// populated in case you called the GetNewMandates web API with the
+    /// Autoaccept parameter set to true" (2.1.1): in any other answer they
+    /// are unfilled (false, null) and say nothing, so `None`. With
+    /// auto-accept, the envelope's rule: `E` or `IsValid` false refuses.
+    pub fn acceptance_verdict(&self, auto_accepted: bool) -> Option<crate::envelope::Verdict> {
+        auto_accepted.then(|| {
+            crate::envelope::verdict_of(
+                self.response_status.as_ref().map(ResponseStatus::as_str),
+                self.is_valid,
+            )
+        })
+    }
+}
+
 impl MandateLightResponse {
     /// The OEM: `ManufacturerId`, else `OEMId`.
     pub fn manufacturer(&self) -> Option<ManufacturerId> {

@@ -2,6 +2,7 @@
 //! appliance fields, `Consumer`, `Reseller`, `Intervention`, `Parts` and
 //! `StateNatures`.
 
+use crate::catalog::PartOrderLine;
 use crate::codes::RepairOriginCode;
 use crate::ids::{InterventionId, MandateId, OrderNumber};
 use crate::status::StatusCode;
@@ -192,6 +193,80 @@ wire_model! {
     }
 }
 
+/// The appliance's fields of a repair file (2.2.1, 1/), which a work order
+/// may carry too.
+const APPLIANCE_FIELDS: &[&str] = &[
+    "Brand",
+    "Family",
+    "CommercialRef",
+    "TechnicalRef",
+    "ManufacturingCode",
+    "SerialNumber",
+    "PurchaseDate",
+    "ConsumerContract",
+    "GCPlusContract",
+];
+
+/// The fields of `source` that `fields` names (matched in any ASCII case,
+/// after `prefix` where the source's names carry one), read as `T` under
+/// those names; a value that does not read as its field's type is left
+/// out, so nothing is carried in a form `T` does not write.
+fn carry_over<T, S>(source: &S, fields: &[&str], prefix: &str) -> T
+where
+    T: crate::wire::ReadLenient + Default + CarriedOver,
+    S: serde::Serialize,
+{
+    let Ok(serde_json::Value::Object(source)) = serde_json::to_value(source) else {
+        return T::default();
+    };
+    let mut picked = serde_json::Map::new();
+    for (key, value) in source {
+        let name = match key.get(..prefix.len()) {
+            Some(head) if !prefix.is_empty() && head.eq_ignore_ascii_case(prefix) => {
+                &key[prefix.len()..]
+            }
+            _ => key.as_str(),
+        };
+        if let Some(wire) = fields.iter().find(|f| f.eq_ignore_ascii_case(name)) {
+            if !value.is_null() {
+                picked.insert((*wire).to_owned(), value);
+            }
+        }
+    }
+    let mut carried = match T::read_lenient(serde_json::Value::Object(picked)) {
+        crate::wire::Reading::Exact(t) | crate::wire::Reading::Reinterpreted(t, _) => t,
+        crate::wire::Reading::Unreadable(..) => T::default(),
+    };
+    carried.keep_typed_only();
+    carried
+}
+
+/// A model carried over from another: only its typed values stay.
+trait CarriedOver {
+    /// Drops what did not read as its type, and every arrival form.
+    fn keep_typed_only(&mut self);
+}
+
+macro_rules! carried_over {
+    ($($t:ty),*) => {$(
+        impl CarriedOver for $t {
+            fn keep_typed_only(&mut self) {
+                self.forget_arrival_forms();
+                self.extra.clear();
+            }
+        }
+    )*};
+}
+carried_over!(CompleteRepairState, Consumer, Reseller);
+
+impl Part {
+    /// Marked `ToBeOrdered` and without an order number: what
+    /// `PlaceRepairSparepartOrder` orders.
+    pub fn is_to_be_ordered(&self) -> bool {
+        self.to_be_ordered == Some(true) && self.order_number.is_none()
+    }
+}
+
 impl StateNature {
     /// A status with a code and a comment.
     pub fn new(code: StatusCode, comment: impl Into<String>) -> Self {
@@ -212,23 +287,32 @@ impl CompleteRepairState {
         mandate: &crate::mandate::MandateLightResponse,
         intervention_id: InterventionId,
     ) -> Self {
-        let consumer = mandate.consumer.as_ref().map(|c| Consumer {
-            title: c.title.map(|t| t.0),
-            last_name: c.last_name.clone(),
-            first_name: c.first_name.clone(),
-            address1: c.address1.clone(),
-            ..Consumer::default()
+        // Every field of the work order the repair file knows is carried
+        // over: the consumer's (`ConsumerLight` elides most of them), the
+        // appliance's (the work order's own fields) and the reseller's
+        // (`ResellerAddress1` is `Reseller.Address1`).
+        let consumer = mandate.consumer.as_ref().map(|c| {
+            let mut consumer: Consumer = carry_over(c, Consumer::WIRE_FIELDS, "");
+            consumer.title = c.title.map(|t| t.0).or(consumer.title);
+            consumer
         });
+        let reseller = mandate
+            .reseller
+            .as_ref()
+            .map(|r| carry_over::<Reseller, _>(r, Reseller::WIRE_FIELDS, "Reseller"))
+            .filter(|r| *r != Reseller::default());
+        let appliance: Self = carry_over(mandate, APPLIANCE_FIELDS, "");
         Self {
             intervention_id: Some(intervention_id),
             mandate_id: mandate.mandate_id,
             manufacturer_id: mandate.manufacturer(),
             consumer,
+            reseller,
             intervention: Some(Intervention {
                 intervention_type: mandate.repair_type(),
                 ..Intervention::default()
             }),
-            ..Self::default()
+            ..appliance
         }
     }
 
@@ -237,6 +321,70 @@ impl CompleteRepairState {
         self.state_natures
             .as_deref()
             .and_then(|s| s.iter().rev().find_map(|n| n.code.as_ref()))
+    }
+
+    /// Whether the file has a part `PlaceRepairSparepartOrder` would order:
+    /// marked `ToBeOrdered`, without an order number, in the file's `Parts`
+    /// or a status's `Parts` (the reference's 205 sample marks it there).
+    pub fn has_parts_to_order(&self) -> bool {
+        self.all_parts().any(Part::is_to_be_ordered)
+    }
+
+    fn all_parts(&self) -> impl Iterator<Item = &Part> {
+        let statuses = self.state_natures.iter().flatten();
+        self.parts
+            .iter()
+            .flatten()
+            .chain(statuses.flat_map(|s| s.parts.iter().flatten()))
+    }
+
+    fn all_parts_mut(&mut self) -> impl Iterator<Item = &mut Part> {
+        let statuses = self.state_natures.iter_mut().flatten();
+        self.parts
+            .iter_mut()
+            .flatten()
+            .chain(statuses.flat_map(|s| s.parts.iter_mut().flatten()))
+    }
+
+    /// Takes the answer of `PlaceRepairSparepartOrder` into the file: every
+    /// part to be ordered gets the number the answer gives it, whether
+    /// AgoraPlus answers one line per part (the line of its reference) or
+    /// one order for the whole call (a line without reference: "a single
+    /// spare part order", reference 2.3), and stops being to be ordered,
+    /// so it is never ordered again. Returns the order lines, one per
+    /// (order number, part reference): a line without reference becomes
+    /// one line for each part it numbered.
+    pub fn take_order(&mut self, answer: &[PartOrderLine]) -> Vec<PartOrderLine> {
+        let mut lines = Vec::new();
+        for line in answer.iter().filter(|l| l.reference.is_some()) {
+            for part in self
+                .all_parts_mut()
+                .filter(|p| p.is_to_be_ordered() && p.reference == line.reference)
+            {
+                part.order_number.clone_from(&line.order_number);
+                part.to_be_ordered = Some(false);
+            }
+            lines.push(line.clone());
+        }
+        for order in answer.iter().filter(|l| l.reference.is_none()) {
+            let mut numbered: Vec<PartOrderLine> = Vec::new();
+            for part in self.all_parts_mut().filter(|p| p.is_to_be_ordered()) {
+                part.order_number.clone_from(&order.order_number);
+                part.to_be_ordered = Some(false);
+                if !numbered.iter().any(|l| l.reference == part.reference) {
+                    numbered.push(PartOrderLine {
+                        reference: part.reference.clone(),
+                        quantity: part.quantity,
+                        ..order.clone()
+                    });
+                }
+            }
+            if numbered.is_empty() {
+                numbered.push(order.clone());
+            }
+            lines.extend(numbered);
+        }
+        lines
     }
 
     /// The repair type of the file, when set.

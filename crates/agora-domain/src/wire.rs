@@ -85,6 +85,21 @@ macro_rules! wire_model {
                 }
             }
 
+            /// Forgets the arrival form of every known field that holds a
+            /// typed value, so the writers write the typed value in its own
+            /// form (`3`, not the `"Mr."` it was read from): for a value
+            /// carried into another model whose field has another form.
+            pub fn forget_arrival_forms(&mut self) {
+                let typed: Vec<&'static str> = Self::WIRE_FIELDS
+                    .iter()
+                    .copied()
+                    .filter(|w| self.is_typed(w))
+                    .collect();
+                for wire in typed {
+                    self.extra.remove(wire);
+                }
+            }
+
             /// The known fields of this object whose value could not be
             /// read as their type, by wire name, with the value as it
             /// arrived ([`crate::wire::raw_text`] reads it as text).

@@ -145,8 +145,43 @@ fn a_repair_file_from_a_work_order_keeps_its_ids_consumer_and_repair_type() {
         json!({
             "InterventionId": 500021, "MandateId": 100021, "ManufacturerId": 19,
             "Consumer": {"Title": 2, "LastName": "Martin", "FirstName": "Claire",
-                         "Address1": "12 rue des Lilas"},
+                         "Address1": "12 rue des Lilas", "Zip": "69003"},
             "Intervention": {"InterventionType": 5}
+        })
+    );
+}
+
+#[test]
+fn a_repair_file_from_a_work_order_carries_every_field_it_knows() {
+    // ConsumerLight and MandateLightResponse elide most fields (`...`,
+    // 2.1.1): what a work order gives under the repair file's names is
+    // carried over, in the repair file's own forms (Title 2.2.1 is an
+    // integer); what the repair file does not know is left to the work
+    // order.
+    let mandate: MandateLightResponse = serde_json::from_value(json!({
+        "MandateId": 100022, "ManufacturerId": 19, "InterventionTypeId": 1,
+        "Brand": "DeLonghi", "CommercialRef": "ECAM22.110.B", "SerialNumber": "SN-1",
+        "PurchaseDate": "2024-01-15T00:00:00Z", "Unrelated": "x",
+        "Reseller": {"ResellerCode": "R1", "ResellerAddress1": "1 av. Foch",
+                     "ResellerZip": "75016", "ResellerName": "Boulanger"},
+        "Consumer": {"Title": "2", "LastName": "Martin", "FirstName": "Claire",
+                     "Address1": "12 rue des Lilas", "zip": "69003", "Town": "Lyon",
+                     "Country": 250, "Phone": "0412345678", "Email": "c@example.org",
+                     "Fax": "0400000000", "Address2": null}
+    }))
+    .unwrap();
+    let file = CompleteRepairState::from_work_order(&mandate, InterventionId(500022));
+    assert_eq!(
+        serde_json::to_value(&file).unwrap(),
+        json!({
+            "InterventionId": 500022, "MandateId": 100022, "ManufacturerId": 19,
+            "Brand": "DeLonghi", "CommercialRef": "ECAM22.110.B", "SerialNumber": "SN-1",
+            "PurchaseDate": "2024-01-15T00:00:00Z",
+            "Consumer": {"Title": 2, "LastName": "Martin", "FirstName": "Claire",
+                         "Address1": "12 rue des Lilas", "Zip": "69003", "Town": "Lyon",
+                         "Country": 250, "Phone": "0412345678", "Email": "c@example.org"},
+            "Reseller": {"Name": "Boulanger", "Address1": "1 av. Foch", "Zip": "75016"},
+            "Intervention": {"InterventionType": 1}
         })
     );
 

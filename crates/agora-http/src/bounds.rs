@@ -14,8 +14,6 @@ use agora_ports::AgoraError;
 use bytes::{Bytes, BytesMut};
 use futures_util::Stream;
 
-use crate::skeleton::is_response_data;
-
 /// The first bytes of a body, and whether more followed them.
 pub(crate) struct Prefix {
     /// At most the limit asked for.
@@ -422,6 +420,20 @@ impl<R: Read> Read for RecordMeter<R> {
         }
         Ok(n)
     }
+}
+
+/// Whether a top-level key (its raw bytes between the quotes) is
+/// `ResponseData`, escapes included, in any ASCII case (as the envelope's
+/// decoder reads it: `responseData` from a camelCase server).
+pub(crate) fn is_response_data(raw: &[u8]) -> bool {
+    if !raw.contains(&b'\\') {
+        return raw.eq_ignore_ascii_case(b"ResponseData");
+    }
+    let mut quoted = Vec::with_capacity(raw.len() + 2);
+    quoted.push(b'"');
+    quoted.extend_from_slice(raw);
+    quoted.push(b'"');
+    serde_json::from_slice::<String>(&quoted).is_ok_and(|k| k.eq_ignore_ascii_case("ResponseData"))
 }
 
 #[cfg(test)]

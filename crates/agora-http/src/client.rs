@@ -18,10 +18,10 @@ use tracing::Instrument;
 use crate::bounds::read_prefix;
 use crate::config::{ClientConfig, RetryPolicy};
 
-mod answers;
+mod delta;
 mod transport;
 
-pub(crate) use answers::*;
+use crate::answers::*;
 use transport::*;
 
 /// Waits: the client sleeps between retries through this, so tests can
@@ -79,9 +79,6 @@ pub(crate) struct Call<'a> {
     /// Shared, so that a retry resends it without a copy.
     pub body: Option<bytes::Bytes>,
 }
-
-/// The most of a body kept for an error's snippet.
-const SNIPPET_CHARS: usize = 120;
 
 impl AgoraClient {
     /// Builds a client.

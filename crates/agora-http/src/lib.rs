@@ -64,6 +64,7 @@
 //! # Ok(()) }
 //! ```
 
+mod answers;
 mod bounds;
 mod client;
 mod config;

@@ -1,5 +1,6 @@
 //! The ports of `agora-ports`, implemented over HTTP through the route table.
 
+use agora_domain::redact::Messages;
 use agora_domain::routes::Route;
 use agora_domain::wire::{WriteJson, to_json_vec};
 use agora_domain::{
@@ -55,6 +56,7 @@ impl AgoraClient {
             ..self.post(route, &query, claim)?
         };
         let mut reply: Reply<OneOrMany<WarrantyClaimResult>> = self.send(call).await?;
+        reply.data.redact_messages(self.config.api_key.expose());
         let mut results = std::mem::take(&mut reply.data).into_vec();
         if results.len() != 1 {
             // Not the answer to one claim: what happened to it is unknown.
@@ -76,6 +78,30 @@ impl AgoraClient {
     }
 }
 
+/// The one item of a route that answers about one thing: its
+/// `ResponseData` may be the object or an array of it (reference 5.3.4.5:
+/// "ResponseData is an Array"). None when the array is empty; the item
+/// `pick` chooses when there are several and one matches; else an
+/// unreadable answer naming how many came.
+fn the_one<T>(
+    route: Route,
+    mut items: Vec<T>,
+    pick: impl Fn(&T) -> bool,
+) -> Result<Option<T>, AgoraError> {
+    if items.len() > 1 {
+        let matching: Vec<usize> = (0..items.len()).filter(|&i| pick(&items[i])).collect();
+        if let [one] = matching[..] {
+            return Ok(Some(items.swap_remove(one)));
+        }
+        let why = format!("{} items where one was expected", items.len());
+        return Err(AgoraError::Decode {
+            error: DecodeError::custom(route.name(), "ResponseData", why),
+            snippet: String::new(),
+        });
+    }
+    Ok(items.pop())
+}
+
 impl AgoraClient {
     /// [`Mandates::new_mandates`], called without boxing its future.
     pub async fn new_mandates(
@@ -83,16 +109,22 @@ impl AgoraClient {
         auto_accept: bool,
     ) -> Result<Reply<Vec<NewMandateResponseData>>, AgoraError> {
         let query = [("autoAccept", auto_accept.to_string())];
-        self.send_list(self.call(Route::GetNewMandates, &query))
-            .await
+        let mut reply: Reply<Vec<NewMandateResponseData>> = self
+            .send_list(self.call(Route::GetNewMandates, &query))
+            .await?;
+        reply.data.redact_messages(self.config.api_key.expose());
+        Ok(reply)
     }
 
     /// [`Mandates::accepted_mandates`], called without boxing its future.
     pub async fn accepted_mandates(
         &self,
     ) -> Result<Reply<Vec<NewMandateResponseData>>, AgoraError> {
-        self.send_list(self.call(Route::GetAcceptedMandates, &[]))
-            .await
+        let mut reply: Reply<Vec<NewMandateResponseData>> = self
+            .send_list(self.call(Route::GetAcceptedMandates, &[]))
+            .await?;
+        reply.data.redact_messages(self.config.api_key.expose());
+        Ok(reply)
     }
 }
 
@@ -116,19 +148,22 @@ impl AgoraClient {
         &self,
         file: &CompleteRepairState,
     ) -> Result<Reply<InterventionId>, AgoraError> {
-        let reply: Reply<CreateRepairResult> = self
-            .send(self.post(Route::CreateRepair, &[], file)?)
-            .await?;
-        let id = reply
-            .data
-            .intervention_id
-            .ok_or_else(|| AgoraError::InDoubt {
-                operation: Route::CreateRepair.name(),
-                cause: Box::new(AgoraError::Rejected(ServiceMessage {
-                    message: Some("CreateRepair answered without InterventionId".to_owned()),
-                    status: None,
-                })),
-            })?;
+        let route = Route::CreateRepair;
+        let reply: Reply<OneOrMany<CreateRepairResult>> =
+            self.send(self.post(route, &[], file)?).await?;
+        let result = the_one(route, reply.data.into_vec(), |_| true)
+            .map_err(|e| AgoraError::InDoubt {
+                operation: route.name(),
+                cause: Box::new(e),
+            })?
+            .unwrap_or_default();
+        let id = result.intervention_id.ok_or_else(|| AgoraError::InDoubt {
+            operation: Route::CreateRepair.name(),
+            cause: Box::new(AgoraError::Rejected(ServiceMessage {
+                message: Some("CreateRepair answered without InterventionId".to_owned()),
+                status: None,
+            })),
+        })?;
         Ok(Reply::warned(id, reply.warning))
     }
 
@@ -169,7 +204,10 @@ impl AgoraClient {
             body: Some(bytes::Bytes::from_static(b"{}")),
             ..self.call(Route::PlaceRepairSparepartOrder, &query)
         };
-        self.send(call).await
+        // One order for the call (an object) or one line per part (an
+        // array): both are AgoraPlus's answer (docs/wire-notes.md).
+        let reply: Reply<OneOrMany<PartOrderLine>> = self.send(call).await?;
+        Ok(reply.map(OneOrMany::into_vec))
     }
 
     /// [`PartOrders::order_tracking`], called without boxing its future.
@@ -178,8 +216,10 @@ impl AgoraClient {
         intervention: InterventionId,
     ) -> Result<Reply<Vec<PartOrderLine>>, AgoraError> {
         let query = [("interventionId", intervention.to_string())];
-        self.send_list(self.call(Route::GetSparepartOrderTracking, &query))
-            .await
+        let reply: Reply<OneOrMany<PartOrderLine>> = self
+            .send_list(self.call(Route::GetSparepartOrderTracking, &query))
+            .await?;
+        Ok(reply.map(OneOrMany::into_vec))
     }
 }
 
@@ -229,8 +269,19 @@ impl AgoraClient {
     /// [`Claims::claim_status`], called without boxing its future.
     pub async fn claim_status(&self, claim: ClaimId) -> Result<Reply<ClaimTracking>, AgoraError> {
         let query = [("claimId", claim.to_string())];
-        self.send_list(self.call(Route::GetWarrantyClaimStatus, &query))
-            .await
+        let reply: Reply<OneOrMany<ClaimTracking>> = self
+            .send_list(self.call(Route::GetWarrantyClaimStatus, &query))
+            .await?;
+        let route = Route::GetWarrantyClaimStatus;
+        let set_aside = reply.set_aside.clone();
+        let warning = reply.warning.clone();
+        let mut tracking = the_one(route, reply.data.into_vec(), |t| t.claim_id == Some(claim))?;
+        tracking.redact_messages(self.config.api_key.expose());
+        Ok(Reply {
+            data: tracking.unwrap_or_default(),
+            warning,
+            set_aside,
+        })
     }
 }
 

@@ -28,7 +28,17 @@ use agora_domain::{DecodeError, ReadLenient, SetAside};
 use serde::de::DeserializeOwned;
 use tokio::sync::mpsc;
 
-use crate::stream::Stop;
+use crate::bounds::is_response_data;
+
+/// Why the decoding thread stopped.
+pub(crate) enum Stop {
+    /// The body is not a delta envelope, or a record in it does not decode.
+    Decode(DecodeError),
+    /// Reading the body failed.
+    Io(String),
+    /// Nobody takes the batches any more.
+    Cancelled,
+}
 
 /// The buffer's size at first; it grows for a record that does not fit.
 const CHUNK: usize = 64 * 1024;
@@ -545,20 +555,6 @@ pub(crate) fn offset_of(bytes: &[u8], line: usize, column: usize) -> usize {
         .map(|l| l.len() + 1)
         .sum();
     line_start + column
-}
-
-/// Whether a top-level key (its raw bytes between the quotes) is
-/// `ResponseData`, escapes included, in any ASCII case (as the envelope's
-/// decoder reads it: `responseData` from a camelCase server).
-pub(crate) fn is_response_data(raw: &[u8]) -> bool {
-    if !raw.contains(&b'\\') {
-        return raw.eq_ignore_ascii_case(b"ResponseData");
-    }
-    let mut quoted = Vec::with_capacity(raw.len() + 2);
-    quoted.push(b'"');
-    quoted.extend_from_slice(raw);
-    quoted.push(b'"');
-    serde_json::from_slice::<String>(&quoted).is_ok_and(|k| k.eq_ignore_ascii_case("ResponseData"))
 }
 
 impl<R: Read, T: DeserializeOwned + ReadLenient> Read for Skeleton<'_, R, T> {

@@ -8,11 +8,9 @@ use std::fmt;
 use std::io::Read;
 
 use agora_domain::envelope::{EnvelopeField, Verdict, read_envelope_field};
-use agora_domain::routes::{Route, delta_path_date};
+use agora_domain::routes::Route;
 use agora_domain::{DecodeError, Envelope, ReadLenient, SetAside};
-use agora_ports::{
-    AgoraError, DeltaQuery, DeltaSummary, RecordStream, Records, ServiceMessage, VecRecords,
-};
+use agora_ports::{AgoraError, DeltaSummary, RecordStream, Records, ServiceMessage};
 use async_trait::async_trait;
 use futures_util::TryStreamExt;
 use serde::de::{
@@ -22,23 +20,13 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::io::{StreamReader, SyncIoBridge};
 
+use crate::answers::{bare_envelope, redact};
 use crate::bounds::{Deadline, RecordMeter, SkipBom, Tripped, tripped_error};
-use crate::client::{AgoraClient, Call, bare_envelope, redact};
-use crate::config::ApiKey;
-use crate::skeleton::Skeleton;
+use crate::config::{ApiKey, ClientConfig};
+use crate::skeleton::{Skeleton, Stop};
 
 /// Batches in flight between the decoding thread and the consumer.
 const CHANNEL_BATCHES: usize = 4;
-
-/// Why the decoding thread stopped.
-pub(crate) enum Stop {
-    /// The body is not a delta envelope, or a record in it does not decode.
-    Decode(DecodeError),
-    /// Reading the body failed.
-    Io(String),
-    /// Nobody takes the batches any more.
-    Cancelled,
-}
 
 struct Head {
     envelope: Envelope<()>,
@@ -49,82 +37,46 @@ struct Head {
     set_aside_total: u64,
 }
 
-impl AgoraClient {
-    /// Starts a delta of `route` (one of the two master-data routes).
-    pub(crate) async fn delta<T>(
-        &self,
-        route: Route,
-        query: DeltaQuery,
-    ) -> Result<Records<T>, AgoraError>
-    where
-        T: DeserializeOwned + ReadLenient + Send + 'static,
-    {
-        let language = query.language.path_name().ok_or_else(|| {
-            AgoraError::Config(format!(
-                "LCID {} has no master-data language name",
-                query.language
-            ))
-        })?;
-        let path = route
-            .path()
-            .replace("{ManufacturerId}", &query.manufacturer.to_string())
-            .replace("{Date}", &delta_path_date(query.since))
-            .replace("{Language}", language);
-        let call = Call {
-            route,
-            idempotent: route.is_idempotent(),
-            url: std::borrow::Cow::Owned(self.url(&path, &[])),
-            body: None,
-        };
-        let limits = &self.config.limits;
-        let deadline = tokio::time::Instant::now() + limits.delta_deadline;
-        let resp = match self
-            .with_retries(&call, |resp| std::future::ready(Ok(resp)))
-            .await
-        {
-            Ok(resp) => resp,
-            // "No results match your request" (5.3.3): an empty delta.
-            Err(AgoraError::NotFound(said)) if route.no_results_is_empty() => {
-                return Ok(Box::new(VecRecords::new(
-                    Vec::new(),
-                    1,
-                    DeltaSummary {
-                        records: 0,
-                        message: said.message,
-                        ..DeltaSummary::default()
-                    },
-                )));
-            }
-            Err(error) => return Err(error),
-        };
-        // Bounded: an overall deadline on the body, and a size limit on
-        // each record and on the envelope around them.
-        let tripped = Tripped::default();
-        let body = Deadline::new(
-            resp.bytes_stream()
-                .map_err(|e| std::io::Error::other(e.to_string())),
-            deadline,
-            limits.delta_deadline,
-            tripped.clone(),
-        );
-        let reader = RecordMeter::new(
-            SkipBom::new(SyncIoBridge::new(StreamReader::new(body))),
-            limits.delta_record_bytes,
-            route.name(),
-            tripped.clone(),
-        );
-        let (tx, rx) = mpsc::channel(CHANNEL_BATCHES);
-        let batch = self.config.delta_batch_size;
-        let handle = tokio::task::spawn_blocking(move || decode_stream::<T, _>(reader, &tx, batch));
-        Ok(Box::new(HttpRecords {
-            route,
-            key: self.config.api_key.clone(),
-            rx,
-            handle: Some(handle),
-            summary: DeltaSummary::default(),
-            tripped,
-        }))
-    }
+/// The records of a delta whose answer `resp` came back 2xx: its body is
+/// decoded on a blocking thread as it arrives, under the delta's overall
+/// `deadline` and per-record limit, and handed over in batches.
+pub(crate) fn records<T>(
+    route: Route,
+    resp: reqwest::Response,
+    deadline: tokio::time::Instant,
+    config: &ClientConfig,
+) -> Records<T>
+where
+    T: DeserializeOwned + ReadLenient + Send + 'static,
+{
+    let limits = &config.limits;
+    // Bounded: an overall deadline on the body, and a size limit on
+    // each record and on the envelope around them.
+    let tripped = Tripped::default();
+    let body = Deadline::new(
+        resp.bytes_stream()
+            .map_err(|e| std::io::Error::other(e.to_string())),
+        deadline,
+        limits.delta_deadline,
+        tripped.clone(),
+    );
+    let reader = RecordMeter::new(
+        SkipBom::new(SyncIoBridge::new(StreamReader::new(body))),
+        limits.delta_record_bytes,
+        route.name(),
+        tripped.clone(),
+    );
+    let (tx, rx) = mpsc::channel(CHANNEL_BATCHES);
+    let batch = config.delta_batch_size;
+    let handle = tokio::task::spawn_blocking(move || decode_stream::<T, _>(reader, &tx, batch));
+    Box::new(HttpRecords {
+        route,
+        key: config.api_key.clone(),
+        rx,
+        handle: Some(handle),
+        summary: DeltaSummary::default(),
+        tripped,
+    })
 }
 
 /// Decodes an envelope from `reader`, sending `ResponseData`'s elements in
@@ -290,9 +242,14 @@ impl<T: Send + 'static> RecordStream<T> for HttpRecords<T> {
                 status: env.response_status,
             })),
             verdict => {
+                let mut set_aside = head.set_aside;
+                for item in &mut set_aside {
+                    agora_domain::redact::redact_json(&mut item.raw, self.key.expose());
+                    item.reason = redact(&item.reason, &self.key);
+                }
                 self.summary = DeltaSummary {
                     records: head.records.saturating_sub(head.set_aside_total),
-                    set_aside: head.set_aside,
+                    set_aside,
                     set_aside_total: head.set_aside_total,
                     message: env
                         .response_message

@@ -28,5 +28,5 @@ pub use catalog::GeneratedCatalog;
 pub use error::{Answer, SimError};
 pub use faults::{FaultCounts, Faults, Roll};
 pub use ports::SimClient;
-pub use profile::{AnswerProfile, EmptyList};
+pub use profile::{AnswerProfile, EmptyList, OrderNumbers};
 pub use sim::{Delta, SimConfig, SimConfigFile, Simulator, changes_state};

@@ -101,7 +101,8 @@ struct Tenant {
     profile: AnswerProfile,
     mandates: BTreeMap<MandateId, MandateRecord>,
     repairs: BTreeMap<InterventionId, RepairRecord>,
-    orders: BTreeMap<String, OrderRecord>,
+    /// Order lines by (order number, part reference).
+    orders: BTreeMap<(String, String), OrderRecord>,
     claims: BTreeMap<ClaimId, ClaimRecord>,
     drafts: BTreeMap<String, DraftRecord>,
 }

@@ -500,32 +500,19 @@ pub fn apply_answer(
                 revision: 0,
             }]
         }
-        (Operation::PlaceOrder(_), OperationAnswer::Ordered(lines)) => {
-            found
-                .into_iter()
-                .map(|mut repair| {
-                    for line in lines {
-                        if repair.orders.iter().any(|o| {
-                            o.order_number.is_some() && o.order_number == line.order_number
-                        }) {
-                            continue;
-                        }
-                        if let Some(part) = repair
-                            .file
-                            .parts
-                            .iter_mut()
-                            .flatten()
-                            .find(|p| p.order_number.is_none() && p.reference == line.reference)
-                        {
-                            part.order_number.clone_from(&line.order_number);
-                            part.to_be_ordered = Some(false);
-                        }
-                        repair.orders.push(line.clone());
+        (Operation::PlaceOrder(_), OperationAnswer::Ordered(lines)) => found
+            .into_iter()
+            .map(|mut repair| {
+                // Each part gets its number, whether AgoraPlus gave one per
+                // part or one for the call; a line is (number, reference).
+                for line in repair.file.take_order(lines) {
+                    if !repair.orders.iter().any(|o| o.same_line(&line)) {
+                        repair.orders.push(line);
                     }
-                    repair
-                })
-                .collect()
-        }
+                }
+                repair
+            })
+            .collect(),
         (
             Operation::CreateClaim {
                 transfer_if_valid, ..
@@ -570,8 +557,18 @@ pub fn apply_answer(
                             );
                         }
                     }
-                    repair.attention =
-                        (!valid).then(|| "claim NOTVALID: correct and resubmit".to_owned());
+                    repair.attention = (!valid).then(|| {
+                        match result
+                            .error_message
+                            .as_deref()
+                            .filter(|m| !m.trim().is_empty())
+                        {
+                            Some(reason) => {
+                                format!("claim NOTVALID: {reason}; correct and resubmit")
+                            }
+                            None => "claim NOTVALID: correct and resubmit".to_owned(),
+                        }
+                    });
                     repair
                 })
                 .collect()

@@ -140,6 +140,9 @@ async fn decide_claim(
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 struct LogisticRequest {
     status_code: String,
+    /// The part whose line it is; every line of the order without it.
+    #[serde(default)]
+    reference: Option<String>,
 }
 
 async fn set_logistic(
@@ -148,8 +151,8 @@ async fn set_logistic(
     bytes: Bytes,
 ) -> Response {
     reply(body::<LogisticRequest>(&bytes).and_then(|r| {
-        sim.set_logistic(&order, &r.status_code)?;
-        Ok(json!({ "OrderNumber": order, "StatusCode": r.status_code }))
+        sim.set_line_logistic(&order, r.reference.as_deref(), &r.status_code)?;
+        Ok(json!({ "OrderNumber": order, "Reference": r.reference, "StatusCode": r.status_code }))
     }))
 }
 

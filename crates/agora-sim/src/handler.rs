@@ -124,14 +124,15 @@ fn language(q: &Query) -> Result<Lcid, SimError> {
 }
 
 /// Answers to one call, worded by the account's profile.
-struct Say {
+struct Say<'k> {
     profile: AnswerProfile,
     route: Route,
+    key: &'k str,
 }
 
-impl Say {
+impl Say<'_> {
     fn respond<T: Serialize>(&self, result: Result<Answer<T>, SimError>) -> Response {
-        respond(&self.profile, self.route, result)
+        respond(&self.profile, self.route, self.key, result)
     }
 }
 
@@ -146,6 +147,7 @@ fn run(
     let say = Say {
         profile: sim.profile(key)?,
         route,
+        key,
     };
     Ok(match route {
         Route::GetNewMandates => say.respond(sim.new_mandates(key, auto_accept(q)?)),
@@ -343,7 +345,9 @@ fn stream_delta<T: WriteJson + Send + 'static>(
         state: 0,
         what,
         since,
-        warning: say.profile.warning.clone(),
+        warning: say
+            .profile
+            .word_message(say.profile.warning.clone(), say.key),
     };
     Response::builder()
         .status(StatusCode::OK)

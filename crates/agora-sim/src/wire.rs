@@ -101,14 +101,16 @@ fn answer_response<T: Serialize>(answer: Answer<T>) -> Response {
 pub(crate) fn respond<T: Serialize>(
     profile: &AnswerProfile,
     route: Route,
+    key: &str,
     result: Result<Answer<T>, SimError>,
 ) -> Response {
-    let answer = match result {
+    let mut answer = match result {
         Ok(answer) => profile.word_envelope(answer),
         Err(e) => return error_response(&e),
     };
+    answer.message = profile.word_message(answer.message.take(), key);
     let empty = profile.empty_list(route);
-    if empty == EmptyList::Array && !profile.title_labels && !profile.numeric_logistic_codes {
+    if empty == EmptyList::Array && !profile.shapes_data() {
         return answer_response(answer);
     }
     let mut data = match serde_json::to_value(&answer.data) {
@@ -128,7 +130,7 @@ pub(crate) fn respond<T: Serialize>(
             EmptyList::NoData => omit = true,
         }
     }
-    profile.shape_data(route, &mut data);
+    profile.shape_data(route, &mut data, key);
     let data = if omit {
         Data::Omitted
     } else {

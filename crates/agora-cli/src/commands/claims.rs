@@ -149,9 +149,17 @@ impl Render for ClaimReport<'_> {
             Self::Judged(result) => {
                 let valid = result.is_valid == Some(true);
                 let findings = result.validation_errors.as_deref().unwrap_or_default();
+                // The claim's own `ErrorMessage` (2.5.2) says why, with
+                // or without findings.
+                let reason = result
+                    .error_message
+                    .as_deref()
+                    .filter(|m| !m.trim().is_empty())
+                    .map(|m| format!(": AgoraPlus says: {m}"))
+                    .unwrap_or_default();
                 Human {
                     line: Some(format!(
-                        "claim {} is {}",
+                        "claim {} is {}{reason}",
                         cell(result.claim_id),
                         if valid { "VALID" } else { "NOTVALID" }
                     )),
@@ -193,7 +201,8 @@ fn finding_grid(headers: &'static [&'static str], findings: &[ValidationResult])
 fn print_claim_outcome(outcome: &ClaimOutcome, out: Out) -> u8 {
     let (report, exit) = match outcome {
         ClaimOutcome::PrecheckFailed(findings) => (ClaimReport::Precheck(findings), code::REFUSED),
-        ClaimOutcome::Judged(result) => {
+        ClaimOutcome::Judged { result, warning } => {
+            out.warnings(&Warning::of_envelope("claim verdict", warning.as_deref()));
             out.warnings(&Warning::of_findings(
                 "claim verdict",
                 result.claim_id,

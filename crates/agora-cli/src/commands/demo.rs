@@ -369,7 +369,7 @@ async fn demo(args: &DemoArgs, out: Out, db: &std::path::Path) -> Result<(), Ago
         .get_or_insert_with(Default::default)
         .mobile_phone = None;
     let first = app.submit_claim(id, mistaken, false).await?.outcome;
-    let ClaimOutcome::Judged(result) = first else {
+    let ClaimOutcome::Judged { result, .. } = first else {
         return Err(AgoraError::Invalid(format!(
             "the claim was not judged: {}",
             outcome_text(&first)
@@ -396,7 +396,7 @@ async fn demo(args: &DemoArgs, out: Out, db: &std::path::Path) -> Result<(), Ago
     );
 
     let second = app.submit_claim(id, claim, true).await?.outcome;
-    let ClaimOutcome::Judged(result) = second else {
+    let ClaimOutcome::Judged { result, .. } = second else {
         return Err(AgoraError::Invalid(format!(
             "the corrected claim was not judged: {}",
             outcome_text(&second)
@@ -509,7 +509,7 @@ fn outcome_text(outcome: &ClaimOutcome) -> String {
                 .collect::<Vec<_>>()
                 .join("; ")
         ),
-        ClaimOutcome::Judged(result) => findings_text(result),
+        ClaimOutcome::Judged { result, .. } => findings_text(result),
         ClaimOutcome::Queued { entry, error } => format!("queued as entry {entry}: {error}"),
         ClaimOutcome::InDoubt { entry, error } => format!("in doubt (entry {entry}): {error}"),
         ClaimOutcome::Refused(error) => format!("refused: {error}"),

@@ -78,6 +78,9 @@ pub(crate) async fn run(command: Command, flags: Flags, out: Out) -> ExitCode {
         Ok(s) => s,
         Err(e) => return failure::report(&e, None, out),
     };
+    // From here on, every line agora prints (results, errors, warnings,
+    // logs) has the api_key taken out, however AgoraPlus echoed it.
+    crate::output::hide(settings.client.api_key.expose());
     let result = match app(&settings, out).await {
         Ok(app) => execute(&app, command, out, &settings.client).await,
         Err(e) => Err(e),

@@ -1,7 +1,7 @@
 //! `agora parts`: the spare parts of a repair: marking them to be ordered,
 //! ordering them, and tracking their orders.
 
-use agora_app::{Delivery, FileOrders, OperationAnswer};
+use agora_app::{Delivery, FileOrders, OperationAnswer, Warning};
 use agora_domain::{InterventionId, Part, PartOrderLine};
 use agora_http::ClientConfig;
 use agora_ports::AgoraError;
@@ -65,10 +65,24 @@ pub(super) async fn run(
         PartsCmd::Order { id } => {
             let d = app.order_parts(id).await?;
             if let Delivery::Delivered {
-                answer: OperationAnswer::Ordered(lines),
+                answer: OperationAnswer::Ordered(answered),
+                warning,
                 ..
             } = &d
             {
+                out.warnings(&Warning::of_envelope(
+                    "PlaceRepairSparepartOrder",
+                    warning.as_deref(),
+                ));
+                // The file's lines of the orders answered: one per part,
+                // whether AgoraPlus gave a number per part or per call.
+                let lines: Vec<PartOrderLine> = app
+                    .repair(id)
+                    .await?
+                    .orders
+                    .into_iter()
+                    .filter(|l| answered.iter().any(|a| a.order_number == l.order_number))
+                    .collect();
                 out.show(&List(lines.iter().map(OrderedLine).collect()));
             } else {
                 out.show(&Sent::new(Nothing {}, "", &d));

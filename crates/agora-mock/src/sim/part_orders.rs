@@ -8,6 +8,7 @@ use agora_domain::{InterventionId, LogisticStatus, OrderNumber, Part, PartOrderL
 
 use super::{OrderRecord, Simulator, now_wire};
 use crate::error::{Answer, SimError};
+use crate::profile::OrderNumbers;
 
 impl Simulator {
     /// `PlaceRepairSparepartOrder`: orders the parts marked `ToBeOrdered`
@@ -43,8 +44,19 @@ impl Simulator {
                 }
             }
             let mut lines = Vec::new();
+            // One number per part, or one for the whole call ("a single
+            // spare part order", reference 2.3), as the profile says.
+            let per_call = t.profile.order_numbers == OrderNumbers::PerCall;
+            let mut call_number: Option<OrderNumber> = None;
             let mut order = |part: &mut Part, lines: &mut Vec<PartOrderLine>| {
-                let number = OrderNumber(format!("ORD-{:06}", ids.next_order()));
+                let number = match &call_number {
+                    Some(number) if per_call => number.clone(),
+                    _ => {
+                        let number = OrderNumber(format!("ORD-{:06}", ids.next_order()));
+                        call_number = Some(number.clone());
+                        number
+                    }
+                };
                 part.order_number = Some(number.clone());
                 part.to_be_ordered = Some(false);
                 lines.push(PartOrderLine {
@@ -85,7 +97,10 @@ impl Simulator {
             }
             for line in &lines {
                 t.orders.insert(
-                    line.order_number.clone().unwrap_or_default().0,
+                    (
+                        line.order_number.clone().unwrap_or_default().0,
+                        line.reference.clone().unwrap_or_default(),
+                    ),
                     OrderRecord {
                         intervention_id: intervention,
                         line: line.clone(),
@@ -121,20 +136,43 @@ impl Simulator {
         })
     }
 
-    /// The OEM sets the logistic status of an order line (202, 207, 208).
+    /// The OEM sets the logistic status of every line of an order (202,
+    /// 207, 208).
     pub fn set_logistic(&self, order_number: &str, code: &str) -> Result<(), SimError> {
+        self.set_line_logistic(order_number, None, code)
+    }
+
+    /// The OEM sets the logistic status of the line of an order for one
+    /// part reference, or of every line of the order when `reference` is
+    /// `None`: a logistic status belongs to an order number and a part.
+    pub fn set_line_logistic(
+        &self,
+        order_number: &str,
+        reference: Option<&str>,
+        code: &str,
+    ) -> Result<(), SimError> {
         let status = LogisticStatus::parse_known(code)
             .map_err(|e| SimError::BadRequest(format!("{e}: expected 202, 207 or 208")))?;
         let now = self.now();
         let mut world = self.world();
+        let mut found = false;
         for tenant in world.tenants.values_mut() {
-            if let Some(order) = tenant.orders.get_mut(order_number) {
-                order.line.status_code = Some(status);
+            let lines = tenant.orders.iter_mut().filter(|((number, part), _)| {
+                number == order_number && reference.is_none_or(|r| r == part)
+            });
+            for (_, order) in lines {
+                order.line.status_code = Some(status.clone());
                 order.line.status_date = Some(now_wire(now));
-                return Ok(());
+                found = true;
             }
         }
-        Err(SimError::NotFound(format!("no order {order_number}")))
+        if found {
+            return Ok(());
+        }
+        Err(SimError::NotFound(match reference {
+            Some(r) => format!("no line for part {r} in order {order_number}"),
+            None => format!("no order {order_number}"),
+        }))
     }
 }
 
