@@ -1,8 +1,11 @@
 //! Project automation for the agora workspace.
 //!
-//! `cargo xtask ci` runs what CI runs: the unused-dependency check
+//! `cargo xtask test` is the README's test command: it installs what the
+//! test suite needs from the system when it is missing (Debian's
+//! `postgresql`; see `setup`), then runs `cargo test --workspace` with the
+//! arguments given. `cargo xtask ci` runs what CI runs: the unused-dependency check
 //! (`cargo xtask deps`), formatting check, clippy with warnings denied, the
-//! docs with warnings denied, and the test suite. `cargo xtask bench` builds the
+//! docs with warnings denied, and `cargo xtask test`. `cargo xtask bench` builds the
 //! benchmark harness (`agora-bench`) in release and runs it, writing
 //! docs/benchmarks.md (`--postgres`: only the PostgreSQL benchmarks). `cargo xtask mutants` runs cargo-mutants on the
 //! pure crates and the use cases, each with its own tests, and writes the
@@ -18,6 +21,7 @@
 
 mod deps;
 mod mutants;
+mod setup;
 
 use std::process::{Command, ExitCode};
 
@@ -46,7 +50,23 @@ fn ci() -> bool {
             "warnings",
         ])
         && docs()
-        && cargo(&["test", "--workspace"])
+        && test(&setup::Options::default())
+}
+
+/// `cargo xtask test`: what the suite needs from the system, installed
+/// when missing, then `cargo test --workspace` with the arguments given
+/// (with `--dry-run`, only what would be installed and run).
+fn test(options: &setup::Options) -> bool {
+    if !setup::ready(&setup::System::from_env(), options.dry_run) {
+        return false;
+    }
+    let mut args = vec!["test", "--workspace"];
+    args.extend(options.cargo_args.iter().map(String::as_str));
+    if options.dry_run {
+        eprintln!("would run: cargo {}", args.join(" "));
+        return true;
+    }
+    cargo(&args)
 }
 
 /// The workspace's docs, warnings denied.
@@ -154,6 +174,7 @@ fn main() -> ExitCode {
     let quick = std::env::args().any(|a| a == "--quick");
     let ok = match task.as_deref() {
         Some("ci") => ci(),
+        Some("test") => test(&setup::Options::parse(std::env::args().skip(2))),
         Some("bench") => bench(quick),
         Some("mutants") => match mutants::Options::parse(std::env::args().skip(2)) {
             Ok(options) => mutants::run(&options),
@@ -170,7 +191,7 @@ fn main() -> ExitCode {
         Some("man") => man(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <task>\n\ntasks:\n  ci               unused dependencies, fmt check, clippy -D warnings, docs, tests (what CI runs)\n  deps             fails on a dependency its package's code never names\n  bench [--quick] [--postgres | --no-postgres]\n                   every benchmark (or only those on PostgreSQL, or all others), in release; writes docs/benchmarks.md\n  chaos [--quick] [--store sqlite|postgres]\n                   the chaos run (workers, faults, kills, reconciliation), in release; writes docs/reliability.md\n  mutants [...]    mutation testing (cargo-mutants); writes docs/testing.md\n  man              the man pages of agora (from its clap definition); writes docs/man/\n\n{}",
+                "usage: cargo xtask <task>\n\ntasks:\n  test [--dry-run] [CARGO TEST ARGS...]\n                   installs what the tests need when missing (apt-get, as root or with sudo), then cargo test --workspace ARGS\n  ci               unused dependencies, fmt check, clippy -D warnings, docs, tests (what CI runs)\n  deps             fails on a dependency its package's code never names\n  bench [--quick] [--postgres | --no-postgres]\n                   every benchmark (or only those on PostgreSQL, or all others), in release; writes docs/benchmarks.md\n  chaos [--quick] [--store sqlite|postgres]\n                   the chaos run (workers, faults, kills, reconciliation), in release; writes docs/reliability.md\n  mutants [...]    mutation testing (cargo-mutants); writes docs/testing.md\n  man              the man pages of agora (from its clap definition); writes docs/man/\n\n{}",
                 mutants::USAGE
             );
             false

@@ -27,9 +27,10 @@ const UNPRIVILEGED: &str = "postgres";
 /// The database role of the throwaway server (trusted on its socket).
 pub const ROLE: &str = "agora";
 
-/// How to install what is missing, for error messages.
-const INSTALL_HINT: &str = "install PostgreSQL's server (Debian: `apt-get install postgresql`; \
-     `.ci/run` does it when the binaries are missing)";
+/// Where what is missing comes from and how to get it, ending the one-line
+/// error a test panics with when it cannot start a server.
+const INSTALL_HINT: &str = "from Debian's package postgresql: run `apt-get install -y postgresql` \
+     as root, or the tests with `cargo xtask test`, which installs it";
 
 /// The supervising script: `$1` the binaries, `$2` the directory.
 const SUPERVISOR: &str = r#"
@@ -171,14 +172,21 @@ fn unprivileged_ids() -> Result<(u32, u32), String> {
         .and_then(|f| Some((f.get(2)?.parse().ok()?, f.get(3)?.parse().ok()?)))
         .ok_or_else(|| {
             format!(
-                "running as root, and PostgreSQL refuses to: no `{UNPRIVILEGED}` user to run it as; {INSTALL_HINT}"
+                "missing the `{UNPRIVILEGED}` user to run PostgreSQL as (it refuses to run as root), {INSTALL_HINT}"
             )
         })
 }
 
 /// The directory holding `initdb` and `pg_ctl`.
 fn binaries() -> Result<PathBuf, String> {
-    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+    binaries_in(Path::new("/usr/lib/postgresql"), std::env::var_os("PATH"))
+}
+
+/// The directory holding `initdb` and `pg_ctl`: the newest version's under
+/// `lib` (`/usr/lib/postgresql`), else the first on `path`. When there is
+/// none, one line naming what is missing and how to get it.
+fn binaries_in(lib: &Path, path: Option<std::ffi::OsString>) -> Result<PathBuf, String> {
+    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir(lib)
         .into_iter()
         .flatten()
         .flatten()
@@ -188,7 +196,7 @@ fn binaries() -> Result<PathBuf, String> {
         })
         .collect();
     versions.sort_by_key(|v| std::cmp::Reverse(v.0));
-    let on_path = std::env::var_os("PATH")
+    let on_path = path
         .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
         .unwrap_or_default();
     versions
@@ -198,7 +206,47 @@ fn binaries() -> Result<PathBuf, String> {
         .find(|dir| dir.join("initdb").is_file() && dir.join("pg_ctl").is_file())
         .ok_or_else(|| {
             format!(
-                "no PostgreSQL server binaries (initdb, pg_ctl) under /usr/lib/postgresql/*/bin or on the PATH: {INSTALL_HINT}"
+                "missing PostgreSQL's server binaries (initdb, pg_ctl; looked under {}/*/bin and on the PATH), {INSTALL_HINT}",
+                lib.display()
             )
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn without_server_binaries_the_error_is_one_line_naming_the_package_and_how_to_get_it() {
+        let why = binaries_in(Path::new("/nonexistent/postgresql"), None).unwrap_err();
+        assert_eq!(
+            why,
+            "missing PostgreSQL's server binaries (initdb, pg_ctl; looked under \
+             /nonexistent/postgresql/*/bin and on the PATH), from Debian's package postgresql: \
+             run `apt-get install -y postgresql` as root, or the tests with `cargo xtask test`, \
+             which installs it"
+        );
+    }
+
+    #[test]
+    fn the_newest_version_with_both_binaries_is_chosen_before_the_path() {
+        let lib = std::env::temp_dir().join(format!("agora-pg-lib-{}", std::process::id()));
+        let put = |dir: &str, names: &[&str]| {
+            let dir = lib.join(dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            for name in names {
+                std::fs::write(dir.join(name), "").unwrap();
+            }
+            dir
+        };
+        put("9/bin", &["initdb", "pg_ctl"]);
+        let newest = put("16/bin", &["initdb", "pg_ctl"]);
+        put("17/bin", &["initdb"]);
+        let on_path = put("path", &["initdb", "pg_ctl"]);
+        let found = binaries_in(&lib, Some(on_path.clone().into()));
+        let only_path = binaries_in(&lib.join("none"), Some(on_path.clone().into()));
+        let _ = std::fs::remove_dir_all(&lib);
+        assert_eq!(found, Ok(newest));
+        assert_eq!(only_path, Ok(on_path));
+    }
 }
