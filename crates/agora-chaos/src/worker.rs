@@ -200,7 +200,7 @@ pub async fn app(
             max_elapsed: Duration::from_secs(3),
         });
     let client = AgoraClient::new(config)?;
-    let store = Store::open(&Locator::parse(store), PgOptions::default()).await?;
+    let store = Store::open(&Locator::parse(store)?, PgOptions::default()).await?;
     Ok(Agora::new(
         client,
         store,

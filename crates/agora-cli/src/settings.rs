@@ -132,7 +132,7 @@ impl Settings {
                 .or_else(|| env("AGORA_DB"))
                 .or(file.db)
                 .unwrap_or_else(|| "agora.db".to_owned()),
-        );
+        )?;
         let db_options = PgOptions {
             password_file: env("AGORA_DB_PASSWORD_FILE")
                 .map(PathBuf::from)
