@@ -449,9 +449,12 @@ impl RepairFiles for PostgresStore {
     }
 }
 
-/// Sets cursor `$1` to `$2` (epoch milliseconds).
+/// Moves cursor `$1` to `$2` (epoch milliseconds), never back: an earlier
+/// time than the stored one (a sync that started before another and ended
+/// after it) is ignored.
 pub(crate) const SET_CURSOR: &str = "INSERT INTO cursors (key, at_ms) VALUES ($1, $2)
-     ON CONFLICT (key) DO UPDATE SET at_ms = EXCLUDED.at_ms";
+     ON CONFLICT (key) DO UPDATE SET at_ms = EXCLUDED.at_ms
+       WHERE EXCLUDED.at_ms > cursors.at_ms";
 
 #[async_trait]
 impl SyncCursors for PostgresStore {
