@@ -21,7 +21,7 @@ async fn run() -> Result<(), AgoraError> {
     let client =
         AgoraClient::new(ClientConfig::from_env()?.with_user_agent("example-product/1.0"))?;
     let db = std::env::var("AGORA_DB").unwrap_or_else(|_| "example-product.db".to_owned());
-    let store = Store::open(&Locator::parse(&db), PgOptions::default()).await?;
+    let store = Store::open(&Locator::parse(&db)?, PgOptions::default()).await?;
     let app = Agora::new(client, store, Arc::new(SystemClock), AppConfig::default());
 
     // Sends a crash left half-done are parked in doubt for a person.

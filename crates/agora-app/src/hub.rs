@@ -31,12 +31,25 @@ pub struct AppConfig {
     pub max_attempts: u32,
     /// The name this process holds outbox entries under while it sends
     /// them; unique among the processes sharing a store (default
-    /// `host:pid`).
+    /// `host:pid:RANDOM`, [`agora_ports::Lease::process_owner`]). Each
+    /// claim is held as `WORKER#N`, N counting the claims of the process,
+    /// so that two tasks of one process never hold under one name.
     pub worker: String,
     /// How long a claimed outbox entry stays this process's without renewal
     /// (default 60 s; renewed every third of it during a send). A process
     /// that dies loses its entries to recovery once their lease expires.
     pub lease: Duration,
+    /// The longest an outbox send may take, the HTTP client's own retries
+    /// included (default 60 s): the dispatcher gives up on it then (in
+    /// doubt for a creation, retried for an update). Keep it at least the
+    /// HTTP client's request timeout.
+    pub request_timeout: Duration,
+    /// How long after a send was given up AgoraPlus may still apply it
+    /// (default 30 s), clock differences between the processes sharing the
+    /// store included. A person may resend or abandon an entry only once
+    /// its last attempt's send start + `request_timeout` + `grace` has
+    /// passed (unless forced).
+    pub grace: Duration,
 }
 
 impl Default for AppConfig {
@@ -51,7 +64,19 @@ impl Default for AppConfig {
             max_attempts: 20,
             worker: agora_ports::Lease::process_owner(),
             lease: Duration::from_secs(60),
+            request_timeout: Duration::from_secs(60),
+            grace: Duration::from_secs(30),
         }
+    }
+}
+
+impl AppConfig {
+    /// How long after its start an outbox send can no longer take effect
+    /// in AgoraPlus: `request_timeout` + `grace` (how long after a
+    /// request's timeout an answer may still land). Before that, a person
+    /// cannot know whether an earlier attempt will still land.
+    pub fn can_no_longer_land_after(&self) -> Duration {
+        self.request_timeout.saturating_add(self.grace)
     }
 }
 

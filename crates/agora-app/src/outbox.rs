@@ -4,6 +4,7 @@
 //! processes may share one store: each entry is claimed with a lease before
 //! it is sent, so it is sent by one of them only.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use agora_domain::{ClaimId, ClaimStatus, InterventionId, WarrantyClaimResult};
@@ -111,6 +112,25 @@ impl<A, S> Agora<A, S> {
             .saturating_mul(factor)
             .min(self.config.retry_max)
     }
+
+    /// A lease for a new claim, under an owner of its own: the worker's
+    /// name and this claim's number in the process (`WORKER#N`). Two
+    /// tasks of one process (clones of one `Agora`) claiming at once hold
+    /// their entries under different names, so that neither renews nor
+    /// records what the other holds.
+    fn new_lease(&self) -> Lease {
+        static CLAIMS: AtomicU64 = AtomicU64::new(1);
+        let n = CLAIMS.fetch_add(1, Ordering::Relaxed);
+        self.lease_of(format!("{}#{n}", self.config.worker))
+    }
+
+    /// The lease of `owner`, from now on.
+    fn lease_of(&self, owner: String) -> Lease {
+        Lease {
+            owner,
+            until: self.clock.now() + self.config.lease,
+        }
+    }
 }
 
 impl<A, S> Agora<A, S>
@@ -134,13 +154,6 @@ where
         self.store.recover_expired(self.clock.now()).await
     }
 
-    fn lease(&self) -> Lease {
-        Lease {
-            owner: self.config.worker.clone(),
-            until: self.clock.now() + self.config.lease,
-        }
-    }
-
     /// Delivers every entry due now, oldest first, one claim at a time (so
     /// that several processes share the work).
     ///
@@ -154,15 +167,16 @@ where
     pub async fn flush_outbox(&self) -> Result<FlushReport, AgoraError> {
         let mut report = FlushReport::default();
         loop {
+            let lease = self.new_lease();
             let Some(entry) = self
                 .store
-                .claim_due(self.clock.now(), &self.lease(), 1)
+                .claim_due(self.clock.now(), &lease, 1)
                 .await?
                 .pop()
             else {
                 return Ok(report);
             };
-            match self.deliver_claimed(entry).await? {
+            match self.deliver_claimed(entry, &lease.owner).await? {
                 Delivery::Delivered { .. } => report.delivered += 1,
                 Delivery::Queued { .. } => report.queued += 1,
                 Delivery::InDoubt { .. } => report.in_doubt += 1,
@@ -175,12 +189,9 @@ where
     /// sending, or that waits behind an earlier entry of its file, is left
     /// queued.
     pub(crate) async fn deliver_id(&self, id: u64) -> Result<Delivery, AgoraError> {
-        match self
-            .store
-            .claim(id, self.clock.now(), &self.lease())
-            .await?
-        {
-            Some(entry) => self.deliver_claimed(entry).await,
+        let lease = self.new_lease();
+        match self.store.claim(id, self.clock.now(), &lease).await? {
+            Some(entry) => self.deliver_claimed(entry, &lease.owner).await,
             None => {
                 let entry = self
                     .store
@@ -201,14 +212,18 @@ where
         }
     }
 
-    /// One attempt at an entry this process has claimed: the lease is
-    /// renewed while the call lasts; the outcome (with the answer applied to
-    /// the repair files) is recorded in one transaction.
-    async fn deliver_claimed(&self, entry: OutboxEntry) -> Result<Delivery, AgoraError> {
+    /// One attempt at an entry this process has claimed as `owner`: the
+    /// lease is renewed while the call lasts; the outcome (with the answer
+    /// applied to the repair files) is recorded in one transaction.
+    async fn deliver_claimed(
+        &self,
+        entry: OutboxEntry,
+        owner: &str,
+    ) -> Result<Delivery, AgoraError> {
         let id = entry.id;
         let result = tokio::select! {
             out = self.send(&entry.operation) => out,
-            never = self.keep_lease(id) => match never {},
+            never = self.keep_lease(id, owner) => match never {},
         };
         let now = self.clock.now();
         let (attempt, delivery) = match result {
@@ -259,7 +274,7 @@ where
         };
         if !self
             .store
-            .finish(id, &self.config.worker, &attempt, now)
+            .finish(id, owner, &attempt, now)
             .await
             .inspect_err(|e| {
                 tracing::error!(entry = id, error = %e, outcome = ?attempt, "the outcome could not be recorded");
@@ -270,13 +285,13 @@ where
         Ok(delivery)
     }
 
-    /// Renews the lease of entry `id` every third of its length, for as
-    /// long as it is polled (the send is raced against it).
-    async fn keep_lease(&self, id: u64) -> std::convert::Infallible {
+    /// Renews `owner`'s lease of entry `id` every third of its length, for
+    /// as long as it is polled (the send is raced against it).
+    async fn keep_lease(&self, id: u64, owner: &str) -> std::convert::Infallible {
         let every = self.config.lease / 3;
         loop {
             tokio::time::sleep(every).await;
-            match self.store.renew(id, &self.lease()).await {
+            match self.store.renew(id, &self.lease_of(owner.to_owned())).await {
                 Ok(true) => {}
                 Ok(false) => {
                     tracing::warn!(entry = id, "lease lost while sending");
@@ -531,6 +546,33 @@ mod tests {
         assert!(!super::is_in_doubt(&create(), &connect));
         // Whatever the operation, a client that says so is believed.
         assert!(super::is_in_doubt(&update(), &doubt));
+    }
+
+    #[test]
+    fn every_claim_is_held_under_a_name_of_its_own() {
+        let app = Agora::new(
+            (),
+            (),
+            std::sync::Arc::new(agora_ports::SystemClock),
+            AppConfig {
+                worker: "host:7:00ff".into(),
+                ..AppConfig::default()
+            },
+        );
+        let clone = app.clone();
+        let owners: Vec<String> = [&app, &clone, &app]
+            .iter()
+            .map(|a| a.new_lease().owner)
+            .collect();
+        for owner in &owners {
+            let n = owner.strip_prefix("host:7:00ff#").unwrap_or_default();
+            assert!(n.parse::<u64>().is_ok(), "{owner}");
+        }
+        assert_ne!(owners[0], owners[1]);
+        assert_ne!(owners[0], owners[2]);
+        assert_ne!(owners[1], owners[2]);
+        // A renewal keeps the claim's name.
+        assert_eq!(app.lease_of(owners[0].clone()).owner, owners[0]);
     }
 
     #[test]

@@ -1011,3 +1011,24 @@ async fn claim_tracking_takes_each_status_into_the_file() {
         "nothing changed since"
     );
 }
+
+/// An earlier attempt can no longer land once the request timeout and the
+/// operator's grace have both passed since its start.
+#[test]
+fn an_attempt_can_no_longer_land_after_the_request_timeout_and_the_grace() {
+    let defaults = AppConfig::default();
+    assert_eq!(defaults.grace, std::time::Duration::from_secs(30));
+    assert_eq!(
+        defaults.can_no_longer_land_after(),
+        std::time::Duration::from_secs(90)
+    );
+    let config = AppConfig {
+        request_timeout: std::time::Duration::from_secs(5),
+        grace: std::time::Duration::from_millis(1500),
+        ..AppConfig::default()
+    };
+    assert_eq!(
+        config.can_no_longer_land_after(),
+        std::time::Duration::from_millis(6500)
+    );
+}

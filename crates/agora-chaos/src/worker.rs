@@ -200,7 +200,7 @@ pub async fn app(
             max_elapsed: Duration::from_secs(3),
         });
     let client = AgoraClient::new(config)?;
-    let store = Store::open(&Locator::parse(store), PgOptions::default()).await?;
+    let store = Store::open(&Locator::parse(store)?, PgOptions::default()).await?;
     Ok(Agora::new(
         client,
         store,
@@ -355,7 +355,14 @@ impl Worker {
         let held_by = |entries: Vec<OutboxEntry>| -> Vec<OutboxEntry> {
             entries
                 .into_iter()
-                .filter(|e| e.lease.as_ref().is_some_and(|l| l.owner == predecessor))
+                .filter(|e| {
+                    // Held as `WORKER#N` (a claim of that worker).
+                    e.lease.as_ref().is_some_and(|l| {
+                        l.owner
+                            .strip_prefix(predecessor.as_str())
+                            .is_some_and(|rest| rest.starts_with('#'))
+                    })
+                })
                 .collect()
         };
         let sending = self

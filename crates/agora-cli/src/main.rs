@@ -16,6 +16,7 @@ mod settings;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use agora_domain::Lcid;
 use agora_http::Environment;
@@ -35,12 +36,18 @@ Settings (flags win over the environment, which wins over the configuration file
   AGORA_BASE_URL       any base URL, e.g. a simulator at http://127.0.0.1:8787
   AGORA_ENV            preprod (default), production, or a URL
   AGORA_LANGUAGE       language of AgoraPlus's messages: an LCID (1033, 1036, …) or a name
-  AGORA_DB             the local store: a SQLite file (default ./agora.db) or a
-                       postgres://USER@HOST:PORT/DB URL shared by several workers
+  AGORA_DB             the local store: a SQLite file (default ./agora.db), a
+                       postgres://USER@HOST:PORT/DB URL shared by several workers, or
+                       libpq's key=value form (host=… dbname=… user=…)
   AGORA_DB_PASSWORD_FILE  a file holding the PostgreSQL password (else the URL's, or
                        the pgpass file: PGPASSFILE or ~/.pgpass)
   AGORA_CONFIG         a JSON configuration file: base_url, env, api_key_file, db,
-                       db_password_file, language, auto_accept, transfer_if_valid
+                       db_password_file, language, auto_accept, transfer_if_valid,
+                       connect_timeout, request_timeout, read_timeout, retry_attempts,
+                       retry_max_elapsed, retry_max_backoff, lease, grace (durations as
+                       \"30s\", \"500ms\", \"2m\" or a number of seconds)
+  AGORA_CONNECT_TIMEOUT … AGORA_GRACE  the timing settings (Timing: above); the
+                       README's \"Timing\" says what each trades
   AGORA_LOG            log filter for stderr (e.g. info, agora_http=debug); -v, -vv, -vvv win over it
 
 Exit codes:
@@ -66,7 +73,7 @@ struct Cli {
     /// Log more on stderr (-v info, -vv debug, -vvv trace; wins over AGORA_LOG).
     #[arg(short, long, global = true, action = ArgAction::Count)]
     verbose: u8,
-    /// The local store: a SQLite file, or a postgres:// URL.
+    /// The local store: a SQLite file, a postgres:// URL or a libpq key=value string.
     #[arg(
         long,
         global = true,
@@ -122,6 +129,95 @@ struct Cli {
         value_parser = parse::language
     )]
     language: Option<Lcid>,
+    /// Limit to establish a connection to AgoraPlus (default 10s).
+    #[arg(
+        long,
+        global = true,
+        value_name = "DURATION",
+        env = "AGORA_CONNECT_TIMEOUT",
+        hide_env_values = true,
+        value_parser = parse::duration,
+        help_heading = "Timing"
+    )]
+    connect_timeout: Option<Duration>,
+    /// Limit for one call to AgoraPlus, answer included (default 60s); a
+    /// creation cut by it is in doubt.
+    #[arg(
+        long,
+        global = true,
+        value_name = "DURATION",
+        env = "AGORA_REQUEST_TIMEOUT",
+        hide_env_values = true,
+        value_parser = parse::duration,
+        help_heading = "Timing"
+    )]
+    request_timeout: Option<Duration>,
+    /// Limit between two reads of an answer, for catalog deltas (default 60s).
+    #[arg(
+        long,
+        global = true,
+        value_name = "DURATION",
+        env = "AGORA_READ_TIMEOUT",
+        hide_env_values = true,
+        value_parser = parse::duration,
+        help_heading = "Timing"
+    )]
+    read_timeout: Option<Duration>,
+    /// Attempts of a call to AgoraPlus in all, the first included (default 4; 1: no retry).
+    #[arg(
+        long,
+        global = true,
+        value_name = "N",
+        env = "AGORA_RETRY_ATTEMPTS",
+        hide_env_values = true,
+        value_parser = parse::attempts,
+        help_heading = "Timing"
+    )]
+    retry_attempts: Option<u32>,
+    /// Total waiting allowed across a call's retries (default 30s).
+    #[arg(
+        long,
+        global = true,
+        value_name = "DURATION",
+        env = "AGORA_RETRY_MAX_ELAPSED",
+        hide_env_values = true,
+        value_parser = parse::duration_or_zero,
+        help_heading = "Timing"
+    )]
+    retry_max_elapsed: Option<Duration>,
+    /// The longest single wait between retries, a server's Retry-After included (default 10s).
+    #[arg(
+        long,
+        global = true,
+        value_name = "DURATION",
+        env = "AGORA_RETRY_MAX_BACKOFF",
+        hide_env_values = true,
+        value_parser = parse::duration,
+        help_heading = "Timing"
+    )]
+    retry_max_backoff: Option<Duration>,
+    /// How long a claimed outbox entry stays this process's without renewal (default 60s).
+    #[arg(
+        long,
+        global = true,
+        value_name = "DURATION",
+        env = "AGORA_LEASE",
+        hide_env_values = true,
+        value_parser = parse::duration,
+        help_heading = "Timing"
+    )]
+    lease: Option<Duration>,
+    /// How long after a request's timeout an answer may still land (default 30s).
+    #[arg(
+        long,
+        global = true,
+        value_name = "DURATION",
+        env = "AGORA_GRACE",
+        hide_env_values = true,
+        value_parser = parse::duration_or_zero,
+        help_heading = "Timing"
+    )]
+    grace: Option<Duration>,
     #[command(subcommand)]
     command: Command,
 }
@@ -278,6 +374,14 @@ fn main() -> ExitCode {
         api_key_file: cli.api_key_file,
         db: cli.db,
         language: cli.language,
+        connect_timeout: cli.connect_timeout,
+        request_timeout: cli.request_timeout,
+        read_timeout: cli.read_timeout,
+        retry_attempts: cli.retry_attempts,
+        retry_max_elapsed: cli.retry_max_elapsed,
+        retry_max_backoff: cli.retry_max_backoff,
+        lease: cli.lease,
+        grace: cli.grace,
     };
     let exit = runtime.block_on(commands::run(cli.command, flags, out));
     if exit == ExitCode::SUCCESS && output::write_failed() {

@@ -2,6 +2,8 @@
 //! codes, environments, languages): a bad value is a usage error, said by
 //! clap with the usage line, exit 2.
 
+use std::time::Duration;
+
 use agora_domain::tables::LANGUAGES;
 use agora_domain::{Lcid, StatusCode, WireDateTime};
 use agora_http::Environment;
@@ -38,6 +40,44 @@ pub(crate) fn language(s: &str) -> Result<Lcid, String> {
     })
 }
 
+/// The forms of a duration, for errors.
+pub(crate) const DURATION_FORMS: &str =
+    "expected a whole number of ms, s, m or h (500ms, 30s, 2m, 1h; a bare number is seconds)";
+
+/// A duration: `500ms`, `30s`, `2m`, `1h`, or a bare number of seconds;
+/// zero allowed.
+pub(crate) fn duration_or_zero(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let digits = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let n: u64 = s[..digits].parse().map_err(|_| DURATION_FORMS.to_owned())?;
+    let unit = match s[digits..].trim() {
+        "" | "s" => 1000,
+        "ms" => 1,
+        "m" | "min" => 60_000,
+        "h" => 3_600_000,
+        _ => return Err(DURATION_FORMS.to_owned()),
+    };
+    n.checked_mul(unit)
+        .map(Duration::from_millis)
+        .ok_or_else(|| "too long".to_owned())
+}
+
+/// A duration longer than zero (see [`duration_or_zero`]).
+pub(crate) fn duration(s: &str) -> Result<Duration, String> {
+    match duration_or_zero(s)? {
+        d if d.is_zero() => Err("must be longer than 0".to_owned()),
+        d => Ok(d),
+    }
+}
+
+/// A number of attempts: 1 (no retry) or more.
+pub(crate) fn attempts(s: &str) -> Result<u32, String> {
+    match s.trim().parse::<u32>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err("expected a whole number, at least 1 (1: no retry)".to_owned()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -48,6 +88,23 @@ mod tests {
         assert_eq!(language("english"), Ok(Lcid::ENGLISH));
         assert!(language("9999").unwrap_err().contains("1033 English"));
         assert!(language("Klingon").is_err());
+    }
+
+    #[test]
+    fn durations_with_their_unit_or_in_seconds() {
+        assert_eq!(duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(duration(" 45 "), Ok(Duration::from_secs(45)));
+        assert_eq!(duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(duration("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(duration_or_zero("0"), Ok(Duration::ZERO));
+        assert!(duration("0s").unwrap_err().contains("longer than 0"));
+        for bad in ["", "s", "1.5s", "-3s", "10 parsecs", "ten"] {
+            assert!(duration(bad).unwrap_err().contains("500ms"), "{bad}");
+        }
+        assert_eq!(attempts("1"), Ok(1));
+        assert!(attempts("0").is_err());
+        assert!(attempts("many").is_err());
     }
 
     #[test]

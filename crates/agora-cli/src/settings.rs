@@ -3,12 +3,63 @@
 //! never from a flag's value or the configuration file, and is never printed.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use agora_domain::Lcid;
-use agora_http::{ApiKey, ClientConfig, Environment, parse_switch};
+use agora_http::{ApiKey, ClientConfig, Environment, RetryPolicy, parse_switch};
 use agora_ports::AgoraError;
 use agora_store::{Locator, PgOptions};
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
+
+use crate::parse;
+
+/// The defaults of the timing settings (`--help` and the README say them).
+pub(crate) mod defaults {
+    use std::time::Duration;
+
+    /// `connect_timeout`.
+    pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+    /// `request_timeout`.
+    pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+    /// `read_timeout`.
+    pub(crate) const READ_TIMEOUT: Duration = Duration::from_secs(60);
+    /// `retry_attempts`.
+    pub(crate) const RETRY_ATTEMPTS: u32 = 4;
+    /// `retry_max_elapsed`.
+    pub(crate) const RETRY_MAX_ELAPSED: Duration = Duration::from_secs(30);
+    /// `retry_max_backoff`.
+    pub(crate) const RETRY_MAX_BACKOFF: Duration = Duration::from_secs(10);
+    /// `lease`.
+    pub(crate) const LEASE: Duration = Duration::from_secs(60);
+    /// `grace`.
+    pub(crate) const GRACE: Duration = Duration::from_secs(30);
+}
+
+/// A duration in the configuration file: a string of the flags' forms
+/// (`"30s"`, `"500ms"`, `"2m"`) or a number of seconds.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FileDuration(pub Duration);
+
+impl<'de> Deserialize<'de> for FileDuration {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = FileDuration;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(parse::DURATION_FORMS)
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<FileDuration, E> {
+                Ok(FileDuration(Duration::from_secs(v)))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<FileDuration, E> {
+                parse::duration_or_zero(v)
+                    .map(FileDuration)
+                    .map_err(E::custom)
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}
 
 /// The configuration file (JSON); every key optional.
 #[derive(Debug, Default, Deserialize)]
@@ -33,6 +84,22 @@ pub(crate) struct ConfigFile {
     /// Allow an `http://` base URL that is not loopback (the api_key then
     /// travels in clear).
     pub allow_insecure_http: Option<bool>,
+    /// Limit to establish a connection to AgoraPlus.
+    pub connect_timeout: Option<FileDuration>,
+    /// Limit for one call to AgoraPlus, answer included.
+    pub request_timeout: Option<FileDuration>,
+    /// Limit between two reads of an answer (deltas).
+    pub read_timeout: Option<FileDuration>,
+    /// Attempts of a call in all, the first included.
+    pub retry_attempts: Option<u32>,
+    /// Total waiting allowed across a call's retries.
+    pub retry_max_elapsed: Option<FileDuration>,
+    /// The longest single wait between retries.
+    pub retry_max_backoff: Option<FileDuration>,
+    /// How long a claimed outbox entry stays this process's without renewal.
+    pub lease: Option<FileDuration>,
+    /// How long after a request's timeout an answer may still land.
+    pub grace: Option<FileDuration>,
 }
 
 /// Settings given on the command line (flags, or the environment
@@ -45,6 +112,14 @@ pub(crate) struct Flags {
     pub api_key_file: Option<PathBuf>,
     pub db: Option<String>,
     pub language: Option<Lcid>,
+    pub connect_timeout: Option<Duration>,
+    pub request_timeout: Option<Duration>,
+    pub read_timeout: Option<Duration>,
+    pub retry_attempts: Option<u32>,
+    pub retry_max_elapsed: Option<Duration>,
+    pub retry_max_backoff: Option<Duration>,
+    pub lease: Option<Duration>,
+    pub grace: Option<Duration>,
 }
 
 /// The resolved settings.
@@ -56,6 +131,30 @@ pub(crate) struct Settings {
     pub language: Lcid,
     pub auto_accept: bool,
     pub transfer_if_valid: bool,
+    /// How long a claimed outbox entry stays this process's.
+    pub lease: Duration,
+    /// How long after a request's timeout an answer may still land.
+    pub grace: Duration,
+}
+
+/// A timing setting: the flag's (or its variable's) value, else the
+/// file's, else the default. The file's must be longer than zero unless
+/// `zero_ok`; a configuration error naming its key otherwise.
+fn timing(
+    flag: Option<Duration>,
+    file: Option<FileDuration>,
+    key: &str,
+    default: Duration,
+    zero_ok: bool,
+) -> Result<Duration, AgoraError> {
+    match (flag, file) {
+        (Some(d), _) => Ok(d),
+        (None, Some(FileDuration(d))) if d.is_zero() && !zero_ok => Err(AgoraError::Config(
+            format!("{key} in the configuration file must be longer than 0"),
+        )),
+        (None, Some(FileDuration(d))) => Ok(d),
+        (None, None) => Ok(default),
+    }
 }
 
 fn env(name: &str) -> Option<String> {
@@ -132,7 +231,7 @@ impl Settings {
                 .or_else(|| env("AGORA_DB"))
                 .or(file.db)
                 .unwrap_or_else(|| "agora.db".to_owned()),
-        );
+        )?;
         let db_options = PgOptions {
             password_file: env("AGORA_DB_PASSWORD_FILE")
                 .map(PathBuf::from)
@@ -147,8 +246,65 @@ impl Settings {
             Some(v) => parse_switch("AGORA_ALLOW_INSECURE_HTTP", &v)?,
             None => file.allow_insecure_http.unwrap_or(false),
         };
+        let retry_attempts = match (flags.retry_attempts, file.retry_attempts) {
+            (Some(n), _) => n,
+            (None, Some(0)) => {
+                return Err(AgoraError::Config(
+                    "retry_attempts in the configuration file must be at least 1 (1: no retry)"
+                        .to_owned(),
+                ));
+            }
+            (None, Some(n)) => n,
+            (None, None) => defaults::RETRY_ATTEMPTS,
+        };
+        let retry = RetryPolicy {
+            max_attempts: retry_attempts,
+            max_elapsed: timing(
+                flags.retry_max_elapsed,
+                file.retry_max_elapsed,
+                "retry_max_elapsed",
+                defaults::RETRY_MAX_ELAPSED,
+                true,
+            )?,
+            max_backoff: timing(
+                flags.retry_max_backoff,
+                file.retry_max_backoff,
+                "retry_max_backoff",
+                defaults::RETRY_MAX_BACKOFF,
+                false,
+            )?,
+            ..RetryPolicy::default()
+        };
+        let client = ClientConfig::new(environment, key)
+            .with_insecure_http(allow_insecure_http)
+            .with_timeouts(
+                timing(
+                    flags.connect_timeout,
+                    file.connect_timeout,
+                    "connect_timeout",
+                    defaults::CONNECT_TIMEOUT,
+                    false,
+                )?,
+                timing(
+                    flags.request_timeout,
+                    file.request_timeout,
+                    "request_timeout",
+                    defaults::REQUEST_TIMEOUT,
+                    false,
+                )?,
+                timing(
+                    flags.read_timeout,
+                    file.read_timeout,
+                    "read_timeout",
+                    defaults::READ_TIMEOUT,
+                    false,
+                )?,
+            )
+            .with_retry(retry);
         Ok(Self {
-            client: ClientConfig::new(environment, key).with_insecure_http(allow_insecure_http),
+            client,
+            lease: timing(flags.lease, file.lease, "lease", defaults::LEASE, false)?,
+            grace: timing(flags.grace, file.grace, "grace", defaults::GRACE, true)?,
             db,
             db_options,
             language,

@@ -260,6 +260,14 @@ fn help_names_each_setting_s_variable() {
         "AGORA_ENV",
         "AGORA_API_KEY_FILE",
         "AGORA_LANGUAGE",
+        "AGORA_CONNECT_TIMEOUT",
+        "AGORA_REQUEST_TIMEOUT",
+        "AGORA_READ_TIMEOUT",
+        "AGORA_RETRY_ATTEMPTS",
+        "AGORA_RETRY_MAX_ELAPSED",
+        "AGORA_RETRY_MAX_BACKOFF",
+        "AGORA_LEASE",
+        "AGORA_GRACE",
     ] {
         assert!(help.contains(&format!("[env: {var}]")), "{var}: {help}");
     }
@@ -397,4 +405,184 @@ fn tables_fit_the_width() {
     };
     assert!(widest(None) > 100);
     assert!(widest(Some("60")) <= 60);
+}
+
+/// The timing settings: (file key, flag, variable, the default as logged).
+const TIMING: [(&str, &str, &str, &str); 8] = [
+    (
+        "connect_timeout",
+        "--connect-timeout",
+        "AGORA_CONNECT_TIMEOUT",
+        "10s",
+    ),
+    (
+        "request_timeout",
+        "--request-timeout",
+        "AGORA_REQUEST_TIMEOUT",
+        "60s",
+    ),
+    (
+        "read_timeout",
+        "--read-timeout",
+        "AGORA_READ_TIMEOUT",
+        "60s",
+    ),
+    (
+        "retry_attempts",
+        "--retry-attempts",
+        "AGORA_RETRY_ATTEMPTS",
+        "4",
+    ),
+    (
+        "retry_max_elapsed",
+        "--retry-max-elapsed",
+        "AGORA_RETRY_MAX_ELAPSED",
+        "30s",
+    ),
+    (
+        "retry_max_backoff",
+        "--retry-max-backoff",
+        "AGORA_RETRY_MAX_BACKOFF",
+        "10s",
+    ),
+    ("lease", "--lease", "AGORA_LEASE", "60s"),
+    ("grace", "--grace", "AGORA_GRACE", "30s"),
+];
+
+/// The timing settings a run used, as its debug log says them.
+fn timing_used(o: &Output) -> std::collections::HashMap<String, String> {
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    let line = stderr
+        .lines()
+        .find_map(|l| l.split_once("timing: ").map(|(_, t)| t.to_owned()))
+        .unwrap_or_else(|| panic!("no timing in the log: {}", text(o)));
+    line.split_whitespace()
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
+/// Each timing setting is read from its flag, else its variable, else the
+/// configuration file, else its default; the outbox's send bound follows
+/// the client's (attempts × request timeout + the retries' waits).
+#[test]
+fn timing_settings_come_from_the_flag_the_variable_the_file_or_the_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("agora.db");
+    let url = "http://127.0.0.1:9";
+    let file = dir.path().join("agora.json");
+    // File 2, variable 3, flag 5 (seconds, or attempts).
+    let mut keys = serde_json::Map::new();
+    for (i, (key, ..)) in TIMING.iter().enumerate() {
+        // A number of seconds and the string form both read.
+        let value = if i % 2 == 0 || *key == "retry_attempts" {
+            Value::from(2)
+        } else {
+            Value::from("2000ms")
+        };
+        keys.insert((*key).to_owned(), value);
+    }
+    std::fs::write(&file, Value::Object(keys).to_string()).unwrap();
+    let base = ["-vv", "repairs", "list"];
+    let with = |c: &mut Command, with_file: bool, with_vars: bool| {
+        if with_file {
+            c.env("AGORA_CONFIG", &file);
+        }
+        if with_vars {
+            for (_, _, var, _) in TIMING {
+                c.env(var, "3");
+            }
+        }
+    };
+    let mut flags: Vec<String> = Vec::new();
+    for (_, flag, _, _) in TIMING {
+        flags.push(flag.to_owned());
+        flags.push("5".to_owned());
+    }
+    let flag_args: Vec<&str> = flags
+        .iter()
+        .map(String::as_str)
+        .chain(base.iter().copied())
+        .collect();
+    let expect = |o: &Output, value: &dyn Fn(&str, &str) -> String| {
+        assert_eq!(o.status.code(), Some(0), "{}", text(o));
+        let used = timing_used(o);
+        for (key, _, _, default) in TIMING {
+            assert_eq!(used[key], value(key, default), "{key}: {}", text(o));
+        }
+    };
+    let number = |n: u32| {
+        move |key: &str, _: &str| {
+            if key == "retry_attempts" {
+                n.to_string()
+            } else {
+                format!("{n}s")
+            }
+        }
+    };
+    let out = agora(url, &db, &base).output().unwrap();
+    expect(&out, &|_, default| default.to_owned());
+    assert_eq!(timing_used(&out)["send_bound"], "270s");
+    let mut c = agora(url, &db, &base);
+    with(&mut c, true, false);
+    let out = c.output().unwrap();
+    expect(&out, &number(2));
+    // 2 attempts of 2 s, and 2 s of waits.
+    assert_eq!(timing_used(&out)["send_bound"], "6s");
+    let mut c = agora(url, &db, &base);
+    with(&mut c, true, true);
+    expect(&c.output().unwrap(), &number(3));
+    let mut c = agora(url, &db, &flag_args);
+    with(&mut c, true, true);
+    expect(&c.output().unwrap(), &number(5));
+}
+
+/// A bad timing value is refused naming its setting: a usage error from
+/// the flag or the variable (exit 2), a configuration error from the file
+/// (exit 3).
+#[test]
+fn a_bad_timing_value_is_refused_naming_its_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("agora.db");
+    let url = "http://127.0.0.1:9";
+    for (key, flag, var, _) in TIMING {
+        for bad in ["soon", "0"] {
+            if bad == "0" && matches!(key, "grace" | "retry_max_elapsed") {
+                continue;
+            }
+            let out = agora(url, &db, &[flag, bad, "repairs", "list"])
+                .output()
+                .unwrap();
+            assert_eq!(out.status.code(), Some(2), "{flag} {bad}: {}", text(&out));
+            assert!(
+                String::from_utf8_lossy(&out.stderr).contains(flag),
+                "{flag}: {}",
+                text(&out)
+            );
+            let mut c = agora(url, &db, &["repairs", "list"]);
+            let out = c.env(var, bad).output().unwrap();
+            assert_eq!(out.status.code(), Some(2), "{var} {bad}: {}", text(&out));
+            assert!(
+                String::from_utf8_lossy(&out.stderr).contains(flag),
+                "{var}: {}",
+                text(&out)
+            );
+            let file = dir.path().join(format!("{key}.json"));
+            let value = if bad == "0" {
+                Value::from(0)
+            } else {
+                Value::from(bad)
+            };
+            std::fs::write(&file, serde_json::json!({ key: value }).to_string()).unwrap();
+            let mut c = agora(url, &db, &["--json", "repairs", "list"]);
+            let out = c.env("AGORA_CONFIG", &file).output().unwrap();
+            assert_eq!(out.status.code(), Some(3), "{key} {bad}: {}", text(&out));
+            let error = json_error(&out);
+            assert_eq!(error["code"], "config", "{error}");
+            assert!(
+                error["message"].as_str().unwrap().contains(key),
+                "{key}: {error}"
+            );
+        }
+    }
 }

@@ -401,6 +401,17 @@ impl ClientConfig {
         self
     }
 
+    /// The longest one call of the client may take, its retries included:
+    /// `retry.max_attempts` times `request_timeout`, plus the waits
+    /// between them (at most `retry.max_elapsed`). A state change sent
+    /// through the outbox ends within it (what `agora-app`'s
+    /// `AppConfig::request_timeout` should be at least).
+    pub fn longest_call(&self) -> Duration {
+        self.request_timeout
+            .saturating_mul(self.retry.max_attempts.max(1))
+            .saturating_add(self.retry.max_elapsed)
+    }
+
     /// Sets the connect, request and read timeouts.
     #[must_use]
     pub fn with_timeouts(mut self, connect: Duration, request: Duration, read: Duration) -> Self {
@@ -468,6 +479,21 @@ mod tests {
             ClientConfig::from_lookup(vars(&[("AGORA_API_KEY", "k"), ("AGORA_ENV", "moon")]))
                 .is_err()
         );
+    }
+
+    #[test]
+    fn the_longest_call_counts_every_attempt_and_the_waits() {
+        let cfg = ClientConfig::new(Environment::Production, ApiKey::new("k"));
+        // 4 attempts of 60 s, 30 s of waits.
+        assert_eq!(cfg.longest_call(), Duration::from_secs(270));
+        let cfg = cfg
+            .with_timeouts(
+                Duration::from_secs(1),
+                Duration::from_secs(5),
+                Duration::from_secs(5),
+            )
+            .with_retry(RetryPolicy::none());
+        assert_eq!(cfg.longest_call(), Duration::from_secs(35));
     }
 
     #[test]

@@ -92,7 +92,9 @@ pub trait RepairFiles: Send + Sync {
 pub trait SyncCursors: Send + Sync {
     /// The cursor, if any.
     async fn cursor(&self, key: &str) -> Result<Option<Timestamp>, AgoraError>;
-    /// Sets the cursor.
+    /// Moves the cursor to `at`, never back: a time earlier than the
+    /// stored one is ignored (of two syncs of one OEM that overlap, the
+    /// one that started first may end last).
     async fn set_cursor(&self, key: &str, at: Timestamp) -> Result<(), AgoraError>;
 }
 
@@ -116,7 +118,7 @@ pub struct CursorMove {
 ///
 /// A batch given a [`CursorMove`] sets that cursor in the transaction that
 /// stores the batch (an empty batch may carry one): either both are kept
-/// or neither.
+/// or neither. The cursor moves only forward, as [`SyncCursors::set_cursor`].
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait CatalogStore: Send + Sync {

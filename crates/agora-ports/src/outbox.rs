@@ -289,23 +289,33 @@ impl OutboxState {
 /// entry back.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lease {
-    /// The holder: a name unique among the processes sharing the store
-    /// (host and process id, see [`Lease::process_owner`]).
+    /// The holder: a name no other holder of the store's entries has, this
+    /// run or any other (see [`Lease::process_owner`]); the dispatcher adds
+    /// a number per claim, so that two claims of one process differ too.
     pub owner: String,
     /// When the hold ends unless renewed.
     pub until: Timestamp,
 }
 
 impl Lease {
-    /// A name for this process: `host:pid`.
+    /// A name for this run of this process: `host:pid:RANDOM`, RANDOM 16
+    /// hexadecimal digits drawn once when the process first asks (so the
+    /// same for every call of one run). The host and pid say where it runs;
+    /// the random part tells apart two runs that share both (containers
+    /// each with pid 1 under one host name, a pid reused after a restart).
     pub fn process_owner() -> String {
-        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-            .ok()
-            .map(|h| h.trim().to_owned())
-            .filter(|h| !h.is_empty())
-            .or_else(|| std::env::var("HOSTNAME").ok())
-            .unwrap_or_else(|| "localhost".to_owned());
-        format!("{host}:{}", std::process::id())
+        static OWNER: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        OWNER
+            .get_or_init(|| {
+                let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+                    .ok()
+                    .map(|h| h.trim().to_owned())
+                    .filter(|h| !h.is_empty())
+                    .or_else(|| std::env::var("HOSTNAME").ok())
+                    .unwrap_or_else(|| "localhost".to_owned());
+                format!("{host}:{}:{:016x}", std::process::id(), fastrand::u64(..))
+            })
+            .clone()
     }
 }
 

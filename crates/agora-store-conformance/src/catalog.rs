@@ -200,3 +200,43 @@ pub async fn a_catalog_batch_moves_its_cursor_with_it<H: Harness>(h: &H) {
         .unwrap();
     assert_eq!(store.cursor("products/19/1033").await.unwrap(), Some(t(3)));
 }
+
+/// A cursor never moves back: of two syncs of one OEM interleaved, the
+/// one that started first and ends last leaves the cursor where the later
+/// one set it; nor does a direct write of an earlier time move it.
+pub async fn a_cursor_never_moves_back<H: Harness>(h: &H) {
+    let store = h.fresh().await;
+    let (m, en) = (ManufacturerId(19), Lcid::ENGLISH);
+    let key = "spareparts/19/1033";
+    let moves = |s| {
+        Some(CursorMove {
+            key: key.to_owned(),
+            at: t(s),
+        })
+    };
+    // Sync A started at 5, sync B at 9; B's batches land, then A's last.
+    store
+        .upsert_spare_parts(m, en, vec![part(Some("A"), "from A")], None)
+        .await
+        .unwrap();
+    store
+        .upsert_spare_parts(m, en, vec![part(Some("B"), "from B")], moves(9))
+        .await
+        .unwrap();
+    store
+        .upsert_spare_parts(m, en, vec![part(Some("C"), "from A")], moves(5))
+        .await
+        .unwrap();
+    assert_eq!(store.cursor(key).await.unwrap(), Some(t(9)));
+    // Its records are kept all the same.
+    assert_eq!(store.count_spare_parts(m, en).await.unwrap(), 3);
+    store.set_cursor(key, t(3)).await.unwrap();
+    assert_eq!(store.cursor(key).await.unwrap(), Some(t(9)));
+    // Forward still moves it, the same time leaves it.
+    store.set_cursor(key, t(9)).await.unwrap();
+    store
+        .upsert_products(m, en, vec![], moves(12))
+        .await
+        .unwrap();
+    assert_eq!(store.cursor(key).await.unwrap(), Some(t(12)));
+}

@@ -83,6 +83,7 @@ macro_rules! conformance_tests {
             catalog_upserts_keep_the_later_record_of_each_key,
             catalog_writes_apply_in_the_order_they_were_started,
             a_catalog_batch_moves_its_cursor_with_it,
+            a_cursor_never_moves_back,
         );
         #[test]
         fn model_interleavings() {

@@ -40,7 +40,10 @@ mod connect;
 mod outbox;
 pub mod throwaway;
 
-pub use connect::{PgOptions, is_postgres_url, pgpass_lookup};
+pub use connect::{
+    PgOptions, check_connection_string, is_key_value_form, is_postgres_url, pgpass_lookup,
+    redacted, scheme_of,
+};
 
 use outbox::enqueue_in;
 
@@ -191,6 +194,15 @@ impl PostgresStore {
         );
         let pool = Pool::builder(manager)
             .max_size(options.pool_size.max(2))
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .wait_timeout(Some(options.pool_wait_timeout))
+            .create_timeout(Some(
+                config
+                    .get_connect_timeout()
+                    .copied()
+                    .unwrap_or(options.connect_timeout),
+            ))
+            .recycle_timeout(Some(options.pool_recycle_timeout))
             .build()
             .map_err(|e| AgoraError::store(format!("cannot build the connection pool: {e}")))?;
         let store = Self {
@@ -218,7 +230,34 @@ impl PostgresStore {
     }
 
     pub(crate) async fn client(&self) -> Result<deadpool_postgres::Client, AgoraError> {
-        self.pool.get().await.map_err(store_error)
+        self.pool.get().await.map_err(|e| self.pool_error(e))
+    }
+
+    /// A pool's timeout said in agora's words, naming the setting.
+    fn pool_error(&self, e: deadpool_postgres::PoolError) -> AgoraError {
+        use deadpool_postgres::{PoolError, TimeoutType};
+        let (config, options) = &*self.settings;
+        match e {
+            PoolError::Timeout(TimeoutType::Wait) => AgoraError::store(format!(
+                "no PostgreSQL connection came free within {:?}: all {} of the pool are in use \
+                 (PgOptions::pool_wait_timeout, pool_size)",
+                options.pool_wait_timeout,
+                self.pool.status().max_size
+            )),
+            PoolError::Timeout(TimeoutType::Create) => AgoraError::store(format!(
+                "opening a PostgreSQL connection took longer than {:?} (connect_timeout)",
+                config
+                    .get_connect_timeout()
+                    .copied()
+                    .unwrap_or(options.connect_timeout)
+            )),
+            PoolError::Timeout(TimeoutType::Recycle) => AgoraError::store(format!(
+                "checking a pooled PostgreSQL connection took longer than {:?} \
+                 (PgOptions::pool_recycle_timeout)",
+                options.pool_recycle_timeout
+            )),
+            other => store_error(other),
+        }
     }
 }
 
@@ -410,9 +449,12 @@ impl RepairFiles for PostgresStore {
     }
 }
 
-/// Sets cursor `$1` to `$2` (epoch milliseconds).
+/// Moves cursor `$1` to `$2` (epoch milliseconds), never back: an earlier
+/// time than the stored one (a sync that started before another and ended
+/// after it) is ignored.
 pub(crate) const SET_CURSOR: &str = "INSERT INTO cursors (key, at_ms) VALUES ($1, $2)
-     ON CONFLICT (key) DO UPDATE SET at_ms = EXCLUDED.at_ms";
+     ON CONFLICT (key) DO UPDATE SET at_ms = EXCLUDED.at_ms
+       WHERE EXCLUDED.at_ms > cursors.at_ms";
 
 #[async_trait]
 impl SyncCursors for PostgresStore {

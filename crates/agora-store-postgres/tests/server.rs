@@ -122,3 +122,129 @@ async fn claims_skip_locked_entries_instead_of_waiting() {
         vec![ids[0]]
     );
 }
+
+/// A raw connection to `url`, beside the store's.
+async fn raw(url: &str) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    client
+}
+
+/// Waits until `n` of the store's sessions wait on a lock, as the
+/// server reports them (no sleep: the server's own view is polled).
+async fn until_waiting_on_a_lock(observer: &tokio_postgres::Client, n: i64) {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let waiting: i64 = observer
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity
+                 WHERE application_name = 'agora' AND wait_event_type = 'Lock'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if waiting >= n {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{waiting} of {n} waiting"
+        );
+        tokio::task::yield_now().await;
+    }
+}
+
+/// A statement that runs past the statement timeout (here: it waits on a
+/// lock another session holds) is cancelled by the server and fails as a
+/// store error, whether the URL's `options=-c statement_timeout=…` or
+/// [`PgOptions::statement_timeout`](agora_store_postgres::PgOptions) set it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_statement_past_its_timeout_fails_as_a_store_error() {
+    let server = Server::start().unwrap_or_else(|why| panic!("{why}"));
+    let url = server.create_database("slow").await.unwrap();
+    let by_url = PostgresStore::connect(&format!("{url}&options=-c%20statement_timeout%3D300"))
+        .await
+        .unwrap();
+    let by_options = PostgresStore::connect_with(
+        &url,
+        agora_store_postgres::PgOptions {
+            statement_timeout: std::time::Duration::from_millis(300),
+            ..agora_store_postgres::PgOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    let mut other = raw(&url).await;
+    let held = other.transaction().await.unwrap();
+    held.batch_execute("LOCK TABLE cursors IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    for store in [&by_url, &by_options] {
+        let err = tokio::time::timeout(
+            std::time::Duration::from_secs(20),
+            store.set_cursor("k", Timestamp::UNIX_EPOCH),
+        )
+        .await
+        .expect("the statement hung past its timeout")
+        .unwrap_err();
+        assert!(matches!(err, agora_ports::AgoraError::Store(_)), "{err:?}");
+        assert!(err.to_string().contains("statement timeout"), "{err}");
+    }
+    held.rollback().await.unwrap();
+    // The store goes on once the lock is gone.
+    by_url.set_cursor("k", Timestamp::UNIX_EPOCH).await.unwrap();
+}
+
+/// When every connection of the pool is held, a call waits the pool's
+/// wait timeout, then fails saying so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_checkout_from_a_pool_all_in_use_times_out_clearly() {
+    let server = Server::start().unwrap_or_else(|why| panic!("{why}"));
+    let url = server.create_database("pool").await.unwrap();
+    let store = PostgresStore::connect_with(
+        &url,
+        agora_store_postgres::PgOptions {
+            pool_size: 2,
+            pool_wait_timeout: std::time::Duration::from_millis(200),
+            ..agora_store_postgres::PgOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    let mut other = raw(&url).await;
+    let held = other.transaction().await.unwrap();
+    held.batch_execute("LOCK TABLE cursors IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    // Two calls take both connections and wait on the lock.
+    let blocked: Vec<_> = (0..2)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .set_cursor(&format!("k{i}"), Timestamp::UNIX_EPOCH)
+                    .await
+            })
+        })
+        .collect();
+    until_waiting_on_a_lock(&raw(&url).await, 2).await;
+    let err = tokio::time::timeout(std::time::Duration::from_secs(20), store.cursor("k0"))
+        .await
+        .expect("the checkout hung")
+        .unwrap_err();
+    assert!(matches!(err, agora_ports::AgoraError::Store(_)), "{err:?}");
+    let text = err.to_string();
+    assert!(
+        text.contains("no PostgreSQL connection came free within 200ms")
+            && text.contains("all 2 of the pool are in use"),
+        "{text}"
+    );
+    held.rollback().await.unwrap();
+    for call in blocked {
+        call.await.unwrap().unwrap();
+    }
+    assert!(store.cursor("k1").await.unwrap().is_some());
+}

@@ -28,10 +28,13 @@ impl SyncCursors for SqliteStore {
     }
 }
 
+/// Moves cursor `key` to `at`, never back: an earlier time than the stored
+/// one (a sync that started before another and ended after it) is ignored.
 pub(crate) fn set_cursor_in(c: &Connection, key: &str, at: Timestamp) -> Result<(), AgoraError> {
     c.execute(
         "INSERT INTO cursors (key, at_ms) VALUES (?1, ?2)
-         ON CONFLICT (key) DO UPDATE SET at_ms = excluded.at_ms",
+         ON CONFLICT (key) DO UPDATE SET at_ms = excluded.at_ms
+           WHERE excluded.at_ms > cursors.at_ms",
         params![key, ms(at)],
     )
     .map(|_| ())

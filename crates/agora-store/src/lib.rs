@@ -2,8 +2,10 @@
 //!
 //! The local store a product picks when it starts, by a locator: a path
 //! names a SQLite file (`agora-store-sqlite`, the embedded default), a
-//! `postgres://` (or `postgresql://`) URL names a PostgreSQL database
-//! shared by several workers and products (`agora-store-postgres`).
+//! `postgres://` (or `postgresql://`) URL or a libpq `key=value` string
+//! names a PostgreSQL database shared by several workers and products
+//! (`agora-store-postgres`); anything else that looks like a connection
+//! string is refused ([`Locator::parse`]), never taken for a file.
 //! [`Store`] implements every store port of `agora-ports` by handing each
 //! call to the store it holds.
 //!
@@ -24,33 +26,95 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 
 /// Where the local state lives.
+///
+/// Its `Display` and `Debug` never show a password: a PostgreSQL locator
+/// shows as `postgres://user@host:port/db`.
 #[derive(Clone, PartialEq, Eq)]
 pub enum Locator {
     /// A SQLite file.
     Sqlite(PathBuf),
-    /// A PostgreSQL database, by connection URL (which may hold a
-    /// password: it is never printed, see [`Locator`]'s `Display`).
+    /// A PostgreSQL database, by connection URL or libpq `key=value`
+    /// string (which may hold a password: it is never printed).
     Postgres(String),
 }
 
+/// The forms a locator may take, for errors.
+const ACCEPTED: &str = "give a SQLite file's path (agora.db, or sqlite:PATH), a \
+     postgres:// or postgresql:// URL, or a libpq key=value string \
+     (host=/run/postgresql dbname=agora user=svc)";
+
 impl Locator {
-    /// A `postgres://` or `postgresql://` URL names PostgreSQL; anything
-    /// else is a SQLite file's path.
-    pub fn parse(db: &str) -> Self {
-        if agora_store_postgres::is_postgres_url(db) {
-            Self::Postgres(db.to_owned())
+    /// Reads a locator:
+    ///
+    /// - `postgres://…` or `postgresql://…`, the scheme in any case: a
+    ///   PostgreSQL database;
+    /// - libpq's `key=value` form (`host=/run/postgresql dbname=agora
+    ///   user=svc password=…`: the string opens with a key and `=`): a
+    ///   PostgreSQL database;
+    /// - `sqlite:PATH` or `sqlite://PATH`: the SQLite file `PATH`
+    ///   (`sqlite:///var/lib/agora.db` is `/var/lib/agora.db`);
+    /// - any other `scheme://…` (`mysql://`, `http://`), or `postgres:`
+    ///   without `//`: refused;
+    /// - anything else: a SQLite file's path (`agora.db`; a file whose
+    ///   name opens like a key is named `./a=b`).
+    ///
+    /// A PostgreSQL string that does not read is refused here, before any
+    /// connection. Errors ([`AgoraError::Config`]) never repeat the string.
+    pub fn parse(db: &str) -> Result<Self, AgoraError> {
+        let config = |why: String| AgoraError::Config(format!("the store locator (--db): {why}"));
+        if db.trim().is_empty() {
+            return Err(config(format!("it is empty; {ACCEPTED}")));
+        }
+        if let Some(path) = sqlite_path(db) {
+            return if path.trim().is_empty() {
+                Err(config("`sqlite:` names no file".to_owned()))
+            } else {
+                Ok(Self::Sqlite(PathBuf::from(path)))
+            };
+        }
+        let postgres = if let Some(scheme) = agora_store_postgres::scheme_of(db) {
+            if !agora_store_postgres::is_postgres_url(db) {
+                return Err(config(format!(
+                    "`{scheme}://` is not a store agora knows; {ACCEPTED}"
+                )));
+            }
+            true
+        } else if ["postgres:", "postgresql:"]
+            .iter()
+            .any(|p| db.get(..p.len()).is_some_and(|h| h.eq_ignore_ascii_case(p)))
+        {
+            return Err(config(format!(
+                "a PostgreSQL URL opens with `postgres://`; {ACCEPTED}"
+            )));
         } else {
-            Self::Sqlite(PathBuf::from(db))
+            agora_store_postgres::is_key_value_form(db)
+        };
+        if postgres {
+            agora_store_postgres::check_connection_string(db).map_err(|e| config(e.to_string()))?;
+            Ok(Self::Postgres(db.to_owned()))
+        } else {
+            Ok(Self::Sqlite(PathBuf::from(db)))
         }
     }
 }
 
-/// The path, or the URL without its password and parameters.
+/// The path of `sqlite:PATH` or `sqlite://PATH` (the prefix in any case).
+fn sqlite_path(db: &str) -> Option<&str> {
+    let head = db.get(..7)?;
+    if !head.eq_ignore_ascii_case("sqlite:") {
+        return None;
+    }
+    let rest = &db[7..];
+    Some(rest.strip_prefix("//").unwrap_or(rest))
+}
+
+/// The path, or the PostgreSQL database without its password and
+/// parameters.
 impl std::fmt::Display for Locator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Sqlite(path) => write!(f, "{}", path.display()),
-            Self::Postgres(url) => f.write_str(&redact_url(url)),
+            Self::Postgres(url) => f.write_str(&agora_store_postgres::redacted(url)),
         }
     }
 }
@@ -62,22 +126,6 @@ impl std::fmt::Debug for Locator {
             Self::Postgres(_) => f.debug_tuple("Postgres").field(&self.to_string()).finish(),
         }
     }
-}
-
-/// `scheme://user@host/db`: the password and the query (which may carry
-/// one too) left out.
-fn redact_url(url: &str) -> String {
-    let (scheme, rest) = url.split_once("://").unwrap_or(("postgres", url));
-    let rest = rest.split(['?', '#']).next().unwrap_or_default();
-    let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
-    let authority = match authority.rsplit_once('@') {
-        Some((user, host)) => {
-            let user = user.split(':').next().unwrap_or_default();
-            format!("{user}@{host}")
-        }
-        None => authority.to_owned(),
-    };
-    format!("{scheme}://{authority}/{path}")
 }
 
 /// A store chosen at run time. Cheap to clone.
@@ -239,35 +287,82 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_url_names_postgres_and_anything_else_a_file() {
-        assert_eq!(
-            Locator::parse("postgres://svc@db/agora"),
-            Locator::Postgres("postgres://svc@db/agora".into())
-        );
-        assert_eq!(
-            Locator::parse("postgresql://svc@db/agora"),
-            Locator::Postgres("postgresql://svc@db/agora".into())
-        );
-        assert_eq!(
-            Locator::parse("state/agora.db"),
-            Locator::Sqlite("state/agora.db".into())
+    fn a_url_names_postgres_in_any_case_and_anything_else_a_file() {
+        for url in [
+            "postgres://svc@db/agora",
+            "postgresql://svc@db/agora",
+            "Postgres://svc@db/agora",
+            "POSTGRESQL://svc@db/agora",
+            "host=/run/postgresql dbname=agora user=svc",
+            "dbname=agora",
+        ] {
+            assert_eq!(
+                Locator::parse(url).unwrap(),
+                Locator::Postgres(url.into()),
+                "{url}"
+            );
+        }
+        for (given, path) in [
+            ("state/agora.db", "state/agora.db"),
+            ("agora.db", "agora.db"),
+            ("./a=b", "./a=b"),
+            ("sqlite:agora.db", "agora.db"),
+            ("sqlite://agora.db", "agora.db"),
+            ("SQLite:///var/lib/agora.db", "/var/lib/agora.db"),
+        ] {
+            assert_eq!(
+                Locator::parse(given).unwrap(),
+                Locator::Sqlite(path.into()),
+                "{given}"
+            );
+        }
+    }
+
+    #[test]
+    fn what_is_not_understood_is_refused_never_a_file() {
+        for (bad, says) in [
+            ("mysql://svc:s3cret@db/agora", "`mysql://` is not a store"),
+            ("http://svc:s3cret@db/agora", "`http://` is not a store"),
+            ("postgres:svc:s3cret@db/agora", "opens with `postgres://`"),
+            ("host=db port=s3cret", "`port`"),
+            ("host=db password=s3cret word", "key=value"),
+            ("Postgres://svc:s3cret@db:s3cret/agora", "`port`"),
+            ("", "empty"),
+            ("  ", "empty"),
+            ("sqlite:", "no file"),
+        ] {
+            let err = Locator::parse(bad).unwrap_err();
+            let text = format!("{err} {err:?}");
+            assert!(matches!(err, AgoraError::Config(_)), "{bad}: {text}");
+            assert!(text.contains(says), "{bad}: {text}");
+            assert!(!text.contains("s3cret"), "{bad}: {text}");
+        }
+        let err = Locator::parse("mysql://db/agora").unwrap_err().to_string();
+        assert!(
+            err.contains("postgres://") && err.contains("key=value"),
+            "{err}"
         );
     }
 
     #[test]
-    fn a_url_is_shown_without_its_password() {
+    fn a_locator_is_shown_without_its_password() {
         for url in [
             "postgres://svc:s3cret@db.example:5432/agora",
+            "Postgres://svc:s3cret@db.example:5432/agora",
             "postgres://svc@db.example/agora?password=s3cret",
             "postgresql://svc:s3cret@/agora?host=/run/postgresql",
+            "host=/run/postgresql dbname=agora user=svc password=s3cret",
+            "host=db.example user=svc password='s3cret with spaces' dbname=agora",
         ] {
-            let locator = Locator::parse(url);
+            let locator = Locator::parse(url).unwrap();
             let shown = format!("{locator} {locator:?}");
             assert!(!shown.contains("s3cret"), "{shown}");
             assert!(shown.contains("svc@"), "{shown}");
         }
         assert_eq!(
-            Locator::parse("postgres://svc:s3cret@db.example:5432/agora").to_string(),
+            Locator::parse("postgres://svc:s3cret@db.example:5432/agora")
+                .unwrap()
+                .to_string(),
             "postgres://svc@db.example:5432/agora"
         );
     }
@@ -275,7 +370,7 @@ mod tests {
     #[tokio::test]
     async fn a_path_opens_a_sqlite_store_that_keeps_what_it_was_given() {
         let dir = tempfile::tempdir().unwrap();
-        let locator = Locator::parse(dir.path().join("agora.db").to_str().unwrap());
+        let locator = Locator::parse(dir.path().join("agora.db").to_str().unwrap()).unwrap();
         let store = Store::open(&locator, PgOptions::default()).await.unwrap();
         assert!(matches!(store, Store::Sqlite(_)));
         store.set_cursor("k", Timestamp::UNIX_EPOCH).await.unwrap();

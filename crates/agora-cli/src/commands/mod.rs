@@ -50,8 +50,27 @@ pub(crate) async fn app(settings: &Settings, out: Out) -> Result<App, AgoraError
         language: settings.language,
         auto_accept: settings.auto_accept,
         transfer_if_valid: settings.transfer_if_valid,
+        lease: settings.lease,
+        grace: settings.grace,
+        // An outbox send ends within the client's longest call, retries
+        // included.
+        request_timeout: settings.client.longest_call(),
         ..AppConfig::default()
     };
+    let retry = &settings.client.retry;
+    tracing::debug!(
+        "timing: connect_timeout={:?} request_timeout={:?} read_timeout={:?} retry_attempts={} \
+         retry_max_elapsed={:?} retry_max_backoff={:?} lease={:?} grace={:?} send_bound={:?}",
+        settings.client.connect_timeout,
+        settings.client.request_timeout,
+        settings.client.read_timeout,
+        retry.max_attempts,
+        retry.max_elapsed,
+        retry.max_backoff,
+        config.lease,
+        config.grace,
+        config.request_timeout,
+    );
     let app = Agora::new(client, store, Arc::new(SystemClock), config);
     let parked = app.recover().await?;
     if !parked.is_empty() {

@@ -139,3 +139,19 @@ fn exclusive_keys_name_what_is_created() {
         None
     );
 }
+
+#[test]
+fn the_process_owner_is_host_pid_random_and_the_same_all_the_run() {
+    let owner = Lease::process_owner();
+    let parts: Vec<&str> = owner.rsplitn(3, ':').collect();
+    assert_eq!(parts.len(), 3, "{owner}");
+    let (random, pid, host) = (parts[0], parts[1], parts[2]);
+    assert!(!host.is_empty(), "{owner}");
+    assert_eq!(pid, std::process::id().to_string(), "{owner}");
+    assert_eq!(random.len(), 16, "{owner}");
+    assert!(random.chars().all(|c| c.is_ascii_hexdigit()), "{owner}");
+    // Drawn once: every caller of one run gets the same name.
+    assert_eq!(Lease::process_owner(), owner);
+    let other_thread = std::thread::spawn(Lease::process_owner).join().unwrap();
+    assert_eq!(other_thread, owner);
+}
