@@ -37,6 +37,17 @@ pub struct AppConfig {
     /// (default 60 s; renewed every third of it during a send). A process
     /// that dies loses its entries to recovery once their lease expires.
     pub lease: Duration,
+    /// The longest an outbox send may take, the HTTP client's own retries
+    /// included (default 60 s): the dispatcher gives up on it then (in
+    /// doubt for a creation, retried for an update). Keep it at least the
+    /// HTTP client's request timeout.
+    pub request_timeout: Duration,
+    /// How long after a send was given up AgoraPlus may still apply it
+    /// (default 30 s), clock differences between the processes sharing the
+    /// store included. A person may resend or abandon an entry only once
+    /// its last attempt's send start + `request_timeout` + `grace` has
+    /// passed (unless forced).
+    pub grace: Duration,
 }
 
 impl Default for AppConfig {
@@ -51,6 +62,8 @@ impl Default for AppConfig {
             max_attempts: 20,
             worker: agora_ports::Lease::process_owner(),
             lease: Duration::from_secs(60),
+            request_timeout: Duration::from_secs(60),
+            grace: Duration::from_secs(30),
         }
     }
 }
