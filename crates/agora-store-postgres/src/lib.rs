@@ -132,6 +132,14 @@ const MIGRATIONS: &[&str] = &[
       WHERE state IN ('pending', 'sending', 'in_doubt', 'failed');",
 ];
 
+/// The SQL of each schema version's step, in order (step `n` takes a
+/// database from version `n` to `n + 1`), for tests that build a database
+/// at an older version.
+#[doc(hidden)]
+pub fn migration_steps() -> &'static [&'static str] {
+    MIGRATIONS
+}
+
 /// The advisory lock migrations run under (any constant; "agora" in ASCII).
 const MIGRATION_LOCK: i64 = 0x0061_676f_7261;
 
