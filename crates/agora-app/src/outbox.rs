@@ -429,9 +429,9 @@ where
     /// ```
     ///
     /// A resend or an abandon waits until the entry's last attempt can no
-    /// longer take effect in AgoraPlus (its send start + `request_timeout`
-    /// + `grace`): before, it is refused with [`AgoraError::TooSoon`],
-    /// naming when. A creation resolved as applied without what it created
+    /// longer take effect in AgoraPlus (its send start plus
+    /// `request_timeout` plus `grace`): before, it is refused with
+    /// [`AgoraError::TooSoon`], naming when. A creation resolved as applied without what it created
     /// (by an older agora) is resolved again as applied, with it.
     pub async fn resolve(
         &self,
