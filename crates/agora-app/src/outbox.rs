@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use agora_domain::{ClaimId, ClaimStatus, InterventionId, WarrantyClaimResult};
 use agora_ports::{
-    AgoraError, Attempt, ClaimSubmission, Claims, Invoices, Lease, Mandates, Operation,
-    OperationAnswer, Outbox, OutboxEntry, OutboxState, PartOrders, Reach, RepairFiles, Repairs,
-    Settlement,
+    AgoraError, Attempt, ClaimSubmission, Claims, Finish, Guard, Invoices, Lease, Mandates,
+    Operation, OperationAnswer, Outbox, OutboxEntry, OutboxState, PartOrders, Reach, RepairFiles,
+    Repairs, Settlement, check_settlement,
 };
 
 use crate::hub::Agora;
@@ -102,6 +102,14 @@ pub(crate) fn is_in_doubt(operation: &Operation, error: &AgoraError) -> bool {
     error.is_in_doubt() || (!operation.is_idempotent() && error.reach() == Reach::Unknown)
 }
 
+/// A failure AgoraPlus answered with a refusal (it did not apply the
+/// operation, and will not as it is): parked as refused, blocking nothing.
+/// A failure that may pass (retries exhausted) is given up instead, and
+/// blocks the later entries of its file.
+pub(crate) fn is_refusal(error: &AgoraError) -> bool {
+    !error.is_retryable() && error.reach() == Reach::Refused
+}
+
 impl<A, S> Agora<A, S> {
     /// The delay before attempt `attempts + 1`: `retry_base` doubled per
     /// attempt made, at most `retry_max`.
@@ -129,6 +137,15 @@ impl<A, S> Agora<A, S> {
         Lease {
             owner,
             until: self.clock.now() + self.config.lease,
+        }
+    }
+
+    /// The operator's guard: an attempt may take effect until its send
+    /// start + `request_timeout` + `grace`.
+    pub(crate) fn guard(&self, force: bool) -> Guard {
+        Guard {
+            force,
+            ..Guard::new(self.config.request_timeout, self.config.grace)
         }
     }
 }
@@ -221,8 +238,13 @@ where
         owner: &str,
     ) -> Result<Delivery, AgoraError> {
         let id = entry.id;
+        // The send is bounded: past `request_timeout` it is given up, so
+        // that an operator knows when it can no longer take effect.
+        let limit = self.config.request_timeout;
         let result = tokio::select! {
-            out = self.send(&entry.operation) => out,
+            out = tokio::time::timeout(limit, self.send(&entry.operation)) => {
+                out.unwrap_or(Err(AgoraError::Timeout(limit)))
+            }
             never = self.keep_lease(id, owner) => match never {},
         };
         let now = self.clock.now();
@@ -262,8 +284,13 @@ where
                         },
                     )
                 } else {
+                    let attempt = if is_refusal(&error) {
+                        Attempt::Refused(message.clone())
+                    } else {
+                        Attempt::Failed(message.clone())
+                    };
                     (
-                        Attempt::Failed(message.clone()),
+                        attempt,
                         Delivery::Failed {
                             entry: id,
                             error: message,
@@ -272,17 +299,38 @@ where
                 }
             }
         };
-        if !self
+        let finished = self
             .store
-            .finish(id, owner, &attempt, now)
+            .finish(id, owner, entry.attempts, &attempt, now)
             .await
             .inspect_err(|e| {
                 tracing::error!(entry = id, error = %e, outcome = ?attempt, "the outcome could not be recorded");
-            })?
-        {
-            tracing::warn!(entry = id, "the entry was settled elsewhere meanwhile; outcome not recorded");
+            })?;
+        match finished {
+            Finish::Recorded | Finish::Settled | Finish::Known => Ok(delivery),
+            Finish::Stale => {
+                tracing::warn!(
+                    entry = id,
+                    "the entry was settled elsewhere meanwhile; outcome not recorded"
+                );
+                Ok(delivery)
+            }
+            Finish::Duplicate => {
+                let note = format!(
+                    "DUPLICATE: entry {id} was already delivered with another answer; this attempt's answer is kept as a duplicate: AgoraPlus may hold {} twice, check it there",
+                    entry.operation.name()
+                );
+                tracing::error!(entry = id, operation = entry.operation.name(), "{note}");
+                Ok(match delivery {
+                    Delivery::Delivered { entry, answer, .. } => Delivery::Delivered {
+                        entry,
+                        answer,
+                        warning: Some(note),
+                    },
+                    other => other,
+                })
+            }
         }
-        Ok(delivery)
     }
 
     /// Renews `owner`'s lease of entry `id` every third of its length, for
@@ -394,22 +442,46 @@ where
     /// # Ok(())
     /// # }
     /// ```
+    ///
+    /// A resend or an abandon waits until the entry's last attempt can no
+    /// longer take effect in AgoraPlus (its send start plus
+    /// `request_timeout` plus `grace`): before, it is refused with
+    /// [`AgoraError::TooSoon`], naming when. A creation resolved as applied without what it created
+    /// (by an older agora) is resolved again as applied, with it.
     pub async fn resolve(
         &self,
         id: u64,
         resolution: Resolution,
+    ) -> Result<OutboxState, AgoraError> {
+        self.resolve_with(id, resolution, false).await
+    }
+
+    /// [`Agora::resolve`], forced when `force`: a resend or an abandon at
+    /// once, even while the last attempt may still take effect. What it
+    /// risks: AgoraPlus applying the operation twice (a resend), or after it
+    /// was dropped (an abandon; its exclusive key stays held until the
+    /// attempt can no longer take effect). Any late answer is still
+    /// recorded, a second one as a duplicate.
+    pub async fn resolve_with(
+        &self,
+        id: u64,
+        resolution: Resolution,
+        force: bool,
     ) -> Result<OutboxState, AgoraError> {
         let entry = self
             .store
             .entry(id)
             .await?
             .ok_or_else(|| AgoraError::Missing(format!("outbox entry {id}")))?;
-        if !matches!(entry.state, OutboxState::InDoubt | OutboxState::Failed) {
-            return Err(AgoraError::Invalid(format!(
-                "entry {id} is {}: only entries in doubt or failed are resolved by hand",
-                entry.state.as_str()
-            )));
-        }
+        let guard = self.guard(force);
+        let kind = match resolution {
+            Resolution::Applied { .. } => Settlement::Applied(OperationAnswer::Done),
+            Resolution::Resend => Settlement::Resend,
+            Resolution::Abandon => Settlement::Abandon,
+        };
+        // Checked before AgoraPlus is asked what was applied; the store
+        // checks again as it settles.
+        check_settlement(&entry, &kind, guard, self.clock.now())?;
         let settlement = match resolution {
             Resolution::Applied {
                 intervention_id,
@@ -421,7 +493,9 @@ where
             Resolution::Resend => Settlement::Resend,
             Resolution::Abandon => Settlement::Abandon,
         };
-        self.store.settle(id, &settlement, self.clock.now()).await
+        self.store
+            .settle(id, &settlement, guard, self.clock.now())
+            .await
     }
 
     /// The answer an applied entry would have had, from what the person

@@ -12,8 +12,8 @@ use agora_domain::{
 };
 use agora_mock::{SimConfig, Simulator};
 use agora_ports::{
-    AgoraError, Attempt, Lease, LocalRepair, Operation, Outbox, OutboxEntry, OutboxState,
-    RepairFiles, Settlement, SystemClock,
+    AgoraError, Attempt, Finish, Guard, Lease, LocalRepair, Operation, Outbox, OutboxEntry,
+    OutboxState, RepairFiles, Settlement, SystemClock,
 };
 use agora_store_sqlite::SqliteStore;
 use async_trait::async_trait;
@@ -104,18 +104,20 @@ impl Outbox for Contended {
         &self,
         id: u64,
         owner: &str,
+        attempt_no: u32,
         attempt: &Attempt,
         now: Timestamp,
-    ) -> Result<bool, AgoraError> {
-        self.store.finish(id, owner, attempt, now).await
+    ) -> Result<Finish, AgoraError> {
+        self.store.finish(id, owner, attempt_no, attempt, now).await
     }
     async fn settle(
         &self,
         id: u64,
         settlement: &Settlement,
+        guard: Guard,
         now: Timestamp,
     ) -> Result<OutboxState, AgoraError> {
-        self.store.settle(id, settlement, now).await
+        self.store.settle(id, settlement, guard, now).await
     }
     async fn entries(&self, state: OutboxState) -> Result<Vec<OutboxEntry>, AgoraError> {
         self.store.entries(state).await

@@ -344,6 +344,7 @@ async fn a_send_longer_than_its_lease_keeps_the_entry() {
         AppConfig {
             lease,
             worker: "me:1".into(),
+            request_timeout: lease * 3,
             ..AppConfig::default()
         },
     );
@@ -432,8 +433,11 @@ async fn an_order_resolved_as_applied_records_the_new_orders_agoraplus_shows() {
     );
     assert_eq!(app.repair(id).await.unwrap().orders, first);
 
-    // Sent again, placed, its answer lost: resolved as applied, the new
-    // order is recorded, and only it.
+    // Sent again (once the attempt the dead process may have made can no
+    // longer take effect), placed, its answer lost: resolved as applied,
+    // the new order is recorded, and only it.
+    let config = app.config();
+    clock.advance(config.request_timeout + config.grace);
     assert_eq!(
         app.resolve(entry, Resolution::Resend).await.unwrap(),
         OutboxState::Pending
@@ -685,5 +689,110 @@ async fn an_outcome_the_entry_s_new_holder_settled_is_not_recorded_and_is_logged
     assert!(
         warned[0].starts_with("WARN") && warned[0].contains(&format!("entry={}", entry.id)),
         "{warned:?}"
+    );
+}
+
+/// An order whose answer was lost is in doubt: a person may not resend or
+/// abandon it while the attempt may still take effect (its send start +
+/// request timeout + grace, on the injected clock), and is told until
+/// when; a status reported meanwhile waits behind it, listed so, and goes
+/// once the order is settled.
+#[tokio::test]
+async fn an_order_in_doubt_holds_back_its_file_and_waits_out_its_window() {
+    let config = AppConfig {
+        request_timeout: Duration::from_secs(20),
+        grace: Duration::from_secs(10),
+        ..AppConfig::default()
+    };
+    let (_dir, sim, app, clock) = setup("window", config);
+    sim.publish_mandate("a", work_order()).unwrap();
+    let id = app.sync_work_orders().await.unwrap().accepted[0];
+    app.update_file(id, |f| f.parts = Some(vec![part("00019-00000012", true)]))
+        .await
+        .unwrap();
+    let sent_at = clock.now();
+    sim.set_faults(faults(|f| f.drop_after_commit_rate = 1.0))
+        .unwrap();
+    let Delivery::InDoubt { entry: order, .. } = app.order_parts(id).await.unwrap() else {
+        panic!("not in doubt")
+    };
+    sim.set_faults(Faults::default()).unwrap();
+    // A status reported meanwhile is not sent: it waits behind the order.
+    let status = app.report_status(id, appointment()).await.unwrap().outcome;
+    assert!(matches!(status, Delivery::Queued { .. }), "{status:?}");
+    assert_eq!(app.flush_outbox().await.unwrap(), FlushReport::default());
+    let pending = app.outbox(OutboxState::Pending).await.unwrap();
+    let others = app.outbox(OutboxState::InDoubt).await.unwrap();
+    assert_eq!(
+        agora_ports::blocked_behind(&pending[0], &others),
+        Some(order)
+    );
+
+    // Too soon to resend or abandon: refused, naming when.
+    clock.advance(Duration::from_secs(29));
+    for how in [Resolution::Resend, Resolution::Abandon] {
+        let err = app.resolve(order, how).await.unwrap_err();
+        let until = sent_at + Duration::from_secs(30);
+        assert!(
+            matches!(&err, AgoraError::TooSoon { entry, until: u, .. } if *entry == order && *u == until),
+            "{err}"
+        );
+        assert!(err.to_string().contains(&until.to_string()), "{err}");
+    }
+    assert_eq!(
+        app.store().entry(order).await.unwrap().unwrap().state,
+        OutboxState::InDoubt
+    );
+    // Settled as applied (AgoraPlus shows the order): the status goes.
+    let applied = Resolution::Applied {
+        intervention_id: None,
+        claim_id: None,
+    };
+    assert_eq!(
+        app.resolve(order, applied).await.unwrap(),
+        OutboxState::Delivered
+    );
+    assert_eq!(app.flush_outbox().await.unwrap().delivered, 1);
+    assert_eq!(
+        sim.state("a").unwrap()["Orders"].as_array().unwrap().len(),
+        1
+    );
+}
+
+/// A refusal by AgoraPlus (it did not apply the change) blocks nothing
+/// and may be resent at once; a forced resend is allowed at once too.
+#[tokio::test]
+async fn a_refused_entry_blocks_nothing_and_a_forced_resend_goes_at_once() {
+    let (_dir, sim, app, clock) = setup("refused", AppConfig::default());
+    sim.publish_mandate("a", work_order()).unwrap();
+    let id = app.sync_work_orders().await.unwrap().accepted[0];
+    // Sent with a key AgoraPlus does not know: refused (401).
+    let revoked = Agora::new(
+        sim.client("revoked"),
+        app.store().clone(),
+        clock.clone(),
+        AppConfig::default(),
+    );
+    let refused = revoked
+        .report_status(id, appointment())
+        .await
+        .unwrap()
+        .outcome;
+    let Delivery::Failed { entry, .. } = refused else {
+        panic!("{refused:?}")
+    };
+    let failed = app.store().entry(entry).await.unwrap().unwrap();
+    assert_eq!(failed.park_reason, Some(agora_ports::ParkReason::Refused));
+    let later = app
+        .report_status(id, StateNature::new(StatusCode::Diagnosis, "diag"))
+        .await
+        .unwrap()
+        .outcome;
+    assert!(matches!(later, Delivery::Delivered { .. }), "{later:?}");
+    assert_eq!(
+        app.resolve_with(entry, Resolution::Resend, true)
+            .await
+            .unwrap(),
+        OutboxState::Pending
     );
 }

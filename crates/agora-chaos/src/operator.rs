@@ -125,6 +125,12 @@ mod tests {
             created_at: Timestamp::UNIX_EPOCH,
             lease: None,
             answer: None,
+            sent_at: None,
+            parked_at: None,
+            park_reason: None,
+            needs_result: false,
+            held_until: None,
+            duplicates: Vec::new(),
         }
     }
 

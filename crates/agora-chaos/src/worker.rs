@@ -211,6 +211,11 @@ pub async fn app(
             retry_base: Duration::from_millis(100),
             retry_max: Duration::from_secs(2),
             max_attempts: 40,
+            // The client's attempts at one call (4, each bounded by the
+            // client's timeout, within 3 s), and the simulator's slow
+            // calls, handled after the client gave up.
+            request_timeout: client_timeout * 4 + Duration::from_secs(1),
+            grace: Duration::from_secs(5),
             ..AppConfig::default()
         },
     ))
@@ -678,8 +683,10 @@ impl Worker {
             Ok(OutboxState::Delivered) => Outcome::ResolvedApplied,
             Ok(OutboxState::Pending) => Outcome::ResolvedResend,
             Ok(_) => Outcome::Nothing,
-            // Settled by another worker (or a late answer) meanwhile.
+            // Settled by another worker (or a late answer) meanwhile, or
+            // not ripe: its attempt may still take effect.
             Err(AgoraError::Invalid(m)) if m.contains("only entries in doubt") => Outcome::Nothing,
+            Err(AgoraError::TooSoon { .. }) => Outcome::Nothing,
             Err(e) => classify(&e),
         }
     }

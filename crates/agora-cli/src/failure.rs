@@ -154,6 +154,7 @@ pub(crate) fn name(error: &AgoraError) -> &'static str {
         AgoraError::Store(_) => "store",
         AgoraError::Missing(_) => "missing",
         AgoraError::Conflict(_) => "conflict",
+        AgoraError::TooSoon { .. } => "too_soon",
         _ => "error",
     }
 }
@@ -178,6 +179,12 @@ fn hint(error: &AgoraError, client: Option<&ClientConfig>) -> (Option<String>, u
         AgoraError::Config(_) => (
             Some("see `agora --help` for the settings and their environment variables".to_owned()),
             code::CONFIG,
+        ),
+        AgoraError::TooSoon { until, .. } => (
+            Some(format!(
+                "its last attempt may still reach AgoraPlus: try again after {until} (check in AgoraPlus meanwhile; `--as applied` is accepted at once), or add --force to risk a duplicate"
+            )),
+            code::REFUSED,
         ),
         AgoraError::Connect { .. } | AgoraError::Timeout(_) | AgoraError::Transport(_) => (
             Some("AgoraPlus could not be reached; state changes wait in the outbox: `agora outbox flush` later".to_owned()),

@@ -1032,9 +1032,41 @@ async fn an_order_whose_answer_is_lost_exits_5_and_is_resolved_as_applied() {
     assert_eq!(in_doubt[0]["operation"], "PlaceRepairSparepartOrder");
     assert!(local_orders(&env, &id).await.is_empty());
 
+    // Too soon to resend: the attempt may still take effect in AgoraPlus;
+    // refused (exit 1), saying until when. Forced, it would go.
+    let e = entry.to_string();
+    let out = env
+        .run(&["--json", "outbox", "resolve", &e, "--as", "resend"])
+        .await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let err: Value = serde_json::from_str(stderr(&out).lines().last().unwrap()).unwrap();
+    assert_eq!(err["code"], "too_soon", "{err}");
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap()
+            .contains("may still take effect in AgoraPlus until"),
+        "{err}"
+    );
+    assert!(err["hint"].as_str().unwrap().contains("--force"), "{err}");
+    let help = env.run(&["outbox", "resolve", "--help"]).await;
+    assert!(text(&help).contains("Risks a duplicate"), "{}", text(&help));
+    assert_eq!(entries(&env, "in-doubt").await.len(), 1);
+
+    // A status reported meanwhile waits behind the order, listed so.
+    let out = env.run(&["status", "report", &id, "406"]).await;
+    assert!(text(&out).contains("waits"), "{}", text(&out));
+    let pending = entries(&env, "pending").await;
+    assert_eq!(pending[0]["blocked_behind"], entry, "{pending:?}");
+    let out = env.run(&["outbox", "list"]).await;
+    assert!(
+        text(&out).contains(&format!("blocked behind #{entry}")),
+        "{}",
+        text(&out)
+    );
+
     // The person sees the order in AgoraPlus: applied. The file learns the
     // order number from AgoraPlus's tracking.
-    let e = entry.to_string();
     let out = env.run(&["outbox", "resolve", &e, "--as", "applied"]).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(
@@ -1057,7 +1089,8 @@ async fn an_order_whose_answer_is_lost_exits_5_and_is_resolved_as_applied() {
         "{}",
         text(&out)
     );
-    assert_eq!(env.json(&["outbox", "flush"]).await["delivered"], 0);
+    // The order settled, the status goes; the order is not placed again.
+    assert_eq!(env.json(&["outbox", "flush"]).await["delivered"], 1);
     assert_eq!(orders_at_agoraplus(&env), 1);
 }
 
@@ -1115,7 +1148,6 @@ async fn a_send_cut_by_a_crash_is_in_doubt_at_the_next_start_and_resent_by_hand(
         [entry],
     )
     .unwrap();
-    drop(conn);
 
     // The next command, whatever it is, parks the entry in doubt at
     // start-up and says so once.
@@ -1140,8 +1172,19 @@ async fn a_send_cut_by_a_crash_is_in_doubt_at_the_next_start_and_resent_by_hand(
     assert_eq!(env.json(&["outbox", "flush"]).await["delivered"], 0);
     assert_eq!(orders_at_agoraplus(&env), 0);
 
-    // The person finds no order in AgoraPlus: resend.
+    // The person finds no order in AgoraPlus: resend; refused while the
+    // cut call may still take effect (its send start + request timeout 60 s
+    // + grace 30 s), accepted once it cannot, as 91 s after the send.
     let e = entry.to_string();
+    let out = env.run(&["outbox", "resolve", &e, "--as", "resend"]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(stderr(&out).contains("--force"), "{}", text(&out));
+    conn.execute(
+        "UPDATE outbox SET sent_ms = sent_ms - 91000 WHERE id = ?1",
+        [entry],
+    )
+    .unwrap();
+    drop(conn);
     let out = env.run(&["outbox", "resolve", &e, "--as", "resend"]).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(

@@ -246,6 +246,21 @@ pub enum AgoraError {
     /// again and redo the change.
     #[error("changed by another process meanwhile: {0}")]
     Conflict(String),
+    /// An operator's resend or abandon came too early: an earlier attempt
+    /// of the outbox entry may still take effect in AgoraPlus until
+    /// `until` (its send start + the request timeout + the grace). Nothing
+    /// was changed; resolve it after `until`, or force it.
+    #[error(
+        "outbox entry {entry} may not be resolved so yet: its attempt sent at {sent_at} may still take effect in AgoraPlus until {until}; resolve it after {until}, or force it (risking a duplicate)"
+    )]
+    TooSoon {
+        /// The outbox entry.
+        entry: u64,
+        /// When the attempt that may still land started sending.
+        sent_at: jiff::Timestamp,
+        /// When the entry may be resent or abandoned.
+        until: jiff::Timestamp,
+    },
 }
 
 impl AgoraError {
@@ -284,6 +299,7 @@ impl AgoraError {
             | Self::ProductKeyExpired(_)
             | Self::Missing(_)
             | Self::Conflict(_) => Reach::Refused,
+            Self::TooSoon { .. } => Reach::NotSent,
             Self::Redirect { reach, .. } => *reach,
             // Another 4xx (408, 409, 413, 415, 422…): HTTP's "client error",
             // the request was not processed.

@@ -22,8 +22,9 @@ pub use local::{
     CatalogStore, Clock, CursorMove, LocalRepair, RepairFiles, SyncCursors, SystemClock,
 };
 pub use outbox::{
-    Attempt, Lease, Operation, OperationAnswer, Outbox, OutboxEntry, OutboxState, RepairKey,
-    Settlement, answer_touches, apply_answer,
+    Attempt, Finish, Guard, Lease, Operation, OperationAnswer, Outbox, OutboxEntry, OutboxState,
+    ParkReason, Parking, RepairKey, Settlement, answer_touches, apply_answer, blocked_behind,
+    check_settlement, duplicate_note, judge_finish, lands_until, parking,
 };
 pub use remote::{
     AgoraPlus, BomLookup, Catalog, ClaimSubmission, Claims, DeltaQuery, DeltaSummary, Invoices,

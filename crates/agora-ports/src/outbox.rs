@@ -14,6 +14,13 @@
 //!                                         not idempotent ──▶ InDoubt
 //! InDoubt / Failed ──resolve──▶ Delivered (with its answer) | Pending | Failed
 //! ```
+//!
+//! Each claim is an attempt, numbered (`attempts`); an attempt's answer is
+//! recorded whatever became of the entry since (see [`judge_finish`]). A
+//! person may resend or abandon a parked entry only once its last attempt
+//! can no longer take effect ([`check_settlement`]), and a later entry of a
+//! repair file waits while an earlier one is in doubt or given up
+//! ([`ParkReason::blocks_later_entries`]).
 
 use agora_domain::lifecycle::{RepairEvent, RepairLifecycle};
 use agora_domain::routes::Route;
@@ -28,6 +35,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::AgoraError;
 use crate::local::LocalRepair;
+
+mod judge;
+
+pub use judge::{
+    Finish, Guard, ParkReason, Parking, blocked_behind, check_settlement, duplicate_note,
+    judge_finish, lands_until, parking,
+};
 
 /// An operation waiting to be delivered to AgoraPlus.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -342,6 +356,25 @@ pub struct OutboxEntry {
     pub lease: Option<Lease>,
     /// What AgoraPlus answered, once delivered.
     pub answer: Option<OperationAnswer>,
+    /// When its latest attempt was claimed to be sent (`None` before the
+    /// first, and for attempts made before agora recorded it).
+    pub sent_at: Option<Timestamp>,
+    /// When it was last parked (in doubt or failed), `None` while it never
+    /// was.
+    pub parked_at: Option<Timestamp>,
+    /// Why it was last parked.
+    pub park_reason: Option<ParkReason>,
+    /// Resolved as applied without what it created: it holds its exclusive
+    /// key until a person records the result (`resolve --as applied` with
+    /// the id).
+    pub needs_result: bool,
+    /// Abandoned while its last attempt could still take effect (forced):
+    /// it holds its exclusive key until then.
+    pub held_until: Option<Timestamp>,
+    /// Answers of other attempts that arrived after the entry was settled
+    /// with a different one: AgoraPlus may have applied the operation more
+    /// than once. Empty unless something went wrong.
+    pub duplicates: Vec<OperationAnswer>,
 }
 
 /// The outcome of an attempt, recorded by the entry's holder.
@@ -358,8 +391,13 @@ pub enum Attempt {
     },
     /// May have been applied: a person decides.
     InDoubt(String),
-    /// Refused: will not succeed as it is.
+    /// Given up (retries exhausted, or a failure that will recur), without
+    /// AgoraPlus saying it did not apply it: later entries of its file wait
+    /// until a person settles it.
     Failed(String),
+    /// AgoraPlus answered that it did not apply it (an `E` answer, a 4xx):
+    /// parked failed, blocking nothing.
+    Refused(String),
 }
 
 /// How a person settles an entry in doubt (or failed).
@@ -384,13 +422,22 @@ pub enum Settlement {
 ///   sending, in doubt, or resolved as applied without its result); the
 ///   check and the insert are one transaction.
 /// - A claim moves an entry `Pending → Sending` only if it is still pending
-///   and due; exactly one claimer gets it. The claim counts the attempt and
-///   records the lease.
-/// - `finish` records an outcome only for the lease's owner while the entry
-///   is `Sending`, or, for a delivery, when recovery had taken the entry back
-///   in the meantime (pending or in doubt): a late answer is the truth. A
-///   delivery applies the answer to the repair files ([`apply_answer`]) and
-///   marks the entry delivered in one transaction.
+///   and due, and no earlier entry of its repair file is pending, sending,
+///   or parked in a way that blocks it ([`ParkReason::blocks_later_entries`]);
+///   exactly one claimer gets it. The claim numbers the attempt
+///   (`attempts + 1`), records the lease and when it was sent (`sent_at`).
+/// - `finish` does what [`judge_finish`] says: the holder's outcome (owner
+///   and attempt number) is recorded while the entry is `Sending`; an answer
+///   of any attempt is recorded whatever happened since (a late answer
+///   settles the entry; a different answer after another settled it is kept
+///   as a duplicate). A delivery applies the answer to the repair files
+///   ([`apply_answer`]) and marks the entry delivered in one transaction.
+/// - `settle` does what [`check_settlement`] allows, in the transaction
+///   that changes the entry: a resend or an abandon waits until the last
+///   attempt can no longer take effect (unless forced); a forced abandon
+///   holds the exclusive key until then.
+/// - Parking records when and why ([`OutboxEntry::parked_at`],
+///   [`OutboxEntry::park_reason`]).
 /// - `recover_expired` touches only `Sending` entries whose lease has
 ///   expired: idempotent ones back to `Pending`, the others `InDoubt`.
 /// - An entry that cannot be read is marked `Failed` with the reason and
@@ -423,22 +470,25 @@ pub trait Outbox: Send + Sync {
     ) -> Result<Option<OutboxEntry>, AgoraError>;
     /// Extends a lease; false if the entry is no longer held by its owner.
     async fn renew(&self, id: u64, lease: &Lease) -> Result<bool, AgoraError>;
-    /// Records the outcome of an attempt (see the contract). Returns false
-    /// when the entry was no longer the owner's to settle.
+    /// Records the outcome of attempt number `attempt_no` (the entry's
+    /// `attempts` when it was claimed) by `owner`, as [`judge_finish`] says.
     async fn finish(
         &self,
         id: u64,
         owner: &str,
+        attempt_no: u32,
         attempt: &Attempt,
         now: Timestamp,
-    ) -> Result<bool, AgoraError>;
-    /// Settles an entry in doubt or failed as a person decided; an applied
-    /// creation's answer is applied to the repair files in the same
-    /// transaction. Returns the entry's new state.
+    ) -> Result<Finish, AgoraError>;
+    /// Settles an entry in doubt or failed (or applied without its result)
+    /// as a person decided, if [`check_settlement`] allows it under `guard`;
+    /// an applied creation's answer is applied to the repair files in the
+    /// same transaction. Returns the entry's new state.
     async fn settle(
         &self,
         id: u64,
         settlement: &Settlement,
+        guard: Guard,
         now: Timestamp,
     ) -> Result<OutboxState, AgoraError>;
     /// Entries in a state, oldest first.

@@ -27,7 +27,8 @@ use std::time::Duration;
 use agora_domain::lifecycle::RepairLifecycle;
 use agora_domain::{CompleteRepairState, Lcid, ManufacturerId, WarrantyClaim};
 use agora_ports::{
-    CatalogStore, Lease, LocalRepair, Operation, Outbox, OutboxState, RepairFiles, SyncCursors,
+    CatalogStore, Guard, Lease, LocalRepair, Operation, Outbox, OutboxState, RepairFiles,
+    SyncCursors,
 };
 use jiff::Timestamp;
 
@@ -78,6 +79,9 @@ macro_rules! conformance_tests {
             creations_of_the_same_thing_exclude_each_other,
             settlements_by_a_person,
             concurrent_claimers_never_share_an_entry,
+            operators_wait_until_the_last_attempt_cannot_land,
+            any_attempts_answer_settles_the_entry_whatever_was_done_since,
+            a_later_entry_waits_behind_an_earlier_doubt_of_its_file,
             cursors_round_trip,
             wire_values_kept_as_they_arrived_survive_the_store,
             catalog_upserts_keep_the_later_record_of_each_key,
@@ -153,6 +157,20 @@ fn create_claim() -> Operation {
         language: Lcid::ENGLISH,
         transfer_if_valid: true,
     }
+}
+
+/// A guard that lets a person settle at once (no window): for checks that
+/// are not about timing.
+fn at_once() -> Guard {
+    Guard {
+        window: Duration::ZERO,
+        force: false,
+    }
+}
+
+/// The guard of the timing checks: 60 s of request timeout, 30 s of grace.
+fn guard() -> Guard {
+    Guard::new(Duration::from_secs(60), Duration::from_secs(30))
 }
 
 async fn state_of<S: Outbox>(store: &S, id: u64) -> OutboxState {

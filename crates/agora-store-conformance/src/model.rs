@@ -6,7 +6,9 @@
 use agora_domain::InterventionId;
 use std::collections::BTreeMap;
 
-use agora_ports::{Attempt, Operation, OperationAnswer, Outbox, OutboxState, Settlement};
+use agora_ports::{
+    Attempt, Guard, Operation, OperationAnswer, Outbox, OutboxState, ParkReason, Settlement,
+};
 use proptest::prelude::*;
 
 use crate::{Harness, States, lease, t};
@@ -26,11 +28,11 @@ fn action() -> impl Strategy<Value = Action> {
     prop_oneof![
         3 => (0..3i64, any::<bool>()).prop_map(|(file, order)| Action::Enqueue { file, order }),
         3 => (0..2usize).prop_map(|worker| Action::Claim { worker }),
-        3 => (0..2usize, 0..4u8).prop_map(|(worker, outcome)| Action::Finish { worker, outcome }),
+        3 => (0..2usize, 0..5u8).prop_map(|(worker, outcome)| Action::Finish { worker, outcome }),
         1 => (0..2usize).prop_map(|worker| Action::Crash { worker }),
         2 => (1..15i64).prop_map(|secs| Action::Advance { secs }),
         1 => Just(Action::Recover),
-        2 => (0..8usize, 0..3u8).prop_map(|(pick, how)| Action::Settle { pick, how }),
+        2 => (0..8usize, 0..5u8).prop_map(|(pick, how)| Action::Settle { pick, how }),
     ]
 }
 
@@ -44,14 +46,39 @@ struct Entry {
     owner: Option<usize>,
     lease_until: i64,
     next_at: i64,
+    /// Attempts so far (claims).
+    attempts: u32,
+    sent_at: Option<i64>,
+    parked_at: Option<i64>,
+    reason: Option<ParkReason>,
+    held_until: Option<i64>,
+}
+
+/// The settlement guard's window (request timeout + grace).
+const WINDOW: i64 = 20;
+
+impl Entry {
+    /// Until when its last attempt may land.
+    fn lands_until(&self) -> Option<i64> {
+        if self.reason.is_some_and(|r| !r.may_still_land()) {
+            return None;
+        }
+        Some(self.sent_at.or(self.parked_at)? + WINDOW)
+    }
+
+    fn park(&mut self, state: OutboxState, reason: ParkReason, now: i64) {
+        self.state = state;
+        self.reason = Some(reason);
+        self.parked_at = Some(now);
+    }
 }
 
 #[derive(Debug, Default)]
 struct Model {
     now: i64,
     entries: BTreeMap<u64, Entry>,
-    /// What each worker believes it holds.
-    holding: [Option<u64>; 2],
+    /// What each worker believes it holds: the entry and its attempt.
+    holding: [Option<(u64, u32)>; 2],
 }
 
 const LEASE: i64 = 10;
@@ -61,10 +88,10 @@ impl Model {
         self.entries.iter().any(|(id, e)| {
             Some(*id) != except
                 && e.key.as_deref() == Some(key)
-                && matches!(
+                && (matches!(
                     e.state,
                     OutboxState::Pending | OutboxState::Sending | OutboxState::InDoubt
-                )
+                ) || e.held_until.is_some_and(|h| h > self.now))
         })
     }
 
@@ -77,7 +104,11 @@ impl Model {
                     && !self.entries.iter().any(|(other, o)| {
                         other < id
                             && o.file == e.file
-                            && matches!(o.state, OutboxState::Pending | OutboxState::Sending)
+                            && (matches!(
+                                o.state,
+                                OutboxState::Pending | OutboxState::Sending | OutboxState::InDoubt
+                            ) || (o.state == OutboxState::Failed
+                                && o.reason == Some(ParkReason::GaveUp)))
                     })
             })
             .map(|(id, _)| *id)
@@ -96,7 +127,8 @@ fn outcome(code: u8, now: i64) -> Attempt {
             error: "503".into(),
         },
         2 => Attempt::InDoubt("timeout".into()),
-        _ => Attempt::Failed("refused".into()),
+        3 => Attempt::Failed("gave up".into()),
+        _ => Attempt::Refused("refused".into()),
     }
 }
 
@@ -131,6 +163,11 @@ async fn run_case<S: Outbox>(store: &S, actions: &[Action]) -> Result<(), TestCa
                             owner: None,
                             lease_until: 0,
                             next_at: m.now,
+                            attempts: 0,
+                            sent_at: None,
+                            parked_at: None,
+                            reason: None,
+                            held_until: None,
                         },
                     );
                 }
@@ -154,40 +191,54 @@ async fn run_case<S: Outbox>(store: &S, actions: &[Action]) -> Result<(), TestCa
                     e.state = OutboxState::Sending;
                     e.owner = Some(*worker);
                     e.lease_until = m.now + LEASE;
-                    m.holding[*worker] = Some(id);
+                    e.attempts += 1;
+                    e.sent_at = Some(m.now);
+                    m.holding[*worker] = Some((id, e.attempts));
                 }
             }
             Action::Finish {
                 worker,
                 outcome: code,
             } => {
-                let Some(id) = m.holding[*worker].take() else {
+                let Some((id, attempt_no)) = m.holding[*worker].take() else {
                     continue;
                 };
                 let attempt = outcome(*code, m.now);
                 let got = store
-                    .finish(id, &format!("w{worker}"), &attempt, t(m.now))
+                    .finish(id, &format!("w{worker}"), attempt_no, &attempt, t(m.now))
                     .await
                     .map_err(|e| TestCaseError::fail(e.to_string()))?;
+                let now = m.now;
                 let e = m
                     .entries
                     .get_mut(&id)
                     .ok_or_else(|| TestCaseError::fail("model"))?;
-                let held = e.state == OutboxState::Sending && e.owner == Some(*worker);
-                let late =
-                    *code == 0 && matches!(e.state, OutboxState::Pending | OutboxState::InDoubt);
-                prop_assert_eq!(got, held || late, "step {}: finish by its holder", step);
+                let held = e.state == OutboxState::Sending
+                    && e.owner == Some(*worker)
+                    && e.attempts == attempt_no;
+                // Every answer of the model is the same (no order lines):
+                // on a delivered entry it is known, not a duplicate.
+                let late = !held && *code == 0 && e.state != OutboxState::Delivered;
+                prop_assert_eq!(
+                    got.recorded(),
+                    held || late,
+                    "step {}: finish of attempt {} ({:?})",
+                    step,
+                    attempt_no,
+                    got
+                );
                 if held || late {
                     e.owner = None;
-                    e.state = match code {
-                        0 => OutboxState::Delivered,
+                    match code {
+                        0 => e.state = OutboxState::Delivered,
                         1 => {
-                            e.next_at = m.now + 5;
-                            OutboxState::Pending
+                            e.next_at = now + 5;
+                            e.state = OutboxState::Pending;
                         }
-                        2 => OutboxState::InDoubt,
-                        _ => OutboxState::Failed,
-                    };
+                        2 => e.park(OutboxState::InDoubt, ParkReason::InDoubt, now),
+                        3 => e.park(OutboxState::Failed, ParkReason::GaveUp, now),
+                        _ => e.park(OutboxState::Failed, ParkReason::Refused, now),
+                    }
                 }
             }
             Action::Crash { worker } => m.holding[*worker] = None,
@@ -205,7 +256,7 @@ async fn run_case<S: Outbox>(store: &S, actions: &[Action]) -> Result<(), TestCa
                         if e.idempotent {
                             e.state = OutboxState::Pending;
                         } else {
-                            e.state = OutboxState::InDoubt;
+                            e.park(OutboxState::InDoubt, ParkReason::InDoubt, m.now);
                             expected.push(*id);
                         }
                     }
@@ -216,34 +267,47 @@ async fn run_case<S: Outbox>(store: &S, actions: &[Action]) -> Result<(), TestCa
                 let Some(id) = m.entries.keys().nth(*pick).copied() else {
                     continue;
                 };
+                // 3 and 4: a forced resend and abandon.
                 let settlement = match how {
-                    0 => Settlement::Resend,
-                    1 => Settlement::Abandon,
+                    0 | 3 => Settlement::Resend,
+                    1 | 4 => Settlement::Abandon,
                     _ => Settlement::Applied(OperationAnswer::Ordered(vec![])),
                 };
-                let got = store.settle(id, &settlement, t(m.now)).await;
+                let force = *how >= 3;
+                let guard = Guard {
+                    window: std::time::Duration::from_secs(WINDOW.unsigned_abs()),
+                    force,
+                };
+                let got = store.settle(id, &settlement, guard, t(m.now)).await;
                 let e = m.entries[&id].clone();
                 let settleable = matches!(e.state, OutboxState::InDoubt | OutboxState::Failed);
-                let blocked =
-                    *how == 0 && e.key.as_deref().is_some_and(|k| m.open_key(k, Some(id)));
-                if !settleable || blocked {
+                let lands = e.lands_until().filter(|u| *u > m.now);
+                let too_soon = *how != 2 && !force && lands.is_some();
+                let resend = matches!(how, 0 | 3);
+                let blocked = resend && e.key.as_deref().is_some_and(|k| m.open_key(k, Some(id)));
+                if !settleable || too_soon || blocked {
                     prop_assert!(got.is_err(), "step {}: settled {:?}", step, e.state);
                 } else {
                     let state =
                         got.map_err(|e| TestCaseError::fail(format!("step {step}: {e}")))?;
                     let next = match how {
-                        0 => OutboxState::Pending,
-                        1 => OutboxState::Failed,
+                        0 | 3 => OutboxState::Pending,
+                        1 | 4 => OutboxState::Failed,
                         _ => OutboxState::Delivered,
                     };
                     prop_assert_eq!(state, next);
+                    let now = m.now;
                     let entry = m
                         .entries
                         .get_mut(&id)
                         .ok_or_else(|| TestCaseError::fail("model"))?;
                     entry.state = next;
-                    if *how == 0 {
-                        entry.next_at = m.now;
+                    if resend {
+                        entry.next_at = now;
+                        entry.held_until = None;
+                    } else if next == OutboxState::Failed {
+                        entry.park(OutboxState::Failed, ParkReason::Abandoned, now);
+                        entry.held_until = lands;
                     }
                 }
             }

@@ -6,7 +6,8 @@
 use agora_domain::{ClaimId, InterventionId};
 use agora_domain::{InvoiceReference, Part, PartOrderLine, WarrantyClaimResult};
 use agora_ports::{
-    AgoraError, Attempt, Operation, OperationAnswer, Outbox, OutboxState, RepairFiles, Settlement,
+    AgoraError, Attempt, Finish, Guard, Operation, OperationAnswer, Outbox, OutboxState,
+    ParkReason, RepairFiles, Settlement,
 };
 
 use super::*;
@@ -41,9 +42,16 @@ pub async fn claims_take_due_entries_once_in_file_order<H: Harness>(h: &H) {
     // Once a1 is delivered, a2 can go.
     assert!(
         store
-            .finish(a1, "w1", &Attempt::Delivered(OperationAnswer::Done), t(1))
+            .finish(
+                a1,
+                "w1",
+                1,
+                &Attempt::Delivered(OperationAnswer::Done),
+                t(1)
+            )
             .await
             .unwrap()
+            .recorded()
     );
     let got = store
         .claim(a2, t(1), &lease("w2", 60))
@@ -57,6 +65,7 @@ pub async fn claims_take_due_entries_once_in_file_order<H: Harness>(h: &H) {
             .finish(
                 b1,
                 "w1",
+                1,
                 &Attempt::Retry {
                     at: t(30),
                     error: "503".into()
@@ -65,6 +74,7 @@ pub async fn claims_take_due_entries_once_in_file_order<H: Harness>(h: &H) {
             )
             .await
             .unwrap()
+            .recorded()
     );
     let b = store.entry(b1).await.unwrap().unwrap();
     assert_eq!(
@@ -101,7 +111,13 @@ pub async fn only_the_lease_owner_settles_an_attempt<H: Harness>(h: &H) {
         .unwrap()
         .unwrap();
     let failed = Attempt::Failed("refused".into());
-    assert!(!store.finish(id, "w2", &failed, t(1)).await.unwrap());
+    assert!(
+        !store
+            .finish(id, "w2", 1, &failed, t(1))
+            .await
+            .unwrap()
+            .recorded()
+    );
     assert_eq!(state_of(&store, id).await, OutboxState::Sending);
     assert!(store.renew(id, &lease("w1", 120)).await.unwrap());
     assert!(!store.renew(id, &lease("w2", 120)).await.unwrap());
@@ -111,9 +127,10 @@ pub async fn only_the_lease_owner_settles_an_attempt<H: Harness>(h: &H) {
     );
     assert!(
         store
-            .finish(id, "w1", &Attempt::InDoubt("timeout".into()), t(1))
+            .finish(id, "w1", 1, &Attempt::InDoubt("timeout".into()), t(1))
             .await
             .unwrap()
+            .recorded()
     );
     let e = store.entry(id).await.unwrap().unwrap();
     assert_eq!(
@@ -121,9 +138,15 @@ pub async fn only_the_lease_owner_settles_an_attempt<H: Harness>(h: &H) {
         (OutboxState::InDoubt, Some("timeout"), None)
     );
     // Settled: nobody's attempt changes it now, nor is it renewed.
-    assert!(!store.finish(id, "w1", &failed, t(2)).await.unwrap());
+    assert!(
+        !store
+            .finish(id, "w1", 1, &failed, t(2))
+            .await
+            .unwrap()
+            .recorded()
+    );
     assert!(!store.renew(id, &lease("w1", 200)).await.unwrap());
-    assert!(store.finish(999, "w1", &failed, t(2)).await.is_err());
+    assert!(store.finish(999, "w1", 1, &failed, t(2)).await.is_err());
 }
 
 /// A delivery writes the answer on the entry and applies it to the file,
@@ -156,9 +179,10 @@ pub async fn a_delivery_applies_its_answer_in_the_same_write<H: Harness>(h: &H) 
     let answer = OperationAnswer::Ordered(vec![line.clone()]);
     assert!(
         store
-            .finish(id, "w1", &Attempt::Delivered(answer.clone()), t(1))
+            .finish(id, "w1", 1, &Attempt::Delivered(answer.clone()), t(1))
             .await
             .unwrap()
+            .recorded()
     );
     let e = store.entry(id).await.unwrap().unwrap();
     assert_eq!((e.state, e.answer), (OutboxState::Delivered, Some(answer)));
@@ -190,6 +214,7 @@ pub async fn a_delivery_applies_its_answer_in_the_same_write<H: Harness>(h: &H) 
         .finish(
             cid,
             "w1",
+            1,
             &Attempt::Delivered(OperationAnswer::Claim(verdict)),
             t(3),
         )
@@ -250,18 +275,21 @@ pub async fn recovery_touches_only_expired_leases<H: Harness>(h: &H) {
             .finish(
                 live,
                 "w1",
+                1,
                 &Attempt::Delivered(OperationAnswer::Ordered(vec![])),
                 t(11)
             )
             .await
             .unwrap()
+            .recorded()
     );
     // The dead holder's late failure changes nothing.
     assert!(
         !store
-            .finish(dead_update, "w2", &Attempt::Failed("x".into()), t(12))
+            .finish(dead_update, "w2", 1, &Attempt::Failed("x".into()), t(12))
             .await
             .unwrap()
+            .recorded()
     );
     assert_eq!(state_of(&store, dead_update).await, OutboxState::Pending);
 }
@@ -292,11 +320,13 @@ pub async fn a_late_answer_settles_a_recovered_entry<H: Harness>(h: &H) {
             .finish(
                 id,
                 "slow",
+                1,
                 &Attempt::Delivered(OperationAnswer::Claim(verdict)),
                 t(21)
             )
             .await
             .unwrap()
+            .recorded()
     );
     assert_eq!(state_of(&store, id).await, OutboxState::Delivered);
     assert_eq!(
@@ -335,7 +365,7 @@ pub async fn creations_of_the_same_thing_exclude_each_other<H: Harness>(h: &H) {
             }
             1 => {
                 store
-                    .finish(first, "w", &Attempt::InDoubt("timeout".into()), t(1))
+                    .finish(first, "w", 1, &Attempt::InDoubt("timeout".into()), t(1))
                     .await
                     .unwrap();
             }
@@ -358,7 +388,7 @@ pub async fn creations_of_the_same_thing_exclude_each_other<H: Harness>(h: &H) {
     assert!(store.enqueue(None, &invoice("F-2"), t(0)).await.is_err());
     // Abandoned: free again.
     store
-        .settle(first, &Settlement::Abandon, t(2))
+        .settle(first, &Settlement::Abandon, at_once(), t(2))
         .await
         .unwrap();
     store.enqueue(file(1), &create_claim(), t(3)).await.unwrap();
@@ -370,7 +400,7 @@ pub async fn settlements_by_a_person<H: Harness>(h: &H) {
     store.upsert_repair(&repair(9)).await.unwrap();
     let id = store.enqueue(file(9), &create_claim(), t(0)).await.unwrap();
     assert!(matches!(
-        store.settle(id, &Settlement::Resend, t(0)).await,
+        store.settle(id, &Settlement::Resend, at_once(), t(0)).await,
         Err(AgoraError::Invalid(_))
     ));
     store
@@ -379,12 +409,15 @@ pub async fn settlements_by_a_person<H: Harness>(h: &H) {
         .unwrap()
         .unwrap();
     store
-        .finish(id, "w", &Attempt::InDoubt("timeout".into()), t(1))
+        .finish(id, "w", 1, &Attempt::InDoubt("timeout".into()), t(1))
         .await
         .unwrap();
     // Resend: pending and due now.
     assert_eq!(
-        store.settle(id, &Settlement::Resend, t(5)).await.unwrap(),
+        store
+            .settle(id, &Settlement::Resend, at_once(), t(5))
+            .await
+            .unwrap(),
         OutboxState::Pending
     );
     let e = store.entry(id).await.unwrap().unwrap();
@@ -395,7 +428,7 @@ pub async fn settlements_by_a_person<H: Harness>(h: &H) {
         .unwrap()
         .unwrap();
     store
-        .finish(id, "w", &Attempt::InDoubt("timeout".into()), t(6))
+        .finish(id, "w", 2, &Attempt::InDoubt("timeout".into()), t(6))
         .await
         .unwrap();
     // Applied, with what it created: recorded and applied to the file.
@@ -406,7 +439,7 @@ pub async fn settlements_by_a_person<H: Harness>(h: &H) {
     };
     let applied = Settlement::Applied(OperationAnswer::Claim(verdict.clone()));
     assert_eq!(
-        store.settle(id, &applied, t(7)).await.unwrap(),
+        store.settle(id, &applied, at_once(), t(7)).await.unwrap(),
         OutboxState::Delivered
     );
     let e = store.entry(id).await.unwrap().unwrap();
@@ -421,8 +454,18 @@ pub async fn settlements_by_a_person<H: Harness>(h: &H) {
         Some(ClaimId(77))
     );
     // Delivered: not settled again.
-    assert!(store.settle(id, &Settlement::Abandon, t(8)).await.is_err());
-    assert!(store.settle(999, &Settlement::Abandon, t(8)).await.is_err());
+    assert!(
+        store
+            .settle(id, &Settlement::Abandon, at_once(), t(8))
+            .await
+            .is_err()
+    );
+    assert!(
+        store
+            .settle(999, &Settlement::Abandon, at_once(), t(8))
+            .await
+            .is_err()
+    );
 }
 
 /// Claimers on separate handles (as separate processes) never get the same
@@ -462,4 +505,352 @@ pub async fn concurrent_claimers_never_share_an_entry<H: Harness>(h: &H) {
     }
     all.sort_unstable();
     assert_eq!(all, ids, "an entry was claimed twice, or missed");
+}
+
+fn claim_answer(id: i64) -> OperationAnswer {
+    OperationAnswer::Claim(WarrantyClaimResult {
+        claim_id: Some(ClaimId(id)),
+        is_valid: Some(true),
+        ..WarrantyClaimResult::default()
+    })
+}
+
+/// A resend or an abandon waits until the last attempt can no longer take
+/// effect (its send start + request timeout + grace), unless forced; a
+/// refused attempt cannot take effect; a forced abandon holds the key until
+/// then. Parking records when and why.
+pub async fn operators_wait_until_the_last_attempt_cannot_land<H: Harness>(h: &H) {
+    let store = h.fresh().await;
+    let id = store.enqueue(file(1), &create_claim(), t(0)).await.unwrap();
+    let claimed = store
+        .claim(id, t(10), &lease("w", 70))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((claimed.attempts, claimed.sent_at), (1, Some(t(10))));
+    store
+        .finish(id, "w", 1, &Attempt::InDoubt("timeout".into()), t(70))
+        .await
+        .unwrap();
+    let e = store.entry(id).await.unwrap().unwrap();
+    assert_eq!(
+        (e.sent_at, e.parked_at, e.park_reason),
+        (Some(t(10)), Some(t(70)), Some(ParkReason::InDoubt))
+    );
+    // Sent at 10: may land until 100.
+    for how in [Settlement::Resend, Settlement::Abandon] {
+        let err = store.settle(id, &how, guard(), t(99)).await.unwrap_err();
+        assert!(
+            matches!(err, AgoraError::TooSoon { entry, until, .. } if entry == id && until == t(100)),
+            "{err}"
+        );
+        assert_eq!(state_of(&store, id).await, OutboxState::InDoubt);
+    }
+    assert_eq!(
+        store
+            .settle(id, &Settlement::Resend, guard(), t(100))
+            .await
+            .unwrap(),
+        OutboxState::Pending
+    );
+    // Sent again at 100, parked: a forced abandon at once holds the key
+    // until 190.
+    store
+        .claim(id, t(100), &lease("w", 160))
+        .await
+        .unwrap()
+        .unwrap();
+    store
+        .finish(id, "w", 2, &Attempt::InDoubt("timeout".into()), t(160))
+        .await
+        .unwrap();
+    let forced = Guard {
+        force: true,
+        ..guard()
+    };
+    assert_eq!(
+        store
+            .settle(id, &Settlement::Abandon, forced, t(161))
+            .await
+            .unwrap(),
+        OutboxState::Failed
+    );
+    let e = store.entry(id).await.unwrap().unwrap();
+    assert_eq!(
+        (e.park_reason, e.held_until),
+        (Some(ParkReason::Abandoned), Some(t(190)))
+    );
+    let err = store
+        .enqueue(file(1), &create_claim(), t(189))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, AgoraError::Invalid(m) if m.contains("claim/1")),
+        "{err}"
+    );
+    store
+        .enqueue(file(1), &create_claim(), t(190))
+        .await
+        .unwrap();
+    // A refused attempt cannot land: resent at once. Given up: it waits.
+    for (file_id, outcome, reason) in [
+        (2, Attempt::Refused("400".into()), ParkReason::Refused),
+        (3, Attempt::Failed("503".into()), ParkReason::GaveUp),
+    ] {
+        let id = store.enqueue(file(file_id), &update(), t(0)).await.unwrap();
+        store
+            .claim(id, t(0), &lease("w", 60))
+            .await
+            .unwrap()
+            .unwrap();
+        store.finish(id, "w", 1, &outcome, t(1)).await.unwrap();
+        let e = store.entry(id).await.unwrap().unwrap();
+        assert_eq!(
+            (e.state, e.park_reason),
+            (OutboxState::Failed, Some(reason))
+        );
+        let got = store.settle(id, &Settlement::Resend, guard(), t(2)).await;
+        assert_eq!(
+            got.is_ok(),
+            reason == ParkReason::Refused,
+            "{reason:?}: {got:?}"
+        );
+    }
+    // Recovery parks with its time and reason.
+    let id = store.enqueue(file(4), &order(4), t(0)).await.unwrap();
+    store
+        .claim(id, t(0), &lease("gone", 10))
+        .await
+        .unwrap()
+        .unwrap();
+    store.recover_expired(t(20)).await.unwrap();
+    let e = store.entry(id).await.unwrap().unwrap();
+    assert_eq!(
+        (e.parked_at, e.park_reason),
+        (Some(t(20)), Some(ParkReason::InDoubt))
+    );
+    assert!(
+        store
+            .settle(id, &Settlement::Resend, guard(), t(89))
+            .await
+            .is_err()
+    );
+    store
+        .settle(id, &Settlement::Resend, guard(), t(90))
+        .await
+        .unwrap();
+}
+
+/// Each claim numbers its attempt; an answer of any attempt is recorded
+/// whatever a person did since: resent and claimed again, the first
+/// attempt's answer settles the entry and the second's is kept as a
+/// duplicate, not applied; abandoned, a late answer settles it too.
+pub async fn any_attempts_answer_settles_the_entry_whatever_was_done_since<H: Harness>(h: &H) {
+    let store = h.fresh().await;
+    store.upsert_repair(&repair(5)).await.unwrap();
+    let id = store.enqueue(file(5), &create_claim(), t(0)).await.unwrap();
+    store
+        .claim(id, t(0), &lease("w1", 60))
+        .await
+        .unwrap()
+        .unwrap();
+    store
+        .finish(id, "w1", 1, &Attempt::InDoubt("timeout".into()), t(1))
+        .await
+        .unwrap();
+    let forced = Guard {
+        force: true,
+        ..guard()
+    };
+    store
+        .settle(id, &Settlement::Resend, forced, t(2))
+        .await
+        .unwrap();
+    let again = store
+        .claim(id, t(2), &lease("w2", 62))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(again.attempts, 2);
+    // Attempt 1's answer arrives: it settles the entry and is applied.
+    assert_eq!(
+        store
+            .finish(id, "w1", 1, &Attempt::Delivered(claim_answer(42)), t(3))
+            .await
+            .unwrap(),
+        Finish::Settled
+    );
+    let e = store.entry(id).await.unwrap().unwrap();
+    assert_eq!(
+        (e.state, e.answer),
+        (OutboxState::Delivered, Some(claim_answer(42)))
+    );
+    assert_eq!(
+        store
+            .repair(InterventionId(5))
+            .await
+            .unwrap()
+            .unwrap()
+            .claim_id,
+        Some(ClaimId(42))
+    );
+    // Attempt 2 lost its hold: its failure is stale, its own answer (a
+    // second claim) a duplicate, kept and not applied; the same answer
+    // again is known.
+    assert!(!store.renew(id, &lease("w2", 90)).await.unwrap());
+    assert_eq!(
+        store
+            .finish(id, "w2", 2, &Attempt::InDoubt("timeout".into()), t(4))
+            .await
+            .unwrap(),
+        Finish::Stale
+    );
+    assert_eq!(
+        store
+            .finish(id, "w2", 2, &Attempt::Delivered(claim_answer(43)), t(4))
+            .await
+            .unwrap(),
+        Finish::Duplicate
+    );
+    assert_eq!(
+        store
+            .finish(id, "w1", 1, &Attempt::Delivered(claim_answer(42)), t(5))
+            .await
+            .unwrap(),
+        Finish::Known
+    );
+    let e = store.entry(id).await.unwrap().unwrap();
+    assert_eq!(e.answer, Some(claim_answer(42)));
+    assert_eq!(e.duplicates, [claim_answer(43)]);
+    assert!(
+        e.last_error.as_deref().unwrap().contains("DUPLICATE"),
+        "{e:?}"
+    );
+    assert_eq!(
+        store
+            .repair(InterventionId(5))
+            .await
+            .unwrap()
+            .unwrap()
+            .claim_id,
+        Some(ClaimId(42))
+    );
+    // An attempt never made is not recorded.
+    assert_eq!(
+        store
+            .finish(id, "w1", 3, &Attempt::Delivered(claim_answer(44)), t(6))
+            .await
+            .unwrap(),
+        Finish::Stale
+    );
+    // Abandoned (forced): the key stays held, and a late answer settles it.
+    store.upsert_repair(&repair(6)).await.unwrap();
+    let id = store.enqueue(file(6), &create_claim(), t(0)).await.unwrap();
+    store
+        .claim(id, t(0), &lease("w1", 60))
+        .await
+        .unwrap()
+        .unwrap();
+    store
+        .finish(id, "w1", 1, &Attempt::InDoubt("timeout".into()), t(1))
+        .await
+        .unwrap();
+    store
+        .settle(id, &Settlement::Abandon, forced, t(2))
+        .await
+        .unwrap();
+    assert!(store.enqueue(file(6), &create_claim(), t(3)).await.is_err());
+    assert_eq!(
+        store
+            .finish(id, "w1", 1, &Attempt::Delivered(claim_answer(60)), t(4))
+            .await
+            .unwrap(),
+        Finish::Settled
+    );
+    assert_eq!(state_of(&store, id).await, OutboxState::Delivered);
+    assert_eq!(
+        store
+            .repair(InterventionId(6))
+            .await
+            .unwrap()
+            .unwrap()
+            .claim_id,
+        Some(ClaimId(60))
+    );
+}
+
+/// A later entry of a repair file waits while an earlier one is in doubt or
+/// given up, until a person settles it; a refused or abandoned one blocks
+/// nothing. The sequence of issue 20: an order in doubt, then a whole-file
+/// update: the update is not sent before the order is settled, and the
+/// resent order goes first.
+pub async fn a_later_entry_waits_behind_an_earlier_doubt_of_its_file<H: Harness>(h: &H) {
+    let store = h.fresh().await;
+    let o = store.enqueue(file(1), &order(1), t(0)).await.unwrap();
+    let claimed = store.claim_due(t(0), &lease("w", 60), 10).await.unwrap();
+    assert_eq!(claimed.iter().map(|e| e.id).collect::<Vec<_>>(), [o]);
+    store
+        .finish(o, "w", 1, &Attempt::InDoubt("timeout".into()), t(1))
+        .await
+        .unwrap();
+    let u = store.enqueue(file(1), &update(), t(2)).await.unwrap();
+    let other = store.enqueue(file(2), &update(), t(2)).await.unwrap();
+    // Only the other file's entry goes.
+    let claimed = store.claim_due(t(2), &lease("w", 60), 10).await.unwrap();
+    assert_eq!(claimed.iter().map(|e| e.id).collect::<Vec<_>>(), [other]);
+    assert!(
+        store
+            .claim(u, t(2), &lease("w", 60))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // Resent (once it may be): the order goes first, then the update.
+    store
+        .settle(o, &Settlement::Resend, guard(), t(90))
+        .await
+        .unwrap();
+    let claimed = store.claim_due(t(90), &lease("w", 150), 10).await.unwrap();
+    assert_eq!(claimed.iter().map(|e| e.id).collect::<Vec<_>>(), [o]);
+    store
+        .finish(
+            o,
+            "w",
+            2,
+            &Attempt::Delivered(OperationAnswer::Ordered(vec![])),
+            t(91),
+        )
+        .await
+        .unwrap();
+    let claimed = store.claim_due(t(91), &lease("w", 150), 10).await.unwrap();
+    assert_eq!(claimed.iter().map(|e| e.id).collect::<Vec<_>>(), [u]);
+    // Given up blocks; refused does not; abandoned no longer does.
+    for (f, outcome, blocks) in [
+        (3, Attempt::Failed("503".into()), true),
+        (4, Attempt::Refused("400".into()), false),
+    ] {
+        let first = store.enqueue(file(f), &update(), t(0)).await.unwrap();
+        store
+            .claim(first, t(0), &lease("w", 60))
+            .await
+            .unwrap()
+            .unwrap();
+        store.finish(first, "w", 1, &outcome, t(1)).await.unwrap();
+        let later = store.enqueue(file(f), &update(), t(1)).await.unwrap();
+        let got = store.claim(later, t(1), &lease("w", 60)).await.unwrap();
+        assert_eq!(got.is_none(), blocks, "{outcome:?}");
+        if blocks {
+            store
+                .settle(first, &Settlement::Abandon, guard(), t(90))
+                .await
+                .unwrap();
+            assert!(
+                store
+                    .claim(later, t(90), &lease("w", 150))
+                    .await
+                    .unwrap()
+                    .is_some()
+            );
+        }
+    }
 }

@@ -49,7 +49,7 @@ use outbox::enqueue_in;
 
 /// The agora schema version this build migrates a database to (and the
 /// newest it opens): the number of steps in its migrations.
-pub const SCHEMA_VERSION: i32 = 2;
+pub const SCHEMA_VERSION: i32 = 3;
 
 const _: () = assert!(MIGRATIONS.len() == SCHEMA_VERSION as usize);
 
@@ -113,7 +113,35 @@ const MIGRATIONS: &[&str] = &[
     "CREATE INDEX outbox_pending ON outbox (id) WHERE state = 'pending';
     CREATE INDEX outbox_file_open ON outbox (intervention_id, id)
       WHERE state IN ('pending', 'sending');",
+    // 3: operators and timing, as the SQLite store's version 3: when the
+    // latest attempt was sent, when and why the entry was parked (entries
+    // parked before: from their last due time, in doubt, abandoned,
+    // unreadable or else given up), the key held after an abandon while an
+    // attempt may still land, the duplicate answers. A file's earlier
+    // entries that block a claim now include those in doubt or failed.
+    "ALTER TABLE outbox ADD COLUMN sent_ms BIGINT;
+    ALTER TABLE outbox ADD COLUMN parked_ms BIGINT;
+    ALTER TABLE outbox ADD COLUMN park_reason TEXT;
+    ALTER TABLE outbox ADD COLUMN held_until_ms BIGINT;
+    ALTER TABLE outbox ADD COLUMN duplicates TEXT;
+    UPDATE outbox SET parked_ms = next_attempt_ms, park_reason = CASE
+        WHEN state = 'in_doubt' THEN 'in_doubt'
+        WHEN last_error = 'resolved by hand: abandoned' THEN 'abandoned'
+        WHEN last_error LIKE 'unreadable entry:%' THEN 'unreadable'
+        ELSE 'gave_up' END
+      WHERE state IN ('in_doubt', 'failed');
+    DROP INDEX outbox_file_open;
+    CREATE INDEX outbox_file_open ON outbox (intervention_id, id)
+      WHERE state IN ('pending', 'sending', 'in_doubt', 'failed');",
 ];
+
+/// The SQL of each schema version's step, in order (step `n` takes a
+/// database from version `n` to `n + 1`), for tests that build a database
+/// at an older version.
+#[doc(hidden)]
+pub fn migration_steps() -> &'static [&'static str] {
+    MIGRATIONS
+}
 
 /// The advisory lock migrations run under (any constant; "agora" in ASCII).
 const MIGRATION_LOCK: i64 = 0x0061_676f_7261;

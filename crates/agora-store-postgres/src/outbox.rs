@@ -5,8 +5,9 @@
 
 use agora_domain::InterventionId;
 use agora_ports::{
-    AgoraError, Attempt, Lease, Operation, OperationAnswer, Outbox, OutboxEntry, OutboxState,
-    RepairKey, Settlement, answer_touches, apply_answer,
+    AgoraError, Attempt, Finish, Guard, Lease, Operation, OperationAnswer, Outbox, OutboxEntry,
+    OutboxState, ParkReason, RepairKey, Settlement, answer_touches, apply_answer, check_settlement,
+    duplicate_note, judge_finish, lands_until, parking,
 };
 use async_trait::async_trait;
 use deadpool_postgres::{GenericClient, Transaction};
@@ -16,9 +17,11 @@ use tokio_postgres::types::ToSql;
 
 use crate::{PostgresStore, from_ms, ms, one_repair, store_error, upsert_repair_in};
 
-/// The states in which an entry holds its exclusive key (the predicate of
-/// the unique index `outbox_exclusive_open`).
-const OPEN: &str = "(state IN ('pending', 'sending', 'in_doubt') OR needs_result)";
+/// The states in which an entry holds its exclusive key: the predicate of
+/// the unique index `outbox_exclusive_open`, or abandoned while an attempt
+/// may still land (until `$3`, now; the advisory lock guards this part).
+const OPEN: &str = "(state IN ('pending', 'sending', 'in_doubt') OR needs_result
+     OR held_until_ms > $3)";
 
 /// Refuses `operation` when another open entry holds its exclusive key.
 /// Creations of one key are serialized by an advisory lock held to the end
@@ -29,6 +32,7 @@ async fn check_exclusive(
     key: Option<&str>,
     operation: &Operation,
     except: Option<i64>,
+    now: Timestamp,
 ) -> Result<(), AgoraError> {
     let Some(key) = key else {
         return Ok(());
@@ -45,7 +49,7 @@ async fn check_exclusive(
                 "SELECT id, state FROM outbox WHERE exclusive_key = $1 AND {OPEN}
                  AND id != $2 ORDER BY id LIMIT 1"
             ),
-            &[&key, &except.unwrap_or(-1)],
+            &[&key, &except.unwrap_or(-1), &ms(now)],
         )
         .await
         .map_err(store_error)?;
@@ -71,7 +75,7 @@ pub(crate) async fn enqueue_in(
     now: Timestamp,
 ) -> Result<u64, AgoraError> {
     let key = operation.exclusive_key(intervention_id);
-    check_exclusive(tx, key.as_deref(), operation, None).await?;
+    check_exclusive(tx, key.as_deref(), operation, None, now).await?;
     let op = serde_json::to_string(operation).map_err(store_error)?;
     let row = tx
         .query_one(
@@ -92,7 +96,8 @@ pub(crate) async fn enqueue_in(
 }
 
 const COLUMNS: &str = "id, intervention_id, operation, state, attempts, next_attempt_ms, \
-     last_error, created_ms, owner, lease_until_ms, answer";
+     last_error, created_ms, owner, lease_until_ms, answer, sent_ms, parked_ms, park_reason, \
+     needs_result, held_until_ms, duplicates";
 
 /// The entry of a row, or why it cannot be read.
 fn decode_entry(row: &Row) -> Result<OutboxEntry, String> {
@@ -107,6 +112,16 @@ fn decode_entry(row: &Row) -> Result<OutboxEntry, String> {
         .transpose()
         .map_err(|e| format!("unreadable answer: {e}"))?;
     let owner: Option<String> = row.get(8);
+    let park_reason = row
+        .get::<_, Option<&str>>(13)
+        .map(|r| {
+            ParkReason::from_stored_name(r).ok_or_else(|| format!("unknown park reason `{r}`"))
+        })
+        .transpose()?;
+    let duplicates = match row.get::<_, Option<&str>>(16) {
+        Some(json) => duplicates(json)?,
+        None => Vec::new(),
+    };
     Ok(OutboxEntry {
         id: u64::try_from(row.get::<_, i64>(0)).map_err(|e| e.to_string())?,
         intervention_id: row.get::<_, Option<i64>>(1).map(InterventionId),
@@ -121,14 +136,31 @@ fn decode_entry(row: &Row) -> Result<OutboxEntry, String> {
             until: from_ms(row.get::<_, Option<i64>>(9).unwrap_or(0)),
         }),
         answer,
+        sent_at: row.get::<_, Option<i64>>(11).map(from_ms),
+        parked_at: row.get::<_, Option<i64>>(12).map(from_ms),
+        park_reason,
+        needs_result: row.get(14),
+        held_until: row.get::<_, Option<i64>>(15).map(from_ms),
+        duplicates,
     })
+}
+
+/// The duplicate answers an entry keeps (a JSON array of stored answers).
+fn duplicates(json: &str) -> Result<Vec<OperationAnswer>, String> {
+    let values: Vec<serde_json::Value> =
+        serde_json::from_str(json).map_err(|e| format!("unreadable duplicates: {e}"))?;
+    values
+        .iter()
+        .map(|v| OperationAnswer::from_stored(&v.to_string()))
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("unreadable duplicate: {e}"))
 }
 
 /// Marks an entry that cannot be read as failed, with the reason.
 async fn set_aside(c: &impl GenericClient, id: i64, reason: &str) -> Result<(), AgoraError> {
     c.execute(
         "UPDATE outbox SET state = 'failed', owner = NULL, lease_until_ms = NULL,
-           last_error = $2 WHERE id = $1",
+           park_reason = 'unreadable', last_error = $2 WHERE id = $1",
         &[&id, &format!("unreadable entry: {reason}")],
     )
     .await
@@ -160,15 +192,17 @@ async fn select(
     Ok(entries)
 }
 
-/// No earlier entry of the same repair file is still to be delivered:
+/// No earlier entry of the same repair file is still to be delivered, nor
+/// parked in doubt or given up (`ParkReason::blocks_later_entries`):
 /// operations on one file are delivered in the order they were written.
 const FIFO: &str =
     "NOT EXISTS (SELECT 1 FROM outbox AS e WHERE e.intervention_id = outbox.intervention_id
-       AND e.id < outbox.id AND e.state IN ('pending', 'sending'))";
+       AND e.id < outbox.id AND (e.state IN ('pending', 'sending', 'in_doubt')
+         OR (e.state = 'failed' AND e.park_reason = 'gave_up')))";
 
 /// The claim of at most `limit` pending, due entries `filter` selects,
 /// oldest first, skipping rows others have locked. Its arguments are
-/// `filter`'s `n`, then the owner and the lease's end.
+/// `filter`'s `n`, then the owner, the lease's end and the send's start.
 ///
 /// The limit is written in the statement: a parameter left the planner
 /// guessing a tenth of the table, so the cached generic plan looked
@@ -181,11 +215,12 @@ fn claim_sql(filter: &str, n: usize, limit: u32) -> String {
            SELECT id FROM outbox WHERE state = 'pending' AND {filter} AND {FIFO}
            ORDER BY id LIMIT {limit} FOR UPDATE SKIP LOCKED)
          UPDATE outbox SET state = 'sending', owner = ${owner},
-           lease_until_ms = ${until}, attempts = attempts + 1
+           lease_until_ms = ${until}, attempts = attempts + 1, sent_ms = ${sent}
          FROM picked WHERE outbox.id = picked.id
          RETURNING {columns}",
         owner = n + 1,
         until = n + 2,
+        sent = n + 3,
         columns = COLUMNS
             .split(", ")
             .map(|c| format!("outbox.{}", c.trim()))
@@ -201,12 +236,15 @@ async fn claim_where(
     (filter, limit): (&str, u32),
     args: &[&(dyn ToSql + Sync)],
     lease: &Lease,
+    now: Timestamp,
 ) -> Result<Vec<OutboxEntry>, AgoraError> {
     let n = args.len();
     let mut all: Vec<&(dyn ToSql + Sync)> = args.to_vec();
     let until = ms(lease.until);
+    let sent = ms(now);
     all.push(&lease.owner);
     all.push(&until);
+    all.push(&sent);
     let statement = tx
         .prepare_cached(&claim_sql(filter, n, limit))
         .await
@@ -295,8 +333,14 @@ impl Outbox for PostgresStore {
         let limit = u32::try_from(limit).unwrap_or(u32::MAX);
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(store_error)?;
-        let claimed =
-            claim_where(&tx, ("next_attempt_ms <= $1", limit), &[&ms(now)], lease).await?;
+        let claimed = claim_where(
+            &tx,
+            ("next_attempt_ms <= $1", limit),
+            &[&ms(now)],
+            lease,
+            now,
+        )
+        .await?;
         tx.commit().await.map_err(store_error)?;
         Ok(claimed)
     }
@@ -315,6 +359,7 @@ impl Outbox for PostgresStore {
             ("id = $1 AND next_attempt_ms <= $2", 1),
             &[&id, &ms(now)],
             lease,
+            now,
         )
         .await?;
         tx.commit().await.map_err(store_error)?;
@@ -340,57 +385,84 @@ impl Outbox for PostgresStore {
         &self,
         id: u64,
         owner: &str,
+        attempt_no: u32,
         attempt: &Attempt,
         now: Timestamp,
-    ) -> Result<bool, AgoraError> {
+    ) -> Result<Finish, AgoraError> {
         let id = entry_id(id)?;
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(store_error)?;
         let entry = locked_entry(&tx, id).await?;
-        let held = entry.state == OutboxState::Sending
-            && entry.lease.as_ref().is_some_and(|l| l.owner == owner);
-        let late_answer = matches!(attempt, Attempt::Delivered(_))
-            && matches!(entry.state, OutboxState::Pending | OutboxState::InDoubt);
-        if !held && !late_answer {
-            return Ok(false);
-        }
-        let (state, at, error) = match attempt {
-            Attempt::Delivered(answer) => {
+        let verdict = judge_finish(&entry, owner, attempt_no, attempt);
+        match (verdict, attempt) {
+            (Finish::Known | Finish::Stale, _) => return Ok(verdict),
+            (Finish::Recorded, Attempt::Delivered(answer)) => {
                 deliver_in(&tx, id, &entry, answer, None).await?;
-                tx.commit().await.map_err(store_error)?;
-                return Ok(true);
             }
-            Attempt::Retry { at, error } => (OutboxState::Pending, *at, error),
-            Attempt::InDoubt(error) => (OutboxState::InDoubt, now, error),
-            Attempt::Failed(error) => (OutboxState::Failed, now, error),
-        };
-        tx.execute(
-            "UPDATE outbox SET state = $2, next_attempt_ms = $3, last_error = $4,
-               owner = NULL, lease_until_ms = NULL WHERE id = $1",
-            &[&id, &state.stored_name(), &ms(at), error],
-        )
-        .await
-        .map_err(store_error)?;
+            (Finish::Settled, Attempt::Delivered(answer)) => {
+                let note = format!(
+                    "answer of attempt {attempt_no}, which no longer held the entry ({}): recorded",
+                    entry.state.as_str()
+                );
+                deliver_in(&tx, id, &entry, answer, Some(&note)).await?;
+            }
+            (Finish::Duplicate, Attempt::Delivered(answer)) => {
+                let mut all: Vec<serde_json::Value> = entry
+                    .duplicates
+                    .iter()
+                    .map(serde_json::to_value)
+                    .collect::<Result<_, _>>()
+                    .map_err(store_error)?;
+                all.push(serde_json::to_value(answer).map_err(store_error)?);
+                tx.execute(
+                    "UPDATE outbox SET duplicates = $2, last_error = $3 WHERE id = $1",
+                    &[
+                        &id,
+                        &serde_json::Value::Array(all).to_string(),
+                        &duplicate_note(attempt_no, answer, entry.answer.as_ref()),
+                    ],
+                )
+                .await
+                .map_err(store_error)?;
+            }
+            (_, outcome) => {
+                let Some(p) = parking(outcome, now) else {
+                    return Ok(Finish::Stale);
+                };
+                tx.execute(
+                    "UPDATE outbox SET state = $2, next_attempt_ms = $3, last_error = $4,
+                       owner = NULL, lease_until_ms = NULL,
+                       parked_ms = CASE WHEN $5::TEXT IS NULL THEN parked_ms ELSE $6 END,
+                       park_reason = COALESCE($5::TEXT, park_reason) WHERE id = $1",
+                    &[
+                        &id,
+                        &p.state.stored_name(),
+                        &ms(p.next_attempt_at),
+                        &p.error,
+                        &p.reason.map(ParkReason::stored_name),
+                        &ms(now),
+                    ],
+                )
+                .await
+                .map_err(store_error)?;
+            }
+        }
         tx.commit().await.map_err(store_error)?;
-        Ok(true)
+        Ok(verdict)
     }
 
     async fn settle(
         &self,
         id: u64,
         settlement: &Settlement,
+        guard: Guard,
         now: Timestamp,
     ) -> Result<OutboxState, AgoraError> {
         let id = entry_id(id)?;
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(store_error)?;
         let entry = locked_entry(&tx, id).await?;
-        if !matches!(entry.state, OutboxState::InDoubt | OutboxState::Failed) {
-            return Err(AgoraError::Invalid(format!(
-                "entry {id} is {}: only entries in doubt or failed are resolved by hand",
-                entry.state.as_str()
-            )));
-        }
+        check_settlement(&entry, settlement, guard, now)?;
         let state = match settlement {
             Settlement::Applied(answer) => {
                 deliver_in(&tx, id, &entry, answer, Some("resolved by hand: applied")).await?;
@@ -398,10 +470,11 @@ impl Outbox for PostgresStore {
             }
             Settlement::Resend => {
                 let key = entry.operation.exclusive_key(entry.intervention_id);
-                check_exclusive(&tx, key.as_deref(), &entry.operation, Some(id)).await?;
+                check_exclusive(&tx, key.as_deref(), &entry.operation, Some(id), now).await?;
                 tx.execute(
                     "UPDATE outbox SET state = 'pending', next_attempt_ms = $2,
-                       last_error = 'resolved by hand: to resend' WHERE id = $1",
+                       held_until_ms = NULL, last_error = 'resolved by hand: to resend'
+                     WHERE id = $1",
                     &[&id, &ms(now)],
                 )
                 .await
@@ -409,10 +482,16 @@ impl Outbox for PostgresStore {
                 OutboxState::Pending
             }
             Settlement::Abandon => {
+                // Forced while an attempt may still land: the key stays
+                // held until it cannot.
+                let held = lands_until(&entry, guard.window)
+                    .filter(|u| *u > now)
+                    .map(ms);
                 tx.execute(
                     "UPDATE outbox SET state = 'failed', needs_result = FALSE,
+                       park_reason = 'abandoned', parked_ms = $2, held_until_ms = $3,
                        last_error = 'resolved by hand: abandoned' WHERE id = $1",
-                    &[&id],
+                    &[&id, &ms(now), &held],
                 )
                 .await
                 .map_err(store_error)?;
@@ -449,6 +528,7 @@ impl Outbox for PostgresStore {
             .query(
                 &format!(
                     "UPDATE outbox SET state = 'in_doubt', owner = NULL, lease_until_ms = NULL,
+                       parked_ms = $1, park_reason = 'in_doubt',
                        last_error = 'its sender stopped mid-send (lease expired): it may have reached AgoraPlus'
                      WHERE {expired} AND NOT idempotent RETURNING id"
                 ),
@@ -519,7 +599,7 @@ mod tests {
             .unwrap();
         let explain = format!("EXPLAIN {}", claim_sql("next_attempt_ms <= $1", 1, 1));
         let plan: Vec<String> = client
-            .query(&explain, &[&0_i64, &"w", &0_i64])
+            .query(&explain, &[&0_i64, &"w", &0_i64, &0_i64])
             .await
             .unwrap()
             .iter()

@@ -248,3 +248,77 @@ async fn a_checkout_from_a_pool_all_in_use_times_out_clearly() {
     }
     assert!(store.cursor("k1").await.unwrap().is_some());
 }
+
+/// A database at version 2 migrates to 3: entries parked before get a park
+/// time (their last due time) and a reason read from what they kept, and
+/// an earlier given-up entry blocks the later one of its file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_of_schema_2_migrates_parked_entries_with_their_reasons() {
+    use agora_ports::ParkReason::{Abandoned, GaveUp, InDoubt};
+    let server = Server::start().unwrap_or_else(|why| panic!("{why}"));
+    let url = server.create_database("v2").await.unwrap();
+    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    for step in &agora_store_postgres::migration_steps()[..2] {
+        client.batch_execute(step).await.unwrap();
+    }
+    client
+        .batch_execute(
+            "CREATE TABLE agora_schema (version INTEGER NOT NULL);
+             INSERT INTO agora_schema (version) VALUES (2);",
+        )
+        .await
+        .unwrap();
+    let update = serde_json::to_string(&Operation::UpdateRepair(
+        agora_domain::CompleteRepairState::default(),
+    ))
+    .unwrap();
+    for (file, state, error) in [
+        (1_i64, "in_doubt", "timeout"),
+        (2, "failed", "resolved by hand: abandoned"),
+        (3, "failed", "503"),
+        (3, "pending", ""),
+    ] {
+        client
+            .execute(
+                "INSERT INTO outbox (intervention_id, operation, idempotent, state,
+                   next_attempt_ms, created_ms, last_error) VALUES ($1, $2, TRUE, $3, 5000, 0, $4)",
+                &[&file, &update, &state, &error],
+            )
+            .await
+            .unwrap();
+    }
+    let store = PostgresStore::connect(&url).await.unwrap();
+    let mut reasons = Vec::new();
+    for id in 1..=3 {
+        let e = store.entry(id).await.unwrap().unwrap();
+        reasons.push((e.park_reason, e.parked_at.map(|p| p.as_millisecond())));
+    }
+    assert_eq!(
+        reasons,
+        [
+            (Some(InDoubt), Some(5000)),
+            (Some(Abandoned), Some(5000)),
+            (Some(GaveUp), Some(5000))
+        ]
+    );
+    let lease = agora_ports::Lease {
+        owner: "w".into(),
+        until: Timestamp::UNIX_EPOCH,
+    };
+    assert!(
+        store
+            .claim(4, Timestamp::from_second(10).unwrap(), &lease)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let version: i32 = client
+        .query_one("SELECT version FROM agora_schema", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(version, SCHEMA_VERSION);
+}

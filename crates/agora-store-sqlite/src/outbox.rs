@@ -5,8 +5,9 @@
 
 use agora_domain::InterventionId;
 use agora_ports::{
-    AgoraError, Attempt, Lease, Operation, OperationAnswer, Outbox, OutboxEntry, OutboxState,
-    RepairKey, Settlement, answer_touches, apply_answer,
+    AgoraError, Attempt, Finish, Guard, Lease, Operation, OperationAnswer, Outbox, OutboxEntry,
+    OutboxState, ParkReason, RepairKey, Settlement, answer_touches, apply_answer, check_settlement,
+    duplicate_note, judge_finish, lands_until, parking,
 };
 use async_trait::async_trait;
 use jiff::Timestamp;
@@ -14,8 +15,11 @@ use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 
 use crate::{SqliteStore, from_ms, ms, one_repair, store_error, upsert_repair_in, write_tx};
 
-/// The states in which an entry holds its exclusive key.
-const OPEN: &str = "(state IN ('pending', 'sending', 'in_doubt') OR needs_result = 1)";
+/// The states in which an entry holds its exclusive key: open, applied
+/// without its result, or abandoned while an attempt may still land (until
+/// `?3`, now).
+const OPEN: &str = "(state IN ('pending', 'sending', 'in_doubt') OR needs_result = 1
+     OR held_until_ms > ?3)";
 
 /// Refuses `operation` when another open entry holds its exclusive key.
 fn check_exclusive(
@@ -23,6 +27,7 @@ fn check_exclusive(
     key: Option<&str>,
     operation: &Operation,
     except: Option<i64>,
+    now: Timestamp,
 ) -> Result<(), AgoraError> {
     let Some(key) = key else {
         return Ok(());
@@ -33,7 +38,7 @@ fn check_exclusive(
                 "SELECT id, state FROM outbox WHERE exclusive_key = ?1 AND {OPEN}
                  AND id != ?2 ORDER BY id LIMIT 1"
             ),
-            params![key, except.unwrap_or(-1)],
+            params![key, except.unwrap_or(-1), ms(now)],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .optional()
@@ -56,7 +61,7 @@ pub(crate) fn enqueue_in(
     now: Timestamp,
 ) -> Result<u64, AgoraError> {
     let key = operation.exclusive_key(intervention_id);
-    check_exclusive(conn, key.as_deref(), operation, None)?;
+    check_exclusive(conn, key.as_deref(), operation, None, now)?;
     let op = serde_json::to_string(operation).map_err(store_error)?;
     conn.execute(
         "INSERT INTO outbox (intervention_id, operation, idempotent, state, attempts,
@@ -75,7 +80,8 @@ pub(crate) fn enqueue_in(
 }
 
 const COLUMNS: &str = "id, intervention_id, operation, state, attempts, next_attempt_ms, \
-     last_error, created_ms, owner, lease_until_ms, answer";
+     last_error, created_ms, owner, lease_until_ms, answer, sent_ms, parked_ms, park_reason, \
+     needs_result, held_until_ms, duplicates";
 
 struct EntryRow {
     id: i64,
@@ -89,6 +95,12 @@ struct EntryRow {
     owner: Option<String>,
     lease_until: Option<i64>,
     answer: Option<String>,
+    sent: Option<i64>,
+    parked: Option<i64>,
+    park_reason: Option<String>,
+    needs_result: bool,
+    held_until: Option<i64>,
+    duplicates: Option<String>,
 }
 
 fn entry_row(row: &Row<'_>) -> rusqlite::Result<EntryRow> {
@@ -104,6 +116,12 @@ fn entry_row(row: &Row<'_>) -> rusqlite::Result<EntryRow> {
         owner: row.get(8)?,
         lease_until: row.get(9)?,
         answer: row.get(10)?,
+        sent: row.get(11)?,
+        parked: row.get(12)?,
+        park_reason: row.get(13)?,
+        needs_result: row.get(14)?,
+        held_until: row.get(15)?,
+        duplicates: row.get(16)?,
     })
 }
 
@@ -118,6 +136,16 @@ fn decode_entry(row: EntryRow) -> Result<OutboxEntry, String> {
         .map(|a| OperationAnswer::from_stored(&a))
         .transpose()
         .map_err(|e| format!("unreadable answer: {e}"))?;
+    let park_reason = row
+        .park_reason
+        .map(|r| {
+            ParkReason::from_stored_name(&r).ok_or_else(|| format!("unknown park reason `{r}`"))
+        })
+        .transpose()?;
+    let duplicates = match row.duplicates {
+        Some(json) => duplicates(&json)?,
+        None => Vec::new(),
+    };
     Ok(OutboxEntry {
         id: u64::try_from(row.id).map_err(|e| e.to_string())?,
         intervention_id: row.intervention_id.map(InterventionId::from),
@@ -132,7 +160,24 @@ fn decode_entry(row: EntryRow) -> Result<OutboxEntry, String> {
             until: from_ms(row.lease_until.unwrap_or(0)),
         }),
         answer,
+        sent_at: row.sent.map(from_ms),
+        parked_at: row.parked.map(from_ms),
+        park_reason,
+        needs_result: row.needs_result,
+        held_until: row.held_until.map(from_ms),
+        duplicates,
     })
+}
+
+/// The duplicate answers an entry keeps (a JSON array of stored answers).
+fn duplicates(json: &str) -> Result<Vec<OperationAnswer>, String> {
+    let values: Vec<serde_json::Value> =
+        serde_json::from_str(json).map_err(|e| format!("unreadable duplicates: {e}"))?;
+    values
+        .iter()
+        .map(|v| OperationAnswer::from_stored(&v.to_string()))
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("unreadable duplicate: {e}"))
 }
 
 /// Reads entries; one that cannot be read is marked failed with the reason
@@ -161,7 +206,7 @@ fn select(
                 if may_write {
                     conn.execute(
                         "UPDATE outbox SET state = 'failed', owner = NULL, lease_until_ms = NULL,
-                           last_error = ?2 WHERE id = ?1",
+                           park_reason = 'unreadable', last_error = ?2 WHERE id = ?1",
                         params![id, format!("unreadable entry: {reason}")],
                     )
                     .map_err(store_error)?;
@@ -172,17 +217,20 @@ fn select(
     Ok(entries)
 }
 
-/// No earlier entry of the same repair file is still to be delivered:
+/// No earlier entry of the same repair file is still to be delivered, nor
+/// parked in doubt or given up (`ParkReason::blocks_later_entries`):
 /// operations on one file are delivered in the order they were written.
 const FIFO: &str =
     "NOT EXISTS (SELECT 1 FROM outbox AS e WHERE e.intervention_id = outbox.intervention_id
-       AND e.id < outbox.id AND e.state IN ('pending', 'sending'))";
+       AND e.id < outbox.id AND (e.state IN ('pending', 'sending', 'in_doubt')
+         OR (e.state = 'failed' AND e.park_reason = 'gave_up')))";
 
 fn claim_where(
     tx: &Transaction<'_>,
     filter: &str,
     args: &[&dyn rusqlite::ToSql],
     lease: &Lease,
+    now: Timestamp,
 ) -> Result<Vec<OutboxEntry>, AgoraError> {
     let candidates = select(tx, filter, args, true)?;
     let mut claimed = Vec::with_capacity(candidates.len());
@@ -191,14 +239,15 @@ fn claim_where(
         let changed = tx
             .execute(
                 "UPDATE outbox SET state = 'sending', owner = ?2, lease_until_ms = ?3,
-                   attempts = attempts + 1 WHERE id = ?1 AND state = 'pending'",
-                params![id, lease.owner, ms(lease.until)],
+                   attempts = attempts + 1, sent_ms = ?4 WHERE id = ?1 AND state = 'pending'",
+                params![id, lease.owner, ms(lease.until), ms(now)],
             )
             .map_err(store_error)?;
         if changed == 1 {
             entry.state = OutboxState::Sending;
             entry.attempts = entry.attempts.saturating_add(1);
             entry.lease = Some(lease.clone());
+            entry.sent_at = Some(now);
             claimed.push(entry);
         }
     }
@@ -274,7 +323,7 @@ impl Outbox for SqliteStore {
             let filter = format!(
                 "state = 'pending' AND next_attempt_ms <= ?1 AND {FIFO} ORDER BY id LIMIT ?2"
             );
-            let claimed = claim_where(&tx, &filter, &[&ms(now), &limit], &lease)?;
+            let claimed = claim_where(&tx, &filter, &[&ms(now), &limit], &lease, now)?;
             tx.commit().map_err(store_error)?;
             Ok(claimed)
         })
@@ -293,7 +342,7 @@ impl Outbox for SqliteStore {
             let tx = write_tx(c)?;
             let filter =
                 format!("id = ?1 AND state = 'pending' AND next_attempt_ms <= ?2 AND {FIFO}");
-            let claimed = claim_where(&tx, &filter, &[&id, &ms(now)], &lease)?;
+            let claimed = claim_where(&tx, &filter, &[&id, &ms(now)], &lease, now)?;
             tx.commit().map_err(store_error)?;
             Ok(claimed.into_iter().next())
         })
@@ -320,9 +369,10 @@ impl Outbox for SqliteStore {
         &self,
         id: u64,
         owner: &str,
+        attempt_no: u32,
         attempt: &Attempt,
         now: Timestamp,
-    ) -> Result<bool, AgoraError> {
+    ) -> Result<Finish, AgoraError> {
         let id = entry_id(id)?;
         let owner = owner.to_owned();
         let attempt = attempt.clone();
@@ -330,31 +380,60 @@ impl Outbox for SqliteStore {
             let tx = write_tx(c)?;
             let entry = one_entry(&tx, id)?
                 .ok_or_else(|| AgoraError::Missing(format!("outbox entry {id}")))?;
-            let held = entry.state == OutboxState::Sending
-                && entry.lease.as_ref().is_some_and(|l| l.owner == owner);
-            let late_answer = matches!(attempt, Attempt::Delivered(_))
-                && matches!(entry.state, OutboxState::Pending | OutboxState::InDoubt);
-            if !held && !late_answer {
-                return Ok(false);
-            }
-            let (state, at, error) = match &attempt {
-                Attempt::Delivered(answer) => {
+            let verdict = judge_finish(&entry, &owner, attempt_no, &attempt);
+            match (verdict, &attempt) {
+                (Finish::Known | Finish::Stale, _) => return Ok(verdict),
+                (Finish::Recorded, Attempt::Delivered(answer)) => {
                     deliver_in(&tx, id, &entry, answer, None)?;
-                    tx.commit().map_err(store_error)?;
-                    return Ok(true);
                 }
-                Attempt::Retry { at, error } => (OutboxState::Pending, *at, error),
-                Attempt::InDoubt(error) => (OutboxState::InDoubt, now, error),
-                Attempt::Failed(error) => (OutboxState::Failed, now, error),
-            };
-            tx.execute(
-                "UPDATE outbox SET state = ?2, next_attempt_ms = ?3, last_error = ?4,
-                   owner = NULL, lease_until_ms = NULL WHERE id = ?1",
-                params![id, state.stored_name(), ms(at), error],
-            )
-            .map_err(store_error)?;
+                (Finish::Settled, Attempt::Delivered(answer)) => {
+                    let note = format!(
+                        "answer of attempt {attempt_no}, which no longer held the entry ({}): recorded",
+                        entry.state.as_str()
+                    );
+                    deliver_in(&tx, id, &entry, answer, Some(&note))?;
+                }
+                (Finish::Duplicate, Attempt::Delivered(answer)) => {
+                    let mut all: Vec<serde_json::Value> = entry
+                        .duplicates
+                        .iter()
+                        .map(serde_json::to_value)
+                        .collect::<Result<_, _>>()
+                        .map_err(store_error)?;
+                    all.push(serde_json::to_value(answer).map_err(store_error)?);
+                    tx.execute(
+                        "UPDATE outbox SET duplicates = ?2, last_error = ?3 WHERE id = ?1",
+                        params![
+                            id,
+                            serde_json::Value::Array(all).to_string(),
+                            duplicate_note(attempt_no, answer, entry.answer.as_ref())
+                        ],
+                    )
+                    .map_err(store_error)?;
+                }
+                (_, outcome) => {
+                    let Some(p) = parking(outcome, now) else {
+                        return Ok(Finish::Stale);
+                    };
+                    tx.execute(
+                        "UPDATE outbox SET state = ?2, next_attempt_ms = ?3, last_error = ?4,
+                           owner = NULL, lease_until_ms = NULL,
+                           parked_ms = CASE WHEN ?5 IS NULL THEN parked_ms ELSE ?6 END,
+                           park_reason = COALESCE(?5, park_reason) WHERE id = ?1",
+                        params![
+                            id,
+                            p.state.stored_name(),
+                            ms(p.next_attempt_at),
+                            p.error,
+                            p.reason.map(ParkReason::stored_name),
+                            ms(now)
+                        ],
+                    )
+                    .map_err(store_error)?;
+                }
+            }
             tx.commit().map_err(store_error)?;
-            Ok(true)
+            Ok(verdict)
         })
         .await
     }
@@ -363,6 +442,7 @@ impl Outbox for SqliteStore {
         &self,
         id: u64,
         settlement: &Settlement,
+        guard: Guard,
         now: Timestamp,
     ) -> Result<OutboxState, AgoraError> {
         let id = entry_id(id)?;
@@ -371,12 +451,7 @@ impl Outbox for SqliteStore {
             let tx = write_tx(c)?;
             let entry = one_entry(&tx, id)?
                 .ok_or_else(|| AgoraError::Missing(format!("outbox entry {id}")))?;
-            if !matches!(entry.state, OutboxState::InDoubt | OutboxState::Failed) {
-                return Err(AgoraError::Invalid(format!(
-                    "entry {id} is {}: only entries in doubt or failed are resolved by hand",
-                    entry.state.as_str()
-                )));
-            }
+            check_settlement(&entry, &settlement, guard, now)?;
             let state = match &settlement {
                 Settlement::Applied(answer) => {
                     deliver_in(&tx, id, &entry, answer, Some("resolved by hand: applied"))?;
@@ -384,20 +459,25 @@ impl Outbox for SqliteStore {
                 }
                 Settlement::Resend => {
                     let key = entry.operation.exclusive_key(entry.intervention_id);
-                    check_exclusive(&tx, key.as_deref(), &entry.operation, Some(id))?;
+                    check_exclusive(&tx, key.as_deref(), &entry.operation, Some(id), now)?;
                     tx.execute(
                         "UPDATE outbox SET state = 'pending', next_attempt_ms = ?2,
-                           last_error = 'resolved by hand: to resend' WHERE id = ?1",
+                           held_until_ms = NULL, last_error = 'resolved by hand: to resend'
+                         WHERE id = ?1",
                         params![id, ms(now)],
                     )
                     .map_err(store_error)?;
                     OutboxState::Pending
                 }
                 Settlement::Abandon => {
+                    // Forced while an attempt may still land: the key stays
+                    // held until it cannot.
+                    let held = lands_until(&entry, guard.window).filter(|u| *u > now);
                     tx.execute(
                         "UPDATE outbox SET state = 'failed', needs_result = 0,
+                           park_reason = 'abandoned', parked_ms = ?2, held_until_ms = ?3,
                            last_error = 'resolved by hand: abandoned' WHERE id = ?1",
-                        [id],
+                        params![id, ms(now), held.map(ms)],
                     )
                     .map_err(store_error)?;
                     OutboxState::Failed
@@ -437,6 +517,7 @@ impl Outbox for SqliteStore {
             tx.execute(
                 &format!(
                     "UPDATE outbox SET state = 'in_doubt', owner = NULL, lease_until_ms = NULL,
+                       parked_ms = ?1, park_reason = 'in_doubt',
                        last_error = 'its sender stopped mid-send (lease expired): it may have reached AgoraPlus'
                      WHERE {expired} AND idempotent = 0"
                 ),

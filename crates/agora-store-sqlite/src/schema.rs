@@ -60,6 +60,22 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     CREATE INDEX outbox_exclusive ON outbox (exclusive_key) WHERE exclusive_key IS NOT NULL;
     CREATE INDEX outbox_file ON outbox (intervention_id, state);
     ALTER TABLE repairs ADD COLUMN revision INTEGER NOT NULL DEFAULT 1;",
+    // 3: operators and timing. When the latest attempt was sent, when and
+    // why the entry was parked (entries parked before: from their last
+    // due time, in doubt, abandoned, unreadable or else given up), the
+    // key held after an abandon while an attempt may still land, and the
+    // answers that arrived after another settled the entry (duplicates).
+    "ALTER TABLE outbox ADD COLUMN sent_ms INTEGER;
+    ALTER TABLE outbox ADD COLUMN parked_ms INTEGER;
+    ALTER TABLE outbox ADD COLUMN park_reason TEXT;
+    ALTER TABLE outbox ADD COLUMN held_until_ms INTEGER;
+    ALTER TABLE outbox ADD COLUMN duplicates TEXT;
+    UPDATE outbox SET parked_ms = next_attempt_ms, park_reason = CASE
+        WHEN state = 'in_doubt' THEN 'in_doubt'
+        WHEN last_error = 'resolved by hand: abandoned' THEN 'abandoned'
+        WHEN last_error LIKE 'unreadable entry:%' THEN 'unreadable'
+        ELSE 'gave_up' END
+      WHERE state IN ('in_doubt', 'failed');",
 ];
 
 /// Work a migration step needs beyond SQL, run in its transaction: version

@@ -178,6 +178,152 @@ async fn a_store_of_schema_1_migrates_keeping_its_entries() {
     );
 }
 
+/// The schema of version 1, as `a_store_of_schema_1_migrates_keeping_its_entries` writes it.
+const SCHEMA_1: &str =
+    "CREATE TABLE repairs (intervention_id INTEGER PRIMARY KEY, mandate_id INTEGER UNIQUE,
+       claim_id INTEGER UNIQUE, file TEXT NOT NULL, lifecycle TEXT NOT NULL,
+       orders TEXT NOT NULL DEFAULT '[]', attention TEXT);
+     CREATE TABLE cursors (key TEXT PRIMARY KEY, at_ms INTEGER NOT NULL);
+     CREATE TABLE outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, intervention_id INTEGER,
+       operation TEXT NOT NULL, idempotent INTEGER NOT NULL, state TEXT NOT NULL,
+       attempts INTEGER NOT NULL DEFAULT 0, next_attempt_ms INTEGER NOT NULL,
+       last_error TEXT, created_ms INTEGER NOT NULL);
+     CREATE TABLE spare_parts (manufacturer INTEGER NOT NULL, language INTEGER NOT NULL,
+       reference TEXT NOT NULL, record TEXT NOT NULL,
+       PRIMARY KEY (manufacturer, language, reference)) WITHOUT ROWID;
+     CREATE TABLE products (manufacturer INTEGER NOT NULL, language INTEGER NOT NULL,
+       commercial_ref TEXT NOT NULL, record TEXT NOT NULL,
+       PRIMARY KEY (manufacturer, language, commercial_ref)) WITHOUT ROWID;
+     PRAGMA user_version = 1;";
+
+/// Migration 2 marks a creation resolved as applied by hand (before
+/// agora recorded what it created) as needing its result: it holds its key
+/// until a person records it, as applied with the id, which clears it.
+#[tokio::test]
+async fn a_hand_applied_creation_without_its_result_is_settled_with_it() {
+    let (_dir, path) = temp_db();
+    let claim = agora_ports::Operation::CreateClaim {
+        claim: agora_domain::WarrantyClaim::default(),
+        language: agora_domain::Lcid::ENGLISH,
+        transfer_if_valid: true,
+    };
+    {
+        let raw = rusqlite::Connection::open(&path).unwrap();
+        raw.execute_batch(SCHEMA_1).unwrap();
+        raw.execute(
+            "INSERT INTO outbox (intervention_id, operation, idempotent, state, next_attempt_ms,
+               created_ms, last_error)
+             VALUES (3, ?1, 0, 'delivered', 0, 0, 'resolved by hand: applied')",
+            [serde_json::to_string(&claim).unwrap()],
+        )
+        .unwrap();
+    }
+    let store = SqliteStore::open(&path).unwrap();
+    store.upsert_repair(&repair(3)).await.unwrap();
+    let entry = store.entries(OutboxState::Delivered).await.unwrap()[0].clone();
+    assert!(entry.needs_result && entry.answer.is_none(), "{entry:?}");
+    // It holds the key: a second claim of file 3 is refused.
+    let err = store
+        .enqueue(Some(InterventionId(3)), &claim, t(0))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("claim/3"), "{err}");
+    // Only as applied, with what it created.
+    let guard = agora_ports::Guard::new(std::time::Duration::ZERO, std::time::Duration::ZERO);
+    assert!(
+        store
+            .settle(entry.id, &agora_ports::Settlement::Resend, guard, t(1))
+            .await
+            .is_err()
+    );
+    let created = agora_ports::OperationAnswer::Claim(agora_domain::WarrantyClaimResult {
+        claim_id: Some(ClaimId(77)),
+        ..Default::default()
+    });
+    let applied = agora_ports::Settlement::Applied(created.clone());
+    assert_eq!(
+        store.settle(entry.id, &applied, guard, t(1)).await.unwrap(),
+        OutboxState::Delivered
+    );
+    let settled = store.entry(entry.id).await.unwrap().unwrap();
+    assert_eq!(
+        (settled.needs_result, settled.answer),
+        (false, Some(created))
+    );
+    assert_eq!(
+        store
+            .repair(InterventionId(3))
+            .await
+            .unwrap()
+            .unwrap()
+            .claim_id,
+        Some(ClaimId(77))
+    );
+    store
+        .enqueue(Some(InterventionId(3)), &claim, t(2))
+        .await
+        .unwrap();
+}
+
+/// A store at version 2 migrates to 3: entries parked before get a park
+/// time (their last due time) and a reason read from what they kept; an
+/// earlier given-up entry blocks the later one of its file.
+#[tokio::test]
+async fn a_store_of_schema_2_migrates_parked_entries_with_their_reasons() {
+    let (_dir, path) = temp_db();
+    let update = serde_json::to_string(&agora_ports::Operation::UpdateRepair(
+        agora_domain::CompleteRepairState::default(),
+    ))
+    .unwrap();
+    {
+        let raw = rusqlite::Connection::open(&path).unwrap();
+        raw.execute_batch(SCHEMA_1).unwrap();
+        raw.execute_batch(
+            "ALTER TABLE outbox ADD COLUMN owner TEXT;
+             ALTER TABLE outbox ADD COLUMN lease_until_ms INTEGER;
+             ALTER TABLE outbox ADD COLUMN answer TEXT;
+             ALTER TABLE outbox ADD COLUMN exclusive_key TEXT;
+             ALTER TABLE outbox ADD COLUMN needs_result INTEGER NOT NULL DEFAULT 0;
+             ALTER TABLE repairs ADD COLUMN revision INTEGER NOT NULL DEFAULT 1;
+             PRAGMA user_version = 2;",
+        )
+        .unwrap();
+        for (file, state, error) in [
+            (1, "in_doubt", "timeout"),
+            (2, "failed", "resolved by hand: abandoned"),
+            (3, "failed", "503"),
+            (3, "pending", ""),
+        ] {
+            raw.execute(
+                "INSERT INTO outbox (intervention_id, operation, idempotent, state,
+                   next_attempt_ms, created_ms, last_error) VALUES (?1, ?2, 1, ?3, 5000, 0, ?4)",
+                rusqlite::params![file, update, state, error],
+            )
+            .unwrap();
+        }
+    }
+    let store = SqliteStore::open(&path).unwrap();
+    let mut reasons = Vec::new();
+    for id in 1..=3 {
+        let e = store.entry(id).await.unwrap().unwrap();
+        reasons.push((e.park_reason, e.parked_at.map(|p| p.as_millisecond())));
+    }
+    use agora_ports::ParkReason::{Abandoned, GaveUp, InDoubt};
+    assert_eq!(
+        reasons,
+        [
+            (Some(InDoubt), Some(5000)),
+            (Some(Abandoned), Some(5000)),
+            (Some(GaveUp), Some(5000))
+        ]
+    );
+    let lease = agora_ports::Lease {
+        owner: "w".into(),
+        until: t(60),
+    };
+    assert!(store.claim(4, t(0), &lease).await.unwrap().is_none());
+}
+
 #[tokio::test]
 async fn save_with_operation_is_one_transaction() {
     let (_dir, path) = temp_db();

@@ -17,8 +17,8 @@ use std::path::PathBuf;
 
 use agora_domain::{ClaimId, InterventionId, Lcid, MandateId, ManufacturerId, Product, SparePart};
 use agora_ports::{
-    AgoraError, Attempt, CatalogStore, CursorMove, Lease, LocalRepair, Operation, Outbox,
-    OutboxEntry, OutboxState, RepairFiles, Settlement, SyncCursors,
+    AgoraError, Attempt, CatalogStore, CursorMove, Finish, Guard, Lease, LocalRepair, Operation,
+    Outbox, OutboxEntry, OutboxState, RepairFiles, Settlement, SyncCursors,
 };
 pub use agora_store_postgres::{PgOptions, PostgresStore};
 pub use agora_store_sqlite::SqliteStore;
@@ -258,18 +258,20 @@ impl Outbox for Store {
         &self,
         id: u64,
         owner: &str,
+        attempt_no: u32,
         attempt: &Attempt,
         now: Timestamp,
-    ) -> Result<bool, AgoraError> {
-        each!(self.finish(id, owner, attempt, now))
+    ) -> Result<Finish, AgoraError> {
+        each!(self.finish(id, owner, attempt_no, attempt, now))
     }
     async fn settle(
         &self,
         id: u64,
         settlement: &Settlement,
+        guard: Guard,
         now: Timestamp,
     ) -> Result<OutboxState, AgoraError> {
-        each!(self.settle(id, settlement, now))
+        each!(self.settle(id, settlement, guard, now))
     }
     async fn entries(&self, state: OutboxState) -> Result<Vec<OutboxEntry>, AgoraError> {
         each!(self.entries(state))

@@ -39,6 +39,12 @@ fn entry(id: u64, state: OutboxState, operation: Operation, file: i64) -> Outbox
         created_at: Timestamp::UNIX_EPOCH,
         lease: None,
         answer: None,
+        sent_at: None,
+        parked_at: None,
+        park_reason: None,
+        needs_result: false,
+        held_until: None,
+        duplicates: Vec::new(),
     }
 }
 

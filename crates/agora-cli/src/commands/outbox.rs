@@ -4,7 +4,7 @@
 use agora_app::{FlushReport, Resolution};
 use agora_domain::ClaimId;
 use agora_domain::InterventionId;
-use agora_ports::{AgoraError, OutboxEntry, OutboxState};
+use agora_ports::{AgoraError, OutboxEntry, OutboxState, blocked_behind};
 use clap::{Subcommand, ValueEnum};
 use serde::Serialize;
 
@@ -57,8 +57,20 @@ pub(crate) enum OutboxCmd {
         /// the file came from one).
         #[arg(long)]
         intervention_id: Option<InterventionId>,
+        /// With `--as resend` or `--as abandon`: settle at once, even while
+        /// the entry's last attempt may still take effect in AgoraPlus (until
+        /// its send start + the request timeout + the grace; refused until
+        /// then without this). Risks a duplicate: a resend may be applied
+        /// twice, an abandoned entry applied all the same (its key stays
+        /// held until then). A late answer is still recorded; a second one
+        /// is flagged DUPLICATE in `agora outbox list`.
+        #[arg(long)]
+        force: bool,
     },
 }
+
+/// What `--force` risks, said in the output of a forced resolution.
+const FORCE_RISK: &str = "forced while its last attempt may still take effect in AgoraPlus: it may be applied twice (resend) or all the same (abandon); a late answer is recorded, a second one flagged DUPLICATE (`agora outbox list`)";
 
 pub(super) async fn run(app: &App, cmd: OutboxCmd, out: Out) -> Result<u8, AgoraError> {
     match cmd {
@@ -81,7 +93,16 @@ pub(super) async fn run(app: &App, cmd: OutboxCmd, out: Out) -> Result<u8, Agora
                 entries.extend(app.outbox(*s).await?);
             }
             entries.sort_by_key(|e| e.id);
-            out.show(&List(entries.iter().map(EntryRow).collect()));
+            // What pending entries may wait behind: the parked ones.
+            let mut parked = app.outbox(OutboxState::InDoubt).await?;
+            if states.contains(&OutboxState::Pending) {
+                parked.extend(app.outbox(OutboxState::Failed).await?);
+            }
+            let rows = entries
+                .iter()
+                .map(|e| EntryRow(e, blocked_behind(e, &parked)))
+                .collect();
+            out.show(&List(rows));
             Ok(code::OK)
         }
         OutboxCmd::Flush => {
@@ -100,6 +121,7 @@ pub(super) async fn run(app: &App, cmd: OutboxCmd, out: Out) -> Result<u8, Agora
             resolution,
             claim_id,
             intervention_id,
+            force,
         } => {
             let resolution = match resolution {
                 ResolveAs::Applied => Resolution::Applied {
@@ -109,19 +131,21 @@ pub(super) async fn run(app: &App, cmd: OutboxCmd, out: Out) -> Result<u8, Agora
                 ResolveAs::Resend => Resolution::Resend,
                 ResolveAs::Abandon => Resolution::Abandon,
             };
-            let state = app.resolve(id, resolution).await?;
+            let forced = force && !matches!(resolution, Resolution::Applied { .. });
+            let state = app.resolve_with(id, resolution, forced).await?;
             out.show(&Resolved {
                 id,
                 state: state.as_str(),
+                risk: forced.then_some(FORCE_RISK),
             });
             Ok(code::OK)
         }
     }
 }
 
-/// An entry of the outbox (`outbox list`).
+/// An entry of the outbox (`outbox list`), with the entry it waits behind.
 #[derive(Debug)]
-struct EntryRow<'a>(&'a OutboxEntry);
+struct EntryRow<'a>(&'a OutboxEntry, Option<u64>);
 
 impl Serialize for EntryRow<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -137,6 +161,11 @@ impl Serialize for EntryRow<'_> {
             last_error: Option<&'a str>,
             created_at: String,
             next_attempt_at: String,
+            sent_at: Option<String>,
+            parked_at: Option<String>,
+            park_reason: Option<&'static str>,
+            blocked_behind: Option<u64>,
+            duplicates: usize,
         }
         let e = self.0;
         Json {
@@ -149,6 +178,11 @@ impl Serialize for EntryRow<'_> {
             last_error: e.last_error.as_deref(),
             created_at: e.created_at.to_string(),
             next_attempt_at: e.next_attempt_at.to_string(),
+            sent_at: e.sent_at.map(|t| t.to_string()),
+            parked_at: e.parked_at.map(|t| t.to_string()),
+            park_reason: e.park_reason.map(|r| r.stored_name()),
+            blocked_behind: self.1,
+            duplicates: e.duplicates.len(),
         }
         .serialize(serializer)
     }
@@ -165,11 +199,23 @@ impl Row for EntryRow<'_> {
     ];
     fn cells(&self) -> Vec<String> {
         let e = self.0;
+        let state = match (self.1, e.park_reason) {
+            (Some(first), _) => format!("{} (blocked behind #{first})", e.state.as_str()),
+            (None, Some(reason)) if e.state == OutboxState::Failed => {
+                format!("{} ({})", e.state.as_str(), reason.as_str())
+            }
+            _ => e.state.as_str().to_owned(),
+        };
+        let state = if e.duplicates.is_empty() {
+            state
+        } else {
+            format!("{state}, DUPLICATE")
+        };
         vec![
             e.id.to_string(),
             e.operation.name().to_owned(),
             cell(e.intervention_id),
-            e.state.as_str().to_owned(),
+            state,
             e.attempts.to_string(),
             cell(e.last_error.as_deref()),
         ]
@@ -215,10 +261,17 @@ impl Render for Flushed<'_> {
 struct Resolved {
     id: u64,
     state: &'static str,
+    /// What a forced resolution risks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    risk: Option<&'static str>,
 }
 
 impl Render for Resolved {
     fn human(&self) -> Human {
-        Human::line(format!("entry {} is now {}", self.id, self.state))
+        let line = format!("entry {} is now {}", self.id, self.state);
+        Human::line(match self.risk {
+            Some(risk) => format!("{line}\nwarning: {risk}"),
+            None => line,
+        })
     }
 }
