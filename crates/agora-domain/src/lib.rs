@@ -25,6 +25,7 @@ pub mod envelope;
 pub mod ids;
 pub mod lifecycle;
 pub mod mandate;
+pub mod mask;
 pub mod money;
 pub mod repair;
 pub mod routes;
