@@ -560,16 +560,50 @@ impl Faker {
 
 /// A request body as replay compares it: the key masked, null members
 /// dropped (null and absent are the same on the wire), and personal data
-/// left out of the comparison (every personal member's value replaced by
-/// one marker), so a recording made with fakes matches a client that
-/// sends real values, or other fakes.
+/// left out of the comparison: every personal member's value, and its
+/// echoes (4 characters or more) in the body's other strings, replaced by
+/// one marker. So a recording made with fakes matches a client that sends
+/// real values, or other fakes, as long as what a text echoes is in the
+/// same body.
 pub fn comparable_body(value: &Value, key: &str) -> Value {
+    const MARKER: &str = "<personal data>";
     let mut value = strip_nulls(value);
     if !key.is_empty() {
         map_strings(&mut value, &mut |s| mask_key(s, key, MASK));
     }
-    blank_personal(&mut value);
+    let mut personal = Vec::new();
+    personal_values(&value, &mut personal);
+    personal.retain(|v| v.chars().count() >= 4);
+    personal.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+    personal.dedup();
+    if !personal.is_empty() {
+        map_strings(&mut value, &mut |s| {
+            let mut out = s.to_owned();
+            for real in &personal {
+                if out.contains(real.as_str()) {
+                    out = out.replace(real.as_str(), MARKER);
+                }
+            }
+            out
+        });
+    }
+    blank_personal(&mut value, MARKER);
     value
+}
+
+fn personal_values(value: &Value, found: &mut Vec<String>) {
+    match value {
+        Value::Array(items) => items.iter().for_each(|v| personal_values(v, found)),
+        Value::Object(map) => {
+            for (member, v) in map {
+                match v {
+                    Value::String(s) if is_personal(member) => found.push(s.clone()),
+                    _ => personal_values(v, found),
+                }
+            }
+        }
+        Value::Null | Value::Bool(_) | Value::Number(_) | Value::String(_) => {}
+    }
 }
 
 /// A JSON value without its null object members, at any depth.
@@ -586,15 +620,15 @@ pub fn strip_nulls(value: &Value) -> Value {
     }
 }
 
-fn blank_personal(value: &mut Value) {
+fn blank_personal(value: &mut Value, marker: &str) {
     match value {
-        Value::Array(items) => items.iter_mut().for_each(blank_personal),
+        Value::Array(items) => items.iter_mut().for_each(|v| blank_personal(v, marker)),
         Value::Object(map) => {
             for (member, v) in map.iter_mut() {
                 if is_personal(member) {
-                    *v = Value::String("<personal data>".to_owned());
+                    *v = Value::String(marker.to_owned());
                 } else {
-                    blank_personal(v);
+                    blank_personal(v, marker);
                 }
             }
         }
