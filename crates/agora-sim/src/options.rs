@@ -37,7 +37,7 @@ pub struct SimOptions {
     /// Serve the recordings under DIR (`agora record`'s files, at any
     /// depth) instead of the simulator: each request gets the first
     /// unserved recording that matches it, or 501.
-    #[arg(long, value_name = "DIR", conflicts_with_all = ["tenants", "locked", "seed", "catalog_size", "config"])]
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["tenants", "locked", "seed", "catalog_size"])]
     pub replay: Option<PathBuf>,
 }
 
