@@ -31,90 +31,16 @@ pub(crate) fn snippet(body: &[u8], key: &ApiKey) -> String {
         .collect()
 }
 
-/// Keys at least this long are removed wherever they appear; a shorter one
-/// (`demo`, a test account's `a`) could be part of any word, so it is
-/// removed where it stands alone: not between letters or digits.
-pub(crate) const REDACT_ANYWHERE_LEN: usize = 8;
-
 /// Removes the key from a text the server sent (a careless gateway may
 /// echo it), however short the key, and however the server wrote its
 /// characters back: as they are, JSON-escaped (`\/`, or `\u002B` as
 /// System.Text.Json writes `+`) or percent-encoded (`%2B`, in a URL it
-/// echoes), in either case of hexadecimal digits.
+/// echoes), in either case of hexadecimal digits. The rule is
+/// `agora_domain::mask::mask_key`, which the recorder masks recordings
+/// with: one rule for every text; a key shorter than
+/// `MASK_ANYWHERE_LEN` only where it stands alone.
 pub(crate) fn redact(text: &str, key: &ApiKey) -> String {
-    let secret = key.expose();
-    if secret.is_empty() {
-        return text.to_owned();
-    }
-    let anywhere = secret.chars().count() >= REDACT_ANYWHERE_LEN;
-    if anywhere && secret.chars().all(plain) {
-        // Nothing a server would escape: the key can only appear as it is.
-        return text.replace(secret, "[REDACTED]");
-    }
-    let in_word = |c: Option<char>| c.is_some_and(char::is_alphanumeric);
-    let mut out = String::with_capacity(text.len());
-    let mut copied = 0;
-    let mut at = 0;
-    while let Some(c) = text[at..].chars().next() {
-        if let Some(len) = echoed_len(&text[at..], secret) {
-            let end = at + len;
-            let alone =
-                !in_word(text[..at].chars().next_back()) && !in_word(text[end..].chars().next());
-            if anywhere || alone {
-                out.push_str(&text[copied..at]);
-                out.push_str("[REDACTED]");
-                copied = end;
-                at = end;
-                continue;
-            }
-        }
-        at += c.len_utf8();
-    }
-    out.push_str(&text[copied..]);
-    out
-}
-
-/// A character no server escapes in JSON or in a URL.
-fn plain(c: char) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '~')
-}
-
-/// The length of the start of `text` that is `secret` in any of the forms
-/// [`redact`] knows, character by character; `None` when it is not.
-fn echoed_len(text: &str, secret: &str) -> Option<usize> {
-    let mut at = 0;
-    for c in secret.chars() {
-        let rest = &text[at..];
-        if rest.starts_with(c) {
-            at += c.len_utf8();
-            continue;
-        }
-        if plain(c) {
-            return None;
-        }
-        let mut units = [0_u16; 2];
-        let json: String = c
-            .encode_utf16(&mut units)
-            .iter()
-            .map(|u| format!("\\u{u:04X}"))
-            .collect();
-        let mut bytes = [0_u8; 4];
-        let percent: String = c
-            .encode_utf8(&mut bytes)
-            .bytes()
-            .map(|b| format!("%{b:02X}"))
-            .collect();
-        let slash = if c == '/' { "\\/" } else { "" };
-        let form = [json.as_str(), percent.as_str(), slash]
-            .into_iter()
-            .filter(|f| !f.is_empty())
-            .find(|f| {
-                rest.get(..f.len())
-                    .is_some_and(|p| p.eq_ignore_ascii_case(f))
-            })?;
-        at += form.len();
-    }
-    Some(at)
+    agora_domain::mask::mask_key(text, key.expose(), "[REDACTED]")
 }
 
 /// The first bytes of an error's answer (up to the error-body limit), and
