@@ -431,7 +431,7 @@ fn unreachable(why: &str) -> Response {
 #[cfg(feature = "bin")]
 #[derive(Debug, Clone, clap::Args)]
 pub struct RecordOptions {
-    /// The AgoraPlus to forward to (e.g. https://preprod-api.agoraplus.com).
+    /// The AgoraPlus to forward to (e.g. `https://preprod-api.agoraplus.com`).
     #[arg(long, value_name = "URL")]
     pub upstream: String,
     /// Address to listen on; point the client's base URL here.
