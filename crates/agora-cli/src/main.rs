@@ -25,7 +25,7 @@ use clap::{ArgAction, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::commands::{
     BomArgs, CatalogCmd, ClaimsCmd, CompletionsArgs, DemoArgs, InvoicesCmd, OutboxCmd, PartsCmd,
-    RefCmd, RepairsCmd, SimArgs, StatusCmd, WorkOrdersCmd,
+    RecordArgs, RefCmd, RepairsCmd, SimArgs, StatusCmd, WorkOrdersCmd,
 };
 use crate::output::Out;
 use crate::settings::Flags;
@@ -226,8 +226,10 @@ struct Cli {
 enum Command {
     /// Run one complete repair on the embedded AgoraPlus simulator (no key, no network).
     Demo(DemoArgs),
-    /// Serve the AgoraPlus simulator until Ctrl-C.
+    /// Serve the AgoraPlus simulator until Ctrl-C (`--replay DIR`: serve recordings).
     Sim(SimArgs),
+    /// Record real exchanges: forward to AgoraPlus, write each call to a file (key masked).
+    Record(RecordArgs),
     /// Work orders: pull and accept them, list them.
     #[command(subcommand, name = "work-orders")]
     WorkOrders(WorkOrdersCmd),

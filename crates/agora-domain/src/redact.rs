@@ -1,40 +1,50 @@
 //! The one redaction of a secret (the api_key) from texts that came from
 //! AgoraPlus, or that hold what it sent, before they reach people or logs:
 //! the client's messages and error snippets, the command line's every
-//! line. What goes back to AgoraPlus is never redacted (it stays as it
-//! came).
+//! line, and recordings (`agora record`, masked with `***`). What goes
+//! back to AgoraPlus is never redacted (it stays as it came).
 
-/// Keys at least this long are removed wherever they appear; a shorter one
-/// (`demo`, a test account's `a`) could be part of any word, so it is
-/// removed where it stands alone: not between letters or digits.
-pub const REDACT_ANYWHERE_LEN: usize = 8;
-
-/// Removes the key from a text the server sent (a careless gateway may
-/// echo it), however short the key, and however the server wrote its
-/// characters back: as they are, JSON-escaped (`\/`, or `\u002B` as
-/// System.Text.Json writes `+`) or percent-encoded (`%2B`, in a URL it
-/// echoes), in either case of hexadecimal digits.
+/// Removes `secret` from a text meant for people or logs, replaced by
+/// `[REDACTED]` (see [`mask_key`]).
 pub fn redact(text: &str, secret: &str) -> String {
-    if secret.is_empty() {
+    mask_key(text, secret, "[REDACTED]")
+}
+
+/// Keys at least this long are masked wherever they appear; a shorter one
+/// (`demo`, a test account's `a`) could be part of any word, so it is
+/// masked where it stands alone: not between letters or digits.
+pub const MASK_ANYWHERE_LEN: usize = 8;
+
+/// `text` with every echo of `key` replaced by `replacement`. An empty key
+/// masks nothing.
+///
+/// ```
+/// use agora_domain::redact::mask_key;
+/// let key = "k+y/secret=1";
+/// let text = r#"{"echo":"k\u002By\/secret=1","url":"?api_key=k%2By%2Fsecret%3D1"}"#;
+/// assert_eq!(mask_key(text, key, "***"), r#"{"echo":"***","url":"?api_key=***"}"#);
+/// ```
+pub fn mask_key(text: &str, key: &str, replacement: &str) -> String {
+    if key.is_empty() {
         return text.to_owned();
     }
-    let anywhere = secret.chars().count() >= REDACT_ANYWHERE_LEN;
-    if anywhere && secret.chars().all(plain) {
+    let anywhere = key.chars().count() >= MASK_ANYWHERE_LEN;
+    if anywhere && key.chars().all(plain) {
         // Nothing a server would escape: the key can only appear as it is.
-        return text.replace(secret, "[REDACTED]");
+        return text.replace(key, replacement);
     }
     let in_word = |c: Option<char>| c.is_some_and(char::is_alphanumeric);
     let mut out = String::with_capacity(text.len());
     let mut copied = 0;
     let mut at = 0;
     while let Some(c) = text[at..].chars().next() {
-        if let Some(len) = echoed_len(&text[at..], secret) {
+        if let Some(len) = echoed_len(&text[at..], key) {
             let end = at + len;
             let alone =
                 !in_word(text[..at].chars().next_back()) && !in_word(text[end..].chars().next());
             if anywhere || alone {
                 out.push_str(&text[copied..at]);
-                out.push_str("[REDACTED]");
+                out.push_str(replacement);
                 copied = end;
                 at = end;
                 continue;
@@ -46,13 +56,18 @@ pub fn redact(text: &str, secret: &str) -> String {
     out
 }
 
+/// Whether `text` holds an echo of `key` that [`mask_key`] would mask.
+pub fn contains_key(text: &str, key: &str) -> bool {
+    !key.is_empty() && mask_key(text, key, "\u{0}") != text
+}
+
 /// A character no server escapes in JSON or in a URL.
 fn plain(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '~')
 }
 
 /// The length of the start of `text` that is `secret` in any of the forms
-/// [`redact`] knows, character by character; `None` when it is not.
+/// [`mask_key`] knows, character by character; `None` when it is not.
 fn echoed_len(text: &str, secret: &str) -> Option<usize> {
     let mut at = 0;
     for c in secret.chars() {
@@ -233,5 +248,53 @@ mod tests {
         item.redact_messages(key);
         assert_eq!(item.response_message.as_deref(), Some("created [REDACTED]"));
         assert_eq!(item.response_error_message.as_deref(), Some("[REDACTED]"));
+    }
+}
+
+#[cfg(test)]
+mod mask_tests {
+    use super::*;
+
+    #[test]
+    fn a_long_key_is_masked_in_every_form() {
+        let key = "Ab+/=9xyZ";
+        for echo in [
+            "Ab+/=9xyZ",
+            "Ab\\u002B\\/=9xyZ",
+            "Ab\\u002b/\\u003D9xyZ",
+            "Ab%2B%2F%3D9xyZ",
+            "Ab%2b%2f%3d9xyZ",
+        ] {
+            let text = format!("before{echo}after");
+            assert_eq!(mask_key(&text, key, "***"), "before***after", "{echo}");
+            assert!(contains_key(&text, key), "{echo}");
+        }
+    }
+
+    #[test]
+    fn a_plain_long_key_is_replaced_as_it_is() {
+        assert_eq!(
+            mask_key(
+                "x tenant-a-key y tenant-a-key",
+                "tenant-a-key",
+                "[REDACTED]"
+            ),
+            "x [REDACTED] y [REDACTED]"
+        );
+    }
+
+    #[test]
+    fn a_short_key_is_masked_only_where_it_stands_alone() {
+        assert_eq!(
+            mask_key("demo demonstrate (demo) ademo", "demo", "***"),
+            "*** demonstrate (***) ademo"
+        );
+        assert!(!contains_key("demonstrate", "demo"));
+    }
+
+    #[test]
+    fn an_empty_key_masks_nothing() {
+        assert_eq!(mask_key("abc", "", "***"), "abc");
+        assert!(!contains_key("abc", ""));
     }
 }

@@ -32,9 +32,12 @@ pub(crate) fn snippet(body: &[u8], key: &ApiKey) -> String {
         .collect()
 }
 
-/// Removes the key from a text the server sent (see
-/// [`agora_domain::redact::redact`]: the one redaction, in every form a
-/// server may echo it).
+/// Removes the key from a text the server sent (a careless gateway may
+/// echo it), however short the key, and however the server wrote its
+/// characters back: as they are, JSON-escaped (`\/`, or `\u002B` as
+/// System.Text.Json writes `+`) or percent-encoded (`%2B`, in a URL it
+/// echoes). The rule is `agora_domain::redact`, which the recorder masks
+/// recordings with and the command line masks every line with.
 pub(crate) fn redact(text: &str, key: &ApiKey) -> String {
     agora_domain::redact::redact(text, key.expose())
 }

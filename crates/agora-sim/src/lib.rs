@@ -11,6 +11,11 @@
 //! feature, `options` holds the flags and serving loop the binary and
 //! `agora sim` share. It is not a client and holds no use case.
 //!
+//! Real answers as fixtures: `recording` is the file format of one
+//! recorded exchange, `replay` serves a folder of them
+//! (`agora-sim --replay DIR`), and, with the `record` feature, `record`
+//! is the recording proxy behind `agora record`.
+//!
 //! Known differences from the real AgoraPlus are listed in
 //! `crates/agora-sim/README.md`.
 
@@ -18,6 +23,10 @@ mod control;
 mod handler;
 #[cfg(feature = "bin")]
 pub mod options;
+#[cfg(feature = "record")]
+pub mod record;
+pub mod recording;
+pub mod replay;
 mod shutdown;
 mod wire;
 

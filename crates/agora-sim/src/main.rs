@@ -2,6 +2,7 @@
 //!
 //! ```sh
 //! agora-sim --listen 127.0.0.1:8787 --tenant demo --seed 1 --catalog-size 100000
+//! agora-sim --listen 127.0.0.1:8787 --replay tests/recordings/sim-whole-repair
 //! ```
 
 use std::process::ExitCode;
@@ -34,7 +35,7 @@ async fn main() -> ExitCode {
             {
                 println!("{url}");
             }
-            eprintln!("agora-sim: serving AgoraPlus for {accounts} account(s); Ctrl-C to stop");
+            eprintln!("agora-sim: {}", args.options.banner(accounts));
         })
         .await;
     match served {

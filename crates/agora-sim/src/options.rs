@@ -34,6 +34,11 @@ pub struct SimOptions {
     /// profiles by account key). Flags add to it.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Serve the recordings under DIR (`agora record`'s files, at any
+    /// depth) instead of the simulator: each request gets the first
+    /// unserved recording that matches it, or 501.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["tenants", "locked", "seed", "catalog_size"])]
+    pub replay: Option<PathBuf>,
 }
 
 /// Why serving stopped short.
@@ -104,10 +109,26 @@ impl SimOptions {
         Ok(config)
     }
 
+    /// What is served, for the line printed once listening: `count` is
+    /// what `serve` handed to `ready`.
+    pub fn banner(&self, count: usize) -> String {
+        match &self.replay {
+            Some(dir) => format!(
+                "replaying {count} recording(s) from {}; Ctrl-C to stop",
+                dir.display()
+            ),
+            None => format!("serving AgoraPlus for {count} account(s); Ctrl-C to stop"),
+        }
+    }
+
     /// Serves until SIGINT or SIGTERM. `ready` hears the URL and the number
-    /// of accounts once the server listens and the signals are caught (a
-    /// signal sent as soon as the URL is read stops it cleanly).
+    /// of accounts (or of recordings replayed) once the server listens and
+    /// the signals are caught (a signal sent as soon as the URL is read
+    /// stops it cleanly).
     pub async fn serve(&self, ready: impl FnOnce(&str, usize)) -> Result<(), ServeError> {
+        if let Some(dir) = &self.replay {
+            return self.serve_replay(dir, ready).await;
+        }
         let config = self.sim_config().map_err(ServeError::Config)?;
         let accounts = config.tenants.len();
         let server = SimServer::start(Simulator::new(config), self.listen)
@@ -118,6 +139,31 @@ impl SimOptions {
             })?;
         let shutdown = Shutdown::install();
         ready(&server.url(), accounts);
+        shutdown.wait().await;
+        server
+            .shutdown()
+            .await
+            .map_err(|e| ServeError::Stop(e.to_string()))
+    }
+}
+
+impl SimOptions {
+    async fn serve_replay(
+        &self,
+        dir: &std::path::Path,
+        ready: impl FnOnce(&str, usize),
+    ) -> Result<(), ServeError> {
+        let replay =
+            crate::replay::Replay::from_dir(dir).map_err(|e| ServeError::Config(e.to_string()))?;
+        let count = replay.len();
+        let server = crate::replay::ReplayServer::start(replay, self.listen)
+            .await
+            .map_err(|e| ServeError::Listen {
+                address: self.listen,
+                reason: e.to_string(),
+            })?;
+        let shutdown = Shutdown::install();
+        ready(&server.url(), count);
         shutdown.wait().await;
         server
             .shutdown()

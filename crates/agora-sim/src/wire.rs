@@ -228,7 +228,7 @@ impl Query {
     }
 }
 
-fn url_pairs(q: &str) -> impl Iterator<Item = (String, String)> + '_ {
+pub(crate) fn url_pairs(q: &str) -> impl Iterator<Item = (String, String)> + '_ {
     q.split('&').filter(|p| !p.is_empty()).map(|pair| {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
         (percent_decode(k), percent_decode(v))

@@ -9,6 +9,7 @@ mod docs;
 mod invoices;
 mod outbox;
 mod parts;
+mod record;
 mod reference;
 mod repairs;
 mod sim;
@@ -30,6 +31,7 @@ pub(crate) use docs::{CompletionsArgs, man};
 pub(crate) use invoices::InvoicesCmd;
 pub(crate) use outbox::OutboxCmd;
 pub(crate) use parts::PartsCmd;
+pub(crate) use record::RecordArgs;
 pub(crate) use reference::RefCmd;
 pub(crate) use repairs::{RepairsCmd, StatusCmd};
 pub(crate) use sim::SimArgs;
@@ -86,6 +88,7 @@ pub(crate) async fn run(command: Command, flags: Flags, out: Out) -> ExitCode {
     match command {
         Command::Demo(args) => return demo::run(args, out).await,
         Command::Sim(args) => return sim::run(args, out).await,
+        Command::Record(args) => return record::run(args, out).await,
         Command::Completions(args) => return docs::completions(&args, out),
         Command::Reference(cmd) => {
             reference::run(cmd, out);
@@ -224,8 +227,10 @@ async fn execute(
         Command::Catalog(cmd) => catalog::run(app, cmd, out).await,
         Command::Bom(args) => catalog::bom(app, args, out).await,
         Command::Outbox(cmd) => outbox::run(app, cmd, out).await,
-        Command::Demo(_) | Command::Sim(_) | Command::Completions(_) | Command::Reference(_) => {
-            Ok(code::OK)
-        }
+        Command::Demo(_)
+        | Command::Sim(_)
+        | Command::Record(_)
+        | Command::Completions(_)
+        | Command::Reference(_) => Ok(code::OK),
     }
 }

@@ -14,9 +14,7 @@ pub(super) async fn run(args: SimArgs, out: Out) -> ExitCode {
     let served = args
         .serve(|url, accounts| {
             out.line(url);
-            out.note(format_args!(
-                "agora sim: serving AgoraPlus for {accounts} account(s); Ctrl-C to stop"
-            ));
+            out.note(format_args!("agora sim: {}", args.banner(accounts)));
         })
         .await;
     match served {
