@@ -7,6 +7,8 @@ use agora_domain::Lcid;
 use agora_domain::rules::RuleBook;
 use agora_ports::{AgoraError, CatalogStore, Clock, LocalRepair, Outbox, RepairFiles, SyncCursors};
 
+use crate::progress::CONFLICT_RETRIES;
+
 /// Every store port: what the use cases keep their state in.
 pub trait LocalStore: RepairFiles + SyncCursors + Outbox + CatalogStore {}
 
@@ -143,5 +145,26 @@ impl<A, S: RepairFiles> Agora<A, S> {
             .repair(id)
             .await?
             .ok_or_else(|| AgoraError::Missing(format!("repair file {id}")))
+    }
+
+    /// Writes `repair` changed by `change`; when another process wrote the
+    /// file since it was read, reads it again and redoes the change (a few
+    /// times), so that neither write is lost. Returns the file as written.
+    pub(crate) async fn rewrite(
+        &self,
+        mut repair: LocalRepair,
+        change: impl Fn(&mut LocalRepair),
+    ) -> Result<LocalRepair, AgoraError> {
+        let mut tries = 0;
+        loop {
+            change(&mut repair);
+            match self.store.upsert_repair(&repair).await {
+                Err(AgoraError::Conflict(_)) if tries < CONFLICT_RETRIES => {
+                    tries += 1;
+                    repair = self.repair(repair.intervention_id).await?;
+                }
+                other => return other.map(|()| repair),
+            }
+        }
     }
 }

@@ -306,6 +306,9 @@ where
             .inspect_err(|e| {
                 tracing::error!(entry = id, error = %e, outcome = ?attempt, "the outcome could not be recorded");
             })?;
+        if let (Finish::Recorded, Attempt::Refused(reason)) = (&finished, &attempt) {
+            self.set_aside_refused(&entry, reason).await?;
+        }
         match finished {
             Finish::Recorded | Finish::Settled | Finish::Known => Ok(delivery),
             Finish::Stale => {
@@ -331,6 +334,52 @@ where
                 })
             }
         }
+    }
+
+    /// After AgoraPlus refused a whole-file update (it said it did not
+    /// apply it), the local file returns to what AgoraPlus last accepted
+    /// (the last delivered update or creation of the file): the refused
+    /// statuses and fields are taken out, so that later whole-file updates
+    /// do not send them again. The refused change stays aside as the
+    /// entry itself, which names it in the file's attention and can be
+    /// sent again after a fix (`outbox resolve ID --as resend`).
+    async fn set_aside_refused(&self, entry: &OutboxEntry, reason: &str) -> Result<(), AgoraError> {
+        let (Operation::UpdateRepair(refused), Some(file)) =
+            (&entry.operation, entry.intervention_id)
+        else {
+            return Ok(());
+        };
+        let accepted = self
+            .store
+            .entries(OutboxState::Delivered)
+            .await?
+            .into_iter()
+            .filter(|e| e.intervention_id == Some(file) && e.id < entry.id)
+            .filter_map(|e| match e.operation {
+                Operation::UpdateRepair(f) | Operation::CreateRepair(f) => Some((e.id, f)),
+                _ => None,
+            })
+            .max_by_key(|(id, _)| *id)
+            .map(|(_, f)| f);
+        let repair = self.repair(file).await?;
+        let id = entry.id;
+        self.rewrite(repair, |repair| {
+            let aside = repair.file.set_aside_refused(refused, accepted.as_ref());
+            let statuses: Vec<String> = aside
+                .iter()
+                .filter_map(|s| s.code.as_ref().map(ToString::to_string))
+                .collect();
+            repair.attention = Some(format!(
+                "update refused by AgoraPlus ({reason}); its change{} set aside as outbox entry {id}: fix it, then `agora outbox resolve {id} --as resend`",
+                if statuses.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (status {})", statuses.join(", "))
+                }
+            ));
+        })
+        .await?;
+        Ok(())
     }
 
     /// Renews `owner`'s lease of entry `id` every third of its length, for

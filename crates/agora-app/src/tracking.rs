@@ -10,7 +10,6 @@ use agora_domain::{ClaimId, ClaimStatus, InterventionId, LogisticStatus, PartOrd
 use agora_ports::{AgoraError, Claims, LocalRepair, PartOrders, RepairFiles};
 
 use crate::hub::Agora;
-use crate::progress::CONFLICT_RETRIES;
 use crate::report::{Pass, Step, StepFailure, Warning, concerns_one_item};
 
 /// The order lines of one repair file, as last tracked.
@@ -245,27 +244,6 @@ where
             }),
             warnings,
         ))
-    }
-
-    /// Writes `repair` changed by `change`; when another process wrote the
-    /// file since it was read, reads it again and redoes the change (a few
-    /// times), so that neither write is lost. Returns the file as written.
-    async fn rewrite(
-        &self,
-        mut repair: LocalRepair,
-        change: impl Fn(&mut LocalRepair),
-    ) -> Result<LocalRepair, AgoraError> {
-        let mut tries = 0;
-        loop {
-            change(&mut repair);
-            match self.store.upsert_repair(&repair).await {
-                Err(AgoraError::Conflict(_)) if tries < CONFLICT_RETRIES => {
-                    tries += 1;
-                    repair = self.repair(repair.intervention_id).await?;
-                }
-                other => return other.map(|()| repair),
-            }
-        }
     }
 }
 

@@ -1032,3 +1032,62 @@ fn an_attempt_can_no_longer_land_after_the_request_timeout_and_the_grace() {
         std::time::Duration::from_millis(6500)
     );
 }
+
+/// A whole-file update AgoraPlus refused (`E`: an unknown status) does not
+/// stay in the local file: its status is set aside (the entry itself, named
+/// in the file's attention, re-sendable after a fix), the file returns to
+/// what AgoraPlus last accepted, and the file's later updates go without
+/// it. Before, the refused status was sent again inside every later
+/// whole-file update, so every later update of the file was refused too.
+#[tokio::test]
+async fn a_refused_update_is_set_aside_and_later_updates_go_without_it() {
+    let (_dir, sim, app, _clock) = setup("refused-update");
+    sim.publish_mandate("a", work_order(19)).unwrap();
+    let id = app.sync_work_orders().await.unwrap().accepted[0];
+    app.report_status(id, StateNature::new(StatusCode::Diagnosis, "diag"))
+        .await
+        .unwrap();
+
+    let bogus = StateNature::new(StatusCode::lenient("999"), "not a status of the reference");
+    let refused = app.report_status(id, bogus.clone()).await.unwrap().outcome;
+    let Delivery::Failed { entry, .. } = refused else {
+        panic!("not refused: {refused:?}")
+    };
+    let local = app.repair(id).await.unwrap();
+    let codes: Vec<String> = local
+        .file
+        .state_natures
+        .iter()
+        .flatten()
+        .filter_map(|s| s.code.as_ref().map(ToString::to_string))
+        .collect();
+    assert_eq!(codes, ["406"], "the refused status left the file");
+    let attention = local.attention.unwrap();
+    assert!(
+        attention.contains(&format!("outbox entry {entry}")) && attention.contains("999"),
+        "{attention}"
+    );
+    // The refused change is kept aside, as it was sent.
+    let kept = app.store().entry(entry).await.unwrap().unwrap();
+    let Operation::UpdateRepair(sent) = kept.operation else {
+        panic!("{kept:?}")
+    };
+    assert!(sent.state_natures.unwrap().contains(&bogus));
+
+    // A later update is delivered, and AgoraPlus holds it without the
+    // refused status.
+    let later = app
+        .report_status(id, StateNature::new(StatusCode::RepairFinished, "done"))
+        .await
+        .unwrap()
+        .outcome;
+    assert!(matches!(later, Delivery::Delivered { .. }), "{later:?}");
+    let state = sim.state("a").unwrap();
+    let remote: Vec<&str> = state["Repairs"][0]["File"]["StateNatures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["Code"].as_str().unwrap())
+        .collect();
+    assert_eq!(remote, ["406", "305"]);
+}

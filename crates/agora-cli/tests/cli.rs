@@ -1173,14 +1173,15 @@ async fn a_send_cut_by_a_crash_is_in_doubt_at_the_next_start_and_resent_by_hand(
     assert_eq!(orders_at_agoraplus(&env), 0);
 
     // The person finds no order in AgoraPlus: resend; refused while the
-    // cut call may still take effect (its send start + request timeout 60 s
-    // + grace 30 s), accepted once it cannot, as 91 s after the send.
+    // cut call may still take effect (its send start + the client's
+    // longest call, 270 s with the default timing, + grace 30 s),
+    // accepted once it cannot, as 301 s after the send.
     let e = entry.to_string();
     let out = env.run(&["outbox", "resolve", &e, "--as", "resend"]).await;
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(stderr(&out).contains("--force"), "{}", text(&out));
     conn.execute(
-        "UPDATE outbox SET sent_ms = sent_ms - 91000 WHERE id = ?1",
+        "UPDATE outbox SET sent_ms = sent_ms - 301000 WHERE id = ?1",
         [entry],
     )
     .unwrap();

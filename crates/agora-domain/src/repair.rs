@@ -387,6 +387,67 @@ impl CompleteRepairState {
         lines
     }
 
+    /// Takes out of this file (the local copy) a change AgoraPlus refused:
+    /// `refused` is the file as that update sent it, `accepted` the file as
+    /// AgoraPlus last accepted it (`None`: nothing accepted since the file
+    /// was created, so no status of ours). Each status `refused` added
+    /// (not in `accepted`) is removed from this file and returned, to be
+    /// kept aside; each other field the refused update changed returns to
+    /// its accepted value, unless this file has changed it again since
+    /// (without an accepted copy, only the statuses are taken out).
+    /// Later changes stay: they did not depend on the refused one, and
+    /// AgoraPlus's state is known.
+    pub fn set_aside_refused(
+        &mut self,
+        refused: &CompleteRepairState,
+        accepted: Option<&CompleteRepairState>,
+    ) -> Vec<StateNature> {
+        let before: &[StateNature] = accepted
+            .and_then(|a| a.state_natures.as_deref())
+            .unwrap_or_default();
+        let mut kept_aside = Vec::new();
+        for status in refused.state_natures.iter().flatten() {
+            if before.contains(status) {
+                continue;
+            }
+            if let Some(mine) = self.state_natures.as_mut() {
+                if let Some(at) = mine.iter().position(|s| s == status) {
+                    kept_aside.push(mine.remove(at));
+                }
+            }
+        }
+        // Without an accepted copy (the file as AgoraPlus made it from the
+        // work order is not known here), only the statuses are taken out.
+        let Some(Ok(serde_json::Value::Object(base))) = accepted.map(serde_json::to_value) else {
+            return kept_aside;
+        };
+        let (Ok(serde_json::Value::Object(mut now)), Ok(serde_json::Value::Object(sent))) =
+            (serde_json::to_value(&*self), serde_json::to_value(refused))
+        else {
+            return kept_aside;
+        };
+        let mut reverted = false;
+        for (key, value) in &sent {
+            if key == "StateNatures" || key == "InterventionId" || base.get(key) == Some(value) {
+                continue;
+            }
+            if now.get(key) == Some(value) {
+                match base.get(key) {
+                    Some(old) => now.insert(key.clone(), old.clone()),
+                    None => now.remove(key),
+                };
+                reverted = true;
+            }
+        }
+        if reverted {
+            let json = serde_json::Value::Object(now).to_string();
+            if let Ok(back) = crate::wire::decode_json::<Self>(json.as_bytes()) {
+                *self = back;
+            }
+        }
+        kept_aside
+    }
+
     /// The repair type of the file, when set.
     pub fn intervention_type(&self) -> Option<InterventionTypeId> {
         self.intervention.as_ref().and_then(|i| i.intervention_type)

@@ -217,3 +217,47 @@ fn the_last_status_is_the_latest_with_a_code() {
     file.intervention = None;
     assert_eq!(file.intervention_type(), None);
 }
+
+#[test]
+fn a_refused_update_is_taken_out_of_the_file_and_later_changes_stay() {
+    let accepted: CompleteRepairState = serde_json::from_value(json!({
+        "InterventionId": 7, "SerialNumber": "A", "Brand": "DeLonghi",
+        "StateNatures": [{"Code": "406", "Comment": "diag"}]
+    }))
+    .unwrap();
+    let refused: CompleteRepairState = serde_json::from_value(json!({
+        "InterventionId": 7, "SerialNumber": "B", "Brand": "DeLonghi",
+        "StateNatures": [{"Code": "406", "Comment": "diag"}, {"Code": "999", "Comment": "?"}]
+    }))
+    .unwrap();
+    // Since the refused update: the brand changed, and a status added.
+    let mut file: CompleteRepairState = serde_json::from_value(json!({
+        "InterventionId": 7, "SerialNumber": "B", "Brand": "Kenwood",
+        "StateNatures": [{"Code": "406", "Comment": "diag"}, {"Code": "999", "Comment": "?"},
+                         {"Code": "305", "Comment": "done"}]
+    }))
+    .unwrap();
+    let aside = file.set_aside_refused(&refused, Some(&accepted));
+    assert_eq!(aside.len(), 1);
+    assert_eq!(aside[0].code.as_ref().unwrap().as_str(), "999");
+    assert_eq!(
+        serde_json::to_value(&file).unwrap(),
+        json!({
+            "InterventionId": 7, "SerialNumber": "A", "Brand": "Kenwood",
+            "StateNatures": [{"Code": "406", "Comment": "diag"}, {"Code": "305", "Comment": "done"}]
+        })
+    );
+    // A field changed again since the refusal keeps its newer value.
+    let mut file = refused.clone();
+    file.serial_number = Some("C".into());
+    file.set_aside_refused(&refused, Some(&accepted));
+    assert_eq!(file.serial_number.as_deref(), Some("C"));
+    // With nothing accepted yet, every status of the refused update goes
+    // and the fields stay (the file AgoraPlus made is not known here).
+    let mut file = refused.clone();
+    let aside = file.set_aside_refused(&refused, None);
+    assert_eq!(aside.len(), 2);
+    assert_eq!(file.state_natures, Some(vec![]));
+    assert_eq!(file.serial_number.as_deref(), Some("B"));
+    assert_eq!(file.brand.as_deref(), Some("DeLonghi"));
+}
