@@ -1276,7 +1276,13 @@ fn file_at_agoraplus(env: &Env, id: &str) -> Value {
         .as_array()
         .unwrap()
         .iter()
-        .find(|r| r["File"]["InterventionId"].to_string() == id)
+        .find(|r| {
+            r["File"]["InterventionId"]
+                .as_i64()
+                .map(|i| i.to_string())
+                .as_deref()
+                == Some(id)
+        })
         .unwrap()["File"]
         .clone()
 }
@@ -1308,7 +1314,7 @@ async fn repairs_set_sends_one_update_and_refuses_a_bad_path_or_value() {
             "Parts[0].Quantity=2",
         ])
         .await;
-    assert_eq!(sent["Changed"].as_array().unwrap().len(), 5, "{sent}");
+    assert_eq!(sent["changed"].as_array().unwrap().len(), 5, "{sent}");
     assert!(sent["delivery"].as_str().unwrap().starts_with("delivered"));
     assert_eq!(outbox_len(&env).await, before + 1);
     let file = file_at_agoraplus(&env, &id);

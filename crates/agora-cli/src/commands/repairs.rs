@@ -130,10 +130,11 @@ fn apply_all(
     Ok(edited)
 }
 
-/// The fields changed on a file (`repairs set`).
+/// The fields changed on a file (`repairs set`): agora's record, the
+/// file's id under its wire name.
 #[derive(Debug, Serialize)]
-#[serde(rename_all = "PascalCase")]
 struct FileChange {
+    #[serde(rename = "InterventionId")]
     intervention_id: InterventionId,
     /// The paths set, in order.
     changed: Vec<String>,
@@ -223,8 +224,8 @@ fn edit_round(text: &str) -> Result<String, String> {
 
 /// The file changed by hand (`repairs edit`).
 #[derive(Debug, Serialize)]
-#[serde(rename_all = "PascalCase")]
 struct FileEdited {
+    #[serde(rename = "InterventionId")]
     intervention_id: InterventionId,
 }
 
