@@ -1259,3 +1259,156 @@ async fn refused_entries_are_resent_or_abandoned_by_hand() {
     assert_eq!(failed[0]["last_error"], "resolved by hand: abandoned");
     assert_eq!(env.json(&["outbox", "flush"]).await["delivered"], 0);
 }
+
+// ----- the repair file completed by hand: `repairs set`, `repairs edit` -----
+
+/// A repair file accepted from a work order; its id.
+async fn accepted_file(env: &Env) -> String {
+    env.sim().publish_mandate(KEY, mandate(1)).unwrap();
+    env.json(&["work-orders", "sync"]).await["accepted"][0]
+        .as_i64()
+        .unwrap()
+        .to_string()
+}
+
+/// The file `id` as AgoraPlus holds it.
+fn file_at_agoraplus(env: &Env, id: &str) -> Value {
+    env.sim().state(KEY).unwrap()["Repairs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| {
+            r["File"]["InterventionId"]
+                .as_i64()
+                .map(|i| i.to_string())
+                .as_deref()
+                == Some(id)
+        })
+        .unwrap()["File"]
+        .clone()
+}
+
+/// How many outbox entries there are.
+async fn outbox_len(env: &Env) -> usize {
+    env.json(&["outbox", "list"])
+        .await
+        .as_array()
+        .unwrap()
+        .len()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repairs_set_sends_one_update_and_refuses_a_bad_path_or_value() {
+    let env = Env::new("set", 100).await;
+    let id = accepted_file(&env).await;
+    let before = outbox_len(&env).await;
+
+    let sent = env
+        .json(&[
+            "repairs",
+            "set",
+            &id,
+            "serialnumber=SN-42",
+            "Consumer.Phone=+33 4 72 00 00 00",
+            "Consumer.Zip=69001",
+            "Parts[0].Reference=00001-00000001",
+            "Parts[0].Quantity=2",
+        ])
+        .await;
+    assert_eq!(sent["changed"].as_array().unwrap().len(), 5, "{sent}");
+    assert!(sent["delivery"].as_str().unwrap().starts_with("delivered"));
+    assert_eq!(outbox_len(&env).await, before + 1);
+    let file = file_at_agoraplus(&env, &id);
+    assert_eq!(file["SerialNumber"], "SN-42");
+    assert_eq!(file["Consumer"]["Zip"], "69001");
+    assert_eq!(file["Consumer"]["Phone"], "+33 4 72 00 00 00");
+    assert_eq!(file["Consumer"]["LastName"], "Durand");
+    assert_eq!(file["Parts"][0]["Quantity"], 2);
+    let local = env.json(&["repairs", "show", &id]).await;
+    assert_eq!(local["File"]["SerialNumber"], "SN-42");
+
+    for (args, named) in [
+        (vec!["Consumer.Phon=1"], "Consumer.Phon"),
+        (
+            vec!["SerialNumber=SN-1", "Consumer.Country=France"],
+            "Consumer.Country",
+        ),
+        (vec!["Parts[3].Quantity=1"], "Parts[3].Quantity"),
+        (vec!["InterventionId=1"], "InterventionId"),
+        (vec!["SerialNumber"], "SerialNumber"),
+    ] {
+        let mut full = vec!["repairs", "set", id.as_str()];
+        full.extend(args);
+        let out = env.run(&full).await;
+        assert_eq!(out.status.code(), Some(2), "{full:?}: {}", text(&out));
+        assert!(stderr(&out).contains(named), "{full:?}: {}", text(&out));
+    }
+    assert_eq!(outbox_len(&env).await, before + 1, "nothing queued");
+    assert_eq!(file_at_agoraplus(&env, &id)["SerialNumber"], "SN-42");
+}
+
+/// An editor script: `sh SCRIPT FILE`, counting its runs in `count`.
+fn editor(dir: &std::path::Path, body: &str) -> String {
+    let script = dir.join("editor.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "n=$(cat '{count}' 2>/dev/null || echo 0); n=$((n+1)); echo $n > '{count}'\n{body}\n",
+            count = dir.join("count").display()
+        ),
+    )
+    .unwrap();
+    format!("sh {}", script.display())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repairs_edit_sends_a_changed_file_and_reopens_an_invalid_one() {
+    let env = Env::new("edit", 100).await;
+    let id = accepted_file(&env).await;
+    let before = outbox_len(&env).await;
+    let edit = |editor: &str| {
+        let mut c = env.command(&["repairs", "edit", &id]);
+        c.env_remove("VISUAL").env("EDITOR", editor);
+        c.output().unwrap()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let runs = || std::fs::read_to_string(dir.path().join("count")).unwrap();
+
+    // Saved unchanged: nothing sent.
+    let out = edit(&editor(dir.path(), "true"));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(stderr(&out).contains("Edit cancelled, no changes made."));
+    assert_eq!(outbox_len(&env).await, before);
+
+    // Changed: one update.
+    std::fs::remove_file(dir.path().join("count")).unwrap();
+    let out = edit(&editor(
+        dir.path(),
+        r#"sed -i '1s/{/{"SerialNumber": "SN-7",/' "$1""#,
+    ));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(outbox_len(&env).await, before + 1);
+    assert_eq!(file_at_agoraplus(&env, &id)["SerialNumber"], "SN-7");
+
+    // Invalid, then fixed in the second round, the error on top.
+    std::fs::remove_file(dir.path().join("count")).unwrap();
+    let out = edit(&editor(
+        dir.path(),
+        r#"if [ "$n" = 1 ]; then sed -i 's/"SerialNumber": "SN-7"/"SerialNumber": 8/' "$1"; else grep -q '^# .*SerialNumber' "$1" || exit 1; sed -i 's/"SerialNumber": 8/"SerialNumber": "SN-8"/' "$1"; fi"#,
+    ));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(runs().trim(), "2");
+    assert_eq!(outbox_len(&env).await, before + 2);
+    assert_eq!(file_at_agoraplus(&env, &id)["SerialNumber"], "SN-8");
+
+    // Invalid, then saved unchanged: stops with the error, nothing sent.
+    std::fs::remove_file(dir.path().join("count")).unwrap();
+    let out = edit(&editor(
+        dir.path(),
+        r#"if [ "$n" = 1 ]; then sed -i 's/"SerialNumber": "SN-8"/"SerialNumber": 9/' "$1"; fi"#,
+    ));
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(stderr(&out).contains("SerialNumber"), "{}", text(&out));
+    assert_eq!(runs().trim(), "2");
+    assert_eq!(outbox_len(&env).await, before + 2);
+}

@@ -21,6 +21,7 @@
 pub mod catalog;
 pub mod claim;
 pub mod codes;
+pub mod edit;
 pub mod envelope;
 pub mod ids;
 pub mod lifecycle;

@@ -2,6 +2,7 @@
 //! status codes reported on them.
 
 use agora_domain::OrderNumber;
+use agora_domain::edit;
 use agora_domain::lifecycle::{RepairLifecycle, RepairPhase};
 use agora_domain::{
     ClaimId, ClaimStatus, CompleteRepairState, InterventionId, MandateId, ManufacturerId, Part,
@@ -12,7 +13,7 @@ use clap::Subcommand;
 use serde::Serialize;
 
 use super::{App, Sent, delivery_exit, warn_all};
-use crate::failure::code;
+use crate::failure::{Failure, code};
 use crate::output::{List, Out, Row, cell};
 use crate::parse;
 
@@ -22,6 +23,34 @@ pub(crate) enum RepairsCmd {
     List,
     /// One repair file, whole (JSON).
     Show {
+        /// The repair file (InterventionId).
+        id: InterventionId,
+    },
+    /// Change fields of the file (`SerialNumber=SN-42`, `Consumer.Phone=...`,
+    /// `Parts[0].Quantity=2`) and send it: one update.
+    ///
+    /// PATH is made of wire names (any case) joined by `.`, with `[n]` for a
+    /// list's item (`[n]` at the list's length adds one). VALUE is read as
+    /// JSON when that reads as the field's type, else as a string
+    /// (`Consumer.Zip=69001` is the string "69001"; `null` removes a value).
+    /// InterventionId, MandateId and the status history are not changed
+    /// here. A bad path or value is a usage error, and nothing is sent.
+    Set {
+        /// The repair file (InterventionId).
+        id: InterventionId,
+        /// The changes, applied in order: PATH=VALUE (repeatable).
+        #[arg(value_name = "PATH=VALUE", required = true, num_args = 1..)]
+        assignments: Vec<String>,
+    },
+    /// Edit the file as JSON in `$VISUAL`, else `$EDITOR`, else vi, and send
+    /// it: one update.
+    ///
+    /// As `kubectl edit`: nothing is sent when the file comes back
+    /// unchanged; a file that does not read (JSON, a field's type, an id or
+    /// the status history changed) is opened again with the error on top
+    /// as `#` lines (lines starting with `#` are ignored); saved again
+    /// unchanged, it stops with the error.
+    Edit {
         /// The repair file (InterventionId).
         id: InterventionId,
     },
@@ -70,7 +99,186 @@ pub(super) async fn run(app: &App, cmd: RepairsCmd, out: Out) -> Result<u8, Agor
             });
             Ok(code::OK)
         }
+        RepairsCmd::Set { id, assignments } => set(app, id, &assignments, out).await,
+        RepairsCmd::Edit { id } => edit(app, id, out).await,
     }
+}
+
+/// A usage error: printed, its exit code returned.
+fn usage(message: impl Into<String>, out: Out) -> u8 {
+    Failure::new("usage", message, code::USAGE).print(out)
+}
+
+/// Splits `PATH=VALUE`.
+fn assignment(text: &str) -> Option<(&str, &str)> {
+    text.split_once('=')
+        .filter(|(path, _)| !path.trim().is_empty())
+}
+
+/// Applies every assignment, in order, to `file`.
+fn apply_all(
+    file: &CompleteRepairState,
+    assignments: &[String],
+) -> Result<CompleteRepairState, String> {
+    let mut edited = file.clone();
+    for text in assignments {
+        let (path, value) = assignment(text).ok_or_else(|| {
+            format!("`{text}` is not PATH=VALUE (e.g. Consumer.Phone=0472000000)")
+        })?;
+        edited = edit::set_path(&edited, path.trim(), value).map_err(|e| e.to_string())?;
+    }
+    Ok(edited)
+}
+
+/// The fields changed on a file (`repairs set`): agora's record, the
+/// file's id under its wire name.
+#[derive(Debug, Serialize)]
+struct FileChange {
+    #[serde(rename = "InterventionId")]
+    intervention_id: InterventionId,
+    /// The paths set, in order.
+    changed: Vec<String>,
+}
+
+async fn set(
+    app: &App,
+    id: InterventionId,
+    assignments: &[String],
+    out: Out,
+) -> Result<u8, AgoraError> {
+    let repair = app.repair(id).await?;
+    let edited = match apply_all(&repair.file, assignments) {
+        Ok(edited) => edited,
+        Err(message) => return Ok(usage(message, out)),
+    };
+    if edited == repair.file {
+        out.note(format_args!("repair file {id} already so: nothing sent"));
+        return Ok(code::OK);
+    }
+    // Redone on the file as read again when another process wrote it
+    // meanwhile; the changes were checked on this one.
+    let d = app
+        .update_file(id, |file| {
+            if let Ok(changed) = apply_all(file, assignments) {
+                *file = changed;
+            }
+        })
+        .await?;
+    let changed: Vec<String> = assignments
+        .iter()
+        .filter_map(|a| assignment(a).map(|(p, _)| p.trim().to_owned()))
+        .collect();
+    let what = format!("repair file {id}: {} set", changed.join(", "));
+    out.show(&Sent::new(
+        FileChange {
+            intervention_id: id,
+            changed,
+        },
+        what,
+        &d,
+    ));
+    Ok(delivery_exit(&d))
+}
+
+/// The editor to run: `$VISUAL`, else `$EDITOR`, else vi, split on
+/// whitespace (`EDITOR="code -w"`).
+fn editor() -> Vec<String> {
+    ["VISUAL", "EDITOR"]
+        .iter()
+        .filter_map(|v| std::env::var(v).ok())
+        .map(|e| e.split_whitespace().map(str::to_owned).collect::<Vec<_>>())
+        .find(|words| !words.is_empty())
+        .unwrap_or_else(|| vec!["vi".to_owned()])
+}
+
+/// Writes `text` to a temporary `.json` file, runs the editor on it and
+/// reads it back without its `#` lines.
+fn edit_round(text: &str) -> Result<String, String> {
+    let file = tempfile::Builder::new()
+        .prefix("agora-edit-")
+        .suffix(".json")
+        .tempfile()
+        .map_err(|e| format!("cannot write the temporary file: {e}"))?;
+    std::fs::write(file.path(), text)
+        .map_err(|e| format!("cannot write {}: {e}", file.path().display()))?;
+    let words = editor();
+    let status = std::process::Command::new(&words[0])
+        .args(&words[1..])
+        .arg(file.path())
+        .status()
+        .map_err(|e| format!("cannot run the editor `{}`: {e}", words.join(" ")))?;
+    if !status.success() {
+        return Err(format!(
+            "the editor `{}` failed ({status}); nothing sent",
+            words.join(" ")
+        ));
+    }
+    let back = std::fs::read_to_string(file.path())
+        .map_err(|e| format!("cannot read {} back: {e}", file.path().display()))?;
+    Ok(back
+        .lines()
+        .filter(|line| !line.starts_with('#'))
+        .collect::<Vec<_>>()
+        .join("\n"))
+}
+
+/// The file changed by hand (`repairs edit`).
+#[derive(Debug, Serialize)]
+struct FileEdited {
+    #[serde(rename = "InterventionId")]
+    intervention_id: InterventionId,
+}
+
+async fn edit(app: &App, id: InterventionId, out: Out) -> Result<u8, AgoraError> {
+    let repair = app.repair(id).await?;
+    let original = serde_json::to_string_pretty(&repair.file).map_err(|e| {
+        AgoraError::Invalid(format!("repair file {id} does not write as JSON: {e}"))
+    })?;
+    let mut text = original.clone();
+    let mut error: Option<String> = None;
+    let edited = loop {
+        let header = match &error {
+            Some(e) => format!(
+                "# Please edit the file below. Lines starting with '#' are ignored;\n\
+                 # saved unchanged, the edit stops.\n#\n# {}\n#\n",
+                e.replace('\n', "\n# ")
+            ),
+            None => String::new(),
+        };
+        let back = match edit_round(&format!("{header}{text}")) {
+            Ok(back) => back,
+            Err(message) => return Ok(usage(message, out)),
+        };
+        if back.trim() == original.trim() {
+            out.note(format_args!("Edit cancelled, no changes made."));
+            return Ok(code::OK);
+        }
+        if let Some(e) = &error {
+            if back.trim() == text.trim() {
+                return Ok(usage(format!("repair file {id} not changed: {e}"), out));
+            }
+        }
+        match edit::read_edited(&repair.file, &back) {
+            Ok(edited) if edited == repair.file => {
+                out.note(format_args!("Edit cancelled, no changes made."));
+                return Ok(code::OK);
+            }
+            Ok(edited) => break edited,
+            Err(e) => {
+                error = Some(e.to_string());
+                text = back;
+            }
+        }
+    };
+    let d = app.update_file(id, |file| *file = edited.clone()).await?;
+    out.show(&Sent::new(
+        FileEdited {
+            intervention_id: id,
+        },
+        format!("repair file {id} edited"),
+        &d,
+    ));
+    Ok(delivery_exit(&d))
 }
 
 /// A local repair file and where it stands (`repairs list`).
