@@ -57,6 +57,7 @@ fn local_repair(item: &NewMandateResponseData, id: InterventionId) -> Option<Loc
         orders: Vec::new(),
         attention: None,
         revision: 0,
+        work_order: Some(mandate.clone()),
     })
 }
 

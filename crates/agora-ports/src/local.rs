@@ -4,8 +4,8 @@
 
 use agora_domain::lifecycle::RepairLifecycle;
 use agora_domain::{
-    ClaimId, CompleteRepairState, InterventionId, Lcid, MandateId, ManufacturerId, PartOrderLine,
-    Product, SparePart,
+    ClaimId, CompleteRepairState, InterventionId, Lcid, MandateId, MandateLightResponse,
+    ManufacturerId, PartOrderLine, Product, SparePart,
 };
 use async_trait::async_trait;
 use jiff::Timestamp;
@@ -54,6 +54,9 @@ pub struct LocalRepair {
     /// (another process wrote the file since it was read) is refused with
     /// [`AgoraError::Conflict`]: read again and redo the change.
     pub revision: u64,
+    /// The work order as AgoraPlus sent it, unknown fields included; `None`
+    /// for a file created here (or saved before work orders were kept).
+    pub work_order: Option<MandateLightResponse>,
 }
 
 /// Local repair files.

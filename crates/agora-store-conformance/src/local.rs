@@ -1,5 +1,5 @@
 //! The repair files and the cursors: revisions, save-with-operation
-//! atomicity, wire values kept as they arrived.
+//! atomicity, wire values kept as they arrived, work orders kept whole.
 
 #![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
 
@@ -157,4 +157,46 @@ pub async fn wire_values_kept_as_they_arrived_survive_the_store<H: Harness>(h: &
         back.orders[0].status_code,
         Some(agora_domain::LogisticStatus::Shipped)
     );
+}
+
+/// The work order a file came from is kept as AgoraPlus sent it: its
+/// unknown fields (at the top and nested) and its values read tolerantly
+/// (a title as a label) write back the same JSON; a file without one
+/// reads back without one, and a later write can add it.
+pub async fn a_work_order_is_kept_as_received<H: Harness>(h: &H) {
+    let store = h.fresh().await;
+    let sent = serde_json::json!({
+        "MandateId": 1004,
+        "ManufacturerId": 19,
+        "RetailerChannel": "web",
+        "Consumer": {"Title": "Mr.", "LastName": "Martin", "Fax": "+33 1 23 45 67 89"},
+        "SuggestedParts": [{"Reference": "P-1", "Bin": "A3"}]
+    });
+    let mandate: agora_domain::MandateLightResponse =
+        agora_domain::wire::read_stored(&sent.to_string()).unwrap();
+    assert_eq!(
+        serde_json::to_value(&mandate).unwrap(),
+        sent,
+        "the test's premise"
+    );
+    let mut r = repair(4);
+    r.work_order = Some(mandate.clone());
+    store.upsert_repair(&r).await.unwrap();
+    let back = store.repair(InterventionId(4)).await.unwrap().unwrap();
+    assert_eq!(back.work_order.as_ref(), Some(&mandate));
+    assert_eq!(serde_json::to_value(&back.work_order).unwrap(), sent);
+    let by_mandate = store.repair_by_mandate(MandateId(1004)).await.unwrap();
+    assert_eq!(by_mandate.and_then(|r| r.work_order), Some(mandate.clone()));
+
+    let mut plain = repair(5);
+    store.upsert_repair(&plain).await.unwrap();
+    plain = store.repair(InterventionId(5)).await.unwrap().unwrap();
+    assert_eq!(plain.work_order, None);
+    plain.work_order = Some(mandate);
+    store.upsert_repair(&plain).await.unwrap();
+    let listed = store.repairs().await.unwrap();
+    assert_eq!(listed.len(), 2);
+    for r in listed {
+        assert_eq!(serde_json::to_value(&r.work_order).unwrap(), sent);
+    }
 }

@@ -21,6 +21,7 @@ pub(crate) fn repair_from_row(row: &Row<'_>) -> rusqlite::Result<RepairRow> {
         orders: row.get(5)?,
         attention: row.get(6)?,
         revision: row.get(7)?,
+        work_order: row.get(8)?,
     })
 }
 
@@ -33,6 +34,7 @@ pub(crate) struct RepairRow {
     orders: String,
     attention: Option<String>,
     revision: i64,
+    work_order: Option<String>,
 }
 
 pub(crate) fn decode_repair(row: RepairRow) -> Result<LocalRepair, AgoraError> {
@@ -45,6 +47,12 @@ pub(crate) fn decode_repair(row: RepairRow) -> Result<LocalRepair, AgoraError> {
         .map_err(|e| AgoraError::store(format!("repair {id}: unreadable lifecycle: {e}")))?;
     let orders: Vec<PartOrderLine> = read_stored(&row.orders)
         .map_err(|e| AgoraError::store(format!("repair {id}: unreadable orders: {e}")))?;
+    let work_order = row
+        .work_order
+        .as_deref()
+        .map(read_stored)
+        .transpose()
+        .map_err(|e| AgoraError::store(format!("repair {id}: unreadable work order: {e}")))?;
     Ok(LocalRepair {
         intervention_id: InterventionId(id),
         mandate_id: row.mandate.map(MandateId::from),
@@ -54,11 +62,12 @@ pub(crate) fn decode_repair(row: RepairRow) -> Result<LocalRepair, AgoraError> {
         orders,
         attention: row.attention,
         revision: u64::try_from(row.revision).unwrap_or(0),
+        work_order,
     })
 }
 
-pub(crate) const REPAIR_COLUMNS: &str =
-    "intervention_id, mandate_id, claim_id, file, lifecycle, orders, attention, revision";
+pub(crate) const REPAIR_COLUMNS: &str = "intervention_id, mandate_id, claim_id, file, lifecycle, \
+     orders, attention, revision, work_order";
 
 pub(crate) fn one_repair(
     conn: &Connection,
@@ -83,6 +92,12 @@ pub(crate) fn upsert_repair_in(conn: &Connection, r: &LocalRepair) -> Result<(),
     let lifecycle = serde_json::to_string(&r.lifecycle).map_err(store_error)?;
     let orders = serde_json::to_string(&r.orders).map_err(store_error)?;
     let revision = i64::try_from(r.revision).map_err(store_error)?;
+    let work_order = r
+        .work_order
+        .as_ref()
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(store_error)?;
     let conflict = || {
         AgoraError::Conflict(format!(
             "repair file {} was written by another process since it was read",
@@ -92,9 +107,9 @@ pub(crate) fn upsert_repair_in(conn: &Connection, r: &LocalRepair) -> Result<(),
     if revision == 0 {
         let n = conn
             .execute(
-                "INSERT INTO repairs (intervention_id, mandate_id, claim_id, file, lifecycle, orders, attention, revision)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1) ON CONFLICT DO NOTHING",
-                params![r.intervention_id.0, r.mandate_id.map(i64::from), r.claim_id.map(i64::from), file, lifecycle, orders, r.attention],
+                "INSERT INTO repairs (intervention_id, mandate_id, claim_id, file, lifecycle, orders, attention, revision, work_order)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8) ON CONFLICT DO NOTHING",
+                params![r.intervention_id.0, r.mandate_id.map(i64::from), r.claim_id.map(i64::from), file, lifecycle, orders, r.attention, work_order],
             )
             .map_err(store_error)?;
         return if n == 1 { Ok(()) } else { Err(conflict()) };
@@ -102,7 +117,7 @@ pub(crate) fn upsert_repair_in(conn: &Connection, r: &LocalRepair) -> Result<(),
     let n = conn
         .execute(
             "UPDATE repairs SET mandate_id = ?2, claim_id = ?3, file = ?4, lifecycle = ?5,
-               orders = ?6, attention = ?7, revision = revision + 1
+               orders = ?6, attention = ?7, revision = revision + 1, work_order = ?9
              WHERE intervention_id = ?1 AND revision = ?8",
             params![
                 r.intervention_id.0,
@@ -112,7 +127,8 @@ pub(crate) fn upsert_repair_in(conn: &Connection, r: &LocalRepair) -> Result<(),
                 lifecycle,
                 orders,
                 r.attention,
-                revision
+                revision,
+                work_order
             ],
         )
         .map_err(store_error)?;

@@ -76,6 +76,10 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         WHEN last_error LIKE 'unreadable entry:%' THEN 'unreadable'
         ELSE 'gave_up' END
       WHERE state IN ('in_doubt', 'failed');",
+    // 4: the work order a repair file came from, kept as AgoraPlus sent
+    // it (unknown fields included); NULL for files saved before, and for
+    // files created here.
+    "ALTER TABLE repairs ADD COLUMN work_order TEXT;",
 ];
 
 /// Work a migration step needs beyond SQL, run in its transaction: version
