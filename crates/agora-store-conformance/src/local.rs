@@ -200,3 +200,58 @@ pub async fn a_work_order_is_kept_as_received<H: Harness>(h: &H) {
         assert_eq!(serde_json::to_value(&r.work_order).unwrap(), sent);
     }
 }
+
+/// Work orders pulled are kept by `MandateId` as AgoraPlus sent them
+/// (unknown fields included), accepted or not: a later copy replaces the
+/// earlier, and a repair file once given is not taken away by a copy
+/// without one; a work order without a `MandateId` is not kept.
+pub async fn work_orders_are_kept_whether_accepted_or_not<H: Harness>(h: &H) {
+    use agora_domain::MandateLightResponse;
+    let store = h.fresh().await;
+    let read = |v: serde_json::Value| -> MandateLightResponse {
+        agora_domain::wire::read_stored(&v.to_string()).unwrap()
+    };
+    let first = serde_json::json!({
+        "MandateId": 7, "ManufacturerId": 19, "RetailerChannel": "web",
+        "Consumer": {"LastName": "Martin", "Fax": "+33 1 23 45 67 89"}
+    });
+    let other = serde_json::json!({"MandateId": 3, "Unknown": [1, {"a": null}]});
+    store
+        .keep_work_order(&read(first.clone()), None, t(0))
+        .await
+        .unwrap();
+    store
+        .keep_work_order(&read(other.clone()), Some(InterventionId(30)), t(0))
+        .await
+        .unwrap();
+    store
+        .keep_work_order(&read(serde_json::json!({"Unknown": 1})), None, t(0))
+        .await
+        .unwrap();
+    let kept = store.work_order(MandateId(7)).await.unwrap().unwrap();
+    assert_eq!(serde_json::to_value(&kept.mandate).unwrap(), first);
+    assert_eq!(kept.intervention_id, None);
+    assert_eq!(kept.seen_at, t(0));
+    assert_eq!(store.work_order(MandateId(8)).await.unwrap(), None);
+
+    // Accepted later: the repair file is given, and kept by a later copy
+    // without it.
+    let mut second = first.clone();
+    second["RetailerChannel"] = serde_json::json!("shop");
+    store
+        .keep_work_order(&read(second.clone()), Some(InterventionId(70)), t(1))
+        .await
+        .unwrap();
+    store
+        .keep_work_order(&read(second.clone()), None, t(2))
+        .await
+        .unwrap();
+    let all = store.work_orders().await.unwrap();
+    let ids: Vec<_> = all.iter().map(|w| w.mandate.mandate_id).collect();
+    assert_eq!(ids, [Some(MandateId(3)), Some(MandateId(7))]);
+    assert_eq!(serde_json::to_value(&all[0].mandate).unwrap(), other);
+    assert_eq!(all[0].intervention_id, Some(InterventionId(30)));
+    assert_eq!(serde_json::to_value(&all[1].mandate).unwrap(), second);
+    assert_eq!(all[1].intervention_id, Some(InterventionId(70)));
+    assert_eq!(all[1].seen_at, t(2));
+}

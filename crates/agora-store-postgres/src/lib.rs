@@ -27,8 +27,10 @@ use std::sync::Arc;
 
 use agora_domain::lifecycle::RepairLifecycle;
 use agora_domain::wire::read_stored;
-use agora_domain::{ClaimId, CompleteRepairState, InterventionId, MandateId, PartOrderLine};
-use agora_ports::{AgoraError, LocalRepair, Operation, RepairFiles, SyncCursors};
+use agora_domain::{
+    ClaimId, CompleteRepairState, InterventionId, MandateId, MandateLightResponse, PartOrderLine,
+};
+use agora_ports::{AgoraError, KeptWorkOrder, LocalRepair, Operation, RepairFiles, SyncCursors};
 use async_trait::async_trait;
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod};
 use jiff::Timestamp;
@@ -136,7 +138,15 @@ const MIGRATIONS: &[&str] = &[
     // 4: the work order a repair file came from, kept as AgoraPlus sent
     // it (unknown fields included) as the TEXT it was written as; NULL for
     // files saved before, and for files created here.
-    "ALTER TABLE repairs ADD COLUMN work_order TEXT;",
+    // The work orders pulled, accepted or not, each as AgoraPlus sent it,
+    // with the repair file it became (NULL: awaiting acceptance).
+    "ALTER TABLE repairs ADD COLUMN work_order TEXT;
+    CREATE TABLE work_orders (
+        mandate_id BIGINT PRIMARY KEY,
+        work_order TEXT NOT NULL,
+        intervention_id BIGINT,
+        seen_ms BIGINT NOT NULL
+    );",
 ];
 
 /// The SQL of each schema version's step, in order (step `n` takes a
@@ -444,6 +454,18 @@ pub(crate) async fn upsert_repair_in(
     }
 }
 
+const WORK_ORDER_COLUMNS: &str = "mandate_id, work_order, intervention_id, seen_ms";
+
+fn decode_work_order(row: &Row) -> Result<KeptWorkOrder, AgoraError> {
+    let id: i64 = row.get(0);
+    Ok(KeptWorkOrder {
+        mandate: read_stored(row.get::<_, &str>(1))
+            .map_err(|e| AgoraError::store(format!("work order {id}: unreadable: {e}")))?,
+        intervention_id: row.get::<_, Option<i64>>(2).map(InterventionId),
+        seen_at: from_ms(row.get(3)),
+    })
+}
+
 #[async_trait]
 impl RepairFiles for PostgresStore {
     async fn upsert_repair(&self, repair: &LocalRepair) -> Result<(), AgoraError> {
@@ -491,6 +513,59 @@ impl RepairFiles for PostgresStore {
         };
         tx.commit().await.map_err(store_error)?;
         Ok(id)
+    }
+
+    async fn keep_work_order(
+        &self,
+        mandate: &MandateLightResponse,
+        intervention_id: Option<InterventionId>,
+        seen_at: Timestamp,
+    ) -> Result<(), AgoraError> {
+        let Some(id) = mandate.mandate_id else {
+            return Ok(());
+        };
+        let json = serde_json::to_string(mandate).map_err(store_error)?;
+        self.client()
+            .await?
+            .execute(
+                "INSERT INTO work_orders (mandate_id, work_order, intervention_id, seen_ms)
+                 VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (mandate_id) DO UPDATE SET work_order = EXCLUDED.work_order,
+                   intervention_id = COALESCE(EXCLUDED.intervention_id, work_orders.intervention_id),
+                   seen_ms = EXCLUDED.seen_ms",
+                &[&id.0, &json, &intervention_id.map(|i| i.0), &ms(seen_at)],
+            )
+            .await
+            .map(|_| ())
+            .map_err(store_error)
+    }
+
+    async fn work_order(&self, id: MandateId) -> Result<Option<KeptWorkOrder>, AgoraError> {
+        self.client()
+            .await?
+            .query_opt(
+                &format!("SELECT {WORK_ORDER_COLUMNS} FROM work_orders WHERE mandate_id = $1"),
+                &[&id.0],
+            )
+            .await
+            .map_err(store_error)?
+            .as_ref()
+            .map(decode_work_order)
+            .transpose()
+    }
+
+    async fn work_orders(&self) -> Result<Vec<KeptWorkOrder>, AgoraError> {
+        self.client()
+            .await?
+            .query(
+                &format!("SELECT {WORK_ORDER_COLUMNS} FROM work_orders ORDER BY mandate_id"),
+                &[],
+            )
+            .await
+            .map_err(store_error)?
+            .iter()
+            .map(decode_work_order)
+            .collect()
     }
 }
 

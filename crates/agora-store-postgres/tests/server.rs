@@ -368,4 +368,13 @@ async fn a_database_of_schema_3_opens_at_4_and_keeps_work_orders_from_then_on() 
     store.upsert_repair(&old).await.unwrap();
     let back = store.repair(InterventionId(1)).await.unwrap().unwrap();
     assert_eq!(serde_json::to_value(&back.work_order).unwrap(), sent);
+    store
+        .keep_work_order(
+            back.work_order.as_ref().unwrap(),
+            None,
+            Timestamp::UNIX_EPOCH,
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.work_orders().await.unwrap().len(), 1);
 }

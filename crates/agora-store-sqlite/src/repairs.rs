@@ -1,15 +1,18 @@
-//! The repair files table: rows, revisions, and the `RepairFiles` port.
+//! The repair files table: rows, revisions, and the `RepairFiles` port;
+//! the work orders pulled.
 
 use agora_domain::lifecycle::RepairLifecycle;
 use agora_domain::wire::read_stored;
-use agora_domain::{ClaimId, CompleteRepairState, InterventionId, MandateId, PartOrderLine};
-use agora_ports::{AgoraError, LocalRepair, Operation, RepairFiles};
+use agora_domain::{
+    ClaimId, CompleteRepairState, InterventionId, MandateId, MandateLightResponse, PartOrderLine,
+};
+use agora_ports::{AgoraError, KeptWorkOrder, LocalRepair, Operation, RepairFiles};
 use async_trait::async_trait;
 use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::outbox::enqueue_in;
-use crate::{SqliteStore, store_error, write_tx};
+use crate::{SqliteStore, from_ms, ms, store_error, write_tx};
 
 pub(crate) fn repair_from_row(row: &Row<'_>) -> rusqlite::Result<RepairRow> {
     Ok(RepairRow {
@@ -135,6 +138,26 @@ pub(crate) fn upsert_repair_in(conn: &Connection, r: &LocalRepair) -> Result<(),
     if n == 1 { Ok(()) } else { Err(conflict()) }
 }
 
+/// A kept work order's row: (mandate id, JSON, repair file, seen at ms).
+type WorkOrderRow = (i64, String, Option<i64>, i64);
+
+fn work_order_from_row(row: &Row<'_>) -> rusqlite::Result<WorkOrderRow> {
+    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+}
+
+fn decode_work_order(
+    (id, json, intervention, seen): WorkOrderRow,
+) -> Result<KeptWorkOrder, AgoraError> {
+    Ok(KeptWorkOrder {
+        mandate: read_stored(&json)
+            .map_err(|e| AgoraError::store(format!("work order {id}: unreadable: {e}")))?,
+        intervention_id: intervention.map(InterventionId::from),
+        seen_at: from_ms(seen),
+    })
+}
+
+const WORK_ORDER_COLUMNS: &str = "mandate_id, work_order, intervention_id, seen_ms";
+
 #[async_trait]
 impl RepairFiles for SqliteStore {
     async fn upsert_repair(&self, repair: &LocalRepair) -> Result<(), AgoraError> {
@@ -194,6 +217,63 @@ impl RepairFiles for SqliteStore {
                 .transpose()?;
             tx.commit().map_err(store_error)?;
             Ok(id)
+        })
+        .await
+    }
+
+    async fn keep_work_order(
+        &self,
+        mandate: &MandateLightResponse,
+        intervention_id: Option<InterventionId>,
+        seen_at: Timestamp,
+    ) -> Result<(), AgoraError> {
+        let Some(id) = mandate.mandate_id else {
+            return Ok(());
+        };
+        let json = serde_json::to_string(mandate).map_err(store_error)?;
+        self.with_state(move |c| {
+            c.execute(
+                "INSERT INTO work_orders (mandate_id, work_order, intervention_id, seen_ms)
+                 VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (mandate_id) DO UPDATE SET work_order = excluded.work_order,
+                   intervention_id = COALESCE(excluded.intervention_id, work_orders.intervention_id),
+                   seen_ms = excluded.seen_ms",
+                params![id.0, json, intervention_id.map(|i| i.0), ms(seen_at)],
+            )
+            .map(|_| ())
+            .map_err(store_error)
+        })
+        .await
+    }
+
+    async fn work_order(&self, id: MandateId) -> Result<Option<KeptWorkOrder>, AgoraError> {
+        self.with_state(move |c| {
+            c.query_row(
+                &format!("SELECT {WORK_ORDER_COLUMNS} FROM work_orders WHERE mandate_id = ?1"),
+                [id.0],
+                work_order_from_row,
+            )
+            .optional()
+            .map_err(store_error)?
+            .map(decode_work_order)
+            .transpose()
+        })
+        .await
+    }
+
+    async fn work_orders(&self) -> Result<Vec<KeptWorkOrder>, AgoraError> {
+        self.with_state(|c| {
+            let mut stmt = c
+                .prepare_cached(&format!(
+                    "SELECT {WORK_ORDER_COLUMNS} FROM work_orders ORDER BY mandate_id"
+                ))
+                .map_err(store_error)?;
+            let rows = stmt
+                .query_map([], work_order_from_row)
+                .map_err(store_error)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(store_error)?;
+            rows.into_iter().map(decode_work_order).collect()
         })
         .await
     }

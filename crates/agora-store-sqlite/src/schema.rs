@@ -79,7 +79,15 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     // 4: the work order a repair file came from, kept as AgoraPlus sent
     // it (unknown fields included); NULL for files saved before, and for
     // files created here.
-    "ALTER TABLE repairs ADD COLUMN work_order TEXT;",
+    // The work orders pulled, accepted or not, each as AgoraPlus sent it,
+    // with the repair file it became (NULL: awaiting acceptance).
+    "ALTER TABLE repairs ADD COLUMN work_order TEXT;
+    CREATE TABLE work_orders (
+        mandate_id INTEGER PRIMARY KEY,
+        work_order TEXT NOT NULL,
+        intervention_id INTEGER,
+        seen_ms INTEGER NOT NULL
+    );",
 ];
 
 /// Work a migration step needs beyond SQL, run in its transaction: version

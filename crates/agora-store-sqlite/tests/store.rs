@@ -562,6 +562,7 @@ async fn a_store_of_schema_3_opens_at_4_and_keeps_work_orders_from_then_on() {
         let raw = rusqlite::Connection::open(&path).unwrap();
         raw.execute_batch(
             "ALTER TABLE repairs DROP COLUMN work_order;
+             DROP TABLE work_orders;
              PRAGMA user_version = 3;",
         )
         .unwrap();
@@ -580,4 +581,9 @@ async fn a_store_of_schema_3_opens_at_4_and_keeps_work_orders_from_then_on() {
     store.upsert_repair(&old).await.unwrap();
     let back = store.repair(InterventionId(1)).await.unwrap().unwrap();
     assert_eq!(serde_json::to_value(&back.work_order).unwrap(), sent);
+    store
+        .keep_work_order(back.work_order.as_ref().unwrap(), None, t(0))
+        .await
+        .unwrap();
+    assert_eq!(store.work_orders().await.unwrap().len(), 1);
 }
