@@ -57,6 +57,7 @@ fn local_repair(item: &NewMandateResponseData, id: InterventionId) -> Option<Loc
         orders: Vec::new(),
         attention: None,
         revision: 0,
+        work_order: Some(mandate.clone()),
     })
 }
 
@@ -75,6 +76,8 @@ fn item_warning(operation: &'static str, item: &NewMandateResponseData) -> Optio
 impl<A: Mandates, S: RepairFiles> Agora<A, S> {
     /// Pulls new work orders (accepting them when so configured) and saves
     /// their repair files, then reconciles with `GetAcceptedMandates`.
+    /// Every work order pulled is kept as AgoraPlus sent it
+    /// ([`RepairFiles::keep_work_order`]), accepted or not.
     /// Running it twice saves nothing twice.
     ///
     /// When one half fails and the other succeeds, the report says which
@@ -99,6 +102,7 @@ impl<A: Mandates, S: RepairFiles> Agora<A, S> {
                 report.warnings.extend(Warning::of_reply(NEW, &reply));
                 let auto_accepted = self.config.auto_accept;
                 for item in &reply.data {
+                    self.keep(item).await?;
                     let mandate_id = item.mandate.as_ref().and_then(|m| m.mandate_id);
                     // Only auto-accept fills the item's verdict (2.1.1):
                     // without it, unfilled fields are no refusal.
@@ -134,6 +138,7 @@ impl<A: Mandates, S: RepairFiles> Agora<A, S> {
                     let Some(id) = item.given_intervention_id() else {
                         continue;
                     };
+                    self.keep(item).await?;
                     if report.accepted.contains(&id) {
                         continue;
                     }
@@ -158,6 +163,17 @@ impl<A: Mandates, S: RepairFiles> Agora<A, S> {
             },
         }
         Ok(report)
+    }
+
+    /// Keeps the work order of an item as pulled, with its repair file
+    /// if AgoraPlus gave one.
+    async fn keep(&self, item: &NewMandateResponseData) -> Result<(), AgoraError> {
+        let Some(mandate) = &item.mandate else {
+            return Ok(());
+        };
+        self.store
+            .keep_work_order(mandate, item.given_intervention_id(), self.clock.now())
+            .await
     }
 
     async fn save_if_new(

@@ -69,6 +69,25 @@ impl RepairFiles for Contended {
         self.other_writes(repair.intervention_id).await;
         self.store.save_with_operation(repair, operation, now).await
     }
+    async fn keep_work_order(
+        &self,
+        mandate: &agora_domain::MandateLightResponse,
+        intervention_id: Option<InterventionId>,
+        seen_at: Timestamp,
+    ) -> Result<(), AgoraError> {
+        self.store
+            .keep_work_order(mandate, intervention_id, seen_at)
+            .await
+    }
+    async fn work_order(
+        &self,
+        id: MandateId,
+    ) -> Result<Option<agora_ports::KeptWorkOrder>, AgoraError> {
+        self.store.work_order(id).await
+    }
+    async fn work_orders(&self) -> Result<Vec<agora_ports::KeptWorkOrder>, AgoraError> {
+        self.store.work_orders().await
+    }
 }
 
 #[async_trait]

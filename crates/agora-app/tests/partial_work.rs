@@ -248,6 +248,7 @@ fn unknown_file(id: i64, claim: Option<i64>, order: Option<&str>) -> LocalRepair
             .unwrap_or_default(),
         attention: None,
         revision: 0,
+        work_order: None,
     }
 }
 

@@ -252,6 +252,7 @@ mod tests {
             orders: Vec::new(),
             attention: None,
             revision: 1,
+            work_order: None,
         }
     }
 

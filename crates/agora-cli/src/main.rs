@@ -230,7 +230,7 @@ enum Command {
     Sim(SimArgs),
     /// Record real exchanges: forward to AgoraPlus, write each call to a file (key masked).
     Record(RecordArgs),
-    /// Work orders: pull and accept them, list them.
+    /// Work orders: pull and accept them, list and show them as received.
     #[command(subcommand, name = "work-orders")]
     WorkOrders(WorkOrdersCmd),
     /// Local repair files.

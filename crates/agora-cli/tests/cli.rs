@@ -896,6 +896,7 @@ async fn plant_unknown_file(db: &std::path::Path, id: i64, claim: Option<i64>) {
         }],
         attention: None,
         revision: 0,
+        work_order: None,
     };
     agora_store_sqlite::SqliteStore::open(db)
         .unwrap()
@@ -1411,4 +1412,75 @@ async fn repairs_edit_sends_a_changed_file_and_reopens_an_invalid_one() {
     assert!(stderr(&out).contains("SerialNumber"), "{}", text(&out));
     assert_eq!(runs().trim(), "2");
     assert_eq!(outbox_len(&env).await, before + 2);
+}
+
+/// A work order is kept as AgoraPlus sent it: synced, `work-orders show`
+/// prints it whole with the fields agora does not know (at the top and
+/// nested) unchanged, and `work-orders list` shows it, by person and as
+/// JSON; an unknown work order is an error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn work_orders_are_kept_as_received_and_shown() {
+    let env = Env::new("kept", 10).await;
+    let sent = json!({
+        "ManufacturerId": 19, "InterventionTypeId": 1,
+        "RetailerChannel": "web",
+        "Consumer": {"Title": "3", "LastName": "Durand", "FirstName": "Paul", "Fax": "+33 4 78 00 00 00"}
+    });
+    let mandate_id = env
+        .sim()
+        .publish_mandate(KEY, serde_json::from_value(sent.clone()).unwrap())
+        .unwrap();
+    let id = env.json(&["work-orders", "sync"]).await["accepted"][0]
+        .as_i64()
+        .unwrap();
+
+    let mandate = mandate_id.to_string();
+    let out = env.run(&["work-orders", "show", &mandate]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    let shown: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(shown["InterventionId"], id);
+    let kept = &shown["Mandate"];
+    assert_eq!(kept["MandateId"], json!(mandate_id));
+    for (field, value) in sent.as_object().unwrap() {
+        assert_eq!(&kept[field], value, "{field} in {kept}");
+    }
+
+    let listed = env.json(&["work-orders", "list"]).await;
+    assert_eq!(listed, json!([shown]));
+    let out = env.run(&["work-orders", "list"]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    let table = String::from_utf8_lossy(&out.stdout);
+    for cell in [mandate.as_str(), "19", "Paul Durand", &id.to_string()] {
+        assert!(table.contains(cell), "{cell} in {table}");
+    }
+
+    let out = env.run(&["work-orders", "show", "999999"]).await;
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("work order 999999"), "{}", text(&out));
+
+    // Not accepted (auto-accept off): kept too, awaiting acceptance.
+    let waiting = env
+        .sim()
+        .publish_mandate(KEY, serde_json::from_value(sent.clone()).unwrap())
+        .unwrap();
+    let sync = env.json(&["work-orders", "sync", "--no-accept"]).await;
+    assert_eq!(sync["awaiting_acceptance"], json!([waiting]));
+    let listed = env.json(&["work-orders", "list"]).await;
+    assert_eq!(listed.as_array().unwrap().len(), 2, "{listed}");
+    assert_eq!(listed[1]["InterventionId"], Value::Null);
+    assert_eq!(listed[1]["Mandate"]["MandateId"], json!(waiting));
+    assert_eq!(
+        listed[1]["Mandate"]["Consumer"]["Fax"],
+        sent["Consumer"]["Fax"]
+    );
+    let shown = env
+        .json(&["work-orders", "show", &waiting.to_string()])
+        .await;
+    assert_eq!(shown, listed[1]);
+    let out = env.run(&["work-orders", "list"]).await;
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("awaiting acceptance"),
+        "{}",
+        text(&out)
+    );
 }

@@ -159,6 +159,7 @@ async fn plant_repairs(db: &Path, count: i64) {
             orders: Vec::new(),
             attention: Some("planted by the test of a closed pipe".to_owned()),
             revision: 0,
+            work_order: None,
         };
         store.upsert_repair(&repair).await.unwrap();
     }

@@ -19,7 +19,8 @@ mod remote;
 
 pub use error::{AgoraError, Cause, Reach, ServiceMessage};
 pub use local::{
-    CatalogStore, Clock, CursorMove, LocalRepair, RepairFiles, SyncCursors, SystemClock,
+    CatalogStore, Clock, CursorMove, KeptWorkOrder, LocalRepair, RepairFiles, SyncCursors,
+    SystemClock,
 };
 pub use outbox::{
     Attempt, Finish, Guard, Lease, Operation, OperationAnswer, Outbox, OutboxEntry, OutboxState,

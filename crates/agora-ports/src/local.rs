@@ -4,8 +4,8 @@
 
 use agora_domain::lifecycle::RepairLifecycle;
 use agora_domain::{
-    ClaimId, CompleteRepairState, InterventionId, Lcid, MandateId, ManufacturerId, PartOrderLine,
-    Product, SparePart,
+    ClaimId, CompleteRepairState, InterventionId, Lcid, MandateId, MandateLightResponse,
+    ManufacturerId, PartOrderLine, Product, SparePart,
 };
 use async_trait::async_trait;
 use jiff::Timestamp;
@@ -54,9 +54,25 @@ pub struct LocalRepair {
     /// (another process wrote the file since it was read) is refused with
     /// [`AgoraError::Conflict`]: read again and redo the change.
     pub revision: u64,
+    /// The work order as AgoraPlus sent it, unknown fields included; `None`
+    /// for a file created here (or saved before work orders were kept).
+    pub work_order: Option<MandateLightResponse>,
 }
 
-/// Local repair files.
+/// A work order as pulled from AgoraPlus, kept whole whether accepted or
+/// not ([`RepairFiles::keep_work_order`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeptWorkOrder {
+    /// The work order as AgoraPlus sent it, unknown fields included.
+    pub mandate: MandateLightResponse,
+    /// The repair file it became once accepted; `None` while it awaits
+    /// acceptance (auto-accept off) or was refused.
+    pub intervention_id: Option<InterventionId>,
+    /// When it was last pulled.
+    pub seen_at: Timestamp,
+}
+
+/// Local repair files, and the work orders pulled.
 ///
 /// Every write compares the file's [`LocalRepair::revision`] with the
 /// stored one and MUST fail with [`AgoraError::Conflict`] when they differ
@@ -84,6 +100,20 @@ pub trait RepairFiles: Send + Sync {
         operation: Option<Operation>,
         now: Timestamp,
     ) -> Result<Option<u64>, AgoraError>;
+    /// Keeps a work order as pulled, by its `MandateId` (one without is
+    /// not kept): inserted, or replaced by the later copy. A repair file
+    /// once given stays: a later copy without one (pulled again while
+    /// NEW) does not take it away.
+    async fn keep_work_order(
+        &self,
+        mandate: &MandateLightResponse,
+        intervention_id: Option<InterventionId>,
+        seen_at: Timestamp,
+    ) -> Result<(), AgoraError>;
+    /// The work order with this id, if kept.
+    async fn work_order(&self, id: MandateId) -> Result<Option<KeptWorkOrder>, AgoraError>;
+    /// Every work order kept, by `MandateId`.
+    async fn work_orders(&self) -> Result<Vec<KeptWorkOrder>, AgoraError>;
 }
 
 /// Durable cursors of incremental syncs, by key (`spareparts/19/1033`).

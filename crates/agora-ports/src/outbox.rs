@@ -558,6 +558,7 @@ pub fn apply_answer(
                 orders: Vec::new(),
                 attention: None,
                 revision: 0,
+                work_order: None,
             }]
         }
         (Operation::PlaceOrder(_), OperationAnswer::Ordered(lines)) => found

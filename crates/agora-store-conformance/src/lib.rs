@@ -84,6 +84,8 @@ macro_rules! conformance_tests {
             a_later_entry_waits_behind_an_earlier_doubt_of_its_file,
             cursors_round_trip,
             wire_values_kept_as_they_arrived_survive_the_store,
+            a_work_order_is_kept_as_received,
+            work_orders_are_kept_whether_accepted_or_not,
             catalog_upserts_keep_the_later_record_of_each_key,
             catalog_writes_apply_in_the_order_they_were_started,
             a_catalog_batch_moves_its_cursor_with_it,
@@ -135,6 +137,7 @@ pub fn repair(id: i64) -> LocalRepair {
         orders: vec![],
         attention: None,
         revision: 0,
+        work_order: None,
     }
 }
 

@@ -27,8 +27,10 @@ use std::sync::Arc;
 
 use agora_domain::lifecycle::RepairLifecycle;
 use agora_domain::wire::read_stored;
-use agora_domain::{ClaimId, CompleteRepairState, InterventionId, MandateId, PartOrderLine};
-use agora_ports::{AgoraError, LocalRepair, Operation, RepairFiles, SyncCursors};
+use agora_domain::{
+    ClaimId, CompleteRepairState, InterventionId, MandateId, MandateLightResponse, PartOrderLine,
+};
+use agora_ports::{AgoraError, KeptWorkOrder, LocalRepair, Operation, RepairFiles, SyncCursors};
 use async_trait::async_trait;
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod};
 use jiff::Timestamp;
@@ -49,7 +51,7 @@ use outbox::enqueue_in;
 
 /// The agora schema version this build migrates a database to (and the
 /// newest it opens): the number of steps in its migrations.
-pub const SCHEMA_VERSION: i32 = 3;
+pub const SCHEMA_VERSION: i32 = 4;
 
 const _: () = assert!(MIGRATIONS.len() == SCHEMA_VERSION as usize);
 
@@ -133,6 +135,18 @@ const MIGRATIONS: &[&str] = &[
     DROP INDEX outbox_file_open;
     CREATE INDEX outbox_file_open ON outbox (intervention_id, id)
       WHERE state IN ('pending', 'sending', 'in_doubt', 'failed');",
+    // 4: the work order a repair file came from, kept as AgoraPlus sent
+    // it (unknown fields included) as the TEXT it was written as; NULL for
+    // files saved before, and for files created here.
+    // The work orders pulled, accepted or not, each as AgoraPlus sent it,
+    // with the repair file it became (NULL: awaiting acceptance).
+    "ALTER TABLE repairs ADD COLUMN work_order TEXT;
+    CREATE TABLE work_orders (
+        mandate_id BIGINT PRIMARY KEY,
+        work_order TEXT NOT NULL,
+        intervention_id BIGINT,
+        seen_ms BIGINT NOT NULL
+    );",
 ];
 
 /// The SQL of each schema version's step, in order (step `n` takes a
@@ -330,8 +344,8 @@ async fn migrate(client: &mut deadpool_postgres::Client) -> Result<(), AgoraErro
     tx.commit().await.map_err(store_error)
 }
 
-const REPAIR_COLUMNS: &str =
-    "intervention_id, mandate_id, claim_id, file, lifecycle, orders, attention, revision";
+const REPAIR_COLUMNS: &str = "intervention_id, mandate_id, claim_id, file, lifecycle, orders, \
+     attention, revision, work_order";
 
 fn decode_repair(row: &Row) -> Result<LocalRepair, AgoraError> {
     let id: i64 = row.get(0);
@@ -343,6 +357,11 @@ fn decode_repair(row: &Row) -> Result<LocalRepair, AgoraError> {
         .map_err(|e| AgoraError::store(format!("repair {id}: unreadable lifecycle: {e}")))?;
     let orders: Vec<PartOrderLine> = read_stored(row.get::<_, &str>(5))
         .map_err(|e| AgoraError::store(format!("repair {id}: unreadable orders: {e}")))?;
+    let work_order = row
+        .get::<_, Option<&str>>(8)
+        .map(read_stored)
+        .transpose()
+        .map_err(|e| AgoraError::store(format!("repair {id}: unreadable work order: {e}")))?;
     Ok(LocalRepair {
         intervention_id: InterventionId(id),
         mandate_id: row.get::<_, Option<i64>>(1).map(MandateId),
@@ -352,6 +371,7 @@ fn decode_repair(row: &Row) -> Result<LocalRepair, AgoraError> {
         orders,
         attention: row.get(6),
         revision: u64::try_from(row.get::<_, i64>(7)).unwrap_or(0),
+        work_order,
     })
 }
 
@@ -384,12 +404,18 @@ pub(crate) async fn upsert_repair_in(
     let lifecycle = serde_json::to_string(&r.lifecycle).map_err(store_error)?;
     let orders = serde_json::to_string(&r.orders).map_err(store_error)?;
     let revision = i64::try_from(r.revision).map_err(store_error)?;
+    let work_order = r
+        .work_order
+        .as_ref()
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(store_error)?;
     let (intervention, mandate, claim) = (
         r.intervention_id.0,
         r.mandate_id.map(i64::from),
         r.claim_id.map(i64::from),
     );
-    let values: [&(dyn ToSql + Sync); 7] = [
+    let values: [&(dyn ToSql + Sync); 8] = [
         &intervention,
         &mandate,
         &claim,
@@ -397,11 +423,12 @@ pub(crate) async fn upsert_repair_in(
         &lifecycle,
         &orders,
         &r.attention,
+        &work_order,
     ];
     let n = if revision == 0 {
         c.execute(
-            "INSERT INTO repairs (intervention_id, mandate_id, claim_id, file, lifecycle, orders, attention, revision)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 1) ON CONFLICT DO NOTHING",
+            "INSERT INTO repairs (intervention_id, mandate_id, claim_id, file, lifecycle, orders, attention, work_order, revision)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1) ON CONFLICT DO NOTHING",
             &values,
         )
         .await
@@ -410,8 +437,8 @@ pub(crate) async fn upsert_repair_in(
         with_revision.push(&revision);
         c.execute(
             "UPDATE repairs SET mandate_id = $2, claim_id = $3, file = $4, lifecycle = $5,
-               orders = $6, attention = $7, revision = revision + 1
-             WHERE intervention_id = $1 AND revision = $8",
+               orders = $6, attention = $7, work_order = $8, revision = revision + 1
+             WHERE intervention_id = $1 AND revision = $9",
             &with_revision,
         )
         .await
@@ -425,6 +452,18 @@ pub(crate) async fn upsert_repair_in(
             r.intervention_id
         )))
     }
+}
+
+const WORK_ORDER_COLUMNS: &str = "mandate_id, work_order, intervention_id, seen_ms";
+
+fn decode_work_order(row: &Row) -> Result<KeptWorkOrder, AgoraError> {
+    let id: i64 = row.get(0);
+    Ok(KeptWorkOrder {
+        mandate: read_stored(row.get::<_, &str>(1))
+            .map_err(|e| AgoraError::store(format!("work order {id}: unreadable: {e}")))?,
+        intervention_id: row.get::<_, Option<i64>>(2).map(InterventionId),
+        seen_at: from_ms(row.get(3)),
+    })
 }
 
 #[async_trait]
@@ -474,6 +513,59 @@ impl RepairFiles for PostgresStore {
         };
         tx.commit().await.map_err(store_error)?;
         Ok(id)
+    }
+
+    async fn keep_work_order(
+        &self,
+        mandate: &MandateLightResponse,
+        intervention_id: Option<InterventionId>,
+        seen_at: Timestamp,
+    ) -> Result<(), AgoraError> {
+        let Some(id) = mandate.mandate_id else {
+            return Ok(());
+        };
+        let json = serde_json::to_string(mandate).map_err(store_error)?;
+        self.client()
+            .await?
+            .execute(
+                "INSERT INTO work_orders (mandate_id, work_order, intervention_id, seen_ms)
+                 VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (mandate_id) DO UPDATE SET work_order = EXCLUDED.work_order,
+                   intervention_id = COALESCE(EXCLUDED.intervention_id, work_orders.intervention_id),
+                   seen_ms = EXCLUDED.seen_ms",
+                &[&id.0, &json, &intervention_id.map(|i| i.0), &ms(seen_at)],
+            )
+            .await
+            .map(|_| ())
+            .map_err(store_error)
+    }
+
+    async fn work_order(&self, id: MandateId) -> Result<Option<KeptWorkOrder>, AgoraError> {
+        self.client()
+            .await?
+            .query_opt(
+                &format!("SELECT {WORK_ORDER_COLUMNS} FROM work_orders WHERE mandate_id = $1"),
+                &[&id.0],
+            )
+            .await
+            .map_err(store_error)?
+            .as_ref()
+            .map(decode_work_order)
+            .transpose()
+    }
+
+    async fn work_orders(&self) -> Result<Vec<KeptWorkOrder>, AgoraError> {
+        self.client()
+            .await?
+            .query(
+                &format!("SELECT {WORK_ORDER_COLUMNS} FROM work_orders ORDER BY mandate_id"),
+                &[],
+            )
+            .await
+            .map_err(store_error)?
+            .iter()
+            .map(decode_work_order)
+            .collect()
     }
 }
 

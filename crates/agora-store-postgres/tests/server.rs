@@ -322,3 +322,59 @@ async fn a_database_of_schema_2_migrates_parked_entries_with_their_reasons() {
         .get(0);
     assert_eq!(version, SCHEMA_VERSION);
 }
+
+/// A database at version 3 (repair files without their work order) opens
+/// at version 4: its files read as before, without a work order, and a
+/// later write keeps one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_of_schema_3_opens_at_4_and_keeps_work_orders_from_then_on() {
+    use agora_ports::RepairFiles;
+    let server = Server::start().unwrap_or_else(|why| panic!("{why}"));
+    let url = server.create_database("v3").await.unwrap();
+    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    for step in &agora_store_postgres::migration_steps()[..3] {
+        client.batch_execute(step).await.unwrap();
+    }
+    client
+        .batch_execute(
+            "CREATE TABLE agora_schema (version INTEGER NOT NULL);
+             INSERT INTO agora_schema (version) VALUES (3);
+             INSERT INTO repairs (intervention_id, mandate_id, file, lifecycle)
+               VALUES (1, 1001, '{\"InterventionId\":1,\"Kept\":true}',
+                       '{\"phase\":\"Open\"}');",
+        )
+        .await
+        .unwrap();
+    let lifecycle = serde_json::to_string(&agora_store_conformance::repair(1).lifecycle).unwrap();
+    client
+        .execute("UPDATE repairs SET lifecycle = $1", &[&lifecycle])
+        .await
+        .unwrap();
+    let store = PostgresStore::connect(&url).await.unwrap();
+    let version: i32 = client
+        .query_one("SELECT version FROM agora_schema", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(version, 4);
+    let mut old = store.repair(InterventionId(1)).await.unwrap().unwrap();
+    assert_eq!(old.work_order, None);
+    assert_eq!(old.file.extra["Kept"], serde_json::json!(true));
+    let sent = serde_json::json!({"MandateId": 1001, "RetailerChannel": "web"});
+    old.work_order = Some(agora_domain::wire::read_stored(&sent.to_string()).unwrap());
+    store.upsert_repair(&old).await.unwrap();
+    let back = store.repair(InterventionId(1)).await.unwrap().unwrap();
+    assert_eq!(serde_json::to_value(&back.work_order).unwrap(), sent);
+    store
+        .keep_work_order(
+            back.work_order.as_ref().unwrap(),
+            None,
+            Timestamp::UNIX_EPOCH,
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.work_orders().await.unwrap().len(), 1);
+}

@@ -1,15 +1,18 @@
-//! The repair files table: rows, revisions, and the `RepairFiles` port.
+//! The repair files table: rows, revisions, and the `RepairFiles` port;
+//! the work orders pulled.
 
 use agora_domain::lifecycle::RepairLifecycle;
 use agora_domain::wire::read_stored;
-use agora_domain::{ClaimId, CompleteRepairState, InterventionId, MandateId, PartOrderLine};
-use agora_ports::{AgoraError, LocalRepair, Operation, RepairFiles};
+use agora_domain::{
+    ClaimId, CompleteRepairState, InterventionId, MandateId, MandateLightResponse, PartOrderLine,
+};
+use agora_ports::{AgoraError, KeptWorkOrder, LocalRepair, Operation, RepairFiles};
 use async_trait::async_trait;
 use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::outbox::enqueue_in;
-use crate::{SqliteStore, store_error, write_tx};
+use crate::{SqliteStore, from_ms, ms, store_error, write_tx};
 
 pub(crate) fn repair_from_row(row: &Row<'_>) -> rusqlite::Result<RepairRow> {
     Ok(RepairRow {
@@ -21,6 +24,7 @@ pub(crate) fn repair_from_row(row: &Row<'_>) -> rusqlite::Result<RepairRow> {
         orders: row.get(5)?,
         attention: row.get(6)?,
         revision: row.get(7)?,
+        work_order: row.get(8)?,
     })
 }
 
@@ -33,6 +37,7 @@ pub(crate) struct RepairRow {
     orders: String,
     attention: Option<String>,
     revision: i64,
+    work_order: Option<String>,
 }
 
 pub(crate) fn decode_repair(row: RepairRow) -> Result<LocalRepair, AgoraError> {
@@ -45,6 +50,12 @@ pub(crate) fn decode_repair(row: RepairRow) -> Result<LocalRepair, AgoraError> {
         .map_err(|e| AgoraError::store(format!("repair {id}: unreadable lifecycle: {e}")))?;
     let orders: Vec<PartOrderLine> = read_stored(&row.orders)
         .map_err(|e| AgoraError::store(format!("repair {id}: unreadable orders: {e}")))?;
+    let work_order = row
+        .work_order
+        .as_deref()
+        .map(read_stored)
+        .transpose()
+        .map_err(|e| AgoraError::store(format!("repair {id}: unreadable work order: {e}")))?;
     Ok(LocalRepair {
         intervention_id: InterventionId(id),
         mandate_id: row.mandate.map(MandateId::from),
@@ -54,11 +65,12 @@ pub(crate) fn decode_repair(row: RepairRow) -> Result<LocalRepair, AgoraError> {
         orders,
         attention: row.attention,
         revision: u64::try_from(row.revision).unwrap_or(0),
+        work_order,
     })
 }
 
-pub(crate) const REPAIR_COLUMNS: &str =
-    "intervention_id, mandate_id, claim_id, file, lifecycle, orders, attention, revision";
+pub(crate) const REPAIR_COLUMNS: &str = "intervention_id, mandate_id, claim_id, file, lifecycle, \
+     orders, attention, revision, work_order";
 
 pub(crate) fn one_repair(
     conn: &Connection,
@@ -83,6 +95,12 @@ pub(crate) fn upsert_repair_in(conn: &Connection, r: &LocalRepair) -> Result<(),
     let lifecycle = serde_json::to_string(&r.lifecycle).map_err(store_error)?;
     let orders = serde_json::to_string(&r.orders).map_err(store_error)?;
     let revision = i64::try_from(r.revision).map_err(store_error)?;
+    let work_order = r
+        .work_order
+        .as_ref()
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(store_error)?;
     let conflict = || {
         AgoraError::Conflict(format!(
             "repair file {} was written by another process since it was read",
@@ -92,9 +110,9 @@ pub(crate) fn upsert_repair_in(conn: &Connection, r: &LocalRepair) -> Result<(),
     if revision == 0 {
         let n = conn
             .execute(
-                "INSERT INTO repairs (intervention_id, mandate_id, claim_id, file, lifecycle, orders, attention, revision)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1) ON CONFLICT DO NOTHING",
-                params![r.intervention_id.0, r.mandate_id.map(i64::from), r.claim_id.map(i64::from), file, lifecycle, orders, r.attention],
+                "INSERT INTO repairs (intervention_id, mandate_id, claim_id, file, lifecycle, orders, attention, revision, work_order)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8) ON CONFLICT DO NOTHING",
+                params![r.intervention_id.0, r.mandate_id.map(i64::from), r.claim_id.map(i64::from), file, lifecycle, orders, r.attention, work_order],
             )
             .map_err(store_error)?;
         return if n == 1 { Ok(()) } else { Err(conflict()) };
@@ -102,7 +120,7 @@ pub(crate) fn upsert_repair_in(conn: &Connection, r: &LocalRepair) -> Result<(),
     let n = conn
         .execute(
             "UPDATE repairs SET mandate_id = ?2, claim_id = ?3, file = ?4, lifecycle = ?5,
-               orders = ?6, attention = ?7, revision = revision + 1
+               orders = ?6, attention = ?7, revision = revision + 1, work_order = ?9
              WHERE intervention_id = ?1 AND revision = ?8",
             params![
                 r.intervention_id.0,
@@ -112,12 +130,33 @@ pub(crate) fn upsert_repair_in(conn: &Connection, r: &LocalRepair) -> Result<(),
                 lifecycle,
                 orders,
                 r.attention,
-                revision
+                revision,
+                work_order
             ],
         )
         .map_err(store_error)?;
     if n == 1 { Ok(()) } else { Err(conflict()) }
 }
+
+/// A kept work order's row: (mandate id, JSON, repair file, seen at ms).
+type WorkOrderRow = (i64, String, Option<i64>, i64);
+
+fn work_order_from_row(row: &Row<'_>) -> rusqlite::Result<WorkOrderRow> {
+    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+}
+
+fn decode_work_order(
+    (id, json, intervention, seen): WorkOrderRow,
+) -> Result<KeptWorkOrder, AgoraError> {
+    Ok(KeptWorkOrder {
+        mandate: read_stored(&json)
+            .map_err(|e| AgoraError::store(format!("work order {id}: unreadable: {e}")))?,
+        intervention_id: intervention.map(InterventionId::from),
+        seen_at: from_ms(seen),
+    })
+}
+
+const WORK_ORDER_COLUMNS: &str = "mandate_id, work_order, intervention_id, seen_ms";
 
 #[async_trait]
 impl RepairFiles for SqliteStore {
@@ -178,6 +217,63 @@ impl RepairFiles for SqliteStore {
                 .transpose()?;
             tx.commit().map_err(store_error)?;
             Ok(id)
+        })
+        .await
+    }
+
+    async fn keep_work_order(
+        &self,
+        mandate: &MandateLightResponse,
+        intervention_id: Option<InterventionId>,
+        seen_at: Timestamp,
+    ) -> Result<(), AgoraError> {
+        let Some(id) = mandate.mandate_id else {
+            return Ok(());
+        };
+        let json = serde_json::to_string(mandate).map_err(store_error)?;
+        self.with_state(move |c| {
+            c.execute(
+                "INSERT INTO work_orders (mandate_id, work_order, intervention_id, seen_ms)
+                 VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (mandate_id) DO UPDATE SET work_order = excluded.work_order,
+                   intervention_id = COALESCE(excluded.intervention_id, work_orders.intervention_id),
+                   seen_ms = excluded.seen_ms",
+                params![id.0, json, intervention_id.map(|i| i.0), ms(seen_at)],
+            )
+            .map(|_| ())
+            .map_err(store_error)
+        })
+        .await
+    }
+
+    async fn work_order(&self, id: MandateId) -> Result<Option<KeptWorkOrder>, AgoraError> {
+        self.with_state(move |c| {
+            c.query_row(
+                &format!("SELECT {WORK_ORDER_COLUMNS} FROM work_orders WHERE mandate_id = ?1"),
+                [id.0],
+                work_order_from_row,
+            )
+            .optional()
+            .map_err(store_error)?
+            .map(decode_work_order)
+            .transpose()
+        })
+        .await
+    }
+
+    async fn work_orders(&self) -> Result<Vec<KeptWorkOrder>, AgoraError> {
+        self.with_state(|c| {
+            let mut stmt = c
+                .prepare_cached(&format!(
+                    "SELECT {WORK_ORDER_COLUMNS} FROM work_orders ORDER BY mandate_id"
+                ))
+                .map_err(store_error)?;
+            let rows = stmt
+                .query_map([], work_order_from_row)
+                .map_err(store_error)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(store_error)?;
+            rows.into_iter().map(decode_work_order).collect()
         })
         .await
     }

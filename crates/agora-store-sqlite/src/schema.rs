@@ -76,6 +76,18 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         WHEN last_error LIKE 'unreadable entry:%' THEN 'unreadable'
         ELSE 'gave_up' END
       WHERE state IN ('in_doubt', 'failed');",
+    // 4: the work order a repair file came from, kept as AgoraPlus sent
+    // it (unknown fields included); NULL for files saved before, and for
+    // files created here.
+    // The work orders pulled, accepted or not, each as AgoraPlus sent it,
+    // with the repair file it became (NULL: awaiting acceptance).
+    "ALTER TABLE repairs ADD COLUMN work_order TEXT;
+    CREATE TABLE work_orders (
+        mandate_id INTEGER PRIMARY KEY,
+        work_order TEXT NOT NULL,
+        intervention_id INTEGER,
+        seen_ms INTEGER NOT NULL
+    );",
 ];
 
 /// Work a migration step needs beyond SQL, run in its transaction: version

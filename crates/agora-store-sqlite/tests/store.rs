@@ -546,3 +546,44 @@ fn a_file_that_is_not_a_database_is_refused_with_sqlites_error_behind() {
     }
     assert!(found, "no rusqlite error behind {err}");
 }
+
+/// A store at version 3 (repair files without their work order) opens at
+/// version 4: its files read as before, without a work order, and a later
+/// write keeps one.
+#[tokio::test]
+async fn a_store_of_schema_3_opens_at_4_and_keeps_work_orders_from_then_on() {
+    let (_dir, path) = temp_db();
+    {
+        let store = SqliteStore::open(&path).unwrap();
+        store.upsert_repair(&repair(1)).await.unwrap();
+    }
+    {
+        // Back to version 3: the schema before work orders were kept.
+        let raw = rusqlite::Connection::open(&path).unwrap();
+        raw.execute_batch(
+            "ALTER TABLE repairs DROP COLUMN work_order;
+             DROP TABLE work_orders;
+             PRAGMA user_version = 3;",
+        )
+        .unwrap();
+    }
+    let store = SqliteStore::open(&path).unwrap();
+    let version: i64 = rusqlite::Connection::open(&path)
+        .unwrap()
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 4);
+    let mut old = store.repair(InterventionId(1)).await.unwrap().unwrap();
+    assert_eq!(old.work_order, None);
+    assert_eq!(old.file, repair(1).file);
+    let sent = serde_json::json!({"MandateId": 1001, "RetailerChannel": "web"});
+    old.work_order = Some(agora_domain::wire::read_stored(&sent.to_string()).unwrap());
+    store.upsert_repair(&old).await.unwrap();
+    let back = store.repair(InterventionId(1)).await.unwrap().unwrap();
+    assert_eq!(serde_json::to_value(&back.work_order).unwrap(), sent);
+    store
+        .keep_work_order(back.work_order.as_ref().unwrap(), None, t(0))
+        .await
+        .unwrap();
+    assert_eq!(store.work_orders().await.unwrap().len(), 1);
+}

@@ -15,10 +15,13 @@
 
 use std::path::PathBuf;
 
-use agora_domain::{ClaimId, InterventionId, Lcid, MandateId, ManufacturerId, Product, SparePart};
+use agora_domain::{
+    ClaimId, InterventionId, Lcid, MandateId, MandateLightResponse, ManufacturerId, Product,
+    SparePart,
+};
 use agora_ports::{
-    AgoraError, Attempt, CatalogStore, CursorMove, Finish, Guard, Lease, LocalRepair, Operation,
-    Outbox, OutboxEntry, OutboxState, RepairFiles, Settlement, SyncCursors,
+    AgoraError, Attempt, CatalogStore, CursorMove, Finish, Guard, KeptWorkOrder, Lease,
+    LocalRepair, Operation, Outbox, OutboxEntry, OutboxState, RepairFiles, Settlement, SyncCursors,
 };
 pub use agora_store_postgres::{PgOptions, PostgresStore};
 pub use agora_store_sqlite::SqliteStore;
@@ -183,6 +186,20 @@ impl RepairFiles for Store {
         now: Timestamp,
     ) -> Result<Option<u64>, AgoraError> {
         each!(self.save_with_operation(repair, operation, now))
+    }
+    async fn keep_work_order(
+        &self,
+        mandate: &MandateLightResponse,
+        intervention_id: Option<InterventionId>,
+        seen_at: Timestamp,
+    ) -> Result<(), AgoraError> {
+        each!(self.keep_work_order(mandate, intervention_id, seen_at))
+    }
+    async fn work_order(&self, id: MandateId) -> Result<Option<KeptWorkOrder>, AgoraError> {
+        each!(self.work_order(id))
+    }
+    async fn work_orders(&self) -> Result<Vec<KeptWorkOrder>, AgoraError> {
+        each!(self.work_orders())
     }
 }
 

@@ -24,6 +24,7 @@ pub(crate) fn local(id: InterventionId) -> LocalRepair {
         orders: Vec::new(),
         attention: None,
         revision: 1,
+        work_order: None,
     }
 }
 

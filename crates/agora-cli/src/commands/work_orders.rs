@@ -1,18 +1,19 @@
 //! `agora work-orders`: pulling new work orders (accepting them), saving
-//! their repair files, and showing what a sync did.
+//! their repair files, showing what a sync did, and the work orders kept
+//! as AgoraPlus sent them.
 
 use std::sync::Arc;
 
 use agora_app::{Agora, WorkOrderSync};
-use agora_domain::{InterventionId, MandateId};
+use agora_domain::{InterventionId, MandateId, MandateLightResponse};
 use agora_http::ClientConfig;
-use agora_ports::{AgoraError, SystemClock};
+use agora_ports::{AgoraError, KeptWorkOrder, RepairFiles, SystemClock};
 use clap::Subcommand;
 use serde::Serialize;
 
 use super::App;
 use crate::failure::{self, Failure, code};
-use crate::output::{Human, Out, Render, cell, warning_lines};
+use crate::output::{Human, List, Out, Render, Row, cell, warning_lines};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum WorkOrdersCmd {
@@ -22,6 +23,15 @@ pub(crate) enum WorkOrdersCmd {
         /// Only list new work orders; accept them in AgoraPlus yourself.
         #[arg(long)]
         no_accept: bool,
+    },
+    /// The work orders pulled, accepted or awaiting acceptance, as
+    /// AgoraPlus sent them (`--json`: each whole, unknown fields included).
+    List,
+    /// One work order, whole, as AgoraPlus sent it (JSON), with the repair
+    /// file it became.
+    Show {
+        /// The work order (MandateId).
+        id: MandateId,
     },
 }
 
@@ -49,6 +59,62 @@ pub(super) async fn run(
             };
             Ok(print_work_order_sync(&report, out, client))
         }
+        WorkOrdersCmd::List => {
+            let kept = app.store().work_orders().await?;
+            out.show(&List(kept.iter().map(WorkOrderView::of).collect()));
+            Ok(code::OK)
+        }
+        WorkOrdersCmd::Show { id } => {
+            let kept = app
+                .store()
+                .work_order(id)
+                .await?
+                .ok_or_else(|| AgoraError::Missing(format!("work order {id}")))?;
+            // A whole work order reads best as JSON, for people too.
+            out.json(&WorkOrderView::of(&kept));
+            Ok(code::OK)
+        }
+    }
+}
+
+/// A work order kept as AgoraPlus sent it, with the repair file it became
+/// (`work-orders list`, `show`): as JSON, the shape of a `GetNewMandates`
+/// item (`InterventionId`, null while awaiting acceptance; `Mandate`, the
+/// work order whole, unknown fields included).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct WorkOrderView<'a> {
+    intervention_id: Option<InterventionId>,
+    mandate: &'a MandateLightResponse,
+}
+
+impl<'a> WorkOrderView<'a> {
+    fn of(kept: &'a KeptWorkOrder) -> Self {
+        Self {
+            intervention_id: kept.intervention_id,
+            mandate: &kept.mandate,
+        }
+    }
+}
+
+impl Row for WorkOrderView<'_> {
+    const HEADERS: &'static [&'static str] = &["work order", "OEM", "consumer", "file"];
+    fn cells(&self) -> Vec<String> {
+        let m = self.mandate;
+        let consumer = m.consumer.as_ref().map(|c| {
+            [c.first_name.as_deref(), c.last_name.as_deref()]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(" ")
+        });
+        vec![
+            cell(m.mandate_id),
+            cell(m.manufacturer()),
+            cell(consumer.filter(|c| !c.is_empty())),
+            self.intervention_id
+                .map_or_else(|| "awaiting acceptance".to_owned(), |id| id.to_string()),
+        ]
     }
 }
 
