@@ -57,22 +57,20 @@ async fn method_not_allowed() -> Response {
     ))
 }
 
-/// A simulator served on a loopback (or any) address.
+/// A router served on a bound listener until stopped: the handle the
+/// simulator, the recorder and the replay server share.
 #[derive(Debug)]
-pub struct SimServer {
+pub(crate) struct Served {
     addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
-    sim: Simulator,
 }
 
-impl SimServer {
-    /// Binds `addr` (port 0 for a free port) and serves `sim` until stopped.
-    pub async fn start(sim: Simulator, addr: SocketAddr) -> std::io::Result<Self> {
-        let listener = TcpListener::bind(addr).await?;
+impl Served {
+    /// Serves `app` on `listener` until [`Served::shutdown`] or drop.
+    pub(crate) fn spawn(listener: TcpListener, app: Router) -> std::io::Result<Self> {
         let addr = listener.local_addr()?;
         let (stop, stopped) = oneshot::channel::<()>();
-        let app = router(sim.clone());
         let task = tokio::spawn(async move {
             axum::serve(listener, app)
                 .with_graceful_shutdown(async {
@@ -84,27 +82,21 @@ impl SimServer {
             addr,
             stop: Some(stop),
             task: Some(task),
-            sim,
         })
     }
 
     /// The base URL (`http://127.0.0.1:PORT`).
-    pub fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
 
     /// The bound address.
-    pub fn addr(&self) -> SocketAddr {
+    pub(crate) fn addr(&self) -> SocketAddr {
         self.addr
     }
 
-    /// The simulator being served (for OEM-side actions in-process).
-    pub fn simulator(&self) -> &Simulator {
-        &self.sim
-    }
-
     /// Stops accepting connections, lets in-flight calls finish, and waits.
-    pub async fn shutdown(mut self) -> std::io::Result<()> {
+    pub(crate) async fn shutdown(mut self) -> std::io::Result<()> {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -115,10 +107,46 @@ impl SimServer {
     }
 }
 
-impl Drop for SimServer {
+impl Drop for Served {
     fn drop(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+    }
+}
+
+/// A simulator served on a loopback (or any) address.
+#[derive(Debug)]
+pub struct SimServer {
+    served: Served,
+    sim: Simulator,
+}
+
+impl SimServer {
+    /// Binds `addr` (port 0 for a free port) and serves `sim` until stopped.
+    pub async fn start(sim: Simulator, addr: SocketAddr) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(addr).await?;
+        let served = Served::spawn(listener, router(sim.clone()))?;
+        Ok(Self { served, sim })
+    }
+
+    /// The base URL (`http://127.0.0.1:PORT`).
+    pub fn url(&self) -> String {
+        self.served.url()
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.served.addr()
+    }
+
+    /// The simulator being served (for OEM-side actions in-process).
+    pub fn simulator(&self) -> &Simulator {
+        &self.sim
+    }
+
+    /// Stops accepting connections, lets in-flight calls finish, and waits.
+    pub async fn shutdown(self) -> std::io::Result<()> {
+        self.served.shutdown().await
     }
 }

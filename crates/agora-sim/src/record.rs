@@ -24,9 +24,8 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri};
 use axum::response::Response;
 use bytes::Bytes;
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
+use crate::Served;
 use crate::recording::{
     Expect, Faker, Payload, RecordedRequest, RecordedResponse, Recording, route_of,
 };
@@ -125,11 +124,7 @@ struct Session {
 
 /// The recording proxy, listening.
 #[derive(Debug)]
-pub struct RecorderServer {
-    addr: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<std::io::Result<()>>>,
-}
+pub struct RecorderServer(Served);
 
 impl RecorderServer {
     /// Binds `addr` (port 0 for a free port) and records until stopped.
@@ -161,52 +156,24 @@ impl RecorderServer {
                 address: addr,
                 source,
             })?;
-        let addr = listener
-            .local_addr()
-            .map_err(|source| RecordError::Listen {
-                address: addr,
-                source,
-            })?;
         let app = Router::new()
             .fallback(forward)
             .with_state(Arc::new(recorder));
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await
-        });
-        Ok(Self {
-            addr,
-            stop: Some(stop),
-            task: Some(task),
-        })
+        let served = Served::spawn(listener, app).map_err(|source| RecordError::Listen {
+            address: addr,
+            source,
+        })?;
+        Ok(Self(served))
     }
 
     /// The base URL clients call (`http://127.0.0.1:PORT`).
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.0.url()
     }
 
     /// Stops accepting connections, lets in-flight calls finish, and waits.
-    pub async fn shutdown(mut self) -> std::io::Result<()> {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        match self.task.take() {
-            Some(task) => task.await.unwrap_or(Ok(())),
-            None => Ok(()),
-        }
-    }
-}
-
-impl Drop for RecorderServer {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
+    pub async fn shutdown(self) -> std::io::Result<()> {
+        self.0.shutdown().await
     }
 }
 

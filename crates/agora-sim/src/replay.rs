@@ -33,9 +33,8 @@ use axum::response::Response;
 use bytes::Bytes;
 use serde_json::Value;
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
+use crate::Served;
 use crate::recording::{MASK, Payload, Recording, RecordingError, comparable_body};
 use crate::wire::{Query, url_pairs};
 
@@ -237,56 +236,24 @@ fn no_match(method: &str, uri: &Uri, key: &str) -> Response {
 
 /// Recordings served on a loopback (or any) address.
 #[derive(Debug)]
-pub struct ReplayServer {
-    addr: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<std::io::Result<()>>>,
-}
+pub struct ReplayServer(Served);
 
 impl ReplayServer {
     /// Binds `addr` (port 0 for a free port) and serves `replay` until
     /// stopped.
     pub async fn start(replay: Replay, addr: SocketAddr) -> std::io::Result<Self> {
         let listener = TcpListener::bind(addr).await?;
-        let addr = listener.local_addr()?;
-        let (stop, stopped) = oneshot::channel::<()>();
-        let app = router(Arc::new(replay));
-        let task = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await
-        });
-        Ok(Self {
-            addr,
-            stop: Some(stop),
-            task: Some(task),
-        })
+        Ok(Self(Served::spawn(listener, router(Arc::new(replay)))?))
     }
 
     /// The base URL (`http://127.0.0.1:PORT`).
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.0.url()
     }
 
     /// Stops accepting connections, lets in-flight calls finish, and waits.
-    pub async fn shutdown(mut self) -> std::io::Result<()> {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        match self.task.take() {
-            Some(task) => task.await.unwrap_or(Ok(())),
-            None => Ok(()),
-        }
-    }
-}
-
-impl Drop for ReplayServer {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
+    pub async fn shutdown(self) -> std::io::Result<()> {
+        self.0.shutdown().await
     }
 }
 
