@@ -2,8 +2,9 @@
 //! (`AnswerProfile::PRESETS`): one per shape the reference allows (one
 //! order number per call, an order answered as one object, `ResponseData`
 //! as an array of one, acceptance fields present but unfilled, a claim's
-//! reason in its own `ErrorMessage`, messages that echo the api_key) and
-//! one with every odd shape at once. Whatever the shape, the same repair
+//! reason in its own `ErrorMessage`, messages that echo the api_key,
+//! whole-file updates that replace the file) and one with every odd shape
+//! at once. Whatever the shape, the same repair
 //! goes through: every part ordered once and numbered, each order line
 //! tracked on its own, the claim's reason shown, the key nowhere in what
 //! the caller gets.
@@ -260,7 +261,7 @@ async fn every_profile_runs_a_whole_repair() {
 async fn the_odd_profile_is_every_shape_at_once() {
     let odd = AnswerProfile::odd();
     assert!(odd.single_as_array && odd.order_as_object && odd.unfilled_item_fields);
-    assert!(odd.claim_error_message && odd.echo_key);
+    assert!(odd.claim_error_message && odd.echo_key && odd.update_replaces);
     assert_eq!(odd.order_numbers, agora_mock::OrderNumbers::PerCall);
     // It words its answers as it says.
     let mut order = json!([

@@ -11,7 +11,7 @@ use agora_domain::{ClaimId, ClaimStatus, InterventionId, WarrantyClaimResult};
 use agora_ports::{
     AgoraError, Attempt, ClaimSubmission, Claims, Finish, Guard, Invoices, Lease, Mandates,
     Operation, OperationAnswer, Outbox, OutboxEntry, OutboxState, PartOrders, Reach, RepairFiles,
-    Repairs, Settlement, check_settlement,
+    Repairs, Settlement, check_settlement, resend_not_before,
 };
 
 use crate::hub::Agora;
@@ -156,8 +156,10 @@ where
     S: RepairFiles + Outbox,
 {
     /// Entries whose sender stopped mid-send (its lease expired: a crash)
-    /// are parked in doubt (state-changing) or requeued (idempotent). A send
-    /// still under way in another process is left alone. Returns those
+    /// are parked in doubt (state-changing) or requeued (idempotent), due
+    /// once the stopped attempt can no longer land (its send start +
+    /// `request_timeout` + `grace`), so that it cannot overtake the next. A
+    /// send still under way in another process is left alone. Returns those
     /// parked.
     ///
     /// ```no_run
@@ -168,7 +170,9 @@ where
     /// # }
     /// ```
     pub async fn recover(&self) -> Result<Vec<u64>, AgoraError> {
-        self.store.recover_expired(self.clock.now()).await
+        self.store
+            .recover_expired(self.clock.now(), self.config.can_no_longer_land_after())
+            .await
     }
 
     /// Delivers every entry due now, oldest first, one claim at a time (so
@@ -218,6 +222,12 @@ where
                 let error = match (&entry.state, &entry.lease) {
                     (OutboxState::Sending, Some(lease)) => {
                         format!("being sent by {}", lease.owner)
+                    }
+                    (OutboxState::Pending, _) if entry.next_attempt_at > self.clock.now() => {
+                        format!(
+                            "queued; next attempt at {} (an earlier attempt may still land until then, or a retry's backoff)",
+                            entry.next_attempt_at
+                        )
                     }
                     (OutboxState::Pending, _) => {
                         "waits for an earlier operation of its repair file".to_owned()
@@ -273,9 +283,17 @@ where
                         || self.backoff(entry.attempts),
                         |d| d.min(self.config.retry_max),
                     );
+                    // An attempt that may still land (timed out, its
+                    // answer lost) is not overtaken: the next one, which
+                    // may carry a newer file, waits until it cannot.
+                    let landed_by = (error.reach() == Reach::Unknown)
+                        .then(|| {
+                            resend_not_before(&entry, self.config.can_no_longer_land_after())
+                        })
+                        .flatten();
                     (
                         Attempt::Retry {
-                            at: now + delay,
+                            at: (now + delay).max(landed_by.unwrap_or(now)),
                             error: message.clone(),
                         },
                         Delivery::Queued {

@@ -144,8 +144,12 @@ impl Outbox for Contended {
     async fn entry(&self, id: u64) -> Result<Option<OutboxEntry>, AgoraError> {
         self.store.entry(id).await
     }
-    async fn recover_expired(&self, now: Timestamp) -> Result<Vec<u64>, AgoraError> {
-        self.store.recover_expired(now).await
+    async fn recover_expired(
+        &self,
+        now: Timestamp,
+        window: std::time::Duration,
+    ) -> Result<Vec<u64>, AgoraError> {
+        self.store.recover_expired(now, window).await
     }
 }
 

@@ -354,7 +354,7 @@ async fn a_send_longer_than_its_lease_keeps_the_entry() {
         let mut seen = Vec::new();
         for at in [lease / 2, lease * 5 / 3] {
             tokio::time::sleep_until(clock.0 + at).await;
-            let recovered = store.recover_expired(clock.now()).await.unwrap();
+            let recovered = store.recover_expired(clock.now(), WINDOW).await.unwrap();
             let held = store.entry(entry).await.unwrap().unwrap();
             seen.push((at, clock.now(), recovered, held));
         }
@@ -643,7 +643,7 @@ async fn an_outcome_the_entry_s_new_holder_settled_is_not_recorded_and_is_logged
                     // recovers the entry meanwhile; then AgoraPlus is
                     // unavailable.
                     clock.advance(Duration::from_secs(61));
-                    assert_eq!(store.recover_expired(clock.now()).await.unwrap().len(), 1);
+                    assert_eq!(store.recover_expired(clock.now(), WINDOW).await.unwrap().len(), 1);
                     sim.set_faults(faults(|f| f.status503_rate = 1.0)).unwrap();
                 }
             })
@@ -795,4 +795,241 @@ async fn a_refused_entry_blocks_nothing_and_a_forced_resend_goes_at_once() {
             .unwrap(),
         OutboxState::Pending
     );
+}
+
+/// The window after a send's start within which it may still land
+/// (`request_timeout` + `grace` of `AppConfig::default()`).
+const WINDOW: Duration = Duration::from_secs(90);
+
+/// The simulator's AgoraPlus, holding the first `UpdateRepair` it receives:
+/// the call never answers (the client gives up on it), and the simulator
+/// applies it when the test releases it, as a slow AgoraPlus would.
+struct HoldFirstUpdate {
+    inner: SimClient,
+    /// Taken by the first `UpdateRepair`: released by the test, it applies
+    /// the held file, then says so.
+    hold: Mutex<Option<(tokio::sync::oneshot::Receiver<()>, tokio::sync::oneshot::Sender<()>)>>,
+    /// The files of the `UpdateRepair` calls received, in order.
+    received: Mutex<Vec<CompleteRepairState>>,
+}
+
+#[async_trait]
+impl Repairs for HoldFirstUpdate {
+    async fn create_repair(
+        &self,
+        file: &CompleteRepairState,
+    ) -> Result<Reply<InterventionId>, AgoraError> {
+        self.inner.create_repair(file).await
+    }
+    async fn update_repair(&self, file: &CompleteRepairState) -> Result<Reply<()>, AgoraError> {
+        self.received.lock().unwrap().push(file.clone());
+        let held = self.hold.lock().unwrap().take();
+        if let Some((release, applied)) = held {
+            let inner = self.inner.clone();
+            let file = file.clone();
+            tokio::spawn(async move {
+                release.await.unwrap();
+                let landed = inner.update_repair(&file).await;
+                assert!(landed.is_ok(), "{landed:?}");
+                applied.send(()).unwrap();
+            });
+            return std::future::pending().await;
+        }
+        self.inner.update_repair(file).await
+    }
+}
+
+#[async_trait]
+impl PartOrders for HoldFirstUpdate {
+    async fn place_order(
+        &self,
+        intervention: InterventionId,
+    ) -> Result<Reply<Vec<PartOrderLine>>, AgoraError> {
+        self.inner.place_order(intervention).await
+    }
+    async fn order_tracking(
+        &self,
+        intervention: InterventionId,
+    ) -> Result<Reply<Vec<PartOrderLine>>, AgoraError> {
+        self.inner.order_tracking(intervention).await
+    }
+}
+
+#[async_trait]
+impl Claims for HoldFirstUpdate {
+    async fn create_claim(
+        &self,
+        claim: &WarrantyClaim,
+        how: ClaimSubmission,
+    ) -> Result<Reply<WarrantyClaimResult>, AgoraError> {
+        self.inner.create_claim(claim, how).await
+    }
+    async fn update_claim(
+        &self,
+        claim: &WarrantyClaim,
+        how: ClaimSubmission,
+    ) -> Result<Reply<WarrantyClaimResult>, AgoraError> {
+        self.inner.update_claim(claim, how).await
+    }
+    async fn claim_status(
+        &self,
+        claim: agora_domain::ClaimId,
+    ) -> Result<Reply<ClaimTracking>, AgoraError> {
+        self.inner.claim_status(claim).await
+    }
+}
+
+#[async_trait]
+impl Invoices for HoldFirstUpdate {
+    async fn send_invoice_reference(
+        &self,
+        reference: &InvoiceReference,
+    ) -> Result<Reply<()>, AgoraError> {
+        self.inner.send_invoice_reference(reference).await
+    }
+}
+
+/// The repair file `id` as the simulator holds it.
+fn file_in_sim(sim: &Simulator, id: InterventionId) -> CompleteRepairState {
+    let state = sim.state("a").unwrap();
+    let file = state["Repairs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["File"]["InterventionId"] == json!(id))
+        .unwrap()["File"]
+        .clone();
+    serde_json::from_value(file).unwrap()
+}
+
+/// The newest file wins. Version 1 of a file is held by AgoraPlus past
+/// the client's request timeout (the send is given up, to be retried);
+/// version 2 is written meanwhile; AgoraPlus applies version 1 late, within
+/// the window (send start + request timeout + grace). Version 2 goes into
+/// the pending entry, and no attempt of it is sent before version 1's can
+/// no longer land: AgoraPlus ends with version 2, whether it replaces the
+/// file with what it receives (`UpdateReplaces`) or merges the statuses.
+/// Time is tokio's paused clock; the hold is released by the test.
+async fn the_newest_file_wins_over_a_late_update(profile: &str) {
+    let start_at = tokio::time::Instant::now();
+    let clock = Arc::new(TokioClock(start_at));
+    let (_dir, store) = store(&format!("newest-{profile}"));
+    let sim = simulator();
+    sim.set_profile("a", agora_mock::AnswerProfile::preset(profile).unwrap())
+        .unwrap();
+    sim.publish_mandate("a", work_order()).unwrap();
+    let config = AppConfig {
+        worker: "me:1".into(),
+        ..AppConfig::default()
+    };
+    assert_eq!(config.can_no_longer_land_after(), WINDOW);
+    let syncing = Agora::new(sim.client("a"), store.clone(), clock.clone(), config.clone());
+    let id = syncing.sync_work_orders().await.unwrap().accepted[0];
+
+    let (release, held) = tokio::sync::oneshot::channel();
+    let (applied, landed) = tokio::sync::oneshot::channel();
+    let api = HoldFirstUpdate {
+        inner: sim.client("a"),
+        hold: Mutex::new(Some((held, applied))),
+        received: Mutex::new(Vec::new()),
+    };
+    let app = Agora::new(api, store.clone(), clock.clone(), config);
+    let at = |secs: u64| start_at + Duration::from_secs(secs);
+
+    // t=0: version 1 is sent and held; at t=60 the send is given up.
+    let v1 = app
+        .update_file(id, |f| f.serial_number = Some("SN-V1".into()))
+        .await
+        .unwrap();
+    assert!(matches!(v1, Delivery::Queued { .. }), "{v1:?}");
+    assert_eq!(tokio::time::Instant::now(), at(60));
+    let entry = app.store().entry(v1.entry()).await.unwrap().unwrap();
+    assert_eq!(
+        (entry.state, entry.next_attempt_at),
+        (OutboxState::Pending, start() + WINDOW),
+        "the retry waits until the held attempt can no longer land"
+    );
+
+    // t=61: version 2 (a new status, a new serial number).
+    tokio::time::sleep_until(at(61)).await;
+    app.report_status(id, appointment()).await.unwrap();
+    let v2 = app
+        .update_file(id, |f| f.serial_number = Some("SN-V2".into()))
+        .await
+        .unwrap();
+    assert!(matches!(v2, Delivery::Queued { .. }), "{v2:?}");
+    assert_eq!(v2.entry(), v1.entry(), "version 2 went into the pending update");
+
+    // The backoff alone would retry at t=62; nothing goes before t=90.
+    for secs in [62, 75, 89] {
+        tokio::time::sleep_until(at(secs)).await;
+        app.flush_outbox().await.unwrap();
+        assert_eq!(api_calls(&app), 1, "t={secs}: an attempt was sent early");
+    }
+    // t=85..89: AgoraPlus applies version 1, late but within the window.
+    release.send(()).unwrap();
+    landed.await.unwrap();
+    assert_eq!(file_in_sim(&sim, id).serial_number.as_deref(), Some("SN-V1"));
+
+    // t=90: version 1 can no longer land; the newest file goes.
+    tokio::time::sleep_until(at(90)).await;
+    assert_eq!(
+        app.flush_outbox().await.unwrap(),
+        FlushReport {
+            delivered: 1,
+            ..FlushReport::default()
+        }
+    );
+    tokio::time::sleep_until(at(600)).await;
+    assert_eq!(app.flush_outbox().await.unwrap(), FlushReport::default());
+
+    let local = app.repair(id).await.unwrap();
+    let held = file_in_sim(&sim, id);
+    assert_eq!(held.serial_number.as_deref(), Some("SN-V2"), "{profile}");
+    let codes = |f: &CompleteRepairState| -> Vec<Option<StatusCode>> {
+        f.state_natures
+            .iter()
+            .flatten()
+            .map(|s| s.code.clone())
+            .collect()
+    };
+    assert_eq!(codes(&held), codes(&local.file), "{profile}");
+    assert!(
+        codes(&held).contains(&Some(StatusCode::AppointmentConfirmed)),
+        "{profile}"
+    );
+    // The store says what AgoraPlus holds: every entry delivered, the last
+    // one with version 2.
+    assert!(app.outbox(OutboxState::Pending).await.unwrap().is_empty());
+    let delivered = app.outbox(OutboxState::Delivered).await.unwrap();
+    let last = delivered.iter().max_by_key(|e| e.id).unwrap();
+    assert!(matches!(&last.operation,
+        Operation::UpdateRepair(f) if f.serial_number.as_deref() == Some("SN-V2")));
+    // Two calls: version 1 (held) and version 2, at t=90.
+    let received = app_received(&app);
+    assert_eq!(
+        received
+            .iter()
+            .map(|f| f.serial_number.clone().unwrap_or_default())
+            .collect::<Vec<_>>(),
+        ["SN-V1", "SN-V2"]
+    );
+}
+
+fn api_calls(app: &Agora<HoldFirstUpdate, SqliteStore>) -> usize {
+    app_received(app).len()
+}
+
+fn app_received(app: &Agora<HoldFirstUpdate, SqliteStore>) -> Vec<CompleteRepairState> {
+    app.api().received.lock().unwrap().clone()
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_newest_file_wins_when_agoraplus_replaces_the_file() {
+    the_newest_file_wins_over_a_late_update("update-replaces").await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_newest_file_wins_when_agoraplus_merges_the_statuses() {
+    the_newest_file_wins_over_a_late_update("default").await;
 }

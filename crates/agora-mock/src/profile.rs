@@ -23,7 +23,11 @@
 //!   `InterventionId` 0;
 //! - a refused claim's reason in its own `ErrorMessage`, `ValidationErrors`
 //!   null (2.5.2);
-//! - messages that echo the account's api_key.
+//! - messages that echo the account's api_key;
+//! - `UpdateRepair` replacing the stored file with the one received, its
+//!   status history included (2.2: "allows to update the entire repair
+//!   file"), instead of merging the statuses it has not seen: the update
+//!   that arrives last wins.
 //!
 //! What changes the data (warnings) applies to both faces of the
 //! simulator; what changes only the wording on the wire (empty lists,
@@ -117,6 +121,12 @@ pub struct AnswerProfile {
     /// api_key, as a careless server may.
     #[serde(default)]
     pub echo_key: bool,
+    /// `UpdateRepair` replaces the stored file with the one received, its
+    /// `StateNatures` included, instead of appending the statuses it has
+    /// not seen: whatever update arrives last is the file. The statuses
+    /// new to it are still judged.
+    #[serde(default)]
+    pub update_replaces: bool,
 }
 
 impl AnswerProfile {
@@ -130,6 +140,7 @@ impl AnswerProfile {
         "unfilled-items",
         "claim-error-message",
         "echo-key",
+        "update-replaces",
         "odd",
     ];
 
@@ -161,10 +172,12 @@ impl AnswerProfile {
 
     /// Every odd shape at once: [`AnswerProfile::reference_style`], one
     /// order number per call answered as one object, arrays of one,
-    /// unfilled acceptance fields, claim reasons in `ErrorMessage`, and
-    /// the api_key echoed in every message.
+    /// unfilled acceptance fields, claim reasons in `ErrorMessage`, the
+    /// api_key echoed in every message, and whole-file updates that
+    /// replace the file.
     pub fn odd() -> Self {
         Self {
+            update_replaces: true,
             order_numbers: OrderNumbers::PerCall,
             order_as_object: true,
             single_as_array: true,
@@ -178,7 +191,7 @@ impl AnswerProfile {
     /// A preset by name (see [`AnswerProfile::PRESETS`]): `default`,
     /// `reference-style`, one per shape (`per-call-orders`, `order-object`,
     /// `array-of-one`, `unfilled-items`, `claim-error-message`,
-    /// `echo-key`), and `odd`, every shape at once.
+    /// `echo-key`, `update-replaces`), and `odd`, every one at once.
     pub fn preset(name: &str) -> Option<Self> {
         let base = Self::default();
         Some(match name.trim() {
@@ -207,6 +220,10 @@ impl AnswerProfile {
             },
             "echo-key" => Self {
                 echo_key: true,
+                ..base
+            },
+            "update-replaces" => Self {
+                update_replaces: true,
                 ..base
             },
             "odd" => Self::odd(),

@@ -93,7 +93,9 @@ pub trait RepairFiles: Send + Sync {
     async fn repairs(&self) -> Result<Vec<LocalRepair>, AgoraError>;
     /// Saves the file and, in the same transaction, enqueues an operation
     /// (due at once): either both are kept or neither. Returns the entry's
-    /// id. The operation is refused as [`crate::Outbox::enqueue`] refuses it.
+    /// id. The operation is refused as [`crate::Outbox::enqueue`] refuses it,
+    /// and a whole-file update is written into the file's pending update as
+    /// it does ([`crate::collapses_into`]): the id is then that entry's.
     async fn save_with_operation(
         &self,
         repair: &LocalRepair,

@@ -39,8 +39,8 @@ use crate::local::LocalRepair;
 mod judge;
 
 pub use judge::{
-    Finish, Guard, ParkReason, Parking, blocked_behind, check_settlement, duplicate_note,
-    judge_finish, lands_until, parking,
+    Finish, Guard, ParkReason, Parking, blocked_behind, check_settlement, collapses_into,
+    duplicate_note, judge_finish, lands_until, parking, resend_not_before,
 };
 
 /// An operation waiting to be delivered to AgoraPlus.
@@ -439,13 +439,20 @@ pub enum Settlement {
 /// - Parking records when and why ([`OutboxEntry::parked_at`],
 ///   [`OutboxEntry::park_reason`]).
 /// - `recover_expired` touches only `Sending` entries whose lease has
-///   expired: idempotent ones back to `Pending`, the others `InDoubt`.
+///   expired: idempotent ones back to `Pending`, due once their attempt can
+///   no longer land ([`resend_not_before`]), the others `InDoubt`.
+/// - `enqueue` (and `save_with_operation`) writes a whole-file update into
+///   the file's latest entry when [`collapses_into`] says so, returning
+///   that entry's id, in the transaction that would have inserted it.
 /// - An entry that cannot be read is marked `Failed` with the reason and
 ///   skipped; it never blocks the others.
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait Outbox: Send + Sync {
-    /// Adds an operation, due at once; returns its id.
+    /// Adds an operation, due at once; returns its id. A whole-file update
+    /// of a file whose latest entry is a pending whole-file update is
+    /// written into that entry instead ([`collapses_into`]), whose id is
+    /// returned: it keeps its place and when it is due.
     async fn enqueue(
         &self,
         intervention_id: Option<InterventionId>,
@@ -496,9 +503,14 @@ pub trait Outbox: Send + Sync {
     /// One entry.
     async fn entry(&self, id: u64) -> Result<Option<OutboxEntry>, AgoraError>;
     /// Entries left `Sending` with an expired lease (their process died):
-    /// idempotent ones back to `Pending`, the others `InDoubt`. Returns the
-    /// ids put in doubt.
-    async fn recover_expired(&self, now: Timestamp) -> Result<Vec<u64>, AgoraError>;
+    /// idempotent ones back to `Pending`, due once their attempt can no
+    /// longer land ([`resend_not_before`] with `window`, the request timeout
+    /// plus the grace), the others `InDoubt`. Returns the ids put in doubt.
+    async fn recover_expired(
+        &self,
+        now: Timestamp,
+        window: std::time::Duration,
+    ) -> Result<Vec<u64>, AgoraError>;
 }
 
 /// The repair files an answer changes, as a store finds them.

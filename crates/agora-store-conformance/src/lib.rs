@@ -82,6 +82,8 @@ macro_rules! conformance_tests {
             operators_wait_until_the_last_attempt_cannot_land,
             any_attempts_answer_settles_the_entry_whatever_was_done_since,
             a_later_entry_waits_behind_an_earlier_doubt_of_its_file,
+            pending_updates_of_a_file_collapse_into_the_newest,
+            a_requeued_update_waits_until_its_attempt_cannot_land,
             cursors_round_trip,
             wire_values_kept_as_they_arrived_survive_the_store,
             a_work_order_is_kept_as_received,
@@ -174,6 +176,12 @@ fn at_once() -> Guard {
 /// The guard of the timing checks: 60 s of request timeout, 30 s of grace.
 fn guard() -> Guard {
     Guard::new(Duration::from_secs(60), Duration::from_secs(30))
+}
+
+/// How long an attempt may land after its send start in the timing
+/// checks: the guard's window (90 s).
+fn window() -> Duration {
+    guard().window
 }
 
 async fn state_of<S: Outbox>(store: &S, id: u64) -> OutboxState {

@@ -146,7 +146,19 @@ async fn run_case<S: Outbox>(store: &S, actions: &[Action]) -> Result<(), TestCa
                 let got = store
                     .enqueue(Some(InterventionId(*file)), &op, t(m.now))
                     .await;
-                if key.as_deref().is_some_and(|k| m.open_key(k, None)) {
+                // A whole-file update goes into its file's latest entry
+                // when that is a pending update (`collapses_into`).
+                let into = m
+                    .entries
+                    .iter()
+                    .rev()
+                    .find(|(_, e)| e.file == *file)
+                    .filter(|(_, e)| !*order && e.idempotent && e.state == OutboxState::Pending)
+                    .map(|(id, _)| *id);
+                if let Some(into) = into {
+                    let id = got.map_err(|e| TestCaseError::fail(format!("step {step}: {e}")))?;
+                    prop_assert_eq!(id, into, "step {}: not collapsed", step);
+                } else if key.as_deref().is_some_and(|k| m.open_key(k, None)) {
                     prop_assert!(
                         got.is_err(),
                         "step {step}: a second open {key:?} was accepted"
@@ -245,7 +257,7 @@ async fn run_case<S: Outbox>(store: &S, actions: &[Action]) -> Result<(), TestCa
             Action::Advance { secs } => m.now += secs,
             Action::Recover => {
                 let mut parked = store
-                    .recover_expired(t(m.now))
+                    .recover_expired(t(m.now), std::time::Duration::from_secs(WINDOW.unsigned_abs()))
                     .await
                     .map_err(|e| TestCaseError::fail(e.to_string()))?;
                 parked.sort_unstable();
@@ -255,6 +267,10 @@ async fn run_case<S: Outbox>(store: &S, actions: &[Action]) -> Result<(), TestCa
                         e.owner = None;
                         if e.idempotent {
                             e.state = OutboxState::Pending;
+                            // Due once its attempt can no longer land.
+                            if let Some(sent) = e.sent_at {
+                                e.next_at = e.next_at.max(sent + WINDOW);
+                            }
                         } else {
                             e.park(OutboxState::InDoubt, ParkReason::InDoubt, m.now);
                             expected.push(*id);

@@ -262,8 +262,8 @@ pub async fn recovery_touches_only_expired_leases<H: Harness>(h: &H) {
         .await
         .unwrap()
         .unwrap();
-    assert!(store.recover_expired(t(5)).await.unwrap().is_empty());
-    let parked = store.recover_expired(t(10)).await.unwrap();
+    assert!(store.recover_expired(t(5), window()).await.unwrap().is_empty());
+    let parked = store.recover_expired(t(10), window()).await.unwrap();
     assert_eq!(parked, [dead_create]);
     assert_eq!(state_of(&store, live).await, OutboxState::Sending);
     assert_eq!(state_of(&store, dead_create).await, OutboxState::InDoubt);
@@ -309,7 +309,7 @@ pub async fn a_late_answer_settles_a_recovered_entry<H: Harness>(h: &H) {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(store.recover_expired(t(20)).await.unwrap(), [id]);
+    assert_eq!(store.recover_expired(t(20), window()).await.unwrap(), [id]);
     let verdict = WarrantyClaimResult {
         claim_id: Some(ClaimId(42)),
         is_valid: Some(false),
@@ -623,7 +623,7 @@ pub async fn operators_wait_until_the_last_attempt_cannot_land<H: Harness>(h: &H
         .await
         .unwrap()
         .unwrap();
-    store.recover_expired(t(20)).await.unwrap();
+    store.recover_expired(t(20), window()).await.unwrap();
     let e = store.entry(id).await.unwrap().unwrap();
     assert_eq!(
         (e.parked_at, e.park_reason),
@@ -853,4 +853,194 @@ pub async fn a_later_entry_waits_behind_an_earlier_doubt_of_its_file<H: Harness>
             );
         }
     }
+}
+
+/// A whole-file update of version `v` (its `CommercialRef`).
+fn version(v: u32) -> Operation {
+    Operation::UpdateRepair(agora_domain::CompleteRepairState {
+        commercial_ref: Some(format!("v{v}")),
+        ..agora_domain::CompleteRepairState::default()
+    })
+}
+
+async fn payload<S: Outbox>(store: &S, id: u64) -> Option<String> {
+    match store.entry(id).await.unwrap().unwrap().operation {
+        Operation::UpdateRepair(file) => file.commercial_ref,
+        other => panic!("entry {id} is {other:?}"),
+    }
+}
+
+/// A whole-file update goes into its file's latest entry when that is a
+/// pending whole-file update (never sent, or waiting for its retry): one
+/// entry, carrying the newest file, keeping its place, attempts and due
+/// time. An entry being sent, delivered, or an entry of another kind after
+/// it (an order) takes nothing: the update is a new entry.
+pub async fn pending_updates_of_a_file_collapse_into_the_newest<H: Harness>(h: &H) {
+    let store = h.fresh().await;
+    let a = store.enqueue(file(1), &version(1), t(0)).await.unwrap();
+    let again = store.enqueue(file(1), &version(2), t(1)).await.unwrap();
+    assert_eq!(again, a, "collapsed into the pending update");
+    assert_eq!(payload(&store, a).await.as_deref(), Some("v2"));
+    let pending = store.entries(OutboxState::Pending).await.unwrap();
+    assert_eq!(pending.iter().map(|e| e.id).collect::<Vec<_>>(), [a]);
+    // Another file's update is its own entry.
+    let other = store.enqueue(file(2), &version(1), t(1)).await.unwrap();
+    assert_ne!(other, a);
+    assert_eq!(payload(&store, a).await.as_deref(), Some("v2"));
+    // An order after the update: the next update goes after the order, and
+    // the one after that into it.
+    let placed = store.enqueue(file(1), &order(1), t(2)).await.unwrap();
+    let after = store.enqueue(file(1), &version(3), t(3)).await.unwrap();
+    assert!(after > placed, "{after} after the order {placed}");
+    assert_eq!(payload(&store, a).await.as_deref(), Some("v2"));
+    assert_eq!(
+        store.enqueue(file(1), &version(4), t(3)).await.unwrap(),
+        after
+    );
+    assert_eq!(payload(&store, after).await.as_deref(), Some("v4"));
+
+    // Being sent: a new entry behind it; the sent payload is untouched.
+    let sent = store.enqueue(file(3), &version(1), t(0)).await.unwrap();
+    store
+        .claim(sent, t(0), &lease("w", 60))
+        .await
+        .unwrap()
+        .unwrap();
+    let behind = store.enqueue(file(3), &version(2), t(1)).await.unwrap();
+    assert_ne!(behind, sent);
+    assert_eq!(payload(&store, sent).await.as_deref(), Some("v1"));
+    // Its attempt timed out: it waits for its retry, behind-the-scenes
+    // still v1, and the newer entry behind it takes version 3.
+    store
+        .finish(
+            sent,
+            "w",
+            1,
+            &Attempt::Retry {
+                at: t(90),
+                error: "timeout".into(),
+            },
+            t(2),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.enqueue(file(3), &version(3), t(3)).await.unwrap(),
+        behind
+    );
+    assert_eq!(payload(&store, sent).await.as_deref(), Some("v1"));
+    assert_eq!(payload(&store, behind).await.as_deref(), Some("v3"));
+
+    // A retry waiting as the file's latest entry takes the newer file and
+    // keeps its attempts and its due time.
+    let retried = store.enqueue(file(4), &version(1), t(0)).await.unwrap();
+    store
+        .claim(retried, t(0), &lease("w", 60))
+        .await
+        .unwrap()
+        .unwrap();
+    store
+        .finish(
+            retried,
+            "w",
+            1,
+            &Attempt::Retry {
+                at: t(90),
+                error: "timeout".into(),
+            },
+            t(2),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.enqueue(file(4), &version(2), t(3)).await.unwrap(),
+        retried
+    );
+    let e = store.entry(retried).await.unwrap().unwrap();
+    assert_eq!(
+        (e.state, e.attempts, e.next_attempt_at, e.sent_at),
+        (OutboxState::Pending, 1, t(90), Some(t(0)))
+    );
+    assert_eq!(payload(&store, retried).await.as_deref(), Some("v2"));
+    assert!(
+        store
+            .claim(retried, t(89), &lease("w", 150))
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // Delivered: the next update is a new entry.
+    let done = store.enqueue(file(5), &version(1), t(0)).await.unwrap();
+    store
+        .claim(done, t(0), &lease("w", 60))
+        .await
+        .unwrap()
+        .unwrap();
+    store
+        .finish(
+            done,
+            "w",
+            1,
+            &Attempt::Delivered(OperationAnswer::Done),
+            t(1),
+        )
+        .await
+        .unwrap();
+    let next = store.enqueue(file(5), &version(2), t(2)).await.unwrap();
+    assert_ne!(next, done);
+    assert_eq!(payload(&store, done).await.as_deref(), Some("v1"));
+
+    // Saved with the file, the same.
+    let r = repair(6);
+    let first = store
+        .save_with_operation(&r, Some(version(1)), t(0))
+        .await
+        .unwrap()
+        .unwrap();
+    let mut changed = store.repair(InterventionId(6)).await.unwrap().unwrap();
+    changed.attention = Some("changed".into());
+    let second = store
+        .save_with_operation(&changed, Some(version(2)), t(1))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(second, first);
+    assert_eq!(payload(&store, first).await.as_deref(), Some("v2"));
+}
+
+/// An update taken back by recovery (its sender stopped mid-send) is due
+/// again only once its attempt can no longer land: its send start plus the
+/// window, so that the next attempt, carrying the newest file, cannot be
+/// overtaken by it in AgoraPlus.
+pub async fn a_requeued_update_waits_until_its_attempt_cannot_land<H: Harness>(h: &H) {
+    let store = h.fresh().await;
+    let id = store.enqueue(file(1), &version(1), t(0)).await.unwrap();
+    store
+        .claim(id, t(5), &lease("gone", 15))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        store
+            .recover_expired(t(20), window())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let e = store.entry(id).await.unwrap().unwrap();
+    assert_eq!((e.state, e.next_attempt_at), (OutboxState::Pending, t(95)));
+    // Version 2 goes into it and waits as long.
+    assert_eq!(store.enqueue(file(1), &version(2), t(30)).await.unwrap(), id);
+    assert!(
+        store
+            .claim_due(t(94), &lease("w", 200), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let got = store.claim_due(t(95), &lease("w", 200), 10).await.unwrap();
+    assert_eq!(got.iter().map(|e| (e.id, e.attempts)).collect::<Vec<_>>(), [(id, 2)]);
+    assert!(matches!(&got[0].operation,
+        Operation::UpdateRepair(f) if f.commercial_ref.as_deref() == Some("v2")));
 }

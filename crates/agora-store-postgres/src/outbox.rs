@@ -7,7 +7,7 @@ use agora_domain::InterventionId;
 use agora_ports::{
     AgoraError, Attempt, Finish, Guard, Lease, Operation, OperationAnswer, Outbox, OutboxEntry,
     OutboxState, ParkReason, RepairKey, Settlement, answer_touches, apply_answer, check_settlement,
-    duplicate_note, judge_finish, lands_until, parking,
+    collapses_into, duplicate_note, judge_finish, lands_until, parking,
 };
 use async_trait::async_trait;
 use deadpool_postgres::{GenericClient, Transaction};
@@ -67,7 +67,11 @@ async fn check_exclusive(
     }
 }
 
-/// Adds an entry inside the caller's transaction, after the exclusive check.
+/// Adds an entry inside the caller's transaction, after the exclusive check;
+/// a whole-file update goes into the file's pending update instead, when
+/// [`collapses_into`] says so. The entries of one file are written one
+/// transaction at a time (an advisory lock on the file), so that the latest
+/// entry read is still the latest when it takes the update.
 pub(crate) async fn enqueue_in(
     tx: &Transaction<'_>,
     intervention_id: Option<InterventionId>,
@@ -77,6 +81,40 @@ pub(crate) async fn enqueue_in(
     let key = operation.exclusive_key(intervention_id);
     check_exclusive(tx, key.as_deref(), operation, None, now).await?;
     let op = serde_json::to_string(operation).map_err(store_error)?;
+    if let Some(file) = intervention_id {
+        tx.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+            &[&format!("outbox-file/{file}")],
+        )
+        .await
+        .map_err(store_error)?;
+    }
+    if let Some(file) = intervention_id.filter(|_| matches!(operation, Operation::UpdateRepair(_)))
+    {
+        let latest = select(
+            tx,
+            "intervention_id = $1 ORDER BY id DESC LIMIT 1 FOR UPDATE",
+            &[&i64::from(file)],
+            false,
+        )
+        .await?;
+        if let Some(latest) = latest
+            .into_iter()
+            .next()
+            .filter(|l| collapses_into(operation, intervention_id, l))
+        {
+            let changed = tx
+                .execute(
+                    "UPDATE outbox SET operation = $2 WHERE id = $1 AND state = 'pending'",
+                    &[&entry_id(latest.id)?, &op],
+                )
+                .await
+                .map_err(store_error)?;
+            if changed == 1 {
+                return Ok(latest.id);
+            }
+        }
+    }
     let row = tx
         .query_one(
             "INSERT INTO outbox (intervention_id, operation, idempotent, state, attempts,
@@ -520,7 +558,12 @@ impl Outbox for PostgresStore {
             .next())
     }
 
-    async fn recover_expired(&self, now: Timestamp) -> Result<Vec<u64>, AgoraError> {
+    async fn recover_expired(
+        &self,
+        now: Timestamp,
+        window: std::time::Duration,
+    ) -> Result<Vec<u64>, AgoraError> {
+        let window = i64::try_from(window.as_millis()).unwrap_or(i64::MAX);
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(store_error)?;
         let expired = "state = 'sending' AND (lease_until_ms IS NULL OR lease_until_ms <= $1)";
@@ -538,10 +581,12 @@ impl Outbox for PostgresStore {
             .map_err(store_error)?;
         tx.execute(
             &format!(
-                "UPDATE outbox SET state = 'pending', owner = NULL, lease_until_ms = NULL
+                "UPDATE outbox SET state = 'pending', owner = NULL, lease_until_ms = NULL,
+                   next_attempt_ms = GREATEST(next_attempt_ms,
+                     sent_ms + LEAST($2::BIGINT, 9223372036854775807 - sent_ms))
                  WHERE {expired} AND idempotent"
             ),
-            &[&ms(now)],
+            &[&ms(now), &window],
         )
         .await
         .map_err(store_error)?;

@@ -7,7 +7,7 @@ use agora_domain::InterventionId;
 use agora_ports::{
     AgoraError, Attempt, Finish, Guard, Lease, Operation, OperationAnswer, Outbox, OutboxEntry,
     OutboxState, ParkReason, RepairKey, Settlement, answer_touches, apply_answer, check_settlement,
-    duplicate_note, judge_finish, lands_until, parking,
+    collapses_into, duplicate_note, judge_finish, lands_until, parking,
 };
 use async_trait::async_trait;
 use jiff::Timestamp;
@@ -53,7 +53,9 @@ fn check_exclusive(
     }
 }
 
-/// Adds an entry inside the caller's transaction, after the exclusive check.
+/// Adds an entry inside the caller's transaction, after the exclusive check;
+/// a whole-file update goes into the file's pending update instead, when
+/// [`collapses_into`] says so.
 pub(crate) fn enqueue_in(
     conn: &Connection,
     intervention_id: Option<InterventionId>,
@@ -63,6 +65,31 @@ pub(crate) fn enqueue_in(
     let key = operation.exclusive_key(intervention_id);
     check_exclusive(conn, key.as_deref(), operation, None, now)?;
     let op = serde_json::to_string(operation).map_err(store_error)?;
+    if let Some(file) = intervention_id.filter(|_| matches!(operation, Operation::UpdateRepair(_)))
+    {
+        let latest = select(
+            conn,
+            "intervention_id = ?1 ORDER BY id DESC LIMIT 1",
+            [i64::from(file)],
+            false,
+        )?;
+        if let Some(latest) = latest
+            .into_iter()
+            .next()
+            .filter(|l| collapses_into(operation, intervention_id, l))
+        {
+            let id = entry_id(latest.id)?;
+            let changed = conn
+                .execute(
+                    "UPDATE outbox SET operation = ?2 WHERE id = ?1 AND state = 'pending'",
+                    params![id, op],
+                )
+                .map_err(store_error)?;
+            if changed == 1 {
+                return Ok(latest.id);
+            }
+        }
+    }
     conn.execute(
         "INSERT INTO outbox (intervention_id, operation, idempotent, state, attempts,
            next_attempt_ms, created_ms, exclusive_key)
@@ -499,7 +526,12 @@ impl Outbox for SqliteStore {
         self.with_state(move |c| one_entry(c, id)).await
     }
 
-    async fn recover_expired(&self, now: Timestamp) -> Result<Vec<u64>, AgoraError> {
+    async fn recover_expired(
+        &self,
+        now: Timestamp,
+        window: std::time::Duration,
+    ) -> Result<Vec<u64>, AgoraError> {
+        let window = i64::try_from(window.as_millis()).unwrap_or(i64::MAX);
         self.with_state(move |c| {
             let tx = write_tx(c)?;
             let expired = "state = 'sending' AND (lease_until_ms IS NULL OR lease_until_ms <= ?1)";
@@ -526,10 +558,12 @@ impl Outbox for SqliteStore {
             .map_err(store_error)?;
             tx.execute(
                 &format!(
-                    "UPDATE outbox SET state = 'pending', owner = NULL, lease_until_ms = NULL
+                    "UPDATE outbox SET state = 'pending', owner = NULL, lease_until_ms = NULL,
+                       next_attempt_ms = MAX(next_attempt_ms,
+                         COALESCE(sent_ms + MIN(?2, 9223372036854775807 - sent_ms), next_attempt_ms))
                      WHERE {expired} AND idempotent = 1"
                 ),
-                [ms(now)],
+                params![ms(now), window],
             )
             .map_err(store_error)?;
             tx.commit().map_err(store_error)?;

@@ -296,8 +296,12 @@ impl Outbox for Store {
     async fn entry(&self, id: u64) -> Result<Option<OutboxEntry>, AgoraError> {
         each!(self.entry(id))
     }
-    async fn recover_expired(&self, now: Timestamp) -> Result<Vec<u64>, AgoraError> {
-        each!(self.recover_expired(now))
+    async fn recover_expired(
+        &self,
+        now: Timestamp,
+        window: std::time::Duration,
+    ) -> Result<Vec<u64>, AgoraError> {
+        each!(self.recover_expired(now, window))
     }
 }
 

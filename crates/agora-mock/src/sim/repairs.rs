@@ -58,7 +58,9 @@ impl Simulator {
 
     /// `UpdateRepair`: the whole file; statuses not seen before (their
     /// parts' order marks aside) are judged by the lifecycle and appended
-    /// to the history.
+    /// to the history, or, when the account's profile says
+    /// `UpdateReplaces`, the file received replaces the stored one, its
+    /// history included.
     pub fn update_repair(
         &self,
         key: &str,
@@ -68,6 +70,7 @@ impl Simulator {
             let id = file
                 .intervention_id
                 .ok_or_else(|| SimError::BadRequest("InterventionId is required".to_owned()))?;
+            let replaces = t.profile.update_replaces;
             let record = t
                 .repairs
                 .get_mut(&id)
@@ -97,10 +100,12 @@ impl Simulator {
                 .check_update(&new)
                 .map_err(|e| SimError::Rejected(e.to_string()))?
                 .next;
-            let mut history = stored;
-            history.extend(new);
             let mut file = file;
-            file.state_natures = Some(history);
+            if !replaces {
+                let mut history = stored;
+                history.extend(new);
+                file.state_natures = Some(history);
+            }
             file.mandate_id = record.file.mandate_id.or(file.mandate_id);
             file.manufacturer_id = record.file.manufacturer_id.or(file.manufacturer_id);
             lifecycle.repair_type = file.intervention_type().or(lifecycle.repair_type);

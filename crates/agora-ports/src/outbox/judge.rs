@@ -1,8 +1,10 @@
 //! The outbox's decisions about time and attempts, as pure functions every
 //! store calls inside the transaction that acts on them: whose outcome is
 //! recorded ([`judge_finish`]), when a person may resend or abandon an
-//! entry ([`check_settlement`], [`lands_until`]), and which entries wait
-//! behind an earlier one of their repair file ([`blocked_behind`]).
+//! entry ([`check_settlement`], [`lands_until`]), which entries wait
+//! behind an earlier one of their repair file ([`blocked_behind`]), and how
+//! the newest version of a repair file is the last to land in AgoraPlus
+//! ([`collapses_into`], [`resend_not_before`]).
 //!
 //! What they assume: an attempt is sent right after it is claimed (its
 //! `sent_at`); the dispatcher gives up on a send after the request timeout;
@@ -15,7 +17,9 @@ use std::time::Duration;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use super::{Attempt, OperationAnswer, OutboxEntry, OutboxState, Settlement};
+use agora_domain::InterventionId;
+
+use super::{Attempt, Operation, OperationAnswer, OutboxEntry, OutboxState, Settlement};
 use crate::error::AgoraError;
 
 /// Why an entry was parked (in doubt or failed).
@@ -328,6 +332,48 @@ pub fn blocked_behind(entry: &OutboxEntry, others: &[OutboxEntry]) -> Option<u64
         })
         .map(|o| o.id)
         .min()
+}
+
+/// Whether a new `operation` of repair file `file` is written into
+/// `latest`, the file's latest entry, instead of a new entry: a whole-file
+/// update (`UpdateRepair`) replaces the payload of a whole-file update of
+/// the same file still pending (never sent, or waiting for its retry, or
+/// taken back by recovery), since it carries the whole file anyway. The
+/// pending entry keeps its place, its attempts and when it is next due, so
+/// its wait for an earlier attempt ([`resend_not_before`]) holds for the
+/// newer file too. Only the file's latest entry takes it, so the order of
+/// the file's entries (an order placed between two updates) is kept; an
+/// entry being sent, delivered or parked takes nothing.
+pub fn collapses_into(
+    operation: &Operation,
+    file: Option<InterventionId>,
+    latest: &OutboxEntry,
+) -> bool {
+    matches!(operation, Operation::UpdateRepair(_))
+        && file.is_some()
+        && latest.intervention_id == file
+        && latest.state == OutboxState::Pending
+        && matches!(latest.operation, Operation::UpdateRepair(_))
+}
+
+/// The earliest an idempotent entry may be sent again after an attempt
+/// whose outcome is unknown (timed out, its connection lost, its sender
+/// stopped): once that attempt can no longer land, its send start
+/// (`sent_at`) plus `window` (request timeout + grace). Sent earlier, the
+/// next attempt (which may carry a newer file) could be overtaken in
+/// AgoraPlus by the older one, and a whole-file update that lands last
+/// wins. `None` when the entry was never sent. The dispatcher waits so
+/// after such a failure; a store's recovery, when it requeues an entry
+/// whose sender stopped (spelled in SQL as `next_attempt_ms =
+/// MAX(next_attempt_ms, sent_ms + window)`).
+pub fn resend_not_before(entry: &OutboxEntry, window: Duration) -> Option<Timestamp> {
+    let sent = entry.sent_at?;
+    Some(
+        jiff::SignedDuration::try_from(window)
+            .ok()
+            .and_then(|w| sent.checked_add(w).ok())
+            .unwrap_or(Timestamp::MAX),
+    )
 }
 
 #[cfg(test)]

@@ -245,3 +245,72 @@ fn a_later_entry_waits_behind_an_earlier_doubt_or_give_up_of_its_file() {
         None
     );
 }
+
+fn update_of(file: i64, state: OutboxState) -> OutboxEntry {
+    OutboxEntry {
+        intervention_id: Some(InterventionId(file)),
+        operation: Operation::UpdateRepair(agora_domain::CompleteRepairState::default()),
+        ..entry(state)
+    }
+}
+
+#[test]
+fn a_whole_file_update_collapses_only_into_its_file_s_latest_pending_update() {
+    let newer = Operation::UpdateRepair(agora_domain::CompleteRepairState::default());
+    let file = Some(InterventionId(1));
+    assert!(collapses_into(
+        &newer,
+        file,
+        &update_of(1, OutboxState::Pending)
+    ));
+    // Another file, or no file.
+    assert!(!collapses_into(
+        &newer,
+        Some(InterventionId(2)),
+        &update_of(1, OutboxState::Pending)
+    ));
+    assert!(!collapses_into(
+        &newer,
+        None,
+        &OutboxEntry {
+            intervention_id: None,
+            ..update_of(1, OutboxState::Pending)
+        }
+    ));
+    // An update being sent, delivered or parked takes nothing.
+    for state in [
+        OutboxState::Sending,
+        OutboxState::Delivered,
+        OutboxState::InDoubt,
+        OutboxState::Failed,
+    ] {
+        assert!(!collapses_into(&newer, file, &update_of(1, state)), "{state:?}");
+    }
+    // The latest entry is an order: the update goes after it.
+    assert!(!collapses_into(&newer, file, &entry(OutboxState::Pending)));
+    // Only a whole-file update collapses.
+    assert!(!collapses_into(
+        &Operation::PlaceOrder(InterventionId(1)),
+        file,
+        &update_of(1, OutboxState::Pending)
+    ));
+}
+
+#[test]
+fn a_resend_after_an_unknown_outcome_waits_until_the_attempt_cannot_land() {
+    let window = Duration::from_secs(90);
+    assert_eq!(
+        resend_not_before(&update_of(1, OutboxState::Pending), window),
+        None,
+        "never sent"
+    );
+    let sent = OutboxEntry {
+        sent_at: Some(t(10)),
+        ..update_of(1, OutboxState::Pending)
+    };
+    assert_eq!(resend_not_before(&sent, window), Some(t(100)));
+    assert_eq!(
+        resend_not_before(&sent, Duration::MAX),
+        Some(Timestamp::MAX)
+    );
+}
