@@ -943,12 +943,13 @@ async fn the_newest_file_wins_over_a_late_update(profile: &str) {
         .unwrap();
     assert!(matches!(v1, Delivery::Queued { .. }), "{v1:?}");
     assert_eq!(tokio::time::Instant::now(), at(60));
-    let entry = app.store().entry(v1.entry()).await.unwrap().unwrap();
-    assert_eq!(
-        (entry.state, entry.next_attempt_at),
-        (OutboxState::Pending, start() + WINDOW),
-        "the retry waits until the held attempt can no longer land"
-    );
+    let retry_at = app
+        .store()
+        .entry(v1.entry())
+        .await
+        .unwrap()
+        .unwrap()
+        .next_attempt_at;
 
     // t=61: version 2 (a new status, a new serial number).
     tokio::time::sleep_until(at(61)).await;
@@ -957,32 +958,26 @@ async fn the_newest_file_wins_over_a_late_update(profile: &str) {
         .update_file(id, |f| f.serial_number = Some("SN-V2".into()))
         .await
         .unwrap();
-    assert!(matches!(v2, Delivery::Queued { .. }), "{v2:?}");
-    assert_eq!(v2.entry(), v1.entry(), "version 2 went into the pending update");
 
-    // The backoff alone would retry at t=62; nothing goes before t=90.
+    // The backoff alone would retry at t=62. Calls sent by t=62, 75, 89:
+    let mut early = Vec::new();
     for secs in [62, 75, 89] {
         tokio::time::sleep_until(at(secs)).await;
         app.flush_outbox().await.unwrap();
-        assert_eq!(api_calls(&app), 1, "t={secs}: an attempt was sent early");
+        early.push(app_received(&app).len());
     }
-    // t=85..89: AgoraPlus applies version 1, late but within the window.
+    // t=89: AgoraPlus applies version 1, late but within the window.
     release.send(()).unwrap();
     landed.await.unwrap();
-    assert_eq!(file_in_sim(&sim, id).serial_number.as_deref(), Some("SN-V1"));
+    let after_late = file_in_sim(&sim, id).serial_number;
 
     // t=90: version 1 can no longer land; the newest file goes.
     tokio::time::sleep_until(at(90)).await;
-    assert_eq!(
-        app.flush_outbox().await.unwrap(),
-        FlushReport {
-            delivered: 1,
-            ..FlushReport::default()
-        }
-    );
+    let at_bound = app.flush_outbox().await.unwrap();
     tokio::time::sleep_until(at(600)).await;
     assert_eq!(app.flush_outbox().await.unwrap(), FlushReport::default());
 
+    // AgoraPlus ends with version 2, as the store says.
     let local = app.repair(id).await.unwrap();
     let held = file_in_sim(&sim, id);
     assert_eq!(held.serial_number.as_deref(), Some("SN-V2"), "{profile}");
@@ -998,14 +993,27 @@ async fn the_newest_file_wins_over_a_late_update(profile: &str) {
         codes(&held).contains(&Some(StatusCode::AppointmentConfirmed)),
         "{profile}"
     );
-    // The store says what AgoraPlus holds: every entry delivered, the last
-    // one with version 2.
     assert!(app.outbox(OutboxState::Pending).await.unwrap().is_empty());
     let delivered = app.outbox(OutboxState::Delivered).await.unwrap();
     let last = delivered.iter().max_by_key(|e| e.id).unwrap();
     assert!(matches!(&last.operation,
         Operation::UpdateRepair(f) if f.serial_number.as_deref() == Some("SN-V2")));
-    // Two calls: version 1 (held) and version 2, at t=90.
+
+    // How: the retry waited until version 1 could no longer land (t=90,
+    // not the backoff's t=62); version 2 went into the pending entry; no
+    // attempt was sent before t=90, and then one, with version 2.
+    assert_eq!(retry_at, start() + WINDOW, "{profile}");
+    assert!(matches!(v2, Delivery::Queued { .. }), "{v2:?}");
+    assert_eq!(v2.entry(), v1.entry(), "version 2 went into the pending update");
+    assert_eq!(early, [1, 1, 1], "an attempt was sent before t=90");
+    assert_eq!(after_late.as_deref(), Some("SN-V1"), "version 1 landed late");
+    assert_eq!(
+        at_bound,
+        FlushReport {
+            delivered: 1,
+            ..FlushReport::default()
+        }
+    );
     let received = app_received(&app);
     assert_eq!(
         received
@@ -1014,10 +1022,6 @@ async fn the_newest_file_wins_over_a_late_update(profile: &str) {
             .collect::<Vec<_>>(),
         ["SN-V1", "SN-V2"]
     );
-}
-
-fn api_calls(app: &Agora<HoldFirstUpdate, SqliteStore>) -> usize {
-    app_received(app).len()
 }
 
 fn app_received(app: &Agora<HoldFirstUpdate, SqliteStore>) -> Vec<CompleteRepairState> {
