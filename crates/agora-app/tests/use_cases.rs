@@ -585,8 +585,11 @@ async fn recovery_parks_a_dead_process_s_sends_once_their_lease_expires() {
     assert_eq!(state_of(&app, live).await, OutboxState::Sending);
     assert_eq!(app.recover().await.unwrap(), Vec::<u64>::new(), "once");
 
-    // The requeued update goes out; the order in doubt and the live send
-    // do not.
+    // The requeued update goes out once the dead process's attempt can no
+    // longer land (its send start + request timeout + grace: 90 s); the
+    // order in doubt and the live send do not.
+    assert_eq!(app.flush_outbox().await.unwrap(), FlushReport::default());
+    clock.advance(Duration::from_secs(29));
     assert_eq!(
         app.flush_outbox().await.unwrap(),
         FlushReport {
