@@ -43,14 +43,17 @@ pub struct AppConfig {
     pub lease: Duration,
     /// The longest an outbox send may take, the HTTP client's own retries
     /// included (default 60 s): the dispatcher gives up on it then (in
-    /// doubt for a creation, retried for an update). Keep it at least the
-    /// HTTP client's request timeout.
+    /// doubt for a creation, retried for an update, no earlier than its send
+    /// start + `request_timeout` + `grace`, so that the retry, carrying the
+    /// newest file, is not overtaken by the attempt given up). Keep it at
+    /// least the HTTP client's request timeout.
     pub request_timeout: Duration,
     /// How long after a send was given up AgoraPlus may still apply it
     /// (default 30 s), clock differences between the processes sharing the
     /// store included. A person may resend or abandon an entry only once
     /// its last attempt's send start + `request_timeout` + `grace` has
-    /// passed (unless forced).
+    /// passed (unless forced); an update whose attempt timed out, or whose
+    /// sender stopped, is sent again only then.
     pub grace: Duration,
 }
 
