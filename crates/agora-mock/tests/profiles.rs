@@ -179,3 +179,64 @@ async fn faults_on_one_route_spare_the_others() {
         .is_err()
     );
 }
+
+/// `UpdateReplaces`: the file an `UpdateRepair` carries replaces the stored
+/// one, its history included, so an older file arriving last wins; by
+/// default the statuses not seen before are appended and none is lost.
+/// Either way, a status new to AgoraPlus is judged.
+#[tokio::test]
+async fn an_update_replaces_the_file_when_the_profile_says_so() {
+    let replacing = AnswerProfile::preset("update-replaces").unwrap();
+    assert!(replacing.update_replaces && AnswerProfile::odd().update_replaces);
+    assert!(!AnswerProfile::default().update_replaces);
+    let sim = sim(BTreeMap::from([("w".to_owned(), replacing)]));
+    for key in ["w", "plain"] {
+        let api = sim.client(key);
+        let mut v1: CompleteRepairState = serde_json::from_value(json!({
+            "ManufacturerId": 19, "CommercialRef": "X", "SerialNumber": "SN-1",
+            "Intervention": {"InterventionType": 1}
+        }))
+        .unwrap();
+        v1.state_natures = Some(vec![StateNature::new(StatusCode::Diagnosis, "d")]);
+        let id = api.create_repair(&v1).await.unwrap().data;
+        v1.intervention_id = Some(id);
+        let mut v2 = v1.clone();
+        v2.serial_number = Some("SN-2".into());
+        v2.state_natures
+            .as_mut()
+            .unwrap()
+            .push(StateNature::new(StatusCode::WorkshopRepairs, "w"));
+        api.update_repair(&v2).await.unwrap();
+        // Version 1 arrives last.
+        api.update_repair(&v1).await.unwrap();
+        let state = sim.state(key).unwrap();
+        let file = state["Repairs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["File"]["InterventionId"] == json!(id))
+            .unwrap()["File"]
+            .clone();
+        let comments: Vec<&str> = file["StateNatures"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["Comment"].as_str().unwrap())
+            .collect();
+        assert_eq!(file["SerialNumber"], json!("SN-1"), "{key}");
+        if key == "w" {
+            assert_eq!(comments, ["d"], "replaced: version 2's status is gone");
+        } else {
+            assert_eq!(comments, ["d", "w"], "merged: no status is lost");
+        }
+        // A status new to AgoraPlus is still judged.
+        let mut unknown = v1.clone();
+        unknown
+            .state_natures
+            .as_mut()
+            .unwrap()
+            .push(StateNature::new(StatusCode::lenient("299"), ""));
+        let err = api.update_repair(&unknown).await.unwrap_err();
+        assert!(err.to_string().contains("`299`"), "{key}: {err}");
+    }
+}
