@@ -287,9 +287,7 @@ where
                     // answer lost) is not overtaken: the next one, which
                     // may carry a newer file, waits until it cannot.
                     let landed_by = (error.reach() == Reach::Unknown)
-                        .then(|| {
-                            resend_not_before(&entry, self.config.can_no_longer_land_after())
-                        })
+                        .then(|| resend_not_before(&entry, self.config.can_no_longer_land_after()))
                         .flatten();
                     (
                         Attempt::Retry {

@@ -643,7 +643,14 @@ async fn an_outcome_the_entry_s_new_holder_settled_is_not_recorded_and_is_logged
                     // recovers the entry meanwhile; then AgoraPlus is
                     // unavailable.
                     clock.advance(Duration::from_secs(61));
-                    assert_eq!(store.recover_expired(clock.now(), WINDOW).await.unwrap().len(), 1);
+                    assert_eq!(
+                        store
+                            .recover_expired(clock.now(), WINDOW)
+                            .await
+                            .unwrap()
+                            .len(),
+                        1
+                    );
                     sim.set_faults(faults(|f| f.status503_rate = 1.0)).unwrap();
                 }
             })
@@ -808,7 +815,12 @@ struct HoldFirstUpdate {
     inner: SimClient,
     /// Taken by the first `UpdateRepair`: released by the test, it applies
     /// the held file, then says so.
-    hold: Mutex<Option<(tokio::sync::oneshot::Receiver<()>, tokio::sync::oneshot::Sender<()>)>>,
+    hold: Mutex<
+        Option<(
+            tokio::sync::oneshot::Receiver<()>,
+            tokio::sync::oneshot::Sender<()>,
+        )>,
+    >,
     /// The files of the `UpdateRepair` calls received, in order.
     received: Mutex<Vec<CompleteRepairState>>,
 }
@@ -923,7 +935,12 @@ async fn the_newest_file_wins_over_a_late_update(profile: &str) {
         ..AppConfig::default()
     };
     assert_eq!(config.can_no_longer_land_after(), WINDOW);
-    let syncing = Agora::new(sim.client("a"), store.clone(), clock.clone(), config.clone());
+    let syncing = Agora::new(
+        sim.client("a"),
+        store.clone(),
+        clock.clone(),
+        config.clone(),
+    );
     let id = syncing.sync_work_orders().await.unwrap().accepted[0];
 
     let (release, held) = tokio::sync::oneshot::channel();
@@ -1004,9 +1021,17 @@ async fn the_newest_file_wins_over_a_late_update(profile: &str) {
     // attempt was sent before t=90, and then one, with version 2.
     assert_eq!(retry_at, start() + WINDOW, "{profile}");
     assert!(matches!(v2, Delivery::Queued { .. }), "{v2:?}");
-    assert_eq!(v2.entry(), v1.entry(), "version 2 went into the pending update");
+    assert_eq!(
+        v2.entry(),
+        v1.entry(),
+        "version 2 went into the pending update"
+    );
     assert_eq!(early, [1, 1, 1], "an attempt was sent before t=90");
-    assert_eq!(after_late.as_deref(), Some("SN-V1"), "version 1 landed late");
+    assert_eq!(
+        after_late.as_deref(),
+        Some("SN-V1"),
+        "version 1 landed late"
+    );
     assert_eq!(
         at_bound,
         FlushReport {

@@ -257,7 +257,10 @@ async fn run_case<S: Outbox>(store: &S, actions: &[Action]) -> Result<(), TestCa
             Action::Advance { secs } => m.now += secs,
             Action::Recover => {
                 let mut parked = store
-                    .recover_expired(t(m.now), std::time::Duration::from_secs(WINDOW.unsigned_abs()))
+                    .recover_expired(
+                        t(m.now),
+                        std::time::Duration::from_secs(WINDOW.unsigned_abs()),
+                    )
                     .await
                     .map_err(|e| TestCaseError::fail(e.to_string()))?;
                 parked.sort_unstable();

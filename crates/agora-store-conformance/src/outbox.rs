@@ -262,7 +262,13 @@ pub async fn recovery_touches_only_expired_leases<H: Harness>(h: &H) {
         .await
         .unwrap()
         .unwrap();
-    assert!(store.recover_expired(t(5), window()).await.unwrap().is_empty());
+    assert!(
+        store
+            .recover_expired(t(5), window())
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let parked = store.recover_expired(t(10), window()).await.unwrap();
     assert_eq!(parked, [dead_create]);
     assert_eq!(state_of(&store, live).await, OutboxState::Sending);
@@ -1031,7 +1037,10 @@ pub async fn a_requeued_update_waits_until_its_attempt_cannot_land<H: Harness>(h
     let e = store.entry(id).await.unwrap().unwrap();
     assert_eq!((e.state, e.next_attempt_at), (OutboxState::Pending, t(95)));
     // Version 2 goes into it and waits as long.
-    assert_eq!(store.enqueue(file(1), &version(2), t(30)).await.unwrap(), id);
+    assert_eq!(
+        store.enqueue(file(1), &version(2), t(30)).await.unwrap(),
+        id
+    );
     assert!(
         store
             .claim_due(t(94), &lease("w", 200), 10)
@@ -1040,7 +1049,10 @@ pub async fn a_requeued_update_waits_until_its_attempt_cannot_land<H: Harness>(h
             .is_empty()
     );
     let got = store.claim_due(t(95), &lease("w", 200), 10).await.unwrap();
-    assert_eq!(got.iter().map(|e| (e.id, e.attempts)).collect::<Vec<_>>(), [(id, 2)]);
+    assert_eq!(
+        got.iter().map(|e| (e.id, e.attempts)).collect::<Vec<_>>(),
+        [(id, 2)]
+    );
     assert!(matches!(&got[0].operation,
         Operation::UpdateRepair(f) if f.commercial_ref.as_deref() == Some("v2")));
 }

@@ -284,7 +284,10 @@ fn a_whole_file_update_collapses_only_into_its_file_s_latest_pending_update() {
         OutboxState::InDoubt,
         OutboxState::Failed,
     ] {
-        assert!(!collapses_into(&newer, file, &update_of(1, state)), "{state:?}");
+        assert!(
+            !collapses_into(&newer, file, &update_of(1, state)),
+            "{state:?}"
+        );
     }
     // The latest entry is an order: the update goes after it.
     assert!(!collapses_into(&newer, file, &entry(OutboxState::Pending)));
