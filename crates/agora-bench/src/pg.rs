@@ -263,16 +263,24 @@ fn together(commands: &[Vec<String>]) -> Result<Vec<Value>, String> {
 
 /// Fills the outbox of `pg_url` with `n` `UpdateRepair` entries, spread
 /// over `files` in turn (each entry on its file, so that a file's entries
-/// are delivered in order, as the outbox promises).
+/// are delivered in order, as the outbox promises). Written as rows, as
+/// `Outbox::enqueue` would write them one at a time: `enqueue` writes a
+/// file's newer update into its pending one (the newest file wins), which
+/// would leave one entry per file to deliver.
 async fn fill(pg_url: &str, files: &[CompleteRepairState], n: usize) -> Result<(), String> {
-    let store = PostgresStore::connect(pg_url)
+    // The store's migrations have run once it connects.
+    PostgresStore::connect(pg_url)
         .await
         .map_err(|e| e.to_string())?;
     let files = Arc::new(files.to_vec());
     let next = Arc::new(AtomicUsize::new(0));
     let mut loops = Vec::new();
     for _ in 0..8 {
-        let (store, files, next) = (store.clone(), files.clone(), next.clone());
+        let (client, connection) = tokio_postgres::connect(pg_url, tokio_postgres::NoTls)
+            .await
+            .map_err(|e| e.to_string())?;
+        tokio::spawn(connection);
+        let (files, next) = (files.clone(), next.clone());
         loops.push(tokio::spawn(async move {
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
@@ -280,11 +288,15 @@ async fn fill(pg_url: &str, files: &[CompleteRepairState], n: usize) -> Result<(
                     return Ok::<_, String>(());
                 }
                 let file = &files[i % files.len()];
-                store
-                    .enqueue(
-                        file.intervention_id,
-                        &Operation::UpdateRepair(file.clone()),
-                        SystemClock.now(),
+                let operation = serde_json::to_string(&Operation::UpdateRepair(file.clone()))
+                    .map_err(|e| e.to_string())?;
+                let now = SystemClock.now().as_millisecond();
+                client
+                    .execute(
+                        "INSERT INTO outbox (intervention_id, operation, idempotent, state,
+                           attempts, next_attempt_ms, created_ms)
+                         VALUES ($1, $2, TRUE, 'pending', 0, $3, $3)",
+                        &[&file.intervention_id.map(i64::from), &operation, &now],
                     )
                     .await
                     .map_err(|e| e.to_string())?;
