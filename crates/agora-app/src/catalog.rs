@@ -109,8 +109,13 @@ impl<A: Catalog, S: CatalogStore + SyncCursors> Agora<A, S> {
             CatalogKind::SpareParts => {
                 let mut stream = self.api.spare_parts_delta(query).await?;
                 records = pipelined(&mut stream, progress, |batch, last| {
-                    self.store
-                        .upsert_spare_parts(manufacturer, language, batch, completes(last))
+                    self.store.upsert_spare_parts(
+                        manufacturer,
+                        language,
+                        batch,
+                        started,
+                        completes(last),
+                    )
                 })
                 .await?;
                 stream.summary()
@@ -118,8 +123,13 @@ impl<A: Catalog, S: CatalogStore + SyncCursors> Agora<A, S> {
             CatalogKind::Products => {
                 let mut stream = self.api.products_delta(query).await?;
                 records = pipelined(&mut stream, progress, |batch, last| {
-                    self.store
-                        .upsert_products(manufacturer, language, batch, completes(last))
+                    self.store.upsert_products(
+                        manufacturer,
+                        language,
+                        batch,
+                        started,
+                        completes(last),
+                    )
                 })
                 .await?;
                 stream.summary()

@@ -50,11 +50,18 @@ pub struct AppConfig {
     pub request_timeout: Duration,
     /// How long after a send was given up AgoraPlus may still apply it
     /// (default 30 s), clock differences between the processes sharing the
-    /// store included. A person may resend or abandon an entry only once
+    /// store included (recovery takes back only a lease expired by more
+    /// than the grace). A person may resend or abandon an entry only once
     /// its last attempt's send start + `request_timeout` + `grace` has
     /// passed (unless forced); an update whose attempt timed out, or whose
     /// sender stopped, is sent again only then.
     pub grace: Duration,
+    /// Where answers AgoraPlus gave are kept when the store cannot record
+    /// them (it stayed away through about 12 s of retries): a directory,
+    /// one JSON file per answer, recorded by the next process's recovery
+    /// before it parks anything in doubt. `None` (the default): the answer
+    /// is only shown, whole, in the error.
+    pub answer_spool: Option<std::path::PathBuf>,
 }
 
 impl Default for AppConfig {
@@ -71,6 +78,7 @@ impl Default for AppConfig {
             lease: Duration::from_secs(60),
             request_timeout: Duration::from_secs(60),
             grace: Duration::from_secs(30),
+            answer_spool: None,
         }
     }
 }

@@ -21,6 +21,7 @@
 //! AGORA_BASE_URL=http://127.0.0.1:8787 AGORA_API_KEY=demo cargo run -p agora-app --example product
 //! ```
 
+mod answers;
 mod catalog;
 mod checked;
 mod claims;

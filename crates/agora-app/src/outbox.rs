@@ -13,8 +13,13 @@ use agora_ports::{
     Operation, OperationAnswer, Outbox, OutboxEntry, OutboxState, PartOrders, Reach, RepairFiles,
     Repairs, Settlement, check_settlement, resend_not_before,
 };
+use jiff::Timestamp;
 
 use crate::hub::Agora;
+
+/// Why an attempt whose lease another process took back stopped.
+const LEASE_LOST: &str =
+    "not sent further: its lease was taken back by another process (its sender was too slow)";
 
 /// What became of an outbox entry after an attempt.
 #[derive(Debug, Clone, PartialEq)]
@@ -126,17 +131,18 @@ impl<A, S> Agora<A, S> {
     /// tasks of one process (clones of one `Agora`) claiming at once hold
     /// their entries under different names, so that neither renews nor
     /// records what the other holds.
-    fn new_lease(&self) -> Lease {
+    fn new_lease(&self, now: Timestamp) -> Lease {
         static CLAIMS: AtomicU64 = AtomicU64::new(1);
         let n = CLAIMS.fetch_add(1, Ordering::Relaxed);
-        self.lease_of(format!("{}#{n}", self.config.worker))
+        self.lease_of(format!("{}#{n}", self.config.worker), now)
     }
 
-    /// The lease of `owner`, from now on.
-    fn lease_of(&self, owner: String) -> Lease {
+    /// The lease of `owner`, from `now` (on the clock leases are judged
+    /// by: [`Agora::lease_clock`]).
+    fn lease_of(&self, owner: String, now: Timestamp) -> Lease {
         Lease {
             owner,
-            until: self.clock.now() + self.config.lease,
+            until: now + self.config.lease,
         }
     }
 
@@ -150,6 +156,19 @@ impl<A, S> Agora<A, S> {
     }
 }
 
+impl<A, S: Outbox> Agora<A, S> {
+    /// The time leases are taken, renewed and judged by: the store's clock
+    /// when it has one every process reads (PostgreSQL: the database's),
+    /// else this process's.
+    pub(crate) async fn lease_clock(&self) -> Result<Timestamp, AgoraError> {
+        Ok(self
+            .store
+            .clock()
+            .await?
+            .unwrap_or_else(|| self.clock.now()))
+    }
+}
+
 impl<A, S> Agora<A, S>
 where
     A: Repairs + PartOrders + Claims + Invoices,
@@ -159,8 +178,13 @@ where
     /// are parked in doubt (state-changing) or requeued (idempotent), due
     /// once the stopped attempt can no longer land (its send start +
     /// `request_timeout` + `grace`), so that it cannot overtake the next. A
-    /// send still under way in another process is left alone. Returns those
-    /// parked.
+    /// send still under way in another process is left alone: a lease is
+    /// taken back only once it has expired by more than `grace` on the
+    /// clock leases are judged by, so that a process whose clock runs ahead
+    /// by less than that never takes back a live send. Answers a process
+    /// received but could not record (kept in `answer_spool`) are recorded
+    /// first, so that what they settle is never parked in doubt. Returns
+    /// the entries parked.
     ///
     /// ```no_run
     /// # async fn example(app: agora_app::Agora<agora_http::AgoraClient, agora_store::Store>) -> Result<(), agora_app::AgoraError> {
@@ -170,8 +194,13 @@ where
     /// # }
     /// ```
     pub async fn recover(&self) -> Result<Vec<u64>, AgoraError> {
+        self.record_kept_answers().await?;
+        let now = self.lease_clock().await?;
+        let judged = now
+            .checked_sub(jiff::SignedDuration::try_from(self.config.grace).unwrap_or_default())
+            .unwrap_or(now);
         self.store
-            .recover_expired(self.clock.now(), self.config.can_no_longer_land_after())
+            .recover_expired(judged, self.config.can_no_longer_land_after())
             .await
     }
 
@@ -188,16 +217,12 @@ where
     pub async fn flush_outbox(&self) -> Result<FlushReport, AgoraError> {
         let mut report = FlushReport::default();
         loop {
-            let lease = self.new_lease();
-            let Some(entry) = self
-                .store
-                .claim_due(self.clock.now(), &lease, 1)
-                .await?
-                .pop()
-            else {
+            let now = self.lease_clock().await?;
+            let lease = self.new_lease(now);
+            let Some(entry) = self.store.claim_due(now, &lease, 1).await?.pop() else {
                 return Ok(report);
             };
-            match self.deliver_claimed(entry, &lease.owner).await? {
+            match self.deliver_claimed(entry, &lease).await? {
                 Delivery::Delivered { .. } => report.delivered += 1,
                 Delivery::Queued { .. } => report.queued += 1,
                 Delivery::InDoubt { .. } => report.in_doubt += 1,
@@ -210,9 +235,10 @@ where
     /// sending, or that waits behind an earlier entry of its file, is left
     /// queued.
     pub(crate) async fn deliver_id(&self, id: u64) -> Result<Delivery, AgoraError> {
-        let lease = self.new_lease();
-        match self.store.claim(id, self.clock.now(), &lease).await? {
-            Some(entry) => self.deliver_claimed(entry, &lease.owner).await,
+        let now = self.lease_clock().await?;
+        let lease = self.new_lease(now);
+        match self.store.claim(id, now, &lease).await? {
+            Some(entry) => self.deliver_claimed(entry, &lease).await,
             None => {
                 let entry = self
                     .store
@@ -239,23 +265,52 @@ where
         }
     }
 
-    /// One attempt at an entry this process has claimed as `owner`: the
-    /// lease is renewed while the call lasts; the outcome (with the answer
-    /// applied to the repair files) is recorded in one transaction.
+    /// One attempt at an entry this process has claimed under `lease`: the
+    /// lease is checked right before the send (an attempt whose lease was
+    /// taken back, or could not be confirmed, sends nothing) and renewed
+    /// while the call lasts; the outcome (with the answer applied to the
+    /// repair files) is recorded in one transaction, an answer retried
+    /// and else kept for the next process ([`Agora::record_answer`]).
     async fn deliver_claimed(
         &self,
         entry: OutboxEntry,
-        owner: &str,
+        lease: &Lease,
     ) -> Result<Delivery, AgoraError> {
         let id = entry.id;
+        let owner = lease.owner.as_str();
+        match self.store.renew(id, lease).await {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::warn!(entry = id, "lease taken back before the send: not sent");
+                return Ok(Delivery::Queued {
+                    entry: id,
+                    error: LEASE_LOST.to_owned(),
+                });
+            }
+            Err(e) => return self.not_sent(&entry, owner, &e).await,
+        }
         // The send is bounded: past `request_timeout` it is given up, so
         // that an operator knows when it can no longer take effect.
         let limit = self.config.request_timeout;
+        let send = tokio::time::timeout(limit, self.send(&entry.operation));
+        tokio::pin!(send);
         let result = tokio::select! {
-            out = tokio::time::timeout(limit, self.send(&entry.operation)) => {
-                out.unwrap_or(Err(AgoraError::Timeout(limit)))
+            out = &mut send => out.unwrap_or(Err(AgoraError::Timeout(limit))),
+            () = self.keep_lease(id, owner) => {
+                // Another process took the entry back. An idempotent one
+                // may be sent by it now: this attempt stops, so that it
+                // sends nothing more. Another operation is parked in doubt
+                // and sent by nobody, and the client resends it only where
+                // it never reached AgoraPlus: its answer, if one comes, is
+                // still the entry's.
+                if entry.operation.is_idempotent() {
+                    return Ok(Delivery::Queued {
+                        entry: id,
+                        error: LEASE_LOST.to_owned(),
+                    });
+                }
+                send.await.unwrap_or(Err(AgoraError::Timeout(limit)))
             }
-            never = self.keep_lease(id, owner) => match never {},
         };
         let now = self.clock.now();
         let (attempt, delivery) = match result {
@@ -315,13 +370,16 @@ where
                 }
             }
         };
-        let finished = self
-            .store
-            .finish(id, owner, entry.attempts, &attempt, now)
-            .await
-            .inspect_err(|e| {
-                tracing::error!(entry = id, error = %e, outcome = ?attempt, "the outcome could not be recorded");
-            })?;
+        let finished = match &attempt {
+            Attempt::Delivered(answer) => self.record_answer(&entry, owner, answer, now).await?,
+            _ => self
+                .store
+                .finish(id, owner, entry.attempts, &attempt, now)
+                .await
+                .inspect_err(|e| {
+                    tracing::error!(entry = id, error = %e, outcome = ?attempt, "the outcome could not be recorded");
+                })?,
+        };
         if let (Finish::Recorded, Attempt::Refused(reason)) = (&finished, &attempt) {
             self.set_aside_refused(&entry, reason).await?;
         }
@@ -398,17 +456,54 @@ where
         Ok(())
     }
 
+    /// An attempt whose lease could not be confirmed before its send (the
+    /// store failed): it sends nothing, and is put back to be tried again
+    /// when the store allows it; else its lease runs out and recovery
+    /// takes it back.
+    async fn not_sent(
+        &self,
+        entry: &OutboxEntry,
+        owner: &str,
+        error: &AgoraError,
+    ) -> Result<Delivery, AgoraError> {
+        let id = entry.id;
+        tracing::warn!(entry = id, error = %error, "lease not confirmed before the send: not sent");
+        let message = format!("not sent: its lease could not be confirmed ({error})");
+        let now = self.clock.now();
+        let retry = Attempt::Retry {
+            at: now + self.backoff(entry.attempts),
+            error: message.clone(),
+        };
+        self.store
+            .finish(id, owner, entry.attempts, &retry, now)
+            .await?;
+        Ok(Delivery::Queued {
+            entry: id,
+            error: message,
+        })
+    }
+
     /// Renews `owner`'s lease of entry `id` every third of its length, for
-    /// as long as it is polled (the send is raced against it).
-    async fn keep_lease(&self, id: u64, owner: &str) -> std::convert::Infallible {
+    /// as long as it is polled (the send is raced against it); returns
+    /// once the lease is lost (another process took the entry back). A
+    /// renewal the store failed is tried again at the next turn.
+    async fn keep_lease(&self, id: u64, owner: &str) {
         let every = self.config.lease / 3;
         loop {
             tokio::time::sleep(every).await;
-            match self.store.renew(id, &self.lease_of(owner.to_owned())).await {
+            let renewed = match self.lease_clock().await {
+                Ok(now) => {
+                    self.store
+                        .renew(id, &self.lease_of(owner.to_owned(), now))
+                        .await
+                }
+                Err(e) => Err(e),
+            };
+            match renewed {
                 Ok(true) => {}
                 Ok(false) => {
                     tracing::warn!(entry = id, "lease lost while sending");
-                    std::future::pending::<()>().await;
+                    return;
                 }
                 Err(e) => tracing::warn!(entry = id, error = %e, "lease not renewed"),
             }
@@ -701,7 +796,7 @@ mod tests {
         let clone = app.clone();
         let owners: Vec<String> = [&app, &clone, &app]
             .iter()
-            .map(|a| a.new_lease().owner)
+            .map(|a| a.new_lease(jiff::Timestamp::UNIX_EPOCH).owner)
             .collect();
         for owner in &owners {
             let n = owner.strip_prefix("host:7:00ff#").unwrap_or_default();
@@ -711,7 +806,8 @@ mod tests {
         assert_ne!(owners[0], owners[2]);
         assert_ne!(owners[1], owners[2]);
         // A renewal keeps the claim's name.
-        assert_eq!(app.lease_of(owners[0].clone()).owner, owners[0]);
+        let now = jiff::Timestamp::UNIX_EPOCH;
+        assert_eq!(app.lease_of(owners[0].clone(), now).owner, owners[0]);
     }
 
     #[test]

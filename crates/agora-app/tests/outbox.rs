@@ -142,7 +142,8 @@ async fn parked_unsent(app: &Agora<SimClient, SqliteStore>, clock: &ManualClock,
             .unwrap()
             .is_some()
     );
-    clock.advance(Duration::from_secs(61));
+    // Past the lease and the grace (30 s).
+    clock.advance(Duration::from_secs(91));
     assert_eq!(app.recover().await.unwrap(), [id]);
 }
 

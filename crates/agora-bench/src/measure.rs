@@ -157,7 +157,7 @@ pub(crate) async fn store(url: &str, records: u64) -> Result<(), String> {
         Box::new(VecRecords::new(parts, 1000, DeltaSummary::default()));
     let started = Instant::now();
     let n = agora_app::pipelined(&mut batches, &mut |_| {}, |batch, _| {
-        store.upsert_spare_parts(OEM, Lcid::ENGLISH, batch, None)
+        store.upsert_spare_parts(OEM, Lcid::ENGLISH, batch, jiff::Timestamp::UNIX_EPOCH, None)
     })
     .await
     .map_err(|e| e.to_string())?;
@@ -192,7 +192,7 @@ pub(crate) async fn naive(url: &str, records: u64) -> Result<(), String> {
     let mut n = 0;
     for batch in into_batches(parts) {
         n += store
-            .upsert_spare_parts(OEM, Lcid::ENGLISH, batch, None)
+            .upsert_spare_parts(OEM, Lcid::ENGLISH, batch, jiff::Timestamp::UNIX_EPOCH, None)
             .await
             .map_err(|e| e.to_string())?;
     }

@@ -63,7 +63,7 @@ pub(crate) async fn store(url: &str, records: u64, pg: &str) -> Result<(), Strin
         Box::new(VecRecords::new(parts, 1000, DeltaSummary::default()));
     let started = Instant::now();
     let n = agora_app::pipelined(&mut batches, &mut |_| {}, |batch, _| {
-        store.upsert_spare_parts(OEM, Lcid::ENGLISH, batch, None)
+        store.upsert_spare_parts(OEM, Lcid::ENGLISH, batch, jiff::Timestamp::UNIX_EPOCH, None)
     })
     .await
     .map_err(|e| e.to_string())?;

@@ -151,6 +151,12 @@ pub struct CursorMove {
 /// A batch given a [`CursorMove`] sets that cursor in the transaction that
 /// stores the batch (an empty batch may carry one): either both are kept
 /// or neither. The cursor moves only forward, as [`SyncCursors::set_cursor`].
+///
+/// Each batch says when the sync it belongs to started (`as_of`); a stored
+/// record is replaced only by one of a sync that started no earlier, so
+/// that of two syncs of one OEM at once, the one that started first never
+/// overwrites the newer records of the other, whatever order their batches
+/// land in.
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait CatalogStore: Send + Sync {
@@ -161,6 +167,7 @@ pub trait CatalogStore: Send + Sync {
         manufacturer: ManufacturerId,
         language: Lcid,
         batch: Vec<SparePart>,
+        as_of: Timestamp,
         completes: Option<CursorMove>,
     ) -> Result<u64, AgoraError>;
     /// Inserts or replaces products by (OEM, language, `CommercialRef`).
@@ -169,6 +176,7 @@ pub trait CatalogStore: Send + Sync {
         manufacturer: ManufacturerId,
         language: Lcid,
         batch: Vec<Product>,
+        as_of: Timestamp,
         completes: Option<CursorMove>,
     ) -> Result<u64, AgoraError>;
     /// How many spare parts are stored for an OEM and language.

@@ -226,6 +226,18 @@ impl OperationAnswer {
             _ => Err(strict_error),
         }
     }
+
+    /// Reads the duplicate answers a store keeps on an entry (a JSON array
+    /// of stored answers, each read as [`OperationAnswer::from_stored`]).
+    pub fn duplicates_from_stored(json: &str) -> Result<Vec<Self>, String> {
+        let values: Vec<serde_json::Value> =
+            serde_json::from_str(json).map_err(|e| format!("unreadable duplicates: {e}"))?;
+        values
+            .iter()
+            .map(|v| Self::from_stored(&v.to_string()))
+            .collect::<Result<_, _>>()
+            .map_err(|e| format!("unreadable duplicate: {e}"))
+    }
 }
 
 /// What AgoraPlus answered to a delivered operation: kept on the entry,
@@ -506,11 +518,20 @@ pub trait Outbox: Send + Sync {
     /// idempotent ones back to `Pending`, due once their attempt can no
     /// longer land ([`resend_not_before`] with `window`, the request timeout
     /// plus the grace), the others `InDoubt`. Returns the ids put in doubt.
+    /// A store with a clock of its own ([`Outbox::clock`]) judges expiry by
+    /// it, never by a later `now`.
     async fn recover_expired(
         &self,
         now: Timestamp,
         window: std::time::Duration,
     ) -> Result<Vec<u64>, AgoraError>;
+    /// The clock leases are taken, renewed and judged by, when the store
+    /// has one that every process sharing it reads (PostgreSQL: the
+    /// database's); `None` (the default) when each process uses its own
+    /// (SQLite, on one machine), with the grace the dispatcher allows.
+    async fn clock(&self) -> Result<Option<Timestamp>, AgoraError> {
+        Ok(None)
+    }
 }
 
 /// The repair files an answer changes, as a store finds them.

@@ -55,7 +55,7 @@ pub async fn catalog_upserts_keep_the_later_record_of_each_key<H: Harness>(h: &H
     let keyed = batch.iter().filter(|p| p.reference.is_some()).count() as u64;
     assert_eq!(
         store
-            .upsert_spare_parts(m, en, batch.clone(), None)
+            .upsert_spare_parts(m, en, batch.clone(), t(0), None)
             .await
             .unwrap(),
         keyed
@@ -73,7 +73,7 @@ pub async fn catalog_upserts_keep_the_later_record_of_each_key<H: Harness>(h: &H
     kept.extra
         .insert("Kept".into(), serde_json::json!({"x": [1, 2]}));
     store
-        .upsert_spare_parts(m, en, vec![kept, part(Some("R99"), "new")], None)
+        .upsert_spare_parts(m, en, vec![kept, part(Some("R99"), "new")], t(0), None)
         .await
         .unwrap();
     expected.insert("R01".into(), "replaced".into());
@@ -107,6 +107,7 @@ pub async fn catalog_upserts_keep_the_later_record_of_each_key<H: Harness>(h: &H
                 m,
                 en,
                 vec![product.clone(), product, Default::default()],
+                t(0),
                 None
             )
             .await
@@ -123,9 +124,10 @@ pub async fn catalog_writes_apply_in_the_order_they_were_started<H: Harness>(h: 
     for round in 0..20 {
         let first_label = format!("first {round}");
         let second_label = format!("second {round}");
-        let mut first = store.upsert_spare_parts(m, en, vec![part(Some("K"), &first_label)], None);
+        let mut first =
+            store.upsert_spare_parts(m, en, vec![part(Some("K"), &first_label)], t(0), None);
         let mut second =
-            store.upsert_spare_parts(m, en, vec![part(Some("K"), &second_label)], None);
+            store.upsert_spare_parts(m, en, vec![part(Some("K"), &second_label)], t(0), None);
         // Start both, first then second; await them the other way round.
         let first_done = poll_once(first.as_mut()).await;
         let second_done = poll_once(second.as_mut()).await;
@@ -171,18 +173,18 @@ pub async fn a_catalog_batch_moves_its_cursor_with_it<H: Harness>(h: &H) {
         })
     };
     store
-        .upsert_spare_parts(m, en, vec![part(Some("A"), "a")], None)
+        .upsert_spare_parts(m, en, vec![part(Some("A"), "a")], t(0), None)
         .await
         .unwrap();
     assert_eq!(store.cursor(key).await.unwrap(), None);
     store
-        .upsert_spare_parts(m, en, vec![part(Some("B"), "b")], moves(5))
+        .upsert_spare_parts(m, en, vec![part(Some("B"), "b")], t(5), moves(5))
         .await
         .unwrap();
     assert_eq!(store.cursor(key).await.unwrap(), Some(t(5)));
     assert_eq!(store.count_spare_parts(m, en).await.unwrap(), 2);
     store
-        .upsert_spare_parts(m, en, vec![], moves(9))
+        .upsert_spare_parts(m, en, vec![], t(9), moves(9))
         .await
         .unwrap();
     assert_eq!(store.cursor(key).await.unwrap(), Some(t(9)));
@@ -191,6 +193,7 @@ pub async fn a_catalog_batch_moves_its_cursor_with_it<H: Harness>(h: &H) {
             m,
             en,
             vec![],
+            t(3),
             Some(CursorMove {
                 key: "products/19/1033".into(),
                 at: t(3),
@@ -216,15 +219,15 @@ pub async fn a_cursor_never_moves_back<H: Harness>(h: &H) {
     };
     // Sync A started at 5, sync B at 9; B's batches land, then A's last.
     store
-        .upsert_spare_parts(m, en, vec![part(Some("A"), "from A")], None)
+        .upsert_spare_parts(m, en, vec![part(Some("A"), "from A")], t(5), None)
         .await
         .unwrap();
     store
-        .upsert_spare_parts(m, en, vec![part(Some("B"), "from B")], moves(9))
+        .upsert_spare_parts(m, en, vec![part(Some("B"), "from B")], t(9), moves(9))
         .await
         .unwrap();
     store
-        .upsert_spare_parts(m, en, vec![part(Some("C"), "from A")], moves(5))
+        .upsert_spare_parts(m, en, vec![part(Some("C"), "from A")], t(5), moves(5))
         .await
         .unwrap();
     assert_eq!(store.cursor(key).await.unwrap(), Some(t(9)));
@@ -235,8 +238,62 @@ pub async fn a_cursor_never_moves_back<H: Harness>(h: &H) {
     // Forward still moves it, the same time leaves it.
     store.set_cursor(key, t(9)).await.unwrap();
     store
-        .upsert_products(m, en, vec![], moves(12))
+        .upsert_products(m, en, vec![], t(12), moves(12))
         .await
         .unwrap();
     assert_eq!(store.cursor(key).await.unwrap(), Some(t(12)));
+}
+
+/// Of two syncs of one OEM at once, the one that started first never
+/// overwrites the records of the later one, whichever batch lands last;
+/// it still writes the records the later one did not touch, and a sync
+/// that started no earlier replaces them (products are written by the same
+/// upsert).
+pub async fn an_older_sync_never_overwrites_newer_records<H: Harness>(h: &H) {
+    let store = h.fresh().await;
+    let (m, en) = (ManufacturerId(19), Lcid::ENGLISH);
+    // Sync B (started at 9) lands first, then sync A (started at 5).
+    store
+        .upsert_spare_parts(m, en, vec![part(Some("K"), "from B")], t(9), None)
+        .await
+        .unwrap();
+    store
+        .upsert_spare_parts(
+            m,
+            en,
+            vec![part(Some("K"), "from A"), part(Some("L"), "from A")],
+            t(5),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        labels(h, &store, m, en).await,
+        vec![
+            ("K".to_owned(), "from B".to_owned()),
+            ("L".to_owned(), "from A".to_owned())
+        ]
+    );
+    // Another OEM's records are apart; a later sync replaces.
+    store
+        .upsert_spare_parts(
+            ManufacturerId(20),
+            en,
+            vec![part(Some("K"), "other OEM")],
+            t(1),
+            None,
+        )
+        .await
+        .unwrap();
+    store
+        .upsert_spare_parts(m, en, vec![part(Some("K"), "from C")], t(9), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        labels(h, &store, m, en).await,
+        vec![
+            ("K".to_owned(), "from C".to_owned()),
+            ("L".to_owned(), "from A".to_owned())
+        ]
+    );
 }

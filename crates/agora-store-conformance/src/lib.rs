@@ -92,6 +92,7 @@ macro_rules! conformance_tests {
             catalog_writes_apply_in_the_order_they_were_started,
             a_catalog_batch_moves_its_cursor_with_it,
             a_cursor_never_moves_back,
+            an_older_sync_never_overwrites_newer_records,
         );
         #[test]
         fn model_interleavings() {

@@ -14,6 +14,7 @@ use agora_domain::wire::WriteJson;
 use agora_domain::{Lcid, ManufacturerId, Product, SparePart};
 use agora_ports::{AgoraError, CatalogStore, CursorMove};
 use async_trait::async_trait;
+use jiff::Timestamp;
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::Type;
@@ -31,6 +32,7 @@ enum Job {
         manufacturer: ManufacturerId,
         language: Lcid,
         batch: Batch,
+        as_of: Timestamp,
         completes: Option<CursorMove>,
         done: oneshot::Sender<Result<u64, AgoraError>>,
     },
@@ -87,12 +89,14 @@ fn run(config: tokio_postgres::Config, mut queue: mpsc::UnboundedReceiver<Job>) 
                     manufacturer,
                     language,
                     batch,
+                    as_of,
                     completes,
                     done,
                 } => {
                     let result = match connected(&config, &mut client).await {
                         Ok(c) => {
-                            upsert(c, manufacturer, language, &batch, completes.as_ref()).await
+                            let at = (manufacturer, language, ms(as_of));
+                            upsert(c, at, &batch, completes.as_ref()).await
                         }
                         Err(e) => Err(e),
                     };
@@ -171,8 +175,7 @@ fn last_of_each_key<T>(batch: &[T], key: impl Fn(&T) -> Option<&str>) -> Vec<(&s
 
 async fn upsert(
     client: &mut tokio_postgres::Client,
-    manufacturer: ManufacturerId,
-    language: Lcid,
+    at: (ManufacturerId, Lcid, i64),
     batch: &Batch,
     completes: Option<&CursorMove>,
 ) -> Result<u64, AgoraError> {
@@ -182,7 +185,7 @@ async fn upsert(
                 client,
                 "spare_parts",
                 "reference",
-                (manufacturer, language),
+                at,
                 last_of_each_key(parts, |p| p.reference.as_deref()),
                 completes,
             )
@@ -193,7 +196,7 @@ async fn upsert(
                 client,
                 "products",
                 "commercial_ref",
-                (manufacturer, language),
+                at,
                 last_of_each_key(products, |p| p.commercial_ref.as_deref()),
                 completes,
             )
@@ -202,13 +205,14 @@ async fn upsert(
     }
 }
 
-/// One transaction: `COPY` the rows into the staging table, upsert them,
+/// One transaction: `COPY` the rows into the staging table, upsert them
+/// (replacing a stored record only from a sync that started no earlier),
 /// move the cursor. Returns the rows written.
 async fn upsert_records<T: WriteJson + Sync>(
     client: &mut tokio_postgres::Client,
     table: &str,
     key_column: &str,
-    (manufacturer, language): (ManufacturerId, Lcid),
+    (manufacturer, language, as_of): (ManufacturerId, Lcid, i64),
     rows: Vec<(&str, &T)>,
     completes: Option<&CursorMove>,
 ) -> Result<u64, AgoraError> {
@@ -234,12 +238,13 @@ async fn upsert_records<T: WriteJson + Sync>(
     let written = tx
         .execute(
             &format!(
-                "INSERT INTO {table} (manufacturer, language, {key_column}, record)
-                 SELECT $1, $2, key, record FROM agora_catalog_staging
+                "INSERT INTO {table} (manufacturer, language, {key_column}, record, synced_ms)
+                 SELECT $1, $2, key, record, $3 FROM agora_catalog_staging
                  ON CONFLICT (manufacturer, language, {key_column})
-                 DO UPDATE SET record = EXCLUDED.record"
+                 DO UPDATE SET record = EXCLUDED.record, synced_ms = EXCLUDED.synced_ms
+                 WHERE EXCLUDED.synced_ms >= {table}.synced_ms"
             ),
-            &[&i64::from(manufacturer.0), &i64::from(language.0)],
+            &[&i64::from(manufacturer.0), &i64::from(language.0), &as_of],
         )
         .await
         .map_err(store_error)?;
@@ -275,6 +280,7 @@ impl CatalogStore for PostgresStore {
         manufacturer: ManufacturerId,
         language: Lcid,
         batch: Vec<SparePart>,
+        as_of: Timestamp,
         completes: Option<CursorMove>,
     ) -> Result<u64, AgoraError> {
         let keyed = batch.iter().filter(|p| p.reference.is_some()).count() as u64;
@@ -283,6 +289,7 @@ impl CatalogStore for PostgresStore {
                 manufacturer,
                 language,
                 batch: Batch::Parts(batch),
+                as_of,
                 completes,
                 done,
             })
@@ -295,6 +302,7 @@ impl CatalogStore for PostgresStore {
         manufacturer: ManufacturerId,
         language: Lcid,
         batch: Vec<Product>,
+        as_of: Timestamp,
         completes: Option<CursorMove>,
     ) -> Result<u64, AgoraError> {
         let keyed = batch.iter().filter(|p| p.commercial_ref.is_some()).count() as u64;
@@ -303,6 +311,7 @@ impl CatalogStore for PostgresStore {
                 manufacturer,
                 language,
                 batch: Batch::Products(batch),
+                as_of,
                 completes,
                 done,
             })

@@ -45,6 +45,13 @@ pub struct PgOptions {
     /// (default here 3) unanswered: a server gone without a word is noticed
     /// within about 90 s. Not used on a unix socket.
     pub keepalives_idle: Duration,
+    /// For tests only: milliseconds added to the database's clock as this
+    /// store reads it (leases are taken, renewed and judged by that
+    /// clock), so that a test can skew one process's view of it or let a
+    /// lease run out without waiting. Default 0; the environment variable
+    /// `AGORA_TEST_DB_CLOCK_OFFSET_MS`, when set, replaces it. Never set it
+    /// in production.
+    pub clock_offset_ms: i64,
 }
 
 impl Default for PgOptions {
@@ -57,6 +64,7 @@ impl Default for PgOptions {
             pool_recycle_timeout: Duration::from_secs(5),
             statement_timeout: Duration::from_secs(30),
             keepalives_idle: Duration::from_secs(60),
+            clock_offset_ms: 0,
         }
     }
 }

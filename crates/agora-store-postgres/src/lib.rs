@@ -51,7 +51,7 @@ use outbox::enqueue_in;
 
 /// The agora schema version this build migrates a database to (and the
 /// newest it opens): the number of steps in its migrations.
-pub const SCHEMA_VERSION: i32 = 4;
+pub const SCHEMA_VERSION: i32 = 5;
 
 const _: () = assert!(MIGRATIONS.len() == SCHEMA_VERSION as usize);
 
@@ -147,6 +147,13 @@ const MIGRATIONS: &[&str] = &[
         intervention_id BIGINT,
         seen_ms BIGINT NOT NULL
     );",
+    // 5: each catalog record keeps when the sync that wrote it started
+    // (epoch milliseconds; 0 for records written before): an upsert
+    // replaces a record only from a sync that started no earlier, so that
+    // of two syncs of one OEM at once, the older never overwrites newer
+    // records.
+    "ALTER TABLE spare_parts ADD COLUMN synced_ms BIGINT NOT NULL DEFAULT 0;
+    ALTER TABLE products ADD COLUMN synced_ms BIGINT NOT NULL DEFAULT 0;",
 ];
 
 /// The SQL of each schema version's step, in order (step `n` takes a
@@ -193,6 +200,26 @@ pub struct PostgresStore {
     catalog: catalog::Writer,
     /// Where it connects, to open it again.
     settings: Arc<(tokio_postgres::Config, PgOptions)>,
+    /// Added to the database's clock as this store reads it (tests only:
+    /// [`PgOptions::clock_offset_ms`]).
+    clock_offset_ms: i64,
+}
+
+/// The test-only variable that offsets the database's clock as this
+/// process reads it ([`PgOptions::clock_offset_ms`]).
+pub const CLOCK_OFFSET_VARIABLE: &str = "AGORA_TEST_DB_CLOCK_OFFSET_MS";
+
+/// The offset of the database's clock: the test-only variable's value
+/// (`variable`) when set, else the options'.
+fn clock_offset(options: &PgOptions, variable: Option<&str>) -> Result<i64, AgoraError> {
+    match variable {
+        Some(text) => text.trim().parse().map_err(|_| {
+            AgoraError::Invalid(format!(
+                "{CLOCK_OFFSET_VARIABLE} must be a whole number of milliseconds, not `{text}`"
+            ))
+        }),
+        None => Ok(options.clock_offset_ms),
+    }
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -247,7 +274,10 @@ impl PostgresStore {
             .recycle_timeout(Some(options.pool_recycle_timeout))
             .build()
             .map_err(|e| AgoraError::store(format!("cannot build the connection pool: {e}")))?;
+        let variable = std::env::var(CLOCK_OFFSET_VARIABLE).ok();
+        let clock_offset_ms = clock_offset(&options, variable.as_deref())?;
         let store = Self {
+            clock_offset_ms,
             pool,
             catalog: catalog::Writer::start(config.clone())?,
             settings: Arc::new((config, options)),
@@ -269,6 +299,16 @@ impl PostgresStore {
     /// Where the store is, without its password: `user@host:port/db`.
     pub fn describe(&self) -> String {
         connect::describe(&self.settings.0)
+    }
+
+    /// The one SQL expression leases are taken, renewed and judged by:
+    /// the database's clock in milliseconds since the epoch (plus the
+    /// test-only offset).
+    pub(crate) fn db_clock(&self) -> String {
+        format!(
+            "(FLOOR(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT + {})",
+            self.clock_offset_ms
+        )
     }
 
     pub(crate) async fn client(&self) -> Result<deadpool_postgres::Client, AgoraError> {
@@ -595,5 +635,25 @@ impl SyncCursors for PostgresStore {
             .await
             .map(|_| ())
             .map_err(store_error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_test_clock_offset_comes_from_its_variable_else_the_options() {
+        let options = PgOptions {
+            clock_offset_ms: 5,
+            ..PgOptions::default()
+        };
+        assert_eq!(clock_offset(&options, None).unwrap(), 5);
+        assert_eq!(clock_offset(&options, Some(" -40000 ")).unwrap(), -40_000);
+        let refused = clock_offset(&options, Some("40s")).unwrap_err().to_string();
+        assert!(
+            refused.contains("AGORA_TEST_DB_CLOCK_OFFSET_MS") && refused.contains("40s"),
+            "{refused}"
+        );
     }
 }

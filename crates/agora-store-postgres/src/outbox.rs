@@ -157,7 +157,7 @@ fn decode_entry(row: &Row) -> Result<OutboxEntry, String> {
         })
         .transpose()?;
     let duplicates = match row.get::<_, Option<&str>>(16) {
-        Some(json) => duplicates(json)?,
+        Some(json) => OperationAnswer::duplicates_from_stored(json)?,
         None => Vec::new(),
     };
     Ok(OutboxEntry {
@@ -181,17 +181,6 @@ fn decode_entry(row: &Row) -> Result<OutboxEntry, String> {
         held_until: row.get::<_, Option<i64>>(15).map(from_ms),
         duplicates,
     })
-}
-
-/// The duplicate answers an entry keeps (a JSON array of stored answers).
-fn duplicates(json: &str) -> Result<Vec<OperationAnswer>, String> {
-    let values: Vec<serde_json::Value> =
-        serde_json::from_str(json).map_err(|e| format!("unreadable duplicates: {e}"))?;
-    values
-        .iter()
-        .map(|v| OperationAnswer::from_stored(&v.to_string()))
-        .collect::<Result<_, _>>()
-        .map_err(|e| format!("unreadable duplicate: {e}"))
 }
 
 /// Marks an entry that cannot be read as failed, with the reason.
@@ -566,7 +555,12 @@ impl Outbox for PostgresStore {
         let window = i64::try_from(window.as_millis()).unwrap_or(i64::MAX);
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(store_error)?;
-        let expired = "state = 'sending' AND (lease_until_ms IS NULL OR lease_until_ms <= $1)";
+        // Judged by the database's clock: a caller whose clock runs ahead
+        // never takes back a lease the database still counts as live.
+        let expired = format!(
+            "state = 'sending' AND (lease_until_ms IS NULL OR lease_until_ms <= LEAST($1, {}))",
+            self.db_clock()
+        );
         let doubtful = tx
             .query(
                 &format!(
@@ -597,6 +591,16 @@ impl Outbox for PostgresStore {
             .collect();
         ids.sort_unstable();
         Ok(ids)
+    }
+
+    async fn clock(&self) -> Result<Option<Timestamp>, AgoraError> {
+        let row = self
+            .client()
+            .await?
+            .query_one(&format!("SELECT {}", self.db_clock()), &[])
+            .await
+            .map_err(store_error)?;
+        Ok(Some(from_ms(row.get(0))))
     }
 }
 

@@ -4,6 +4,7 @@
 use agora_domain::{Lcid, ManufacturerId, Product, SparePart};
 use agora_ports::{AgoraError, CatalogStore, CursorMove};
 use async_trait::async_trait;
+use jiff::Timestamp;
 use rusqlite::{Connection, params};
 
 use crate::cursors::set_cursor_in;
@@ -17,11 +18,17 @@ pub(crate) const ROWS_PER_INSERT: usize = 32;
 /// The upsert of `rows` records into a catalog table. Rows are applied in
 /// order, so of two with the same key in one statement the later wins, as
 /// it would row by row.
+///
+/// Every row carries when its sync started (`synced_ms`): a stored record is
+/// replaced only by one of a sync that started no earlier.
 pub(crate) fn upsert_sql(table: &str, key_column: &str, rows: usize) -> String {
-    let values = vec!["(?, ?, ?, ?)"; rows].join(", ");
+    let values = vec!["(?, ?, ?, ?, ?)"; rows].join(", ");
     format!(
-        "INSERT INTO {table} (manufacturer, language, {key_column}, record) VALUES {values}
-         ON CONFLICT (manufacturer, language, {key_column}) DO UPDATE SET record = excluded.record"
+        "INSERT INTO {table} (manufacturer, language, {key_column}, record, synced_ms)
+         VALUES {values}
+         ON CONFLICT (manufacturer, language, {key_column}) DO UPDATE
+         SET record = excluded.record, synced_ms = excluded.synced_ms
+         WHERE excluded.synced_ms >= {table}.synced_ms"
     )
 }
 
@@ -29,7 +36,7 @@ pub(crate) fn upsert_records<T: agora_domain::wire::WriteJson>(
     c: &mut Connection,
     table: &str,
     key_column: &str,
-    (manufacturer, language): (ManufacturerId, Lcid),
+    (manufacturer, language, as_of): (ManufacturerId, Lcid, i64),
     records: &[T],
     key: impl Fn(&T) -> Option<&str>,
     completes: Option<&CursorMove>,
@@ -52,8 +59,7 @@ pub(crate) fn upsert_records<T: agora_domain::wire::WriteJson>(
         for chunk in &mut chunks {
             upsert_rows(
                 &mut many,
-                manufacturer,
-                language,
+                (manufacturer, language, as_of),
                 chunk,
                 &mut texts,
                 &mut ends,
@@ -62,8 +68,7 @@ pub(crate) fn upsert_records<T: agora_domain::wire::WriteJson>(
         for row in chunks.remainder() {
             upsert_rows(
                 &mut one,
-                manufacturer,
-                language,
+                (manufacturer, language, as_of),
                 std::slice::from_ref(row),
                 &mut texts,
                 &mut ends,
@@ -81,8 +86,7 @@ pub(crate) fn upsert_records<T: agora_domain::wire::WriteJson>(
 /// `ends` are scratch space for the records' JSON.
 pub(crate) fn upsert_rows<T: agora_domain::wire::WriteJson>(
     stmt: &mut rusqlite::Statement<'_>,
-    manufacturer: ManufacturerId,
-    language: Lcid,
+    (manufacturer, language, as_of): (ManufacturerId, Lcid, i64),
     rows: &[(&str, &T)],
     texts: &mut Vec<u8>,
     ends: &mut Vec<usize>,
@@ -102,11 +106,12 @@ pub(crate) fn upsert_rows<T: agora_domain::wire::WriteJson>(
             .get(start..end)
             .ok_or_else(|| AgoraError::store("a record's JSON was cut mid-character"))?;
         start = end;
-        let at = 4 * i;
+        let at = 5 * i;
         stmt.raw_bind_parameter(at + 1, manufacturer.0)
             .and_then(|()| stmt.raw_bind_parameter(at + 2, language.0))
             .and_then(|()| stmt.raw_bind_parameter(at + 3, *k))
             .and_then(|()| stmt.raw_bind_parameter(at + 4, text))
+            .and_then(|()| stmt.raw_bind_parameter(at + 5, as_of))
             .map_err(store_error)?;
     }
     stmt.raw_execute().map_err(store_error)?;
@@ -120,14 +125,16 @@ impl CatalogStore for SqliteStore {
         manufacturer: ManufacturerId,
         language: Lcid,
         batch: Vec<SparePart>,
+        as_of: Timestamp,
         completes: Option<CursorMove>,
     ) -> Result<u64, AgoraError> {
+        let as_of = as_of.as_millisecond();
         self.with_catalog(move |c| {
             upsert_records(
                 c,
                 "spare_parts",
                 "reference",
-                (manufacturer, language),
+                (manufacturer, language, as_of),
                 &batch,
                 |p| p.reference.as_deref(),
                 completes.as_ref(),
@@ -141,14 +148,16 @@ impl CatalogStore for SqliteStore {
         manufacturer: ManufacturerId,
         language: Lcid,
         batch: Vec<Product>,
+        as_of: Timestamp,
         completes: Option<CursorMove>,
     ) -> Result<u64, AgoraError> {
+        let as_of = as_of.as_millisecond();
         self.with_catalog(move |c| {
             upsert_records(
                 c,
                 "products",
                 "commercial_ref",
-                (manufacturer, language),
+                (manufacturer, language, as_of),
                 &batch,
                 |p| p.commercial_ref.as_deref(),
                 completes.as_ref(),

@@ -170,7 +170,7 @@ fn decode_entry(row: EntryRow) -> Result<OutboxEntry, String> {
         })
         .transpose()?;
     let duplicates = match row.duplicates {
-        Some(json) => duplicates(&json)?,
+        Some(json) => OperationAnswer::duplicates_from_stored(&json)?,
         None => Vec::new(),
     };
     Ok(OutboxEntry {
@@ -194,17 +194,6 @@ fn decode_entry(row: EntryRow) -> Result<OutboxEntry, String> {
         held_until: row.held_until.map(from_ms),
         duplicates,
     })
-}
-
-/// The duplicate answers an entry keeps (a JSON array of stored answers).
-fn duplicates(json: &str) -> Result<Vec<OperationAnswer>, String> {
-    let values: Vec<serde_json::Value> =
-        serde_json::from_str(json).map_err(|e| format!("unreadable duplicates: {e}"))?;
-    values
-        .iter()
-        .map(|v| OperationAnswer::from_stored(&v.to_string()))
-        .collect::<Result<_, _>>()
-        .map_err(|e| format!("unreadable duplicate: {e}"))
 }
 
 /// Reads entries; one that cannot be read is marked failed with the reason

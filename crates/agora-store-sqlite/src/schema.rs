@@ -88,6 +88,13 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         intervention_id INTEGER,
         seen_ms INTEGER NOT NULL
     );",
+    // 5: each catalog record keeps when the sync that wrote it started
+    // (epoch milliseconds; 0 for records written before): an upsert
+    // replaces a record only from a sync that started no earlier, so that
+    // of two syncs of one OEM at once, the older never overwrites newer
+    // records.
+    "ALTER TABLE spare_parts ADD COLUMN synced_ms INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE products ADD COLUMN synced_ms INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /// Work a migration step needs beyond SQL, run in its transaction: version

@@ -392,7 +392,13 @@ async fn writer_child() {
             })
             .collect();
         store
-            .upsert_spare_parts(ManufacturerId(1), Lcid::ENGLISH, parts, None)
+            .upsert_spare_parts(
+                ManufacturerId(1),
+                Lcid::ENGLISH,
+                parts,
+                jiff::Timestamp::UNIX_EPOCH,
+                None,
+            )
             .await
             .unwrap();
         marker(format!("done {i}"));
@@ -558,10 +564,13 @@ async fn a_store_of_schema_3_opens_at_4_and_keeps_work_orders_from_then_on() {
         store.upsert_repair(&repair(1)).await.unwrap();
     }
     {
-        // Back to version 3: the schema before work orders were kept.
+        // Back to version 3: the schema before work orders were kept (and
+        // before catalog records kept their sync's time).
         let raw = rusqlite::Connection::open(&path).unwrap();
         raw.execute_batch(
-            "ALTER TABLE repairs DROP COLUMN work_order;
+            "ALTER TABLE spare_parts DROP COLUMN synced_ms;
+             ALTER TABLE products DROP COLUMN synced_ms;
+             ALTER TABLE repairs DROP COLUMN work_order;
              DROP TABLE work_orders;
              PRAGMA user_version = 3;",
         )
@@ -572,7 +581,7 @@ async fn a_store_of_schema_3_opens_at_4_and_keeps_work_orders_from_then_on() {
         .unwrap()
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 4);
+    assert_eq!(version, 5);
     let mut old = store.repair(InterventionId(1)).await.unwrap().unwrap();
     assert_eq!(old.work_order, None);
     assert_eq!(old.file, repair(1).file);

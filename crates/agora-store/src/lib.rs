@@ -220,18 +220,20 @@ impl CatalogStore for Store {
         manufacturer: ManufacturerId,
         language: Lcid,
         batch: Vec<SparePart>,
+        as_of: Timestamp,
         completes: Option<CursorMove>,
     ) -> Result<u64, AgoraError> {
-        each!(self.upsert_spare_parts(manufacturer, language, batch, completes))
+        each!(self.upsert_spare_parts(manufacturer, language, batch, as_of, completes))
     }
     async fn upsert_products(
         &self,
         manufacturer: ManufacturerId,
         language: Lcid,
         batch: Vec<Product>,
+        as_of: Timestamp,
         completes: Option<CursorMove>,
     ) -> Result<u64, AgoraError> {
-        each!(self.upsert_products(manufacturer, language, batch, completes))
+        each!(self.upsert_products(manufacturer, language, batch, as_of, completes))
     }
     async fn count_spare_parts(
         &self,
@@ -302,6 +304,9 @@ impl Outbox for Store {
         window: std::time::Duration,
     ) -> Result<Vec<u64>, AgoraError> {
         each!(self.recover_expired(now, window))
+    }
+    async fn clock(&self) -> Result<Option<Timestamp>, AgoraError> {
+        each!(self.clock())
     }
 }
 

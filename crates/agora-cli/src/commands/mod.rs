@@ -57,6 +57,7 @@ pub(crate) async fn app(settings: &Settings, out: Out) -> Result<App, AgoraError
         // An outbox send ends within the client's longest call, retries
         // included.
         request_timeout: settings.client.longest_call(),
+        answer_spool: Some(answer_spool(&settings.db)),
         ..AppConfig::default()
     };
     let retry = &settings.client.retry;
@@ -82,6 +83,20 @@ pub(crate) async fn app(settings: &Settings, out: Out) -> Result<App, AgoraError
         ));
     }
     Ok(app)
+}
+
+/// Where answers the store could not record are kept for the next start:
+/// next to a SQLite file (`agora.db.answers/`), else `agora-answers/` in
+/// the working directory.
+fn answer_spool(db: &agora_store::Locator) -> std::path::PathBuf {
+    match db {
+        agora_store::Locator::Sqlite(path) => {
+            let mut name = path.as_os_str().to_owned();
+            name.push(".answers");
+            std::path::PathBuf::from(name)
+        }
+        agora_store::Locator::Postgres(_) => std::path::PathBuf::from("agora-answers"),
+    }
 }
 
 pub(crate) async fn run(command: Command, flags: Flags, out: Out) -> ExitCode {
