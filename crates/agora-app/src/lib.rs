@@ -24,6 +24,7 @@
 mod catalog;
 mod checked;
 mod claims;
+mod doctor;
 mod hub;
 mod outbox;
 mod progress;
@@ -40,6 +41,7 @@ pub use agora_ports::{AgoraError, Clock, OperationAnswer, SystemClock};
 pub use catalog::{CatalogKind, CatalogSync, Write, pipelined};
 pub use checked::Checked;
 pub use claims::ClaimOutcome;
+pub use doctor::{Checkup, Mend, MendKind};
 pub use outbox::{Delivery, FlushReport, Resolution};
 pub use progress::CONFLICT_RETRIES;
 pub use report::{Pass, Step, StepFailure, Warning};

@@ -304,7 +304,16 @@ where
             .finish(id, owner, entry.attempts, &attempt, now)
             .await
             .inspect_err(|e| {
-                tracing::error!(entry = id, error = %e, outcome = ?attempt, "the outcome could not be recorded");
+                // The outcome's kind only: a delivered answer holds data
+                // as AgoraPlus sent it (not redacted), unfit for logs.
+                let outcome = match &attempt {
+                    Attempt::Delivered(_) => "delivered",
+                    Attempt::Retry { .. } => "retry",
+                    Attempt::InDoubt(_) => "in doubt",
+                    Attempt::Failed(_) => "failed",
+                    Attempt::Refused(_) => "refused",
+                };
+                tracing::error!(entry = id, error = %e, outcome, "the outcome could not be recorded");
             })?;
         if let (Finish::Recorded, Attempt::Refused(reason)) = (&finished, &attempt) {
             self.set_aside_refused(&entry, reason).await?;
