@@ -219,7 +219,11 @@ pub fn answer(route: Route, key: &str, form: Form, kind: Kind) -> (u16, String, 
                    "ResponseErrorMessage": "refused", "ResponseData": null}),
         ),
         Kind::ServerPage => {
-            let page = format!("<html><body>Internal error for api_key {WHOLE} {TAIL}x{HEAD}</body></html>");
+            let page = if form == Form::Split {
+                format!("<html><body>Internal error for api_key {WHOLE} {TAIL}x{HEAD}</body></html>")
+            } else {
+                format!("<html><body>Internal error for api_key {WHOLE}</body></html>")
+            };
             let body = written(&Value::String(page), key, form);
             let body: String = serde_json::from_str(&body).unwrap();
             return (500, body, Value::Null);
