@@ -3,6 +3,13 @@
 //! the client's messages and error snippets, the command line's every
 //! line, and recordings (`agora record`, masked with `***`). What goes
 //! back to AgoraPlus is never redacted (it stays as it came).
+//!
+//! A key within one text is masked whatever form each character takes
+//! (as it is, `\uXXXX`, `\/` `\"` `\\`, `%XX`, mixed). A key cut across two
+//! texts (two fields, two messages) is the key in neither and is not masked
+//! as such: what is guaranteed is that no output joins two texts from
+//! AgoraPlus without a separator, so the key is never shown whole
+//! (docs/wire-notes.md, "The key in every text").
 
 /// Removes `secret` from a text meant for people or logs, replaced by
 /// `[REDACTED]` (see [`mask_key`]).
