@@ -2,6 +2,9 @@
 //! a server that is not our simulator may answer: for the key-masking
 //! property tests (`tests/key_everywhere.rs`, and the command line's).
 
+// Test support over documents it builds itself: a failure is a bug here.
+#![allow(clippy::unwrap_used)]
+
 use agora_domain::routes::Route;
 use serde_json::{Value, json};
 
@@ -44,7 +47,10 @@ pub const FORMS: [Form; 5] = [
 
 /// The two halves of `key` that [`Form::Split`] puts in adjacent texts.
 pub fn halves(key: &str) -> (&str, &str) {
-    let mid = key.char_indices().nth(key.chars().count() / 2).map_or(0, |(i, _)| i);
+    let mid = key
+        .char_indices()
+        .nth(key.chars().count() / 2)
+        .map_or(0, |(i, _)| i);
     key.split_at(mid)
 }
 
@@ -220,7 +226,9 @@ pub fn answer(route: Route, key: &str, form: Form, kind: Kind) -> (u16, String, 
         ),
         Kind::ServerPage => {
             let page = if form == Form::Split {
-                format!("<html><body>Internal error for api_key {WHOLE} {TAIL}x{HEAD}</body></html>")
+                format!(
+                    "<html><body>Internal error for api_key {WHOLE} {TAIL}x{HEAD}</body></html>"
+                )
             } else {
                 format!("<html><body>Internal error for api_key {WHOLE}</body></html>")
             };
@@ -238,7 +246,6 @@ pub fn answer(route: Route, key: &str, form: Form, kind: Kind) -> (u16, String, 
     }
     (status, body, data)
 }
-
 
 /// A regular expression matching the path of `route` (any case), its path
 /// parameters (a delta's OEM, date and language) included.

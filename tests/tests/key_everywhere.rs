@@ -274,8 +274,14 @@ async fn one_case(key: String, form: Form, kind: Kind) {
     }
     seen.reply(Route::UpdateRepair, client.update_repair(&file).await);
     let id = InterventionId(500_001);
-    seen.reply(Route::PlaceRepairSparepartOrder, client.place_order(id).await);
-    seen.reply(Route::GetSparepartOrderTracking, client.order_tracking(id).await);
+    seen.reply(
+        Route::PlaceRepairSparepartOrder,
+        client.place_order(id).await,
+    );
+    seen.reply(
+        Route::GetSparepartOrderTracking,
+        client.order_tracking(id).await,
+    );
     if let Some(judged) = seen.reply(
         Route::CreateWarrantyClaims,
         client.create_claim(&claim, how).await,
@@ -285,13 +291,24 @@ async fn one_case(key: String, form: Form, kind: Kind) {
         assert_eq!(warnings.len(), 1, "{warnings:?}");
         seen.warnings(&warnings);
     }
-    seen.reply(Route::UpdateWarrantyClaim, client.update_claim(&claim, how).await);
-    seen.reply(Route::GetWarrantyClaimStatus, client.claim_status(ClaimId(77)).await);
-    seen.reply(Route::CreateeInvoice, client.send_invoice_reference(&invoice).await);
+    seen.reply(
+        Route::UpdateWarrantyClaim,
+        client.update_claim(&claim, how).await,
+    );
+    seen.reply(
+        Route::GetWarrantyClaimStatus,
+        client.claim_status(ClaimId(77)).await,
+    );
+    seen.reply(
+        Route::CreateeInvoice,
+        client.send_invoice_reference(&invoice).await,
+    );
     let country = CountryCode(250);
     seen.reply(
         Route::SearchProductByRef,
-        client.search_products(ManufacturerId(19), "CR-1", country).await,
+        client
+            .search_products(ManufacturerId(19), "CR-1", country)
+            .await,
     );
     seen.reply(Route::PrintBomData, client.bom("K-1").await);
     let parts = whole(client.spare_parts_delta(query).await).await;
@@ -304,7 +321,10 @@ async fn one_case(key: String, form: Form, kind: Kind) {
         "{form:?} {kind:?}: the key {key:?} is shown: {shown}"
     );
     if form != Form::Split {
-        assert!(shown.contains("[REDACTED]"), "{form:?} {kind:?}: nothing masked: {shown}");
+        assert!(
+            shown.contains("[REDACTED]"),
+            "{form:?} {kind:?}: nothing masked: {shown}"
+        );
     }
     let logged = String::from_utf8(std::mem::take(&mut *logs().0.lock().unwrap())).unwrap();
     assert!(
@@ -360,7 +380,12 @@ proptest! {
 #[test]
 fn every_form_and_every_kind() {
     for form in FORMS {
-        for kind in [Kind::Warned, Kind::Refused, Kind::BadRequest, Kind::ServerPage] {
+        for kind in [
+            Kind::Warned,
+            Kind::Refused,
+            Kind::BadRequest,
+            Kind::ServerPage,
+        ] {
             run_case(r#"k+y/"s\e=c:r%e&t!-0123"#.to_owned(), form, kind);
         }
     }

@@ -169,7 +169,11 @@ pub(crate) fn mend_file(
         }
         let codes: Vec<String> = taken
             .iter()
-            .map(|s| s.code.as_ref().map_or_else(|| "-".to_owned(), ToString::to_string))
+            .map(|s| {
+                s.code
+                    .as_ref()
+                    .map_or_else(|| "-".to_owned(), ToString::to_string)
+            })
             .collect();
         let id = refused.id;
         repair.attention = Some(format!(
@@ -179,7 +183,9 @@ pub(crate) fn mend_file(
         for code in codes {
             mends.push((
                 MendKind::RefusedStatus,
-                format!("status {code} refused by AgoraPlus (outbox entry {id}): taken out of the file"),
+                format!(
+                    "status {code} refused by AgoraPlus (outbox entry {id}): taken out of the file"
+                ),
             ));
         }
     }

@@ -16,10 +16,8 @@ use agora_domain::{
     StateNature,
 };
 use agora_ports::{
-    Attempt, LocalRepair, Operation, OperationAnswer, Outbox, OutboxState, RepairFiles,
-    SystemClock,
+    Attempt, LocalRepair, Operation, OperationAnswer, Outbox, OutboxState, RepairFiles, SystemClock,
 };
-use jiff::Timestamp;
 use serde_json::json;
 
 const DAMAGED: InterventionId = InterventionId(500_001);
@@ -71,8 +69,13 @@ fn file_as_made(id: InterventionId, parts: Vec<Part>) -> CompleteRepairState {
     .unwrap()
 }
 
-async fn delivered<S: Outbox>(store: &S, id: InterventionId, op: Operation, attempt: Attempt) -> u64 {
-    let now = Timestamp::now();
+async fn delivered<S: Outbox>(
+    store: &S,
+    id: InterventionId,
+    op: Operation,
+    attempt: Attempt,
+) -> u64 {
+    let now = agora_ports::Clock::now(&SystemClock);
     let entry = store.enqueue(Some(id), &op, now).await.unwrap();
     let lease = agora_ports::Lease {
         owner: "seed".into(),
@@ -146,20 +149,31 @@ async fn seed<S: RepairFiles + Outbox>(store: &S) -> u64 {
     });
     parts.push(part("B"));
     repair.orders = vec![line("O-1", Some("A"))];
-    repair.file.state_natures.as_mut().unwrap().push(status("305"));
+    repair
+        .file
+        .state_natures
+        .as_mut()
+        .unwrap()
+        .push(status("305"));
     store.upsert_repair(&repair).await.unwrap();
     refused_entry
 }
 
 async fn doctor_mends_each_damage_once<S: RepairFiles + Outbox + Clone>(store: S) {
     let refused_entry = seed(&store).await;
-    let app = Agora::new((), store.clone(), Arc::new(SystemClock), AppConfig::default());
+    let app = Agora::new(
+        (),
+        store.clone(),
+        Arc::new(SystemClock),
+        AppConfig::default(),
+    );
     let before = store.repair(DAMAGED).await.unwrap().unwrap();
 
     // Listed, nothing changed.
     let listed = app.doctor(false).await.unwrap();
     assert!(!listed.fixed);
-    let kinds = |c: &agora_app::Checkup, k: MendKind| c.mends.iter().filter(|m| m.kind == k).count();
+    let kinds =
+        |c: &agora_app::Checkup, k: MendKind| c.mends.iter().filter(|m| m.kind == k).count();
     assert_eq!(kinds(&listed, MendKind::PartOrdered), 2, "{listed:#?}");
     assert_eq!(kinds(&listed, MendKind::RefusedStatus), 1, "{listed:#?}");
     assert_eq!(kinds(&listed, MendKind::WorkOrderField), 4, "{listed:#?}");
@@ -169,11 +183,18 @@ async fn doctor_mends_each_damage_once<S: RepairFiles + Outbox + Clone>(store: S
         listed
             .mends
             .iter()
-            .any(|m| m.change.contains("status 305") && m.change.contains(&refused_entry.to_string())),
+            .any(|m| m.change.contains("status 305")
+                && m.change.contains(&refused_entry.to_string())),
         "{listed:#?}"
     );
     assert_eq!(store.repair(DAMAGED).await.unwrap().unwrap(), before);
-    assert!(store.entries(OutboxState::Pending).await.unwrap().is_empty());
+    assert!(
+        store
+            .entries(OutboxState::Pending)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     // Mended.
     let fixed = app.doctor(true).await.unwrap();
@@ -192,7 +213,13 @@ async fn doctor_mends_each_damage_once<S: RepairFiles + Outbox + Clone>(store: S
         .map(|s| s.code.as_ref().unwrap().to_string())
         .collect();
     assert_eq!(codes, ["102"]);
-    assert!(after.attention.as_deref().unwrap().contains(&refused_entry.to_string()));
+    assert!(
+        after
+            .attention
+            .as_deref()
+            .unwrap()
+            .contains(&refused_entry.to_string())
+    );
     let consumer = after.file.consumer.as_ref().unwrap();
     assert_eq!(consumer.zip.as_deref(), Some("69001"));
     assert_eq!(consumer.town.as_deref(), Some("Lyon"));
@@ -212,7 +239,10 @@ async fn doctor_mends_each_damage_once<S: RepairFiles + Outbox + Clone>(store: S
         .filter(|m| m.kind == MendKind::WorkOrderField)
         .map(|m| m.update_entry)
         .collect();
-    assert!(entries.iter().all(|e| *e == Some(pending[0].id)), "{entries:?}");
+    assert!(
+        entries.iter().all(|e| *e == Some(pending[0].id)),
+        "{entries:?}"
+    );
     assert!(
         fixed
             .mends
@@ -238,8 +268,11 @@ async fn doctor_on_sqlite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn doctor_on_postgres() {
-    let server = agora_store_postgres::throwaway::Server::start().unwrap_or_else(|why| panic!("{why}"));
+    let server =
+        agora_store_postgres::throwaway::Server::start().unwrap_or_else(|why| panic!("{why}"));
     let url = server.create_database("doctor").await.unwrap();
-    let store = agora_store_postgres::PostgresStore::connect(&url).await.unwrap();
+    let store = agora_store_postgres::PostgresStore::connect(&url)
+        .await
+        .unwrap();
     doctor_mends_each_damage_once(store).await;
 }

@@ -25,8 +25,7 @@ use clap::{ArgAction, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::commands::{
     BomArgs, CatalogCmd, ClaimsCmd, CompletionsArgs, DemoArgs, DoctorArgs, InvoicesCmd, OutboxCmd,
-    PartsCmd,
-    RecordArgs, RefCmd, RepairsCmd, SimArgs, StatusCmd, WorkOrdersCmd,
+    PartsCmd, RecordArgs, RefCmd, RepairsCmd, SimArgs, StatusCmd, WorkOrdersCmd,
 };
 use crate::output::Out;
 use crate::settings::Flags;

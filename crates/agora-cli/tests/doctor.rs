@@ -8,7 +8,7 @@ use std::process::{Command, Output};
 
 use agora_domain::lifecycle::RepairLifecycle;
 use agora_domain::{CompleteRepairState, InterventionId, MandateLightResponse};
-use agora_ports::{LocalRepair, OutboxState, Outbox, RepairFiles};
+use agora_ports::{LocalRepair, Outbox, OutboxState, RepairFiles};
 use agora_store_sqlite::SqliteStore;
 use serde_json::{Value, json};
 
@@ -67,16 +67,29 @@ async fn doctor_lists_then_fixes_then_finds_nothing() {
         .collect();
     assert_eq!(
         changes,
-        ["Consumer.Town filled from the work order", "Consumer.Zip filled from the work order"]
+        [
+            "Consumer.Town filled from the work order",
+            "Consumer.Zip filled from the work order"
+        ]
     );
-    assert!(store.entries(OutboxState::Pending).await.unwrap().is_empty());
+    assert!(
+        store
+            .entries(OutboxState::Pending)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     let fixed = agora(&db, &["doctor", "--fix"]);
     assert!(fixed.status.success(), "{fixed:?}");
     let text = String::from_utf8_lossy(&fixed.stdout);
     assert!(text.contains("2 change(s) made"), "{text}");
     assert!(text.contains("work-order-field"), "{text}");
-    let repair = store.repair(InterventionId(500_001)).await.unwrap().unwrap();
+    let repair = store
+        .repair(InterventionId(500_001))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(repair.file.consumer.unwrap().zip.as_deref(), Some("69001"));
     assert_eq!(store.entries(OutboxState::Pending).await.unwrap().len(), 1);
 

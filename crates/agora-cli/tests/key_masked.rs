@@ -184,7 +184,11 @@ async fn lossless(key: &str, form: Form, db: &Path, server: &MockServer) {
         .await
         .unwrap()
         .iter()
-        .filter(|r| r.url.path().eq_ignore_ascii_case(Route::UpdateRepair.path()))
+        .filter(|r| {
+            r.url
+                .path()
+                .eq_ignore_ascii_case(Route::UpdateRepair.path())
+        })
         .map(|r| serde_json::from_slice(&r.body).unwrap())
         .collect();
     assert!(!updates.is_empty());

@@ -303,7 +303,10 @@ mod tests {
             kept.take_out_refused(&refused, &[&accepted, &pending_with_305])
                 .is_empty()
         );
-        assert_eq!(mine.take_out_refused(&refused, &[&accepted]), vec![s("305")]);
+        assert_eq!(
+            mine.take_out_refused(&refused, &[&accepted]),
+            vec![s("305")]
+        );
         assert_eq!(mine.state_natures, Some(vec![s("102"), s("406")]));
         assert!(mine.take_out_refused(&refused, &[&accepted]).is_empty());
     }
@@ -323,7 +326,10 @@ mod tests {
         .unwrap();
         let mut filled = mine.fill_from_work_order(&work_order, InterventionId(5));
         filled.sort();
-        assert_eq!(filled, vec!["Consumer.Phone", "Consumer.Zip", "SerialNumber"]);
+        assert_eq!(
+            filled,
+            vec!["Consumer.Phone", "Consumer.Zip", "SerialNumber"]
+        );
         let consumer = mine.consumer.as_ref().unwrap();
         assert_eq!(consumer.last_name.as_deref(), Some("Dupont"), "kept");
         assert_eq!(consumer.zip.as_deref(), Some("69001"));

@@ -118,7 +118,10 @@ fn echoed_from(text: &str, key: &[char]) -> Option<usize> {
     [&*raw, json.as_str(), percent.as_str(), short]
         .into_iter()
         .filter(|f| !f.is_empty())
-        .filter(|f| text.get(..f.len()).is_some_and(|p| p.eq_ignore_ascii_case(f)))
+        .filter(|f| {
+            text.get(..f.len())
+                .is_some_and(|p| p.eq_ignore_ascii_case(f))
+        })
         .find_map(|f| echoed_from(&text[f.len()..], rest_of_key).map(|n| n + f.len()))
 }
 

@@ -57,7 +57,8 @@ impl Render for Report<'_> {
             (n, true) => format!("{n} change(s) made"),
             (n, false) => format!("{n} change(s) to make: `agora doctor --fix` makes them"),
         };
-        let table = (!c.mends.is_empty()).then(|| Grid::of(&c.mends.iter().map(MendRow).collect::<Vec<_>>()));
+        let table = (!c.mends.is_empty())
+            .then(|| Grid::of(&c.mends.iter().map(MendRow).collect::<Vec<_>>()));
         Human {
             line: Some(line),
             table,
