@@ -4,6 +4,8 @@
 //! simulator (`agora-sim`) over loopback. This library holds their shared
 //! setup; the tests are under `tests/`. It is not shipped.
 
+pub mod echo;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 

@@ -377,7 +377,16 @@ where
                 .finish(id, owner, entry.attempts, &attempt, now)
                 .await
                 .inspect_err(|e| {
-                    tracing::error!(entry = id, error = %e, outcome = ?attempt, "the outcome could not be recorded");
+                    // The outcome's kind only: an attempt's text may hold
+                    // data as AgoraPlus sent it (not redacted).
+                    let outcome = match &attempt {
+                        Attempt::Delivered(_) => "delivered",
+                        Attempt::Retry { .. } => "retry",
+                        Attempt::InDoubt(_) => "in doubt",
+                        Attempt::Failed(_) => "failed",
+                        Attempt::Refused(_) => "refused",
+                    };
+                    tracing::error!(entry = id, error = %e, outcome, "the outcome could not be recorded");
                 })?,
         };
         if let (Finish::Recorded, Attempt::Refused(reason)) = (&finished, &attempt) {

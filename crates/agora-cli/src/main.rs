@@ -24,11 +24,29 @@ use clap::parser::ValueSource;
 use clap::{ArgAction, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::commands::{
-    BomArgs, CatalogCmd, ClaimsCmd, CompletionsArgs, DemoArgs, InvoicesCmd, OutboxCmd, PartsCmd,
-    RecordArgs, RefCmd, RepairsCmd, SimArgs, StatusCmd, WorkOrdersCmd,
+    BomArgs, CatalogCmd, ClaimsCmd, CompletionsArgs, DemoArgs, DoctorArgs, InvoicesCmd, OutboxCmd,
+    PartsCmd, RecordArgs, RefCmd, RepairsCmd, SimArgs, StatusCmd, WorkOrdersCmd,
 };
 use crate::output::Out;
 use crate::settings::Flags;
+
+const DOCTOR_HELP: &str = "\
+Mend what earlier versions of agora left wrong in the repair files. Without --fix, list
+each change it would make (and exit 1 when there is one); with --fix, make them, listing
+each (exit 0). Run it again: a mended store lists nothing.
+
+What it mends, from the store alone (the outbox's entries and the work orders kept):
+  part-ordered      a part still marked to be ordered that AgoraPlus already ordered (one
+                    order number for several parts): it gets its number and is not ordered
+                    again; the order lines not kept are added (local: AgoraPlus gave them)
+  refused-status    a status of an update AgoraPlus refused (E), still in the file and sent
+                    again with every later update: taken out, kept aside as its outbox entry
+                    (local: AgoraPlus never applied it)
+  work-order-field  a consumer, appliance or reseller field of the work order (Zip, Town,
+                    Country, Phone, SerialNumber…) the file lacks: filled, and one UpdateRepair
+                    of the file queued so that AgoraPlus has it too (`agora outbox flush`)
+A field the file has is never changed; a status a pending, in-doubt or accepted update
+carries is kept.";
 
 const AFTER_HELP: &str = "\
 Settings (flags win over the environment, which wins over the configuration file):
@@ -256,6 +274,9 @@ enum Command {
     /// Operations waiting for delivery: list, flush, resolve.
     #[command(subcommand)]
     Outbox(OutboxCmd),
+    /// Mend what earlier versions left wrong in the repair files (`--fix`; without it, list).
+    #[command(long_about = DOCTOR_HELP)]
+    Doctor(DoctorArgs),
     /// Shell completions: `agora completions bash > /etc/bash_completion.d/agora`.
     Completions(CompletionsArgs),
     /// Reference tables: status codes, OEMs, repair types.

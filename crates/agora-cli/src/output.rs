@@ -121,8 +121,10 @@ impl Out {
             table.set_width(width);
         }
         table.set_header(grid.headers.iter().copied());
+        // Each cell is masked before the table wraps it: a key cut across
+        // two lines of a wrapped cell would no longer be one text.
         for row in &grid.rows {
-            table.add_row(row);
+            table.add_row(row.iter().map(|c| masked(c).into_owned()));
         }
         self.line(&table.to_string());
     }

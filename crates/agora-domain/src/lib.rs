@@ -26,6 +26,7 @@ pub mod envelope;
 pub mod ids;
 pub mod lifecycle;
 pub mod mandate;
+pub mod mend;
 pub mod money;
 pub mod redact;
 pub mod repair;

@@ -3,6 +3,13 @@
 //! the client's messages and error snippets, the command line's every
 //! line, and recordings (`agora record`, masked with `***`). What goes
 //! back to AgoraPlus is never redacted (it stays as it came).
+//!
+//! A key within one text is masked whatever form each character takes
+//! (as it is, `\uXXXX`, `\/` `\"` `\\`, `%XX`, mixed). A key cut across two
+//! texts (two fields, two messages) is the key in neither and is not masked
+//! as such: what is guaranteed is that no output joins two texts from
+//! AgoraPlus without a separator, so the key is never shown whole
+//! (docs/wire-notes.md, "The key in every text").
 
 /// Removes `secret` from a text meant for people or logs, replaced by
 /// `[REDACTED]` (see [`mask_key`]).
@@ -69,39 +76,53 @@ fn plain(c: char) -> bool {
 /// The length of the start of `text` that is `secret` in any of the forms
 /// [`mask_key`] knows, character by character; `None` when it is not.
 fn echoed_len(text: &str, secret: &str) -> Option<usize> {
-    let mut at = 0;
-    for c in secret.chars() {
-        let rest = &text[at..];
-        if rest.starts_with(c) {
-            at += c.len_utf8();
-            continue;
-        }
-        if plain(c) {
-            return None;
-        }
-        let mut units = [0_u16; 2];
-        let json: String = c
-            .encode_utf16(&mut units)
-            .iter()
-            .map(|u| format!("\\u{u:04X}"))
-            .collect();
-        let mut bytes = [0_u8; 4];
-        let percent: String = c
-            .encode_utf8(&mut bytes)
-            .bytes()
-            .map(|b| format!("%{b:02X}"))
-            .collect();
-        let slash = if c == '/' { "\\/" } else { "" };
-        let form = [json.as_str(), percent.as_str(), slash]
-            .into_iter()
-            .filter(|f| !f.is_empty())
-            .find(|f| {
-                rest.get(..f.len())
-                    .is_some_and(|p| p.eq_ignore_ascii_case(f))
-            })?;
-        at += form.len();
+    let chars: Vec<char> = secret.chars().collect();
+    echoed_from(text, &chars)
+}
+
+/// [`echoed_len`] of the characters `key`: each may take any of its forms
+/// (a raw `\` is the start of its escaped forms `\\` and `\u005C`, so a
+/// form that leads nowhere gives way to the next).
+fn echoed_from(text: &str, key: &[char]) -> Option<usize> {
+    let Some((&c, rest_of_key)) = key.split_first() else {
+        return Some(0);
+    };
+    if plain(c) {
+        return text
+            .starts_with(c)
+            .then(|| echoed_from(&text[c.len_utf8()..], rest_of_key))
+            .flatten()
+            .map(|n| n + c.len_utf8());
     }
-    Some(at)
+    let mut units = [0_u16; 2];
+    let json: String = c
+        .encode_utf16(&mut units)
+        .iter()
+        .map(|u| format!("\\u{u:04X}"))
+        .collect();
+    let mut bytes = [0_u8; 4];
+    let percent: String = c
+        .encode_utf8(&mut bytes)
+        .bytes()
+        .map(|b| format!("%{b:02X}"))
+        .collect();
+    // JSON's short escapes: `\/` (optional), `\"` and `\\` (what every
+    // JSON writer, `--json` output included, writes for them).
+    let short = match c {
+        '/' => "\\/",
+        '"' => "\\\"",
+        '\\' => "\\\\",
+        _ => "",
+    };
+    let raw = c.encode_utf8(&mut bytes);
+    [&*raw, json.as_str(), percent.as_str(), short]
+        .into_iter()
+        .filter(|f| !f.is_empty())
+        .filter(|f| {
+            text.get(..f.len())
+                .is_some_and(|p| p.eq_ignore_ascii_case(f))
+        })
+        .find_map(|f| echoed_from(&text[f.len()..], rest_of_key).map(|n| n + f.len()))
 }
 
 /// Redacts every string of a JSON value, at any depth (object keys
@@ -269,6 +290,24 @@ mod mask_tests {
             assert_eq!(mask_key(&text, key, "***"), "before***after", "{echo}");
             assert!(contains_key(&text, key), "{echo}");
         }
+    }
+
+    #[test]
+    fn quotes_and_backslashes_are_masked_as_json_writes_them() {
+        let key = "q\"uo\\te-key";
+        for echo in [
+            "q\"uo\\te-key",
+            "q\\\"uo\\\\te-key",
+            "q\\u0022uo\\u005Cte-key",
+            "q%22uo%5Cte-key",
+        ] {
+            let text = format!("[{echo}]");
+            assert_eq!(mask_key(&text, key, "***"), "[***]", "{echo}");
+        }
+        // As `--json` writes a text holding the key.
+        let json = serde_json::to_string(&format!("x {key} y")).unwrap();
+        assert!(!json.contains(key));
+        assert!(contains_key(&json, key), "{json}");
     }
 
     #[test]

@@ -195,7 +195,7 @@ wire_model! {
 
 /// The appliance's fields of a repair file (2.2.1, 1/), which a work order
 /// may carry too.
-const APPLIANCE_FIELDS: &[&str] = &[
+pub(crate) const APPLIANCE_FIELDS: &[&str] = &[
     "Brand",
     "Family",
     "CommercialRef",
@@ -330,7 +330,7 @@ impl CompleteRepairState {
         self.all_parts().any(Part::is_to_be_ordered)
     }
 
-    fn all_parts(&self) -> impl Iterator<Item = &Part> {
+    pub(crate) fn all_parts(&self) -> impl Iterator<Item = &Part> {
         let statuses = self.state_natures.iter().flatten();
         self.parts
             .iter()
@@ -338,7 +338,7 @@ impl CompleteRepairState {
             .chain(statuses.flat_map(|s| s.parts.iter().flatten()))
     }
 
-    fn all_parts_mut(&mut self) -> impl Iterator<Item = &mut Part> {
+    pub(crate) fn all_parts_mut(&mut self) -> impl Iterator<Item = &mut Part> {
         let statuses = self.state_natures.iter_mut().flatten();
         self.parts
             .iter_mut()

@@ -6,6 +6,7 @@ mod catalog;
 mod claims;
 mod demo;
 mod docs;
+mod doctor;
 mod invoices;
 mod outbox;
 mod parts;
@@ -28,6 +29,7 @@ pub(crate) use catalog::{BomArgs, CatalogCmd};
 pub(crate) use claims::ClaimsCmd;
 pub(crate) use demo::DemoArgs;
 pub(crate) use docs::{CompletionsArgs, man};
+pub(crate) use doctor::DoctorArgs;
 pub(crate) use invoices::InvoicesCmd;
 pub(crate) use outbox::OutboxCmd;
 pub(crate) use parts::PartsCmd;
@@ -242,6 +244,7 @@ async fn execute(
         Command::Catalog(cmd) => catalog::run(app, cmd, out).await,
         Command::Bom(args) => catalog::bom(app, args, out).await,
         Command::Outbox(cmd) => outbox::run(app, cmd, out).await,
+        Command::Doctor(args) => doctor::run(app, args, out).await,
         Command::Demo(_)
         | Command::Sim(_)
         | Command::Record(_)
