@@ -137,7 +137,7 @@ fn run(config: &ChaosConfig, out: Option<PathBuf>) -> ExitCode {
         }
         eprintln!("agora-chaos: wrote {}", out.display());
     }
-    if report.passed(config.kills) {
+    if report.passed(config.kills + config.point_kills) {
         ExitCode::SUCCESS
     } else {
         eprintln!(
@@ -173,9 +173,11 @@ fn worker(config: &str) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let orders = agora_chaos::probe::Orders::listen(std::io::stdin());
     match runtime.block_on(agora_chaos::worker::run(
         config,
         Box::new(std::io::stdout()),
+        orders,
     )) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
