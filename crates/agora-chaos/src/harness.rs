@@ -713,8 +713,14 @@ fn drive_workers(
     // every other kill, the first one first, lands mid-send. The kills at
     // named points, the pauses and the outages are spread the same way,
     // each kind over the whole run.
-    let mut spread = |n: usize, what: &dyn Fn(usize) -> Disruption| -> Vec<(u64, Disruption)> {
-        let step = config.operations / (n as u64 + 1);
+    // The disruptions that need a worker to reach a point of an attempt
+    // are spread over the first two thirds of the run: its end may send
+    // nothing (every file done).
+    let mut spread = |n: usize,
+                      share: u64,
+                      what: &dyn Fn(usize) -> Disruption|
+     -> Vec<(u64, Disruption)> {
+        let step = config.operations * share / 3 / (n as u64 + 1);
         (1..=n)
             .map(|k| {
                 let at = k as u64 * step + rng.u64(0..=step / 3) - step / 6;
@@ -722,18 +728,18 @@ fn drive_workers(
             })
             .collect()
     };
-    let mut kills: Vec<(u64, Disruption)> = spread(config.kills, &|k| {
+    let mut kills: Vec<(u64, Disruption)> = spread(config.kills, 3, &|k| {
         Disruption::Kill(if k % 2 == 1 {
             KillAt::MidSend
         } else {
             KillAt::Begin
         })
     });
-    kills.extend(spread(config.point_kills, &|k| {
+    kills.extend(spread(config.point_kills, 2, &|k| {
         Disruption::Kill(KillAt::Point(Point::ALL[(k - 1) % Point::ALL.len()]))
     }));
-    kills.extend(spread(config.pauses, &|_| Disruption::Pause));
-    kills.extend(spread(config.outages, &|_| Disruption::Outage));
+    kills.extend(spread(config.pauses, 2, &|_| Disruption::Pause));
+    kills.extend(spread(config.outages, 3, &|_| Disruption::Outage));
     // Due last first: popped from the end.
     kills.sort_by_key(|(at, _)| std::cmp::Reverse(*at));
     let mut aimed: Option<Armed> = None;
@@ -829,7 +835,14 @@ fn drive_workers(
                         report.left_in_doubt += in_doubt;
                         report.left_requeued += requeued;
                     }
-                    Event::Done => s.said_done = true,
+                    Event::Done => {
+                        s.said_done = true;
+                        // Armed, it ended before reaching its point: arm
+                        // another.
+                        if aimed.is_some_and(|a| a.slot == slot && a.incarnation == inc) {
+                            aimed = None;
+                        }
+                    }
                     Event::At { point } => {
                         let Some(a) = aimed.filter(|a| {
                             a.slot == slot && a.incarnation == inc && a.point == point
