@@ -327,6 +327,11 @@ pub async fn run(
         .map_err(|e| format!("start-up recovery: {e}"))?;
     while worker.n < worker.config.budget {
         if let Some((kind, outcome)) = worker.one().await {
+            if outcome == Outcome::StoreError {
+                // The store is away (restarted, locked): wait a little, as
+                // a product would, rather than spend the budget at once.
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
             worker.n += 1;
             worker.emit(&Event::Op {
                 n: worker.n,

@@ -7,7 +7,9 @@
 //! What AgoraPlus adds by itself and the store writes in its own words is
 //! compared by meaning: the closure status AgoraPlus sets when a claim is
 //! created (`ClosedWithWarrantyIntervention`) is compared by its presence,
-//! not its comment or date.
+//! not its comment or date; the `CreationDate` AgoraPlus stamps on a file
+//! it creates from a work order (which the store never receives) is
+//! compared only once the store's file has one.
 
 use std::collections::BTreeMap;
 
@@ -16,6 +18,9 @@ use agora_ports::LocalRepair;
 use serde_json::Value;
 
 use crate::sim_state::SimState;
+
+/// The field AgoraPlus stamps on a file it creates from a work order.
+const CREATION_DATE: &str = "CreationDate";
 
 /// Differences shown per file before the rest is counted.
 const SHOWN: usize = 6;
@@ -35,6 +40,13 @@ pub(crate) fn differences(sim: &SimState, repairs: &[LocalRepair]) -> Vec<String
         let mut theirs = value(&remote.file);
         let our_history = take_history(&mut ours);
         let their_history = take_history(&mut theirs);
+        // AgoraPlus's own stamp on a file it created from a work order,
+        // never sent by the store: compared once the store has one.
+        if ours.get(CREATION_DATE).is_none_or(Value::is_null) {
+            if let Some(o) = theirs.as_object_mut() {
+                o.remove(CREATION_DATE);
+            }
+        }
         diff("", &ours, &theirs, &mut found);
         history(&our_history, &their_history, &mut found);
         orders(local, sim, &mut found);

@@ -1,6 +1,8 @@
 //! What a reduced chaos run must show, on either store.
 
 use agora_chaos::events::OpKind;
+use std::sync::Mutex;
+
 use agora_chaos::events::Point;
 use agora_chaos::harness::FaultKind;
 use agora_chaos::{ChaosConfig, StoreKind, report};
@@ -8,8 +10,16 @@ use agora_chaos::{ChaosConfig, StoreKind, report};
 /// Runs the reduced run on `store` and checks it: the kill done, the
 /// faults near their rate, every use case driven, nothing lost, nothing
 /// duplicated, every doubt resolved, nothing left to send.
+/// One run at a time in a test binary: each run starts worker processes
+/// and times leases, pauses and holds; two at once on a small machine
+/// would measure the machine.
+static ONE_RUN_AT_A_TIME: Mutex<()> = Mutex::new(());
+
 #[allow(dead_code)]
 pub(crate) fn reduced_run_holds(store: StoreKind) {
+    let _turn = ONE_RUN_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let mut config = ChaosConfig::reduced(env!("CARGO_BIN_EXE_agora-chaos"));
     config.store = store;
     // The harness's own failure (no PostgreSQL server, say) says why.
@@ -47,6 +57,9 @@ pub(crate) fn reduced_run_holds(store: StoreKind) {
 /// file equal field by field, every doubt settled.
 #[allow(dead_code)]
 pub(crate) fn fault_run_holds(store: StoreKind, kind: FaultKind) {
+    let _turn = ONE_RUN_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let mut config = ChaosConfig::only(env!("CARGO_BIN_EXE_agora-chaos"), kind);
     config.store = store;
     let run = agora_chaos::run(&config).unwrap_or_else(|why| panic!("{why}"));
