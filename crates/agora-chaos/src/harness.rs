@@ -408,7 +408,8 @@ type OutageFn = Arc<dyn Fn() -> Result<(), String> + Send + Sync>;
 /// Holds an exclusive transaction on a SQLite store file for `down`: every
 /// writer waits (and a reader of a file not in WAL).
 fn lock_sqlite(path: &std::path::Path, down: Duration) -> Result<(), String> {
-    let conn = rusqlite::Connection::open(path).map_err(|e| format!("cannot open the store: {e}"))?;
+    let conn =
+        rusqlite::Connection::open(path).map_err(|e| format!("cannot open the store: {e}"))?;
     conn.busy_timeout(Duration::from_secs(30))
         .map_err(|e| e.to_string())?;
     conn.execute_batch("BEGIN EXCLUSIVE")
@@ -716,18 +717,16 @@ fn drive_workers(
     // The disruptions that need a worker to reach a point of an attempt
     // are spread over the first two thirds of the run: its end may send
     // nothing (every file done).
-    let mut spread = |n: usize,
-                      share: u64,
-                      what: &dyn Fn(usize) -> Disruption|
-     -> Vec<(u64, Disruption)> {
-        let step = config.operations * share / 3 / (n as u64 + 1);
-        (1..=n)
-            .map(|k| {
-                let at = k as u64 * step + rng.u64(0..=step / 3) - step / 6;
-                (at, what(k))
-            })
-            .collect()
-    };
+    let mut spread =
+        |n: usize, share: u64, what: &dyn Fn(usize) -> Disruption| -> Vec<(u64, Disruption)> {
+            let step = config.operations * share / 3 / (n as u64 + 1);
+            (1..=n)
+                .map(|k| {
+                    let at = k as u64 * step + rng.u64(0..=step / 3) - step / 6;
+                    (at, what(k))
+                })
+                .collect()
+        };
     let mut kills: Vec<(u64, Disruption)> = spread(config.kills, 3, &|k| {
         Disruption::Kill(if k % 2 == 1 {
             KillAt::MidSend
@@ -774,9 +773,9 @@ fn drive_workers(
                         _ => None,
                     };
                     let s = &mut slots[slot];
-                    if let Some((point, pause)) = point.filter(|_| {
-                        inc == s.incarnation && s.may_be_killed()
-                    }) {
+                    if let Some((point, pause)) =
+                        point.filter(|_| inc == s.incarnation && s.may_be_killed())
+                    {
                         s.order(&format!("arm {}", point.name()));
                         aimed = Some(Armed {
                             slot,
@@ -844,9 +843,9 @@ fn drive_workers(
                         }
                     }
                     Event::At { point } => {
-                        let Some(a) = aimed.filter(|a| {
-                            a.slot == slot && a.incarnation == inc && a.point == point
-                        }) else {
+                        let Some(a) = aimed
+                            .filter(|a| a.slot == slot && a.incarnation == inc && a.point == point)
+                        else {
                             s.order("go");
                             continue;
                         };

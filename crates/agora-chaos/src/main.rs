@@ -14,8 +14,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use agora_chaos::worker::WorkerConfig;
 use agora_chaos::harness::FaultKind;
+use agora_chaos::worker::WorkerConfig;
 use agora_chaos::{ChaosConfig, StoreKind, report};
 use clap::{Parser, Subcommand};
 

@@ -37,7 +37,9 @@ pub type Out = Arc<Mutex<Box<dyn Write + Send>>>;
 
 /// Writes one event line (and flushes it).
 pub fn emit(out: &Out, event: &Event) -> Result<(), String> {
-    let mut out = out.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut out = out
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     writeln!(out, "{}", event.line())
         .and_then(|()| out.flush())
         .map_err(|e| format!("cannot write to the harness: {e}"))
@@ -83,7 +85,10 @@ impl Orders {
 }
 
 fn index(p: Point) -> u8 {
-    Point::ALL.iter().position(|q| *q == p).map_or(0, |i| i as u8 + 1)
+    Point::ALL
+        .iter()
+        .position(|q| *q == p)
+        .map_or(0, |i| i as u8 + 1)
 }
 
 /// The worker's link to the harness at the points.
@@ -224,9 +229,7 @@ impl Outbox for Probe {
     ) -> Result<Finish, AgoraError> {
         self.pass(Point::Sent);
         self.pass(Point::Recording);
-        self.store
-            .finish(id, owner, attempt_no, attempt, now)
-            .await
+        self.store.finish(id, owner, attempt_no, attempt, now).await
     }
     async fn settle(
         &self,

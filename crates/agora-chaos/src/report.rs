@@ -68,11 +68,7 @@ pub fn summary(report: &ChaosReport, config: &ChaosConfig) -> Vec<(String, Strin
         ),
         (
             "updates held past the client's timeout, applied later".into(),
-            format!(
-                "{} (held {} ms)",
-                thousands(f.held),
-                config.faults.hold_ms
-            ),
+            format!("{} (held {} ms)", thousands(f.held), config.faults.hold_ms),
         ),
         (
             "kills (SIGKILL, restarted)".into(),
@@ -101,7 +97,11 @@ pub fn summary(report: &ChaosReport, config: &ChaosConfig) -> Vec<(String, Strin
         ),
         (
             "workers paused past their lease (SIGSTOP, SIGCONT)".into(),
-            format!("{} (stopped {} ms)", report.pauses, config.pause.as_millis()),
+            format!(
+                "{} (stopped {} ms)",
+                report.pauses,
+                config.pause.as_millis()
+            ),
         ),
         (
             "store unavailable".into(),

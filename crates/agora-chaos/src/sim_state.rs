@@ -3,8 +3,8 @@
 //! look-ups and the reconciliation.
 
 use agora_domain::{
-    ClaimId, ClaimStatus, CompleteRepairState, DraftInvoiceNumber, InterventionId, InvoiceNumber, MandateId,
-    MandateLightResponse, MandateStatus, PartOrderLine, WarrantyClaim,
+    ClaimId, ClaimStatus, CompleteRepairState, DraftInvoiceNumber, InterventionId, InvoiceNumber,
+    MandateId, MandateLightResponse, MandateStatus, PartOrderLine, WarrantyClaim,
 };
 use agora_mock::JournalRecord;
 use serde::Deserialize;

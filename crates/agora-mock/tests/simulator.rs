@@ -694,7 +694,11 @@ async fn the_journal_counts_every_duplicate_the_guards_would_absorb() {
     };
     let (_, guarded) = sent_twice(false).await;
     assert_eq!(intents(&guarded), Vec::<String>::new(), "{guarded:#?}");
-    assert!(guarded.iter().any(|r| r.intent.starts_with("repair file for work order")));
+    assert!(
+        guarded
+            .iter()
+            .any(|r| r.intent.starts_with("repair file for work order"))
+    );
     assert_eq!(
         guarded
             .iter()
@@ -706,7 +710,10 @@ async fn the_journal_counts_every_duplicate_the_guards_would_absorb() {
     let dups = intents(&open);
     assert_eq!(dups.len(), 3, "{open:#?}");
     for (route, dup) in [
-        ("PlaceRepairSparepartOrder", "order of part 00019-00000001 for file"),
+        (
+            "PlaceRepairSparepartOrder",
+            "order of part 00019-00000001 for file",
+        ),
         ("CreateWarrantyClaims", "claim for file"),
         ("CreateeInvoice", "invoice of draft"),
     ] {

@@ -373,6 +373,8 @@ fn a_creation_applied_twice_is_counted_from_the_journal() {
     let r = run(sim, &local, &entries);
     assert_eq!(
         r.journal_duplicates,
-        ["CreateWarrantyClaims applied again: claim for file 500001 (journal record 2, first applied as record 1)"]
+        [
+            "CreateWarrantyClaims applied again: claim for file 500001 (journal record 2, first applied as record 1)"
+        ]
     );
 }

@@ -39,7 +39,11 @@ pub(crate) fn reduced_run_holds(store: StoreKind) {
     }
     assert!(run.after.delivered > 0, "{table}");
     assert!(run.after.journaled > 0, "{table}");
-    assert_eq!(run.after.journal_duplicates, Vec::<String>::new(), "{table}");
+    assert_eq!(
+        run.after.journal_duplicates,
+        Vec::<String>::new(),
+        "{table}"
+    );
     assert_eq!(run.after.differing, Vec::<String>::new(), "{table}");
     assert_eq!(run.before.lost, Vec::<String>::new(), "{table}");
     assert_eq!(run.before.duplicates, Vec::<String>::new(), "{table}");
@@ -79,7 +83,11 @@ pub(crate) fn fault_run_holds(store: StoreKind, kind: FaultKind) {
         }
     }
     assert!(run.after.journaled > 0, "{table}");
-    assert_eq!(run.after.journal_duplicates, Vec::<String>::new(), "{table}");
+    assert_eq!(
+        run.after.journal_duplicates,
+        Vec::<String>::new(),
+        "{table}"
+    );
     assert_eq!(run.after.duplicates, Vec::<String>::new(), "{table}");
     assert_eq!(run.after.differing, Vec::<String>::new(), "{table}");
     assert_eq!(run.before.lost, Vec::<String>::new(), "{table}");

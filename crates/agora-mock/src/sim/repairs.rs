@@ -135,22 +135,16 @@ impl Simulator {
                 now,
             );
             for status in &new {
-                t.journal.push_applied(
-                    "UpdateRepair",
-                    status_intent(id, status),
-                    None,
-                    true,
-                    now,
-                );
+                t.journal
+                    .push_applied("UpdateRepair", status_intent(id, status), None, true, now);
             }
-            record
-                .reported
-                .extend(new.iter().map(without_order_marks));
+            record.reported.extend(new.iter().map(without_order_marks));
             let history = if replace {
                 // The file as received; AgoraPlus's own closure kept when
                 // the file received does not carry one.
                 let mut history = file.state_natures.clone().unwrap_or_default();
-                let closure = |s: &StateNature| s.code == Some(StatusCode::ClosedWithWarrantyIntervention);
+                let closure =
+                    |s: &StateNature| s.code == Some(StatusCode::ClosedWithWarrantyIntervention);
                 if !history.iter().any(closure) {
                     history.extend(stored.into_iter().filter(closure));
                 }
