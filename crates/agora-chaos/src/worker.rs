@@ -244,6 +244,9 @@ pub async fn app(
     ))
 }
 
+/// How long a worker starting waits for its store to be available.
+const STORE_WAIT: Duration = Duration::from_secs(60);
+
 /// How often (in operations) the list of repair files is read again.
 const REFRESH_EVERY: u64 = 20;
 /// Share of operations that flush the outbox.
@@ -280,25 +283,36 @@ pub async fn run(
     orders: Arc<Orders>,
 ) -> Result<(), String> {
     let out: Out = Arc::new(std::sync::Mutex::new(out));
-    let app = app(
-        &config.url,
-        &config.api_key,
-        &config.store,
-        &config.name,
-        (
-            Duration::from_millis(config.lease_ms),
-            Duration::from_millis(config.client_timeout_ms),
-        ),
-        Arc::new(SkewedClock {
-            skew_ms: config.clock_skew_ms,
-        }),
-        Some(Hook {
-            out: out.clone(),
-            orders,
-        }),
-    )
-    .await
-    .map_err(|e| format!("opening the store: {e}"))?;
+    // A worker started while the store is away (restarted, locked) waits
+    // for it, as a product would, for up to a minute.
+    let started = std::time::Instant::now();
+    let app = loop {
+        let opened = app(
+            &config.url,
+            &config.api_key,
+            &config.store,
+            &config.name,
+            (
+                Duration::from_millis(config.lease_ms),
+                Duration::from_millis(config.client_timeout_ms),
+            ),
+            Arc::new(SkewedClock {
+                skew_ms: config.clock_skew_ms,
+            }),
+            Some(Hook {
+                out: out.clone(),
+                orders: orders.clone(),
+            }),
+        )
+        .await;
+        match opened {
+            Ok(app) => break app,
+            Err(AgoraError::Store(_)) if started.elapsed() < STORE_WAIT => {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(e) => return Err(format!("opening the store: {e}")),
+        }
+    };
     let control = Control {
         http: reqwest::Client::builder()
             .timeout(Duration::from_secs(60))
@@ -321,10 +335,12 @@ pub async fn run(
         seen_in_doubt: HashMap::new(),
         config,
     };
-    worker
-        .recover_at_start()
-        .await
-        .map_err(|e| format!("start-up recovery: {e}"))?;
+    while let Err(e) = worker.recover_at_start().await {
+        if started.elapsed() >= STORE_WAIT {
+            return Err(format!("start-up recovery: {e}"));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     while worker.n < worker.config.budget {
         if let Some((kind, outcome)) = worker.one().await {
             if outcome == Outcome::StoreError {
