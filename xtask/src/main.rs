@@ -11,9 +11,10 @@
 //! pure crates and the use cases, each with its own tests, and writes the
 //! counts and the surviving mutants to docs/testing.md. `cargo xtask chaos`
 //! builds the chaos harness (`agora-chaos`) in release and runs the full
-//! chaos run (worker processes on one store, faults, kills,
-//! reconciliation), writing docs/reliability.md; `--store postgres` runs it
-//! on a PostgreSQL database instead of a SQLite file. `cargo xtask man`
+//! chaos run (worker processes on one store, faults, kills, store outages,
+//! pauses, clock skew, held updates, reconciliation) on SQLite then on
+//! PostgreSQL, writing docs/reliability.md; `--store sqlite|postgres` runs
+//! only that one. `cargo xtask man`
 //! writes the man pages of `agora` to docs/man/ (agora.1 and one per
 //! subcommand; `agora __man` renders them, so xtask itself needs no clap).
 //! It uses only the
@@ -115,18 +116,27 @@ fn bench(quick: bool) -> bool {
     release_run("agora-bench", &args)
 }
 
-/// Builds the chaos harness in release and runs the full chaos run on
-/// `store` (`sqlite` or `postgres`); writes its tables to
-/// docs/reliability.md (the section of that store). `--quick` runs the
-/// reduced run (the one of the test suite) and writes nothing.
-fn chaos(quick: bool, store: &str) -> bool {
-    let mut args = vec!["run", "--store", store];
-    if quick {
-        args.push("--reduced");
-    } else {
-        args.extend(["--out", "docs/reliability.md"]);
+/// Builds the chaos harness in release and runs the full chaos run, with
+/// every fault, on `store` (`sqlite` or `postgres`), or on both in turn
+/// when none is named; writes its tables to docs/reliability.md (the
+/// section of each store run). `--quick` runs the reduced run (the one of
+/// the test suite) and writes nothing.
+fn chaos(quick: bool, store: Option<&str>) -> bool {
+    let stores = match store {
+        Some(store) => vec![store],
+        None => vec!["sqlite", "postgres"],
+    };
+    let mut ok = true;
+    for store in stores {
+        let mut args = vec!["run", "--store", store];
+        if quick {
+            args.push("--reduced");
+        } else {
+            args.extend(["--out", "docs/reliability.md"]);
+        }
+        ok &= release_run("agora-chaos", &args);
     }
-    release_run("agora-chaos", &args)
+    ok
 }
 
 /// The value of `--NAME VALUE` or `--NAME=VALUE` among the arguments.
@@ -183,15 +193,12 @@ fn main() -> ExitCode {
                 false
             }
         },
-        Some("chaos") => chaos(
-            quick,
-            &option("store").unwrap_or_else(|| "sqlite".to_owned()),
-        ),
+        Some("chaos") => chaos(quick, option("store").as_deref()),
         Some("deps") => deps::check(&root()),
         Some("man") => man(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <task>\n\ntasks:\n  test [--dry-run] [CARGO TEST ARGS...]\n                   installs what the tests need when missing (apt-get, as root or with sudo), then cargo test --workspace ARGS\n  ci               unused dependencies, fmt check, clippy -D warnings, docs, tests (what CI runs)\n  deps             fails on a dependency its package's code never names\n  bench [--quick] [--postgres | --no-postgres]\n                   every benchmark (or only those on PostgreSQL, or all others), in release; writes docs/benchmarks.md\n  chaos [--quick] [--store sqlite|postgres]\n                   the chaos run (workers, faults, kills, reconciliation), in release; writes docs/reliability.md\n  mutants [...]    mutation testing (cargo-mutants); writes docs/testing.md\n  man              the man pages of agora (from its clap definition); writes docs/man/\n\n{}",
+                "usage: cargo xtask <task>\n\ntasks:\n  test [--dry-run] [CARGO TEST ARGS...]\n                   installs what the tests need when missing (apt-get, as root or with sudo), then cargo test --workspace ARGS\n  ci               unused dependencies, fmt check, clippy -D warnings, docs, tests (what CI runs)\n  deps             fails on a dependency its package's code never names\n  bench [--quick] [--postgres | --no-postgres]\n                   every benchmark (or only those on PostgreSQL, or all others), in release; writes docs/benchmarks.md\n  chaos [--quick] [--store sqlite|postgres]\n                   the chaos run (workers, faults, kills, store outages, pauses, clock skew, held updates; reconciliation by the simulator's request journal and field by field) on both stores or the one named, in release; writes docs/reliability.md\n  mutants [...]    mutation testing (cargo-mutants); writes docs/testing.md\n  man              the man pages of agora (from its clap definition); writes docs/man/\n\n{}",
                 mutants::USAGE
             );
             false

@@ -151,6 +151,54 @@ impl Outcome {
     }
 }
 
+/// A named point inside an operation where the harness may kill (or
+/// pause) a worker: the worker's store reports it as it passes
+/// (`crate::worker::Probe`), when the harness has armed it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Point {
+    /// The repair file and its outbox entry are saved (committed), nothing
+    /// sent yet.
+    Saved,
+    /// An outbox entry is claimed (the lease committed), not sent yet.
+    Claimed,
+    /// The call is answered (or failed), its outcome not recorded yet.
+    Sent,
+    /// The outcome is being recorded (the kill lands in or just after the
+    /// store's write).
+    Recording,
+}
+
+impl Point {
+    /// Every point, in the order of an attempt.
+    pub const ALL: [Point; 4] = [Point::Saved, Point::Claimed, Point::Sent, Point::Recording];
+
+    /// Its name on the wire between the harness and a worker.
+    pub fn name(self) -> &'static str {
+        match self {
+            Point::Saved => "saved",
+            Point::Claimed => "claimed",
+            Point::Sent => "sent",
+            Point::Recording => "recording",
+        }
+    }
+
+    /// The point of a name.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.name() == name)
+    }
+
+    /// What the report calls a kill there.
+    pub fn label(self) -> &'static str {
+        match self {
+            Point::Saved => "after the save commits",
+            Point::Claimed => "after the claim commits",
+            Point::Sent => "after the send, before the answer is recorded",
+            Point::Recording => "inside recording",
+        }
+    }
+}
+
 /// One line of a worker's output.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Event {
@@ -176,6 +224,13 @@ pub enum Event {
         kind: OpKind,
         /// How it ended.
         outcome: Outcome,
+    },
+    /// The worker reached the point it was armed at; unless it is
+    /// `Recording`, it waits there for the harness (a kill, or a pause and
+    /// `go`).
+    At {
+        /// Which.
+        point: Point,
     },
     /// The worker spent its budget; it exits.
     Done,
@@ -213,10 +268,16 @@ mod tests {
                 kind: OpKind::OrderParts,
                 outcome: Outcome::RefusedOpenCreation,
             },
+            Event::At {
+                point: Point::Claimed,
+            },
             Event::Done,
         ] {
             assert_eq!(Event::parse(&e.line()), Some(e));
         }
         assert_eq!(Event::parse("thread panicked"), None);
+        for p in Point::ALL {
+            assert_eq!(Point::from_name(p.name()), Some(p));
+        }
     }
 }

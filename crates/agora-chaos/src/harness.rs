@@ -20,7 +20,7 @@ use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 
-use crate::events::{Event, OpKind, Outcome};
+use crate::events::{Event, OpKind, Outcome, Point};
 use crate::operator;
 use crate::reconcile::{Reconciliation, reconcile};
 use crate::sim_state::SimState;
@@ -103,6 +103,29 @@ pub struct ChaosConfig {
     pub kill_jitter: Duration,
     /// The store the workers share.
     pub store: StoreKind,
+    /// The simulator's guards that absorb re-sends are off: a duplicate
+    /// creation or order is applied and journaled, so that the
+    /// reconciliation counts it ([`Simulator::set_apply_duplicates`]).
+    pub apply_duplicates: bool,
+    /// SIGKILLs aimed at named points of an attempt, taken in turn from
+    /// [`Point::ALL`] (beside the `kills` at random moments).
+    pub point_kills: usize,
+    /// Workers paused (SIGSTOP) just after claiming an entry, for
+    /// `pause`, then let go on (SIGCONT).
+    pub pauses: usize,
+    /// How long a paused worker stays stopped: past its lease.
+    pub pause: Duration,
+    /// Times the store is made unavailable for `outage`: the PostgreSQL
+    /// server stopped and started again, or the SQLite file locked by an
+    /// exclusive transaction.
+    pub outages: usize,
+    /// How long the store stays unavailable.
+    pub outage: Duration,
+    /// How far the clock of every other worker (odd slots) is ahead of the
+    /// true time: the clock its use cases read, and, on PostgreSQL, the
+    /// offset of the database clock it reads
+    /// (`AGORA_TEST_DB_CLOCK_OFFSET_MS`).
+    pub clock_skew: Duration,
     /// The executable run in `worker` mode (this harness's binary).
     pub worker_exe: PathBuf,
     /// Where the store (on SQLite) and the workers' logs go (a new temporary
@@ -129,6 +152,8 @@ impl ChaosConfig {
                 slow_rate: 0.04,
                 slow_ms: 1_200,
                 drop_after_commit_rate: 0.05,
+                hold_rate: 0.02,
+                hold_ms: 6_000,
                 ..Faults::default()
             },
             lease: Duration::from_secs(2),
@@ -137,6 +162,13 @@ impl ChaosConfig {
             not_conform_rate: 0.3,
             kill_jitter: Duration::from_millis(8),
             store: StoreKind::Sqlite,
+            apply_duplicates: true,
+            point_kills: 8,
+            pauses: 3,
+            pause: Duration::from_secs(5),
+            outages: 3,
+            outage: Duration::from_secs(3),
+            clock_skew: Duration::from_secs(60),
             worker_exe: worker_exe.into(),
             dir: None,
             keep: false,
@@ -144,17 +176,72 @@ impl ChaosConfig {
     }
 
     /// The reduced run of the test suite: 500 operations, 2 workers, 1
-    /// kill, the same faults.
+    /// kill, the same faults, none of the others (no point kills, pauses,
+    /// outages, skew or holds); [`ChaosConfig::only`] adds one kind.
     pub fn reduced(worker_exe: impl Into<PathBuf>) -> Self {
+        let full = Self::full(worker_exe);
         Self {
             operations: 500,
             workers: 2,
             kills: 1,
             files: 28,
             window: 10,
-            ..Self::full(worker_exe)
+            point_kills: 0,
+            pauses: 0,
+            outages: 0,
+            clock_skew: Duration::ZERO,
+            faults: Faults {
+                hold_rate: 0.0,
+                hold_ms: 0,
+                ..full.faults.clone()
+            },
+            ..full
         }
     }
+
+    /// A reduced run of 300 operations with one kind of the new faults,
+    /// scaled down to seconds: `kind` is one of [`FaultKind`].
+    pub fn only(worker_exe: impl Into<PathBuf>, kind: FaultKind) -> Self {
+        let mut c = Self {
+            operations: 300,
+            files: 16,
+            kills: 0,
+            ..Self::reduced(worker_exe)
+        };
+        match kind {
+            FaultKind::StoreOutage => {
+                c.outages = 2;
+                c.outage = Duration::from_secs(3);
+            }
+            FaultKind::Pause => {
+                c.pauses = 2;
+                c.pause = c.lease * 2 + Duration::from_millis(500);
+            }
+            FaultKind::ClockSkew => c.clock_skew = Duration::from_secs(5),
+            FaultKind::Hold => {
+                c.faults.hold_rate = 0.15;
+                c.faults.hold_ms = 2_500;
+            }
+            FaultKind::PointKills => c.point_kills = Point::ALL.len(),
+        }
+        c
+    }
+}
+
+/// The kinds of faults beyond the simulator's answers and the random
+/// kills, each with its reduced run ([`ChaosConfig::only`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultKind {
+    /// The store unavailable for a few seconds.
+    StoreOutage,
+    /// A worker paused past its lease.
+    Pause,
+    /// Workers whose clocks disagree.
+    ClockSkew,
+    /// Updates held by the simulator past the client's timeout.
+    Hold,
+    /// Kills aimed at named points.
+    PointKills,
 }
 
 /// What a chaos run found.
@@ -178,7 +265,16 @@ pub struct ChaosReport {
     pub left_in_doubt: usize,
     /// Entries the killed workers held: requeued by recovery (idempotent).
     pub left_requeued: usize,
-    /// Worker exits that were neither a kill nor the end of the budget.
+    /// Kills aimed at a named point, by point.
+    pub point_kills: BTreeMap<Point, usize>,
+    /// Workers paused past their lease and let go on.
+    pub pauses: usize,
+    /// Times the store was made unavailable.
+    pub outages: usize,
+    /// Workers started with a clock off the true time.
+    pub skewed_workers: usize,
+    /// Worker exits that were neither a kill nor the end of the budget,
+    /// and faults the harness failed to inject.
     pub crashes: Vec<String>,
     /// The reconciliation before the operator resolved the doubts.
     pub before: Reconciliation,
@@ -225,6 +321,8 @@ impl ChaosReport {
         self.before.duplicates.is_empty()
             && self.before.lost.is_empty()
             && self.after.duplicates.is_empty()
+            && self.after.journal_duplicates.is_empty()
+            && self.after.differing.is_empty()
             && self.after.lost.is_empty()
             && self.after.in_doubt.is_empty()
             && self.after.open.is_empty()
@@ -286,6 +384,53 @@ enum Message {
     /// A worker's state-changing call reached the simulator while a
     /// mid-send kill was armed; the call waits for the answer.
     Sending(String, tokio::sync::oneshot::Sender<()>),
+    /// A paused worker's pause is over: let it go on.
+    Resume(usize, u32),
+    /// A store outage ended (how, if it failed).
+    OutageOver(Result<(), String>),
+}
+
+/// What the harness does to the run at a point of its progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Disruption {
+    /// A SIGKILL.
+    Kill(KillAt),
+    /// A SIGSTOP just after a worker claimed an entry, then SIGCONT.
+    Pause,
+    /// The store unavailable for a while.
+    Outage,
+}
+
+/// Makes the store unavailable for a while (blocking), on a thread of its
+/// own.
+type OutageFn = Arc<dyn Fn() -> Result<(), String> + Send + Sync>;
+
+/// Holds an exclusive transaction on a SQLite store file for `down`: every
+/// writer waits (and a reader of a file not in WAL).
+fn lock_sqlite(path: &std::path::Path, down: Duration) -> Result<(), String> {
+    let conn =
+        rusqlite::Connection::open(path).map_err(|e| format!("cannot open the store: {e}"))?;
+    conn.busy_timeout(Duration::from_secs(30))
+        .map_err(|e| e.to_string())?;
+    conn.execute_batch("BEGIN EXCLUSIVE")
+        .map_err(|e| format!("cannot lock the store: {e}"))?;
+    std::thread::sleep(down);
+    conn.execute_batch("COMMIT")
+        .map_err(|e| format!("cannot unlock the store: {e}"))
+}
+
+/// Sends a signal to a process (`kill -SIG PID`).
+fn signal(pid: u32, sig: &str) -> Result<(), String> {
+    let status = Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(pid.to_string())
+        .status()
+        .map_err(|e| format!("kill -{sig} {pid}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("kill -{sig} {pid}: {status}"))
+    }
 }
 
 /// Where a kill lands.
@@ -296,10 +441,23 @@ enum KillAt {
     Begin,
     /// While a worker's state-changing call is in the simulator.
     MidSend,
+    /// When a worker reaches a named point (its store reports it).
+    Point(Point),
+}
+
+/// A worker armed at a point, and what happens to it there.
+#[derive(Debug, Clone, Copy)]
+struct Armed {
+    slot: usize,
+    incarnation: u32,
+    point: Point,
+    pause: bool,
 }
 
 struct Slot {
     child: Option<Child>,
+    /// The worker's standard input: the harness's orders (`arm POINT`, `go`).
+    orders: Option<std::process::ChildStdin>,
     incarnation: u32,
     name: String,
     ops: u64,
@@ -317,6 +475,19 @@ impl Slot {
     /// Whether killing this worker now leaves it work to resume.
     fn may_be_killed(&self) -> bool {
         self.child.is_some() && !self.killing && self.budget.saturating_sub(self.ops) > 5
+    }
+
+    /// Writes an order on the worker's standard input.
+    fn order(&mut self, line: &str) {
+        use std::io::Write as _;
+        if let Some(input) = self.orders.as_mut() {
+            let _ = writeln!(input, "{line}").and_then(|()| input.flush());
+        }
+    }
+
+    /// The worker's process id.
+    fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     /// SIGKILL, and waits for the process to be gone.
@@ -352,18 +523,29 @@ pub fn run(config: &ChaosConfig) -> Result<ChaosReport, String> {
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
     // The PostgreSQL server lives until the end of the run (it is stopped
     // and removed when dropped, or when this process ends).
-    let (store, _server) = match config.store {
-        StoreKind::Sqlite => (dir.join("agora.db").to_string_lossy().into_owned(), None),
+    let down = config.outage;
+    let (store, outage, _server): (String, OutageFn, _) = match config.store {
+        StoreKind::Sqlite => {
+            let path = dir.join("agora.db");
+            let file = path.clone();
+            (
+                path.to_string_lossy().into_owned(),
+                Arc::new(move || lock_sqlite(&file, down)),
+                None,
+            )
+        }
         StoreKind::Postgres => {
-            let server = agora_store_postgres::throwaway::Server::start()?;
+            let server = Arc::new(agora_store_postgres::throwaway::Server::start()?);
             let url = runtime.block_on(server.create_database("agora_chaos"))?;
-            (url, Some(server))
+            let held = server.clone();
+            (url, Arc::new(move || held.restart(down)), Some(server))
         }
     };
     let sim = Simulator::new(SimConfig {
         tenants: vec![KEY.to_owned()],
         seed: config.seed,
         catalog_size: 10,
+        apply_duplicates: config.apply_duplicates,
         ..SimConfig::default()
     });
     let (tx, rx) = mpsc::channel::<Message>();
@@ -398,7 +580,7 @@ pub fn run(config: &ChaosConfig) -> Result<ChaosReport, String> {
         &url,
         (&store, &dir.join("logs")),
         (tx, rx),
-        &traffic.armed,
+        (&traffic.armed, outage),
         &mut report,
     )?;
     report.run_time = started.elapsed();
@@ -415,7 +597,7 @@ pub fn run(config: &ChaosConfig) -> Result<ChaosReport, String> {
         &mut report,
     ))?;
     report.wall_time = started.elapsed();
-    if report.passed(config.kills) && !config.keep {
+    if report.passed(config.kills + config.point_kills) && !config.keep {
         let _ = std::fs::remove_dir_all(&dir);
     }
     runtime.shutdown_timeout(Duration::from_secs(1));
@@ -429,13 +611,14 @@ fn drive_workers(
     url: &str,
     (store, logs): (&str, &std::path::Path),
     (tx, rx): (mpsc::Sender<Message>, mpsc::Receiver<Message>),
-    armed: &AtomicBool,
+    (armed, outage): (&AtomicBool, OutageFn),
     report: &mut ChaosReport,
 ) -> Result<(), String> {
     let workers = config.workers.max(1);
     let mut slots: Vec<Slot> = (0..workers)
         .map(|i| Slot {
             child: None,
+            orders: None,
             incarnation: 0,
             name: String::new(),
             ops: 0,
@@ -451,6 +634,11 @@ fn drive_workers(
         .collect();
     let spawn = |slot: usize, s: &mut Slot, predecessor: Option<String>| -> Result<(), String> {
         s.name = format!("w{slot}.{}", s.incarnation);
+        let skew_ms = if slot % 2 == 1 {
+            config.clock_skew.as_millis() as i64
+        } else {
+            0
+        };
         let worker = WorkerConfig {
             slot,
             name: s.name.clone(),
@@ -468,6 +656,7 @@ fn drive_workers(
             client_timeout_ms: config.client_timeout.as_millis() as u64,
             operator_grace_ms: config.operator_grace.as_millis() as u64,
             not_conform_rate: config.not_conform_rate,
+            clock_skew_ms: skew_ms,
         };
         let json = serde_json::to_string(&worker).map_err(|e| e.to_string())?;
         let log = std::fs::File::create(logs.join(format!("{}.log", s.name)))
@@ -479,11 +668,15 @@ fn drive_workers(
                 "AGORA_LOG",
                 std::env::var("AGORA_LOG").unwrap_or_else(|_| "warn".into()),
             )
-            .stdin(Stdio::null())
+            // The database clock this worker reads, on PostgreSQL, is off
+            // by as much as its own.
+            .env("AGORA_TEST_DB_CLOCK_OFFSET_MS", skew_ms.to_string())
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log))
             .spawn()
             .map_err(|e| format!("cannot start {}: {e}", config.worker_exe.display()))?;
+        s.orders = child.stdin.take();
         let stdout = child
             .stdout
             .take()
@@ -510,23 +703,46 @@ fn drive_workers(
     for (i, s) in slots.iter_mut().enumerate() {
         spawn(i, s, None)?;
     }
+    report.skewed_workers = if config.clock_skew.is_zero() {
+        0
+    } else {
+        workers / 2
+    };
 
     let mut rng = fastrand::Rng::with_seed(config.seed ^ 0x4B11);
     // Kill points spread over the run, each with a little randomness;
-    // every other kill, the first one first, lands mid-send.
-    let step = config.operations / (config.kills as u64 + 1);
-    let mut kills: Vec<(u64, KillAt)> = (1..=config.kills as u64)
-        .map(|k| {
-            let at = k * step + rng.u64(0..=step / 3) - step / 6;
-            let how = if k % 2 == 1 {
-                KillAt::MidSend
-            } else {
-                KillAt::Begin
-            };
-            (at, how)
+    // every other kill, the first one first, lands mid-send. The kills at
+    // named points, the pauses and the outages are spread the same way,
+    // each kind over the whole run.
+    // The disruptions that need a worker to reach a point of an attempt
+    // are spread over the first two thirds of the run: its end may send
+    // nothing (every file done).
+    let mut spread =
+        |n: usize, share: u64, what: &dyn Fn(usize) -> Disruption| -> Vec<(u64, Disruption)> {
+            let step = config.operations * share / 3 / (n as u64 + 1);
+            (1..=n)
+                .map(|k| {
+                    let at = k as u64 * step + rng.u64(0..=step / 3) - step / 6;
+                    (at, what(k))
+                })
+                .collect()
+        };
+    let mut kills: Vec<(u64, Disruption)> = spread(config.kills, 3, &|k| {
+        Disruption::Kill(if k % 2 == 1 {
+            KillAt::MidSend
+        } else {
+            KillAt::Begin
         })
-        .collect();
-    kills.reverse();
+    });
+    kills.extend(spread(config.point_kills, 2, &|k| {
+        Disruption::Kill(KillAt::Point(Point::ALL[(k - 1) % Point::ALL.len()]))
+    }));
+    kills.extend(spread(config.pauses, 2, &|_| Disruption::Pause));
+    kills.extend(spread(config.outages, 3, &|_| Disruption::Outage));
+    // Due last first: popped from the end.
+    kills.sort_by_key(|(at, _)| std::cmp::Reverse(*at));
+    let mut aimed: Option<Armed> = None;
+    let mut outage_on = false;
     let mut total = 0u64;
     let mut shown = 0u64;
     while slots.iter().any(|s| !s.finished) {
@@ -538,12 +754,47 @@ fn drive_workers(
             }
             "no worker made progress for 5 minutes: the run is stalled".to_owned()
         })?;
-        let due = kills
+        let disruption = kills
             .last()
             .filter(|(at, _)| total >= *at)
             .map(|(_, how)| *how);
+        let due = match disruption {
+            Some(Disruption::Kill(how)) => Some(how),
+            _ => None,
+        };
         match message {
             Message::Line(slot, inc, event) => {
+                // A point kill or a pause is due: arm the worker that made
+                // progress, if it may be stopped.
+                if aimed.is_none() && matches!(event, Event::Op { .. }) {
+                    let point = match disruption {
+                        Some(Disruption::Kill(KillAt::Point(p))) => Some((p, false)),
+                        Some(Disruption::Pause) => Some((Point::Claimed, true)),
+                        _ => None,
+                    };
+                    let s = &mut slots[slot];
+                    if let Some((point, pause)) =
+                        point.filter(|_| inc == s.incarnation && s.may_be_killed())
+                    {
+                        s.order(&format!("arm {}", point.name()));
+                        aimed = Some(Armed {
+                            slot,
+                            incarnation: inc,
+                            point,
+                            pause,
+                        });
+                    }
+                }
+                if disruption == Some(Disruption::Outage) && !outage_on {
+                    kills.pop();
+                    outage_on = true;
+                    report.outages += 1;
+                    let outage = outage.clone();
+                    let tx = tx.clone();
+                    std::thread::spawn(move || {
+                        let _ = tx.send(Message::OutageOver(outage()));
+                    });
+                }
                 let s = &mut slots[slot];
                 match event {
                     Event::Op { n, kind, outcome } => {
@@ -583,7 +834,62 @@ fn drive_workers(
                         report.left_in_doubt += in_doubt;
                         report.left_requeued += requeued;
                     }
-                    Event::Done => s.said_done = true,
+                    Event::Done => {
+                        s.said_done = true;
+                        // Armed, it ended before reaching its point: arm
+                        // another.
+                        if aimed.is_some_and(|a| a.slot == slot && a.incarnation == inc) {
+                            aimed = None;
+                        }
+                    }
+                    Event::At { point } => {
+                        let Some(a) = aimed
+                            .filter(|a| a.slot == slot && a.incarnation == inc && a.point == point)
+                        else {
+                            s.order("go");
+                            continue;
+                        };
+                        kills.pop();
+                        if a.pause {
+                            match s.pid().map(|pid| signal(pid, "STOP")) {
+                                Some(Ok(())) => {
+                                    report.pauses += 1;
+                                    let tx = tx.clone();
+                                    let pause = config.pause;
+                                    std::thread::spawn(move || {
+                                        std::thread::sleep(pause);
+                                        let _ = tx.send(Message::Resume(slot, inc));
+                                    });
+                                }
+                                Some(Err(e)) => {
+                                    report.crashes.push(format!("pausing {}: {e}", s.name));
+                                    aimed = None;
+                                    s.order("go");
+                                }
+                                None => aimed = None,
+                            }
+                        } else {
+                            aimed = None;
+                            *report.point_kills.entry(point).or_default() += 1;
+                            s.kill();
+                        }
+                    }
+                }
+            }
+            Message::Resume(slot, inc) => {
+                aimed = None;
+                let s = &mut slots[slot];
+                if inc == s.incarnation {
+                    if let Some(Err(e)) = s.pid().map(|pid| signal(pid, "CONT")) {
+                        report.crashes.push(format!("resuming {}: {e}", s.name));
+                    }
+                    s.order("go");
+                }
+            }
+            Message::OutageOver(result) => {
+                outage_on = false;
+                if let Err(e) = result {
+                    report.crashes.push(format!("store outage: {e}"));
                 }
             }
             // A worker's call is held in the simulator: kill the worker,
@@ -605,6 +911,9 @@ fn drive_workers(
                 let s = &mut slots[slot];
                 if inc != s.incarnation {
                     continue;
+                }
+                if aimed.is_some_and(|a| a.slot == slot && a.incarnation == inc && !a.pause) {
+                    aimed = None;
                 }
                 let status = match (s.exit.take(), s.child.take()) {
                     (Some(status), _) => status,
@@ -632,6 +941,19 @@ fn drive_workers(
                 s.incarnation += 1;
                 spawn(slot, s, Some(predecessor))?;
             }
+        }
+    }
+    // The store must be back before the operator's end.
+    while outage_on {
+        match rx.recv_timeout(Duration::from_secs(180)) {
+            Ok(Message::OutageOver(result)) => {
+                outage_on = false;
+                if let Err(e) = result {
+                    report.crashes.push(format!("store outage: {e}"));
+                }
+            }
+            Ok(_) => {}
+            Err(_) => return Err("the store did not come back after an outage".to_owned()),
         }
     }
     report.work_orders = slots.iter().map(|s| s.published as u64).sum();

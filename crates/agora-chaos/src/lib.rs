@@ -16,6 +16,7 @@
 pub mod events;
 pub mod harness;
 pub mod operator;
+pub mod probe;
 pub mod reconcile;
 pub mod report;
 pub mod sim_state;

@@ -4,6 +4,7 @@
 //! ```sh
 //! agora-chaos run --out docs/reliability.md      # the full run
 //! agora-chaos run --reduced                      # 500 operations, 2 workers, 1 kill
+//! agora-chaos run --only point-kills             # 300 operations, one fault kind
 //! agora-chaos run --store postgres --out docs/reliability.md
 //! ```
 //!
@@ -13,6 +14,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use agora_chaos::harness::FaultKind;
 use agora_chaos::worker::WorkerConfig;
 use agora_chaos::{ChaosConfig, StoreKind, report};
 use clap::{Parser, Subcommand};
@@ -33,6 +35,10 @@ enum Cmd {
         /// The reduced run (500 operations, 2 workers, 1 kill) instead of the full one.
         #[arg(long)]
         reduced: bool,
+        /// The reduced run of one fault kind (store-outage, pause,
+        /// clock-skew, hold, point-kills) instead of the full one.
+        #[arg(long, conflicts_with = "reduced")]
+        only: Option<String>,
         /// Operations in all.
         #[arg(long)]
         operations: Option<u64>,
@@ -75,6 +81,7 @@ fn main() -> ExitCode {
         Cmd::Worker { config } => worker(&config),
         Cmd::Run {
             reduced,
+            only,
             operations,
             workers,
             kills,
@@ -91,10 +98,14 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
-            let mut config = if reduced {
-                ChaosConfig::reduced(exe)
-            } else {
-                ChaosConfig::full(exe)
+            let mut config = match only.as_deref().map(fault_kind) {
+                Some(Ok(kind)) => ChaosConfig::only(exe, kind),
+                Some(Err(e)) => {
+                    eprintln!("agora-chaos: {e}");
+                    return ExitCode::from(2);
+                }
+                None if reduced => ChaosConfig::reduced(exe),
+                None => ChaosConfig::full(exe),
             };
             config.operations = operations.unwrap_or(config.operations);
             config.workers = workers.unwrap_or(config.workers);
@@ -107,6 +118,21 @@ fn main() -> ExitCode {
             run(&config, out)
         }
     }
+}
+
+fn fault_kind(name: &str) -> Result<FaultKind, String> {
+    Ok(match name {
+        "store-outage" => FaultKind::StoreOutage,
+        "pause" => FaultKind::Pause,
+        "clock-skew" => FaultKind::ClockSkew,
+        "hold" => FaultKind::Hold,
+        "point-kills" => FaultKind::PointKills,
+        other => {
+            return Err(format!(
+                "unknown fault kind `{other}` (store-outage, pause, clock-skew, hold, point-kills)"
+            ));
+        }
+    })
 }
 
 fn run(config: &ChaosConfig, out: Option<PathBuf>) -> ExitCode {
@@ -137,7 +163,7 @@ fn run(config: &ChaosConfig, out: Option<PathBuf>) -> ExitCode {
         }
         eprintln!("agora-chaos: wrote {}", out.display());
     }
-    if report.passed(config.kills) {
+    if report.passed(config.kills + config.point_kills) {
         ExitCode::SUCCESS
     } else {
         eprintln!(
@@ -173,9 +199,11 @@ fn worker(config: &str) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let orders = agora_chaos::probe::Orders::listen(std::io::stdin());
     match runtime.block_on(agora_chaos::worker::run(
         config,
         Box::new(std::io::stdout()),
+        orders,
     )) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -71,6 +71,15 @@ pub struct Reconciliation {
     pub lost: Vec<String>,
     /// Intents applied twice in AgoraPlus, each described.
     pub duplicates: Vec<String>,
+    /// Requests AgoraPlus applied again with the intent of an earlier
+    /// applied one, from its request journal (a creation or order applied
+    /// twice, whatever AgoraPlus's state shows now).
+    pub journal_duplicates: Vec<String>,
+    /// Requests in AgoraPlus's journal.
+    pub journaled: usize,
+    /// Repair files whose fields differ between the store and AgoraPlus,
+    /// each with its differences field by field.
+    pub differing: Vec<String>,
 }
 
 /// The entries listed in doubt, which may explain a difference.
@@ -150,6 +159,17 @@ pub fn reconcile(
         }
     }
 
+    r.journaled = sim.journal.len();
+    for record in sim.journal.iter().filter(|j| j.is_duplicate()) {
+        r.journal_duplicates.push(format!(
+            "{} applied again: {} (journal record {}, first applied as record {})",
+            record.route,
+            record.intent,
+            record.seq,
+            record.duplicate_of.unwrap_or_default()
+        ));
+    }
+    r.differing = fields::differences(sim, repairs);
     work_orders(sim, &local, &mut r);
     statuses(sim, entries, &mut r);
     orders(sim, &local, entries, &in_doubt, &mut r);
@@ -544,6 +564,8 @@ fn invoices(
         }
     }
 }
+
+mod fields;
 
 #[cfg(test)]
 pub(crate) mod tests;

@@ -33,7 +33,7 @@ pub fn summary(report: &ChaosReport, config: &ChaosConfig) -> Vec<(String, Strin
     let in_run_applied = report.outcomes(Outcome::ResolvedApplied);
     let in_run_resend = report.outcomes(Outcome::ResolvedResend);
     let in_doubt_all = in_run_applied + in_run_resend + before.in_doubt.len() as u64;
-    let verdict = if report.passed(config.kills) {
+    let verdict = if report.passed(config.kills + config.point_kills) {
         "PASSED"
     } else {
         "FAILED"
@@ -67,10 +67,60 @@ pub fn summary(report: &ChaosReport, config: &ChaosConfig) -> Vec<(String, Strin
             ),
         ),
         (
+            "updates held past the client's timeout, applied later".into(),
+            format!("{} (held {} ms)", thousands(f.held), config.faults.hold_ms),
+        ),
+        (
             "kills (SIGKILL, restarted)".into(),
             format!(
                 "{}; their leases recovered: {} parked in doubt, {} requeued",
                 report.kills, report.left_in_doubt, report.left_requeued
+            ),
+        ),
+        (
+            "kills at named points".into(),
+            if report.point_kills.is_empty() {
+                "0".to_owned()
+            } else {
+                crate::events::Point::ALL
+                    .into_iter()
+                    .map(|p| {
+                        format!(
+                            "{} {}",
+                            p.label(),
+                            report.point_kills.get(&p).copied().unwrap_or(0)
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            },
+        ),
+        (
+            "workers paused past their lease (SIGSTOP, SIGCONT)".into(),
+            format!(
+                "{} (stopped {} ms)",
+                report.pauses,
+                config.pause.as_millis()
+            ),
+        ),
+        (
+            "store unavailable".into(),
+            format!(
+                "{} times for {} ms ({})",
+                report.outages,
+                config.outage.as_millis(),
+                match report.store {
+                    StoreKind::Sqlite => "the file locked by an exclusive transaction",
+                    StoreKind::Postgres => "the server stopped and started again",
+                }
+            ),
+        ),
+        (
+            "clocks off the true time".into(),
+            format!(
+                "{} worker(s) {} ms ahead",
+                report.skewed_workers,
+                config.clock_skew.as_millis()
             ),
         ),
         ("outbox entries".into(), thousands(after.entries as u64)),
@@ -121,6 +171,36 @@ pub fn summary(report: &ChaosReport, config: &ChaosConfig) -> Vec<(String, Strin
         (
             "duplicates".into(),
             (after.duplicates.len().max(before.duplicates.len())).to_string(),
+        ),
+        (
+            "duplicated (from the request journal)".into(),
+            format!(
+                "{} of {} requests applied{}",
+                after.journal_duplicates.len(),
+                thousands(after.journaled as u64),
+                if config.apply_duplicates {
+                    " (the simulator's guards against re-sends off)"
+                } else {
+                    ""
+                }
+            ),
+        ),
+        (
+            "files differing (field by field)".into(),
+            format!(
+                "{} of {} (before the operator's end: {})",
+                after.differing.len(),
+                report.files,
+                before.differing.len()
+            ),
+        ),
+        (
+            "doubts settled".into(),
+            format!(
+                "{} of {}",
+                in_doubt_all as usize - after.in_doubt.len().min(in_doubt_all as usize),
+                in_doubt_all
+            ),
         ),
         (
             "lost".into(),
@@ -220,6 +300,11 @@ fn findings(report: &ChaosReport) -> Vec<(&'static str, Vec<String>)> {
         ("lost", report.after.lost.clone()),
         ("lost before the operator's end", report.before.lost.clone()),
         ("duplicated", report.after.duplicates.clone()),
+        (
+            "duplicated, from the request journal",
+            report.after.journal_duplicates.clone(),
+        ),
+        ("files differing", report.after.differing.clone()),
         ("unresolved doubts", report.unresolved.clone()),
         ("worker crashes", report.crashes.clone()),
         (
@@ -233,6 +318,9 @@ fn findings(report: &ChaosReport) -> Vec<(&'static str, Vec<String>)> {
     lists.retain(|(_, items)| !items.is_empty());
     lists
 }
+
+/// Items of a finding listed in `docs/reliability.md`.
+const LISTED: usize = 25;
 
 /// The heading of a store's section in `docs/reliability.md`.
 fn section_heading(store: StoreKind) -> String {
@@ -263,7 +351,9 @@ pub fn markdown(report: &ChaosReport, config: &ChaosConfig, existing: &str) -> S
          worker processes share one store (a SQLite file, or one database of a PostgreSQL \
          server) and drive {} operations of every use case against \
          `agora-sim`, with {:.0}% of AgoraPlus calls faulted and {} workers killed with \
-         SIGKILL at random moments and restarted; then the simulator's state is \
+         SIGKILL at random moments and restarted (beside the faults counted in each \
+         table: kills at named points, pauses past the lease, clock skew, held \
+         updates, the store unavailable); then the simulator's state is \
          reconciled with the store, every doubt is resolved by the operator path, and \
          the reconciliation is made again. How it works, and what each figure means, \
          is under the tables.\n",
@@ -331,8 +421,15 @@ fn section(report: &ChaosReport, config: &ChaosConfig) -> String {
     }
     for (title, items) in findings(report) {
         let _ = writeln!(out, "\n### {}{}\n", title[..1].to_uppercase(), &title[1..]);
-        for item in items {
+        for item in items.iter().take(LISTED) {
             let _ = writeln!(out, "- {item}");
+        }
+        if items.len() > LISTED {
+            let _ = writeln!(
+                out,
+                "- … and {} more (the run's text output lists them all)",
+                items.len() - LISTED
+            );
         }
     }
     let _ = writeln!(
@@ -357,8 +454,9 @@ const METHOD: &str = r#"
 - **The store** is one SQLite file in the run's directory, or, with `--store postgres`, one database on a throwaway PostgreSQL server that the harness starts for the run (`initdb` in a temporary directory, listening on a unix socket only, removed at the end); every worker gets its path or URL and opens it with `agora_store::Store`, so both stores run the same code.
 - **The workers** share the store. Each operation picks a repair file among the lowest-numbered ones not done (shared by every worker, so they meet on the same files and their writes conflict) and does the file's next step, read from the store: details, appointment (102), diagnosis (406), the part, 205, the part order, the OEM ships it (control API) and the order is tracked, 201, 305, the claim (first with a typo: NOTVALID), its correction (VALID, transferred), the OEM's decision (control API; NOTCONFORM sends it back for another correction), claim tracking, the OEM's draft invoice (control API) and the invoice reference. The OEM publishes the work orders through the control API and the workers pull them with auto-accept. Some operations flush the outbox (recovering expired leases first). A worker counts a conflict or a refused second creation as an outcome, never as a failure.
 - **Kills** are synchronised on events, never on sleeps: a worker writes a line when an operation begins and when it ends, and the simulator's router tells the harness which worker (by its `User-Agent`) sends a call. Once the run's count reaches a kill point, the harness kills (SIGKILL) either the next worker that begins an operation writing and sending an outbox entry, after a random delay of up to 8 ms so that it lands anywhere in that operation, or, every other time from the first, the next worker whose state-changing call reaches the simulator: the call is held until the worker is dead, then handled, so its change may be applied and its answer goes nowhere. On PostgreSQL, the server rolls back the dead worker's open transactions as its connections close. The harness waits for the worker's exit and starts its successor, which waits for the dead worker's leases to expire and recovers them (`Agora::recover`): idempotent entries are requeued, the others parked in doubt.
+- **Faults beyond the simulator's answers**, each counted in the table: *updates held* (`HoldRate`, `HoldMs`: a share of `UpdateRepair` calls held past the client's timeout and its retries, then applied, so that an older file may land after a newer one); *kills at named points*: the worker's store (`probe::Probe`, wrapping the shared store; `agora-app` has no hook) reports, when the harness has armed it through the worker's standard input, the moment the file and its entry are saved, an entry is claimed, a call has ended before its outcome is recorded, and the recording starts, and waits there until the harness kills it (inside recording, it goes on and the kill lands in or just after the write); *workers paused past their lease*: armed at the claim, stopped with SIGSTOP for longer than the lease, then let go on with SIGCONT; *clocks that disagree*: every other worker reads a clock ahead of the true time (its use cases' `Clock`, and on PostgreSQL the database clock offset by `AGORA_TEST_DB_CLOCK_OFFSET_MS`); *the store unavailable*: the throwaway PostgreSQL server stopped (fast: connections closed) and started again after a few seconds, or the SQLite file held by an exclusive transaction for as long.
 - **Doubts during the run** are resolved by the operator path once they are older than the grace period (longer than any call that may still land): the simulator's state is read (`/_sim/state`), and the entry is resolved with `Agora::resolve` as applied, with the identifier found there (order lines, `ClaimID`, the claim version, the draft's invoice), or as resend when AgoraPlus shows nothing.
-- **The end**: faults off, the harness waits until no request is in flight, recovers and flushes until nothing is sending or pending, pulls the work orders a last time and reconciles (*before*). It then resolves every doubt left by the same operator path, flushes again and reconciles (*after*).
+- **The end**: faults off, the harness waits until no request is in flight, recovers and flushes until nothing is sending or pending, pulls the work orders and tracks claims and orders a last time and reconciles (*before*). It then resolves every doubt left by the same operator path, flushes again and reconciles (*after*).
 
 ## What the chaos run found
 
@@ -369,6 +467,8 @@ const METHOD: &str = r#"
 ## What the figures mean
 
 - **Intent keys.** A repair file per work order (`MandateId`); a status report per file and comment (each comment is unique in the run); a part order per file and part reference; a claim per file; a claim version per claim and mark (`ClaimInfos.IRISSymptom`, unique per correction); an invoice reference per draft invoice.
+- **Duplicated (from the request journal)**: the simulator runs with its guards against re-sends off (a second claim for a file, a second order of a part, a second invoice link to a draft are applied, not refused; `UpdateRepair` replaces the status history, not merges it), and journals every change it applies with its intent key (`GET /_sim/journal`); a creation whose intent an earlier applied request carried is a duplicate, whatever the simulator's state shows at the end.
+- **Files differing (field by field)**: every field of every repair file compared between the store and AgoraPlus, after a last tracking pass: the file's own fields (the `CreationDate` AgoraPlus stamps on a file it creates, which the store never receives, once the store has one), its status history (AgoraPlus's closure status compared by its presence), its order lines (order number, part, quantity, logistic status), its claim and the claim's status, whether it is invoiced.
 - **Duplicates**: AgoraPlus holds the same intent twice: two repair files for one work order, one status twice in a file's history, two order lines for one part, two claims for one file, one invoice number on two drafts, or two delivered invoice references for one draft.
 - **Lost**: the two sides disagree and no entry in doubt explains it: an entry delivered whose effect AgoraPlus does not show (a status missing from the history, an order line, a claim, a claim version, an invoice link); an order, claim or invoice link AgoraPlus made that the store does not know (its identifier lost); an order or claim the store knows that AgoraPlus does not hold; a file invoiced on one side only; a failed correction whose version AgoraPlus holds; an entry still pending or sending at the end; a failed entry without its reason; a work order never pulled or not saved.
 - **In doubt**: entries parked because their outcome was unknown (a timeout, a dropped connection or a 500 on a creation; a sender killed mid-send). **Failed**: refused by AgoraPlus for good, each with AgoraPlus's reason (listed above when there are any).

@@ -3,9 +3,10 @@
 //! look-ups and the reconciliation.
 
 use agora_domain::{
-    ClaimId, CompleteRepairState, DraftInvoiceNumber, InterventionId, InvoiceNumber, MandateId,
-    MandateLightResponse, MandateStatus, PartOrderLine, WarrantyClaim,
+    ClaimId, ClaimStatus, CompleteRepairState, DraftInvoiceNumber, InterventionId, InvoiceNumber,
+    MandateId, MandateLightResponse, MandateStatus, PartOrderLine, WarrantyClaim,
 };
+use agora_mock::JournalRecord;
 use serde::Deserialize;
 
 /// One account's state in the simulator.
@@ -27,6 +28,10 @@ pub struct SimState {
     /// Draft invoices.
     #[serde(default)]
     pub draft_invoices: Vec<SimDraft>,
+    /// Every request applied, in order, with its intent
+    /// ([`agora_mock::JournalRecord`]).
+    #[serde(default)]
+    pub journal: Vec<JournalRecord>,
 }
 
 /// A work order.
@@ -85,6 +90,9 @@ pub struct SimClaim {
     pub draft_invoice_number: Option<DraftInvoiceNumber>,
     /// The claim as last sent.
     pub claim: WarrantyClaim,
+    /// Its status in AgoraPlus.
+    #[serde(default)]
+    pub last_status: Option<ClaimStatus>,
 }
 
 impl SimClaim {

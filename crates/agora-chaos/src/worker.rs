@@ -23,6 +23,7 @@ use serde_json::{Value, json};
 
 use crate::events::{Event, OpKind, Outcome};
 use crate::operator;
+use crate::probe::{Hook, Orders, Out, Probe, emit};
 use crate::sim_state::SimState;
 use crate::workload::{
     OEM, Step, add_part, complete_claim, fill_details, mandate, mistaken, next_step, status,
@@ -69,6 +70,26 @@ pub struct WorkerConfig {
     pub operator_grace_ms: u64,
     /// Share of OEM decisions that are NOTCONFORM.
     pub not_conform_rate: f64,
+    /// How far this worker's clock is from the true time, in milliseconds
+    /// (ahead when positive): the clock its use cases read.
+    #[serde(default)]
+    pub clock_skew_ms: i64,
+}
+
+/// The system clock, off by a fixed amount: a process whose clock
+/// disagrees with the others'.
+#[derive(Debug, Clone, Copy)]
+pub struct SkewedClock {
+    /// Ahead when positive, in milliseconds.
+    pub skew_ms: i64,
+}
+
+impl Clock for SkewedClock {
+    fn now(&self) -> jiff::Timestamp {
+        let now = SystemClock.now();
+        now.checked_add(jiff::SignedDuration::from_millis(self.skew_ms))
+            .unwrap_or(now)
+    }
 }
 
 /// The simulator's control API (not AgoraPlus: no faults there).
@@ -171,8 +192,9 @@ impl Control {
     }
 }
 
-/// The use cases of a process of the run, on the store it was given.
-pub type App = Agora<AgoraClient, Store>;
+/// The use cases of a process of the run, on the store it was given
+/// (seen by the harness at its points).
+pub type App = Agora<AgoraClient, Probe>;
 
 /// The `User-Agent` of a process of the run, before its name: the
 /// harness tells the workers' calls apart by it.
@@ -186,8 +208,9 @@ pub async fn app(
     api_key: &str,
     store: &str,
     name: &str,
-    lease: Duration,
-    client_timeout: Duration,
+    (lease, client_timeout): (Duration, Duration),
+    clock: Arc<dyn Clock>,
+    hook: Option<Hook>,
 ) -> Result<App, AgoraError> {
     let mut config = ClientConfig::new(Environment::Custom(url.to_owned()), ApiKey::new(api_key));
     config.user_agent = format!("{USER_AGENT_PREFIX}{name}");
@@ -203,8 +226,8 @@ pub async fn app(
     let store = Store::open(&Locator::parse(store)?, PgOptions::default()).await?;
     Ok(Agora::new(
         client,
-        store,
-        Arc::new(SystemClock),
+        Probe::new(store, hook),
+        clock,
         AppConfig {
             worker: name.to_owned(),
             lease,
@@ -221,6 +244,9 @@ pub async fn app(
     ))
 }
 
+/// How long a worker starting waits for its store to be available.
+const STORE_WAIT: Duration = Duration::from_secs(60);
+
 /// How often (in operations) the list of repair files is read again.
 const REFRESH_EVERY: u64 = 20;
 /// Share of operations that flush the outbox.
@@ -236,7 +262,7 @@ struct Worker {
     control: Control,
     config: WorkerConfig,
     rng: fastrand::Rng,
-    out: Box<dyn Write + Send>,
+    out: Out,
     n: u64,
     published: usize,
     known: Vec<InterventionId>,
@@ -249,17 +275,44 @@ struct Worker {
 }
 
 /// Runs a worker to the end of its budget, writing its events to `out`.
-pub async fn run(config: WorkerConfig, out: Box<dyn Write + Send>) -> Result<(), String> {
-    let app = app(
-        &config.url,
-        &config.api_key,
-        &config.store,
-        &config.name,
-        Duration::from_millis(config.lease_ms),
-        Duration::from_millis(config.client_timeout_ms),
-    )
-    .await
-    .map_err(|e| format!("opening the store: {e}"))?;
+/// `orders` are the harness's (read from the worker's standard input):
+/// the point it is armed at, and when to go on.
+pub async fn run(
+    config: WorkerConfig,
+    out: Box<dyn Write + Send>,
+    orders: Arc<Orders>,
+) -> Result<(), String> {
+    let out: Out = Arc::new(std::sync::Mutex::new(out));
+    // A worker started while the store is away (restarted, locked) waits
+    // for it, as a product would, for up to a minute.
+    let started = std::time::Instant::now();
+    let app = loop {
+        let opened = app(
+            &config.url,
+            &config.api_key,
+            &config.store,
+            &config.name,
+            (
+                Duration::from_millis(config.lease_ms),
+                Duration::from_millis(config.client_timeout_ms),
+            ),
+            Arc::new(SkewedClock {
+                skew_ms: config.clock_skew_ms,
+            }),
+            Some(Hook {
+                out: out.clone(),
+                orders: orders.clone(),
+            }),
+        )
+        .await;
+        match opened {
+            Ok(app) => break app,
+            Err(AgoraError::Store(_)) if started.elapsed() < STORE_WAIT => {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(e) => return Err(format!("opening the store: {e}")),
+        }
+    };
     let control = Control {
         http: reqwest::Client::builder()
             .timeout(Duration::from_secs(60))
@@ -282,12 +335,19 @@ pub async fn run(config: WorkerConfig, out: Box<dyn Write + Send>) -> Result<(),
         seen_in_doubt: HashMap::new(),
         config,
     };
-    worker
-        .recover_at_start()
-        .await
-        .map_err(|e| format!("start-up recovery: {e}"))?;
+    while let Err(e) = worker.recover_at_start().await {
+        if started.elapsed() >= STORE_WAIT {
+            return Err(format!("start-up recovery: {e}"));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     while worker.n < worker.config.budget {
         if let Some((kind, outcome)) = worker.one().await {
+            if outcome == Outcome::StoreError {
+                // The store is away (restarted, locked): wait a little, as
+                // a product would, rather than spend the budget at once.
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
             worker.n += 1;
             worker.emit(&Event::Op {
                 n: worker.n,
@@ -345,9 +405,7 @@ fn read<T>(result: Result<T, AgoraError>) -> Outcome {
 
 impl Worker {
     fn emit(&mut self, event: &Event) -> Result<(), String> {
-        writeln!(self.out, "{}", event.line())
-            .and_then(|()| self.out.flush())
-            .map_err(|e| format!("cannot write to the harness: {e}"))
+        emit(&self.out, event)
     }
 
     /// Waits for the leases the killed predecessor held to expire and for

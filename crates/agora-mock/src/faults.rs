@@ -34,6 +34,14 @@ pub struct Faults {
     /// is then closed without an answer (0.0–1.0).
     #[serde(default)]
     pub drop_after_commit_rate: f64,
+    /// Share of `UpdateRepair` calls held `HoldMs` before they are applied
+    /// (HTTP only): set `HoldMs` past the client's timeout and its
+    /// retries, and the file sent may land after a newer one.
+    #[serde(default)]
+    pub hold_rate: f64,
+    /// How long a held update waits, in milliseconds.
+    #[serde(default)]
+    pub hold_ms: u64,
     /// `Retry-After` seconds sent with injected 503s.
     #[serde(default)]
     pub retry_after_seconds: Option<u64>,
@@ -51,6 +59,7 @@ impl Faults {
             ("Status500Rate", self.status500_rate),
             ("SlowRate", self.slow_rate),
             ("DropAfterCommitRate", self.drop_after_commit_rate),
+            ("HoldRate", self.hold_rate),
         ] {
             if !(0.0..=1.0).contains(&rate) {
                 return Err(SimError::BadRequest(format!(
@@ -101,6 +110,8 @@ pub struct Roll {
     pub delay_ms: u64,
     /// Whether the call was picked to be slow.
     pub slow: bool,
+    /// Whether the call (an `UpdateRepair`) was picked to be held `HoldMs`.
+    pub held: bool,
 }
 
 /// How many faults the simulator injected, by kind, since it started.
@@ -117,12 +128,15 @@ pub struct FaultCounts {
     pub slow: u64,
     /// Applied, then dropped without an answer.
     pub dropped_after_commit: u64,
+    /// Updates held `HoldMs`, then applied.
+    #[serde(default)]
+    pub held: u64,
 }
 
 impl FaultCounts {
     /// Every injected fault.
     pub fn total(&self) -> u64 {
-        self.status503 + self.status500 + self.slow + self.dropped_after_commit
+        self.status503 + self.status500 + self.slow + self.dropped_after_commit + self.held
     }
 
     pub(crate) fn count(&mut self, roll: &Roll) {
@@ -137,6 +151,9 @@ impl FaultCounts {
         }
         if roll.drop_after_commit {
             self.dropped_after_commit += 1;
+        }
+        if roll.held {
+            self.held += 1;
         }
     }
 }
@@ -164,11 +181,21 @@ impl Faults {
         };
         let slow = refuse.is_none() && x < refuse_500 + self.slow_rate;
         let drop_after_commit = refuse.is_none() && rng.f64() < self.drop_after_commit_rate;
+        // Drawn only when holds are asked for, so that the dice of the
+        // other faults are those of a run without them.
+        let held = self.hold_rate > 0.0
+            && route == Route::UpdateRepair
+            && refuse.is_none()
+            && !slow
+            && rng.f64() < self.hold_rate;
         Roll {
             refuse,
             drop_after_commit,
-            delay_ms: self.delay_ms + if slow { self.slow_ms } else { 0 },
+            delay_ms: self.delay_ms
+                + if slow { self.slow_ms } else { 0 }
+                + if held { self.hold_ms } else { 0 },
             slow,
+            held,
         }
     }
 }
@@ -213,6 +240,36 @@ mod tests {
             counts.total(),
             counts.status503 + counts.status500 + counts.slow + counts.dropped_after_commit
         );
+    }
+
+    #[test]
+    fn holds_apply_to_updates_only_and_leave_the_other_dice_alone() {
+        let base = Faults {
+            status503_rate: 0.1,
+            drop_after_commit_rate: 0.1,
+            ..Faults::default()
+        };
+        let held = Faults {
+            hold_rate: 0.5,
+            hold_ms: 3_000,
+            ..base.clone()
+        };
+        let (mut a, mut b) = (fastrand::Rng::with_seed(3), fastrand::Rng::with_seed(3));
+        let mut holds = 0;
+        for _ in 0..1_000 {
+            let plain = base.roll(Route::CreateWarrantyClaims, &mut a);
+            let roll = held.roll(Route::CreateWarrantyClaims, &mut b);
+            assert_eq!(plain, roll, "a claim is never held");
+        }
+        for _ in 0..1_000 {
+            let roll = held.roll(Route::UpdateRepair, &mut b);
+            if roll.held {
+                holds += 1;
+                assert_eq!(roll.delay_ms, 3_000);
+                assert!(roll.refuse.is_none());
+            }
+        }
+        assert!((350..650).contains(&holds), "{holds}");
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! rule engine.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -16,8 +17,8 @@ use agora_domain::lifecycle::RepairLifecycle;
 use agora_domain::rules::RuleBook;
 use agora_domain::{
     ClaimId, CompleteRepairState, InterventionId, MandateId, MandateLightResponse, MandateStatus,
-    ManufacturerId, PartOrderLine, Product, SparePart, ValidationResult, WarrantyClaim,
-    WireDateTime,
+    ManufacturerId, PartOrderLine, Product, SparePart, StateNature, ValidationResult,
+    WarrantyClaim, WireDateTime,
 };
 use agora_ports::{Clock, SystemClock};
 use jiff::Timestamp;
@@ -32,6 +33,7 @@ mod config;
 mod injection;
 mod inspection;
 mod invoices;
+mod journal;
 mod master_data;
 mod part_orders;
 mod repairs;
@@ -39,6 +41,7 @@ mod work_orders;
 
 pub use config::{SimConfig, SimConfigFile};
 pub use injection::changes_state;
+pub use journal::JournalRecord;
 pub use master_data::Delta;
 
 #[derive(Debug, Clone)]
@@ -56,6 +59,10 @@ struct RepairRecord {
     file: CompleteRepairState,
     lifecycle: RepairLifecycle,
     claim_id: Option<ClaimId>,
+    /// Every status the file's history ever held, without its parts'
+    /// order marks: what a status sent again is judged against when an
+    /// update replaces the history (guards off).
+    reported: Vec<StateNature>,
 }
 
 #[derive(Debug, Clone)]
@@ -105,6 +112,8 @@ struct Tenant {
     orders: BTreeMap<(String, String), OrderRecord>,
     claims: BTreeMap<ClaimId, ClaimRecord>,
     drafts: BTreeMap<String, DraftRecord>,
+    /// Every change applied for the account's calls, in order.
+    journal: journal::Journal,
 }
 
 struct World {
@@ -129,6 +138,8 @@ struct Inner {
     rules: RuleBook,
     key_ttl: Duration,
     clock: Arc<dyn Clock>,
+    /// The guards that absorb re-sends are off (see `journal`).
+    apply_duplicates: AtomicBool,
 }
 
 /// The simulated AgoraPlus. Cheap to clone: clones share one state.
@@ -208,6 +219,7 @@ impl Simulator {
                 rules: config.rules,
                 key_ttl: config.product_key_ttl,
                 clock,
+                apply_duplicates: AtomicBool::new(config.apply_duplicates),
             }),
         }
     }

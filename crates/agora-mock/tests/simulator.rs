@@ -593,3 +593,137 @@ async fn a_publication_with_a_record_without_key_publishes_nothing() {
         .unwrap();
     assert_eq!(delta, [good]);
 }
+
+/// A repair up to its invoice where every creation is sent twice and the
+/// whole file once more in its older version: with the guards on, the
+/// second sends are refused or merged and the journal holds each intent
+/// once; with them off, each is applied and the journal counts it as a
+/// duplicate of the first.
+async fn sent_twice(apply_duplicates: bool) -> (Simulator, Vec<agora_mock::JournalRecord>) {
+    let (sim, _) = sim_with(&["a"], &[]);
+    sim.set_apply_duplicates(apply_duplicates);
+    let api = sim.client("a");
+    sim.publish_mandate("a", work_order(19, 1)).unwrap();
+    let intervention = api.new_mandates(true).await.unwrap().data[0]
+        .intervention_id
+        .unwrap();
+    let mut status = StateNature::new(StatusCode::AppointmentConfirmed, "RDV");
+    status.appointment_date = Some(at("2024-03-02T08:00:00.000Z"));
+    status.appointment_end_date = Some(at("2024-03-02T09:00:00.000Z"));
+    let mut file = CompleteRepairState {
+        intervention_id: Some(intervention),
+        commercial_ref: Some("ECAM22.110.B".into()),
+        intervention: Some(Intervention {
+            intervention_type: Some(InterventionTypeId(1)),
+            ..Intervention::default()
+        }),
+        parts: Some(vec![Part {
+            reference: Some("00019-00000001".into()),
+            quantity: Some(1),
+            to_be_ordered: Some(true),
+            ..Part::default()
+        }]),
+        state_natures: Some(vec![status]),
+        ..CompleteRepairState::default()
+    };
+    let older = file.clone();
+    api.update_repair(&file).await.unwrap();
+    let first = api.place_order(intervention).await.unwrap().data;
+    let second = api.place_order(intervention).await.unwrap().data;
+    assert_eq!(first.len(), 1);
+    assert_eq!(second.len(), usize::from(apply_duplicates), "{second:?}");
+    let order = first[0].order_number.clone().unwrap();
+    file.parts.as_mut().unwrap()[0].order_number = Some(order.clone());
+    file.parts.as_mut().unwrap()[0].to_be_ordered = Some(false);
+    let mut received = StateNature::new(StatusCode::PartsReceived, "received");
+    received.parts = Some(vec![Part {
+        reference: Some("00019-00000001".into()),
+        order_number: Some(order),
+        ..Part::default()
+    }]);
+    let history = file.state_natures.as_mut().unwrap();
+    history.push(StateNature::new(StatusCode::PartsOrdered, "ordered"));
+    history.push(received);
+    history.push(StateNature::new(StatusCode::RepairFinished, "done"));
+    api.update_repair(&file).await.unwrap();
+    // The older whole file lands last.
+    api.update_repair(&older).await.unwrap();
+    let held = sim.state("a").unwrap()["Repairs"][0]["File"]["StateNatures"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(held, if apply_duplicates { 1 } else { 4 });
+    api.update_repair(&file).await.unwrap();
+
+    let how = ClaimSubmission {
+        language: Lcid::ENGLISH,
+        transfer_if_valid: true,
+    };
+    let claim = claim_for(intervention.0, "1234567890123456789");
+    let claim_id = api.create_claim(&claim, how).await.unwrap().data.claim_id;
+    let again = api.create_claim(&claim, how).await;
+    assert_eq!(again.is_ok(), apply_duplicates, "{again:?}");
+    sim.decide_claim(claim_id.unwrap(), ClaimStatus::ClosedAccepted, None)
+        .unwrap();
+    let (draft, _) = sim.draft_invoice("a", ManufacturerId(19)).unwrap();
+    let reference = InvoiceReference {
+        invoice_number: Some("F-1".into()),
+        draft_invoice_number: Some(draft),
+        ..InvoiceReference::default()
+    };
+    api.send_invoice_reference(&reference).await.unwrap();
+    let again = api.send_invoice_reference(&reference).await;
+    assert_eq!(again.is_ok(), apply_duplicates, "{again:?}");
+    let journal = sim.journal("a").unwrap();
+    assert_eq!(
+        sim.state("a").unwrap()["Journal"],
+        serde_json::to_value(&journal).unwrap(),
+        "the state dump carries the journal"
+    );
+    (sim, journal)
+}
+
+#[tokio::test]
+async fn the_journal_counts_every_duplicate_the_guards_would_absorb() {
+    let intents = |journal: &[agora_mock::JournalRecord]| -> Vec<String> {
+        journal
+            .iter()
+            .filter(|r| r.is_duplicate())
+            .map(|r| r.intent.clone())
+            .collect()
+    };
+    let (_, guarded) = sent_twice(false).await;
+    assert_eq!(intents(&guarded), Vec::<String>::new(), "{guarded:#?}");
+    assert!(
+        guarded
+            .iter()
+            .any(|r| r.intent.starts_with("repair file for work order"))
+    );
+    assert_eq!(
+        guarded
+            .iter()
+            .filter(|r| r.route == "PlaceRepairSparepartOrder")
+            .count(),
+        1
+    );
+    let (_, open) = sent_twice(true).await;
+    let dups = intents(&open);
+    assert_eq!(dups.len(), 3, "{open:#?}");
+    for (route, dup) in [
+        (
+            "PlaceRepairSparepartOrder",
+            "order of part 00019-00000001 for file",
+        ),
+        ("CreateWarrantyClaims", "claim for file"),
+        ("CreateeInvoice", "invoice of draft"),
+    ] {
+        let record = open
+            .iter()
+            .find(|r| r.is_duplicate() && r.route == route)
+            .unwrap_or_else(|| panic!("no duplicate {route}: {open:#?}"));
+        assert!(record.intent.starts_with(dup), "{record:?}");
+        let first = &open[record.duplicate_of.unwrap() as usize - 1];
+        assert_eq!(first.intent, record.intent);
+        assert!(first.seq < record.seq && !first.is_duplicate());
+    }
+}

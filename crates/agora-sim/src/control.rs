@@ -30,6 +30,7 @@ pub const CONTROL_ROUTES: &[(&str, &str)] = &[
     ("POST", "/_sim/faults"),
     ("GET", "/_sim/faults"),
     ("GET", "/_sim/state"),
+    ("GET", "/_sim/journal"),
     ("POST", "/_sim/profile"),
     ("GET", "/_sim/profile"),
 ];
@@ -52,6 +53,7 @@ pub(crate) fn routes() -> axum::Router<Simulator> {
         )
         .route("/_sim/faults", post(set_faults).get(get_faults))
         .route("/_sim/state", get(state))
+        .route("/_sim/journal", get(journal))
         .route("/_sim/profile", post(set_profile).get(get_profile))
 }
 
@@ -235,4 +237,14 @@ async fn get_profile(State(sim): State<Simulator>, uri: Uri) -> Response {
 async fn state(State(sim): State<Simulator>, uri: Uri) -> Response {
     let q = Query::parse(uri.query());
     reply(q.required("apiKey").and_then(|key| sim.state(key)))
+}
+
+/// An account's request journal: every change applied, in order, each
+/// with its intent and, for a creation applied before, the record it
+/// duplicates.
+async fn journal(State(sim): State<Simulator>, uri: Uri) -> Response {
+    let q = Query::parse(uri.query());
+    reply(q.required("apiKey").and_then(|key| {
+        serde_json::to_value(sim.journal(key)?).map_err(|e| SimError::BadRequest(e.to_string()))
+    }))
 }

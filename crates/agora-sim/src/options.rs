@@ -34,10 +34,17 @@ pub struct SimOptions {
     /// profiles by account key). Flags add to it.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Turn off the guards that absorb re-sends: a second claim for a
+    /// file, a second order of a part, a second invoice link to a draft
+    /// are applied (and journaled as duplicates, `GET /_sim/journal`), and
+    /// an UpdateRepair replaces the status history instead of merging it.
+    /// For chaos runs.
+    #[arg(long)]
+    pub apply_duplicates: bool,
     /// Serve the recordings under DIR (`agora record`'s files, at any
     /// depth) instead of the simulator: each request gets the first
     /// unserved recording that matches it, or 501.
-    #[arg(long, value_name = "DIR", conflicts_with_all = ["tenants", "locked", "seed", "catalog_size"])]
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["tenants", "locked", "seed", "catalog_size", "apply_duplicates"])]
     pub replay: Option<PathBuf>,
 }
 
@@ -102,6 +109,7 @@ impl SimOptions {
         if let Some(size) = self.catalog_size {
             config.catalog_size = size;
         }
+        config.apply_duplicates |= self.apply_duplicates;
         if config.tenants.is_empty() {
             config.tenants.push("demo".to_owned());
         }

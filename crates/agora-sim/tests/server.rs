@@ -558,6 +558,9 @@ async fn scripted_run(seed: u64) -> (Value, Value) {
     for r in state["Repairs"].as_array_mut().unwrap() {
         r["File"].as_object_mut().unwrap().remove("CreationDate");
     }
+    for j in state["Journal"].as_array_mut().unwrap() {
+        j.as_object_mut().unwrap().remove("At");
+    }
     (json!({"state": state, "statuses": statuses}), parts)
 }
 

@@ -32,17 +32,31 @@ pub const ROLE: &str = "agora";
 const INSTALL_HINT: &str = "from Debian's package postgresql: run `apt-get install -y postgresql` \
      as root, or the tests with `cargo xtask test`, which installs it";
 
-/// The supervising script: `$1` the binaries, `$2` the directory.
+/// The server's settings, after its socket directory (`-k DIR`).
+const SERVER_OPTIONS: &str = "-c listen_addresses= -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200";
+
+/// Stops the server (`$1` the binaries, `$2` the directory, `$3` its
+/// settings), waits `$4` seconds and starts it again with the same settings.
+const RESTART: &str = r#"
+bin="$1"; dir="$2"; SERVER_OPTIONS="$3"
+"$bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || exit 1
+sleep "$4"
+"$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+  -o "-k $dir $SERVER_OPTIONS" start >/dev/null 2>&1
+"#;
+
+/// The supervising script: `$1` the binaries, `$2` the directory, `$3` the
+/// server's settings.
 const SUPERVISOR: &str = r#"
 # A signal to the whole process group (a test run interrupted) must not
 # stop the supervisor before it has stopped the server: it waits for the
 # end of its input, which comes when its parent is gone.
 trap '' INT TERM HUP
-bin="$1"; dir="$2"
+bin="$1"; dir="$2"; SERVER_OPTIONS="$3"
 "$bin/initdb" -D "$dir/data" -U agora -A trust -E UTF8 --locale=C --no-sync >"$dir/initdb.log" 2>&1 \
   || { cat "$dir/initdb.log" >&2; rm -rf "$dir"; exit 1; }
 "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-  -o "-k $dir -c listen_addresses= -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
+  -o "-k $dir $SERVER_OPTIONS" \
   start >/dev/null 2>&1 \
   || { cat "$dir/server.log" >&2; rm -rf "$dir"; exit 1; }
 echo ready
@@ -75,22 +89,18 @@ impl Server {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir)
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-        let mut command = if running_as_root() {
+        if running_as_root() {
             let (uid, gid) = unprivileged_ids()?;
             std::os::unix::fs::chown(&dir, Some(uid), Some(gid))
                 .map_err(|e| format!("cannot give {} to {UNPRIVILEGED}: {e}", dir.display()))?;
-            let mut c = Command::new("runuser");
-            c.args(["-u", UNPRIVILEGED, "--", "sh"]);
-            c
-        } else {
-            Command::new("sh")
-        };
-        let mut supervisor = command
+        }
+        let mut supervisor = shell()
             .arg("-c")
             .arg(SUPERVISOR)
             .arg("agora-pg")
             .arg(&bin)
             .arg(&dir)
+            .arg(SERVER_OPTIONS)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -113,6 +123,32 @@ impl Server {
             ));
         }
         Ok(Self { dir, supervisor })
+    }
+
+    /// Stops the server (fast: open connections are closed), keeps it
+    /// down for `down`, and starts it again with the same settings: the
+    /// store unavailable for a while, as a restarted database server is.
+    pub fn restart(&self, down: std::time::Duration) -> Result<(), String> {
+        let bin = binaries()?;
+        let status = shell()
+            .arg("-c")
+            .arg(RESTART)
+            .arg("agora-pg-restart")
+            .arg(&bin)
+            .arg(&self.dir)
+            .arg(SERVER_OPTIONS)
+            .arg(format!("{:.3}", down.as_secs_f64()))
+            .stdin(Stdio::null())
+            .status()
+            .map_err(|e| format!("cannot restart the throwaway server: {e}"))?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "the throwaway server did not restart ({status}); see {}",
+                self.dir.join("server.log").display()
+            ))
+        }
     }
 
     /// The directory of the server's socket.
@@ -156,6 +192,17 @@ impl Drop for Server {
         // remove the directory; wait until it has.
         drop(self.supervisor.stdin.take());
         let _ = self.supervisor.wait();
+    }
+}
+
+/// `sh`, as the unprivileged user when this process is root.
+fn shell() -> Command {
+    if running_as_root() {
+        let mut c = Command::new("runuser");
+        c.args(["-u", UNPRIVILEGED, "--", "sh"]);
+        c
+    } else {
+        Command::new("sh")
     }
 }
 

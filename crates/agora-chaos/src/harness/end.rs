@@ -30,13 +30,15 @@ pub(super) async fn finish(
         KEY,
         store,
         "operator",
-        config.lease,
-        Duration::from_secs(10),
+        (config.lease, Duration::from_secs(10)),
+        Arc::new(SystemClock),
+        None,
     )
     .await
     .map_err(|e| e.to_string())?;
     settle_outbox(&app).await?;
     app.sync_work_orders().await.map_err(|e| e.to_string())?;
+    track(&app).await?;
     report.before = reconciliation(&app, sim).await?;
 
     let state = sim_state(sim)?;
@@ -69,8 +71,32 @@ pub(super) async fn finish(
         }
     }
     settle_outbox(&app).await?;
+    track(&app).await?;
     report.after = reconciliation(&app, sim).await?;
     report.files = sim_state(sim)?.repairs.len();
+    Ok(())
+}
+
+/// Reads what the OEM changed (logistic statuses, claim decisions) into
+/// the store, as a last sync would, so that the files compare field by
+/// field; a tracking call cut short by a fault during the run leaves them
+/// behind otherwise.
+async fn track(app: &App) -> Result<(), String> {
+    app.track_claims().await.map_err(|e| e.to_string())?;
+    let files: Vec<_> = app
+        .store()
+        .repairs()
+        .await
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .filter(|r| !r.orders.is_empty())
+        .map(|r| r.intervention_id)
+        .collect();
+    for file in files {
+        app.track_part_orders(file)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
     Ok(())
 }
 

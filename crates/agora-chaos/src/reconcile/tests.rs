@@ -299,3 +299,82 @@ fn invoices_agree_or_are_lost_or_duplicated() {
     let r = run(sim, &local, &entries);
     assert_eq!(r.duplicates.len(), 1, "{:?}", r.duplicates);
 }
+
+/// `agreeing()` with AgoraPlus's file as the store holds it (plus the
+/// closure status AgoraPlus words its own way) and the claim's status.
+fn agreeing_field_by_field() -> (Value, Vec<LocalRepair>, Vec<OutboxEntry>) {
+    let (mut sim, mut local, entries) = agreeing();
+    local[0].file.state_natures = Some(vec![StateNature::new(StatusCode::Diagnosis, "a")]);
+    let mut file = serde_json::to_value(&local[0].file).unwrap();
+    file["StateNatures"].as_array_mut().unwrap().push(json!({
+        "Code": "601", "Comment": "Closed with warranty intervention (claim 5000001)",
+        "StatusDate": "2024-03-01T09:00:00Z"
+    }));
+    local[0]
+        .file
+        .state_natures
+        .as_mut()
+        .unwrap()
+        .push(StateNature::new(
+            StatusCode::ClosedWithWarrantyIntervention,
+            "set by AgoraPlus",
+        ));
+    sim["Repairs"][0]["File"] = file;
+    sim["Claims"][0]["LastStatus"] = json!("NOTVALID");
+    (sim, local, entries)
+}
+
+#[test]
+fn files_equal_field_by_field_show_no_difference() {
+    let (sim, local, entries) = agreeing_field_by_field();
+    let r = run(sim, &local, &entries);
+    assert_eq!(r.differing, Vec::<String>::new());
+    assert!(r.lost.is_empty(), "{:?}", r.lost);
+}
+
+#[test]
+fn every_field_that_differs_is_named_with_both_values() {
+    let (mut sim, local, entries) = agreeing_field_by_field();
+    let file = &mut sim["Repairs"][0]["File"];
+    file["CommercialRef"] = json!("OTHER-REF");
+    file["StateNatures"][0]["Comment"] = json!("b");
+    sim["Orders"][0]["Line"]["StatusCode"] = json!("208");
+    sim["Claims"][0]["LastStatus"] = json!("VALID");
+    sim["Repairs"][0]["Invoiced"] = json!(true);
+    let r = run(sim, &local, &entries);
+    assert_eq!(r.differing.len(), 1, "{:#?}", r.differing);
+    let line = &r.differing[0];
+    assert!(line.starts_with("file 500001: "), "{line}");
+    for what in [
+        "CommercialRef: store ",
+        "\"OTHER-REF\"",
+        "StateNatures[0].Comment: store \"a\", AgoraPlus \"b\"",
+        "order ORD-1 of part 00019-1: logistic status: store none, AgoraPlus",
+        "claim status: store NOTVALID, AgoraPlus VALID",
+        "invoiced: store false, AgoraPlus true",
+    ] {
+        assert!(line.contains(what), "{what} in {line}");
+    }
+}
+
+#[test]
+fn a_creation_applied_twice_is_counted_from_the_journal() {
+    let (mut sim, local, entries) = agreeing_field_by_field();
+    let record = |seq: u64, dup: Option<u64>| {
+        json!({"Seq": seq, "Route": "CreateWarrantyClaims", "Intent": "claim for file 500001",
+               "Made": "5000001", "At": "2024-03-01T09:00:00Z", "Creates": true,
+               "DuplicateOf": dup})
+    };
+    sim["Journal"] = json!([record(1, None)]);
+    let r = run(sim.clone(), &local, &entries);
+    assert_eq!(r.journaled, 1);
+    assert_eq!(r.journal_duplicates, Vec::<String>::new());
+    sim["Journal"] = json!([record(1, None), record(2, Some(1))]);
+    let r = run(sim, &local, &entries);
+    assert_eq!(
+        r.journal_duplicates,
+        [
+            "CreateWarrantyClaims applied again: claim for file 500001 (journal record 2, first applied as record 1)"
+        ]
+    );
+}

@@ -22,6 +22,7 @@ impl Simulator {
         transfer_if_valid: bool,
     ) -> Result<Answer<WarrantyClaimResult>, SimError> {
         let rules = &self.inner.rules;
+        let again = self.applies_duplicates();
         self.with_tenant(key, |t, ids, now| {
             let intervention = claim
                 .claim_type
@@ -36,14 +37,23 @@ impl Simulator {
                 .ok_or_else(|| SimError::NotFound(format!("no repair file {intervention}")))?;
             let findings = rules.check(&claim, language);
             let valid = is_valid(&findings);
-            let lifecycle = record
-                .lifecycle
-                .apply(&RepairEvent::ClaimCreated {
-                    valid,
-                    transfer_if_valid,
-                })
-                .map_err(|e| SimError::Rejected(e.to_string()))?;
+            let lifecycle = match record.lifecycle.apply(&RepairEvent::ClaimCreated {
+                valid,
+                transfer_if_valid,
+            }) {
+                Ok(next) => next,
+                // Guards off: a second claim for the file is created.
+                Err(_) if again && record.claim_id.is_some() => record.lifecycle.clone(),
+                Err(e) => return Err(SimError::Rejected(e.to_string())),
+            };
             let id = ids.next_claim();
+            t.journal.push_applied(
+                "CreateWarrantyClaims",
+                format!("claim for file {intervention}"),
+                Some(id.to_string()),
+                true,
+                now,
+            );
             record.lifecycle = lifecycle;
             record.claim_id = Some(id);
             let mut closure = StateNature::new(
@@ -86,7 +96,7 @@ impl Simulator {
         transfer_if_valid: bool,
     ) -> Result<Answer<WarrantyClaimResult>, SimError> {
         let rules = &self.inner.rules;
-        self.with_tenant(key, |t, _, _| {
+        self.with_tenant(key, |t, _, now| {
             let id = claim
                 .claim_id
                 .ok_or_else(|| SimError::BadRequest("ClaimID is required".to_owned()))?;
@@ -108,6 +118,13 @@ impl Simulator {
                 })
                 .map_err(|e| SimError::Rejected(e.to_string()))?;
             record.lifecycle = lifecycle;
+            t.journal.push_applied(
+                "UpdateWarrantyClaim",
+                format!("correction of claim {id}"),
+                None,
+                false,
+                now,
+            );
             let mut claim = claim;
             if let Some(ct) = claim.claim_type.as_mut() {
                 ct.intervention_id = Some(stored.intervention_id);

@@ -29,6 +29,10 @@ pub struct SimConfig {
     /// The answer profile of accounts (by api_key) that do not answer in
     /// the default way.
     pub profiles: BTreeMap<String, AnswerProfile>,
+    /// The guards that absorb re-sends are off: a duplicate creation or
+    /// order is applied and journaled as one
+    /// ([`Simulator::set_apply_duplicates`](crate::Simulator::set_apply_duplicates)).
+    pub apply_duplicates: bool,
 }
 
 impl Default for SimConfig {
@@ -41,6 +45,7 @@ impl Default for SimConfig {
             product_key_ttl: Duration::from_secs(600),
             rules: RuleBook::defaults(),
             profiles: BTreeMap::new(),
+            apply_duplicates: false,
         }
     }
 }

@@ -59,6 +59,7 @@ impl Simulator {
             .map(|(n, d)| json!({"DraftInvoiceNumber": n, "ManufacturerId": d.manufacturer, "ClaimIDs": d.claims, "InvoiceNumber": d.invoice_number}))
             .collect();
         Ok(json!({
+            "Journal": t.journal.records(),
             "Locked": t.locked, "Profile": t.profile, "Mandates": mandates, "Repairs": repairs, "Orders": orders,
             "Claims": claims, "DraftInvoices": drafts,
         }))

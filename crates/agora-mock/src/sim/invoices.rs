@@ -14,7 +14,8 @@ impl Simulator {
         key: &str,
         reference: InvoiceReference,
     ) -> Result<Answer<()>, SimError> {
-        self.with_tenant(key, |t, _, _| {
+        let again = self.applies_duplicates();
+        self.with_tenant(key, |t, _, now| {
             let number = reference
                 .invoice_number
                 .filter(|s| !s.trim().is_empty())
@@ -27,7 +28,8 @@ impl Simulator {
                 .drafts
                 .get_mut(draft_number.as_str())
                 .ok_or_else(|| SimError::NotFound(format!("no draft invoice {draft_number}")))?;
-            if let Some(existing) = &draft.invoice_number {
+            let linked = draft.invoice_number.is_some();
+            if let Some(existing) = draft.invoice_number.as_ref().filter(|_| !again) {
                 return Err(SimError::Rejected(format!(
                     "draft invoice {draft_number} is already linked to invoice {existing}"
                 )));
@@ -40,10 +42,12 @@ impl Simulator {
                     .ok_or(SimError::Internal)?
                     .intervention_id;
                 let record = t.repairs.get(&intervention).ok_or(SimError::Internal)?;
-                let lifecycle = record
-                    .lifecycle
-                    .apply(&RepairEvent::Invoiced)
-                    .map_err(|e| SimError::Rejected(e.to_string()))?;
+                let lifecycle = match record.lifecycle.apply(&RepairEvent::Invoiced) {
+                    Ok(next) => next,
+                    // Guards off: linked again, the file stays invoiced.
+                    Err(_) if linked => record.lifecycle.clone(),
+                    Err(e) => return Err(SimError::Rejected(e.to_string())),
+                };
                 updated.push((intervention, lifecycle));
             }
             for (intervention, lifecycle) in updated {
@@ -51,7 +55,16 @@ impl Simulator {
                     r.lifecycle = lifecycle;
                 }
             }
-            draft.invoice_number = Some(number.to_string());
+            t.journal.push_applied(
+                "CreateeInvoice",
+                format!("invoice of draft {draft_number}"),
+                Some(number.to_string()),
+                true,
+                now,
+            );
+            if let Some(draft) = t.drafts.get_mut(draft_number.as_str()) {
+                draft.invoice_number = Some(number.to_string());
+            }
             Ok(Answer::with_message(
                 (),
                 format!("Invoice {number} linked to draft {draft_number}"),

@@ -23,7 +23,8 @@ impl Simulator {
         key: &str,
         intervention: InterventionId,
     ) -> Result<Answer<Vec<PartOrderLine>>, SimError> {
-        self.with_tenant(key, |t, ids, _| {
+        let reorder = self.applies_duplicates();
+        self.with_tenant(key, |t, ids, now| {
             let record = t
                 .repairs
                 .get_mut(&intervention)
@@ -95,7 +96,27 @@ impl Simulator {
                     }
                 }
             }
+            // Guards off: an order with no part left to order orders the
+            // file's parts ordered before again (a duplicate order).
+            if reorder && lines.is_empty() {
+                for part in file.parts.iter_mut().flatten() {
+                    if part.order_number.is_some() && part.to_be_ordered != Some(true) {
+                        part.order_number = None;
+                        order(part, &mut lines);
+                    }
+                }
+            }
             for line in &lines {
+                t.journal.push_applied(
+                    "PlaceRepairSparepartOrder",
+                    format!(
+                        "order of part {} for file {intervention}",
+                        line.reference.as_deref().unwrap_or_default()
+                    ),
+                    line.order_number.as_ref().map(|n| n.0.clone()),
+                    true,
+                    now,
+                );
                 t.orders.insert(
                     (
                         line.order_number.clone().unwrap_or_default().0,

@@ -2,7 +2,9 @@
 //! judged by the repair lifecycle.
 
 use agora_domain::lifecycle::{RepairEvent, RepairLifecycle};
-use agora_domain::{CompleteRepairState, CreateRepairResult, StateNature};
+use agora_domain::{
+    CompleteRepairState, CreateRepairResult, InterventionId, StateNature, StatusCode,
+};
 
 use super::{RepairRecord, Simulator, mandatory};
 use crate::error::{Answer, SimError};
@@ -14,7 +16,7 @@ impl Simulator {
         key: &str,
         file: CompleteRepairState,
     ) -> Result<Answer<CreateRepairResult>, SimError> {
-        self.with_tenant(key, |t, ids, _| {
+        self.with_tenant(key, |t, ids, now| {
             let manufacturer = file
                 .manufacturer_id
                 .ok_or_else(|| mandatory("ManufacturerId"))?;
@@ -36,14 +38,27 @@ impl Simulator {
                     .map_err(|e| SimError::Rejected(e.to_string()))?;
             }
             let id = ids.next_intervention();
+            let intent = match file.mandate_id {
+                Some(mandate) => format!("repair file for work order {mandate}"),
+                None => format!("repair file {id} created"),
+            };
+            t.journal
+                .push_applied("CreateRepair", intent, Some(id.to_string()), true, now);
             let mut file = file;
             file.intervention_id = Some(id);
+            let reported = file
+                .state_natures
+                .iter()
+                .flatten()
+                .map(without_order_marks)
+                .collect();
             t.repairs.insert(
                 id,
                 RepairRecord {
                     file,
                     lifecycle,
                     claim_id: None,
+                    reported,
                 },
             );
             Ok(Answer::with_message(
@@ -66,11 +81,13 @@ impl Simulator {
         key: &str,
         file: CompleteRepairState,
     ) -> Result<Answer<()>, SimError> {
-        self.with_tenant(key, |t, _, _| {
+        let replace = self.applies_duplicates();
+        self.with_tenant(key, |t, _, now| {
             let id = file
                 .intervention_id
                 .ok_or_else(|| SimError::BadRequest("InterventionId is required".to_owned()))?;
-            let replaces = t.profile.update_replaces;
+            // The account's profile, or chaos mode, replaces the file.
+            let replace = replace || t.profile.update_replaces;
             let record = t
                 .repairs
                 .get_mut(&id)
@@ -82,7 +99,21 @@ impl Simulator {
             // client's copy sent back may not have them.
             let seen: Vec<StateNature> = stored.iter().map(without_order_marks).collect();
             let sent: Vec<StateNature> = incoming.iter().map(without_order_marks).collect();
-            let new: Vec<StateNature> = if sent.starts_with(&seen) {
+            for status in &seen {
+                if !record.reported.contains(status) {
+                    record.reported.push(status.clone());
+                }
+            }
+            let new: Vec<StateNature> = if replace {
+                // Judged against every status the file ever held: the
+                // history received may have dropped some.
+                incoming
+                    .into_iter()
+                    .zip(&sent)
+                    .filter(|(_, s)| !record.reported.contains(s))
+                    .map(|(status, _)| status)
+                    .collect()
+            } else if sent.starts_with(&seen) {
                 incoming[stored.len()..].to_vec()
             } else {
                 incoming
@@ -100,12 +131,35 @@ impl Simulator {
                 .check_update(&new)
                 .map_err(|e| SimError::Rejected(e.to_string()))?
                 .next;
-            let mut file = file;
-            if !replaces {
+            t.journal.push_applied(
+                "UpdateRepair",
+                format!("update of file {id}"),
+                None,
+                false,
+                now,
+            );
+            for status in &new {
+                t.journal
+                    .push_applied("UpdateRepair", status_intent(id, status), None, true, now);
+            }
+            record.reported.extend(new.iter().map(without_order_marks));
+            let history = if replace {
+                // The file as received; AgoraPlus's own closure kept when
+                // the file received does not carry one.
+                let mut history = file.state_natures.clone().unwrap_or_default();
+                let closure =
+                    |s: &StateNature| s.code == Some(StatusCode::ClosedWithWarrantyIntervention);
+                if !history.iter().any(closure) {
+                    history.extend(stored.into_iter().filter(closure));
+                }
+                history
+            } else {
                 let mut history = stored;
                 history.extend(new);
-                file.state_natures = Some(history);
-            }
+                history
+            };
+            let mut file = file;
+            file.state_natures = Some(history);
             file.mandate_id = record.file.mandate_id.or(file.mandate_id);
             file.manufacturer_id = record.file.manufacturer_id.or(file.manufacturer_id);
             lifecycle.repair_type = file.intervention_type().or(lifecycle.repair_type);
@@ -117,6 +171,15 @@ impl Simulator {
             ))
         })
     }
+}
+
+/// The intent of a status reported: its code and comment in the file.
+fn status_intent(file: InterventionId, status: &StateNature) -> String {
+    format!(
+        "status {} '{}' of file {file}",
+        status.code.as_ref().map_or("?", StatusCode::as_str),
+        status.comment.as_deref().unwrap_or_default()
+    )
 }
 
 /// A status without its parts' order marks (`OrderNumber`, `ToBeOrdered`),

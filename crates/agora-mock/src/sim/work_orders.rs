@@ -59,12 +59,20 @@ impl Simulator {
                 let file = file_from_mandate(&record.mandate, intervention_id, now);
                 record.status = MandateStatus::Accepted;
                 record.intervention_id = Some(intervention_id);
+                t.journal.push_applied(
+                    "GetNewMandates",
+                    format!("repair file for work order {id}"),
+                    Some(intervention_id.to_string()),
+                    true,
+                    now,
+                );
                 t.repairs.insert(
                     intervention_id,
                     RepairRecord {
                         file,
                         lifecycle,
                         claim_id: None,
+                        reported: Vec::new(),
                     },
                 );
                 let (response_status, response_message) = match &item_warning {
