@@ -359,7 +359,7 @@ async fn a_database_of_schema_3_opens_at_4_and_keeps_work_orders_from_then_on() 
         .await
         .unwrap()
         .get(0);
-    assert_eq!(version, 4);
+    assert_eq!(version, SCHEMA_VERSION);
     let mut old = store.repair(InterventionId(1)).await.unwrap().unwrap();
     assert_eq!(old.work_order, None);
     assert_eq!(old.file.extra["Kept"], serde_json::json!(true));
