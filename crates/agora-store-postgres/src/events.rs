@@ -19,7 +19,7 @@ use deadpool_postgres::GenericClient;
 use crate::{PostgresStore, from_ms, store_error};
 
 /// The advisory lock that orders event-recording transactions ("agoraevt").
-pub(crate) const EVENTS_LOCK: i64 = 0x6167_6f72_6165_7674;
+pub const EVENTS_LOCK: i64 = 0x6167_6f72_6165_7674;
 
 /// Takes the events' lock, held until the transaction ends.
 const LOCK: &str = "SELECT pg_advisory_xact_lock($1)";

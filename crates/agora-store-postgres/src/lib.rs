@@ -53,6 +53,11 @@ pub use connect::{
 };
 
 use events::record_in;
+
+/// The advisory lock that orders the transactions recording events (for
+/// tests that play another agora's transaction).
+#[doc(hidden)]
+pub use events::EVENTS_LOCK;
 use outbox::enqueue_in;
 
 /// The agora schema version this build migrates a database to (and the
