@@ -31,6 +31,7 @@ mod outbox;
 mod progress;
 mod report;
 mod tracking;
+mod watch;
 mod work_orders;
 
 pub use hub::{Agora, AppConfig, LocalStore};
@@ -47,4 +48,5 @@ pub use outbox::{Delivery, FlushReport, Resolution};
 pub use progress::CONFLICT_RETRIES;
 pub use report::{Pass, Step, StepFailure, Warning};
 pub use tracking::{ClaimUpdate, FileOrders};
+pub use watch::{CatalogJob, Job, Notice, Stop, Watch, WatchConfig, WatchReport};
 pub use work_orders::WorkOrderSync;

@@ -215,8 +215,18 @@ where
     /// # }
     /// ```
     pub async fn flush_outbox(&self) -> Result<FlushReport, AgoraError> {
+        self.flush_outbox_while(&|| true).await
+    }
+
+    /// [`Agora::flush_outbox`], claiming each next entry only while `go`
+    /// says so: a worker that stops claims no new entry, and finishes the
+    /// one it sends.
+    pub async fn flush_outbox_while(
+        &self,
+        go: &(dyn Fn() -> bool + Send + Sync),
+    ) -> Result<FlushReport, AgoraError> {
         let mut report = FlushReport::default();
-        loop {
+        while go() {
             let now = self.lease_clock().await?;
             let lease = self.new_lease(now);
             let Some(entry) = self.store.claim_due(now, &lease, 1).await?.pop() else {
@@ -229,6 +239,7 @@ where
                 Delivery::Failed { .. } => report.failed += 1,
             }
         }
+        Ok(report)
     }
 
     /// Delivers one entry now, if it can be claimed: one another process is

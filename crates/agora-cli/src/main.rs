@@ -24,8 +24,9 @@ use clap::parser::ValueSource;
 use clap::{ArgAction, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::commands::{
-    BomArgs, CatalogCmd, ClaimsCmd, CompletionsArgs, DemoArgs, DoctorArgs, InvoicesCmd, OutboxCmd,
-    PartsCmd, RecordArgs, RefCmd, RepairsCmd, SimArgs, StatusCmd, WorkOrdersCmd,
+    BomArgs, CatalogCmd, ClaimsCmd, CompletionsArgs, DemoArgs, DoctorArgs, EventsArgs, InvoicesCmd,
+    OutboxCmd, PartsCmd, RecordArgs, RefCmd, RepairsCmd, SimArgs, StatusCmd, WatchArgs,
+    WorkOrdersCmd,
 };
 use crate::output::Out;
 use crate::settings::Flags;
@@ -62,8 +63,11 @@ Settings (flags win over the environment, which wins over the configuration file
   AGORA_CONFIG         a JSON configuration file: base_url, env, api_key_file, db,
                        db_password_file, language, auto_accept, transfer_if_valid,
                        connect_timeout, request_timeout, read_timeout, retry_attempts,
-                       retry_max_elapsed, retry_max_backoff, lease, grace (durations as
-                       \"30s\", \"500ms\", \"2m\" or a number of seconds)
+                       retry_max_elapsed, retry_max_backoff, lease, grace, and agora
+                       watch's watch_work_orders_every, watch_tracking_every,
+                       watch_outbox_poll, watch_shutdown_grace, watch_catalogs,
+                       watch_catalog_at (durations as \"30s\", \"500ms\", \"2m\" or a
+                       number of seconds)
   AGORA_CONNECT_TIMEOUT … AGORA_GRACE  the timing settings (Timing: above); the
                        README's \"Timing\" says what each trades
   AGORA_LOG            log filter for stderr (e.g. info, agora_http=debug); -v, -vv, -vvv win over it
@@ -277,6 +281,10 @@ enum Command {
     /// Mend what earlier versions left wrong in the repair files (`--fix`; without it, list).
     #[command(long_about = DOCTOR_HELP)]
     Doctor(DoctorArgs),
+    /// Keep in sync until SIGTERM or Ctrl-C: pull work orders, send the outbox, track, sync catalogs.
+    Watch(WatchArgs),
+    /// The events recorded (work orders received, statuses delivered, claims decided, …).
+    Events(EventsArgs),
     /// Shell completions: `agora completions bash > /etc/bash_completion.d/agora`.
     Completions(CompletionsArgs),
     /// Reference tables: status codes, OEMs, repair types.

@@ -100,6 +100,31 @@ pub(crate) struct ConfigFile {
     pub lease: Option<FileDuration>,
     /// How long after a request's timeout an answer may still land.
     pub grace: Option<FileDuration>,
+    /// `agora watch`: how often work orders are pulled.
+    pub watch_work_orders_every: Option<FileDuration>,
+    /// `agora watch`: how often part orders and claims are tracked.
+    pub watch_tracking_every: Option<FileDuration>,
+    /// `agora watch`: how often the outbox is looked at.
+    pub watch_outbox_poll: Option<FileDuration>,
+    /// `agora watch`: how long a stop waits for the sends under way.
+    pub watch_shutdown_grace: Option<FileDuration>,
+    /// `agora watch`: the catalogs synced nightly (`"19"`, `"19:products"`).
+    #[serde(default)]
+    pub watch_catalogs: Vec<String>,
+    /// `agora watch`: when the catalogs are synced, `HH:MM` UTC.
+    pub watch_catalog_at: Option<String>,
+}
+
+/// The `agora watch` keys of the configuration file, read by that command
+/// (its flags and variables win over them).
+#[derive(Debug, Default, Clone)]
+pub(crate) struct WatchFile {
+    pub work_orders_every: Option<FileDuration>,
+    pub tracking_every: Option<FileDuration>,
+    pub outbox_poll: Option<FileDuration>,
+    pub shutdown_grace: Option<FileDuration>,
+    pub catalogs: Vec<String>,
+    pub catalog_at: Option<String>,
 }
 
 /// Settings given on the command line (flags, or the environment
@@ -135,6 +160,8 @@ pub(crate) struct Settings {
     pub lease: Duration,
     /// How long after a request's timeout an answer may still land.
     pub grace: Duration,
+    /// The configuration file's keys of `agora watch`.
+    pub watch: WatchFile,
 }
 
 /// A timing setting: the flag's (or its variable's) value, else the
@@ -301,7 +328,16 @@ impl Settings {
                 )?,
             )
             .with_retry(retry);
+        let watch = WatchFile {
+            work_orders_every: file.watch_work_orders_every,
+            tracking_every: file.watch_tracking_every,
+            outbox_poll: file.watch_outbox_poll,
+            shutdown_grace: file.watch_shutdown_grace,
+            catalogs: file.watch_catalogs,
+            catalog_at: file.watch_catalog_at,
+        };
         Ok(Self {
+            watch,
             client,
             lease: timing(flags.lease, file.lease, "lease", defaults::LEASE, false)?,
             grace: timing(flags.grace, file.grace, "grace", defaults::GRACE, true)?,

@@ -1485,3 +1485,80 @@ async fn work_orders_are_kept_as_received_and_shown() {
         text(&out)
     );
 }
+
+/// Events of a kind in the store, read while a child may be writing (0
+/// until the store exists).
+fn events_of(db: &std::path::Path, kind: &str) -> u64 {
+    let Ok(conn) =
+        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+    else {
+        return 0;
+    };
+    conn.query_row("SELECT COUNT(*) FROM events WHERE kind = ?1", [kind], |r| {
+        r.get::<_, i64>(0)
+    })
+    .map_or(0, |n| u64::try_from(n).unwrap_or(0))
+}
+
+/// `agora watch` pulls a work order at once, stops cleanly on SIGTERM and
+/// says what it did; `agora events` prints the events as NDJSON, by type
+/// and after an id.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_pulls_and_stops_on_sigterm_and_events_are_printed_as_ndjson() {
+    let env = Env::new("watch", 100).await;
+    env.sim().publish_mandate(KEY, mandate(19)).unwrap();
+    let mut child = env
+        .command(&["--json", "watch", "--work-orders-every", "1h"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while events_of(&env.db, "repair_file.created") == 0 {
+        assert!(child.try_wait().unwrap().is_none(), "watch ended early");
+        assert!(std::time::Instant::now() < deadline, "no work order pulled");
+        // How often to look, not what to conclude.
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["runs"]["work-orders"], 1, "{report}");
+    assert_eq!(report["cut"], false);
+
+    let all = env.run(&["--json", "events"]).await;
+    assert!(all.status.success(), "{}", text(&all));
+    let lines: Vec<Value> = String::from_utf8_lossy(&all.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let types: Vec<&str> = lines.iter().map(|l| l["type"].as_str().unwrap()).collect();
+    assert_eq!(
+        types,
+        ["work_order.received", "repair_file.created"],
+        "{lines:?}"
+    );
+    assert!(lines[0]["id"].as_u64() < lines[1]["id"].as_u64());
+    let first = lines[0]["id"].to_string();
+    let after = env.run(&["--json", "events", "--since", &first]).await;
+    assert_eq!(String::from_utf8_lossy(&after.stdout).lines().count(), 1);
+    let typed = env
+        .run(&["--json", "events", "--type", "work_order.received"])
+        .await;
+    let typed: Vec<Value> = String::from_utf8_lossy(&typed.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(typed.len(), 1);
+    assert_eq!(typed[0]["data"]["manufacturer_id"], 19);
+    let bad = env.run(&["events", "--type", "nothing.happened"]).await;
+    assert_eq!(bad.status.code(), Some(2));
+}

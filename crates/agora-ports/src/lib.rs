@@ -3,7 +3,8 @@
 //! The ports of agora's hexagon: the async traits through which the use
 //! cases reach AgoraPlus ([`Mandates`], [`Repairs`], [`PartOrders`],
 //! [`Claims`], [`Invoices`], [`Catalog`]) and keep local state
-//! ([`RepairFiles`], [`SyncCursors`], [`Outbox`], [`CatalogStore`]), a
+//! ([`RepairFiles`], [`SyncCursors`], [`Outbox`], [`CatalogStore`],
+//! [`JobLeases`], [`Events`]), a
 //! [`Clock`], and the one error type they share, [`AgoraError`], which says
 //! whether a failure is worth retrying and whether a call is *in doubt*.
 //!
@@ -13,11 +14,18 @@
 //! mock (`MockMandates`, …) for tests where the order of calls is the point.
 
 mod error;
+mod events;
+mod jobs;
 mod local;
 mod outbox;
 mod remote;
 
 pub use error::{AgoraError, Cause, Reach, ServiceMessage};
+pub use events::{
+    Event, EventType, Events, NewEvent, event_of_catalog_sync, event_of_doubt, event_of_work_order,
+    events_of_delivery, events_of_repair_write,
+};
+pub use jobs::JobLeases;
 pub use local::{
     CatalogStore, Clock, CursorMove, KeptWorkOrder, LocalRepair, RepairFiles, SyncCursors,
     SystemClock,
@@ -34,6 +42,10 @@ pub use remote::{
     collect_records,
 };
 
+#[cfg(feature = "mock")]
+pub use events::MockEvents;
+#[cfg(feature = "mock")]
+pub use jobs::MockJobLeases;
 #[cfg(feature = "mock")]
 pub use local::{MockCatalogStore, MockClock, MockRepairFiles, MockSyncCursors};
 #[cfg(feature = "mock")]

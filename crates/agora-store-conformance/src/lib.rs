@@ -7,7 +7,8 @@
 //! owners and leases, recovery of expired leases only, exclusive creations,
 //! settlements, concurrent claimers that never share an entry, catalog
 //! upserts by key in the order they were started, cursors that move with
-//! the batch completing a sync; plus a model-based test of random
+//! the batch completing a sync, job leases with one holder at a time, events written with their
+//! change; plus a model-based test of random
 //! interleavings of two dispatchers, crashes and operator resolutions
 //! against a reference model.
 //!
@@ -27,17 +28,21 @@ use std::time::Duration;
 use agora_domain::lifecycle::RepairLifecycle;
 use agora_domain::{CompleteRepairState, Lcid, ManufacturerId, WarrantyClaim};
 use agora_ports::{
-    CatalogStore, Guard, Lease, LocalRepair, Operation, Outbox, OutboxState, RepairFiles,
-    SyncCursors,
+    CatalogStore, Events, Guard, JobLeases, Lease, LocalRepair, Operation, Outbox, OutboxState,
+    RepairFiles, SyncCursors,
 };
 use jiff::Timestamp;
 
 mod catalog;
+mod events;
+mod jobs;
 mod local;
 mod model;
 mod outbox;
 
 pub use catalog::*;
+pub use events::*;
+pub use jobs::*;
 pub use local::*;
 pub use outbox::*;
 
@@ -46,7 +51,16 @@ pub use model::model_interleavings;
 /// A store under test.
 pub trait Harness: Send + Sync {
     /// The store.
-    type Store: RepairFiles + Outbox + SyncCursors + CatalogStore + Clone + Send + Sync + 'static;
+    type Store: RepairFiles
+        + Outbox
+        + SyncCursors
+        + CatalogStore
+        + JobLeases
+        + Events
+        + Clone
+        + Send
+        + Sync
+        + 'static;
     /// A new, empty store of its own.
     fn fresh(&self) -> impl Future<Output = Self::Store> + Send;
     /// A second handle on the same store, as another process would open it
@@ -93,6 +107,8 @@ macro_rules! conformance_tests {
             a_catalog_batch_moves_its_cursor_with_it,
             a_cursor_never_moves_back,
             an_older_sync_never_overwrites_newer_records,
+            a_job_lease_has_one_holder_at_a_time,
+            events_are_recorded_with_their_change,
         );
         #[test]
         fn model_interleavings() {

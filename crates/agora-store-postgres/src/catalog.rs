@@ -12,13 +12,14 @@ use std::collections::HashMap;
 
 use agora_domain::wire::WriteJson;
 use agora_domain::{Lcid, ManufacturerId, Product, SparePart};
-use agora_ports::{AgoraError, CatalogStore, CursorMove};
+use agora_ports::{AgoraError, CatalogStore, CursorMove, event_of_catalog_sync};
 use async_trait::async_trait;
 use jiff::Timestamp;
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::Type;
 
+use crate::events::record_in_tx;
 use crate::{PostgresStore, SET_CURSOR, ms, store_error};
 
 /// The records of one upsert.
@@ -252,6 +253,7 @@ async fn upsert_records<T: WriteJson + Sync>(
         tx.execute(SET_CURSOR, &[&cursor.key, &ms(cursor.at)])
             .await
             .map_err(store_error)?;
+        record_in_tx(&tx, &[event_of_catalog_sync(&cursor.key, cursor.at)]).await?;
     }
     tx.commit().await.map_err(store_error)?;
     Ok(written)

@@ -30,7 +30,10 @@ use agora_domain::wire::read_stored;
 use agora_domain::{
     ClaimId, CompleteRepairState, InterventionId, MandateId, MandateLightResponse, PartOrderLine,
 };
-use agora_ports::{AgoraError, KeptWorkOrder, LocalRepair, Operation, RepairFiles, SyncCursors};
+use agora_ports::{
+    AgoraError, KeptWorkOrder, LocalRepair, Operation, RepairFiles, SyncCursors,
+    event_of_work_order, events_of_repair_write,
+};
 use async_trait::async_trait;
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod};
 use jiff::Timestamp;
@@ -39,6 +42,8 @@ use tokio_postgres::types::ToSql;
 
 mod catalog;
 mod connect;
+mod events;
+mod jobs;
 mod outbox;
 pub mod throwaway;
 
@@ -47,11 +52,17 @@ pub use connect::{
     redacted, scheme_of,
 };
 
+use events::record_in;
+
+/// The advisory lock that orders the transactions recording events (for
+/// tests that play another agora's transaction).
+#[doc(hidden)]
+pub use events::EVENTS_LOCK;
 use outbox::enqueue_in;
 
 /// The agora schema version this build migrates a database to (and the
 /// newest it opens): the number of steps in its migrations.
-pub const SCHEMA_VERSION: i32 = 5;
+pub const SCHEMA_VERSION: i32 = 6;
 
 const _: () = assert!(MIGRATIONS.len() == SCHEMA_VERSION as usize);
 
@@ -154,6 +165,23 @@ const MIGRATIONS: &[&str] = &[
     // records.
     "ALTER TABLE spare_parts ADD COLUMN synced_ms BIGINT NOT NULL DEFAULT 0;
     ALTER TABLE products ADD COLUMN synced_ms BIGINT NOT NULL DEFAULT 0;",
+    // 6: the leases of the worker's periodic jobs (`agora watch`): who
+    // runs a job until when, and when it was last completed. The events,
+    // each written by the transaction of its change (see events.rs for
+    // why their ids are commit-ordered).
+    "CREATE TABLE job_leases (
+        job TEXT PRIMARY KEY,
+        owner TEXT,
+        until_ms BIGINT,
+        done_ms BIGINT
+    );
+    CREATE TABLE events (
+        id BIGSERIAL PRIMARY KEY,
+        kind TEXT NOT NULL,
+        at_ms BIGINT NOT NULL,
+        intervention_id BIGINT,
+        data TEXT NOT NULL
+    );",
 ];
 
 /// The SQL of each schema version's step, in order (step `n` takes a
@@ -435,11 +463,23 @@ pub(crate) async fn one_repair(
 }
 
 /// Writes a repair file if its revision is still the stored one (0: a new
-/// file), raising the revision; a conflict otherwise.
+/// file), raising the revision; a conflict otherwise. The change's events
+/// are recorded with it (`agora_ports::events_of_repair_write`): `c` is a
+/// transaction.
 pub(crate) async fn upsert_repair_in(
     c: &impl GenericClient,
     r: &LocalRepair,
 ) -> Result<(), AgoraError> {
+    let old = if r.revision == 0 {
+        None
+    } else {
+        one_repair(c, "intervention_id", r.intervention_id.0, true).await?
+    };
+    write_repair_in(c, r).await?;
+    record_in(c, &events_of_repair_write(old.as_ref(), r)).await
+}
+
+async fn write_repair_in(c: &impl GenericClient, r: &LocalRepair) -> Result<(), AgoraError> {
     let file = serde_json::to_string(&r.file).map_err(store_error)?;
     let lifecycle = serde_json::to_string(&r.lifecycle).map_err(store_error)?;
     let orders = serde_json::to_string(&r.orders).map_err(store_error)?;
@@ -509,7 +549,10 @@ fn decode_work_order(row: &Row) -> Result<KeptWorkOrder, AgoraError> {
 #[async_trait]
 impl RepairFiles for PostgresStore {
     async fn upsert_repair(&self, repair: &LocalRepair) -> Result<(), AgoraError> {
-        upsert_repair_in(&self.client().await?, repair).await
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(store_error)?;
+        upsert_repair_in(&tx, repair).await?;
+        tx.commit().await.map_err(store_error)
     }
 
     async fn repair(&self, id: InterventionId) -> Result<Option<LocalRepair>, AgoraError> {
@@ -565,19 +608,26 @@ impl RepairFiles for PostgresStore {
             return Ok(());
         };
         let json = serde_json::to_string(mandate).map_err(store_error)?;
-        self.client()
-            .await?
-            .execute(
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(store_error)?;
+        // `xmax = 0`: the row was inserted, not updated (first pulled).
+        let inserted: bool = tx
+            .query_one(
                 "INSERT INTO work_orders (mandate_id, work_order, intervention_id, seen_ms)
                  VALUES ($1, $2, $3, $4)
                  ON CONFLICT (mandate_id) DO UPDATE SET work_order = EXCLUDED.work_order,
                    intervention_id = COALESCE(EXCLUDED.intervention_id, work_orders.intervention_id),
-                   seen_ms = EXCLUDED.seen_ms",
+                   seen_ms = EXCLUDED.seen_ms
+                 RETURNING (xmax = 0)",
                 &[&id.0, &json, &intervention_id.map(|i| i.0), &ms(seen_at)],
             )
             .await
-            .map(|_| ())
-            .map_err(store_error)
+            .map_err(store_error)?
+            .get(0);
+        if inserted {
+            record_in(&tx, &[event_of_work_order(mandate, intervention_id)]).await?;
+        }
+        tx.commit().await.map_err(store_error)
     }
 
     async fn work_order(&self, id: MandateId) -> Result<Option<KeptWorkOrder>, AgoraError> {

@@ -7,7 +7,8 @@ use agora_domain::InterventionId;
 use agora_ports::{
     AgoraError, Attempt, Finish, Guard, Lease, Operation, OperationAnswer, Outbox, OutboxEntry,
     OutboxState, ParkReason, RepairKey, Settlement, answer_touches, apply_answer, check_settlement,
-    collapses_into, duplicate_note, judge_finish, lands_until, parking,
+    collapses_into, duplicate_note, event_of_doubt, events_of_delivery, judge_finish, lands_until,
+    parking,
 };
 use async_trait::async_trait;
 use deadpool_postgres::{GenericClient, Transaction};
@@ -15,6 +16,7 @@ use jiff::Timestamp;
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
+use crate::events::record_in;
 use crate::{PostgresStore, from_ms, ms, one_repair, store_error, upsert_repair_in};
 
 /// The states in which an entry holds its exclusive key: the predicate of
@@ -308,6 +310,11 @@ async fn deliver_in(
     for repair in apply_answer(&entry.operation, answer, found) {
         upsert_repair_in(tx, &repair).await?;
     }
+    record_in(
+        tx,
+        &events_of_delivery(entry.id, &entry.operation, entry.intervention_id, answer),
+    )
+    .await?;
     let answer = serde_json::to_string(answer).map_err(store_error)?;
     let statement = tx
         .prepare_cached(
@@ -472,6 +479,18 @@ impl Outbox for PostgresStore {
                 )
                 .await
                 .map_err(store_error)?;
+                if p.state == OutboxState::InDoubt {
+                    record_in(
+                        &tx,
+                        &[event_of_doubt(
+                            entry.id,
+                            &entry.operation,
+                            entry.intervention_id,
+                            p.error,
+                        )],
+                    )
+                    .await?;
+                }
             }
         }
         tx.commit().await.map_err(store_error)?;
@@ -573,6 +592,20 @@ impl Outbox for PostgresStore {
             )
             .await
             .map_err(store_error)?;
+        for row in &doubtful {
+            for e in select(&tx, "id = $1", &[&row.get::<_, i64>(0)], false).await? {
+                record_in(
+                    &tx,
+                    &[event_of_doubt(
+                        e.id,
+                        &e.operation,
+                        e.intervention_id,
+                        "its sender stopped mid-send",
+                    )],
+                )
+                .await?;
+            }
+        }
         tx.execute(
             &format!(
                 "UPDATE outbox SET state = 'pending', owner = NULL, lease_until_ms = NULL,

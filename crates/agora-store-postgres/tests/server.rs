@@ -4,9 +4,9 @@
 #![allow(clippy::unwrap_used)]
 
 use agora_domain::InterventionId;
-use agora_ports::{Operation, Outbox, SyncCursors};
+use agora_ports::{Events, Operation, Outbox, RepairFiles, SyncCursors};
 use agora_store_postgres::throwaway::Server;
-use agora_store_postgres::{PostgresStore, SCHEMA_VERSION};
+use agora_store_postgres::{EVENTS_LOCK, PostgresStore, SCHEMA_VERSION};
 use jiff::Timestamp;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -377,4 +377,78 @@ async fn a_database_of_schema_3_opens_at_4_and_keeps_work_orders_from_then_on() 
         .await
         .unwrap();
     assert_eq!(store.work_orders().await.unwrap().len(), 1);
+}
+
+/// Event ids are in commit order: while a transaction that took an id is
+/// open, a change recording an event waits (the events' advisory lock), so
+/// a reader following from the last id it saw never skips the first one
+/// when it commits after a higher one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_committed_late_is_never_skipped_by_a_reader_that_follows() {
+    let server = Server::start().unwrap_or_else(|why| panic!("{why}"));
+    let url = server.create_database("events").await.unwrap();
+    let store = PostgresStore::connect(&url).await.unwrap();
+    let connect = || async {
+        let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(connection);
+        client
+    };
+    // Another agora's transaction: it took the lock and an id, and is open.
+    let mut other = connect().await;
+    let tx = other.transaction().await.unwrap();
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&EVENTS_LOCK])
+        .await
+        .unwrap();
+    let first: i64 = tx
+        .query_one(
+            "INSERT INTO events (kind, at_ms, data) VALUES ('repair_file.created', 0, '{}')
+             RETURNING id",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    // A change that records an event meanwhile waits for the lock.
+    let writer = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store
+                .upsert_repair(&agora_store_conformance::repair(1))
+                .await
+        })
+    };
+    let watcher = connect().await;
+    loop {
+        let waiting: i64 = watcher
+            .query_one(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if waiting > 0 {
+            break;
+        }
+        assert!(
+            !writer.is_finished(),
+            "the change committed its event while an earlier id was open"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    assert!(store.events_after(0, 10).await.unwrap().is_empty());
+    tx.commit().await.unwrap();
+    writer.await.unwrap().unwrap();
+    let ids: Vec<u64> = store
+        .events_after(0, 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(ids.len(), 2, "{ids:?}");
+    assert_eq!(ids[0], u64::try_from(first).unwrap());
+    assert!(ids[1] > ids[0]);
 }

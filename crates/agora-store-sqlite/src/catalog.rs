@@ -2,12 +2,13 @@
 //! applied in order, and the `CatalogStore` port.
 
 use agora_domain::{Lcid, ManufacturerId, Product, SparePart};
-use agora_ports::{AgoraError, CatalogStore, CursorMove};
+use agora_ports::{AgoraError, CatalogStore, CursorMove, event_of_catalog_sync};
 use async_trait::async_trait;
 use jiff::Timestamp;
 use rusqlite::{Connection, params};
 
 use crate::cursors::set_cursor_in;
+use crate::events::record_in;
 use crate::{SqliteStore, store_error};
 
 /// Rows per `INSERT` in a catalog upsert. Row by row, most of the time
@@ -77,6 +78,7 @@ pub(crate) fn upsert_records<T: agora_domain::wire::WriteJson>(
     }
     if let Some(cursor) = completes {
         set_cursor_in(&tx, &cursor.key, cursor.at)?;
+        record_in(&tx, &[event_of_catalog_sync(&cursor.key, cursor.at)])?;
     }
     tx.commit().map_err(store_error)?;
     Ok(keyed.len() as u64)

@@ -4,8 +4,11 @@
 //! implementing the store ports of `agora-ports`:
 //! [`RepairFiles`](agora_ports::RepairFiles),
 //! [`SyncCursors`](agora_ports::SyncCursors),
-//! [`Outbox`](agora_ports::Outbox) and
-//! [`CatalogStore`](agora_ports::CatalogStore).
+//! [`Outbox`](agora_ports::Outbox),
+//! [`CatalogStore`](agora_ports::CatalogStore),
+//! [`JobLeases`](agora_ports::JobLeases) and
+//! [`Events`](agora_ports::Events) (each written by the transaction of
+//! its change).
 //!
 //! - WAL journal; the state tables are written with `synchronous=FULL` (an
 //!   outbox entry survives a power cut once `enqueue` returns), the catalog
@@ -28,6 +31,8 @@ use rusqlite::{Connection, Transaction, TransactionBehavior};
 
 mod catalog;
 mod cursors;
+mod events;
+mod jobs;
 mod outbox;
 mod repairs;
 mod schema;

@@ -7,12 +7,14 @@ use agora_domain::InterventionId;
 use agora_ports::{
     AgoraError, Attempt, Finish, Guard, Lease, Operation, OperationAnswer, Outbox, OutboxEntry,
     OutboxState, ParkReason, RepairKey, Settlement, answer_touches, apply_answer, check_settlement,
-    collapses_into, duplicate_note, judge_finish, lands_until, parking,
+    collapses_into, duplicate_note, event_of_doubt, events_of_delivery, judge_finish, lands_until,
+    parking,
 };
 use async_trait::async_trait;
 use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 
+use crate::events::record_in;
 use crate::{SqliteStore, from_ms, ms, one_repair, store_error, upsert_repair_in, write_tx};
 
 /// The states in which an entry holds its exclusive key: open, applied
@@ -290,6 +292,10 @@ fn deliver_in(
     for repair in apply_answer(&entry.operation, answer, found) {
         upsert_repair_in(tx, &repair)?;
     }
+    record_in(
+        tx,
+        &events_of_delivery(entry.id, &entry.operation, entry.intervention_id, answer),
+    )?;
     let answer = serde_json::to_string(answer).map_err(store_error)?;
     tx.execute(
         "UPDATE outbox SET state = 'delivered', answer = ?2, owner = NULL, lease_until_ms = NULL,
@@ -446,6 +452,9 @@ impl Outbox for SqliteStore {
                         ],
                     )
                     .map_err(store_error)?;
+                    if p.state == OutboxState::InDoubt {
+                        record_in(&tx, &[event_of_doubt(entry.id, &entry.operation, entry.intervention_id, p.error)])?;
+                    }
                 }
             }
             tx.commit().map_err(store_error)?;
@@ -545,6 +554,10 @@ impl Outbox for SqliteStore {
                 [ms(now)],
             )
             .map_err(store_error)?;
+            for e in doubtful.iter().filter_map(|i| one_entry(&tx, *i).transpose()) {
+                let e = e?;
+                record_in(&tx, &[event_of_doubt(e.id, &e.operation, e.intervention_id, "its sender stopped mid-send")])?;
+            }
             tx.execute(
                 &format!(
                     "UPDATE outbox SET state = 'pending', owner = NULL, lease_until_ms = NULL,

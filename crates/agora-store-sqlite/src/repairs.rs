@@ -6,11 +6,15 @@ use agora_domain::wire::read_stored;
 use agora_domain::{
     ClaimId, CompleteRepairState, InterventionId, MandateId, MandateLightResponse, PartOrderLine,
 };
-use agora_ports::{AgoraError, KeptWorkOrder, LocalRepair, Operation, RepairFiles};
+use agora_ports::{
+    AgoraError, KeptWorkOrder, LocalRepair, Operation, RepairFiles, event_of_work_order,
+    events_of_repair_write,
+};
 use async_trait::async_trait;
 use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
+use crate::events::record_in;
 use crate::outbox::enqueue_in;
 use crate::{SqliteStore, from_ms, ms, store_error, write_tx};
 
@@ -90,7 +94,18 @@ pub(crate) fn one_repair(
 
 /// Writes a repair file if its revision is still the stored one (0: a new
 /// file), raising the revision; a conflict otherwise.
+/// The change's events are recorded with it (`agora_ports::events_of_repair_write`).
 pub(crate) fn upsert_repair_in(conn: &Connection, r: &LocalRepair) -> Result<(), AgoraError> {
+    let old = if r.revision == 0 {
+        None
+    } else {
+        one_repair(conn, "intervention_id", r.intervention_id.0)?
+    };
+    write_repair_in(conn, r)?;
+    record_in(conn, &events_of_repair_write(old.as_ref(), r))
+}
+
+fn write_repair_in(conn: &Connection, r: &LocalRepair) -> Result<(), AgoraError> {
     let file = serde_json::to_string(&r.file).map_err(store_error)?;
     let lifecycle = serde_json::to_string(&r.lifecycle).map_err(store_error)?;
     let orders = serde_json::to_string(&r.orders).map_err(store_error)?;
@@ -231,8 +246,20 @@ impl RepairFiles for SqliteStore {
             return Ok(());
         };
         let json = serde_json::to_string(mandate).map_err(store_error)?;
+        let received = event_of_work_order(mandate, intervention_id);
         self.with_state(move |c| {
-            c.execute(
+            let tx = write_tx(c)?;
+            let known: bool = tx
+                .query_row(
+                    "SELECT EXISTS (SELECT 1 FROM work_orders WHERE mandate_id = ?1)",
+                    [id.0],
+                    |r| r.get(0),
+                )
+                .map_err(store_error)?;
+            if !known {
+                record_in(&tx, &[received])?;
+            }
+            tx.execute(
                 "INSERT INTO work_orders (mandate_id, work_order, intervention_id, seen_ms)
                  VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (mandate_id) DO UPDATE SET work_order = excluded.work_order,
@@ -240,8 +267,8 @@ impl RepairFiles for SqliteStore {
                    seen_ms = excluded.seen_ms",
                 params![id.0, json, intervention_id.map(|i| i.0), ms(seen_at)],
             )
-            .map(|_| ())
-            .map_err(store_error)
+            .map_err(store_error)?;
+            tx.commit().map_err(store_error)
         })
         .await
     }

@@ -95,6 +95,22 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     // records.
     "ALTER TABLE spare_parts ADD COLUMN synced_ms INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE products ADD COLUMN synced_ms INTEGER NOT NULL DEFAULT 0;",
+    // 6: the leases of the worker's periodic jobs (`agora watch`): who
+    // runs a job until when, and when it was last completed. The events,
+    // each written by the transaction of its change.
+    "CREATE TABLE job_leases (
+        job TEXT PRIMARY KEY,
+        owner TEXT,
+        until_ms INTEGER,
+        done_ms INTEGER
+    );
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind TEXT NOT NULL,
+        at_ms INTEGER NOT NULL,
+        intervention_id INTEGER,
+        data TEXT NOT NULL
+    );",
 ];
 
 /// Work a migration step needs beyond SQL, run in its transaction: version

@@ -554,7 +554,7 @@ fn a_file_that_is_not_a_database_is_refused_with_sqlites_error_behind() {
 }
 
 /// A store at version 3 (repair files without their work order) opens at
-/// version 4: its files read as before, without a work order, and a later
+/// version 4 (and on): its files read as before, without a work order, and a later
 /// write keeps one.
 #[tokio::test]
 async fn a_store_of_schema_3_opens_at_4_and_keeps_work_orders_from_then_on() {
@@ -572,6 +572,8 @@ async fn a_store_of_schema_3_opens_at_4_and_keeps_work_orders_from_then_on() {
              ALTER TABLE products DROP COLUMN synced_ms;
              ALTER TABLE repairs DROP COLUMN work_order;
              DROP TABLE work_orders;
+             DROP TABLE job_leases;
+             DROP TABLE events;
              PRAGMA user_version = 3;",
         )
         .unwrap();
@@ -581,7 +583,7 @@ async fn a_store_of_schema_3_opens_at_4_and_keeps_work_orders_from_then_on() {
         .unwrap()
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 5);
+    assert_eq!(version, 6, "and on to the latest");
     let mut old = store.repair(InterventionId(1)).await.unwrap().unwrap();
     assert_eq!(old.work_order, None);
     assert_eq!(old.file, repair(1).file);

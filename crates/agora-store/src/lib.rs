@@ -20,8 +20,9 @@ use agora_domain::{
     SparePart,
 };
 use agora_ports::{
-    AgoraError, Attempt, CatalogStore, CursorMove, Finish, Guard, KeptWorkOrder, Lease,
-    LocalRepair, Operation, Outbox, OutboxEntry, OutboxState, RepairFiles, Settlement, SyncCursors,
+    AgoraError, Attempt, CatalogStore, CursorMove, Event, Events, Finish, Guard, JobLeases,
+    KeptWorkOrder, Lease, LocalRepair, Operation, Outbox, OutboxEntry, OutboxState, RepairFiles,
+    Settlement, SyncCursors,
 };
 pub use agora_store_postgres::{PgOptions, PostgresStore};
 pub use agora_store_sqlite::SqliteStore;
@@ -200,6 +201,37 @@ impl RepairFiles for Store {
     }
     async fn work_orders(&self) -> Result<Vec<KeptWorkOrder>, AgoraError> {
         each!(self.work_orders())
+    }
+}
+
+#[async_trait]
+impl Events for Store {
+    async fn events_after(&self, after: u64, limit: usize) -> Result<Vec<Event>, AgoraError> {
+        each!(self.events_after(after, limit))
+    }
+}
+
+#[async_trait]
+impl JobLeases for Store {
+    async fn take_job(
+        &self,
+        job: &str,
+        lease: &Lease,
+        now: Timestamp,
+        unless_done_after: Option<Timestamp>,
+    ) -> Result<bool, AgoraError> {
+        each!(self.take_job(job, lease, now, unless_done_after))
+    }
+    async fn renew_job(&self, job: &str, lease: &Lease) -> Result<bool, AgoraError> {
+        each!(self.renew_job(job, lease))
+    }
+    async fn release_job(
+        &self,
+        job: &str,
+        owner: &str,
+        done: Option<Timestamp>,
+    ) -> Result<(), AgoraError> {
+        each!(self.release_job(job, owner, done))
     }
 }
 

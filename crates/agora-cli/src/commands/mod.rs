@@ -7,6 +7,7 @@ mod claims;
 mod demo;
 mod docs;
 mod doctor;
+mod events;
 mod invoices;
 mod outbox;
 mod parts;
@@ -14,6 +15,7 @@ mod record;
 mod reference;
 mod repairs;
 mod sim;
+mod watch;
 mod work_orders;
 
 use std::process::ExitCode;
@@ -30,6 +32,7 @@ pub(crate) use claims::ClaimsCmd;
 pub(crate) use demo::DemoArgs;
 pub(crate) use docs::{CompletionsArgs, man};
 pub(crate) use doctor::DoctorArgs;
+pub(crate) use events::EventsArgs;
 pub(crate) use invoices::InvoicesCmd;
 pub(crate) use outbox::OutboxCmd;
 pub(crate) use parts::PartsCmd;
@@ -37,6 +40,7 @@ pub(crate) use record::RecordArgs;
 pub(crate) use reference::RefCmd;
 pub(crate) use repairs::{RepairsCmd, StatusCmd};
 pub(crate) use sim::SimArgs;
+pub(crate) use watch::WatchArgs;
 pub(crate) use work_orders::WorkOrdersCmd;
 
 use crate::Command;
@@ -121,7 +125,10 @@ pub(crate) async fn run(command: Command, flags: Flags, out: Out) -> ExitCode {
     // logs) has the api_key taken out, however AgoraPlus echoed it.
     crate::output::hide(settings.client.api_key.expose());
     let result = match app(&settings, out).await {
-        Ok(app) => execute(&app, command, out, &settings.client).await,
+        Ok(app) => match command {
+            Command::Watch(args) => watch::run(&app, args, &settings.watch, out).await,
+            command => execute(&app, command, out, &settings.client).await,
+        },
         Err(e) => Err(e),
     };
     match result {
@@ -245,7 +252,9 @@ async fn execute(
         Command::Bom(args) => catalog::bom(app, args, out).await,
         Command::Outbox(cmd) => outbox::run(app, cmd, out).await,
         Command::Doctor(args) => doctor::run(app, args, out).await,
+        Command::Events(args) => events::run(app, args, out).await,
         Command::Demo(_)
+        | Command::Watch(_)
         | Command::Sim(_)
         | Command::Record(_)
         | Command::Completions(_)
