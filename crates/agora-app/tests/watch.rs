@@ -360,26 +360,32 @@ async fn an_unavailable_agoraplus_is_said_once_and_backed_off_from() {
     );
 }
 
-/// A repair file known to the simulator, and two updates of it queued.
+/// Two repair files known to the simulator, and an update of each queued
+/// (two files: updates of one file collapse into one entry).
 async fn two_updates_queued(w: &World) -> (u64, u64) {
+    w.sim.publish_mandate("a", work_order(19)).unwrap();
     w.sim.publish_mandate("a", work_order(19)).unwrap();
     w.app("setup", Duration::ZERO)
         .sync_work_orders()
         .await
         .unwrap();
-    let repair = w.store.repairs().await.unwrap().pop().unwrap();
-    let op = Operation::UpdateRepair(repair.file.clone());
-    let first = w
-        .store
-        .enqueue(Some(repair.intervention_id), &op, w.clock.now())
-        .await
-        .unwrap();
-    let second = w
-        .store
-        .enqueue(Some(repair.intervention_id), &op, w.clock.now())
-        .await
-        .unwrap();
-    (first, second)
+    let mut repairs = w.store.repairs().await.unwrap();
+    repairs.sort_by_key(|r| r.intervention_id);
+    let [one, two] = &repairs[..] else {
+        panic!("two repair files: {repairs:?}")
+    };
+    let mut ids = Vec::new();
+    for repair in [one, two] {
+        let op = Operation::UpdateRepair(repair.file.clone());
+        ids.push(
+            w.store
+                .enqueue(Some(repair.intervention_id), &op, w.clock.now())
+                .await
+                .unwrap(),
+        );
+    }
+    assert_ne!(ids[0], ids[1]);
+    (ids[0], ids[1])
 }
 
 #[tokio::test(start_paused = true)]
