@@ -188,15 +188,10 @@ impl<A, S: Outbox> Agora<A, S> {
         })?;
         for (path, kept) in kept {
             let attempt = Attempt::Delivered(kept.answer.clone());
+            let now = self.outbox_now().await;
             let finished = self
                 .store
-                .finish(
-                    kept.entry,
-                    &kept.owner,
-                    kept.attempt,
-                    &attempt,
-                    self.clock.now(),
-                )
+                .finish(kept.entry, &kept.owner, kept.attempt, &attempt, now)
                 .await;
             match finished {
                 Ok(finished) => {

@@ -167,6 +167,18 @@ impl<A, S: Outbox> Agora<A, S> {
             .await?
             .unwrap_or_else(|| self.clock.now()))
     }
+
+    /// Now on the clock the outbox's times are kept and judged by
+    /// ([`Agora::lease_clock`]), for what an attempt records (its retry
+    /// time, when it was parked): an entry's times and the judgements made
+    /// on them come from one clock. When the store cannot be read, this
+    /// process's clock: what is then recorded fails too, and is retried or
+    /// kept.
+    pub(crate) async fn outbox_now(&self) -> Timestamp {
+        self.lease_clock()
+            .await
+            .unwrap_or_else(|_| self.clock.now())
+    }
 }
 
 impl<A, S> Agora<A, S>
@@ -323,7 +335,7 @@ where
                 send.await.unwrap_or(Err(AgoraError::Timeout(limit)))
             }
         };
-        let now = self.clock.now();
+        let now = self.outbox_now().await;
         let (attempt, delivery) = match result {
             Ok((answer, warning)) => (
                 Attempt::Delivered(answer.clone()),
@@ -489,7 +501,7 @@ where
         let id = entry.id;
         tracing::warn!(entry = id, error = %error, "lease not confirmed before the send: not sent");
         let message = format!("not sent: its lease could not be confirmed ({error})");
-        let now = self.clock.now();
+        let now = self.outbox_now().await;
         let retry = Attempt::Retry {
             at: now + self.backoff(entry.attempts),
             error: message.clone(),
@@ -660,8 +672,11 @@ where
             Resolution::Abandon => Settlement::Abandon,
         };
         // Checked before AgoraPlus is asked what was applied; the store
-        // checks again as it settles.
-        check_settlement(&entry, &kind, guard, self.clock.now())?;
+        // checks again as it settles. Judged by the clock the entry's
+        // times were taken by (on PostgreSQL the database's): an operator
+        // whose clock runs ahead settles nothing early.
+        let now = self.lease_clock().await?;
+        check_settlement(&entry, &kind, guard, now)?;
         let settlement = match resolution {
             Resolution::Applied {
                 intervention_id,
@@ -673,9 +688,8 @@ where
             Resolution::Resend => Settlement::Resend,
             Resolution::Abandon => Settlement::Abandon,
         };
-        self.store
-            .settle(id, &settlement, guard, self.clock.now())
-            .await
+        let now = self.lease_clock().await?;
+        self.store.settle(id, &settlement, guard, now).await
     }
 
     /// The answer an applied entry would have had, from what the person

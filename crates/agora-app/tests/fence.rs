@@ -512,3 +512,61 @@ async fn on_postgres_the_database_s_clock_judges_leases() {
     );
     assert_eq!(later.recover().await.unwrap(), [id]);
 }
+
+/// PostgreSQL: an operator's resend and abandon are judged by the
+/// database's clock, which took the attempt's send start. An operator
+/// whose own clock runs an hour ahead cannot settle an entry whose last
+/// attempt may still land (it would send the operation twice, or free its
+/// key while the first may still apply), and neither can a store caller
+/// that passes its own fast clock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgres_an_operator_s_fast_clock_settles_nothing_early() {
+    use agora_app::Resolution;
+    use agora_store_postgres::PostgresStore;
+    let server =
+        agora_store_postgres::throwaway::Server::start().unwrap_or_else(|why| panic!("{why}"));
+    let url = server.create_database("operator").await.unwrap();
+    let store = PostgresStore::connect(&url).await.unwrap();
+    let file = InterventionId(7);
+    let id = store
+        .enqueue(Some(file), &Operation::PlaceOrder(file), SystemClock.now())
+        .await
+        .unwrap();
+    let db_now = store.clock().await.unwrap().unwrap();
+    let lease = Lease {
+        owner: "sender:1".into(),
+        until: db_now + secs(20),
+    };
+    assert!(store.claim(id, db_now, &lease).await.unwrap().is_some());
+    let in_doubt = Attempt::InDoubt("timed out".into());
+    store
+        .finish(id, "sender:1", 1, &in_doubt, db_now)
+        .await
+        .unwrap();
+
+    let ahead = Agora::new(
+        simulator().client("a"),
+        PostgresStore::connect(&url).await.unwrap(),
+        ManualClock::at(SystemClock.now() + secs(3600)),
+        AppConfig::default(),
+    );
+    for resolution in [Resolution::Resend, Resolution::Abandon] {
+        let refused = ahead.resolve_with(id, resolution, false).await;
+        assert!(
+            matches!(refused, Err(AgoraError::TooSoon { .. })),
+            "{refused:?}"
+        );
+    }
+    let far = SystemClock.now() + secs(3600);
+    let refused = store
+        .settle(id, &Settlement::Resend, Guard::new(secs(30), secs(30)), far)
+        .await;
+    assert!(
+        matches!(refused, Err(AgoraError::TooSoon { .. })),
+        "{refused:?}"
+    );
+    assert_eq!(
+        store.entry(id).await.unwrap().unwrap().state,
+        OutboxState::InDoubt
+    );
+}

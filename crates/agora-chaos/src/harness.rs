@@ -122,9 +122,11 @@ pub struct ChaosConfig {
     /// How long the store stays unavailable.
     pub outage: Duration,
     /// How far the clock of every other worker (odd slots) is ahead of the
-    /// true time: the clock its use cases read, and, on PostgreSQL, the
-    /// offset of the database clock it reads
-    /// (`AGORA_TEST_DB_CLOCK_OFFSET_MS`).
+    /// true time: the clock its use cases read. On PostgreSQL every worker
+    /// reads one database clock, as processes sharing one server do, so
+    /// leases are judged alike whatever the skew; on SQLite each process's
+    /// own clock judges them, so the workers' grace covers the skew
+    /// ([`ChaosConfig::grace`]).
     pub clock_skew: Duration,
     /// The executable run in `worker` mode (this harness's binary).
     pub worker_exe: PathBuf,
@@ -196,6 +198,21 @@ impl ChaosConfig {
                 ..full.faults.clone()
             },
             ..full
+        }
+    }
+
+    /// The workers' grace (`AppConfig::grace`): how long past its end a
+    /// lease is still honoured, and past its request timeout an attempt
+    /// may still land. 5 s, and on SQLite 5 s more than the clock skew:
+    /// there each process judges leases by its own clock, and the outbox
+    /// promises nothing to processes whose clocks disagree by more than
+    /// the grace (docs/architecture.md). On PostgreSQL the database's clock
+    /// judges them, so the skew needs no grace.
+    pub fn grace(&self) -> Duration {
+        let base = Duration::from_secs(5);
+        match self.store {
+            StoreKind::Sqlite => base + self.clock_skew,
+            StoreKind::Postgres => base,
         }
     }
 
@@ -657,6 +674,7 @@ fn drive_workers(
             operator_grace_ms: config.operator_grace.as_millis() as u64,
             not_conform_rate: config.not_conform_rate,
             clock_skew_ms: skew_ms,
+            grace_ms: config.grace().as_millis() as u64,
         };
         let json = serde_json::to_string(&worker).map_err(|e| e.to_string())?;
         let log = std::fs::File::create(logs.join(format!("{}.log", s.name)))
@@ -668,9 +686,9 @@ fn drive_workers(
                 "AGORA_LOG",
                 std::env::var("AGORA_LOG").unwrap_or_else(|_| "warn".into()),
             )
-            // The database clock this worker reads, on PostgreSQL, is off
-            // by as much as its own.
-            .env("AGORA_TEST_DB_CLOCK_OFFSET_MS", skew_ms.to_string())
+            // One database, one clock: no worker reads it with an offset
+            // of its own, whatever its process's clock says.
+            .env_remove("AGORA_TEST_DB_CLOCK_OFFSET_MS")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log))

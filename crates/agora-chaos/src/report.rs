@@ -118,9 +118,14 @@ pub fn summary(report: &ChaosReport, config: &ChaosConfig) -> Vec<(String, Strin
         (
             "clocks off the true time".into(),
             format!(
-                "{} worker(s) {} ms ahead",
+                "{} worker(s) {} ms ahead ({}; grace {} ms)",
                 report.skewed_workers,
-                config.clock_skew.as_millis()
+                config.clock_skew.as_millis(),
+                match report.store {
+                    StoreKind::Sqlite => "each process's clock judges leases",
+                    StoreKind::Postgres => "the database's clock judges leases",
+                },
+                config.grace().as_millis()
             ),
         ),
         ("outbox entries".into(), thousands(after.entries as u64)),

@@ -74,6 +74,13 @@ pub struct WorkerConfig {
     /// (ahead when positive): the clock its use cases read.
     #[serde(default)]
     pub clock_skew_ms: i64,
+    /// The grace of its outbox (`AppConfig::grace`), in milliseconds.
+    #[serde(default = "default_grace_ms")]
+    pub grace_ms: u64,
+}
+
+fn default_grace_ms() -> u64 {
+    5_000
 }
 
 /// The system clock, off by a fixed amount: a process whose clock
@@ -208,7 +215,7 @@ pub async fn app(
     api_key: &str,
     store: &str,
     name: &str,
-    (lease, client_timeout): (Duration, Duration),
+    (lease, client_timeout, grace): (Duration, Duration, Duration),
     clock: Arc<dyn Clock>,
     hook: Option<Hook>,
 ) -> Result<App, AgoraError> {
@@ -238,7 +245,7 @@ pub async fn app(
             // client's timeout, within 3 s), and the simulator's slow
             // calls, handled after the client gave up.
             request_timeout: client_timeout * 4 + Duration::from_secs(1),
-            grace: Duration::from_secs(5),
+            grace,
             ..AppConfig::default()
         },
     ))
@@ -295,6 +302,7 @@ pub async fn run(
             (
                 Duration::from_millis(config.lease_ms),
                 Duration::from_millis(config.client_timeout_ms),
+                Duration::from_millis(config.grace_ms),
             ),
             Arc::new(SkewedClock {
                 skew_ms: config.clock_skew_ms,

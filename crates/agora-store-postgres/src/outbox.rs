@@ -508,6 +508,14 @@ impl Outbox for PostgresStore {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(store_error)?;
         let entry = locked_entry(&tx, id).await?;
+        // Judged by the database's clock, which took the entry's times: a
+        // caller whose clock runs ahead settles nothing early.
+        let db_now: i64 = tx
+            .query_one(&format!("SELECT {}", self.db_clock()), &[])
+            .await
+            .map_err(store_error)?
+            .get(0);
+        let now = now.min(from_ms(db_now));
         check_settlement(&entry, settlement, guard, now)?;
         let state = match settlement {
             Settlement::Applied(answer) => {

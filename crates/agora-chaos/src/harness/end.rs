@@ -30,7 +30,7 @@ pub(super) async fn finish(
         KEY,
         store,
         "operator",
-        (config.lease, Duration::from_secs(10)),
+        (config.lease, Duration::from_secs(10), config.grace()),
         Arc::new(SystemClock),
         None,
     )
