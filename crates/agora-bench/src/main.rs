@@ -24,7 +24,7 @@ fn usage() -> ExitCode {
         "usage: agora-bench all [--quick] [--out FILE] [--postgres | --no-postgres]\n\
          modes used by `all`: serve SIZE | sync URL N | parse URL N | store URL N | naive URL N |\n\
          overhead URL N CONCURRENCY | load URL N CONCURRENCY | micro |\n\
-         pg-sync URL N PGURL | pg-store URL N PGURL | pg-deliver URL PGURL NAME |\n\
+         pg-sync URL N PGURL | pg-store URL N PGURL | pg-copy URL N PGURL | pg-deliver URL PGURL NAME |\n\
          pg-direct URL PGURL SLOT OF TASKS"
     );
     ExitCode::from(2)
@@ -70,6 +70,7 @@ fn main() -> ExitCode {
             "load" => measure::load(&arg(1), num(2), num(3)).await,
             "pg-sync" => pg::sync(&arg(1), num(2), &arg(3)).await,
             "pg-store" => pg::store(&arg(1), num(2), &arg(3)).await,
+            "pg-copy" => pg::copy(&arg(1), num(2), &arg(3)).await,
             "pg-deliver" => pg::deliver(&arg(1), &arg(2), &arg(3)).await,
             "pg-direct" => pg::direct(&arg(1), &arg(2), (num(3), num(4).max(1)), num(5)).await,
             "micro" => micro::run(args.iter().any(|a| a == "--quick")).map(|v| println_json(&v)),

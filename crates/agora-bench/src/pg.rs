@@ -75,6 +75,62 @@ pub(crate) async fn store(url: &str, records: u64, pg: &str) -> Result<(), Strin
     Ok(())
 }
 
+/// The floor: the same records, already written as the rows the catalog
+/// holds (key, the record as JSON, OEM, language, sync time), loaded with
+/// one bare binary `COPY` into the empty `spare_parts` table (its primary
+/// key included) in one transaction. Only the `COPY` is timed.
+pub(crate) async fn copy(url: &str, records: u64, pg: &str) -> Result<(), String> {
+    use agora_domain::wire::WriteJson;
+    use tokio_postgres::binary_copy::BinaryCopyInWriter;
+    use tokio_postgres::types::Type;
+    let body = measure::fetch(url).await?;
+    let parts = Envelope::<Vec<SparePart>>::from_slice(&body)
+        .map_err(|e| e.to_string())?
+        .response_data
+        .unwrap_or_default();
+    drop(body);
+    let mut rows = Vec::with_capacity(parts.len());
+    for part in &parts {
+        let mut json = Vec::new();
+        part.write_json(&mut json).map_err(|e| e.to_string())?;
+        let json = String::from_utf8(json).map_err(|e| e.to_string())?;
+        rows.push((part.reference.clone().unwrap_or_default(), json));
+    }
+    drop(parts);
+    // The schema, as the store makes it.
+    drop(connect(pg).await?);
+    let (mut client, connection) = tokio_postgres::connect(pg, tokio_postgres::NoTls)
+        .await
+        .map_err(|e| e.to_string())?;
+    tokio::spawn(connection);
+    let (oem, language, synced) = (i64::from(OEM.0), i64::from(Lcid::ENGLISH.0), 0i64);
+    let started = Instant::now();
+    let tx = client.transaction().await.map_err(|e| e.to_string())?;
+    let sink = tx
+        .copy_in(
+            "COPY spare_parts (manufacturer, language, reference, record, synced_ms) FROM STDIN BINARY",
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    let types = [Type::INT8, Type::INT8, Type::TEXT, Type::TEXT, Type::INT8];
+    let mut writer = std::pin::pin!(BinaryCopyInWriter::new(sink, &types));
+    for (key, json) in &rows {
+        writer
+            .as_mut()
+            .write(&[&oem, &language, key, json, &synced])
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    let n = writer.finish().await.map_err(|e| e.to_string())?;
+    tx.commit().await.map_err(|e| e.to_string())?;
+    let secs = started.elapsed().as_secs_f64();
+    if n != records {
+        return Err(format!("copied {n} rows, expected {records}"));
+    }
+    println_json(&json!({"secs": secs, "records": n, "rss_kb": peak_rss_kb()}));
+    Ok(())
+}
+
 /// Says it is ready, then waits for the harness's go (a line on stdin), so
 /// that the processes of one measurement start together.
 async fn ready_set_go() -> Result<(), String> {
@@ -341,6 +397,8 @@ pub(crate) async fn all(quick: bool) -> Result<(String, bool), String> {
     let mut catalog = Vec::new();
     let mut ratios = Vec::new();
     let mut ratios_pw = Vec::new();
+    let mut ratios_copy = Vec::new();
+    let mut copies = Vec::new();
     for size in [small, big] {
         eprintln!("PostgreSQL: catalog of {size} spare parts…");
         let s = tokio::task::block_in_place(|| server(size))?;
@@ -357,8 +415,11 @@ pub(crate) async fn all(quick: bool) -> Result<(String, bool), String> {
                 let a = in_fresh_db(&pg, &[first, &s.url, &n]).await?;
                 let parse = tokio::task::block_in_place(|| child(&["parse", &s.url, &n]))?;
                 let b = in_fresh_db(&pg, &[last, &s.url, &n]).await?;
+                let copy = in_fresh_db(&pg, &["pg-copy", &s.url, &n]).await?;
                 let (sync, store) = if flip { (b, a) } else { (a, b) };
                 ratios.push(f(&sync, "secs") / f(&store, "secs"));
+                ratios_copy.push(f(&sync, "secs") / f(&copy, "secs"));
+                copies.push(copy);
                 ratios_pw.push(f(&sync, "secs") / (f(&parse, "secs") + f(&store, "secs")));
                 syncs.push(sync);
                 parses.push(parse);
@@ -452,6 +513,13 @@ pub(crate) async fn all(quick: bool) -> Result<(String, bool), String> {
     let rss_small = f(sync_small, "rss_kb") / 1024.0;
     let ratio = median(ratios);
     let ratio_pw = median(ratios_pw);
+    let ratio_copy = median(ratios_copy);
+    let bare = if copies.is_empty() {
+        f64::NAN
+    } else {
+        f(&median_fields(&copies), "secs")
+    };
+    let t4 = ratio_copy <= 1.5;
     let t1 = ratio <= 1.1;
     let t2 = rss_big <= 100.0;
     let t3 = rss_big <= rss_small * 1.2;
@@ -490,6 +558,13 @@ pub(crate) async fn all(quick: bool) -> Result<(String, bool), String> {
     md.push_str(&format!(
         "| sync / (P + W) (median of the rounds' ratios) | {ratio_pw:.2} |\n"
     ));
+    md.push_str(&format!(
+        "| C: the floor, one bare binary COPY of the same rows (already written) into the empty table, primary key included | {bare:.2} s |\n"
+    ));
+    md.push_str(&format!(
+        "| sync / C, a first full sync against the floor (median of the rounds' ratios) | {ratio_copy:.2} (target ≤ 1.5: {}) |\n",
+        verdict(t4)
+    ));
     md.push_str(&format!("| client peak RSS, sync of {small} → {big} | {rss_small:.1} MB → {rss_big:.1} MB (target ≤ 100 MB: {}; flat within 20%: {}) |\n\n", verdict(t2), verdict(t3)));
     md.push_str(&format!("### 6. Outbox delivery on PostgreSQL ({entries} UpdateRepair entries over {files} repair files per measurement, a new database for each; {runs} rounds, the order flipped every round)\n\nEach worker is a process of its own flushing the outbox (`Agora::flush_outbox`: claim one entry with `FOR UPDATE SKIP LOCKED`, send it, record the outcome). \"Straight\" sends the same requests through agora-http from as many processes, one call at a time each, without a store: the ceiling for that many workers.\n\n| worker processes | delivered | straight (no store) | delivered / straight |\n|---|---|---|---|\n"));
     for (i, k) in WORKERS.into_iter().enumerate() {
@@ -507,5 +582,5 @@ pub(crate) async fn all(quick: bool) -> Result<(String, bool), String> {
         straight[last] / straight[0],
         delivered[last] * 100.0 / capacity
     ));
-    Ok((md, t1 && t2 && t3))
+    Ok((md, t1 && t2 && t3 && t4))
 }

@@ -297,3 +297,65 @@ pub async fn an_older_sync_never_overwrites_newer_records<H: Harness>(h: &H) {
         ]
     );
 }
+
+/// A first full sync (the OEM's catalog empty when it starts; the
+/// PostgreSQL store copies such a sync's batches straight into the table)
+/// that meets keys stored meanwhile, by another process's newer sync or by
+/// its own earlier batch, keeps the newer record of each key and loses
+/// none of its own.
+pub async fn a_first_sync_that_meets_stored_keys_keeps_the_newer<H: Harness>(h: &H) {
+    let (m, en) = (ManufacturerId(19), Lcid::ENGLISH);
+    let a = h.fresh().await;
+    let b = h.reopen(&a).await;
+    // Sync A (started at 5) finds the catalog empty.
+    a.upsert_spare_parts(m, en, vec![part(Some("K1"), "A1")], t(5), None)
+        .await
+        .unwrap();
+    // Sync B (started at 9), in another process, writes K2.
+    b.upsert_spare_parts(m, en, vec![part(Some("K2"), "from B")], t(9), None)
+        .await
+        .unwrap();
+    // A's next batch meets K2; its later ones meet its own K1.
+    a.upsert_spare_parts(
+        m,
+        en,
+        vec![part(Some("K2"), "from A"), part(Some("K3"), "from A")],
+        t(5),
+        None,
+    )
+    .await
+    .unwrap();
+    a.upsert_spare_parts(m, en, vec![part(Some("K1"), "A1 again")], t(5), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        labels(h, &a, m, en).await,
+        vec![
+            ("K1".to_owned(), "A1 again".to_owned()),
+            ("K2".to_owned(), "from B".to_owned()),
+            ("K3".to_owned(), "from A".to_owned()),
+        ]
+    );
+
+    // One sync alone, a key repeated across its batches: the later wins.
+    let c = h.fresh().await;
+    for (batch, n) in [
+        (vec![part(Some("X"), "one")], 1),
+        (vec![part(Some("X"), "two"), part(Some("Y"), "y")], 2),
+    ] {
+        assert_eq!(
+            c.upsert_spare_parts(m, en, batch, t(1), None)
+                .await
+                .unwrap(),
+            n
+        );
+    }
+    assert_eq!(
+        labels(h, &c, m, en).await,
+        vec![
+            ("X".to_owned(), "two".to_owned()),
+            ("Y".to_owned(), "y".to_owned()),
+        ]
+    );
+    assert_eq!(c.count_spare_parts(m, en).await.unwrap(), 2);
+}

@@ -107,6 +107,7 @@ macro_rules! conformance_tests {
             a_catalog_batch_moves_its_cursor_with_it,
             a_cursor_never_moves_back,
             an_older_sync_never_overwrites_newer_records,
+            a_first_sync_that_meets_stored_keys_keeps_the_newer,
             a_job_lease_has_one_holder_at_a_time,
             events_are_recorded_with_their_change,
         );

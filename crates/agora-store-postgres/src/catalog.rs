@@ -6,7 +6,12 @@
 //!
 //! A batch is upserted in one transaction: binary `COPY` into a temporary
 //! staging table, one `INSERT … ON CONFLICT DO UPDATE`, and the cursor it
-//! completes.
+//! completes. A sync that starts on an OEM's empty catalog (its first full
+//! sync) copies its batches straight into the table instead, the
+//! physical floor of a load: a batch that meets a stored key there (a
+//! concurrent sync, a key repeated across batches) is rolled back to its
+//! savepoint and upserted through the staging table, and that sync's later
+//! batches go that way too.
 
 use std::collections::HashMap;
 
@@ -16,8 +21,10 @@ use agora_ports::{AgoraError, CatalogStore, CursorMove, event_of_catalog_sync};
 use async_trait::async_trait;
 use jiff::Timestamp;
 use tokio::sync::{mpsc, oneshot};
+use tokio_postgres::Transaction;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
-use tokio_postgres::types::Type;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::{ToSql, Type};
 
 use crate::events::record_in_tx;
 use crate::{PostgresStore, SET_CURSOR, ms, store_error};
@@ -84,6 +91,7 @@ fn run(config: tokio_postgres::Config, mut queue: mpsc::UnboundedReceiver<Job>) 
     };
     runtime.block_on(async move {
         let mut client: Option<tokio_postgres::Client> = None;
+        let mut straight = Straight::default();
         while let Some(job) = queue.recv().await {
             let (result, done) = match job {
                 Job::Upsert {
@@ -97,7 +105,7 @@ fn run(config: tokio_postgres::Config, mut queue: mpsc::UnboundedReceiver<Job>) 
                     let result = match connected(&config, &mut client).await {
                         Ok(c) => {
                             let at = (manufacturer, language, ms(as_of));
-                            upsert(c, at, &batch, completes.as_ref()).await
+                            upsert(c, at, &batch, completes.as_ref(), &mut straight).await
                         }
                         Err(e) => Err(e),
                     };
@@ -174,81 +182,142 @@ fn last_of_each_key<T>(batch: &[T], key: impl Fn(&T) -> Option<&str>) -> Vec<(&s
         .collect()
 }
 
+/// Which syncs copy their batches straight into the table: by table, OEM
+/// and language, the start (`as_of`) of the sync last seen there and
+/// whether it found that catalog empty (and has met no stored key since).
+#[derive(Default)]
+struct Straight(HashMap<(&'static str, i64, i64), (i64, bool)>);
+
+impl Straight {
+    /// Whether this batch goes straight into the table: decided at the
+    /// first batch of a sync, by whether the OEM's catalog is empty then.
+    async fn decide(
+        &mut self,
+        client: &tokio_postgres::Client,
+        table: &'static str,
+        (manufacturer, language, as_of): (i64, i64, i64),
+    ) -> Result<bool, AgoraError> {
+        if let Some((seen, straight)) = self.0.get(&(table, manufacturer, language)) {
+            if *seen == as_of {
+                return Ok(*straight);
+            }
+        }
+        let empty: bool = client
+            .query_one(
+                &format!(
+                    "SELECT NOT EXISTS (SELECT 1 FROM {table}
+                       WHERE manufacturer = $1 AND language = $2)"
+                ),
+                &[&manufacturer, &language],
+            )
+            .await
+            .map_err(store_error)?
+            .get(0);
+        self.0
+            .insert((table, manufacturer, language), (as_of, empty));
+        Ok(empty)
+    }
+
+    /// The sync of `as_of` met a stored key: its later batches are upserted.
+    fn met_a_key(&mut self, table: &'static str, (manufacturer, language, as_of): (i64, i64, i64)) {
+        self.0
+            .insert((table, manufacturer, language), (as_of, false));
+    }
+}
+
 async fn upsert(
     client: &mut tokio_postgres::Client,
-    at: (ManufacturerId, Lcid, i64),
+    (manufacturer, language, as_of): (ManufacturerId, Lcid, i64),
     batch: &Batch,
     completes: Option<&CursorMove>,
+    straight: &mut Straight,
 ) -> Result<u64, AgoraError> {
+    let at = (i64::from(manufacturer.0), i64::from(language.0), as_of);
     match batch {
         Batch::Parts(parts) => {
+            let rows = last_of_each_key(parts, |p| p.reference.as_deref());
             upsert_records(
                 client,
-                "spare_parts",
-                "reference",
+                ("spare_parts", "reference"),
                 at,
-                last_of_each_key(parts, |p| p.reference.as_deref()),
+                rows,
                 completes,
+                straight,
             )
             .await
         }
         Batch::Products(products) => {
+            let rows = last_of_each_key(products, |p| p.commercial_ref.as_deref());
             upsert_records(
                 client,
-                "products",
-                "commercial_ref",
+                ("products", "commercial_ref"),
                 at,
-                last_of_each_key(products, |p| p.commercial_ref.as_deref()),
+                rows,
                 completes,
+                straight,
             )
             .await
         }
     }
 }
 
-/// One transaction: `COPY` the rows into the staging table, upsert them
-/// (replacing a stored record only from a sync that started no earlier),
-/// move the cursor. Returns the rows written.
+/// One transaction: the rows copied straight into the table when this
+/// sync found the OEM's catalog empty (see the module), else `COPY`'d
+/// into the staging table and upserted (replacing a stored record only
+/// from a sync that started no earlier); then the cursor moves. Returns
+/// the rows written.
 async fn upsert_records<T: WriteJson + Sync>(
     client: &mut tokio_postgres::Client,
-    table: &str,
-    key_column: &str,
-    (manufacturer, language, as_of): (ManufacturerId, Lcid, i64),
+    (table, key_column): (&'static str, &str),
+    at: (i64, i64, i64),
     rows: Vec<(&str, &T)>,
     completes: Option<&CursorMove>,
+    straight: &mut Straight,
 ) -> Result<u64, AgoraError> {
-    let tx = client.transaction().await.map_err(store_error)?;
-    let sink = tx
-        .copy_in::<_, bytes::Bytes>("COPY agora_catalog_staging (key, record) FROM STDIN BINARY")
-        .await
-        .map_err(store_error)?;
-    let mut writer = std::pin::pin!(BinaryCopyInWriter::new(sink, &[Type::TEXT, Type::TEXT]));
-    let mut json = Vec::with_capacity(1024);
-    for (k, record) in &rows {
-        json.clear();
-        // The record whole, unknown fields included.
-        record.write_json(&mut json).map_err(store_error)?;
-        let text = std::str::from_utf8(&json).map_err(store_error)?;
-        writer
-            .as_mut()
-            .write(&[k, &text])
-            .await
-            .map_err(store_error)?;
+    let (manufacturer, language, as_of) = at;
+    let go_straight = straight.decide(client, table, at).await?;
+    let mut tx = client.transaction().await.map_err(store_error)?;
+    let mut written = None;
+    if go_straight {
+        let savepoint = tx.savepoint("agora_straight").await.map_err(store_error)?;
+        let copy = format!(
+            "COPY {table} (manufacturer, language, {key_column}, record, synced_ms) FROM STDIN BINARY"
+        );
+        let types = [Type::INT8, Type::INT8, Type::TEXT, Type::TEXT, Type::INT8];
+        let around: Around = (&[&manufacturer, &language], &[&as_of]);
+        match copy_rows(&savepoint, &copy, &types, &rows, around).await? {
+            Ok(()) => {
+                savepoint.commit().await.map_err(store_error)?;
+                written = Some(rows.len() as u64);
+            }
+            Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
+                savepoint.rollback().await.map_err(store_error)?;
+                straight.met_a_key(table, at);
+            }
+            Err(e) => return Err(store_error(e)),
+        }
     }
-    writer.finish().await.map_err(store_error)?;
-    let written = tx
-        .execute(
-            &format!(
-                "INSERT INTO {table} (manufacturer, language, {key_column}, record, synced_ms)
-                 SELECT $1, $2, key, record, $3 FROM agora_catalog_staging
-                 ON CONFLICT (manufacturer, language, {key_column})
-                 DO UPDATE SET record = EXCLUDED.record, synced_ms = EXCLUDED.synced_ms
-                 WHERE EXCLUDED.synced_ms >= {table}.synced_ms"
-            ),
-            &[&i64::from(manufacturer.0), &i64::from(language.0), &as_of],
-        )
-        .await
-        .map_err(store_error)?;
+    let written = match written {
+        Some(n) => n,
+        None => {
+            let copy = "COPY agora_catalog_staging (key, record) FROM STDIN BINARY";
+            copy_rows(&tx, copy, &[Type::TEXT, Type::TEXT], &rows, (&[], &[]))
+                .await?
+                .map_err(store_error)?;
+            tx.execute(
+                &format!(
+                    "INSERT INTO {table} (manufacturer, language, {key_column}, record, synced_ms)
+                     SELECT $1, $2, key, record, $3 FROM agora_catalog_staging
+                     ON CONFLICT (manufacturer, language, {key_column})
+                     DO UPDATE SET record = EXCLUDED.record, synced_ms = EXCLUDED.synced_ms
+                     WHERE EXCLUDED.synced_ms >= {table}.synced_ms"
+                ),
+                &[&manufacturer, &language, &as_of],
+            )
+            .await
+            .map_err(store_error)?
+        }
+    };
     if let Some(cursor) = completes {
         tx.execute(SET_CURSOR, &[&cursor.key, &ms(cursor.at)])
             .await
@@ -257,6 +326,43 @@ async fn upsert_records<T: WriteJson + Sync>(
     }
     tx.commit().await.map_err(store_error)?;
     Ok(written)
+}
+
+/// The values written before a row's key and after its record.
+type Around<'a> = (&'a [&'a (dyn ToSql + Sync)], &'a [&'a (dyn ToSql + Sync)]);
+
+/// `COPY`s `rows` (key, then the record whole as JSON, unknown fields
+/// included, between the values `around` them) with the binary `copy`
+/// statement. The database's error is given back as it is (the caller
+/// tells a stored key from other failures); a record that cannot be
+/// written as JSON is the outer error.
+async fn copy_rows<T: WriteJson + Sync>(
+    tx: &Transaction<'_>,
+    copy: &str,
+    types: &[Type],
+    rows: &[(&str, &T)],
+    (before, after): Around<'_>,
+) -> Result<Result<(), tokio_postgres::Error>, AgoraError> {
+    let sink = match tx.copy_in::<_, bytes::Bytes>(copy).await {
+        Ok(sink) => sink,
+        Err(e) => return Ok(Err(e)),
+    };
+    let mut writer = std::pin::pin!(BinaryCopyInWriter::new(sink, types));
+    let mut json = Vec::with_capacity(1024);
+    for (k, record) in rows {
+        json.clear();
+        record.write_json(&mut json).map_err(store_error)?;
+        let text = std::str::from_utf8(&json).map_err(store_error)?;
+        let mut values: Vec<&(dyn ToSql + Sync)> = Vec::with_capacity(types.len());
+        values.extend_from_slice(before);
+        values.push(k);
+        values.push(&text);
+        values.extend_from_slice(after);
+        if let Err(e) = writer.as_mut().write(&values).await {
+            return Ok(Err(e));
+        }
+    }
+    Ok(writer.finish().await.map(|_| ()))
 }
 
 async fn count(
