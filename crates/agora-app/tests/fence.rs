@@ -570,3 +570,38 @@ async fn on_postgres_an_operator_s_fast_clock_settles_nothing_early() {
         OutboxState::InDoubt
     );
 }
+
+/// PostgreSQL: an entry written by a process whose clock runs an hour
+/// ahead is due by the database's clock, which its claim is judged by: it
+/// is not held back for that hour.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgres_a_writer_whose_clock_runs_ahead_does_not_hold_its_entries_back() {
+    use agora_store_postgres::PostgresStore;
+    let server =
+        agora_store_postgres::throwaway::Server::start().unwrap_or_else(|why| panic!("{why}"));
+    let url = server.create_database("writer").await.unwrap();
+    let sim = simulator();
+    sim.publish_mandate("a", work_order()).unwrap();
+    let ahead = Agora::new(
+        sim.client("a"),
+        PostgresStore::connect(&url).await.unwrap(),
+        ManualClock::at(SystemClock.now() + secs(3600)),
+        AppConfig::default(),
+    );
+    let file = ahead.sync_work_orders().await.unwrap().accepted[0];
+    ahead
+        .update_file(file, |f| {
+            f.parts = Some(vec![Part {
+                reference: Some("00019-00000012".into()),
+                quantity: Some(1),
+                to_be_ordered: Some(true),
+                ..Part::default()
+            }]);
+        })
+        .await
+        .unwrap();
+    ahead.flush_outbox().await.unwrap();
+    let store = PostgresStore::connect(&url).await.unwrap();
+    assert_eq!(store.entries(OutboxState::Pending).await.unwrap(), []);
+    assert!(!store.entries(OutboxState::Delivered).await.unwrap().is_empty());
+}

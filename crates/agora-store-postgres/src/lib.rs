@@ -591,7 +591,15 @@ impl RepairFiles for PostgresStore {
         let tx = client.transaction().await.map_err(store_error)?;
         upsert_repair_in(&tx, repair).await?;
         let id = match operation {
-            Some(op) => Some(enqueue_in(&tx, Some(repair.intervention_id), &op, now).await?),
+            Some(op) => Some(
+                enqueue_in(
+                    &tx,
+                    (Some(repair.intervention_id), &op),
+                    now,
+                    &self.db_clock(),
+                )
+                .await?,
+            ),
             None => None,
         };
         tx.commit().await.map_err(store_error)?;

@@ -73,12 +73,15 @@ async fn check_exclusive(
 /// a whole-file update goes into the file's pending update instead, when
 /// [`collapses_into`] says so. The entries of one file are written one
 /// transaction at a time (an advisory lock on the file), so that the latest
-/// entry read is still the latest when it takes the update.
+/// entry read is still the latest when it takes the update. The entry is
+/// due at `now`, or at the database's clock (`db_clock`, the clock its
+/// claim is judged by) when `now` runs ahead of it: a writer whose clock
+/// runs ahead does not hold its entries back.
 pub(crate) async fn enqueue_in(
     tx: &Transaction<'_>,
-    intervention_id: Option<InterventionId>,
-    operation: &Operation,
+    (intervention_id, operation): (Option<InterventionId>, &Operation),
     now: Timestamp,
+    db_clock: &str,
 ) -> Result<u64, AgoraError> {
     let key = operation.exclusive_key(intervention_id);
     check_exclusive(tx, key.as_deref(), operation, None, now).await?;
@@ -119,9 +122,11 @@ pub(crate) async fn enqueue_in(
     }
     let row = tx
         .query_one(
-            "INSERT INTO outbox (intervention_id, operation, idempotent, state, attempts,
-               next_attempt_ms, created_ms, exclusive_key)
-             VALUES ($1, $2, $3, 'pending', 0, $4, $4, $5) RETURNING id",
+            &format!(
+                "INSERT INTO outbox (intervention_id, operation, idempotent, state, attempts,
+                   next_attempt_ms, created_ms, exclusive_key)
+                 VALUES ($1, $2, $3, 'pending', 0, LEAST($4, {db_clock}), $4, $5) RETURNING id"
+            ),
             &[
                 &intervention_id.map(i64::from),
                 &op,
@@ -352,7 +357,7 @@ impl Outbox for PostgresStore {
     ) -> Result<u64, AgoraError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(store_error)?;
-        let id = enqueue_in(&tx, intervention_id, operation, now).await?;
+        let id = enqueue_in(&tx, (intervention_id, operation), now, &self.db_clock()).await?;
         tx.commit().await.map_err(store_error)?;
         Ok(id)
     }
