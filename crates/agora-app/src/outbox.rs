@@ -81,6 +81,16 @@ pub struct FlushReport {
     pub failed: usize,
 }
 
+/// A reading of the clock leases are judged by ([`Agora::lease_clock`]).
+pub(crate) struct LeaseTime {
+    /// The time read.
+    at: Timestamp,
+    /// Whether it is the store's clock (else this process's).
+    store: bool,
+    /// When it was read.
+    read: tokio::time::Instant,
+}
+
 /// How a person settles an entry that is in doubt (or failed).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Resolution {
@@ -161,11 +171,35 @@ impl<A, S: Outbox> Agora<A, S> {
     /// when it has one every process reads (PostgreSQL: the database's),
     /// else this process's.
     pub(crate) async fn lease_clock(&self) -> Result<Timestamp, AgoraError> {
-        Ok(self
-            .store
-            .clock()
-            .await?
-            .unwrap_or_else(|| self.clock.now()))
+        Ok(self.lease_time().await?.at)
+    }
+
+    /// [`Agora::lease_clock`], remembering whose clock it read and when.
+    async fn lease_time(&self) -> Result<LeaseTime, AgoraError> {
+        let read = tokio::time::Instant::now();
+        Ok(match self.store.clock().await? {
+            Some(at) => LeaseTime {
+                at,
+                store: true,
+                read,
+            },
+            None => LeaseTime {
+                at: self.clock.now(),
+                store: false,
+                read,
+            },
+        })
+    }
+
+    /// Now on the clock leases are judged by, after `then` was read: on a
+    /// store with a clock of its own, its time then plus what has elapsed
+    /// since (no round trip to read it again); else this process's clock.
+    fn lease_clock_since(&self, then: &LeaseTime) -> Timestamp {
+        if then.store {
+            then.at + then.read.elapsed()
+        } else {
+            self.clock.now()
+        }
     }
 
     /// Now on the clock the outbox's times are kept and judged by
@@ -239,12 +273,12 @@ where
     ) -> Result<FlushReport, AgoraError> {
         let mut report = FlushReport::default();
         while go() {
-            let now = self.lease_clock().await?;
-            let lease = self.new_lease(now);
-            let Some(entry) = self.store.claim_due(now, &lease, 1).await?.pop() else {
+            let time = self.lease_time().await?;
+            let lease = self.new_lease(time.at);
+            let Some(entry) = self.store.claim_due(time.at, &lease, 1).await?.pop() else {
                 return Ok(report);
             };
-            match self.deliver_claimed(entry, &lease).await? {
+            match self.deliver_claimed(entry, &lease, &time).await? {
                 Delivery::Delivered { .. } => report.delivered += 1,
                 Delivery::Queued { .. } => report.queued += 1,
                 Delivery::InDoubt { .. } => report.in_doubt += 1,
@@ -258,10 +292,10 @@ where
     /// sending, or that waits behind an earlier entry of its file, is left
     /// queued.
     pub(crate) async fn deliver_id(&self, id: u64) -> Result<Delivery, AgoraError> {
-        let now = self.lease_clock().await?;
-        let lease = self.new_lease(now);
-        match self.store.claim(id, now, &lease).await? {
-            Some(entry) => self.deliver_claimed(entry, &lease).await,
+        let time = self.lease_time().await?;
+        let lease = self.new_lease(time.at);
+        match self.store.claim(id, time.at, &lease).await? {
+            Some(entry) => self.deliver_claimed(entry, &lease, &time).await,
             None => {
                 let entry = self
                     .store
@@ -298,6 +332,7 @@ where
         &self,
         entry: OutboxEntry,
         lease: &Lease,
+        claimed: &LeaseTime,
     ) -> Result<Delivery, AgoraError> {
         let id = entry.id;
         let owner = lease.owner.as_str();
@@ -310,7 +345,7 @@ where
                     error: LEASE_LOST.to_owned(),
                 });
             }
-            Err(e) => return self.not_sent(&entry, owner, &e).await,
+            Err(e) => return self.not_sent(&entry, owner, &e, claimed).await,
         }
         // The send is bounded: past `request_timeout` it is given up, so
         // that an operator knows when it can no longer take effect.
@@ -335,7 +370,7 @@ where
                 send.await.unwrap_or(Err(AgoraError::Timeout(limit)))
             }
         };
-        let now = self.outbox_now().await;
+        let now = self.lease_clock_since(claimed);
         let (attempt, delivery) = match result {
             Ok((answer, warning)) => (
                 Attempt::Delivered(answer.clone()),
@@ -497,11 +532,12 @@ where
         entry: &OutboxEntry,
         owner: &str,
         error: &AgoraError,
+        claimed: &LeaseTime,
     ) -> Result<Delivery, AgoraError> {
         let id = entry.id;
         tracing::warn!(entry = id, error = %error, "lease not confirmed before the send: not sent");
         let message = format!("not sent: its lease could not be confirmed ({error})");
-        let now = self.outbox_now().await;
+        let now = self.lease_clock_since(claimed);
         let retry = Attempt::Retry {
             at: now + self.backoff(entry.attempts),
             error: message.clone(),
