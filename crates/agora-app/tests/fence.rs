@@ -603,5 +603,11 @@ async fn on_postgres_a_writer_whose_clock_runs_ahead_does_not_hold_its_entries_b
     ahead.flush_outbox().await.unwrap();
     let store = PostgresStore::connect(&url).await.unwrap();
     assert_eq!(store.entries(OutboxState::Pending).await.unwrap(), []);
-    assert!(!store.entries(OutboxState::Delivered).await.unwrap().is_empty());
+    assert!(
+        !store
+            .entries(OutboxState::Delivered)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
