@@ -10,6 +10,7 @@ use crate::error::SimError;
 impl Simulator {
     /// An account's whole state as JSON.
     pub fn state(&self, api_key: &str) -> Result<Value, SimError> {
+        self.catch_up(api_key);
         let world = self.world();
         let t = world
             .tenants
@@ -62,6 +63,9 @@ impl Simulator {
             "Journal": t.journal.records(),
             "Locked": t.locked, "Profile": t.profile, "Mandates": mandates, "Repairs": repairs, "Orders": orders,
             "Claims": claims, "DraftInvoices": drafts,
+            "ProductKeys": t.keys.len(),
+            "Faults": t.faults, "FaultCounts": t.fault_counts,
+            "Autopilot": t.autopilot.as_ref().map(super::autopilot::AutopilotState::view),
         }))
     }
 }
