@@ -4,18 +4,21 @@
 use agora_domain::lifecycle::ClaimState;
 use serde_json::{Value, json};
 
-use super::{Simulator, hint};
+use super::{Simulator, World, clock, hint};
 use crate::error::SimError;
 
 impl Simulator {
     /// An account's whole state as JSON.
     pub fn state(&self, api_key: &str) -> Result<Value, SimError> {
         self.catch_up(api_key);
-        let world = self.world();
-        let t = world
-            .tenants
-            .get(api_key)
+        let base = self.base_now();
+        let mut world = self.world();
+        let World { tenants, clock, .. } = &mut *world;
+        let t = tenants
+            .get_mut(api_key)
             .ok_or_else(|| SimError::NotFound(format!("no account with key {}", hint(api_key))))?;
+        t.evict_keys(clock::tenant_now(clock, t, base));
+        let t = &*t;
         let mandates: Vec<Value> = t
             .mandates
             .values()
