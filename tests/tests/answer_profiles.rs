@@ -179,11 +179,14 @@ async fn a_sync_whose_pull_fails_is_incomplete_and_names_the_half() {
     let (server, app, _dir) = setup("half", AnswerProfile::default()).await;
     let sim = server.simulator();
     sim.publish_mandate(KEY, work_order()).unwrap();
-    sim.set_faults(KEY, Faults {
-        status500_rate: 1.0,
-        routes: vec!["GetNewMandates".into()],
-        ..Faults::default()
-    })
+    sim.set_faults(
+        KEY,
+        Faults {
+            status500_rate: 1.0,
+            routes: vec!["GetNewMandates".into()],
+            ..Faults::default()
+        },
+    )
     .unwrap();
     let sync = app.sync_work_orders().await.unwrap();
     assert!(!sync.is_complete());

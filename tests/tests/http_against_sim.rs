@@ -205,10 +205,13 @@ async fn retries_ride_over_injected_faults_and_creates_end_in_doubt() {
     let (server, _) = serve(config(10)).await;
     let sim = server.simulator().clone();
     let api = client(&server, A);
-    sim.set_faults(A, Faults {
-        status503_rate: 0.4,
-        ..Faults::default()
-    })
+    sim.set_faults(
+        A,
+        Faults {
+            status503_rate: 0.4,
+            ..Faults::default()
+        },
+    )
     .unwrap();
     let mut ok = 0;
     for _ in 0..50 {
@@ -219,10 +222,13 @@ async fn retries_ride_over_injected_faults_and_creates_end_in_doubt() {
     // 6 attempts at 40% failure: a call fails only when all six do (0.4^6 = 0.4%).
     assert!(ok >= 48, "{ok}/50");
 
-    sim.set_faults(A, Faults {
-        drop_after_commit_rate: 1.0,
-        ..Faults::default()
-    })
+    sim.set_faults(
+        A,
+        Faults {
+            drop_after_commit_rate: 1.0,
+            ..Faults::default()
+        },
+    )
     .unwrap();
     let file: CompleteRepairState = serde_json::from_value(json!({
         "ManufacturerId": 19, "CommercialRef": "X", "Intervention": {"InterventionType": 1}
@@ -261,10 +267,13 @@ async fn a_claim_correction_that_transfers_is_never_resent_by_the_client() {
         .unwrap();
     let mut fixed = claim(intervention.0, "1234567890123456789");
     fixed.claim_id = Some(id);
-    sim.set_faults(A, Faults {
-        drop_after_commit_rate: 1.0,
-        ..Faults::default()
-    })
+    sim.set_faults(
+        A,
+        Faults {
+            drop_after_commit_rate: 1.0,
+            ..Faults::default()
+        },
+    )
     .unwrap();
     // A correction that keeps the claim: sending it again is harmless, so
     // the client tries again after each lost answer.

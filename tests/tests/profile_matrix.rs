@@ -220,8 +220,13 @@ async fn a_repair_goes_through(profile: &str) {
     };
     assert_eq!(result.is_valid, Some(true), "{profile}: {result:?}");
     let claim_id = result.claim_id.unwrap();
-    sim.decide_claim(KEY, claim_id, ClaimStatus::ClosedAccepted, Some("ok".into()))
-        .unwrap();
+    sim.decide_claim(
+        KEY,
+        claim_id,
+        ClaimStatus::ClosedAccepted,
+        Some("ok".into()),
+    )
+    .unwrap();
     let pass = app.track_claims().await.unwrap();
     assert!(pass.is_complete(), "{profile}: {pass:?}");
     assert_eq!(

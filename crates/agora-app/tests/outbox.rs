@@ -154,7 +154,8 @@ async fn a_delivery_names_its_outbox_entry() {
     sim.publish_mandate("a", work_order()).unwrap();
     let id = app.sync_work_orders().await.unwrap().accepted[0];
     let delivered = app.report_status(id, appointment()).await.unwrap().outcome;
-    sim.set_faults("a", faults(|f| f.status503_rate = 1.0)).unwrap();
+    sim.set_faults("a", faults(|f| f.status503_rate = 1.0))
+        .unwrap();
     let queued = app
         .report_status(id, StateNature::new(StatusCode::Diagnosis, "diag"))
         .await
@@ -189,7 +190,8 @@ async fn a_retryable_entry_is_given_up_after_its_last_attempt() {
     let (_dir, sim, app, clock) = setup("attempts", config);
     sim.publish_mandate("a", work_order()).unwrap();
     let id = app.sync_work_orders().await.unwrap().accepted[0];
-    sim.set_faults("a", faults(|f| f.status503_rate = 1.0)).unwrap();
+    sim.set_faults("a", faults(|f| f.status503_rate = 1.0))
+        .unwrap();
     let first = app.report_status(id, appointment()).await.unwrap().outcome;
     assert!(matches!(first, Delivery::Queued { .. }), "{first:?}");
     let entry = first.entry();
@@ -652,7 +654,8 @@ async fn an_outcome_the_entry_s_new_holder_settled_is_not_recorded_and_is_logged
                             .len(),
                         1
                     );
-                    sim.set_faults("a", faults(|f| f.status503_rate = 1.0)).unwrap();
+                    sim.set_faults("a", faults(|f| f.status503_rate = 1.0))
+                        .unwrap();
                 }
             })
         })

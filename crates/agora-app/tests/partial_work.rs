@@ -111,10 +111,13 @@ async fn reconciling_fails_after_pulling_worked_the_pulled_ones_are_kept() {
     assert!(matches!(failed.error, AgoraError::Unavailable { .. }));
 
     // Both halves failing: nothing was done, the sync fails.
-    sim.set_faults("a", Faults {
-        status500_rate: 1.0,
-        ..Faults::default()
-    })
+    sim.set_faults(
+        "a",
+        Faults {
+            status500_rate: 1.0,
+            ..Faults::default()
+        },
+    )
     .unwrap();
     assert!(matches!(
         app.sync_work_orders().await.unwrap_err(),

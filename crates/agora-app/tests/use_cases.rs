@@ -97,10 +97,13 @@ async fn work_orders_sync_once_and_recover_what_was_accepted_but_not_saved() {
 
     // A crash between AgoraPlus's accept and the local save: the answer is lost.
     sim.publish_mandate("a", work_order(19)).unwrap();
-    sim.set_faults("a", Faults {
-        drop_after_commit_rate: 1.0,
-        ..Faults::default()
-    })
+    sim.set_faults(
+        "a",
+        Faults {
+            drop_after_commit_rate: 1.0,
+            ..Faults::default()
+        },
+    )
     .unwrap();
     assert!(app.sync_work_orders().await.is_err());
     sim.set_faults("a", Faults::default()).unwrap();
@@ -308,10 +311,13 @@ async fn transient_failures_are_retried_later_and_in_doubt_creates_are_parked() 
     let (_dir, sim, app, clock) = setup("outbox");
     sim.publish_mandate("a", work_order(19)).unwrap();
     let id = app.sync_work_orders().await.unwrap().accepted[0];
-    sim.set_faults("a", Faults {
-        status503_rate: 1.0,
-        ..Faults::default()
-    })
+    sim.set_faults(
+        "a",
+        Faults {
+            status503_rate: 1.0,
+            ..Faults::default()
+        },
+    )
     .unwrap();
     let queued = app.report_status(id, appointment()).await.unwrap().outcome;
     assert!(matches!(queued, Delivery::Queued { .. }), "{queued:?}");
@@ -333,10 +339,13 @@ async fn transient_failures_are_retried_later_and_in_doubt_creates_are_parked() 
     app.report_status(id, StateNature::new(StatusCode::RepairFinished, "done"))
         .await
         .unwrap();
-    sim.set_faults("a", Faults {
-        drop_after_commit_rate: 1.0,
-        ..Faults::default()
-    })
+    sim.set_faults(
+        "a",
+        Faults {
+            drop_after_commit_rate: 1.0,
+            ..Faults::default()
+        },
+    )
     .unwrap();
     let claim = app.draft_claim(id).await.unwrap();
     let outcome = app
@@ -430,7 +439,8 @@ async fn catalog_sync_uses_a_durable_cursor_with_overlap() {
 
     // Next day: only what changed since the cursor (minus a day of overlap).
     clock.advance(Duration::from_secs(86_400));
-    sim.publish_spare_parts("a", 
+    sim.publish_spare_parts(
+        "a",
         ManufacturerId(19),
         vec![agora_domain::SparePart {
             reference: Some("NEW-1".into()),
@@ -458,10 +468,13 @@ async fn catalog_sync_uses_a_durable_cursor_with_overlap() {
     );
 
     // A failure mid-delta leaves the cursor where it was.
-    sim.set_faults("a", Faults {
-        status503_rate: 1.0,
-        ..Faults::default()
-    })
+    sim.set_faults(
+        "a",
+        Faults {
+            status503_rate: 1.0,
+            ..Faults::default()
+        },
+    )
     .unwrap();
     assert!(
         app.sync_catalog(
@@ -773,10 +786,13 @@ async fn ordering_parts_sends_the_file_s_pending_updates_first() {
     assert!(err.to_string().contains("no part marked to be ordered"));
 
     // Both files' parts changed while AgoraPlus was unavailable.
-    sim.set_faults("a", Faults {
-        status503_rate: 1.0,
-        ..Faults::default()
-    })
+    sim.set_faults(
+        "a",
+        Faults {
+            status503_rate: 1.0,
+            ..Faults::default()
+        },
+    )
     .unwrap();
     for id in [file, other] {
         let queued = app
@@ -948,7 +964,8 @@ async fn claim_tracking_takes_each_status_into_the_file() {
         app.store().upsert_repair(&file).await.unwrap();
         claims.push(ClaimId(claim_id));
     }
-    sim.decide_claim("a", 
+    sim.decide_claim(
+        "a",
         claims[2],
         ClaimStatus::NotConform,
         Some("photo of the plate missing".into()),

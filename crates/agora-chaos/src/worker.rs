@@ -129,12 +129,9 @@ impl Control {
     }
 
     async fn publish(&self, mandate: &MandateLightResponse) -> Result<(), String> {
-        self.expect(
-            "/_sim/mandates",
-            Some(json!({ "Mandate": mandate })),
-        )
-        .await
-        .map(drop)
+        self.expect("/_sim/mandates", Some(json!({ "Mandate": mandate })))
+            .await
+            .map(drop)
     }
 
     async fn ship(&self, order: &str) -> Result<(), String> {
@@ -187,9 +184,7 @@ impl Control {
     }
 
     async fn state(&self) -> Result<SimState, String> {
-        SimState::parse(
-            self.expect("/_sim/state", None).await?,
-        )
+        SimState::parse(self.expect("/_sim/state", None).await?)
     }
 }
 

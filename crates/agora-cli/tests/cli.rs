@@ -489,10 +489,13 @@ async fn killed_mid_sync_then_restarted_nothing_lost_nothing_twice() {
     }
     // Slow answers, so a run is still at work after what the kill waits for.
     env.sim()
-        .set_faults(KEY, Faults {
-            delay_ms: 400,
-            ..Faults::default()
-        })
+        .set_faults(
+            KEY,
+            Faults {
+                delay_ms: 400,
+                ..Faults::default()
+            },
+        )
         .unwrap();
     let spawn = |args: &[&str]| {
         env.command(args)
@@ -790,11 +793,14 @@ async fn a_sync_that_did_half_its_work_says_which_and_exits_with_its_code() {
         .unwrap();
     env.sim().publish_mandate(KEY, mandate(19)).unwrap();
     env.sim()
-        .set_faults(KEY, Faults {
-            status500_rate: 1.0,
-            routes: vec!["GetNewMandates".into()],
-            ..Faults::default()
-        })
+        .set_faults(
+            KEY,
+            Faults {
+                status500_rate: 1.0,
+                routes: vec!["GetNewMandates".into()],
+                ..Faults::default()
+            },
+        )
         .unwrap();
     let out = env.run(&["--json", "work-orders", "sync"]).await;
     assert_eq!(out.status.code(), Some(4), "{}", text(&out));
@@ -822,11 +828,14 @@ async fn a_sync_that_did_half_its_work_says_which_and_exits_with_its_code() {
 
     // The other half: pulled and saved, reconciling failed.
     env.sim()
-        .set_faults(KEY, Faults {
-            status503_rate: 1.0,
-            routes: vec!["GetAcceptedMandates".into()],
-            ..Faults::default()
-        })
+        .set_faults(
+            KEY,
+            Faults {
+                status503_rate: 1.0,
+                routes: vec!["GetAcceptedMandates".into()],
+                ..Faults::default()
+            },
+        )
         .unwrap();
     let out = env.run(&["work-orders", "sync"]).await;
     assert_eq!(out.status.code(), Some(4), "{}", text(&out));
@@ -938,11 +947,14 @@ async fn a_tracking_pass_reads_unknown_files_as_empty_and_stops_when_every_call_
     // AgoraPlus unavailable: the pass stops at the first file, says what it
     // did not reach, and exits 4.
     env.sim()
-        .set_faults(KEY, Faults {
-            status503_rate: 1.0,
-            routes: vec!["GetSparepartOrderTracking".into()],
-            ..Faults::default()
-        })
+        .set_faults(
+            KEY,
+            Faults {
+                status503_rate: 1.0,
+                routes: vec!["GetSparepartOrderTracking".into()],
+                ..Faults::default()
+            },
+        )
         .unwrap();
     let out = env.run(&["parts", "track"]).await;
     assert_eq!(out.status.code(), Some(4), "{}", text(&out));
@@ -1003,11 +1015,14 @@ async fn an_order_whose_answer_is_lost_exits_5_and_is_resolved_as_applied() {
     let id = file_with_a_part(&env).await;
     // AgoraPlus places the order, then the connection drops unanswered.
     env.sim()
-        .set_faults(KEY, Faults {
-            drop_after_commit_rate: 1.0,
-            routes: vec!["PlaceRepairSparepartOrder".into()],
-            ..Faults::default()
-        })
+        .set_faults(
+            KEY,
+            Faults {
+                drop_after_commit_rate: 1.0,
+                routes: vec!["PlaceRepairSparepartOrder".into()],
+                ..Faults::default()
+            },
+        )
         .unwrap();
     let out = env.run(&["--json", "parts", "order", &id]).await;
     assert_eq!(out.status.code(), Some(5), "{}", text(&out));
@@ -1115,12 +1130,15 @@ async fn a_send_cut_by_a_crash_is_in_doubt_at_the_next_start_and_resent_by_hand(
     // AgoraPlus holds the order call, then refuses it (503): the call is
     // in flight, and whatever happens it is never applied.
     env.sim()
-        .set_faults(KEY, Faults {
-            status503_rate: 1.0,
-            delay_ms: 30_000,
-            routes: vec!["PlaceRepairSparepartOrder".into()],
-            ..Faults::default()
-        })
+        .set_faults(
+            KEY,
+            Faults {
+                status503_rate: 1.0,
+                delay_ms: 30_000,
+                routes: vec!["PlaceRepairSparepartOrder".into()],
+                ..Faults::default()
+            },
+        )
         .unwrap();
     let child = env
         .command(&["parts", "order", &id])

@@ -5,7 +5,9 @@
 
 use std::sync::{Arc, Mutex};
 
-use agora_domain::{ClaimStatus, CompleteRepairState, InterventionId, LogisticStatus, Part, WarrantyClaim};
+use agora_domain::{
+    ClaimStatus, CompleteRepairState, InterventionId, LogisticStatus, Part, WarrantyClaim,
+};
 use agora_mock::{Autopilot, ClockChange, SimConfig, Simulator};
 use agora_ports::{ClaimSubmission, Claims, Clock, Mandates, PartOrders, Repairs};
 use jiff::{SignedDuration, Timestamp};
@@ -42,7 +44,8 @@ fn sim(seed: u64, pilot: Autopilot) -> Simulator {
 
 fn advance(sim: &Simulator, by: &str) {
     let by: SignedDuration = by.parse().unwrap();
-    sim.change_clock(Some("a"), &ClockChange::Advance(by)).unwrap();
+    sim.change_clock(Some("a"), &ClockChange::Advance(by))
+        .unwrap();
 }
 
 fn pilot() -> Autopilot {
@@ -98,10 +101,18 @@ async fn story(seed: u64) -> Value {
     advance(&sim, "50m");
     let accepted = api.new_mandates(true).await.unwrap().data;
     assert_eq!(accepted.len(), 6);
-    assert!(sim.state("b").unwrap()["Mandates"].as_array().unwrap().is_empty());
+    assert!(
+        sim.state("b").unwrap()["Mandates"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
 
     // Each file orders a part; 10 minutes later every line has its fate.
-    let files: Vec<InterventionId> = accepted.iter().map(|m| m.intervention_id.unwrap()).collect();
+    let files: Vec<InterventionId> = accepted
+        .iter()
+        .map(|m| m.intervention_id.unwrap())
+        .collect();
     for id in &files {
         let file = CompleteRepairState {
             intervention_id: Some(*id),
@@ -118,7 +129,10 @@ async fn story(seed: u64) -> Value {
     }
     advance(&sim, "9m 59s");
     for id in &files {
-        assert_eq!(api.order_tracking(*id).await.unwrap().data[0].status_code, None);
+        assert_eq!(
+            api.order_tracking(*id).await.unwrap().data[0].status_code,
+            None
+        );
     }
     advance(&sim, "1s");
     let mut shipped = 0;
@@ -159,7 +173,12 @@ async fn story(seed: u64) -> Value {
 
     // No draft until the first of the month; then one, of the accepted
     // claims, issued as the control API issues it.
-    assert!(sim.state("a").unwrap()["DraftInvoices"].as_array().unwrap().is_empty());
+    assert!(
+        sim.state("a").unwrap()["DraftInvoices"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
     sim.change_clock(
         Some("a"),
         &ClockChange::Set("2026-02-01T00:00:00Z".parse().unwrap()),
@@ -167,7 +186,11 @@ async fn story(seed: u64) -> Value {
     .unwrap();
     let state = sim.state("a").unwrap();
     let drafts = state["DraftInvoices"].as_array().unwrap();
-    assert_eq!(drafts.len(), usize::from(!accepted_claims.is_empty()), "{drafts:?}");
+    assert_eq!(
+        drafts.len(),
+        usize::from(!accepted_claims.is_empty()),
+        "{drafts:?}"
+    );
     if let Some(draft) = drafts.first() {
         assert_eq!(draft["ClaimIDs"].as_array().unwrap(), &accepted_claims);
         assert_eq!(draft["ManufacturerId"], 19);
@@ -207,11 +230,14 @@ async fn the_autopilot_is_deterministic_for_a_seed() {
 
 #[tokio::test]
 async fn an_account_s_clock_is_its_own_and_never_goes_back() {
-    let sim = sim(3, Autopilot {
-        work_orders_per_hour: 0.0,
-        not_conform_rate: 0.0,
-        ..pilot()
-    });
+    let sim = sim(
+        3,
+        Autopilot {
+            work_orders_per_hour: 0.0,
+            not_conform_rate: 0.0,
+            ..pilot()
+        },
+    );
     // The other account's clock is the simulator's, untouched.
     let b = sim.clock(Some("b")).unwrap();
     assert!(!b.frozen);
@@ -222,8 +248,19 @@ async fn an_account_s_clock_is_its_own_and_never_goes_back() {
         &ClockChange::Set("2026-03-15T00:00:00Z".parse().unwrap()),
     )
     .unwrap();
-    assert!(sim.state("a").unwrap()["DraftInvoices"].as_array().unwrap().is_empty());
-    assert!(sim.state("a").unwrap()["Mandates"].as_array().unwrap().is_empty(), "0 an hour");
+    assert!(
+        sim.state("a").unwrap()["DraftInvoices"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        sim.state("a").unwrap()["Mandates"]
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "0 an hour"
+    );
     // The clock never goes back.
     assert!(
         sim.change_clock(

@@ -225,8 +225,13 @@ async fn a_whole_repair_from_work_order_to_invoice() {
         sim.decide_claim("a", claim_id, ClaimStatus::Valid, None)
             .is_err()
     );
-    sim.decide_claim("a", claim_id, ClaimStatus::ClosedAccepted, Some("OK".into()))
-        .unwrap();
+    sim.decide_claim(
+        "a",
+        claim_id,
+        ClaimStatus::ClosedAccepted,
+        Some("OK".into()),
+    )
+    .unwrap();
     let tracking = api.claim_status(claim_id).await.unwrap().data;
     assert_eq!(tracking.last_status, Some(ClaimStatus::ClosedAccepted));
     assert_eq!(tracking.comment.as_deref(), Some("OK"));
@@ -495,18 +500,24 @@ async fn deltas_search_and_bom_with_expiring_keys() {
 async fn faults_refuse_or_drop_after_commit() {
     let (sim, _) = sim_with(&["a"], &[]);
     let api = sim.client("a");
-    sim.set_faults("a", Faults {
-        status503_rate: 1.0,
-        retry_after_seconds: Some(2),
-        ..Faults::default()
-    })
+    sim.set_faults(
+        "a",
+        Faults {
+            status503_rate: 1.0,
+            retry_after_seconds: Some(2),
+            ..Faults::default()
+        },
+    )
     .unwrap();
     let err = api.accepted_mandates().await.unwrap_err();
     assert_eq!(err.retry_after(), Some(Duration::from_secs(2)));
-    sim.set_faults("a", Faults {
-        drop_after_commit_rate: 1.0,
-        ..Faults::default()
-    })
+    sim.set_faults(
+        "a",
+        Faults {
+            drop_after_commit_rate: 1.0,
+            ..Faults::default()
+        },
+    )
     .unwrap();
     let file: CompleteRepairState = serde_json::from_value(json!({
         "ManufacturerId": 19, "CommercialRef": "X", "Intervention": {"InterventionType": 1}
@@ -521,10 +532,13 @@ async fn faults_refuse_or_drop_after_commit() {
         "applied"
     );
     assert!(
-        sim.set_faults("a", Faults {
-            status500_rate: 1.5,
-            ..Faults::default()
-        })
+        sim.set_faults(
+            "a",
+            Faults {
+                status500_rate: 1.5,
+                ..Faults::default()
+            }
+        )
         .is_err()
     );
 }
@@ -537,10 +551,13 @@ async fn scripted(seed: u64) -> serde_json::Value {
         ..SimConfig::default()
     };
     let sim = Simulator::with_clock(config, clock);
-    sim.set_faults("demo", Faults {
-        status503_rate: 0.3,
-        ..Faults::default()
-    })
+    sim.set_faults(
+        "demo",
+        Faults {
+            status503_rate: 0.3,
+            ..Faults::default()
+        },
+    )
     .unwrap();
     let api = sim.client("demo");
     let mut outcomes = Vec::new();
@@ -570,7 +587,11 @@ async fn a_publication_with_a_record_without_key_publishes_nothing() {
         ..SparePart::default()
     };
     let err = sim
-        .publish_spare_parts("a", ManufacturerId(19), vec![good.clone(), SparePart::default()])
+        .publish_spare_parts(
+            "a",
+            ManufacturerId(19),
+            vec![good.clone(), SparePart::default()],
+        )
         .unwrap_err();
     assert!(err.to_string().contains("spare part 1 has no key"), "{err}");
     let today = DeltaQuery {

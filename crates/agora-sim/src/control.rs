@@ -175,14 +175,12 @@ fn caller(state: &AppState, headers: &HeaderMap, uri: &Uri) -> Result<Caller, Si
         .filter(|v| !v.is_empty())
         .map(str::to_owned);
     if let Some(auth) = headers.get(header::AUTHORIZATION) {
-        let offered = auth
-            .as_bytes()
-            .strip_prefix(b"Bearer ")
-            .ok_or_else(|| control_unauthorized("the admin token goes as `Authorization: Bearer TOKEN`"))?;
-        let admin = state
-            .admin
-            .as_ref()
-            .ok_or_else(|| control_unauthorized("this simulator has no admin token (--admin-token)"))?;
+        let offered = auth.as_bytes().strip_prefix(b"Bearer ").ok_or_else(|| {
+            control_unauthorized("the admin token goes as `Authorization: Bearer TOKEN`")
+        })?;
+        let admin = state.admin.as_ref().ok_or_else(|| {
+            control_unauthorized("this simulator has no admin token (--admin-token)")
+        })?;
         if !admin.matches(offered) {
             return Err(control_unauthorized("wrong admin token"));
         }
@@ -460,7 +458,9 @@ async fn set_profile(
 }
 
 async fn get_profile(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
-    as_caller(&state, &headers, &uri, |sim, c| to_json(sim.profile(c.account()?)?))
+    as_caller(&state, &headers, &uri, |sim, c| {
+        to_json(sim.profile(c.account()?)?)
+    })
 }
 
 async fn state(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
@@ -471,11 +471,15 @@ async fn state(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> R
 /// with its intent and, for a creation applied before, the record it
 /// duplicates.
 async fn journal(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
-    as_caller(&state, &headers, &uri, |sim, c| to_json(sim.journal(c.account()?)?))
+    as_caller(&state, &headers, &uri, |sim, c| {
+        to_json(sim.journal(c.account()?)?)
+    })
 }
 
 async fn get_clock(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
-    as_caller(&state, &headers, &uri, |sim, c| to_json(sim.clock(c.scope())?))
+    as_caller(&state, &headers, &uri, |sim, c| {
+        to_json(sim.clock(c.scope())?)
+    })
 }
 
 /// `POST /_sim/clock`: `{"Action": "freeze" | "advance" | "set" |
@@ -512,7 +516,9 @@ impl ClockRequest {
             "advance" => {
                 unused("To", &self.to)?;
                 let raw = self.by.as_deref().ok_or_else(|| {
-                    SimError::BadRequest("advance needs `By`: a duration (\"2h\", \"PT2H\")".to_owned())
+                    SimError::BadRequest(
+                        "advance needs `By`: a duration (\"2h\", \"PT2H\")".to_owned(),
+                    )
                 })?;
                 raw.parse::<jiff::SignedDuration>()
                     .map(ClockChange::Advance)

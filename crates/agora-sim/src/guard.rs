@@ -128,6 +128,9 @@ mod tests {
         assert_eq!(body_limit(&post, "/api/Repair/CreateRepair"), 8 * MIB);
         assert_eq!(body_limit(&post, "/_sim/catalog/19/spareparts"), 32 * MIB);
         assert_eq!(body_limit(&post, "/_sim/faults"), MIB);
-        assert_eq!(body_limit(&axum::http::Method::GET, "/_sim/state"), 64 * KIB);
+        assert_eq!(
+            body_limit(&axum::http::Method::GET, "/_sim/state"),
+            64 * KIB
+        );
     }
 }

@@ -58,7 +58,12 @@ pub struct SimOptions {
     /// `Authorization: Bearer TOKEN` (with an `api_key` header naming the
     /// account, or none for the whole simulator's clock). Off by default:
     /// each control call then needs the account's `api_key` header.
-    #[arg(long, value_name = "TOKEN", env = "AGORA_SIM_ADMIN_TOKEN", hide_env_values = true)]
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "AGORA_SIM_ADMIN_TOKEN",
+        hide_env_values = true
+    )]
     pub admin_token: Option<String>,
     /// Allow a listen address outside loopback (anyone who reaches it can
     /// call the simulator); a warning is printed.
@@ -70,8 +75,9 @@ pub struct SimOptions {
     pub header_timeout: u64,
     /// Seconds a request has to be received (body included) and answered,
     /// or it is answered 408.
+    // Named apart from the client's `--request-timeout` of `agora`.
     #[arg(long, value_name = "SECONDS", default_value_t = 60)]
-    pub request_timeout: u64,
+    pub server_request_timeout: u64,
     /// Serve the recordings under DIR (`agora record`'s files, at any
     /// depth) instead of the simulator: each request gets the first
     /// unserved recording that matches it, or 501.
@@ -165,8 +171,11 @@ impl SimOptions {
 
     /// The server's settings: the admin token and the timeouts.
     pub fn serve_settings(&self) -> Result<ServeSettings, String> {
-        if self.header_timeout == 0 || self.request_timeout == 0 {
-            return Err("--header-timeout and --request-timeout must be at least 1 second".to_owned());
+        if self.header_timeout == 0 || self.server_request_timeout == 0 {
+            return Err(
+                "--header-timeout and --server-request-timeout must be at least 1 second"
+                    .to_owned(),
+            );
         }
         Ok(ServeSettings {
             admin_token: self
@@ -175,7 +184,7 @@ impl SimOptions {
                 .map(AdminToken::new)
                 .transpose()?,
             header_timeout: Duration::from_secs(self.header_timeout),
-            request_timeout: Duration::from_secs(self.request_timeout),
+            request_timeout: Duration::from_secs(self.server_request_timeout),
         })
     }
 

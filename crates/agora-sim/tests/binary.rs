@@ -121,7 +121,8 @@ fn an_address_outside_loopback_needs_allow_remote_and_warns() {
         .read_line(&mut warning)
         .unwrap();
     assert!(
-        warning.starts_with("warning: listening on 0.0.0.0:") && warning.contains("outside loopback"),
+        warning.starts_with("warning: listening on 0.0.0.0:")
+            && warning.contains("outside loopback"),
         "{warning}"
     );
     child.kill().unwrap();

@@ -365,10 +365,7 @@ async fn an_order_takes_the_parts_a_status_marks_once() {
             .map(|l| l["OrderNumber"].clone())
             .unwrap()
     };
-    let state = http
-        .call("GET", "/_sim/state", Some("a"), None)
-        .await
-        .body;
+    let state = http.call("GET", "/_sim/state", Some("a"), None).await.body;
     let stored = &state["Repairs"][0]["File"];
     let marks = |parts: &Value| -> Vec<(Value, Value)> {
         parts
@@ -404,10 +401,7 @@ async fn an_order_takes_the_parts_a_status_marks_once() {
     assert_eq!(got.body["IsValid"], true, "{}", got.body);
     let got = http.post(&order, "a", json!({})).await;
     assert_eq!(got.body["ResponseData"], json!([]), "{}", got.body);
-    let state = http
-        .call("GET", "/_sim/state", Some("a"), None)
-        .await
-        .body;
+    let state = http.call("GET", "/_sim/state", Some("a"), None).await.body;
     assert_eq!(
         state["Repairs"][0]["File"]["StateNatures"]
             .as_array()

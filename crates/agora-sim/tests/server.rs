@@ -270,10 +270,14 @@ async fn every_error_code_answers_an_envelope() {
 async fn one_key_never_sees_another_accounts_data() {
     let server = start(config(&["a", "b"], &[], 1)).await;
     let http = Http::new(&server);
-    let mandate =
-        json!({"Mandate": {"ManufacturerId": 19, "InterventionTypeId": 1}});
+    let mandate = json!({"Mandate": {"ManufacturerId": 19, "InterventionTypeId": 1}});
     let (_, v) = http
-        .call("POST", "/_sim/mandates", Some("a"), Some(&mandate.to_string()))
+        .call(
+            "POST",
+            "/_sim/mandates",
+            Some("a"),
+            Some(&mandate.to_string()),
+        )
         .await;
     assert!(v["MandateId"].as_i64().is_some());
     let (_, v) = http
@@ -464,8 +468,13 @@ async fn fault_rates_hold_within_tolerance() {
 async fn injected_delay_holds_the_answer() {
     let server = start(config(&["a"], &[], 3)).await;
     let http = Http::new(&server);
-    http.call("POST", "/_sim/faults", Some("a"), Some(r#"{"DelayMs": 300}"#))
-        .await;
+    http.call(
+        "POST",
+        "/_sim/faults",
+        Some("a"),
+        Some(r#"{"DelayMs": 300}"#),
+    )
+    .await;
     let started = std::time::Instant::now();
     let (status, _) = http
         .call("GET", "/api/Repair/GetAcceptedMandates", Some("a"), None)
@@ -499,7 +508,8 @@ async fn drop_after_commit_applies_then_closes_without_answering() {
         !err.is_status() && !err.is_connect(),
         "no answer at all: {err:?}"
     );
-    http.call("POST", "/_sim/faults", Some("a"), Some("{}")).await;
+    http.call("POST", "/_sim/faults", Some("a"), Some("{}"))
+        .await;
     let (_, state) = http.call("GET", "/_sim/state", Some("a"), None).await;
     assert_eq!(
         state["Repairs"].as_array().unwrap().len(),
@@ -525,10 +535,14 @@ async fn scripted_run(seed: u64) -> (Value, Value) {
     .await;
     let mut statuses = Vec::new();
     for i in 0..10 {
-        let mandate =
-            json!({"Mandate": {"ManufacturerId": 4, "InterventionTypeId": 1}});
-        http.call("POST", "/_sim/mandates", Some("a"), Some(&mandate.to_string()))
-            .await;
+        let mandate = json!({"Mandate": {"ManufacturerId": 4, "InterventionTypeId": 1}});
+        http.call(
+            "POST",
+            "/_sim/mandates",
+            Some("a"),
+            Some(&mandate.to_string()),
+        )
+        .await;
         let (s, _) = http
             .call(
                 "GET",
@@ -544,7 +558,8 @@ async fn scripted_run(seed: u64) -> (Value, Value) {
         statuses.push(s.as_u16());
         statuses.push(u16::from(v["ResponseData"][0]["ProductKey"].is_string()));
     }
-    http.call("POST", "/_sim/faults", Some("a"), Some("{}")).await;
+    http.call("POST", "/_sim/faults", Some("a"), Some("{}"))
+        .await;
     let (_, parts) = http
         .call(
             "GET",

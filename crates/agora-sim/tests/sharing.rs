@@ -60,7 +60,9 @@ async fn a_story(http: &Http) -> (i64, i64, String, i64) {
     let got = http
         .get("/api/Repair/GetNewMandates?autoAccept=true", "a")
         .await;
-    let file = got.body["ResponseData"][0]["InterventionId"].as_i64().unwrap();
+    let file = got.body["ResponseData"][0]["InterventionId"]
+        .as_i64()
+        .unwrap();
     let got = http
         .post(
             "/api/Repair/UpdateRepair",
@@ -112,7 +114,11 @@ async fn one_account_s_controls_neither_see_nor_change_another_s_data() {
     // b cannot reach a's claim, order or work order: 404, nothing changed.
     let decision = json!({"LastStatus": "CLOSEDACCEPTED"});
     let got = http
-        .post(&format!("/_sim/claims/{claim}/decision"), "b", decision.clone())
+        .post(
+            &format!("/_sim/claims/{claim}/decision"),
+            "b",
+            decision.clone(),
+        )
         .await;
     assert_envelope(&got, 404, &format!("no claim {claim}"));
     let got = http
@@ -172,7 +178,12 @@ async fn a_control_call_needs_the_key_in_the_header_never_in_the_url() {
         assert_envelope(&got, 401, "`api_key` header");
     }
     let got = http
-        .call("POST", "/_sim/faults", None, Some(json!({"Status503Rate": 1.0})))
+        .call(
+            "POST",
+            "/_sim/faults",
+            None,
+            Some(json!({"Status503Rate": 1.0})),
+        )
         .await;
     assert_envelope(&got, 401, "`api_key` header");
     let got = http.get("/_sim/state", "nobody").await;
@@ -194,7 +205,11 @@ async fn a_control_call_needs_the_key_in_the_header_never_in_the_url() {
     assert_envelope(&got, 400, "`api_key` header");
     // A bearer token on a simulator without one is refused.
     let got = Http::new(&server)
-        .call_with("GET", "/_sim/state", &[("authorization", "Bearer x"), ("api_key", "a")])
+        .call_with(
+            "GET",
+            "/_sim/state",
+            &[("authorization", "Bearer x"), ("api_key", "a")],
+        )
         .await;
     assert_envelope(&got, 401, "no admin token");
 }
@@ -211,17 +226,37 @@ async fn faults_and_publications_are_the_account_s_own() {
         )
         .await;
     assert_eq!(got.status, 200, "{}", got.body);
-    assert_eq!(http.get("/api/Repair/GetAcceptedMandates", "a").await.status, 503);
-    assert_eq!(http.get("/api/Repair/GetNewMandates", "a").await.status, 200);
-    assert_eq!(http.get("/api/Repair/GetAcceptedMandates", "b").await.status, 200);
-    assert_eq!(http.get("/_sim/faults", "b").await.body["Status503Rate"], 0.0);
+    assert_eq!(
+        http.get("/api/Repair/GetAcceptedMandates", "a")
+            .await
+            .status,
+        503
+    );
+    assert_eq!(
+        http.get("/api/Repair/GetNewMandates", "a").await.status,
+        200
+    );
+    assert_eq!(
+        http.get("/api/Repair/GetAcceptedMandates", "b")
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        http.get("/_sim/faults", "b").await.body["Status503Rate"],
+        0.0
+    );
 
     let part = json!([{"Reference": "A-ONLY-1", "Label": "a's part"}]);
     let got = http.post("/_sim/catalog/19/spareparts", "a", part).await;
     assert_eq!(got.body["Published"], 1, "{}", got.body);
     let delta = "/api/Product/PrintManufacturerSpareParts/19/01-01-2025/English";
     let got = http.get(delta, "a").await;
-    assert_eq!(got.body["ResponseData"][0]["Reference"], "A-ONLY-1", "{}", got.body);
+    assert_eq!(
+        got.body["ResponseData"][0]["Reference"], "A-ONLY-1",
+        "{}",
+        got.body
+    );
     let got = http.get(delta, "b").await;
     assert_eq!(got.body["ResponseData"], json!([]), "{}", got.body);
 }
@@ -233,16 +268,29 @@ async fn the_admin_token_reaches_every_account_and_the_simulator_s_clock() {
     a_story(&http).await;
     let admin = |key: &'static str| [("authorization", "Bearer s3cret-token"), ("api_key", key)];
     let got = http.call_with("GET", "/_sim/state", &admin("a")).await;
-    assert_eq!(got.body["Claims"].as_array().unwrap().len(), 1, "{}", got.body);
+    assert_eq!(
+        got.body["Claims"].as_array().unwrap().len(),
+        1,
+        "{}",
+        got.body
+    );
     let got = http.call_with("GET", "/_sim/state", &admin("b")).await;
     assert_eq!(got.body["Claims"], json!([]));
     // Wrong token; no account named where one is needed.
     let got = http
-        .call_with("GET", "/_sim/state", &[("authorization", "Bearer s3cret-tokeN"), ("api_key", "a")])
+        .call_with(
+            "GET",
+            "/_sim/state",
+            &[("authorization", "Bearer s3cret-tokeN"), ("api_key", "a")],
+        )
         .await;
     assert_envelope(&got, 401, "wrong admin token");
     let got = http
-        .call_with("GET", "/_sim/state", &[("authorization", "Bearer s3cret-token")])
+        .call_with(
+            "GET",
+            "/_sim/state",
+            &[("authorization", "Bearer s3cret-token")],
+        )
         .await;
     assert_envelope(&got, 400, "name the account");
     // The simulator's clock: only with the admin token and no account.
@@ -266,7 +314,10 @@ async fn the_admin_token_reaches_every_account_and_the_simulator_s_clock() {
         .await;
     let later: jiff::Timestamp = got.body["Now"].as_str().unwrap().parse().unwrap();
     let before: jiff::Timestamp = frozen.parse().unwrap();
-    assert_eq!(later.duration_since(before), jiff::SignedDuration::from_hours(2));
+    assert_eq!(
+        later.duration_since(before),
+        jiff::SignedDuration::from_hours(2)
+    );
     // Every account without its own setting follows it.
     let got = http.get("/_sim/clock", "b").await;
     assert_eq!(got.body["Now"].as_str().unwrap(), later.to_string());
@@ -277,7 +328,9 @@ async fn the_admin_token_reaches_every_account_and_the_simulator_s_clock() {
 async fn an_account_s_clock_moves_its_own_time_and_product_keys_expire_on_it() {
     let server = serve(two_accounts()).await;
     let http = Http::new(&server);
-    let freeze = http.post("/_sim/clock", "a", json!({"Action": "freeze"})).await;
+    let freeze = http
+        .post("/_sim/clock", "a", json!({"Action": "freeze"}))
+        .await;
     assert_eq!(freeze.body["Frozen"], true, "{}", freeze.body);
     let got = http
         .get(
@@ -292,7 +345,11 @@ async fn an_account_s_clock_moves_its_own_time_and_product_keys_expire_on_it() {
     let bom = format!("/api/Product/PrintBOMData?productKey={key}");
     assert_eq!(http.get("/_sim/state", "a").await.body["ProductKeys"], 1);
     let got = http
-        .post("/_sim/clock", "a", json!({"Action": "advance", "By": "9m 59s"}))
+        .post(
+            "/_sim/clock",
+            "a",
+            json!({"Action": "advance", "By": "9m 59s"}),
+        )
         .await;
     assert_eq!(got.status, 200, "{}", got.body);
     assert_eq!(http.get(&bom, "a").await.status, 200);
@@ -316,7 +373,9 @@ async fn an_account_s_clock_moves_its_own_time_and_product_keys_expire_on_it() {
         let got = http.post("/_sim/clock", "a", bad.clone()).await;
         assert_eq!(got.status, 400, "{bad}: {}", got.body);
     }
-    let got = http.post("/_sim/clock", "a", json!({"Action": "resume"})).await;
+    let got = http
+        .post("/_sim/clock", "a", json!({"Action": "resume"}))
+        .await;
     assert_eq!(got.body["Frozen"], false, "{}", got.body);
 }
 
@@ -354,7 +413,13 @@ async fn a_body_over_the_route_s_limit_gets_a_413_envelope() {
         .unwrap();
     assert_eq!(resp.status().as_u16(), 413);
     let body: Value = serde_json::from_str(&resp.text().await.unwrap()).unwrap();
-    assert!(body["ResponseErrorMessage"].as_str().unwrap().contains("1048576"), "{body}");
+    assert!(
+        body["ResponseErrorMessage"]
+            .as_str()
+            .unwrap()
+            .contains("1048576"),
+        "{body}"
+    );
     // Within the limit, as before.
     let http = Http::new(&server);
     assert_eq!(http.post("/_sim/faults", "a", json!({})).await.status, 200);

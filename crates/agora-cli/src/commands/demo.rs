@@ -411,7 +411,8 @@ async fn demo(args: &DemoArgs, out: Out, db: &std::path::Path) -> Result<(), Ago
     let second_status = last_status(app.api(), claim_id).await?;
     t.step(&second_status, &format!("UpdateWarrantyClaim: claim {claim_id} corrected (serial {serial}, mobile phone), VALID and transferred"));
 
-    sim.decide_claim(KEY, 
+    sim.decide_claim(
+        KEY,
         claim_id,
         ClaimStatus::ClosedAccepted,
         Some("Accepted for reimbursement".into()),

@@ -73,7 +73,9 @@ impl Autopilot {
             ("not_conform_rate", self.not_conform_rate),
         ] {
             if !(0.0..=1.0).contains(&rate) {
-                return Err(format!("autopilot: {name} must be between 0 and 1, not {rate}"));
+                return Err(format!(
+                    "autopilot: {name} must be between 0 and 1, not {rate}"
+                ));
             }
         }
         if !self.work_orders_per_hour.is_finite() || self.work_orders_per_hour < 0.0 {
@@ -83,7 +85,9 @@ impl Autopilot {
             ));
         }
         if self.work_orders_per_hour > 3600.0 {
-            return Err("autopilot: work_orders_per_hour is at most 3600 (one a second)".to_owned());
+            return Err(
+                "autopilot: work_orders_per_hour is at most 3600 (one a second)".to_owned(),
+            );
         }
         Ok(())
     }
@@ -145,7 +149,10 @@ thread_local! {
 /// The first instant of the month after `t` (UTC).
 fn next_month(t: Timestamp) -> Option<Timestamp> {
     let date = jiff::tz::TimeZone::UTC.to_datetime(t).date();
-    let first = date.first_of_month().checked_add(jiff::Span::new().months(1)).ok()?;
+    let first = date
+        .first_of_month()
+        .checked_add(jiff::Span::new().months(1))
+        .ok()?;
     jiff::tz::TimeZone::UTC
         .to_timestamp(first.to_datetime(jiff::civil::Time::midnight()))
         .ok()
@@ -217,12 +224,9 @@ impl Simulator {
                 pilot.settings = settings;
                 Some(pilot)
             }
-            (Some(settings), None) => Some(AutopilotState::new(
-                settings,
-                self.inner.seed,
-                key,
-                now,
-            )),
+            (Some(settings), None) => {
+                Some(AutopilotState::new(settings, self.inner.seed, key, now))
+            }
         };
         Ok(())
     }

@@ -200,7 +200,10 @@ mod tests {
         assert_eq!(c.now(at("2026-01-01T05:00:00Z")), t0);
         c.apply(&ClockChange::Advance(SignedDuration::from_hours(2)), t0)
             .ok();
-        assert_eq!(c.now(at("2026-03-01T00:00:00Z")), at("2026-01-01T02:00:00Z"));
+        assert_eq!(
+            c.now(at("2026-03-01T00:00:00Z")),
+            at("2026-01-01T02:00:00Z")
+        );
         assert!(
             c.apply(&ClockChange::Set(at("2026-01-01T01:00:00Z")), t0)
                 .is_err()
@@ -211,6 +214,9 @@ mod tests {
         );
         // Resumed, it runs on from where it stood.
         c.apply(&ClockChange::Resume, t0).ok();
-        assert_eq!(c.now(at("2026-01-01T00:10:00Z")), at("2026-01-01T02:10:00Z"));
+        assert_eq!(
+            c.now(at("2026-01-01T00:10:00Z")),
+            at("2026-01-01T02:10:00Z")
+        );
     }
 }

@@ -208,12 +208,12 @@ impl Simulator {
     ) -> Result<usize, SimError> {
         self.with_account(key, |t, _, now| {
             publish(
-            t.published_parts.entry(m).or_default(),
-            parts,
-            now,
-            "spare part",
-            |p| p.reference.as_deref(),
-        )
+                t.published_parts.entry(m).or_default(),
+                parts,
+                now,
+                "spare part",
+                |p| p.reference.as_deref(),
+            )
         })
     }
 
@@ -228,12 +228,12 @@ impl Simulator {
     ) -> Result<usize, SimError> {
         self.with_account(key, |t, _, now| {
             publish(
-            t.published_products.entry(m).or_default(),
-            products,
-            now,
-            "product",
-            |p| p.commercial_ref.as_deref(),
-        )
+                t.published_products.entry(m).or_default(),
+                products,
+                now,
+                "product",
+                |p| p.commercial_ref.as_deref(),
+            )
         })
     }
 }
