@@ -115,7 +115,7 @@ async fn a_repair_synced_and_tracked(profile: AnswerProfile) -> usize {
         .order_number
         .clone()
         .unwrap();
-    sim.set_logistic(&order, "208").unwrap();
+    sim.set_logistic(KEY, &order, "208").unwrap();
     let pass = app.track_all_part_orders().await.unwrap();
     assert!(pass.is_complete(), "{pass:?}");
     assert_eq!(
@@ -136,7 +136,7 @@ async fn a_repair_synced_and_tracked(profile: AnswerProfile) -> usize {
     };
     assert_eq!(result.is_valid, Some(true), "{result:?}");
     let claim_id = result.claim_id.unwrap();
-    sim.decide_claim(claim_id, ClaimStatus::ClosedAccepted, None)
+    sim.decide_claim(KEY, claim_id, ClaimStatus::ClosedAccepted, None)
         .unwrap();
     let pass = app.track_claims().await.unwrap();
     assert!(pass.is_complete(), "{pass:?}");
@@ -179,11 +179,14 @@ async fn a_sync_whose_pull_fails_is_incomplete_and_names_the_half() {
     let (server, app, _dir) = setup("half", AnswerProfile::default()).await;
     let sim = server.simulator();
     sim.publish_mandate(KEY, work_order()).unwrap();
-    sim.set_faults(Faults {
-        status500_rate: 1.0,
-        routes: vec!["GetNewMandates".into()],
-        ..Faults::default()
-    })
+    sim.set_faults(
+        KEY,
+        Faults {
+            status500_rate: 1.0,
+            routes: vec!["GetNewMandates".into()],
+            ..Faults::default()
+        },
+    )
     .unwrap();
     let sync = app.sync_work_orders().await.unwrap();
     assert!(!sync.is_complete());
@@ -196,7 +199,7 @@ async fn a_sync_whose_pull_fails_is_incomplete_and_names_the_half() {
     // The client retried it; the other half was done.
     let state = sim.state(KEY).unwrap();
     assert_eq!(state["Mandates"][0]["Status"], "NEW");
-    sim.set_faults(Faults::default()).unwrap();
+    sim.set_faults(KEY, Faults::default()).unwrap();
     let sync = app.sync_work_orders().await.unwrap();
     assert!(sync.is_complete());
     assert_eq!(sync.accepted.len(), 1);

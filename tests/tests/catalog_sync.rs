@@ -264,7 +264,7 @@ async fn the_overlap_window_catches_a_change_from_before_the_cursor() {
     };
     server
         .simulator()
-        .publish_spare_parts(OEM, vec![changed.clone()])
+        .publish_spare_parts(KEY, OEM, vec![changed.clone()])
         .unwrap();
 
     let (_, without) = &syncs[0];

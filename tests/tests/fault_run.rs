@@ -62,13 +62,16 @@ async fn under_faults_nothing_is_lost_or_duplicated_and_doubts_are_listed() {
     for _ in 0..FILES {
         sim.publish_mandate("fault-run-key", mandate()).unwrap();
     }
-    sim.set_faults(Faults {
-        status503_rate: 0.15,
-        status500_rate: 0.05,
-        delay_ms: 1,
-        drop_after_commit_rate: 0.1,
-        ..Faults::default()
-    })
+    sim.set_faults(
+        "fault-run-key",
+        Faults {
+            status503_rate: 0.15,
+            status500_rate: 0.05,
+            delay_ms: 1,
+            drop_after_commit_rate: 0.1,
+            ..Faults::default()
+        },
+    )
     .unwrap();
 
     let mut operations = 0;
@@ -128,7 +131,7 @@ async fn under_faults_nothing_is_lost_or_duplicated_and_doubts_are_listed() {
         .unwrap();
     }
     // Deliver what waits (AgoraPlus back to normal), moving the clock past every backoff.
-    sim.set_faults(Faults::default()).unwrap();
+    sim.set_faults("fault-run-key", Faults::default()).unwrap();
     for _ in 0..20 {
         clock.advance(Duration::from_secs(600));
         app.flush_outbox().await.unwrap();
@@ -164,13 +167,16 @@ async fn under_faults_nothing_is_lost_or_duplicated_and_doubts_are_listed() {
     }
     eprintln!("fault run: {settled} order(s) in doubt settled by the operator");
     // Claims, under faults again.
-    sim.set_faults(Faults {
-        status503_rate: 0.15,
-        status500_rate: 0.05,
-        delay_ms: 1,
-        drop_after_commit_rate: 0.1,
-        ..Faults::default()
-    })
+    sim.set_faults(
+        "fault-run-key",
+        Faults {
+            status503_rate: 0.15,
+            status500_rate: 0.05,
+            delay_ms: 1,
+            drop_after_commit_rate: 0.1,
+            ..Faults::default()
+        },
+    )
     .unwrap();
     let mut in_doubt_claims = BTreeSet::new();
     for &id in &files {
@@ -183,7 +189,7 @@ async fn under_faults_nothing_is_lost_or_duplicated_and_doubts_are_listed() {
             in_doubt_claims.insert(id);
         }
     }
-    sim.set_faults(Faults::default()).unwrap();
+    sim.set_faults("fault-run-key", Faults::default()).unwrap();
     for _ in 0..20 {
         clock.advance(Duration::from_secs(600));
         app.flush_outbox().await.unwrap();

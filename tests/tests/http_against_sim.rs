@@ -89,7 +89,7 @@ async fn a_whole_repair_over_http() {
 
     let lines = api.place_order(intervention).await.unwrap().data;
     let order = lines[0].order_number.clone().unwrap();
-    sim.set_logistic(&order, "208").unwrap();
+    sim.set_logistic(A, &order, "208").unwrap();
     let tracked = api.order_tracking(intervention).await.unwrap().data;
     assert_eq!(tracked[0].status_code, Some(LogisticStatus::Shipped));
     assert!(tracked[0].status_date.is_some());
@@ -141,7 +141,7 @@ async fn a_whole_repair_over_http() {
         api.claim_status(id).await.unwrap().data.last_status,
         Some(ClaimStatus::Valid)
     );
-    sim.decide_claim(id, ClaimStatus::ClosedAccepted, None)
+    sim.decide_claim(A, id, ClaimStatus::ClosedAccepted, None)
         .unwrap();
     assert_eq!(
         api.claim_status(id).await.unwrap().data.last_status,
@@ -205,10 +205,13 @@ async fn retries_ride_over_injected_faults_and_creates_end_in_doubt() {
     let (server, _) = serve(config(10)).await;
     let sim = server.simulator().clone();
     let api = client(&server, A);
-    sim.set_faults(Faults {
-        status503_rate: 0.4,
-        ..Faults::default()
-    })
+    sim.set_faults(
+        A,
+        Faults {
+            status503_rate: 0.4,
+            ..Faults::default()
+        },
+    )
     .unwrap();
     let mut ok = 0;
     for _ in 0..50 {
@@ -219,10 +222,13 @@ async fn retries_ride_over_injected_faults_and_creates_end_in_doubt() {
     // 6 attempts at 40% failure: a call fails only when all six do (0.4^6 = 0.4%).
     assert!(ok >= 48, "{ok}/50");
 
-    sim.set_faults(Faults {
-        drop_after_commit_rate: 1.0,
-        ..Faults::default()
-    })
+    sim.set_faults(
+        A,
+        Faults {
+            drop_after_commit_rate: 1.0,
+            ..Faults::default()
+        },
+    )
     .unwrap();
     let file: CompleteRepairState = serde_json::from_value(json!({
         "ManufacturerId": 19, "CommercialRef": "X", "Intervention": {"InterventionType": 1}
@@ -230,7 +236,7 @@ async fn retries_ride_over_injected_faults_and_creates_end_in_doubt() {
     .unwrap();
     let err = api.create_repair(&file).await.unwrap_err();
     assert!(err.is_in_doubt(), "{err:?}");
-    sim.set_faults(Faults::default()).unwrap();
+    sim.set_faults(A, Faults::default()).unwrap();
     let state = sim.state(A).unwrap();
     assert_eq!(
         state["Repairs"].as_array().unwrap().len(),
@@ -261,10 +267,13 @@ async fn a_claim_correction_that_transfers_is_never_resent_by_the_client() {
         .unwrap();
     let mut fixed = claim(intervention.0, "1234567890123456789");
     fixed.claim_id = Some(id);
-    sim.set_faults(Faults {
-        drop_after_commit_rate: 1.0,
-        ..Faults::default()
-    })
+    sim.set_faults(
+        A,
+        Faults {
+            drop_after_commit_rate: 1.0,
+            ..Faults::default()
+        },
+    )
     .unwrap();
     // A correction that keeps the claim: sending it again is harmless, so
     // the client tries again after each lost answer.
@@ -278,7 +287,7 @@ async fn a_claim_correction_that_transfers_is_never_resent_by_the_client() {
     let err = api.update_claim(&fixed, how(true)).await.unwrap_err();
     assert!(err.is_in_doubt(), "{err:?}");
     assert_eq!(sim.fault_counts().calls - calls, 1, "sent once");
-    sim.set_faults(Faults::default()).unwrap();
+    sim.set_faults(A, Faults::default()).unwrap();
     assert_eq!(
         api.claim_status(id).await.unwrap().data.last_status,
         Some(ClaimStatus::Valid),
@@ -381,7 +390,7 @@ async fn the_port_traits_delegate_to_the_client() {
     let parts: &dyn PartOrders = &api;
     let lines = parts.place_order(intervention).await.unwrap().data;
     let order = lines[0].order_number.clone().unwrap();
-    sim.set_logistic(&order, "208").unwrap();
+    sim.set_logistic(A, &order, "208").unwrap();
     let tracked = parts.order_tracking(intervention).await.unwrap().data;
     assert_eq!(tracked.len(), 1);
     assert_eq!(tracked[0].order_number.as_deref(), Some(order.as_str()));

@@ -157,9 +157,9 @@ async fn a_repair_goes_through(profile: &str) {
             .and_then(|l| l.order_number.clone())
             .unwrap()
     };
-    sim.set_line_logistic(&number(PART_A), Some(PART_A), "208")
+    sim.set_line_logistic(KEY, &number(PART_A), Some(PART_A), "208")
         .unwrap();
-    sim.set_line_logistic(&number(PART_B), Some(PART_B), "202")
+    sim.set_line_logistic(KEY, &number(PART_B), Some(PART_B), "202")
         .unwrap();
     let pass = app.track_part_orders(id).await.unwrap();
     no_key_in(&pass.warnings);
@@ -220,8 +220,13 @@ async fn a_repair_goes_through(profile: &str) {
     };
     assert_eq!(result.is_valid, Some(true), "{profile}: {result:?}");
     let claim_id = result.claim_id.unwrap();
-    sim.decide_claim(claim_id, ClaimStatus::ClosedAccepted, Some("ok".into()))
-        .unwrap();
+    sim.decide_claim(
+        KEY,
+        claim_id,
+        ClaimStatus::ClosedAccepted,
+        Some("ok".into()),
+    )
+    .unwrap();
     let pass = app.track_claims().await.unwrap();
     assert!(pass.is_complete(), "{profile}: {pass:?}");
     assert_eq!(

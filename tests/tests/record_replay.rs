@@ -103,12 +103,12 @@ impl Oem<'_> {
     }
     fn ship(&self, order: &str) {
         if let Some(sim) = self.0 {
-            sim.set_logistic(order, "208").unwrap();
+            sim.set_logistic(KEY, order, "208").unwrap();
         }
     }
     fn accept_claim(&self, claim: agora_domain::ClaimId) {
         if let Some(sim) = self.0 {
-            sim.decide_claim(claim, ClaimStatus::ClosedAccepted, None)
+            sim.decide_claim(KEY, claim, ClaimStatus::ClosedAccepted, None)
                 .unwrap();
         }
     }

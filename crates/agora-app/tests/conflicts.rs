@@ -241,7 +241,7 @@ async fn a_status_report_and_a_tracking_pass_redo_their_change_after_another_wri
 
     // A tracking pass: the same.
     let order = file.orders[0].order_number.clone().unwrap();
-    sim.set_logistic(&order, "208").unwrap();
+    sim.set_logistic("a", &order, "208").unwrap();
     contended.armed.store(1, Ordering::SeqCst);
     let pass = app.track_part_orders(id).await.unwrap();
     assert!(pass.is_complete(), "{pass:?}");
@@ -340,7 +340,7 @@ async fn a_change_is_redone_conflict_retries_times_then_given_up() {
         .order_number
         .clone()
         .unwrap();
-    sim.set_logistic(&order, "202").unwrap();
+    sim.set_logistic("a", &order, "202").unwrap();
     contended.armed.store(CONFLICT_RETRIES, Ordering::SeqCst);
     assert!(app.track_part_orders(id).await.unwrap().is_complete());
     assert_eq!(contended.armed.load(Ordering::SeqCst), 0);
@@ -349,7 +349,7 @@ async fn a_change_is_redone_conflict_retries_times_then_given_up() {
         status().await,
         Some(agora_domain::LogisticStatus::Unavailable)
     );
-    sim.set_logistic(&order, "208").unwrap();
+    sim.set_logistic("a", &order, "208").unwrap();
     contended
         .armed
         .store(CONFLICT_RETRIES + 1, Ordering::SeqCst);

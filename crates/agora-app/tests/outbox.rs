@@ -154,7 +154,8 @@ async fn a_delivery_names_its_outbox_entry() {
     sim.publish_mandate("a", work_order()).unwrap();
     let id = app.sync_work_orders().await.unwrap().accepted[0];
     let delivered = app.report_status(id, appointment()).await.unwrap().outcome;
-    sim.set_faults(faults(|f| f.status503_rate = 1.0)).unwrap();
+    sim.set_faults("a", faults(|f| f.status503_rate = 1.0))
+        .unwrap();
     let queued = app
         .report_status(id, StateNature::new(StatusCode::Diagnosis, "diag"))
         .await
@@ -189,7 +190,8 @@ async fn a_retryable_entry_is_given_up_after_its_last_attempt() {
     let (_dir, sim, app, clock) = setup("attempts", config);
     sim.publish_mandate("a", work_order()).unwrap();
     let id = app.sync_work_orders().await.unwrap().accepted[0];
-    sim.set_faults(faults(|f| f.status503_rate = 1.0)).unwrap();
+    sim.set_faults("a", faults(|f| f.status503_rate = 1.0))
+        .unwrap();
     let first = app.report_status(id, appointment()).await.unwrap().outcome;
     assert!(matches!(first, Delivery::Queued { .. }), "{first:?}");
     let entry = first.entry();
@@ -443,10 +445,10 @@ async fn an_order_resolved_as_applied_records_the_new_orders_agoraplus_shows() {
         app.resolve(entry, Resolution::Resend).await.unwrap(),
         OutboxState::Pending
     );
-    sim.set_faults(faults(|f| f.drop_after_commit_rate = 1.0))
+    sim.set_faults("a", faults(|f| f.drop_after_commit_rate = 1.0))
         .unwrap();
     assert_eq!(app.flush_outbox().await.unwrap().in_doubt, 1);
-    sim.set_faults(Faults::default()).unwrap();
+    sim.set_faults("a", Faults::default()).unwrap();
     assert_eq!(
         app.resolve(entry, applied).await.unwrap(),
         OutboxState::Delivered
@@ -529,7 +531,7 @@ async fn a_claim_resolved_as_applied_takes_agoraplus_s_verdict() {
     app.report_status(id, StateNature::new(StatusCode::RepairFinished, "done"))
         .await
         .unwrap();
-    sim.set_faults(faults(|f| f.drop_after_commit_rate = 1.0))
+    sim.set_faults("a", faults(|f| f.drop_after_commit_rate = 1.0))
         .unwrap();
     let outcome = app
         .submit_claim(id, valid_claim(id), false)
@@ -539,7 +541,7 @@ async fn a_claim_resolved_as_applied_takes_agoraplus_s_verdict() {
     let ClaimOutcome::InDoubt { entry, .. } = outcome else {
         panic!("{outcome:?}")
     };
-    sim.set_faults(Faults::default()).unwrap();
+    sim.set_faults("a", Faults::default()).unwrap();
     let claim_id = sim.state("a").unwrap()["Claims"][0]["ClaimID"]
         .as_i64()
         .unwrap();
@@ -652,7 +654,8 @@ async fn an_outcome_the_entry_s_new_holder_settled_is_not_recorded_and_is_logged
                             .len(),
                         1
                     );
-                    sim.set_faults(faults(|f| f.status503_rate = 1.0)).unwrap();
+                    sim.set_faults("a", faults(|f| f.status503_rate = 1.0))
+                        .unwrap();
                 }
             })
         })
@@ -719,12 +722,12 @@ async fn an_order_in_doubt_holds_back_its_file_and_waits_out_its_window() {
         .await
         .unwrap();
     let sent_at = clock.now();
-    sim.set_faults(faults(|f| f.drop_after_commit_rate = 1.0))
+    sim.set_faults("a", faults(|f| f.drop_after_commit_rate = 1.0))
         .unwrap();
     let Delivery::InDoubt { entry: order, .. } = app.order_parts(id).await.unwrap() else {
         panic!("not in doubt")
     };
-    sim.set_faults(Faults::default()).unwrap();
+    sim.set_faults("a", Faults::default()).unwrap();
     // A status reported meanwhile is not sent: it waits behind the order.
     let status = app.report_status(id, appointment()).await.unwrap().outcome;
     assert!(matches!(status, Delivery::Queued { .. }), "{status:?}");

@@ -76,7 +76,7 @@ async fn pulling_fails_while_reconciling_works_the_sync_says_so() {
         .intervention_id
         .unwrap();
     sim.publish_mandate("a", work_order()).unwrap();
-    sim.set_faults(faults_on("GetNewMandates", 0.0, 1.0))
+    sim.set_faults("a", faults_on("GetNewMandates", 0.0, 1.0))
         .unwrap();
     let report = app.sync_work_orders().await.unwrap();
     assert_eq!(report.recovered, [id], "mandate {mandate}");
@@ -91,7 +91,7 @@ async fn pulling_fails_while_reconciling_works_the_sync_says_so() {
     assert!(failed.to_string().contains("GetNewMandates"), "{failed}");
 
     // Repaired: a complete sync.
-    sim.set_faults(Faults::default()).unwrap();
+    sim.set_faults("a", Faults::default()).unwrap();
     let report = app.sync_work_orders().await.unwrap();
     assert_eq!(report.accepted.len(), 1);
     assert!(report.is_complete() && report.failed.is_none());
@@ -101,7 +101,7 @@ async fn pulling_fails_while_reconciling_works_the_sync_says_so() {
 async fn reconciling_fails_after_pulling_worked_the_pulled_ones_are_kept() {
     let (_dir, sim, app) = setup("accepted-half");
     sim.publish_mandate("a", work_order()).unwrap();
-    sim.set_faults(faults_on("GetAcceptedMandates", 1.0, 0.0))
+    sim.set_faults("a", faults_on("GetAcceptedMandates", 1.0, 0.0))
         .unwrap();
     let report = app.sync_work_orders().await.unwrap();
     assert_eq!(report.accepted.len(), 1);
@@ -111,10 +111,13 @@ async fn reconciling_fails_after_pulling_worked_the_pulled_ones_are_kept() {
     assert!(matches!(failed.error, AgoraError::Unavailable { .. }));
 
     // Both halves failing: nothing was done, the sync fails.
-    sim.set_faults(Faults {
-        status500_rate: 1.0,
-        ..Faults::default()
-    })
+    sim.set_faults(
+        "a",
+        Faults {
+            status500_rate: 1.0,
+            ..Faults::default()
+        },
+    )
     .unwrap();
     assert!(matches!(
         app.sync_work_orders().await.unwrap_err(),
@@ -297,7 +300,7 @@ async fn a_claim_pass_goes_past_a_file_that_fails_and_stops_when_all_would() {
         .upsert_repair(&unknown_file(1, Some(424_242), None))
         .await
         .unwrap();
-    sim.decide_claim(claims[0], ClaimStatus::ClosedAccepted, None)
+    sim.decide_claim("a", claims[0], ClaimStatus::ClosedAccepted, None)
         .unwrap();
     let pass = app.track_claims().await.unwrap();
     assert_eq!(pass.done.len(), 1, "{pass:?}");
@@ -316,7 +319,7 @@ async fn a_claim_pass_goes_past_a_file_that_fails_and_stops_when_all_would() {
     assert!(!pass.is_complete());
 
     // AgoraPlus unavailable: the first failure stops the pass.
-    sim.set_faults(faults_on("GetWarrantyClaimStatus", 1.0, 0.0))
+    sim.set_faults("a", faults_on("GetWarrantyClaimStatus", 1.0, 0.0))
         .unwrap();
     let pass = app.track_claims().await.unwrap();
     assert!(pass.done.is_empty());
@@ -333,7 +336,7 @@ async fn a_claim_pass_goes_past_a_file_that_fails_and_stops_when_all_would() {
         }]
     );
 
-    sim.set_faults(Faults::default()).unwrap();
+    sim.set_faults("a", Faults::default()).unwrap();
     // The file AgoraPlus does not know loses its claim: nothing fails now.
     let mut gone = app
         .store()
@@ -373,7 +376,7 @@ async fn an_order_pass_tracks_every_open_file_and_reports_the_others() {
             .await
             .unwrap();
     }
-    sim.set_logistic(&order, "208").unwrap();
+    sim.set_logistic("a", &order, "208").unwrap();
     sim.set_profile(
         "a",
         AnswerProfile {
@@ -410,7 +413,7 @@ async fn an_order_pass_tracks_every_open_file_and_reports_the_others() {
 
     // Shipped lines are settled: only the two unknown files are left, and
     // a failure that would strike every call stops the pass at the first.
-    sim.set_faults(faults_on("GetSparepartOrderTracking", 0.0, 1.0))
+    sim.set_faults("a", faults_on("GetSparepartOrderTracking", 0.0, 1.0))
         .unwrap();
     let pass = app.track_all_part_orders().await.unwrap();
     assert_eq!(pass.failed.len(), 1);
@@ -424,7 +427,7 @@ async fn an_order_pass_tracks_every_open_file_and_reports_the_others() {
         app.track_part_orders(id).await.unwrap_err(),
         AgoraError::ServerError(_)
     ));
-    sim.set_faults(Faults::default()).unwrap();
+    sim.set_faults("a", Faults::default()).unwrap();
     let pass = app.track_part_orders(id).await.unwrap();
     assert_eq!(pass.done.len(), 1);
     assert_eq!(

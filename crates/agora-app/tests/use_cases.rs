@@ -97,13 +97,16 @@ async fn work_orders_sync_once_and_recover_what_was_accepted_but_not_saved() {
 
     // A crash between AgoraPlus's accept and the local save: the answer is lost.
     sim.publish_mandate("a", work_order(19)).unwrap();
-    sim.set_faults(Faults {
-        drop_after_commit_rate: 1.0,
-        ..Faults::default()
-    })
+    sim.set_faults(
+        "a",
+        Faults {
+            drop_after_commit_rate: 1.0,
+            ..Faults::default()
+        },
+    )
     .unwrap();
     assert!(app.sync_work_orders().await.is_err());
-    sim.set_faults(Faults::default()).unwrap();
+    sim.set_faults("a", Faults::default()).unwrap();
     let report = app.sync_work_orders().await.unwrap();
     assert_eq!(report.recovered.len(), 1, "{report:?}");
     assert_eq!(app.store().repairs().await.unwrap().len(), 3);
@@ -183,7 +186,7 @@ async fn a_repair_from_progress_to_invoice() {
     };
     let order = lines[0].order_number.clone().unwrap();
     assert!(app.order_parts(id).await.is_err(), "nothing left to order");
-    sim.set_logistic(&order, "208").unwrap();
+    sim.set_logistic("a", &order, "208").unwrap();
     let tracked = app
         .track_part_orders(id)
         .await
@@ -282,7 +285,7 @@ async fn a_repair_from_progress_to_invoice() {
             .await
             .is_err()
     );
-    sim.decide_claim(claim_id, ClaimStatus::ClosedAccepted, None)
+    sim.decide_claim("a", claim_id, ClaimStatus::ClosedAccepted, None)
         .unwrap();
     let updates = app.track_claims().await.unwrap().done;
     assert_eq!(updates[0].status, ClaimStatus::ClosedAccepted);
@@ -308,10 +311,13 @@ async fn transient_failures_are_retried_later_and_in_doubt_creates_are_parked() 
     let (_dir, sim, app, clock) = setup("outbox");
     sim.publish_mandate("a", work_order(19)).unwrap();
     let id = app.sync_work_orders().await.unwrap().accepted[0];
-    sim.set_faults(Faults {
-        status503_rate: 1.0,
-        ..Faults::default()
-    })
+    sim.set_faults(
+        "a",
+        Faults {
+            status503_rate: 1.0,
+            ..Faults::default()
+        },
+    )
     .unwrap();
     let queued = app.report_status(id, appointment()).await.unwrap().outcome;
     assert!(matches!(queued, Delivery::Queued { .. }), "{queued:?}");
@@ -320,7 +326,7 @@ async fn transient_failures_are_retried_later_and_in_doubt_creates_are_parked() 
         0,
         "not due yet"
     );
-    sim.set_faults(Faults::default()).unwrap();
+    sim.set_faults("a", Faults::default()).unwrap();
     clock.advance(Duration::from_secs(5));
     assert_eq!(app.flush_outbox().await.unwrap().delivered, 1);
     let state = sim.state("a").unwrap();
@@ -333,10 +339,13 @@ async fn transient_failures_are_retried_later_and_in_doubt_creates_are_parked() 
     app.report_status(id, StateNature::new(StatusCode::RepairFinished, "done"))
         .await
         .unwrap();
-    sim.set_faults(Faults {
-        drop_after_commit_rate: 1.0,
-        ..Faults::default()
-    })
+    sim.set_faults(
+        "a",
+        Faults {
+            drop_after_commit_rate: 1.0,
+            ..Faults::default()
+        },
+    )
     .unwrap();
     let claim = app.draft_claim(id).await.unwrap();
     let outcome = app
@@ -347,7 +356,7 @@ async fn transient_failures_are_retried_later_and_in_doubt_creates_are_parked() 
     let ClaimOutcome::InDoubt { entry, .. } = outcome else {
         panic!("{outcome:?}")
     };
-    sim.set_faults(Faults::default()).unwrap();
+    sim.set_faults("a", Faults::default()).unwrap();
     clock.advance(Duration::from_secs(3600));
     assert_eq!(app.flush_outbox().await.unwrap().delivered, 0);
     assert_eq!(app.outbox(OutboxState::InDoubt).await.unwrap()[0].id, entry);
@@ -431,6 +440,7 @@ async fn catalog_sync_uses_a_durable_cursor_with_overlap() {
     // Next day: only what changed since the cursor (minus a day of overlap).
     clock.advance(Duration::from_secs(86_400));
     sim.publish_spare_parts(
+        "a",
         ManufacturerId(19),
         vec![agora_domain::SparePart {
             reference: Some("NEW-1".into()),
@@ -458,10 +468,13 @@ async fn catalog_sync_uses_a_durable_cursor_with_overlap() {
     );
 
     // A failure mid-delta leaves the cursor where it was.
-    sim.set_faults(Faults {
-        status503_rate: 1.0,
-        ..Faults::default()
-    })
+    sim.set_faults(
+        "a",
+        Faults {
+            status503_rate: 1.0,
+            ..Faults::default()
+        },
+    )
     .unwrap();
     assert!(
         app.sync_catalog(
@@ -477,7 +490,7 @@ async fn catalog_sync_uses_a_durable_cursor_with_overlap() {
         app.store().cursor("spareparts/19/1033").await.unwrap(),
         Some(second.cursor)
     );
-    sim.set_faults(Faults::default()).unwrap();
+    sim.set_faults("a", Faults::default()).unwrap();
     let products = app
         .sync_catalog(
             ManufacturerId(19),
@@ -620,9 +633,9 @@ async fn a_flush_counts_each_outcome() {
         async move { Operation::UpdateRepair(app.store().repair(files[i]).await.unwrap().unwrap().file) }
     };
     let flush_with = async |faults: Faults| {
-        sim.set_faults(faults).unwrap();
+        sim.set_faults("a", faults).unwrap();
         let report = app.flush_outbox().await.unwrap();
-        sim.set_faults(Faults::default()).unwrap();
+        sim.set_faults("a", Faults::default()).unwrap();
         report
     };
 
@@ -773,10 +786,13 @@ async fn ordering_parts_sends_the_file_s_pending_updates_first() {
     assert!(err.to_string().contains("no part marked to be ordered"));
 
     // Both files' parts changed while AgoraPlus was unavailable.
-    sim.set_faults(Faults {
-        status503_rate: 1.0,
-        ..Faults::default()
-    })
+    sim.set_faults(
+        "a",
+        Faults {
+            status503_rate: 1.0,
+            ..Faults::default()
+        },
+    )
     .unwrap();
     for id in [file, other] {
         let queued = app
@@ -787,7 +803,7 @@ async fn ordering_parts_sends_the_file_s_pending_updates_first() {
             .unwrap();
         assert!(matches!(queued, Delivery::Queued { .. }), "{queued:?}");
     }
-    sim.set_faults(Faults::default()).unwrap();
+    sim.set_faults("a", Faults::default()).unwrap();
     clock.advance(Duration::from_secs(5));
     let pending = app.outbox(OutboxState::Pending).await.unwrap();
     let other_update = pending
@@ -855,7 +871,7 @@ async fn accepted_claim(sim: &Simulator, app: &Agora<SimClient, SqliteStore>) ->
     local.claim_id = Some(ClaimId(claim_id));
     local.lifecycle.claim = Some(ClaimState::Valid { transferred: true });
     app.store().upsert_repair(&local).await.unwrap();
-    sim.decide_claim(ClaimId(claim_id), ClaimStatus::ClosedAccepted, None)
+    sim.decide_claim("a", ClaimId(claim_id), ClaimStatus::ClosedAccepted, None)
         .unwrap();
     assert_eq!(app.track_claims().await.unwrap().done.len(), 1);
     claim_id
@@ -949,6 +965,7 @@ async fn claim_tracking_takes_each_status_into_the_file() {
         claims.push(ClaimId(claim_id));
     }
     sim.decide_claim(
+        "a",
         claims[2],
         ClaimStatus::NotConform,
         Some("photo of the plate missing".into()),

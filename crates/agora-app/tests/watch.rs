@@ -240,12 +240,15 @@ async fn work_orders_are_pulled_every_interval_and_an_entry_is_sent_when_due() {
 
     // An update refused once with Retry-After 7 s is sent again when due.
     w.sim
-        .set_faults(Faults {
-            status503_rate: 1.0,
-            retry_after_seconds: Some(7),
-            routes: vec!["UpdateRepair".into()],
-            ..Faults::default()
-        })
+        .set_faults(
+            "a",
+            Faults {
+                status503_rate: 1.0,
+                retry_after_seconds: Some(7),
+                routes: vec!["UpdateRepair".into()],
+                ..Faults::default()
+            },
+        )
         .unwrap();
     let id = w
         .store
@@ -260,7 +263,7 @@ async fn work_orders_are_pulled_every_interval_and_an_entry_is_sent_when_due() {
     sleep(Duration::from_secs(1)).await;
     let entry = w.store.entry(id).await.unwrap().unwrap();
     assert_eq!((entry.state, entry.attempts), (OutboxState::Pending, 1));
-    w.sim.set_faults(Faults::default()).unwrap();
+    w.sim.set_faults("a", Faults::default()).unwrap();
     sleep(Duration::from_secs(5)).await;
     assert_eq!(
         w.store.entry(id).await.unwrap().unwrap().attempts,
@@ -313,11 +316,14 @@ async fn two_workers_on_one_store_run_each_job_once_per_interval() {
 async fn an_unavailable_agoraplus_is_said_once_and_backed_off_from() {
     let w = world();
     w.sim
-        .set_faults(Faults {
-            status503_rate: 1.0,
-            routes: vec!["GetNewMandates".into(), "GetAcceptedMandates".into()],
-            ..Faults::default()
-        })
+        .set_faults(
+            "a",
+            Faults {
+                status503_rate: 1.0,
+                routes: vec!["GetNewMandates".into(), "GetAcceptedMandates".into()],
+                ..Faults::default()
+            },
+        )
         .unwrap();
     let mut watch = Watch::new(w.app("w1", Duration::ZERO), config());
     let mut notices = watch.notices();
@@ -327,7 +333,7 @@ async fn an_unavailable_agoraplus_is_said_once_and_backed_off_from() {
     // minute.
     sleep(Duration::from_secs(600)).await;
     assert_eq!(w.sim.fault_counts().status503, 6, "three runs of two calls");
-    w.sim.set_faults(Faults::default()).unwrap();
+    w.sim.set_faults("a", Faults::default()).unwrap();
     // Next run at t = 360 + 480 = 840: it succeeds.
     sleep(Duration::from_secs(250)).await;
     stop.signal();

@@ -221,10 +221,8 @@ pub(crate) async fn repair_files(url: &str, n: usize) -> Result<Vec<CompleteRepa
     for _ in 0..n {
         http.post(format!("{url}/_sim/mandates"))
             .header("content-type", "application/json")
-            .body(
-                json!({"ApiKey": KEY, "Mandate": {"ManufacturerId": 19, "InterventionTypeId": 1}})
-                    .to_string(),
-            )
+            .header("api_key", KEY)
+            .body(json!({"Mandate": {"ManufacturerId": 19, "InterventionTypeId": 1}}).to_string())
             .send()
             .await
             .map_err(|e| e.to_string())?;

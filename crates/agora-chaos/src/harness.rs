@@ -583,7 +583,7 @@ pub fn run(config: &ChaosConfig) -> Result<ChaosReport, String> {
             .map_err(|e| format!("cannot listen: {e}"))?
     );
     runtime.spawn(async move { axum::serve(listener, app).await });
-    sim.set_faults(config.faults.clone())
+    sim.set_faults(KEY, config.faults.clone())
         .map_err(|e| format!("faults: {e}"))?;
 
     let mut report = ChaosReport {
@@ -602,7 +602,7 @@ pub fn run(config: &ChaosConfig) -> Result<ChaosReport, String> {
     )?;
     report.run_time = started.elapsed();
 
-    sim.set_faults(Faults::default())
+    sim.set_faults(KEY, Faults::default())
         .map_err(|e| format!("faults: {e}"))?;
     report.faults = sim.fault_counts();
     runtime.block_on(end::finish(

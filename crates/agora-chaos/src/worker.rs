@@ -99,7 +99,8 @@ impl Clock for SkewedClock {
     }
 }
 
-/// The simulator's control API (not AgoraPlus: no faults there).
+/// The simulator's control API (not AgoraPlus: no faults there), as the
+/// account: its key in the `api_key` header.
 struct Control {
     http: reqwest::Client,
     base: String,
@@ -116,7 +117,8 @@ impl Control {
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
                 .body(body.to_string()),
             None => self.http.get(url),
-        };
+        }
+        .header("api_key", &self.key);
         let response = request.send().await.map_err(|e| format!("{path}: {e}"))?;
         let status = response.status().as_u16();
         let bytes = response.bytes().await.map_err(|e| format!("{path}: {e}"))?;
@@ -134,12 +136,9 @@ impl Control {
     }
 
     async fn publish(&self, mandate: &MandateLightResponse) -> Result<(), String> {
-        self.expect(
-            "/_sim/mandates",
-            Some(json!({"ApiKey": self.key, "Mandate": mandate})),
-        )
-        .await
-        .map(drop)
+        self.expect("/_sim/mandates", Some(json!({ "Mandate": mandate })))
+            .await
+            .map(drop)
     }
 
     async fn ship(&self, order: &str) -> Result<(), String> {
@@ -173,7 +172,7 @@ impl Control {
     /// A draft invoice of the OEM's accepted claims not yet in a draft;
     /// `None` when there is none.
     async fn draft(&self) -> Result<Option<(DraftInvoiceNumber, Vec<ClaimId>)>, String> {
-        let body = json!({"ApiKey": self.key, "ManufacturerId": OEM.0});
+        let body = json!({ "ManufacturerId": OEM.0 });
         match self.call("/_sim/invoices/draft", Some(body)).await? {
             (200, v) => {
                 let number = v["DraftInvoiceNumber"]
@@ -192,10 +191,7 @@ impl Control {
     }
 
     async fn state(&self) -> Result<SimState, String> {
-        SimState::parse(
-            self.expect(&format!("/_sim/state?apiKey={}", self.key), None)
-                .await?,
-        )
+        SimState::parse(self.expect("/_sim/state", None).await?)
     }
 }
 

@@ -164,7 +164,7 @@ async fn every_use_case_from_the_command_line() {
     );
     let lines = env.json(&["parts", "order", ids]).await;
     let order = lines[0]["OrderNumber"].as_str().unwrap().to_owned();
-    env.sim().set_logistic(&order, "208").unwrap();
+    env.sim().set_logistic(KEY, &order, "208").unwrap();
     let tracked = env.json(&["parts", "track", ids]).await;
     assert_eq!(tracked[0]["StatusCode"], "208");
     let part = format!("00001-00000009:{order}");
@@ -219,7 +219,7 @@ async fn every_use_case_from_the_command_line() {
     let claim_id = result["ClaimID"].as_i64().unwrap();
 
     env.sim()
-        .decide_claim(ClaimId(claim_id), ClaimStatus::ClosedAccepted, None)
+        .decide_claim(KEY, ClaimId(claim_id), ClaimStatus::ClosedAccepted, None)
         .unwrap();
     let updates = env.json(&["claims", "track"]).await;
     assert_eq!(updates[0]["LastStatus"], "CLOSEDACCEPTED");
@@ -489,10 +489,13 @@ async fn killed_mid_sync_then_restarted_nothing_lost_nothing_twice() {
     }
     // Slow answers, so a run is still at work after what the kill waits for.
     env.sim()
-        .set_faults(Faults {
-            delay_ms: 400,
-            ..Faults::default()
-        })
+        .set_faults(
+            KEY,
+            Faults {
+                delay_ms: 400,
+                ..Faults::default()
+            },
+        )
         .unwrap();
     let spawn = |args: &[&str]| {
         env.command(args)
@@ -544,7 +547,7 @@ async fn killed_mid_sync_then_restarted_nothing_lost_nothing_twice() {
         let store = agora_store_sqlite::SqliteStore::open(&env.db).unwrap();
         assert_eq!(store.cursor("spareparts/19/1033").await.unwrap(), None);
     }
-    env.sim().set_faults(Faults::default()).unwrap();
+    env.sim().set_faults(KEY, Faults::default()).unwrap();
 
     // Restarted: complete, no duplicates.
     let sync = env.json(&["work-orders", "sync"]).await;
@@ -622,7 +625,7 @@ async fn sync_and_track_exit_zero(env: &Env, profile: agora_mock::AnswerProfile)
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(stdout_json(&out), json!([]));
     let order = order_a_part(env, &ids).await;
-    env.sim().set_logistic(&order, "208").unwrap();
+    env.sim().set_logistic(KEY, &order, "208").unwrap();
     let out = env.run(&["--json", "parts", "track"]).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let tracked = stdout_json(&out);
@@ -790,11 +793,14 @@ async fn a_sync_that_did_half_its_work_says_which_and_exits_with_its_code() {
         .unwrap();
     env.sim().publish_mandate(KEY, mandate(19)).unwrap();
     env.sim()
-        .set_faults(Faults {
-            status500_rate: 1.0,
-            routes: vec!["GetNewMandates".into()],
-            ..Faults::default()
-        })
+        .set_faults(
+            KEY,
+            Faults {
+                status500_rate: 1.0,
+                routes: vec!["GetNewMandates".into()],
+                ..Faults::default()
+            },
+        )
         .unwrap();
     let out = env.run(&["--json", "work-orders", "sync"]).await;
     assert_eq!(out.status.code(), Some(4), "{}", text(&out));
@@ -822,11 +828,14 @@ async fn a_sync_that_did_half_its_work_says_which_and_exits_with_its_code() {
 
     // The other half: pulled and saved, reconciling failed.
     env.sim()
-        .set_faults(Faults {
-            status503_rate: 1.0,
-            routes: vec!["GetAcceptedMandates".into()],
-            ..Faults::default()
-        })
+        .set_faults(
+            KEY,
+            Faults {
+                status503_rate: 1.0,
+                routes: vec!["GetAcceptedMandates".into()],
+                ..Faults::default()
+            },
+        )
         .unwrap();
     let out = env.run(&["work-orders", "sync"]).await;
     assert_eq!(out.status.code(), Some(4), "{}", text(&out));
@@ -852,7 +861,7 @@ async fn a_sync_that_did_half_its_work_says_which_and_exits_with_its_code() {
     );
 
     // A work order AgoraPlus refuses: said, exit 1; the others are saved.
-    env.sim().set_faults(Faults::default()).unwrap();
+    env.sim().set_faults(KEY, Faults::default()).unwrap();
     let broken = env.sim().publish_broken_mandate(KEY, mandate(19)).unwrap();
     env.sim().publish_mandate(KEY, mandate(19)).unwrap();
     let out = env.run(&["work-orders", "sync"]).await;
@@ -872,7 +881,7 @@ async fn a_sync_that_did_half_its_work_says_which_and_exits_with_its_code() {
             .len(),
         3
     );
-    env.sim().set_mandate_broken(broken, false).unwrap();
+    env.sim().set_mandate_broken(KEY, broken, false).unwrap();
     let out = env.run(&["work-orders", "sync"]).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 }
@@ -913,7 +922,7 @@ async fn a_tracking_pass_reads_unknown_files_as_empty_and_stops_when_every_call_
         .as_i64()
         .unwrap();
     let order = order_a_part(&env, &id.to_string()).await;
-    env.sim().set_logistic(&order, "208").unwrap();
+    env.sim().set_logistic(KEY, &order, "208").unwrap();
     plant_unknown_file(&env.db, 1, Some(424_242)).await;
     plant_unknown_file(&env.db, 2, None).await;
 
@@ -938,11 +947,14 @@ async fn a_tracking_pass_reads_unknown_files_as_empty_and_stops_when_every_call_
     // AgoraPlus unavailable: the pass stops at the first file, says what it
     // did not reach, and exits 4.
     env.sim()
-        .set_faults(Faults {
-            status503_rate: 1.0,
-            routes: vec!["GetSparepartOrderTracking".into()],
-            ..Faults::default()
-        })
+        .set_faults(
+            KEY,
+            Faults {
+                status503_rate: 1.0,
+                routes: vec!["GetSparepartOrderTracking".into()],
+                ..Faults::default()
+            },
+        )
         .unwrap();
     let out = env.run(&["parts", "track"]).await;
     assert_eq!(out.status.code(), Some(4), "{}", text(&out));
@@ -1003,11 +1015,14 @@ async fn an_order_whose_answer_is_lost_exits_5_and_is_resolved_as_applied() {
     let id = file_with_a_part(&env).await;
     // AgoraPlus places the order, then the connection drops unanswered.
     env.sim()
-        .set_faults(Faults {
-            drop_after_commit_rate: 1.0,
-            routes: vec!["PlaceRepairSparepartOrder".into()],
-            ..Faults::default()
-        })
+        .set_faults(
+            KEY,
+            Faults {
+                drop_after_commit_rate: 1.0,
+                routes: vec!["PlaceRepairSparepartOrder".into()],
+                ..Faults::default()
+            },
+        )
         .unwrap();
     let out = env.run(&["--json", "parts", "order", &id]).await;
     assert_eq!(out.status.code(), Some(5), "{}", text(&out));
@@ -1021,7 +1036,7 @@ async fn an_order_whose_answer_is_lost_exits_5_and_is_resolved_as_applied() {
         "{said}"
     );
     assert_eq!(orders_at_agoraplus(&env), 1, "the order was placed");
-    env.sim().set_faults(Faults::default()).unwrap();
+    env.sim().set_faults(KEY, Faults::default()).unwrap();
 
     // Never resent by a flush; listed for a person to settle.
     let flushed = env.json(&["outbox", "flush"]).await;
@@ -1115,12 +1130,15 @@ async fn a_send_cut_by_a_crash_is_in_doubt_at_the_next_start_and_resent_by_hand(
     // AgoraPlus holds the order call, then refuses it (503): the call is
     // in flight, and whatever happens it is never applied.
     env.sim()
-        .set_faults(Faults {
-            status503_rate: 1.0,
-            delay_ms: 30_000,
-            routes: vec!["PlaceRepairSparepartOrder".into()],
-            ..Faults::default()
-        })
+        .set_faults(
+            KEY,
+            Faults {
+                status503_rate: 1.0,
+                delay_ms: 30_000,
+                routes: vec!["PlaceRepairSparepartOrder".into()],
+                ..Faults::default()
+            },
+        )
         .unwrap();
     let child = env
         .command(&["parts", "order", &id])
@@ -1136,7 +1154,7 @@ async fn a_send_cut_by_a_crash_is_in_doubt_at_the_next_start_and_resent_by_hand(
     })
     .await
     .unwrap();
-    env.sim().set_faults(Faults::default()).unwrap();
+    env.sim().set_faults(KEY, Faults::default()).unwrap();
     let sending = rows_in_state(&env.db, "sending");
     assert_eq!(sending.len(), 1, "killed mid-send: {sending:?}");
     let entry = sending[0].0;

@@ -75,10 +75,13 @@ async fn a_command_started_during_another_ones_send_raises_no_false_doubt() {
     // A slow AgoraPlus: the first command's send lasts seconds.
     server
         .simulator()
-        .set_faults(Faults {
-            delay_ms: 4_000,
-            ..Faults::default()
-        })
+        .set_faults(
+            KEY,
+            Faults {
+                delay_ms: 4_000,
+                ..Faults::default()
+            },
+        )
         .unwrap();
     let first = agora(&server, &db, &["status", "report", &id, "406"])
         .spawn()

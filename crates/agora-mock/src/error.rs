@@ -42,6 +42,10 @@ pub enum SimError {
     /// 401: no key, or a key no account has.
     #[error("missing or unknown api_key")]
     Unauthorized,
+    /// 401 on a control (`/_sim`) call: no credentials, an unknown key or
+    /// a wrong admin token, and how to authenticate.
+    #[error("{0}")]
+    ControlUnauthorized(String),
     /// 403: the account is locked.
     #[error("the account is locked")]
     Locked,
@@ -67,6 +71,12 @@ pub enum SimError {
     /// 409 (control side only): the OEM action does not apply.
     #[error("{0}")]
     Conflict(String),
+    /// 413: the request's body is larger than the route takes.
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    /// 408: the request was not received and handled in time.
+    #[error("{0}")]
+    RequestTimeout(String),
     /// 503, injected.
     #[error("service unavailable (injected fault)")]
     Unavailable {
@@ -82,7 +92,9 @@ impl SimError {
     /// The HTTP status the simulator answers with.
     pub fn http_status(&self) -> u16 {
         match self {
-            Self::Unauthorized => 401,
+            Self::Unauthorized | Self::ControlUnauthorized(_) => 401,
+            Self::PayloadTooLarge(_) => 413,
+            Self::RequestTimeout(_) => 408,
             Self::Locked => 403,
             Self::NotFound(_) | Self::NoResults | Self::KeyExpired => 404,
             Self::BadRequest(_) => 400,
@@ -102,7 +114,17 @@ impl From<SimError> for AgoraError {
             message: Some(e.to_string()),
         };
         match e {
-            SimError::Unauthorized => Self::Unauthorized(message),
+            SimError::Unauthorized | SimError::ControlUnauthorized(_) => {
+                Self::Unauthorized(message)
+            }
+            SimError::PayloadTooLarge(_) => Self::UnexpectedStatus {
+                status: 413,
+                message,
+            },
+            SimError::RequestTimeout(_) => Self::UnexpectedStatus {
+                status: 408,
+                message,
+            },
             SimError::Locked => Self::Forbidden(message),
             SimError::NotFound(_) | SimError::NoResults => Self::NotFound(message),
             SimError::BadRequest(_) => Self::BadRequest(message),

@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::SimError;
 
-/// The faults to inject, as `POST /_sim/faults` takes them.
+/// The faults to inject in one account's calls, as `POST /_sim/faults`
+/// takes them.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct Faults {
@@ -137,6 +138,16 @@ impl FaultCounts {
     /// Every injected fault.
     pub fn total(&self) -> u64 {
         self.status503 + self.status500 + self.slow + self.dropped_after_commit + self.held
+    }
+
+    /// Adds another account's counts.
+    pub fn add(&mut self, other: &Self) {
+        self.calls += other.calls;
+        self.status503 += other.status503;
+        self.status500 += other.status500;
+        self.slow += other.slow;
+        self.dropped_after_commit += other.dropped_after_commit;
+        self.held += other.held;
     }
 
     pub(crate) fn count(&mut self, roll: &Roll) {

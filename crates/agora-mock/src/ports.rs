@@ -45,7 +45,7 @@ impl SimClient {
         route: Route,
         op: impl FnOnce(&Simulator, &str) -> Result<Answer<T>, SimError>,
     ) -> Result<Reply<T>, AgoraError> {
-        let roll = self.sim.roll_fault(route);
+        let roll = self.sim.roll_fault(&self.key, route);
         if let Some(refusal) = roll.refuse {
             let err = AgoraError::from(refusal);
             return Err(

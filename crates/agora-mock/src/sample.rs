@@ -23,3 +23,30 @@ pub fn fill_appliance_and_consumer(file: &mut CompleteRepairState, serial: &str)
     c.sms_code = Some("0612345678".into());
     c.lng_id = Some(Lcid::FRENCH);
 }
+
+/// The `n`-th work order the simulator's autopilot publishes: a DeLonghi
+/// (OEM 19) coffee machine under warranty, with one of a few symptoms and
+/// consumers picked by `pick` (the autopilot's seeded dice).
+pub fn work_order(n: u64, pick: u64) -> agora_domain::MandateLightResponse {
+    const SYMPTOMS: [&str; 4] = [
+        "no hot water",
+        "leaks under the drip tray",
+        "grinder blocked",
+        "milk frother does not foam",
+    ];
+    const CONSUMERS: [(&str, &str, &str); 3] = [
+        ("Martin", "Claire", "12 rue des Lilas"),
+        ("Bernard", "Louis", "4 place Bellecour"),
+        ("Petit", "Amina", "27 cours Gambetta"),
+    ];
+    let symptom = SYMPTOMS[(pick % 4) as usize];
+    let (last, first, address) = CONSUMERS[((pick / 4) % 3) as usize];
+    let value = serde_json::json!({
+        "ManufacturerId": 19, "OEMId": 19, "ClientCode": "SC-AUTOPILOT",
+        "OrderMission": format!("Coffee machine {n}: {symptom}"), "InterventionTypeId": 1,
+        "InterventionType": {"InterventionTypeId": 1, "Label": "Sous-garantie",
+                              "ShortDescription": "1 - Sous-garantie", "IsUnderWarranty": true},
+        "Consumer": {"Title": "2", "LastName": last, "FirstName": first, "Address1": address}
+    });
+    serde_json::from_value(value).unwrap_or_default()
+}

@@ -8,7 +8,7 @@
 //! `agora-domain`: the repair lifecycle, the status requirements, the claim
 //! rule engine.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -28,7 +28,9 @@ use crate::error::{Answer, SimError};
 use crate::faults::{FaultCounts, Faults};
 use crate::profile::AnswerProfile;
 
+mod autopilot;
 mod claims;
+mod clock;
 mod config;
 mod injection;
 mod inspection;
@@ -39,6 +41,8 @@ mod part_orders;
 mod repairs;
 mod work_orders;
 
+pub use autopilot::Autopilot;
+pub use clock::{ClockChange, ClockView};
 pub use config::{SimConfig, SimConfigFile};
 pub use injection::changes_state;
 pub use journal::JournalRecord;
@@ -69,6 +73,9 @@ struct RepairRecord {
 struct OrderRecord {
     intervention_id: InterventionId,
     line: PartOrderLine,
+    /// When the line was ordered (the account's clock): the autopilot
+    /// ships it a delay later.
+    placed: Timestamp,
 }
 
 #[derive(Debug, Clone)]
@@ -79,6 +86,10 @@ struct ClaimRecord {
     comment: Option<String>,
     findings: Vec<ValidationResult>,
     draft: Option<String>,
+    /// When the claim was last transferred to the OEM (the account's
+    /// clock), while it awaits a decision: the autopilot decides it a
+    /// delay later.
+    transferred: Option<Timestamp>,
 }
 
 #[derive(Debug, Clone)]
@@ -90,7 +101,6 @@ struct DraftRecord {
 
 #[derive(Debug, Clone)]
 struct KeyRecord {
-    tenant: String,
     manufacturer: ManufacturerId,
     product: KeyTarget,
     expires: Timestamp,
@@ -102,7 +112,7 @@ enum KeyTarget {
     Published(String),
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Tenant {
     locked: bool,
     profile: AnswerProfile,
@@ -114,6 +124,66 @@ struct Tenant {
     drafts: BTreeMap<String, DraftRecord>,
     /// Every change applied for the account's calls, in order.
     journal: journal::Journal,
+    /// The spare parts and products the OEM published to this account.
+    published_parts: BTreeMap<ManufacturerId, BTreeMap<String, (SparePart, Timestamp)>>,
+    published_products: BTreeMap<ManufacturerId, BTreeMap<String, (Product, Timestamp)>>,
+    /// The account's temporary product keys, and their expiries in order
+    /// (evicted once expired).
+    keys: HashMap<String, KeyRecord>,
+    key_expiry: BTreeSet<(Timestamp, String)>,
+    /// The faults injected in the account's calls, their dice and counts.
+    faults: Faults,
+    fault_rng: fastrand::Rng,
+    fault_counts: FaultCounts,
+    /// The account's own clock setting, over the simulator's; `None`:
+    /// the simulator's clock.
+    clock: Option<clock::ClockState>,
+    /// The OEM played by the simulator for this account, if on.
+    autopilot: Option<autopilot::AutopilotState>,
+}
+
+impl Tenant {
+    fn new(seed: u64, key: &str) -> Self {
+        Self {
+            locked: false,
+            profile: AnswerProfile::default(),
+            mandates: BTreeMap::new(),
+            repairs: BTreeMap::new(),
+            orders: BTreeMap::new(),
+            claims: BTreeMap::new(),
+            drafts: BTreeMap::new(),
+            journal: journal::Journal::default(),
+            published_parts: BTreeMap::new(),
+            published_products: BTreeMap::new(),
+            keys: HashMap::new(),
+            key_expiry: BTreeSet::new(),
+            faults: Faults::default(),
+            fault_rng: fastrand::Rng::with_seed(seed ^ 0xFA17 ^ key_seed(key)),
+            fault_counts: FaultCounts::default(),
+            clock: None,
+            autopilot: None,
+        }
+    }
+
+    /// Forgets the product keys expired at `now`.
+    fn evict_keys(&mut self, now: Timestamp) {
+        while let Some(first) = self.key_expiry.first() {
+            if first.0 > now {
+                break;
+            }
+            if let Some((_, token)) = self.key_expiry.pop_first() {
+                self.keys.remove(&token);
+            }
+        }
+    }
+}
+
+/// A seed drawn from an account's key (FNV-1a), so that each account has
+/// its own dice whatever the others do.
+fn key_seed(key: &str) -> u64 {
+    key.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 struct World {
@@ -124,12 +194,9 @@ struct World {
     next_order: u64,
     next_draft: u64,
     rng: fastrand::Rng,
-    published_parts: BTreeMap<ManufacturerId, BTreeMap<String, (SparePart, Timestamp)>>,
-    published_products: BTreeMap<ManufacturerId, BTreeMap<String, (Product, Timestamp)>>,
-    keys: HashMap<String, KeyRecord>,
-    faults: Faults,
-    fault_rng: fastrand::Rng,
-    fault_counts: FaultCounts,
+    /// The simulator's clock setting (every account's, unless it has its
+    /// own).
+    clock: clock::ClockState,
 }
 
 struct Inner {
@@ -140,6 +207,11 @@ struct Inner {
     clock: Arc<dyn Clock>,
     /// The guards that absorb re-sends are off (see `journal`).
     apply_duplicates: AtomicBool,
+    /// Held while the autopilot catches an account up, so that two
+    /// catch-ups never interleave (the monthly drafts are issued outside
+    /// the world's lock).
+    autopilot_turn: Mutex<()>,
+    seed: u64,
 }
 
 /// The simulated AgoraPlus. Cheap to clone: clones share one state.
@@ -177,17 +249,27 @@ impl Simulator {
         if keys.is_empty() && config.locked.is_empty() {
             keys.push("demo".to_owned());
         }
+        let start = clock.now();
         for key in keys {
-            tenants.insert(key, Tenant::default());
+            let tenant = Tenant::new(config.seed, &key);
+            tenants.insert(key, tenant);
         }
         for key in &config.locked {
-            tenants.insert(
-                key.clone(),
-                Tenant {
-                    locked: true,
-                    ..Tenant::default()
-                },
-            );
+            let mut tenant = Tenant::new(config.seed, key);
+            tenant.locked = true;
+            tenants.insert(key.clone(), tenant);
+        }
+        if let Some(pilot) = &config.autopilot {
+            for (key, tenant) in &mut tenants {
+                if pilot.covers(key) {
+                    tenant.autopilot = Some(autopilot::AutopilotState::new(
+                        pilot.clone(),
+                        config.seed,
+                        key,
+                        start,
+                    ));
+                }
+            }
         }
         for (key, profile) in &config.profiles {
             if let Some(tenant) = tenants.get_mut(key) {
@@ -202,12 +284,7 @@ impl Simulator {
             next_order: 1,
             next_draft: 1,
             rng: fastrand::Rng::with_seed(config.seed),
-            published_parts: BTreeMap::new(),
-            published_products: BTreeMap::new(),
-            keys: HashMap::new(),
-            faults: Faults::default(),
-            fault_rng: fastrand::Rng::with_seed(config.seed ^ 0xFA17),
-            fault_counts: FaultCounts::default(),
+            clock: clock::ClockState::default(),
         };
         Self {
             inner: Arc::new(Inner {
@@ -220,6 +297,8 @@ impl Simulator {
                 key_ttl: config.product_key_ttl,
                 clock,
                 apply_duplicates: AtomicBool::new(config.apply_duplicates),
+                autopilot_turn: Mutex::new(()),
+                seed: config.seed,
             }),
         }
     }
@@ -233,7 +312,9 @@ impl Simulator {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn now(&self) -> Timestamp {
+    /// The time of the real clock the simulator was given, before any
+    /// setting of `/_sim/clock`.
+    fn base_now(&self) -> Timestamp {
         self.inner.clock.now()
     }
 
@@ -244,6 +325,7 @@ impl Simulator {
 
     /// Checks an api_key: 401 when unknown, 403 when locked.
     pub fn authenticate(&self, key: &str) -> Result<(), SimError> {
+        self.catch_up(key);
         match self.world().tenants.get(key) {
             None => Err(SimError::Unauthorized),
             Some(t) if t.locked => Err(SimError::Locked),
@@ -256,13 +338,15 @@ impl Simulator {
         key: &str,
         f: impl FnOnce(&mut Tenant, &mut Counters<'_>, Timestamp) -> Result<R, SimError>,
     ) -> Result<R, SimError> {
-        let now = self.now();
+        self.catch_up(key);
+        let base = self.base_now();
         let mut world = self.world();
         let World {
             tenants,
             next_intervention,
             next_claim,
             next_order,
+            clock,
             ..
         } = &mut *world;
         let tenant = match tenants.get_mut(key) {
@@ -270,6 +354,8 @@ impl Simulator {
             Some(t) if t.locked => return Err(SimError::Locked),
             Some(t) => t,
         };
+        let now = clock::tenant_now(clock, tenant, base);
+        tenant.evict_keys(now);
         let mut counters = Counters {
             intervention: next_intervention,
             claim: next_claim,
@@ -279,6 +365,42 @@ impl Simulator {
     }
 
     // ----- the accounts' answer profiles -----
+
+    /// The OEM's side on an account, locked or not: `f` gets the account
+    /// and its clock's time; an unknown key is a 404 that does not show it.
+    fn with_account<R>(
+        &self,
+        key: &str,
+        f: impl FnOnce(&mut Tenant, &mut Counters<'_>, Timestamp) -> Result<R, SimError>,
+    ) -> Result<R, SimError> {
+        self.catch_up(key);
+        let base = self.base_now();
+        let mut world = self.world();
+        let World {
+            tenants,
+            next_intervention,
+            next_claim,
+            next_order,
+            clock,
+            ..
+        } = &mut *world;
+        let tenant = tenants
+            .get_mut(key)
+            .ok_or_else(|| SimError::NotFound(format!("no account with key {}", hint(key))))?;
+        let now = clock::tenant_now(clock, tenant, base);
+        tenant.evict_keys(now);
+        let mut counters = Counters {
+            intervention: next_intervention,
+            claim: next_claim,
+            order: next_order,
+        };
+        f(tenant, &mut counters, now)
+    }
+
+    /// Whether an account with this key exists (locked or not).
+    pub fn has_account(&self, key: &str) -> bool {
+        self.world().tenants.contains_key(key)
+    }
 
     /// The answer profile of an account.
     pub fn profile(&self, api_key: &str) -> Result<AnswerProfile, SimError> {

@@ -119,10 +119,13 @@ async fn a_broken_work_order_is_refused_per_item_and_stays_new() {
     assert_eq!(state["Repairs"].as_array().unwrap().len(), 1);
     // Still NEW: it comes again, and is accepted once repaired.
     assert_eq!(api.new_mandates(true).await.unwrap().data.len(), 1);
-    sim.set_mandate_broken(broken, false).unwrap();
+    sim.set_mandate_broken("plain", broken, false).unwrap();
     let reply = api.new_mandates(true).await.unwrap();
     assert_eq!(reply.data[0].is_valid, Some(true));
-    assert!(sim.set_mandate_broken(fine, true).is_err(), "accepted");
+    assert!(
+        sim.set_mandate_broken("plain", fine, true).is_err(),
+        "accepted"
+    );
 }
 
 #[tokio::test]
@@ -160,11 +163,14 @@ async fn an_unknown_status_code_is_refused_naming_it() {
 async fn faults_on_one_route_spare_the_others() {
     let sim = sim(BTreeMap::new());
     let api = sim.client("plain");
-    sim.set_faults(Faults {
-        status500_rate: 1.0,
-        routes: vec!["getnewmandates".into()],
-        ..Faults::default()
-    })
+    sim.set_faults(
+        "plain",
+        Faults {
+            status500_rate: 1.0,
+            routes: vec!["getnewmandates".into()],
+            ..Faults::default()
+        },
+    )
     .unwrap();
     assert!(matches!(
         api.new_mandates(true).await.unwrap_err(),
@@ -172,10 +178,13 @@ async fn faults_on_one_route_spare_the_others() {
     ));
     api.accepted_mandates().await.unwrap();
     assert!(
-        sim.set_faults(Faults {
-            routes: vec!["GetEverything".into()],
-            ..Faults::default()
-        })
+        sim.set_faults(
+            "plain",
+            Faults {
+                routes: vec!["GetEverything".into()],
+                ..Faults::default()
+            }
+        )
         .is_err()
     );
 }

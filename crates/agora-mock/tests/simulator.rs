@@ -150,10 +150,10 @@ async fn a_whole_repair_from_work_order_to_invoice() {
         api.order_tracking(intervention).await.unwrap().data[0].status_code,
         None
     );
-    sim.set_logistic(&order, "208").unwrap();
+    sim.set_logistic("a", &order, "208").unwrap();
     let tracked = api.order_tracking(intervention).await.unwrap().data;
     assert_eq!(tracked[0].status_code, Some(LogisticStatus::Shipped));
-    assert!(sim.set_logistic(&order, "209").is_err());
+    assert!(sim.set_logistic("a", &order, "209").is_err());
 
     let mut received = StateNature::new(StatusCode::PartsReceived, "received");
     file.state_natures.as_mut().unwrap().push(received.clone());
@@ -222,11 +222,16 @@ async fn a_whole_repair_from_work_order_to_invoice() {
     let result = api.update_claim(&fixed, french).await.unwrap().data;
     assert_eq!(result.is_valid, Some(true));
     assert!(
-        sim.decide_claim(claim_id, ClaimStatus::Valid, None)
+        sim.decide_claim("a", claim_id, ClaimStatus::Valid, None)
             .is_err()
     );
-    sim.decide_claim(claim_id, ClaimStatus::ClosedAccepted, Some("OK".into()))
-        .unwrap();
+    sim.decide_claim(
+        "a",
+        claim_id,
+        ClaimStatus::ClosedAccepted,
+        Some("OK".into()),
+    )
+    .unwrap();
     let tracking = api.claim_status(claim_id).await.unwrap().data;
     assert_eq!(tracking.last_status, Some(ClaimStatus::ClosedAccepted));
     assert_eq!(tracking.comment.as_deref(), Some("OK"));
@@ -336,7 +341,7 @@ async fn accounts_are_isolated_and_keys_checked() {
     ));
 
     // The OEM accepts a's claim and drafts the invoice: only a links it.
-    sim.decide_claim(claim_id, ClaimStatus::ClosedAccepted, None)
+    sim.decide_claim("a", claim_id, ClaimStatus::ClosedAccepted, None)
         .unwrap();
     let (draft, _) = sim.draft_invoice("a", ManufacturerId(19)).unwrap();
     let reference = InvoiceReference {
@@ -445,7 +450,7 @@ async fn deltas_search_and_bom_with_expiring_keys() {
         label: Some("Water pump v2".into()),
         ..SparePart::default()
     };
-    sim.publish_spare_parts(ManufacturerId(19), vec![changed.clone()])
+    sim.publish_spare_parts("a", ManufacturerId(19), vec![changed.clone()])
         .unwrap();
     let delta = collect_records(api.spare_parts_delta(today).await.unwrap())
         .await
@@ -495,18 +500,24 @@ async fn deltas_search_and_bom_with_expiring_keys() {
 async fn faults_refuse_or_drop_after_commit() {
     let (sim, _) = sim_with(&["a"], &[]);
     let api = sim.client("a");
-    sim.set_faults(Faults {
-        status503_rate: 1.0,
-        retry_after_seconds: Some(2),
-        ..Faults::default()
-    })
+    sim.set_faults(
+        "a",
+        Faults {
+            status503_rate: 1.0,
+            retry_after_seconds: Some(2),
+            ..Faults::default()
+        },
+    )
     .unwrap();
     let err = api.accepted_mandates().await.unwrap_err();
     assert_eq!(err.retry_after(), Some(Duration::from_secs(2)));
-    sim.set_faults(Faults {
-        drop_after_commit_rate: 1.0,
-        ..Faults::default()
-    })
+    sim.set_faults(
+        "a",
+        Faults {
+            drop_after_commit_rate: 1.0,
+            ..Faults::default()
+        },
+    )
     .unwrap();
     let file: CompleteRepairState = serde_json::from_value(json!({
         "ManufacturerId": 19, "CommercialRef": "X", "Intervention": {"InterventionType": 1}
@@ -514,17 +525,20 @@ async fn faults_refuse_or_drop_after_commit() {
     .unwrap();
     let err = api.create_repair(&file).await.unwrap_err();
     assert!(err.is_in_doubt(), "{err:?}");
-    sim.set_faults(Faults::default()).unwrap();
+    sim.set_faults("a", Faults::default()).unwrap();
     assert_eq!(
         sim.state("a").unwrap()["Repairs"].as_array().unwrap().len(),
         1,
         "applied"
     );
     assert!(
-        sim.set_faults(Faults {
-            status500_rate: 1.5,
-            ..Faults::default()
-        })
+        sim.set_faults(
+            "a",
+            Faults {
+                status500_rate: 1.5,
+                ..Faults::default()
+            }
+        )
         .is_err()
     );
 }
@@ -537,10 +551,13 @@ async fn scripted(seed: u64) -> serde_json::Value {
         ..SimConfig::default()
     };
     let sim = Simulator::with_clock(config, clock);
-    sim.set_faults(Faults {
-        status503_rate: 0.3,
-        ..Faults::default()
-    })
+    sim.set_faults(
+        "demo",
+        Faults {
+            status503_rate: 0.3,
+            ..Faults::default()
+        },
+    )
     .unwrap();
     let api = sim.client("demo");
     let mut outcomes = Vec::new();
@@ -570,7 +587,11 @@ async fn a_publication_with_a_record_without_key_publishes_nothing() {
         ..SparePart::default()
     };
     let err = sim
-        .publish_spare_parts(ManufacturerId(19), vec![good.clone(), SparePart::default()])
+        .publish_spare_parts(
+            "a",
+            ManufacturerId(19),
+            vec![good.clone(), SparePart::default()],
+        )
         .unwrap_err();
     assert!(err.to_string().contains("spare part 1 has no key"), "{err}");
     let today = DeltaQuery {
@@ -584,7 +605,7 @@ async fn a_publication_with_a_record_without_key_publishes_nothing() {
         .unwrap();
     assert!(delta.is_empty(), "nothing was published: {delta:?}");
     assert_eq!(
-        sim.publish_spare_parts(ManufacturerId(19), vec![good.clone()])
+        sim.publish_spare_parts("a", ManufacturerId(19), vec![good.clone()])
             .unwrap(),
         1
     );
@@ -663,7 +684,7 @@ async fn sent_twice(apply_duplicates: bool) -> (Simulator, Vec<agora_mock::Journ
     let claim_id = api.create_claim(&claim, how).await.unwrap().data.claim_id;
     let again = api.create_claim(&claim, how).await;
     assert_eq!(again.is_ok(), apply_duplicates, "{again:?}");
-    sim.decide_claim(claim_id.unwrap(), ClaimStatus::ClosedAccepted, None)
+    sim.decide_claim("a", claim_id.unwrap(), ClaimStatus::ClosedAccepted, None)
         .unwrap();
     let (draft, _) = sim.draft_invoice("a", ManufacturerId(19)).unwrap();
     let reference = InvoiceReference {

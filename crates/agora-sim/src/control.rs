@@ -1,18 +1,29 @@
 //! The `/_sim` control endpoints: the OEM's side of AgoraPlus (publish work
 //! orders, flag one broken, decide on claims, ship parts, issue draft
 //! invoices, publish catalog records), fault injection, each account's
-//! answer profile and state inspection. Not AgoraPlus: no api_key.
+//! answer profile, its clock and autopilot, and state inspection.
+//!
+//! Every call is scoped to one account: it carries that account's key in
+//! the `api_key` header (as the AgoraPlus routes take it) and reaches only
+//! that account's data (another account's claim, order or work order is a
+//! 404). A key in the URL is refused. The admin token (`--admin-token`,
+//! sent as `Authorization: Bearer TOKEN`) reaches every account: with it,
+//! the `api_key` header names the account, and without one it speaks for
+//! the simulator as a whole (only `/_sim/clock` has such a meaning).
+
+use std::sync::Arc;
 
 use agora_domain::{
     ClaimId, ClaimStatus, MandateId, MandateLightResponse, ManufacturerId, Product, SparePart,
 };
-use agora_mock::{AnswerProfile, Faults, SimError, Simulator};
-use axum::extract::{Path, State};
-use axum::http::{StatusCode, Uri};
+use agora_mock::{AnswerProfile, Autopilot, ClockChange, Faults, SimError, Simulator};
+use axum::extract::{FromRef, Path, State};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::Response;
 use axum::routing::{get, post};
 use bytes::Bytes;
 use serde::Deserialize;
+use serde::de::IgnoredAny;
 use serde_json::json;
 
 use crate::wire::{Query, body, error_response, json_response};
@@ -33,10 +44,62 @@ pub const CONTROL_ROUTES: &[(&str, &str)] = &[
     ("GET", "/_sim/journal"),
     ("POST", "/_sim/profile"),
     ("GET", "/_sim/profile"),
+    ("GET", "/_sim/clock"),
+    ("POST", "/_sim/clock"),
+    ("GET", "/_sim/autopilot"),
+    ("POST", "/_sim/autopilot"),
 ];
 
+/// The admin token of a simulator (`--admin-token`): it reaches every
+/// account's controls. Compared in constant time; never shown.
+#[derive(Clone)]
+pub struct AdminToken(Arc<str>);
+
+impl AdminToken {
+    /// A token; refused when empty or not a visible ASCII string (it
+    /// travels in a header).
+    pub fn new(token: &str) -> Result<Self, String> {
+        if token.is_empty() || !token.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(
+                "the admin token must be a non-empty string of visible ASCII characters".to_owned(),
+            );
+        }
+        Ok(Self(Arc::from(token)))
+    }
+
+    /// Whether `offered` is the token, in time that does not depend on
+    /// where they differ.
+    fn matches(&self, offered: &[u8]) -> bool {
+        let token = self.0.as_bytes();
+        let mut differ = u8::from(token.len() != offered.len());
+        for (i, t) in token.iter().enumerate() {
+            differ |= t ^ offered.get(i).copied().unwrap_or(!t);
+        }
+        differ == 0
+    }
+}
+
+impl std::fmt::Debug for AdminToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AdminToken(<redacted>)")
+    }
+}
+
+/// What the routes of a simulator share: the simulator and its admin token.
+#[derive(Clone)]
+pub(crate) struct AppState {
+    pub(crate) sim: Simulator,
+    pub(crate) admin: Option<AdminToken>,
+}
+
+impl FromRef<AppState> for Simulator {
+    fn from_ref(state: &AppState) -> Self {
+        state.sim.clone()
+    }
+}
+
 /// The control routes on a router.
-pub(crate) fn routes() -> axum::Router<Simulator> {
+pub(crate) fn routes() -> axum::Router<AppState> {
     axum::Router::new()
         .route("/_sim/mandates", post(publish_mandate))
         .route("/_sim/mandates/{mandate_id}/broken", post(flag_broken))
@@ -55,6 +118,91 @@ pub(crate) fn routes() -> axum::Router<Simulator> {
         .route("/_sim/state", get(state))
         .route("/_sim/journal", get(journal))
         .route("/_sim/profile", post(set_profile).get(get_profile))
+        .route("/_sim/clock", post(change_clock).get(get_clock))
+        .route("/_sim/autopilot", post(set_autopilot).get(get_autopilot))
+}
+
+/// Who a control call speaks for.
+enum Caller {
+    /// An account, by its key.
+    Account(String),
+    /// The admin token, for the account its `api_key` header names, or
+    /// for the simulator as a whole.
+    Admin(Option<String>),
+}
+
+impl Caller {
+    /// The account the call is about.
+    fn account(&self) -> Result<&str, SimError> {
+        match self {
+            Self::Account(key) | Self::Admin(Some(key)) => Ok(key),
+            Self::Admin(None) => Err(SimError::BadRequest(
+                "name the account with the `api_key` header: this control acts on one account"
+                    .to_owned(),
+            )),
+        }
+    }
+
+    /// The account the call is about, or `None` for the simulator (admin
+    /// token without an account).
+    fn scope(&self) -> Option<&str> {
+        match self {
+            Self::Account(key) | Self::Admin(Some(key)) => Some(key),
+            Self::Admin(None) => None,
+        }
+    }
+}
+
+/// What a control call without credentials is told.
+const HOW_TO_AUTHENTICATE: &str = "a /_sim call needs the account's key in the `api_key` header \
+     (as the AgoraPlus routes take it), or the admin token as `Authorization: Bearer TOKEN`";
+
+/// Who is calling: the account of the `api_key` header, or the admin.
+/// A key in the URL is refused (400); no credentials, an unknown key or a
+/// wrong admin token are a 401 saying how to authenticate.
+fn caller(state: &AppState, headers: &HeaderMap, uri: &Uri) -> Result<Caller, SimError> {
+    let query = Query::parse(uri.query());
+    if query.optional("apiKey").is_some() || query.optional("api_key").is_some() {
+        return Err(SimError::BadRequest(
+            "the account's key is not taken in the URL (it would be logged): send it in the \
+             `api_key` header"
+                .to_owned(),
+        ));
+    }
+    let key = headers
+        .get("api_key")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned);
+    if let Some(auth) = headers.get(header::AUTHORIZATION) {
+        let offered = auth.as_bytes().strip_prefix(b"Bearer ").ok_or_else(|| {
+            control_unauthorized("the admin token goes as `Authorization: Bearer TOKEN`")
+        })?;
+        let admin = state.admin.as_ref().ok_or_else(|| {
+            control_unauthorized("this simulator has no admin token (--admin-token)")
+        })?;
+        if !admin.matches(offered) {
+            return Err(control_unauthorized("wrong admin token"));
+        }
+        if let Some(k) = &key {
+            if !state.sim.has_account(k) {
+                return Err(SimError::NotFound(format!(
+                    "no account with the key of the api_key header ({} chars)",
+                    k.chars().count()
+                )));
+            }
+        }
+        return Ok(Caller::Admin(key));
+    }
+    match key {
+        Some(k) if state.sim.has_account(&k) => Ok(Caller::Account(k)),
+        Some(_) => Err(control_unauthorized("unknown api_key")),
+        None => Err(control_unauthorized("no credentials")),
+    }
+}
+
+fn control_unauthorized(why: &str) -> SimError {
+    SimError::ControlUnauthorized(format!("{why}: {HOW_TO_AUTHENTICATE}"))
 }
 
 fn reply(result: Result<serde_json::Value, SimError>) -> Response {
@@ -64,25 +212,56 @@ fn reply(result: Result<serde_json::Value, SimError>) -> Response {
     }
 }
 
+/// Runs `f` for the caller, or answers why the caller is refused.
+fn as_caller(
+    state: &AppState,
+    headers: &HeaderMap,
+    uri: &Uri,
+    f: impl FnOnce(&Simulator, &Caller) -> Result<serde_json::Value, SimError>,
+) -> Response {
+    reply(caller(state, headers, uri).and_then(|c| f(&state.sim, &c)))
+}
+
+/// Refuses the account's key sent in a body, as the control API once took
+/// it: it goes in the `api_key` header now.
+fn no_key_in_body(key: Option<&IgnoredAny>) -> Result<(), SimError> {
+    match key {
+        Some(_) => Err(SimError::BadRequest(
+            "`ApiKey` in the body is no longer read: send the account's key in the `api_key` header"
+                .to_owned(),
+        )),
+        None => Ok(()),
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 struct MandateRequest {
-    api_key: String,
+    #[serde(default)]
+    api_key: Option<IgnoredAny>,
     mandate: MandateLightResponse,
     /// Published already broken: accepting it will fail.
     #[serde(default)]
     broken: bool,
 }
 
-async fn publish_mandate(State(sim): State<Simulator>, bytes: Bytes) -> Response {
-    reply(body::<MandateRequest>(&bytes).and_then(|r| {
+async fn publish_mandate(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    bytes: Bytes,
+) -> Response {
+    as_caller(&state, &headers, &uri, |sim, c| {
+        let key = c.account()?;
+        let r = body::<MandateRequest>(&bytes)?;
+        no_key_in_body(r.api_key.as_ref())?;
         let id = if r.broken {
-            sim.publish_broken_mandate(&r.api_key, r.mandate)?
+            sim.publish_broken_mandate(key, r.mandate)?
         } else {
-            sim.publish_mandate(&r.api_key, r.mandate)?
+            sim.publish_mandate(key, r.mandate)?
         };
         Ok(json!({ "MandateId": id, "Broken": r.broken }))
-    }))
+    })
 }
 
 #[derive(Deserialize)]
@@ -92,18 +271,21 @@ struct BrokenRequest {
 }
 
 async fn flag_broken(
-    State(sim): State<Simulator>,
+    State(state): State<AppState>,
     Path(mandate_id): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
     bytes: Bytes,
 ) -> Response {
-    reply((|| {
+    as_caller(&state, &headers, &uri, |sim, c| {
+        let key = c.account()?;
         let id: MandateId = mandate_id
             .parse()
             .map_err(|_| SimError::BadRequest(format!("`{mandate_id}` is not a MandateId")))?;
         let r = body::<BrokenRequest>(&bytes)?;
-        sim.set_mandate_broken(id, r.broken)?;
+        sim.set_mandate_broken(key, id, r.broken)?;
         Ok(json!({ "MandateId": id, "Broken": r.broken }))
-    })())
+    })
 }
 
 #[derive(Deserialize)]
@@ -115,11 +297,14 @@ struct DecisionRequest {
 }
 
 async fn decide_claim(
-    State(sim): State<Simulator>,
+    State(state): State<AppState>,
     Path(claim_id): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
     bytes: Bytes,
 ) -> Response {
-    reply((|| {
+    as_caller(&state, &headers, &uri, |sim, c| {
+        let key = c.account()?;
         let id: ClaimId = claim_id
             .parse()
             .map_err(|_| SimError::BadRequest(format!("`{claim_id}` is not a ClaimID")))?;
@@ -133,9 +318,9 @@ async fn decide_claim(
                 r.last_status
             )));
         }
-        let status = sim.decide_claim(id, r.last_status, r.comment)?;
+        let status = sim.decide_claim(key, id, r.last_status, r.comment)?;
         Ok(json!({ "ClaimID": id, "LastStatus": status }))
-    })())
+    })
 }
 
 #[derive(Deserialize)]
@@ -148,28 +333,42 @@ struct LogisticRequest {
 }
 
 async fn set_logistic(
-    State(sim): State<Simulator>,
+    State(state): State<AppState>,
     Path(order): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
     bytes: Bytes,
 ) -> Response {
-    reply(body::<LogisticRequest>(&bytes).and_then(|r| {
-        sim.set_line_logistic(&order, r.reference.as_deref(), &r.status_code)?;
+    as_caller(&state, &headers, &uri, |sim, c| {
+        let key = c.account()?;
+        let r = body::<LogisticRequest>(&bytes)?;
+        sim.set_line_logistic(key, &order, r.reference.as_deref(), &r.status_code)?;
         Ok(json!({ "OrderNumber": order, "Reference": r.reference, "StatusCode": r.status_code }))
-    }))
+    })
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 struct DraftRequest {
-    api_key: String,
+    #[serde(default)]
+    api_key: Option<IgnoredAny>,
     manufacturer_id: ManufacturerId,
 }
 
-async fn draft_invoice(State(sim): State<Simulator>, bytes: Bytes) -> Response {
-    reply(body::<DraftRequest>(&bytes).and_then(|r| {
-        let (number, claims) = sim.draft_invoice(&r.api_key, r.manufacturer_id)?;
+async fn draft_invoice(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    bytes: Bytes,
+) -> Response {
+    as_caller(&state, &headers, &uri, |sim, c| {
+        let key = c.account()?;
+        let r = body::<DraftRequest>(&bytes)?;
+        no_key_in_body(r.api_key.as_ref())?;
+        sim.catch_up(key);
+        let (number, claims) = sim.draft_invoice(key, r.manufacturer_id)?;
         Ok(json!({ "DraftInvoiceNumber": number, "ClaimIDs": claims }))
-    }))
+    })
 }
 
 fn manufacturer(raw: &str) -> Result<ManufacturerId, SimError> {
@@ -179,72 +378,224 @@ fn manufacturer(raw: &str) -> Result<ManufacturerId, SimError> {
 }
 
 async fn publish_parts(
-    State(sim): State<Simulator>,
+    State(state): State<AppState>,
     Path(m): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
     bytes: Bytes,
 ) -> Response {
-    reply(manufacturer(&m).and_then(|m| {
-        let n = sim.publish_spare_parts(m, body::<Vec<SparePart>>(&bytes)?)?;
+    as_caller(&state, &headers, &uri, |sim, c| {
+        let key = c.account()?;
+        let m = manufacturer(&m)?;
+        let n = sim.publish_spare_parts(key, m, body::<Vec<SparePart>>(&bytes)?)?;
         Ok(json!({ "Published": n }))
-    }))
+    })
 }
 
 async fn publish_products(
-    State(sim): State<Simulator>,
+    State(state): State<AppState>,
     Path(m): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
     bytes: Bytes,
 ) -> Response {
-    reply(manufacturer(&m).and_then(|m| {
-        let n = sim.publish_products(m, body::<Vec<Product>>(&bytes)?)?;
+    as_caller(&state, &headers, &uri, |sim, c| {
+        let key = c.account()?;
+        let m = manufacturer(&m)?;
+        let n = sim.publish_products(key, m, body::<Vec<Product>>(&bytes)?)?;
         Ok(json!({ "Published": n }))
-    }))
+    })
 }
 
-async fn set_faults(State(sim): State<Simulator>, bytes: Bytes) -> Response {
-    reply(body::<Faults>(&bytes).and_then(|f| {
-        sim.set_faults(f.clone())?;
-        serde_json::to_value(f).map_err(|e| SimError::BadRequest(e.to_string()))
-    }))
+fn to_json<T: serde::Serialize>(value: T) -> Result<serde_json::Value, SimError> {
+    serde_json::to_value(value).map_err(|e| SimError::BadRequest(e.to_string()))
 }
 
-async fn get_faults(State(sim): State<Simulator>) -> Response {
-    reply(serde_json::to_value(sim.faults()).map_err(|e| SimError::BadRequest(e.to_string())))
+async fn set_faults(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    bytes: Bytes,
+) -> Response {
+    as_caller(&state, &headers, &uri, |sim, c| {
+        let key = c.account()?;
+        let f = body::<Faults>(&bytes)?;
+        sim.set_faults(key, f.clone())?;
+        to_json(f)
+    })
+}
+
+async fn get_faults(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
+    as_caller(&state, &headers, &uri, |sim, c| {
+        let key = c.account()?;
+        to_json(sim.faults(key)?)
+    })
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 struct ProfileRequest {
-    api_key: String,
+    #[serde(default)]
+    api_key: Option<IgnoredAny>,
     /// A preset's name (`default`, `reference-style`) or the options.
     profile: serde_json::Value,
 }
 
-async fn set_profile(State(sim): State<Simulator>, bytes: Bytes) -> Response {
-    reply(body::<ProfileRequest>(&bytes).and_then(|r| {
+async fn set_profile(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    bytes: Bytes,
+) -> Response {
+    as_caller(&state, &headers, &uri, |sim, c| {
+        let key = c.account()?;
+        let r = body::<ProfileRequest>(&bytes)?;
+        no_key_in_body(r.api_key.as_ref())?;
         let profile = AnswerProfile::from_setting(r.profile)?;
-        sim.set_profile(&r.api_key, profile.clone())?;
-        serde_json::to_value(profile).map_err(|e| SimError::BadRequest(e.to_string()))
-    }))
+        sim.set_profile(key, profile.clone())?;
+        to_json(profile)
+    })
 }
 
-async fn get_profile(State(sim): State<Simulator>, uri: Uri) -> Response {
-    let q = Query::parse(uri.query());
-    reply(q.required("apiKey").and_then(|key| {
-        serde_json::to_value(sim.profile(key)?).map_err(|e| SimError::BadRequest(e.to_string()))
-    }))
+async fn get_profile(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
+    as_caller(&state, &headers, &uri, |sim, c| {
+        to_json(sim.profile(c.account()?)?)
+    })
 }
 
-async fn state(State(sim): State<Simulator>, uri: Uri) -> Response {
-    let q = Query::parse(uri.query());
-    reply(q.required("apiKey").and_then(|key| sim.state(key)))
+async fn state(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
+    as_caller(&state, &headers, &uri, |sim, c| sim.state(c.account()?))
 }
 
 /// An account's request journal: every change applied, in order, each
 /// with its intent and, for a creation applied before, the record it
 /// duplicates.
-async fn journal(State(sim): State<Simulator>, uri: Uri) -> Response {
-    let q = Query::parse(uri.query());
-    reply(q.required("apiKey").and_then(|key| {
-        serde_json::to_value(sim.journal(key)?).map_err(|e| SimError::BadRequest(e.to_string()))
-    }))
+async fn journal(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
+    as_caller(&state, &headers, &uri, |sim, c| {
+        to_json(sim.journal(c.account()?)?)
+    })
+}
+
+async fn get_clock(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
+    as_caller(&state, &headers, &uri, |sim, c| {
+        to_json(sim.clock(c.scope())?)
+    })
+}
+
+/// `POST /_sim/clock`: `{"Action": "freeze" | "advance" | "set" |
+/// "resume", "By": "1h 30m" | "PT1H30M" (advance), "To": "2027-01-01T00:00:00Z" (set)}`.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+struct ClockRequest {
+    action: String,
+    #[serde(default)]
+    by: Option<String>,
+    #[serde(default)]
+    to: Option<String>,
+}
+
+impl ClockRequest {
+    fn change(self) -> Result<ClockChange, SimError> {
+        let unused = |name: &str, v: &Option<String>| match v {
+            Some(_) => Err(SimError::BadRequest(format!(
+                "`{name}` does not go with the action `{}`",
+                self.action
+            ))),
+            None => Ok(()),
+        };
+        match self.action.to_ascii_lowercase().as_str() {
+            "freeze" | "resume" => {
+                unused("By", &self.by)?;
+                unused("To", &self.to)?;
+                Ok(if self.action.eq_ignore_ascii_case("freeze") {
+                    ClockChange::Freeze
+                } else {
+                    ClockChange::Resume
+                })
+            }
+            "advance" => {
+                unused("To", &self.to)?;
+                let raw = self.by.as_deref().ok_or_else(|| {
+                    SimError::BadRequest(
+                        "advance needs `By`: a duration (\"2h\", \"PT2H\")".to_owned(),
+                    )
+                })?;
+                raw.parse::<jiff::SignedDuration>()
+                    .map(ClockChange::Advance)
+                    .map_err(|e| {
+                        SimError::BadRequest(format!(
+                            "`By`: `{raw}` is not a duration (\"90s\", \"2h 30m\", \"PT2H\"): {e}"
+                        ))
+                    })
+            }
+            "set" => {
+                unused("By", &self.by)?;
+                let raw = self.to.as_deref().ok_or_else(|| {
+                    SimError::BadRequest(
+                        "set needs `To`: a time (\"2027-01-01T00:00:00Z\")".to_owned(),
+                    )
+                })?;
+                raw.parse::<jiff::Timestamp>()
+                    .map(ClockChange::Set)
+                    .map_err(|e| {
+                        SimError::BadRequest(format!(
+                            "`To`: `{raw}` is not a time with its offset (\"2027-01-01T00:00:00Z\"): {e}"
+                        ))
+                    })
+            }
+            other => Err(SimError::BadRequest(format!(
+                "`Action` must be freeze, advance, set or resume, not `{other}`"
+            ))),
+        }
+    }
+}
+
+async fn change_clock(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    bytes: Bytes,
+) -> Response {
+    as_caller(&state, &headers, &uri, |sim, c| {
+        let change = body::<ClockRequest>(&bytes)?.change()?;
+        to_json(sim.change_clock(c.scope(), &change)?)
+    })
+}
+
+async fn get_autopilot(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
+    as_caller(&state, &headers, &uri, |sim, c| sim.autopilot(c.account()?))
+}
+
+/// `POST /_sim/autopilot`: the settings of the configuration file's
+/// `autopilot` (`{"work_orders_per_hour": 12, ...}`), `true` for its
+/// defaults, or `false` to stop it, for the account.
+async fn set_autopilot(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    bytes: Bytes,
+) -> Response {
+    as_caller(&state, &headers, &uri, |sim, c| {
+        let key = c.account()?;
+        let setting = body::<serde_json::Value>(&bytes)?;
+        let pilot = match setting {
+            serde_json::Value::Bool(false) | serde_json::Value::Null => None,
+            serde_json::Value::Bool(true) => Some(Autopilot::default()),
+            v => Some(
+                serde_json::from_value::<Autopilot>(v)
+                    .map_err(|e| SimError::BadRequest(format!("autopilot: {e}")))?,
+            ),
+        };
+        if let Some(p) = &pilot {
+            if !p.accounts.is_empty() {
+                return Err(SimError::BadRequest(
+                    "autopilot: `accounts` is for the configuration file; this call sets the \
+                     account of the api_key header"
+                        .to_owned(),
+                ));
+            }
+        }
+        sim.set_autopilot(key, pilot)?;
+        sim.autopilot(key)
+    })
 }

@@ -48,7 +48,7 @@ pub(crate) async fn handle(
     if let Err(e) = sim.authenticate(&key) {
         return error_response(&e);
     }
-    let roll = sim.roll_fault(route);
+    let roll = sim.roll_fault(&key, route);
     if roll.delay_ms > 0 {
         tokio::time::sleep(std::time::Duration::from_millis(roll.delay_ms)).await;
     }

@@ -5,10 +5,11 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
-use agora_mock::{SimConfig, SimConfigFile, Simulator};
+use agora_mock::{Autopilot, SimConfig, SimConfigFile, Simulator};
 
-use crate::{Shutdown, SimServer};
+use crate::{AdminToken, ServeSettings, Shutdown, SimServer};
 
 /// Serves a local, stateful AgoraPlus for development and tests.
 #[derive(Debug, Clone, clap::Args)]
@@ -31,7 +32,8 @@ pub struct SimOptions {
     pub catalog_size: Option<u64>,
     /// A JSON configuration file: tenants, locked, seed, catalog_size,
     /// product_key_ttl_seconds, rules (OEM rule sets), profiles (answer
-    /// profiles by account key). Flags add to it.
+    /// profiles by account key), autopilot (`true` or its settings). Flags
+    /// add to it.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Turn off the guards that absorb re-sends: a second claim for a
@@ -41,10 +43,45 @@ pub struct SimOptions {
     /// For chaos runs.
     #[arg(long)]
     pub apply_duplicates: bool,
+    /// Play the OEM by itself for every account (or those the
+    /// configuration file's `autopilot.accounts` names): new work orders
+    /// arrive, ordered parts ship (208) or become unavailable (202),
+    /// transferred claims are decided (NOTCONFORM or CLOSEDACCEPTED), and
+    /// draft invoices are issued monthly, on the simulator's clock
+    /// (`/_sim/clock`), from the seed. The settings are the configuration
+    /// file's `autopilot` object (defaults: 12 work orders an hour, parts
+    /// after 10 minutes, 10% unavailable, claims decided after 15 minutes,
+    /// 20% NOTCONFORM).
+    #[arg(long)]
+    pub autopilot: bool,
+    /// A token that reaches every account's `/_sim` controls, sent as
+    /// `Authorization: Bearer TOKEN` (with an `api_key` header naming the
+    /// account, or none for the whole simulator's clock). Off by default:
+    /// each control call then needs the account's `api_key` header.
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "AGORA_SIM_ADMIN_TOKEN",
+        hide_env_values = true
+    )]
+    pub admin_token: Option<String>,
+    /// Allow a listen address outside loopback (anyone who reaches it can
+    /// call the simulator); a warning is printed.
+    #[arg(long)]
+    pub allow_remote: bool,
+    /// Seconds a client has to send a request's whole head (request line
+    /// and headers) before its connection is closed.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+    pub header_timeout: u64,
+    /// Seconds a request has to be received (body included) and answered,
+    /// or it is answered 408.
+    // Named apart from the client's `--request-timeout` of `agora`.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    pub server_request_timeout: u64,
     /// Serve the recordings under DIR (`agora record`'s files, at any
     /// depth) instead of the simulator: each request gets the first
     /// unserved recording that matches it, or 501.
-    #[arg(long, value_name = "DIR", conflicts_with_all = ["tenants", "locked", "seed", "catalog_size", "apply_duplicates"])]
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["tenants", "locked", "seed", "catalog_size", "apply_duplicates", "autopilot", "admin_token"])]
     pub replay: Option<PathBuf>,
 }
 
@@ -110,6 +147,9 @@ impl SimOptions {
             config.catalog_size = size;
         }
         config.apply_duplicates |= self.apply_duplicates;
+        if self.autopilot && config.autopilot.is_none() {
+            config.autopilot = Some(Autopilot::default());
+        }
         if config.tenants.is_empty() {
             config.tenants.push("demo".to_owned());
         }
@@ -129,17 +169,63 @@ impl SimOptions {
         }
     }
 
+    /// The server's settings: the admin token and the timeouts.
+    pub fn serve_settings(&self) -> Result<ServeSettings, String> {
+        if self.header_timeout == 0 || self.server_request_timeout == 0 {
+            return Err(
+                "--header-timeout and --server-request-timeout must be at least 1 second"
+                    .to_owned(),
+            );
+        }
+        Ok(ServeSettings {
+            admin_token: self
+                .admin_token
+                .as_deref()
+                .map(AdminToken::new)
+                .transpose()?,
+            header_timeout: Duration::from_secs(self.header_timeout),
+            request_timeout: Duration::from_secs(self.server_request_timeout),
+        })
+    }
+
+    /// Refuses a listen address outside loopback without `--allow-remote`;
+    /// with it, the warning to print.
+    pub fn remote_warning(&self) -> Result<Option<String>, String> {
+        if self.listen.ip().is_loopback() {
+            return Ok(None);
+        }
+        if !self.allow_remote {
+            return Err(format!(
+                "{} is not a loopback address: anyone who reaches it could call the simulator;                  listen on 127.0.0.1, or pass --allow-remote to mean it",
+                self.listen
+            ));
+        }
+        Ok(Some(format!(
+            "warning: listening on {}, outside loopback: anyone who reaches it can call the              simulator with an account's key{}",
+            self.listen,
+            if self.admin_token.is_some() {
+                " or the admin token (sent in clear over plain HTTP)"
+            } else {
+                ""
+            }
+        )))
+    }
+
     /// Serves until SIGINT or SIGTERM. `ready` hears the URL and the number
     /// of accounts (or of recordings replayed) once the server listens and
     /// the signals are caught (a signal sent as soon as the URL is read
     /// stops it cleanly).
     pub async fn serve(&self, ready: impl FnOnce(&str, usize)) -> Result<(), ServeError> {
+        if let Some(warning) = self.remote_warning().map_err(ServeError::Config)? {
+            eprintln!("{warning}");
+        }
         if let Some(dir) = &self.replay {
             return self.serve_replay(dir, ready).await;
         }
         let config = self.sim_config().map_err(ServeError::Config)?;
+        let settings = self.serve_settings().map_err(ServeError::Config)?;
         let accounts = config.tenants.len();
-        let server = SimServer::start(Simulator::new(config), self.listen)
+        let server = SimServer::start_with(Simulator::new(config), self.listen, settings)
             .await
             .map_err(|e| ServeError::Listen {
                 address: self.listen,

@@ -91,3 +91,83 @@ fn a_bad_configuration_file_is_a_clear_error() {
         "{err}"
     );
 }
+
+#[test]
+fn an_address_outside_loopback_needs_allow_remote_and_warns() {
+    let out = Command::new(env!("CARGO_BIN_EXE_agora-sim"))
+        .args(["--listen", "0.0.0.0:0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("not a loopback address") && err.contains("--allow-remote"),
+        "{err}"
+    );
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_agora-sim"))
+        .args(["--listen", "0.0.0.0:0", "--allow-remote"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.starts_with("http://0.0.0.0:"), "{line}");
+    let mut warning = String::new();
+    BufReader::new(child.stderr.take().unwrap())
+        .read_line(&mut warning)
+        .unwrap();
+    assert!(
+        warning.starts_with("warning: listening on 0.0.0.0:")
+            && warning.contains("outside loopback"),
+        "{warning}"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+#[test]
+fn autopilot_from_the_flag_or_the_configuration_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sim.json");
+    std::fs::write(
+        &path,
+        r#"{"tenants": ["k1"], "autopilot": {"work_orders_per_hour": 60, "accounts": ["k1"]}}"#,
+    )
+    .unwrap();
+    for args in [
+        vec!["--tenant", "k1", "--autopilot"],
+        vec!["--config", path.to_str().unwrap()],
+    ] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_agora-sim"))
+            .args(["--listen", "127.0.0.1:0"])
+            .args(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let got = get(line.trim(), "/_sim/autopilot", "k1");
+        assert!(got.starts_with("HTTP/1.1 200"), "{args:?}: {got}");
+        assert!(got.contains("\"Settings\""), "{args:?}: {got}");
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+    std::fs::write(&path, r#"{"autopilot": {"not_conform_rate": 2}}"#).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_agora-sim"))
+        .args(["--config", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not_conform_rate"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

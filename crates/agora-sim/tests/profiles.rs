@@ -22,13 +22,13 @@ async fn start(tenants: &[&str]) -> SimServer {
 }
 
 impl Http {
-    async fn control(&self, path: &str, body: Value) -> Got {
-        self.call("POST", path, None, Some(body)).await
+    async fn control(&self, key: &str, path: &str, body: Value) -> Got {
+        self.call("POST", path, Some(key), Some(body)).await
     }
 
     async fn set_profile(&self, key: &str, profile: Value) {
         let got = self
-            .control("/_sim/profile", json!({"ApiKey": key, "Profile": profile}))
+            .control(key, "/_sim/profile", json!({ "Profile": profile }))
             .await;
         assert_eq!(got.status, 200, "{}", got.body);
     }
@@ -36,8 +36,9 @@ impl Http {
     async fn publish(&self, key: &str, title: &str, broken: bool) -> i64 {
         let got = self
             .control(
+                key,
                 "/_sim/mandates",
-                json!({"ApiKey": key, "Broken": broken, "Mandate": {
+                json!({"Broken": broken, "Mandate": {
                     "ManufacturerId": 19, "InterventionTypeId": 1,
                     "Consumer": {"Title": title, "LastName": "Martin"}
                 }}),
@@ -164,7 +165,7 @@ async fn empty_lists_answer_as_the_accounts_profile_says() {
     assert_eq!(got.body["ResponseData"].as_array().unwrap().len(), 1);
 
     // The profile reads back; a bad one is refused and changes nothing.
-    let got = http.get("/_sim/profile?apiKey=ref", "").await;
+    let got = http.get("/_sim/profile", "ref").await;
     assert_eq!(got.body["EmptyLists"], "NotFound", "{}", got.body);
     assert_eq!(
         got.body["EmptyListsByRoute"]["GetAcceptedMandates"],
@@ -176,19 +177,16 @@ async fn empty_lists_answer_as_the_accounts_profile_says() {
         json!({"EmptyListsByRoute": {"PrintBOMData": "NotFound"}}),
     ] {
         let got = http
-            .control("/_sim/profile", json!({"ApiKey": "ref", "Profile": bad}))
+            .control("ref", "/_sim/profile", json!({ "Profile": bad }))
             .await;
         assert_eq!(got.status, 400, "{bad}: {}", got.body);
     }
     let got = http
-        .control(
-            "/_sim/profile",
-            json!({"ApiKey": "nobody", "Profile": "default"}),
-        )
+        .control("nobody", "/_sim/profile", json!({"Profile": "default"}))
         .await;
-    assert_eq!(got.status, 404);
+    assert_eq!(got.status, 401, "an unknown key: {}", got.body);
     assert_eq!(
-        http.get("/_sim/profile?apiKey=ref", "").await.body["EmptyLists"],
+        http.get("/_sim/profile", "ref").await.body["EmptyLists"],
         "NotFound"
     );
 }
@@ -316,6 +314,7 @@ async fn titles_come_as_labels_and_logistic_codes_as_numbers() {
             .to_owned();
         let got = http
             .control(
+                key,
                 &format!("/_sim/orders/{order}/logistic"),
                 json!({"StatusCode": "208"}),
             )
@@ -372,7 +371,7 @@ async fn a_broken_work_order_is_refused_per_item_and_no_file_is_created() {
     assert_eq!(of(fine)["IsValid"], true);
     assert!(of(fine)["InterventionId"].as_i64().is_some());
 
-    let state = http.get("/_sim/state?apiKey=a", "").await.body;
+    let state = http.get("/_sim/state", "a").await.body;
     assert_eq!(state["Repairs"].as_array().unwrap().len(), 1, "{state}");
     let status_of = |state: &Value, id: i64| {
         state["Mandates"]
@@ -388,6 +387,7 @@ async fn a_broken_work_order_is_refused_per_item_and_no_file_is_created() {
     // Repaired: the next pull accepts it. An accepted one cannot be flagged.
     let got = http
         .control(
+            "a",
             &format!("/_sim/mandates/{broken}/broken"),
             json!({"Broken": false}),
         )
@@ -395,18 +395,19 @@ async fn a_broken_work_order_is_refused_per_item_and_no_file_is_created() {
     assert_eq!(got.status, 200, "{}", got.body);
     let got = http.get(NEW, "a").await;
     assert_eq!(got.body["ResponseData"][0]["IsValid"], true, "{}", got.body);
-    let state = http.get("/_sim/state?apiKey=a", "").await.body;
+    let state = http.get("/_sim/state", "a").await.body;
     assert_eq!(status_of(&state, broken), "ACCEPTED");
     assert_eq!(state["Repairs"].as_array().unwrap().len(), 2);
     let got = http
         .control(
+            "a",
             &format!("/_sim/mandates/{fine}/broken"),
             json!({"Broken": true}),
         )
         .await;
     assert_eq!(got.status, 409, "{}", got.body);
     let got = http
-        .control("/_sim/mandates/424242/broken", json!({"Broken": true}))
+        .control("a", "/_sim/mandates/424242/broken", json!({"Broken": true}))
         .await;
     assert_eq!(got.status, 404, "{}", got.body);
 }
@@ -434,7 +435,7 @@ async fn a_status_code_outside_the_reference_is_refused_naming_it() {
         "{}",
         got.body
     );
-    let state = http.get("/_sim/state?apiKey=a", "").await.body;
+    let state = http.get("/_sim/state", "a").await.body;
     assert!(
         state["Repairs"].as_array().unwrap().is_empty(),
         "nothing created"
@@ -469,7 +470,7 @@ async fn a_status_code_outside_the_reference_is_refused_naming_it() {
             .await;
         assert_eq!(got.body["ResponseStatus"], "S", "{code}: {}", got.body);
     }
-    let state = http.get("/_sim/state?apiKey=a", "").await.body;
+    let state = http.get("/_sim/state", "a").await.body;
     let codes: Vec<&Value> = state["Repairs"][0]["File"]["StateNatures"]
         .as_array()
         .unwrap()
@@ -523,6 +524,7 @@ async fn claims_take_either_spelling_of_the_transfer_flag() {
         let id = got.body["ResponseData"]["ClaimID"].as_i64().unwrap();
         let got = http
             .control(
+                "a",
                 &format!("/_sim/claims/{id}/decision"),
                 json!({"LastStatus": "CLOSEDACCEPTED"}),
             )
@@ -531,7 +533,7 @@ async fn claims_take_either_spelling_of_the_transfer_flag() {
     }
     // Both spellings that disagree: refused, nothing created.
     let file = http.repair_file("a").await;
-    let before = http.get("/_sim/state?apiKey=a", "").await.body["Claims"]
+    let before = http.get("/_sim/state", "a").await.body["Claims"]
         .as_array()
         .unwrap()
         .len();
@@ -549,7 +551,7 @@ async fn claims_take_either_spelling_of_the_transfer_flag() {
             .unwrap()
             .contains("disagree")
     );
-    let after = http.get("/_sim/state?apiKey=a", "").await.body["Claims"]
+    let after = http.get("/_sim/state", "a").await.body["Claims"]
         .as_array()
         .unwrap()
         .len();
@@ -576,6 +578,7 @@ async fn claims_take_either_spelling_of_the_transfer_flag() {
     assert_eq!(got.body["ResponseData"]["IsValid"], true, "{}", got.body);
     let got = http
         .control(
+            "a",
             &format!("/_sim/claims/{id}/decision"),
             json!({"LastStatus": "CLOSEDACCEPTED"}),
         )
@@ -589,6 +592,7 @@ async fn faults_scoped_to_a_route_leave_the_others_alone() {
     let http = Http::new(&server);
     let got = http
         .control(
+            "a",
             "/_sim/faults",
             json!({"Status500Rate": 1.0, "Routes": ["GetNewMandates"]}),
         )
@@ -598,6 +602,7 @@ async fn faults_scoped_to_a_route_leave_the_others_alone() {
     assert_eq!(http.get(ACCEPTED, "a").await.status, 200);
     let got = http
         .control(
+            "a",
             "/_sim/faults",
             json!({"Status500Rate": 1.0, "Routes": ["Nope"]}),
         )

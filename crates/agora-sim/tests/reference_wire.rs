@@ -25,16 +25,17 @@ async fn start() -> SimServer {
 }
 
 impl Http {
-    async fn control(&self, path: &str, body: Value) -> Got {
-        let got = self.call("POST", path, None, Some(body)).await;
+    async fn control(&self, key: &str, path: &str, body: Value) -> Got {
+        let got = self.call("POST", path, Some(key), Some(body)).await;
         assert_eq!(got.status, 200, "{path}: {}", got.body);
         got
     }
 
     async fn publish(&self, key: &str) {
         self.control(
+            key,
             "/_sim/mandates",
-            json!({"ApiKey": key, "Mandate": {"ManufacturerId": 19, "InterventionTypeId": 1}}),
+            json!({"Mandate": {"ManufacturerId": 19, "InterventionTypeId": 1}}),
         )
         .await;
     }
@@ -180,7 +181,7 @@ async fn every_envelope_carries_the_five_fields_with_nulls() {
         (
             "POST",
             "/_sim/faults",
-            None,
+            Some("a"),
             Some(json!({"Status503Rate": 2})),
             400,
         ),
@@ -194,19 +195,20 @@ async fn every_envelope_carries_the_five_fields_with_nulls() {
         assert_eq!(got.body["ResponseData"], Value::Null, "{path}");
     }
     // Injected faults too.
-    http.control("/_sim/faults", json!({"Status503Rate": 1.0}))
+    http.control("a", "/_sim/faults", json!({"Status503Rate": 1.0}))
         .await;
     let got = http.get("/api/Repair/GetAcceptedMandates", "a").await;
     assert_eq!(got.status, 503);
     assert_five_fields("503", &got, true);
-    http.control("/_sim/faults", json!({})).await;
+    http.control("a", "/_sim/faults", json!({})).await;
 
     // The profiles keep their wording: NullData a null, NoData no
     // ResponseData (a server variant), the other four fields still there.
     for (option, with_data) in [("NullData", true), ("NoData", false), ("Array", true)] {
         http.control(
+            "b",
             "/_sim/profile",
-            json!({"ApiKey": "b", "Profile": {"EmptyLists": option}}),
+            json!({"Profile": {"EmptyLists": option}}),
         )
         .await;
         let got = http.get("/api/Repair/GetAcceptedMandates", "b").await;
@@ -214,8 +216,9 @@ async fn every_envelope_carries_the_five_fields_with_nulls() {
         assert_five_fields(option, &got, with_data);
     }
     http.control(
+        "b",
         "/_sim/profile",
-        json!({"ApiKey": "b", "Profile": {"Warning": "check the reseller"}}),
+        json!({"Profile": {"Warning": "check the reseller"}}),
     )
     .await;
     let got = http.get("/api/Repair/GetAcceptedMandates", "b").await;
@@ -362,10 +365,7 @@ async fn an_order_takes_the_parts_a_status_marks_once() {
             .map(|l| l["OrderNumber"].clone())
             .unwrap()
     };
-    let state = http
-        .call("GET", "/_sim/state?apiKey=a", None, None)
-        .await
-        .body;
+    let state = http.call("GET", "/_sim/state", Some("a"), None).await.body;
     let stored = &state["Repairs"][0]["File"];
     let marks = |parts: &Value| -> Vec<(Value, Value)> {
         parts
@@ -401,10 +401,7 @@ async fn an_order_takes_the_parts_a_status_marks_once() {
     assert_eq!(got.body["IsValid"], true, "{}", got.body);
     let got = http.post(&order, "a", json!({})).await;
     assert_eq!(got.body["ResponseData"], json!([]), "{}", got.body);
-    let state = http
-        .call("GET", "/_sim/state?apiKey=a", None, None)
-        .await
-        .body;
+    let state = http.call("GET", "/_sim/state", Some("a"), None).await.body;
     assert_eq!(
         state["Repairs"][0]["File"]["StateNatures"]
             .as_array()

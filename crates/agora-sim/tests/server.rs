@@ -196,14 +196,14 @@ async fn every_error_code_answers_an_envelope() {
         (
             "POST",
             "/_sim/mandates",
-            None,
+            Some("a"),
             Some(r#"{"ApiKey": 3}"#),
             400,
         ),
         (
             "POST",
             "/_sim/faults",
-            None,
+            Some("a"),
             Some(r#"{"Status503Rate": 2}"#),
             400,
         ),
@@ -238,7 +238,7 @@ async fn every_error_code_answers_an_envelope() {
     http.call(
         "POST",
         "/_sim/faults",
-        None,
+        Some("a"),
         Some(r#"{"Status503Rate": 1.0, "RetryAfterSeconds": 3}"#),
     )
     .await;
@@ -255,7 +255,7 @@ async fn every_error_code_answers_an_envelope() {
     http.call(
         "POST",
         "/_sim/faults",
-        None,
+        Some("a"),
         Some(r#"{"Status500Rate": 1.0}"#),
     )
     .await;
@@ -270,10 +270,14 @@ async fn every_error_code_answers_an_envelope() {
 async fn one_key_never_sees_another_accounts_data() {
     let server = start(config(&["a", "b"], &[], 1)).await;
     let http = Http::new(&server);
-    let mandate =
-        json!({"ApiKey": "a", "Mandate": {"ManufacturerId": 19, "InterventionTypeId": 1}});
+    let mandate = json!({"Mandate": {"ManufacturerId": 19, "InterventionTypeId": 1}});
     let (_, v) = http
-        .call("POST", "/_sim/mandates", None, Some(&mandate.to_string()))
+        .call(
+            "POST",
+            "/_sim/mandates",
+            Some("a"),
+            Some(&mandate.to_string()),
+        )
         .await;
     assert!(v["MandateId"].as_i64().is_some());
     let (_, v) = http
@@ -356,7 +360,7 @@ async fn one_key_never_sees_another_accounts_data() {
         .call(
             "POST",
             &format!("/_sim/claims/{claim_id}/decision"),
-            None,
+            Some("a"),
             Some(r#"{"LastStatus": "CLOSEDACCEPTED"}"#),
         )
         .await;
@@ -365,8 +369,8 @@ async fn one_key_never_sees_another_accounts_data() {
         .call(
             "POST",
             "/_sim/invoices/draft",
-            None,
-            Some(r#"{"ApiKey": "a", "ManufacturerId": 19}"#),
+            Some("a"),
+            Some(r#"{"ManufacturerId": 19}"#),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{v}");
@@ -418,11 +422,11 @@ async fn one_key_never_sees_another_accounts_data() {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{v}");
-    let (_, state_b) = http.call("GET", "/_sim/state?apiKey=b", None, None).await;
+    let (_, state_b) = http.call("GET", "/_sim/state", Some("b"), None).await;
     for list in ["Mandates", "Repairs", "Orders", "Claims", "DraftInvoices"] {
         assert_eq!(state_b[list], json!([]), "{list}: {state_b}");
     }
-    let (_, state_a) = http.call("GET", "/_sim/state?apiKey=a", None, None).await;
+    let (_, state_a) = http.call("GET", "/_sim/state", Some("a"), None).await;
     assert_eq!(state_a["Claims"][0]["LastStatus"], "CLOSEDACCEPTED");
     assert_eq!(state_a["DraftInvoices"][0]["InvoiceNumber"], "F1");
 }
@@ -434,7 +438,7 @@ async fn fault_rates_hold_within_tolerance() {
     http.call(
         "POST",
         "/_sim/faults",
-        None,
+        Some("a"),
         Some(r#"{"Status503Rate": 0.25, "Status500Rate": 0.1}"#),
     )
     .await;
@@ -456,7 +460,7 @@ async fn fault_rates_hold_within_tolerance() {
     assert!((rate(s500) - 0.10).abs() < 0.03, "500 rate {}", rate(s500));
     assert_eq!(s503 + s500 + ok, n);
     // Control routes are never faulted.
-    let (status, _) = http.call("GET", "/_sim/faults", None, None).await;
+    let (status, _) = http.call("GET", "/_sim/faults", Some("a"), None).await;
     assert_eq!(status, StatusCode::OK);
 }
 
@@ -464,8 +468,13 @@ async fn fault_rates_hold_within_tolerance() {
 async fn injected_delay_holds_the_answer() {
     let server = start(config(&["a"], &[], 3)).await;
     let http = Http::new(&server);
-    http.call("POST", "/_sim/faults", None, Some(r#"{"DelayMs": 300}"#))
-        .await;
+    http.call(
+        "POST",
+        "/_sim/faults",
+        Some("a"),
+        Some(r#"{"DelayMs": 300}"#),
+    )
+    .await;
     let started = std::time::Instant::now();
     let (status, _) = http
         .call("GET", "/api/Repair/GetAcceptedMandates", Some("a"), None)
@@ -481,7 +490,7 @@ async fn drop_after_commit_applies_then_closes_without_answering() {
     http.call(
         "POST",
         "/_sim/faults",
-        None,
+        Some("a"),
         Some(r#"{"DropAfterCommitRate": 1.0}"#),
     )
     .await;
@@ -499,8 +508,9 @@ async fn drop_after_commit_applies_then_closes_without_answering() {
         !err.is_status() && !err.is_connect(),
         "no answer at all: {err:?}"
     );
-    http.call("POST", "/_sim/faults", None, Some("{}")).await;
-    let (_, state) = http.call("GET", "/_sim/state?apiKey=a", None, None).await;
+    http.call("POST", "/_sim/faults", Some("a"), Some("{}"))
+        .await;
+    let (_, state) = http.call("GET", "/_sim/state", Some("a"), None).await;
     assert_eq!(
         state["Repairs"].as_array().unwrap().len(),
         1,
@@ -519,16 +529,20 @@ async fn scripted_run(seed: u64) -> (Value, Value) {
     http.call(
         "POST",
         "/_sim/faults",
-        None,
+        Some("a"),
         Some(r#"{"Status503Rate": 0.3}"#),
     )
     .await;
     let mut statuses = Vec::new();
     for i in 0..10 {
-        let mandate =
-            json!({"ApiKey": "a", "Mandate": {"ManufacturerId": 4, "InterventionTypeId": 1}});
-        http.call("POST", "/_sim/mandates", None, Some(&mandate.to_string()))
-            .await;
+        let mandate = json!({"Mandate": {"ManufacturerId": 4, "InterventionTypeId": 1}});
+        http.call(
+            "POST",
+            "/_sim/mandates",
+            Some("a"),
+            Some(&mandate.to_string()),
+        )
+        .await;
         let (s, _) = http
             .call(
                 "GET",
@@ -544,7 +558,8 @@ async fn scripted_run(seed: u64) -> (Value, Value) {
         statuses.push(s.as_u16());
         statuses.push(u16::from(v["ResponseData"][0]["ProductKey"].is_string()));
     }
-    http.call("POST", "/_sim/faults", None, Some("{}")).await;
+    http.call("POST", "/_sim/faults", Some("a"), Some("{}"))
+        .await;
     let (_, parts) = http
         .call(
             "GET",
@@ -553,7 +568,7 @@ async fn scripted_run(seed: u64) -> (Value, Value) {
             None,
         )
         .await;
-    let (_, mut state) = http.call("GET", "/_sim/state?apiKey=a", None, None).await;
+    let (_, mut state) = http.call("GET", "/_sim/state", Some("a"), None).await;
     // Creation dates come from the clock; everything else from the seed.
     for r in state["Repairs"].as_array_mut().unwrap() {
         r["File"].as_object_mut().unwrap().remove("CreationDate");

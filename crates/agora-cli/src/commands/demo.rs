@@ -304,7 +304,7 @@ async fn demo(args: &DemoArgs, out: Out, db: &std::path::Path) -> Result<(), Ago
         &format!("PlaceRepairSparepartOrder: order {order} for {part_ref}"),
     );
 
-    sim.set_logistic(&order, "208")
+    sim.set_logistic(KEY, &order, "208")
         .map_err(|e| AgoraError::Invalid(e.to_string()))?;
     let tracked = app.track_part_orders(id).await?;
     let logistic = tracked
@@ -412,6 +412,7 @@ async fn demo(args: &DemoArgs, out: Out, db: &std::path::Path) -> Result<(), Ago
     t.step(&second_status, &format!("UpdateWarrantyClaim: claim {claim_id} corrected (serial {serial}, mobile phone), VALID and transferred"));
 
     sim.decide_claim(
+        KEY,
         claim_id,
         ClaimStatus::ClosedAccepted,
         Some("Accepted for reimbursement".into()),

@@ -56,6 +56,7 @@ impl Simulator {
             );
             record.lifecycle = lifecycle;
             record.claim_id = Some(id);
+            let transferred = awaiting_decision(&record.lifecycle).then_some(now);
             let mut closure = StateNature::new(
                 StatusCode::ClosedWithWarrantyIntervention,
                 format!("Closed with warranty intervention (claim {id})"),
@@ -81,6 +82,7 @@ impl Simulator {
                     comment: None,
                     findings: findings.clone(),
                     draft: None,
+                    transferred,
                 },
             );
             Ok(Answer::ok(claim_result(id, valid, findings)))
@@ -118,6 +120,7 @@ impl Simulator {
                 })
                 .map_err(|e| SimError::Rejected(e.to_string()))?;
             record.lifecycle = lifecycle;
+            stored.transferred = awaiting_decision(&record.lifecycle).then_some(now);
             t.journal.push_applied(
                 "UpdateWarrantyClaim",
                 format!("correction of claim {id}"),
@@ -156,18 +159,20 @@ impl Simulator {
         })
     }
 
-    /// The OEM decides on a transferred claim: NOTCONFORM or CLOSEDACCEPTED.
+    /// The OEM decides on a transferred claim of the account `key`:
+    /// NOTCONFORM or CLOSEDACCEPTED. Another account's claim is not found.
     pub fn decide_claim(
         &self,
+        key: &str,
         claim_id: ClaimId,
         decision: ClaimStatus,
         comment: Option<String>,
     ) -> Result<ClaimStatus, SimError> {
-        let mut world = self.world();
-        for tenant in world.tenants.values_mut() {
-            let Some(claim) = tenant.claims.get_mut(&claim_id) else {
-                continue;
-            };
+        self.with_account(key, |tenant, _, _| {
+            let claim = tenant
+                .claims
+                .get_mut(&claim_id)
+                .ok_or_else(|| SimError::NotFound(format!("no claim {claim_id}")))?;
             let record = tenant
                 .repairs
                 .get_mut(&claim.intervention_id)
@@ -177,10 +182,16 @@ impl Simulator {
                 .apply(&RepairEvent::OemDecision(decision.clone()))
                 .map_err(|e| SimError::Conflict(e.to_string()))?;
             claim.comment = comment;
-            return Ok(decision);
-        }
-        Err(SimError::NotFound(format!("no claim {claim_id}")))
+            claim.transferred = None;
+            Ok(decision)
+        })
     }
+}
+
+/// Whether the file's claim waits for the OEM's decision (valid and
+/// transferred).
+fn awaiting_decision(lifecycle: &agora_domain::lifecycle::RepairLifecycle) -> bool {
+    lifecycle.claim == Some(agora_domain::lifecycle::ClaimState::Valid { transferred: true })
 }
 
 fn claim_result(id: ClaimId, valid: bool, findings: Vec<ValidationResult>) -> WarrantyClaimResult {

@@ -8,6 +8,7 @@ use agora_domain::rules::{RuleBook, RuleSet};
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::autopilot::Autopilot;
 use super::hint;
 use crate::profile::AnswerProfile;
 
@@ -33,6 +34,8 @@ pub struct SimConfig {
     /// order is applied and journaled as one
     /// ([`Simulator::set_apply_duplicates`](crate::Simulator::set_apply_duplicates)).
     pub apply_duplicates: bool,
+    /// The OEM played by the simulator, for the accounts it covers.
+    pub autopilot: Option<Autopilot>,
 }
 
 impl Default for SimConfig {
@@ -46,6 +49,7 @@ impl Default for SimConfig {
             rules: RuleBook::defaults(),
             profiles: BTreeMap::new(),
             apply_duplicates: false,
+            autopilot: None,
         }
     }
 }
@@ -64,6 +68,19 @@ impl SimConfig {
             profile
                 .validate()
                 .map_err(|e| format!("profile of the account {}: {e}", hint(key)))?;
+        }
+        if let Some(pilot) = &self.autopilot {
+            pilot.check()?;
+            if let Some(key) = pilot
+                .accounts
+                .iter()
+                .find(|k| !self.tenants.contains(k) && !self.locked.contains(k))
+            {
+                return Err(format!(
+                    "autopilot: an account that does not exist is named (key {})",
+                    hint(key)
+                ));
+            }
         }
         Ok(())
     }
@@ -93,6 +110,9 @@ pub struct SimConfigFile {
     /// or the options (`{"EmptyLists": "NotFound", ...}`).
     #[serde(default)]
     pub profiles: BTreeMap<String, Value>,
+    /// The autopilot: `true` (its defaults), `false`, or its settings
+    /// (`{"work_orders_per_hour": 12, "ship_after_seconds": 600, ...}`).
+    pub autopilot: Option<Value>,
 }
 
 impl SimConfigFile {
@@ -121,6 +141,15 @@ impl SimConfigFile {
             let profile = AnswerProfile::from_setting(setting)
                 .map_err(|e| format!("configuration file: account {}: {e}", hint(&key)))?;
             base.profiles.insert(key, profile);
+        }
+        match self.autopilot {
+            None | Some(Value::Null) | Some(Value::Bool(false)) => {}
+            Some(Value::Bool(true)) => base.autopilot = Some(Autopilot::default()),
+            Some(settings) => {
+                let pilot: Autopilot = serde_json::from_value(settings)
+                    .map_err(|e| format!("configuration file: autopilot: {e}"))?;
+                base.autopilot = Some(pilot);
+            }
         }
         Ok(base)
     }

@@ -4,17 +4,21 @@
 use agora_domain::lifecycle::ClaimState;
 use serde_json::{Value, json};
 
-use super::{Simulator, hint};
+use super::{Simulator, World, clock, hint};
 use crate::error::SimError;
 
 impl Simulator {
     /// An account's whole state as JSON.
     pub fn state(&self, api_key: &str) -> Result<Value, SimError> {
-        let world = self.world();
-        let t = world
-            .tenants
-            .get(api_key)
+        self.catch_up(api_key);
+        let base = self.base_now();
+        let mut world = self.world();
+        let World { tenants, clock, .. } = &mut *world;
+        let t = tenants
+            .get_mut(api_key)
             .ok_or_else(|| SimError::NotFound(format!("no account with key {}", hint(api_key))))?;
+        t.evict_keys(clock::tenant_now(clock, t, base));
+        let t = &*t;
         let mandates: Vec<Value> = t
             .mandates
             .values()
@@ -62,6 +66,9 @@ impl Simulator {
             "Journal": t.journal.records(),
             "Locked": t.locked, "Profile": t.profile, "Mandates": mandates, "Repairs": repairs, "Orders": orders,
             "Claims": claims, "DraftInvoices": drafts,
+            "ProductKeys": t.keys.len(),
+            "Faults": t.faults, "FaultCounts": t.fault_counts,
+            "Autopilot": t.autopilot.as_ref().map(super::autopilot::AutopilotState::view),
         }))
     }
 }

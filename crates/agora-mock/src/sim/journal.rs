@@ -99,6 +99,7 @@ impl Journal {
 impl Simulator {
     /// An account's journal: every request applied, in order.
     pub fn journal(&self, api_key: &str) -> Result<Vec<JournalRecord>, SimError> {
+        self.catch_up(api_key);
         self.world()
             .tenants
             .get(api_key)

@@ -9,7 +9,7 @@ use agora_domain::{
 };
 use jiff::Timestamp;
 
-use super::{KeyRecord, KeyTarget, Simulator};
+use super::{KeyRecord, KeyTarget, Simulator, World, clock};
 use crate::catalog::GeneratedCatalog;
 use crate::error::{Answer, SimError};
 
@@ -24,8 +24,9 @@ impl Simulator {
     ) -> Result<Delta<SparePart>, SimError> {
         self.authenticate(key)?;
         let world = self.world();
+        let tenant = world.tenants.get(key).ok_or(SimError::Unauthorized)?;
         Ok(self.delta(
-            world.published_parts.get(&m),
+            tenant.published_parts.get(&m),
             m,
             since,
             language,
@@ -45,8 +46,9 @@ impl Simulator {
     ) -> Result<Delta<Product>, SimError> {
         self.authenticate(key)?;
         let world = self.world();
+        let tenant = world.tenants.get(key).ok_or(SimError::Unauthorized)?;
         Ok(self.delta(
-            world.published_products.get(&m),
+            tenant.published_products.get(&m),
             m,
             since,
             language,
@@ -109,11 +111,21 @@ impl Simulator {
         if keyword.trim().is_empty() {
             return Err(SimError::BadRequest("keyWord is required".to_owned()));
         }
-        let expires = self.now() + self.inner.key_ttl;
         let catalog = self.inner.catalog;
+        let base = self.base_now();
         let mut world = self.world();
+        let World {
+            tenants,
+            rng,
+            clock,
+            ..
+        } = &mut *world;
+        let tenant = tenants.get_mut(key).ok_or(SimError::Unauthorized)?;
+        let now = clock::tenant_now(clock, tenant, base);
+        tenant.evict_keys(now);
+        let expires = now + self.inner.key_ttl;
         let mut found: Vec<(ProductSearchHit, KeyTarget)> = Vec::new();
-        if let Some(products) = world.published_products.get(&m) {
+        if let Some(products) = tenant.published_products.get(&m) {
             for (commercial, (p, _)) in products {
                 if p.commercial_ref.as_deref() == Some(keyword)
                     || p.technical_ref.as_deref() == Some(keyword)
@@ -137,11 +149,13 @@ impl Simulator {
         }
         let mut hits = Vec::with_capacity(found.len());
         for (mut hit, target) in found {
-            let token = format!("PK-{:016x}", world.rng.u64(..));
-            world.keys.insert(
+            // The key carries its expiry, so that once evicted it is still
+            // answered as expired rather than unknown.
+            let token = format!("PK-{:016x}-{}", rng.u64(..), expires.as_second());
+            tenant.key_expiry.insert((expires, token.clone()));
+            tenant.keys.insert(
                 token.clone(),
                 KeyRecord {
-                    tenant: key.to_owned(),
                     manufacturer: m,
                     product: target,
                     expires,
@@ -155,17 +169,17 @@ impl Simulator {
 
     /// `PrintBOMData` for a temporary key.
     pub fn bom(&self, key: &str, product_key: &str) -> Result<Answer<Vec<BomLine>>, SimError> {
-        self.authenticate(key)?;
-        let now = self.now();
-        let world = self.world();
-        let record = world
-            .keys
-            .get(product_key)
-            .filter(|r| r.tenant == key)
-            .ok_or_else(|| SimError::NotFound(format!("no product key {product_key}")))?;
-        if record.expires <= now {
-            return Err(SimError::KeyExpired);
-        }
+        let record = self.with_tenant(key, |t, _, now| {
+            let record = t.keys.get(product_key).cloned();
+            // Evicted at its expiry: a key the simulator no longer holds
+            // whose own expiry has passed is answered as expired.
+            match record {
+                Some(r) if r.expires > now => Ok(r),
+                Some(_) => Err(SimError::KeyExpired),
+                None if token_expired(product_key, now) => Err(SimError::KeyExpired),
+                None => Err(SimError::NotFound(format!("no product key {product_key}"))),
+            }
+        })?;
         let lines = match &record.product {
             KeyTarget::Generated(j) => self.inner.catalog.bom(record.manufacturer, *j),
             KeyTarget::Published(commercial) => {
@@ -183,40 +197,44 @@ impl Simulator {
         Ok(Answer::ok(lines))
     }
 
-    /// The OEM publishes or changes spare parts (their change date is now).
-    /// Every record needs a `Reference`; otherwise none is published.
+    /// The OEM publishes or changes spare parts to the account `key` (their
+    /// change date is the account's now). Every record needs a
+    /// `Reference`; otherwise none is published.
     pub fn publish_spare_parts(
         &self,
+        key: &str,
         m: ManufacturerId,
         parts: Vec<SparePart>,
     ) -> Result<usize, SimError> {
-        let now = self.now();
-        let mut world = self.world();
-        publish(
-            world.published_parts.entry(m).or_default(),
-            parts,
-            now,
-            "spare part",
-            |p| p.reference.as_deref(),
-        )
+        self.with_account(key, |t, _, now| {
+            publish(
+                t.published_parts.entry(m).or_default(),
+                parts,
+                now,
+                "spare part",
+                |p| p.reference.as_deref(),
+            )
+        })
     }
 
-    /// The OEM publishes or changes products (their change date is now).
-    /// Every record needs a `CommercialRef`; otherwise none is published.
+    /// The OEM publishes or changes products to the account `key` (their
+    /// change date is the account's now). Every record needs a
+    /// `CommercialRef`; otherwise none is published.
     pub fn publish_products(
         &self,
+        key: &str,
         m: ManufacturerId,
         products: Vec<Product>,
     ) -> Result<usize, SimError> {
-        let now = self.now();
-        let mut world = self.world();
-        publish(
-            world.published_products.entry(m).or_default(),
-            products,
-            now,
-            "product",
-            |p| p.commercial_ref.as_deref(),
-        )
+        self.with_account(key, |t, _, now| {
+            publish(
+                t.published_products.entry(m).or_default(),
+                products,
+                now,
+                "product",
+                |p| p.commercial_ref.as_deref(),
+            )
+        })
     }
 }
 
@@ -243,6 +261,16 @@ fn publish<T>(
         target.insert(key, (record, now));
     }
     Ok(n)
+}
+
+/// Whether a product key of the simulator's shape (`PK-HEX-EXPIRY`) has
+/// expired at `now`.
+fn token_expired(token: &str, now: Timestamp) -> bool {
+    token
+        .rsplit_once('-')
+        .filter(|(head, _)| head.starts_with("PK-"))
+        .and_then(|(_, secs)| secs.parse::<i64>().ok())
+        .is_some_and(|secs| secs <= now.as_second())
 }
 
 fn day_start(date: jiff::civil::Date) -> Timestamp {

@@ -125,6 +125,7 @@ impl Simulator {
                     OrderRecord {
                         intervention_id: intervention,
                         line: line.clone(),
+                        placed: now,
                     },
                 );
             }
@@ -157,27 +158,27 @@ impl Simulator {
         })
     }
 
-    /// The OEM sets the logistic status of every line of an order (202,
-    /// 207, 208).
-    pub fn set_logistic(&self, order_number: &str, code: &str) -> Result<(), SimError> {
-        self.set_line_logistic(order_number, None, code)
+    /// The OEM sets the logistic status of every line of an order of the
+    /// account `key` (202, 207, 208).
+    pub fn set_logistic(&self, key: &str, order_number: &str, code: &str) -> Result<(), SimError> {
+        self.set_line_logistic(key, order_number, None, code)
     }
 
-    /// The OEM sets the logistic status of the line of an order for one
-    /// part reference, or of every line of the order when `reference` is
-    /// `None`: a logistic status belongs to an order number and a part.
+    /// The OEM sets the logistic status of the line of an order of the
+    /// account `key` for one part reference, or of every line of the
+    /// order when `reference` is `None`: a logistic status belongs to an
+    /// order number and a part. Another account's order is not found.
     pub fn set_line_logistic(
         &self,
+        key: &str,
         order_number: &str,
         reference: Option<&str>,
         code: &str,
     ) -> Result<(), SimError> {
         let status = LogisticStatus::parse_known(code)
             .map_err(|e| SimError::BadRequest(format!("{e}: expected 202, 207 or 208")))?;
-        let now = self.now();
-        let mut world = self.world();
-        let mut found = false;
-        for tenant in world.tenants.values_mut() {
+        self.with_account(key, |tenant, _, now| {
+            let mut found = false;
             let lines = tenant.orders.iter_mut().filter(|((number, part), _)| {
                 number == order_number && reference.is_none_or(|r| r == part)
             });
@@ -186,14 +187,14 @@ impl Simulator {
                 order.line.status_date = Some(now_wire(now));
                 found = true;
             }
-        }
-        if found {
-            return Ok(());
-        }
-        Err(SimError::NotFound(match reference {
-            Some(r) => format!("no line for part {r} in order {order_number}"),
-            None => format!("no order {order_number}"),
-        }))
+            if found {
+                return Ok(());
+            }
+            Err(SimError::NotFound(match reference {
+                Some(r) => format!("no line for part {r} in order {order_number}"),
+                None => format!("no order {order_number}"),
+            }))
+        })
     }
 }
 

@@ -148,6 +148,7 @@ impl Simulator {
         mandate: MandateLightResponse,
         broken: bool,
     ) -> Result<MandateId, SimError> {
+        self.catch_up(api_key);
         let mut world = self.world();
         let id = world.next_mandate;
         let tenant = world
@@ -172,22 +173,28 @@ impl Simulator {
     /// Flags a work order as broken (or repairs it): while broken,
     /// accepting it through `autoAccept` answers that item with `IsValid`
     /// false and `ResponseStatus` E, creates no repair file, and leaves it
-    /// NEW. Only a NEW work order can be flagged.
-    pub fn set_mandate_broken(&self, mandate_id: MandateId, broken: bool) -> Result<(), SimError> {
-        let mut world = self.world();
-        for tenant in world.tenants.values_mut() {
-            if let Some(record) = tenant.mandates.get_mut(&mandate_id) {
-                if record.status != MandateStatus::New {
-                    return Err(SimError::Conflict(format!(
-                        "work order {mandate_id} is {}: only a NEW one can be flagged",
-                        record.status
-                    )));
-                }
-                record.broken = broken;
-                return Ok(());
+    /// NEW. Only a NEW work order of the account `key` can be flagged;
+    /// another account's is not found.
+    pub fn set_mandate_broken(
+        &self,
+        key: &str,
+        mandate_id: MandateId,
+        broken: bool,
+    ) -> Result<(), SimError> {
+        self.with_account(key, |tenant, _, _| {
+            let record = tenant
+                .mandates
+                .get_mut(&mandate_id)
+                .ok_or_else(|| SimError::NotFound(format!("no work order {mandate_id}")))?;
+            if record.status != MandateStatus::New {
+                return Err(SimError::Conflict(format!(
+                    "work order {mandate_id} is {}: only a NEW one can be flagged",
+                    record.status
+                )));
             }
-        }
-        Err(SimError::NotFound(format!("no work order {mandate_id}")))
+            record.broken = broken;
+            Ok(())
+        })
     }
 }
 

@@ -80,3 +80,53 @@ impl Http {
         self.call("POST", path, Some(key), Some(body)).await
     }
 }
+
+impl Http {
+    /// `method path` with the headers given and no body; the answer must
+    /// be JSON.
+    pub async fn call_with(&self, method: &str, path: &str, headers: &[(&str, &str)]) -> Got {
+        self.send(method, path, headers, None).await
+    }
+
+    /// `method path` with the headers given and a JSON body.
+    pub async fn call_json(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Value,
+    ) -> Got {
+        self.send(method, path, headers, Some(body)).await
+    }
+
+    async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<Value>,
+    ) -> Got {
+        let mut req = self
+            .client
+            .request(method.parse().unwrap(), format!("{}{path}", self.base));
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        if let Some(b) = body {
+            req = req
+                .header("content-type", "application/json")
+                .body(b.to_string());
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.unwrap();
+        let body = serde_json::from_str(&text)
+            .unwrap_or_else(|_| panic!("{method} {path}: not JSON: {text:?}"));
+        Got {
+            status,
+            headers,
+            body,
+        }
+    }
+}
