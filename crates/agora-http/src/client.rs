@@ -23,6 +23,7 @@ mod transport;
 
 use crate::answers::*;
 use transport::*;
+pub use transport::tls_config;
 
 /// Waits: the client sleeps between retries through this, so tests can
 /// record the delays instead of sleeping.

@@ -4,7 +4,7 @@
 //! cases reach AgoraPlus ([`Mandates`], [`Repairs`], [`PartOrders`],
 //! [`Claims`], [`Invoices`], [`Catalog`]) and keep local state
 //! ([`RepairFiles`], [`SyncCursors`], [`Outbox`], [`CatalogStore`],
-//! [`JobLeases`], [`Events`]), a
+//! [`JobLeases`], [`Events`], [`WebhookDeliveries`], [`Retention`]), a
 //! [`Clock`], and the one error type they share, [`AgoraError`], which says
 //! whether a failure is worth retrying and whether a call is *in doubt*.
 //!
@@ -19,6 +19,7 @@ mod jobs;
 mod local;
 mod outbox;
 mod remote;
+mod webhooks;
 
 pub use error::{AgoraError, Cause, Reach, ServiceMessage};
 pub use events::{
@@ -36,6 +37,12 @@ pub use outbox::{
     check_settlement, collapses_into, duplicate_note, judge_finish, lands_until, parking,
     resend_not_before,
 };
+pub use webhooks::{
+    DEFAULT_TOLERANCE, DeliveryOutcome, DeliveryState, FailedDelivery, Pruned, Retention,
+    SIGNATURE_HEADER, SendFailure, SignatureError, WebhookBacklog, WebhookDeliveries,
+    WebhookDelivery, WebhookEndpoint, WebhookRetry, WebhookSecret, WebhookSender,
+    is_loopback_host, sign, signature_v1, verify_signature, webhook_body,
+};
 pub use remote::{
     AgoraPlus, BomLookup, Catalog, ClaimSubmission, Claims, DeltaQuery, DeltaSummary, Invoices,
     Mandates, PartOrders, RecordStream, Records, Repairs, Reply, VecRecords, bom_by_reference,
@@ -50,6 +57,8 @@ pub use jobs::MockJobLeases;
 pub use local::{MockCatalogStore, MockClock, MockRepairFiles, MockSyncCursors};
 #[cfg(feature = "mock")]
 pub use outbox::MockOutbox;
+#[cfg(feature = "mock")]
+pub use webhooks::{MockRetention, MockWebhookDeliveries};
 #[cfg(feature = "mock")]
 pub use remote::{
     MockCatalog, MockClaims, MockInvoices, MockMandates, MockPartOrders, MockRepairs,
