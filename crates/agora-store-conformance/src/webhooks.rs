@@ -185,7 +185,7 @@ pub async fn webhook_deliveries_keep_order_per_file_and_leases<H: Harness>(h: &H
     );
     let failed = store.failed_deliveries(10).await.unwrap();
     assert_eq!(failed.len(), 1);
-    assert_eq!((failed[0].event_id, failed[0].attempts), (a1, 1));
+    assert_eq!((failed[0].event_id, failed[0].attempts), (a1, 2));
     assert_eq!(failed[0].last_error.as_deref(), Some("503 for 3 days"));
 
     // Requeued: pending again from its first attempt, and in its place

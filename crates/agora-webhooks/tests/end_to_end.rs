@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use agora_app::{Agora, AppConfig, Stop, Watch, WatchConfig, WebhookConfig};
-use agora_domain::{MandateLightResponse, StateNature, StatusCode};
+use agora_domain::{MandateLightResponse, StateNature, StatusCode, WireDateTime};
 use agora_mock::{SimClient, SimConfig, Simulator};
 use agora_ports::{
     DEFAULT_TOLERANCE, Events, RepairFiles, SIGNATURE_HEADER, SystemClock, WebhookDeliveries, WebhookEndpoint,
@@ -184,10 +184,10 @@ async fn world(files: usize) -> World {
         .iter()
         .map(|r| r.intervention_id)
         .collect();
-    for status in [
-        StateNature::new(StatusCode::AppointmentConfirmed, "rdv"),
-        StateNature::new(StatusCode::Diagnosis, "diag"),
-    ] {
+    let mut rdv = StateNature::new(StatusCode::AppointmentConfirmed, "rdv");
+    rdv.appointment_date = Some(WireDateTime::parse("2024-03-02T08:00:00.000Z").unwrap());
+    rdv.appointment_end_date = Some(WireDateTime::parse("2024-03-02T09:00:00.000Z").unwrap());
+    for status in [rdv, StateNature::new(StatusCode::Diagnosis, "diag")] {
         for id in &ids {
             app.report_status(*id, status.clone()).await.unwrap();
         }
