@@ -39,7 +39,7 @@ async fn receive(State(r): State<Arc<Receiver>>, headers: HeaderMap, body: Bytes
         signature,
         &body,
         &r.secrets,
-        jiff::Timestamp::now(),
+        agora_app::Clock::now(&agora_app::SystemClock),
         DEFAULT_TOLERANCE,
     ) {
         eprintln!("refused: {e}");

@@ -188,8 +188,10 @@ fn endpoint(name: &str, secrets: &[&str]) -> WebhookEndpoint {
 
 /// A repair file never stored.
 fn repair(id: i64) -> LocalRepair {
-    let mut file = agora_domain::CompleteRepairState::default();
-    file.intervention_id = Some(InterventionId(id));
+    let file = agora_domain::CompleteRepairState {
+        intervention_id: Some(InterventionId(id)),
+        ..Default::default()
+    };
     LocalRepair {
         intervention_id: InterventionId(id),
         mandate_id: None,
@@ -260,8 +262,12 @@ async fn endpoints_are_served_apart_and_a_failing_event_holds_back_only_its_file
         endpoint("picky", &["s"]),
     ]);
     let task = {
-        let (watch, stop, receiver, config) =
-            (watch.clone(), stop.clone(), receiver.clone(), config.clone());
+        let (watch, stop, receiver, config) = (
+            watch.clone(),
+            stop.clone(),
+            receiver.clone(),
+            config.clone(),
+        );
         tokio::spawn(async move { watch.webhooks(&stop, &*receiver, &config).await })
     };
 
@@ -366,7 +372,10 @@ async fn an_endpoint_gets_only_the_types_it_wants_and_events_recorded_later() {
     sleep(Duration::from_secs(2)).await;
     let seen = receiver.seen("parts");
     assert_eq!(seen.len(), 1);
-    assert_eq!((seen[0].event, seen[0].kind.as_str()), (placed, "part_order.placed"));
+    assert_eq!(
+        (seen[0].event, seen[0].kind.as_str()),
+        (placed, "part_order.placed")
+    );
     stop.signal();
     task.await.unwrap();
 }
@@ -375,7 +384,7 @@ async fn an_endpoint_gets_only_the_types_it_wants_and_events_recorded_later() {
 async fn the_worker_prunes_what_is_older_than_the_retention_period() {
     // Events are stamped by the store's clock (the real one): the test's
     // clock starts now.
-    let w = world(Timestamp::now());
+    let w = world(agora_ports::SystemClock.now());
     three_events(&w.store).await;
     // A delivered outbox entry (sent now) and a pending one.
     let delivered = w

@@ -47,7 +47,7 @@ async fn receive(State(r): State<Arc<Receiver>>, headers: HeaderMap, body: Bytes
         signature,
         &body,
         &r.secrets,
-        jiff::Timestamp::now(),
+        agora_ports::Clock::now(&SystemClock),
         DEFAULT_TOLERANCE,
     )
     .is_err()
@@ -130,8 +130,8 @@ pub(crate) async fn burst(n: u64) -> Result<(), String> {
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     tokio::spawn(async move { axum::serve(listener, router).await });
 
-    let endpoint =
-        WebhookEndpoint::new("bench", &format!("http://{addr}/hook"), vec![], secrets).map_err(err)?;
+    let endpoint = WebhookEndpoint::new("bench", &format!("http://{addr}/hook"), vec![], secrets)
+        .map_err(err)?;
     let config = WebhookConfig {
         endpoints: vec![endpoint],
         poll: Duration::from_millis(50),

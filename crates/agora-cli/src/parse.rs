@@ -41,8 +41,7 @@ pub(crate) fn language(s: &str) -> Result<Lcid, String> {
 }
 
 /// The forms of a duration, for errors.
-pub(crate) const DURATION_FORMS: &str =
-    "expected a whole number of ms, s, m, h or d (500ms, 30s, 2m, 1h, 90d; a bare number is seconds)";
+pub(crate) const DURATION_FORMS: &str = "expected a whole number of ms, s, m, h or d (500ms, 30s, 2m, 1h, 90d; a bare number is seconds)";
 
 /// A duration: `500ms`, `30s`, `2m`, `1h`, `90d`, or a bare number of seconds;
 /// zero allowed.

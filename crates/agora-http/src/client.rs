@@ -22,8 +22,8 @@ mod delta;
 mod transport;
 
 use crate::answers::*;
-use transport::*;
 pub use transport::tls_config;
+use transport::*;
 
 /// Waits: the client sleeps between retries through this, so tests can
 /// record the delays instead of sleeping.

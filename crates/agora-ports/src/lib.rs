@@ -37,16 +37,16 @@ pub use outbox::{
     check_settlement, collapses_into, duplicate_note, judge_finish, lands_until, parking,
     resend_not_before,
 };
-pub use webhooks::{
-    DEFAULT_TOLERANCE, DeliveryOutcome, DeliveryState, FailedDelivery, Pruned, Retention,
-    SIGNATURE_HEADER, SendFailure, SignatureError, WebhookBacklog, WebhookDeliveries,
-    WebhookDelivery, WebhookEndpoint, WebhookRetry, WebhookSecret, WebhookSender,
-    is_loopback_host, sign, signature_v1, verify_signature, webhook_body,
-};
 pub use remote::{
     AgoraPlus, BomLookup, Catalog, ClaimSubmission, Claims, DeltaQuery, DeltaSummary, Invoices,
     Mandates, PartOrders, RecordStream, Records, Repairs, Reply, VecRecords, bom_by_reference,
     collect_records,
+};
+pub use webhooks::{
+    DEFAULT_TOLERANCE, DeliveryOutcome, DeliveryState, FailedDelivery, Pruned, Retention,
+    SIGNATURE_HEADER, SendFailure, SignatureError, WebhookBacklog, WebhookDeliveries,
+    WebhookDelivery, WebhookEndpoint, WebhookRetry, WebhookSecret, WebhookSender, is_loopback_host,
+    sign, signature_v1, verify_signature, webhook_body,
 };
 
 #[cfg(feature = "mock")]
@@ -58,8 +58,8 @@ pub use local::{MockCatalogStore, MockClock, MockRepairFiles, MockSyncCursors};
 #[cfg(feature = "mock")]
 pub use outbox::MockOutbox;
 #[cfg(feature = "mock")]
-pub use webhooks::{MockRetention, MockWebhookDeliveries};
-#[cfg(feature = "mock")]
 pub use remote::{
     MockCatalog, MockClaims, MockInvoices, MockMandates, MockPartOrders, MockRepairs,
 };
+#[cfg(feature = "mock")]
+pub use webhooks::{MockRetention, MockWebhookDeliveries};

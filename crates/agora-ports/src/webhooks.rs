@@ -264,7 +264,10 @@ pub fn verify_signature(
     }
     let off = now.as_second().saturating_sub(t).saturating_abs();
     if u64::try_from(off).unwrap_or(u64::MAX) > tolerance.as_secs() {
-        return Err(SignatureError::OutsideTolerance { t, off_by_secs: off });
+        return Err(SignatureError::OutsideTolerance {
+            t,
+            off_by_secs: off,
+        });
     }
     let matches = v1.iter().filter_map(|v| unhex(v)).any(|sig| {
         secrets

@@ -8,7 +8,6 @@ use agora_ports::{
     Attempt, CatalogStore, CursorMove, DeliveryOutcome, DeliveryState, Events, Lease,
     OperationAnswer, Outbox, Pruned, RepairFiles, Retention, WebhookBacklog, WebhookDeliveries,
 };
-use jiff::Timestamp;
 
 use crate::{Harness, file, lease, repair, t, update};
 
@@ -130,7 +129,12 @@ pub async fn webhook_deliveries_keep_order_per_file_and_leases<H: Harness>(h: &H
         at: t(30),
         error: "503".into(),
     };
-    assert!(store.finish_delivery("hook", a1, "w1", &retry).await.unwrap());
+    assert!(
+        store
+            .finish_delivery("hook", a1, "w1", &retry)
+            .await
+            .unwrap()
+    );
     assert!(
         store
             .finish_delivery("hook", b1, "w1", &delivered)
@@ -267,7 +271,8 @@ pub async fn retention_prunes_only_what_is_old_and_done<H: Harness>(h: &H) {
 
     // Everything is older than a cutoff an hour from now (events are
     // stamped by the store's clock).
-    let later = Timestamp::now() + jiff::SignedDuration::from_hours(1);
+    let later =
+        agora_ports::Clock::now(&agora_ports::SystemClock) + jiff::SignedDuration::from_hours(1);
     assert_eq!(
         store.prune(later).await.unwrap(),
         Pruned {

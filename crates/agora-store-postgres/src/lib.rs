@@ -45,8 +45,8 @@ mod connect;
 mod events;
 mod jobs;
 mod outbox;
-mod webhooks;
 pub mod throwaway;
+mod webhooks;
 
 pub use connect::{
     PgOptions, check_connection_string, is_key_value_form, is_postgres_url, pgpass_lookup,

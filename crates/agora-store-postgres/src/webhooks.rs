@@ -179,7 +179,15 @@ impl WebhookDeliveries for PostgresStore {
                    next_ms = COALESCE($5, next_ms), delivered_ms = $6, last_error = $7,
                    owner = NULL, lease_until_ms = NULL
                  WHERE endpoint = $1 AND event_id = $2 AND owner = $3 AND state = 'pending'",
-                &[&endpoint, &id(event), &owner, &state, &next, &delivered, &error],
+                &[
+                    &endpoint,
+                    &id(event),
+                    &owner,
+                    &state,
+                    &next,
+                    &delivered,
+                    &error,
+                ],
             )
             .await
             .map_err(store_error)?;

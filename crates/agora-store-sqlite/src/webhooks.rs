@@ -173,7 +173,9 @@ impl WebhookDeliveries for SqliteStore {
         self.with_state(move |c| {
             let (state, next, delivered, error) = match &outcome {
                 DeliveryOutcome::Delivered(at) => ("delivered", None, Some(ms(*at)), None),
-                DeliveryOutcome::Retry { at, error } => ("pending", Some(ms(*at)), None, Some(error)),
+                DeliveryOutcome::Retry { at, error } => {
+                    ("pending", Some(ms(*at)), None, Some(error))
+                }
                 DeliveryOutcome::GaveUp(error) => ("failed", None, None, Some(error)),
             };
             let n = c

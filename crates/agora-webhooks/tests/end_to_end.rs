@@ -13,8 +13,8 @@ use agora_app::{Agora, AppConfig, Stop, Watch, WatchConfig, WebhookConfig};
 use agora_domain::{MandateLightResponse, StateNature, StatusCode, WireDateTime};
 use agora_mock::{SimClient, SimConfig, Simulator};
 use agora_ports::{
-    DEFAULT_TOLERANCE, Events, RepairFiles, SIGNATURE_HEADER, SystemClock, WebhookDeliveries, WebhookEndpoint,
-    WebhookRetry, WebhookSecret, verify_signature,
+    DEFAULT_TOLERANCE, Events, RepairFiles, SIGNATURE_HEADER, SystemClock, WebhookDeliveries,
+    WebhookEndpoint, WebhookRetry, WebhookSecret, verify_signature,
 };
 use agora_store_sqlite::SqliteStore;
 use agora_webhooks::HttpSender;
@@ -101,7 +101,7 @@ async fn hook(State(r): State<Arc<Receiver>>, headers: HeaderMap, body: Bytes) -
             signature,
             &body,
             &r.secrets,
-            jiff::Timestamp::now(),
+            agora_ports::Clock::now(&SystemClock),
             DEFAULT_TOLERANCE,
         );
         let mut log = r.log.lock().unwrap();
@@ -247,8 +247,7 @@ fn per_file(accepted: &[(u64, Option<i64>, String)]) -> BTreeMap<i64, Vec<u64>> 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_event_arrives_in_order_per_file_signed_with_both_secrets_through_a_flaky_receiver()
-{
+async fn every_event_arrives_in_order_per_file_signed_with_both_secrets_through_a_flaky_receiver() {
     let w = world(6).await;
     let events = all_events(&w.store).await;
     assert!(events.len() >= 6 * 4, "{events:?}");

@@ -233,11 +233,7 @@ where
         delivery: WebhookDelivery,
     ) -> DeliveryOutcome {
         let body = webhook_body(&delivery.event);
-        let signature = sign(
-            &endpoint.secrets,
-            self.app.clock.now().as_second(),
-            &body,
-        );
+        let signature = sign(&endpoint.secrets, self.app.clock.now().as_second(), &body);
         let sent = sender.post(endpoint, body, signature).await;
         let now = self.app.clock.now();
         let outcome = match sent {

@@ -76,7 +76,10 @@ where
 
     /// One prune under the job's lease; `None` when another worker holds
     /// it or pruned less than half an interval ago.
-    async fn prune_once(&self, config: &RetentionConfig) -> Result<Option<Pruned>, agora_ports::AgoraError> {
+    async fn prune_once(
+        &self,
+        config: &RetentionConfig,
+    ) -> Result<Option<Pruned>, agora_ports::AgoraError> {
         let store = &self.app.store;
         let now = self.app.clock.now();
         let owner = format!("{}#{JOB}", self.app.config.worker);

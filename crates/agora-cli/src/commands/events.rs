@@ -169,7 +169,11 @@ struct Requeued {
 
 impl Render for Requeued {
     fn human(&self) -> Human {
-        let per: Vec<String> = self.queued.iter().map(|(e, n)| format!("{e} {n}")).collect();
+        let per: Vec<String> = self
+            .queued
+            .iter()
+            .map(|(e, n)| format!("{e} {n}"))
+            .collect();
         Human::line(format!("queued again: {}", per.join(", ")))
     }
 }
@@ -177,7 +181,8 @@ impl Render for Requeued {
 /// The events chosen by `args`, with their types.
 async fn chosen(app: &App, args: &RedeliverArgs) -> Result<Vec<Event>, AgoraError> {
     const PAGE: usize = 500;
-    let of_type = |e: &Event| args.types.is_empty() || args.types.iter().any(|t| t.as_str() == e.kind);
+    let of_type =
+        |e: &Event| args.types.is_empty() || args.types.iter().any(|t| t.as_str() == e.kind);
     let mut events = Vec::new();
     if let Some(since) = args.since {
         let mut last = since;

@@ -331,7 +331,10 @@ pub(super) async fn run(
     let sender = agora_webhooks::HttpSender::new(agora_webhooks::DEFAULT_TIMEOUT)?;
     if !hooks.endpoints.is_empty() {
         let names: Vec<&str> = hooks.endpoints.iter().map(|e| e.name.as_str()).collect();
-        out.note(format_args!("delivering events to webhooks: {}", names.join(", ")));
+        out.note(format_args!(
+            "delivering events to webhooks: {}",
+            names.join(", ")
+        ));
     }
     let (report, delivered, _) = tokio::join!(
         watch.run(&stop),
