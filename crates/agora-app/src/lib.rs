@@ -3,7 +3,9 @@
 //! The use cases in-house products link, generic over the ports of
 //! `agora-ports`: sync work orders, report progress, order and track parts,
 //! submit and track claims, register invoices, sync the catalog, look up a
-//! BOM, and the outbox dispatcher that delivers what they write.
+//! BOM, and the outbox dispatcher that delivers what they write; the
+//! worker's loops (`Watch`: the use cases on intervals, webhooks,
+//! retention) and the events as a typed stream (`Agora::events_from`).
 //!
 //! Its promise: whatever the network does, no work order, status update or
 //! claim is lost, and none is sent twice. Every change is written to the
@@ -26,6 +28,7 @@ mod catalog;
 mod checked;
 mod claims;
 mod doctor;
+mod events;
 mod hub;
 mod outbox;
 mod progress;
@@ -48,5 +51,8 @@ pub use outbox::{Delivery, FlushReport, Resolution};
 pub use progress::CONFLICT_RETRIES;
 pub use report::{Pass, Step, StepFailure, Warning};
 pub use tracking::{ClaimUpdate, FileOrders};
-pub use watch::{CatalogJob, Job, Notice, Stop, Watch, WatchConfig, WatchReport};
+pub use watch::{
+    CatalogJob, Job, Notice, RetentionConfig, Stop, Watch, WatchConfig, WatchReport, WebhookConfig,
+    WebhookReport,
+};
 pub use work_orders::WorkOrderSync;

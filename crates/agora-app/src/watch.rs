@@ -33,6 +33,12 @@ use agora_ports::{AgoraError, AgoraPlus, JobLeases, Lease, OutboxState};
 use jiff::Timestamp;
 use tokio::sync::{Notify, mpsc, watch};
 
+mod hooks;
+mod retention;
+
+pub use hooks::{WebhookConfig, WebhookReport};
+pub use retention::RetentionConfig;
+
 use crate::catalog::CatalogKind;
 use crate::hub::{Agora, LocalStore};
 use crate::outbox::FlushReport;

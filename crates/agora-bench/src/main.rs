@@ -12,6 +12,7 @@
 //!
 //! It is a tool of this repository, not a library: nothing links it.
 
+mod hooks;
 mod measure;
 mod micro;
 mod pg;
@@ -25,7 +26,7 @@ fn usage() -> ExitCode {
          modes used by `all`: serve SIZE | sync URL N | parse URL N | store URL N | naive URL N |\n\
          overhead URL N CONCURRENCY | load URL N CONCURRENCY | micro |\n\
          pg-sync URL N PGURL | pg-store URL N PGURL | pg-copy URL N PGURL | pg-deliver URL PGURL NAME |\n\
-         pg-direct URL PGURL SLOT OF TASKS"
+         pg-direct URL PGURL SLOT OF TASKS | webhooks N"
     );
     ExitCode::from(2)
 }
@@ -68,6 +69,7 @@ fn main() -> ExitCode {
             "naive" => measure::naive(&arg(1), num(2)).await,
             "overhead" => measure::overhead(&arg(1), num(2), num(3)).await,
             "load" => measure::load(&arg(1), num(2), num(3)).await,
+            "webhooks" => hooks::burst(num(1)).await,
             "pg-sync" => pg::sync(&arg(1), num(2), &arg(3)).await,
             "pg-store" => pg::store(&arg(1), num(2), &arg(3)).await,
             "pg-copy" => pg::copy(&arg(1), num(2), &arg(3)).await,

@@ -1,5 +1,5 @@
 //! The bench harness starts: its micro mode runs criterion and reports
-//! every figure.
+//! every figure; its webhook burst delivers every event.
 //! (Timings are not checked here: benchmarks stay out of the test run.)
 #![allow(clippy::unwrap_used)]
 
@@ -33,4 +33,23 @@ fn the_harness_starts_and_reports() {
         .output()
         .unwrap();
     assert_eq!(usage.status.code(), Some(2));
+}
+
+#[test]
+fn the_webhook_burst_delivers_every_event() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_agora-bench"))
+        .args(["webhooks", "200"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let v: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert_eq!(v["events"], 200, "{v}");
+    assert_eq!(v["delivered"], 200, "{v}");
+    assert_eq!(v["bad_signatures"], 0, "{v}");
+    assert!(v["events_per_s"].as_f64().unwrap() > 0.0, "{v}");
 }

@@ -41,10 +41,9 @@ pub(crate) fn language(s: &str) -> Result<Lcid, String> {
 }
 
 /// The forms of a duration, for errors.
-pub(crate) const DURATION_FORMS: &str =
-    "expected a whole number of ms, s, m or h (500ms, 30s, 2m, 1h; a bare number is seconds)";
+pub(crate) const DURATION_FORMS: &str = "expected a whole number of ms, s, m, h or d (500ms, 30s, 2m, 1h, 90d; a bare number is seconds)";
 
-/// A duration: `500ms`, `30s`, `2m`, `1h`, or a bare number of seconds;
+/// A duration: `500ms`, `30s`, `2m`, `1h`, `90d`, or a bare number of seconds;
 /// zero allowed.
 pub(crate) fn duration_or_zero(s: &str) -> Result<Duration, String> {
     let s = s.trim();
@@ -55,6 +54,7 @@ pub(crate) fn duration_or_zero(s: &str) -> Result<Duration, String> {
         "ms" => 1,
         "m" | "min" => 60_000,
         "h" => 3_600_000,
+        "d" => 86_400_000,
         _ => return Err(DURATION_FORMS.to_owned()),
     };
     n.checked_mul(unit)

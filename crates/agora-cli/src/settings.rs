@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use agora_domain::Lcid;
 use agora_http::{ApiKey, ClientConfig, Environment, RetryPolicy, parse_switch};
-use agora_ports::AgoraError;
+use agora_ports::{AgoraError, EventType, WebhookEndpoint, WebhookSecret};
 use agora_store::{Locator, PgOptions};
 use serde::{Deserialize, Deserializer};
 
@@ -113,6 +113,91 @@ pub(crate) struct ConfigFile {
     pub watch_catalogs: Vec<String>,
     /// `agora watch`: when the catalogs are synced, `HH:MM` UTC.
     pub watch_catalog_at: Option<String>,
+    /// The webhook endpoints `agora watch` POSTs events to.
+    #[serde(default)]
+    pub webhooks: Vec<WebhookFile>,
+    /// How long a failing webhook delivery is retried before it is given
+    /// up (default 3 days).
+    pub webhook_max_age: Option<FileDuration>,
+    /// How long events, delivered outbox entries and webhook deliveries
+    /// are kept (default 90 days).
+    pub retention: Option<FileDuration>,
+}
+
+/// A webhook endpoint in the configuration file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct WebhookFile {
+    /// Its name (deliveries are kept under it).
+    pub name: String,
+    /// `https://…`, or `http://` to this machine.
+    pub url: String,
+    /// The event types it wants (default all).
+    #[serde(default)]
+    pub types: Vec<String>,
+    /// One or two secrets (two while rotating).
+    #[serde(default)]
+    pub secrets: Vec<String>,
+    /// Files holding the secrets, one each (instead of `secrets`).
+    #[serde(default)]
+    pub secret_files: Vec<PathBuf>,
+}
+
+impl WebhookFile {
+    /// The endpoint, checked (`WebhookEndpoint::new`'s rules).
+    fn endpoint(self) -> Result<WebhookEndpoint, AgoraError> {
+        let name = self.name;
+        let types = self
+            .types
+            .iter()
+            .map(|t| {
+                EventType::parse(t.trim()).ok_or_else(|| {
+                    AgoraError::Config(format!(
+                        "webhook `{name}`: `{t}` is not an event type (see `agora events --help`)"
+                    ))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut secrets = self
+            .secrets
+            .into_iter()
+            .map(WebhookSecret::new)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| AgoraError::Config(format!("webhook `{name}`: {e}")))?;
+        for path in &self.secret_files {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                AgoraError::Config(format!(
+                    "webhook `{name}`: cannot read the secret file {}: {e}",
+                    path.display()
+                ))
+            })?;
+            secrets.push(WebhookSecret::new(text.trim()).map_err(|_| {
+                AgoraError::Config(format!(
+                    "webhook `{name}`: the secret file {} is empty",
+                    path.display()
+                ))
+            })?);
+        }
+        WebhookEndpoint::new(&name, &self.url, types, secrets)
+    }
+}
+
+/// The webhook endpoints of the configuration file, checked; a name used
+/// twice is refused.
+fn webhooks(files: Vec<WebhookFile>) -> Result<Vec<WebhookEndpoint>, AgoraError> {
+    let endpoints = files
+        .into_iter()
+        .map(WebhookFile::endpoint)
+        .collect::<Result<Vec<_>, _>>()?;
+    for (i, e) in endpoints.iter().enumerate() {
+        if endpoints[..i].iter().any(|o| o.name == e.name) {
+            return Err(AgoraError::Config(format!(
+                "webhook `{}` is configured twice",
+                e.name
+            )));
+        }
+    }
+    Ok(endpoints)
 }
 
 /// The `agora watch` keys of the configuration file, read by that command
@@ -125,6 +210,12 @@ pub(crate) struct WatchFile {
     pub shutdown_grace: Option<FileDuration>,
     pub catalogs: Vec<String>,
     pub catalog_at: Option<String>,
+    /// The webhook endpoints, checked.
+    pub webhooks: Vec<WebhookEndpoint>,
+    /// How long a failing webhook delivery is retried.
+    pub webhook_max_age: Option<FileDuration>,
+    /// How long events and what was delivered are kept.
+    pub retention: Option<FileDuration>,
 }
 
 /// Settings given on the command line (flags, or the environment
@@ -335,6 +426,9 @@ impl Settings {
             shutdown_grace: file.watch_shutdown_grace,
             catalogs: file.watch_catalogs,
             catalog_at: file.watch_catalog_at,
+            webhooks: webhooks(file.webhooks)?,
+            webhook_max_age: file.webhook_max_age,
+            retention: file.retention,
         };
         Ok(Self {
             watch,

@@ -22,6 +22,7 @@ mod delta;
 mod transport;
 
 use crate::answers::*;
+pub use transport::tls_config;
 use transport::*;
 
 /// Waits: the client sleeps between retries through this, so tests can

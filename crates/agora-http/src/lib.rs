@@ -72,7 +72,7 @@ mod port_impls;
 mod skeleton;
 mod stream;
 
-pub use client::{AgoraClient, Sleeper, TokioSleeper};
+pub use client::{AgoraClient, Sleeper, TokioSleeper, tls_config};
 pub use config::{
     ApiKey, ClientConfig, Environment, HttpClientBuilder, Limits, PREPRODUCTION_URL,
     PRODUCTION_URL, RetryPolicy, parse_switch,

@@ -4,7 +4,7 @@
 //! cases reach AgoraPlus ([`Mandates`], [`Repairs`], [`PartOrders`],
 //! [`Claims`], [`Invoices`], [`Catalog`]) and keep local state
 //! ([`RepairFiles`], [`SyncCursors`], [`Outbox`], [`CatalogStore`],
-//! [`JobLeases`], [`Events`]), a
+//! [`JobLeases`], [`Events`], [`WebhookDeliveries`], [`Retention`]), a
 //! [`Clock`], and the one error type they share, [`AgoraError`], which says
 //! whether a failure is worth retrying and whether a call is *in doubt*.
 //!
@@ -19,6 +19,7 @@ mod jobs;
 mod local;
 mod outbox;
 mod remote;
+mod webhooks;
 
 pub use error::{AgoraError, Cause, Reach, ServiceMessage};
 pub use events::{
@@ -41,6 +42,12 @@ pub use remote::{
     Mandates, PartOrders, RecordStream, Records, Repairs, Reply, VecRecords, bom_by_reference,
     collect_records,
 };
+pub use webhooks::{
+    DEFAULT_TOLERANCE, DeliveryOutcome, DeliveryState, FailedDelivery, Pruned, Retention,
+    SIGNATURE_HEADER, SendFailure, SignatureError, WebhookBacklog, WebhookDeliveries,
+    WebhookDelivery, WebhookEndpoint, WebhookRetry, WebhookSecret, WebhookSender, is_loopback_host,
+    sign, signature_v1, verify_signature, webhook_body,
+};
 
 #[cfg(feature = "mock")]
 pub use events::MockEvents;
@@ -54,3 +61,5 @@ pub use outbox::MockOutbox;
 pub use remote::{
     MockCatalog, MockClaims, MockInvoices, MockMandates, MockPartOrders, MockRepairs,
 };
+#[cfg(feature = "mock")]
+pub use webhooks::{MockRetention, MockWebhookDeliveries};

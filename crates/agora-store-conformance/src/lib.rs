@@ -8,7 +8,8 @@
 //! settlements, concurrent claimers that never share an entry, catalog
 //! upserts by key in the order they were started, cursors that move with
 //! the batch completing a sync, job leases with one holder at a time, events written with their
-//! change; plus a model-based test of random
+//! change, webhook deliveries (one at a time per repair file, leased) and
+//! retention; plus a model-based test of random
 //! interleavings of two dispatchers, crashes and operator resolutions
 //! against a reference model.
 //!
@@ -29,7 +30,7 @@ use agora_domain::lifecycle::RepairLifecycle;
 use agora_domain::{CompleteRepairState, Lcid, ManufacturerId, WarrantyClaim};
 use agora_ports::{
     CatalogStore, Events, Guard, JobLeases, Lease, LocalRepair, Operation, Outbox, OutboxState,
-    RepairFiles, SyncCursors,
+    RepairFiles, Retention, SyncCursors, WebhookDeliveries,
 };
 use jiff::Timestamp;
 
@@ -39,12 +40,14 @@ mod jobs;
 mod local;
 mod model;
 mod outbox;
+mod webhooks;
 
 pub use catalog::*;
 pub use events::*;
 pub use jobs::*;
 pub use local::*;
 pub use outbox::*;
+pub use webhooks::*;
 
 pub use model::model_interleavings;
 
@@ -57,6 +60,8 @@ pub trait Harness: Send + Sync {
         + CatalogStore
         + JobLeases
         + Events
+        + WebhookDeliveries
+        + Retention
         + Clone
         + Send
         + Sync
@@ -110,6 +115,8 @@ macro_rules! conformance_tests {
             a_first_sync_that_meets_stored_keys_keeps_the_newer,
             a_job_lease_has_one_holder_at_a_time,
             events_are_recorded_with_their_change,
+            webhook_deliveries_keep_order_per_file_and_leases,
+            retention_prunes_only_what_is_old_and_done,
         );
         #[test]
         fn model_interleavings() {

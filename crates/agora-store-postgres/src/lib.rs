@@ -46,6 +46,7 @@ mod events;
 mod jobs;
 mod outbox;
 pub mod throwaway;
+mod webhooks;
 
 pub use connect::{
     PgOptions, check_connection_string, is_key_value_form, is_postgres_url, pgpass_lookup,
@@ -62,7 +63,7 @@ use outbox::enqueue_in;
 
 /// The agora schema version this build migrates a database to (and the
 /// newest it opens): the number of steps in its migrations.
-pub const SCHEMA_VERSION: i32 = 6;
+pub const SCHEMA_VERSION: i32 = 7;
 
 const _: () = assert!(MIGRATIONS.len() == SCHEMA_VERSION as usize);
 
@@ -182,6 +183,31 @@ const MIGRATIONS: &[&str] = &[
         intervention_id BIGINT,
         data TEXT NOT NULL
     );",
+    // 7: webhooks. Per endpoint, the last event considered for delivery;
+    // a delivery per event per endpoint, with its state, attempts, next
+    // attempt time and lease. `queued_ms` starts the delivery's maximum age.
+    "CREATE TABLE webhook_cursors (
+        endpoint TEXT PRIMARY KEY,
+        last_event BIGINT NOT NULL
+    );
+    CREATE TABLE webhook_deliveries (
+        endpoint TEXT NOT NULL,
+        event_id BIGINT NOT NULL,
+        intervention_id BIGINT,
+        state TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_ms BIGINT NOT NULL,
+        queued_ms BIGINT NOT NULL,
+        owner TEXT,
+        lease_until_ms BIGINT,
+        delivered_ms BIGINT,
+        last_error TEXT,
+        PRIMARY KEY (endpoint, event_id)
+    );
+    CREATE INDEX webhook_due ON webhook_deliveries (endpoint, state, next_ms);
+    CREATE INDEX webhook_file ON webhook_deliveries (endpoint, intervention_id, state, event_id);
+    CREATE INDEX webhook_event ON webhook_deliveries (event_id);
+    CREATE INDEX events_at ON events (at_ms);",
 ];
 
 /// The SQL of each schema version's step, in order (step `n` takes a

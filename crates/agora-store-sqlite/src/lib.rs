@@ -36,6 +36,7 @@ mod jobs;
 mod outbox;
 mod repairs;
 mod schema;
+mod webhooks;
 
 use repairs::{one_repair, upsert_repair_in};
 use schema::{migrate, open_connection};

@@ -111,6 +111,31 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         intervention_id INTEGER,
         data TEXT NOT NULL
     );",
+    // 7: webhooks. Per endpoint, the last event considered for delivery;
+    // a delivery per event per endpoint, with its state, attempts, next
+    // attempt time and lease. `queued_ms` starts the delivery's maximum age.
+    "CREATE TABLE webhook_cursors (
+        endpoint TEXT PRIMARY KEY,
+        last_event INTEGER NOT NULL
+    );
+    CREATE TABLE webhook_deliveries (
+        endpoint TEXT NOT NULL,
+        event_id INTEGER NOT NULL,
+        intervention_id INTEGER,
+        state TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_ms INTEGER NOT NULL,
+        queued_ms INTEGER NOT NULL,
+        owner TEXT,
+        lease_until_ms INTEGER,
+        delivered_ms INTEGER,
+        last_error TEXT,
+        PRIMARY KEY (endpoint, event_id)
+    );
+    CREATE INDEX webhook_due ON webhook_deliveries (endpoint, state, next_ms);
+    CREATE INDEX webhook_file ON webhook_deliveries (endpoint, intervention_id, state, event_id);
+    CREATE INDEX webhook_event ON webhook_deliveries (event_id);
+    CREATE INDEX events_at ON events (at_ms);",
 ];
 
 /// Work a migration step needs beyond SQL, run in its transaction: version

@@ -574,6 +574,8 @@ async fn a_store_of_schema_3_opens_at_4_and_keeps_work_orders_from_then_on() {
              DROP TABLE work_orders;
              DROP TABLE job_leases;
              DROP TABLE events;
+             DROP TABLE webhook_cursors;
+             DROP TABLE webhook_deliveries;
              PRAGMA user_version = 3;",
         )
         .unwrap();
@@ -583,7 +585,7 @@ async fn a_store_of_schema_3_opens_at_4_and_keeps_work_orders_from_then_on() {
         .unwrap()
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 6, "and on to the latest");
+    assert_eq!(version, 7, "and on to the latest");
     let mut old = store.repair(InterventionId(1)).await.unwrap().unwrap();
     assert_eq!(old.work_order, None);
     assert_eq!(old.file, repair(1).file);

@@ -24,6 +24,10 @@ use agora_ports::{
     KeptWorkOrder, Lease, LocalRepair, Operation, Outbox, OutboxEntry, OutboxState, RepairFiles,
     Settlement, SyncCursors,
 };
+use agora_ports::{
+    DeliveryOutcome, DeliveryState, FailedDelivery, Pruned, Retention, WebhookBacklog,
+    WebhookDeliveries, WebhookDelivery,
+};
 pub use agora_store_postgres::{PgOptions, PostgresStore};
 pub use agora_store_sqlite::SqliteStore;
 use async_trait::async_trait;
@@ -208,6 +212,69 @@ impl RepairFiles for Store {
 impl Events for Store {
     async fn events_after(&self, after: u64, limit: usize) -> Result<Vec<Event>, AgoraError> {
         each!(self.events_after(after, limit))
+    }
+}
+
+#[async_trait]
+impl WebhookDeliveries for Store {
+    async fn webhook_cursor(&self, endpoint: &str) -> Result<u64, AgoraError> {
+        each!(self.webhook_cursor(endpoint))
+    }
+    async fn queue_deliveries(
+        &self,
+        endpoint: &str,
+        after: u64,
+        upto: u64,
+        events: &[u64],
+        now: Timestamp,
+    ) -> Result<bool, AgoraError> {
+        each!(self.queue_deliveries(endpoint, after, upto, events, now))
+    }
+    async fn claim_deliveries(
+        &self,
+        endpoint: &str,
+        now: Timestamp,
+        lease: &Lease,
+        limit: usize,
+    ) -> Result<Vec<WebhookDelivery>, AgoraError> {
+        each!(self.claim_deliveries(endpoint, now, lease, limit))
+    }
+    async fn finish_delivery(
+        &self,
+        endpoint: &str,
+        event: u64,
+        owner: &str,
+        outcome: &DeliveryOutcome,
+    ) -> Result<bool, AgoraError> {
+        each!(self.finish_delivery(endpoint, event, owner, outcome))
+    }
+    async fn requeue_deliveries(
+        &self,
+        endpoint: &str,
+        events: &[u64],
+        now: Timestamp,
+    ) -> Result<usize, AgoraError> {
+        each!(self.requeue_deliveries(endpoint, events, now))
+    }
+    async fn webhook_backlog(&self) -> Result<Vec<WebhookBacklog>, AgoraError> {
+        each!(self.webhook_backlog())
+    }
+    async fn failed_deliveries(&self, limit: usize) -> Result<Vec<FailedDelivery>, AgoraError> {
+        each!(self.failed_deliveries(limit))
+    }
+    async fn delivery_state(
+        &self,
+        endpoint: &str,
+        event: u64,
+    ) -> Result<Option<DeliveryState>, AgoraError> {
+        each!(self.delivery_state(endpoint, event))
+    }
+}
+
+#[async_trait]
+impl Retention for Store {
+    async fn prune(&self, before: Timestamp) -> Result<Pruned, AgoraError> {
+        each!(self.prune(before))
     }
 }
 

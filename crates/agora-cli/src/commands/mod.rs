@@ -127,6 +127,7 @@ pub(crate) async fn run(command: Command, flags: Flags, out: Out) -> ExitCode {
     let result = match app(&settings, out).await {
         Ok(app) => match command {
             Command::Watch(args) => watch::run(&app, args, &settings.watch, out).await,
+            Command::Events(args) => events::run(&app, args, &settings.watch.webhooks, out).await,
             command => execute(&app, command, out, &settings.client).await,
         },
         Err(e) => Err(e),
@@ -252,8 +253,8 @@ async fn execute(
         Command::Bom(args) => catalog::bom(app, args, out).await,
         Command::Outbox(cmd) => outbox::run(app, cmd, out).await,
         Command::Doctor(args) => doctor::run(app, args, out).await,
-        Command::Events(args) => events::run(app, args, out).await,
         Command::Demo(_)
+        | Command::Events(_)
         | Command::Watch(_)
         | Command::Sim(_)
         | Command::Record(_)

@@ -4,7 +4,10 @@
 
 use std::time::Duration;
 
-use agora_app::{CatalogJob, CatalogKind, Notice, Stop, Watch, WatchConfig, WatchReport};
+use agora_app::{
+    CatalogJob, CatalogKind, Notice, RetentionConfig, Stop, Watch, WatchConfig, WatchReport,
+    WebhookConfig, WebhookReport,
+};
 use agora_domain::{Lcid, ManufacturerId};
 use agora_ports::AgoraError;
 use clap::Args;
@@ -184,6 +187,32 @@ fn config(args: &WatchArgs, file: &WatchFile, language: Lcid) -> Result<WatchCon
     })
 }
 
+/// The webhook and retention settings from the configuration file.
+fn extras(file: &WatchFile) -> Result<(WebhookConfig, RetentionConfig), AgoraError> {
+    let mut hooks = WebhookConfig {
+        endpoints: file.webhooks.clone(),
+        ..WebhookConfig::default()
+    };
+    if let Some(FileDuration(age)) = file.webhook_max_age {
+        if age.is_zero() {
+            return Err(AgoraError::Config(
+                "webhook_max_age in the configuration file must be longer than 0".to_owned(),
+            ));
+        }
+        hooks.retry.max_age = age;
+    }
+    let mut retention = RetentionConfig::default();
+    if let Some(FileDuration(keep)) = file.retention {
+        if keep.is_zero() {
+            return Err(AgoraError::Config(
+                "retention in the configuration file must be longer than 0".to_owned(),
+            ));
+        }
+        retention.keep = keep;
+    }
+    Ok((hooks, retention))
+}
+
 /// What a worker did, printed when it stops.
 #[derive(Debug, Serialize)]
 struct Stopped {
@@ -298,7 +327,26 @@ pub(super) async fn run(
         "watching (worker {}); SIGTERM or Ctrl-C stops",
         app.config().worker
     ));
-    let report = watch.run(&stop).await;
+    let (hooks, retention) = extras(file)?;
+    let sender = agora_webhooks::HttpSender::new(agora_webhooks::DEFAULT_TIMEOUT)?;
+    if !hooks.endpoints.is_empty() {
+        let names: Vec<&str> = hooks.endpoints.iter().map(|e| e.name.as_str()).collect();
+        out.note(format_args!(
+            "delivering events to webhooks: {}",
+            names.join(", ")
+        ));
+    }
+    let (report, delivered, _) = tokio::join!(
+        watch.run(&stop),
+        watch.webhooks(&stop, &sender, &hooks),
+        watch.retention(&stop, &retention),
+    );
+    if delivered != WebhookReport::default() {
+        out.note(format_args!(
+            "webhooks: {} delivered, {} retried, {} given up",
+            delivered.delivered, delivered.retried, delivered.gave_up
+        ));
+    }
     signals.abort();
     drop(watch);
     let _ = printer.await;

@@ -52,8 +52,9 @@ pub(crate) fn build_http(
 
 /// agora's own TLS: rustls with ring and the platform's roots, set on the
 /// client only (no process-wide provider is installed: the host
-/// application's choice stays its own).
-pub(crate) fn tls_config() -> Result<rustls::ClientConfig, AgoraError> {
+/// application's choice stays its own). Other HTTP adapters of agora (the
+/// webhook sender) use the same.
+pub fn tls_config() -> Result<rustls::ClientConfig, AgoraError> {
     use rustls_platform_verifier::BuilderVerifierExt;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let tls_error = |e: rustls::Error| AgoraError::Config(format!("cannot set up TLS: {e}"));
@@ -88,12 +89,5 @@ pub(crate) fn same_origin_only(base: &Url) -> reqwest::redirect::Policy {
 /// Whether a URL's host is this machine: `127.0.0.0/8`, `::1` or
 /// `localhost`.
 pub(crate) fn is_loopback(url: &Url) -> bool {
-    let Some(host) = url.host_str() else {
-        return false;
-    };
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    match bare.parse::<std::net::IpAddr>() {
-        Ok(ip) => ip.is_loopback(),
-        Err(_) => host.eq_ignore_ascii_case("localhost"),
-    }
+    url.host_str().is_some_and(agora_ports::is_loopback_host)
 }
