@@ -17,6 +17,7 @@ mod error;
 mod events;
 mod jobs;
 mod local;
+mod metering;
 mod outbox;
 mod remote;
 
@@ -30,6 +31,7 @@ pub use local::{
     CatalogStore, Clock, CursorMove, KeptWorkOrder, LocalRepair, RepairFiles, SyncCursors,
     SystemClock,
 };
+pub use metering::{CallMeter, CallOutcome};
 pub use outbox::{
     Attempt, Finish, Guard, Lease, Operation, OperationAnswer, Outbox, OutboxEntry, OutboxState,
     ParkReason, Parking, RepairKey, Settlement, answer_touches, apply_answer, blocked_behind,

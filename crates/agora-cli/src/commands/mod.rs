@@ -8,6 +8,7 @@ mod demo;
 mod docs;
 mod doctor;
 mod events;
+mod metrics;
 mod invoices;
 mod outbox;
 mod parts;
