@@ -657,9 +657,10 @@ mod tests {
         let m = metrics();
         assert!(!m.health_at(t("2024-03-01T09:00:00Z")).healthy, "not started");
         m.started();
-        // Before any run: healthy until interval + slack after the start.
-        assert!(m.health_at(t("2024-03-01T09:01:59Z")).healthy);
-        let late = m.health_at(t("2024-03-01T09:02:01Z"));
+        // Before any run: healthy until interval + slack after the start
+        // (the outbox's: 5 + 60 s).
+        assert!(m.health_at(t("2024-03-01T09:01:05Z")).healthy);
+        let late = m.health_at(t("2024-03-01T09:01:06Z"));
         assert!(!late.healthy);
         assert_eq!(late.first_unhealthy().unwrap().name, "outbox");
 

@@ -99,7 +99,7 @@ mod tests {
 
     #[test]
     fn outcomes_follow_the_error() {
-        let m = || ServiceMessage::new("x");
+        let m = ServiceMessage::default;
         assert_eq!(
             CallOutcome::of(&AgoraError::Rejected(m())),
             CallOutcome::Refused
