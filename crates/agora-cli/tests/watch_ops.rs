@@ -188,9 +188,9 @@ fn healthz_turns_503_naming_the_loop_when_the_simulator_stops_and_metrics_parse(
     assert!(text.contains("agora_loop_healthy{loop=\"work-orders\"} 0"), "{text}");
     assert!(!contains_key(&body, key) && !contains_key(&text, key));
 
-    assert!(stop(&mut watch, "-TERM").success());
+    assert!(stop(&mut watch, "-TERM").success(), "stops cleanly");
     let said = rest.join().unwrap();
-    assert!(said.contains("stopped"), "{said}");
+    assert!(said.contains("stopping"), "{said}");
 }
 
 #[test]
