@@ -184,7 +184,10 @@ impl WatchMetrics {
     /// Feeds the `agora_webhook_events_pending` gauge from `backlog`
     /// (until then it reports no webhook).
     pub fn set_webhook_backlog(&self, backlog: Arc<dyn WebhookBacklog>) {
-        *self.webhooks.write().unwrap_or_else(PoisonError::into_inner) = Some(backlog);
+        *self
+            .webhooks
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Some(backlog);
     }
 
     /// The worker started now: a loop that has not run yet is healthy
@@ -235,8 +238,8 @@ impl WatchMetrics {
                     match since {
                         None => Some("not started".to_owned()),
                         Some(since) => {
-                            let age = Duration::try_from(now.duration_since(since))
-                                .unwrap_or_default();
+                            let age =
+                                Duration::try_from(now.duration_since(since)).unwrap_or_default();
                             (age > limit).then(|| {
                                 format!(
                                     "no success for {} s (expected every {} s)",
@@ -508,7 +511,7 @@ mod tests {
             let mut rest = rest;
             if let Some(after) = rest.strip_prefix('{') {
                 let mut chars = after.char_indices().peekable();
-                let mut end = None;
+                let end;
                 loop {
                     let start = chars.peek().map(|(i, _)| *i).ok_or(line)?;
                     if after[start..].starts_with('}') {
@@ -655,7 +658,10 @@ mod tests {
     #[test]
     fn a_loop_is_healthy_while_its_last_run_succeeded_within_its_interval_and_slack() {
         let m = metrics();
-        assert!(!m.health_at(t("2024-03-01T09:00:00Z")).healthy, "not started");
+        assert!(
+            !m.health_at(t("2024-03-01T09:00:00Z")).healthy,
+            "not started"
+        );
         m.started();
         // Before any run: healthy until interval + slack after the start
         // (the outbox's: 5 + 60 s).
@@ -681,7 +687,13 @@ mod tests {
         let stale = m.health_at(t("2024-03-01T09:01:06Z"));
         assert_eq!(stale.first_unhealthy().unwrap().name, "outbox");
         assert!(
-            stale.first_unhealthy().unwrap().reason.as_deref().unwrap().contains("no success for 66 s")
+            stale
+                .first_unhealthy()
+                .unwrap()
+                .reason
+                .as_deref()
+                .unwrap()
+                .contains("no success for 66 s")
         );
     }
 }

@@ -505,7 +505,10 @@ async fn the_health_turns_bad_when_a_loop_fails_and_good_when_it_succeeds_again(
     let bad = health.first_unhealthy().unwrap();
     assert_eq!(bad.name, "work-orders");
     assert_eq!(bad.last_success, Some(w.clock.base), "{bad:?}");
-    assert!(bad.last_error.as_deref().unwrap().contains("503"), "{bad:?}");
+    assert!(
+        bad.last_error.as_deref().unwrap().contains("503"),
+        "{bad:?}"
+    );
     assert!(
         health.loops.iter().filter(|l| !l.healthy).count() == 1,
         "the other loops are fine: {health:?}"
@@ -519,4 +522,3 @@ async fn the_health_turns_bad_when_a_loop_fails_and_good_when_it_succeeds_again(
     stop.signal();
     task.await.unwrap();
 }
-

@@ -83,8 +83,14 @@ fn cpu_ticks(pid: u32) -> Result<u64, String> {
     let rest = stat.rsplit_once(')').ok_or("bad stat")?.1;
     let fields: Vec<&str> = rest.split_whitespace().collect();
     // utime and stime are fields 14 and 15 of the line, 12 and 13 here.
-    let utime: u64 = fields.get(11).and_then(|v| v.parse().ok()).ok_or("no utime")?;
-    let stime: u64 = fields.get(12).and_then(|v| v.parse().ok()).ok_or("no stime")?;
+    let utime: u64 = fields
+        .get(11)
+        .and_then(|v| v.parse().ok())
+        .ok_or("no utime")?;
+    let stime: u64 = fields
+        .get(12)
+        .and_then(|v| v.parse().ok())
+        .ok_or("no stime")?;
     Ok(utime + stime)
 }
 
@@ -206,8 +212,9 @@ async fn latency(url: &str, every: Duration, samples: usize) -> Result<Vec<f64>,
             .send()
             .await
             .map_err(|e| e.to_string())?;
-        let seen = tokio::task::block_in_place(|| rx.recv_timeout(every * 10 + Duration::from_secs(10)))
-            .map_err(|_| "no event line in time".to_owned())??;
+        let seen =
+            tokio::task::block_in_place(|| rx.recv_timeout(every * 10 + Duration::from_secs(10)))
+                .map_err(|_| "no event line in time".to_owned())??;
         out.push(seen.duration_since(sent).as_secs_f64());
     }
     drop(events);
@@ -240,7 +247,11 @@ pub(crate) async fn all(quick: bool, idle_secs: Option<u64>) -> Result<(String, 
         today(),
         crate::report::machine(),
         started.elapsed().as_secs_f64(),
-        if quick { "; QUICK mode (shorter idle window, fewer samples)" } else { "" }
+        if quick {
+            "; QUICK mode (shorter idle window, fewer samples)"
+        } else {
+            ""
+        }
     ));
     md.push_str(&format!("### Idle (`agora watch` with default settings and nothing to do, against the simulator; {secs} s window after its first runs; read from /proc of the process)\n\n| figure | value |\n|---|---|\n"));
     md.push_str(&format!(

@@ -142,7 +142,10 @@ fn healthz_turns_503_naming_the_loop_when_the_simulator_stops_and_metrics_parse(
         "agora_loop_healthy gauge",
         "agora_webhook_events_pending gauge",
     ] {
-        assert!(text.contains(&format!("# TYPE {family}\n")), "{family}\n{text}");
+        assert!(
+            text.contains(&format!("# TYPE {family}\n")),
+            "{family}\n{text}"
+        );
     }
     for sample in [
         "agora_calls_total{route=\"GetNewMandates\",outcome=\"ok\"} ",
@@ -185,7 +188,10 @@ fn healthz_turns_503_naming_the_loop_when_the_simulator_stops_and_metrics_parse(
         text.contains("agora_calls_total{route=\"GetNewMandates\",outcome=\"transport\"} "),
         "{text}"
     );
-    assert!(text.contains("agora_loop_healthy{loop=\"work-orders\"} 0"), "{text}");
+    assert!(
+        text.contains("agora_loop_healthy{loop=\"work-orders\"} 0"),
+        "{text}"
+    );
     assert!(!contains_key(&body, key) && !contains_key(&text, key));
 
     assert!(stop(&mut watch, "-TERM").success(), "stops cleanly");
@@ -232,9 +238,11 @@ fn json_logs_are_one_object_per_line_with_the_key_masked() {
         assert!(log["fields"].is_object(), "{log}");
     }
     assert!(
-        logs.iter()
-            .any(|l| l["fields"]["message"] == "call failed"
-                && l["fields"]["error"].as_str().unwrap_or_default().contains("[REDACTED]")),
+        logs.iter().any(|l| l["fields"]["message"] == "call failed"
+            && l["fields"]["error"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("[REDACTED]")),
         "the key reached the logs and was masked there: {stderr}"
     );
     // The lines that are not JSON are the command's own message (the

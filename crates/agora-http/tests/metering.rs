@@ -7,7 +7,7 @@ mod support;
 use std::sync::{Arc, Mutex};
 
 use agora_domain::InterventionId;
-use agora_ports::{CallMeter, CallOutcome, Mandates, PartOrders};
+use agora_ports::{CallMeter, CallOutcome};
 use support::{client_for, ok, server};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, ResponseTemplate};
