@@ -7,7 +7,8 @@
 //! (`cargo xtask deps`), formatting check, clippy with warnings denied, the
 //! docs with warnings denied, and `cargo xtask test`. `cargo xtask bench` builds the
 //! benchmark harness (`agora-bench`) in release and runs it, writing
-//! docs/benchmarks.md (`--postgres`: only the PostgreSQL benchmarks). `cargo xtask mutants` runs cargo-mutants on the
+//! docs/benchmarks.md (`--postgres`: only the PostgreSQL benchmarks;
+//! `--watch`: only those of `agora watch`, with the `agora` binary). `cargo xtask mutants` runs cargo-mutants on the
 //! pure crates and the use cases, each with its own tests, and writes the
 //! counts and the surviving mutants to docs/testing.md. `cargo xtask chaos`
 //! builds the chaos harness (`agora-chaos`) in release and runs the full
@@ -100,7 +101,9 @@ fn release_run(package: &str, args: &[&str]) -> bool {
 /// Builds the harness in release and runs every benchmark; writes the
 /// tables to docs/benchmarks.md. `--quick` runs small sizes (a smoke run)
 /// and writes nothing. `--postgres` runs only the PostgreSQL benchmarks,
-/// `--no-postgres` all the others; each rewrites only its own section.
+/// `--watch` only those of `agora watch` (`--idle-secs N`: its idle
+/// window), `--no-postgres` all but the PostgreSQL ones; each rewrites only
+/// its own section.
 fn bench(quick: bool) -> bool {
     let mut args = vec!["all"];
     if quick {
@@ -108,10 +111,19 @@ fn bench(quick: bool) -> bool {
     } else {
         args.extend(["--out", "docs/benchmarks.md"]);
     }
-    for flag in ["--postgres", "--no-postgres"] {
+    for flag in ["--postgres", "--no-postgres", "--watch"] {
         if std::env::args().skip(2).any(|a| a == flag) {
             args.push(flag);
         }
+    }
+    let idle = option("idle-secs");
+    if let Some(idle) = &idle {
+        args.extend(["--idle-secs", idle.as_str()]);
+    }
+    // The watch benchmarks run the real `agora` binary, built beside.
+    let watch = !std::env::args().skip(2).any(|a| a == "--postgres");
+    if watch && !cargo(&["build", "--release", "--package", "agora-cli"]) {
+        return false;
     }
     release_run("agora-bench", &args)
 }

@@ -130,6 +130,19 @@ impl<A, S> Agora<A, S> {
         self
     }
 
+    /// The same use cases over the AgoraPlus adapter `f` makes of this
+    /// one (wrapped, or given a `CallMeter`); store, clock, settings and
+    /// rules kept.
+    pub fn map_api<B>(self, f: impl FnOnce(A) -> B) -> Agora<B, S> {
+        Agora {
+            api: f(self.api),
+            store: self.store,
+            clock: self.clock,
+            config: self.config,
+            rules: self.rules,
+        }
+    }
+
     /// The AgoraPlus the use cases talk to.
     pub fn api(&self) -> &A {
         &self.api

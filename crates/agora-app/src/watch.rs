@@ -41,6 +41,7 @@ pub use retention::RetentionConfig;
 
 use crate::catalog::CatalogKind;
 use crate::hub::{Agora, LocalStore};
+use crate::metrics::WatchMetrics;
 use crate::outbox::FlushReport;
 use crate::report::concerns_one_item;
 
@@ -84,6 +85,10 @@ pub struct WatchConfig {
     pub backoff_max: Duration,
     /// How long a stop waits for the work under way (default 10 s).
     pub shutdown_grace: Duration,
+    /// How late a loop's next success may be, past its interval and
+    /// jitter, before the worker's health says it is not healthy (default
+    /// 60 s: a run's own calls, retries included, fit in it).
+    pub health_slack: Duration,
 }
 
 impl Default for WatchConfig {
@@ -99,6 +104,7 @@ impl Default for WatchConfig {
             job_lease: Duration::from_secs(60),
             backoff_max: Duration::from_secs(600),
             shutdown_grace: Duration::from_secs(10),
+            health_slack: Duration::from_secs(60),
         }
     }
 }
@@ -284,6 +290,7 @@ pub struct Watch<A, S> {
     unavailable: Mutex<Option<Job>>,
     report: Mutex<WatchReport>,
     wake_outbox: Arc<Notify>,
+    metrics: Arc<WatchMetrics>,
 }
 
 impl<A, S> std::fmt::Debug for Watch<A, S> {
@@ -301,7 +308,9 @@ where
 {
     /// A worker running the use cases of `app` with `config`.
     pub fn new(app: Agora<A, S>, config: WatchConfig) -> Self {
+        let metrics = Arc::new(WatchMetrics::new(app.clock.clone(), &config));
         Self {
+            metrics,
             app,
             config,
             notices: None,
@@ -322,6 +331,22 @@ where
     /// wrote an entry and wants it sent without waiting for `outbox_poll`.
     pub fn outbox_waker(&self) -> Arc<Notify> {
         self.wake_outbox.clone()
+    }
+
+    /// What the worker measures (its loops' health, for `/healthz` and
+    /// `/metrics`); give it to the AgoraPlus adapter as its `CallMeter` to
+    /// count the calls too.
+    pub fn metrics(&self) -> Arc<WatchMetrics> {
+        self.metrics.clone()
+    }
+
+    /// Measures into `metrics` instead of its own, e.g. the one the
+    /// AgoraPlus adapter was already given as its `CallMeter`
+    /// (`WatchMetrics::new` with this worker's settings).
+    #[must_use]
+    pub fn with_metrics(mut self, metrics: Arc<WatchMetrics>) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// The use cases the worker runs.
@@ -375,6 +400,15 @@ where
         }
     }
 
+    /// Records how a run of `job` went, for its health: a skipped run
+    /// counts as a success (another worker has just done the job).
+    fn measure(&self, job: Job, ran: &Ran) {
+        match ran {
+            Ran::Done | Ran::Skipped => self.metrics.succeeded(job),
+            Ran::Failed(error) => self.metrics.failed(job, error),
+        }
+    }
+
     fn count(&self, job: Job, skipped: bool) {
         let mut report = self
             .report
@@ -403,6 +437,7 @@ where
     /// ```
     pub async fn run(&self, stop: &Stop) -> WatchReport {
         let seed = fastrand::u64(..);
+        self.metrics.started();
         let loops = async {
             tokio::join!(
                 self.outbox_loop(stop.subscribe()),
@@ -473,7 +508,9 @@ where
             }
             // Not again soon after another worker did it.
             let fresh = interval / 2;
-            let wait = match self.leased(job, fresh).await {
+            let ran = self.leased(job, fresh).await;
+            self.measure(job, &ran);
+            let wait = match ran {
                 Ran::Failed(error) if is_unavailable(&error) => {
                     self.unavailable(job, &error);
                     failures = failures.saturating_add(1);
@@ -518,7 +555,9 @@ where
                 () = stopped(&mut stop, 1) => return,
                 () = tokio::time::sleep(delay) => {}
             }
-            delay = match self.leased(Job::Catalog, day / 2).await {
+            let ran = self.leased(Job::Catalog, day / 2).await;
+            self.measure(Job::Catalog, &ran);
+            delay = match ran {
                 Ran::Failed(error) if is_unavailable(&error) => {
                     self.unavailable(Job::Catalog, &error);
                     failures = failures.saturating_add(1);
@@ -669,7 +708,12 @@ where
             if !go() {
                 return;
             }
-            let wait = match self.deliver(&go).await {
+            let delivered = self.deliver(&go).await;
+            match &delivered {
+                Ok(_) => self.metrics.succeeded(Job::Outbox),
+                Err(e) => self.metrics.failed(Job::Outbox, e),
+            }
+            let wait = match delivered {
                 Ok(next_due) => {
                     let now = self.app.clock.now();
                     next_due

@@ -481,3 +481,53 @@ async fn a_send_longer_than_the_grace_is_cut_and_a_second_signal_stops_at_once()
         "at the second signal"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_health_turns_bad_when_a_loop_fails_and_good_when_it_succeeds_again() {
+    let w = world();
+    let watch = Watch::new(w.app("w1", Duration::ZERO), config());
+    let metrics = watch.metrics();
+    let stop = Stop::new();
+    let task = spawn(watch, &stop);
+    sleep(Duration::from_secs(1)).await;
+    let health = metrics.health();
+    assert!(health.healthy, "{health:?}");
+    let names: Vec<&str> = health.loops.iter().map(|l| l.name).collect();
+    assert_eq!(names, ["claims", "outbox", "part-orders", "work-orders"]);
+
+    // AgoraPlus refuses the work orders from the next run (t = 60 s).
+    w.sim
+        .set_faults(
+            "a",
+            Faults {
+                status503_rate: 1.0,
+                routes: vec!["GetNewMandates".into()],
+                ..Faults::default()
+            },
+        )
+        .unwrap();
+    sleep(Duration::from_secs(59)).await;
+    assert!(metrics.health().healthy, "not before the run");
+    sleep(Duration::from_secs(2)).await;
+    let health = metrics.health();
+    assert!(!health.healthy, "{health:?}");
+    let bad = health.first_unhealthy().unwrap();
+    assert_eq!(bad.name, "work-orders");
+    assert_eq!(bad.last_success, Some(w.clock.base), "{bad:?}");
+    assert!(
+        bad.last_error.as_deref().unwrap().contains("503"),
+        "{bad:?}"
+    );
+    assert!(
+        health.loops.iter().filter(|l| !l.healthy).count() == 1,
+        "the other loops are fine: {health:?}"
+    );
+
+    // Back: the next run (backed off to t = 60 + 120 s) succeeds.
+    w.sim.set_faults("a", Faults::default()).unwrap();
+    sleep(Duration::from_secs(120)).await;
+    let health = metrics.health();
+    assert!(health.healthy, "{health:?}");
+    stop.signal();
+    task.await.unwrap();
+}

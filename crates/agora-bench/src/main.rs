@@ -17,12 +17,13 @@ mod measure;
 mod micro;
 mod pg;
 mod report;
+mod watch;
 
 use std::process::ExitCode;
 
 fn usage() -> ExitCode {
     eprintln!(
-        "usage: agora-bench all [--quick] [--out FILE] [--postgres | --no-postgres]\n\
+        "usage: agora-bench all [--quick] [--out FILE] [--postgres | --no-postgres | --watch] [--idle-secs N]\n\
          modes used by `all`: serve SIZE | sync URL N | parse URL N | store URL N | naive URL N |\n\
          overhead URL N CONCURRENCY | load URL N CONCURRENCY | micro |\n\
          pg-sync URL N PGURL | pg-store URL N PGURL | pg-copy URL N PGURL | pg-deliver URL PGURL NAME |\n\
@@ -84,9 +85,16 @@ fn main() -> ExitCode {
                     .and_then(|i| args.get(i + 1))
                     .cloned();
                 let flag = |f: &str| args.iter().any(|a| a == f);
+                let only_watch = flag("--watch");
                 let parts = report::Parts {
-                    core: !flag("--postgres"),
-                    postgres: !flag("--no-postgres"),
+                    core: !flag("--postgres") && !only_watch,
+                    postgres: !flag("--no-postgres") && !only_watch,
+                    watch: !flag("--postgres"),
+                    idle_secs: args
+                        .iter()
+                        .position(|a| a == "--idle-secs")
+                        .and_then(|i| args.get(i + 1))
+                        .and_then(|v| v.parse().ok()),
                 };
                 report::all(quick, out.as_deref(), parts).await
             }

@@ -144,10 +144,16 @@ pub(crate) struct Parts {
     pub(crate) core: bool,
     /// The PostgreSQL benchmarks.
     pub(crate) postgres: bool,
+    /// `agora watch`: idle resources and event latency, over `idle_secs`
+    /// (default 60, 10 in quick mode).
+    pub(crate) watch: bool,
+    /// The idle window of the watch benchmark, in seconds.
+    pub(crate) idle_secs: Option<u64>,
 }
 
 const CORE_HEADING: &str = "## Latest run";
 const POSTGRES_HEADING: &str = "## Latest run on PostgreSQL";
+const WATCH_HEADING: &str = "## Latest run of agora watch";
 
 /// The section under `heading` in an earlier `docs/benchmarks.md`, up to
 /// the next heading of its level.
@@ -175,12 +181,21 @@ pub(crate) async fn all(quick: bool, out: Option<&str>, parts: Parts) -> Result<
     } else {
         None
     };
+    let watch = if parts.watch {
+        Some(crate::watch::all(quick, parts.idle_secs).await?)
+    } else {
+        None
+    };
     let mut sections = Vec::new();
     let existing = out
         .and_then(|path| std::fs::read_to_string(path).ok())
         .unwrap_or_default();
     let mut all_met = true;
-    for (heading, measured) in [(CORE_HEADING, &core), (POSTGRES_HEADING, &postgres)] {
+    for (heading, measured) in [
+        (CORE_HEADING, &core),
+        (POSTGRES_HEADING, &postgres),
+        (WATCH_HEADING, &watch),
+    ] {
         match measured {
             Some((md, met)) => {
                 #[allow(clippy::print_stdout)]
@@ -199,7 +214,7 @@ pub(crate) async fn all(quick: bool, out: Option<&str>, parts: Parts) -> Result<
             .map(|(_, n)| format!("## Notes{n}"))
             .unwrap_or_default();
         let doc = format!(
-            "# Benchmarks\n\nWritten by `cargo xtask bench` (do not edit above the Notes): every figure is measured in one run, targets are ratios between figures of the same run. `cargo xtask bench --postgres` runs only the PostgreSQL benchmarks and `--no-postgres` all the others; each rewrites only its own section.\n\n{}\n\n{notes}",
+            "# Benchmarks\n\nWritten by `cargo xtask bench` (do not edit above the Notes): every figure is measured in one run, targets are ratios between figures of the same run. `cargo xtask bench --postgres` runs only the PostgreSQL benchmarks, `--watch` only those of `agora watch` (`--idle-secs N` for its idle window), and `--no-postgres` all but the PostgreSQL ones; each rewrites only its own section.\n\n{}\n\n{notes}",
             sections.join("\n\n")
         );
         std::fs::write(path, doc).map_err(|e| format!("cannot write {path}: {e}"))?;

@@ -71,6 +71,7 @@ Settings (flags win over the environment, which wins over the configuration file
   AGORA_CONNECT_TIMEOUT … AGORA_GRACE  the timing settings (Timing: above); the
                        README's \"Timing\" says what each trades
   AGORA_LOG            log filter for stderr (e.g. info, agora_http=debug); -v, -vv, -vvv win over it
+  AGORA_LOG_FORMAT     text (default) or json: one JSON object per log line
 
 Exit codes:
   0 success            1 refused (by AgoraPlus or a local rule)     2 wrong usage
@@ -95,6 +96,18 @@ struct Cli {
     /// Log more on stderr (-v info, -vv debug, -vvv trace; wins over AGORA_LOG).
     #[arg(short, long, global = true, action = ArgAction::Count)]
     verbose: u8,
+    /// How logs are written on stderr: text (default) or json (one JSON
+    /// object per line, for log collectors).
+    #[arg(
+        long,
+        global = true,
+        value_name = "FORMAT",
+        env = "AGORA_LOG_FORMAT",
+        hide_env_values = true,
+        value_enum,
+        default_value_t = LogFormat::Text
+    )]
+    log_format: LogFormat,
     /// The local store: a SQLite file, a postgres:// URL or a libpq key=value string.
     #[arg(
         long,
@@ -292,8 +305,18 @@ enum Command {
     Reference(RefCmd),
 }
 
-/// Logs on stderr: by `-v`'s level, else by AGORA_LOG, else none.
-fn init_logs(verbose: u8) {
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    /// One line of text per event.
+    Text,
+    /// One JSON object per line (timestamp, level, fields, target, span).
+    Json,
+}
+
+/// Logs on stderr: by `-v`'s level, else by AGORA_LOG, else none; as
+/// text or JSON lines, the api_key taken out either way.
+fn init_logs(verbose: u8, format: LogFormat) {
     let filter = match verbose {
         0 => tracing_subscriber::EnvFilter::try_from_env("AGORA_LOG")
             .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("off")),
@@ -301,10 +324,13 @@ fn init_logs(verbose: u8) {
         2 => tracing_subscriber::EnvFilter::new("debug"),
         _ => tracing_subscriber::EnvFilter::new("trace"),
     };
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(|| output::MaskedStderr)
-        .init();
+        .with_writer(|| output::MaskedStderr);
+    match format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs.json().with_current_span(true).init(),
+    }
 }
 
 /// The command without the environment variable of each setting whose
@@ -378,7 +404,7 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(exit) => return exit,
     };
-    init_logs(cli.verbose);
+    init_logs(cli.verbose, cli.log_format);
     let out = Out {
         json: cli.json,
         quiet: cli.quiet,

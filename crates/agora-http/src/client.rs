@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 
 use agora_domain::routes::{Method, Route};
 use agora_domain::{Envelope, EnvelopeHead, ReadAnswer};
-use agora_ports::{AgoraError, Clock, Reach, Reply, ServiceMessage, SystemClock};
+use agora_ports::{
+    AgoraError, CallMeter, CallOutcome, Clock, Reach, Reply, ServiceMessage, SystemClock,
+};
 use reqwest::Url;
 use reqwest::header::{CONTENT_TYPE, HeaderMap, RETRY_AFTER};
 use serde::de::DeserializeOwned;
@@ -56,6 +58,8 @@ pub struct AgoraClient {
     sleeper: Arc<dyn Sleeper>,
     /// The URL of each route without path parameters, built once.
     route_urls: Arc<Vec<(Route, Url)>>,
+    /// Counts each call by route and outcome, and each retry.
+    meter: Option<Arc<dyn CallMeter>>,
 }
 
 impl std::fmt::Debug for AgoraClient {
@@ -109,6 +113,7 @@ impl AgoraClient {
             config: Arc::new(config),
             sleeper: Arc::new(TokioSleeper),
             route_urls: Arc::new(Vec::new()),
+            meter: None,
         };
         client.route_urls = Arc::new(
             Route::ALL
@@ -124,6 +129,14 @@ impl AgoraClient {
     #[must_use]
     pub fn with_sleeper(mut self, sleeper: Arc<dyn Sleeper>) -> Self {
         self.sleeper = sleeper;
+        self
+    }
+
+    /// Counts every call (by route and outcome, after its retries) and
+    /// every retry through `meter`: the one place calls are counted.
+    #[must_use]
+    pub fn with_meter(mut self, meter: Arc<dyn CallMeter>) -> Self {
+        self.meter = Some(meter);
         self
     }
 
@@ -232,6 +245,9 @@ impl AgoraClient {
             let error = match result {
                 Ok(r) => {
                     span.record("status", 200);
+                    if let Some(meter) = &self.meter {
+                        meter.call(call.route.name(), CallOutcome::Ok);
+                    }
                     return Ok(r);
                 }
                 Err(e) => e,
@@ -245,7 +261,13 @@ impl AgoraClient {
                 || attempt >= policy.max_attempts
                 || waited.saturating_add(delay) > policy.max_elapsed
             {
+                if let Some(meter) = &self.meter {
+                    meter.call(call.route.name(), outcome(call.route, &error));
+                }
                 return Err(in_doubt_unless_settled(call, error));
+            }
+            if let Some(meter) = &self.meter {
+                meter.retry(call.route.name());
             }
             tracing::info!(
                 route = call.route.name(),
@@ -375,6 +397,16 @@ impl AgoraClient {
         } else {
             AgoraError::Transport(agora_ports::Cause::with_source(reason, e.without_url()))
         }
+    }
+}
+
+/// How a failed call is counted: as [`CallOutcome::of`], except that a
+/// 404 of a route where it means "no results" (an empty list) is an
+/// answer like any other.
+fn outcome(route: Route, error: &AgoraError) -> CallOutcome {
+    match error {
+        AgoraError::NotFound(_) if route.no_results_is_empty() => CallOutcome::Ok,
+        _ => CallOutcome::of(error),
     }
 }
 

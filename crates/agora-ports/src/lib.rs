@@ -17,6 +17,7 @@ mod error;
 mod events;
 mod jobs;
 mod local;
+mod metering;
 mod outbox;
 mod remote;
 mod webhooks;
@@ -31,6 +32,7 @@ pub use local::{
     CatalogStore, Clock, CursorMove, KeptWorkOrder, LocalRepair, RepairFiles, SyncCursors,
     SystemClock,
 };
+pub use metering::{CallMeter, CallOutcome};
 pub use outbox::{
     Attempt, Finish, Guard, Lease, Operation, OperationAnswer, Outbox, OutboxEntry, OutboxState,
     ParkReason, Parking, RepairKey, Settlement, answer_touches, apply_answer, blocked_behind,

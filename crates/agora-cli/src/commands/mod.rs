@@ -9,6 +9,7 @@ mod docs;
 mod doctor;
 mod events;
 mod invoices;
+mod metrics;
 mod outbox;
 mod parts;
 mod record;

@@ -2,11 +2,12 @@
 //! The loops and their rules live in `agora_app::Watch`; this is the
 //! wiring: settings, signals, and the notices on stderr.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use agora_app::{
-    CatalogJob, CatalogKind, Notice, RetentionConfig, Stop, Watch, WatchConfig, WatchReport,
-    WebhookConfig, WebhookReport,
+    CatalogJob, CatalogKind, Notice, RetentionConfig, Stop, SystemClock, Watch, WatchConfig,
+    WatchMetrics, WatchReport, WebhookConfig, WebhookReport,
 };
 use agora_domain::{Lcid, ManufacturerId};
 use agora_ports::AgoraError;
@@ -89,6 +90,16 @@ pub(crate) struct WatchArgs {
         value_parser = parse::duration_or_zero
     )]
     shutdown_grace: Option<Duration>,
+    /// Serve the worker's health (`/healthz`: 200, or 503 with the failing
+    /// loop in JSON) and figures (`/metrics`, Prometheus text format) on
+    /// this address, e.g. 127.0.0.1:9464.
+    #[arg(
+        long,
+        value_name = "ADDR",
+        env = "AGORA_WATCH_METRICS",
+        hide_env_values = true
+    )]
+    metrics: Option<std::net::SocketAddr>,
 }
 
 /// `19` or `19:parts` (spare parts), `19:products`.
@@ -312,7 +323,16 @@ pub(super) async fn run(
     out: Out,
 ) -> Result<u8, AgoraError> {
     let config = config(&args, file, app.config().language)?;
-    let mut watch = Watch::new(app.clone(), config);
+    // The client counts its calls into the worker's metrics.
+    let metrics = Arc::new(WatchMetrics::new(Arc::new(SystemClock), &config));
+    let app = app
+        .clone()
+        .map_api(|client| client.with_meter(metrics.clone()));
+    let listener = match args.metrics {
+        Some(addr) => Some(super::metrics::bind(addr).await?),
+        None => None,
+    };
+    let mut watch = Watch::new(app.clone(), config).with_metrics(metrics.clone());
     let mut notices = watch.notices();
     let stop = Stop::new();
     let signals = tokio::spawn(on_signals(stop.clone()));
@@ -323,6 +343,17 @@ pub(super) async fn run(
             }
         }
     });
+    let server = match listener {
+        Some(listener) => {
+            if let Ok(addr) = listener.local_addr() {
+                out.note(format_args!(
+                    "health on http://{addr}/healthz, metrics on http://{addr}/metrics"
+                ));
+            }
+            Some(super::metrics::serve(listener, metrics, app.clone()))
+        }
+        None => None,
+    };
     out.note(format_args!(
         "watching (worker {}); SIGTERM or Ctrl-C stops",
         app.config().worker
@@ -348,6 +379,9 @@ pub(super) async fn run(
         ));
     }
     signals.abort();
+    if let Some(server) = server {
+        server.abort();
+    }
     drop(watch);
     let _ = printer.await;
     out.show(&Stopped::from(report));
