@@ -2,10 +2,12 @@
 //! order of precedence. The api_key comes from the environment or a file,
 //! never from a flag's value or the configuration file, and is never printed.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use agora_domain::Lcid;
+use agora_domain::month_end::CsvMapping;
 use agora_http::{ApiKey, ClientConfig, Environment, RetryPolicy, parse_switch};
 use agora_ports::AgoraError;
 use agora_store::{Locator, PgOptions};
@@ -113,6 +115,13 @@ pub(crate) struct ConfigFile {
     pub watch_catalogs: Vec<String>,
     /// `agora watch`: when the catalogs are synced, `HH:MM` UTC.
     pub watch_catalog_at: Option<String>,
+    /// The month end: the time zone a claim's month is taken in (IANA
+    /// name; default Europe/Paris).
+    pub month_zone: Option<String>,
+    /// The month end: each OEM's CSV mapping, by OEM id (`"19"`), or
+    /// `"default"` for every OEM without one.
+    #[serde(default)]
+    pub invoice_csv: BTreeMap<String, CsvMapping>,
 }
 
 /// The `agora watch` keys of the configuration file, read by that command
@@ -125,6 +134,14 @@ pub(crate) struct WatchFile {
     pub shutdown_grace: Option<FileDuration>,
     pub catalogs: Vec<String>,
     pub catalog_at: Option<String>,
+}
+
+/// The month-end keys of the configuration file, read by `agora invoices`
+/// (its flags win over them).
+#[derive(Debug, Default, Clone)]
+pub(crate) struct MonthEndFile {
+    pub zone: Option<String>,
+    pub mappings: BTreeMap<String, CsvMapping>,
 }
 
 /// Settings given on the command line (flags, or the environment
@@ -162,6 +179,8 @@ pub(crate) struct Settings {
     pub grace: Duration,
     /// The configuration file's keys of `agora watch`.
     pub watch: WatchFile,
+    /// The configuration file's keys of the month end.
+    pub month_end: MonthEndFile,
 }
 
 /// A timing setting: the flag's (or its variable's) value, else the
@@ -336,8 +355,13 @@ impl Settings {
             catalogs: file.watch_catalogs,
             catalog_at: file.watch_catalog_at,
         };
+        let month_end = MonthEndFile {
+            zone: file.month_zone,
+            mappings: file.invoice_csv,
+        };
         Ok(Self {
             watch,
+            month_end,
             client,
             lease: timing(flags.lease, file.lease, "lease", defaults::LEASE, false)?,
             grace: timing(flags.grace, file.grace, "grace", defaults::GRACE, true)?,

@@ -29,4 +29,4 @@ pub use error::{Answer, SimError};
 pub use faults::{FaultCounts, Faults, Roll};
 pub use ports::SimClient;
 pub use profile::{AnswerProfile, EmptyList, OrderNumbers};
-pub use sim::{Delta, JournalRecord, SimConfig, SimConfigFile, Simulator, changes_state};
+pub use sim::{Delta, DraftCsv, JournalRecord, SimConfig, SimConfigFile, Simulator, changes_state};

@@ -32,6 +32,7 @@ mod claims;
 mod config;
 mod injection;
 mod inspection;
+mod invoice_csv;
 mod invoices;
 mod journal;
 mod master_data;
@@ -41,6 +42,7 @@ mod work_orders;
 
 pub use config::{SimConfig, SimConfigFile};
 pub use injection::changes_state;
+pub use invoice_csv::DraftCsv;
 pub use journal::JournalRecord;
 pub use master_data::Delta;
 
@@ -86,6 +88,8 @@ struct DraftRecord {
     manufacturer: ManufacturerId,
     claims: Vec<ClaimId>,
     invoice_number: Option<String>,
+    /// The CSV of its claims that comes with it.
+    csv: invoice_csv::DraftCsv,
 }
 
 #[derive(Debug, Clone)]

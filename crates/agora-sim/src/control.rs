@@ -25,6 +25,7 @@ pub const CONTROL_ROUTES: &[(&str, &str)] = &[
     ("POST", "/_sim/claims/{ClaimID}/decision"),
     ("POST", "/_sim/orders/{OrderNumber}/logistic"),
     ("POST", "/_sim/invoices/draft"),
+    ("GET", "/_sim/invoices/{DraftInvoiceNumber}/csv"),
     ("POST", "/_sim/catalog/{ManufacturerId}/spareparts"),
     ("POST", "/_sim/catalog/{ManufacturerId}/products"),
     ("POST", "/_sim/faults"),
@@ -43,6 +44,7 @@ pub(crate) fn routes() -> axum::Router<Simulator> {
         .route("/_sim/claims/{claim_id}/decision", post(decide_claim))
         .route("/_sim/orders/{order_number}/logistic", post(set_logistic))
         .route("/_sim/invoices/draft", post(draft_invoice))
+        .route("/_sim/invoices/{number}/csv", get(crate::invoice_csv::draft_csv))
         .route(
             "/_sim/catalog/{manufacturer}/spareparts",
             post(publish_parts),
@@ -163,12 +165,17 @@ async fn set_logistic(
 struct DraftRequest {
     api_key: String,
     manufacturer_id: ManufacturerId,
+    /// The layout of its CSV (`crate::invoice_csv`).
+    #[serde(default)]
+    csv: Option<crate::invoice_csv::CsvOptions>,
 }
 
 async fn draft_invoice(State(sim): State<Simulator>, bytes: Bytes) -> Response {
     reply(body::<DraftRequest>(&bytes).and_then(|r| {
-        let (number, claims) = sim.draft_invoice(&r.api_key, r.manufacturer_id)?;
-        Ok(json!({ "DraftInvoiceNumber": number, "ClaimIDs": claims }))
+        let layout = r.csv.unwrap_or_default().layout()?;
+        let (number, claims) = sim.draft_invoice_in(&r.api_key, r.manufacturer_id, &layout)?;
+        let csv = format!("/_sim/invoices/{}/csv", number.as_str());
+        Ok(json!({ "DraftInvoiceNumber": number, "ClaimIDs": claims, "Csv": csv }))
     }))
 }
 

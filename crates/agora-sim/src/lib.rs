@@ -21,6 +21,7 @@
 
 mod control;
 mod handler;
+mod invoice_csv;
 #[cfg(feature = "bin")]
 pub mod options;
 #[cfg(feature = "record")]

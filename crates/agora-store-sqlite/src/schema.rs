@@ -111,6 +111,14 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         intervention_id INTEGER,
         data TEXT NOT NULL
     );",
+    // 7: when agora first saw each file's claim CLOSEDACCEPTED (epoch
+    // milliseconds; the month end's month of a claim), taken for files
+    // accepted before from their first `claim.closedaccepted` event.
+    "ALTER TABLE repairs ADD COLUMN accepted_ms INTEGER;
+    UPDATE repairs SET accepted_ms = (
+        SELECT MIN(e.at_ms) FROM events e
+        WHERE e.kind = 'claim.closedaccepted' AND e.intervention_id = repairs.intervention_id
+    );",
 ];
 
 /// Work a migration step needs beyond SQL, run in its transaction: version

@@ -127,6 +127,7 @@ pub(crate) async fn run(command: Command, flags: Flags, out: Out) -> ExitCode {
     let result = match app(&settings, out).await {
         Ok(app) => match command {
             Command::Watch(args) => watch::run(&app, args, &settings.watch, out).await,
+            Command::Invoices(cmd) => invoices::run(&app, cmd, out, &settings.month_end).await,
             command => execute(&app, command, out, &settings.client).await,
         },
         Err(e) => Err(e),
@@ -247,7 +248,6 @@ async fn execute(
         Command::Status(cmd) => repairs::run_status(app, cmd, out).await,
         Command::Parts(cmd) => parts::run(app, cmd, out, client).await,
         Command::Claims(cmd) => claims::run(app, cmd, out, client).await,
-        Command::Invoices(cmd) => invoices::run(app, cmd, out).await,
         Command::Catalog(cmd) => catalog::run(app, cmd, out).await,
         Command::Bom(args) => catalog::bom(app, args, out).await,
         Command::Outbox(cmd) => outbox::run(app, cmd, out).await,
@@ -255,6 +255,7 @@ async fn execute(
         Command::Events(args) => events::run(app, args, out).await,
         Command::Demo(_)
         | Command::Watch(_)
+        | Command::Invoices(_)
         | Command::Sim(_)
         | Command::Record(_)
         | Command::Completions(_)
