@@ -7,7 +7,9 @@ use agora_domain::month_end::{
     ClaimsCsv, CsvMapping, LocalClaim, Period, Reconciliation, read_claims_csv, reconcile,
 };
 use agora_domain::{DraftInvoiceNumber, InvoiceNumber, ManufacturerId};
-use agora_ports::{AgoraError, Claims, Invoices, LocalRepair, Outbox, PartOrders, RepairFiles, Repairs};
+use agora_ports::{
+    AgoraError, Claims, Invoices, LocalRepair, Outbox, PartOrders, RepairFiles, Repairs,
+};
 use jiff::tz::TimeZone;
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -178,7 +180,9 @@ where
             )));
         }
         let claims = report.reconciliation.claims();
-        let delivery = self.register_invoice(draft, invoice_number, &claims).await?;
+        let delivery = self
+            .register_invoice(draft, invoice_number, &claims)
+            .await?;
         Ok((report, delivery))
     }
 }

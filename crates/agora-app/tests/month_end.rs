@@ -120,7 +120,10 @@ fn lines(csv: &[u8]) -> Vec<Vec<u8>> {
 }
 
 fn join(lines: &[Vec<u8>]) -> Vec<u8> {
-    lines.iter().flat_map(|l| [l.as_slice(), b"\r\n"].concat()).collect()
+    lines
+        .iter()
+        .flat_map(|l| [l.as_slice(), b"\r\n"].concat())
+        .collect()
 }
 
 #[tokio::test]
@@ -140,7 +143,10 @@ async fn a_month_of_repairs_ends_with_a_draft_whose_csv_matches() {
     claims.push(late);
     for claim in &claims {
         let file = app.store().repair_by_claim(*claim).await.unwrap().unwrap();
-        assert!(file.accepted_at.is_some(), "claim {claim}: no acceptance time");
+        assert!(
+            file.accepted_at.is_some(),
+            "claim {claim}: no acceptance time"
+        );
     }
 
     // The OEM's month end: the draft and its CSV, a French Windows export.
@@ -151,7 +157,10 @@ async fn a_month_of_repairs_ends_with_a_draft_whose_csv_matches() {
     assert_eq!(drafted, claims);
     let csv = sim.draft_invoice_csv(&draft).unwrap();
     assert_eq!(csv.encoding, CsvEncoding::Windows1252);
-    assert!(std::str::from_utf8(&csv.bytes).is_err(), "accented names in Windows-1252");
+    assert!(
+        std::str::from_utf8(&csv.bytes).is_err(),
+        "accented names in Windows-1252"
+    );
 
     let report = app
         .match_draft_csv(&draft, &csv.bytes, &november(CsvMapping::default()))
@@ -163,7 +172,10 @@ async fn a_month_of_repairs_ends_with_a_draft_whose_csv_matches() {
     assert_eq!(report.separator, ';');
     assert_eq!(r.claims(), claims);
     let late_match = r.matched.iter().find(|m| m.claim_id == late).unwrap();
-    assert_eq!(late_match.accepted_in, Some("2024-12".parse::<Period>().unwrap()));
+    assert_eq!(
+        late_match.accepted_in,
+        Some("2024-12".parse::<Period>().unwrap())
+    );
     assert_eq!(late_match.amount, Some("30.00".parse().unwrap()));
 
     // Missing one accepted claim: reported, and its invoice refused.
@@ -241,7 +253,10 @@ async fn a_month_of_repairs_ends_with_a_draft_whose_csv_matches() {
         .await
         .unwrap();
     assert!(report.is_clean());
-    assert!(matches!(delivery, Delivery::Delivered { .. }), "{delivery:?}");
+    assert!(
+        matches!(delivery, Delivery::Delivered { .. }),
+        "{delivery:?}"
+    );
     for claim in &claims {
         let file = app.store().repair_by_claim(*claim).await.unwrap().unwrap();
         assert!(file.lifecycle.invoiced, "claim {claim}");
@@ -274,7 +289,9 @@ async fn accepting_the_differences_sends_the_matched_claims_alone() {
         headers: CsvHeaders::English,
         dates: CsvDateForm::Iso,
     };
-    let (draft, _) = sim.draft_invoice_in("a", ManufacturerId(19), &layout).unwrap();
+    let (draft, _) = sim
+        .draft_invoice_in("a", ManufacturerId(19), &layout)
+        .unwrap();
     let csv = sim.draft_invoice_csv(&draft).unwrap();
     assert!(csv.bytes.starts_with(b"\xEF\xBB\xBF\"Claim ID\","));
     // The OEM's CSV lists the first claim only.
@@ -292,7 +309,10 @@ async fn accepting_the_differences_sends_the_matched_claims_alone() {
         .unwrap();
     assert!(!report.is_clean());
     assert_eq!(report.reconciliation.claims(), vec![a]);
-    assert!(matches!(delivery, Delivery::Delivered { .. }), "{delivery:?}");
+    assert!(
+        matches!(delivery, Delivery::Delivered { .. }),
+        "{delivery:?}"
+    );
     let file_a = app.store().repair_by_claim(a).await.unwrap().unwrap();
     let file_b = app.store().repair_by_claim(b).await.unwrap().unwrap();
     assert!(file_a.lifecycle.invoiced);
@@ -305,9 +325,7 @@ async fn amounts_are_compared_with_the_local_amount_the_mapping_names() {
     let a = accepted_claim(&sim, &app, 45.5).await;
     // The local file holds the amount claimed, under a field of its own.
     let mut file = app.store().repair_by_claim(a).await.unwrap().unwrap();
-    file.file
-        .extra
-        .insert("ClaimAmount".into(), json!("45,50"));
+    file.file.extra.insert("ClaimAmount".into(), json!("45,50"));
     app.store().upsert_repair(&file).await.unwrap();
     clock.set("2024-12-01T09:00:00Z");
     let (draft, _) = sim.draft_invoice("a", ManufacturerId(19)).unwrap();
@@ -332,7 +350,10 @@ async fn amounts_are_compared_with_the_local_amount_the_mapping_names() {
         .unwrap();
     let d = &report.reconciliation.differs;
     assert_eq!(d.len(), 1, "{d:?}");
-    assert_eq!((d[0].what, d[0].csv.as_str(), d[0].local.as_str()), ("amount", "40.00", "45.50"));
+    assert_eq!(
+        (d[0].what, d[0].csv.as_str(), d[0].local.as_str()),
+        ("amount", "40.00", "45.50")
+    );
 }
 
 #[tokio::test]
@@ -340,7 +361,11 @@ async fn an_unreadable_csv_is_refused_naming_row_and_column() {
     let (_dir, _sim, app, _clock) = setup("bad");
     let csv = "Claim ID;Amount\n5000001;12,00\n5000002;douze\n";
     let err = app
-        .match_draft_csv(&"DR-1".into(), csv.as_bytes(), &november(CsvMapping::default()))
+        .match_draft_csv(
+            &"DR-1".into(),
+            csv.as_bytes(),
+            &november(CsvMapping::default()),
+        )
         .await
         .unwrap_err();
     assert!(

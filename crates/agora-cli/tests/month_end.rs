@@ -9,7 +9,9 @@ use std::process::{Command, Output};
 
 use agora_domain::lifecycle::ClaimState;
 use agora_domain::month_end::Period;
-use agora_domain::{ClaimId, ClaimStatus, InterventionId, Lcid, MandateLightResponse, ManufacturerId};
+use agora_domain::{
+    ClaimId, ClaimStatus, InterventionId, Lcid, MandateLightResponse, ManufacturerId,
+};
 use agora_mock::{SimConfig, Simulator};
 use agora_ports::RepairFiles;
 use agora_sim::SimServer;
@@ -155,7 +157,17 @@ async fn match_exits_0_when_clean_8_when_not_and_register_follows_it() {
         if json {
             args.push("--json".into());
         }
-        args.extend(["invoices", "match", "--draft", draft.as_str(), "--csv", file].map(String::from));
+        args.extend(
+            [
+                "invoices",
+                "match",
+                "--draft",
+                draft.as_str(),
+                "--csv",
+                file,
+            ]
+            .map(String::from),
+        );
         args.extend(month.map(String::from));
         args
     };
@@ -180,7 +192,10 @@ async fn match_exits_0_when_clean_8_when_not_and_register_follows_it() {
     assert_eq!(v["encoding"], "windows-1252");
 
     // Missing one accepted claim: exit 8, reported under "missing".
-    let lines: Vec<&[u8]> = csv.split(|c| *c == b'\n').filter(|l| !l.is_empty()).collect();
+    let lines: Vec<&[u8]> = csv
+        .split(|c| *c == b'\n')
+        .filter(|l| !l.is_empty())
+        .collect();
     let short: Vec<u8> = [lines[0], b"\n", lines[1], b"\n"].concat();
     let short = env.file("short.csv", &short);
     let out = run(matching(&short, true)).await;
@@ -190,12 +205,22 @@ async fn match_exits_0_when_clean_8_when_not_and_register_follows_it() {
     assert_eq!(v["reconciliation"]["missing"][0]["claim_id"], b.0, "{v}");
     let out = run(matching(&short, false)).await;
     assert_eq!(out.status.code(), Some(8));
-    assert!(text(&out).contains("missing from the CSV"), "{}", text(&out));
+    assert!(
+        text(&out).contains("missing from the CSV"),
+        "{}",
+        text(&out)
+    );
 
     // The register refuses it: exit 1, nothing sent.
     let register = |file: &str, extra: &[&str]| {
         let mut args: Vec<String> = [
-            "invoices", "register", "--draft", draft.as_str(), "--invoice", "F-2026-1", "--csv",
+            "invoices",
+            "register",
+            "--draft",
+            draft.as_str(),
+            "--invoice",
+            "F-2026-1",
+            "--csv",
             file,
         ]
         .map(String::from)
@@ -214,12 +239,21 @@ async fn match_exits_0_when_clean_8_when_not_and_register_follows_it() {
     assert!(text(&out).contains("row 2, column 2"), "{}", text(&out));
     // --accept-differences needs --csv; a month is YYYY-MM: usage, exit 2.
     let out = env
-        .run(&["invoices", "match", "--draft", &draft, "--csv", &clean, "--period", "2026-13"])
+        .run(&[
+            "invoices", "match", "--draft", &draft, "--csv", &clean, "--period", "2026-13",
+        ])
         .await;
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     let out = env
         .run(&[
-            "invoices", "register", "--draft", &draft, "--invoice", "F-1", "--claim", "1",
+            "invoices",
+            "register",
+            "--draft",
+            &draft,
+            "--invoice",
+            "F-1",
+            "--claim",
+            "1",
             "--accept-differences",
         ])
         .await;

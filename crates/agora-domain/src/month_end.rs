@@ -11,8 +11,7 @@ mod reconcile;
 
 pub use csv_file::{
     ClaimsCsv, CsvClaim, CsvColumns, CsvDateForm, CsvEncoding, CsvError, CsvHeaders, CsvLayout,
-    CsvLine, CsvMapping, CsvSeparator, parse_amount, parse_date, read_claims_csv,
-    write_claims_csv,
+    CsvLine, CsvMapping, CsvSeparator, parse_amount, parse_date, read_claims_csv, write_claims_csv,
 };
 pub use reconcile::{
     Differs, LocalClaim, Matched, Missing, NotAccepted, Period, PeriodError, Reconciliation,

@@ -99,7 +99,10 @@ fn windows_1252_with_accented_names_is_detected() {
     assert_eq!(csv.encoding, CsvEncoding::Windows1252);
     assert_eq!(csv.columns.claim_id, "N° réclamation");
     assert_eq!(csv.columns.amount.as_deref(), Some("Montant TTC"));
-    assert_eq!(csv.columns.intervention_id.as_deref(), Some("N° de dossier"));
+    assert_eq!(
+        csv.columns.intervention_id.as_deref(),
+        Some("N° de dossier")
+    );
     assert_eq!(csv.claims[0].amount, Some(dec("99.90")));
     assert_eq!(csv.claims[0].intervention_id, Some(InterventionId(500_001)));
 }
@@ -117,7 +120,11 @@ fn header_variants_are_recognised() {
         let file = format!("{header}\n5000001;500001\n");
         let csv = read_claims_csv(file.as_bytes(), &CsvMapping::default())
             .unwrap_or_else(|e| panic!("{header}: {e}"));
-        assert_eq!(csv.columns.intervention_id.as_deref(), Some(column), "{header}");
+        assert_eq!(
+            csv.columns.intervention_id.as_deref(),
+            Some(column),
+            "{header}"
+        );
         assert_eq!(csv.claims[0].claim_id, ClaimId(5_000_001), "{header}");
     }
 }
@@ -143,7 +150,16 @@ fn the_mapping_names_what_cannot_be_detected() {
     assert_eq!(csv.claims[0].date, nov(30));
     // Without it, no claim column is found: an error naming the headers.
     let err = read_claims_csv(file.as_bytes(), &CsvMapping::default()).unwrap_err();
-    assert!(matches!(err, CsvError::NoColumn { what: "claim id", .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            CsvError::NoColumn {
+                what: "claim id",
+                ..
+            }
+        ),
+        "{err}"
+    );
     assert!(err.to_string().contains("Ref|Job|Sum|When"), "{err}");
     // A column the mapping names that the file lacks is named.
     let missing = CsvMapping {
@@ -178,7 +194,11 @@ fn a_bad_cell_names_its_row_and_column() {
         ("ABC;500001;1;30/11/2026", 1, "a claim id"),
         (";500001;1;30/11/2026", 1, "a claim id"),
         ("5000001;x;1;30/11/2026", 2, "a repair file id"),
-        ("5000001;500001;1;31/11/2026", 4, "a date (yyyy-mm-dd, dd/mm/yyyy or dd.mm.yyyy)"),
+        (
+            "5000001;500001;1;31/11/2026",
+            4,
+            "a date (yyyy-mm-dd, dd/mm/yyyy or dd.mm.yyyy)",
+        ),
     ] {
         let file = format!("Claim ID;Intervention ID;Amount;Date\n{line}\n");
         match read_claims_csv(file.as_bytes(), &CsvMapping::default()).unwrap_err() {
@@ -380,7 +400,11 @@ fn the_month_s_claims_match_and_every_difference_is_reported() {
     // 45.50 and 45.5 are one amount; 45.50 and 40 are not.
     assert_eq!(r.differs.len(), 1);
     assert_eq!(
-        (r.differs[0].claim_id.0, r.differs[0].what, r.differs[0].local.as_str()),
+        (
+            r.differs[0].claim_id.0,
+            r.differs[0].what,
+            r.differs[0].local.as_str()
+        ),
         (10, "amount", "40")
     );
     assert_eq!(r.duplicated.len(), 1);
@@ -409,7 +433,10 @@ fn a_claim_s_month_is_taken_in_the_time_zone_given() {
         Period::of(at, &jiff::tz::TimeZone::UTC).to_string(),
         "2026-11"
     );
-    assert_eq!("2026-01".parse::<Period>().unwrap().previous().to_string(), "2025-12");
+    assert_eq!(
+        "2026-01".parse::<Period>().unwrap().previous().to_string(),
+        "2025-12"
+    );
     for bad in ["2026-13", "2026-1", "26-11", "november", "2026-00"] {
         assert!(bad.parse::<Period>().is_err(), "{bad}");
     }

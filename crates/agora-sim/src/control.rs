@@ -44,7 +44,10 @@ pub(crate) fn routes() -> axum::Router<Simulator> {
         .route("/_sim/claims/{claim_id}/decision", post(decide_claim))
         .route("/_sim/orders/{order_number}/logistic", post(set_logistic))
         .route("/_sim/invoices/draft", post(draft_invoice))
-        .route("/_sim/invoices/{number}/csv", get(crate::invoice_csv::draft_csv))
+        .route(
+            "/_sim/invoices/{number}/csv",
+            get(crate::invoice_csv::draft_csv),
+        )
         .route(
             "/_sim/catalog/{manufacturer}/spareparts",
             post(publish_parts),

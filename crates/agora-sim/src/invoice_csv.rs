@@ -3,9 +3,7 @@
 //! `Headers`, `Dates`, `QuoteAll`), its raw bytes served by `GET
 //! /_sim/invoices/{number}/csv` with their charset in the `Content-Type`.
 
-use agora_domain::month_end::{
-    CsvDateForm, CsvEncoding, CsvHeaders, CsvLayout, CsvSeparator,
-};
+use agora_domain::month_end::{CsvDateForm, CsvEncoding, CsvHeaders, CsvLayout, CsvSeparator};
 use agora_mock::{SimError, Simulator};
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -83,7 +81,10 @@ impl CsvOptions {
 }
 
 /// `GET /_sim/invoices/{number}/csv`: the draft's CSV, raw.
-pub(crate) async fn draft_csv(State(sim): State<Simulator>, Path(number): Path<String>) -> Response {
+pub(crate) async fn draft_csv(
+    State(sim): State<Simulator>,
+    Path(number): Path<String>,
+) -> Response {
     match sim.draft_invoice_csv(&number) {
         Ok(csv) => {
             let content_type = format!("text/csv; charset={}", csv.encoding.charset());
@@ -95,7 +96,9 @@ pub(crate) async fn draft_csv(State(sim): State<Simulator>, Path(number): Path<S
                 "attachment; filename=\"{}.csv\"",
                 number.replace(['"', '\\', '/'], "_")
             )) {
-                response.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+                response
+                    .headers_mut()
+                    .insert(header::CONTENT_DISPOSITION, v);
             }
             response
         }

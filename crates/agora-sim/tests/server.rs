@@ -636,7 +636,9 @@ async fn a_draft_invoice_comes_with_its_csv_in_the_layout_asked() {
     let draft = v["DraftInvoiceNumber"].as_str().unwrap().to_owned();
     let path = v["Csv"].as_str().unwrap().to_owned();
     assert_eq!(path, format!("/_sim/invoices/{draft}/csv"));
-    let resp = reqwest::get(format!("{}{path}", server.url())).await.unwrap();
+    let resp = reqwest::get(format!("{}{path}", server.url()))
+        .await
+        .unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
     assert_eq!(
         resp.headers()["content-type"],

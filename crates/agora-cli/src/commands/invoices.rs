@@ -58,7 +58,11 @@ pub(crate) enum InvoicesCmd {
         #[arg(long)]
         invoice: InvoiceNumber,
         /// A claim of the draft (repeatable).
-        #[arg(long = "claim", required_unless_present = "csv", conflicts_with = "csv")]
+        #[arg(
+            long = "claim",
+            required_unless_present = "csv",
+            conflicts_with = "csv"
+        )]
         claims: Vec<ClaimId>,
         /// The OEM's CSV of the draft's claims: its claims are sent.
         #[arg(long, value_name = "FILE")]

@@ -60,9 +60,7 @@ impl CsvEncoding {
         match name.trim().to_ascii_lowercase().as_str() {
             "utf-8" | "utf8" => Some(Self::Utf8),
             "utf-8-bom" | "utf8-bom" | "utf-8 bom" => Some(Self::Utf8Bom),
-            "windows-1252" | "cp1252" | "latin1" | "iso-8859-1" | "ansi" => {
-                Some(Self::Windows1252)
-            }
+            "windows-1252" | "cp1252" | "latin1" | "iso-8859-1" | "ansi" => Some(Self::Windows1252),
             _ => None,
         }
     }
@@ -302,8 +300,28 @@ impl Field {
 
 /// Words a header may carry around its meaning (`N° de`, `ID`, `ref`).
 const FILLER: &[&str] = &[
-    "n", "no", "nr", "num", "numero", "number", "nb", "id", "de", "du", "la", "le", "l", "d",
-    "of", "the", "ref", "reference", "code", "eur", "euro", "euros",
+    "n",
+    "no",
+    "nr",
+    "num",
+    "numero",
+    "number",
+    "nb",
+    "id",
+    "de",
+    "du",
+    "la",
+    "le",
+    "l",
+    "d",
+    "of",
+    "the",
+    "ref",
+    "reference",
+    "code",
+    "eur",
+    "euro",
+    "euros",
 ];
 
 /// A header as compared: accents folded, camel case split, lower case,
@@ -530,8 +548,7 @@ pub fn read_claims_csv(bytes: &[u8], mapping: &CsvMapping) -> Result<ClaimsCsv, 
         };
         let amount = match amount_col {
             Some(c) if !cell(c).is_empty() => Some(
-                parse_amount(cell(c), mapping.decimal_comma)
-                    .ok_or_else(|| bad(c, "an amount"))?,
+                parse_amount(cell(c), mapping.decimal_comma).ok_or_else(|| bad(c, "an amount"))?,
             ),
             _ => None,
         };
@@ -620,10 +637,7 @@ pub fn parse_amount(cell: &str, decimal_comma: Option<bool>) -> Option<Decimal> 
 /// each possibly followed by a time (ignored), or the `format` given.
 pub fn parse_date(cell: &str, format: Option<&str>) -> Option<Date> {
     if let Some(format) = format {
-        return jiff::fmt::strtime::parse(format, cell)
-            .ok()?
-            .to_date()
-            .ok();
+        return jiff::fmt::strtime::parse(format, cell).ok()?.to_date().ok();
     }
     let day = cell
         .split(|c: char| c == 'T' || c == ' ')

@@ -275,10 +275,7 @@ pub fn reconcile(
                 claim_id: row.claim_id,
                 row: row.row,
                 local_state: if other_oem {
-                    format!(
-                        "of OEM {}",
-                        claim.manufacturer.map_or(0, |m| m.0)
-                    )
+                    format!("of OEM {}", claim.manufacturer.map_or(0, |m| m.0))
                 } else {
                     state_name(claim)
                 },
