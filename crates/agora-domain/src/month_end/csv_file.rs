@@ -384,12 +384,9 @@ fn fold(c: char) -> char {
 /// Windows-1252 (unless `forced`).
 fn decode(bytes: &[u8], forced: Option<CsvEncoding>) -> (String, CsvEncoding) {
     const BOM: &[u8] = b"\xEF\xBB\xBF";
-    match forced {
-        Some(CsvEncoding::Windows1252) => {
-            let (text, _) = encoding_rs::WINDOWS_1252.decode_without_bom_handling(bytes);
-            return (text.into_owned(), CsvEncoding::Windows1252);
-        }
-        Some(_) | None => {}
+    if forced == Some(CsvEncoding::Windows1252) {
+        let (text, _) = encoding_rs::WINDOWS_1252.decode_without_bom_handling(bytes);
+        return (text.into_owned(), CsvEncoding::Windows1252);
     }
     if let Some(rest) = bytes.strip_prefix(BOM) {
         let (text, _) = encoding_rs::UTF_8.decode_without_bom_handling(rest);
@@ -639,10 +636,7 @@ pub fn parse_date(cell: &str, format: Option<&str>) -> Option<Date> {
     if let Some(format) = format {
         return jiff::fmt::strtime::parse(format, cell).ok()?.to_date().ok();
     }
-    let day = cell
-        .split(|c: char| c == 'T' || c == ' ')
-        .next()
-        .unwrap_or("");
+    let day = cell.split(['T', ' ']).next().unwrap_or("");
     let parts: Vec<&str> = day.split(['-', '/', '.']).collect();
     let [a, b, c] = parts.as_slice() else {
         return None;
