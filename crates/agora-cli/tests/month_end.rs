@@ -144,8 +144,8 @@ async fn month_of(db: &Path, claim: ClaimId) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn match_exits_0_when_clean_8_when_not_and_register_follows_it() {
     let env = &Env::new("month").await;
-    let a = accepted_claim(&env).await;
-    let b = accepted_claim(&env).await;
+    let a = accepted_claim(env).await;
+    let b = accepted_claim(env).await;
     let period = month_of(&env.db, a).await;
     assert_eq!(month_of(&env.db, b).await, period);
     let (draft, _) = env.sim().draft_invoice(KEY, ManufacturerId(1)).unwrap();
