@@ -8,6 +8,7 @@
 use agora_domain::lifecycle::{ClaimState, RepairEvent};
 use agora_domain::{ClaimId, ClaimStatus, InterventionId, LogisticStatus, PartOrderLine};
 use agora_ports::{AgoraError, Claims, LocalRepair, PartOrders, RepairFiles};
+use jiff::Timestamp;
 
 use crate::hub::Agora;
 use crate::report::{Pass, Step, StepFailure, Warning, concerns_one_item};
@@ -230,9 +231,10 @@ where
             return Ok(Call::Answered(None, warnings));
         };
         let comment = tracking.comment.clone();
+        let now = self.clock.now();
         let repair = self
             .rewrite(repair, |repair| {
-                apply_claim_status(repair, claim_id, &status, next, comment.as_deref());
+                apply_claim_status(repair, claim_id, &status, next, comment.as_deref(), now);
             })
             .await?;
         Ok(Call::Answered(
@@ -296,13 +298,19 @@ fn merge_order_lines(repair: &mut LocalRepair, lines: &[PartOrderLine]) {
 
 /// Takes a claim's tracked status into its file: AgoraPlus is the source of
 /// truth for it; NOTCONFORM and NOTVALID ask a person for a correction.
+/// The first time a claim is seen CLOSEDACCEPTED is kept (`now`): the month
+/// end counts the claim in that month.
 fn apply_claim_status(
     repair: &mut LocalRepair,
     claim_id: ClaimId,
     status: &ClaimStatus,
     next: ClaimState,
     comment: Option<&str>,
+    now: Timestamp,
 ) {
+    if next == ClaimState::ClosedAccepted && repair.accepted_at.is_none() {
+        repair.accepted_at = Some(now);
+    }
     match repair
         .lifecycle
         .apply(&RepairEvent::OemDecision(status.clone()))

@@ -58,6 +58,7 @@ fn local_repair(item: &NewMandateResponseData, id: InterventionId) -> Option<Loc
         attention: None,
         revision: 0,
         work_order: Some(mandate.clone()),
+        accepted_at: None,
     })
 }
 

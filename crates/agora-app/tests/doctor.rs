@@ -107,6 +107,7 @@ async fn seed<S: RepairFiles + Outbox>(store: &S) -> u64 {
                 attention: None,
                 revision: 0,
                 work_order: with_work_order.then(work_order),
+                accepted_at: None,
             })
             .await
             .unwrap();

@@ -252,6 +252,7 @@ fn unknown_file(id: i64, claim: Option<i64>, order: Option<&str>) -> LocalRepair
         attention: None,
         revision: 0,
         work_order: None,
+        accepted_at: None,
     }
 }
 

@@ -202,6 +202,7 @@ fn repair(id: i64) -> LocalRepair {
         attention: None,
         revision: 0,
         work_order: None,
+        accepted_at: None,
     }
 }
 

@@ -82,6 +82,7 @@ fn repair(id: i64) -> LocalRepair {
         attention: None,
         revision: 0,
         work_order: None,
+        accepted_at: None,
     }
 }
 

@@ -253,6 +253,7 @@ mod tests {
             attention: None,
             revision: 1,
             work_order: None,
+            accepted_at: None,
         }
     }
 

@@ -29,6 +29,8 @@ pub(crate) mod code {
     /// (not its envelope, a shape the route does not answer with): the
     /// server is up; retrying will not help.
     pub(crate) const UNREADABLE: u8 = 7;
+    /// `agora invoices match`: the OEM's CSV and the local files differ.
+    pub(crate) const DIFFERENCES: u8 = 8;
 }
 
 /// An error as shown to the user: on stderr, `error: MESSAGE` and

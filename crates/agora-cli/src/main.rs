@@ -67,7 +67,8 @@ Settings (flags win over the environment, which wins over the configuration file
                        watch's watch_work_orders_every, watch_tracking_every,
                        watch_outbox_poll, watch_shutdown_grace, watch_catalogs,
                        watch_catalog_at (durations as \"30s\", \"500ms\", \"2m\" or a
-                       number of seconds)
+                       number of seconds), and the month end's month_zone and
+                       invoice_csv (each OEM's CSV mapping; see `agora invoices match --help`)
   AGORA_CONNECT_TIMEOUT … AGORA_GRACE  the timing settings (Timing: above); the
                        README's \"Timing\" says what each trades
   AGORA_LOG            log filter for stderr (e.g. info, agora_http=debug); -v, -vv, -vvv win over it
@@ -78,6 +79,7 @@ Exit codes:
   3 configuration or authentication (missing key, 401, 403)         4 AgoraPlus unreachable or unavailable
   5 an operation is in doubt (see `agora outbox list --state in-doubt`)  6 local store error
   7 AgoraPlus answered something this version cannot read (unreadable answer)
+  8 `agora invoices match`: the OEM's CSV does not match the local files
 With --json, an error is one JSON object on stderr: code, message, hint, exit_code.
 A command that did only part of its work (a sync whose one half failed, a tracking pass that
 missed some files) says which part failed on stderr and exits with that failure's code.

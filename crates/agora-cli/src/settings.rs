@@ -2,10 +2,12 @@
 //! order of precedence. The api_key comes from the environment or a file,
 //! never from a flag's value or the configuration file, and is never printed.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use agora_domain::Lcid;
+use agora_domain::month_end::CsvMapping;
 use agora_http::{ApiKey, ClientConfig, Environment, RetryPolicy, parse_switch};
 use agora_ports::{AgoraError, EventType, WebhookEndpoint, WebhookSecret};
 use agora_store::{Locator, PgOptions};
@@ -122,6 +124,13 @@ pub(crate) struct ConfigFile {
     /// How long events, delivered outbox entries and webhook deliveries
     /// are kept (default 90 days).
     pub retention: Option<FileDuration>,
+    /// The month end: the time zone a claim's month is taken in (IANA
+    /// name; default Europe/Paris).
+    pub month_zone: Option<String>,
+    /// The month end: each OEM's CSV mapping, by OEM id (`"19"`), or
+    /// `"default"` for every OEM without one.
+    #[serde(default)]
+    pub invoice_csv: BTreeMap<String, CsvMapping>,
 }
 
 /// A webhook endpoint in the configuration file.
@@ -218,6 +227,14 @@ pub(crate) struct WatchFile {
     pub retention: Option<FileDuration>,
 }
 
+/// The month-end keys of the configuration file, read by `agora invoices`
+/// (its flags win over them).
+#[derive(Debug, Default, Clone)]
+pub(crate) struct MonthEndFile {
+    pub zone: Option<String>,
+    pub mappings: BTreeMap<String, CsvMapping>,
+}
+
 /// Settings given on the command line (flags, or the environment
 /// variables clap reads for them), already validated by clap.
 #[derive(Debug, Default, Clone)]
@@ -253,6 +270,8 @@ pub(crate) struct Settings {
     pub grace: Duration,
     /// The configuration file's keys of `agora watch`.
     pub watch: WatchFile,
+    /// The configuration file's keys of the month end.
+    pub month_end: MonthEndFile,
 }
 
 /// A timing setting: the flag's (or its variable's) value, else the
@@ -430,8 +449,13 @@ impl Settings {
             webhook_max_age: file.webhook_max_age,
             retention: file.retention,
         };
+        let month_end = MonthEndFile {
+            zone: file.month_zone,
+            mappings: file.invoice_csv,
+        };
         Ok(Self {
             watch,
+            month_end,
             client,
             lease: timing(flags.lease, file.lease, "lease", defaults::LEASE, false)?,
             grace: timing(flags.grace, file.grace, "grace", defaults::GRACE, true)?,

@@ -906,6 +906,7 @@ async fn plant_unknown_file(db: &std::path::Path, id: i64, claim: Option<i64>) {
         attention: None,
         revision: 0,
         work_order: None,
+        accepted_at: None,
     };
     agora_store_sqlite::SqliteStore::open(db)
         .unwrap()

@@ -160,6 +160,7 @@ async fn plant_repairs(db: &Path, count: i64) {
             attention: Some("planted by the test of a closed pipe".to_owned()),
             revision: 0,
             work_order: None,
+            accepted_at: None,
         };
         store.upsert_repair(&repair).await.unwrap();
     }

@@ -51,6 +51,7 @@ async fn doctor_lists_then_fixes_then_finds_nothing() {
             attention: None,
             revision: 0,
             work_order: Some(work_order),
+            accepted_at: None,
         })
         .await
         .unwrap();

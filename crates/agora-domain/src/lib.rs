@@ -28,6 +28,7 @@ pub mod lifecycle;
 pub mod mandate;
 pub mod mend;
 pub mod money;
+pub mod month_end;
 pub mod redact;
 pub mod repair;
 pub mod routes;

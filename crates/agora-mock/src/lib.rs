@@ -30,6 +30,6 @@ pub use faults::{FaultCounts, Faults, Roll};
 pub use ports::SimClient;
 pub use profile::{AnswerProfile, EmptyList, OrderNumbers};
 pub use sim::{
-    Autopilot, ClockChange, ClockView, Delta, JournalRecord, SimConfig, SimConfigFile, Simulator,
-    changes_state,
+    Autopilot, ClockChange, ClockView, Delta, DraftCsv, JournalRecord, SimConfig, SimConfigFile,
+    Simulator, changes_state,
 };

@@ -34,6 +34,7 @@ mod clock;
 mod config;
 mod injection;
 mod inspection;
+mod invoice_csv;
 mod invoices;
 mod journal;
 mod master_data;
@@ -45,6 +46,7 @@ pub use autopilot::Autopilot;
 pub use clock::{ClockChange, ClockView};
 pub use config::{SimConfig, SimConfigFile};
 pub use injection::changes_state;
+pub use invoice_csv::DraftCsv;
 pub use journal::JournalRecord;
 pub use master_data::Delta;
 
@@ -97,6 +99,8 @@ struct DraftRecord {
     manufacturer: ManufacturerId,
     claims: Vec<ClaimId>,
     invoice_number: Option<String>,
+    /// The CSV of its claims that comes with it.
+    csv: invoice_csv::DraftCsv,
 }
 
 #[derive(Debug, Clone)]

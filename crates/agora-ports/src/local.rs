@@ -57,6 +57,11 @@ pub struct LocalRepair {
     /// The work order as AgoraPlus sent it, unknown fields included; `None`
     /// for a file created here (or saved before work orders were kept).
     pub work_order: Option<MandateLightResponse>,
+    /// When agora first saw the file's claim CLOSEDACCEPTED (the month
+    /// end's month of the claim); `None` while it is not, or for a file
+    /// accepted before agora kept the time and without a recorded event.
+    /// Kept by every later write: the first time stays.
+    pub accepted_at: Option<Timestamp>,
 }
 
 /// A work order as pulled from AgoraPlus, kept whole whether accepted or

@@ -592,6 +592,7 @@ pub fn apply_answer(
                 attention: None,
                 revision: 0,
                 work_order: None,
+                accepted_at: None,
             }]
         }
         (Operation::PlaceOrder(_), OperationAnswer::Ordered(lines)) => found

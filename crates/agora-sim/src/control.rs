@@ -36,6 +36,7 @@ pub const CONTROL_ROUTES: &[(&str, &str)] = &[
     ("POST", "/_sim/claims/{ClaimID}/decision"),
     ("POST", "/_sim/orders/{OrderNumber}/logistic"),
     ("POST", "/_sim/invoices/draft"),
+    ("GET", "/_sim/invoices/{DraftInvoiceNumber}/csv"),
     ("POST", "/_sim/catalog/{ManufacturerId}/spareparts"),
     ("POST", "/_sim/catalog/{ManufacturerId}/products"),
     ("POST", "/_sim/faults"),
@@ -106,6 +107,7 @@ pub(crate) fn routes() -> axum::Router<AppState> {
         .route("/_sim/claims/{claim_id}/decision", post(decide_claim))
         .route("/_sim/orders/{order_number}/logistic", post(set_logistic))
         .route("/_sim/invoices/draft", post(draft_invoice))
+        .route("/_sim/invoices/{number}/csv", get(draft_csv))
         .route(
             "/_sim/catalog/{manufacturer}/spareparts",
             post(publish_parts),
@@ -353,6 +355,9 @@ struct DraftRequest {
     #[serde(default)]
     api_key: Option<IgnoredAny>,
     manufacturer_id: ManufacturerId,
+    /// The layout of its CSV (`crate::invoice_csv`).
+    #[serde(default)]
+    csv: Option<crate::invoice_csv::CsvOptions>,
 }
 
 async fn draft_invoice(
@@ -366,9 +371,26 @@ async fn draft_invoice(
         let r = body::<DraftRequest>(&bytes)?;
         no_key_in_body(r.api_key.as_ref())?;
         sim.catch_up(key);
-        let (number, claims) = sim.draft_invoice(key, r.manufacturer_id)?;
-        Ok(json!({ "DraftInvoiceNumber": number, "ClaimIDs": claims }))
+        let layout = r.csv.unwrap_or_default().layout()?;
+        let (number, claims) = sim.draft_invoice_in(key, r.manufacturer_id, &layout)?;
+        let csv = format!("/_sim/invoices/{}/csv", number.as_str());
+        Ok(json!({ "DraftInvoiceNumber": number, "ClaimIDs": claims, "Csv": csv }))
     })
+}
+
+/// `GET /_sim/invoices/{number}/csv`: the raw bytes of the account's draft.
+async fn draft_csv(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    Path(number): Path<String>,
+) -> Response {
+    let caller = caller(&state, &headers, &uri);
+    let key = caller
+        .as_ref()
+        .map_err(Clone::clone)
+        .and_then(Caller::account);
+    crate::invoice_csv::draft_csv(&state.sim, key, &number)
 }
 
 fn manufacturer(raw: &str) -> Result<ManufacturerId, SimError> {

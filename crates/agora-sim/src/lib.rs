@@ -22,6 +22,7 @@
 mod control;
 mod guard;
 mod handler;
+mod invoice_csv;
 #[cfg(feature = "bin")]
 pub mod options;
 #[cfg(feature = "record")]

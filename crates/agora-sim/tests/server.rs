@@ -590,3 +590,115 @@ async fn the_same_seed_gives_the_same_simulation() {
     assert_ne!(run1, run3);
     assert_eq!(parts1["ResponseData"].as_array().unwrap().len(), 100);
 }
+
+/// A draft invoice comes with its CSV: served raw, in the layout and
+/// encoding asked on the draft call, its charset in the `Content-Type`;
+/// a layout the simulator cannot write is a 400 naming the option.
+#[tokio::test]
+async fn a_draft_invoice_comes_with_its_csv_in_the_layout_asked() {
+    let server = start(config(&["a"], &[], 1)).await;
+    let http = Http::new(&server);
+    let mut claims = Vec::new();
+    for _ in 0..2 {
+        let mandate = json!({"Mandate": {"ManufacturerId": 19, "InterventionTypeId": 1}});
+        http.call(
+            "POST",
+            "/_sim/mandates",
+            Some("a"),
+            Some(&mandate.to_string()),
+        )
+        .await;
+        let (_, v) = http
+            .call(
+                "GET",
+                "/api/Repair/GetNewMandates?autoAccept=true",
+                Some("a"),
+                None,
+            )
+            .await;
+        let intervention = v["ResponseData"][0]["InterventionId"].as_i64().unwrap();
+        let claim = json!({
+            "ClaimType": {"InterventionId": intervention, "ManufacturerId": 19,
+                          "CommercialRef": "ECAM22.110.B", "SerialNumber": "1234567890123456789"},
+            "ClaimConso": {"LastName": "Gérard", "Address1": "12 rue des Lilas", "Zip": "69003",
+                           "City": "Lyon", "MobilePhone": "0612345678"},
+            "ClaimInfos": {"CallDate": "2024-02-28T10:00:00Z"},
+            "ClaimLab": {"OriginCode": "WAR", "LaborHours": 1, "LaborCost": 1234.5}
+        });
+        let (_, v) = http
+            .call(
+                "POST",
+                "/api/Repair/CreateWarrantyClaims?language=1033&transferIfValid=true",
+                Some("a"),
+                Some(&claim.to_string()),
+            )
+            .await;
+        let claim_id = v["ResponseData"]["ClaimID"].as_i64().unwrap();
+        http.call(
+            "POST",
+            &format!("/_sim/claims/{claim_id}/decision"),
+            Some("a"),
+            Some(r#"{"LastStatus": "CLOSEDACCEPTED"}"#),
+        )
+        .await;
+        claims.push((claim_id, intervention));
+    }
+    let (status, v) = http
+        .call(
+            "POST",
+            "/_sim/invoices/draft",
+            Some("a"),
+            Some(r#"{"ManufacturerId": 19, "Csv": {"Separator": ",", "Encoding": "windows-1252", "DecimalComma": false, "Headers": "fr", "Dates": "iso"}}"#),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let draft = v["DraftInvoiceNumber"].as_str().unwrap().to_owned();
+    let path = v["Csv"].as_str().unwrap().to_owned();
+    assert_eq!(path, format!("/_sim/invoices/{draft}/csv"));
+    // The account's own draft: without its key, 401.
+    let csv_of = |path: String, key: Option<&'static str>| {
+        let mut req = reqwest::Client::new().get(format!("{}{path}", server.url()));
+        if let Some(k) = key {
+            req = req.header("api_key", k);
+        }
+        req.send()
+    };
+    let resp = csv_of(path.clone(), None).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    let resp = csv_of(path, Some("a")).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(
+        resp.headers()["content-type"],
+        "text/csv; charset=windows-1252"
+    );
+    let bytes = resp.bytes().await.unwrap();
+    assert!(std::str::from_utf8(&bytes).is_err(), "Windows-1252 bytes");
+    let header = b"N\xB0 r\xE9clamation,N\xB0 dossier,Montant HT,Date d'acceptation,Client\r\n";
+    assert!(bytes.starts_with(header), "{bytes:?}");
+    let (claim, file) = claims[0];
+    let row = format!("{claim},{file},1234.50,");
+    assert!(
+        bytes.windows(row.len()).any(|w| w == row.as_bytes()),
+        "{bytes:?}"
+    );
+    assert!(
+        bytes.windows(6).any(|w| w == b"G\xE9rard"),
+        "the name in Windows-1252: {}",
+        String::from_utf8_lossy(&bytes)
+    );
+    // An unknown draft: 404; an unknown layout: 400 naming it.
+    let resp = csv_of("/_sim/invoices/DR-0/csv".to_owned(), Some("a"))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    let (status, v) = http
+        .call(
+            "POST",
+            "/_sim/invoices/draft",
+            Some("a"),
+            Some(r#"{"ManufacturerId": 19, "Csv": {"Encoding": "ebcdic"}}"#),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
+    assert!(v.to_string().contains("Encoding"), "{v}");
+}

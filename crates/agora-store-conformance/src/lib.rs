@@ -165,6 +165,7 @@ pub fn repair(id: i64) -> LocalRepair {
         attention: None,
         revision: 0,
         work_order: None,
+        accepted_at: None,
     }
 }
 

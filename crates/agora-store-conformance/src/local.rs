@@ -9,12 +9,14 @@ use agora_ports::{AgoraError, LocalRepair, Outbox, OutboxState, RepairFiles, Syn
 
 use super::*;
 
-/// Files round-trip whole (unknown fields included); each write raises the
-/// revision; a stale copy, or a new file that exists, is a conflict.
+/// Files round-trip whole (unknown fields and the time the claim was first
+/// seen accepted included); each write raises the revision; a stale copy,
+/// or a new file that exists, is a conflict.
 pub async fn repairs_round_trip_with_revisions<H: Harness>(h: &H) {
     let store = h.fresh().await;
     let mut r = repair(1);
     r.claim_id = Some(ClaimId(77));
+    r.accepted_at = Some(t(42));
     store.upsert_repair(&r).await.unwrap();
     let stored = store.repair(InterventionId(1)).await.unwrap().unwrap();
     assert_eq!(stored.revision, 1);

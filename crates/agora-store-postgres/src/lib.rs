@@ -63,7 +63,7 @@ use outbox::enqueue_in;
 
 /// The agora schema version this build migrates a database to (and the
 /// newest it opens): the number of steps in its migrations.
-pub const SCHEMA_VERSION: i32 = 7;
+pub const SCHEMA_VERSION: i32 = 8;
 
 const _: () = assert!(MIGRATIONS.len() == SCHEMA_VERSION as usize);
 
@@ -208,6 +208,14 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX webhook_file ON webhook_deliveries (endpoint, intervention_id, state, event_id);
     CREATE INDEX webhook_event ON webhook_deliveries (event_id);
     CREATE INDEX events_at ON events (at_ms);",
+    // 8: when agora first saw each file's claim CLOSEDACCEPTED (epoch
+    // milliseconds; the month end's month of a claim), taken for files
+    // accepted before from their first `claim.closedaccepted` event.
+    "ALTER TABLE repairs ADD COLUMN accepted_ms BIGINT;
+    UPDATE repairs SET accepted_ms = (
+        SELECT MIN(e.at_ms) FROM events e
+        WHERE e.kind = 'claim.closedaccepted' AND e.intervention_id = repairs.intervention_id
+    );",
 ];
 
 /// The SQL of each schema version's step, in order (step `n` takes a
@@ -439,7 +447,7 @@ async fn migrate(client: &mut deadpool_postgres::Client) -> Result<(), AgoraErro
 }
 
 const REPAIR_COLUMNS: &str = "intervention_id, mandate_id, claim_id, file, lifecycle, orders, \
-     attention, revision, work_order";
+     attention, revision, work_order, accepted_ms";
 
 fn decode_repair(row: &Row) -> Result<LocalRepair, AgoraError> {
     let id: i64 = row.get(0);
@@ -466,6 +474,9 @@ fn decode_repair(row: &Row) -> Result<LocalRepair, AgoraError> {
         attention: row.get(6),
         revision: u64::try_from(row.get::<_, i64>(7)).unwrap_or(0),
         work_order,
+        accepted_at: row
+            .get::<_, Option<i64>>(9)
+            .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok()),
     })
 }
 
@@ -521,7 +532,8 @@ async fn write_repair_in(c: &impl GenericClient, r: &LocalRepair) -> Result<(), 
         r.mandate_id.map(i64::from),
         r.claim_id.map(i64::from),
     );
-    let values: [&(dyn ToSql + Sync); 8] = [
+    let accepted = r.accepted_at.map(|t| t.as_millisecond());
+    let values: [&(dyn ToSql + Sync); 9] = [
         &intervention,
         &mandate,
         &claim,
@@ -530,11 +542,12 @@ async fn write_repair_in(c: &impl GenericClient, r: &LocalRepair) -> Result<(), 
         &orders,
         &r.attention,
         &work_order,
+        &accepted,
     ];
     let n = if revision == 0 {
         c.execute(
-            "INSERT INTO repairs (intervention_id, mandate_id, claim_id, file, lifecycle, orders, attention, work_order, revision)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1) ON CONFLICT DO NOTHING",
+            "INSERT INTO repairs (intervention_id, mandate_id, claim_id, file, lifecycle, orders, attention, work_order, accepted_ms, revision)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1) ON CONFLICT DO NOTHING",
             &values,
         )
         .await
@@ -543,8 +556,9 @@ async fn write_repair_in(c: &impl GenericClient, r: &LocalRepair) -> Result<(), 
         with_revision.push(&revision);
         c.execute(
             "UPDATE repairs SET mandate_id = $2, claim_id = $3, file = $4, lifecycle = $5,
-               orders = $6, attention = $7, work_order = $8, revision = revision + 1
-             WHERE intervention_id = $1 AND revision = $9",
+               orders = $6, attention = $7, work_order = $8, accepted_ms = $9,
+               revision = revision + 1
+             WHERE intervention_id = $1 AND revision = $10",
             &with_revision,
         )
         .await

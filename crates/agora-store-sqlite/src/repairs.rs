@@ -29,6 +29,7 @@ pub(crate) fn repair_from_row(row: &Row<'_>) -> rusqlite::Result<RepairRow> {
         attention: row.get(6)?,
         revision: row.get(7)?,
         work_order: row.get(8)?,
+        accepted_ms: row.get(9)?,
     })
 }
 
@@ -42,6 +43,7 @@ pub(crate) struct RepairRow {
     attention: Option<String>,
     revision: i64,
     work_order: Option<String>,
+    accepted_ms: Option<i64>,
 }
 
 pub(crate) fn decode_repair(row: RepairRow) -> Result<LocalRepair, AgoraError> {
@@ -70,11 +72,12 @@ pub(crate) fn decode_repair(row: RepairRow) -> Result<LocalRepair, AgoraError> {
         attention: row.attention,
         revision: u64::try_from(row.revision).unwrap_or(0),
         work_order,
+        accepted_at: row.accepted_ms.map(from_ms),
     })
 }
 
 pub(crate) const REPAIR_COLUMNS: &str = "intervention_id, mandate_id, claim_id, file, lifecycle, \
-     orders, attention, revision, work_order";
+     orders, attention, revision, work_order, accepted_ms";
 
 pub(crate) fn one_repair(
     conn: &Connection,
@@ -125,9 +128,9 @@ fn write_repair_in(conn: &Connection, r: &LocalRepair) -> Result<(), AgoraError>
     if revision == 0 {
         let n = conn
             .execute(
-                "INSERT INTO repairs (intervention_id, mandate_id, claim_id, file, lifecycle, orders, attention, revision, work_order)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8) ON CONFLICT DO NOTHING",
-                params![r.intervention_id.0, r.mandate_id.map(i64::from), r.claim_id.map(i64::from), file, lifecycle, orders, r.attention, work_order],
+                "INSERT INTO repairs (intervention_id, mandate_id, claim_id, file, lifecycle, orders, attention, revision, work_order, accepted_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8, ?9) ON CONFLICT DO NOTHING",
+                params![r.intervention_id.0, r.mandate_id.map(i64::from), r.claim_id.map(i64::from), file, lifecycle, orders, r.attention, work_order, r.accepted_at.map(ms)],
             )
             .map_err(store_error)?;
         return if n == 1 { Ok(()) } else { Err(conflict()) };
@@ -135,7 +138,8 @@ fn write_repair_in(conn: &Connection, r: &LocalRepair) -> Result<(), AgoraError>
     let n = conn
         .execute(
             "UPDATE repairs SET mandate_id = ?2, claim_id = ?3, file = ?4, lifecycle = ?5,
-               orders = ?6, attention = ?7, revision = revision + 1, work_order = ?9
+               orders = ?6, attention = ?7, revision = revision + 1, work_order = ?9,
+               accepted_ms = ?10
              WHERE intervention_id = ?1 AND revision = ?8",
             params![
                 r.intervention_id.0,
@@ -146,7 +150,8 @@ fn write_repair_in(conn: &Connection, r: &LocalRepair) -> Result<(), AgoraError>
                 orders,
                 r.attention,
                 revision,
-                work_order
+                work_order,
+                r.accepted_at.map(ms)
             ],
         )
         .map_err(store_error)?;

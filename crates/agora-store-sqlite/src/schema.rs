@@ -136,6 +136,14 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     CREATE INDEX webhook_file ON webhook_deliveries (endpoint, intervention_id, state, event_id);
     CREATE INDEX webhook_event ON webhook_deliveries (event_id);
     CREATE INDEX events_at ON events (at_ms);",
+    // 8: when agora first saw each file's claim CLOSEDACCEPTED (epoch
+    // milliseconds; the month end's month of a claim), taken for files
+    // accepted before from their first `claim.closedaccepted` event.
+    "ALTER TABLE repairs ADD COLUMN accepted_ms INTEGER;
+    UPDATE repairs SET accepted_ms = (
+        SELECT MIN(e.at_ms) FROM events e
+        WHERE e.kind = 'claim.closedaccepted' AND e.intervention_id = repairs.intervention_id
+    );",
 ];
 
 /// Work a migration step needs beyond SQL, run in its transaction: version

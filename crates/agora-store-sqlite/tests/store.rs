@@ -571,6 +571,7 @@ async fn a_store_of_schema_3_opens_at_4_and_keeps_work_orders_from_then_on() {
             "ALTER TABLE spare_parts DROP COLUMN synced_ms;
              ALTER TABLE products DROP COLUMN synced_ms;
              ALTER TABLE repairs DROP COLUMN work_order;
+             ALTER TABLE repairs DROP COLUMN accepted_ms;
              DROP TABLE work_orders;
              DROP TABLE job_leases;
              DROP TABLE events;
@@ -585,7 +586,7 @@ async fn a_store_of_schema_3_opens_at_4_and_keeps_work_orders_from_then_on() {
         .unwrap()
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 7, "and on to the latest");
+    assert_eq!(version, 8, "and on to the latest");
     let mut old = store.repair(InterventionId(1)).await.unwrap().unwrap();
     assert_eq!(old.work_order, None);
     assert_eq!(old.file, repair(1).file);
@@ -599,4 +600,47 @@ async fn a_store_of_schema_3_opens_at_4_and_keeps_work_orders_from_then_on() {
         .await
         .unwrap();
     assert_eq!(store.work_orders().await.unwrap().len(), 1);
+}
+
+/// Schema 8 keeps when each claim was first seen CLOSEDACCEPTED: a store of
+/// version 7 opens with the time of each file's first
+/// `claim.closedaccepted` event; a later write keeps what it was given.
+#[tokio::test]
+async fn a_store_of_schema_7_takes_acceptance_times_from_its_events() {
+    use agora_ports::Events;
+    let (_dir, path) = temp_db();
+    {
+        let store = SqliteStore::open(&path).unwrap();
+        for id in [1, 2] {
+            store.upsert_repair(&repair(id)).await.unwrap();
+        }
+        let mut accepted = store.repair(InterventionId(1)).await.unwrap().unwrap();
+        accepted.claim_id = Some(ClaimId(7));
+        accepted.lifecycle.claim = Some(ClaimState::ClosedAccepted);
+        store.upsert_repair(&accepted).await.unwrap();
+    }
+    let event_at = {
+        let store = SqliteStore::open(&path).unwrap();
+        let events = store.events_after(0, 100).await.unwrap();
+        events
+            .iter()
+            .find(|e| e.kind == "claim.closedaccepted")
+            .unwrap()
+            .at
+    };
+    {
+        let raw = rusqlite::Connection::open(&path).unwrap();
+        raw.execute_batch("ALTER TABLE repairs DROP COLUMN accepted_ms; PRAGMA user_version = 7;")
+            .unwrap();
+    }
+    let store = SqliteStore::open(&path).unwrap();
+    let one = store.repair(InterventionId(1)).await.unwrap().unwrap();
+    assert_eq!(one.accepted_at, Some(event_at));
+    let two = store.repair(InterventionId(2)).await.unwrap().unwrap();
+    assert_eq!(two.accepted_at, None);
+    let mut two = two;
+    two.accepted_at = Some(t(5));
+    store.upsert_repair(&two).await.unwrap();
+    let back = store.repair(InterventionId(2)).await.unwrap().unwrap();
+    assert_eq!(back.accepted_at, Some(t(5)));
 }

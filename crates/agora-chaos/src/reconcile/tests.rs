@@ -25,6 +25,7 @@ pub(crate) fn local(id: InterventionId) -> LocalRepair {
         attention: None,
         revision: 1,
         work_order: None,
+        accepted_at: None,
     }
 }
 

@@ -129,6 +129,7 @@ pub(crate) async fn run(command: Command, flags: Flags, out: Out) -> ExitCode {
         Ok(app) => match command {
             Command::Watch(args) => watch::run(&app, args, &settings.watch, out).await,
             Command::Events(args) => events::run(&app, args, &settings.watch.webhooks, out).await,
+            Command::Invoices(cmd) => invoices::run(&app, cmd, out, &settings.month_end).await,
             command => execute(&app, command, out, &settings.client).await,
         },
         Err(e) => Err(e),
@@ -249,7 +250,6 @@ async fn execute(
         Command::Status(cmd) => repairs::run_status(app, cmd, out).await,
         Command::Parts(cmd) => parts::run(app, cmd, out, client).await,
         Command::Claims(cmd) => claims::run(app, cmd, out, client).await,
-        Command::Invoices(cmd) => invoices::run(app, cmd, out).await,
         Command::Catalog(cmd) => catalog::run(app, cmd, out).await,
         Command::Bom(args) => catalog::bom(app, args, out).await,
         Command::Outbox(cmd) => outbox::run(app, cmd, out).await,
@@ -257,6 +257,7 @@ async fn execute(
         Command::Demo(_)
         | Command::Events(_)
         | Command::Watch(_)
+        | Command::Invoices(_)
         | Command::Sim(_)
         | Command::Record(_)
         | Command::Completions(_)

@@ -4,7 +4,9 @@
 use agora_domain::lifecycle::{ClaimState, RepairEvent};
 use agora_domain::{ClaimId, DraftInvoiceNumber, InvoiceReference, ManufacturerId};
 
-use super::{DraftRecord, Simulator, hint, mandatory};
+use agora_domain::month_end::CsvLayout;
+
+use super::{DraftRecord, Simulator, hint, invoice_csv, mandatory};
 use crate::error::{Answer, SimError};
 
 impl Simulator {
@@ -74,11 +76,24 @@ impl Simulator {
 
     /// The OEM issues a draft invoice gathering an account's CLOSEDACCEPTED
     /// claims of one OEM that no draft holds yet.
+    /// Its CSV is written in the default layout ([`CsvLayout::default`]).
     pub fn draft_invoice(
         &self,
         api_key: &str,
         manufacturer: ManufacturerId,
     ) -> Result<(DraftInvoiceNumber, Vec<ClaimId>), SimError> {
+        self.draft_invoice_in(api_key, manufacturer, &CsvLayout::default())
+    }
+
+    /// [`Simulator::draft_invoice`], its CSV written in `layout`
+    /// ([`Simulator::draft_invoice_csv`] serves it).
+    pub fn draft_invoice_in(
+        &self,
+        api_key: &str,
+        manufacturer: ManufacturerId,
+        layout: &CsvLayout,
+    ) -> Result<(DraftInvoiceNumber, Vec<ClaimId>), SimError> {
+        let now = self.now_for(api_key)?;
         let mut world = self.world();
         let seq = world.next_draft;
         let tenant = world
@@ -108,12 +123,14 @@ impl Simulator {
                 c.draft = Some(number.clone());
             }
         }
+        let csv = invoice_csv::draft_csv(tenant, &claims, layout, now);
         tenant.drafts.insert(
             number.clone(),
             DraftRecord {
                 manufacturer,
                 claims: claims.clone(),
                 invoice_number: None,
+                csv,
             },
         );
         world.next_draft += 1;
