@@ -337,9 +337,15 @@ impl Simulator {
         }
     }
 
-    fn with_tenant<R>(
+    /// `f` on the account `key`, with its clock's time, after the
+    /// account's autopilot caught up: as AgoraPlus answers its caller
+    /// (`Access::Api`: an unknown key is unauthorized, a locked account
+    /// locked) or as the OEM acts on it (`Access::Oem`: locked or not; an
+    /// unknown key is a 404 that does not show it).
+    fn on_account<R>(
         &self,
         key: &str,
+        access: Access,
         f: impl FnOnce(&mut Tenant, &mut Counters<'_>, Timestamp) -> Result<R, SimError>,
     ) -> Result<R, SimError> {
         self.catch_up(key);
@@ -353,10 +359,16 @@ impl Simulator {
             clock,
             ..
         } = &mut *world;
-        let tenant = match tenants.get_mut(key) {
-            None => return Err(SimError::Unauthorized),
-            Some(t) if t.locked => return Err(SimError::Locked),
-            Some(t) => t,
+        let tenant = match (tenants.get_mut(key), access) {
+            (None, Access::Api) => return Err(SimError::Unauthorized),
+            (Some(t), Access::Api) if t.locked => return Err(SimError::Locked),
+            (None, Access::Oem) => {
+                return Err(SimError::NotFound(format!(
+                    "no account with key {}",
+                    hint(key)
+                )));
+            }
+            (Some(t), _) => t,
         };
         let now = clock::tenant_now(clock, tenant, base);
         tenant.evict_keys(now);
@@ -368,6 +380,14 @@ impl Simulator {
         f(tenant, &mut counters, now)
     }
 
+    fn with_tenant<R>(
+        &self,
+        key: &str,
+        f: impl FnOnce(&mut Tenant, &mut Counters<'_>, Timestamp) -> Result<R, SimError>,
+    ) -> Result<R, SimError> {
+        self.on_account(key, Access::Api, f)
+    }
+
     // ----- the accounts' answer profiles -----
 
     /// The OEM's side on an account, locked or not: `f` gets the account
@@ -377,28 +397,7 @@ impl Simulator {
         key: &str,
         f: impl FnOnce(&mut Tenant, &mut Counters<'_>, Timestamp) -> Result<R, SimError>,
     ) -> Result<R, SimError> {
-        self.catch_up(key);
-        let base = self.base_now();
-        let mut world = self.world();
-        let World {
-            tenants,
-            next_intervention,
-            next_claim,
-            next_order,
-            clock,
-            ..
-        } = &mut *world;
-        let tenant = tenants
-            .get_mut(key)
-            .ok_or_else(|| SimError::NotFound(format!("no account with key {}", hint(key))))?;
-        let now = clock::tenant_now(clock, tenant, base);
-        tenant.evict_keys(now);
-        let mut counters = Counters {
-            intervention: next_intervention,
-            claim: next_claim,
-            order: next_order,
-        };
-        f(tenant, &mut counters, now)
+        self.on_account(key, Access::Oem, f)
     }
 
     /// Whether an account with this key exists (locked or not).
@@ -465,4 +464,13 @@ impl Counters<'_> {
         *self.order += 1;
         id
     }
+}
+
+/// Who acts on an account ([`Simulator::on_account`]).
+#[derive(Clone, Copy)]
+enum Access {
+    /// AgoraPlus's caller, through the API.
+    Api,
+    /// The OEM, through the simulator's controls.
+    Oem,
 }
