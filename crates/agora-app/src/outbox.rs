@@ -17,6 +17,10 @@ use jiff::Timestamp;
 
 use crate::hub::Agora;
 
+/// How often a command looks again at its entry while another process
+/// sends it.
+const SETTLE_POLL: Duration = Duration::from_millis(50);
+
 /// Why an attempt whose lease another process took back stopped.
 const LEASE_LOST: &str =
     "not sent further: its lease was taken back by another process (its sender was too slow)";
@@ -296,29 +300,62 @@ where
         let lease = self.new_lease(time.at);
         match self.store.claim(id, time.at, &lease).await? {
             Some(entry) => self.deliver_claimed(entry, &lease, &time).await,
-            None => {
-                let entry = self
-                    .store
-                    .entry(id)
-                    .await?
-                    .ok_or_else(|| AgoraError::Missing(format!("outbox entry {id}")))?;
-                let error = match (&entry.state, &entry.lease) {
-                    (OutboxState::Sending, Some(lease)) => {
-                        format!("being sent by {}", lease.owner)
+            None => self.settled_elsewhere(id).await,
+        }
+    }
+
+    /// What became of entry `id`, which another process claimed first (a
+    /// worker polling the outbox may take an entry between its writing and
+    /// its writer's own attempt): that process's outcome once it is
+    /// recorded (waiting for it while it sends, up to the request
+    /// timeout), or why the entry is still queued.
+    async fn settled_elsewhere(&self, id: u64) -> Result<Delivery, AgoraError> {
+        let started = tokio::time::Instant::now();
+        loop {
+            let entry = self
+                .store
+                .entry(id)
+                .await?
+                .ok_or_else(|| AgoraError::Missing(format!("outbox entry {id}")))?;
+            let error = match (&entry.state, &entry.lease) {
+                (OutboxState::Delivered, _) => {
+                    return Ok(Delivery::Delivered {
+                        entry: id,
+                        answer: entry.answer.unwrap_or(OperationAnswer::Done),
+                        warning: None,
+                    });
+                }
+                (OutboxState::Failed, _) => {
+                    return Ok(Delivery::Failed {
+                        entry: id,
+                        error: entry.last_error.unwrap_or_default(),
+                    });
+                }
+                (OutboxState::InDoubt, _) => {
+                    return Ok(Delivery::InDoubt {
+                        entry: id,
+                        error: entry.last_error.unwrap_or_default(),
+                    });
+                }
+                (OutboxState::Sending, Some(lease)) => {
+                    if started.elapsed() < self.config.request_timeout {
+                        tokio::time::sleep(SETTLE_POLL).await;
+                        continue;
                     }
-                    (OutboxState::Pending, _) if entry.next_attempt_at > self.clock.now() => {
-                        format!(
-                            "queued; next attempt at {} (an earlier attempt may still land until then, or a retry's backoff)",
-                            entry.next_attempt_at
-                        )
-                    }
-                    (OutboxState::Pending, _) => {
-                        "waits for an earlier operation of its repair file".to_owned()
-                    }
-                    (state, _) => format!("it is {}", state.as_str()),
-                };
-                Ok(Delivery::Queued { entry: id, error })
-            }
+                    format!("being sent by {}", lease.owner)
+                }
+                (OutboxState::Pending, _) if entry.next_attempt_at > self.clock.now() => {
+                    format!(
+                        "queued; next attempt at {} (an earlier attempt may still land until then, or a retry's backoff)",
+                        entry.next_attempt_at
+                    )
+                }
+                (OutboxState::Pending, _) => {
+                    "waits for an earlier operation of its repair file".to_owned()
+                }
+                (OutboxState::Sending, None) => "being sent".to_owned(),
+            };
+            return Ok(Delivery::Queued { entry: id, error });
         }
     }
 
@@ -850,6 +887,82 @@ mod tests {
         assert!(!super::is_in_doubt(&create(), &connect));
         // Whatever the operation, a client that says so is believed.
         assert!(super::is_in_doubt(&update(), &doubt));
+    }
+
+    /// An app on a fresh SQLite store, with a request timeout of `timeout`.
+    fn app_on_a_store(
+        dir: &tempfile::TempDir,
+        timeout: Duration,
+    ) -> Agora<agora_mock::SimClient, agora_store_sqlite::SqliteStore> {
+        let sim = agora_mock::Simulator::new(agora_mock::SimConfig {
+            tenants: vec!["k".into()],
+            ..agora_mock::SimConfig::default()
+        });
+        let store = agora_store_sqlite::SqliteStore::open(dir.path().join("agora.db")).unwrap();
+        Agora::new(
+            sim.client("k"),
+            store,
+            std::sync::Arc::new(agora_ports::SystemClock),
+            AppConfig {
+                request_timeout: timeout,
+                ..AppConfig::default()
+            },
+        )
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_entry_another_process_took_first_gives_that_process_s_outcome() {
+        use agora_ports::{Attempt, OperationAnswer, Outbox};
+        let dir = tempfile::tempdir().unwrap();
+        let app = app_on_a_store(&dir, Duration::from_secs(30));
+        let store = &app.store;
+        let now = app.clock.now();
+        for (attempt, expected) in [
+            (Attempt::Delivered(OperationAnswer::Done), "delivered"),
+            (Attempt::Refused("no such file".into()), "failed"),
+            (Attempt::InDoubt("cut".into()), "in doubt"),
+        ] {
+            // A worker claims the entry before its writer tries it, and is
+            // still sending when the writer looks.
+            let id = store.enqueue(None, &update(), now).await.unwrap();
+            let worker = app.lease_of("worker#1".into(), now);
+            let taken = store.claim(id, now, &worker).await.unwrap().unwrap();
+            let writer = {
+                let app = app.clone();
+                tokio::spawn(async move { app.deliver_id(id).await.unwrap() })
+            };
+            store
+                .finish(id, "worker#1", taken.attempts, &attempt, now)
+                .await
+                .unwrap();
+            let got = writer.await.unwrap();
+            let matches = match (&got, expected) {
+                (super::Delivery::Delivered { answer, .. }, "delivered") => {
+                    *answer == OperationAnswer::Done
+                }
+                (super::Delivery::Failed { error, .. }, "failed") => error.contains("no such file"),
+                (super::Delivery::InDoubt { error, .. }, "in doubt") => error.contains("cut"),
+                _ => false,
+            };
+            assert!(matches, "{expected}: {got:?}");
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_entry_another_process_sends_past_the_request_timeout_is_left_queued_naming_it() {
+        use agora_ports::Outbox;
+        let dir = tempfile::tempdir().unwrap();
+        let app = app_on_a_store(&dir, Duration::from_millis(200));
+        let now = app.clock.now();
+        let id = app.store.enqueue(None, &update(), now).await.unwrap();
+        let worker = app.lease_of("worker#1".into(), now);
+        app.store.claim(id, now, &worker).await.unwrap().unwrap();
+        match app.deliver_id(id).await.unwrap() {
+            super::Delivery::Queued { error, .. } => {
+                assert!(error.contains("being sent by worker#1"), "{error}");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -157,7 +157,7 @@ fn describe(d: &Delivery) -> String {
         },
         Delivery::Queued { entry, error } => {
             format!(
-                "queued as entry {entry}, AgoraPlus not reachable now ({error}); `agora outbox flush` later"
+                "queued as entry {entry}, not delivered yet ({error}); `agora watch` or `agora outbox flush` sends it"
             )
         }
         Delivery::InDoubt { entry, error } => format!(

@@ -1,0 +1,594 @@
+//! The whole product end to end, as a service center runs it. The
+//! simulator on autopilot plays the OEM over loopback HTTP: work orders
+//! arrive, ordered parts ship or turn out unavailable, claims are decided,
+//! all on its clock, which the test advances. `agora watch` (the binary)
+//! pulls, tracks and sends, and POSTs every event to a receiver served
+//! here, which checks each signature and refuses the first try of every
+//! other event. The service center's own commands (`agora status report`,
+//! `agora parts add` and `order`, `agora claims submit`) run beside it on
+//! the same store. A SIGTERM while the worker is sending leaves nothing in
+//! doubt; after a restart, every event recorded has arrived, exactly once
+//! when duplicates are dropped by id, in order per repair file.
+//!
+//! Each wait is for a condition (an event, a metric, a receiver's log),
+//! polled with a deadline; the simulator's time moves only when the test
+//! advances it.
+#![allow(clippy::unwrap_used)]
+#![cfg(unix)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use agora_mock::{Autopilot, ClockChange, Faults, SimConfig, Simulator};
+use agora_ports::{DEFAULT_TOLERANCE, SIGNATURE_HEADER, WebhookSecret, verify_signature};
+use agora_sim::SimServer;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode as Http};
+use jiff::SignedDuration;
+use serde_json::{Value, json};
+
+const KEY: &str = "watch-e2e-key-0001";
+const SECRET: &str = "whsec_e2e_0123456789";
+/// Work orders the autopilot publishes in the hour the test advances.
+const FILES: usize = 4;
+
+/// What the receiver saw.
+#[derive(Default)]
+struct Log {
+    /// (event id, repair file, type) of each request answered 2xx, in order.
+    accepted: Vec<(u64, Option<i64>, String)>,
+    /// Event ids refused once on purpose.
+    refused: BTreeSet<u64>,
+    /// Requests whose signature did not verify.
+    bad_signatures: u64,
+}
+
+/// A webhook receiver that refuses the first try of every other event.
+#[derive(Default)]
+struct Receiver {
+    log: Mutex<Log>,
+}
+
+impl Receiver {
+    fn distinct(&self) -> BTreeSet<u64> {
+        self.log
+            .lock()
+            .unwrap()
+            .accepted
+            .iter()
+            .map(|a| a.0)
+            .collect()
+    }
+}
+
+async fn hook(State(r): State<Arc<Receiver>>, headers: HeaderMap, body: Bytes) -> Http {
+    let signature = headers
+        .get(SIGNATURE_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let secrets = [WebhookSecret::new(SECRET).unwrap()];
+    let now = agora_ports::Clock::now(&agora_ports::SystemClock);
+    let mut log = r.log.lock().unwrap();
+    if verify_signature(signature, &body, &secrets, now, DEFAULT_TOLERANCE).is_err() {
+        log.bad_signatures += 1;
+        return Http::BAD_REQUEST;
+    }
+    let event: Value = serde_json::from_slice(&body).unwrap();
+    let id = event["id"].as_u64().unwrap();
+    if id % 2 == 1 && log.refused.insert(id) {
+        return Http::SERVICE_UNAVAILABLE;
+    }
+    log.accepted.push((
+        id,
+        event["intervention_id"].as_i64(),
+        event["type"].as_str().unwrap().to_owned(),
+    ));
+    Http::NO_CONTENT
+}
+
+/// Serves `receiver` on loopback; its URL.
+async fn serve(receiver: Arc<Receiver>) -> String {
+    let app = axum::Router::new()
+        .route("/hook", axum::routing::post(hook))
+        .with_state(receiver);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}/hook")
+}
+
+struct Env {
+    server: SimServer,
+    db: PathBuf,
+    config: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Env {
+    fn sim(&self) -> &Simulator {
+        self.server.simulator()
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_agora"));
+        c.args(args)
+            .env("AGORA_BASE_URL", self.server.url())
+            .env("AGORA_API_KEY", KEY)
+            .env("AGORA_DB", &self.db)
+            .env("AGORA_CONFIG", &self.config)
+            .env_remove("AGORA_ENV")
+            .env_remove("AGORA_LOG");
+        c
+    }
+
+    async fn run(&self, args: &[&str]) -> Output {
+        let mut c = self.command(args);
+        tokio::task::spawn_blocking(move || c.output().unwrap())
+            .await
+            .unwrap()
+    }
+
+    /// `agora --json ARGS`, which must succeed: its output.
+    async fn json(&self, args: &[&str]) -> Value {
+        let mut full = vec!["--json"];
+        full.extend_from_slice(args);
+        let out = self.run(&full).await;
+        assert!(out.status.success(), "{args:?}: {}", text(&out));
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", text(&out)))
+    }
+
+    /// Every event recorded, from `agora events --json` (NDJSON).
+    async fn events(&self) -> Vec<Value> {
+        let out = self.run(&["events", "--json"]).await;
+        assert!(out.status.success(), "{}", text(&out));
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    /// Waits until the events recorded satisfy `what` (at most 60 s).
+    async fn until_events(&self, what: &str, holds: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let events = self.events().await;
+            if holds(&events) {
+                return events;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "never: {what}; events: {}",
+                events
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    fn advance(&self, by: SignedDuration) {
+        self.sim()
+            .change_clock(Some(KEY), &ClockChange::Advance(by))
+            .unwrap();
+    }
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn types(events: &[Value]) -> Vec<String> {
+    events
+        .iter()
+        .map(|e| e["type"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn count(events: &[Value], kind: &str) -> usize {
+    events.iter().filter(|e| e["type"] == kind).count()
+}
+
+/// The repair files with an event of one of `kinds`.
+fn files_with(events: &[Value], kinds: &[&str]) -> BTreeSet<i64> {
+    events
+        .iter()
+        .filter(|e| kinds.iter().any(|k| e["type"] == *k))
+        .filter_map(|e| e["intervention_id"].as_i64())
+        .collect()
+}
+
+/// A running `agora watch`: the child, its health address, and its stderr
+/// as read so far (drained by a thread so that it never blocks).
+struct Worker {
+    child: Child,
+    metrics: String,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Worker {
+    fn start(env: &Env) -> Self {
+        let mut child = env
+            .command(&[
+                "watch",
+                "--work-orders-every",
+                "1s",
+                "--tracking-every",
+                "1s",
+                "--outbox-poll",
+                "200ms",
+                "--metrics",
+                "127.0.0.1:0",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap());
+        let mut line = String::new();
+        let metrics = loop {
+            line.clear();
+            assert!(lines.read_line(&mut line).unwrap() > 0, "no address said");
+            if let Some(rest) = line.trim().strip_prefix("health on http://") {
+                break rest.split('/').next().unwrap().to_owned();
+            }
+        };
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let sink = stderr.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = lines.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        Self {
+            child,
+            metrics,
+            stderr,
+        }
+    }
+
+    /// A gauge or counter of `/metrics`, summed over the lines whose name
+    /// and labels start with `series`.
+    async fn metric(&self, series: &str) -> f64 {
+        let addr = self.metrics.clone();
+        let body = tokio::task::spawn_blocking(move || {
+            let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+            write!(
+                stream,
+                "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+            )
+            .unwrap();
+            let mut text = String::new();
+            stream.read_to_string(&mut text).unwrap();
+            text
+        })
+        .await
+        .unwrap();
+        body.lines()
+            .filter(|l| l.starts_with(series))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    }
+
+    /// SIGTERM, then waits for it to end: whether it ended well.
+    async fn terminate(mut self) -> bool {
+        let pid = self.child.id().to_string();
+        assert!(
+            Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        let status = tokio::task::spawn_blocking(move || self.child.wait().unwrap())
+            .await
+            .unwrap();
+        status.success()
+    }
+}
+
+/// A claim for a file of the autopilot's work orders (DeLonghi, under
+/// warranty), written where `agora claims submit --file` reads it.
+fn claim_file(dir: &Path, id: i64) -> PathBuf {
+    let path = dir.join(format!("claim-{id}.json"));
+    std::fs::write(
+        &path,
+        json!({
+            "ClaimType": {"InterventionId": id, "ManufacturerId": 19, "CommercialRef": "ECAM22.110.B",
+                          "SerialNumber": "1234567890123456789"},
+            "ClaimConso": {"LastName": "Martin", "Address1": "12 rue des Lilas", "Zip": "69003",
+                           "City": "Lyon", "MobilePhone": "0612345678"},
+            "ClaimInfos": {"CallDate": "2024-02-28T10:00:00Z",
+                           "InterventionStartDateTime": "2024-03-02T08:00:00Z",
+                           "InterventionEndDateTime": "2024-03-02T09:00:00Z"},
+            "ClaimLab": {"OriginCode": "WAR", "LaborHours": 1, "LaborCost": 45.5},
+            "ClaimParts": [{"PartReference": "00019-00000001", "Quantity": 1}]
+        })
+        .to_string(),
+    )
+    .unwrap();
+    path
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_against_the_autopilot_delivers_every_event_once_in_order_and_stops_with_nothing_in_doubt()
+ {
+    let config = SimConfig {
+        tenants: vec![KEY.into()],
+        seed: 21,
+        catalog_size: 100,
+        // A re-sent report is journaled again, so a duplicate shows.
+        apply_duplicates: true,
+        autopilot: Some(Autopilot {
+            work_orders_per_hour: FILES as f64,
+            ship_after_seconds: 600,
+            unavailable_rate: 0.5,
+            decide_after_seconds: 600,
+            not_conform_rate: 0.5,
+            monthly_drafts: false,
+            accounts: vec![],
+        }),
+        ..SimConfig::default()
+    };
+    let server = SimServer::start(Simulator::new(config), ([127, 0, 0, 1], 0).into())
+        .await
+        .unwrap();
+    server
+        .simulator()
+        .change_clock(Some(KEY), &ClockChange::Freeze)
+        .unwrap();
+    let receiver = Arc::new(Receiver::default());
+    let url = serve(receiver.clone()).await;
+    let dir = tempfile::Builder::new()
+        .prefix("agora-watch-e2e-")
+        .tempdir()
+        .unwrap();
+    let config_path = dir.path().join("agora.json");
+    std::fs::write(
+        &config_path,
+        json!({"webhooks": [{"name": "products", "url": url, "secrets": [SECRET]}]}).to_string(),
+    )
+    .unwrap();
+    let env = Env {
+        server,
+        db: dir.path().join("agora.db"),
+        config: config_path,
+        _dir: dir,
+    };
+
+    let worker = Worker::start(&env);
+
+    // An hour of the OEM's time: its work orders arrive, the worker pulls
+    // them.
+    env.advance(SignedDuration::from_hours(1));
+    let events = env
+        .until_events("every work order pulled", |e| {
+            count(e, "repair_file.created") == FILES
+        })
+        .await;
+    let files: Vec<i64> = events
+        .iter()
+        .filter(|e| e["type"] == "repair_file.created")
+        .map(|e| e["intervention_id"].as_i64().unwrap())
+        .collect();
+
+    // The service center works on each file from the command line.
+    for id in &files {
+        let id = id.to_string();
+        env.json(&[
+            "status",
+            "report",
+            &id,
+            "102",
+            "--start",
+            "2024-03-02T08:00:00Z",
+            "--end",
+            "2024-03-02T09:00:00Z",
+        ])
+        .await;
+        env.json(&["parts", "add", &id, "00019-00000009"]).await;
+        env.json(&["parts", "order", &id]).await;
+        let claim = claim_file(env._dir.path(), id.parse().unwrap());
+        env.json(&["claims", "submit", &id, "--file", claim.to_str().unwrap()])
+            .await;
+    }
+
+    // Another hour: the OEM ships or gives up each order and decides each
+    // claim; the worker's tracking sees it.
+    env.advance(SignedDuration::from_hours(1));
+    let events = env
+        .until_events("every order and claim settled", |e| {
+            // A NOTCONFORM claim whose messages change (an order of its
+            // file turned out unavailable) is an event again.
+            files_with(e, &["part_order.shipped", "part_order.unavailable"]).len() == FILES
+                && files_with(e, &["claim.closedaccepted", "claim.notconform"]).len() == FILES
+                && count(e, "repair_file.created") == 2 * FILES
+        })
+        .await;
+    for kind in [
+        "work_order.received",
+        "repair_file.created",
+        "status.delivered",
+        "part_order.placed",
+        "part_order.shipped",
+        "part_order.unavailable",
+        "claim.created",
+        "claim.closedaccepted",
+        "claim.notconform",
+    ] {
+        assert!(count(&events, kind) > 0, "no {kind}: {:?}", types(&events));
+    }
+
+    // A SIGTERM while the worker is sending, on the files of the second
+    // hour. AgoraPlus refuses updates for a while, so the commands leave
+    // their reports in the outbox for the worker; then it holds each
+    // update 1.5 s before applying it.
+    let second: Vec<i64> = files_with(&events, &["repair_file.created"])
+        .into_iter()
+        .filter(|f| !files.contains(f))
+        .collect();
+    env.sim()
+        .set_faults(
+            KEY,
+            Faults {
+                status503_rate: 1.0,
+                routes: vec!["UpdateRepair".into()],
+                ..Faults::default()
+            },
+        )
+        .unwrap();
+    for id in &second {
+        let out = env
+            .run(&[
+                "--retry-attempts",
+                "1",
+                "status",
+                "report",
+                &id.to_string(),
+                "102",
+                "--start",
+                "2024-03-04T08:00:00Z",
+                "--end",
+                "2024-03-04T09:00:00Z",
+            ])
+            .await;
+        assert!(
+            text(&out).contains("queued as entry"),
+            "refused for now: {}",
+            text(&out)
+        );
+    }
+    env.sim()
+        .set_faults(
+            KEY,
+            Faults {
+                hold_rate: 1.0,
+                hold_ms: 1500,
+                routes: vec!["UpdateRepair".into()],
+                ..Faults::default()
+            },
+        )
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while worker
+        .metric("agora_outbox_entries{state=\"sending\"}")
+        .await
+        < 1.0
+    {
+        if Instant::now() > deadline {
+            let outbox = env.json(&["outbox", "list"]).await;
+            panic!(
+                "the worker never sent: {outbox}\n{}",
+                worker.stderr.lock().unwrap()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let said = worker.stderr.clone();
+    assert!(worker.terminate().await, "{}", said.lock().unwrap());
+    let outbox = env.json(&["outbox", "list"]).await;
+    let reports: Vec<&Value> = outbox
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| second.contains(&e["InterventionId"].as_i64().unwrap_or_default()))
+        .collect();
+    assert_eq!(reports.len(), FILES, "{outbox}");
+    assert!(
+        reports
+            .iter()
+            .all(|e| e["state"] == "delivered" || e["state"] == "pending"),
+        "nothing in doubt or left sending: {reports:?}"
+    );
+    assert!(
+        reports.iter().any(|e| e["state"] == "delivered"),
+        "the send under way finished: {reports:?}"
+    );
+
+    // Restarted, the worker sends the rest and delivers every event.
+    env.sim().set_faults(KEY, Faults::default()).unwrap();
+    let worker = Worker::start(&env);
+    let events = env
+        .until_events("every status report delivered", |e| {
+            files_with(e, &["status.delivered"]).len() == 2 * FILES
+        })
+        .await;
+    let ids: BTreeSet<u64> = events.iter().map(|e| e["id"].as_u64().unwrap()).collect();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !ids.is_subset(&receiver.distinct()) {
+        assert!(
+            Instant::now() < deadline,
+            "not every event arrived: missing {:?}",
+            ids.difference(&receiver.distinct()).collect::<Vec<_>>()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(worker.terminate().await);
+
+    let outbox = env.json(&["outbox", "list"]).await;
+    assert!(
+        outbox
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["state"] == "delivered"),
+        "{outbox}"
+    );
+    let log = receiver.log.lock().unwrap();
+    assert_eq!(log.bad_signatures, 0, "every signature verifies");
+    assert!(!log.refused.is_empty(), "the receiver refused some tries");
+    let distinct: BTreeSet<u64> = log.accepted.iter().map(|a| a.0).collect();
+    assert_eq!(distinct, ids, "every event, once deduplicated");
+    let mut per_file: BTreeMap<i64, Vec<u64>> = BTreeMap::new();
+    for (id, file, _) in &log.accepted {
+        if let Some(f) = file {
+            per_file.entry(*f).or_default().push(*id);
+        }
+    }
+    for (file, order) in per_file {
+        let mut seen = BTreeSet::new();
+        let firsts: Vec<u64> = order.into_iter().filter(|i| seen.insert(*i)).collect();
+        assert!(
+            firsts.windows(2).all(|p| p[0] < p[1]),
+            "file {file}: in order: {firsts:?}"
+        );
+    }
+    // Each status report reached AgoraPlus once: the simulator's journal
+    // (which applies a re-send as a duplicate) holds one per report.
+    let reports = env
+        .sim()
+        .journal(KEY)
+        .unwrap()
+        .into_iter()
+        .filter(|r| {
+            r.route == "UpdateRepair"
+                && second.iter().any(|f| {
+                    r.intent.starts_with("status 102 ")
+                        && r.intent.ends_with(&format!(" of file {f}"))
+                })
+        })
+        .collect::<Vec<_>>();
+    assert_eq!(
+        reports.len(),
+        FILES,
+        "each held report applied once: {reports:?}"
+    );
+}
