@@ -22,8 +22,6 @@ use axum::http::{HeaderMap, StatusCode};
 use serde_json::json;
 use tokio::sync::Notify;
 
-use crate::println_json;
-
 /// Events per repair file: its creation and four part order lines placed.
 const PER_FILE: u64 = 5;
 
@@ -86,8 +84,11 @@ fn repair(id: i64) -> LocalRepair {
     }
 }
 
-/// `agora-bench webhooks N`: the burst of about N events.
-pub(crate) async fn burst(n: u64) -> Result<(), String> {
+/// `agora-bench webhooks N`: the burst of about N events; what it
+/// measured, as JSON (`events`, `delivered` once deduplicated by id,
+/// `duplicates`, `bad_signatures`, `retried`, `secs`, `events_per_s`,
+/// `rss_kb`).
+pub(crate) async fn burst(n: u64) -> Result<serde_json::Value, String> {
     let err = |e: agora_ports::AgoraError| e.to_string();
     let dir = std::env::temp_dir().join(format!("agora-bench-hooks-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
@@ -167,7 +168,7 @@ pub(crate) async fn burst(n: u64) -> Result<(), String> {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         (seen.0.len(), seen.1, seen.2)
     };
-    println_json(&json!({
+    Ok(json!({
         "events": events,
         "delivered": distinct,
         "duplicates": duplicates,
@@ -176,6 +177,5 @@ pub(crate) async fn burst(n: u64) -> Result<(), String> {
         "secs": secs,
         "events_per_s": events as f64 / secs,
         "rss_kb": crate::measure::peak_rss_kb(),
-    }));
-    Ok(())
+    }))
 }

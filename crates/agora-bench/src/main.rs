@@ -70,7 +70,7 @@ fn main() -> ExitCode {
             "naive" => measure::naive(&arg(1), num(2)).await,
             "overhead" => measure::overhead(&arg(1), num(2), num(3)).await,
             "load" => measure::load(&arg(1), num(2), num(3)).await,
-            "webhooks" => hooks::burst(num(1)).await,
+            "webhooks" => hooks::burst(num(1)).await.map(|v| println_json(&v)),
             "pg-sync" => pg::sync(&arg(1), num(2), &arg(3)).await,
             "pg-store" => pg::store(&arg(1), num(2), &arg(3)).await,
             "pg-copy" => pg::copy(&arg(1), num(2), &arg(3)).await,
