@@ -9,80 +9,28 @@
 #![allow(clippy::unwrap_used)]
 
 use agora_domain::{ClaimId, InterventionId};
-use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use agora_domain::{ClaimStatus, MandateLightResponse, ManufacturerId};
-use agora_mock::{Faults, SimConfig, Simulator};
-use agora_sim::SimServer;
+use agora_mock::{Faults, SimConfig};
 use serde_json::{Value, json};
+
+mod support;
+use support::{Env, text};
 
 const KEY: &str = "cli-test-key-123";
 
-struct Env {
-    server: SimServer,
-    db: PathBuf,
-    /// The directory of `db`, removed when the test ends.
-    _dir: tempfile::TempDir,
-}
-
-impl Env {
-    async fn new(name: &str, catalog_size: u64) -> Self {
-        let config = SimConfig {
-            tenants: vec![KEY.into()],
-            seed: 8,
-            catalog_size,
-            ..SimConfig::default()
-        };
-        let server = SimServer::start(Simulator::new(config), ([127, 0, 0, 1], 0).into())
-            .await
-            .unwrap();
-        let dir = tempfile::Builder::new()
-            .prefix(&format!("agora-cli-{name}-"))
-            .tempdir()
-            .unwrap();
-        Self {
-            server,
-            db: dir.path().join("agora.db"),
-            _dir: dir,
-        }
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_agora"));
-        c.args(args)
-            .env("AGORA_BASE_URL", self.server.url())
-            .env("AGORA_API_KEY", KEY)
-            .env("AGORA_DB", &self.db)
-            .env_remove("AGORA_CONFIG")
-            .env_remove("AGORA_ENV");
-        c
-    }
-
-    async fn run(&self, args: &[&str]) -> Output {
-        let mut c = self.command(args);
-        tokio::task::spawn_blocking(move || c.output().unwrap())
-            .await
-            .unwrap()
-    }
-
-    async fn json(&self, args: &[&str]) -> Value {
-        let mut full = vec!["--json"];
-        full.extend_from_slice(args);
-        let out = self.run(&full).await;
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout)
-            .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", String::from_utf8_lossy(&out.stdout)))
-    }
-
-    fn sim(&self) -> &Simulator {
-        self.server.simulator()
-    }
+/// A simulator with account `KEY` and `catalog_size` parts per OEM, and
+/// a store beside it.
+async fn new_env(name: &str, catalog_size: u64) -> Env {
+    let config = SimConfig {
+        tenants: vec![KEY.into()],
+        seed: 8,
+        catalog_size,
+        ..SimConfig::default()
+    };
+    Env::start(name, config).await
 }
 
 fn mandate(oem: u32) -> MandateLightResponse {
@@ -93,17 +41,9 @@ fn mandate(oem: u32) -> MandateLightResponse {
     .unwrap()
 }
 
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_use_case_from_the_command_line() {
-    let env = Env::new("all", 2000).await;
+    let env = new_env("all", 2000).await;
     let codes = env.json(&["ref", "status-codes"]).await;
     assert_eq!(codes.as_array().unwrap().len(), 47);
     assert_eq!(
@@ -282,7 +222,7 @@ async fn every_use_case_from_the_command_line() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn errors_are_one_sentence_with_a_hint_and_an_exit_code() {
-    let env = Env::new("errors", 10).await;
+    let env = new_env("errors", 10).await;
     let out = env.run(&["repairs", "list"]).await;
     assert!(out.status.success());
     let mut c = env.command(&["work-orders", "sync"]);
@@ -483,7 +423,7 @@ fn parts_in(db: &std::path::Path) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_mid_sync_then_restarted_nothing_lost_nothing_twice() {
     const PARTS: u64 = 300_000;
-    let env = Env::new("crash", PARTS).await;
+    let env = new_env("crash", PARTS).await;
     for _ in 0..60 {
         env.sim().publish_mandate(KEY, mandate(19)).unwrap();
     }
@@ -639,7 +579,7 @@ async fn sync_and_track_exit_zero(env: &Env, profile: agora_mock::AnswerProfile)
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sync_and_tracking_exit_zero_in_the_default_profile() {
-    let env = Env::new("default-profile", 10).await;
+    let env = new_env("default-profile", 10).await;
     sync_and_track_exit_zero(&env, agora_mock::AnswerProfile::default()).await;
     let out = env.run(&["work-orders", "sync"]).await;
     assert!(!stderr(&out).contains("warning:"), "{}", text(&out));
@@ -647,7 +587,7 @@ async fn sync_and_tracking_exit_zero_in_the_default_profile() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sync_and_tracking_exit_zero_in_the_reference_style_profile() {
-    let env = Env::new("reference-profile", 10).await;
+    let env = new_env("reference-profile", 10).await;
     sync_and_track_exit_zero(&env, agora_mock::AnswerProfile::reference_style()).await;
     let out = env.run(&["work-orders", "sync"]).await;
     assert!(stderr(&out).contains("warning: "), "{}", text(&out));
@@ -657,7 +597,7 @@ async fn sync_and_tracking_exit_zero_in_the_reference_style_profile() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_results_and_null_data_are_empty_lists() {
-    let env = Env::new("no-results", 10).await;
+    let env = new_env("no-results", 10).await;
     let profile = agora_mock::AnswerProfile {
         empty_lists: agora_mock::EmptyList::NotFound,
         empty_lists_by_route: [
@@ -678,7 +618,7 @@ async fn no_results_and_null_data_are_empty_lists() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn titles_as_labels_and_numeric_codes_are_imported() {
-    let env = Env::new("labels", 10).await;
+    let env = new_env("labels", 10).await;
     let profile = agora_mock::AnswerProfile {
         title_labels: true,
         numeric_logistic_codes: true,
@@ -689,7 +629,7 @@ async fn titles_as_labels_and_numeric_codes_are_imported() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn warnings_are_shown_one_line_each_and_the_run_exits_zero() {
-    let env = Env::new("warnings", 10).await;
+    let env = new_env("warnings", 10).await;
     env.sim()
         .set_profile(
             KEY,
@@ -784,7 +724,7 @@ async fn warnings_are_shown_one_line_each_and_the_run_exits_zero() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sync_that_did_half_its_work_says_which_and_exits_with_its_code() {
-    let env = Env::new("half", 10).await;
+    let env = new_env("half", 10).await;
     // Accepted in AgoraPlus but never saved here, then GetNewMandates fails.
     env.sim().publish_mandate(KEY, mandate(19)).unwrap();
     use agora_ports::Mandates;
@@ -917,7 +857,7 @@ async fn plant_unknown_file(db: &std::path::Path, id: i64, claim: Option<i64>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tracking_pass_reads_unknown_files_as_empty_and_stops_when_every_call_would_fail() {
-    let env = Env::new("pass", 10).await;
+    let env = new_env("pass", 10).await;
     env.sim().publish_mandate(KEY, mandate(19)).unwrap();
     let id = env.json(&["work-orders", "sync"]).await["accepted"][0]
         .as_i64()
@@ -1012,7 +952,7 @@ async fn local_orders(env: &Env, id: &str) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_order_whose_answer_is_lost_exits_5_and_is_resolved_as_applied() {
-    let env = Env::new("doubt", 10).await;
+    let env = new_env("doubt", 10).await;
     let id = file_with_a_part(&env).await;
     // AgoraPlus places the order, then the connection drops unanswered.
     env.sim()
@@ -1126,7 +1066,7 @@ fn rows_in_state(db: &std::path::Path, state: &str) -> Vec<(i64, String)> {
 #[cfg(unix)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_send_cut_by_a_crash_is_in_doubt_at_the_next_start_and_resent_by_hand() {
-    let env = Env::new("recover", 10).await;
+    let env = new_env("recover", 10).await;
     let id = file_with_a_part(&env).await;
     // AgoraPlus holds the order call, then refuses it (503): the call is
     // in flight, and whatever happens it is never applied.
@@ -1221,7 +1161,7 @@ async fn a_send_cut_by_a_crash_is_in_doubt_at_the_next_start_and_resent_by_hand(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_entries_are_resent_or_abandoned_by_hand() {
-    let env = Env::new("failed", 10).await;
+    let env = new_env("failed", 10).await;
     env.sim().publish_mandate(KEY, mandate(19)).unwrap();
     let id = env.json(&["work-orders", "sync"]).await["accepted"][0]
         .as_i64()
@@ -1320,7 +1260,7 @@ async fn outbox_len(env: &Env) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn repairs_set_sends_one_update_and_refuses_a_bad_path_or_value() {
-    let env = Env::new("set", 100).await;
+    let env = new_env("set", 100).await;
     let id = accepted_file(&env).await;
     let before = outbox_len(&env).await;
 
@@ -1384,7 +1324,7 @@ fn editor(dir: &std::path::Path, body: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn repairs_edit_sends_a_changed_file_and_reopens_an_invalid_one() {
-    let env = Env::new("edit", 100).await;
+    let env = new_env("edit", 100).await;
     let id = accepted_file(&env).await;
     let before = outbox_len(&env).await;
     let edit = |editor: &str| {
@@ -1440,7 +1380,7 @@ async fn repairs_edit_sends_a_changed_file_and_reopens_an_invalid_one() {
 /// JSON; an unknown work order is an error.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn work_orders_are_kept_as_received_and_shown() {
-    let env = Env::new("kept", 10).await;
+    let env = new_env("kept", 10).await;
     let sent = json!({
         "ManufacturerId": 19, "InterventionTypeId": 1,
         "RetailerChannel": "web",
@@ -1525,7 +1465,7 @@ fn events_of(db: &std::path::Path, kind: &str) -> u64 {
 #[cfg(unix)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watch_pulls_and_stops_on_sigterm_and_events_are_printed_as_ndjson() {
-    let env = Env::new("watch", 100).await;
+    let env = new_env("watch", 100).await;
     env.sim().publish_mandate(KEY, mandate(19)).unwrap();
     let mut child = env
         .command(&["--json", "watch", "--work-orders-every", "1h"])

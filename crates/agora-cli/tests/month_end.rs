@@ -4,84 +4,29 @@
 //! and sent once when it does.
 #![allow(clippy::unwrap_used)]
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
 
 use agora_domain::lifecycle::ClaimState;
 use agora_domain::month_end::Period;
 use agora_domain::{
     ClaimId, ClaimStatus, InterventionId, Lcid, MandateLightResponse, ManufacturerId,
 };
-use agora_mock::{SimConfig, Simulator};
+use agora_mock::SimConfig;
 use agora_ports::RepairFiles;
-use agora_sim::SimServer;
 use agora_store_sqlite::SqliteStore;
-use serde_json::{Value, json};
+use serde_json::json;
+
+mod support;
+use support::{Env, json_of, text};
 
 const KEY: &str = "cli-month-key-123";
 
-struct Env {
-    server: SimServer,
-    db: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
 impl Env {
-    async fn new(name: &str) -> Self {
-        let config = SimConfig {
-            tenants: vec![KEY.into()],
-            seed: 8,
-            catalog_size: 100,
-            ..SimConfig::default()
-        };
-        let server = SimServer::start(Simulator::new(config), ([127, 0, 0, 1], 0).into())
-            .await
-            .unwrap();
-        let dir = tempfile::Builder::new()
-            .prefix(&format!("agora-cli-{name}-"))
-            .tempdir()
-            .unwrap();
-        Self {
-            server,
-            db: dir.path().join("agora.db"),
-            _dir: dir,
-        }
-    }
-
-    async fn run(&self, args: &[&str]) -> Output {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_agora"));
-        c.args(args)
-            .env("AGORA_BASE_URL", self.server.url())
-            .env("AGORA_API_KEY", KEY)
-            .env("AGORA_DB", &self.db)
-            .env_remove("AGORA_CONFIG")
-            .env_remove("AGORA_ENV");
-        tokio::task::spawn_blocking(move || c.output().unwrap())
-            .await
-            .unwrap()
-    }
-
-    fn sim(&self) -> &Simulator {
-        self.server.simulator()
-    }
-
     fn file(&self, name: &str, bytes: &[u8]) -> String {
         let path = self.db.with_file_name(name);
         std::fs::write(&path, bytes).unwrap();
         path.to_str().unwrap().to_owned()
     }
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn json_of(o: &Output) -> Value {
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(o)))
 }
 
 /// A repair of OEM 1 whose claim the OEM accepted, tracked by `agora
@@ -143,7 +88,13 @@ async fn month_of(db: &Path, claim: ClaimId) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn match_exits_0_when_clean_8_when_not_and_register_follows_it() {
-    let env = &Env::new("month").await;
+    let config = SimConfig {
+        tenants: vec![KEY.into()],
+        seed: 8,
+        catalog_size: 100,
+        ..SimConfig::default()
+    };
+    let env = &Env::start("month", config).await;
     let a = accepted_claim(env).await;
     let b = accepted_claim(env).await;
     let period = month_of(&env.db, a).await;

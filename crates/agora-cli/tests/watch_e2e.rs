@@ -22,18 +22,20 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use agora_mock::{Autopilot, ClockChange, Faults, SimConfig, Simulator};
+use agora_mock::{Autopilot, ClockChange, Faults, SimConfig};
 use agora_ports::{DEFAULT_TOLERANCE, SIGNATURE_HEADER, WebhookSecret, verify_signature};
-use agora_sim::SimServer;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode as Http};
 use jiff::SignedDuration;
 use serde_json::{Value, json};
+
+mod support;
+use support::{Env, text};
 
 const KEY: &str = "watch-e2e-key-0001";
 const SECRET: &str = "whsec_e2e_0123456789";
@@ -105,47 +107,7 @@ async fn serve(receiver: Arc<Receiver>) -> String {
     format!("http://{addr}/hook")
 }
 
-struct Env {
-    server: SimServer,
-    db: PathBuf,
-    config: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
 impl Env {
-    fn sim(&self) -> &Simulator {
-        self.server.simulator()
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_agora"));
-        c.args(args)
-            .env("AGORA_BASE_URL", self.server.url())
-            .env("AGORA_API_KEY", KEY)
-            .env("AGORA_DB", &self.db)
-            .env("AGORA_CONFIG", &self.config)
-            .env_remove("AGORA_ENV")
-            .env_remove("AGORA_LOG");
-        c
-    }
-
-    async fn run(&self, args: &[&str]) -> Output {
-        let mut c = self.command(args);
-        tokio::task::spawn_blocking(move || c.output().unwrap())
-            .await
-            .unwrap()
-    }
-
-    /// `agora --json ARGS`, which must succeed: its output.
-    async fn json(&self, args: &[&str]) -> Value {
-        let mut full = vec!["--json"];
-        full.extend_from_slice(args);
-        let out = self.run(&full).await;
-        assert!(out.status.success(), "{args:?}: {}", text(&out));
-        serde_json::from_slice(&out.stdout)
-            .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", text(&out)))
-    }
-
     /// Every event recorded, from `agora events --json` (NDJSON).
     async fn events(&self) -> Vec<Value> {
         let out = self.run(&["events", "--json"]).await;
@@ -183,14 +145,6 @@ impl Env {
             .change_clock(Some(KEY), &ClockChange::Advance(by))
             .unwrap();
     }
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 fn types(events: &[Value]) -> Vec<String> {
@@ -368,31 +322,19 @@ async fn watch_against_the_autopilot_delivers_every_event_once_in_order_and_stop
         }),
         ..SimConfig::default()
     };
-    let server = SimServer::start(Simulator::new(config), ([127, 0, 0, 1], 0).into())
-        .await
-        .unwrap();
-    server
-        .simulator()
+    let mut env = Env::start("watch-e2e", config).await;
+    env.sim()
         .change_clock(Some(KEY), &ClockChange::Freeze)
         .unwrap();
     let receiver = Arc::new(Receiver::default());
     let url = serve(receiver.clone()).await;
-    let dir = tempfile::Builder::new()
-        .prefix("agora-watch-e2e-")
-        .tempdir()
-        .unwrap();
-    let config_path = dir.path().join("agora.json");
+    let config_path = env.dir.path().join("agora.json");
     std::fs::write(
         &config_path,
         json!({"webhooks": [{"name": "products", "url": url, "secrets": [SECRET]}]}).to_string(),
     )
     .unwrap();
-    let env = Env {
-        server,
-        db: dir.path().join("agora.db"),
-        config: config_path,
-        _dir: dir,
-    };
+    env.config = Some(config_path);
 
     let worker = Worker::start(&env);
 
@@ -426,7 +368,7 @@ async fn watch_against_the_autopilot_delivers_every_event_once_in_order_and_stop
         .await;
         env.json(&["parts", "add", &id, "00019-00000009"]).await;
         env.json(&["parts", "order", &id]).await;
-        let claim = claim_file(env._dir.path(), id.parse().unwrap());
+        let claim = claim_file(env.dir.path(), id.parse().unwrap());
         env.json(&["claims", "submit", &id, "--file", claim.to_str().unwrap()])
             .await;
     }
@@ -553,7 +495,7 @@ async fn watch_against_the_autopilot_delivers_every_event_once_in_order_and_stop
     let order = env.json(&["parts", "order", &cancelled]).await;
     let order = order[0]["OrderNumber"].as_str().unwrap().to_owned();
     env.sim().set_logistic(KEY, &order, "207").unwrap();
-    let claim = not_valid_claim_file(env._dir.path(), not_valid.parse().unwrap());
+    let claim = not_valid_claim_file(env.dir.path(), not_valid.parse().unwrap());
     let out = env
         .run(&[
             "claims",
