@@ -446,6 +446,39 @@ async fn without_its_kept_answer_the_entry_would_be_in_doubt() {
     assert_eq!(s.app().recover().await.unwrap(), [entry.id]);
 }
 
+/// A throwaway PostgreSQL server and a database `name` on it, with an
+/// entry (an order of file 7) claimed by `sender:1` for 20 s of the
+/// database's clock: the server (dropped: stopped), the database's URL, a
+/// store on it, the entry and the database's time of the claim.
+async fn claimed_on_postgres(
+    name: &str,
+) -> (
+    agora_store_postgres::throwaway::Server,
+    String,
+    agora_store_postgres::PostgresStore,
+    u64,
+    Timestamp,
+) {
+    let server =
+        agora_store_postgres::throwaway::Server::start().unwrap_or_else(|why| panic!("{why}"));
+    let url = server.create_database(name).await.unwrap();
+    let store = agora_store_postgres::PostgresStore::connect(&url)
+        .await
+        .unwrap();
+    let file = InterventionId(7);
+    let id = store
+        .enqueue(Some(file), &Operation::PlaceOrder(file), SystemClock.now())
+        .await
+        .unwrap();
+    let db_now = store.clock().await.unwrap().unwrap();
+    let lease = Lease {
+        owner: "sender:1".into(),
+        until: db_now + secs(20),
+    };
+    assert!(store.claim(id, db_now, &lease).await.unwrap().is_some());
+    (server, url, store, id, db_now)
+}
+
 /// PostgreSQL: leases are taken, renewed and judged by the database's
 /// clock (plus the test-only offset a process reads it with). A process
 /// whose own clock runs 100 s ahead, and which reads the database's clock
@@ -457,23 +490,9 @@ async fn without_its_kept_answer_the_entry_would_be_in_doubt() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_postgres_the_database_s_clock_judges_leases() {
     use agora_store_postgres::{PgOptions, PostgresStore};
-    let server =
-        agora_store_postgres::throwaway::Server::start().unwrap_or_else(|why| panic!("{why}"));
-    let url = server.create_database("fence").await.unwrap();
-    let sender = PostgresStore::connect(&url).await.unwrap();
-    let file = InterventionId(7);
-    let id = sender
-        .enqueue(Some(file), &Operation::PlaceOrder(file), SystemClock.now())
-        .await
-        .unwrap();
-    let db_now = sender.clock().await.unwrap().unwrap();
     // 20 s of lease left: a reader 40 s ahead is within the grace (30 s)
     // plus that.
-    let lease = Lease {
-        owner: "sender:1".into(),
-        until: db_now + secs(20),
-    };
-    assert!(sender.claim(id, db_now, &lease).await.unwrap().is_some());
+    let (_server, url, sender, id, _) = claimed_on_postgres("fence").await;
 
     let sim = simulator();
     let with_offset = async |ms: i64| {
@@ -523,21 +542,7 @@ async fn on_postgres_the_database_s_clock_judges_leases() {
 async fn on_postgres_an_operator_s_fast_clock_settles_nothing_early() {
     use agora_app::Resolution;
     use agora_store_postgres::PostgresStore;
-    let server =
-        agora_store_postgres::throwaway::Server::start().unwrap_or_else(|why| panic!("{why}"));
-    let url = server.create_database("operator").await.unwrap();
-    let store = PostgresStore::connect(&url).await.unwrap();
-    let file = InterventionId(7);
-    let id = store
-        .enqueue(Some(file), &Operation::PlaceOrder(file), SystemClock.now())
-        .await
-        .unwrap();
-    let db_now = store.clock().await.unwrap().unwrap();
-    let lease = Lease {
-        owner: "sender:1".into(),
-        until: db_now + secs(20),
-    };
-    assert!(store.claim(id, db_now, &lease).await.unwrap().is_some());
+    let (_server, url, store, id, db_now) = claimed_on_postgres("operator").await;
     let in_doubt = Attempt::InDoubt("timed out".into());
     store
         .finish(id, "sender:1", 1, &in_doubt, db_now)
