@@ -491,3 +491,73 @@ async fn the_event_stream_reads_from_an_id_then_follows_new_events() {
         "seen within a poll of its recording: {waited:?}"
     );
 }
+
+/// PostgreSQL: a worker whose clock runs an hour ahead takes no delivery
+/// another worker holds under a live lease (leases are judged by the
+/// database's clock), and sends the others.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgres_a_worker_whose_clock_runs_ahead_takes_no_live_webhook_lease() {
+    use agora_store_postgres::PostgresStore;
+    let server =
+        agora_store_postgres::throwaway::Server::start().unwrap_or_else(|why| panic!("{why}"));
+    let url = server.create_database("hooks").await.unwrap();
+    let store = PostgresStore::connect(&url).await.unwrap();
+    store.upsert_repair(&repair(1)).await.unwrap();
+    let held = store.events_after(0, 10).await.unwrap()[0].id;
+    let db_now = store.clock().await.unwrap().unwrap();
+    assert!(
+        store
+            .queue_deliveries("hooks", 0, held, &[held], db_now)
+            .await
+            .unwrap()
+    );
+    let lease = Lease {
+        owner: "slow#webhook-hooks".into(),
+        until: db_now + Duration::from_secs(60),
+    };
+    let claimed = store
+        .claim_deliveries("hooks", db_now, &lease, 10)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    store.upsert_repair(&repair(2)).await.unwrap();
+    let free = store.events_after(held, 10).await.unwrap()[0].id;
+
+    let ahead = Arc::new(TokioClock {
+        base: agora_ports::SystemClock.now() + Duration::from_secs(3600),
+        start: Instant::now(),
+    });
+    let receiver = Arc::new(Receiver::new(ahead.clone(), Box::new(|_, _, _| true)));
+    let watch = Arc::new(Watch::new(
+        Agora::new(
+            Simulator::new(SimConfig {
+                tenants: vec!["a".into()],
+                ..SimConfig::default()
+            })
+            .client("a"),
+            PostgresStore::connect(&url).await.unwrap(),
+            ahead,
+            AppConfig {
+                worker: "fast".into(),
+                ..AppConfig::default()
+            },
+        ),
+        WatchConfig::default(),
+    ));
+    let stop = Stop::new();
+    let task = {
+        let (watch, stop, receiver) = (watch.clone(), stop.clone(), receiver.clone());
+        let config = hooks(vec![endpoint("hooks", &["s"])]);
+        tokio::spawn(async move { watch.webhooks(&stop, receiver.as_ref(), &config).await })
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while receiver.seen("hooks").is_empty() {
+        assert!(Instant::now() < deadline, "the free event was never sent");
+        sleep(Duration::from_millis(10)).await;
+    }
+    // The round that sent it is over once the worker stops.
+    stop.signal();
+    task.await.unwrap();
+    let sent: Vec<u64> = receiver.seen("hooks").iter().map(|s| s.event).collect();
+    assert_eq!(sent, [free], "the held delivery stays its holder's");
+}

@@ -22,7 +22,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use agora_ports::{
-    AgoraError, DeliveryOutcome, Events, Lease, WebhookDeliveries, WebhookDelivery,
+    AgoraError, DeliveryOutcome, Events, Lease, Outbox, WebhookDeliveries, WebhookDelivery,
     WebhookEndpoint, WebhookRetry, WebhookSender, sign, webhook_body,
 };
 use futures_util::future::join_all;
@@ -76,7 +76,7 @@ const PAGE: usize = 500;
 
 impl<A, S> Watch<A, S>
 where
-    S: Events + WebhookDeliveries,
+    S: Events + WebhookDeliveries + Outbox,
 {
     /// Delivers the events to `config.endpoints` through `sender` until
     /// `stop` is signalled, as the module says; a first stop lets the sends
@@ -181,7 +181,7 @@ where
                 .filter(|e| endpoint.wants(&e.kind))
                 .map(|e| e.id)
                 .collect();
-            let now = self.app.clock.now();
+            let now = self.app.lease_clock().await?;
             if store
                 .queue_deliveries(name, cursor, last, &wanted, now)
                 .await?
@@ -195,7 +195,10 @@ where
                 cursor = store.webhook_cursor(name).await?;
             }
         }
-        let now = self.app.clock.now();
+        // Leases, queue and retry times are on the clock every worker
+        // sharing the store reads (PostgreSQL: the database's), so that a
+        // worker whose clock runs ahead takes no live lease.
+        let now = self.app.lease_clock().await?;
         let lease = Lease {
             owner: owner.to_owned(),
             until: now + config.lease,
@@ -235,7 +238,7 @@ where
         let body = webhook_body(&delivery.event);
         let signature = sign(&endpoint.secrets, self.app.clock.now().as_second(), &body);
         let sent = sender.post(endpoint, body, signature).await;
-        let now = self.app.clock.now();
+        let now = self.app.outbox_now().await;
         let outcome = match sent {
             Ok(()) => DeliveryOutcome::Delivered(now),
             Err(failure) => {
