@@ -208,13 +208,12 @@ async fn latency(url: &str, every: Duration, samples: usize) -> Result<Vec<f64>,
         let sent = Instant::now();
         http.post(format!("{url}/_sim/mandates"))
             .header("content-type", "application/json")
-            .body(
-                json!({"ApiKey": KEY, "Mandate": {"ManufacturerId": 19, "InterventionTypeId": 1}})
-                    .to_string(),
-            )
+            .header("api_key", KEY)
+            .body(json!({"Mandate": {"ManufacturerId": 19, "InterventionTypeId": 1}}).to_string())
             .send()
             .await
-            .map_err(|e| e.to_string())?;
+            .and_then(reqwest::Response::error_for_status)
+            .map_err(|e| format!("publishing a work order: {e}"))?;
         let seen =
             tokio::task::block_in_place(|| rx.recv_timeout(every * 10 + Duration::from_secs(10)))
                 .map_err(|_| "no event line in time".to_owned())??;

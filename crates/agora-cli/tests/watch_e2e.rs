@@ -170,12 +170,27 @@ fn files_with(events: &[Value], kinds: &[&str]) -> BTreeSet<i64> {
 /// A running `agora watch`: the child, its health address, and its stderr
 /// as read so far (drained by a thread so that it never blocks).
 struct Worker {
-    child: Child,
+    child: Option<Child>,
     metrics: String,
     stderr: Arc<Mutex<String>>,
 }
 
+/// A test that fails leaves no worker running.
+impl Drop for Worker {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.child {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 impl Worker {
+    /// The child, which the worker no longer kills when dropped.
+    fn take(mut self) -> Child {
+        self.child.take().unwrap()
+    }
+
     fn start(env: &Env) -> Self {
         let mut child = env
             .command(&[
@@ -216,7 +231,7 @@ impl Worker {
             }
         });
         Self {
-            child,
+            child: Some(child),
             metrics,
             stderr,
         }
@@ -246,8 +261,9 @@ impl Worker {
     }
 
     /// SIGTERM, then waits for it to end: whether it ended well.
-    async fn terminate(mut self) -> bool {
-        let pid = self.child.id().to_string();
+    async fn terminate(self) -> bool {
+        let mut child = self.take();
+        let pid = child.id().to_string();
         assert!(
             Command::new("kill")
                 .args(["-TERM", &pid])
@@ -255,7 +271,7 @@ impl Worker {
                 .unwrap()
                 .success()
         );
-        let status = tokio::task::spawn_blocking(move || self.child.wait().unwrap())
+        let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
             .await
             .unwrap();
         status.success()
