@@ -29,6 +29,8 @@ pub mod mandate;
 pub mod mend;
 pub mod money;
 pub mod month_end;
+#[cfg(feature = "openapi")]
+pub mod openapi;
 pub mod redact;
 pub mod repair;
 pub mod routes;
