@@ -66,5 +66,5 @@ pub use tables::{CountryCode, InterventionTypeId, Lcid, ManufacturerId, Title};
 pub use time::WireDateTime;
 pub use wire::{
     DecodeError, Extra, OneOrMany, ReadAnswer, ReadLenient, Reading, UnknownValue, UnreadValue,
-    decode_json, raw_text,
+    decode_json, decode_request, raw_text,
 };

@@ -103,6 +103,14 @@ fn integer(min: i64, max: i64, description: &str) -> RefOr<Schema> {
         .into()
 }
 
+/// A string holding more than blanks.
+fn non_blank() -> RefOr<Schema> {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some("\\S"))
+        .into()
+}
+
 /// A string with a description.
 fn string(description: &str) -> RefOr<Schema> {
     ObjectBuilder::new()
@@ -128,6 +136,8 @@ impl WireSchema for i64 {
         ObjectBuilder::new()
             .schema_type(Type::Integer)
             .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+            .minimum(Some(i64::MIN))
+            .maximum(Some(i64::MAX))
             .into()
     }
 }
@@ -360,21 +370,6 @@ pub fn error_envelope() -> Schema {
     envelope(None)
 }
 
-/// What a request body of `route` must hold beyond the model's own marks,
-/// as dotted paths (`ClaimType.InterventionId`): what names the object an
-/// update is about, and what a creation cannot do without. Each must be
-/// present and, when a string, not blank.
-pub fn body_requirements(route: Route) -> &'static [&'static str] {
-    match route {
-        Route::CreateRepair => &["ManufacturerId", "CommercialRef", "Intervention.InterventionType"],
-        Route::UpdateRepair => &["InterventionId"],
-        Route::CreateWarrantyClaims => &["ClaimType.InterventionId"],
-        Route::UpdateWarrantyClaim => &["ClaimID"],
-        Route::CreateeInvoice => &["InvoiceNumber", "DraftInvoiceNumber"],
-        _ => &[],
-    }
-}
-
 /// The schema requiring `paths` (dotted) in an object: each present and,
 /// when a string, holding more than blanks (`pattern` constrains strings
 /// only).
@@ -412,7 +407,7 @@ fn request_body(route: Route, out: &mut Components) -> Option<RefOr<Schema>> {
         Route::CreateeInvoice => of::<InvoiceReference>(out),
         _ => return None,
     };
-    let required = body_requirements(route);
+    let required = route.body_requirements();
     if required.is_empty() {
         return Some(model);
     }
@@ -506,7 +501,7 @@ fn parameters(route: Route) -> Vec<utoipa::openapi::path::Parameter> {
             query(
                 "keyWord",
                 true,
-                String::schema(),
+                non_blank(),
                 "The product's commercial or technical reference.",
             ),
             query(

@@ -24,8 +24,8 @@ const INSTALL_HINT: &str = "schemathesis is missing: run `python3 -m pip install
 /// The account the run speaks for.
 const KEY: &str = "schemathesis-key";
 
-/// Test cases per operation: the run stays well under three minutes on
-/// two cores.
+/// Test cases per operation (about 2,600 in all with the coverage phase's):
+/// the run takes about 25 s on two cores.
 const MAX_EXAMPLES: &str = "25";
 
 /// The simulator's process, stopped when dropped.
@@ -85,8 +85,11 @@ fn schemathesis_finds_no_disagreement_between_the_spec_and_the_simulator() {
             &format!("api_key: {KEY}"),
             "--seed",
             "1",
+            // One worker: schemathesis 4.32.5 on Python 3.11 fails
+            // internally now and then (a "Runtime Error" compiling its
+            // generated code) with two; one is also the faster here.
             "--workers",
-            "2",
+            "1",
             "--report",
             "junit",
             "--report-junit-path",
