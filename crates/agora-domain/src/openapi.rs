@@ -77,8 +77,26 @@ pub fn described(schema: RefOr<Schema>, doc: &str) -> RefOr<Schema> {
             a.description = Some(doc);
             RefOr::T(Schema::Array(a))
         }
+        RefOr::T(Schema::OneOf(mut o)) => {
+            o.description = Some(doc);
+            RefOr::T(Schema::OneOf(o))
+        }
         other => other,
     }
+}
+
+/// The schema of a model's field of type `T`: described by `doc`; an
+/// optional field also takes null (read as absent).
+pub fn field<T: WireSchema>(required: bool, doc: &str) -> RefOr<Schema> {
+    let schema = if required {
+        T::schema()
+    } else {
+        OneOfBuilder::new()
+            .item(T::schema())
+            .item(ObjectBuilder::new().schema_type(Type::Null))
+            .into()
+    };
+    described(schema, doc)
 }
 
 /// A string schema taking exactly `values`.
@@ -244,12 +262,14 @@ impl WireSchema for TitleText {
 
 impl WireSchema for WireDateTime {
     fn schema() -> RefOr<Schema> {
+        // No `format`: a text that is no date is kept as it came, as
+        // AgoraPlus may send one.
         ObjectBuilder::new()
             .schema_type(Type::String)
-            .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)))
             .description(Some(
                 "ISO 8601 (2022-05-02T08:00:00.000Z); also read without milliseconds, \
-                 with an offset, without a zone, or as a bare date.",
+                 with an offset, without a zone, or as a bare date; another text is kept \
+                 as it came.",
             ))
             .into()
     }
@@ -370,9 +390,9 @@ pub fn error_envelope() -> Schema {
     envelope(None)
 }
 
-/// The schema requiring `paths` (dotted) in an object: each present and,
-/// when a string, holding more than blanks (`pattern` constrains strings
-/// only).
+/// The schema requiring `paths` (dotted) in an object: each present, not
+/// null and, when a string, holding more than blanks (`pattern` constrains
+/// strings only).
 fn requiring(paths: &[&str]) -> ObjectBuilder {
     let mut nested: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     let mut object = ObjectBuilder::new();
@@ -382,8 +402,20 @@ fn requiring(paths: &[&str]) -> ObjectBuilder {
             None => {
                 object = object.required(*path).property(
                     *path,
+                    // Any type but null.
                     ObjectBuilder::new()
-                        .schema_type(utoipa::openapi::schema::SchemaType::AnyValue)
+                        .schema_type(
+                            [
+                                Type::String,
+                                Type::Number,
+                                Type::Integer,
+                                Type::Boolean,
+                                Type::Object,
+                                Type::Array,
+                            ]
+                            .into_iter()
+                            .collect::<utoipa::openapi::schema::SchemaType>(),
+                        )
                         .pattern(Some("\\S")),
                 );
             }

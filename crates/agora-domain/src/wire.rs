@@ -339,8 +339,8 @@ macro_rules! wire_model {
                 $(
                     let object = object.property(
                         $wire,
-                        $crate::openapi::described(
-                            <$ty as $crate::openapi::WireSchema>::schema(),
+                        $crate::openapi::field::<$ty>(
+                            $crate::wire::is_required!($($required)?),
                             concat!($($fdoc, "\n"),*),
                         ),
                     );

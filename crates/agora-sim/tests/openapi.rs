@@ -156,9 +156,11 @@ fn the_schemas_carry_the_references_marks_every_field_and_the_codes_values() {
     let consumer = &schema(&doc, "Consumer")["properties"];
     assert_eq!(consumer["Title"]["enum"], serde_json::json!([1, 2, 3, 4]));
     assert_eq!(consumer["Country"]["type"], "integer");
-    assert_eq!(consumer["OptInSurvey"]["type"], "boolean");
+    // An optional field also takes null (read as absent).
+    assert_eq!(consumer["OptInSurvey"]["oneOf"][0]["type"], "boolean");
+    assert_eq!(consumer["OptInSurvey"]["oneOf"][1]["type"], "null");
     assert_eq!(
-        schema(&doc, "CompleteRepairState")["properties"]["Consumer"]["$ref"],
+        schema(&doc, "CompleteRepairState")["properties"]["Consumer"]["oneOf"][0]["$ref"],
         "#/components/schemas/Consumer"
     );
     // Codes with their values.
