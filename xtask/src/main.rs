@@ -2,8 +2,8 @@
 //!
 //! `cargo xtask test` is the README's test command: it installs what the
 //! test suite needs from the system when it is missing (Debian's
-//! `postgresql`; see `setup`), then runs `cargo test --workspace` with the
-//! arguments given. `cargo xtask ci` runs what CI runs: the unused-dependency check
+//! `postgresql`, PyPI's `schemathesis`; see `setup`), then runs
+//! `cargo test --workspace` with the arguments given. `cargo xtask ci` runs what CI runs: the unused-dependency check
 //! (`cargo xtask deps`), formatting check, clippy with warnings denied, the
 //! docs with warnings denied, and `cargo xtask test`. `cargo xtask bench` builds the
 //! benchmark harness (`agora-bench`) in release and runs it, writing
@@ -231,7 +231,7 @@ fn main() -> ExitCode {
         Some("openapi") => openapi(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <task>\n\ntasks:\n  test [--dry-run] [CARGO TEST ARGS...]\n                   installs what the tests need when missing (apt-get, as root or with sudo), then cargo test --workspace ARGS\n  ci               unused dependencies, fmt check, clippy -D warnings, docs, tests (what CI runs)\n  deps             fails on a dependency its package's code never names\n  bench [--quick] [--postgres | --no-postgres]\n                   every benchmark (or only those on PostgreSQL, or all others), in release; writes docs/benchmarks.md\n  chaos [--quick] [--store sqlite|postgres]\n                   the chaos run (workers, faults, kills, store outages, pauses, clock skew, held updates; reconciliation by the simulator's request journal and field by field) on both stores or the one named, in release; writes docs/reliability.md\n  mutants [...]    mutation testing (cargo-mutants); writes docs/testing.md\n  man              the man pages of agora (from its clap definition); writes docs/man/\n  openapi          the simulator's OpenAPI document (from the route table and the wire models); writes docs/openapi.yaml\n\n{}",
+                "usage: cargo xtask <task>\n\ntasks:\n  test [--dry-run] [CARGO TEST ARGS...]\n                   installs what the tests need when missing (apt-get as root or with sudo; pip), then cargo test --workspace ARGS\n  ci               unused dependencies, fmt check, clippy -D warnings, docs, tests (what CI runs)\n  deps             fails on a dependency its package's code never names\n  bench [--quick] [--postgres | --no-postgres]\n                   every benchmark (or only those on PostgreSQL, or all others), in release; writes docs/benchmarks.md\n  chaos [--quick] [--store sqlite|postgres]\n                   the chaos run (workers, faults, kills, store outages, pauses, clock skew, held updates; reconciliation by the simulator's request journal and field by field) on both stores or the one named, in release; writes docs/reliability.md\n  mutants [...]    mutation testing (cargo-mutants); writes docs/testing.md\n  man              the man pages of agora (from its clap definition); writes docs/man/\n  openapi          the simulator's OpenAPI document (from the route table and the wire models); writes docs/openapi.yaml\n\n{}",
                 mutants::USAGE
             );
             false

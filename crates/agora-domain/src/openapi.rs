@@ -12,7 +12,9 @@
 
 use std::collections::BTreeMap;
 
-use utoipa::openapi::path::{HttpMethod, Operation, OperationBuilder, ParameterBuilder, ParameterIn};
+use utoipa::openapi::path::{
+    HttpMethod, Operation, OperationBuilder, ParameterBuilder, ParameterIn,
+};
 use utoipa::openapi::request_body::RequestBodyBuilder;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{
@@ -26,13 +28,17 @@ use crate::catalog::{
 };
 use crate::claim::{ClaimTracking, WarrantyClaim, WarrantyClaimResult};
 use crate::codes::ResponseStatus;
-use crate::ids::{ClaimId, DraftInvoiceNumber, InterventionId, InvoiceNumber, MandateId, OrderNumber};
+use crate::ids::{
+    ClaimId, DraftInvoiceNumber, InterventionId, InvoiceNumber, MandateId, OrderNumber,
+};
 use crate::mandate::NewMandateResponseData;
 use crate::money::Money;
 use crate::repair::CompleteRepairState;
 use crate::routes::{Method, Route};
 use crate::status::StatusCode;
-use crate::tables::{CountryCode, InterventionTypeId, LANGUAGES, Lcid, ManufacturerId, Title, TitleText};
+use crate::tables::{
+    CountryCode, InterventionTypeId, LANGUAGES, Lcid, ManufacturerId, Title, TitleText,
+};
 use crate::time::WireDateTime;
 use crate::wire::OneOrMany;
 
@@ -218,7 +224,11 @@ text_ids! {
 
 impl WireSchema for ManufacturerId {
     fn schema() -> RefOr<Schema> {
-        integer(0, u32::MAX.into(), "An OEM's AgoraPlus identifier (reference 6.3).")
+        integer(
+            0,
+            u32::MAX.into(),
+            "An OEM's AgoraPlus identifier (reference 6.3).",
+        )
     }
 }
 
@@ -230,13 +240,21 @@ impl WireSchema for InterventionTypeId {
 
 impl WireSchema for CountryCode {
     fn schema() -> RefOr<Schema> {
-        integer(0, u16::MAX.into(), "A country as its ISO 3166 numeric code (250: France).")
+        integer(
+            0,
+            u16::MAX.into(),
+            "A country as its ISO 3166 numeric code (250: France).",
+        )
     }
 }
 
 impl WireSchema for Lcid {
     fn schema() -> RefOr<Schema> {
-        integer(0, u32::MAX.into(), "A language as a Microsoft LCID (1033: English, 1036: French).")
+        integer(
+            0,
+            u32::MAX.into(),
+            "A language as a Microsoft LCID (1033: English, 1036: French).",
+        )
     }
 }
 
@@ -255,7 +273,9 @@ impl WireSchema for TitleText {
         ObjectBuilder::new()
             .schema_type(Type::String)
             .enum_values(Some(["1", "2", "3", "4"]))
-            .description(Some("1: Mrs. ; 2: Ms. ; 3: Mr. ; 4: Company (as a string)."))
+            .description(Some(
+                "1: Mrs. ; 2: Ms. ; 3: Mr. ; 4: Company (as a string).",
+            ))
             .into()
     }
 }
@@ -332,9 +352,7 @@ fn response_data(route: Route, out: &mut Components) -> Option<RefOr<Schema>> {
         Route::PlaceRepairSparepartOrder | Route::GetSparepartOrderTracking => {
             of::<Vec<PartOrderLine>>(out)
         }
-        Route::CreateWarrantyClaims | Route::UpdateWarrantyClaim => {
-            of::<WarrantyClaimResult>(out)
-        }
+        Route::CreateWarrantyClaims | Route::UpdateWarrantyClaim => of::<WarrantyClaimResult>(out),
         Route::GetWarrantyClaimStatus => of::<ClaimTracking>(out),
         Route::PrintManufacturerSpareParts => of::<Vec<SparePart>>(out),
         Route::PrintManufacturerProducts => of::<Vec<Product>>(out),
@@ -348,7 +366,13 @@ fn response_data(route: Route, out: &mut Components) -> Option<RefOr<Schema>> {
 /// The response envelope (reference 5.3.4) with `data` as its
 /// `ResponseData` (null when `None`, and on an error).
 pub fn envelope(data: Option<RefOr<Schema>>) -> Schema {
-    let nullable = |t: Type| ObjectBuilder::new().schema_type([t, Type::Null].into_iter().collect::<utoipa::openapi::schema::SchemaType>());
+    let nullable = |t: Type| {
+        ObjectBuilder::new().schema_type(
+            [t, Type::Null]
+                .into_iter()
+                .collect::<utoipa::openapi::schema::SchemaType>(),
+        )
+    };
     let data: RefOr<Schema> = match data {
         Some(data) => OneOfBuilder::new()
             .item(data)
@@ -443,22 +467,40 @@ fn request_body(route: Route, out: &mut Components) -> Option<RefOr<Schema>> {
     if required.is_empty() {
         return Some(model);
     }
-    Some(AllOfBuilder::new().item(model).item(requiring(required)).into())
+    Some(
+        AllOfBuilder::new()
+            .item(model)
+            .item(requiring(required))
+            .into(),
+    )
 }
 
 /// A query parameter.
-fn query(name: &str, required: bool, schema: RefOr<Schema>, description: &str) -> utoipa::openapi::path::Parameter {
+fn query(
+    name: &str,
+    required: bool,
+    schema: RefOr<Schema>,
+    description: &str,
+) -> utoipa::openapi::path::Parameter {
     ParameterBuilder::new()
         .name(name)
         .parameter_in(ParameterIn::Query)
-        .required(if required { Required::True } else { Required::False })
+        .required(if required {
+            Required::True
+        } else {
+            Required::False
+        })
         .description(Some(description))
         .schema(Some(schema))
         .build()
 }
 
 /// A path parameter.
-fn in_path(name: &str, schema: RefOr<Schema>, description: &str) -> utoipa::openapi::path::Parameter {
+fn in_path(
+    name: &str,
+    schema: RefOr<Schema>,
+    description: &str,
+) -> utoipa::openapi::path::Parameter {
     ParameterBuilder::new()
         .name(name)
         .parameter_in(ParameterIn::Path)
@@ -509,7 +551,11 @@ fn parameters(route: Route) -> Vec<utoipa::openapi::path::Parameter> {
         Route::PrintManufacturerSpareParts | Route::PrintManufacturerProducts => {
             let names: Vec<&str> = LANGUAGES.iter().map(|(_, n)| *n).collect();
             vec![
-                in_path("ManufacturerId", ManufacturerId::schema(), "The OEM (reference 6.3)."),
+                in_path(
+                    "ManufacturerId",
+                    ManufacturerId::schema(),
+                    "The OEM (reference 6.3).",
+                ),
                 in_path(
                     "Date",
                     ObjectBuilder::new()
@@ -556,20 +602,36 @@ fn parameters(route: Route) -> Vec<utoipa::openapi::path::Parameter> {
 /// What `route` does, in a sentence.
 fn summary(route: Route) -> &'static str {
     match route {
-        Route::GetNewMandates => "Work orders with status NEW; with autoAccept=true each is accepted and its repair file created.",
-        Route::GetAcceptedMandates => "Work orders with status ACCEPTED, each with its InterventionId.",
+        Route::GetNewMandates => {
+            "Work orders with status NEW; with autoAccept=true each is accepted and its repair file created."
+        }
+        Route::GetAcceptedMandates => {
+            "Work orders with status ACCEPTED, each with its InterventionId."
+        }
         Route::CreateRepair => "Creates a repair file without a prior work order. Not idempotent.",
-        Route::UpdateRepair => "Replaces the whole repair file named by InterventionId; new statuses are judged by the repair lifecycle.",
-        Route::PlaceRepairSparepartOrder => "Orders the file's parts marked ToBeOrdered. Not idempotent.",
+        Route::UpdateRepair => {
+            "Replaces the whole repair file named by InterventionId; new statuses are judged by the repair lifecycle."
+        }
+        Route::PlaceRepairSparepartOrder => {
+            "Orders the file's parts marked ToBeOrdered. Not idempotent."
+        }
         Route::GetSparepartOrderTracking => "The logistic status of each order line of the file.",
-        Route::CreateWarrantyClaims => "Creates a claim; the OEM's rules answer ValidationErrors in the language asked for. Not idempotent.",
+        Route::CreateWarrantyClaims => {
+            "Creates a claim; the OEM's rules answer ValidationErrors in the language asked for. Not idempotent."
+        }
         Route::UpdateWarrantyClaim => "Corrects the claim named by ClaimID.",
         Route::GetWarrantyClaimStatus => "The claim's LastStatus.",
-        Route::CreateeInvoice => "Links the service center's invoice number to a draft invoice, once. Not idempotent.",
+        Route::CreateeInvoice => {
+            "Links the service center's invoice number to a draft invoice, once. Not idempotent."
+        }
         Route::PrintManufacturerSpareParts => "Spare parts changed since Date, streamed.",
         Route::PrintManufacturerProducts => "Products changed since Date, streamed.",
-        Route::SearchProductByRef => "Products by commercial or technical reference, each with a temporary ProductKey.",
-        Route::PrintBomData => "The bill of materials of a temporary product key (404 once it expired).",
+        Route::SearchProductByRef => {
+            "Products by commercial or technical reference, each with a temporary ProductKey."
+        }
+        Route::PrintBomData => {
+            "The bill of materials of a temporary product key (404 once it expired)."
+        }
     }
 }
 
@@ -597,17 +659,20 @@ pub fn operation(route: Route, out: &mut Components) -> Operation {
         .operation_id(Some(route.name()))
         .summary(Some(summary(route)))
         .parameters(Some(parameters(route)))
-        .security(SecurityRequirement::new(API_KEY_SCHEME, Vec::<String>::new()))
+        .security(SecurityRequirement::new(
+            API_KEY_SCHEME,
+            Vec::<String>::new(),
+        ))
         .response("200", ok)
-        .response(
-            "default",
-            Ref::from_response_name(ERROR_RESPONSE),
-        );
+        .response("default", Ref::from_response_name(ERROR_RESPONSE));
     if let Some(body) = request_body(route, out) {
         op = op.request_body(Some(
             RequestBodyBuilder::new()
                 .required(Some(Required::True))
-                .content("application/json", ContentBuilder::new().schema(Some(body)).build())
+                .content(
+                    "application/json",
+                    ContentBuilder::new().schema(Some(body)).build(),
+                )
                 .build(),
         ));
     }
@@ -628,7 +693,11 @@ pub fn agoraplus_paths(out: &mut Components) -> Paths {
     let mut paths = Paths::new();
     for route in Route::ALL {
         let item = PathItem::new(http_method(route.method()), operation(*route, out));
-        paths.paths.entry(route.path().to_owned()).or_insert_with(PathItem::default).merge_operations(item);
+        paths
+            .paths
+            .entry(route.path().to_owned())
+            .or_insert_with(PathItem::default)
+            .merge_operations(item);
     }
     paths
 }

@@ -83,10 +83,7 @@ pub fn router(sim: Simulator) -> Router {
 /// ([`body_limit`]), the request timeout and the admin token.
 pub fn router_with(sim: Simulator, settings: &ServeSettings) -> Router {
     control::routes()
-        .route(
-            openapi::OPENAPI_PATH,
-            axum::routing::get(serve_openapi),
-        )
+        .route(openapi::OPENAPI_PATH, axum::routing::get(serve_openapi))
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(handler::handle)
         .with_state(control::AppState {

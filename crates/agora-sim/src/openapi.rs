@@ -38,8 +38,11 @@ pub fn document() -> OpenApi {
             .or_default()
             .merge_operations(PathItem::new(method, operation));
     }
-    paths.paths.entry(OPENAPI_PATH.to_owned()).or_default().merge_operations(
-        PathItem::new(
+    paths
+        .paths
+        .entry(OPENAPI_PATH.to_owned())
+        .or_default()
+        .merge_operations(PathItem::new(
             HttpMethod::Get,
             OperationBuilder::new()
                 .summary(Some("This document."))
@@ -56,8 +59,7 @@ pub fn document() -> OpenApi {
                         ),
                 )
                 .build(),
-        ),
-    );
+        ));
     let mut components = ComponentsBuilder::new()
         .security_scheme(API_KEY_SCHEME, api_key_scheme())
         .security_scheme(
@@ -111,7 +113,9 @@ pub fn document() -> OpenApi {
             ServerBuilder::new()
                 .url("https://preprod-api.agoraplus.com")
                 .build(),
-            ServerBuilder::new().url("https://api.agoraplus.com").build(),
+            ServerBuilder::new()
+                .url("https://api.agoraplus.com")
+                .build(),
         ]))
         .paths(paths)
         .components(Some(components))
@@ -457,7 +461,10 @@ fn control_operation(
     let mut op = OperationBuilder::new()
         .summary(Some(c.summary))
         .tag("simulator control")
-        .security(SecurityRequirement::new(API_KEY_SCHEME, Vec::<String>::new()))
+        .security(SecurityRequirement::new(
+            API_KEY_SCHEME,
+            Vec::<String>::new(),
+        ))
         .security(SecurityRequirement::new(ADMIN_SCHEME, Vec::<String>::new()))
         .parameters(Some(c.params.into_iter().map(|(name, schema)| {
             ParameterBuilder::new()
@@ -471,14 +478,20 @@ fn control_operation(
             "200",
             ResponseBuilder::new()
                 .description("The change applied, or what was asked for.")
-                .content(c.content, ContentBuilder::new().schema(Some(c.answer)).build()),
+                .content(
+                    c.content,
+                    ContentBuilder::new().schema(Some(c.answer)).build(),
+                ),
         )
         .response("default", Ref::from_response_name(ERROR_RESPONSE));
     if let Some(body) = c.body {
         op = op.request_body(Some(
             RequestBodyBuilder::new()
                 .required(Some(Required::True))
-                .content("application/json", ContentBuilder::new().schema(Some(body)).build())
+                .content(
+                    "application/json",
+                    ContentBuilder::new().schema(Some(body)).build(),
+                )
                 .build(),
         ));
     }

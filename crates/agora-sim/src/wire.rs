@@ -238,7 +238,10 @@ pub(crate) fn integral(raw: &str) -> &str {
         Some((whole, fraction))
             if !fraction.is_empty()
                 && fraction.bytes().all(|b| b == b'0')
-                && whole.trim_start_matches('-').bytes().all(|b| b.is_ascii_digit())
+                && whole
+                    .trim_start_matches('-')
+                    .bytes()
+                    .all(|b| b.is_ascii_digit())
                 && !whole.trim_start_matches('-').is_empty() =>
         {
             whole

@@ -121,7 +121,14 @@ fn the_schemas_carry_the_references_marks_every_field_and_the_codes_values() {
     assert_eq!(
         required(&doc, "Consumer"),
         [
-            "Title", "LastName", "FirstName", "Address1", "Zip", "Town", "Country", "Phone"
+            "Title",
+            "LastName",
+            "FirstName",
+            "Address1",
+            "Zip",
+            "Town",
+            "Country",
+            "Phone"
         ]
     );
     assert_eq!(

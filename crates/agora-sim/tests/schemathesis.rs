@@ -95,6 +95,8 @@ fn schemathesis_finds_no_disagreement_between_the_spec_and_the_simulator() {
             "--report-junit-path",
         ])
         .arg(&junit)
+        // Its cache (.schemathesis/) goes there too, not into the crate.
+        .current_dir(report.path())
         .env("NO_COLOR", "1")
         .output()
         .unwrap();

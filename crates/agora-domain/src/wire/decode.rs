@@ -136,7 +136,11 @@ fn integral_numbers_as_integers(value: &mut serde_json::Value) -> bool {
     match value {
         Value::Number(n) if n.is_f64() => match n.as_f64() {
             // The range is exclusive at the top: 2^63 is not an i64.
-            Some(f) if f.fract() == 0.0 && f >= -9.223_372_036_854_776e18 && f < 9.223_372_036_854_776e18 => {
+            Some(f)
+                if f.fract() == 0.0
+                    && f >= -9.223_372_036_854_776e18
+                    && f < 9.223_372_036_854_776e18 =>
+            {
                 #[allow(clippy::cast_possible_truncation)]
                 let i = f as i64;
                 *value = Value::from(i);
@@ -160,8 +164,7 @@ mod tests {
 
     #[test]
     fn a_request_reads_integral_floats_as_integers_and_nothing_else() {
-        let part: crate::Part =
-            decode_request(br#"{"Quantity": 3.0, "X": [2.0, 2.5]}"#).unwrap();
+        let part: crate::Part = decode_request(br#"{"Quantity": 3.0, "X": [2.0, 2.5]}"#).unwrap();
         assert_eq!(part.quantity, Some(3));
         assert_eq!(part.extra["X"], serde_json::json!([2, 2.5]));
         // Strictly, the float is refused; a fraction stays refused.
