@@ -696,7 +696,7 @@ pub fn agoraplus_paths(out: &mut Components) -> Paths {
         paths
             .paths
             .entry(route.path().to_owned())
-            .or_insert_with(PathItem::default)
+            .or_default()
             .merge_operations(item);
     }
     paths

@@ -138,8 +138,7 @@ fn integral_numbers_as_integers(value: &mut serde_json::Value) -> bool {
             // The range is exclusive at the top: 2^63 is not an i64.
             Some(f)
                 if f.fract() == 0.0
-                    && f >= -9.223_372_036_854_776e18
-                    && f < 9.223_372_036_854_776e18 =>
+                    && (-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&f) =>
             {
                 #[allow(clippy::cast_possible_truncation)]
                 let i = f as i64;
@@ -158,6 +157,21 @@ fn integral_numbers_as_integers(value: &mut serde_json::Value) -> bool {
     }
 }
 
+pub(crate) fn decode_json_tracked<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut de)
+        .map_err(|e| DecodeError::from_path_error(short_type_name::<T>(), e))?;
+    de.end().map_err(|source| DecodeError {
+        target: short_type_name::<T>(),
+        path: ".".to_owned(),
+        message: strip_position(&source.to_string()),
+        line: source.line(),
+        column: source.column(),
+        source,
+    })?;
+    Ok(value)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,19 +188,4 @@ mod tests {
         assert!(decode_request::<crate::Part>(br#"{"Quantity": 1e300}"#).is_err());
         assert!(decode_request::<crate::Part>(br#"{"Quantity": "3"}"#).is_err());
     }
-}
-
-pub(crate) fn decode_json_tracked<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut de)
-        .map_err(|e| DecodeError::from_path_error(short_type_name::<T>(), e))?;
-    de.end().map_err(|source| DecodeError {
-        target: short_type_name::<T>(),
-        path: ".".to_owned(),
-        message: strip_position(&source.to_string()),
-        line: source.line(),
-        column: source.column(),
-        source,
-    })?;
-    Ok(value)
 }
