@@ -2,8 +2,8 @@
 //!
 //! `cargo xtask test` is the README's test command: it installs what the
 //! test suite needs from the system when it is missing (Debian's
-//! `postgresql`; see `setup`), then runs `cargo test --workspace` with the
-//! arguments given. `cargo xtask ci` runs what CI runs: the unused-dependency check
+//! `postgresql`, PyPI's `schemathesis`; see `setup`), then runs
+//! `cargo test --workspace` with the arguments given. `cargo xtask ci` runs what CI runs: the unused-dependency check
 //! (`cargo xtask deps`), formatting check, clippy with warnings denied, the
 //! docs with warnings denied, and `cargo xtask test`. `cargo xtask bench` builds the
 //! benchmark harness (`agora-bench`) in release and runs it, writing
@@ -18,6 +18,8 @@
 //! only that one. `cargo xtask man`
 //! writes the man pages of `agora` to docs/man/ (agora.1 and one per
 //! subcommand; `agora __man` renders them, so xtask itself needs no clap).
+//! `cargo xtask openapi` writes docs/openapi.yaml, the simulator's OpenAPI
+//! document (agora-sim's `openapi` example generates it).
 //! It uses only the
 //! standard library, so it builds in seconds.
 
@@ -191,6 +193,24 @@ fn man() -> bool {
     ])
 }
 
+/// Writes docs/openapi.yaml: the simulator's OpenAPI document, generated
+/// from the route table and the wire models (agora-sim's `openapi`
+/// example), as the simulator serves it at `/openapi.json`.
+fn openapi() -> bool {
+    let path = root().join("docs/openapi.yaml");
+    let path = path.to_string_lossy().into_owned();
+    cargo(&[
+        "run",
+        "--quiet",
+        "--package",
+        "agora-sim",
+        "--example",
+        "openapi",
+        "--",
+        &path,
+    ])
+}
+
 fn main() -> ExitCode {
     let task = std::env::args().nth(1);
     let quick = std::env::args().any(|a| a == "--quick");
@@ -208,9 +228,10 @@ fn main() -> ExitCode {
         Some("chaos") => chaos(quick, option("store").as_deref()),
         Some("deps") => deps::check(&root()),
         Some("man") => man(),
+        Some("openapi") => openapi(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <task>\n\ntasks:\n  test [--dry-run] [CARGO TEST ARGS...]\n                   installs what the tests need when missing (apt-get, as root or with sudo), then cargo test --workspace ARGS\n  ci               unused dependencies, fmt check, clippy -D warnings, docs, tests (what CI runs)\n  deps             fails on a dependency its package's code never names\n  bench [--quick] [--postgres | --no-postgres]\n                   every benchmark (or only those on PostgreSQL, or all others), in release; writes docs/benchmarks.md\n  chaos [--quick] [--store sqlite|postgres]\n                   the chaos run (workers, faults, kills, store outages, pauses, clock skew, held updates; reconciliation by the simulator's request journal and field by field) on both stores or the one named, in release; writes docs/reliability.md\n  mutants [...]    mutation testing (cargo-mutants); writes docs/testing.md\n  man              the man pages of agora (from its clap definition); writes docs/man/\n\n{}",
+                "usage: cargo xtask <task>\n\ntasks:\n  test [--dry-run] [CARGO TEST ARGS...]\n                   installs what the tests need when missing (apt-get as root or with sudo; pip), then cargo test --workspace ARGS\n  ci               unused dependencies, fmt check, clippy -D warnings, docs, tests (what CI runs)\n  deps             fails on a dependency its package's code never names\n  bench [--quick] [--postgres | --no-postgres]\n                   every benchmark (or only those on PostgreSQL, or all others), in release; writes docs/benchmarks.md\n  chaos [--quick] [--store sqlite|postgres]\n                   the chaos run (workers, faults, kills, store outages, pauses, clock skew, held updates; reconciliation by the simulator's request journal and field by field) on both stores or the one named, in release; writes docs/reliability.md\n  mutants [...]    mutation testing (cargo-mutants); writes docs/testing.md\n  man              the man pages of agora (from its clap definition); writes docs/man/\n  openapi          the simulator's OpenAPI document (from the route table and the wire models); writes docs/openapi.yaml\n\n{}",
                 mutants::USAGE
             );
             false

@@ -1,10 +1,12 @@
 //! `cargo xtask test`: the README's test command on any machine. This
 //! module owns what the test suite needs from the system
 //! ([`REQUIREMENTS`]: what, the binaries that prove it is there, where they
-//! live, and the Debian package that brings them), finding it, and
-//! installing what is missing from Debian's packages (`apt-get update` once,
-//! then one `apt-get install -y`) as root, or through `sudo` when it asks
-//! for no password. Otherwise it stops at once, naming the command to run.
+//! live, and the package that brings them, Debian's or PyPI's), finding it,
+//! and installing what is missing: Debian's packages (`apt-get update`
+//! once, then one `apt-get install -y`) as root, or through `sudo` when it
+//! asks for no password, then PyPI's (one `python3 -m pip install`, into
+//! the Python on the `PATH`, pinned). Otherwise it stops at once, naming
+//! the command to run.
 //! `main` then runs `cargo test --workspace` with the arguments given.
 //!
 //! Two settings exist for the tests of this command only:
@@ -34,18 +36,53 @@ pub(crate) struct Requirement {
     /// Where they are looked for before the `PATH`, newest first; a `*`
     /// component matches any entry (a version).
     pub(crate) dirs: &'static [&'static str],
-    /// The Debian package that brings them.
+    /// The package that brings them (a PyPI package pinned: `name==version`).
     pub(crate) package: &'static str,
+    /// Where the package comes from.
+    pub(crate) from: Registry,
 }
+
+/// Where a package of [`REQUIREMENTS`] comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Registry {
+    /// Debian's packages, through `apt-get`.
+    Debian,
+    /// PyPI, through `python3 -m pip`.
+    PyPi,
+}
+
+impl Registry {
+    /// The registry's name in messages.
+    fn name(self) -> &'static str {
+        match self {
+            Self::Debian => "Debian's",
+            Self::PyPi => "PyPI's",
+        }
+    }
+}
+
+/// The schemathesis the API test runs (tests/schemathesis.rs of agora-sim),
+/// pinned: a new release may add checks.
+pub(crate) const SCHEMATHESIS: &str = "schemathesis==4.32.5";
 
 /// What the test suite needs: one row each (the console's browser test
 /// adds Chromium and its driver here).
-pub(crate) const REQUIREMENTS: &[Requirement] = &[Requirement {
-    what: "PostgreSQL's server binaries",
-    binaries: &["initdb", "pg_ctl"],
-    dirs: &["/usr/lib/postgresql/*/bin"],
-    package: "postgresql",
-}];
+pub(crate) const REQUIREMENTS: &[Requirement] = &[
+    Requirement {
+        what: "PostgreSQL's server binaries",
+        binaries: &["initdb", "pg_ctl"],
+        dirs: &["/usr/lib/postgresql/*/bin"],
+        package: "postgresql",
+        from: Registry::Debian,
+    },
+    Requirement {
+        what: "schemathesis, the OpenAPI tester",
+        binaries: &["schemathesis"],
+        dirs: &[],
+        package: SCHEMATHESIS,
+        from: Registry::PyPi,
+    },
+];
 
 impl Requirement {
     /// Its name and binaries: `PostgreSQL's server binaries (initdb, pg_ctl)`.
@@ -163,6 +200,16 @@ pub(crate) fn packages(missing: &[&Requirement]) -> Vec<&'static str> {
     out
 }
 
+/// The packages bringing `missing` from `registry`, each once, in order.
+fn packages_from(missing: &[&Requirement], registry: Registry) -> Vec<&'static str> {
+    let from: Vec<&Requirement> = missing
+        .iter()
+        .copied()
+        .filter(|r| r.from == registry)
+        .collect();
+    packages(&from)
+}
+
 /// Whether this process may install packages, and how.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Privilege {
@@ -207,27 +254,42 @@ fn sudo_without_password() -> bool {
         .is_ok_and(|s| s.success())
 }
 
-/// The commands installing `packages`: `apt-get update`, then
-/// `apt-get install -y` with them all, each behind `sudo` when `sudo`.
-pub(crate) fn install_commands(packages: &[&str], sudo: bool) -> [Vec<String>; 2] {
-    let prefix: Vec<String> = if sudo {
-        vec!["sudo".to_owned()]
-    } else {
-        Vec::new()
-    };
-    let mut update = prefix.clone();
-    update.extend(["apt-get".to_owned(), "update".to_owned()]);
-    let mut install = prefix;
-    install.extend(["apt-get", "install", "-y"].map(str::to_owned));
-    install.extend(packages.iter().map(|p| (*p).to_owned()));
-    [update, install]
+/// The commands installing `debian` and `pypi` packages: `apt-get
+/// update`, then `apt-get install -y` with them all, each behind `sudo`
+/// when `sudo` (none when `debian` is empty); then `python3 -m pip install`
+/// with the PyPI ones, as this user (into the Python on the `PATH`).
+pub(crate) fn install_commands(debian: &[&str], pypi: &[&str], sudo: bool) -> Vec<Vec<String>> {
+    let mut commands = Vec::new();
+    if !debian.is_empty() {
+        let prefix: Vec<String> = if sudo {
+            vec!["sudo".to_owned()]
+        } else {
+            Vec::new()
+        };
+        let mut update = prefix.clone();
+        update.extend(["apt-get".to_owned(), "update".to_owned()]);
+        let mut install = prefix;
+        install.extend(["apt-get", "install", "-y"].map(str::to_owned));
+        install.extend(debian.iter().map(|p| (*p).to_owned()));
+        commands.extend([update, install]);
+    }
+    if !pypi.is_empty() {
+        let mut pip: Vec<String> = ["python3", "-m", "pip", "install"]
+            .map(str::to_owned)
+            .to_vec();
+        pip.extend(pypi.iter().map(|p| (*p).to_owned()));
+        commands.push(pip);
+    }
+    commands
 }
 
-/// The install commands as one shell line:
-/// `apt-get update && apt-get install -y postgresql`.
-pub(crate) fn install_line(packages: &[&str], sudo: bool) -> String {
-    install_commands(packages, sudo)
+/// The install commands as one shell line: `apt-get update && apt-get
+/// install -y postgresql && python3 -m pip install schemathesis==4.32.5`.
+pub(crate) fn install_line(debian: &[&str], pypi: &[&str], sudo: bool) -> String {
+    install_commands(debian, pypi, sudo)
+        .iter()
         .map(|c| c.join(" "))
+        .collect::<Vec<_>>()
         .join(" && ")
 }
 
@@ -239,18 +301,20 @@ pub(crate) fn found_line(requirement: &Requirement, dir: &Path) -> String {
 /// The line reporting `requirement` missing.
 pub(crate) fn missing_line(requirement: &Requirement) -> String {
     format!(
-        "missing: {}, from Debian's package {}",
+        "missing: {}, from {} package {}",
         requirement.named(),
+        requirement.from.name(),
         requirement.package
     )
 }
 
-/// The one line with which a user who may not install is stopped.
-pub(crate) fn refusal_line(packages: &[&str]) -> String {
+/// The one line with which a user who may not install is stopped: the
+/// command installing everything missing.
+pub(crate) fn refusal_line(debian: &[&str], pypi: &[&str]) -> String {
     format!(
         "cargo xtask test: may not install {} (not root, and sudo asks for a password or is absent): run `{}`, then `cargo xtask test` again",
-        packages.join(" "),
-        install_line(packages, true)
+        debian.join(" "),
+        install_line(debian, pypi, true)
     )
 }
 
@@ -297,38 +361,57 @@ pub(crate) fn ready(system: &System, dry_run: bool) -> bool {
     if missing.is_empty() {
         return true;
     }
-    let packages = packages(&missing);
-    let privilege = match Privilege::detect() {
-        Ok(privilege) => privilege,
-        Err(e) => {
-            eprintln!("cargo xtask test: {e}");
-            return false;
-        }
-    };
-    let sudo = match privilege {
-        Privilege::Root => false,
-        Privilege::Sudo => true,
-        Privilege::None => {
-            eprintln!("{}", refusal_line(&packages));
-            return false;
+    let debian = packages_from(&missing, Registry::Debian);
+    let pypi = packages_from(&missing, Registry::PyPi);
+    // Debian's packages need root (or sudo); PyPI's go into this user's
+    // Python.
+    let sudo = if debian.is_empty() {
+        false
+    } else {
+        let privilege = match Privilege::detect() {
+            Ok(privilege) => privilege,
+            Err(e) => {
+                eprintln!("cargo xtask test: {e}");
+                return false;
+            }
+        };
+        match privilege {
+            Privilege::Root => false,
+            Privilege::Sudo => true,
+            Privilege::None => {
+                eprintln!("{}", refusal_line(&debian, &pypi));
+                return false;
+            }
         }
     };
     if dry_run {
-        eprintln!("would run: {}", install_line(&packages, sudo));
+        eprintln!("would run: {}", install_line(&debian, &pypi, sudo));
         return true;
     }
-    if system.which("apt-get").is_none() {
+    let lacking = |registry: Registry| {
+        missing
+            .iter()
+            .filter(|r| r.from == registry)
+            .map(|r| r.named())
+            .collect::<Vec<_>>()
+            .join(" and ")
+    };
+    if !debian.is_empty() && system.which("apt-get").is_none() {
         eprintln!(
             "cargo xtask test: no apt-get on this machine: install {} with its own package manager, then run `cargo test --workspace`",
-            missing
-                .iter()
-                .map(|r| r.named())
-                .collect::<Vec<_>>()
-                .join(" and ")
+            lacking(Registry::Debian)
         );
         return false;
     }
-    if !install_commands(&packages, sudo)
+    if !pypi.is_empty() && system.which("python3").is_none() {
+        eprintln!(
+            "cargo xtask test: no python3 on the PATH: install {} with `pip install {}` in a Python of the PATH, then run `cargo test --workspace`",
+            lacking(Registry::PyPi),
+            pypi.join(" ")
+        );
+        return false;
+    }
+    if !install_commands(&debian, &pypi, sudo)
         .iter()
         .all(|command| install(system, command))
     {
@@ -343,11 +426,15 @@ pub(crate) fn ready(system: &System, dry_run: bool) -> bool {
                 true
             }
             None => {
+                let under = if requirement.dirs.is_empty() {
+                    String::new()
+                } else {
+                    format!(" under {} or", requirement.dirs.join(" or "))
+                };
                 eprintln!(
-                    "cargo xtask test: {} installed, yet {} are not found under {} or on the PATH",
+                    "cargo xtask test: {} installed, yet {} are not found{under} on the PATH",
                     requirement.package,
                     requirement.named(),
-                    requirement.dirs.join(" or ")
                 );
                 false
             }
@@ -429,7 +516,10 @@ mod tests {
             REQUIREMENTS.iter().collect::<Vec<_>>()
         );
         assert_eq!(system.which("sh"), None);
-        assert_eq!(packages(&missing(&system, REQUIREMENTS)), ["postgresql"]);
+        assert_eq!(
+            packages(&missing(&system, REQUIREMENTS)),
+            ["postgresql", "schemathesis==4.32.5"]
+        );
     }
 
     #[test]
@@ -457,6 +547,7 @@ mod tests {
             binaries: &["initdb", "pg_ctl"],
             dirs: &[],
             package: "postgresql",
+            from: Registry::Debian,
         };
         let elsewhere = System::new(None, Some(root.0.join("opt/pg/bin").into()));
         assert_eq!(elsewhere.find(&ON_PATH), Some(root.0.join("opt/pg/bin")));
@@ -470,18 +561,21 @@ mod tests {
                 binaries: &["a"],
                 dirs: &[],
                 package: "p",
+                from: Registry::Debian,
             },
             Requirement {
                 what: "b",
                 binaries: &["b"],
                 dirs: &[],
                 package: "q",
+                from: Registry::Debian,
             },
             Requirement {
                 what: "c",
                 binaries: &["c"],
                 dirs: &[],
                 package: "p",
+                from: Registry::Debian,
             },
         ];
         assert_eq!(packages(&ROWS.iter().collect::<Vec<_>>()), ["p", "q"]);
@@ -490,12 +584,21 @@ mod tests {
     #[test]
     fn the_install_command_is_one_update_then_one_install() {
         assert_eq!(
-            install_line(&["postgresql"], false),
+            install_line(&["postgresql"], &[], false),
             "apt-get update && apt-get install -y postgresql"
         );
         assert_eq!(
-            install_line(&["postgresql", "chromium"], true),
+            install_line(&["postgresql", "chromium"], &[], true),
             "sudo apt-get update && sudo apt-get install -y postgresql chromium"
+        );
+        // PyPI's packages after Debian's, never behind sudo; alone, no apt-get.
+        assert_eq!(
+            install_line(&["postgresql"], &[SCHEMATHESIS], true),
+            "sudo apt-get update && sudo apt-get install -y postgresql && python3 -m pip install schemathesis==4.32.5"
+        );
+        assert_eq!(
+            install_line(&[], &[SCHEMATHESIS], true),
+            "python3 -m pip install schemathesis==4.32.5"
         );
     }
 
@@ -510,8 +613,12 @@ mod tests {
             "found: PostgreSQL's server binaries (initdb, pg_ctl) in /usr/lib/postgresql/15/bin"
         );
         assert_eq!(
-            refusal_line(&["postgresql"]),
+            refusal_line(&["postgresql"], &[]),
             "cargo xtask test: may not install postgresql (not root, and sudo asks for a password or is absent): run `sudo apt-get update && sudo apt-get install -y postgresql`, then `cargo xtask test` again"
+        );
+        assert_eq!(
+            missing_line(&REQUIREMENTS[1]),
+            "missing: schemathesis, the OpenAPI tester (schemathesis), from PyPI's package schemathesis==4.32.5"
         );
     }
 

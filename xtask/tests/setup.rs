@@ -73,6 +73,18 @@ fn lines(out: &Output) -> Vec<String> {
 const MISSING: &str =
     "missing: PostgreSQL's server binaries (initdb, pg_ctl), from Debian's package postgresql";
 
+const MISSING_SCHEMATHESIS: &str = "missing: schemathesis, the OpenAPI tester (schemathesis), from PyPI's package schemathesis==4.32.5";
+
+/// Puts PostgreSQL 16's binaries under `root`; returns their directory.
+fn postgres_there(root: &Scratch) -> PathBuf {
+    let bin = root.0.join("usr/lib/postgresql/16/bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    for name in ["initdb", "pg_ctl"] {
+        std::fs::write(bin.join(name), "").unwrap();
+    }
+    bin
+}
+
 #[test]
 fn a_dry_run_on_a_bare_machine_as_root_names_the_packages_and_the_commands() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
@@ -86,7 +98,8 @@ fn a_dry_run_on_a_bare_machine_as_root_names_the_packages_and_the_commands() {
         lines(&out),
         [
             MISSING,
-            "would run: apt-get update && apt-get install -y postgresql",
+            MISSING_SCHEMATHESIS,
+            "would run: apt-get update && apt-get install -y postgresql && python3 -m pip install schemathesis==4.32.5",
             "would run: cargo test --workspace -p agora-domain -- --nocapture",
         ]
     );
@@ -102,7 +115,8 @@ fn a_dry_run_with_sudo_puts_sudo_before_each_command() {
         lines(&out),
         [
             MISSING,
-            "would run: sudo apt-get update && sudo apt-get install -y postgresql",
+            MISSING_SCHEMATHESIS,
+            "would run: sudo apt-get update && sudo apt-get install -y postgresql && python3 -m pip install schemathesis==4.32.5",
             "would run: cargo test --workspace",
         ]
     );
@@ -119,7 +133,8 @@ fn a_user_who_may_not_install_is_stopped_at_once_with_the_command_to_run() {
             lines(&out),
             [
                 MISSING,
-                "cargo xtask test: may not install postgresql (not root, and sudo asks for a password or is absent): run `sudo apt-get update && sudo apt-get install -y postgresql`, then `cargo xtask test` again",
+                MISSING_SCHEMATHESIS,
+                "cargo xtask test: may not install postgresql (not root, and sudo asks for a password or is absent): run `sudo apt-get update && sudo apt-get install -y postgresql && python3 -m pip install schemathesis==4.32.5`, then `cargo xtask test` again",
             ],
             "{args:?}"
         );
@@ -131,11 +146,8 @@ fn a_user_who_may_not_install_is_stopped_at_once_with_the_command_to_run() {
 fn what_is_there_is_reported_found_and_nothing_is_installed() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let root = Scratch::new("found");
-    let bin = root.0.join("usr/lib/postgresql/16/bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    for name in ["initdb", "pg_ctl"] {
-        std::fs::write(bin.join(name), "").unwrap();
-    }
+    let bin = postgres_there(&root);
+    script(&root.0.join("usr/bin/schemathesis"), "exit 0");
     // May not install, and need not.
     let out = xtask_test(&root, "none", &["--dry-run"]);
     assert_eq!(
@@ -144,6 +156,10 @@ fn what_is_there_is_reported_found_and_nothing_is_installed() {
             format!(
                 "found: PostgreSQL's server binaries (initdb, pg_ctl) in {}",
                 bin.display()
+            ),
+            format!(
+                "found: schemathesis, the OpenAPI tester (schemathesis) in {}",
+                root.0.join("usr/bin").display()
             ),
             "would run: cargo test --workspace".to_owned(),
         ]
@@ -160,6 +176,7 @@ fn a_privilege_setting_it_does_not_know_is_refused() {
         lines(&out),
         [
             MISSING,
+            MISSING_SCHEMATHESIS,
             "cargo xtask test: AGORA_XTASK_PRIVILEGE=admin: expected root, sudo or none",
         ]
     );
@@ -188,6 +205,31 @@ fn apt_get(root: &Scratch, installs: bool) {
     );
 }
 
+/// The fake `python3` of a test: it records each call in `root/pip.log`
+/// and, when `installs`, puts a `schemathesis` on the PATH under `root`.
+fn python3(root: &Scratch, installs: bool) {
+    let put = if installs {
+        format!(
+            "printf '#!/bin/sh\\n' >'{0}' && chmod +x '{0}'",
+            root.0.join("usr/bin/schemathesis").display()
+        )
+    } else {
+        "true".to_owned()
+    };
+    script(
+        &root.0.join("usr/bin/python3"),
+        &format!(
+            "echo \"$*\" >>'{}'\n[ \"$3\" = install ] && {put}\nexit 0",
+            root.0.join("pip.log").display()
+        ),
+    );
+}
+
+/// What the fake `python3` was called with, a line a call.
+fn pip_calls(root: &Scratch) -> String {
+    std::fs::read_to_string(root.0.join("pip.log")).unwrap_or_default()
+}
+
 /// What the fake `apt-get` was called with, a line a call.
 fn apt_calls(root: &Scratch) -> String {
     std::fs::read_to_string(root.0.join("apt.log")).unwrap_or_default()
@@ -198,6 +240,7 @@ fn as_root_it_installs_what_is_missing_then_runs_the_tests_with_the_arguments_gi
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let root = Scratch::new("install");
     apt_get(&root, true);
+    python3(&root, true);
     script(
         &root.0.join("cargo"),
         &format!("echo \"$*\" >'{}'", root.0.join("cargo.log").display()),
@@ -207,17 +250,24 @@ fn as_root_it_installs_what_is_missing_then_runs_the_tests_with_the_arguments_gi
         lines(&out),
         [
             MISSING.to_owned(),
+            MISSING_SCHEMATHESIS.to_owned(),
             "$ apt-get update".to_owned(),
             "$ apt-get install -y postgresql".to_owned(),
+            "$ python3 -m pip install schemathesis==4.32.5".to_owned(),
             format!(
                 "found: PostgreSQL's server binaries (initdb, pg_ctl) in {}",
                 root.0.join("usr/lib/postgresql/16/bin").display()
+            ),
+            format!(
+                "found: schemathesis, the OpenAPI tester (schemathesis) in {}",
+                root.0.join("usr/bin").display()
             ),
             "$ cargo test --workspace -p agora-domain -- --nocapture".to_owned(),
         ]
     );
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(apt_calls(&root), "update\ninstall -y postgresql\n");
+    assert_eq!(pip_calls(&root), "-m pip install schemathesis==4.32.5\n");
     assert_eq!(
         std::fs::read_to_string(root.0.join("cargo.log")).unwrap(),
         "test --workspace -p agora-domain -- --nocapture\n"
@@ -229,13 +279,16 @@ fn a_package_that_brings_nothing_stops_the_run_before_the_tests() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let root = Scratch::new("brings-nothing");
     apt_get(&root, false);
+    python3(&root, true);
     let out = xtask_test(&root, "root", &[]);
     assert_eq!(
         lines(&out),
         [
             MISSING,
+            MISSING_SCHEMATHESIS,
             "$ apt-get update",
             "$ apt-get install -y postgresql",
+            "$ python3 -m pip install schemathesis==4.32.5",
             "cargo xtask test: postgresql installed, yet PostgreSQL's server binaries (initdb, pg_ctl) are not found under /usr/lib/postgresql/*/bin or on the PATH",
         ]
     );
@@ -251,7 +304,61 @@ fn without_apt_get_it_says_what_to_install_and_stops() {
         lines(&out),
         [
             MISSING,
+            MISSING_SCHEMATHESIS,
             "cargo xtask test: no apt-get on this machine: install PostgreSQL's server binaries (initdb, pg_ctl) with its own package manager, then run `cargo test --workspace`",
+        ]
+    );
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn schemathesis_alone_missing_is_installed_with_pip_without_privilege() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let root = Scratch::new("pip-only");
+    postgres_there(&root);
+    python3(&root, true);
+    script(
+        &root.0.join("cargo"),
+        &format!("echo \"$*\" >'{}'", root.0.join("cargo.log").display()),
+    );
+    let dry = xtask_test(&root, "none", &["--dry-run"]);
+    assert_eq!(
+        lines(&dry)[1..],
+        [
+            MISSING_SCHEMATHESIS,
+            "would run: python3 -m pip install schemathesis==4.32.5",
+            "would run: cargo test --workspace",
+        ]
+    );
+    assert_eq!(pip_calls(&root), "");
+    let out = xtask_test(&root, "none", &[]);
+    assert_eq!(
+        lines(&out)[1..],
+        [
+            MISSING_SCHEMATHESIS.to_owned(),
+            "$ python3 -m pip install schemathesis==4.32.5".to_owned(),
+            format!(
+                "found: schemathesis, the OpenAPI tester (schemathesis) in {}",
+                root.0.join("usr/bin").display()
+            ),
+            "$ cargo test --workspace".to_owned(),
+        ]
+    );
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(pip_calls(&root), "-m pip install schemathesis==4.32.5\n");
+}
+
+#[test]
+fn without_python3_it_says_how_to_install_schemathesis_and_stops() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let root = Scratch::new("no-python");
+    postgres_there(&root);
+    let out = xtask_test(&root, "none", &[]);
+    assert_eq!(
+        lines(&out)[1..],
+        [
+            MISSING_SCHEMATHESIS,
+            "cargo xtask test: no python3 on the PATH: install schemathesis, the OpenAPI tester (schemathesis) with `pip install schemathesis==4.32.5` in a Python of the PATH, then run `cargo test --workspace`",
         ]
     );
     assert_eq!(out.status.code(), Some(1));

@@ -332,10 +332,20 @@ fn section_heading(store: StoreKind) -> String {
     format!("## Latest run on {}", store.label())
 }
 
+/// The heading of the API conformance section of `docs/reliability.md`
+/// (schemathesis against the simulator, kept as it is by the chaos run).
+pub const CONFORMANCE_HEADING: &str = "## API conformance: schemathesis";
+
 /// The section of `store` in an earlier `docs/reliability.md`, from its
 /// heading to the next heading of its level.
 fn earlier_section(existing: &str, store: StoreKind) -> Option<&str> {
-    let heading = format!("{}\n", section_heading(store));
+    section_under(existing, &section_heading(store))
+}
+
+/// The section under `heading` in an earlier `docs/reliability.md`, from
+/// its heading to the next heading of its level.
+fn section_under<'a>(existing: &'a str, heading: &str) -> Option<&'a str> {
+    let heading = format!("{heading}\n");
     let start = existing.find(&heading)?;
     let rest = &existing[start..];
     let end = rest[heading.len()..]
@@ -345,7 +355,8 @@ fn earlier_section(existing: &str, store: StoreKind) -> Option<&str> {
 }
 
 /// `docs/reliability.md`: the section of this run's store written anew,
-/// the other store's section kept from `existing` (the file as it was).
+/// the other store's section and the API conformance section kept from
+/// `existing` (the file as it was).
 pub fn markdown(report: &ChaosReport, config: &ChaosConfig, existing: &str) -> String {
     let mut out = String::new();
     let _ = writeln!(
@@ -380,6 +391,9 @@ pub fn markdown(report: &ChaosReport, config: &ChaosConfig, existing: &str) -> S
         }
     }
     let _ = writeln!(out, "{}", METHOD.trim());
+    if let Some(conformance) = section_under(existing, CONFORMANCE_HEADING) {
+        let _ = writeln!(out, "\n{conformance}");
+    }
     out
 }
 
@@ -507,5 +521,14 @@ mod tests {
         }
         assert!(both.contains("on one PostgreSQL database"), "{both}");
         assert_eq!(both, again);
+        // The API conformance section, written by hand, stays as it was.
+        let conformance = format!("{CONFORMANCE_HEADING}\n\n0 failures.");
+        let with = format!("{again}\n{conformance}\n");
+        let kept = markdown(&postgres, &config, &with);
+        let rekept = markdown(&sqlite, &config, &kept);
+        for doc in [&kept, &rekept] {
+            assert!(doc.trim_end().ends_with(&conformance), "{doc}");
+            assert_eq!(doc.matches(CONFORMANCE_HEADING).count(), 1, "{doc}");
+        }
     }
 }

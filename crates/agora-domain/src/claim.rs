@@ -115,7 +115,7 @@ wire_model! {
         /// The repair file the claim is for (docs/wire-notes.md).
         intervention_id: InterventionId = "InterventionId",
         /// The OEM.
-        manufacturer_id: ManufacturerId = "ManufacturerId",
+        manufacturer_id: ManufacturerId = "ManufacturerId" (required),
         /// Commercial reference.
         commercial_ref: String = "CommercialRef",
         /// Technical reference.

@@ -29,6 +29,8 @@ pub mod mandate;
 pub mod mend;
 pub mod money;
 pub mod month_end;
+#[cfg(feature = "openapi")]
+pub mod openapi;
 pub mod redact;
 pub mod repair;
 pub mod routes;
@@ -64,5 +66,5 @@ pub use tables::{CountryCode, InterventionTypeId, Lcid, ManufacturerId, Title};
 pub use time::WireDateTime;
 pub use wire::{
     DecodeError, Extra, OneOrMany, ReadAnswer, ReadLenient, Reading, UnknownValue, UnreadValue,
-    decode_json, raw_text,
+    decode_json, decode_request, raw_text,
 };

@@ -27,11 +27,11 @@ wire_model! {
         /// Product family (e.g. Coffee machine).
         family: String = "Family",
         /// Product commercial reference.
-        commercial_ref: String = "CommercialRef",
+        commercial_ref: String = "CommercialRef" (required),
         /// Product technical reference.
         technical_ref: String = "TechnicalRef",
         /// Manufacturing date code.
-        manufacturing_code: String = "ManufacturingCode",
+        manufacturing_code: String = "ManufacturingCode" (required),
         /// Serial number.
         serial_number: String = "SerialNumber",
         /// Purchase date.
@@ -59,27 +59,27 @@ wire_model! {
         /// Consumer ID (Chile, Peru, …).
         consumer_id: String = "ConsumerId",
         /// Title.
-        title: Title = "Title",
+        title: Title = "Title" (required),
         /// Last name.
-        last_name: String = "LastName",
+        last_name: String = "LastName" (required),
         /// First name.
-        first_name: String = "FirstName",
+        first_name: String = "FirstName" (required),
         /// Address line 1.
-        address1: String = "Address1",
+        address1: String = "Address1" (required),
         /// Address line 2.
         address2: String = "Address2",
         /// Address line 3.
         address3: String = "Address3",
         /// Zip code.
-        zip: String = "Zip",
+        zip: String = "Zip" (required),
         /// Town.
-        town: String = "Town",
+        town: String = "Town" (required),
         /// State (United States).
         state: String = "State",
         /// Country (ISO 3166 numeric).
-        country: CountryCode = "Country",
+        country: CountryCode = "Country" (required),
         /// Phone.
-        phone: String = "Phone",
+        phone: String = "Phone" (required),
         /// About the phone (e.g. phone of Madame).
         phone_type: String = "PhoneType",
         /// Mobile number.
@@ -129,9 +129,9 @@ wire_model! {
     /// `Intervention`: the repair information.
     pub struct Intervention {
         /// Repair type (table 6.4).
-        intervention_type: InterventionTypeId = "InterventionType",
+        intervention_type: InterventionTypeId = "InterventionType" (required),
         /// CONSUMER or RESELLER.
-        repair_origin_code: RepairOriginCode = "RepairOriginCode",
+        repair_origin_code: RepairOriginCode = "RepairOriginCode" (required),
         /// Failure description.
         failure_description: String = "FailureDescription",
         /// Failed part reference.

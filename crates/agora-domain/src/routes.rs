@@ -194,6 +194,42 @@ impl Route {
         )
     }
 
+    /// What a request body of this route must hold beyond what the
+    /// reference marks required in its model, as dotted paths
+    /// (`ClaimType.InterventionId`): what names the object an update is
+    /// about, and what a creation cannot do without. Each must be present
+    /// and, when a string, not blank; a request without one is incomplete
+    /// (400, reference 5.3.3).
+    pub fn body_requirements(self) -> &'static [&'static str] {
+        match self {
+            Self::CreateRepair => &[
+                "ManufacturerId",
+                "CommercialRef",
+                "Intervention.InterventionType",
+            ],
+            Self::UpdateRepair => &["InterventionId"],
+            Self::CreateWarrantyClaims => &["ClaimType.InterventionId"],
+            Self::UpdateWarrantyClaim => &["ClaimID"],
+            Self::CreateeInvoice => &["InvoiceNumber", "DraftInvoiceNumber"],
+            _ => &[],
+        }
+    }
+
+    /// The first of [`Route::body_requirements`] that `body` lacks: absent,
+    /// null, or a string of blanks.
+    pub fn missing_in_body(self, body: &serde_json::Value) -> Option<&'static str> {
+        self.body_requirements().iter().copied().find(|path| {
+            let value = path
+                .split('.')
+                .try_fold(body, |v, key| v.as_object().and_then(|o| o.get(key)));
+            match value {
+                None | Some(serde_json::Value::Null) => true,
+                Some(serde_json::Value::String(s)) => s.trim().is_empty(),
+                Some(_) => false,
+            }
+        })
+    }
+
     /// The route of a method and path, matched case-insensitively as the
     /// reference's own examples do; delta paths match with their three
     /// parameters.

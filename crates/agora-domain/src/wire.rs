@@ -25,6 +25,12 @@ pub use write::*;
 /// ones. Deserialization matches keys without allocating for known names,
 /// so large master-data deltas decode fast; a null value reads as `None`.
 ///
+/// A field the reference marks required (its type without ", optional")
+/// carries `(required)` after its wire name: `FIELD_MARKS` and
+/// `required_fields` list them, and the OpenAPI schema (feature `openapi`)
+/// requires them. The field stays an `Option`: what a server sends is
+/// read whatever it lacks.
+///
 /// Field names are matched exactly, then in any ASCII case (a camelCase
 /// server's `interventionId` is `InterventionId`); they are written back
 /// under their wire names.
@@ -42,8 +48,8 @@ macro_rules! wire_model {
         $(#[$meta:meta])*
         pub struct $name:ident {
             $(
-                $(#[$fmeta:meta])*
-                $field:ident : $ty:ty = $wire:literal
+                $(#[doc = $fdoc:literal])*
+                $field:ident : $ty:ty = $wire:literal $(($required:ident))?
             ),* $(,)?
         }
     ) => {
@@ -51,8 +57,9 @@ macro_rules! wire_model {
         #[derive(Debug, Clone, PartialEq, Default)]
         pub struct $name {
             $(
-                $(#[$fmeta])*
+                $(#[doc = $fdoc])*
                 #[doc = concat!("\n\nWire name: `", $wire, "`.")]
+                $(#[doc = $crate::wire::required_note!($required)])?
                 pub $field: Option<$ty>,
             )*
             /// Fields this version does not know, and the arrival form of
@@ -63,6 +70,17 @@ macro_rules! wire_model {
         impl $name {
             /// The wire names of the fields this type knows, in declaration order.
             pub const WIRE_FIELDS: &'static [&'static str] = &[$($wire),*];
+
+            /// Each known field's wire name with whether the reference
+            /// marks it required (every other field is "optional"), in
+            /// declaration order: the one record of those marks.
+            pub const FIELD_MARKS: &'static [(&'static str, bool)] =
+                &[$(($wire, $crate::wire::is_required!($($required)?))),*];
+
+            /// The wire names of the fields the reference marks required.
+            pub fn required_fields() -> impl Iterator<Item = &'static str> {
+                Self::FIELD_MARKS.iter().filter(|(_, r)| *r).map(|(w, _)| *w)
+            }
 
             /// Whether the known field `wire` holds a typed value.
             fn is_typed(&self, wire: &str) -> bool {
@@ -293,9 +311,66 @@ macro_rules! wire_model {
                 deserializer.deserialize_map(ModelVisitor)
             }
         }
+
+        #[cfg(feature = "openapi")]
+        impl $crate::openapi::WireSchema for $name {
+            fn schema() -> ::utoipa::openapi::RefOr<::utoipa::openapi::Schema> {
+                ::utoipa::openapi::Ref::from_schema_name(stringify!($name)).into()
+            }
+
+            fn components(out: &mut $crate::openapi::Components) {
+                if out.contains_key(stringify!($name)) {
+                    return;
+                }
+                // Listed before its fields' types: a model that holds
+                // itself (none does today) stops here.
+                out.insert(stringify!($name).to_owned(), Self::definition().into());
+                $(<$ty as $crate::openapi::WireSchema>::components(out);)*
+            }
+        }
+
+        #[cfg(feature = "openapi")]
+        impl $name {
+            /// This model's OpenAPI schema: every known field with its type
+            /// and description, the reference's required marks; other
+            /// fields are allowed (kept in `extra`).
+            pub fn definition() -> ::utoipa::openapi::Schema {
+                let object = ::utoipa::openapi::ObjectBuilder::new();
+                $(
+                    let object = object.property(
+                        $wire,
+                        $crate::openapi::field::<$ty>(
+                            $crate::wire::is_required!($($required)?),
+                            concat!($($fdoc, "\n"),*),
+                        ),
+                    );
+                )*
+                let object = Self::required_fields().fold(object, |o, w| o.required(w));
+                ::utoipa::openapi::Schema::Object(object.build())
+            }
+        }
     };
 }
 pub(crate) use wire_model;
+
+/// Whether a field of [`wire_model!`] carries the `(required)` mark.
+macro_rules! is_required {
+    () => {
+        false
+    };
+    (required) => {
+        true
+    };
+}
+pub(crate) use is_required;
+
+/// The note a required field's documentation ends with.
+macro_rules! required_note {
+    (required) => {
+        " Required by the reference."
+    };
+}
+pub(crate) use required_note;
 
 /// `ResponseData` as AgoraPlus sends it: the models say array, but some
 /// answers (the claim sample) carry a single object. Both decode; the form
@@ -498,6 +573,23 @@ macro_rules! wire_enum {
                     }
                 }
                 d.deserialize_str(V)
+            }
+        }
+
+        #[cfg(feature = "openapi")]
+        impl $crate::openapi::WireSchema for $name {
+            fn schema() -> ::utoipa::openapi::RefOr<::utoipa::openapi::Schema> {
+                ::utoipa::openapi::Ref::from_schema_name(stringify!($name)).into()
+            }
+
+            fn components(out: &mut $crate::openapi::Components) {
+                out.entry(stringify!($name).to_owned()).or_insert_with(|| {
+                    $crate::openapi::string_enum(
+                        concat!("A ", $kind, "."),
+                        $name::KNOWN.iter().map($name::as_str),
+                    )
+                    .into()
+                });
             }
         }
     };

@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use agora_domain::lifecycle::RepairLifecycle;
+use agora_domain::routes::Route;
 use agora_domain::rules::RuleBook;
 use agora_domain::{
     ClaimId, CompleteRepairState, InterventionId, MandateId, MandateLightResponse, MandateStatus,
@@ -236,8 +237,19 @@ fn now_wire(ts: Timestamp) -> WireDateTime {
     WireDateTime::from_timestamp(ts)
 }
 
-fn mandatory(what: &str) -> SimError {
-    SimError::Rejected(format!("{what}: Data is mandatory"))
+/// The domain's rule of what a body of `route` must hold
+/// (`Route::body_requirements`): a request lacking one is incomplete, 400.
+fn require(route: Route, body: &impl serde::Serialize) -> Result<(), SimError> {
+    let body = serde_json::to_value(body).map_err(|_| SimError::Internal)?;
+    match route.missing_in_body(&body) {
+        Some(path) => Err(required(path)),
+        None => Ok(()),
+    }
+}
+
+/// The 400 of a request lacking `what`.
+fn required(what: &str) -> SimError {
+    SimError::BadRequest(format!("{what} is required"))
 }
 
 impl Simulator {

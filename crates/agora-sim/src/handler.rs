@@ -238,7 +238,7 @@ fn delta_params(path: &str) -> Result<(ManufacturerId, jiff::civil::Date, Lcid),
     let language = segments.next().unwrap_or_default();
     let date = segments.next().unwrap_or_default();
     let manufacturer = segments.next().unwrap_or_default();
-    let m = manufacturer
+    let m = crate::wire::integral(manufacturer)
         .parse::<u32>()
         .map(ManufacturerId)
         .map_err(|_| SimError::BadRequest(format!("`{manufacturer}` is not a ManufacturerId")))?;

@@ -23,6 +23,7 @@ mod control;
 mod guard;
 mod handler;
 mod invoice_csv;
+pub mod openapi;
 #[cfg(feature = "bin")]
 pub mod options;
 #[cfg(feature = "record")]
@@ -37,7 +38,7 @@ use std::time::Duration;
 
 use agora_mock::{SimError, Simulator};
 use axum::Router;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -82,6 +83,7 @@ pub fn router(sim: Simulator) -> Router {
 /// ([`body_limit`]), the request timeout and the admin token.
 pub fn router_with(sim: Simulator, settings: &ServeSettings) -> Router {
     control::routes()
+        .route(openapi::OPENAPI_PATH, axum::routing::get(serve_openapi))
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(handler::handle)
         .with_state(control::AppState {
@@ -93,6 +95,25 @@ pub fn router_with(sim: Simulator, settings: &ServeSettings) -> Router {
             guard::guard,
         ))
         .layer(axum::extract::DefaultBodyLimit::disable())
+}
+
+/// `GET /openapi.json`: the simulator's OpenAPI document, made once.
+async fn serve_openapi() -> Response {
+    static DOCUMENT: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    let body = DOCUMENT.get_or_init(|| {
+        openapi::document()
+            .to_json()
+            .map(String::into_bytes)
+            .unwrap_or_default()
+    });
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "application/json; charset=utf-8",
+        )],
+        body.clone(),
+    )
+        .into_response()
 }
 
 async fn method_not_allowed() -> Response {

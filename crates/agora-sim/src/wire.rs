@@ -165,14 +165,15 @@ pub(crate) fn error_response(error: &SimError) -> Response {
     response
 }
 
-/// Decodes a JSON body; a 400 naming the problem otherwise.
+/// Decodes a JSON request body (an integral float read as the integer it
+/// is, `agora_domain::decode_request`); a 400 naming the problem otherwise.
 pub(crate) fn body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, SimError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(SimError::BadRequest(
             "the request has no JSON body".to_owned(),
         ));
     }
-    agora_domain::decode_json(bytes).map_err(|e| SimError::BadRequest(e.to_string()))
+    agora_domain::decode_request(bytes).map_err(|e| SimError::BadRequest(e.to_string()))
 }
 
 /// Query parameters by lower-cased name (AgoraPlus matches them case-insensitively).
@@ -205,10 +206,11 @@ impl Query {
         self.0.get(&name.to_ascii_lowercase()).map(String::as_str)
     }
 
-    /// A required parameter parsed as `T`.
+    /// A required parameter parsed as `T` (a number with a zero
+    /// fraction, `5.0`, read as the integer it is: [`integral`]).
     pub(crate) fn parsed<T: std::str::FromStr>(&self, name: &str) -> Result<T, SimError> {
         let raw = self.required(name)?;
-        raw.parse().map_err(|_| {
+        integral(raw).parse().map_err(|_| {
             SimError::BadRequest(format!(
                 "the query parameter `{name}` has an invalid value `{raw}`"
             ))
@@ -225,6 +227,26 @@ impl Query {
                 "the query parameter `{name}` must be true or false, not `{v}`"
             ))),
         }
+    }
+}
+
+/// A number's text with a zero fraction (`5.0`, `-3.00`) as the integer it
+/// writes (`5`, `-3`), as JSON Schema's `integer` takes it; any other text
+/// as it is.
+pub(crate) fn integral(raw: &str) -> &str {
+    match raw.split_once('.') {
+        Some((whole, fraction))
+            if !fraction.is_empty()
+                && fraction.bytes().all(|b| b == b'0')
+                && whole
+                    .trim_start_matches('-')
+                    .bytes()
+                    .all(|b| b.is_ascii_digit())
+                && !whole.trim_start_matches('-').is_empty() =>
+        {
+            whole
+        }
+        _ => raw,
     }
 }
 
@@ -277,5 +299,17 @@ mod tests {
         assert_eq!(q.optional("y"), Some("a b"));
         assert_eq!(q.optional("z"), Some("\u{fffd}%"));
         assert!(q.required("nope").is_err());
+    }
+
+    #[test]
+    fn an_integer_with_a_zero_fraction_is_that_integer() {
+        let q = Query::parse(Some("a=5.0&b=-3.00&c=5.5&d=.0&e=5."));
+        assert_eq!(q.parsed::<i64>("a").unwrap(), 5);
+        assert_eq!(q.parsed::<i64>("b").unwrap(), -3);
+        for bad in ["c", "d", "e"] {
+            assert!(q.parsed::<i64>(bad).is_err(), "{bad}");
+        }
+        assert_eq!(integral("12"), "12");
+        assert_eq!(integral("-.0"), "-.0");
     }
 }

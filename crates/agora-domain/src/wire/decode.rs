@@ -107,6 +107,56 @@ pub fn decode_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> 
     }
 }
 
+/// Decodes a request body: strictly, and where that fails, once more with
+/// every number that has no fractional part written as the integer it is
+/// (`69.0` is `69`, as JSON Schema's `integer` takes it), so that a
+/// number's form alone does not refuse a request. A value of the wrong
+/// type is still refused, with the strict error naming its path.
+pub fn decode_request<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
+    let strict = match decode_json(bytes) {
+        Ok(value) => return Ok(value),
+        Err(e) => e,
+    };
+    let Ok(mut value) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+        return Err(strict);
+    };
+    if !integral_numbers_as_integers(&mut value) {
+        return Err(strict);
+    }
+    serde_json::to_vec(&value)
+        .ok()
+        .and_then(|again| decode_json(&again).ok())
+        .ok_or(strict)
+}
+
+/// Writes every float of `value` that has no fractional part (and fits an
+/// `i64`) as that integer; true when one was.
+fn integral_numbers_as_integers(value: &mut serde_json::Value) -> bool {
+    use serde_json::Value;
+    match value {
+        Value::Number(n) if n.is_f64() => match n.as_f64() {
+            // The range is exclusive at the top: 2^63 is not an i64.
+            Some(f)
+                if f.fract() == 0.0
+                    && (-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&f) =>
+            {
+                #[allow(clippy::cast_possible_truncation)]
+                let i = f as i64;
+                *value = Value::from(i);
+                true
+            }
+            _ => false,
+        },
+        Value::Array(items) => items
+            .iter_mut()
+            .fold(false, |any, v| integral_numbers_as_integers(v) | any),
+        Value::Object(map) => map
+            .values_mut()
+            .fold(false, |any, v| integral_numbers_as_integers(v) | any),
+        _ => false,
+    }
+}
+
 pub(crate) fn decode_json_tracked<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de)
@@ -120,4 +170,22 @@ pub(crate) fn decode_json_tracked<T: DeserializeOwned>(bytes: &[u8]) -> Result<T
         source,
     })?;
     Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_reads_integral_floats_as_integers_and_nothing_else() {
+        let part: crate::Part = decode_request(br#"{"Quantity": 3.0, "X": [2.0, 2.5]}"#).unwrap();
+        assert_eq!(part.quantity, Some(3));
+        assert_eq!(part.extra["X"], serde_json::json!([2, 2.5]));
+        // Strictly, the float is refused; a fraction stays refused.
+        assert!(decode_json::<crate::Part>(br#"{"Quantity": 3.0}"#).is_err());
+        let e = decode_request::<crate::Part>(br#"{"Quantity": 3.5}"#).unwrap_err();
+        assert_eq!(e.path, "Quantity");
+        assert!(decode_request::<crate::Part>(br#"{"Quantity": 1e300}"#).is_err());
+        assert!(decode_request::<crate::Part>(br#"{"Quantity": "3"}"#).is_err());
+    }
 }

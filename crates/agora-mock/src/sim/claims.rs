@@ -9,7 +9,9 @@ use agora_domain::{
 };
 use serde_json::json;
 
-use super::{ClaimRecord, Simulator, now_wire};
+use agora_domain::routes::Route;
+
+use super::{ClaimRecord, Simulator, now_wire, require, required};
 use crate::error::{Answer, SimError};
 
 impl Simulator {
@@ -23,14 +25,13 @@ impl Simulator {
     ) -> Result<Answer<WarrantyClaimResult>, SimError> {
         let rules = &self.inner.rules;
         let again = self.applies_duplicates();
+        require(Route::CreateWarrantyClaims, &claim)?;
         self.with_tenant(key, |t, ids, now| {
             let intervention = claim
                 .claim_type
                 .as_ref()
                 .and_then(|c| c.intervention_id)
-                .ok_or_else(|| {
-                    SimError::BadRequest("ClaimType.InterventionId is required".to_owned())
-                })?;
+                .ok_or_else(|| required("ClaimType.InterventionId"))?;
             let record = t
                 .repairs
                 .get_mut(&intervention)
@@ -98,10 +99,9 @@ impl Simulator {
         transfer_if_valid: bool,
     ) -> Result<Answer<WarrantyClaimResult>, SimError> {
         let rules = &self.inner.rules;
+        require(Route::UpdateWarrantyClaim, &claim)?;
         self.with_tenant(key, |t, _, now| {
-            let id = claim
-                .claim_id
-                .ok_or_else(|| SimError::BadRequest("ClaimID is required".to_owned()))?;
+            let id = claim.claim_id.ok_or_else(|| required("ClaimID"))?;
             let stored = t
                 .claims
                 .get_mut(&id)

@@ -6,7 +6,10 @@ use agora_domain::{ClaimId, DraftInvoiceNumber, InvoiceReference, ManufacturerId
 
 use agora_domain::month_end::CsvLayout;
 
-use super::{DraftRecord, Simulator, hint, invoice_csv, mandatory};
+use agora_domain::routes::Route;
+
+use super::{DraftRecord, Simulator, hint, invoice_csv, require, required};
+
 use crate::error::{Answer, SimError};
 
 impl Simulator {
@@ -17,15 +20,14 @@ impl Simulator {
         reference: InvoiceReference,
     ) -> Result<Answer<()>, SimError> {
         let again = self.applies_duplicates();
+        require(Route::CreateeInvoice, &reference)?;
         self.with_tenant(key, |t, _, now| {
             let number = reference
                 .invoice_number
-                .filter(|s| !s.trim().is_empty())
-                .ok_or_else(|| mandatory("InvoiceNumber"))?;
+                .ok_or_else(|| required("InvoiceNumber"))?;
             let draft_number = reference
                 .draft_invoice_number
-                .filter(|s| !s.trim().is_empty())
-                .ok_or_else(|| mandatory("DraftInvoiceNumber"))?;
+                .ok_or_else(|| required("DraftInvoiceNumber"))?;
             let draft = t
                 .drafts
                 .get_mut(draft_number.as_str())

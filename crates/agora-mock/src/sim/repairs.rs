@@ -6,7 +6,9 @@ use agora_domain::{
     CompleteRepairState, CreateRepairResult, InterventionId, StateNature, StatusCode,
 };
 
-use super::{RepairRecord, Simulator, mandatory};
+use agora_domain::routes::Route;
+
+use super::{RepairRecord, Simulator, require, required};
 use crate::error::{Answer, SimError};
 
 impl Simulator {
@@ -16,20 +18,14 @@ impl Simulator {
         key: &str,
         file: CompleteRepairState,
     ) -> Result<Answer<CreateRepairResult>, SimError> {
+        require(Route::CreateRepair, &file)?;
         self.with_tenant(key, |t, ids, now| {
             let manufacturer = file
                 .manufacturer_id
-                .ok_or_else(|| mandatory("ManufacturerId"))?;
-            if file
-                .commercial_ref
-                .as_deref()
-                .is_none_or(|s| s.trim().is_empty())
-            {
-                return Err(mandatory("CommercialRef"));
-            }
+                .ok_or_else(|| required("ManufacturerId"))?;
             let repair_type = file
                 .intervention_type()
-                .ok_or_else(|| mandatory("Intervention.InterventionType"))?;
+                .ok_or_else(|| required("Intervention.InterventionType"))?;
             known_codes(file.state_natures.iter().flatten())?;
             let mut lifecycle = RepairLifecycle::direct(Some(manufacturer), Some(repair_type));
             for status in file.state_natures.iter().flatten() {
@@ -82,10 +78,11 @@ impl Simulator {
         file: CompleteRepairState,
     ) -> Result<Answer<()>, SimError> {
         let replace = self.applies_duplicates();
+        require(Route::UpdateRepair, &file)?;
         self.with_tenant(key, |t, _, now| {
             let id = file
                 .intervention_id
-                .ok_or_else(|| SimError::BadRequest("InterventionId is required".to_owned()))?;
+                .ok_or_else(|| required("InterventionId"))?;
             // The account's profile, or chaos mode, replaces the file.
             let replace = replace || t.profile.update_replaces;
             let record = t
