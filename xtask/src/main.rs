@@ -2,7 +2,7 @@
 //!
 //! `cargo xtask test` is the README's test command: it installs what the
 //! test suite needs from the system when it is missing (Debian's
-//! `postgresql`; see `setup`), then runs `cargo test --workspace` with the
+//! `postgresql`, `chromium` and `chromium-driver`; see `setup`), then runs `cargo test --workspace` with the
 //! arguments given. `cargo xtask ci` runs what CI runs: the unused-dependency check
 //! (`cargo xtask deps`), formatting check, clippy with warnings denied, the
 //! docs with warnings denied, and `cargo xtask test`. `cargo xtask bench` builds the

@@ -38,14 +38,29 @@ pub(crate) struct Requirement {
     pub(crate) package: &'static str,
 }
 
-/// What the test suite needs: one row each (the console's browser test
-/// adds Chromium and its driver here).
-pub(crate) const REQUIREMENTS: &[Requirement] = &[Requirement {
-    what: "PostgreSQL's server binaries",
-    binaries: &["initdb", "pg_ctl"],
-    dirs: &["/usr/lib/postgresql/*/bin"],
-    package: "postgresql",
-}];
+/// What the test suite needs: one row each. PostgreSQL for the
+/// PostgreSQL store's tests; Chromium and its WebDriver for the OEM
+/// console's browser test (agora-cli's `console_browser`).
+pub(crate) const REQUIREMENTS: &[Requirement] = &[
+    Requirement {
+        what: "PostgreSQL's server binaries",
+        binaries: &["initdb", "pg_ctl"],
+        dirs: &["/usr/lib/postgresql/*/bin"],
+        package: "postgresql",
+    },
+    Requirement {
+        what: "Chromium",
+        binaries: &["chromium"],
+        dirs: &["/usr/bin"],
+        package: "chromium",
+    },
+    Requirement {
+        what: "Chromium's WebDriver",
+        binaries: &["chromedriver"],
+        dirs: &["/usr/bin"],
+        package: "chromium-driver",
+    },
+];
 
 impl Requirement {
     /// Its name and binaries: `PostgreSQL's server binaries (initdb, pg_ctl)`.
@@ -429,7 +444,10 @@ mod tests {
             REQUIREMENTS.iter().collect::<Vec<_>>()
         );
         assert_eq!(system.which("sh"), None);
-        assert_eq!(packages(&missing(&system, REQUIREMENTS)), ["postgresql"]);
+        assert_eq!(
+            packages(&missing(&system, REQUIREMENTS)),
+            ["postgresql", "chromium", "chromium-driver"]
+        );
     }
 
     #[test]
@@ -441,7 +459,10 @@ mod tests {
         root.files("usr/lib/postgresql/17/bin", &["initdb"]);
         let system = System::new(Some(root.0.clone()), None);
         assert_eq!(system.find(postgres()), Some(newest));
-        assert!(missing(&system, REQUIREMENTS).is_empty());
+        assert_eq!(
+            packages(&missing(&system, REQUIREMENTS)),
+            ["chromium", "chromium-driver"]
+        );
     }
 
     #[test]
