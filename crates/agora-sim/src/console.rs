@@ -32,7 +32,10 @@ const POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
 /// The console's routes on a router.
 pub(crate) fn routes() -> axum::Router<AppState> {
     axum::Router::new()
-        .route("/", get(|| async { asset("text/html; charset=utf-8", PAGE) }))
+        .route(
+            "/",
+            get(|| async { asset("text/html; charset=utf-8", PAGE) }),
+        )
         .route(
             "/console/console.js",
             get(|| async { asset("text/javascript; charset=utf-8", SCRIPT) }),

@@ -78,7 +78,11 @@ async fn accounts_lists_every_account_for_the_admin_and_only_its_own_otherwise()
     let server = server(Some("tok-123")).await;
     let http = Http::new(&server);
     let all = http
-        .call_with("GET", "/_sim/accounts", &[("authorization", "Bearer tok-123")])
+        .call_with(
+            "GET",
+            "/_sim/accounts",
+            &[("authorization", "Bearer tok-123")],
+        )
         .await;
     assert_eq!(all.status, 200, "{}", all.body);
     assert_eq!(
@@ -182,8 +186,8 @@ async fn the_state_is_answered_304_until_it_changes() {
 async fn repair_files_carry_their_status_history_with_descriptions() {
     let server = server(None).await;
     let sim = server.simulator();
-    let mandate = serde_json::from_value(json!({"ManufacturerId": 1, "InterventionTypeId": 1}))
-        .unwrap();
+    let mandate =
+        serde_json::from_value(json!({"ManufacturerId": 1, "InterventionTypeId": 1})).unwrap();
     sim.publish_mandate("acct-a", mandate).unwrap();
     let http = Http::new(&server);
     let got = http
@@ -191,12 +195,22 @@ async fn repair_files_carry_their_status_history_with_descriptions() {
         .await;
     assert_eq!(got.status, 200, "{}", got.body);
     let state = http.get("/_sim/state", "acct-a").await.body;
-    let history = state["Repairs"][0]["StatusHistory"].as_array().unwrap();
-    assert!(!history.is_empty(), "{state}");
-    let file = &state["Repairs"][0]["File"]["StateNatures"];
-    assert_eq!(history.len(), file.as_array().unwrap().len());
-    assert_eq!(history[0]["Code"], file[0]["Code"]);
-    assert!(history[0]["Description"].as_str().is_some_and(|d| !d.is_empty()));
+    assert_eq!(state["Repairs"][0]["StatusHistory"], json!([]), "{state}");
+    // The network confirms an appointment.
+    let mut file = state["Repairs"][0]["File"].clone();
+    file["StateNatures"] = json!([{
+        "Code": 102, "Comment": "by phone",
+        "AppointmentDate": "2026-11-20T08:00:00Z", "AppointmentEndDate": "2026-11-20T09:00:00Z",
+    }]);
+    sim.update_repair("acct-a", serde_json::from_value(file).unwrap())
+        .unwrap();
+    let state = http.get("/_sim/state", "acct-a").await.body;
+    assert_eq!(
+        state["Repairs"][0]["StatusHistory"],
+        json!([{"Code": state["Repairs"][0]["File"]["StateNatures"][0]["Code"],
+            "Description": "APPOINTMENT CONFIRMED", "Comment": "by phone"}]),
+        "{state}"
+    );
 }
 
 /// `.json()` needs reqwest's `json` feature, which the workspace leaves out.

@@ -24,7 +24,7 @@ const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 /// The one line said when Chromium or its driver is missing.
-pub fn missing_browser() -> Option<String> {
+pub(crate) fn missing_browser() -> Option<String> {
     let missing: Vec<&str> = [CHROMIUM, CHROMEDRIVER]
         .into_iter()
         .filter(|p| !Path::new(p).is_file())
@@ -41,7 +41,7 @@ pub fn missing_browser() -> Option<String> {
 
 /// chromedriver and one headless Chromium session it drives; both end
 /// when dropped.
-pub struct Browser {
+pub(crate) struct Browser {
     driver: Child,
     base: String,
     session: String,
@@ -52,7 +52,7 @@ pub struct Browser {
 impl Browser {
     /// Starts chromedriver on a free port and opens a session of headless
     /// Chromium in a new profile directory, within `deadline`.
-    pub async fn start(deadline: Duration) -> Self {
+    pub(crate) async fn start(deadline: Duration) -> Self {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let mut driver = Command::new(CHROMEDRIVER)
             .arg("--port=0")
@@ -104,12 +104,12 @@ impl Browser {
     }
 
     /// Opens `url`.
-    pub async fn goto(&self, url: &str) {
+    pub(crate) async fn goto(&self, url: &str) {
         self.cmd("POST", "/url", Some(json!({"url": url}))).await;
     }
 
     /// The elements matching a CSS selector (none is not an error).
-    pub async fn find_all(&self, css: &str) -> Vec<String> {
+    pub(crate) async fn find_all(&self, css: &str) -> Vec<String> {
         let found = self
             .cmd(
                 "POST",
@@ -126,7 +126,7 @@ impl Browser {
     }
 
     /// The first element matching `css`, waiting for it up to `within`.
-    pub async fn wait_for(&self, css: &str, within: Duration) -> String {
+    pub(crate) async fn wait_for(&self, css: &str, within: Duration) -> String {
         let start = Instant::now();
         loop {
             if let Some(e) = self.find_all(css).await.into_iter().next() {
@@ -142,7 +142,7 @@ impl Browser {
 
     /// Waits up to `within` until the text of the element `css` contains
     /// `text`; returns that text.
-    pub async fn wait_for_text(&self, css: &str, text: &str, within: Duration) -> String {
+    pub(crate) async fn wait_for_text(&self, css: &str, text: &str, within: Duration) -> String {
         let start = Instant::now();
         loop {
             if let Some(e) = self.find_all(css).await.into_iter().next() {
@@ -165,15 +165,23 @@ impl Browser {
     }
 
     /// Clicks an element.
-    pub async fn click(&self, element: &str) {
-        self.cmd("POST", &format!("/element/{element}/click"), Some(json!({})))
-            .await;
+    pub(crate) async fn click(&self, element: &str) {
+        self.cmd(
+            "POST",
+            &format!("/element/{element}/click"),
+            Some(json!({})),
+        )
+        .await;
     }
 
     /// Empties a field and types `text` into it.
-    pub async fn fill(&self, element: &str, text: &str) {
-        self.cmd("POST", &format!("/element/{element}/clear"), Some(json!({})))
-            .await;
+    pub(crate) async fn fill(&self, element: &str, text: &str) {
+        self.cmd(
+            "POST",
+            &format!("/element/{element}/clear"),
+            Some(json!({})),
+        )
+        .await;
         self.cmd(
             "POST",
             &format!("/element/{element}/value"),
@@ -183,7 +191,7 @@ impl Browser {
     }
 
     /// An element's rendered text.
-    pub async fn text(&self, element: &str) -> String {
+    pub(crate) async fn text(&self, element: &str) -> String {
         let v = self
             .cmd("GET", &format!("/element/{element}/text"), None)
             .await;
@@ -191,7 +199,7 @@ impl Browser {
     }
 
     /// Runs `script` in the page (synchronously) with `args`.
-    pub async fn run(&self, script: &str, args: Value) -> Value {
+    pub(crate) async fn run(&self, script: &str, args: Value) -> Value {
         self.cmd(
             "POST",
             "/execute/sync",
@@ -201,7 +209,7 @@ impl Browser {
     }
 
     /// Saves a PNG screenshot of the page to `path`.
-    pub async fn screenshot(&self, path: &Path) {
+    pub(crate) async fn screenshot(&self, path: &Path) {
         let shot = self.cmd("GET", "/screenshot", None).await;
         let png = decode_base64(shot.as_str().unwrap_or_default());
         assert!(png.starts_with(b"\x89PNG"), "not a PNG");
@@ -209,7 +217,7 @@ impl Browser {
     }
 
     /// Ends the session (closing Chromium), then chromedriver.
-    pub async fn close(mut self) {
+    pub(crate) async fn close(mut self) {
         self.cmd("DELETE", "", None).await;
         self.session.clear();
     }
@@ -310,7 +318,7 @@ fn decode_base64(text: &str) -> Vec<u8> {
 }
 
 /// Where the test's screenshots go: `target/console-screenshots`.
-pub fn screenshot_dir() -> PathBuf {
+pub(crate) fn screenshot_dir() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"));
