@@ -2,8 +2,9 @@
 //!
 //! `cargo xtask test` is the README's test command: it installs what the
 //! test suite needs from the system when it is missing (Debian's
-//! `postgresql`, PyPI's `schemathesis`; see `setup`), then runs
-//! `cargo test --workspace` with the arguments given. `cargo xtask ci` runs what CI runs: the unused-dependency check
+//! `postgresql`, `chromium` and `chromium-driver`, PyPI's `schemathesis`;
+//! see `setup`), then runs `cargo test --workspace` with the arguments
+//! given. `cargo xtask ci` runs what CI runs: the unused-dependency check
 //! (`cargo xtask deps`), formatting check, clippy with warnings denied, the
 //! docs with warnings denied, and `cargo xtask test`. `cargo xtask bench` builds the
 //! benchmark harness (`agora-bench`) in release and runs it, writing

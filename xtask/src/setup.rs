@@ -65,14 +65,30 @@ impl Registry {
 /// pinned: a new release may add checks.
 pub(crate) const SCHEMATHESIS: &str = "schemathesis==4.32.5";
 
-/// What the test suite needs: one row each (the console's browser test
-/// adds Chromium and its driver here).
+/// What the test suite needs: one row each. PostgreSQL for the
+/// PostgreSQL store's tests; Chromium and its WebDriver for the OEM
+/// console's browser test (agora-cli's `console_browser`); schemathesis
+/// for the simulator's API conformance test.
 pub(crate) const REQUIREMENTS: &[Requirement] = &[
     Requirement {
         what: "PostgreSQL's server binaries",
         binaries: &["initdb", "pg_ctl"],
         dirs: &["/usr/lib/postgresql/*/bin"],
         package: "postgresql",
+        from: Registry::Debian,
+    },
+    Requirement {
+        what: "Chromium",
+        binaries: &["chromium"],
+        dirs: &["/usr/bin"],
+        package: "chromium",
+        from: Registry::Debian,
+    },
+    Requirement {
+        what: "Chromium's WebDriver",
+        binaries: &["chromedriver"],
+        dirs: &["/usr/bin"],
+        package: "chromium-driver",
         from: Registry::Debian,
     },
     Requirement {
@@ -518,7 +534,12 @@ mod tests {
         assert_eq!(system.which("sh"), None);
         assert_eq!(
             packages(&missing(&system, REQUIREMENTS)),
-            ["postgresql", "schemathesis==4.32.5"]
+            [
+                "postgresql",
+                "chromium",
+                "chromium-driver",
+                "schemathesis==4.32.5"
+            ]
         );
     }
 
@@ -531,7 +552,10 @@ mod tests {
         root.files("usr/lib/postgresql/17/bin", &["initdb"]);
         let system = System::new(Some(root.0.clone()), None);
         assert_eq!(system.find(postgres()), Some(newest));
-        assert!(missing(&system, REQUIREMENTS).is_empty());
+        assert_eq!(
+            packages(&missing(&system, REQUIREMENTS)),
+            ["chromium", "chromium-driver", "schemathesis==4.32.5"]
+        );
     }
 
     #[test]
@@ -617,7 +641,7 @@ mod tests {
             "cargo xtask test: may not install postgresql (not root, and sudo asks for a password or is absent): run `sudo apt-get update && sudo apt-get install -y postgresql`, then `cargo xtask test` again"
         );
         assert_eq!(
-            missing_line(&REQUIREMENTS[1]),
+            missing_line(&REQUIREMENTS[3]),
             "missing: schemathesis, the OpenAPI tester (schemathesis), from PyPI's package schemathesis==4.32.5"
         );
     }

@@ -70,17 +70,39 @@ fn lines(out: &Output) -> Vec<String> {
         .collect()
 }
 
-const MISSING: &str =
-    "missing: PostgreSQL's server binaries (initdb, pg_ctl), from Debian's package postgresql";
+const MISSING: [&str; 4] = [
+    "missing: PostgreSQL's server binaries (initdb, pg_ctl), from Debian's package postgresql",
+    "missing: Chromium (chromium), from Debian's package chromium",
+    "missing: Chromium's WebDriver (chromedriver), from Debian's package chromium-driver",
+    MISSING_SCHEMATHESIS,
+];
+
+/// What a bare machine needs, as `apt-get install -y` takes it.
+const PACKAGES: &str = "postgresql chromium chromium-driver";
+
+/// `MISSING` then `more`.
+fn after_missing<S: AsRef<str>>(more: &[S]) -> Vec<String> {
+    MISSING
+        .iter()
+        .map(|l| (*l).to_owned())
+        .chain(more.iter().map(|l| l.as_ref().to_owned()))
+        .collect()
+}
 
 const MISSING_SCHEMATHESIS: &str = "missing: schemathesis, the OpenAPI tester (schemathesis), from PyPI's package schemathesis==4.32.5";
 
-/// Puts PostgreSQL 16's binaries under `root`; returns their directory.
-fn postgres_there(root: &Scratch) -> PathBuf {
+/// Puts what Debian's packages bring under `root` (PostgreSQL 16's
+/// binaries, Chromium and its driver); returns PostgreSQL's directory.
+fn debian_there(root: &Scratch) -> PathBuf {
     let bin = root.0.join("usr/lib/postgresql/16/bin");
     std::fs::create_dir_all(&bin).unwrap();
     for name in ["initdb", "pg_ctl"] {
         std::fs::write(bin.join(name), "").unwrap();
+    }
+    let usr_bin = root.0.join("usr/bin");
+    std::fs::create_dir_all(&usr_bin).unwrap();
+    for name in ["chromium", "chromedriver"] {
+        std::fs::write(usr_bin.join(name), "").unwrap();
     }
     bin
 }
@@ -96,12 +118,12 @@ fn a_dry_run_on_a_bare_machine_as_root_names_the_packages_and_the_commands() {
     );
     assert_eq!(
         lines(&out),
-        [
-            MISSING,
-            MISSING_SCHEMATHESIS,
-            "would run: apt-get update && apt-get install -y postgresql && python3 -m pip install schemathesis==4.32.5",
-            "would run: cargo test --workspace -p agora-domain -- --nocapture",
-        ]
+        after_missing(&[
+            format!(
+                "would run: apt-get update && apt-get install -y {PACKAGES} && python3 -m pip install schemathesis==4.32.5"
+            ),
+            "would run: cargo test --workspace -p agora-domain -- --nocapture".to_owned(),
+        ])
     );
     assert_eq!(out.status.code(), Some(0));
 }
@@ -113,12 +135,12 @@ fn a_dry_run_with_sudo_puts_sudo_before_each_command() {
     let out = xtask_test(&root, "sudo", &["--dry-run"]);
     assert_eq!(
         lines(&out),
-        [
-            MISSING,
-            MISSING_SCHEMATHESIS,
-            "would run: sudo apt-get update && sudo apt-get install -y postgresql && python3 -m pip install schemathesis==4.32.5",
-            "would run: cargo test --workspace",
-        ]
+        after_missing(&[
+            format!(
+                "would run: sudo apt-get update && sudo apt-get install -y {PACKAGES} && python3 -m pip install schemathesis==4.32.5"
+            ),
+            "would run: cargo test --workspace".to_owned(),
+        ])
     );
     assert_eq!(out.status.code(), Some(0));
 }
@@ -131,11 +153,9 @@ fn a_user_who_may_not_install_is_stopped_at_once_with_the_command_to_run() {
         let out = xtask_test(&root, "none", args);
         assert_eq!(
             lines(&out),
-            [
-                MISSING,
-                MISSING_SCHEMATHESIS,
-                "cargo xtask test: may not install postgresql (not root, and sudo asks for a password or is absent): run `sudo apt-get update && sudo apt-get install -y postgresql && python3 -m pip install schemathesis==4.32.5`, then `cargo xtask test` again",
-            ],
+            after_missing(&[format!(
+                "cargo xtask test: may not install {PACKAGES} (not root, and sudo asks for a password or is absent): run `sudo apt-get update && sudo apt-get install -y {PACKAGES} && python3 -m pip install schemathesis==4.32.5`, then `cargo xtask test` again"
+            )]),
             "{args:?}"
         );
         assert_eq!(out.status.code(), Some(1), "{args:?}");
@@ -146,8 +166,9 @@ fn a_user_who_may_not_install_is_stopped_at_once_with_the_command_to_run() {
 fn what_is_there_is_reported_found_and_nothing_is_installed() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let root = Scratch::new("found");
-    let bin = postgres_there(&root);
-    script(&root.0.join("usr/bin/schemathesis"), "exit 0");
+    let bin = debian_there(&root);
+    let usr_bin = root.0.join("usr/bin");
+    script(&usr_bin.join("schemathesis"), "exit 0");
     // May not install, and need not.
     let out = xtask_test(&root, "none", &["--dry-run"]);
     assert_eq!(
@@ -157,9 +178,14 @@ fn what_is_there_is_reported_found_and_nothing_is_installed() {
                 "found: PostgreSQL's server binaries (initdb, pg_ctl) in {}",
                 bin.display()
             ),
+            format!("found: Chromium (chromium) in {}", usr_bin.display()),
+            format!(
+                "found: Chromium's WebDriver (chromedriver) in {}",
+                usr_bin.display()
+            ),
             format!(
                 "found: schemathesis, the OpenAPI tester (schemathesis) in {}",
-                root.0.join("usr/bin").display()
+                usr_bin.display()
             ),
             "would run: cargo test --workspace".to_owned(),
         ]
@@ -174,24 +200,24 @@ fn a_privilege_setting_it_does_not_know_is_refused() {
     let out = xtask_test(&root, "admin", &["--dry-run"]);
     assert_eq!(
         lines(&out),
-        [
-            MISSING,
-            MISSING_SCHEMATHESIS,
+        after_missing(&[
             "cargo xtask test: AGORA_XTASK_PRIVILEGE=admin: expected root, sudo or none",
-        ]
+        ])
     );
     assert_eq!(out.status.code(), Some(1));
 }
 
 /// The fake `apt-get` of a test: it records each call in `root/apt.log`
-/// and, when `installs`, puts PostgreSQL 16's binaries under `root` on
-/// `install`.
+/// and, when `installs`, puts PostgreSQL 16's binaries, Chromium and its
+/// driver under `root` on `install`.
 fn apt_get(root: &Scratch, installs: bool) {
     let bin = root.0.join("usr/lib/postgresql/16/bin");
+    let usr_bin = root.0.join("usr/bin");
     let put = if installs {
         format!(
-            "mkdir -p '{0}' && touch '{0}/initdb' '{0}/pg_ctl'",
-            bin.display()
+            "mkdir -p '{0}' && touch '{0}/initdb' '{0}/pg_ctl' '{1}/chromium' '{1}/chromedriver'",
+            bin.display(),
+            usr_bin.display()
         )
     } else {
         "true".to_owned()
@@ -248,25 +274,31 @@ fn as_root_it_installs_what_is_missing_then_runs_the_tests_with_the_arguments_gi
     let out = xtask_test(&root, "root", &["-p", "agora-domain", "--", "--nocapture"]);
     assert_eq!(
         lines(&out),
-        [
-            MISSING.to_owned(),
-            MISSING_SCHEMATHESIS.to_owned(),
+        after_missing(&[
             "$ apt-get update".to_owned(),
-            "$ apt-get install -y postgresql".to_owned(),
+            format!("$ apt-get install -y {PACKAGES}"),
             "$ python3 -m pip install schemathesis==4.32.5".to_owned(),
             format!(
                 "found: PostgreSQL's server binaries (initdb, pg_ctl) in {}",
                 root.0.join("usr/lib/postgresql/16/bin").display()
             ),
             format!(
+                "found: Chromium (chromium) in {}",
+                root.0.join("usr/bin").display()
+            ),
+            format!(
+                "found: Chromium's WebDriver (chromedriver) in {}",
+                root.0.join("usr/bin").display()
+            ),
+            format!(
                 "found: schemathesis, the OpenAPI tester (schemathesis) in {}",
                 root.0.join("usr/bin").display()
             ),
             "$ cargo test --workspace -p agora-domain -- --nocapture".to_owned(),
-        ]
+        ])
     );
     assert_eq!(out.status.code(), Some(0));
-    assert_eq!(apt_calls(&root), "update\ninstall -y postgresql\n");
+    assert_eq!(apt_calls(&root), format!("update\ninstall -y {PACKAGES}\n"));
     assert_eq!(pip_calls(&root), "-m pip install schemathesis==4.32.5\n");
     assert_eq!(
         std::fs::read_to_string(root.0.join("cargo.log")).unwrap(),
@@ -283,14 +315,12 @@ fn a_package_that_brings_nothing_stops_the_run_before_the_tests() {
     let out = xtask_test(&root, "root", &[]);
     assert_eq!(
         lines(&out),
-        [
-            MISSING,
-            MISSING_SCHEMATHESIS,
-            "$ apt-get update",
-            "$ apt-get install -y postgresql",
-            "$ python3 -m pip install schemathesis==4.32.5",
-            "cargo xtask test: postgresql installed, yet PostgreSQL's server binaries (initdb, pg_ctl) are not found under /usr/lib/postgresql/*/bin or on the PATH",
-        ]
+        after_missing(&[
+            "$ apt-get update".to_owned(),
+            format!("$ apt-get install -y {PACKAGES}"),
+            "$ python3 -m pip install schemathesis==4.32.5".to_owned(),
+            "cargo xtask test: postgresql installed, yet PostgreSQL's server binaries (initdb, pg_ctl) are not found under /usr/lib/postgresql/*/bin or on the PATH".to_owned(),
+        ])
     );
     assert_eq!(out.status.code(), Some(1));
 }
@@ -302,11 +332,9 @@ fn without_apt_get_it_says_what_to_install_and_stops() {
     let out = xtask_test(&root, "root", &[]);
     assert_eq!(
         lines(&out),
-        [
-            MISSING,
-            MISSING_SCHEMATHESIS,
-            "cargo xtask test: no apt-get on this machine: install PostgreSQL's server binaries (initdb, pg_ctl) with its own package manager, then run `cargo test --workspace`",
-        ]
+        after_missing(&[
+            "cargo xtask test: no apt-get on this machine: install PostgreSQL's server binaries (initdb, pg_ctl) and Chromium (chromium) and Chromium's WebDriver (chromedriver) with its own package manager, then run `cargo test --workspace`",
+        ])
     );
     assert_eq!(out.status.code(), Some(1));
 }
@@ -315,7 +343,7 @@ fn without_apt_get_it_says_what_to_install_and_stops() {
 fn schemathesis_alone_missing_is_installed_with_pip_without_privilege() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let root = Scratch::new("pip-only");
-    postgres_there(&root);
+    debian_there(&root);
     python3(&root, true);
     script(
         &root.0.join("cargo"),
@@ -323,7 +351,7 @@ fn schemathesis_alone_missing_is_installed_with_pip_without_privilege() {
     );
     let dry = xtask_test(&root, "none", &["--dry-run"]);
     assert_eq!(
-        lines(&dry)[1..],
+        lines(&dry)[3..],
         [
             MISSING_SCHEMATHESIS,
             "would run: python3 -m pip install schemathesis==4.32.5",
@@ -333,7 +361,7 @@ fn schemathesis_alone_missing_is_installed_with_pip_without_privilege() {
     assert_eq!(pip_calls(&root), "");
     let out = xtask_test(&root, "none", &[]);
     assert_eq!(
-        lines(&out)[1..],
+        lines(&out)[3..],
         [
             MISSING_SCHEMATHESIS.to_owned(),
             "$ python3 -m pip install schemathesis==4.32.5".to_owned(),
@@ -352,10 +380,10 @@ fn schemathesis_alone_missing_is_installed_with_pip_without_privilege() {
 fn without_python3_it_says_how_to_install_schemathesis_and_stops() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let root = Scratch::new("no-python");
-    postgres_there(&root);
+    debian_there(&root);
     let out = xtask_test(&root, "none", &[]);
     assert_eq!(
-        lines(&out)[1..],
+        lines(&out)[3..],
         [
             MISSING_SCHEMATHESIS,
             "cargo xtask test: no python3 on the PATH: install schemathesis, the OpenAPI tester (schemathesis) with `pip install schemathesis==4.32.5` in a Python of the PATH, then run `cargo test --workspace`",

@@ -18,8 +18,8 @@ use agora_domain::{
 };
 use agora_mock::{AnswerProfile, Autopilot, ClockChange, Faults, SimError, Simulator};
 use axum::extract::{FromRef, Path, State};
-use axum::http::{HeaderMap, StatusCode, Uri, header};
-use axum::response::Response;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use bytes::Bytes;
 use serde::Deserialize;
@@ -42,6 +42,7 @@ pub const CONTROL_ROUTES: &[(&str, &str)] = &[
     ("POST", "/_sim/faults"),
     ("GET", "/_sim/faults"),
     ("GET", "/_sim/state"),
+    ("GET", "/_sim/accounts"),
     ("GET", "/_sim/journal"),
     ("POST", "/_sim/profile"),
     ("GET", "/_sim/profile"),
@@ -118,6 +119,7 @@ pub(crate) fn routes() -> axum::Router<AppState> {
         )
         .route("/_sim/faults", post(set_faults).get(get_faults))
         .route("/_sim/state", get(state))
+        .route("/_sim/accounts", get(accounts))
         .route("/_sim/journal", get(journal))
         .route("/_sim/profile", post(set_profile).get(get_profile))
         .route("/_sim/clock", post(change_clock).get(get_clock))
@@ -485,8 +487,78 @@ async fn get_profile(State(state): State<AppState>, headers: HeaderMap, uri: Uri
     })
 }
 
+/// `GET /_sim/state`: the account's whole state, with an `ETag` of its
+/// bytes; a request whose `If-None-Match` names it is answered 304 without
+/// a body, so a page can poll for changes cheaply.
 async fn state(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
-    as_caller(&state, &headers, &uri, |sim, c| sim.state(c.account()?))
+    match caller(&state, &headers, &uri).and_then(|c| state.sim.state(c.account()?)) {
+        Ok(v) => tagged(&headers, &v),
+        Err(e) => error_response(&e),
+    }
+}
+
+/// `value` as JSON with its entity tag, or 304 when the caller's
+/// `If-None-Match` names that tag.
+fn tagged(headers: &HeaderMap, value: &serde_json::Value) -> Response {
+    use std::hash::{Hash, Hasher};
+    let Ok(bytes) = serde_json::to_vec(value) else {
+        return json_response(StatusCode::OK, value);
+    };
+    let mut hasher = std::hash::DefaultHasher::new();
+    bytes.hash(&mut hasher);
+    let tag = format!("\"{:016x}-{:x}\"", hasher.finish(), bytes.len());
+    let Ok(etag) = HeaderValue::from_str(&tag) else {
+        return json_response(StatusCode::OK, value);
+    };
+    let named = headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| {
+            let t = t.trim();
+            t == "*" || t.strip_prefix("W/").unwrap_or(t) == tag
+        });
+    let cache = HeaderValue::from_static("no-cache");
+    if named {
+        return (
+            StatusCode::NOT_MODIFIED,
+            [(header::ETAG, etag), (header::CACHE_CONTROL, cache)],
+        )
+            .into_response();
+    }
+    (
+        StatusCode::OK,
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json; charset=utf-8"),
+            ),
+            (header::ETAG, etag),
+            (header::CACHE_CONTROL, cache),
+        ],
+        bytes,
+    )
+        .into_response()
+}
+
+/// `GET /_sim/accounts`: the accounts the caller may act on, each key
+/// with whether it is locked: every account for the admin token without
+/// an `api_key` header, otherwise the one account named (so the console
+/// checks a key it is given). Only the admin learns other accounts' keys.
+async fn accounts(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
+    as_caller(&state, &headers, &uri, |sim, c| {
+        let admin = matches!(c, Caller::Admin(_));
+        let list: Vec<serde_json::Value> = match c.scope() {
+            Some(key) => vec![json!({ "ApiKey": key, "Locked": sim.is_locked(key) })],
+            None => sim
+                .accounts()
+                .into_iter()
+                .map(|(key, locked)| json!({ "ApiKey": key, "Locked": locked }))
+                .collect(),
+        };
+        Ok(json!({ "Admin": admin, "Accounts": list }))
+    })
 }
 
 /// An account's request journal: every change applied, in order, each

@@ -4,7 +4,8 @@
 //! on the real wire protocol (the route table of `agora_domain::routes`,
 //! matched case-insensitively; `api_key` authentication; the envelope; the
 //! HTTP status codes of the reference), plus `/_sim` control endpoints for
-//! the OEM's side, fault injection and state inspection.
+//! the OEM's side, fault injection and state inspection, and the OEM
+//! console, a web page over those controls served at `/` (`console`).
 //!
 //! A library, so the CLI and the tests start it in-process
 //! ([`SimServer::start`]), and the `agora-sim` binary; with the `bin`
@@ -19,6 +20,7 @@
 //! Known differences from the real AgoraPlus are listed in
 //! `crates/agora-sim/README.md`.
 
+mod console;
 mod control;
 mod guard;
 mod handler;
@@ -43,6 +45,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+pub use console::CONSOLE_ROUTES;
 pub use control::{AdminToken, CONTROL_ROUTES};
 pub use guard::body_limit;
 pub use shutdown::Shutdown;
@@ -84,6 +87,7 @@ pub fn router(sim: Simulator) -> Router {
 pub fn router_with(sim: Simulator, settings: &ServeSettings) -> Router {
     control::routes()
         .route(openapi::OPENAPI_PATH, axum::routing::get(serve_openapi))
+        .merge(console::routes())
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(handler::handle)
         .with_state(control::AppState {

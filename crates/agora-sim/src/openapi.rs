@@ -328,6 +328,26 @@ fn control(method: &str, path: &str, out: &mut Components) -> Control {
             answer: reply("Work orders, repair files, orders, claims, drafts, catalog."),
             content: json,
         },
+        ("GET", "/_sim/accounts") => Control {
+            summary: "The accounts the caller may act on: with the admin token and no \
+                      api_key header every account, else the one the header names; each \
+                      with whether it is locked (the console's account picker).",
+            params: vec![],
+            body: None,
+            answer: object(&[
+                ("Admin", boolean()),
+                (
+                    "Accounts",
+                    ArrayBuilder::new()
+                        .items(any_object(
+                            "An account: its ApiKey and whether it is Locked.",
+                        ))
+                        .into(),
+                ),
+            ])
+            .into(),
+            content: json,
+        },
         ("GET", "/_sim/journal") => Control {
             summary: "The account's request journal (every change applied, in order, with \
                       its intent and the record it duplicates).",

@@ -8,6 +8,21 @@ use super::{Simulator, World, clock, hint};
 use crate::error::SimError;
 
 impl Simulator {
+    /// Every account's key and whether it is locked, in key order: what
+    /// the admin of the controls may choose from.
+    pub fn accounts(&self) -> Vec<(String, bool)> {
+        self.world()
+            .tenants
+            .iter()
+            .map(|(key, t)| (key.clone(), t.locked))
+            .collect()
+    }
+
+    /// Whether the account `key` is locked (`None`: no such account).
+    pub fn is_locked(&self, key: &str) -> Option<bool> {
+        self.world().tenants.get(key).map(|t| t.locked)
+    }
+
     /// An account's whole state as JSON.
     pub fn state(&self, api_key: &str) -> Result<Value, SimError> {
         self.catch_up(api_key);
@@ -28,8 +43,25 @@ impl Simulator {
             .repairs
             .values()
             .map(|r| {
+                // The status history with the reference's descriptions,
+                // for people reading the state (the console).
+                let history: Vec<Value> = r
+                    .file
+                    .state_natures
+                    .iter()
+                    .flatten()
+                    .map(|s| {
+                        let code = s.code.as_ref();
+                        json!({
+                            "Code": code,
+                            "Description": code.and_then(|c| c.description()),
+                            "Comment": s.comment,
+                        })
+                    })
+                    .collect();
                 json!({
                     "File": r.file,
+                    "StatusHistory": history,
                     "Phase": format!("{:?}", r.lifecycle.phase),
                     "ClaimID": r.claim_id,
                     "Invoiced": r.lifecycle.invoiced,
