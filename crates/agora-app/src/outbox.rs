@@ -484,25 +484,25 @@ where
         let limit = self.config.request_timeout;
         let send = tokio::time::timeout(limit, self.send(&entry.operation));
         let result = {
-        tokio::pin!(send);
-        tokio::select! {
-            out = &mut send => out.unwrap_or(Err(AgoraError::Timeout(limit))),
-            () = self.keep_lease(id, owner) => {
-                // Another process took the entry back. An idempotent one
-                // may be sent by it now: this attempt stops, so that it
-                // sends nothing more. Another operation is parked in doubt
-                // and sent by nobody, and the client resends it only where
-                // it never reached AgoraPlus: its answer, if one comes, is
-                // still the entry's.
-                if entry.operation.is_idempotent() {
-                    return Ok(Tried::Done(Delivery::Queued {
-                        entry: id,
-                        error: LEASE_LOST.to_owned(),
-                    }));
+            tokio::pin!(send);
+            tokio::select! {
+                out = &mut send => out.unwrap_or(Err(AgoraError::Timeout(limit))),
+                () = self.keep_lease(id, owner) => {
+                    // Another process took the entry back. An idempotent one
+                    // may be sent by it now: this attempt stops, so that it
+                    // sends nothing more. Another operation is parked in doubt
+                    // and sent by nobody, and the client resends it only where
+                    // it never reached AgoraPlus: its answer, if one comes, is
+                    // still the entry's.
+                    if entry.operation.is_idempotent() {
+                        return Ok(Tried::Done(Delivery::Queued {
+                            entry: id,
+                            error: LEASE_LOST.to_owned(),
+                        }));
+                    }
+                    send.await.unwrap_or(Err(AgoraError::Timeout(limit)))
                 }
-                send.await.unwrap_or(Err(AgoraError::Timeout(limit)))
             }
-        }
         };
         let now = self.lease_clock_since(claimed);
         let (attempt, delivery) = match result {

@@ -1105,7 +1105,9 @@ async fn a_flush_stopped_mid_batch_puts_back_what_it_did_not_send() {
         assert_eq!(e.lease, None);
         assert!(e.next_attempt_at <= clock.now(), "{e:?}");
         assert!(
-            e.last_error.as_deref().is_some_and(|m| m.contains("stopped")),
+            e.last_error
+                .as_deref()
+                .is_some_and(|m| m.contains("stopped")),
             "{e:?}"
         );
     }

@@ -6,8 +6,8 @@
 use agora_domain::{ClaimId, InterventionId};
 use agora_domain::{InvoiceReference, Part, PartOrderLine, WarrantyClaimResult};
 use agora_ports::{
-    AgoraError, Attempt, Finish, Guard, Operation, OperationAnswer, Outbox, OutboxEntry, OutboxState,
-    ParkReason, RepairFiles, Settlement,
+    AgoraError, Attempt, Finish, Guard, Operation, OperationAnswer, Outbox, OutboxEntry,
+    OutboxState, ParkReason, RepairFiles, Settlement,
 };
 
 use super::*;
@@ -1073,10 +1073,7 @@ pub async fn batch_claims_never_share_an_entry<H: Harness>(h: &H) {
             let owner = format!("w{w}");
             let mut mine = Vec::new();
             loop {
-                let got = handle
-                    .claim_due(t(0), &lease(&owner, 60), 5)
-                    .await
-                    .unwrap();
+                let got = handle.claim_due(t(0), &lease(&owner, 60), 5).await.unwrap();
                 if got.is_empty() {
                     return mine;
                 }
@@ -1121,7 +1118,13 @@ pub async fn a_batch_claim_takes_a_creation_alone<H: Harness>(h: &H) {
     assert_eq!(ids(&got), [o2]);
     let got = store.claim_due(t(0), &lease("w", 60), 10).await.unwrap();
     assert_eq!(ids(&got), [c4]);
-    assert!(store.claim_due(t(0), &lease("w", 60), 10).await.unwrap().is_empty());
+    assert!(
+        store
+            .claim_due(t(0), &lease("w", 60), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 /// A worker that stops in the middle of a batch (a crash after the first
@@ -1138,18 +1141,52 @@ pub async fn a_crash_mid_batch_leaves_the_unsent_entries_claimable<H: Harness>(h
     assert_eq!(got.iter().map(|e| e.id).collect::<Vec<_>>(), ids);
     // The first was sent and recorded; then the process died.
     let done = Attempt::Delivered(OperationAnswer::Done);
-    assert!(store.finish(ids[0], "dead", 1, &done, t(1)).await.unwrap().recorded());
+    assert!(
+        store
+            .finish(ids[0], "dead", 1, &done, t(1))
+            .await
+            .unwrap()
+            .recorded()
+    );
     // Nobody takes them while the lease lives.
-    assert!(store.recover_expired(t(59), window()).await.unwrap().is_empty());
-    assert!(store.claim_due(t(59), &lease("w", 120), 10).await.unwrap().is_empty());
+    assert!(
+        store
+            .recover_expired(t(59), window())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .claim_due(t(59), &lease("w", 120), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     // Expired: back to pending (nothing in doubt), due once an attempt
     // started at the claim could no longer land.
-    assert!(store.recover_expired(t(61), window()).await.unwrap().is_empty());
+    assert!(
+        store
+            .recover_expired(t(61), window())
+            .await
+            .unwrap()
+            .is_empty()
+    );
     for id in &ids[1..] {
         let e = store.entry(*id).await.unwrap().unwrap();
-        assert_eq!((e.state, e.lease), (OutboxState::Pending, None), "entry {id}");
+        assert_eq!(
+            (e.state, e.lease),
+            (OutboxState::Pending, None),
+            "entry {id}"
+        );
     }
-    assert!(store.claim_due(t(89), &lease("w", 150), 10).await.unwrap().is_empty());
+    assert!(
+        store
+            .claim_due(t(89), &lease("w", 150), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let got = store.claim_due(t(90), &lease("w", 150), 10).await.unwrap();
     assert_eq!(
         got.iter().map(|e| (e.id, e.attempts)).collect::<Vec<_>>(),

@@ -26,9 +26,9 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
-use tokio_postgres::{CopyInSink, Statement, Transaction};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::{CopyInSink, Statement, Transaction};
 
 use crate::events::record_in_tx;
 use crate::{PostgresStore, SET_CURSOR, ms, store_error};

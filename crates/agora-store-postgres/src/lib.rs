@@ -496,10 +496,10 @@ pub(crate) async fn one_repair(
         .map_err(store_error)?;
     c.query_opt(&statement, &[&value])
         .await
-    .map_err(store_error)?
-    .as_ref()
-    .map(decode_repair)
-    .transpose()
+        .map_err(store_error)?
+        .as_ref()
+        .map(decode_repair)
+        .transpose()
 }
 
 /// Writes a repair file if its revision is still the stored one (0: a new

@@ -7,9 +7,8 @@ use agora_domain::InterventionId;
 use agora_ports::{
     AgoraError, Attempt, Finish, Guard, Lease, Operation, OperationAnswer, Outbox, OutboxEntry,
     OutboxState, ParkReason, RepairKey, Settlement, answer_touches, apply_answer, check_settlement,
-    claimed_together,
-    collapses_into, duplicate_note, event_of_doubt, events_of_delivery, judge_finish, lands_until,
-    parking,
+    claimed_together, collapses_into, duplicate_note, event_of_doubt, events_of_delivery,
+    judge_finish, lands_until, parking,
 };
 use async_trait::async_trait;
 use jiff::Timestamp;
