@@ -100,7 +100,7 @@ enum Tried {
     /// Nothing: what became of the entry.
     Done(Delivery),
     /// Its outcome, to record.
-    Outcome(Attempted),
+    Outcome(Box<Attempted>),
 }
 
 /// What a flush of the outbox did.
@@ -354,7 +354,7 @@ where
                 }
                 match tried {
                     Ok(Tried::Done(delivery)) => report.count(&delivery),
-                    Ok(Tried::Outcome(attempted)) => unrecorded = Some(attempted),
+                    Ok(Tried::Outcome(attempted)) => unrecorded = Some(*attempted),
                     Err(e) => error = error.or(Some(e)),
                 }
                 if error.is_some() {
@@ -446,7 +446,7 @@ where
     ) -> Result<Delivery, AgoraError> {
         match self.try_claimed(entry, lease, claimed).await? {
             Tried::Done(delivery) => Ok(delivery),
-            Tried::Outcome(attempted) => self.record(attempted, &lease.owner).await,
+            Tried::Outcome(attempted) => self.record(*attempted, &lease.owner).await,
         }
     }
 
@@ -562,12 +562,12 @@ where
                 }
             }
         };
-        Ok(Tried::Outcome(Attempted {
+        Ok(Tried::Outcome(Box::new(Attempted {
             entry,
             attempt,
             delivery,
             now,
-        }))
+        })))
     }
 
     /// Records the outcome of an attempt made under `owner`: an answer
