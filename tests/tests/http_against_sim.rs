@@ -233,9 +233,10 @@ async fn retries_ride_over_injected_faults_and_creates_end_in_doubt() {
         },
     )
     .unwrap();
-    let file: CompleteRepairState = serde_json::from_value(json!({
-        "ManufacturerId": 19, "CommercialRef": "X", "Intervention": {"InterventionType": 1}
-    }))
+    let file: CompleteRepairState = serde_json::from_value(agora_mock::sample::walk_in_with(
+        json!({"CommercialRef": "X"
+        }),
+    ))
     .unwrap();
     let err = api.create_repair(&file).await.unwrap_err();
     assert!(err.is_in_doubt(), "{err:?}");

@@ -3,16 +3,19 @@
 //! order number per call, an order answered as one object, `ResponseData`
 //! as an array of one, acceptance fields present but unfilled, a claim's
 //! reason in its own `ErrorMessage`, messages that echo the api_key,
-//! whole-file updates that replace the file) and one with every odd shape
-//! at once. Whatever the shape, the same repair
+//! whole-file updates that replace the file, updates refused without every
+//! field the reference marks required) and one with every odd shape at
+//! once. Whatever the shape, the same repair
 //! goes through: every part ordered once and numbered, each order line
 //! tracked on its own, the claim's reason shown, the key nowhere in what
 //! the caller gets.
 #![allow(clippy::unwrap_used)]
 
-use agora_app::{Agora, AppConfig, ClaimOutcome, Warning};
+use agora_app::{Agora, AppConfig, ClaimOutcome, Delivery, Warning};
 use agora_domain::routes::Route;
-use agora_domain::{ClaimStatus, LogisticStatus, MandateLightResponse, Part, WarrantyClaim};
+use agora_domain::{
+    ClaimStatus, LogisticStatus, MandateLightResponse, Part, RepairOriginCode, WarrantyClaim,
+};
 use agora_http::AgoraClient;
 use agora_mock::{AnswerProfile, SimConfig};
 use agora_ports::{AgoraError, RepairFiles};
@@ -109,8 +112,36 @@ async fn a_repair_goes_through(profile: &str) {
     assert_eq!(consumer.zip.as_deref(), Some("69002"), "{profile}");
     assert_eq!(consumer.phone.as_deref(), Some("0412345678"), "{profile}");
 
-    // Two parts in one order call: both numbered, neither ordered again.
+    // Where the reference marks fields required, an update may be refused
+    // without them (`strict-updates`): the file as the work order made it
+    // lacks what the technician reads off the appliance.
+    let incomplete = app
+        .update_file(id, |f| f.serial_number = Some("SN-0001".into()))
+        .await;
+    if AnswerProfile::preset(profile).unwrap().strict_updates {
+        let refused = incomplete.unwrap();
+        let Delivery::Failed { error, .. } = &refused else {
+            panic!("{profile}: {refused:?}");
+        };
+        for field in ["ManufacturingCode", "Intervention.RepairOriginCode"] {
+            assert!(error.contains(field), "{profile}: {error}");
+        }
+    } else {
+        let sent = incomplete.unwrap();
+        assert!(
+            matches!(sent, Delivery::Delivered { .. }),
+            "{profile}: {sent:?}"
+        );
+    }
+
+    // Two parts in one order call: both numbered, neither ordered again;
+    // the file now holds what the reference marks required.
     app.update_file(id, |f| {
+        f.commercial_ref = Some("ECAM22.110.B".into());
+        f.manufacturing_code = Some("2301".into());
+        f.intervention
+            .get_or_insert_with(Default::default)
+            .repair_origin_code = Some(RepairOriginCode::Consumer);
         f.parts = Some(
             [PART_A, PART_B]
                 .map(|r| Part {
@@ -267,6 +298,7 @@ async fn the_odd_profile_is_every_shape_at_once() {
     let odd = AnswerProfile::odd();
     assert!(odd.single_as_array && odd.order_as_object && odd.unfilled_item_fields);
     assert!(odd.claim_error_message && odd.echo_key && odd.update_replaces);
+    assert!(odd.strict_updates);
     assert_eq!(odd.order_numbers, agora_mock::OrderNumbers::PerCall);
     // It words its answers as it says.
     let mut order = json!([

@@ -4,6 +4,7 @@
 //! transaction, then sent.
 
 use agora_domain::lifecycle::RepairEvent;
+use agora_domain::routes::Route;
 use agora_domain::{CompleteRepairState, InterventionId, StateNature};
 use agora_ports::{
     AgoraError, Claims, Invoices, LocalRepair, Operation, Outbox, OutboxState, PartOrders,
@@ -89,6 +90,56 @@ where
             Ok(Operation::UpdateRepair(repair.file.clone()))
         })
         .await
+    }
+
+    /// Creates a repair file taken in directly, without a work order
+    /// (reference 2.2, `CreateRepair`): checked first, then queued and
+    /// delivered. AgoraPlus numbers the file: once delivered, the answer
+    /// holds its `InterventionId` (`OperationAnswer::Created`) and the file
+    /// is kept locally under it.
+    ///
+    /// The file must hold what the reference marks required (its own
+    /// `CommercialRef` and `ManufacturingCode`, its consumer's name,
+    /// address and phone, its intervention's type and origin) and what the
+    /// route needs (`ManufacturerId`); a file lacking any is refused here
+    /// with [`AgoraError::Invalid`] naming every one, and nothing is
+    /// queued. A file already numbered is refused too. A creation is not
+    /// idempotent: one whose answer was lost is in doubt, for a person to
+    /// settle, never sent twice.
+    ///
+    /// ```no_run
+    /// # async fn example(app: agora_app::Agora<agora_http::AgoraClient, agora_store::Store>) -> Result<(), agora_app::AgoraError> {
+    /// let file: agora_app::domain::CompleteRepairState = serde_json::from_str(r#"{
+    ///     "ManufacturerId": 19, "CommercialRef": "ECAM22.110.B", "ManufacturingCode": "2301",
+    ///     "Consumer": {"Title": 3, "LastName": "Durand", "FirstName": "Paul",
+    ///                  "Address1": "3 place Bellecour", "Zip": "69002", "Town": "Lyon",
+    ///                  "Country": 250, "Phone": "0412345678"},
+    ///     "Intervention": {"InterventionType": 1, "RepairOriginCode": "CONSUMER"}
+    /// }"#).map_err(|e| agora_app::AgoraError::Invalid(e.to_string()))?;
+    /// let delivery = app.create_repair(file).await?;
+    /// println!("outbox entry {}", delivery.entry());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn create_repair(&self, file: CompleteRepairState) -> Result<Delivery, AgoraError> {
+        if let Some(id) = file.intervention_id {
+            return Err(AgoraError::Invalid(format!(
+                "the file is already repair file {id}: AgoraPlus numbers a new one"
+            )));
+        }
+        let body = serde_json::to_value(&file).map_err(|e| AgoraError::Invalid(e.to_string()))?;
+        let missing = Route::CreateRepair.missing_fields(&body, true);
+        if !missing.is_empty() {
+            return Err(AgoraError::Invalid(format!(
+                "a new repair file needs {}",
+                missing.join(", ")
+            )));
+        }
+        let id = self
+            .store
+            .enqueue(None, &Operation::CreateRepair(file), self.clock.now())
+            .await?;
+        self.deliver_id(id).await
     }
 
     /// Orders the file's parts marked `ToBeOrdered`. AgoraPlus orders what

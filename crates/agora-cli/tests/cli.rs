@@ -257,6 +257,71 @@ async fn errors_are_one_sentence_with_a_hint_and_an_exit_code() {
     assert_eq!(out.status.code(), Some(2));
 }
 
+/// A walk-in repair (CreateRepair): refused before anything is sent while
+/// it lacks what the reference marks required, naming every field; then
+/// created once, numbered by AgoraPlus, and kept locally under its number.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_walk_in_repair_is_created_once_with_what_the_reference_requires() {
+    let env = new_env("walk-in", 10).await;
+    let partial = [
+        "repairs",
+        "create",
+        "ManufacturerId=19",
+        "CommercialRef=ECAM22.110.B",
+        "Intervention.InterventionType=1",
+        "Consumer.LastName=Durand",
+    ];
+    let out = env.run(&partial).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let said = text(&out);
+    for field in [
+        "ManufacturingCode",
+        "Consumer.Title",
+        "Consumer.Phone",
+        "Intervention.RepairOriginCode",
+    ] {
+        assert!(said.contains(field), "{field}: {said}");
+    }
+    assert!(!said.contains("Consumer.LastName"), "{said}");
+    let outbox = env.json(&["outbox", "list"]).await;
+    assert_eq!(outbox.as_array().map(Vec::len), Some(0), "{outbox}");
+
+    let dir = env.dir.path().join("walk-in.json");
+    std::fs::write(
+        &dir,
+        json!({"ManufacturerId": 19, "CommercialRef": "ECAM22.110.B",
+               "Consumer": {"Title": 3, "LastName": "Durand", "FirstName": "Paul",
+                            "Address1": "3 place Bellecour", "Zip": "69002", "Town": "Lyon",
+                            "Country": 250, "Phone": "0412345678"},
+               "Intervention": {"InterventionType": 1}})
+        .to_string(),
+    )
+    .unwrap();
+    let created = env
+        .json(&[
+            "repairs",
+            "create",
+            "--from",
+            dir.to_str().unwrap(),
+            "ManufacturingCode=2301",
+            "Intervention.RepairOriginCode=CONSUMER",
+        ])
+        .await;
+    let id = created["InterventionId"].as_u64().unwrap();
+    let shown = env.json(&["repairs", "show", &id.to_string()]).await;
+    assert_eq!(shown["File"]["ManufacturingCode"], json!("2301"), "{shown}");
+    assert_eq!(shown["File"]["Consumer"]["Zip"], json!("69002"), "{shown}");
+    let state = env.sim().state(KEY).unwrap();
+    let held: Vec<&Value> = state["Repairs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["File"]["CommercialRef"] == json!("ECAM22.110.B"))
+        .collect();
+    assert_eq!(held.len(), 1, "{state}");
+    assert_eq!(held[0]["File"]["InterventionId"], json!(id));
+}
+
 /// Clear-text HTTP to a host other than this machine only when the
 /// configuration file says so, whatever the environment of the test run
 /// (the child starts without any `AGORA_` variable).

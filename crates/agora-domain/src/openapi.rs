@@ -95,7 +95,14 @@ pub fn described(schema: RefOr<Schema>, doc: &str) -> RefOr<Schema> {
 /// optional field also takes null (read as absent).
 pub fn field<T: WireSchema>(required: bool, doc: &str) -> RefOr<Schema> {
     let schema = if required {
-        T::schema()
+        // A required text holds more than blanks (`Route::missing_fields`).
+        match T::schema() {
+            RefOr::T(Schema::Object(mut o)) if is_plain_string(&o) => {
+                o.pattern = Some(NON_BLANK.to_owned());
+                RefOr::T(Schema::Object(o))
+            }
+            other => other,
+        }
     } else {
         OneOfBuilder::new()
             .item(T::schema())
@@ -103,6 +110,16 @@ pub fn field<T: WireSchema>(required: bool, doc: &str) -> RefOr<Schema> {
             .into()
     };
     described(schema, doc)
+}
+
+/// The pattern of a text holding more than blanks.
+const NON_BLANK: &str = "\\S";
+
+/// Whether `o` is a string schema without values or pattern of its own.
+fn is_plain_string(o: &utoipa::openapi::Object) -> bool {
+    o.schema_type == utoipa::openapi::schema::SchemaType::Type(Type::String)
+        && o.enum_values.is_none()
+        && o.pattern.is_none()
 }
 
 /// A string schema taking exactly `values`.
@@ -131,7 +148,7 @@ fn integer(min: i64, max: i64, description: &str) -> RefOr<Schema> {
 fn non_blank() -> RefOr<Schema> {
     ObjectBuilder::new()
         .schema_type(Type::String)
-        .pattern(Some("\\S"))
+        .pattern(Some(NON_BLANK))
         .into()
 }
 
@@ -440,7 +457,7 @@ fn requiring(paths: &[&str]) -> ObjectBuilder {
                             .into_iter()
                             .collect::<utoipa::openapi::schema::SchemaType>(),
                         )
-                        .pattern(Some("\\S")),
+                        .pattern(Some(NON_BLANK)),
                 );
             }
         }
@@ -451,6 +468,73 @@ fn requiring(paths: &[&str]) -> ObjectBuilder {
     object
 }
 
+/// The suffix of a model's name as an update reads it ([`relaxed`]).
+const RELAXED: &str = "Update";
+
+/// The named schema `name` with none of its fields required, nor those of
+/// the named schemas it holds, each such copy named with [`RELAXED`] after
+/// its own name; a field that was required also takes null. A schema
+/// without required fields anywhere within is itself.
+fn relaxed(name: &str, out: &mut Components) -> RefOr<Schema> {
+    let target = format!("{name}{RELAXED}");
+    if out.contains_key(&target) {
+        return Ref::from_schema_name(target).into();
+    }
+    let Some(RefOr::T(Schema::Object(model))) = out.get(name).cloned() else {
+        return Ref::from_schema_name(name).into();
+    };
+    let mut model = model;
+    let required = std::mem::take(&mut model.required);
+    let mut changed = !required.is_empty();
+    for (field, schema) in model.properties.iter_mut() {
+        changed |= relax_refs(schema, out);
+        if required.contains(field) {
+            if let RefOr::T(Schema::Object(o)) = schema {
+                if o.pattern.as_deref() == Some(NON_BLANK) {
+                    o.pattern = None;
+                }
+            }
+            let nullable = OneOfBuilder::new()
+                .item(schema.clone())
+                .item(ObjectBuilder::new().schema_type(Type::Null))
+                .into();
+            *schema = nullable;
+        }
+    }
+    if !changed {
+        return Ref::from_schema_name(name).into();
+    }
+    out.insert(target.clone(), RefOr::T(Schema::Object(model)));
+    Ref::from_schema_name(target).into()
+}
+
+/// Points every reference within `schema` (directly, in a one-of, or as an
+/// array's items) at its [`relaxed`] copy; whether any changed.
+fn relax_refs(schema: &mut RefOr<Schema>, out: &mut Components) -> bool {
+    match schema {
+        RefOr::Ref(r) => {
+            let Some(name) = r.ref_location.rsplit('/').next().map(str::to_owned) else {
+                return false;
+            };
+            let RefOr::Ref(copy) = relaxed(&name, out) else {
+                return false;
+            };
+            let changed = copy.ref_location != r.ref_location;
+            r.ref_location = copy.ref_location;
+            changed
+        }
+        RefOr::T(Schema::OneOf(one)) => one
+            .items
+            .iter_mut()
+            .fold(false, |changed, item| relax_refs(item, out) | changed),
+        RefOr::T(Schema::Array(array)) => match &mut array.items {
+            utoipa::openapi::schema::ArrayItems::RefOrSchema(items) => relax_refs(items, out),
+            utoipa::openapi::schema::ArrayItems::False => false,
+        },
+        _ => false,
+    }
+}
+
 /// The model a request of `route` carries as its body.
 fn request_body(route: Route, out: &mut Components) -> Option<RefOr<Schema>> {
     fn of<T: WireSchema>(out: &mut Components) -> RefOr<Schema> {
@@ -458,7 +542,13 @@ fn request_body(route: Route, out: &mut Components) -> Option<RefOr<Schema>> {
         T::schema()
     }
     let model = match route {
-        Route::CreateRepair | Route::UpdateRepair => of::<CompleteRepairState>(out),
+        Route::CreateRepair => of::<CompleteRepairState>(out),
+        // A file fills in over its life: the simulator holds an update to
+        // the reference's marks only when the account's profile says so.
+        Route::UpdateRepair => {
+            of::<CompleteRepairState>(out);
+            relaxed("CompleteRepairState", out)
+        }
         Route::CreateWarrantyClaims | Route::UpdateWarrantyClaim => of::<WarrantyClaim>(out),
         Route::CreateeInvoice => of::<InvoiceReference>(out),
         _ => return None,

@@ -215,19 +215,75 @@ impl Route {
         }
     }
 
-    /// The first of [`Route::body_requirements`] that `body` lacks: absent,
-    /// null, or a string of blanks.
-    pub fn missing_in_body(self, body: &serde_json::Value) -> Option<&'static str> {
-        self.body_requirements().iter().copied().find(|path| {
-            let value = path
-                .split('.')
-                .try_fold(body, |v, key| v.as_object().and_then(|o| o.get(key)));
-            match value {
-                None | Some(serde_json::Value::Null) => true,
-                Some(serde_json::Value::String(s)) => s.trim().is_empty(),
-                Some(_) => false,
+    /// Everything `body` lacks for this route (absent, null, or a string
+    /// of blanks), as dotted paths, each once: first what the route itself
+    /// needs ([`Route::body_requirements`]), then, when `marks`, what the
+    /// reference marks required ([`Route::missing_marked`]). A body lacking
+    /// any is incomplete (400, reference 5.3.3).
+    pub fn missing_fields(self, body: &serde_json::Value, marks: bool) -> Vec<String> {
+        let mut missing: Vec<String> = self
+            .body_requirements()
+            .iter()
+            .filter(|path| lacks(at_path(body, path)))
+            .map(|path| (*path).to_owned())
+            .collect();
+        if marks {
+            for path in self.missing_marked(body) {
+                if !missing.contains(&path) {
+                    missing.push(path);
+                }
             }
-        })
+        }
+        missing
+    }
+
+    /// The models of this route's request body whose fields the reference
+    /// marks required (a type without ", optional"), each with the dotted
+    /// path where it sits in the body (`""` for the body itself) and its
+    /// marks (the models' `FIELD_MARKS`, the one record of them).
+    pub fn marked_models(self) -> &'static [(&'static str, &'static [(&'static str, bool)])] {
+        use crate::claim::WarrantyClaimType;
+        use crate::repair::{CompleteRepairState, Consumer, Intervention};
+        match self {
+            Self::CreateRepair | Self::UpdateRepair => &[
+                ("", CompleteRepairState::FIELD_MARKS),
+                ("Consumer", Consumer::FIELD_MARKS),
+                ("Intervention", Intervention::FIELD_MARKS),
+            ],
+            Self::CreateWarrantyClaims | Self::UpdateWarrantyClaim => {
+                &[("ClaimType", WarrantyClaimType::FIELD_MARKS)]
+            }
+            _ => &[],
+        }
+    }
+
+    /// Every field the reference marks required ([`Route::marked_models`])
+    /// that `body` lacks (absent, null, or a string of blanks), as dotted
+    /// paths (`Consumer.LastName`), in the models' order. A nested model
+    /// the body does not hold is not looked into: whether it must be there
+    /// is the route's own rule ([`Route::body_requirements`]).
+    pub fn missing_marked(self, body: &serde_json::Value) -> Vec<String> {
+        let mut missing = Vec::new();
+        for (at, marks) in self.marked_models() {
+            let model = if at.is_empty() {
+                Some(body)
+            } else {
+                at_path(body, at)
+            };
+            let Some(model @ serde_json::Value::Object(_)) = model else {
+                continue;
+            };
+            for (field, _) in marks.iter().filter(|(_, required)| *required) {
+                if lacks(model.get(field)) {
+                    missing.push(if at.is_empty() {
+                        (*field).to_owned()
+                    } else {
+                        format!("{at}.{field}")
+                    });
+                }
+            }
+        }
+        missing
     }
 
     /// The route of a method and path, matched case-insensitively as the
@@ -280,6 +336,22 @@ pub fn parse_delta_path_date(s: &str) -> Option<jiff::civil::Date> {
         return None;
     }
     jiff::civil::Date::new(year, month, day).ok()
+}
+
+/// The value at a dotted path (`ClaimType.InterventionId`) of a body.
+fn at_path<'a>(body: &'a serde_json::Value, path: &str) -> Option<&'a serde_json::Value> {
+    path.split('.')
+        .try_fold(body, |v, key| v.as_object().and_then(|o| o.get(key)))
+}
+
+/// Whether a field's value counts as missing: absent, null, or a string
+/// of blanks.
+fn lacks(value: Option<&serde_json::Value>) -> bool {
+    match value {
+        None | Some(serde_json::Value::Null) => true,
+        Some(serde_json::Value::String(s)) => s.trim().is_empty(),
+        Some(_) => false,
+    }
 }
 
 #[cfg(test)]
@@ -363,6 +435,50 @@ mod tests {
                 "CreateWarrantyClaims",
                 "CreateeInvoice"
             ]
+        );
+    }
+
+    #[test]
+    fn the_reference_marks_name_what_a_body_lacks_nested_models_only_when_present() {
+        let bare = serde_json::json!({"ManufacturerId": 19, "CommercialRef": "  "});
+        assert_eq!(
+            Route::CreateRepair.missing_marked(&bare),
+            ["CommercialRef", "ManufacturingCode"]
+        );
+        let nested = serde_json::json!({
+            "CommercialRef": "EC685.B",
+            "ManufacturingCode": "2301",
+            "Consumer": {"Title": 3, "LastName": "Martin", "FirstName": null, "Address1": "1 rue Neuve",
+                         "Zip": "69001", "Town": "Lyon", "Country": 250, "Phone": "0600000000"},
+            "Intervention": {"InterventionType": 1},
+        });
+        assert_eq!(
+            Route::UpdateRepair.missing_marked(&nested),
+            ["Consumer.FirstName", "Intervention.RepairOriginCode"]
+        );
+        let claim = serde_json::json!({"ClaimType": {"InterventionId": 5}});
+        assert_eq!(
+            Route::CreateWarrantyClaims.missing_marked(&claim),
+            ["ClaimType.ManufacturerId"]
+        );
+        assert!(
+            Route::CreateWarrantyClaims
+                .missing_marked(&serde_json::json!({}))
+                .is_empty()
+        );
+        assert!(Route::CreateeInvoice.missing_marked(&bare).is_empty());
+        // The route's own needs first, then the marks, each once.
+        assert_eq!(
+            Route::CreateRepair.missing_fields(&bare, true),
+            [
+                "CommercialRef",
+                "Intervention.InterventionType",
+                "ManufacturingCode"
+            ]
+        );
+        assert_eq!(
+            Route::CreateRepair.missing_fields(&bare, false),
+            ["CommercialRef", "Intervention.InterventionType"]
         );
     }
 }

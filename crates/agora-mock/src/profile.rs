@@ -27,7 +27,11 @@
 //! - `UpdateRepair` replacing the stored file with the one received, its
 //!   status history included (2.2: "allows to update the entire repair
 //!   file"), instead of merging the statuses it has not seen: the update
-//!   that arrives last wins.
+//!   that arrives last wins;
+//! - `UpdateRepair` refusing a file that lacks a field the reference marks
+//!   required (2.2.1 marks them in the update's own models), as
+//!   `CreateRepair` always does, instead of taking a file that fills in
+//!   over its life.
 //!
 //! What changes the data (warnings) applies to both faces of the
 //! simulator; what changes only the wording on the wire (empty lists,
@@ -127,6 +131,14 @@ pub struct AnswerProfile {
     /// new to it are still judged.
     #[serde(default)]
     pub update_replaces: bool,
+    /// `UpdateRepair` refuses, with a 400 naming them, a file lacking any
+    /// field the reference marks required (`ManufacturingCode`, the
+    /// consumer's address, `Intervention.RepairOriginCode`…), as
+    /// `CreateRepair` always does. Off, an update needs only its
+    /// `InterventionId`: a file made from a work order lacks what the
+    /// technician fills in later.
+    #[serde(default)]
+    pub strict_updates: bool,
 }
 
 impl AnswerProfile {
@@ -141,6 +153,7 @@ impl AnswerProfile {
         "claim-error-message",
         "echo-key",
         "update-replaces",
+        "strict-updates",
         "odd",
     ];
 
@@ -174,10 +187,12 @@ impl AnswerProfile {
     /// order number per call answered as one object, arrays of one,
     /// unfilled acceptance fields, claim reasons in `ErrorMessage`, the
     /// api_key echoed in every message, and whole-file updates that
-    /// replace the file.
+    /// replace the file and must hold every field the reference marks
+    /// required.
     pub fn odd() -> Self {
         Self {
             update_replaces: true,
+            strict_updates: true,
             order_numbers: OrderNumbers::PerCall,
             order_as_object: true,
             single_as_array: true,
@@ -191,7 +206,8 @@ impl AnswerProfile {
     /// A preset by name (see [`AnswerProfile::PRESETS`]): `default`,
     /// `reference-style`, one per shape (`per-call-orders`, `order-object`,
     /// `array-of-one`, `unfilled-items`, `claim-error-message`,
-    /// `echo-key`, `update-replaces`), and `odd`, every one at once.
+    /// `echo-key`, `update-replaces`, `strict-updates`), and `odd`, every
+    /// one at once.
     pub fn preset(name: &str) -> Option<Self> {
         let base = Self::default();
         Some(match name.trim() {
@@ -224,6 +240,10 @@ impl AnswerProfile {
             },
             "update-replaces" => Self {
                 update_replaces: true,
+                ..base
+            },
+            "strict-updates" => Self {
+                strict_updates: true,
                 ..base
             },
             "odd" => Self::odd(),

@@ -237,13 +237,19 @@ fn now_wire(ts: Timestamp) -> WireDateTime {
     WireDateTime::from_timestamp(ts)
 }
 
-/// The domain's rule of what a body of `route` must hold
-/// (`Route::body_requirements`): a request lacking one is incomplete, 400.
-fn require(route: Route, body: &impl serde::Serialize) -> Result<(), SimError> {
+/// The domain's rules of what a body of `route` must hold: what the route
+/// itself needs, then, when `marks`, every field the reference marks
+/// required (`Route::missing_fields`). A request lacking any is incomplete:
+/// a 400 naming every field it lacks.
+fn require(route: Route, body: &impl serde::Serialize, marks: bool) -> Result<(), SimError> {
     let body = serde_json::to_value(body).map_err(|_| SimError::Internal)?;
-    match route.missing_in_body(&body) {
-        Some(path) => Err(required(path)),
-        None => Ok(()),
+    match route.missing_fields(&body, marks).as_slice() {
+        [] => Ok(()),
+        [one] => Err(required(one)),
+        [many @ .., last] => Err(SimError::BadRequest(format!(
+            "{} and {last} are required",
+            many.join(", ")
+        ))),
     }
 }
 

@@ -132,9 +132,10 @@ async fn a_broken_work_order_is_refused_per_item_and_stays_new() {
 async fn an_unknown_status_code_is_refused_naming_it() {
     let sim = sim(BTreeMap::new());
     let api = sim.client("plain");
-    let mut file: CompleteRepairState = serde_json::from_value(json!({
-        "ManufacturerId": 19, "CommercialRef": "X", "Intervention": {"InterventionType": 1}
-    }))
+    let mut file: CompleteRepairState = serde_json::from_value(agora_mock::sample::walk_in_with(
+        json!({"CommercialRef": "X"
+        }),
+    ))
     .unwrap();
     file.state_natures = Some(vec![StateNature::new(StatusCode::lenient("1001"), "")]);
     let err = api.create_repair(&file).await.unwrap_err();
@@ -201,10 +202,10 @@ async fn an_update_replaces_the_file_when_the_profile_says_so() {
     let sim = sim(BTreeMap::from([("w".to_owned(), replacing)]));
     for key in ["w", "plain"] {
         let api = sim.client(key);
-        let mut v1: CompleteRepairState = serde_json::from_value(json!({
-            "ManufacturerId": 19, "CommercialRef": "X", "SerialNumber": "SN-1",
-            "Intervention": {"InterventionType": 1}
-        }))
+        let mut v1: CompleteRepairState = serde_json::from_value(agora_mock::sample::walk_in_with(
+            json!({"CommercialRef": "X", "SerialNumber": "SN-1"
+            }),
+        ))
         .unwrap();
         v1.state_natures = Some(vec![StateNature::new(StatusCode::Diagnosis, "d")]);
         let id = api.create_repair(&v1).await.unwrap().data;

@@ -519,9 +519,10 @@ async fn faults_refuse_or_drop_after_commit() {
         },
     )
     .unwrap();
-    let file: CompleteRepairState = serde_json::from_value(json!({
-        "ManufacturerId": 19, "CommercialRef": "X", "Intervention": {"InterventionType": 1}
-    }))
+    let file: CompleteRepairState = serde_json::from_value(agora_mock::sample::walk_in_with(
+        json!({"CommercialRef": "X"
+        }),
+    ))
     .unwrap();
     let err = api.create_repair(&file).await.unwrap_err();
     assert!(err.is_in_doubt(), "{err:?}");

@@ -137,6 +137,39 @@ fn the_schemas_carry_the_references_marks_every_field_and_the_codes_values() {
     );
     assert_eq!(required(&doc, "WarrantyClaimType"), ["ManufacturerId"]);
     assert_eq!(required(&doc, "Reseller"), Vec::<String>::new());
+    // CreateRepair holds a file to the marks; UpdateRepair (by default)
+    // only to its InterventionId: the same models, none required, a
+    // required field's null taken.
+    let body = |path: &str| {
+        doc["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]["allOf"]
+            [0]["$ref"]
+            .clone()
+    };
+    assert_eq!(
+        body("/api/Repair/CreateRepair"),
+        "#/components/schemas/CompleteRepairState"
+    );
+    assert_eq!(
+        body("/api/Repair/UpdateRepair"),
+        "#/components/schemas/CompleteRepairStateUpdate"
+    );
+    for name in [
+        "CompleteRepairStateUpdate",
+        "ConsumerUpdate",
+        "InterventionUpdate",
+    ] {
+        assert_eq!(required(&doc, name), Vec::<String>::new(), "{name}");
+    }
+    let update = &schema(&doc, "CompleteRepairStateUpdate")["properties"];
+    assert_eq!(
+        update["Consumer"]["oneOf"][0]["$ref"],
+        "#/components/schemas/ConsumerUpdate"
+    );
+    assert_eq!(update["ManufacturingCode"]["oneOf"][1]["type"], "null");
+    assert_eq!(
+        update["Parts"],
+        schema(&doc, "CompleteRepairState")["properties"]["Parts"]
+    );
     // Every field of a model, with its type.
     let fields = |name: &str| -> BTreeSet<String> {
         schema(&doc, name)["properties"]

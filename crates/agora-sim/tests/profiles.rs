@@ -54,8 +54,7 @@ impl Http {
             .post(
                 "/api/Repair/CreateRepair",
                 key,
-                json!({"ManufacturerId": 19, "CommercialRef": "ECAM22.110.B",
-                       "Intervention": {"InterventionType": 1}}),
+                agora_mock::sample::walk_in_with(json!({"CommercialRef": "ECAM22.110.B"})),
             )
             .await;
         assert_eq!(got.body["IsValid"], true, "{}", got.body);
@@ -420,8 +419,8 @@ async fn a_status_code_outside_the_reference_is_refused_naming_it() {
         .post(
             "/api/Repair/CreateRepair",
             "a",
-            json!({"ManufacturerId": 19, "CommercialRef": "X", "Intervention": {"InterventionType": 1},
-                   "StateNatures": [{"Code": "999", "Comment": "?"}]}),
+            agora_mock::sample::walk_in_with(json!({"CommercialRef": "X",
+                   "StateNatures": [{"Code": "999", "Comment": "?"}]})),
         )
         .await;
     assert_eq!(got.status, 200);

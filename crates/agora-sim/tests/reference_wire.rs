@@ -45,8 +45,7 @@ impl Http {
             .post(
                 "/api/Repair/CreateRepair",
                 key,
-                json!({"ManufacturerId": 19, "CommercialRef": "ECAM22.110.B",
-                       "Intervention": {"InterventionType": 1}}),
+                agora_mock::sample::walk_in_with(json!({"CommercialRef": "ECAM22.110.B"})),
             )
             .await;
         assert_eq!(got.body["IsValid"], true, "{}", got.body);

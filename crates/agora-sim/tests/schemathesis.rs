@@ -25,7 +25,8 @@ const INSTALL_HINT: &str = "schemathesis is missing: run `python3 -m pip install
 const KEY: &str = "schemathesis-key";
 
 /// Test cases per operation (about 2,600 in all with the coverage phase's):
-/// the run takes about 25 s on two cores.
+/// the run takes about 25 s on two cores. `AGORA_SCHEMATHESIS_EXAMPLES`
+/// sets another number, for a deeper run by hand.
 const MAX_EXAMPLES: &str = "25";
 
 /// The simulator's process, stopped when dropped.
@@ -68,6 +69,8 @@ fn schemathesis_finds_no_disagreement_between_the_spec_and_the_simulator() {
     assert!(url.starts_with("http://127.0.0.1:"), "{url}");
     let report = tempfile::tempdir().unwrap();
     let junit = report.path().join("junit.xml");
+    let examples =
+        std::env::var("AGORA_SCHEMATHESIS_EXAMPLES").unwrap_or_else(|_| MAX_EXAMPLES.to_owned());
     let started = Instant::now();
     let out = Command::new(&st)
         .args([
@@ -78,7 +81,7 @@ fn schemathesis_finds_no_disagreement_between_the_spec_and_the_simulator() {
             "--checks",
             "all",
             "--max-examples",
-            MAX_EXAMPLES,
+            &examples,
             "--include-path-regex",
             "^/api/",
             "--header",

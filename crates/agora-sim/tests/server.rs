@@ -454,7 +454,7 @@ async fn drop_after_commit_applies_then_closes_without_answering() {
         Some(r#"{"DropAfterCommitRate": 1.0}"#),
     )
     .await;
-    let file = json!({"ManufacturerId": 19, "CommercialRef": "X", "Intervention": {"InterventionType": 1}});
+    let file = agora_mock::sample::walk_in_with(json!({"CommercialRef": "X"}));
     let err = http
         .client
         .post(format!("{}/api/Repair/CreateRepair", http.base))

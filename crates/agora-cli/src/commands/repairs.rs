@@ -1,6 +1,7 @@
 //! `agora repairs` and `agora status`: the local repair files, and the
 //! status codes reported on them.
 
+use agora_app::Delivery;
 use agora_domain::OrderNumber;
 use agora_domain::edit;
 use agora_domain::lifecycle::{RepairLifecycle, RepairPhase};
@@ -8,7 +9,7 @@ use agora_domain::{
     ClaimId, ClaimStatus, CompleteRepairState, InterventionId, MandateId, ManufacturerId, Part,
     PartOrderLine, StateNature, StatusCode, WireDateTime,
 };
-use agora_ports::{AgoraError, LocalRepair, RepairFiles};
+use agora_ports::{AgoraError, LocalRepair, OperationAnswer, RepairFiles};
 use clap::Subcommand;
 use serde::Serialize;
 
@@ -40,6 +41,25 @@ pub(crate) enum RepairsCmd {
         id: InterventionId,
         /// The changes, applied in order: PATH=VALUE (repeatable).
         #[arg(value_name = "PATH=VALUE", required = true, num_args = 1..)]
+        assignments: Vec<String>,
+    },
+    /// Create a repair file taken in directly, without a work order
+    /// (CreateRepair): AgoraPlus numbers it.
+    ///
+    /// The file is built from `--from FILE` (JSON; `-` reads stdin), then
+    /// the PATH=VALUE assignments, as `repairs set` reads them:
+    /// `ManufacturerId=19 CommercialRef=ECAM22.110.B ManufacturingCode=2301
+    /// Consumer.Title=3 Consumer.LastName=Durand ... Intervention.InterventionType=1
+    /// Intervention.RepairOriginCode=CONSUMER`. A file lacking what the
+    /// reference marks required is refused, naming every field, and nothing
+    /// is sent. A creation is never sent twice: one whose answer was lost
+    /// is in doubt, for `agora outbox resolve`.
+    Create {
+        /// A JSON file to start from (`-` for stdin).
+        #[arg(long, value_name = "FILE")]
+        from: Option<std::path::PathBuf>,
+        /// Fields to set, applied in order: PATH=VALUE (repeatable).
+        #[arg(value_name = "PATH=VALUE")]
         assignments: Vec<String>,
     },
     /// Edit the file as JSON in `$VISUAL`, else `$EDITOR`, else vi, and send
@@ -101,6 +121,9 @@ pub(super) async fn run(app: &App, cmd: RepairsCmd, out: Out) -> Result<u8, Agor
         }
         RepairsCmd::Set { id, assignments } => set(app, id, &assignments, out).await,
         RepairsCmd::Edit { id } => edit(app, id, out).await,
+        RepairsCmd::Create { from, assignments } => {
+            create(app, from.as_deref(), &assignments, out).await
+        }
     }
 }
 
@@ -177,6 +200,58 @@ async fn set(
         what,
         &d,
     ));
+    Ok(delivery_exit(&d))
+}
+
+/// A repair file created (`repairs create`): its number once AgoraPlus
+/// gave it, under its wire name.
+#[derive(Debug, Serialize)]
+struct FileCreated {
+    #[serde(rename = "InterventionId")]
+    intervention_id: Option<InterventionId>,
+}
+
+async fn create(
+    app: &App,
+    from: Option<&std::path::Path>,
+    assignments: &[String],
+    out: Out,
+) -> Result<u8, AgoraError> {
+    let base = match from {
+        None => CompleteRepairState::default(),
+        Some(path) => {
+            let text = if path.as_os_str() == "-" {
+                std::io::read_to_string(std::io::stdin())
+            } else {
+                std::fs::read_to_string(path)
+            };
+            let text = match text {
+                Ok(text) => text,
+                Err(e) => return Ok(usage(format!("{}: {e}", path.display()), out)),
+            };
+            match serde_json::from_str(&text) {
+                Ok(file) => file,
+                Err(e) => return Ok(usage(format!("{}: {e}", path.display()), out)),
+            }
+        }
+    };
+    let file = match apply_all(&base, assignments) {
+        Ok(file) => file,
+        Err(message) => return Ok(usage(message, out)),
+    };
+    let d = app.create_repair(file).await?;
+    let intervention_id = match &d {
+        Delivery::Delivered {
+            answer: OperationAnswer::Created(id),
+            ..
+        } => Some(*id),
+        _ => None,
+    };
+    let what = match intervention_id {
+        Some(id) => format!("repair file {id} created"),
+        None => "new repair file".to_owned(),
+    };
+    out.show(&Sent::new(FileCreated { intervention_id }, what, &d));
     Ok(delivery_exit(&d))
 }
 

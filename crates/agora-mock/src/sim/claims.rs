@@ -25,7 +25,7 @@ impl Simulator {
     ) -> Result<Answer<WarrantyClaimResult>, SimError> {
         let rules = &self.inner.rules;
         let again = self.applies_duplicates();
-        require(Route::CreateWarrantyClaims, &claim)?;
+        require(Route::CreateWarrantyClaims, &claim, true)?;
         self.with_tenant(key, |t, ids, now| {
             let intervention = claim
                 .claim_type
@@ -99,7 +99,7 @@ impl Simulator {
         transfer_if_valid: bool,
     ) -> Result<Answer<WarrantyClaimResult>, SimError> {
         let rules = &self.inner.rules;
-        require(Route::UpdateWarrantyClaim, &claim)?;
+        require(Route::UpdateWarrantyClaim, &claim, true)?;
         self.with_tenant(key, |t, _, now| {
             let id = claim.claim_id.ok_or_else(|| required("ClaimID"))?;
             let stored = t

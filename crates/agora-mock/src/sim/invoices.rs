@@ -20,7 +20,7 @@ impl Simulator {
         reference: InvoiceReference,
     ) -> Result<Answer<()>, SimError> {
         let again = self.applies_duplicates();
-        require(Route::CreateeInvoice, &reference)?;
+        require(Route::CreateeInvoice, &reference, true)?;
         self.with_tenant(key, |t, _, now| {
             let number = reference
                 .invoice_number

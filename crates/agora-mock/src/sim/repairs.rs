@@ -18,7 +18,8 @@ impl Simulator {
         key: &str,
         file: CompleteRepairState,
     ) -> Result<Answer<CreateRepairResult>, SimError> {
-        require(Route::CreateRepair, &file)?;
+        require(Route::CreateRepair, &file, true)?;
+        known_origin(&file)?;
         self.with_tenant(key, |t, ids, now| {
             let manufacturer = file
                 .manufacturer_id
@@ -78,8 +79,12 @@ impl Simulator {
         file: CompleteRepairState,
     ) -> Result<Answer<()>, SimError> {
         let replace = self.applies_duplicates();
-        require(Route::UpdateRepair, &file)?;
         self.with_tenant(key, |t, _, now| {
+            // A file fills in over its life (a work order carries no
+            // ManufacturingCode): the reference's marks hold for an update
+            // only where the account's profile says so.
+            require(Route::UpdateRepair, &file, t.profile.strict_updates)?;
+            known_origin(&file)?;
             let id = file
                 .intervention_id
                 .ok_or_else(|| required("InterventionId"))?;
@@ -192,6 +197,21 @@ fn without_order_marks(status: &StateNature) -> StateNature {
 
 /// Refuses a status whose code is not in the reference's tables (2.2.2),
 /// as AgoraPlus judges what it receives; the table is the domain's.
+/// A repair origin outside the reference's two ("CONSUMER" or "RESELLER",
+/// 2.2.1) is a malformed request: 400, naming it.
+fn known_origin(file: &CompleteRepairState) -> Result<(), SimError> {
+    match file
+        .intervention
+        .as_ref()
+        .and_then(|i| i.repair_origin_code.as_ref())
+    {
+        Some(origin) if !origin.is_known() => Err(SimError::BadRequest(format!(
+            "Intervention.RepairOriginCode `{origin}` is neither CONSUMER nor RESELLER"
+        ))),
+        _ => Ok(()),
+    }
+}
+
 fn known_codes<'a>(statuses: impl IntoIterator<Item = &'a StateNature>) -> Result<(), SimError> {
     for status in statuses {
         if let Some(code) = status.code.as_ref().filter(|c| !c.is_known()) {
