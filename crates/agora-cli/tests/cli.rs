@@ -283,6 +283,18 @@ async fn a_walk_in_repair_is_created_once_with_what_the_reference_requires() {
         assert!(said.contains(field), "{field}: {said}");
     }
     assert!(!said.contains("Consumer.LastName"), "{said}");
+    // A file AgoraPlus already numbered is no new one.
+    let numbered = env.dir.path().join("numbered.json");
+    std::fs::write(&numbered, r#"{"InterventionId": 500001}"#).unwrap();
+    let out = env
+        .run(&["repairs", "create", "--from", numbered.to_str().unwrap()])
+        .await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("already repair file 500001"),
+        "{}",
+        text(&out)
+    );
     let outbox = env.json(&["outbox", "list"]).await;
     assert_eq!(outbox.as_array().map(Vec::len), Some(0), "{outbox}");
 

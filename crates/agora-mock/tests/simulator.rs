@@ -407,6 +407,28 @@ async fn claims_only_for_covered_repair_types_and_601_never_from_a_client() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("ManufacturerId"), "{err}");
+    // And what the reference marks required, every missing field named;
+    // a repair origin other than the reference's two is malformed.
+    let lacking: CompleteRepairState = serde_json::from_value(agora_mock::sample::walk_in_with(
+        json!({"ManufacturingCode": " ", "Consumer": {"Phone": null}}),
+    ))
+    .unwrap();
+    let err = api.create_repair(&lacking).await.unwrap_err();
+    assert!(matches!(err, AgoraError::BadRequest(_)), "{err:?}");
+    assert!(
+        err.to_string()
+            .contains("ManufacturingCode and Consumer.Phone are required"),
+        "{err}"
+    );
+    let odd_origin: CompleteRepairState = serde_json::from_value(agora_mock::sample::walk_in_with(
+        json!({"Intervention": {"RepairOriginCode": "AAA"}}),
+    ))
+    .unwrap();
+    let err = api.create_repair(&odd_origin).await.unwrap_err();
+    assert!(matches!(err, AgoraError::BadRequest(_)), "{err:?}");
+    assert!(err.to_string().contains("`AAA`"), "{err}");
+    let complete = agora_mock::sample::walk_in("SN-42");
+    assert!(api.create_repair(&complete).await.is_ok());
 }
 
 #[tokio::test]
