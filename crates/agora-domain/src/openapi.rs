@@ -480,10 +480,9 @@ fn relaxed(name: &str, out: &mut Components) -> RefOr<Schema> {
     if out.contains_key(&target) {
         return Ref::from_schema_name(target).into();
     }
-    let Some(RefOr::T(Schema::Object(model))) = out.get(name).cloned() else {
+    let Some(RefOr::T(Schema::Object(mut model))) = out.get(name).cloned() else {
         return Ref::from_schema_name(name).into();
     };
-    let mut model = model;
     let required = std::mem::take(&mut model.required);
     let mut changed = !required.is_empty();
     for (field, schema) in model.properties.iter_mut() {

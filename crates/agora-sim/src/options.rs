@@ -227,17 +227,9 @@ impl SimOptions {
         let accounts = config.tenants.len();
         let server = SimServer::start_with(Simulator::new(config), self.listen, settings)
             .await
-            .map_err(|e| ServeError::Listen {
-                address: self.listen,
-                reason: e.to_string(),
-            })?;
-        let shutdown = Shutdown::install();
-        ready(&server.url(), accounts);
-        shutdown.wait().await;
-        server
-            .shutdown()
-            .await
-            .map_err(|e| ServeError::Stop(e.to_string()))
+            .map_err(|e| self.listen_error(e))?;
+        let url = server.url();
+        until_signal(&url, accounts, ready, server.shutdown()).await
     }
 }
 
@@ -252,16 +244,30 @@ impl SimOptions {
         let count = replay.len();
         let server = crate::replay::ReplayServer::start(replay, self.listen)
             .await
-            .map_err(|e| ServeError::Listen {
-                address: self.listen,
-                reason: e.to_string(),
-            })?;
-        let shutdown = Shutdown::install();
-        ready(&server.url(), count);
-        shutdown.wait().await;
-        server
-            .shutdown()
-            .await
-            .map_err(|e| ServeError::Stop(e.to_string()))
+            .map_err(|e| self.listen_error(e))?;
+        let url = server.url();
+        until_signal(&url, count, ready, server.shutdown()).await
     }
+
+    /// The error of a server that could not listen on the address asked.
+    fn listen_error(&self, e: impl std::fmt::Display) -> ServeError {
+        ServeError::Listen {
+            address: self.listen,
+            reason: e.to_string(),
+        }
+    }
+}
+
+/// Catches SIGINT and SIGTERM, tells `ready` the server's `url` and
+/// `count`, and, at the first signal, stops the server with `stop`.
+async fn until_signal(
+    url: &str,
+    count: usize,
+    ready: impl FnOnce(&str, usize),
+    stop: impl std::future::Future<Output = std::io::Result<()>>,
+) -> Result<(), ServeError> {
+    let shutdown = Shutdown::install();
+    ready(url, count);
+    shutdown.wait().await;
+    stop.await.map_err(|e| ServeError::Stop(e.to_string()))
 }

@@ -195,8 +195,6 @@ fn without_order_marks(status: &StateNature) -> StateNature {
     status
 }
 
-/// Refuses a status whose code is not in the reference's tables (2.2.2),
-/// as AgoraPlus judges what it receives; the table is the domain's.
 /// A repair origin outside the reference's two ("CONSUMER" or "RESELLER",
 /// 2.2.1) is a malformed request: 400, naming it.
 fn known_origin(file: &CompleteRepairState) -> Result<(), SimError> {
@@ -212,6 +210,8 @@ fn known_origin(file: &CompleteRepairState) -> Result<(), SimError> {
     }
 }
 
+/// Refuses a status whose code is not in the reference's tables (2.2.2),
+/// as AgoraPlus judges what it receives; the table is the domain's.
 fn known_codes<'a>(statuses: impl IntoIterator<Item = &'a StateNature>) -> Result<(), SimError> {
     for status in statuses {
         if let Some(code) = status.code.as_ref().filter(|c| !c.is_known()) {
