@@ -36,13 +36,16 @@ pub(crate) async fn record_in(
     if events.is_empty() {
         return Ok(());
     }
-    c.execute(LOCK, &[&EVENTS_LOCK])
+    // Prepared once per connection: each is one round trip, not two.
+    let lock = c.prepare_cached(LOCK).await.map_err(store_error)?;
+    c.execute(&lock, &[&EVENTS_LOCK])
         .await
         .map_err(store_error)?;
+    let insert = c.prepare_cached(INSERT).await.map_err(store_error)?;
     for e in events {
         let data = e.data.to_string();
         c.execute(
-            INSERT,
+            &insert,
             &[&e.kind.as_str(), &e.intervention_id.map(|i| i.0), &data],
         )
         .await

@@ -229,10 +229,14 @@ async fn select(
 /// No earlier entry of the same repair file is still to be delivered, nor
 /// parked in doubt or given up (`ParkReason::blocks_later_entries`):
 /// operations on one file are delivered in the order they were written.
+///
+/// Written so that the index of a file's open entries (`outbox_file_open`,
+/// whose predicate is the `IN` list) answers it: each check reads only
+/// that file's few open entries, not its whole history.
 const FIFO: &str =
     "NOT EXISTS (SELECT 1 FROM outbox AS e WHERE e.intervention_id = outbox.intervention_id
-       AND e.id < outbox.id AND (e.state IN ('pending', 'sending', 'in_doubt')
-         OR (e.state = 'failed' AND e.park_reason = 'gave_up')))";
+       AND e.id < outbox.id AND e.state IN ('pending', 'sending', 'in_doubt', 'failed')
+       AND (e.state <> 'failed' OR e.park_reason = 'gave_up'))";
 
 /// The claim of at most `limit` pending, due entries `filter` selects,
 /// oldest first, skipping rows others have locked. Its arguments are
@@ -407,14 +411,16 @@ impl Outbox for PostgresStore {
 
     async fn renew(&self, id: u64, lease: &Lease) -> Result<bool, AgoraError> {
         let id = entry_id(id)?;
-        let n = self
-            .client()
-            .await?
-            .execute(
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(
                 "UPDATE outbox SET lease_until_ms = $3
                  WHERE id = $1 AND state = 'sending' AND owner = $2",
-                &[&id, &lease.owner, &ms(lease.until)],
             )
+            .await
+            .map_err(store_error)?;
+        let n = client
+            .execute(&statement, &[&id, &lease.owner, &ms(lease.until)])
             .await
             .map_err(store_error)?;
         Ok(n == 1)
@@ -468,11 +474,17 @@ impl Outbox for PostgresStore {
                 let Some(p) = parking(outcome, now) else {
                     return Ok(Finish::Stale);
                 };
+                let statement = tx
+                    .prepare_cached(
+                        "UPDATE outbox SET state = $2, next_attempt_ms = $3, last_error = $4,
+                           owner = NULL, lease_until_ms = NULL,
+                           parked_ms = CASE WHEN $5::TEXT IS NULL THEN parked_ms ELSE $6 END,
+                           park_reason = COALESCE($5::TEXT, park_reason) WHERE id = $1",
+                    )
+                    .await
+                    .map_err(store_error)?;
                 tx.execute(
-                    "UPDATE outbox SET state = $2, next_attempt_ms = $3, last_error = $4,
-                       owner = NULL, lease_until_ms = NULL,
-                       parked_ms = CASE WHEN $5::TEXT IS NULL THEN parked_ms ELSE $6 END,
-                       park_reason = COALESCE($5::TEXT, park_reason) WHERE id = $1",
+                    &statement,
                     &[
                         &id,
                         &p.state.stored_name(),
@@ -640,10 +652,13 @@ impl Outbox for PostgresStore {
     }
 
     async fn clock(&self) -> Result<Option<Timestamp>, AgoraError> {
-        let row = self
-            .client()
-            .await?
-            .query_one(&format!("SELECT {}", self.db_clock()), &[])
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(&format!("SELECT {}", self.db_clock()))
+            .await
+            .map_err(store_error)?;
+        let row = client
+            .query_one(&statement, &[])
             .await
             .map_err(store_error)?;
         Ok(Some(from_ms(row.get(0))))
@@ -702,5 +717,8 @@ mod tests {
             .collect();
         let plan = plan.join("\n");
         assert!(plan.contains("using outbox_pending on outbox"), "{plan}");
+        // A file's earlier open entries through their own index, not the
+        // file's whole history.
+        assert!(plan.contains("using outbox_file_open on outbox e"), "{plan}");
     }
 }
