@@ -719,6 +719,9 @@ mod tests {
         assert!(plan.contains("using outbox_pending on outbox"), "{plan}");
         // A file's earlier open entries through their own index, not the
         // file's whole history.
-        assert!(plan.contains("using outbox_file_open on outbox e"), "{plan}");
+        assert!(
+            plan.contains("using outbox_file_open on outbox e"),
+            "{plan}"
+        );
     }
 }
