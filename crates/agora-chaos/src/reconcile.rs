@@ -65,6 +65,10 @@ pub struct Reconciliation {
     pub failed: Vec<Failure>,
     /// Entries still pending or sending.
     pub open: Vec<u64>,
+    /// Open entries that wait, as the outbox promises, behind an earlier
+    /// entry of their file parked in doubt (or given up): sent once that
+    /// one is settled, so not lost while it is not. Each described.
+    pub waiting: Vec<String>,
     /// The intents checked.
     pub intents: Intents,
     /// Intents lost, each described.
@@ -149,12 +153,20 @@ pub fn reconcile(
             }
             OutboxState::Pending | OutboxState::Sending => {
                 r.open.push(e.id);
-                r.lost.push(format!(
-                    "entry {} ({}) is still {}: never delivered",
-                    e.id,
-                    e.operation.name(),
-                    e.state.as_str()
-                ));
+                // The outbox's own rule of what holds an entry back.
+                match agora_ports::blocked_behind(e, entries) {
+                    Some(parked) => r.waiting.push(format!(
+                        "entry {} ({}) waits behind entry {parked}, parked",
+                        e.id,
+                        e.operation.name(),
+                    )),
+                    None => r.lost.push(format!(
+                        "entry {} ({}) is still {}: never delivered",
+                        e.id,
+                        e.operation.name(),
+                        e.state.as_str()
+                    )),
+                }
             }
         }
     }

@@ -171,7 +171,12 @@ pub fn summary(report: &ChaosReport, config: &ChaosConfig) -> Vec<(String, Strin
         ),
         (
             "left pending or sending".into(),
-            after.open.len().to_string(),
+            format!(
+                "{} (before the operator's end: {}, of which {} behind a parked entry of their file)",
+                after.open.len(),
+                before.open.len(),
+                before.waiting.len()
+            ),
         ),
         (
             "duplicates".into(),

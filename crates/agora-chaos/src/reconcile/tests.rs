@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::workload::{OEM, mandate};
+use agora_ports::ParkReason;
 
 /// A local repair file accepted from work order `id - 400_000`.
 pub(crate) fn local(id: InterventionId) -> LocalRepair {
@@ -254,6 +255,39 @@ fn pending_entries_reasonless_failures_and_unpulled_work_orders_are_lost() {
     let r = run(sim, &local, &entries);
     assert_eq!(r.lost.len(), 3, "{:#?}", r.lost);
     assert_eq!(r.open, vec![7]);
+}
+
+/// An entry held back behind an earlier one of its file parked in doubt
+/// is waiting (the outbox's order), not lost; with the doubt settled, or
+/// behind an entry AgoraPlus refused (which blocks nothing), it is lost.
+#[test]
+fn an_entry_behind_a_doubt_of_its_file_waits() {
+    let (sim, local, mut entries) = agreeing();
+    let mut doubt = entry(
+        6,
+        OutboxState::InDoubt,
+        Operation::PlaceOrder(InterventionId(500_001)),
+        500_001,
+    );
+    doubt.park_reason = Some(ParkReason::InDoubt);
+    entries.push(doubt);
+    entries.push(entry(
+        7,
+        OutboxState::Pending,
+        status_update(500_001, &["d"]),
+        500_001,
+    ));
+    let r = run(sim.clone(), &local, &entries);
+    assert!(r.lost.is_empty(), "{:#?}", r.lost);
+    assert_eq!(r.open, vec![7]);
+    assert_eq!(r.waiting.len(), 1, "{:?}", r.waiting);
+    assert!(r.waiting[0].contains("behind entry 6"), "{:?}", r.waiting);
+    entries[4].park_reason = Some(ParkReason::Refused);
+    entries[4].state = OutboxState::Failed;
+    entries[4].last_error = Some("refused".to_owned());
+    let r = run(sim, &local, &entries);
+    assert_eq!(r.lost.len(), 1, "{:#?}", r.lost);
+    assert!(r.waiting.is_empty(), "{:?}", r.waiting);
 }
 
 #[test]
