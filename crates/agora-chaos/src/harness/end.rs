@@ -112,12 +112,21 @@ async fn settle_outbox(app: &App) -> Result<(), String> {
     loop {
         app.recover().await.map_err(|e| e.to_string())?;
         app.flush_outbox().await.map_err(|e| e.to_string())?;
-        let mut waiting: Vec<OutboxEntry> = Vec::new();
-        for state in [OutboxState::Sending, OutboxState::Pending] {
-            waiting.extend(app.outbox(state).await.map_err(|e| e.to_string())?);
+        let mut open: Vec<OutboxEntry> = Vec::new();
+        for state in [
+            OutboxState::Sending,
+            OutboxState::Pending,
+            OutboxState::InDoubt,
+            OutboxState::Failed,
+        ] {
+            open.extend(app.outbox(state).await.map_err(|e| e.to_string())?);
         }
-        let Some(next) = waiting
+        // An entry held back behind a parked entry of its file moves only
+        // once that one is settled: not waited for here.
+        let Some(next) = open
             .iter()
+            .filter(|e| matches!(e.state, OutboxState::Sending | OutboxState::Pending))
+            .filter(|e| agora_ports::blocked_behind(e, &open).is_none())
             .map(|e| match (&e.lease, e.state) {
                 (Some(lease), OutboxState::Sending) => lease.until,
                 _ => e.next_attempt_at,
