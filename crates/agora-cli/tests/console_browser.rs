@@ -14,14 +14,15 @@
 #![allow(clippy::unwrap_used)]
 #![cfg(unix)]
 
+mod support;
 mod webdriver;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use support::served;
 use webdriver::{Browser, missing_browser, screenshot_dir};
 
 const KEY: &str = "console-key-42";
@@ -38,31 +39,23 @@ struct Sim {
 
 impl Sim {
     fn start() -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_agora"))
-            .args([
-                "sim",
-                "--listen",
-                "127.0.0.1:0",
-                "--tenant",
-                OTHER,
-                "--tenant",
-                KEY,
-                "--seed",
-                "8",
-                "--catalog-size",
-                "50",
-            ])
-            .env("AGORA_SIM_ADMIN_TOKEN", TOKEN)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let url = line.trim().to_owned();
-        assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+        let (child, url) = served(
+            Command::new(env!("CARGO_BIN_EXE_agora"))
+                .args([
+                    "sim",
+                    "--listen",
+                    "127.0.0.1:0",
+                    "--tenant",
+                    OTHER,
+                    "--tenant",
+                    KEY,
+                    "--seed",
+                    "8",
+                    "--catalog-size",
+                    "50",
+                ])
+                .env("AGORA_SIM_ADMIN_TOKEN", TOKEN),
+        );
         Self { child, url }
     }
 }

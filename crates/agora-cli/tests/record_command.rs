@@ -5,43 +5,27 @@
 #![allow(clippy::unwrap_used)]
 #![cfg(unix)]
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 
 use agora_domain::MandateLightResponse;
 use agora_mock::{SimConfig, Simulator};
 use agora_sim::SimServer;
 use serde_json::{Value, json};
 
+mod support;
+use support::{served, stop};
+
 const KEY: &str = "record-cli-key-0001";
 
-/// Starts `agora ARGS` (a server) and reads the URL it prints first.
+/// Starts `agora ARGS DIR` (a server) and reads the URL it prints first.
 fn start(args: &[&str], dir: &Path) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_agora"))
-        .args(args)
-        .arg(dir)
-        .env_remove("AGORA_CONFIG")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line.trim().to_owned();
-    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
-    (child, url)
-}
-
-fn stop(mut child: Child) {
-    let sent = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(sent.success());
-    assert!(child.wait().unwrap().success());
+    served(
+        Command::new(env!("CARGO_BIN_EXE_agora"))
+            .args(args)
+            .arg(dir)
+            .env_remove("AGORA_CONFIG"),
+    )
 }
 
 /// `agora --json work-orders sync` against `url` with a store at `db`.
@@ -78,7 +62,7 @@ async fn a_sync_recorded_by_agora_record_replays_alike() {
     let recordings = dir.path().join("recordings");
 
     let upstream = sim.url();
-    let (recorder, url) = tokio::task::spawn_blocking({
+    let (mut recorder, url) = tokio::task::spawn_blocking({
         let recordings = recordings.clone();
         move || {
             start(
@@ -100,7 +84,7 @@ async fn a_sync_recorded_by_agora_record_replays_alike() {
     let recorded = tokio::task::spawn_blocking(move || sync(&url, &db))
         .await
         .unwrap();
-    stop(recorder);
+    assert!(stop(&mut recorder, "-TERM").success());
     assert_eq!(recorded["accepted"].as_array().unwrap().len(), 1);
 
     let mut names = Vec::new();
@@ -122,7 +106,7 @@ async fn a_sync_recorded_by_agora_record_replays_alike() {
     );
     sim.shutdown().await.unwrap();
 
-    let (replay, url) = tokio::task::spawn_blocking({
+    let (mut replay, url) = tokio::task::spawn_blocking({
         let recordings = recordings.clone();
         move || start(&["sim", "--listen", "127.0.0.1:0", "--replay"], &recordings)
     })
@@ -132,7 +116,7 @@ async fn a_sync_recorded_by_agora_record_replays_alike() {
     let replayed = tokio::task::spawn_blocking(move || sync(&url, &db))
         .await
         .unwrap();
-    stop(replay);
+    assert!(stop(&mut replay, "-TERM").success());
     assert_eq!(replayed, recorded);
 }
 

@@ -3,28 +3,21 @@
 #![allow(clippy::unwrap_used)]
 #![cfg(unix)]
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
+
+mod support;
+use support::{served, stop};
 
 fn run_and_stop(signal: &str) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_agora"))
-        .args(["sim", "--listen", "127.0.0.1:0", "--tenant", "k1"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert!(line.trim().starts_with("http://127.0.0.1:"), "{line}");
-    let sent = Command::new("kill")
-        .args([signal, &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(sent.success());
+    let (mut child, _) = served(Command::new(env!("CARGO_BIN_EXE_agora")).args([
+        "sim",
+        "--listen",
+        "127.0.0.1:0",
+        "--tenant",
+        "k1",
+    ]));
     // `wait` returns when the process has ended, whatever the time.
-    let status = child.wait().unwrap();
+    let status = stop(&mut child, signal);
     assert!(status.success(), "{signal}: {status:?}");
 }
 

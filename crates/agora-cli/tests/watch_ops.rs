@@ -13,6 +13,9 @@ use std::time::{Duration, Instant};
 
 use agora_domain::redact::contains_key;
 
+mod support;
+use support::{served, stop};
+
 /// A GET over plain HTTP/1.1: the status and the body.
 fn get(addr: &str, path: &str) -> (u16, String, String) {
     let mut stream = TcpStream::connect(addr).unwrap();
@@ -58,27 +61,13 @@ fn until(addr: &str, path: &str, what: impl Fn(u16, &str) -> bool) -> (u16, Stri
 
 /// `agora sim` on a free port, with account `key`: the child and its URL.
 fn simulator(key: &str) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_agora"))
-        .args(["sim", "--listen", "127.0.0.1:0", "--tenant", key])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    (child, line.trim().to_owned())
-}
-
-/// Sends `signal` to `child` and waits for it to end.
-fn stop(child: &mut Child, signal: &str) -> std::process::ExitStatus {
-    let sent = Command::new("kill")
-        .args([signal, &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(sent.success());
-    child.wait().unwrap()
+    served(Command::new(env!("CARGO_BIN_EXE_agora")).args([
+        "sim",
+        "--listen",
+        "127.0.0.1:0",
+        "--tenant",
+        key,
+    ]))
 }
 
 #[test]

@@ -3,8 +3,9 @@
 //! binary run against both.
 #![allow(dead_code, clippy::unwrap_used)]
 
+use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 
 use agora_mock::{SimConfig, Simulator};
 use agora_sim::SimServer;
@@ -97,4 +98,32 @@ pub(crate) fn text(o: &Output) -> String {
 /// Standard output read as JSON.
 pub(crate) fn json_of(o: &Output) -> Value {
     serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(o)))
+}
+
+/// Starts `command`, a server that prints its URL on its first line of
+/// standard output (`agora sim`, `agora record`): the child and the URL,
+/// which must be on loopback.
+pub(crate) fn served(command: &mut Command) -> (Child, String) {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line.trim().to_owned();
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    (child, url)
+}
+
+/// Sends `signal` (`-TERM`, `-INT`) to `child` and waits for it to end.
+pub(crate) fn stop(child: &mut Child, signal: &str) -> ExitStatus {
+    let sent = Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    child.wait().unwrap()
 }
