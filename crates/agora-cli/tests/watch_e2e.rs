@@ -20,9 +20,9 @@
 #![cfg(unix)]
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -35,7 +35,7 @@ use jiff::SignedDuration;
 use serde_json::{Value, json};
 
 mod support;
-use support::{Env, text};
+use support::{Env, get, stop, text};
 
 const KEY: &str = "watch-e2e-key-0001";
 const SECRET: &str = "whsec_e2e_0123456789";
@@ -241,19 +241,9 @@ impl Worker {
     /// and labels start with `series`.
     async fn metric(&self, series: &str) -> f64 {
         let addr = self.metrics.clone();
-        let body = tokio::task::spawn_blocking(move || {
-            let mut stream = std::net::TcpStream::connect(&addr).unwrap();
-            write!(
-                stream,
-                "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-            )
+        let (_, _, body) = tokio::task::spawn_blocking(move || get(&addr, "/metrics"))
+            .await
             .unwrap();
-            let mut text = String::new();
-            stream.read_to_string(&mut text).unwrap();
-            text
-        })
-        .await
-        .unwrap();
         body.lines()
             .filter(|l| l.starts_with(series))
             .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
@@ -263,15 +253,7 @@ impl Worker {
     /// SIGTERM, then waits for it to end: whether it ended well.
     async fn terminate(self) -> bool {
         let mut child = self.take();
-        let pid = child.id().to_string();
-        assert!(
-            Command::new("kill")
-                .args(["-TERM", &pid])
-                .status()
-                .unwrap()
-                .success()
-        );
-        let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+        let status = tokio::task::spawn_blocking(move || stop(&mut child, "-TERM"))
             .await
             .unwrap();
         status.success()
