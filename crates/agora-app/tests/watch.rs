@@ -421,11 +421,14 @@ async fn a_stop_lets_the_send_under_way_finish_and_claims_nothing_more() {
         w.store.entry(first).await.unwrap().unwrap().state,
         OutboxState::Delivered
     );
+    // Claimed with the first (a batch of updates) but never sent: put
+    // back, due at once, nothing falsely in doubt.
     let left = w.store.entry(second).await.unwrap().unwrap();
-    assert_eq!(
-        (left.state, left.attempts),
-        (OutboxState::Pending, 0),
-        "never claimed: nothing falsely in doubt"
+    assert_eq!(left.state, OutboxState::Pending, "put back: {left:?}");
+    assert!(left.lease.is_none(), "{left:?}");
+    assert!(
+        left.next_attempt_at <= w.clock.now(),
+        "due at once: {left:?}"
     );
     assert!(
         w.store
