@@ -51,7 +51,7 @@ pub use claims::ClaimOutcome;
 pub use doctor::{Checkup, Mend, MendKind};
 pub use metrics::{Gauges, Health, LoopHealth, WatchMetrics};
 pub use month_end::{DEFAULT_MONTH_ZONE, MonthEnd, MonthEndReport};
-pub use outbox::{Delivery, FlushReport, Resolution};
+pub use outbox::{CLAIM_BATCH, Delivery, FlushReport, Resolution};
 pub use progress::CONFLICT_RETRIES;
 pub use report::{Pass, Step, StepFailure, Warning};
 pub use tracking::{ClaimUpdate, FileOrders};

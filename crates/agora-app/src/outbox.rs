@@ -60,6 +60,17 @@ pub enum Delivery {
     },
 }
 
+impl FlushReport {
+    fn count(&mut self, delivery: &Delivery) {
+        match delivery {
+            Delivery::Delivered { .. } => self.delivered += 1,
+            Delivery::Queued { .. } => self.queued += 1,
+            Delivery::InDoubt { .. } => self.in_doubt += 1,
+            Delivery::Failed { .. } => self.failed += 1,
+        }
+    }
+}
+
 impl Delivery {
     /// The entry's id.
     pub fn entry(&self) -> u64 {
@@ -70,6 +81,30 @@ impl Delivery {
             | Self::Failed { entry, .. } => *entry,
         }
     }
+}
+
+/// Entries one claim of [`Agora::flush_outbox`] takes at most (several only
+/// when all are idempotent: [`agora_ports::claimed_together`]).
+pub const CLAIM_BATCH: usize = 16;
+
+/// Why a claimed entry was put back unsent.
+const NOT_SENT_STOPPED: &str = "not sent: its worker stopped before its turn (put back)";
+
+/// An attempt made, its outcome not recorded yet.
+struct Attempted {
+    entry: OutboxEntry,
+    attempt: Attempt,
+    delivery: Delivery,
+    /// When it ended, on the clock the outbox's times are kept by.
+    now: Timestamp,
+}
+
+/// What the send of a claimed entry left to do.
+enum Tried {
+    /// Nothing: what became of the entry.
+    Done(Delivery),
+    /// Its outcome, to record.
+    Outcome(Box<Attempted>),
 }
 
 /// What a flush of the outbox did.
@@ -254,8 +289,9 @@ where
             .await
     }
 
-    /// Delivers every entry due now, oldest first, one claim at a time (so
-    /// that several processes share the work).
+    /// Delivers every entry due now, oldest first (so that several
+    /// processes share the work, each claims a few at a time: see
+    /// [`Agora::flush_outbox_while`]).
     ///
     /// ```no_run
     /// # async fn example(app: agora_app::Agora<agora_http::AgoraClient, agora_store::Store>) -> Result<(), agora_app::AgoraError> {
@@ -268,9 +304,16 @@ where
         self.flush_outbox_while(&|| true).await
     }
 
-    /// [`Agora::flush_outbox`], claiming each next entry only while `go`
-    /// says so: a worker that stops claims no new entry, and finishes the
-    /// one it sends.
+    /// [`Agora::flush_outbox`], going on only while `go` says so: a worker
+    /// that stops claims no new entry, finishes the send under way, and
+    /// puts back, unsent, the entries it had claimed with it.
+    ///
+    /// Each claim takes up to [`CLAIM_BATCH`] entries in one transaction
+    /// (several only when all are idempotent:
+    /// [`agora_ports::claimed_together`]); their leases are durable before
+    /// the first is sent. They are sent one at a time, each after its
+    /// lease is confirmed (and extended); the outcome of one is recorded
+    /// while the next is sent, on another connection of the store.
     pub async fn flush_outbox_while(
         &self,
         go: &(dyn Fn() -> bool + Send + Sync),
@@ -279,17 +322,84 @@ where
         while go() {
             let time = self.lease_time().await?;
             let lease = self.new_lease(time.at);
-            let Some(entry) = self.store.claim_due(time.at, &lease, 1).await?.pop() else {
+            let batch = self.store.claim_due(time.at, &lease, CLAIM_BATCH).await?;
+            if batch.is_empty() {
                 return Ok(report);
-            };
-            match self.deliver_claimed(entry, &lease, &time).await? {
-                Delivery::Delivered { .. } => report.delivered += 1,
-                Delivery::Queued { .. } => report.queued += 1,
-                Delivery::InDoubt { .. } => report.in_doubt += 1,
-                Delivery::Failed { .. } => report.failed += 1,
+            }
+            let owner = lease.owner.as_str();
+            let mut entries = batch.into_iter();
+            let mut unrecorded: Option<Attempted> = None;
+            let mut error = None;
+            let mut first = true;
+            while let Some(entry) = entries.next() {
+                if !std::mem::take(&mut first) && !go() {
+                    // Stopped: this entry and the rest are put back below.
+                    let rest: Vec<OutboxEntry> =
+                        std::iter::once(entry).chain(entries.by_ref()).collect();
+                    if let Err(e) = self.put_back(rest, owner, &time).await {
+                        error = Some(e);
+                    }
+                    break;
+                }
+                let previous = unrecorded.take();
+                let (recorded, tried) = tokio::join!(
+                    async {
+                        match previous {
+                            Some(attempted) => Some(self.record(attempted, owner).await),
+                            None => None,
+                        }
+                    },
+                    self.try_claimed(entry, &lease, &time),
+                );
+                match recorded {
+                    Some(Ok(delivery)) => report.count(&delivery),
+                    Some(Err(e)) => error = Some(e),
+                    None => {}
+                }
+                match tried {
+                    Ok(Tried::Done(delivery)) => report.count(&delivery),
+                    Ok(Tried::Outcome(attempted)) => unrecorded = Some(*attempted),
+                    Err(e) => error = error.or(Some(e)),
+                }
+                if error.is_some() {
+                    break;
+                }
+            }
+            if let Some(attempted) = unrecorded {
+                match self.record(attempted, owner).await {
+                    Ok(delivery) => report.count(&delivery),
+                    Err(e) => error = error.or(Some(e)),
+                }
+            }
+            if let Some(e) = error {
+                // What is still claimed and unsent keeps its lease, and
+                // recovery puts it back once it expires (all idempotent).
+                return Err(e);
             }
         }
         Ok(report)
+    }
+
+    /// Puts back entries claimed under `owner` and not sent (their worker
+    /// stopped): pending again, due now. The claim counted an attempt,
+    /// which stays counted.
+    async fn put_back(
+        &self,
+        entries: Vec<OutboxEntry>,
+        owner: &str,
+        claimed: &LeaseTime,
+    ) -> Result<(), AgoraError> {
+        let now = self.lease_clock_since(claimed);
+        let back = Attempt::Retry {
+            at: now,
+            error: NOT_SENT_STOPPED.to_owned(),
+        };
+        for entry in entries {
+            self.store
+                .finish(entry.id, owner, entry.attempts, &back, now)
+                .await?;
+        }
+        Ok(())
     }
 
     /// Delivers one entry now, if it can be claimed: one another process is
@@ -371,40 +481,64 @@ where
         lease: &Lease,
         claimed: &LeaseTime,
     ) -> Result<Delivery, AgoraError> {
+        match self.try_claimed(entry, lease, claimed).await? {
+            Tried::Done(delivery) => Ok(delivery),
+            Tried::Outcome(attempted) => self.record(*attempted, &lease.owner).await,
+        }
+    }
+
+    /// The send of an entry claimed under `lease` ([`Agora::deliver_claimed`]
+    /// without the recording of its outcome). The lease is confirmed right
+    /// before the send, and extended from then on (an entry claimed with
+    /// others may wait for their sends first).
+    async fn try_claimed(
+        &self,
+        entry: OutboxEntry,
+        lease: &Lease,
+        claimed: &LeaseTime,
+    ) -> Result<Tried, AgoraError> {
         let id = entry.id;
         let owner = lease.owner.as_str();
-        match self.store.renew(id, lease).await {
+        let confirmed = self.lease_of(owner.to_owned(), self.lease_clock_since(claimed));
+        match self.store.renew(id, &confirmed).await {
             Ok(true) => {}
             Ok(false) => {
                 tracing::warn!(entry = id, "lease taken back before the send: not sent");
-                return Ok(Delivery::Queued {
+                return Ok(Tried::Done(Delivery::Queued {
                     entry: id,
                     error: LEASE_LOST.to_owned(),
-                });
+                }));
             }
-            Err(e) => return self.not_sent(&entry, owner, &e, claimed).await,
+            Err(e) => {
+                return self
+                    .not_sent(&entry, owner, &e, claimed)
+                    .await
+                    .map(Tried::Done);
+            }
         }
         // The send is bounded: past `request_timeout` it is given up, so
         // that an operator knows when it can no longer take effect.
         let limit = self.config.request_timeout;
         let send = tokio::time::timeout(limit, self.send(&entry.operation));
-        tokio::pin!(send);
-        let result = tokio::select! {
-            out = &mut send => out.unwrap_or(Err(AgoraError::Timeout(limit))),
-            () = self.keep_lease(id, owner) => {
-                // Another process took the entry back. An idempotent one
-                // may be sent by it now: this attempt stops, so that it
-                // sends nothing more. Another operation is parked in doubt
-                // and sent by nobody, and the client resends it only where
-                // it never reached AgoraPlus: its answer, if one comes, is
-                // still the entry's.
-                if entry.operation.is_idempotent() {
-                    return Ok(Delivery::Queued {
-                        entry: id,
-                        error: LEASE_LOST.to_owned(),
-                    });
+        let result = {
+            tokio::pin!(send);
+            tokio::select! {
+                out = &mut send => out.unwrap_or(Err(AgoraError::Timeout(limit))),
+                () = self.keep_lease(id, owner) => {
+                    // Another process took the entry back. An idempotent one
+                    // may be sent by it now: this attempt stops, so that it
+                    // sends nothing more. Another operation is parked in doubt
+                    // and sent by nobody, and the client resends it only where
+                    // it never reached AgoraPlus: its answer, if one comes, is
+                    // still the entry's.
+                    if entry.operation.is_idempotent() {
+                        return Ok(Tried::Done(Delivery::Queued {
+                            entry: id,
+                            error: LEASE_LOST.to_owned(),
+                        }));
+                    }
+                    send.await.unwrap_or(Err(AgoraError::Timeout(limit)))
                 }
-                send.await.unwrap_or(Err(AgoraError::Timeout(limit)))
             }
         };
         let now = self.lease_clock_since(claimed);
@@ -465,6 +599,25 @@ where
                 }
             }
         };
+        Ok(Tried::Outcome(Box::new(Attempted {
+            entry,
+            attempt,
+            delivery,
+            now,
+        })))
+    }
+
+    /// Records the outcome of an attempt made under `owner`: an answer
+    /// retried and else kept for the next process
+    /// ([`Agora::record_answer`]).
+    async fn record(&self, attempted: Attempted, owner: &str) -> Result<Delivery, AgoraError> {
+        let Attempted {
+            entry,
+            attempt,
+            delivery,
+            now,
+        } = attempted;
+        let id = entry.id;
         let finished = match &attempt {
             Attempt::Delivered(answer) => self.record_answer(&entry, owner, answer, now).await?,
             _ => self

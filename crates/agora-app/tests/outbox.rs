@@ -1066,3 +1066,61 @@ async fn the_newest_file_wins_when_agoraplus_replaces_the_file() {
 async fn the_newest_file_wins_when_agoraplus_merges_the_statuses() {
     the_newest_file_wins_over_a_late_update("default").await;
 }
+
+/// A flush claims several idempotent entries at once; a worker told to
+/// stop in the middle of them sends nothing more: the entries it claimed
+/// and had not sent go back pending, due at once, none in doubt, and the
+/// next flush delivers them, each once.
+#[tokio::test]
+async fn a_flush_stopped_mid_batch_puts_back_what_it_did_not_send() {
+    let (_dir, sim, app, clock) = setup("stopped", AppConfig::default());
+    for _ in 0..5 {
+        sim.publish_mandate("a", work_order()).unwrap();
+    }
+    let files = app.sync_work_orders().await.unwrap().accepted;
+    assert_eq!(files.len(), 5);
+    sim.set_faults("a", faults(|f| f.status503_rate = 1.0))
+        .unwrap();
+    for id in &files {
+        let queued = app.report_status(*id, appointment()).await.unwrap().outcome;
+        assert!(matches!(queued, Delivery::Queued { .. }), "{queued:?}");
+    }
+    sim.set_faults("a", Faults::default()).unwrap();
+    let before = app.outbox(OutboxState::Delivered).await.unwrap().len();
+    clock.advance(Duration::from_secs(3600));
+    // Go for the claim and the second entry's turn, not the third's.
+    let turns = std::sync::atomic::AtomicUsize::new(0);
+    let go = || turns.fetch_add(1, Ordering::SeqCst) < 2;
+    let report = app.flush_outbox_while(&go).await.unwrap();
+    assert_eq!(
+        report,
+        FlushReport {
+            delivered: 2,
+            ..FlushReport::default()
+        }
+    );
+    let back = app.outbox(OutboxState::Pending).await.unwrap();
+    assert_eq!(back.len(), 3, "{back:?}");
+    for e in &back {
+        assert_eq!(e.lease, None);
+        assert!(e.next_attempt_at <= clock.now(), "{e:?}");
+        assert!(
+            e.last_error
+                .as_deref()
+                .is_some_and(|m| m.contains("stopped")),
+            "{e:?}"
+        );
+    }
+    assert!(app.outbox(OutboxState::InDoubt).await.unwrap().is_empty());
+    assert!(app.outbox(OutboxState::Sending).await.unwrap().is_empty());
+    let report = app.flush_outbox().await.unwrap();
+    assert_eq!(
+        report,
+        FlushReport {
+            delivered: 3,
+            ..FlushReport::default()
+        }
+    );
+    let after = app.outbox(OutboxState::Delivered).await.unwrap().len();
+    assert_eq!(after - before, 5);
+}

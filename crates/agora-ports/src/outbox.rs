@@ -458,6 +458,12 @@ pub enum Settlement {
 ///   that entry's id, in the transaction that would have inserted it.
 /// - An entry that cannot be read is marked `Failed` with the reason and
 ///   skipped; it never blocks the others.
+/// - A claim of several entries (`claim_due` with a limit above one) takes
+///   the oldest claimable entry, and the others only as
+///   [`claimed_together`] allows (all idempotent), in one transaction: a
+///   process that stops between their sends leaves only entries that may be
+///   sent again (recovery puts them back pending), never a creation that
+///   was not sent parked in doubt.
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait Outbox: Send + Sync {
@@ -472,7 +478,9 @@ pub trait Outbox: Send + Sync {
         now: Timestamp,
     ) -> Result<u64, AgoraError>;
     /// Claims up to `limit` pending entries due at `now`, oldest first,
-    /// for `lease`; entries others hold are skipped.
+    /// for `lease`; entries others hold are skipped. Besides the oldest,
+    /// only entries [`claimed_together`] with it are taken (the others stay
+    /// pending for the next claim).
     async fn claim_due(
         &self,
         now: Timestamp,
@@ -563,6 +571,16 @@ pub fn answer_touches(
         }
         _ => Vec::new(),
     }
+}
+
+/// Whether one claim may take `other` along with `first`, the oldest entry
+/// it claims. Only idempotent operations are claimed together: a claimed
+/// entry waits for the sends before it, and if its process stops meanwhile
+/// recovery finds it `Sending` with an expired lease; an idempotent one is
+/// then sent again, but a creation would be parked in doubt although it was
+/// never sent. A non-idempotent entry is therefore claimed alone.
+pub fn claimed_together(first: &Operation, other: &Operation) -> bool {
+    first.is_idempotent() && other.is_idempotent()
 }
 
 /// What an answer changes in the local repair files: given the files

@@ -6,8 +6,8 @@
 use agora_domain::{ClaimId, InterventionId};
 use agora_domain::{InvoiceReference, Part, PartOrderLine, WarrantyClaimResult};
 use agora_ports::{
-    AgoraError, Attempt, Finish, Guard, Operation, OperationAnswer, Outbox, OutboxState,
-    ParkReason, RepairFiles, Settlement,
+    AgoraError, Attempt, Finish, Guard, Operation, OperationAnswer, Outbox, OutboxEntry,
+    OutboxState, ParkReason, RepairFiles, Settlement,
 };
 
 use super::*;
@@ -1055,4 +1055,142 @@ pub async fn a_requeued_update_waits_until_its_attempt_cannot_land<H: Harness>(h
     );
     assert!(matches!(&got[0].operation,
         Operation::UpdateRepair(f) if f.commercial_ref.as_deref() == Some("v2")));
+}
+
+/// A claim of several entries never hands one entry to two workers: four
+/// processes claiming batches of 5 at once share 40 entries without
+/// overlap or loss.
+pub async fn batch_claims_never_share_an_entry<H: Harness>(h: &H) {
+    let store = h.fresh().await;
+    let mut ids = Vec::new();
+    for f in 0..40 {
+        ids.push(store.enqueue(file(f), &update(), t(0)).await.unwrap());
+    }
+    let mut workers = Vec::new();
+    for w in 0..4 {
+        let handle = h.reopen(&store).await;
+        workers.push(tokio::spawn(async move {
+            let owner = format!("w{w}");
+            let mut mine = Vec::new();
+            loop {
+                let got = handle.claim_due(t(0), &lease(&owner, 60), 5).await.unwrap();
+                if got.is_empty() {
+                    return mine;
+                }
+                assert!(got.len() <= 5, "{} entries in a batch of 5", got.len());
+                for e in &got {
+                    assert_eq!(
+                        (e.state, e.lease.as_ref().map(|l| l.owner.as_str())),
+                        (OutboxState::Sending, Some(owner.as_str()))
+                    );
+                    mine.push(e.id);
+                }
+                tokio::task::yield_now().await;
+            }
+        }));
+    }
+    let mut all = Vec::new();
+    for w in workers {
+        all.extend(w.await.unwrap());
+    }
+    all.sort_unstable();
+    assert_eq!(all, ids, "an entry was claimed twice, or missed");
+}
+
+/// A claim of several entries takes the oldest, and with it only what may
+/// be claimed together (all idempotent): a creation or an order is claimed
+/// alone, and one met after the first is left pending for the next claim.
+pub async fn a_batch_claim_takes_a_creation_alone<H: Harness>(h: &H) {
+    let store = h.fresh().await;
+    let u1 = store.enqueue(file(1), &update(), t(0)).await.unwrap();
+    let o2 = store.enqueue(file(2), &order(2), t(0)).await.unwrap();
+    let u3 = store.enqueue(file(3), &update(), t(0)).await.unwrap();
+    let c4 = store.enqueue(file(4), &create_claim(), t(0)).await.unwrap();
+    let u5 = store.enqueue(file(5), &update(), t(0)).await.unwrap();
+    let ids = |got: &[OutboxEntry]| got.iter().map(|e| e.id).collect::<Vec<_>>();
+    // The oldest is idempotent: the idempotent ones go with it.
+    let got = store.claim_due(t(0), &lease("w", 60), 10).await.unwrap();
+    assert_eq!(ids(&got), [u1, u3, u5]);
+    assert_eq!(state_of(&store, o2).await, OutboxState::Pending);
+    assert_eq!(state_of(&store, c4).await, OutboxState::Pending);
+    // The oldest is an order: alone, though more are due.
+    let got = store.claim_due(t(0), &lease("w", 60), 10).await.unwrap();
+    assert_eq!(ids(&got), [o2]);
+    let got = store.claim_due(t(0), &lease("w", 60), 10).await.unwrap();
+    assert_eq!(ids(&got), [c4]);
+    assert!(
+        store
+            .claim_due(t(0), &lease("w", 60), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// A worker that stops in the middle of a batch (a crash after the first
+/// send): the entries it did not send keep their lease until it expires,
+/// then recovery puts them back pending, none in doubt, and another worker
+/// claims them once their attempt can no longer land.
+pub async fn a_crash_mid_batch_leaves_the_unsent_entries_claimable<H: Harness>(h: &H) {
+    let store = h.fresh().await;
+    let mut ids = Vec::new();
+    for f in 1..=4 {
+        ids.push(store.enqueue(file(f), &update(), t(0)).await.unwrap());
+    }
+    let got = store.claim_due(t(0), &lease("dead", 60), 10).await.unwrap();
+    assert_eq!(got.iter().map(|e| e.id).collect::<Vec<_>>(), ids);
+    // The first was sent and recorded; then the process died.
+    let done = Attempt::Delivered(OperationAnswer::Done);
+    assert!(
+        store
+            .finish(ids[0], "dead", 1, &done, t(1))
+            .await
+            .unwrap()
+            .recorded()
+    );
+    // Nobody takes them while the lease lives.
+    assert!(
+        store
+            .recover_expired(t(59), window())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .claim_due(t(59), &lease("w", 120), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Expired: back to pending (nothing in doubt), due once an attempt
+    // started at the claim could no longer land.
+    assert!(
+        store
+            .recover_expired(t(61), window())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    for id in &ids[1..] {
+        let e = store.entry(*id).await.unwrap().unwrap();
+        assert_eq!(
+            (e.state, e.lease),
+            (OutboxState::Pending, None),
+            "entry {id}"
+        );
+    }
+    assert!(
+        store
+            .claim_due(t(89), &lease("w", 150), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let got = store.claim_due(t(90), &lease("w", 150), 10).await.unwrap();
+    assert_eq!(
+        got.iter().map(|e| (e.id, e.attempts)).collect::<Vec<_>>(),
+        ids[1..].iter().map(|id| (*id, 2)).collect::<Vec<_>>()
+    );
+    assert_eq!(state_of(&store, ids[0]).await, OutboxState::Delivered);
 }

@@ -8,10 +8,14 @@
 //! staging table, one `INSERT … ON CONFLICT DO UPDATE`, and the cursor it
 //! completes. A sync that starts on an OEM's empty catalog (its first full
 //! sync) copies its batches straight into the table instead, the
-//! physical floor of a load: a batch that meets a stored key there (a
-//! concurrent sync, a key repeated across batches) is rolled back to its
-//! savepoint and upserted through the staging table, and that sync's later
-//! batches go that way too.
+//! physical floor of a load: each batch is one `COPY` statement, its own
+//! transaction (the batch that completes the sync, with its cursor, in
+//! one). A batch that meets a stored key there (a concurrent sync, a key
+//! repeated across batches) writes nothing and is upserted through the
+//! staging table, and that sync's later batches go that way too.
+//! The `COPY` statements are prepared once per connection: a batch copied
+//! straight costs two round trips (the `COPY`'s start and its end), its
+//! rows streamed to the server as they are encoded.
 
 use std::collections::HashMap;
 
@@ -21,10 +25,10 @@ use agora_ports::{AgoraError, CatalogStore, CursorMove, event_of_catalog_sync};
 use async_trait::async_trait;
 use jiff::Timestamp;
 use tokio::sync::{mpsc, oneshot};
-use tokio_postgres::Transaction;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::{CopyInSink, Statement, Transaction};
 
 use crate::events::record_in_tx;
 use crate::{PostgresStore, SET_CURSOR, ms, store_error};
@@ -92,6 +96,7 @@ fn run(config: tokio_postgres::Config, mut queue: mpsc::UnboundedReceiver<Job>) 
     runtime.block_on(async move {
         let mut client: Option<tokio_postgres::Client> = None;
         let mut straight = Straight::default();
+        let mut prepared = Prepared::default();
         while let Some(job) = queue.recv().await {
             let (result, done) = match job {
                 Job::Upsert {
@@ -102,10 +107,11 @@ fn run(config: tokio_postgres::Config, mut queue: mpsc::UnboundedReceiver<Job>) 
                     completes,
                     done,
                 } => {
-                    let result = match connected(&config, &mut client).await {
+                    let result = match connected(&config, &mut client, &mut prepared).await {
                         Ok(c) => {
                             let at = (manufacturer, language, ms(as_of));
-                            upsert(c, at, &batch, completes.as_ref(), &mut straight).await
+                            let state = (&mut straight, &mut prepared);
+                            upsert(c, at, &batch, completes.as_ref(), state).await
                         }
                         Err(e) => Err(e),
                     };
@@ -116,7 +122,7 @@ fn run(config: tokio_postgres::Config, mut queue: mpsc::UnboundedReceiver<Job>) 
                     language,
                     done,
                 } => {
-                    let result = match connected(&config, &mut client).await {
+                    let result = match connected(&config, &mut client, &mut prepared).await {
                         Ok(c) => count(c, manufacturer, language).await,
                         Err(e) => Err(e),
                     };
@@ -135,15 +141,18 @@ fn run(config: tokio_postgres::Config, mut queue: mpsc::UnboundedReceiver<Job>) 
     });
 }
 
-/// The writer's connection, opened (again) when needed.
+/// The writer's connection, opened (again) when needed; `prepared` holds
+/// statements of the connection, forgotten with it.
 async fn connected<'c>(
     config: &tokio_postgres::Config,
     client: &'c mut Option<tokio_postgres::Client>,
+    prepared: &mut Prepared,
 ) -> Result<&'c mut tokio_postgres::Client, AgoraError> {
     if client
         .as_ref()
         .is_none_or(tokio_postgres::Client::is_closed)
     {
+        prepared.0.clear();
         let (c, connection) = config
             .connect(crate::connect::tls()?)
             .await
@@ -225,12 +234,31 @@ impl Straight {
     }
 }
 
+/// Statements prepared on the writer's connection, by their text.
+#[derive(Default)]
+struct Prepared(HashMap<String, Statement>);
+
+impl Prepared {
+    async fn get(
+        &mut self,
+        client: &impl tokio_postgres::GenericClient,
+        sql: &str,
+    ) -> Result<Statement, AgoraError> {
+        if let Some(statement) = self.0.get(sql) {
+            return Ok(statement.clone());
+        }
+        let statement = client.prepare(sql).await.map_err(store_error)?;
+        self.0.insert(sql.to_owned(), statement.clone());
+        Ok(statement)
+    }
+}
+
 async fn upsert(
     client: &mut tokio_postgres::Client,
     (manufacturer, language, as_of): (ManufacturerId, Lcid, i64),
     batch: &Batch,
     completes: Option<&CursorMove>,
-    straight: &mut Straight,
+    straight: (&mut Straight, &mut Prepared),
 ) -> Result<u64, AgoraError> {
     let at = (i64::from(manufacturer.0), i64::from(language.0), as_of);
     match batch {
@@ -272,78 +300,108 @@ async fn upsert_records<T: WriteJson + Sync>(
     at: (i64, i64, i64),
     rows: Vec<(&str, &T)>,
     completes: Option<&CursorMove>,
-    straight: &mut Straight,
+    (straight, prepared): (&mut Straight, &mut Prepared),
 ) -> Result<u64, AgoraError> {
     let (manufacturer, language, as_of) = at;
-    let go_straight = straight.decide(client, table, at).await?;
-    let mut tx = client.transaction().await.map_err(store_error)?;
-    let mut written = None;
-    if go_straight {
-        let savepoint = tx.savepoint("agora_straight").await.map_err(store_error)?;
-        let copy = format!(
-            "COPY {table} (manufacturer, language, {key_column}, record, synced_ms) FROM STDIN BINARY"
-        );
+    if straight.decide(client, table, at).await? {
+        let copy = prepared
+            .get(
+                client,
+                &format!(
+                    "COPY {table} (manufacturer, language, {key_column}, record, synced_ms) FROM STDIN BINARY"
+                ),
+            )
+            .await?;
         let types = [Type::INT8, Type::INT8, Type::TEXT, Type::TEXT, Type::INT8];
         let around: Around = (&[&manufacturer, &language], &[&as_of]);
-        match copy_rows(&savepoint, &copy, &types, &rows, around).await? {
-            Ok(()) => {
-                savepoint.commit().await.map_err(store_error)?;
-                written = Some(rows.len() as u64);
+        let copied = match completes {
+            // One statement, its own transaction: all of the batch or
+            // nothing, committed when it ends.
+            None => copy_rows(client.copy_in(&copy).await, &types, &rows, around).await?,
+            Some(cursor) => {
+                let tx = client.transaction().await.map_err(store_error)?;
+                match copy_rows(tx.copy_in(&copy).await, &types, &rows, around).await? {
+                    Ok(()) => {
+                        move_cursor(&tx, cursor).await?;
+                        tx.commit().await.map_err(store_error)?;
+                        Ok(())
+                    }
+                    // Dropped: rolled back.
+                    Err(e) => Err(e),
+                }
             }
+        };
+        match copied {
+            Ok(()) => return Ok(rows.len() as u64),
+            // Nothing of the batch was written: upserted below.
             Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
-                savepoint.rollback().await.map_err(store_error)?;
                 straight.met_a_key(table, at);
             }
             Err(e) => return Err(store_error(e)),
         }
     }
-    let written = match written {
-        Some(n) => n,
-        None => {
-            let copy = "COPY agora_catalog_staging (key, record) FROM STDIN BINARY";
-            copy_rows(&tx, copy, &[Type::TEXT, Type::TEXT], &rows, (&[], &[]))
-                .await?
-                .map_err(store_error)?;
-            tx.execute(
-                &format!(
-                    "INSERT INTO {table} (manufacturer, language, {key_column}, record, synced_ms)
-                     SELECT $1, $2, key, record, $3 FROM agora_catalog_staging
-                     ON CONFLICT (manufacturer, language, {key_column})
-                     DO UPDATE SET record = EXCLUDED.record, synced_ms = EXCLUDED.synced_ms
-                     WHERE EXCLUDED.synced_ms >= {table}.synced_ms"
-                ),
-                &[&manufacturer, &language, &as_of],
-            )
-            .await
-            .map_err(store_error)?
-        }
-    };
+    let tx = client.transaction().await.map_err(store_error)?;
+    let copy = prepared
+        .get(
+            &tx,
+            "COPY agora_catalog_staging (key, record) FROM STDIN BINARY",
+        )
+        .await?;
+    copy_rows(
+        tx.copy_in(&copy).await,
+        &[Type::TEXT, Type::TEXT],
+        &rows,
+        (&[], &[]),
+    )
+    .await?
+    .map_err(store_error)?;
+    let insert = prepared
+        .get(
+            &tx,
+            &format!(
+                "INSERT INTO {table} (manufacturer, language, {key_column}, record, synced_ms)
+                 SELECT $1, $2, key, record, $3 FROM agora_catalog_staging
+                 ON CONFLICT (manufacturer, language, {key_column})
+                 DO UPDATE SET record = EXCLUDED.record, synced_ms = EXCLUDED.synced_ms
+                 WHERE EXCLUDED.synced_ms >= {table}.synced_ms"
+            ),
+        )
+        .await?;
+    let written = tx
+        .execute(&insert, &[&manufacturer, &language, &as_of])
+        .await
+        .map_err(store_error)?;
     if let Some(cursor) = completes {
-        tx.execute(SET_CURSOR, &[&cursor.key, &ms(cursor.at)])
-            .await
-            .map_err(store_error)?;
-        record_in_tx(&tx, &[event_of_catalog_sync(&cursor.key, cursor.at)]).await?;
+        move_cursor(&tx, cursor).await?;
     }
     tx.commit().await.map_err(store_error)?;
     Ok(written)
+}
+
+/// Moves the cursor a batch completes, with its event, in the batch's
+/// transaction.
+async fn move_cursor(tx: &Transaction<'_>, cursor: &CursorMove) -> Result<(), AgoraError> {
+    tx.execute(SET_CURSOR, &[&cursor.key, &ms(cursor.at)])
+        .await
+        .map_err(store_error)?;
+    record_in_tx(tx, &[event_of_catalog_sync(&cursor.key, cursor.at)]).await
 }
 
 /// The values written before a row's key and after its record.
 type Around<'a> = (&'a [&'a (dyn ToSql + Sync)], &'a [&'a (dyn ToSql + Sync)]);
 
 /// `COPY`s `rows` (key, then the record whole as JSON, unknown fields
-/// included, between the values `around` them) with the binary `copy`
-/// statement. The database's error is given back as it is (the caller
-/// tells a stored key from other failures); a record that cannot be
+/// included, between the values `around` them) into `sink`, a binary
+/// `COPY` just started. The database's error is given back as it is (the
+/// caller tells a stored key from other failures); a record that cannot be
 /// written as JSON is the outer error.
 async fn copy_rows<T: WriteJson + Sync>(
-    tx: &Transaction<'_>,
-    copy: &str,
+    sink: Result<CopyInSink<bytes::Bytes>, tokio_postgres::Error>,
     types: &[Type],
     rows: &[(&str, &T)],
     (before, after): Around<'_>,
 ) -> Result<Result<(), tokio_postgres::Error>, AgoraError> {
-    let sink = match tx.copy_in::<_, bytes::Bytes>(copy).await {
+    let sink = match sink {
         Ok(sink) => sink,
         Err(e) => return Ok(Err(e)),
     };

@@ -28,24 +28,69 @@ const LOCK: &str = "SELECT pg_advisory_xact_lock($1)";
 const INSERT: &str = "INSERT INTO events (kind, at_ms, intervention_id, data)
      VALUES ($1, (extract(epoch FROM clock_timestamp()) * 1000)::BIGINT, $2, $3)";
 
+/// Takes the events' lock and inserts one event, in one statement: the
+/// lock is taken (the materialized CTE runs) before the row is formed, so
+/// before its id is drawn from the sequence.
+const LOCK_AND_INSERT: &str = "WITH locked AS MATERIALIZED (SELECT pg_advisory_xact_lock($1))
+     INSERT INTO events (kind, at_ms, intervention_id, data)
+     SELECT $2::TEXT, (extract(epoch FROM clock_timestamp()) * 1000)::BIGINT, $3::BIGINT,
+       $4::TEXT
+     FROM locked";
+
+/// The statement that takes the events' lock and inserts one event
+/// ([`LOCK_AND_INSERT`]), prepared once per connection, and its arguments
+/// for `event`: for a caller that sends it along with other statements.
+pub(crate) async fn lock_and_insert(
+    c: &impl GenericClient,
+) -> Result<tokio_postgres::Statement, AgoraError> {
+    c.prepare_cached(LOCK_AND_INSERT).await.map_err(store_error)
+}
+
+/// The arguments of [`lock_and_insert`]'s statement for `event`.
+pub(crate) fn lock_and_insert_args(event: &NewEvent) -> (i64, &'static str, Option<i64>, String) {
+    (
+        EVENTS_LOCK,
+        event.kind.as_str(),
+        event.intervention_id.map(|i| i.0),
+        event.data.to_string(),
+    )
+}
+
 /// Records `events` inside the caller's transaction, at the server's time.
+/// The first event takes the lock in its own statement (one round trip for
+/// the usual single event); the statements are prepared once per
+/// connection.
 pub(crate) async fn record_in(
     c: &impl GenericClient,
     events: &[NewEvent],
 ) -> Result<(), AgoraError> {
-    if events.is_empty() {
+    let Some((first, rest)) = events.split_first() else {
         return Ok(());
-    }
-    // Prepared once per connection: each is one round trip, not two.
-    let lock = c.prepare_cached(LOCK).await.map_err(store_error)?;
-    c.execute(&lock, &[&EVENTS_LOCK])
+    };
+    let data = first.data.to_string();
+    let statement = c
+        .prepare_cached(LOCK_AND_INSERT)
         .await
         .map_err(store_error)?;
-    let insert = c.prepare_cached(INSERT).await.map_err(store_error)?;
-    for e in events {
+    c.execute(
+        &statement,
+        &[
+            &EVENTS_LOCK,
+            &first.kind.as_str(),
+            &first.intervention_id.map(|i| i.0),
+            &data,
+        ],
+    )
+    .await
+    .map_err(store_error)?;
+    if rest.is_empty() {
+        return Ok(());
+    }
+    let statement = c.prepare_cached(INSERT).await.map_err(store_error)?;
+    for e in rest {
         let data = e.data.to_string();
         c.execute(
-            &insert,
+            &statement,
             &[&e.kind.as_str(), &e.intervention_id.map(|i| i.0), &data],
         )
         .await

@@ -488,15 +488,18 @@ pub(crate) async fn one_repair(
     lock: bool,
 ) -> Result<Option<LocalRepair>, AgoraError> {
     let lock = if lock { " FOR UPDATE" } else { "" };
-    c.query_opt(
-        &format!("SELECT {REPAIR_COLUMNS} FROM repairs WHERE {column} = $1{lock}"),
-        &[&value],
-    )
-    .await
-    .map_err(store_error)?
-    .as_ref()
-    .map(decode_repair)
-    .transpose()
+    let statement = c
+        .prepare_cached(&format!(
+            "SELECT {REPAIR_COLUMNS} FROM repairs WHERE {column} = $1{lock}"
+        ))
+        .await
+        .map_err(store_error)?;
+    c.query_opt(&statement, &[&value])
+        .await
+        .map_err(store_error)?
+        .as_ref()
+        .map(decode_repair)
+        .transpose()
 }
 
 /// Writes a repair file if its revision is still the stored one (0: a new

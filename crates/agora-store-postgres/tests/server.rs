@@ -85,7 +85,11 @@ async fn claims_skip_locked_entries_instead_of_waiting() {
             store
                 .enqueue(
                     Some(InterventionId(file)),
-                    &Operation::PlaceOrder(InterventionId(file)),
+                    // Idempotent: claimed together (a creation goes alone).
+                    &Operation::UpdateRepair(agora_domain::CompleteRepairState {
+                        intervention_id: Some(InterventionId(file)),
+                        ..agora_domain::CompleteRepairState::default()
+                    }),
                     now,
                 )
                 .await

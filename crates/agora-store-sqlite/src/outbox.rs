@@ -7,8 +7,8 @@ use agora_domain::InterventionId;
 use agora_ports::{
     AgoraError, Attempt, Finish, Guard, Lease, Operation, OperationAnswer, Outbox, OutboxEntry,
     OutboxState, ParkReason, RepairKey, Settlement, answer_touches, apply_answer, check_settlement,
-    collapses_into, duplicate_note, event_of_doubt, events_of_delivery, judge_finish, lands_until,
-    parking,
+    claimed_together, collapses_into, duplicate_note, event_of_doubt, events_of_delivery,
+    judge_finish, lands_until, parking,
 };
 use async_trait::async_trait;
 use jiff::Timestamp;
@@ -250,7 +250,15 @@ fn claim_where(
     lease: &Lease,
     now: Timestamp,
 ) -> Result<Vec<OutboxEntry>, AgoraError> {
-    let candidates = select(tx, filter, args, true)?;
+    let mut candidates = select(tx, filter, args, true)?;
+    // The oldest, and with it only what may be claimed together.
+    if let Some(first) = candidates.first().map(|e| e.operation.clone()) {
+        let mut n = 0;
+        candidates.retain(|e| {
+            n += 1;
+            n == 1 || claimed_together(&first, &e.operation)
+        });
+    }
     let mut claimed = Vec::with_capacity(candidates.len());
     for mut entry in candidates {
         let id = i64::try_from(entry.id).map_err(store_error)?;
