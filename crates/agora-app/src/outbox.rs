@@ -10,8 +10,8 @@ use std::time::Duration;
 use agora_domain::{ClaimId, ClaimStatus, InterventionId, WarrantyClaimResult};
 use agora_ports::{
     AgoraError, Attempt, ClaimSubmission, Claims, Finish, Guard, Invoices, Lease, Mandates,
-    Operation, OperationAnswer, Outbox, OutboxEntry, OutboxState, PartOrders, Reach, RepairFiles,
-    Repairs, Settlement, check_settlement, resend_not_before,
+    Operation, OperationAnswer, Outbox, OutboxEntry, OutboxState, Outcome, PartOrders, Reach,
+    RepairFiles, Repairs, Settlement, check_settlement, resend_not_before,
 };
 use jiff::Timestamp;
 
@@ -97,6 +97,30 @@ struct Attempted {
     delivery: Delivery,
     /// When it ended, on the clock the outbox's times are kept by.
     now: Timestamp,
+}
+
+/// A recording of outcomes under way ([`Agora::record_all`]), polled
+/// while the next entries are sent.
+type Recording<'a> = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Vec<Result<Delivery, AgoraError>>> + Send + 'a>,
+>;
+
+/// A flush's report, and its first error.
+struct Tally<'a> {
+    report: &'a mut FlushReport,
+    error: Option<AgoraError>,
+}
+
+impl Tally<'_> {
+    /// Counts what recorded outcomes became; keeps the first error.
+    fn add(&mut self, recorded: Vec<Result<Delivery, AgoraError>>) {
+        for result in recorded {
+            match result {
+                Ok(delivery) => self.report.count(&delivery),
+                Err(e) => self.error = self.error.take().or(Some(e)),
+            }
+        }
+    }
 }
 
 /// What the send of a claimed entry left to do.
@@ -312,8 +336,10 @@ where
     /// (several only when all are idempotent:
     /// [`agora_ports::claimed_together`]); their leases are durable before
     /// the first is sent. They are sent one at a time, each after its
-    /// lease is confirmed (and extended); the outcome of one is recorded
-    /// while the next is sent, on another connection of the store.
+    /// lease is confirmed (and extended). Outcomes are recorded while the
+    /// next entries are sent, on another connection of the store: those
+    /// that ended while a recording was under way are recorded together
+    /// by the next one, in one transaction ([`Outbox::finish_all`]).
     pub async fn flush_outbox_while(
         &self,
         go: &(dyn Fn() -> bool + Send + Sync),
@@ -327,9 +353,13 @@ where
                 return Ok(report);
             }
             let owner = lease.owner.as_str();
+            let mut tally = Tally {
+                report: &mut report,
+                error: None,
+            };
             let mut entries = batch.into_iter();
-            let mut unrecorded: Option<Attempted> = None;
-            let mut error = None;
+            let mut ended: Vec<Attempted> = Vec::new();
+            let mut recording: Option<Recording<'_>> = None;
             let mut first = true;
             while let Some(entry) = entries.next() {
                 if !std::mem::take(&mut first) && !go() {
@@ -337,41 +367,43 @@ where
                     let rest: Vec<OutboxEntry> =
                         std::iter::once(entry).chain(entries.by_ref()).collect();
                     if let Err(e) = self.put_back(rest, owner, &time).await {
-                        error = Some(e);
+                        tally.error = tally.error.or(Some(e));
                     }
                     break;
                 }
-                let previous = unrecorded.take();
-                let (recorded, tried) = tokio::join!(
-                    async {
-                        match previous {
-                            Some(attempted) => Some(self.record(attempted, owner).await),
-                            None => None,
+                let tried = self.try_claimed(entry, &lease, &time);
+                tokio::pin!(tried);
+                let tried = loop {
+                    tokio::select! {
+                        biased;
+                        recorded = async { recording.as_mut().expect("polled only while some").await },
+                            if recording.is_some() =>
+                        {
+                            recording = None;
+                            tally.add(recorded);
                         }
-                    },
-                    self.try_claimed(entry, &lease, &time),
-                );
-                match recorded {
-                    Some(Ok(delivery)) => report.count(&delivery),
-                    Some(Err(e)) => error = Some(e),
-                    None => {}
-                }
+                        tried = &mut tried => break tried,
+                    }
+                };
                 match tried {
-                    Ok(Tried::Done(delivery)) => report.count(&delivery),
-                    Ok(Tried::Outcome(attempted)) => unrecorded = Some(*attempted),
-                    Err(e) => error = error.or(Some(e)),
+                    Ok(Tried::Done(delivery)) => tally.report.count(&delivery),
+                    Ok(Tried::Outcome(attempted)) => ended.push(*attempted),
+                    Err(e) => tally.error = tally.error.or(Some(e)),
                 }
-                if error.is_some() {
+                if recording.is_none() && !ended.is_empty() {
+                    recording = Some(Box::pin(self.record_all(std::mem::take(&mut ended), owner)));
+                }
+                if tally.error.is_some() {
                     break;
                 }
             }
-            if let Some(attempted) = unrecorded {
-                match self.record(attempted, owner).await {
-                    Ok(delivery) => report.count(&delivery),
-                    Err(e) => error = error.or(Some(e)),
-                }
+            if let Some(recording) = recording {
+                tally.add(recording.await);
             }
-            if let Some(e) = error {
+            if !ended.is_empty() {
+                tally.add(self.record_all(ended, owner).await);
+            }
+            if let Some(e) = tally.error {
                 // What is still claimed and unsent keeps its lease, and
                 // recovery puts it back once it expires (all idempotent).
                 return Err(e);
@@ -390,15 +422,20 @@ where
         claimed: &LeaseTime,
     ) -> Result<(), AgoraError> {
         let now = self.lease_clock_since(claimed);
-        let back = Attempt::Retry {
-            at: now,
-            error: NOT_SENT_STOPPED.to_owned(),
-        };
-        for entry in entries {
-            self.store
-                .finish(entry.id, owner, entry.attempts, &back, now)
-                .await?;
-        }
+        let back: Vec<Outcome> = entries
+            .into_iter()
+            .map(|entry| Outcome {
+                id: entry.id,
+                owner: owner.to_owned(),
+                attempt_no: entry.attempts,
+                attempt: Attempt::Retry {
+                    at: now,
+                    error: NOT_SENT_STOPPED.to_owned(),
+                },
+                now,
+            })
+            .collect();
+        self.store.finish_all(&back).await?;
         Ok(())
     }
 
@@ -614,20 +651,20 @@ where
         let Attempted {
             entry,
             attempt,
-            delivery,
             now,
-        } = attempted;
+            ..
+        } = &attempted;
         let id = entry.id;
-        let finished = match &attempt {
-            Attempt::Delivered(answer) => self.record_answer(&entry, owner, answer, now).await?,
+        let finished = match attempt {
+            Attempt::Delivered(answer) => self.record_answer(entry, owner, answer, *now).await?,
             _ => self
                 .store
-                .finish(id, owner, entry.attempts, &attempt, now)
+                .finish(id, owner, entry.attempts, attempt, *now)
                 .await
                 .inspect_err(|e| {
                     // The outcome's kind only: an attempt's text may hold
                     // data as AgoraPlus sent it (not redacted).
-                    let outcome = match &attempt {
+                    let outcome = match attempt {
                         Attempt::Delivered(_) => "delivered",
                         Attempt::Retry { .. } => "retry",
                         Attempt::InDoubt(_) => "in doubt",
@@ -637,6 +674,63 @@ where
                     tracing::error!(entry = id, error = %e, outcome, "the outcome could not be recorded");
                 })?,
         };
+        self.recorded(attempted, finished).await
+    }
+
+    /// Records the outcomes of attempts made under `owner`, in one
+    /// transaction ([`Outbox::finish_all`]); if the store fails it, each
+    /// is recorded on its own as [`Agora::record`] does (an answer retried,
+    /// else kept). What became of each entry, in order.
+    async fn record_all(
+        &self,
+        attempted: Vec<Attempted>,
+        owner: &str,
+    ) -> Vec<Result<Delivery, AgoraError>> {
+        let mut results = Vec::with_capacity(attempted.len());
+        if attempted.len() > 1 {
+            let outcomes: Vec<Outcome> = attempted
+                .iter()
+                .map(|a| Outcome {
+                    id: a.entry.id,
+                    owner: owner.to_owned(),
+                    attempt_no: a.entry.attempts,
+                    attempt: a.attempt.clone(),
+                    now: a.now,
+                })
+                .collect();
+            match self.store.finish_all(&outcomes).await {
+                Ok(verdicts) => {
+                    for (a, finished) in attempted.into_iter().zip(verdicts) {
+                        results.push(self.recorded(a, finished).await);
+                    }
+                    return results;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, entries = outcomes.len(), "outcomes not recorded together; recording each");
+                }
+            }
+        }
+        for a in attempted {
+            results.push(self.record(a, owner).await);
+        }
+        results
+    }
+
+    /// What became of an entry once the store recorded its attempt's
+    /// outcome as `finished` says: a refused update's change is set aside,
+    /// a duplicate answer is reported.
+    async fn recorded(
+        &self,
+        attempted: Attempted,
+        finished: Finish,
+    ) -> Result<Delivery, AgoraError> {
+        let Attempted {
+            entry,
+            attempt,
+            delivery,
+            ..
+        } = attempted;
+        let id = entry.id;
         if let (Finish::Recorded, Attempt::Refused(reason)) = (&finished, &attempt) {
             self.set_aside_refused(&entry, reason).await?;
         }

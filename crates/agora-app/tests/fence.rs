@@ -15,7 +15,7 @@ use agora_domain::{ClaimId, InterventionId, MandateId, MandateLightResponse, Par
 use agora_mock::{SimClient, SimConfig, Simulator};
 use agora_ports::{
     AgoraError, Attempt, Clock, Finish, Guard, KeptWorkOrder, Lease, LocalRepair, Operation,
-    Outbox, OutboxEntry, OutboxState, PartOrders, RepairFiles, Settlement, SystemClock,
+    Outbox, OutboxEntry, OutboxState, Outcome, PartOrders, RepairFiles, Settlement, SystemClock,
 };
 use agora_store_sqlite::SqliteStore;
 use async_trait::async_trait;
@@ -66,14 +66,24 @@ fn work_order() -> MandateLightResponse {
 
 /// The SQLite store, with faults a test arms: the next renewal finds the
 /// entry taken back by another process (as after a pause past the lease),
-/// or fails; the next `finish` calls fail (the store briefly away).
+/// or fails; the next `finish` calls fail (the store briefly away); the
+/// next `finish_all` calls of several fail; the next `finish` waits until
+/// a condition holds.
 #[derive(Clone, Default)]
 struct Faults {
     taken_back_at_renewal: Arc<AtomicBool>,
     renewals_failing: Arc<AtomicU32>,
     finishes_failing: Arc<AtomicU32>,
     finish_calls: Arc<AtomicU32>,
+    /// The sizes of the `finish_all` calls of several outcomes.
+    recorded_together: Arc<Mutex<Vec<usize>>>,
+    together_failing: Arc<AtomicU32>,
+    hold_next_finish: Arc<Mutex<Option<Hold>>>,
 }
+
+/// A condition the next `finish` waits for (checked every millisecond, 10
+/// s at most).
+type Hold = Box<dyn Fn() -> bool + Send>;
 
 #[derive(Clone)]
 struct Faulty {
@@ -185,10 +195,30 @@ impl Outbox for Faulty {
         now: Timestamp,
     ) -> Result<Finish, AgoraError> {
         self.faults.finish_calls.fetch_add(1, Ordering::SeqCst);
+        let hold = self.faults.hold_next_finish.lock().unwrap().take();
+        if let Some(until) = hold {
+            let deadline = std::time::Instant::now() + secs(10);
+            while !until() && std::time::Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        }
         if armed(&self.faults.finishes_failing) {
             return Err(unavailable());
         }
         self.store.finish(id, owner, attempt_no, attempt, now).await
+    }
+    async fn finish_all(&self, outcomes: &[Outcome]) -> Result<Vec<Finish>, AgoraError> {
+        if outcomes.len() > 1 {
+            self.faults
+                .recorded_together
+                .lock()
+                .unwrap()
+                .push(outcomes.len());
+            if armed(&self.faults.together_failing) {
+                return Err(unavailable());
+            }
+        }
+        self.store.finish_all(outcomes).await
     }
     async fn settle(
         &self,
@@ -615,4 +645,70 @@ async fn on_postgres_a_writer_whose_clock_runs_ahead_does_not_hold_its_entries_b
             .unwrap()
             .is_empty()
     );
+}
+
+/// A flush records together, in one transaction, the outcomes that ended
+/// while a recording was under way (the first recording is held until
+/// AgoraPlus has every update); when the store fails them together, each
+/// is recorded on its own: every entry delivered once, none lost.
+#[tokio::test]
+async fn outcomes_ended_during_a_recording_are_recorded_together_or_else_each_alone() {
+    for together_fails in [false, true] {
+        let s = Setup::new("together").await;
+        let app = s.app();
+        for _ in 0..4 {
+            s.sim.publish_mandate("a", work_order()).unwrap();
+        }
+        let files = app.sync_work_orders().await.unwrap().accepted;
+        assert_eq!(files.len(), 4);
+        // Queued behind a 503, then due at once.
+        let unavailable = agora_mock::Faults {
+            status503_rate: 1.0,
+            ..agora_mock::Faults::default()
+        };
+        s.sim.set_faults("a", unavailable).unwrap();
+        for id in &files {
+            app.update_file(*id, |f| f.serial_number = Some("SN-1".into()))
+                .await
+                .unwrap();
+        }
+        s.sim
+            .set_faults("a", agora_mock::Faults::default())
+            .unwrap();
+        s.clock.advance(secs(3600));
+        let sim = s.sim.clone();
+        let updates = move || {
+            sim.journal("a")
+                .unwrap()
+                .iter()
+                .filter(|r| r.route == "UpdateRepair")
+                .count()
+        };
+        let before = updates();
+        let all_sent = updates.clone();
+        *s.faults.hold_next_finish.lock().unwrap() =
+            Some(Box::new(move || all_sent() >= before + 4));
+        s.faults
+            .together_failing
+            .store(u32::from(together_fails), Ordering::SeqCst);
+        s.faults.finish_calls.store(0, Ordering::SeqCst);
+        let report = app.flush_outbox().await.unwrap();
+        assert_eq!(report.delivered, 4, "{report:?}");
+        assert_eq!(updates(), before + 4, "each sent once");
+        // The first alone; the three that ended while it was held, together.
+        assert_eq!(*s.faults.recorded_together.lock().unwrap(), [3]);
+        let delivered = app.outbox(OutboxState::Delivered).await.unwrap();
+        for id in &files {
+            let entry = delivered
+                .iter()
+                .filter(|e| e.intervention_id == Some(*id))
+                .max_by_key(|e| e.id);
+            assert!(entry.is_some(), "file {id:?}: {delivered:?}");
+        }
+        assert!(app.outbox(OutboxState::Sending).await.unwrap().is_empty());
+        assert!(app.outbox(OutboxState::Pending).await.unwrap().is_empty());
+        // Each alone: one finish per entry besides the first's.
+        let finishes = s.faults.finish_calls.load(Ordering::SeqCst);
+        assert_eq!(finishes, if together_fails { 4 } else { 1 });
+    }
 }

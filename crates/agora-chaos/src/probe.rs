@@ -8,9 +8,9 @@
 //! - [`Point::Saved`]: `save_with_operation` committed a file with its
 //!   outbox entry;
 //! - [`Point::Claimed`]: `claim` or `claim_due` committed a lease;
-//! - [`Point::Sent`]: `finish` is called, so the call to AgoraPlus has
-//!   ended, and its outcome is not recorded yet;
-//! - [`Point::Recording`]: `finish` starts writing; the worker does not
+//! - [`Point::Sent`]: `finish` (or `finish_all`) is called, so the call
+//!   to AgoraPlus has ended, and its outcome is not recorded yet;
+//! - [`Point::Recording`]: `finish` (or `finish_all`) starts writing; the worker does not
 //!   wait, the harness kills it as the write goes.
 
 use std::io::{BufRead, Write};
@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use agora_domain::{ClaimId, InterventionId, MandateId, MandateLightResponse};
 use agora_ports::{
     AgoraError, Attempt, Finish, Guard, KeptWorkOrder, Lease, LocalRepair, Operation, Outbox,
-    OutboxEntry, OutboxState, RepairFiles, Settlement,
+    OutboxEntry, OutboxState, Outcome, RepairFiles, Settlement,
 };
 use agora_store::Store;
 use async_trait::async_trait;
@@ -230,6 +230,11 @@ impl Outbox for Probe {
         self.pass(Point::Sent);
         self.pass(Point::Recording);
         self.store.finish(id, owner, attempt_no, attempt, now).await
+    }
+    async fn finish_all(&self, outcomes: &[Outcome]) -> Result<Vec<Finish>, AgoraError> {
+        self.pass(Point::Sent);
+        self.pass(Point::Recording);
+        self.store.finish_all(outcomes).await
     }
     async fn settle(
         &self,

@@ -35,9 +35,9 @@ pub use local::{
 pub use metering::{CallMeter, CallOutcome};
 pub use outbox::{
     Attempt, Finish, Guard, Lease, Operation, OperationAnswer, Outbox, OutboxEntry, OutboxState,
-    ParkReason, Parking, RepairKey, Settlement, answer_touches, apply_answer, blocked_behind,
-    check_settlement, claimed_together, collapses_into, duplicate_note, judge_finish, lands_until,
-    parking, resend_not_before,
+    Outcome, ParkReason, Parking, RepairKey, Settlement, answer_touches, apply_answer,
+    blocked_behind, check_settlement, claimed_together, collapses_into, duplicate_note,
+    judge_finish, lands_until, parking, resend_not_before,
 };
 pub use remote::{
     AgoraPlus, BomLookup, Catalog, ClaimSubmission, Claims, DeltaQuery, DeltaSummary, Invoices,

@@ -412,6 +412,22 @@ pub enum Attempt {
     Refused(String),
 }
 
+/// An attempt's outcome to record, one of several
+/// ([`Outbox::finish_all`]): what [`Outbox::finish`] takes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    /// The entry.
+    pub id: u64,
+    /// The holder of the attempt.
+    pub owner: String,
+    /// The attempt's number (the entry's `attempts` when it was claimed).
+    pub attempt_no: u32,
+    /// What came of it.
+    pub attempt: Attempt,
+    /// When it ended, on the clock the outbox's times are kept by.
+    pub now: Timestamp,
+}
+
 /// How a person settles an entry in doubt (or failed).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Settlement {
@@ -444,6 +460,8 @@ pub enum Settlement {
 ///   settles the entry; a different answer after another settled it is kept
 ///   as a duplicate). A delivery applies the answer to the repair files
 ///   ([`apply_answer`]) and marks the entry delivered in one transaction.
+/// - `finish_all` records each outcome as `finish` would, in the order
+///   given, all in one transaction or none.
 /// - `settle` does what [`check_settlement`] allows, in the transaction
 ///   that changes the entry: a resend or an abandon waits until the last
 ///   attempt can no longer take effect (unless forced); a forced abandon
@@ -507,6 +525,21 @@ pub trait Outbox: Send + Sync {
         attempt: &Attempt,
         now: Timestamp,
     ) -> Result<Finish, AgoraError>;
+    /// Records several outcomes, each as [`Outbox::finish`] would record
+    /// it alone, in order, and in one transaction where the store can: all
+    /// are recorded or, on an error, none. Returns each one's verdict, in
+    /// the order given. The default records them one [`Outbox::finish`] at
+    /// a time (a wrapper that watches `finish` keeps seeing each).
+    async fn finish_all(&self, outcomes: &[Outcome]) -> Result<Vec<Finish>, AgoraError> {
+        let mut verdicts = Vec::with_capacity(outcomes.len());
+        for o in outcomes {
+            verdicts.push(
+                self.finish(o.id, &o.owner, o.attempt_no, &o.attempt, o.now)
+                    .await?,
+            );
+        }
+        Ok(verdicts)
+    }
     /// Settles an entry in doubt or failed (or applied without its result)
     /// as a person decided, if [`check_settlement`] allows it under `guard`;
     /// an applied creation's answer is applied to the repair files in the

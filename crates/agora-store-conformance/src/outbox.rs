@@ -6,8 +6,8 @@
 use agora_domain::{ClaimId, InterventionId};
 use agora_domain::{InvoiceReference, Part, PartOrderLine, WarrantyClaimResult};
 use agora_ports::{
-    AgoraError, Attempt, Finish, Guard, Operation, OperationAnswer, Outbox, OutboxEntry,
-    OutboxState, ParkReason, RepairFiles, Settlement,
+    AgoraError, Attempt, Events, Finish, Guard, Operation, OperationAnswer, Outbox, OutboxEntry,
+    OutboxState, Outcome, ParkReason, RepairFiles, Settlement,
 };
 
 use super::*;
@@ -1193,4 +1193,181 @@ pub async fn a_crash_mid_batch_leaves_the_unsent_entries_claimable<H: Harness>(h
         ids[1..].iter().map(|id| (*id, 2)).collect::<Vec<_>>()
     );
     assert_eq!(state_of(&store, ids[0]).await, OutboxState::Delivered);
+}
+
+/// Outcomes recorded together (`finish_all`) end as each recorded alone
+/// (`finish`), in the order given: the entries, the repair files and the
+/// events are the same, and so are the verdicts. One that cannot be
+/// recorded (an unknown entry) fails them all, and nothing is written.
+pub async fn outcomes_recorded_together_end_as_each_alone<H: Harness>(h: &H) {
+    let line = PartOrderLine {
+        order_number: Some("ORD-3".into()),
+        reference: Some("P-3".into()),
+        quantity: Some(1),
+        ..PartOrderLine::default()
+    };
+    // Per file: (the operation, who records, what came of the attempt).
+    let cases: Vec<(Operation, &str, Attempt)> = vec![
+        (update(), "w", Attempt::Delivered(OperationAnswer::Done)),
+        (update(), "w", Attempt::Delivered(OperationAnswer::Done)),
+        (
+            order(3),
+            "w",
+            Attempt::Delivered(OperationAnswer::Ordered(vec![line.clone()])),
+        ),
+        (
+            update(),
+            "w",
+            Attempt::Retry {
+                at: t(30),
+                error: "busy".into(),
+            },
+        ),
+        (order(5), "w", Attempt::InDoubt("timed out".into())),
+        (update(), "w", Attempt::Refused("E: no".into())),
+        // Another holder's failure: stale, not recorded.
+        (update(), "other", Attempt::Failed("late".into())),
+    ];
+    // Every case on two stores alike; the first entry named again at the
+    // end (its answer known by then).
+    let mut stores = Vec::new();
+    for _ in 0..2 {
+        let store = h.fresh().await;
+        let mut outcomes = Vec::new();
+        for (n, (operation, owner, attempt)) in cases.iter().enumerate() {
+            let f = i64::try_from(n).unwrap() + 1;
+            let id = store
+                .save_with_operation(&repair(f), Some(operation.clone()), t(0))
+                .await
+                .unwrap()
+                .unwrap();
+            store
+                .claim(id, t(0), &lease("w", 60))
+                .await
+                .unwrap()
+                .unwrap();
+            outcomes.push(Outcome {
+                id,
+                owner: (*owner).to_owned(),
+                attempt_no: 1,
+                attempt: attempt.clone(),
+                now: t(2),
+            });
+        }
+        outcomes.push(outcomes[0].clone());
+        stores.push((store, outcomes));
+    }
+    let (together, outcomes) = &stores[0];
+    let verdicts = together.finish_all(outcomes).await.unwrap();
+    let (alone, outcomes_alone) = &stores[1];
+    let mut one_by_one = Vec::new();
+    for o in outcomes_alone {
+        one_by_one.push(
+            alone
+                .finish(o.id, &o.owner, o.attempt_no, &o.attempt, o.now)
+                .await
+                .unwrap(),
+        );
+    }
+    assert_eq!(verdicts, one_by_one);
+    assert_eq!(
+        verdicts,
+        [
+            Finish::Recorded,
+            Finish::Recorded,
+            Finish::Recorded,
+            Finish::Recorded,
+            Finish::Recorded,
+            Finish::Recorded,
+            Finish::Stale,
+            Finish::Known,
+        ]
+    );
+    let seen = |store: &H::Store| {
+        let store = store.clone();
+        async move {
+            let mut entries = Vec::new();
+            for state in [
+                OutboxState::Delivered,
+                OutboxState::Pending,
+                OutboxState::Sending,
+                OutboxState::InDoubt,
+                OutboxState::Failed,
+            ] {
+                for e in store.entries(state).await.unwrap() {
+                    entries.push((
+                        e.id,
+                        e.state,
+                        e.answer,
+                        e.last_error,
+                        e.next_attempt_at,
+                        e.park_reason,
+                        e.lease,
+                    ));
+                }
+            }
+            entries.sort_by_key(|e| e.0);
+            let order = store
+                .repair(InterventionId(3))
+                .await
+                .unwrap()
+                .unwrap()
+                .orders;
+            let events: Vec<(String, Option<InterventionId>, serde_json::Value)> = store
+                .events_after(0, 100)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|e| (e.kind, e.intervention_id, e.data))
+                .collect();
+            (entries, order, events)
+        }
+    };
+    let (entries, orders, events) = seen(together).await;
+    assert_eq!(
+        (entries.clone(), orders.clone(), events.clone()),
+        seen(alone).await
+    );
+    assert_eq!(orders, [line]);
+    let states: Vec<OutboxState> = entries.iter().map(|e| e.1).collect();
+    assert_eq!(
+        states,
+        [
+            OutboxState::Delivered,
+            OutboxState::Delivered,
+            OutboxState::Delivered,
+            OutboxState::Pending,
+            OutboxState::InDoubt,
+            OutboxState::Failed,
+            OutboxState::Sending,
+        ]
+    );
+    let kinds: Vec<&str> = events.iter().map(|e| e.0.as_str()).collect();
+    assert!(kinds.contains(&"status.delivered"), "{kinds:?}");
+    // All or none: an unknown entry among them fails the lot.
+    let store = h.fresh().await;
+    let a = store.enqueue(file(1), &update(), t(0)).await.unwrap();
+    let b = store.enqueue(file(2), &update(), t(0)).await.unwrap();
+    store.claim_due(t(0), &lease("w", 60), 10).await.unwrap();
+    let done = |id| Outcome {
+        id,
+        owner: "w".into(),
+        attempt_no: 1,
+        attempt: Attempt::Delivered(OperationAnswer::Done),
+        now: t(1),
+    };
+    assert!(
+        store
+            .finish_all(&[done(a), done(999), done(b)])
+            .await
+            .is_err()
+    );
+    assert_eq!(state_of(&store, a).await, OutboxState::Sending);
+    assert_eq!(state_of(&store, b).await, OutboxState::Sending);
+    assert!(store.events_after(0, 10).await.unwrap().is_empty());
+    assert_eq!(
+        store.finish_all(&[done(a), done(b)]).await.unwrap(),
+        [Finish::Recorded, Finish::Recorded]
+    );
+    assert_eq!(store.events_after(0, 10).await.unwrap().len(), 2);
 }

@@ -56,46 +56,37 @@ pub(crate) fn lock_and_insert_args(event: &NewEvent) -> (i64, &'static str, Opti
     )
 }
 
-/// Records `events` inside the caller's transaction, at the server's time.
-/// The first event takes the lock in its own statement (one round trip for
-/// the usual single event); the statements are prepared once per
-/// connection.
+/// Takes the events' lock and inserts several events in the order given
+/// (their ids drawn in that order), in one statement.
+const LOCK_AND_INSERT_ALL: &str = "WITH locked AS MATERIALIZED (SELECT pg_advisory_xact_lock($1))
+     INSERT INTO events (kind, at_ms, intervention_id, data)
+     SELECT u.kind, (extract(epoch FROM clock_timestamp()) * 1000)::BIGINT, u.file, u.data
+     FROM locked,
+       unnest($2::TEXT[], $3::BIGINT[], $4::TEXT[]) WITH ORDINALITY AS u(kind, file, data, n)
+     ORDER BY u.n";
+
+/// Records `events` inside the caller's transaction, at the server's time:
+/// one statement, prepared once per connection, for any number of them.
 pub(crate) async fn record_in(
     c: &impl GenericClient,
     events: &[NewEvent],
 ) -> Result<(), AgoraError> {
-    let Some((first, rest)) = events.split_first() else {
+    if events.is_empty() {
         return Ok(());
-    };
-    let data = first.data.to_string();
+    }
+    let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+    let files: Vec<Option<i64>> = events
+        .iter()
+        .map(|e| e.intervention_id.map(|i| i.0))
+        .collect();
+    let data: Vec<String> = events.iter().map(|e| e.data.to_string()).collect();
     let statement = c
-        .prepare_cached(LOCK_AND_INSERT)
+        .prepare_cached(LOCK_AND_INSERT_ALL)
         .await
         .map_err(store_error)?;
-    c.execute(
-        &statement,
-        &[
-            &EVENTS_LOCK,
-            &first.kind.as_str(),
-            &first.intervention_id.map(|i| i.0),
-            &data,
-        ],
-    )
-    .await
-    .map_err(store_error)?;
-    if rest.is_empty() {
-        return Ok(());
-    }
-    let statement = c.prepare_cached(INSERT).await.map_err(store_error)?;
-    for e in rest {
-        let data = e.data.to_string();
-        c.execute(
-            &statement,
-            &[&e.kind.as_str(), &e.intervention_id.map(|i| i.0), &data],
-        )
+    c.execute(&statement, &[&EVENTS_LOCK, &kinds, &files, &data])
         .await
         .map_err(store_error)?;
-    }
     Ok(())
 }
 

@@ -5,10 +5,10 @@
 
 use agora_domain::InterventionId;
 use agora_ports::{
-    AgoraError, Attempt, Finish, Guard, Lease, Operation, OperationAnswer, Outbox, OutboxEntry,
-    OutboxState, ParkReason, RepairKey, Settlement, answer_touches, apply_answer, check_settlement,
-    collapses_into, duplicate_note, event_of_doubt, events_of_delivery, judge_finish, lands_until,
-    parking,
+    AgoraError, Attempt, Finish, Guard, Lease, NewEvent, Operation, OperationAnswer, Outbox,
+    OutboxEntry, OutboxState, Outcome, ParkReason, RepairKey, Settlement, answer_touches,
+    apply_answer, check_settlement, collapses_into, duplicate_note, event_of_doubt,
+    events_of_delivery, judge_finish, lands_until, parking,
 };
 use async_trait::async_trait;
 use deadpool_postgres::{GenericClient, Transaction};
@@ -399,6 +399,153 @@ async fn deliver_and_commit(
     outcome
 }
 
+/// Records one attempt's outcome on `entry` (locked) inside the caller's
+/// transaction, as `verdict` ([`judge_finish`]) says; writes nothing when
+/// it is `Known` or `Stale`. Returns the verdict, `Stale` when the outcome
+/// parks nothing.
+async fn finish_in(
+    tx: &Transaction<'_>,
+    entry: &OutboxEntry,
+    attempt_no: u32,
+    attempt: &Attempt,
+    now: Timestamp,
+    verdict: Finish,
+) -> Result<Finish, AgoraError> {
+    let id = entry_id(entry.id)?;
+    match (verdict, attempt) {
+        (Finish::Known | Finish::Stale, _) => {}
+        (Finish::Recorded, Attempt::Delivered(answer)) => {
+            deliver_in(tx, id, entry, answer, None).await?;
+        }
+        (Finish::Settled, Attempt::Delivered(answer)) => {
+            let note = format!(
+                "answer of attempt {attempt_no}, which no longer held the entry ({}): recorded",
+                entry.state.as_str()
+            );
+            deliver_in(tx, id, entry, answer, Some(&note)).await?;
+        }
+        (Finish::Duplicate, Attempt::Delivered(answer)) => {
+            let mut all: Vec<serde_json::Value> = entry
+                .duplicates
+                .iter()
+                .map(serde_json::to_value)
+                .collect::<Result<_, _>>()
+                .map_err(store_error)?;
+            all.push(serde_json::to_value(answer).map_err(store_error)?);
+            tx.execute(
+                "UPDATE outbox SET duplicates = $2, last_error = $3 WHERE id = $1",
+                &[
+                    &id,
+                    &serde_json::Value::Array(all).to_string(),
+                    &duplicate_note(attempt_no, answer, entry.answer.as_ref()),
+                ],
+            )
+            .await
+            .map_err(store_error)?;
+        }
+        (_, outcome) => {
+            let Some(p) = parking(outcome, now) else {
+                return Ok(Finish::Stale);
+            };
+            let statement = tx
+                .prepare_cached(
+                    "UPDATE outbox SET state = $2, next_attempt_ms = $3, last_error = $4,
+                       owner = NULL, lease_until_ms = NULL,
+                       parked_ms = CASE WHEN $5::TEXT IS NULL THEN parked_ms ELSE $6 END,
+                       park_reason = COALESCE($5::TEXT, park_reason) WHERE id = $1",
+                )
+                .await
+                .map_err(store_error)?;
+            tx.execute(
+                &statement,
+                &[
+                    &id,
+                    &p.state.stored_name(),
+                    &ms(p.next_attempt_at),
+                    &p.error,
+                    &p.reason.map(ParkReason::stored_name),
+                    &ms(now),
+                ],
+            )
+            .await
+            .map_err(store_error)?;
+            if p.state == OutboxState::InDoubt {
+                record_in(
+                    tx,
+                    &[event_of_doubt(
+                        entry.id,
+                        &entry.operation,
+                        entry.intervention_id,
+                        p.error,
+                    )],
+                )
+                .await?;
+            }
+        }
+    }
+    Ok(verdict)
+}
+
+/// Deliveries that change no repair file, gathered by
+/// [`Outbox::finish_all`] to be written together: the entries marked
+/// delivered by one statement, their events inserted by another.
+#[derive(Default)]
+struct Deliveries {
+    ids: Vec<i64>,
+    answers: Vec<String>,
+    events: Vec<NewEvent>,
+}
+
+impl Deliveries {
+    /// Adds the delivery of `entry` (row `id`) with `answer`.
+    fn push(
+        &mut self,
+        id: i64,
+        entry: &OutboxEntry,
+        answer: &OperationAnswer,
+    ) -> Result<(), AgoraError> {
+        self.ids.push(id);
+        self.answers
+            .push(serde_json::to_string(answer).map_err(store_error)?);
+        self.events.extend(events_of_delivery(
+            entry.id,
+            &entry.operation,
+            entry.intervention_id,
+            answer,
+        ));
+        Ok(())
+    }
+
+    /// Writes what was gathered inside the caller's transaction (both
+    /// statements sent at once), and empties it.
+    async fn write(&mut self, tx: &Transaction<'_>) -> Result<(), AgoraError> {
+        if self.ids.is_empty() {
+            return Ok(());
+        }
+        let update = tx
+            .prepare_cached(DELIVERED_ALL)
+            .await
+            .map_err(store_error)?;
+        let args: [&(dyn ToSql + Sync); 2] = [&self.ids, &self.answers];
+        let (updated, recorded) = tokio::join!(
+            biased;
+            tx.execute(&update, &args),
+            record_in(tx, &self.events),
+        );
+        updated.map_err(store_error)?;
+        recorded?;
+        *self = Self::default();
+        Ok(())
+    }
+}
+
+/// The statement that marks several entries delivered, each with its
+/// answer ([`DELIVERED`] for many).
+const DELIVERED_ALL: &str =
+    "UPDATE outbox SET state = 'delivered', answer = u.answer, owner = NULL,
+       lease_until_ms = NULL, needs_result = FALSE, last_error = NULL
+     FROM unnest($1::BIGINT[], $2::TEXT[]) AS u(id, answer) WHERE outbox.id = u.id";
+
 /// One entry, its row locked until the transaction ends.
 async fn locked_entry(tx: &Transaction<'_>, id: i64) -> Result<OutboxEntry, AgoraError> {
     select(tx, "id = $1 FOR UPDATE", &[&id], false)
@@ -504,75 +651,67 @@ impl Outbox for PostgresStore {
                 deliver_and_commit(tx, id, &entry, answer, None).await?;
                 return Ok(verdict);
             }
-            (Finish::Settled, Attempt::Delivered(answer)) => {
-                let note = format!(
-                    "answer of attempt {attempt_no}, which no longer held the entry ({}): recorded",
-                    entry.state.as_str()
-                );
-                deliver_and_commit(tx, id, &entry, answer, Some(&note)).await?;
-                return Ok(verdict);
-            }
-            (Finish::Duplicate, Attempt::Delivered(answer)) => {
-                let mut all: Vec<serde_json::Value> = entry
-                    .duplicates
-                    .iter()
-                    .map(serde_json::to_value)
-                    .collect::<Result<_, _>>()
-                    .map_err(store_error)?;
-                all.push(serde_json::to_value(answer).map_err(store_error)?);
-                tx.execute(
-                    "UPDATE outbox SET duplicates = $2, last_error = $3 WHERE id = $1",
-                    &[
-                        &id,
-                        &serde_json::Value::Array(all).to_string(),
-                        &duplicate_note(attempt_no, answer, entry.answer.as_ref()),
-                    ],
-                )
-                .await
-                .map_err(store_error)?;
-            }
-            (_, outcome) => {
-                let Some(p) = parking(outcome, now) else {
-                    return Ok(Finish::Stale);
-                };
-                let statement = tx
-                    .prepare_cached(
-                        "UPDATE outbox SET state = $2, next_attempt_ms = $3, last_error = $4,
-                           owner = NULL, lease_until_ms = NULL,
-                           parked_ms = CASE WHEN $5::TEXT IS NULL THEN parked_ms ELSE $6 END,
-                           park_reason = COALESCE($5::TEXT, park_reason) WHERE id = $1",
-                    )
-                    .await
-                    .map_err(store_error)?;
-                tx.execute(
-                    &statement,
-                    &[
-                        &id,
-                        &p.state.stored_name(),
-                        &ms(p.next_attempt_at),
-                        &p.error,
-                        &p.reason.map(ParkReason::stored_name),
-                        &ms(now),
-                    ],
-                )
-                .await
-                .map_err(store_error)?;
-                if p.state == OutboxState::InDoubt {
-                    record_in(
-                        &tx,
-                        &[event_of_doubt(
-                            entry.id,
-                            &entry.operation,
-                            entry.intervention_id,
-                            p.error,
-                        )],
-                    )
-                    .await?;
-                }
-            }
+            _ => {}
         }
+        let verdict = finish_in(&tx, &entry, attempt_no, attempt, now, verdict).await?;
         tx.commit().await.map_err(store_error)?;
         Ok(verdict)
+    }
+
+    async fn finish_all(&self, outcomes: &[Outcome]) -> Result<Vec<Finish>, AgoraError> {
+        if let [o] = outcomes {
+            let verdict = self
+                .finish(o.id, &o.owner, o.attempt_no, &o.attempt, o.now)
+                .await?;
+            return Ok(vec![verdict]);
+        }
+        if outcomes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids = outcomes
+            .iter()
+            .map(|o| entry_id(o.id))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(store_error)?;
+        // Locked at once, in id order (as every other change locks them).
+        let mut entries: std::collections::HashMap<u64, OutboxEntry> =
+            select(&tx, "id = ANY($1) ORDER BY id FOR UPDATE", &[&ids], false)
+                .await?
+                .into_iter()
+                .map(|e| (e.id, e))
+                .collect();
+        let mut delivered = Deliveries::default();
+        let mut verdicts = Vec::with_capacity(outcomes.len());
+        for (o, &id) in outcomes.iter().zip(&ids) {
+            // An entry named twice is read again, after what came before.
+            let entry = match entries.remove(&o.id) {
+                Some(entry) => entry,
+                None => {
+                    delivered.write(&tx).await?;
+                    locked_entry(&tx, id).await?
+                }
+            };
+            let verdict = judge_finish(&entry, &o.owner, o.attempt_no, &o.attempt);
+            let verdict = match (verdict, &o.attempt) {
+                (Finish::Known | Finish::Stale, _) => verdict,
+                (Finish::Recorded, Attempt::Delivered(answer))
+                    if answer_touches(&entry.operation, entry.intervention_id, answer)
+                        .is_empty() =>
+                {
+                    delivered.push(id, &entry, answer)?;
+                    verdict
+                }
+                _ => {
+                    delivered.write(&tx).await?;
+                    finish_in(&tx, &entry, o.attempt_no, &o.attempt, o.now, verdict).await?
+                }
+            };
+            verdicts.push(verdict);
+        }
+        delivered.write(&tx).await?;
+        tx.commit().await.map_err(store_error)?;
+        Ok(verdicts)
     }
 
     async fn settle(

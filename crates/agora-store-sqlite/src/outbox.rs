@@ -6,9 +6,9 @@
 use agora_domain::InterventionId;
 use agora_ports::{
     AgoraError, Attempt, Finish, Guard, Lease, Operation, OperationAnswer, Outbox, OutboxEntry,
-    OutboxState, ParkReason, RepairKey, Settlement, answer_touches, apply_answer, check_settlement,
-    claimed_together, collapses_into, duplicate_note, event_of_doubt, events_of_delivery,
-    judge_finish, lands_until, parking,
+    OutboxState, Outcome, ParkReason, RepairKey, Settlement, answer_touches, apply_answer,
+    check_settlement, claimed_together, collapses_into, duplicate_note, event_of_doubt,
+    events_of_delivery, judge_finish, lands_until, parking,
 };
 use async_trait::async_trait;
 use jiff::Timestamp;
@@ -322,6 +322,87 @@ fn entry_id(id: u64) -> Result<i64, AgoraError> {
     i64::try_from(id).map_err(|_| AgoraError::Missing(format!("outbox entry {id}")))
 }
 
+/// Records one attempt's outcome inside the caller's transaction, as
+/// [`judge_finish`] says; writes nothing when the verdict is `Known` or
+/// `Stale`.
+fn finish_in(tx: &Transaction<'_>, outcome: &Outcome) -> Result<Finish, AgoraError> {
+    let Outcome {
+        id,
+        owner,
+        attempt_no,
+        attempt,
+        now,
+    } = outcome;
+    let (attempt_no, now) = (*attempt_no, *now);
+    let id = entry_id(*id)?;
+    let entry =
+        one_entry(tx, id)?.ok_or_else(|| AgoraError::Missing(format!("outbox entry {id}")))?;
+    let verdict = judge_finish(&entry, owner, attempt_no, attempt);
+    match (verdict, attempt) {
+        (Finish::Known | Finish::Stale, _) => return Ok(verdict),
+        (Finish::Recorded, Attempt::Delivered(answer)) => {
+            deliver_in(tx, id, &entry, answer, None)?;
+        }
+        (Finish::Settled, Attempt::Delivered(answer)) => {
+            let note = format!(
+                "answer of attempt {attempt_no}, which no longer held the entry ({}): recorded",
+                entry.state.as_str()
+            );
+            deliver_in(tx, id, &entry, answer, Some(&note))?;
+        }
+        (Finish::Duplicate, Attempt::Delivered(answer)) => {
+            let mut all: Vec<serde_json::Value> = entry
+                .duplicates
+                .iter()
+                .map(serde_json::to_value)
+                .collect::<Result<_, _>>()
+                .map_err(store_error)?;
+            all.push(serde_json::to_value(answer).map_err(store_error)?);
+            tx.execute(
+                "UPDATE outbox SET duplicates = ?2, last_error = ?3 WHERE id = ?1",
+                params![
+                    id,
+                    serde_json::Value::Array(all).to_string(),
+                    duplicate_note(attempt_no, answer, entry.answer.as_ref())
+                ],
+            )
+            .map_err(store_error)?;
+        }
+        (_, outcome) => {
+            let Some(p) = parking(outcome, now) else {
+                return Ok(Finish::Stale);
+            };
+            tx.execute(
+                "UPDATE outbox SET state = ?2, next_attempt_ms = ?3, last_error = ?4,
+                   owner = NULL, lease_until_ms = NULL,
+                   parked_ms = CASE WHEN ?5 IS NULL THEN parked_ms ELSE ?6 END,
+                   park_reason = COALESCE(?5, park_reason) WHERE id = ?1",
+                params![
+                    id,
+                    p.state.stored_name(),
+                    ms(p.next_attempt_at),
+                    p.error,
+                    p.reason.map(ParkReason::stored_name),
+                    ms(now)
+                ],
+            )
+            .map_err(store_error)?;
+            if p.state == OutboxState::InDoubt {
+                record_in(
+                    tx,
+                    &[event_of_doubt(
+                        entry.id,
+                        &entry.operation,
+                        entry.intervention_id,
+                        p.error,
+                    )],
+                )?;
+            }
+        }
+    }
+    Ok(verdict)
+}
+
 #[async_trait]
 impl Outbox for SqliteStore {
     async fn enqueue(
@@ -403,70 +484,32 @@ impl Outbox for SqliteStore {
         attempt: &Attempt,
         now: Timestamp,
     ) -> Result<Finish, AgoraError> {
-        let id = entry_id(id)?;
-        let owner = owner.to_owned();
-        let attempt = attempt.clone();
+        let outcome = Outcome {
+            id,
+            owner: owner.to_owned(),
+            attempt_no,
+            attempt: attempt.clone(),
+            now,
+        };
         self.with_state(move |c| {
             let tx = write_tx(c)?;
-            let entry = one_entry(&tx, id)?
-                .ok_or_else(|| AgoraError::Missing(format!("outbox entry {id}")))?;
-            let verdict = judge_finish(&entry, &owner, attempt_no, &attempt);
-            match (verdict, &attempt) {
-                (Finish::Known | Finish::Stale, _) => return Ok(verdict),
-                (Finish::Recorded, Attempt::Delivered(answer)) => {
-                    deliver_in(&tx, id, &entry, answer, None)?;
-                }
-                (Finish::Settled, Attempt::Delivered(answer)) => {
-                    let note = format!(
-                        "answer of attempt {attempt_no}, which no longer held the entry ({}): recorded",
-                        entry.state.as_str()
-                    );
-                    deliver_in(&tx, id, &entry, answer, Some(&note))?;
-                }
-                (Finish::Duplicate, Attempt::Delivered(answer)) => {
-                    let mut all: Vec<serde_json::Value> = entry
-                        .duplicates
-                        .iter()
-                        .map(serde_json::to_value)
-                        .collect::<Result<_, _>>()
-                        .map_err(store_error)?;
-                    all.push(serde_json::to_value(answer).map_err(store_error)?);
-                    tx.execute(
-                        "UPDATE outbox SET duplicates = ?2, last_error = ?3 WHERE id = ?1",
-                        params![
-                            id,
-                            serde_json::Value::Array(all).to_string(),
-                            duplicate_note(attempt_no, answer, entry.answer.as_ref())
-                        ],
-                    )
-                    .map_err(store_error)?;
-                }
-                (_, outcome) => {
-                    let Some(p) = parking(outcome, now) else {
-                        return Ok(Finish::Stale);
-                    };
-                    tx.execute(
-                        "UPDATE outbox SET state = ?2, next_attempt_ms = ?3, last_error = ?4,
-                           owner = NULL, lease_until_ms = NULL,
-                           parked_ms = CASE WHEN ?5 IS NULL THEN parked_ms ELSE ?6 END,
-                           park_reason = COALESCE(?5, park_reason) WHERE id = ?1",
-                        params![
-                            id,
-                            p.state.stored_name(),
-                            ms(p.next_attempt_at),
-                            p.error,
-                            p.reason.map(ParkReason::stored_name),
-                            ms(now)
-                        ],
-                    )
-                    .map_err(store_error)?;
-                    if p.state == OutboxState::InDoubt {
-                        record_in(&tx, &[event_of_doubt(entry.id, &entry.operation, entry.intervention_id, p.error)])?;
-                    }
-                }
-            }
+            let verdict = finish_in(&tx, &outcome)?;
             tx.commit().map_err(store_error)?;
             Ok(verdict)
+        })
+        .await
+    }
+
+    async fn finish_all(&self, outcomes: &[Outcome]) -> Result<Vec<Finish>, AgoraError> {
+        let outcomes = outcomes.to_vec();
+        self.with_state(move |c| {
+            let tx = write_tx(c)?;
+            let verdicts = outcomes
+                .iter()
+                .map(|o| finish_in(&tx, o))
+                .collect::<Result<Vec<_>, _>>()?;
+            tx.commit().map_err(store_error)?;
+            Ok(verdicts)
         })
         .await
     }

@@ -21,8 +21,8 @@ use agora_domain::{
 };
 use agora_ports::{
     AgoraError, Attempt, CatalogStore, CursorMove, Event, Events, Finish, Guard, JobLeases,
-    KeptWorkOrder, Lease, LocalRepair, Operation, Outbox, OutboxEntry, OutboxState, RepairFiles,
-    Settlement, SyncCursors,
+    KeptWorkOrder, Lease, LocalRepair, Operation, Outbox, OutboxEntry, OutboxState, Outcome,
+    RepairFiles, Settlement, SyncCursors,
 };
 use agora_ports::{
     DeliveryOutcome, DeliveryState, FailedDelivery, Pruned, Retention, WebhookBacklog,
@@ -381,6 +381,9 @@ impl Outbox for Store {
         now: Timestamp,
     ) -> Result<Finish, AgoraError> {
         each!(self.finish(id, owner, attempt_no, attempt, now))
+    }
+    async fn finish_all(&self, outcomes: &[Outcome]) -> Result<Vec<Finish>, AgoraError> {
+        each!(self.finish_all(outcomes))
     }
     async fn settle(
         &self,
