@@ -13,7 +13,7 @@ use agora_ports::{
     Operation, OperationAnswer, Outbox, OutboxEntry, OutboxState, Outcome, PartOrders, Reach,
     RepairFiles, Repairs, Settlement, check_settlement, resend_not_before,
 };
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 
 use crate::hub::Agora;
 
@@ -152,6 +152,25 @@ pub(crate) struct LeaseTime {
     store: bool,
     /// When it was read.
     read: tokio::time::Instant,
+    /// When it was read, by this process's clock (the wall clock): unlike
+    /// a steady clock, it counts the time the machine slept.
+    wall: Timestamp,
+}
+
+/// Whether a lease taken `elapsed` ago by the clock leases are judged by,
+/// and `wall` ago by the process's wall clock, still has two thirds of its
+/// length `lease` ahead by both: then no other process can have taken it
+/// back (recovery waits for its end, plus the grace), nor will before the
+/// holder's first renewal during the send (a third of the lease after the
+/// send starts). A clock that went back says nothing: not fresh.
+pub(crate) fn lease_is_fresh(
+    elapsed: SignedDuration,
+    wall: SignedDuration,
+    lease: Duration,
+) -> bool {
+    let third = lease / 3;
+    let within = |d: SignedDuration| !d.is_negative() && d.unsigned_abs() < third;
+    within(elapsed) && within(wall)
 }
 
 /// How a person settles an entry that is in doubt (or failed).
@@ -245,11 +264,13 @@ impl<A, S: Outbox> Agora<A, S> {
                 at,
                 store: true,
                 read,
+                wall: self.clock.now(),
             },
             None => LeaseTime {
                 at: self.clock.now(),
                 store: false,
                 read,
+                wall: self.clock.now(),
             },
         })
     }
@@ -335,8 +356,9 @@ where
     /// Each claim takes up to [`CLAIM_BATCH`] entries in one transaction
     /// (several only when all are idempotent:
     /// [`agora_ports::claimed_together`]); their leases are durable before
-    /// the first is sent. They are sent one at a time, each after its
-    /// lease is confirmed (and extended). Outcomes are recorded while the
+    /// the first is sent. They are sent one at a time; an entry's lease is
+    /// confirmed (and extended) before its send unless it is idempotent
+    /// and its lease fresh ([`lease_is_fresh`]). Outcomes are recorded while the
     /// next entries are sent, on another connection of the store: those
     /// that ended while a recording was under way are recorded together
     /// by the next one, in one transaction ([`Outbox::finish_all`]).
@@ -507,8 +529,9 @@ where
     }
 
     /// One attempt at an entry this process has claimed under `lease`: the
-    /// lease is checked right before the send (an attempt whose lease was
-    /// taken back, or could not be confirmed, sends nothing) and renewed
+    /// lease is checked right before the send unless it is fresh and the
+    /// entry idempotent (an attempt whose lease was taken back, or could not
+    /// be confirmed, sends nothing) and renewed
     /// while the call lasts; the outcome (with the answer applied to the
     /// repair files) is recorded in one transaction, an answer retried
     /// and else kept for the next process ([`Agora::record_answer`]).
@@ -526,8 +549,9 @@ where
 
     /// The send of an entry claimed under `lease` ([`Agora::deliver_claimed`]
     /// without the recording of its outcome). The lease is confirmed right
-    /// before the send, and extended from then on (an entry claimed with
-    /// others may wait for their sends first).
+    /// before the send (an idempotent entry whose lease is still fresh goes
+    /// without: [`lease_is_fresh`]), and extended from then on (an entry
+    /// claimed with others may wait for their sends first).
     async fn try_claimed(
         &self,
         entry: OutboxEntry,
@@ -536,8 +560,24 @@ where
     ) -> Result<Tried, AgoraError> {
         let id = entry.id;
         let owner = lease.owner.as_str();
-        let confirmed = self.lease_of(owner.to_owned(), self.lease_clock_since(claimed));
-        match self.store.renew(id, &confirmed).await {
+        let now = self.lease_clock_since(claimed);
+        let fresh = lease_is_fresh(
+            now.duration_since(claimed.at),
+            self.clock.now().duration_since(claimed.wall),
+            self.config.lease,
+        );
+        // An idempotent entry whose lease is fresh goes without the
+        // confirmation: nobody can have taken it back, and if one day a
+        // pause the clocks did not see let it go twice, the second send
+        // repeats the first. Any other operation is confirmed first.
+        let confirm = !(fresh && entry.operation.is_idempotent());
+        let confirmed = self.lease_of(owner.to_owned(), now);
+        let renewed = if confirm {
+            self.store.renew(id, &confirmed).await
+        } else {
+            Ok(true)
+        };
+        match renewed {
             Ok(true) => {}
             Ok(false) => {
                 tracing::warn!(entry = id, "lease taken back before the send: not sent");
@@ -1100,7 +1140,9 @@ mod tests {
 
     use agora_domain::{CompleteRepairState, InterventionId};
     use agora_ports::{AgoraError, Operation, ServiceMessage};
+    use jiff::SignedDuration;
 
+    use super::lease_is_fresh;
     use crate::hub::{Agora, AppConfig};
 
     fn create() -> Operation {
@@ -1238,6 +1280,22 @@ mod tests {
         // A renewal keeps the claim's name.
         let now = jiff::Timestamp::UNIX_EPOCH;
         assert_eq!(app.lease_of(owners[0].clone(), now).owner, owners[0]);
+    }
+
+    #[test]
+    fn a_lease_is_fresh_while_every_clock_says_a_third_of_it_has_not_passed() {
+        let lease = Duration::from_secs(60);
+        let s = SignedDuration::from_secs;
+        assert!(lease_is_fresh(s(0), s(0), lease));
+        assert!(lease_is_fresh(s(19), s(19), lease));
+        // A third passed on the lease clock, or on the wall clock (the
+        // machine slept, which a steady clock does not count).
+        assert!(!lease_is_fresh(s(20), s(1), lease));
+        assert!(!lease_is_fresh(s(1), s(20), lease));
+        assert!(!lease_is_fresh(s(1), s(3600), lease));
+        // A clock that went back says nothing: not fresh.
+        assert!(!lease_is_fresh(s(-1), s(1), lease));
+        assert!(!lease_is_fresh(s(1), s(-1), lease));
     }
 
     #[test]

@@ -75,6 +75,7 @@ struct Faults {
     renewals_failing: Arc<AtomicU32>,
     finishes_failing: Arc<AtomicU32>,
     finish_calls: Arc<AtomicU32>,
+    renew_calls: Arc<AtomicU32>,
     /// The sizes of the `finish_all` calls of several outcomes.
     recorded_together: Arc<Mutex<Vec<usize>>>,
     together_failing: Arc<AtomicU32>,
@@ -171,6 +172,7 @@ impl Outbox for Faulty {
         self.store.claim(id, now, lease).await
     }
     async fn renew(&self, id: u64, lease: &Lease) -> Result<bool, AgoraError> {
+        self.faults.renew_calls.fetch_add(1, Ordering::SeqCst);
         if self
             .faults
             .taken_back_at_renewal
@@ -650,9 +652,10 @@ async fn on_postgres_a_writer_whose_clock_runs_ahead_does_not_hold_its_entries_b
 /// A flush records together, in one transaction, the outcomes that ended
 /// while a recording was under way (the first recording is held until
 /// AgoraPlus has every update); when the store fails them together, each
-/// is recorded on its own: every entry delivered once, none lost.
+/// is recorded on its own: every entry delivered once, none lost. The
+/// updates, idempotent and their leases fresh, go without a confirmation.
 #[tokio::test]
-async fn outcomes_ended_during_a_recording_are_recorded_together_or_else_each_alone() {
+async fn a_flush_records_together_what_ended_during_a_recording() {
     for together_fails in [false, true] {
         let s = Setup::new("together").await;
         let app = s.app();
@@ -692,6 +695,7 @@ async fn outcomes_ended_during_a_recording_are_recorded_together_or_else_each_al
             .together_failing
             .store(u32::from(together_fails), Ordering::SeqCst);
         s.faults.finish_calls.store(0, Ordering::SeqCst);
+        s.faults.renew_calls.store(0, Ordering::SeqCst);
         let report = app.flush_outbox().await.unwrap();
         assert_eq!(report.delivered, 4, "{report:?}");
         assert_eq!(updates(), before + 4, "each sent once");
@@ -710,5 +714,50 @@ async fn outcomes_ended_during_a_recording_are_recorded_together_or_else_each_al
         // Each alone: one finish per entry besides the first's.
         let finishes = s.faults.finish_calls.load(Ordering::SeqCst);
         assert_eq!(finishes, if together_fails { 4 } else { 1 });
+        // Idempotent, their leases fresh: sent without a confirmation.
+        assert_eq!(s.faults.renew_calls.load(Ordering::SeqCst), 0);
     }
+}
+
+/// A lease is confirmed before the send when the entry is not idempotent
+/// (however fresh its lease), or when a third of the lease has passed
+/// since the claim (an update claimed with another that took 30 s).
+#[tokio::test]
+async fn a_lease_is_confirmed_before_a_creation_or_once_it_is_no_longer_fresh() {
+    let s = Setup::new("confirmed").await;
+    let app = s.app();
+    let delivery = app.order_parts(s.file).await.unwrap();
+    assert!(
+        matches!(delivery, Delivery::Delivered { .. }),
+        "{delivery:?}"
+    );
+    assert_eq!(s.faults.renew_calls.load(Ordering::SeqCst), 1);
+    // Two updates claimed together; the first one's send "takes" 30 s of
+    // the 60 s lease (the clock moves as its outcome is recorded, before
+    // the second is sent).
+    s.sim.publish_mandate("a", work_order()).unwrap();
+    let other = app.sync_work_orders().await.unwrap().accepted[0];
+    let unavailable = agora_mock::Faults {
+        status503_rate: 1.0,
+        ..agora_mock::Faults::default()
+    };
+    s.sim.set_faults("a", unavailable).unwrap();
+    for id in [s.file, other] {
+        app.update_file(id, |f| f.serial_number = Some("SN-2".into()))
+            .await
+            .unwrap();
+    }
+    s.sim
+        .set_faults("a", agora_mock::Faults::default())
+        .unwrap();
+    s.clock.advance(secs(3600));
+    let clock = s.clock.clone();
+    *s.faults.hold_next_finish.lock().unwrap() = Some(Box::new(move || {
+        clock.advance(secs(30));
+        true
+    }));
+    s.faults.renew_calls.store(0, Ordering::SeqCst);
+    let report = app.flush_outbox().await.unwrap();
+    assert_eq!(report.delivered, 2, "{report:?}");
+    assert_eq!(s.faults.renew_calls.load(Ordering::SeqCst), 1);
 }
