@@ -85,7 +85,7 @@ impl Delivery {
 
 /// Entries one claim of [`Agora::flush_outbox`] takes at most (several only
 /// when all are idempotent: [`agora_ports::claimed_together`]).
-pub const CLAIM_BATCH: usize = 16;
+pub const CLAIM_BATCH: usize = 32;
 
 /// Why a claimed entry was put back unsent.
 const NOT_SENT_STOPPED: &str = "not sent: its worker stopped before its turn (put back)";
@@ -93,6 +93,8 @@ const NOT_SENT_STOPPED: &str = "not sent: its worker stopped before its turn (pu
 /// An attempt made, its outcome not recorded yet.
 struct Attempted {
     entry: OutboxEntry,
+    /// The holder of the attempt.
+    owner: String,
     attempt: Attempt,
     delivery: Delivery,
     /// When it ended, on the clock the outbox's times are kept by.
@@ -119,6 +121,28 @@ impl Tally<'_> {
                 Ok(delivery) => self.report.count(&delivery),
                 Err(e) => self.error = self.error.take().or(Some(e)),
             }
+        }
+    }
+}
+
+/// Runs `work` to its end while the recording under way (if any) goes on
+/// beside it; what the recording recorded is counted once it ends.
+async fn beside<T>(
+    work: impl std::future::Future<Output = T>,
+    recording: &mut Option<Recording<'_>>,
+    tally: &mut Tally<'_>,
+) -> T {
+    tokio::pin!(work);
+    loop {
+        tokio::select! {
+            biased;
+            recorded = async { recording.as_mut().expect("polled only while some").await },
+                if recording.is_some() =>
+            {
+                *recording = None;
+                tally.add(recorded);
+            }
+            out = &mut work => return out,
         }
     }
 }
@@ -275,6 +299,27 @@ impl<A, S: Outbox> Agora<A, S> {
         })
     }
 
+    /// A reading of the lease clock carried forward from `then` without
+    /// reading it again ([`Agora::lease_clock_since`]).
+    fn lease_time_since(&self, then: &LeaseTime) -> LeaseTime {
+        LeaseTime {
+            at: self.lease_clock_since(then),
+            store: then.store,
+            read: tokio::time::Instant::now(),
+            wall: self.clock.now(),
+        }
+    }
+
+    /// Whether a lease taken at `then` is still fresh ([`lease_is_fresh`]):
+    /// by the lease clock and by this process's clock.
+    fn lease_time_is_fresh(&self, then: &LeaseTime) -> bool {
+        lease_is_fresh(
+            self.lease_clock_since(then).duration_since(then.at),
+            self.clock.now().duration_since(then.wall),
+            self.config.lease,
+        )
+    }
+
     /// Now on the clock leases are judged by, after `then` was read: on a
     /// store with a clock of its own, its time then plus what has elapsed
     /// since (no round trip to read it again); else this process's clock.
@@ -367,71 +412,80 @@ where
         go: &(dyn Fn() -> bool + Send + Sync),
     ) -> Result<FlushReport, AgoraError> {
         let mut report = FlushReport::default();
-        while go() {
-            let time = self.lease_time().await?;
-            let lease = self.new_lease(time.at);
-            let batch = self.store.claim_due(time.at, &lease, CLAIM_BATCH).await?;
-            if batch.is_empty() {
-                return Ok(report);
-            }
-            let owner = lease.owner.as_str();
-            let mut tally = Tally {
-                report: &mut report,
-                error: None,
+        let mut tally = Tally {
+            report: &mut report,
+            error: None,
+        };
+        // Outcomes not recorded yet, and the recording under way: polled
+        // beside every claim and send until the flush ends.
+        let mut ended: Vec<Attempted> = Vec::new();
+        let mut recording: Option<Recording<'_>> = None;
+        let mut last_time: Option<LeaseTime> = None;
+        while tally.error.is_none() && go() {
+            // The lease clock is read again only once the last reading has
+            // aged (the steady clock carries it forward meanwhile).
+            let time = match last_time.take() {
+                Some(then) if self.lease_time_is_fresh(&then) => self.lease_time_since(&then),
+                _ => match beside(self.lease_time(), &mut recording, &mut tally).await {
+                    Ok(time) => time,
+                    Err(e) => {
+                        tally.error = Some(e);
+                        break;
+                    }
+                },
             };
+            let lease = self.new_lease(time.at);
+            let claim = self.store.claim_due(time.at, &lease, CLAIM_BATCH);
+            let batch = match beside(claim, &mut recording, &mut tally).await {
+                Ok(batch) if batch.is_empty() => break,
+                Ok(batch) => batch,
+                Err(e) => {
+                    tally.error = Some(e);
+                    break;
+                }
+            };
+            let owner = lease.owner.as_str();
             let mut entries = batch.into_iter();
-            let mut ended: Vec<Attempted> = Vec::new();
-            let mut recording: Option<Recording<'_>> = None;
             let mut first = true;
             while let Some(entry) = entries.next() {
                 if !std::mem::take(&mut first) && !go() {
-                    // Stopped: this entry and the rest are put back below.
+                    // Stopped: this entry and the rest are put back.
                     let rest: Vec<OutboxEntry> =
                         std::iter::once(entry).chain(entries.by_ref()).collect();
-                    if let Err(e) = self.put_back(rest, owner, &time).await {
-                        tally.error = tally.error.or(Some(e));
+                    let back = self.put_back(rest, owner, &time);
+                    if let Err(e) = beside(back, &mut recording, &mut tally).await {
+                        tally.error = tally.error.take().or(Some(e));
                     }
                     break;
                 }
                 let tried = self.try_claimed(entry, &lease, &time);
-                tokio::pin!(tried);
-                let tried = loop {
-                    tokio::select! {
-                        biased;
-                        recorded = async { recording.as_mut().expect("polled only while some").await },
-                            if recording.is_some() =>
-                        {
-                            recording = None;
-                            tally.add(recorded);
-                        }
-                        tried = &mut tried => break tried,
-                    }
-                };
-                match tried {
+                match beside(tried, &mut recording, &mut tally).await {
                     Ok(Tried::Done(delivery)) => tally.report.count(&delivery),
                     Ok(Tried::Outcome(attempted)) => ended.push(*attempted),
-                    Err(e) => tally.error = tally.error.or(Some(e)),
+                    Err(e) => tally.error = tally.error.take().or(Some(e)),
                 }
                 if recording.is_none() && !ended.is_empty() {
-                    recording = Some(Box::pin(self.record_all(std::mem::take(&mut ended), owner)));
+                    recording = Some(Box::pin(self.record_all(std::mem::take(&mut ended))));
                 }
                 if tally.error.is_some() {
+                    // What is still claimed and unsent keeps its lease,
+                    // and recovery puts it back once it expires (all
+                    // idempotent).
                     break;
                 }
             }
-            if let Some(recording) = recording {
-                tally.add(recording.await);
-            }
-            if !ended.is_empty() {
-                tally.add(self.record_all(ended, owner).await);
-            }
-            if let Some(e) = tally.error {
-                // What is still claimed and unsent keeps its lease, and
-                // recovery puts it back once it expires (all idempotent).
-                return Err(e);
-            }
+            last_time = Some(time);
         }
-        Ok(report)
+        if let Some(recording) = recording {
+            tally.add(recording.await);
+        }
+        if !ended.is_empty() {
+            tally.add(self.record_all(ended).await);
+        }
+        match tally.error {
+            Some(e) => Err(e),
+            None => Ok(report),
+        }
     }
 
     /// Puts back entries claimed under `owner` and not sent (their worker
@@ -543,7 +597,7 @@ where
     ) -> Result<Delivery, AgoraError> {
         match self.try_claimed(entry, lease, claimed).await? {
             Tried::Done(delivery) => Ok(delivery),
-            Tried::Outcome(attempted) => self.record(*attempted, &lease.owner).await,
+            Tried::Outcome(attempted) => self.record(*attempted).await,
         }
     }
 
@@ -561,11 +615,7 @@ where
         let id = entry.id;
         let owner = lease.owner.as_str();
         let now = self.lease_clock_since(claimed);
-        let fresh = lease_is_fresh(
-            now.duration_since(claimed.at),
-            self.clock.now().duration_since(claimed.wall),
-            self.config.lease,
-        );
+        let fresh = self.lease_time_is_fresh(claimed);
         // An idempotent entry whose lease is fresh goes without the
         // confirmation: nobody can have taken it back, and if one day a
         // pause the clocks did not see let it go twice, the second send
@@ -678,18 +728,19 @@ where
         };
         Ok(Tried::Outcome(Box::new(Attempted {
             entry,
+            owner: owner.to_owned(),
             attempt,
             delivery,
             now,
         })))
     }
 
-    /// Records the outcome of an attempt made under `owner`: an answer
-    /// retried and else kept for the next process
-    /// ([`Agora::record_answer`]).
-    async fn record(&self, attempted: Attempted, owner: &str) -> Result<Delivery, AgoraError> {
+    /// Records the outcome of an attempt: an answer retried and else kept
+    /// for the next process ([`Agora::record_answer`]).
+    async fn record(&self, attempted: Attempted) -> Result<Delivery, AgoraError> {
         let Attempted {
             entry,
+            owner,
             attempt,
             now,
             ..
@@ -717,22 +768,18 @@ where
         self.recorded(attempted, finished).await
     }
 
-    /// Records the outcomes of attempts made under `owner`, in one
-    /// transaction ([`Outbox::finish_all`]); if the store fails it, each
-    /// is recorded on its own as [`Agora::record`] does (an answer retried,
-    /// else kept). What became of each entry, in order.
-    async fn record_all(
-        &self,
-        attempted: Vec<Attempted>,
-        owner: &str,
-    ) -> Vec<Result<Delivery, AgoraError>> {
+    /// Records the outcomes of attempts, in one transaction
+    /// ([`Outbox::finish_all`]); if the store fails it, each is recorded
+    /// on its own as [`Agora::record`] does (an answer retried, else
+    /// kept). What became of each entry, in order.
+    async fn record_all(&self, attempted: Vec<Attempted>) -> Vec<Result<Delivery, AgoraError>> {
         let mut results = Vec::with_capacity(attempted.len());
         if attempted.len() > 1 {
             let outcomes: Vec<Outcome> = attempted
                 .iter()
                 .map(|a| Outcome {
                     id: a.entry.id,
-                    owner: owner.to_owned(),
+                    owner: a.owner.clone(),
                     attempt_no: a.entry.attempts,
                     attempt: a.attempt.clone(),
                     now: a.now,
@@ -751,7 +798,7 @@ where
             }
         }
         for a in attempted {
-            results.push(self.record(a, owner).await);
+            results.push(self.record(a).await);
         }
         results
     }
