@@ -437,7 +437,22 @@ where
             let lease = self.new_lease(time.at);
             let claim = self.store.claim_due(time.at, &lease, CLAIM_BATCH);
             let batch = match beside(claim, &mut recording, &mut tally).await {
-                Ok(batch) if batch.is_empty() => break,
+                Ok(batch) if batch.is_empty() => {
+                    if recording.is_none() && ended.is_empty() {
+                        break;
+                    }
+                    // Outcomes of this flush not recorded yet hold back the
+                    // later entries of their files: recorded first, then
+                    // claimed again.
+                    if let Some(recording) = recording.take() {
+                        tally.add(recording.await);
+                    }
+                    if !ended.is_empty() {
+                        tally.add(self.record_all(std::mem::take(&mut ended)).await);
+                    }
+                    last_time = Some(time);
+                    continue;
+                }
                 Ok(batch) => batch,
                 Err(e) => {
                     tally.error = Some(e);

@@ -76,6 +76,7 @@ struct Faults {
     finishes_failing: Arc<AtomicU32>,
     finish_calls: Arc<AtomicU32>,
     renew_calls: Arc<AtomicU32>,
+    claims: Arc<AtomicU32>,
     /// The sizes of the `finish_all` calls of several outcomes.
     recorded_together: Arc<Mutex<Vec<usize>>>,
     together_failing: Arc<AtomicU32>,
@@ -161,7 +162,9 @@ impl Outbox for Faulty {
         lease: &Lease,
         limit: usize,
     ) -> Result<Vec<OutboxEntry>, AgoraError> {
-        self.store.claim_due(now, lease, limit).await
+        let claimed = self.store.claim_due(now, lease, limit).await;
+        self.faults.claims.fetch_add(1, Ordering::SeqCst);
+        claimed
     }
     async fn claim(
         &self,
@@ -760,4 +763,38 @@ async fn a_lease_is_confirmed_before_a_creation_or_once_it_is_no_longer_fresh() 
     let report = app.flush_outbox().await.unwrap();
     assert_eq!(report.delivered, 2, "{report:?}");
     assert_eq!(s.faults.renew_calls.load(Ordering::SeqCst), 1);
+}
+
+/// A claim that finds nothing while the flush's own outcomes are still
+/// being recorded does not end the flush: those outcomes hold back the
+/// later entries of their files (an order behind an update of its file,
+/// the update's recording held until that claim has come back empty), so
+/// they are recorded, and the flush claims again.
+#[tokio::test]
+async fn a_flush_ends_only_once_its_own_outcomes_hold_nothing_back() {
+    let s = Setup::new("held-back").await;
+    let app = s.app();
+    let unavailable = agora_mock::Faults {
+        status503_rate: 1.0,
+        ..agora_mock::Faults::default()
+    };
+    s.sim.set_faults("a", unavailable).unwrap();
+    app.update_file(s.file, |f| f.serial_number = Some("SN-3".into()))
+        .await
+        .unwrap();
+    let queued = app.order_parts(s.file).await.unwrap();
+    assert!(matches!(queued, Delivery::Queued { .. }), "{queued:?}");
+    s.sim
+        .set_faults("a", agora_mock::Faults::default())
+        .unwrap();
+    s.clock.advance(secs(3600));
+    let claims = s.faults.claims.clone();
+    let before = claims.load(Ordering::SeqCst);
+    *s.faults.hold_next_finish.lock().unwrap() = Some(Box::new(move || {
+        claims.load(Ordering::SeqCst) >= before + 2
+    }));
+    let report = app.flush_outbox().await.unwrap();
+    assert_eq!(report.delivered, 2, "{report:?}");
+    assert_eq!(s.orders_in_agoraplus().await, 1);
+    assert!(app.outbox(OutboxState::Pending).await.unwrap().is_empty());
 }
