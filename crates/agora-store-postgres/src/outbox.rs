@@ -294,27 +294,57 @@ async fn claim_where(
     lease: &Lease,
     now: Timestamp,
 ) -> Result<Vec<OutboxEntry>, AgoraError> {
-    let n = args.len();
-    let mut all: Vec<&(dyn ToSql + Sync)> = args.to_vec();
-    let until = ms(lease.until);
-    let sent = ms(now);
-    all.push(&lease.owner);
-    all.push(&until);
-    all.push(&sent);
+    let (until, sent) = (ms(lease.until), ms(now));
+    let all = claim_args(args, lease, &until, &sent);
     let statement = tx
-        .prepare_cached(&claim_sql(filter, n, limit))
+        .prepare_cached(&claim_sql(filter, args.len(), limit))
         .await
         .map_err(store_error)?;
     let rows = tx.query(&statement, &all).await.map_err(store_error)?;
+    decode_claimed(tx, &rows).await
+}
+
+/// The arguments of a claim's statement ([`claim_sql`]): `filter`'s, then
+/// the owner, the lease's end and the send's start.
+fn claim_args<'a>(
+    args: &[&'a (dyn ToSql + Sync)],
+    lease: &'a Lease,
+    until: &'a i64,
+    sent: &'a i64,
+) -> Vec<&'a (dyn ToSql + Sync)> {
+    let mut all = args.to_vec();
+    all.extend([&lease.owner as &(dyn ToSql + Sync), until, sent]);
+    all
+}
+
+/// The entries a claim returned, oldest first; one that cannot be read is
+/// marked failed with the reason and left out.
+async fn decode_claimed(
+    c: &impl GenericClient,
+    rows: &[Row],
+) -> Result<Vec<OutboxEntry>, AgoraError> {
     let mut claimed = Vec::with_capacity(rows.len());
-    for row in &rows {
+    for row in rows {
         match decode_entry(row) {
             Ok(entry) => claimed.push(entry),
-            Err(reason) => set_aside(tx, row.get(0), &reason).await?,
+            Err(reason) => set_aside(c, row.get(0), &reason).await?,
         }
     }
     claimed.sort_by_key(|e| e.id);
     Ok(claimed)
+}
+
+/// Ends `tx`, whose `COMMIT` was sent along with its last statements: when
+/// all went well it is committed, and nothing is left for its drop to roll
+/// back (it would only send a `ROLLBACK` outside a transaction).
+fn sent_with_commit<T>(
+    tx: Transaction<'_>,
+    outcome: Result<T, AgoraError>,
+) -> Result<T, AgoraError> {
+    if outcome.is_ok() {
+        std::mem::forget(tx);
+    }
+    outcome
 }
 
 /// Applies an answer to the repair files it touches (locked first) and
@@ -391,12 +421,7 @@ async fn deliver_and_commit(
         tx.batch_execute("COMMIT"),
     );
     let outcome = updated.and(inserted).and(committed).map_err(store_error);
-    if outcome.is_ok() {
-        // Committed above: nothing is left for the transaction's drop to
-        // roll back (it would only send a ROLLBACK outside a transaction).
-        std::mem::forget(tx);
-    }
-    outcome
+    sent_with_commit(tx, outcome.map(drop))
 }
 
 /// Records one attempt's outcome on `entry` (locked) inside the caller's
@@ -584,17 +609,30 @@ impl Outbox for PostgresStore {
         let limit = u32::try_from(limit).unwrap_or(u32::MAX);
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(store_error)?;
-        tx.batch_execute(CLAIM_PLAN).await.map_err(store_error)?;
-        let claimed = claim_where(
-            &tx,
-            ("next_attempt_ms <= $1", limit),
-            &[&ms(now)],
-            lease,
-            now,
-        )
-        .await?;
-        tx.commit().await.map_err(store_error)?;
-        Ok(claimed)
+        let due = ms(now);
+        let (until, sent) = (ms(lease.until), ms(now));
+        let args = claim_args(&[&due], lease, &until, &sent);
+        let statement = tx
+            .prepare_cached(&claim_sql("next_attempt_ms <= $1", 1, limit))
+            .await
+            .map_err(store_error)?;
+        // The planner's settings, the claim and the COMMIT in one round
+        // trip: each is sent when first polled, in the order written.
+        let (planned, rows, committed) = tokio::join!(
+            biased;
+            tx.batch_execute(CLAIM_PLAN),
+            tx.query(&statement, &args),
+            tx.batch_execute("COMMIT"),
+        );
+        let rows = sent_with_commit(
+            tx,
+            planned
+                .and(rows)
+                .and_then(|rows| committed.map(|()| rows))
+                .map_err(store_error),
+        )?;
+        // Committed: an entry that cannot be read is set aside on its own.
+        decode_claimed(&client, &rows).await
     }
 
     async fn claim(
