@@ -152,9 +152,12 @@ pub(crate) async fn store(url: &str, records: u64) -> Result<(), String> {
     drop(body);
     let (store, dir) = temp_store("store")?;
     // The sync's own write loop (the next batch queued behind the current
-    // one), over batches of 1,000 already in memory.
-    let mut batches: Records<SparePart> =
-        Box::new(VecRecords::new(parts, 1000, DeltaSummary::default()));
+    // one), over batches of the client's size already in memory.
+    let mut batches: Records<SparePart> = Box::new(VecRecords::new(
+        parts,
+        agora_http::DEFAULT_DELTA_BATCH,
+        DeltaSummary::default(),
+    ));
     let started = Instant::now();
     let n = agora_app::pipelined(&mut batches, &mut |_| {}, |batch, _| {
         store.upsert_spare_parts(OEM, Lcid::ENGLISH, batch, jiff::Timestamp::UNIX_EPOCH, None)
@@ -170,12 +173,13 @@ pub(crate) async fn store(url: &str, records: u64) -> Result<(), String> {
     Ok(())
 }
 
-/// Owned batches of 1,000 records, the store's unit of work.
+/// Owned batches of the client's size, the store's unit of work.
 fn into_batches(parts: Vec<SparePart>) -> Vec<Vec<SparePart>> {
-    let mut batches = Vec::with_capacity(parts.len() / 1000 + 1);
+    let size = agora_http::DEFAULT_DELTA_BATCH;
+    let mut batches = Vec::with_capacity(parts.len() / size + 1);
     let mut it = parts.into_iter().peekable();
     while it.peek().is_some() {
-        batches.push(it.by_ref().take(1000).collect());
+        batches.push(it.by_ref().take(size).collect());
     }
     batches
 }

@@ -49,8 +49,9 @@ pub(crate) async fn sync(url: &str, records: u64, pg: &str) -> Result<(), String
 }
 
 /// W on PostgreSQL: the already-decoded records upserted with the sync's
-/// own write loop, batches of 1,000 (binary `COPY` into the staging table,
-/// one `INSERT … ON CONFLICT` per batch).
+/// own write loop, batches of the client's size (on a first sync, one
+/// binary `COPY` per batch straight into the table; else into the staging
+/// table, one `INSERT … ON CONFLICT` per batch).
 pub(crate) async fn store(url: &str, records: u64, pg: &str) -> Result<(), String> {
     let body = measure::fetch(url).await?;
     let parts = Envelope::<Vec<SparePart>>::from_slice(&body)
@@ -59,8 +60,11 @@ pub(crate) async fn store(url: &str, records: u64, pg: &str) -> Result<(), Strin
         .unwrap_or_default();
     drop(body);
     let store = connect(pg).await?;
-    let mut batches: Records<SparePart> =
-        Box::new(VecRecords::new(parts, 1000, DeltaSummary::default()));
+    let mut batches: Records<SparePart> = Box::new(VecRecords::new(
+        parts,
+        agora_http::DEFAULT_DELTA_BATCH,
+        DeltaSummary::default(),
+    ));
     let started = Instant::now();
     let n = agora_app::pipelined(&mut batches, &mut |_| {}, |batch, _| {
         store.upsert_spare_parts(OEM, Lcid::ENGLISH, batch, jiff::Timestamp::UNIX_EPOCH, None)
@@ -551,8 +555,9 @@ pub(crate) async fn all(quick: bool) -> Result<(String, bool), String> {
     md.push_str(&format!(
         "| P: parse-only (typed decode of the whole body in memory) | {p:.2} s |\n"
     ));
+    let batch = agora_http::DEFAULT_DELTA_BATCH;
     md.push_str(&format!(
-        "| W: store-only, the COPY path (the decoded records upserted with the sync's write loop, batches of 1000: binary COPY into a staging table, one INSERT … ON CONFLICT per batch) | {w:.2} s |\n"
+        "| W: store-only (the decoded records upserted with the sync's write loop, batches of {batch}: into an empty catalog, one binary COPY per batch straight into the table) | {w:.2} s |\n"
     ));
     md.push_str(&format!(
         "| sync / W (median of the rounds' ratios) | {ratio:.2} (target ≤ 1.1: {}) |\n",

@@ -347,8 +347,9 @@ async fn core(quick: bool) -> Result<(String, bool), String> {
     md.push_str(&format!(
         "| P: parse-only (typed decode of the whole body in memory) | {p:.2} s |\n"
     ));
+    let batch = agora_http::DEFAULT_DELTA_BATCH;
     md.push_str(&format!(
-        "| W: store-only (upsert of decoded records, batches of 1000) | {w:.2} s |\n"
+        "| W: store-only (upsert of decoded records, batches of {batch}) | {w:.2} s |\n"
     ));
     md.push_str(&format!(
         "| naive (whole body, whole decode, then insert) | {:.2} s |\n",

@@ -74,8 +74,8 @@ mod stream;
 
 pub use client::{AgoraClient, Sleeper, TokioSleeper, tls_config};
 pub use config::{
-    ApiKey, ClientConfig, Environment, HttpClientBuilder, Limits, PREPRODUCTION_URL,
-    PRODUCTION_URL, RetryPolicy, parse_switch,
+    ApiKey, ClientConfig, DEFAULT_DELTA_BATCH, Environment, HttpClientBuilder, Limits,
+    PREPRODUCTION_URL, PRODUCTION_URL, RetryPolicy, parse_switch,
 };
 
 // What a caller of the client needs, so that a product links agora-http
