@@ -878,16 +878,13 @@ where
         };
         let accepted = self
             .store
-            .entries(OutboxState::Delivered)
+            .delivered_before(file, entry.id)
             .await?
             .into_iter()
-            .filter(|e| e.intervention_id == Some(file) && e.id < entry.id)
-            .filter_map(|e| match e.operation {
-                Operation::UpdateRepair(f) | Operation::CreateRepair(f) => Some((e.id, f)),
+            .find_map(|e| match e.operation {
+                Operation::UpdateRepair(f) | Operation::CreateRepair(f) => Some(f),
                 _ => None,
-            })
-            .max_by_key(|(id, _)| *id)
-            .map(|(_, f)| f);
+            });
         let repair = self.repair(file).await?;
         let id = entry.id;
         self.rewrite(repair, |repair| {

@@ -251,6 +251,13 @@ impl Outbox for Probe {
     async fn entry(&self, id: u64) -> Result<Option<OutboxEntry>, AgoraError> {
         self.store.entry(id).await
     }
+    async fn delivered_before(
+        &self,
+        file: InterventionId,
+        before: u64,
+    ) -> Result<Vec<OutboxEntry>, AgoraError> {
+        self.store.delivered_before(file, before).await
+    }
     async fn recover_expired(
         &self,
         now: Timestamp,

@@ -555,6 +555,23 @@ pub trait Outbox: Send + Sync {
     async fn entries(&self, state: OutboxState) -> Result<Vec<OutboxEntry>, AgoraError>;
     /// One entry.
     async fn entry(&self, id: u64) -> Result<Option<OutboxEntry>, AgoraError>;
+    /// The delivered entries of repair file `file` older than entry
+    /// `before`, newest first. The default reads every delivered entry; a
+    /// store answers from its index of a file's entries.
+    async fn delivered_before(
+        &self,
+        file: InterventionId,
+        before: u64,
+    ) -> Result<Vec<OutboxEntry>, AgoraError> {
+        let mut found: Vec<OutboxEntry> = self
+            .entries(OutboxState::Delivered)
+            .await?
+            .into_iter()
+            .filter(|e| e.intervention_id == Some(file) && e.id < before)
+            .collect();
+        found.reverse();
+        Ok(found)
+    }
     /// Entries left `Sending` with an expired lease (their process died):
     /// idempotent ones back to `Pending`, due once their attempt can no
     /// longer land ([`resend_not_before`] with `window`, the request timeout

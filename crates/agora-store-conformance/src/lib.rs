@@ -102,6 +102,7 @@ macro_rules! conformance_tests {
             a_batch_claim_takes_a_creation_alone,
             a_crash_mid_batch_leaves_the_unsent_entries_claimable,
             outcomes_recorded_together_end_as_each_alone,
+            a_file_s_delivered_entries_come_newest_first,
             operators_wait_until_the_last_attempt_cannot_land,
             any_attempts_answer_settles_the_entry_whatever_was_done_since,
             a_later_entry_waits_behind_an_earlier_doubt_of_its_file,

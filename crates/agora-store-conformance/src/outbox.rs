@@ -1371,3 +1371,47 @@ pub async fn outcomes_recorded_together_end_as_each_alone<H: Harness>(h: &H) {
     );
     assert_eq!(store.events_after(0, 10).await.unwrap().len(), 2);
 }
+
+/// The delivered entries of a file older than a given entry, newest first:
+/// none of another file, none still open, none newer.
+pub async fn a_file_s_delivered_entries_come_newest_first<H: Harness>(h: &H) {
+    let store = h.fresh().await;
+    let done = Attempt::Delivered(OperationAnswer::Done);
+    let mut delivered = Vec::new();
+    for (f, n) in [(1, 0), (2, 1), (1, 2), (1, 3)] {
+        let id = store
+            .enqueue(file(f), &version(n), t(n.into()))
+            .await
+            .unwrap();
+        store
+            .claim(id, t(10), &lease("w", 60))
+            .await
+            .unwrap()
+            .unwrap();
+        store.finish(id, "w", 1, &done, t(11)).await.unwrap();
+        delivered.push(id);
+    }
+    let open = store.enqueue(file(1), &order(1), t(12)).await.unwrap();
+    let ids = |got: Vec<OutboxEntry>| got.into_iter().map(|e| e.id).collect::<Vec<_>>();
+    let [a, _, c, d] = delivered[..] else {
+        unreachable!()
+    };
+    assert_eq!(
+        ids(store
+            .delivered_before(InterventionId(1), open + 1)
+            .await
+            .unwrap()),
+        [d, c, a]
+    );
+    assert_eq!(
+        ids(store.delivered_before(InterventionId(1), d).await.unwrap()),
+        [c, a]
+    );
+    assert!(
+        store
+            .delivered_before(InterventionId(3), open + 1)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}

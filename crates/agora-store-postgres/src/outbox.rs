@@ -829,6 +829,21 @@ impl Outbox for PostgresStore {
             .next())
     }
 
+    async fn delivered_before(
+        &self,
+        file: InterventionId,
+        before: u64,
+    ) -> Result<Vec<OutboxEntry>, AgoraError> {
+        let before = entry_id(before)?;
+        select(
+            &self.client().await?,
+            "intervention_id = $1 AND state = 'delivered' AND id < $2 ORDER BY id DESC",
+            &[&file.0, &before],
+            false,
+        )
+        .await
+    }
+
     async fn recover_expired(
         &self,
         now: Timestamp,

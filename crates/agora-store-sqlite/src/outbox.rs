@@ -575,6 +575,23 @@ impl Outbox for SqliteStore {
         self.with_state(move |c| one_entry(c, id)).await
     }
 
+    async fn delivered_before(
+        &self,
+        file: InterventionId,
+        before: u64,
+    ) -> Result<Vec<OutboxEntry>, AgoraError> {
+        let before = entry_id(before)?;
+        self.with_state(move |c| {
+            select(
+                c,
+                "intervention_id = ?1 AND state = 'delivered' AND id < ?2 ORDER BY id DESC",
+                params![file.0, before],
+                false,
+            )
+        })
+        .await
+    }
+
     async fn recover_expired(
         &self,
         now: Timestamp,

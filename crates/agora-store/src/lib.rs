@@ -400,6 +400,13 @@ impl Outbox for Store {
     async fn entry(&self, id: u64) -> Result<Option<OutboxEntry>, AgoraError> {
         each!(self.entry(id))
     }
+    async fn delivered_before(
+        &self,
+        file: InterventionId,
+        before: u64,
+    ) -> Result<Vec<OutboxEntry>, AgoraError> {
+        each!(self.delivered_before(file, before))
+    }
     async fn recover_expired(
         &self,
         now: Timestamp,
