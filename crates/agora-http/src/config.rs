@@ -251,7 +251,8 @@ impl std::fmt::Debug for HttpClientBuilder {
 /// rows' (PostgreSQL's `COPY` sets up a buffer slot per row, up to 1,000,
 /// for each statement: batches of 1,000 made a first sync of 1,000,000
 /// parts twice as long as one `COPY`; of 10,000, 1.3 times), and the
-/// records of a few batches are held at once (about 50 MB at 10,000).
+/// records of a few batches are held at once (a client's peak RSS in that
+/// sync: 27 MB at 10,000, 15 MB at 1,000).
 pub const DEFAULT_DELTA_BATCH: usize = 10_000;
 
 /// Everything the client needs. Built with [`ClientConfig::new`] (the
