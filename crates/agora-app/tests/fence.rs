@@ -317,6 +317,22 @@ impl Setup {
         )
     }
 
+    /// Runs `queue` while AgoraPlus answers every call with a 503 (what
+    /// it writes is queued, not delivered), then sets the clock an hour
+    /// later: all of it due at once.
+    async fn queued_behind_a_503<F: std::future::Future<Output = ()>>(&self, queue: F) {
+        let unavailable = agora_mock::Faults {
+            status503_rate: 1.0,
+            ..agora_mock::Faults::default()
+        };
+        self.sim.set_faults("a", unavailable).unwrap();
+        queue.await;
+        self.sim
+            .set_faults("a", agora_mock::Faults::default())
+            .unwrap();
+        self.clock.advance(secs(3600));
+    }
+
     /// The orders AgoraPlus holds for the file.
     async fn orders_in_agoraplus(&self) -> usize {
         self.sim
@@ -667,21 +683,14 @@ async fn a_flush_records_together_what_ended_during_a_recording() {
         }
         let files = app.sync_work_orders().await.unwrap().accepted;
         assert_eq!(files.len(), 4);
-        // Queued behind a 503, then due at once.
-        let unavailable = agora_mock::Faults {
-            status503_rate: 1.0,
-            ..agora_mock::Faults::default()
-        };
-        s.sim.set_faults("a", unavailable).unwrap();
-        for id in &files {
-            app.update_file(*id, |f| f.serial_number = Some("SN-1".into()))
-                .await
-                .unwrap();
-        }
-        s.sim
-            .set_faults("a", agora_mock::Faults::default())
-            .unwrap();
-        s.clock.advance(secs(3600));
+        s.queued_behind_a_503(async {
+            for id in &files {
+                app.update_file(*id, |f| f.serial_number = Some("SN-1".into()))
+                    .await
+                    .unwrap();
+            }
+        })
+        .await;
         let sim = s.sim.clone();
         let updates = move || {
             sim.journal("a")
@@ -740,20 +749,14 @@ async fn a_lease_is_confirmed_before_a_creation_or_once_it_is_no_longer_fresh() 
     // the second is sent).
     s.sim.publish_mandate("a", work_order()).unwrap();
     let other = app.sync_work_orders().await.unwrap().accepted[0];
-    let unavailable = agora_mock::Faults {
-        status503_rate: 1.0,
-        ..agora_mock::Faults::default()
-    };
-    s.sim.set_faults("a", unavailable).unwrap();
-    for id in [s.file, other] {
-        app.update_file(id, |f| f.serial_number = Some("SN-2".into()))
-            .await
-            .unwrap();
-    }
-    s.sim
-        .set_faults("a", agora_mock::Faults::default())
-        .unwrap();
-    s.clock.advance(secs(3600));
+    s.queued_behind_a_503(async {
+        for id in [s.file, other] {
+            app.update_file(id, |f| f.serial_number = Some("SN-2".into()))
+                .await
+                .unwrap();
+        }
+    })
+    .await;
     let clock = s.clock.clone();
     *s.faults.hold_next_finish.lock().unwrap() = Some(Box::new(move || {
         clock.advance(secs(30));
@@ -774,20 +777,14 @@ async fn a_lease_is_confirmed_before_a_creation_or_once_it_is_no_longer_fresh() 
 async fn a_flush_ends_only_once_its_own_outcomes_hold_nothing_back() {
     let s = Setup::new("held-back").await;
     let app = s.app();
-    let unavailable = agora_mock::Faults {
-        status503_rate: 1.0,
-        ..agora_mock::Faults::default()
-    };
-    s.sim.set_faults("a", unavailable).unwrap();
-    app.update_file(s.file, |f| f.serial_number = Some("SN-3".into()))
-        .await
-        .unwrap();
-    let queued = app.order_parts(s.file).await.unwrap();
-    assert!(matches!(queued, Delivery::Queued { .. }), "{queued:?}");
-    s.sim
-        .set_faults("a", agora_mock::Faults::default())
-        .unwrap();
-    s.clock.advance(secs(3600));
+    s.queued_behind_a_503(async {
+        app.update_file(s.file, |f| f.serial_number = Some("SN-3".into()))
+            .await
+            .unwrap();
+        let queued = app.order_parts(s.file).await.unwrap();
+        assert!(matches!(queued, Delivery::Queued { .. }), "{queued:?}");
+    })
+    .await;
     let claims = s.faults.claims.clone();
     let before = claims.load(Ordering::SeqCst);
     *s.faults.hold_next_finish.lock().unwrap() = Some(Box::new(move || {
