@@ -403,10 +403,13 @@ where
     /// [`agora_ports::claimed_together`]); their leases are durable before
     /// the first is sent. They are sent one at a time; an entry's lease is
     /// confirmed (and extended) before its send unless it is idempotent
-    /// and its lease fresh ([`lease_is_fresh`]). Outcomes are recorded while the
-    /// next entries are sent, on another connection of the store: those
-    /// that ended while a recording was under way are recorded together
-    /// by the next one, in one transaction ([`Outbox::finish_all`]).
+    /// and its lease fresh ([`lease_is_fresh`]). Outcomes are recorded
+    /// while the next entries are claimed and sent, on another connection
+    /// of the store: those that ended while a recording was under way are
+    /// recorded together by the next one, in one transaction
+    /// ([`Outbox::finish_all`]). A claim that finds nothing ends the flush
+    /// only once none of its outcomes is left to record (they may hold
+    /// back later entries of their files).
     pub async fn flush_outbox_while(
         &self,
         go: &(dyn Fn() -> bool + Send + Sync),
@@ -599,11 +602,11 @@ where
 
     /// One attempt at an entry this process has claimed under `lease`: the
     /// lease is checked right before the send unless it is fresh and the
-    /// entry idempotent (an attempt whose lease was taken back, or could not
-    /// be confirmed, sends nothing) and renewed
-    /// while the call lasts; the outcome (with the answer applied to the
-    /// repair files) is recorded in one transaction, an answer retried
-    /// and else kept for the next process ([`Agora::record_answer`]).
+    /// entry idempotent (an attempt whose lease was taken back, or could
+    /// not be confirmed, sends nothing) and renewed while the call lasts;
+    /// the outcome (with the answer applied to the repair files) is
+    /// recorded in one transaction, an answer retried and else kept for
+    /// the next process ([`Agora::record_answer`]).
     async fn deliver_claimed(
         &self,
         entry: OutboxEntry,
