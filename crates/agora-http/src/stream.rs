@@ -25,8 +25,18 @@ use crate::bounds::{Deadline, RecordMeter, SkipBom, Tripped, tripped_error};
 use crate::config::{ApiKey, ClientConfig};
 use crate::skeleton::{Skeleton, Stop};
 
-/// Batches in flight between the decoding thread and the consumer.
+/// Batches in flight between the decoding thread and the consumer: at
+/// most [`CHANNEL_BATCHES`], and no more than [`CHANNEL_RECORDS`] records
+/// (one batch at least), so that memory stays flat whatever the batch size.
+fn channel_batches(batch: usize) -> usize {
+    (CHANNEL_RECORDS / batch.max(1)).clamp(1, CHANNEL_BATCHES)
+}
+
+/// The most batches in flight between the decoding thread and the consumer.
 const CHANNEL_BATCHES: usize = 4;
+
+/// The most records those batches hold (two of the default size).
+const CHANNEL_RECORDS: usize = 20_000;
 
 struct Head {
     envelope: Envelope<()>,
@@ -66,7 +76,7 @@ where
         route.name(),
         tripped.clone(),
     );
-    let (tx, rx) = mpsc::channel(CHANNEL_BATCHES);
+    let (tx, rx) = mpsc::channel(channel_batches(config.delta_batch_size));
     let batch = config.delta_batch_size;
     let handle = tokio::task::spawn_blocking(move || decode_stream::<T, _>(reader, &tx, batch));
     Box::new(HttpRecords {
@@ -312,6 +322,15 @@ mod tests {
             all.extend(b);
         }
         (all, out)
+    }
+
+    #[test]
+    fn the_channel_holds_four_batches_and_no_more_than_its_records() {
+        assert_eq!(channel_batches(1_000), 4);
+        assert_eq!(channel_batches(5_000), 4);
+        assert_eq!(channel_batches(10_000), 2);
+        assert_eq!(channel_batches(100_000), 1);
+        assert_eq!(channel_batches(1), 4);
     }
 
     #[test]
