@@ -403,7 +403,8 @@ where
     /// [`agora_ports::claimed_together`]); their leases are durable before
     /// the first is sent. They are sent one at a time; an entry's lease is
     /// confirmed (and extended) before its send unless it is idempotent
-    /// and its lease fresh ([`lease_is_fresh`]). Outcomes are recorded
+    /// and its lease fresh (a third of it passed neither by the lease clock
+    /// nor by this process's clock). Outcomes are recorded
     /// while the next entries are claimed and sent, on another connection
     /// of the store: those that ended while a recording was under way are
     /// recorded together by the next one, in one transaction
