@@ -316,7 +316,7 @@ async fn a_large_delta_streams_through_the_client() {
         max_batch = max_batch.max(batch.len());
     }
     assert_eq!(n, 100_000);
-    assert_eq!(max_batch, 1000);
+    assert_eq!(max_batch, agora_http::DEFAULT_DELTA_BATCH);
     assert_eq!(stream.summary().records, 100_000);
     assert!(
         stream
